@@ -1,0 +1,131 @@
+/**
+ * Inode codec (docs/FORMAT.md §4): 256-byte little-endian records,
+ * checksummed with CRC-32C seeded with the inode number.
+ * @module
+ */
+import { FsError } from "../errors.ts";
+import { crc32cSeeded } from "./crc.ts";
+import { INODE_DATA_OFFSET, INODE_DATA_SIZE, INODE_SIZE } from "./constants.ts";
+
+/** A timestamp: seconds since the epoch (may be negative) and nanoseconds 0..999,999,999. */
+export interface Timespec {
+  sec: number;
+  nsec: number;
+}
+
+/** Decoded inode. Sizes are in bytes, `blocks` in filesystem blocks. */
+export interface Inode {
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  size: number;
+  blocks: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+  crtime: Timespec;
+  flags: number;
+  generation: number;
+  xattrBlock: number;
+  parentIno: number;
+  parentHash: number;
+  collId: number;
+  vecSlot: number;
+  orphanNext: number;
+  rdev: number;
+  /** 116 bytes: extent root or inline data */
+  data: Uint8Array;
+}
+
+function u64(dv: DataView, off: number, ino: number): number {
+  const v = dv.getBigUint64(off, true);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new FsError("EUCLEAN", `inode ${ino}: field at offset ${off} out of range`);
+  }
+  return Number(v);
+}
+
+/**
+ * Encodes an inode into 256 bytes, computing its checksum.
+ * @param ino the inode number (checksum seed)
+ * @param out optional 256-byte destination (e.g. a slice of an inode-table block)
+ */
+export function encodeInode(ino: number, n: Inode, out: Uint8Array = new Uint8Array(INODE_SIZE)): Uint8Array {
+  out.fill(0, 0, INODE_SIZE);
+  const dv = new DataView(out.buffer, out.byteOffset, INODE_SIZE);
+  dv.setUint16(0, n.mode, true);
+  dv.setUint32(4, n.uid >>> 0, true);
+  dv.setUint32(8, n.gid >>> 0, true);
+  dv.setUint32(12, n.nlink, true);
+  dv.setBigUint64(16, BigInt(n.size), true);
+  dv.setBigUint64(24, BigInt(n.blocks), true);
+  dv.setBigInt64(32, BigInt(n.atime.sec), true);
+  dv.setBigInt64(40, BigInt(n.mtime.sec), true);
+  dv.setBigInt64(48, BigInt(n.ctime.sec), true);
+  dv.setBigInt64(56, BigInt(n.crtime.sec), true);
+  dv.setUint32(64, n.atime.nsec, true);
+  dv.setUint32(68, n.mtime.nsec, true);
+  dv.setUint32(72, n.ctime.nsec, true);
+  dv.setUint32(76, n.crtime.nsec, true);
+  dv.setUint32(80, n.flags, true);
+  dv.setUint32(84, n.generation >>> 0, true);
+  dv.setBigUint64(88, BigInt(n.xattrBlock), true);
+  dv.setBigUint64(96, BigInt(n.parentIno), true);
+  dv.setUint32(104, n.parentHash >>> 0, true);
+  dv.setUint32(108, n.collId, true);
+  dv.setBigUint64(112, BigInt(n.vecSlot), true);
+  dv.setBigUint64(120, BigInt(n.orphanNext), true);
+  dv.setUint32(128, n.rdev >>> 0, true);
+  out.set(n.data.subarray(0, INODE_DATA_SIZE), INODE_DATA_OFFSET);
+  dv.setUint32(252, crc32cSeeded(ino, out.subarray(0, 252)), true);
+  return out;
+}
+
+/** True when the inode bytes carry a valid checksum for inode number `ino`. */
+export function inodeChecksumOk(ino: number, b: Uint8Array): boolean {
+  const dv = new DataView(b.buffer, b.byteOffset, INODE_SIZE);
+  return dv.getUint32(252, true) === crc32cSeeded(ino, b.subarray(0, 252));
+}
+
+/**
+ * Decodes 256 inode bytes.
+ * @throws FsError EUCLEAN when the checksum does not match (unless `verify` is false)
+ */
+export function decodeInode(ino: number, b: Uint8Array, verify = true): Inode {
+  if (verify && !inodeChecksumOk(ino, b)) {
+    throw new FsError("EUCLEAN", `inode ${ino}: checksum mismatch (corrupted inode; run vexfs fsck)`);
+  }
+  const dv = new DataView(b.buffer, b.byteOffset, INODE_SIZE);
+  return {
+    mode: dv.getUint16(0, true),
+    uid: dv.getUint32(4, true),
+    gid: dv.getUint32(8, true),
+    nlink: dv.getUint32(12, true),
+    size: u64(dv, 16, ino),
+    blocks: u64(dv, 24, ino),
+    atime: { sec: Number(dv.getBigInt64(32, true)), nsec: dv.getUint32(64, true) },
+    mtime: { sec: Number(dv.getBigInt64(40, true)), nsec: dv.getUint32(68, true) },
+    ctime: { sec: Number(dv.getBigInt64(48, true)), nsec: dv.getUint32(72, true) },
+    crtime: { sec: Number(dv.getBigInt64(56, true)), nsec: dv.getUint32(76, true) },
+    flags: dv.getUint32(80, true),
+    generation: dv.getUint32(84, true),
+    xattrBlock: u64(dv, 88, ino),
+    parentIno: u64(dv, 96, ino),
+    parentHash: dv.getUint32(104, true),
+    collId: dv.getUint32(108, true),
+    vecSlot: u64(dv, 112, ino),
+    orphanNext: u64(dv, 120, ino),
+    rdev: dv.getUint32(128, true),
+    data: b.slice(INODE_DATA_OFFSET, INODE_DATA_OFFSET + INODE_DATA_SIZE),
+  };
+}
+
+/** Current time as a Timespec with nanosecond resolution (from the wall clock). */
+export function nowTimespec(): Timespec {
+  const ms = Date.now();
+  const frac = performance.now() % 1; // sub-millisecond part, for ordering within a ms
+  const sec = Math.floor(ms / 1000);
+  const nsec = (ms % 1000) * 1_000_000 + Math.floor(frac * 1_000_000);
+  return { sec, nsec: Math.min(nsec, 999_999_999) };
+}

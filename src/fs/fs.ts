@@ -1,0 +1,1461 @@
+/**
+ * The VexFS engine: a POSIX filesystem over a {@link Device}, implementing
+ * docs/FORMAT.md. `mkfs`, `fsck`, `mount` and the offline commands all use it,
+ * the way e2fsprogs' tools use lib/ext2fs.
+ *
+ * The engine is synchronous and single-threaded. Metadata goes through a
+ * write-back {@link BufferCache}; file contents are read and written
+ * directly. {@link Vexfs.sync} makes everything durable; {@link Vexfs.close}
+ * also marks the superblock clean.
+ *
+ * @example
+ * ```ts
+ * const fs = Vexfs.open("disk.img");
+ * const ino = fs.create(ROOT_INO, "hello.txt", 0o644);
+ * fs.write(ino, 0, new TextEncoder().encode("hi\n"));
+ * fs.close();
+ * ```
+ * @module
+ */
+import { Device } from "../device/device.ts";
+import { check, FsError } from "../errors.ts";
+import {
+  COLL_TABLE_INO,
+  EXT_MAX_DEPTH,
+  EXT_ROOT_MAX,
+  EXT_UNWRITTEN,
+  FIRST_INO,
+  fileTypeOfMode,
+  IFL_COLL_ROOT,
+  IFL_HAS_VECTOR,
+  IFL_INLINE,
+  IFL_INTERNAL,
+  IFL_ORPHAN,
+  INODE_DATA_SIZE,
+  INODE_SIZE,
+  MAX_FILE_SIZE,
+  NAME_MAX,
+  ROOT_INO,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  SB_OFFSET,
+  SB_SIZE,
+  STATE_CLEAN,
+  STATE_DIRTY,
+  SUPPORTED_RO_COMPAT,
+  SYMLINK_MAX,
+} from "../format/constants.ts";
+import { decodeExtentNode, encodeExtentNode, type Extent, extentBlockMax, blockChecksumOk } from "../format/extent.ts";
+import { decodeInode, encodeInode, type Inode, nowTimespec, type Timespec } from "../format/inode.ts";
+import { blockSizeOf, decodeSuperblock, encodeSuperblock, type Superblock, superblockProblems } from "../format/superblock.ts";
+import { decodeXattrBlock, encodeXattrBlock } from "../format/xattr.ts";
+import { dirHash } from "../format/hash.ts";
+import { Bitmap } from "./bitmap.ts";
+import { type BlockIO, BufferCache } from "./cache.ts";
+import { insertExtent, mappedBlocks, markWritten, punch, segments } from "./extentmap.ts";
+import {
+  type DirBlocks,
+  dirEntryCount,
+  dirFindByIno,
+  dirInit,
+  dirInsert,
+  dirIterate,
+  dirLookup,
+  dirRemove,
+  dirReplace,
+} from "./htree.ts";
+import { Collections } from "./vectors.ts";
+
+/** A file name: a string (encoded as UTF-8) or raw bytes. */
+export type Name = string | Uint8Array;
+
+/** Attributes of an inode, as stat(2) reports them. */
+export interface Stat {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  /** bytes */
+  size: number;
+  /** 512-byte units allocated, as st_blocks */
+  blocks: number;
+  /** preferred I/O size in bytes */
+  blksize: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+  crtime: Timespec;
+  generation: number;
+  /** VexFS inode flags (FORMAT.md §4.1) */
+  flags: number;
+}
+
+/** Changes for {@link Vexfs.setattr}; absent fields stay as they are. */
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** bytes; truncates or extends */
+  size?: number;
+  atime?: Timespec | "now";
+  mtime?: Timespec | "now";
+}
+
+/** One directory entry as listed by {@link Vexfs.readdir}. */
+export interface DirEntryInfo {
+  /** raw name bytes */
+  nameBytes: Uint8Array;
+  /** name decoded as UTF-8 */
+  name: string;
+  ino: number;
+  /** FORMAT.md §6 file type (1 reg, 2 dir, ...) */
+  type: number;
+}
+
+/** statfs(2) numbers; counts in blocks of `bsize` bytes or in inodes. */
+export interface StatFs {
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  namelen: number;
+}
+
+/** Options for {@link Vexfs.open}. */
+export interface OpenOptions {
+  /** open read-only: nothing is written, not even the superblock state */
+  readOnly?: boolean;
+  /** open even if the superblock says the filesystem has errors or is dirty (default true) */
+  force?: boolean;
+}
+
+/** In-memory state of a loaded inode. */
+export interface InodeState {
+  ino: number;
+  d: Inode;
+  /** sorted extent list (loaded lazily) */
+  exts?: Extent[];
+  /** blocks of the on-disk extent tree (excluding the root in the inode) */
+  treeBlocks?: number[];
+  dirty: boolean;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Converts a {@link Name} to bytes and validates it as one path component. */
+export function nameBytes(name: Name): Uint8Array {
+  const b = typeof name === "string" ? enc.encode(name) : name;
+  if (b.length === 0) throw new FsError("ENOENT", "empty file name");
+  if (b.length > NAME_MAX) throw new FsError("ENAMETOOLONG", `file name is ${b.length} bytes; at most ${NAME_MAX} are allowed`);
+  if (b.includes(0x2f) || b.includes(0)) throw new FsError("EINVAL", `file name '${dec.decode(b)}' contains '/' or NUL`);
+  if ((b.length === 1 && b[0] === 0x2e) || (b.length === 2 && b[0] === 0x2e && b[1] === 0x2e)) {
+    throw new FsError("EINVAL", "'.' and '..' cannot be used as names here");
+  }
+  return b;
+}
+
+/**
+ * An open VexFS filesystem. See the module documentation.
+ */
+export class Vexfs {
+  readonly dev: Device;
+  readonly sb: Superblock;
+  readonly blockSize: number;
+  readonly readOnly: boolean;
+  readonly cache: BufferCache;
+  readonly blockMap: Bitmap;
+  readonly inodeMap: Bitmap;
+  /** vector collections (FORMAT.md §8) */
+  readonly collections: Collections;
+  #inodes = new Map<number, InodeState>();
+  #open = new Map<number, number>();
+  #closed = false;
+  /** orphans freed while opening (the previous holder died) */
+  readonly recoveredOrphans: number[] = [];
+
+  private constructor(dev: Device, sb: Superblock, readOnly: boolean) {
+    this.dev = dev;
+    this.sb = sb;
+    this.readOnly = readOnly;
+    this.blockSize = blockSizeOf(sb);
+    const io: BlockIO = dev;
+    this.cache = new BufferCache(io, this.blockSize);
+    const bs = this.blockSize;
+    const bb = new Uint8Array(sb.blockBitmapBlocks * bs);
+    dev.read(sb.blockBitmapStart * bs, bb);
+    this.blockMap = new Bitmap(bb, sb.blockCount, bs);
+    const ib = new Uint8Array(sb.inodeBitmapBlocks * bs);
+    dev.read(sb.inodeBitmapStart * bs, ib);
+    this.inodeMap = new Bitmap(ib, sb.inodeCount, bs);
+    this.blockMap.rotor = sb.firstDataBlock;
+    this.inodeMap.rotor = FIRST_INO - 1;
+    this.collections = new Collections(this);
+  }
+
+  /**
+   * Opens the filesystem on an image file or block device.
+   * @throws FsError EUCLEAN if the superblock is not a valid VexFS v1 superblock
+   *   (the message says what is wrong), EBUSY if another process holds it,
+   *   EROFS if it has read-only-compatible features this version cannot write.
+   */
+  static open(path: string, opts: OpenOptions = {}): Vexfs {
+    const readOnly = opts.readOnly ?? false;
+    const dev = Device.open(path, { readOnly });
+    try {
+      return Vexfs.openDevice(dev, opts);
+    } catch (e) {
+      dev.close();
+      throw e;
+    }
+  }
+
+  /** Like {@link Vexfs.open} on an already opened device (which the filesystem then owns). */
+  static openDevice(dev: Device, opts: OpenOptions = {}): Vexfs {
+    const readOnly = opts.readOnly ?? dev.readOnly;
+    if (dev.size < SB_OFFSET + SB_SIZE) {
+      throw new FsError("EUCLEAN", `${dev.path} is only ${dev.size} bytes: too small to hold a VexFS superblock`);
+    }
+    const raw = new Uint8Array(SB_SIZE);
+    dev.read(SB_OFFSET, raw);
+    const problems = superblockProblems(raw, dev.size);
+    if (problems.length) {
+      throw new FsError("EUCLEAN", `${dev.path} does not hold a usable VexFS filesystem: ${problems.join("; ")}`);
+    }
+    const sb = decodeSuperblock(raw);
+    if (!readOnly && (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT)) {
+      throw new FsError("EROFS", `${dev.path} uses features 0x${(sb.featureRoCompat & ~SUPPORTED_RO_COMPAT).toString(16)} that this version can only read: open it read-only`);
+    }
+    const fs = new Vexfs(dev, sb, readOnly);
+    if (!readOnly) {
+      sb.state = STATE_DIRTY;
+      sb.mountCount++;
+      sb.mountTime = Math.floor(Date.now() / 1000);
+      fs.#writeSuperblock(false);
+      dev.sync();
+      fs.#recoverOrphans();
+    }
+    return fs;
+  }
+
+  // ---------------------------------------------------------------- inodes
+
+  /**
+   * Loads inode `ino` (cached).
+   * @throws FsError ENOENT if the inode is not allocated, EUCLEAN if its checksum fails
+   */
+  iget(ino: number): InodeState {
+    const hit = this.#inodes.get(ino);
+    if (hit) return hit;
+    if (!Number.isSafeInteger(ino) || ino < 1 || ino > this.sb.inodeCount || !this.inodeMap.test(ino - 1)) {
+      throw new FsError("ENOENT", `inode ${ino} is not in use`);
+    }
+    const { block, off } = this.#inodeLoc(ino);
+    const buf = this.cache.get(block);
+    const d = decodeInode(ino, buf.subarray(off, off + INODE_SIZE));
+    const st: InodeState = { ino, d, dirty: false };
+    this.#inodes.set(ino, st);
+    return st;
+  }
+
+  #inodeLoc(ino: number): { block: number; off: number } {
+    const byte = (ino - 1) * INODE_SIZE;
+    return { block: this.sb.inodeTableStart + Math.floor(byte / this.blockSize), off: byte % this.blockSize };
+  }
+
+  /** Marks an inode modified; it is written to the inode table at the next flush. */
+  dirty(n: InodeState): void {
+    this.#assertWritable();
+    n.dirty = true;
+  }
+
+  #writeInode(n: InodeState): void {
+    const { block, off } = this.#inodeLoc(n.ino);
+    const buf = this.cache.get(block);
+    encodeInode(n.ino, n.d, buf.subarray(off, off + INODE_SIZE));
+    this.cache.markDirty(block);
+    n.dirty = false;
+  }
+
+  /**
+   * Allocates and initialises a new inode.
+   * @param mode full st_mode (type and permission bits)
+   * @throws FsError ENOSPC when no inode is free
+   */
+  ialloc(mode: number, uid: number, gid: number, parentIno: number, parentHash: number, flags = 0): InodeState {
+    this.#assertWritable();
+    const run = this.inodeMap.findRun(this.inodeMap.rotor, 1);
+    if (!run) throw new FsError("ENOSPC", "no free inodes left (mkfs with more inodes: --inodes)");
+    this.inodeMap.set(run.start);
+    this.inodeMap.rotor = run.start + 1;
+    const ino = run.start + 1;
+    const now = nowTimespec();
+    const d: Inode = {
+      mode,
+      uid,
+      gid,
+      nlink: 1,
+      size: 0,
+      blocks: 0,
+      atime: now,
+      mtime: now,
+      ctime: now,
+      crtime: now,
+      flags,
+      generation: (Math.random() * 0x100000000) >>> 0,
+      xattrBlock: 0,
+      parentIno,
+      parentHash,
+      collId: 0,
+      vecSlot: 0,
+      orphanNext: 0,
+      rdev: 0,
+      data: new Uint8Array(INODE_DATA_SIZE),
+    };
+    const n: InodeState = { ino, d, exts: [], treeBlocks: [], dirty: true };
+    this.#storeExtents(n);
+    this.#inodes.set(ino, n);
+    return n;
+  }
+
+  /** Frees an inode and everything it owns (blocks, xattrs, vector). */
+  #ifree(n: InodeState): void {
+    if (n.d.flags & IFL_HAS_VECTOR) this.collections.deleteVector(n.ino);
+    if ((n.d.flags & IFL_COLL_ROOT)) this.collections.dropCollection(n.d.collId);
+    if (!(n.d.flags & IFL_INLINE)) this.#truncateBlocks(n, 0);
+    if (n.d.xattrBlock) {
+      this.bfree(n.d.xattrBlock, 1);
+      n.d.xattrBlock = 0;
+    }
+    n.d.mode = 0;
+    n.d.nlink = 0;
+    n.d.flags = 0;
+    n.d.size = 0;
+    n.d.blocks = 0;
+    this.#writeInode(n);
+    this.inodeMap.clear(n.ino - 1);
+    this.#inodes.delete(n.ino);
+  }
+
+  /** Frees an inode that has no links and is not open (internal files of a dropped collection). */
+  forceFree(ino: number): void {
+    const n = this.iget(ino);
+    check(n.d.nlink === 0 && !this.#open.has(ino), "EBUSY", `inode ${ino} is still linked or open`);
+    this.#ifree(n);
+  }
+
+  // ---------------------------------------------------------------- blocks
+
+  /**
+   * Allocates up to `want` contiguous blocks near `goal` (at least one).
+   * @returns the first block and the count obtained
+   * @throws FsError ENOSPC when the filesystem is full
+   */
+  balloc(goal: number, want: number): { start: number; length: number } {
+    this.#assertWritable();
+    const run = this.blockMap.findRun(goal || this.blockMap.rotor, want);
+    if (!run) throw new FsError("ENOSPC", "no space left on device");
+    this.blockMap.set(run.start, run.length);
+    this.blockMap.rotor = run.start + run.length;
+    return run;
+  }
+
+  /** Frees `count` blocks from `start`, dropping them from the cache. */
+  bfree(start: number, count: number): void {
+    this.blockMap.clear(start, count);
+    for (let b = start; b < start + count; b++) this.cache.forget(b);
+  }
+
+  /** Free blocks available for new data. */
+  get freeBlocks(): number {
+    return this.blockMap.free;
+  }
+
+  // ---------------------------------------------------------------- extents
+
+  /** The inode's extent list, loading (and verifying) its tree on first use. */
+  extents(n: InodeState): Extent[] {
+    if (n.exts) return n.exts;
+    if (n.d.flags & IFL_INLINE) {
+      n.exts = [];
+      n.treeBlocks = [];
+      return n.exts;
+    }
+    const exts: Extent[] = [];
+    const tree: number[] = [];
+    const walk = (node: ReturnType<typeof decodeExtentNode>, level: number) => {
+      if (node.depth === 0) {
+        for (const e of (node as { extents: Extent[] }).extents) exts.push(e);
+        return;
+      }
+      if (level > EXT_MAX_DEPTH) throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree too deep`);
+      for (const ix of (node as { index: { child: number }[] }).index) {
+        this.#checkBlockNo(ix.child, n.ino);
+        const b = this.cache.get(ix.child);
+        if (!blockChecksumOk(b, n.ino)) {
+          throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree block ${ix.child} checksum mismatch`);
+        }
+        tree.push(ix.child);
+        const child = decodeExtentNode(b, n.ino);
+        if (child.depth !== node.depth - 1) throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree depth is inconsistent`);
+        walk(child, level + 1);
+      }
+    };
+    walk(decodeExtentNode(n.d.data, n.ino), 0);
+    for (let i = 0; i < exts.length; i++) {
+      const e = exts[i];
+      this.#checkBlockNo(e.physical, n.ino, e.length);
+      if (i > 0 && exts[i - 1].logical + exts[i - 1].length > e.logical) {
+        throw new FsError("EUCLEAN", `inode ${n.ino}: extents overlap or are out of order`);
+      }
+    }
+    n.exts = exts;
+    n.treeBlocks = tree;
+    return exts;
+  }
+
+  #checkBlockNo(b: number, ino: number, len = 1): void {
+    if (b < this.sb.firstDataBlock || b + len > this.sb.blockCount - 1 || len < 1) {
+      throw new FsError("EUCLEAN", `inode ${ino}: block ${b} (+${len}) lies outside the data area`);
+    }
+  }
+
+  /** Tree blocks needed to store `n` extents beyond the in-inode root. */
+  treeBlocksFor(n: number): number {
+    if (n <= EXT_ROOT_MAX) return 0;
+    const m = extentBlockMax(this.blockSize);
+    let total = 0;
+    let nodes = Math.ceil(n / m);
+    total += nodes;
+    while (nodes > EXT_ROOT_MAX) {
+      nodes = Math.ceil(nodes / m);
+      total += nodes;
+    }
+    return total;
+  }
+
+  /** Rebuilds the on-disk extent tree of `n` from its extent list. */
+  #storeExtents(n: InodeState): void {
+    const exts = n.exts!;
+    const old = n.treeBlocks ?? [];
+    const m = extentBlockMax(this.blockSize);
+    n.d.flags &= ~IFL_INLINE;
+    if (exts.length <= EXT_ROOT_MAX) {
+      for (const b of old) this.bfree(b, 1);
+      n.d.blocks -= old.length;
+      n.treeBlocks = [];
+      const root = new Uint8Array(INODE_DATA_SIZE);
+      encodeExtentNode({ depth: 0, max: EXT_ROOT_MAX, extents: exts }, root, n.ino);
+      n.d.data = root;
+      this.dirty(n);
+      return;
+    }
+    const need = this.treeBlocksFor(exts.length);
+    const blocks = old.slice(0, need);
+    for (const b of old.slice(need)) this.bfree(b, 1);
+    n.d.blocks -= Math.max(0, old.length - need);
+    while (blocks.length < need) {
+      const r = this.balloc(blocks.length ? blocks[blocks.length - 1] + 1 : (exts[0]?.physical ?? 0), need - blocks.length);
+      for (let i = 0; i < r.length; i++) blocks.push(r.start + i);
+      n.d.blocks += r.length;
+    }
+    let bi = 0;
+    // leaves
+    let level: { logical: number; child: number }[] = [];
+    for (let i = 0; i < exts.length; i += m) {
+      const b = blocks[bi++];
+      const buf = this.cache.getNew(b);
+      encodeExtentNode({ depth: 0, max: m, extents: exts.slice(i, i + m) }, buf, n.ino, this.blockSize);
+      level.push({ logical: exts[i].logical, child: b });
+    }
+    let depth = 1;
+    while (level.length > EXT_ROOT_MAX) {
+      const next: { logical: number; child: number }[] = [];
+      for (let i = 0; i < level.length; i += m) {
+        const b = blocks[bi++];
+        const buf = this.cache.getNew(b);
+        encodeExtentNode({ depth, max: m, index: level.slice(i, i + m) }, buf, n.ino, this.blockSize);
+        next.push({ logical: level[i].logical, child: b });
+      }
+      level = next;
+      depth++;
+    }
+    if (depth > EXT_MAX_DEPTH) throw new FsError("EFBIG", `inode ${n.ino}: too many extents`);
+    const root = new Uint8Array(INODE_DATA_SIZE);
+    encodeExtentNode({ depth, max: EXT_ROOT_MAX, index: level }, root, n.ino);
+    n.d.data = root;
+    n.treeBlocks = blocks;
+    this.dirty(n);
+  }
+
+  /** Physical block of file block `lblk`, or 0 for a hole. */
+  bmap(n: InodeState, lblk: number): number {
+    const s = segments(this.extents(n), lblk, 1)[0];
+    return s.physical ?? 0;
+  }
+
+  /**
+   * Maps file blocks [lblk, lblk+count), allocating blocks for holes.
+   * Newly allocated blocks are zero-filled on the device when `zeroNew`.
+   * @returns the blocks that were newly allocated (as file-block ranges)
+   * @throws FsError ENOSPC before changing anything if space does not suffice
+   */
+  #allocRange(n: InodeState, lblk: number, count: number, flags = 0): { lblk: number; count: number }[] {
+    const exts = this.extents(n);
+    const segs = segments(exts, lblk, count);
+    const holes = segs.filter((s) => s.physical === null);
+    const need = holes.reduce((a, s) => a + s.count, 0);
+    if (need === 0) return [];
+    const treeNeed = this.treeBlocksFor(exts.length + 2 * holes.length) - (n.treeBlocks?.length ?? 0);
+    if (need + Math.max(0, treeNeed) + 1 > this.blockMap.free) {
+      throw new FsError("ENOSPC", `no space left on device (${need} blocks needed, ${this.blockMap.free} free)`);
+    }
+    const added: { lblk: number; count: number }[] = [];
+    for (const h of holes) {
+      let l = h.lblk;
+      let left = h.count;
+      while (left > 0) {
+        const prev = segments(exts, Math.max(0, l - 1), 1)[0];
+        const goal = l > 0 && prev.physical !== null ? prev.physical + 1 : this.blockMap.rotor;
+        const r = this.balloc(goal, left);
+        insertExtent(exts, { logical: l, physical: r.start, length: r.length, flags });
+        added.push({ lblk: l, count: r.length });
+        n.d.blocks += r.length;
+        l += r.length;
+        left -= r.length;
+      }
+    }
+    this.#storeExtents(n);
+    return added;
+  }
+
+  /** Frees every block of `n` at or beyond file block `fromLblk`. */
+  #truncateBlocks(n: InodeState, fromLblk: number): void {
+    const exts = this.extents(n);
+    const freed = punch(exts, fromLblk);
+    for (const f of freed) {
+      this.bfree(f.start, f.count);
+      n.d.blocks -= f.count;
+    }
+    this.#storeExtents(n);
+  }
+
+  // ---------------------------------------------------------------- file data
+
+  /**
+   * Reads up to `length` bytes from byte `offset` of a regular file (or
+   * internal file / long symlink). Holes and unwritten extents read as zeros.
+   * @returns the bytes read (shorter at end of file)
+   * @throws FsError EISDIR for a directory, EINVAL for a negative offset
+   */
+  read(ino: number, offset: number, length: number): Uint8Array {
+    const n = this.iget(ino);
+    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${ino} is a directory`);
+    check(offset >= 0 && length >= 0, "EINVAL", `invalid read range offset ${offset} length ${length}`);
+    if (n.d.flags & IFL_INLINE) return n.d.data.slice(Math.min(offset, n.d.size), Math.min(n.d.size, offset + length));
+    const end = Math.min(n.d.size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    const out = new Uint8Array(end - offset);
+    this.readInto(n, offset, out);
+    return out;
+  }
+
+  /** Reads `out.length` bytes from byte `offset` of `n` (must be within its size). */
+  readInto(n: InodeState, offset: number, out: Uint8Array): void {
+    const bs = this.blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((offset + out.length - 1) / bs);
+    for (const s of segments(this.extents(n), first, last - first + 1)) {
+      const segStart = s.lblk * bs;
+      const segEnd = (s.lblk + s.count) * bs;
+      const from = Math.max(segStart, offset);
+      const to = Math.min(segEnd, offset + out.length);
+      const dst = out.subarray(from - offset, to - offset);
+      if (s.physical === null || s.unwritten) dst.fill(0);
+      else this.dev.read(s.physical * bs + (from - segStart), dst);
+    }
+  }
+
+  /**
+   * Writes `data` at byte `offset` of a regular or internal file, allocating
+   * blocks for holes and extending the size. All or nothing: on ENOSPC
+   * nothing is written.
+   * @returns bytes written (= data.length)
+   * @throws FsError EISDIR, EFBIG past 16 TiB, ENOSPC, EROFS
+   */
+  write(ino: number, offset: number, data: Uint8Array): number {
+    this.#assertWritable();
+    const n = this.iget(ino);
+    const type = n.d.mode & S_IFMT;
+    if (type === S_IFDIR) throw new FsError("EISDIR", `inode ${ino} is a directory`);
+    check(offset >= 0, "EINVAL", `negative offset ${offset}`);
+    if (offset + data.length > MAX_FILE_SIZE) throw new FsError("EFBIG", `file would exceed ${MAX_FILE_SIZE} bytes`);
+    if (data.length === 0) return 0;
+    const bs = this.blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((offset + data.length - 1) / bs);
+    const before = this.extents(n).map((e) => ({ ...e }));
+    const fresh = this.#allocRange(n, first, last - first + 1);
+    const isFresh = (l: number) => fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
+    try {
+      for (const s of segments(n.exts!, first, last - first + 1)) {
+        const segStart = s.lblk * bs;
+        const from = Math.max(segStart, offset);
+        const to = Math.min((s.lblk + s.count) * bs, offset + data.length);
+        const src = data.subarray(from - offset, to - offset);
+        const newish = s.unwritten || isFresh(s.lblk);
+        const headPad = from - segStart;
+        const tailPad = (s.lblk + s.count) * bs - to;
+        if (newish && (headPad > 0 && from % bs !== 0 || tailPad > 0 && to % bs !== 0)) {
+          // fresh or unwritten blocks: zero-fill the partial edges
+          const a = Math.floor(from / bs) * bs;
+          const b = Math.ceil(to / bs) * bs;
+          const buf = new Uint8Array(b - a);
+          buf.set(src, from - a);
+          this.dev.write((s.physical! + (a - segStart) / bs) * bs, buf);
+        } else {
+          this.dev.write(s.physical! * bs + headPad, src);
+        }
+      }
+    } catch (e) {
+      // I/O failed: undo the allocation so no block is lost
+      for (const r of fresh) {
+        for (const f of punch(n.exts!, r.lblk, r.lblk + r.count)) {
+          this.bfree(f.start, f.count);
+          n.d.blocks -= f.count;
+        }
+      }
+      n.exts = before;
+      this.#storeExtents(n);
+      throw e;
+    }
+    if (n.exts!.some((e) => e.flags & EXT_UNWRITTEN)) {
+      markWritten(n.exts!, first, last - first + 1);
+      this.#storeExtents(n);
+    }
+    if (offset + data.length > n.d.size) n.d.size = offset + data.length;
+    const now = nowTimespec();
+    n.d.mtime = now;
+    n.d.ctime = now;
+    this.dirty(n);
+    this.#maybeFlush();
+    return data.length;
+  }
+
+  /**
+   * Sets the size of a regular file: shrinking frees blocks past the end and
+   * zeroes the tail of the last block; growing leaves a hole.
+   * @throws FsError EISDIR, EINVAL for negative sizes, EFBIG
+   */
+  truncate(ino: number, size: number): void {
+    this.#assertWritable();
+    const n = this.iget(ino);
+    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${ino} is a directory`);
+    check(size >= 0 && Number.isSafeInteger(size), "EINVAL", `invalid size ${size}`);
+    if (size > MAX_FILE_SIZE) throw new FsError("EFBIG", `size ${size} exceeds ${MAX_FILE_SIZE} bytes`);
+    const bs = this.blockSize;
+    if (size < n.d.size) {
+      this.#truncateBlocks(n, Math.ceil(size / bs));
+      if (size % bs) {
+        const s = segments(n.exts!, Math.floor(size / bs), 1)[0];
+        if (s.physical !== null && !s.unwritten) this.dev.write(s.physical * bs + (size % bs), new Uint8Array(bs - (size % bs)));
+      }
+    }
+    n.d.size = size;
+    const now = nowTimespec();
+    n.d.mtime = now;
+    n.d.ctime = now;
+    this.dirty(n);
+  }
+
+  /**
+   * fallocate(2): mode 0 allocates (unwritten) blocks and may extend the
+   * size, FALLOC_FL_KEEP_SIZE (1) keeps the size, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE (3)
+   * deallocates the range and zeroes partial blocks.
+   * @throws FsError EOPNOTSUPP for other modes, ENOSPC, EINVAL
+   */
+  fallocate(ino: number, mode: number, offset: number, length: number): void {
+    this.#assertWritable();
+    const n = this.iget(ino);
+    if ((n.d.mode & S_IFMT) !== S_IFREG) throw new FsError("ENODEV", "fallocate works on regular files only");
+    check(offset >= 0 && length > 0, "EINVAL", `invalid range offset ${offset} length ${length}`);
+    if (offset + length > MAX_FILE_SIZE) throw new FsError("EFBIG", `range exceeds ${MAX_FILE_SIZE} bytes`);
+    const bs = this.blockSize;
+    if (mode === 0 || mode === 1) {
+      const first = Math.floor(offset / bs);
+      const last = Math.floor((offset + length - 1) / bs);
+      this.#allocRange(n, first, last - first + 1, EXT_UNWRITTEN);
+      if (mode === 0 && offset + length > n.d.size) n.d.size = offset + length;
+    } else if (mode === 3) {
+      const end = Math.min(offset + length, n.d.size);
+      const fullFrom = Math.ceil(offset / bs);
+      const fullTo = Math.floor(end / bs);
+      const zero = (a: number, b: number) => {
+        if (b <= a) return;
+        const s = segments(n.exts ?? this.extents(n), Math.floor(a / bs), 1)[0];
+        if (s.physical !== null && !s.unwritten) this.dev.write(s.physical * bs + (a % bs), new Uint8Array(b - a));
+      };
+      if (fullTo > fullFrom) {
+        for (const f of punch(this.extents(n), fullFrom, fullTo)) {
+          this.bfree(f.start, f.count);
+          n.d.blocks -= f.count;
+        }
+        this.#storeExtents(n);
+        zero(offset, fullFrom * bs);
+        zero(fullTo * bs, end);
+      } else {
+        zero(offset, Math.min(end, Math.ceil((offset + 1) / bs) * bs));
+        if (Math.floor(end / bs) !== Math.floor(offset / bs)) zero(Math.floor(end / bs) * bs, end);
+      }
+    } else {
+      throw new FsError("EOPNOTSUPP", `fallocate mode ${mode} is not supported (0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are)`);
+    }
+    n.d.ctime = nowTimespec();
+    this.dirty(n);
+  }
+
+  // ---------------------------------------------------------------- directories
+
+  /** The hash-tree block store of a directory inode. */
+  dirBlocks(n: InodeState): DirBlocks {
+    const bs = this.blockSize;
+    return {
+      blockSize: bs,
+      ino: n.ino,
+      hashSeed: this.sb.hashSeed,
+      blockCount: () => Math.floor(n.d.size / bs),
+      read: (l: number) => {
+        const p = this.bmap(n, l);
+        if (!p) throw new FsError("EUCLEAN", `directory ${n.ino}: block ${l} is not mapped`);
+        return this.cache.get(p);
+      },
+      write: (l: number, data: Uint8Array) => {
+        const p = this.bmap(n, l);
+        if (!p) throw new FsError("EUCLEAN", `directory ${n.ino}: block ${l} is not mapped`);
+        this.cache.put(p, data);
+      },
+      append: () => {
+        const l = Math.floor(n.d.size / bs);
+        const exts = this.extents(n);
+        const goal = exts.length ? exts[exts.length - 1].physical + exts[exts.length - 1].length : 0;
+        if (this.blockMap.free < 2 + this.treeBlocksFor(exts.length + 1)) throw new FsError("ENOSPC", "no space left on device");
+        const r = this.balloc(goal, 1);
+        insertExtent(exts, { logical: l, physical: r.start, length: 1, flags: 0 });
+        n.d.blocks += 1;
+        n.d.size += bs;
+        this.#storeExtents(n);
+        this.cache.getNew(r.start);
+        return l;
+      },
+    };
+  }
+
+  #dir(ino: number): InodeState {
+    const n = this.iget(ino);
+    if ((n.d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", `inode ${ino} is not a directory`);
+    return n;
+  }
+
+  /**
+   * Looks up `name` in directory `dir`.
+   * @returns the inode number
+   * @throws FsError ENOENT, ENOTDIR, ENAMETOOLONG
+   */
+  lookup(dir: number, name: Name): number {
+    const d = this.#dir(dir);
+    if (name === "." || (name instanceof Uint8Array && name.length === 1 && name[0] === 0x2e)) return dir;
+    if (name === ".." || (name instanceof Uint8Array && name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) {
+      return dir === ROOT_INO ? ROOT_INO : d.d.parentIno;
+    }
+    const e = dirLookup(this.dirBlocks(d), nameBytes(name));
+    if (!e) throw new FsError("ENOENT", `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`);
+    return e.ino;
+  }
+
+  /** Every entry of a directory (not `.` and `..`), in hash order. */
+  *readdir(dir: number): Generator<DirEntryInfo> {
+    const d = this.#dir(dir);
+    for (const e of dirIterate(this.dirBlocks(d))) {
+      yield { nameBytes: e.name, name: dec.decode(e.name), ino: e.ino, type: e.type };
+    }
+  }
+
+  /** Number of entries in a directory (without `.` and `..`). */
+  dirSize(dir: number): number {
+    return dirEntryCount(this.dirBlocks(this.#dir(dir)));
+  }
+
+  #touchDir(d: InodeState): void {
+    const now = nowTimespec();
+    d.d.mtime = now;
+    d.d.ctime = now;
+    this.dirty(d);
+  }
+
+  /**
+   * Creates a new inode of type `mode & S_IFMT` linked as `name` in `dir`.
+   * Used by create, mkdir, mknod and symlink.
+   * @throws FsError EEXIST, ENOSPC, ENOTDIR, ENAMETOOLONG, EROFS
+   */
+  #makeNode(dir: number, name: Name, mode: number, uid: number, gid: number): InodeState {
+    this.#assertWritable();
+    const d = this.#dir(dir);
+    if (d.d.nlink === 0) throw new FsError("ENOENT", `directory ${dir} has been removed`);
+    const nb = nameBytes(name);
+    const blocks = this.dirBlocks(d);
+    if (dirLookup(blocks, nb)) throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
+    const isDir = (mode & S_IFMT) === S_IFDIR;
+    if (isDir && d.d.nlink >= 65000) throw new FsError("EMLINK", `directory ${dir} has too many subdirectories`);
+    if (this.blockMap.free < 4) throw new FsError("ENOSPC", "no space left on device");
+    const hash = dirHash(nb, this.sb.hashSeed);
+    const n = this.ialloc(mode, uid, gid, dir, hash);
+    try {
+      if (isDir) {
+        n.d.nlink = 2;
+        const nb2 = this.dirBlocks(n);
+        nb2.append();
+        dirInit(nb2);
+      }
+      dirInsert(blocks, nb, n.ino, fileTypeOfMode(mode));
+    } catch (e) {
+      n.d.nlink = 0;
+      this.#ifree(n);
+      throw e;
+    }
+    if (isDir) d.d.nlink++;
+    this.#touchDir(d);
+    this.#maybeFlush();
+    return n;
+  }
+
+  /** Creates a regular file; returns its inode number. See {@link Vexfs.mknod} for errors. */
+  create(dir: number, name: Name, perm = 0o644, uid = 0, gid = 0): number {
+    return this.#makeNode(dir, name, S_IFREG | (perm & 0o7777), uid, gid).ino;
+  }
+
+  /** Creates a directory; returns its inode number. */
+  mkdir(dir: number, name: Name, perm = 0o755, uid = 0, gid = 0): number {
+    return this.#makeNode(dir, name, S_IFDIR | (perm & 0o7777), uid, gid).ino;
+  }
+
+  /**
+   * Creates a node of any type given by `mode` (regular, fifo, socket, char or
+   * block device with `rdev`).
+   * @throws FsError EEXIST, ENOSPC, EINVAL for a directory or symlink mode
+   */
+  mknod(dir: number, name: Name, mode: number, rdev = 0, uid = 0, gid = 0): number {
+    const t = mode & S_IFMT;
+    check(t !== S_IFDIR && t !== S_IFLNK, "EINVAL", "use mkdir/symlink for directories and symlinks");
+    const n = this.#makeNode(dir, name, t === 0 ? S_IFREG | (mode & 0o7777) : mode, uid, gid);
+    n.d.rdev = rdev;
+    this.dirty(n);
+    return n.ino;
+  }
+
+  /**
+   * Creates a symlink `name` in `dir` pointing at `target` (stored inline when
+   * at most 116 bytes).
+   * @throws FsError ENAMETOOLONG for targets over 4095 bytes, EEXIST, ENOSPC
+   */
+  symlink(dir: number, name: Name, target: Name, uid = 0, gid = 0): number {
+    const t = typeof target === "string" ? enc.encode(target) : target;
+    check(t.length > 0, "ENOENT", "empty symlink target");
+    if (t.length > SYMLINK_MAX) throw new FsError("ENAMETOOLONG", `symlink target is ${t.length} bytes; at most ${SYMLINK_MAX}`);
+    const n = this.#makeNode(dir, name, S_IFLNK | 0o777, uid, gid);
+    if (t.length <= INODE_DATA_SIZE) {
+      const data = new Uint8Array(INODE_DATA_SIZE);
+      data.set(t);
+      n.d.data = data;
+      n.d.flags |= IFL_INLINE;
+      n.exts = [];
+      n.treeBlocks = [];
+      n.d.size = t.length;
+      this.dirty(n);
+    } else {
+      try {
+        this.write(n.ino, 0, t);
+      } catch (e) {
+        this.unlink(dir, name);
+        throw e;
+      }
+    }
+    return n.ino;
+  }
+
+  /** The target of a symlink. @throws FsError EINVAL if `ino` is not a symlink */
+  readlink(ino: number): Uint8Array {
+    const n = this.iget(ino);
+    if ((n.d.mode & S_IFMT) !== S_IFLNK) throw new FsError("EINVAL", `inode ${ino} is not a symlink`);
+    if (n.d.flags & IFL_INLINE) return n.d.data.slice(0, n.d.size);
+    const out = new Uint8Array(n.d.size);
+    this.readInto(n, 0, out);
+    return out;
+  }
+
+  /**
+   * Adds a hard link `name` in `dir` to inode `ino`.
+   * @throws FsError EPERM for directories, EMLINK, EEXIST
+   */
+  link(ino: number, dir: number, name: Name): void {
+    this.#assertWritable();
+    const n = this.iget(ino);
+    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EPERM", "hard links to directories are not allowed");
+    if (n.d.nlink === 0) throw new FsError("ENOENT", `inode ${ino} has been removed`);
+    if (n.d.nlink >= 65000) throw new FsError("EMLINK", `inode ${ino} has too many links`);
+    const d = this.#dir(dir);
+    const nb = nameBytes(name);
+    const blocks = this.dirBlocks(d);
+    if (dirLookup(blocks, nb)) throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
+    dirInsert(blocks, nb, ino, fileTypeOfMode(n.d.mode));
+    n.d.nlink++;
+    if (!n.d.parentIno) {
+      n.d.parentIno = dir;
+      n.d.parentHash = dirHash(nb, this.sb.hashSeed);
+    }
+    n.d.ctime = nowTimespec();
+    this.dirty(n);
+    this.#touchDir(d);
+  }
+
+  /** Drops one link of `n` (already removed from its directory). */
+  #dropLink(n: InodeState, dir: number, hash: number): void {
+    n.d.nlink--;
+    n.d.ctime = nowTimespec();
+    if (n.d.parentIno === dir && n.d.parentHash === hash) n.d.parentIno = 0;
+    if (n.d.nlink === 0 || ((n.d.mode & S_IFMT) === S_IFDIR)) {
+      n.d.nlink = 0;
+      if ((this.#open.get(n.ino) ?? 0) > 0) this.#addOrphan(n);
+      else this.#ifree(n);
+      return;
+    }
+    if (n.d.parentIno === 0) this.#repairParent(n);
+    this.dirty(n);
+  }
+
+  /** Points the parent pointer of a multiply-linked file at one of its remaining links, if cheap to find. */
+  #repairParent(_n: InodeState): void {
+    // Left at 0: path resolution falls back to a tree search (FORMAT.md §5.3).
+  }
+
+  /**
+   * Removes the entry `name` (not a directory) from `dir`; the inode is freed
+   * when its last link goes and nobody has it open.
+   * @throws FsError ENOENT, EISDIR, ENOTDIR
+   */
+  unlink(dir: number, name: Name): void {
+    this.#assertWritable();
+    const d = this.#dir(dir);
+    const nb = nameBytes(name);
+    const blocks = this.dirBlocks(d);
+    const e = dirLookup(blocks, nb);
+    if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
+    const n = this.iget(e.ino);
+    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `'${dec.decode(nb)}' is a directory (use rmdir)`);
+    dirRemove(blocks, nb);
+    this.#touchDir(d);
+    this.#dropLink(n, dir, e.hash);
+    this.#maybeFlush();
+  }
+
+  /**
+   * Removes the empty directory `name` from `dir`.
+   * @throws FsError ENOENT, ENOTDIR, ENOTEMPTY, EBUSY for the root
+   */
+  rmdir(dir: number, name: Name): void {
+    this.#assertWritable();
+    const d = this.#dir(dir);
+    const nb = nameBytes(name);
+    const blocks = this.dirBlocks(d);
+    const e = dirLookup(blocks, nb);
+    if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
+    const n = this.iget(e.ino);
+    if ((n.d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", `'${dec.decode(nb)}' is not a directory`);
+    if (dirEntryCount(this.dirBlocks(n)) > 0) throw new FsError("ENOTEMPTY", `directory '${dec.decode(nb)}' is not empty`);
+    dirRemove(blocks, nb);
+    d.d.nlink--;
+    this.#touchDir(d);
+    this.#dropLink(n, dir, e.hash);
+  }
+
+  /** True when directory `a` is `b` or an ancestor of `b`. */
+  isAncestor(a: number, b: number): boolean {
+    let cur = b;
+    for (let i = 0; i < 4096; i++) {
+      if (cur === a) return true;
+      if (cur === ROOT_INO) return false;
+      const p = this.iget(cur).d.parentIno;
+      if (!p || p === cur) return false;
+      cur = p;
+    }
+    throw new FsError("ELOOP", "directory parent chain is too long (corrupted?)");
+  }
+
+  /**
+   * rename(2)/renameat2(2). `flags`: 1 RENAME_NOREPLACE, 2 RENAME_EXCHANGE.
+   * Vectors follow the rules of FORMAT.md §8.4 when a file leaves its collection.
+   * @throws FsError ENOENT, EEXIST (NOREPLACE), EISDIR, ENOTDIR, ENOTEMPTY,
+   *   EINVAL (directory into itself, bad flags), EBUSY (root)
+   */
+  rename(oldDir: number, oldName: Name, newDir: number, newName: Name, flags = 0): void {
+    this.#assertWritable();
+    check((flags & ~3) === 0 && flags !== 3, "EINVAL", `invalid rename flags ${flags}`);
+    const od = this.#dir(oldDir);
+    const nd = this.#dir(newDir);
+    const onb = nameBytes(oldName);
+    const nnb = nameBytes(newName);
+    const ob = this.dirBlocks(od);
+    const nbk = this.dirBlocks(nd);
+    const src = dirLookup(ob, onb);
+    if (!src) throw new FsError("ENOENT", `no entry '${dec.decode(onb)}'`);
+    const dst = dirLookup(nbk, nnb);
+    const sn = this.iget(src.ino);
+    const srcIsDir = (sn.d.mode & S_IFMT) === S_IFDIR;
+    if (flags === 2) {
+      if (!dst) throw new FsError("ENOENT", `no entry '${dec.decode(nnb)}' to exchange with`);
+      const dn = this.iget(dst.ino);
+      const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
+      if (srcIsDir && oldDir !== newDir && this.isAncestor(src.ino, newDir)) throw new FsError("EINVAL", "cannot move a directory into itself");
+      if (dstIsDir && oldDir !== newDir && this.isAncestor(dst.ino, oldDir)) throw new FsError("EINVAL", "cannot move a directory into itself");
+      if (src.ino === dst.ino) return;
+      this.collections.checkMove(sn, newDir);
+      this.collections.checkMove(dn, oldDir);
+      dirReplace(ob, onb, dst.ino, dst.type);
+      dirReplace(nbk, nnb, src.ino, src.type);
+      this.#reparent(sn, oldDir, src.hash, newDir, dirHash(nnb, this.sb.hashSeed));
+      this.#reparent(dn, newDir, dst.hash, oldDir, dirHash(onb, this.sb.hashSeed));
+      if (srcIsDir !== dstIsDir && oldDir !== newDir) {
+        if (srcIsDir) {
+          od.d.nlink--;
+          nd.d.nlink++;
+        } else {
+          od.d.nlink++;
+          nd.d.nlink--;
+        }
+      }
+      this.collections.afterMove(sn, oldDir, newDir);
+      this.collections.afterMove(dn, newDir, oldDir);
+      this.#touchDir(od);
+      this.#touchDir(nd);
+      return;
+    }
+    if (dst && flags === 1) throw new FsError("EEXIST", `'${dec.decode(nnb)}' already exists`);
+    if (dst && dst.ino === src.ino) return; // same inode: POSIX says do nothing
+    if (srcIsDir && this.isAncestor(src.ino, newDir)) {
+      throw new FsError("EINVAL", "cannot move a directory into itself or its subdirectory");
+    }
+    let dn: InodeState | undefined;
+    if (dst) {
+      dn = this.iget(dst.ino);
+      const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
+      if (srcIsDir && !dstIsDir) throw new FsError("ENOTDIR", `'${dec.decode(nnb)}' is not a directory`);
+      if (!srcIsDir && dstIsDir) throw new FsError("EISDIR", `'${dec.decode(nnb)}' is a directory`);
+      if (dstIsDir && dirEntryCount(this.dirBlocks(dn)) > 0) throw new FsError("ENOTEMPTY", `directory '${dec.decode(nnb)}' is not empty`);
+    } else if (srcIsDir && oldDir !== newDir && nd.d.nlink >= 65000) {
+      throw new FsError("EMLINK", "target directory has too many subdirectories");
+    }
+    this.collections.checkMove(sn, newDir);
+    const newHash = dirHash(nnb, this.sb.hashSeed);
+    if (dst) {
+      dirReplace(nbk, nnb, src.ino, src.type);
+    } else {
+      dirInsert(nbk, nnb, src.ino, src.type);
+    }
+    dirRemove(ob, onb);
+    this.#reparent(sn, oldDir, src.hash, newDir, newHash);
+    if (srcIsDir && oldDir !== newDir) {
+      od.d.nlink--;
+      nd.d.nlink++;
+    }
+    if (dn) {
+      if ((dn.d.mode & S_IFMT) === S_IFDIR) nd.d.nlink--;
+      this.#dropLink(dn, newDir, dst!.hash);
+    }
+    this.collections.afterMove(sn, oldDir, newDir);
+    this.#touchDir(od);
+    this.#touchDir(nd);
+  }
+
+  #reparent(n: InodeState, oldDir: number, oldHash: number, newDir: number, newHash: number): void {
+    const isDir = (n.d.mode & S_IFMT) === S_IFDIR;
+    if (isDir || n.d.nlink === 1 || (n.d.parentIno === oldDir && n.d.parentHash === oldHash) || !n.d.parentIno) {
+      n.d.parentIno = newDir;
+      n.d.parentHash = newHash;
+    }
+    n.d.ctime = nowTimespec();
+    this.dirty(n);
+  }
+
+  // ---------------------------------------------------------------- attributes
+
+  /** stat(2) of inode `ino`. @throws FsError ENOENT */
+  getattr(ino: number): Stat {
+    const n = this.iget(ino);
+    const d = n.d;
+    return {
+      ino,
+      mode: d.mode,
+      nlink: d.nlink,
+      uid: d.uid,
+      gid: d.gid,
+      rdev: d.rdev,
+      size: d.size,
+      blocks: d.blocks * (this.blockSize / 512),
+      blksize: this.blockSize,
+      atime: { ...d.atime },
+      mtime: { ...d.mtime },
+      ctime: { ...d.ctime },
+      crtime: { ...d.crtime },
+      generation: d.generation,
+      flags: d.flags,
+    };
+  }
+
+  /**
+   * Changes mode, owner, size or times (chmod, chown, truncate, utimens).
+   * ctime is updated as POSIX requires. Permission checks are the caller's.
+   * @returns the new attributes
+   */
+  setattr(ino: number, a: SetAttr): Stat {
+    this.#assertWritable();
+    const n = this.iget(ino);
+    const now = nowTimespec();
+    if (a.size !== undefined) this.truncate(ino, a.size);
+    if (a.mode !== undefined) n.d.mode = (n.d.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.uid !== undefined && a.uid !== -1) n.d.uid = a.uid >>> 0;
+    if (a.gid !== undefined && a.gid !== -1) n.d.gid = a.gid >>> 0;
+    if (a.atime !== undefined) n.d.atime = a.atime === "now" ? now : checkTime(a.atime);
+    if (a.mtime !== undefined) n.d.mtime = a.mtime === "now" ? now : checkTime(a.mtime);
+    n.d.ctime = now;
+    this.dirty(n);
+    return this.getattr(ino);
+  }
+
+  /** Records an access (relatime rule: only if atime <= mtime/ctime or older than a day). */
+  touchAtime(ino: number): void {
+    if (this.readOnly) return;
+    const n = this.iget(ino);
+    const now = nowTimespec();
+    const le = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
+    if (le(n.d.atime, n.d.mtime) || le(n.d.atime, n.d.ctime) || now.sec - n.d.atime.sec > 86400) {
+      n.d.atime = now;
+      this.dirty(n);
+    }
+  }
+
+  // ---------------------------------------------------------------- xattrs
+
+  /** All extended attributes of an inode, by full name ("user.foo"). */
+  listxattr(ino: number): Map<string, Uint8Array> {
+    const n = this.iget(ino);
+    if (!n.d.xattrBlock) return new Map();
+    this.#checkBlockNo(n.d.xattrBlock, ino);
+    return decodeXattrBlock(this.cache.get(n.d.xattrBlock), ino);
+  }
+
+  /** One attribute's value. @throws FsError ENODATA if absent */
+  getxattr(ino: number, name: string): Uint8Array {
+    const v = this.listxattr(ino).get(name);
+    if (!v) throw new FsError("ENODATA", `no attribute '${name}'`);
+    return v;
+  }
+
+  /**
+   * Sets an attribute. `flags`: 1 XATTR_CREATE (fail if it exists), 2 XATTR_REPLACE (fail if not).
+   * @throws FsError EEXIST, ENODATA, ENOSPC when the block is full, EOPNOTSUPP for unknown namespaces
+   */
+  setxattr(ino: number, name: string, value: Uint8Array, flags = 0): void {
+    this.#assertWritable();
+    const n = this.iget(ino);
+    const attrs = this.listxattr(ino);
+    if (flags === 1 && attrs.has(name)) throw new FsError("EEXIST", `attribute '${name}' exists`);
+    if (flags === 2 && !attrs.has(name)) throw new FsError("ENODATA", `no attribute '${name}'`);
+    attrs.set(name, value.slice());
+    this.#storeXattrs(n, attrs);
+  }
+
+  /** Removes an attribute. @throws FsError ENODATA if absent */
+  removexattr(ino: number, name: string): void {
+    this.#assertWritable();
+    const n = this.iget(ino);
+    const attrs = this.listxattr(ino);
+    if (!attrs.delete(name)) throw new FsError("ENODATA", `no attribute '${name}'`);
+    this.#storeXattrs(n, attrs);
+  }
+
+  #storeXattrs(n: InodeState, attrs: Map<string, Uint8Array>): void {
+    if (attrs.size === 0) {
+      if (n.d.xattrBlock) {
+        this.bfree(n.d.xattrBlock, 1);
+        n.d.xattrBlock = 0;
+        n.d.blocks--;
+      }
+    } else {
+      const block = encodeXattrBlock(attrs, this.blockSize, n.ino); // ENOSPC before any change
+      if (!n.d.xattrBlock) {
+        n.d.xattrBlock = this.balloc(this.blockMap.rotor, 1).start;
+        n.d.blocks++;
+      }
+      this.cache.put(n.d.xattrBlock, block);
+    }
+    n.d.ctime = nowTimespec();
+    this.dirty(n);
+  }
+
+  // ---------------------------------------------------------------- open files and orphans
+
+  /** Notes that `ino` is open (an unlinked open file stays readable until {@link release}). */
+  openInode(ino: number): void {
+    this.iget(ino);
+    this.#open.set(ino, (this.#open.get(ino) ?? 0) + 1);
+  }
+
+  /** Closes one open reference; frees the inode if it was the last and it has no links. */
+  release(ino: number): void {
+    const c = (this.#open.get(ino) ?? 0) - 1;
+    if (c > 0) {
+      this.#open.set(ino, c);
+      return;
+    }
+    this.#open.delete(ino);
+    const n = this.#inodes.get(ino);
+    if (n && n.d.nlink === 0 && !this.readOnly) {
+      this.#removeOrphan(n);
+      this.#ifree(n);
+    }
+  }
+
+  /** Open count of an inode. */
+  openCount(ino: number): number {
+    return this.#open.get(ino) ?? 0;
+  }
+
+  #addOrphan(n: InodeState): void {
+    n.d.flags |= IFL_ORPHAN;
+    n.d.orphanNext = this.sb.orphanHead;
+    this.sb.orphanHead = n.ino;
+    this.dirty(n);
+  }
+
+  #removeOrphan(n: InodeState): void {
+    if (!(n.d.flags & IFL_ORPHAN)) return;
+    if (this.sb.orphanHead === n.ino) this.sb.orphanHead = n.d.orphanNext;
+    else {
+      let cur = this.sb.orphanHead;
+      for (let guard = 0; cur && guard < this.sb.inodeCount; guard++) {
+        const c = this.iget(cur);
+        if (c.d.orphanNext === n.ino) {
+          c.d.orphanNext = n.d.orphanNext;
+          this.dirty(c);
+          break;
+        }
+        cur = c.d.orphanNext;
+      }
+    }
+    n.d.flags &= ~IFL_ORPHAN;
+    n.d.orphanNext = 0;
+  }
+
+  #recoverOrphans(): void {
+    let cur = this.sb.orphanHead;
+    const seen = new Set<number>();
+    while (cur && !seen.has(cur)) {
+      seen.add(cur);
+      let n: InodeState;
+      try {
+        n = this.iget(cur);
+      } catch {
+        break; // fsck reports a broken list
+      }
+      const next = n.d.orphanNext;
+      n.d.flags &= ~IFL_ORPHAN;
+      n.d.orphanNext = 0;
+      if (n.d.nlink === 0) {
+        this.#ifree(n);
+        this.recoveredOrphans.push(cur);
+      } else this.dirty(n);
+      cur = next;
+    }
+    this.sb.orphanHead = 0;
+  }
+
+  // ---------------------------------------------------------------- paths
+
+  /**
+   * Resolves an absolute path inside the filesystem ("/docs/a.md") to an inode.
+   * Symlinks in the middle are followed; the last component's is followed
+   * only if `follow`.
+   * @throws FsError ENOENT, ENOTDIR, ELOOP
+   */
+  resolve(path: string, follow = true): number {
+    let ino = ROOT_INO;
+    const parts = path.split("/").filter((p) => p.length > 0 && p !== ".");
+    let hops = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      const cur = ino;
+      ino = this.lookup(cur, p);
+      const n = this.iget(ino);
+      if ((n.d.mode & S_IFMT) === S_IFLNK && (follow || i < parts.length - 1)) {
+        if (++hops > 40) throw new FsError("ELOOP", `too many symlinks in '${path}'`);
+        const target = dec.decode(this.readlink(ino));
+        const rest = parts.slice(i + 1).join("/");
+        const base = target.startsWith("/") ? target : `${this.pathOf(cur)}/${target}`;
+        return this.resolve(`${base}/${rest}`, follow);
+      }
+    }
+    return ino;
+  }
+
+  /** Splits a path into its parent directory inode and last component. */
+  resolveParent(path: string): { dir: number; name: string } {
+    const parts = path.split("/").filter((p) => p.length > 0);
+    if (parts.length === 0) throw new FsError("EINVAL", "the root has no parent");
+    const name = parts.pop()!;
+    return { dir: this.resolve("/" + parts.join("/")), name };
+  }
+
+  /**
+   * The absolute path of an inode, found by walking parent pointers (FORMAT.md §5.3),
+   * or by a tree search for a hard-linked file whose pointer was cleared.
+   * @throws FsError ENOENT if the inode is not reachable
+   */
+  pathOf(ino: number): string {
+    const names: string[] = [];
+    let cur = ino;
+    for (let guard = 0; cur !== ROOT_INO; guard++) {
+      if (guard > 4096) throw new FsError("ELOOP", `parent chain of inode ${ino} does not reach the root`);
+      const n = this.iget(cur);
+      if (!n.d.parentIno) return this.#searchPath(ino);
+      const p = this.#dir(n.d.parentIno);
+      const e = dirFindByIno(this.dirBlocks(p), n.d.parentHash, cur);
+      if (!e) return this.#searchPath(ino);
+      names.push(dec.decode(e.name));
+      cur = n.d.parentIno;
+    }
+    return "/" + names.reverse().join("/");
+  }
+
+  #searchPath(ino: number): string {
+    const queue: [number, string][] = [[ROOT_INO, ""]];
+    while (queue.length) {
+      const [d, p] = queue.shift()!;
+      for (const e of this.readdir(d)) {
+        const path = `${p}/${e.name}`;
+        if (e.ino === ino) return path;
+        if (e.type === 2) queue.push([e.ino, path]);
+      }
+    }
+    throw new FsError("ENOENT", `inode ${ino} is not linked anywhere`);
+  }
+
+  // ---------------------------------------------------------------- filesystem
+
+  /** statfs(2) numbers. */
+  statfs(): StatFs {
+    return {
+      bsize: this.blockSize,
+      blocks: this.sb.blockCount,
+      bfree: this.blockMap.free,
+      bavail: this.blockMap.free,
+      files: this.sb.inodeCount,
+      ffree: this.inodeMap.free,
+      namelen: NAME_MAX,
+    };
+  }
+
+  #maybeFlush(): void {
+    if (this.cache.dirtyCount > this.cache.capacity / 2) this.#flushMeta();
+    if (this.#inodes.size > 50000) {
+      this.#flushMeta();
+      for (const [ino, n] of this.#inodes) {
+        if (!n.dirty && !this.#open.has(ino) && ino > COLL_TABLE_INO) this.#inodes.delete(ino);
+      }
+    }
+  }
+
+  #flushMeta(): void {
+    this.collections.flush();
+    for (const n of this.#inodes.values()) if (n.dirty) this.#writeInode(n);
+    const bs = this.blockSize;
+    for (const b of this.blockMap.takeDirty()) {
+      this.cache.put(this.sb.blockBitmapStart + b, this.blockMap.bytes.subarray(b * bs, (b + 1) * bs));
+    }
+    for (const b of this.inodeMap.takeDirty()) {
+      this.cache.put(this.sb.inodeBitmapStart + b, this.inodeMap.bytes.subarray(b * bs, (b + 1) * bs));
+    }
+    this.cache.flush();
+  }
+
+  #writeSuperblock(backup: boolean): void {
+    this.sb.freeBlocks = this.blockMap.free;
+    this.sb.freeInodes = this.inodeMap.free;
+    this.sb.writeTime = Math.floor(Date.now() / 1000);
+    const raw = encodeSuperblock(this.sb);
+    this.dev.write(SB_OFFSET, raw);
+    if (backup) this.dev.write((this.sb.blockCount - 1) * this.blockSize, raw);
+  }
+
+  /** Writes all metadata and the superblock (still marked in use) and flushes the device. */
+  sync(): void {
+    if (this.readOnly || this.#closed) return;
+    this.#flushMeta();
+    this.#writeSuperblock(true);
+    this.dev.sync();
+  }
+
+  /**
+   * Syncs, marks the superblock clean (unless errors were recorded) and closes
+   * the device. Open files are forgotten; unlinked ones are freed.
+   */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      if (!this.readOnly) {
+        for (const ino of [...this.#open.keys()]) {
+          this.#open.set(ino, 1);
+          this.release(ino);
+        }
+        this.#flushMeta();
+        if (this.sb.state === STATE_DIRTY) this.sb.state = STATE_CLEAN;
+        this.#writeSuperblock(true);
+        this.dev.sync();
+      }
+    } finally {
+      this.#closed = true;
+      this.dev.close();
+    }
+  }
+
+  /** Whether {@link close} has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #assertWritable(): void {
+    if (this.readOnly) throw new FsError("EROFS", "the filesystem is open read-only");
+    if (this.#closed) throw new FsError("EBADF", "the filesystem is closed");
+  }
+}
+
+function checkTime(t: Timespec): Timespec {
+  check(Number.isSafeInteger(t.sec) && t.nsec >= 0 && t.nsec < 1e9, "EINVAL", `invalid timestamp ${t.sec}.${t.nsec}`);
+  return { sec: t.sec, nsec: t.nsec };
+}
+
+/** True when a mode is a directory. */
+export function isDirMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFDIR;
+}
+
+/** True when a mode is a regular file. */
+export function isRegMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFREG;
+}
+
+export { mappedBlocks };
