@@ -1,0 +1,221 @@
+/**
+ * Parser for vector import files in JSON Lines format: one JSON object per
+ * line,
+ *
+ * ```json
+ * {"path": "docs/intro.md", "text": "Hello", "vector": [0.1, 0.2, 0.3]}
+ * {"id": "doc-7", "vector": [0.4, 0.5, 0.6]}
+ * ```
+ *
+ * - `vector` (required): array of finite numbers, rounded to f32;
+ * - `path` and/or `id` (at least one): non-empty strings naming the target;
+ * - `text` (optional): string, e.g. file contents to write;
+ * - other fields are ignored; blank lines are skipped; CRLF line ends and a
+ *   leading UTF-8 byte order mark are accepted.
+ *
+ * All vectors in one file must have the same dimension: `options.dim` if
+ * given, otherwise that of the first record.
+ *
+ * Records are produced one at a time, so a large file is never held as a
+ * whole in memory ({@linkcode readJsonl}, {@linkcode readJsonlFile}).
+ * Errors are `FsError("EINVAL")` whose message names the line, e.g.
+ * `EINVAL: import.jsonl line 3: missing "vector"`.
+ *
+ * @example
+ * ```ts
+ * import { readJsonlFile } from "./jsonl.ts";
+ * for await (const r of readJsonlFile("import.jsonl", { dim: 384 })) {
+ *   console.log(r.line, r.path ?? r.id, r.vector.length);
+ * }
+ * ```
+ * @module
+ */
+import { FsError } from "../errors.ts";
+import { vectorFromArray } from "../vector/codec.ts";
+
+/** One parsed import record. */
+export interface ImportRecord {
+  /** 1-based line number in the input */
+  line: number;
+  /** target path, if given (non-empty string, not otherwise interpreted) */
+  path?: string;
+  /** identifier, if given (non-empty string) */
+  id?: string;
+  /** text, if given */
+  text?: string;
+  /** the vector, a `Float32Array` of length dim */
+  vector: Float32Array;
+}
+
+/** Parser options. */
+export interface JsonlOptions {
+  /** required vector dimension; default: the first record's */
+  dim?: number;
+  /** name of the input used in error messages (e.g. the file name) */
+  source?: string;
+}
+
+/**
+ * Incremental parser state: feed it lines in order with
+ * {@linkcode JsonlParser.line}. Useful when lines come from elsewhere.
+ */
+export class JsonlParser {
+  #dim: number | undefined;
+  readonly #source: string;
+  #lineNo = 0;
+
+  /** @param options see {@linkcode JsonlOptions} */
+  constructor(options: JsonlOptions = {}) {
+    this.#dim = options.dim;
+    this.#source = options.source ? `${options.source} ` : "";
+  }
+
+  /** The dimension fixed so far (from options or the first record). */
+  get dim(): number | undefined {
+    return this.#dim;
+  }
+
+  #fail(msg: string): never {
+    throw new FsError("EINVAL", `${this.#source}line ${this.#lineNo}: ${msg}`);
+  }
+
+  /**
+   * Parses the next line (without its `\n`; a trailing `\r` is ignored).
+   * @returns the record, or `null` for a blank line
+   * @throws FsError `EINVAL` naming the line: malformed JSON, not an object,
+   *   missing `vector`, a bad vector (non-array, non-number or non-finite
+   *   element naming its index, wrong dimension), neither `path` nor `id`,
+   *   or a `path`/`id`/`text` that is not a string
+   */
+  line(raw: string): ImportRecord | null {
+    this.#lineNo++;
+    let s = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (this.#lineNo === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+    if (s.trim() === "") return null;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(s);
+    } catch (e) {
+      this.#fail(`malformed JSON: ${(e as Error).message}`);
+    }
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+      this.#fail("expected a JSON object");
+    }
+    const o = obj as Record<string, unknown>;
+    const rec: ImportRecord = {
+      line: this.#lineNo,
+      vector: new Float32Array(0),
+    };
+    for (const key of ["path", "id", "text"] as const) {
+      const v = o[key];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== "string") {
+        this.#fail(`"${key}" must be a string, got ${typeof v}`);
+      }
+      if (key !== "text" && v === "") this.#fail(`"${key}" is empty`);
+      rec[key] = v;
+    }
+    if (rec.path === undefined && rec.id === undefined) {
+      this.#fail(`record needs "path" or "id"`);
+    }
+    if (o.vector === undefined || o.vector === null) {
+      this.#fail(`missing "vector"`);
+    }
+    try {
+      rec.vector = vectorFromArray(o.vector, this.#dim, "vector");
+    } catch (e) {
+      this.#fail((e as Error).message.replace(/^EINVAL: /, ""));
+    }
+    this.#dim ??= rec.vector.length;
+    return rec;
+  }
+}
+
+/**
+ * Parses a whole JSONL text, yielding records as it goes.
+ * @param text the file contents
+ * @param options see {@linkcode JsonlOptions}
+ * @throws FsError `EINVAL` naming the line (see {@linkcode JsonlParser.line})
+ */
+export function* parseJsonl(
+  text: string,
+  options: JsonlOptions = {},
+): Generator<ImportRecord> {
+  const p = new JsonlParser(options);
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const r = p.line(text.slice(start, end));
+    if (r) yield r;
+    start = end + 1;
+  }
+}
+
+/**
+ * Parses JSONL from a byte stream (UTF-8), yielding records as lines
+ * complete; only the current partial line is buffered.
+ * @param input a `ReadableStream` or any async iterable of byte chunks
+ * @param options see {@linkcode JsonlOptions}
+ * @throws FsError `EINVAL` naming the line (see {@linkcode JsonlParser.line});
+ *   invalid UTF-8 is also `EINVAL`
+ */
+export async function* readJsonl(
+  input: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  options: JsonlOptions = {},
+): AsyncGenerator<ImportRecord> {
+  const p = new JsonlParser(options);
+  // ignoreBOM: keep the BOM so that JsonlParser strips it (once, on line 1).
+  const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  let pending = "";
+  const decode = (chunk?: Uint8Array): string => {
+    try {
+      return chunk ? dec.decode(chunk, { stream: true }) : dec.decode();
+    } catch {
+      throw new FsError(
+        "EINVAL",
+        `${options.source ? options.source + " " : ""}is not valid UTF-8`,
+      );
+    }
+  };
+  for await (const chunk of input as AsyncIterable<Uint8Array>) {
+    const from = pending.length;
+    pending += decode(chunk);
+    let nl = pending.indexOf("\n", from);
+    if (nl < 0) continue;
+    let start = 0;
+    while (nl >= 0) {
+      const r = p.line(pending.slice(start, nl));
+      if (r) yield r;
+      start = nl + 1;
+      nl = pending.indexOf("\n", start);
+    }
+    pending = pending.slice(start);
+  }
+  pending += decode();
+  const r = p.line(pending);
+  if (r) yield r;
+}
+
+/**
+ * Opens a file and parses it with {@linkcode readJsonl}; messages name the
+ * file. The file is closed when iteration ends (also on error or `break`).
+ * @param path file to read
+ * @param options see {@linkcode JsonlOptions}; `source` defaults to `path`
+ * @throws `Deno.errors.NotFound` etc. from opening; FsError `EINVAL` for content
+ */
+export async function* readJsonlFile(
+  path: string,
+  options: JsonlOptions = {},
+): AsyncGenerator<ImportRecord> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    yield* readJsonl(file.readable, { source: path, ...options });
+  } finally {
+    try {
+      file.close();
+    } catch {
+      // already closed by the stream reaching its end
+    }
+  }
+}

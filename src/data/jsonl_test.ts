@@ -1,0 +1,191 @@
+import fc from "fast-check";
+import {
+  assertEquals,
+  assertFsError,
+  assertRejectsFsError,
+} from "../vector/test_assert.ts";
+import {
+  type ImportRecord,
+  parseJsonl,
+  readJsonl,
+  readJsonlFile,
+} from "./jsonl.ts";
+
+const F32 = (a: number[]) => new Float32Array(a);
+
+function all(text: string, dim?: number): ImportRecord[] {
+  return [...parseJsonl(text, { dim })];
+}
+
+async function collect(
+  it: AsyncIterable<ImportRecord>,
+): Promise<ImportRecord[]> {
+  const out: ImportRecord[] = [];
+  for await (const r of it) out.push(r);
+  return out;
+}
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(c) {
+      for (const ch of chunks) c.enqueue(ch);
+      c.close();
+    },
+  });
+}
+
+Deno.test("jsonl: parses records with line numbers", () => {
+  const text = '\uFEFF{"path": "a/b.md", "text": "hi", "vector": [1, 2]}\r\n' +
+    "\n" +
+    '   {"id": "x", "vector": [3, 4.5], "extra": true}\n' +
+    '{"path": "c", "id": "y", "vector": [0, -1]}';
+  assertEquals(all(text), [
+    { line: 1, path: "a/b.md", text: "hi", vector: F32([1, 2]) },
+    { line: 3, id: "x", vector: F32([3, 4.5]) },
+    { line: 4, path: "c", id: "y", vector: F32([0, -1]) },
+  ]);
+  assertEquals(all(""), []);
+  assertEquals(all("\n\n"), []);
+});
+
+Deno.test("jsonl: errors name the line", () => {
+  const ok = '{"id": "a", "vector": [1, 2]}\n';
+  assertFsError(
+    () => all(ok + '{"id": "b", "vector": [1, 2]\n'),
+    "EINVAL",
+    /^EINVAL: line 2: malformed JSON/,
+  );
+  assertFsError(
+    () => all(ok + ok + '{"id": "c"}'),
+    "EINVAL",
+    /line 3: missing "vector"/,
+  );
+  assertFsError(
+    () => all('{"text": "t", "vector": [1]}'),
+    "EINVAL",
+    /line 1: record needs "path" or "id"/,
+  );
+  assertFsError(
+    () => all("[1, 2]"),
+    "EINVAL",
+    /line 1: expected a JSON object/,
+  );
+  assertFsError(
+    () => all('{"path": 3, "vector": [1]}'),
+    "EINVAL",
+    /line 1: "path" must be a string, got number/,
+  );
+  assertFsError(
+    () => all('{"id": "", "vector": [1]}'),
+    "EINVAL",
+    /line 1: "id" is empty/,
+  );
+  assertFsError(
+    () => all('{"id": "a", "vector": "1 2"}'),
+    "EINVAL",
+    /line 1: vector must be a JSON array of numbers/,
+  );
+  assertFsError(
+    () => all('{"id": "a", "vector": [1, "2"]}'),
+    "EINVAL",
+    /line 1: vector\[1\] is string, expected a number/,
+  );
+  assertFsError(
+    () => all('{"id": "a", "vector": []}'),
+    "EINVAL",
+    /line 1: vector is empty/,
+  );
+  assertFsError(
+    () => all('{"id": "a", "vector": [1e39]}'),
+    "EINVAL",
+    /line 1: vector\[0\] = 1e\+39 overflows f32/,
+  );
+  // Dimension fixed by the first record, or by the option.
+  assertFsError(
+    () => all(ok + '{"id": "b", "vector": [1, 2, 3]}'),
+    "EINVAL",
+    /line 2: vector has 3 numbers, expected 2/,
+  );
+  assertFsError(
+    () => all(ok, 3),
+    "EINVAL",
+    /line 1: vector has 2 numbers, expected 3/,
+  );
+});
+
+Deno.test("jsonl: the stream reader matches parseJsonl for any chunking (property)", async () => {
+  const rec = fc.record({
+    path: fc.option(fc.string({ minLength: 1, unit: "grapheme" }), {
+      nil: undefined,
+    }),
+    id: fc.string({ minLength: 1, unit: "grapheme" }),
+    text: fc.option(fc.string({ unit: "grapheme" }), { nil: undefined }),
+    vector: fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), {
+      minLength: 3,
+      maxLength: 3,
+    }),
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(rec, { maxLength: 12 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      fc.boolean(),
+      async (recs, cuts, crlf) => {
+        const nl = crlf ? "\r\n" : "\n";
+        const text = recs.map((r) => JSON.stringify(r)).join(nl);
+        const bytes = new TextEncoder().encode(text);
+        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))]
+          .sort((a, b) => a - b);
+        const chunks: Uint8Array[] = [];
+        let prev = 0;
+        for (const p of [...points, bytes.length]) {
+          chunks.push(bytes.slice(prev, p)); // may split a UTF-8 sequence
+          prev = p;
+        }
+        const want = [...parseJsonl(text)];
+        assertEquals(await collect(readJsonl(streamOf(chunks))), want);
+        assertEquals(want.length, recs.length);
+        want.forEach((w, i) => {
+          assertEquals(w.line, i + 1);
+          assertEquals(w.id, recs[i].id);
+          assertEquals(w.path, recs[i].path);
+          // JSON drops the sign of -0
+          assertEquals(w.vector, F32(recs[i].vector.map((x) => x + 0)));
+        });
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("jsonl: readJsonlFile names the file in errors", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+  try {
+    await Deno.writeTextFile(
+      path,
+      '{"path": "p1", "vector": [1, 2]}\n{"path": "p2", "vector": [1, 2]}\n',
+    );
+    const recs = await collect(readJsonlFile(path, { dim: 2 }));
+    assertEquals(recs.map((r) => [r.line, r.path]), [[1, "p1"], [2, "p2"]]);
+    // Early exit closes the file without error.
+    for await (const _ of readJsonlFile(path)) break;
+    await Deno.writeTextFile(
+      path,
+      '{"path": "p1", "vector": [1, 2]}\n{oops}\n',
+    );
+    const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    await assertRejectsFsError(
+      () => collect(readJsonlFile(path)),
+      "EINVAL",
+      new RegExp(`^EINVAL: ${escaped} line 2: malformed JSON`),
+    );
+    await Deno.writeFile(path, new Uint8Array([0x7b, 0xff, 0x7d, 0x0a]));
+    await assertRejectsFsError(
+      () => collect(readJsonlFile(path)),
+      "EINVAL",
+      /not valid UTF-8/,
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
