@@ -905,13 +905,14 @@ export class Vexfs {
   link(ino: number, dir: number, name: Name): void {
     this.#assertWritable();
     const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EPERM", "hard links to directories are not allowed");
-    if (n.d.nlink === 0) throw new FsError("ENOENT", `inode ${ino} has been removed`);
-    if (n.d.nlink >= 65000) throw new FsError("EMLINK", `inode ${ino} has too many links`);
     const d = this.#dir(dir);
     const nb = nameBytes(name);
     const blocks = this.dirBlocks(d);
+    // same order of checks as Linux: EEXIST (filename_create) before EPERM (vfs_link)
     if (dirLookup(blocks, nb)) throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
+    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EPERM", "hard links to directories are not allowed");
+    if (n.d.nlink === 0) throw new FsError("ENOENT", `inode ${ino} has been removed`);
+    if (n.d.nlink >= 65000) throw new FsError("EMLINK", `inode ${ino} has too many links`);
     dirInsert(blocks, nb, ino, fileTypeOfMode(n.d.mode));
     n.d.nlink++;
     if (!n.d.parentIno) {
@@ -1292,10 +1293,9 @@ export class Vexfs {
    * only if `follow`.
    * @throws FsError ENOENT, ENOTDIR, ELOOP
    */
-  resolve(path: string, follow = true): number {
+  resolve(path: string, follow = true, hops = 0): number {
     let ino = ROOT_INO;
     const parts = path.split("/").filter((p) => p.length > 0 && p !== ".");
-    let hops = 0;
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
       const cur = ino;
@@ -1306,7 +1306,7 @@ export class Vexfs {
         const target = dec.decode(this.readlink(ino));
         const rest = parts.slice(i + 1).join("/");
         const base = target.startsWith("/") ? target : `${this.pathOf(cur)}/${target}`;
-        return this.resolve(`${base}/${rest}`, follow);
+        return this.resolve(`${base}/${rest}`, follow, hops);
       }
     }
     return ino;
