@@ -1,0 +1,1677 @@
+/**
+ * A libfuse 3 low-level session driven from Deno through `Deno.dlopen`:
+ * mount a filesystem described by a {@linkcode FuseOps} object with
+ * {@linkcode mountFuse}. Engine-agnostic; the engine only implements the
+ * handlers it supports.
+ *
+ * ## Threading design
+ *
+ * Deno runs JavaScript on one thread, and FFI callbacks can only run there.
+ * The obvious design — `fuse_session_loop()` on an FFI worker thread
+ * (`nonblocking: true`) with `Deno.UnsafeCallback.threadSafe` slots — does
+ * not work with libfuse: a thread-safe callback only *queues* the call and
+ * returns to C at once, so libfuse goes on while every pointer argument is
+ * still unread: the `name` and `write` data point into the receive buffer
+ * that the very next `read(/dev/fuse)` overwrites, and `fuse_file_info` /
+ * `struct stat` arguments live on the C stack frame that has just been
+ * popped. Copying them out "later" from JS is a use-after-free.
+ *
+ * So the only work done off the JS thread is *waiting*:
+ *
+ * 1. `/dev/fuse` (`fuse_session_fd`) is switched to `O_NONBLOCK`.
+ * 2. JS calls libc `poll()` on it (plus an `eventfd` used to wake the
+ *    loop for shutdown) as a `nonblocking: true` FFI call, i.e. on a Deno
+ *    worker thread, and awaits the result without blocking the event loop.
+ * 3. When readable, JS calls `fuse_session_receive_buf()` and
+ *    `fuse_session_process_buf()` *synchronously* (up to 64 requests per
+ *    turn, until `EAGAIN`). libfuse decodes the request and calls our
+ *    ordinary `Deno.UnsafeCallback` slot synchronously on the JS thread,
+ *    which copies every argument into JS memory before returning.
+ * 4. The handler may return a value or a Promise; the reply
+ *    (`fuse_reply_*`) is made from JS when it settles. libfuse keeps the
+ *    `fuse_req_t` alive until it is replied to, so late replies are legal.
+ *
+ * All libfuse calls therefore happen on the JS thread; libfuse's session is
+ * never used concurrently, and no locks are needed.
+ *
+ * ## Guarantees
+ *
+ * - Every request is replied to exactly once: with the handler's value, or
+ *   with `fuse_reply_err` if it throws/rejects (an error object with a
+ *   numeric `errno` property in 1..4095 gives that errno, anything else
+ *   `EIO` and a call to `onError`). `forget` is answered with
+ *   `fuse_reply_none`. Unimplemented ops are left out of the ops table, so
+ *   libfuse applies its documented default (mostly `ENOSYS`).
+ * - Handlers must never access the mountpoint themselves (stat, open,
+ *   readdir...): the kernel would send a request to this very thread, which
+ *   is busy waiting for the kernel — a self-deadlock.
+ * - Shutdown on `fusermount3 -u`/`umount` (the kernel aborts the
+ *   connection, poll reports it), on {@linkcode FuseMount.unmount}, and on
+ *   SIGINT/SIGTERM (Deno signal listeners calling `unmount()`; libfuse's own
+ *   `fuse_set_signal_handlers` is not used because it would fight Deno's
+ *   handlers). After the loop ends, in-flight handlers get
+ *   `drainTimeoutMs` to finish, then `fuse_session_destroy` closes the
+ *   device.
+ *
+ * - Unmounting uses `fusermount3 -u` (falling back to `umount`) run as a
+ *   subprocess while the loop keeps serving, not `fuse_session_unmount`:
+ *   that call closes `/dev/fuse` first (aborting in-flight requests)
+ *   and, in libfuse releases before ~3.10, leaves `se->fd` set so that
+ *   `fuse_session_destroy` closes the descriptor a second time (in a
+ *   multi-threaded process that number may already belong to someone
+ *   else). The session is torn down with `fuse_session_destroy` only.
+ *
+ * Requires `--allow-ffi` (and `--allow-run` for unmounting via
+ * `fusermount3`), Linux x86_64, and `libfuse3.so.3` (Debian: `libfuse3-3`,
+ * `fuse3`).
+ *
+ * Source of the C API: libfuse 3.14 `fuse_lowlevel.h`.
+ * @module
+ */
+
+import {
+  type ConnInfo,
+  decodeConnInfo,
+  decodeCtx,
+  decodeFileInfo,
+  decodeStat,
+  encodeConnInfo,
+  encodeEntryParam,
+  encodeFileInfo,
+  encodeFuseArgs,
+  encodeStat,
+  encodeStatvfs,
+  type EntryParam,
+  type FileInfo,
+  FUSE_ARGS,
+  FUSE_BUF,
+  FUSE_CONN_INFO,
+  FUSE_CTX,
+  FUSE_ENTRY_PARAM,
+  FUSE_FILE_INFO,
+  FUSE_SET_ATTR_ATIME,
+  FUSE_SET_ATTR_ATIME_NOW,
+  FUSE_SET_ATTR_CTIME,
+  FUSE_SET_ATTR_GID,
+  FUSE_SET_ATTR_MODE,
+  FUSE_SET_ATTR_MTIME,
+  FUSE_SET_ATTR_MTIME_NOW,
+  FUSE_SET_ATTR_SIZE,
+  FUSE_SET_ATTR_UID,
+  LIBC,
+  LOWLEVEL_OPS_SIZE,
+  type LowlevelOpSlot,
+  opsSlotOffset,
+  STAT,
+  type StatAttr,
+  type StatFs,
+  STATVFS,
+  type U64,
+} from "./abi.ts";
+
+export type {
+  ConnInfo,
+  EntryParam,
+  FileInfo,
+  StatAttr,
+  StatFs,
+  U64,
+} from "./abi.ts";
+
+const EINTR = 4;
+const EIO = 5;
+const EAGAIN = 11;
+const ERANGE = 34;
+const BATCH = 64;
+
+// ------------------------------------------------------------------ FFI
+
+const FUSE_SYMBOLS = {
+  fuse_session_new: {
+    parameters: ["buffer", "buffer", "usize", "pointer"],
+    result: "pointer",
+  },
+  fuse_session_mount: { parameters: ["pointer", "buffer"], result: "i32" },
+  fuse_session_fd: { parameters: ["pointer"], result: "i32" },
+  fuse_session_exit: { parameters: ["pointer"], result: "void" },
+  fuse_session_destroy: {
+    parameters: ["pointer"],
+    result: "void",
+    callback: true, // may call the `destroy` op
+  },
+  fuse_session_receive_buf: {
+    parameters: ["pointer", "buffer"],
+    result: "i32",
+  },
+  fuse_session_process_buf: {
+    parameters: ["pointer", "buffer"],
+    result: "void",
+    callback: true, // calls the op slots synchronously
+  },
+  fuse_opt_free_args: { parameters: ["buffer"], result: "void" },
+  fuse_req_ctx: { parameters: ["pointer"], result: "pointer" },
+  fuse_req_interrupted: { parameters: ["pointer"], result: "i32" },
+  fuse_reply_err: { parameters: ["pointer", "i32"], result: "i32" },
+  fuse_reply_none: { parameters: ["pointer"], result: "void" },
+  fuse_reply_entry: { parameters: ["pointer", "buffer"], result: "i32" },
+  fuse_reply_create: {
+    parameters: ["pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  fuse_reply_attr: { parameters: ["pointer", "buffer", "f64"], result: "i32" },
+  fuse_reply_readlink: { parameters: ["pointer", "buffer"], result: "i32" },
+  fuse_reply_open: { parameters: ["pointer", "buffer"], result: "i32" },
+  fuse_reply_write: { parameters: ["pointer", "usize"], result: "i32" },
+  fuse_reply_buf: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  fuse_reply_statfs: { parameters: ["pointer", "buffer"], result: "i32" },
+  fuse_reply_xattr: { parameters: ["pointer", "usize"], result: "i32" },
+  fuse_reply_ioctl: {
+    parameters: ["pointer", "i32", "buffer", "usize"],
+    result: "i32",
+  },
+  fuse_add_direntry: {
+    parameters: ["pointer", "pointer", "usize", "buffer", "buffer", "i64"],
+    result: "usize",
+  },
+  fuse_add_direntry_plus: {
+    parameters: ["pointer", "pointer", "usize", "buffer", "buffer", "i64"],
+    result: "usize",
+  },
+  fuse_version: { parameters: [], result: "i32" },
+} as const;
+
+const LIBC_SYMBOLS = {
+  poll_wait: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  free: { parameters: ["pointer"], result: "void" },
+  strlen: { parameters: ["pointer"], result: "usize" },
+} as const;
+
+type FuseLib = Deno.DynamicLibrary<typeof FUSE_SYMBOLS>["symbols"];
+type LibcLib = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+
+let fuseLib: FuseLib | undefined;
+let libcLib: LibcLib | undefined;
+
+function libs(): { F: FuseLib; C: LibcLib } {
+  if (!fuseLib) {
+    try {
+      fuseLib = Deno.dlopen("libfuse3.so.3", FUSE_SYMBOLS).symbols;
+    } catch (e) {
+      throw new Error(
+        "cannot load libfuse3.so.3 (install it: apt-get install -y fuse3 libfuse3-3): " +
+          (e instanceof Error ? e.message : String(e)),
+      );
+    }
+  }
+  if (!libcLib) libcLib = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+  return { F: fuseLib, C: libcLib };
+}
+
+/** Version of the loaded libfuse, e.g. 314 for 3.14 (`fuse_version()`). */
+export function fuseVersion(): number {
+  return libs().F.fuse_version();
+}
+
+// ---------------------------------------------------------------- types
+
+/** A value or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Inode number as passed to handlers (`fuse_ino_t`, root is 1n). */
+export type Ino = bigint;
+
+/** The FUSE root inode number (`FUSE_ROOT_ID`). */
+export const FUSE_ROOT_ID = 1n;
+
+/**
+ * The request being served, with the identity of the calling process
+ * (`fuse_req_ctx`). Valid until the reply has been made.
+ */
+export interface FuseRequest {
+  /** Effective user id of the caller (0 if unknown, e.g. writeback). */
+  readonly uid: number;
+  /** Effective group id of the caller. */
+  readonly gid: number;
+  /** Thread id of the caller. */
+  readonly pid: number;
+  /** umask of the caller (meaningful for create/mkdir/mknod). */
+  readonly umask: number;
+  /** True if the kernel has sent FUSE_INTERRUPT for this request (`fuse_req_interrupted`). */
+  interrupted(): boolean;
+}
+
+/**
+ * Attributes to reply to getattr/setattr: either the attributes (cached for
+ * the mount's `attrTimeout`) or `{ attr, timeout }` with a timeout in
+ * seconds.
+ */
+export type AttrReply = StatAttr | { attr: StatAttr; timeout?: number };
+
+/** What open/opendir/create may set in the reply's `fuse_file_info`. */
+export interface OpenReply {
+  /** File handle, passed back in `fi.fh` of later calls on this open file. */
+  fh?: U64;
+  /** Bypass the page cache for this open file. */
+  directIo?: boolean;
+  /** Keep previously cached data. */
+  keepCache?: boolean;
+  /** The file is not seekable. */
+  nonseekable?: boolean;
+  /** (opendir) allow the kernel to cache readdir results. */
+  cacheReaddir?: boolean;
+  /** No FLUSH on close. */
+  noflush?: boolean;
+}
+
+/** Reply of create: the new entry plus the open file's flags. */
+export type CreateReply = EntryParam & OpenReply;
+
+/**
+ * One directory entry for readdir. `offset` is the cookie the kernel will
+ * pass back to continue *after* this entry; if omitted it is positional:
+ * `requestOffset + index + 1` (entries must then be exactly those following
+ * position `requestOffset` in a stable order).
+ */
+export interface DirEntry {
+  /** File name (no slashes; "." and ".." allowed). */
+  name: string | Uint8Array;
+  /** Inode number. */
+  ino: U64;
+  /** File mode; only the type bits (`S_IFMT`) are used. */
+  mode: number;
+  /** Cookie of the next entry (see above). */
+  offset?: U64;
+}
+
+/**
+ * One directory entry for readdirplus. Each entry except "." and ".."
+ * counts as a lookup (the kernel will `forget` it later).
+ */
+export interface DirEntryPlus {
+  /** File name. */
+  name: string | Uint8Array;
+  /** The entry, as for lookup. */
+  entry: EntryParam;
+  /** Cookie of the next entry (see {@linkcode DirEntry.offset}). */
+  offset?: U64;
+}
+
+/**
+ * Decoded setattr request. Only fields whose bit is set in `valid`
+ * (FUSE_SET_ATTR_*) are present. `atimeNow`/`mtimeNow` mean "set to the
+ * current time"; the binding then also fills `atimeNs`/`mtimeNs` with the
+ * current wall-clock time.
+ */
+export interface SetAttrChanges {
+  /** FUSE_SET_ATTR_* bits as sent by libfuse (`to_set`). */
+  valid: number;
+  /** New permission bits (and type bits as in st_mode). */
+  mode?: number;
+  /** New owner. */
+  uid?: number;
+  /** New group. */
+  gid?: number;
+  /** New size in bytes (truncate/extend). */
+  size?: bigint;
+  /** New access time, ns since epoch. */
+  atimeNs?: bigint;
+  /** New modification time, ns since epoch. */
+  mtimeNs?: bigint;
+  /** New change time, ns since epoch. */
+  ctimeNs?: bigint;
+  /** atime set to "now" (UTIME_NOW). */
+  atimeNow: boolean;
+  /** mtime set to "now". */
+  mtimeNow: boolean;
+}
+
+/** Reply of an ioctl: the ioctl(2) return value and the output bytes. */
+export interface IoctlReply {
+  /** Return value seen by the caller of ioctl(2) (default 0). */
+  result?: number;
+  /** Output data, at most `outSize` bytes (copied to the caller's buffer). */
+  data?: Uint8Array;
+}
+
+/**
+ * The filesystem: one optional method per libfuse low-level op, with the
+ * same parameter order as `struct fuse_lowlevel_ops` (fuse_lowlevel.h),
+ * minus pointers the binding handles. Handlers return the reply's value (or
+ * a Promise of it); the binding makes the `fuse_reply_*` call. To fail,
+ * throw (or reject with) an object with a numeric `errno` (e.g. `FsError`
+ * of src/errors.ts); any other exception replies EIO.
+ *
+ * Names (`Uint8Array`) are raw bytes without the NUL, copied out of libfuse
+ * memory. Inodes are `bigint`. Omitted methods get libfuse's default
+ * behaviour (usually ENOSYS; open/opendir/release/... succeed).
+ *
+ * Never touch the mountpoint from a handler (see the module doc).
+ */
+export interface FuseOps {
+  /** Session start (FUSE_INIT). Synchronous; may change `conn.want` and limits in place. */
+  init?(conn: ConnInfo): void;
+  /** Session end (FUSE_DESTROY or fuse_session_destroy). Synchronous. */
+  destroy?(): void;
+  /** Look up `name` in directory `parent`; increments the inode's lookup count. */
+  lookup?(
+    req: FuseRequest,
+    parent: Ino,
+    name: Uint8Array,
+  ): MaybePromise<EntryParam>;
+  /** Drop `nlookup` lookups of `ino`. No reply is sent (fuse_reply_none). */
+  forget?(req: FuseRequest, ino: Ino, nlookup: bigint): MaybePromise<void>;
+  /** Attributes of `ino`; `fi` is set when called on an open file. */
+  getattr?(
+    req: FuseRequest,
+    ino: Ino,
+    fi: FileInfo | null,
+  ): MaybePromise<AttrReply>;
+  /** Change attributes (chmod/chown/truncate/utimens); reply with the new attributes. */
+  setattr?(
+    req: FuseRequest,
+    ino: Ino,
+    changes: SetAttrChanges,
+    fi: FileInfo | null,
+  ): MaybePromise<AttrReply>;
+  /** Target of a symlink. */
+  readlink?(req: FuseRequest, ino: Ino): MaybePromise<Uint8Array | string>;
+  /** Create a file node (regular, device, fifo, socket). `mode` includes the type. */
+  mknod?(
+    req: FuseRequest,
+    parent: Ino,
+    name: Uint8Array,
+    mode: number,
+    rdev: bigint,
+  ): MaybePromise<EntryParam>;
+  /** Create a directory. `mode` has permission bits only (umask already applied unless DONT_MASK). */
+  mkdir?(
+    req: FuseRequest,
+    parent: Ino,
+    name: Uint8Array,
+    mode: number,
+  ): MaybePromise<EntryParam>;
+  /** Remove a non-directory. */
+  unlink?(req: FuseRequest, parent: Ino, name: Uint8Array): MaybePromise<void>;
+  /** Remove an empty directory. */
+  rmdir?(req: FuseRequest, parent: Ino, name: Uint8Array): MaybePromise<void>;
+  /** Create a symlink `name` in `parent` pointing to `target`. */
+  symlink?(
+    req: FuseRequest,
+    target: Uint8Array,
+    parent: Ino,
+    name: Uint8Array,
+  ): MaybePromise<EntryParam>;
+  /** Rename; `flags` may hold RENAME_NOREPLACE / RENAME_EXCHANGE. */
+  rename?(
+    req: FuseRequest,
+    parent: Ino,
+    name: Uint8Array,
+    newParent: Ino,
+    newName: Uint8Array,
+    flags: number,
+  ): MaybePromise<void>;
+  /** Create a hard link to `ino` as `newName` in `newParent`. */
+  link?(
+    req: FuseRequest,
+    ino: Ino,
+    newParent: Ino,
+    newName: Uint8Array,
+  ): MaybePromise<EntryParam>;
+  /** Open a file; `fi.flags` holds the open(2) flags. */
+  open?(
+    req: FuseRequest,
+    ino: Ino,
+    fi: FileInfo,
+  ): MaybePromise<OpenReply | void>;
+  /** Read up to `size` bytes at `offset`; a shorter result means EOF (unless direct_io). */
+  read?(
+    req: FuseRequest,
+    ino: Ino,
+    size: number,
+    offset: bigint,
+    fi: FileInfo,
+  ): MaybePromise<Uint8Array>;
+  /** Write `data` at `offset`; return the number of bytes written (default: all). */
+  write?(
+    req: FuseRequest,
+    ino: Ino,
+    data: Uint8Array,
+    offset: bigint,
+    fi: FileInfo,
+  ): MaybePromise<number | void>;
+  /** close(2) of one file descriptor of an open file. */
+  flush?(req: FuseRequest, ino: Ino, fi: FileInfo): MaybePromise<void>;
+  /** Last close of an open file. Errors are not seen by the caller. */
+  release?(req: FuseRequest, ino: Ino, fi: FileInfo): MaybePromise<void>;
+  /** fsync/fdatasync (`datasync` true: data only). */
+  fsync?(
+    req: FuseRequest,
+    ino: Ino,
+    datasync: boolean,
+    fi: FileInfo,
+  ): MaybePromise<void>;
+  /** Open a directory. */
+  opendir?(
+    req: FuseRequest,
+    ino: Ino,
+    fi: FileInfo,
+  ): MaybePromise<OpenReply | void>;
+  /**
+   * Entries after cookie `offset` (0 = from the start). The binding packs
+   * as many as fit into `size` bytes; return at least those. An empty
+   * array means end of directory.
+   */
+  readdir?(
+    req: FuseRequest,
+    ino: Ino,
+    size: number,
+    offset: bigint,
+    fi: FileInfo,
+  ): MaybePromise<Iterable<DirEntry>>;
+  /** Like readdir, with full entries (see {@linkcode DirEntryPlus}). */
+  readdirplus?(
+    req: FuseRequest,
+    ino: Ino,
+    size: number,
+    offset: bigint,
+    fi: FileInfo,
+  ): MaybePromise<Iterable<DirEntryPlus>>;
+  /** Close a directory. */
+  releasedir?(req: FuseRequest, ino: Ino, fi: FileInfo): MaybePromise<void>;
+  /** fsync on a directory. */
+  fsyncdir?(
+    req: FuseRequest,
+    ino: Ino,
+    datasync: boolean,
+    fi: FileInfo,
+  ): MaybePromise<void>;
+  /** Filesystem statistics (statfs(2)/df). */
+  statfs?(req: FuseRequest, ino: Ino): MaybePromise<StatFs>;
+  /** Set an extended attribute; `flags` 0, XATTR_CREATE or XATTR_REPLACE. */
+  setxattr?(
+    req: FuseRequest,
+    ino: Ino,
+    name: Uint8Array,
+    value: Uint8Array,
+    flags: number,
+  ): MaybePromise<void>;
+  /**
+   * Value of an extended attribute (throw ENODATA if absent). The binding
+   * answers size probes (`size` 0) and ERANGE itself.
+   */
+  getxattr?(
+    req: FuseRequest,
+    ino: Ino,
+    name: Uint8Array,
+    size: number,
+  ): MaybePromise<Uint8Array | string>;
+  /** Names of the extended attributes; the binding NUL-joins them and handles size/ERANGE. */
+  listxattr?(
+    req: FuseRequest,
+    ino: Ino,
+    size: number,
+  ): MaybePromise<Iterable<Uint8Array | string>>;
+  /** Remove an extended attribute. */
+  removexattr?(
+    req: FuseRequest,
+    ino: Ino,
+    name: Uint8Array,
+  ): MaybePromise<void>;
+  /** access(2) check; `mask` is R_OK/W_OK/X_OK bits or F_OK (0). */
+  access?(req: FuseRequest, ino: Ino, mask: number): MaybePromise<void>;
+  /** Create and open a file (O_CREAT). `mode` includes S_IFREG. */
+  create?(
+    req: FuseRequest,
+    parent: Ino,
+    name: Uint8Array,
+    mode: number,
+    fi: FileInfo,
+  ): MaybePromise<CreateReply>;
+  /** fallocate(2): `mode` FALLOC_FL_* bits, range in bytes. */
+  fallocate?(
+    req: FuseRequest,
+    ino: Ino,
+    mode: number,
+    offset: bigint,
+    length: bigint,
+    fi: FileInfo,
+  ): MaybePromise<void>;
+  /**
+   * Restricted ioctl(2) on an open file: `cmd` is the 32-bit request
+   * (`_IOWR(...)`), `inData` the `_IOC_SIZE` bytes copied in for `_IOW`,
+   * `outSize` how many bytes the caller expects back for `_IOR`. `flags`
+   * holds FUSE_IOCTL_* bits (e.g. FUSE_IOCTL_DIR).
+   */
+  ioctl?(
+    req: FuseRequest,
+    ino: Ino,
+    cmd: number,
+    fi: FileInfo,
+    flags: number,
+    inData: Uint8Array,
+    outSize: number,
+  ): MaybePromise<IoctlReply | void>;
+}
+
+/** Options of {@linkcode mountFuse}. */
+export interface MountOptions {
+  /**
+   * Mount options as for `-o`, one per element, e.g. `["fsname=vexfs",
+   * "subtype=vexfs", "allow_other", "default_permissions", "ro"]`.
+   * Unknown options make mounting fail.
+   */
+  options?: string[];
+  /** Pass `-d` to libfuse: log every request to stderr. */
+  debug?: boolean;
+  /** Unmount on SIGINT/SIGTERM (default true). A second signal forces it. */
+  handleSignals?: boolean;
+  /** Default attribute cache timeout, seconds (default 1). */
+  attrTimeout?: number;
+  /** Default name cache timeout, seconds (default 1). */
+  entryTimeout?: number;
+  /** How long to wait for in-flight handlers after the loop ends, ms (default 5000). */
+  drainTimeoutMs?: number;
+  /**
+   * Called for handler failures that are not errno errors (replied with
+   * EIO) and for fatal session errors. Default: `console.error`.
+   */
+  onError?: (err: unknown, op: string) => void;
+}
+
+/** A live mount returned by {@linkcode mountFuse}. */
+export interface FuseMount {
+  /** Absolute path of the mountpoint. */
+  readonly mountpoint: string;
+  /**
+   * Unmount and wait for the session to end. Tries `fusermount3 -u` (or
+   * `umount`) while still serving requests; if that fails (e.g. EBUSY),
+   * aborts the connection and detaches lazily (`-z`). Idempotent.
+   */
+  unmount(): Promise<void>;
+  /** Resolves once the session has ended and all resources are released. */
+  readonly closed: Promise<void>;
+}
+
+// ------------------------------------------------------------- helpers
+
+const enc = new TextEncoder();
+
+/** A byte array backed by a plain ArrayBuffer (what FFI `buffer` params take). */
+type Bytes = Uint8Array<ArrayBuffer>;
+
+function bytes(s: string | Uint8Array): Bytes {
+  return (typeof s === "string" ? enc.encode(s) : s) as Bytes;
+}
+
+/** NUL-terminated copy of a string or bytes. */
+function cString(s: string | Uint8Array): Bytes {
+  const b = bytes(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+function errnoOf(e: unknown): number | undefined {
+  if (e !== null && typeof e === "object" && "errno" in e) {
+    const n = (e as { errno: unknown }).errno;
+    if (typeof n === "number" && Number.isInteger(n)) {
+      const a = Math.abs(n);
+      if (a >= 1 && a <= 4095) return a;
+    }
+  }
+  return undefined;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function";
+}
+
+function view(p: Deno.PointerObject, size: number): DataView {
+  return new DataView(Deno.UnsafePointerView.getArrayBuffer(p, size));
+}
+
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+async function runUnmountCommand(
+  mountpoint: string,
+  lazy: boolean,
+): Promise<{ ok: boolean; message: string }> {
+  const tries: [string, string[]][] = [
+    ["fusermount3", ["-u", ...(lazy ? ["-z"] : []), mountpoint]],
+    ["umount", [...(lazy ? ["-l"] : []), mountpoint]],
+  ];
+  let message = "no unmount command found (install fuse3)";
+  for (const [cmd, args] of tries) {
+    try {
+      const out = await new Deno.Command(cmd, {
+        args,
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      return {
+        ok: out.success,
+        message: new TextDecoder().decode(out.stderr).trim(),
+      };
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      message = e instanceof Error ? e.message : String(e);
+      break;
+    }
+  }
+  return { ok: false, message };
+}
+
+/** Per-request reply state: guarantees exactly one reply. */
+class Req implements FuseRequest {
+  done = false;
+  abandoned = false;
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+  readonly umask: number;
+  constructor(readonly ptr: Deno.PointerObject, private F: FuseLib) {
+    const c = F.fuse_req_ctx(ptr);
+    const ctx = c
+      ? decodeCtx(view(c, FUSE_CTX.size), 0)
+      : { uid: 0, gid: 0, pid: 0, umask: 0 };
+    this.uid = ctx.uid;
+    this.gid = ctx.gid;
+    this.pid = ctx.pid;
+    this.umask = ctx.umask;
+  }
+  interrupted(): boolean {
+    return !this.done && this.F.fuse_req_interrupted(this.ptr) !== 0;
+  }
+}
+
+// ------------------------------------------------------------- session
+
+class Session implements FuseMount {
+  readonly mountpoint: string;
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+  private F: FuseLib;
+  private C: LibcLib;
+  private se: Deno.PointerObject | null = null;
+  private callbacks: Deno.UnsafeCallback[] = [];
+  private opsTable = new BigUint64Array(
+    new ArrayBuffer(LOWLEVEL_OPS_SIZE),
+  );
+  // Explicit ArrayBuffers: their backing stores are off the V8 heap and
+  // never move (pollfds is read by poll() on a worker thread).
+  private fbuf = new Uint8Array(new ArrayBuffer(FUSE_BUF.size));
+  private pollfds = new Uint8Array(new ArrayBuffer(16));
+  private fd = -1;
+  private wakeFd = -1;
+  private stopRequested = false;
+  private forced = false;
+  private unmounting: Promise<void> | null = null;
+  private inflight = new Set<Promise<void>>();
+  private pending = new Set<Req>();
+  private attrTimeout: number;
+  private entryTimeout: number;
+  private onError: (err: unknown, op: string) => void;
+  private signalHandler: (() => void) | null = null;
+
+  constructor(
+    private ops: FuseOps,
+    mountpoint: string,
+    private opts: MountOptions,
+  ) {
+    const { F, C } = libs();
+    this.F = F;
+    this.C = C;
+    this.mountpoint = mountpoint.startsWith("/")
+      ? mountpoint
+      : `${Deno.cwd()}/${mountpoint}`;
+    this.attrTimeout = opts.attrTimeout ?? 1;
+    this.entryTimeout = opts.entryTimeout ?? 1;
+    this.onError = opts.onError ??
+      ((err, op) => console.error(`vexfs fuse: ${op}:`, err));
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+  }
+
+  // ---- setup
+
+  start(): void {
+    this.wakeFd = this.C.eventfd(0, LIBC.EFD_CLOEXEC | LIBC.EFD_NONBLOCK);
+    if (this.wakeFd < 0) throw new Error("eventfd() failed");
+    try {
+      this.createAndMount();
+    } catch (e) {
+      this.C.close(this.wakeFd);
+      this.wakeFd = -1;
+      this.closeCallbacks();
+      throw e;
+    }
+    if (this.opts.handleSignals !== false) {
+      this.signalHandler = () => {
+        if (this.unmounting) {
+          this.forced = true;
+          this.requestStop();
+        } else {
+          this.unmount();
+        }
+      };
+      Deno.addSignalListener("SIGINT", this.signalHandler);
+      Deno.addSignalListener("SIGTERM", this.signalHandler);
+    }
+    this.loop().then(
+      () => this.finish(),
+      (e) => {
+        this.onError(e, "session loop");
+        this.forced = true;
+        return this.finish();
+      },
+    );
+  }
+
+  private createAndMount(): void {
+    this.registerOps();
+    const argvStrings = [
+      "vexfs",
+      ...(this.opts.debug ? ["-d"] : []),
+      ...(this.opts.options?.length ? ["-o", this.opts.options.join(",")] : []),
+    ].map(cString);
+    const argv = new BigUint64Array(argvStrings.length + 1);
+    argvStrings.forEach((s, i) =>
+      argv[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)))
+    );
+    const args = new Uint8Array(FUSE_ARGS.size);
+    encodeFuseArgs(
+      new DataView(args.buffer),
+      0,
+      argvStrings.length,
+      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(argv))),
+    );
+    const se = this.F.fuse_session_new(
+      args,
+      new Uint8Array(this.opsTable.buffer),
+      BigInt(LOWLEVEL_OPS_SIZE),
+      null,
+    );
+    this.F.fuse_opt_free_args(args);
+    if (!se) {
+      throw new Error(
+        `fuse_session_new failed (invalid mount options? ${
+          JSON.stringify(this.opts.options ?? [])
+        })`,
+      );
+    }
+    if (this.F.fuse_session_mount(se, cString(this.mountpoint)) !== 0) {
+      this.F.fuse_session_destroy(se);
+      throw new Error(`fuse_session_mount failed for ${this.mountpoint}`);
+    }
+    this.se = se;
+    this.fd = this.F.fuse_session_fd(se);
+    const fl = this.C.fcntl(this.fd, LIBC.F_GETFL, 0);
+    this.C.fcntl(this.fd, LIBC.F_SETFL, fl | LIBC.O_NONBLOCK);
+  }
+
+  private setSlot(
+    slot: LowlevelOpSlot,
+    cb: Deno.UnsafeCallback,
+  ): void {
+    this.callbacks.push(cb);
+    this.opsTable[opsSlotOffset(slot) / 8] = BigInt(
+      Deno.UnsafePointer.value(cb.pointer),
+    );
+  }
+
+  private closeCallbacks(): void {
+    for (const cb of this.callbacks) cb.close();
+    this.callbacks = [];
+  }
+
+  // ---- the loop
+
+  private requestStop(): void {
+    this.stopRequested = true;
+    if (this.se) this.F.fuse_session_exit(this.se);
+    if (this.wakeFd >= 0) {
+      const one = new BigUint64Array([1n]);
+      this.C.write(this.wakeFd, new Uint8Array(one.buffer), 8n);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const se = this.se!;
+    const pv = new DataView(this.pollfds.buffer);
+    pv.setInt32(0, this.fd, true);
+    pv.setInt16(4, LIBC.POLLIN, true);
+    pv.setInt32(8, this.wakeFd, true);
+    pv.setInt16(12, LIBC.POLLIN, true);
+    const drain = new Uint8Array(8);
+    while (true) {
+      let n = 0;
+      while (n < BATCH) {
+        if (this.stopRequested) return;
+        const r = this.F.fuse_session_receive_buf(se, this.fbuf);
+        if (r > 0) {
+          this.F.fuse_session_process_buf(se, this.fbuf);
+          n++;
+          continue;
+        }
+        if (r === 0) return; // unmounted (ENODEV) or exited
+        if (r === -EINTR) continue;
+        if (r === -EAGAIN) break;
+        throw new Error(`reading /dev/fuse failed (errno ${-r})`);
+      }
+      if (this.stopRequested) return;
+      if (n >= BATCH) {
+        // Let timers and I/O of async handlers run before the next batch.
+        await new Promise((r) => setTimeout(r, 0));
+        continue;
+      }
+      pv.setInt16(6, 0, true);
+      pv.setInt16(14, 0, true);
+      await this.C.poll_wait(this.pollfds, 2n, -1);
+      if (pv.getInt16(14, true) & LIBC.POLLIN) {
+        this.C.read(this.wakeFd, drain, 8n);
+      }
+    }
+  }
+
+  private async finish(): Promise<void> {
+    if (this.signalHandler) {
+      Deno.removeSignalListener("SIGINT", this.signalHandler);
+      Deno.removeSignalListener("SIGTERM", this.signalHandler);
+      this.signalHandler = null;
+    }
+    // Let in-flight handlers reply (late replies to a dead connection are
+    // harmless), then abandon the rest so no reply touches freed memory.
+    if (this.inflight.size > 0) {
+      let timer: number | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inflight]),
+        new Promise((r) => {
+          timer = setTimeout(r, this.opts.drainTimeoutMs ?? 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const p of this.pending) p.abandoned = true;
+    const se = this.se!;
+    this.se = null;
+    const mem = new DataView(this.fbuf.buffer).getBigUint64(
+      FUSE_BUF.off.mem,
+      true,
+    );
+    // Closes /dev/fuse (aborting the connection if still mounted) and calls
+    // the destroy op if INIT was seen without DESTROY.
+    this.F.fuse_session_destroy(se);
+    if (mem !== 0n) this.C.free(Deno.UnsafePointer.create(mem));
+    this.C.close(this.wakeFd);
+    this.wakeFd = -1;
+    if (this.forced) {
+      // The connection is aborted; accesses now fail with ENOTCONN, so a
+      // lazy unmount cannot hang on us. It fails harmlessly if already gone.
+      await runUnmountCommand(this.mountpoint, true);
+    }
+    this.closeCallbacks();
+    this.resolveClosed();
+  }
+
+  unmount(): Promise<void> {
+    if (!this.unmounting) this.unmounting = this.doUnmount();
+    return this.unmounting;
+  }
+
+  private async doUnmount(): Promise<void> {
+    if (this.se && !this.stopRequested) {
+      const r = await runUnmountCommand(this.mountpoint, false);
+      if (!r.ok) {
+        this.forced = true;
+        this.requestStop();
+      } else {
+        // The kernel aborts the connection when the superblock goes away;
+        // if it does not within 3 s (e.g. bind-mounted elsewhere), force.
+        let timer: number | undefined;
+        const t = new Promise<"timeout">((res) => {
+          timer = setTimeout(() => res("timeout"), 3000);
+        });
+        const w = await Promise.race([this.closed, t]);
+        clearTimeout(timer);
+        if (w === "timeout") {
+          this.forced = true;
+          this.requestStop();
+        }
+      }
+    }
+    await this.closed;
+  }
+
+  // ---- dispatch
+
+  /** Run a handler and reply exactly once. */
+  private dispatch<T>(
+    op: string,
+    reqPtr: Deno.PointerValue,
+    call: (req: Req) => T | PromiseLike<T>,
+    reply: (req: Req, value: T) => void,
+    noReply = false,
+  ): void {
+    if (!reqPtr) return;
+    let req: Req;
+    try {
+      req = new Req(reqPtr, this.F);
+    } catch (e) {
+      this.onError(e, op);
+      if (noReply) this.F.fuse_reply_none(reqPtr);
+      else this.F.fuse_reply_err(reqPtr, EIO);
+      return;
+    }
+    let r: T | PromiseLike<T>;
+    try {
+      r = call(req);
+    } catch (e) {
+      this.fail(op, req, e, noReply);
+      return;
+    }
+    if (!isThenable(r)) {
+      this.complete(op, req, r, reply, noReply);
+      return;
+    }
+    this.pending.add(req);
+    const p = Promise.resolve(r).then(
+      (v) => this.complete(op, req, v, reply, noReply),
+      (e) => this.fail(op, req, e, noReply),
+    ).finally(() => {
+      this.pending.delete(req);
+      this.inflight.delete(p);
+    });
+    this.inflight.add(p);
+  }
+
+  private complete<T>(
+    op: string,
+    req: Req,
+    v: T,
+    reply: (req: Req, value: T) => void,
+    noReply: boolean,
+  ): void {
+    if (req.done) return;
+    try {
+      reply(req, v);
+    } catch (e) {
+      this.fail(op, req, e, noReply);
+      return;
+    }
+    if (!req.done) this.fail(op, req, new Error("no reply made"), noReply);
+  }
+
+  private fail(op: string, req: Req, e: unknown, noReply: boolean): void {
+    if (req.done) return;
+    let errno = errnoOf(e);
+    if (errno === undefined) {
+      errno = EIO;
+      try {
+        this.onError(e, op);
+      } catch { /* a throwing logger must not break the reply */ }
+    }
+    const n = errno;
+    this.send(
+      req,
+      () =>
+        noReply
+          ? this.F.fuse_reply_none(req.ptr)
+          : this.F.fuse_reply_err(req.ptr, n),
+    );
+  }
+
+  /** Mark replied, then call the native reply (skipped if abandoned). */
+  private send(req: Req, native: () => unknown): void {
+    if (req.done) return;
+    req.done = true;
+    if (req.abandoned) return;
+    native();
+  }
+
+  private replyOk = (req: Req): void => {
+    this.send(req, () => this.F.fuse_reply_err(req.ptr, 0));
+  };
+
+  private entryBuf(e: EntryParam): Bytes {
+    const b = new Uint8Array(FUSE_ENTRY_PARAM.size);
+    encodeEntryParam(new DataView(b.buffer), 0, {
+      ...e,
+      attrTimeout: e.attrTimeout ?? this.attrTimeout,
+      entryTimeout: e.entryTimeout ?? this.entryTimeout,
+    });
+    return b;
+  }
+
+  private replyEntry = (req: Req, e: EntryParam): void => {
+    const b = this.entryBuf(e);
+    this.send(req, () => this.F.fuse_reply_entry(req.ptr, b));
+  };
+
+  private replyAttr = (req: Req, a: AttrReply): void => {
+    const attr = "attr" in a ? a.attr : a;
+    const timeout = "attr" in a
+      ? a.timeout ?? this.attrTimeout
+      : this.attrTimeout;
+    const b = new Uint8Array(STAT.size);
+    encodeStat(new DataView(b.buffer), 0, attr);
+    this.send(req, () => this.F.fuse_reply_attr(req.ptr, b, timeout));
+  };
+
+  private openBuf(fi: FileInfo, o: OpenReply | void): Bytes {
+    const b = new Uint8Array(FUSE_FILE_INFO.size);
+    const r = o ?? {};
+    encodeFileInfo(new DataView(b.buffer), 0, {
+      ...fi,
+      fh: r.fh !== undefined ? BigInt(r.fh) : fi.fh,
+      directIo: r.directIo ?? false,
+      keepCache: r.keepCache ?? false,
+      nonseekable: r.nonseekable ?? false,
+      cacheReaddir: r.cacheReaddir ?? false,
+      noflush: r.noflush ?? false,
+    });
+    return b;
+  }
+
+  private replyBuf(req: Req, data: Uint8Array, max: number): void {
+    const d = (data.length > max ? data.subarray(0, max) : data) as Bytes;
+    this.send(req, () => this.F.fuse_reply_buf(req.ptr, d, BigInt(d.length)));
+  }
+
+  private replyXattrValue(req: Req, data: Bytes, size: number): void {
+    if (size === 0) {
+      this.send(
+        req,
+        () => this.F.fuse_reply_xattr(req.ptr, BigInt(data.length)),
+      );
+    } else if (data.length > size) {
+      this.send(req, () => this.F.fuse_reply_err(req.ptr, ERANGE));
+    } else {
+      this.send(
+        req,
+        () => this.F.fuse_reply_buf(req.ptr, data, BigInt(data.length)),
+      );
+    }
+  }
+
+  private copyIn(p: Deno.PointerValue, n: number): Bytes {
+    const out = new Uint8Array(n);
+    if (p && n > 0) Deno.UnsafePointerView.copyInto(p, out);
+    return out;
+  }
+
+  private name(p: Deno.PointerValue): Bytes {
+    if (!p) return new Uint8Array(0);
+    return this.copyIn(p, Number(this.C.strlen(p)));
+  }
+
+  private fi(p: Deno.PointerValue): FileInfo | null {
+    return p ? decodeFileInfo(view(p, FUSE_FILE_INFO.size), 0) : null;
+  }
+
+  private fiReq(p: Deno.PointerValue): FileInfo {
+    return this.fi(p) ?? decodeFileInfo(new DataView(new ArrayBuffer(40)), 0);
+  }
+
+  // ---- ops table
+
+  private registerOps(): void {
+    const o = this.ops;
+    const F = this.F;
+    const cb = <
+      const P extends readonly Deno.NativeType[],
+    >(
+      slot: LowlevelOpSlot,
+      parameters: P,
+      fn: Deno.UnsafeCallbackFunction<P, "void">,
+    ) => {
+      this.setSlot(
+        slot,
+        new Deno.UnsafeCallback({ parameters, result: "void" }, fn),
+      );
+    };
+    const ino = (v: number | bigint) => BigInt(v);
+
+    if (o.init) {
+      cb("init", ["pointer", "pointer"], (_ud, conn) => {
+        if (!conn) return;
+        try {
+          const v = view(conn, FUSE_CONN_INFO.size);
+          const c = decodeConnInfo(v, 0);
+          o.init!(c);
+          encodeConnInfo(v, 0, c);
+        } catch (e) {
+          this.onError(e, "init");
+        }
+      });
+    }
+    if (o.destroy) {
+      cb("destroy", ["pointer"], () => {
+        try {
+          o.destroy!();
+        } catch (e) {
+          this.onError(e, "destroy");
+        }
+      });
+    }
+    if (o.lookup) {
+      cb("lookup", ["pointer", "u64", "pointer"], (r, parent, name) => {
+        const n = this.name(name);
+        this.dispatch(
+          "lookup",
+          r,
+          (q) => o.lookup!(q, ino(parent), n),
+          this.replyEntry,
+        );
+      });
+    }
+    if (o.forget) {
+      cb("forget", ["pointer", "u64", "u64"], (r, i, nlookup) => {
+        this.dispatch(
+          "forget",
+          r,
+          (q) => o.forget!(q, ino(i), BigInt(nlookup)),
+          (q) => this.send(q, () => F.fuse_reply_none(q.ptr)),
+          true,
+        );
+      });
+    }
+    if (o.getattr) {
+      cb("getattr", ["pointer", "u64", "pointer"], (r, i, fi) => {
+        const f = this.fi(fi);
+        this.dispatch(
+          "getattr",
+          r,
+          (q) => o.getattr!(q, ino(i), f),
+          this.replyAttr,
+        );
+      });
+    }
+    if (o.setattr) {
+      cb(
+        "setattr",
+        ["pointer", "u64", "pointer", "i32", "pointer"],
+        (r, i, attr, toSet, fi) => {
+          const f = this.fi(fi);
+          const st = attr ? decodeStat(view(attr, STAT.size), 0) : null;
+          const ch: SetAttrChanges = {
+            valid: toSet,
+            atimeNow: (toSet & FUSE_SET_ATTR_ATIME_NOW) !== 0,
+            mtimeNow: (toSet & FUSE_SET_ATTR_MTIME_NOW) !== 0,
+          };
+          if (st) {
+            if (toSet & FUSE_SET_ATTR_MODE) ch.mode = st.mode;
+            if (toSet & FUSE_SET_ATTR_UID) ch.uid = st.uid;
+            if (toSet & FUSE_SET_ATTR_GID) ch.gid = st.gid;
+            if (toSet & FUSE_SET_ATTR_SIZE) ch.size = st.size;
+            if (toSet & FUSE_SET_ATTR_ATIME) ch.atimeNs = st.atimeNs;
+            if (toSet & FUSE_SET_ATTR_MTIME) ch.mtimeNs = st.mtimeNs;
+            if (toSet & FUSE_SET_ATTR_CTIME) ch.ctimeNs = st.ctimeNs;
+          }
+          if (ch.atimeNow) ch.atimeNs = nowNs();
+          if (ch.mtimeNow) ch.mtimeNs = nowNs();
+          this.dispatch(
+            "setattr",
+            r,
+            (q) => o.setattr!(q, ino(i), ch, f),
+            this.replyAttr,
+          );
+        },
+      );
+    }
+    if (o.readlink) {
+      cb("readlink", ["pointer", "u64"], (r, i) => {
+        this.dispatch("readlink", r, (q) => o.readlink!(q, ino(i)), (q, t) => {
+          const s = cString(t);
+          this.send(q, () => F.fuse_reply_readlink(q.ptr, s));
+        });
+      });
+    }
+    if (o.mknod) {
+      cb(
+        "mknod",
+        ["pointer", "u64", "pointer", "u32", "u64"],
+        (r, parent, name, mode, rdev) => {
+          const n = this.name(name);
+          this.dispatch(
+            "mknod",
+            r,
+            (q) => o.mknod!(q, ino(parent), n, mode, BigInt(rdev)),
+            this.replyEntry,
+          );
+        },
+      );
+    }
+    if (o.mkdir) {
+      cb(
+        "mkdir",
+        ["pointer", "u64", "pointer", "u32"],
+        (r, parent, name, mode) => {
+          const n = this.name(name);
+          this.dispatch(
+            "mkdir",
+            r,
+            (q) => o.mkdir!(q, ino(parent), n, mode),
+            this.replyEntry,
+          );
+        },
+      );
+    }
+    if (o.unlink) {
+      cb("unlink", ["pointer", "u64", "pointer"], (r, parent, name) => {
+        const n = this.name(name);
+        this.dispatch(
+          "unlink",
+          r,
+          (q) => o.unlink!(q, ino(parent), n),
+          this.replyOk,
+        );
+      });
+    }
+    if (o.rmdir) {
+      cb("rmdir", ["pointer", "u64", "pointer"], (r, parent, name) => {
+        const n = this.name(name);
+        this.dispatch(
+          "rmdir",
+          r,
+          (q) => o.rmdir!(q, ino(parent), n),
+          this.replyOk,
+        );
+      });
+    }
+    if (o.symlink) {
+      cb(
+        "symlink",
+        ["pointer", "pointer", "u64", "pointer"],
+        (r, link, parent, name) => {
+          const t = this.name(link);
+          const n = this.name(name);
+          this.dispatch(
+            "symlink",
+            r,
+            (q) => o.symlink!(q, t, ino(parent), n),
+            this.replyEntry,
+          );
+        },
+      );
+    }
+    if (o.rename) {
+      cb(
+        "rename",
+        ["pointer", "u64", "pointer", "u64", "pointer", "u32"],
+        (r, parent, name, np, nn, flags) => {
+          const n = this.name(name);
+          const n2 = this.name(nn);
+          this.dispatch(
+            "rename",
+            r,
+            (q) => o.rename!(q, ino(parent), n, ino(np), n2, flags),
+            this.replyOk,
+          );
+        },
+      );
+    }
+    if (o.link) {
+      cb("link", ["pointer", "u64", "u64", "pointer"], (r, i, np, nn) => {
+        const n = this.name(nn);
+        this.dispatch(
+          "link",
+          r,
+          (q) => o.link!(q, ino(i), ino(np), n),
+          this.replyEntry,
+        );
+      });
+    }
+    const openLike = (slot: "open" | "opendir") => {
+      const h = o[slot];
+      if (!h) return;
+      cb(slot, ["pointer", "u64", "pointer"], (r, i, fi) => {
+        const f = this.fiReq(fi);
+        this.dispatch(slot, r, (q) => h.call(o, q, ino(i), f), (q, res) => {
+          const b = this.openBuf(f, res);
+          this.send(q, () => F.fuse_reply_open(q.ptr, b));
+        });
+      });
+    };
+    openLike("open");
+    openLike("opendir");
+    if (o.read) {
+      cb(
+        "read",
+        ["pointer", "u64", "usize", "i64", "pointer"],
+        (r, i, size, off, fi) => {
+          const f = this.fiReq(fi);
+          const sz = Number(size);
+          this.dispatch(
+            "read",
+            r,
+            (q) => o.read!(q, ino(i), sz, BigInt(off), f),
+            (q, data) => this.replyBuf(q, data, sz),
+          );
+        },
+      );
+    }
+    if (o.write) {
+      cb(
+        "write",
+        ["pointer", "u64", "pointer", "usize", "i64", "pointer"],
+        (r, i, buf, size, off, fi) => {
+          const data = this.copyIn(buf, Number(size));
+          const f = this.fiReq(fi);
+          this.dispatch(
+            "write",
+            r,
+            (q) => o.write!(q, ino(i), data, BigInt(off), f),
+            (q, n) => {
+              const count = typeof n === "number" ? n : data.length;
+              this.send(q, () => F.fuse_reply_write(q.ptr, BigInt(count)));
+            },
+          );
+        },
+      );
+    }
+    const fiOnly = (slot: "flush" | "release" | "releasedir") => {
+      const h = o[slot];
+      if (!h) return;
+      cb(slot, ["pointer", "u64", "pointer"], (r, i, fi) => {
+        const f = this.fiReq(fi);
+        this.dispatch(slot, r, (q) => h.call(o, q, ino(i), f), this.replyOk);
+      });
+    };
+    fiOnly("flush");
+    fiOnly("release");
+    fiOnly("releasedir");
+    const syncLike = (slot: "fsync" | "fsyncdir") => {
+      const h = o[slot];
+      if (!h) return;
+      cb(slot, ["pointer", "u64", "i32", "pointer"], (r, i, ds, fi) => {
+        const f = this.fiReq(fi);
+        this.dispatch(
+          slot,
+          r,
+          (q) => h.call(o, q, ino(i), ds !== 0, f),
+          this.replyOk,
+        );
+      });
+    };
+    syncLike("fsync");
+    syncLike("fsyncdir");
+    if (o.readdir) {
+      cb(
+        "readdir",
+        ["pointer", "u64", "usize", "i64", "pointer"],
+        (r, i, size, off, fi) => {
+          const f = this.fiReq(fi);
+          const sz = Number(size);
+          const start = BigInt(off);
+          this.dispatch(
+            "readdir",
+            r,
+            (q) => o.readdir!(q, ino(i), sz, start, f),
+            (q, entries) => {
+              const st = new Uint8Array(STAT.size);
+              const sv = new DataView(st.buffer);
+              this.replyDir(q, sz, start, entries, (e, buf, room, next) => {
+                encodeStat(sv, 0, { ino: e.ino, mode: e.mode });
+                return F.fuse_add_direntry(
+                  q.ptr,
+                  buf,
+                  BigInt(room),
+                  cString(e.name),
+                  st,
+                  next,
+                );
+              });
+            },
+          );
+        },
+      );
+    }
+    if (o.readdirplus) {
+      cb(
+        "readdirplus",
+        ["pointer", "u64", "usize", "i64", "pointer"],
+        (r, i, size, off, fi) => {
+          const f = this.fiReq(fi);
+          const sz = Number(size);
+          const start = BigInt(off);
+          this.dispatch(
+            "readdirplus",
+            r,
+            (q) => o.readdirplus!(q, ino(i), sz, start, f),
+            (q, entries) => {
+              this.replyDir(q, sz, start, entries, (e, buf, room, next) => {
+                const eb = this.entryBuf(e.entry);
+                return F.fuse_add_direntry_plus(
+                  q.ptr,
+                  buf,
+                  BigInt(room),
+                  cString(e.name),
+                  eb,
+                  next,
+                );
+              });
+            },
+          );
+        },
+      );
+    }
+    if (o.statfs) {
+      cb("statfs", ["pointer", "u64"], (r, i) => {
+        this.dispatch("statfs", r, (q) => o.statfs!(q, ino(i)), (q, s) => {
+          const b = new Uint8Array(STATVFS.size);
+          encodeStatvfs(new DataView(b.buffer), 0, s);
+          this.send(q, () => F.fuse_reply_statfs(q.ptr, b));
+        });
+      });
+    }
+    if (o.setxattr) {
+      cb(
+        "setxattr",
+        ["pointer", "u64", "pointer", "pointer", "usize", "i32"],
+        (r, i, name, value, size, flags) => {
+          const n = this.name(name);
+          const v = this.copyIn(value, Number(size));
+          this.dispatch(
+            "setxattr",
+            r,
+            (q) => o.setxattr!(q, ino(i), n, v, flags),
+            this.replyOk,
+          );
+        },
+      );
+    }
+    if (o.getxattr) {
+      cb(
+        "getxattr",
+        ["pointer", "u64", "pointer", "usize"],
+        (r, i, name, size) => {
+          const n = this.name(name);
+          const sz = Number(size);
+          this.dispatch(
+            "getxattr",
+            r,
+            (q) => o.getxattr!(q, ino(i), n, sz),
+            (q, v) => this.replyXattrValue(q, bytes(v), sz),
+          );
+        },
+      );
+    }
+    if (o.listxattr) {
+      cb("listxattr", ["pointer", "u64", "usize"], (r, i, size) => {
+        const sz = Number(size);
+        this.dispatch(
+          "listxattr",
+          r,
+          (q) => o.listxattr!(q, ino(i), sz),
+          (q, names) => {
+            const parts = [...names].map(cString);
+            const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+            let at = 0;
+            for (const p of parts) {
+              all.set(p, at);
+              at += p.length;
+            }
+            this.replyXattrValue(q, all, sz);
+          },
+        );
+      });
+    }
+    if (o.removexattr) {
+      cb("removexattr", ["pointer", "u64", "pointer"], (r, i, name) => {
+        const n = this.name(name);
+        this.dispatch(
+          "removexattr",
+          r,
+          (q) => o.removexattr!(q, ino(i), n),
+          this.replyOk,
+        );
+      });
+    }
+    if (o.access) {
+      cb("access", ["pointer", "u64", "i32"], (r, i, mask) => {
+        this.dispatch(
+          "access",
+          r,
+          (q) => o.access!(q, ino(i), mask),
+          this.replyOk,
+        );
+      });
+    }
+    if (o.create) {
+      cb(
+        "create",
+        ["pointer", "u64", "pointer", "u32", "pointer"],
+        (r, parent, name, mode, fi) => {
+          const n = this.name(name);
+          const f = this.fiReq(fi);
+          this.dispatch(
+            "create",
+            r,
+            (q) => o.create!(q, ino(parent), n, mode, f),
+            (q, res) => {
+              const e = this.entryBuf(res);
+              const b = this.openBuf(f, res);
+              this.send(q, () => F.fuse_reply_create(q.ptr, e, b));
+            },
+          );
+        },
+      );
+    }
+    if (o.fallocate) {
+      cb(
+        "fallocate",
+        ["pointer", "u64", "i32", "i64", "i64", "pointer"],
+        (r, i, mode, off, len, fi) => {
+          const f = this.fiReq(fi);
+          this.dispatch(
+            "fallocate",
+            r,
+            (q) => o.fallocate!(q, ino(i), mode, BigInt(off), BigInt(len), f),
+            this.replyOk,
+          );
+        },
+      );
+    }
+    if (o.ioctl) {
+      cb(
+        "ioctl",
+        [
+          "pointer",
+          "u64",
+          "u32",
+          "pointer",
+          "pointer",
+          "u32",
+          "pointer",
+          "usize",
+          "usize",
+        ],
+        (r, i, cmd, _arg, fi, flags, inBuf, inSize, outSize) => {
+          const f = this.fiReq(fi);
+          const data = this.copyIn(inBuf, Number(inSize));
+          const out = Number(outSize);
+          this.dispatch(
+            "ioctl",
+            r,
+            (q) => o.ioctl!(q, ino(i), cmd, f, flags, data, out),
+            (q, res) => {
+              const d0 = res?.data ?? new Uint8Array(0);
+              const d = (d0.length > out ? d0.subarray(0, out) : d0) as Bytes;
+              const result = res?.result ?? 0;
+              this.send(
+                q,
+                () => F.fuse_reply_ioctl(q.ptr, result, d, BigInt(d.length)),
+              );
+            },
+          );
+        },
+      );
+    }
+  }
+
+  /** Pack directory entries into a `size`-byte buffer and reply with it. */
+  private replyDir<E extends { name: string | Uint8Array; offset?: U64 }>(
+    req: Req,
+    size: number,
+    start: bigint,
+    entries: Iterable<E>,
+    add: (
+      e: E,
+      buf: Deno.PointerValue,
+      room: number,
+      next: bigint,
+    ) => number | bigint,
+  ): void {
+    const buf = new Uint8Array(size);
+    const base = Deno.UnsafePointer.of(buf);
+    let used = 0;
+    let idx = 0n;
+    for (const e of entries) {
+      idx++;
+      const next = e.offset !== undefined ? BigInt(e.offset) : start + idx;
+      const room = size - used;
+      const need = Number(
+        add(e, Deno.UnsafePointer.offset(base!, used), room, next),
+      );
+      if (need > room) break; // did not fit; the kernel will ask again
+      used += need;
+    }
+    this.replyBuf(req, buf, used);
+  }
+}
+
+/**
+ * Mount a FUSE filesystem at `mountpoint` (an existing directory) and start
+ * serving it on this thread's event loop.
+ *
+ * @param ops the filesystem handlers; see {@linkcode FuseOps}
+ * @param mountpoint directory to mount on (absolute, or relative to cwd)
+ * @param options mount options (`-o` list, debug, timeouts, signals)
+ * @returns the live mount; `closed` resolves when it has ended
+ * @throws Error if libfuse cannot be loaded (install `fuse3 libfuse3-3`),
+ *   the options are invalid, or mounting fails (not root and no
+ *   `fusermount3`, no `/dev/fuse`, bad mountpoint — libfuse prints the
+ *   reason on stderr).
+ */
+export function mountFuse(
+  ops: FuseOps,
+  mountpoint: string,
+  options: MountOptions = {},
+): FuseMount {
+  const s = new Session(ops, mountpoint, options);
+  s.start();
+  return s;
+}
