@@ -147,6 +147,7 @@ export function computeLayout(deviceBytes: number, opts: MkfsOptions = {}): Layo
  * Formats `path` (image file or block device) as VexFS, after refusing when
  * it is mounted or in use, and (unless `force`) when it holds a filesystem or
  * partition table. Nothing is written on a refusal or a dry run.
+ * A dry run reports what it found (`previous`) instead of refusing.
  * @throws FsError EBUSY (mounted / in use), EEXIST (existing signature, without
  *   force; the message names it), EINVAL (bad options), ENOSPC (too small), ENOENT
  */
@@ -171,28 +172,35 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
       throw new FsError("EBUSY", `${path} is in use: ${ms.users.join("; ") || `mounted on ${ms.where}`}; unmount it first`);
     }
   }
-  let dev: Device;
-  if (opts.size !== undefined && !opts.dryRun) {
-    if (exists && !Deno.statSync(path).isFile) throw new FsError("EINVAL", `--size only applies to image files; ${path} is a device`);
-    dev = Device.create(path, opts.size);
-  } else {
-    if (!exists) {
-      // dry run of an image that would be created
-      const layout = computeLayout(opts.size!, opts);
-      return { path, kind: "file", deviceBytes: opts.size!, layout, uuid, label: opts.label ?? "", previous: [], dryRun: true };
-    }
-    dev = Device.open(path, { readOnly: !!opts.dryRun, exclusive: !opts.dryRun });
+  if (exists && opts.size !== undefined && !Deno.statSync(path).isFile) {
+    throw new FsError("EINVAL", `--size only applies to image files; ${path} is a device`);
   }
-  try {
-    const deviceBytes = opts.dryRun && opts.size !== undefined && dev.kind === "file" ? Math.max(dev.size, opts.size) : dev.size;
-    const layout = computeLayout(deviceBytes, opts);
-    const previous = probeSignatures(dev);
-    if (previous.length && !opts.force) {
-      const what = previous.map((s) => s.description).join("; ");
-      throw new FsError("EEXIST", `${path} already contains ${what}; use --force to overwrite it (all its data will be lost)`);
+  // Every check runs before anything is created, grown or written.
+  let previous: Signature[] = [];
+  let kind: "file" | "block" = "file";
+  let deviceBytes = opts.size ?? 0;
+  if (exists) {
+    const probe = Device.open(path, { readOnly: true, exclusive: false });
+    try {
+      previous = probeSignatures(probe);
+      kind = probe.kind;
+      deviceBytes = Math.max(probe.size, kind === "file" ? opts.size ?? 0 : 0);
+    } finally {
+      probe.close();
     }
-    const result: MkfsResult = { path, kind: dev.kind, deviceBytes, layout, uuid, label: opts.label ?? "", previous, dryRun: !!opts.dryRun };
-    if (opts.dryRun) return result;
+  }
+  const layout = computeLayout(deviceBytes, opts);
+  if (previous.length && !opts.force && !opts.dryRun) {
+    const what = previous.map((s) => s.description).join("; ");
+    throw new FsError("EEXIST", `${path} already contains ${what}; use --force to overwrite it (all its data will be lost)`);
+  }
+  const result: MkfsResult = { path, kind, deviceBytes, layout, uuid, label: opts.label ?? "", previous, dryRun: !!opts.dryRun };
+  if (opts.dryRun) return result;
+  const dev = opts.size !== undefined ? Device.create(path, opts.size) : Device.open(path, { exclusive: true });
+  try {
+    if (dev.size < layout.blockCount * layout.blockSize) {
+      throw new FsError("EIO", `${path} is smaller (${dev.size} bytes) than when it was checked`);
+    }
     writeFilesystem(dev, layout, { ...opts, uuid });
     return result;
   } finally {
