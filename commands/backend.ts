@@ -1,0 +1,377 @@
+/**
+ * How the vector and import commands reach a filesystem. Today there is one
+ * backend, {@link OfflineBackend}, which opens an unmounted image or device
+ * directly with the engine ({@link Vexfs.open}). When `vexfs mount` arrives, a
+ * "mounted path" backend (files through the host kernel, vectors through
+ * VexFS ioctls/xattrs) implements the same {@link FsBackend} interface and
+ * {@link openBackend} picks it when the target is a directory on a VexFS mount.
+ * @module
+ */
+import { FsError } from "../src/errors.ts";
+import {
+  IFL_COLL_ROOT,
+  IFL_HAS_VECTOR,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+} from "../src/format/constants.ts";
+import { Vexfs } from "../src/fs/fs.ts";
+import type {
+  CollectionInfo,
+  CollectionParams,
+  SearchHit,
+} from "../src/fs/vectors.ts";
+import { CliError, fsPath } from "./util.ts";
+
+/** A collection with the path of its root directory. */
+export interface CollectionView extends CollectionInfo {
+  /** absolute path of the collection root inside the filesystem */
+  path: string;
+}
+
+/** What `vexfs ls` and `stat` need to know about one file. */
+export interface FileInfo {
+  path: string;
+  ino: number;
+  /** "file", "dir", "symlink", "fifo", "char", "block", "socket" */
+  type: string;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** modification time, ms since the epoch */
+  mtime: number;
+  hasVector: boolean;
+  /** id of the collection rooted at this directory, or 0 */
+  collectionRoot: number;
+}
+
+/** Filesystem and vector operations the CLI needs, by path inside the filesystem. */
+export interface FsBackend {
+  /** what was opened (for messages) */
+  readonly target: string;
+  /** Creates directory `path` and missing parents; returns whether it was created. */
+  mkdirp(path: string): boolean;
+  /** Creates or replaces regular file `path` with `data` (parents must exist unless `parents`). */
+  writeFile(
+    path: string,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    opts?: { parents?: boolean },
+  ): Promise<number>;
+  /** Metadata of one path, or null if it does not exist. */
+  stat(path: string): FileInfo | null;
+  /** Makes directory `dir` a collection root. */
+  createCollection(dir: string, p: CollectionParams): CollectionView;
+  /** Every collection. */
+  listCollections(): CollectionView[];
+  /** The collection containing directory `dir` (at or above it), or null. */
+  collectionOfDir(dir: string): CollectionView | null;
+  /** The collection a vector set on file `path` goes to. */
+  collectionForFile(path: string): CollectionView;
+  /** Sets or replaces the vector of file `path`. */
+  setVector(path: string, v: Float32Array): void;
+  /** The vector of file `path` (null if it has none) and its collection. */
+  getVector(
+    path: string,
+  ): { vector: Float32Array; collection: CollectionView } | null;
+  /** Removes the vector of `path`; false if it had none. */
+  deleteVector(path: string): boolean;
+  /** Exact top-k in the collection containing `dir`, restricted to `dir`'s subtree. */
+  search(
+    dir: string,
+    query: Float32Array,
+    k: number,
+    opts?: { exclude?: string[] },
+  ): SearchHit[];
+  /** Writes everything and releases the filesystem. */
+  close(): void;
+}
+
+const TYPE_NAMES: Record<number, string> = {
+  0o140000: "socket",
+  0o120000: "symlink",
+  0o100000: "file",
+  0o060000: "block",
+  0o040000: "dir",
+  0o020000: "char",
+  0o010000: "fifo",
+};
+
+const NOUNS: Record<string, string> = {
+  socket: "a socket",
+  symlink: "a symbolic link",
+  file: "a regular file",
+  block: "a block device",
+  dir: "a directory",
+  char: "a character device",
+  fifo: "a FIFO",
+};
+
+/** "a directory", "a symbolic link", ... for messages. */
+export function typeNoun(mode: number): string {
+  return NOUNS[typeName(mode)] ?? "an unknown kind of file";
+}
+
+/** Name of the file type in `mode`. */
+export function typeName(mode: number): string {
+  return TYPE_NAMES[mode & S_IFMT] ?? "unknown";
+}
+
+/** Resolves `path` in `fs`, turning ENOENT/ENOTDIR into a message naming the path. */
+export function resolveIn(
+  fs: Vexfs,
+  target: string,
+  path: string,
+  follow = true,
+): number {
+  const p = fsPath(path);
+  try {
+    return fs.resolve(p, follow);
+  } catch (e) {
+    if (e instanceof FsError && e.code === "ENOENT") {
+      throw new CliError(`${p}: no such file or directory in ${target}`);
+    }
+    if (e instanceof FsError && e.code === "ENOTDIR") {
+      throw new CliError(`${p}: a component of the path is not a directory`);
+    }
+    throw e;
+  }
+}
+
+/** The unmounted-image backend: the engine opens the image or device itself. */
+export class OfflineBackend implements FsBackend {
+  readonly target: string;
+  readonly fs: Vexfs;
+
+  constructor(target: string, fs: Vexfs) {
+    this.target = target;
+    this.fs = fs;
+  }
+
+  resolve(path: string, follow = true): number {
+    return resolveIn(this.fs, this.target, path, follow);
+  }
+
+  #view(info: CollectionInfo): CollectionView {
+    let path: string;
+    try {
+      path = this.fs.pathOf(info.rootIno);
+    } catch {
+      path = `<inode ${info.rootIno}>`;
+    }
+    return { ...info, path };
+  }
+
+  #dir(path: string): number {
+    const ino = this.resolve(path);
+    if ((this.fs.getattr(ino).mode & S_IFMT) !== S_IFDIR) {
+      throw new CliError(`${fsPath(path)} is not a directory`);
+    }
+    return ino;
+  }
+
+  #file(path: string): number {
+    const ino = this.resolve(path);
+    const m = this.fs.getattr(ino).mode & S_IFMT;
+    if (m !== S_IFREG) {
+      throw new CliError(
+        `${fsPath(path)} is ${typeNoun(m)}; only regular files carry vectors`,
+      );
+    }
+    return ino;
+  }
+
+  mkdirp(path: string): boolean {
+    let ino = this.fs.sb.rootIno;
+    let created = false;
+    let sofar = "";
+    for (const part of fsPath(path).split("/").filter(Boolean)) {
+      sofar += "/" + part;
+      let next: number;
+      try {
+        next = this.fs.lookup(ino, part);
+      } catch (e) {
+        if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
+        next = this.fs.mkdir(ino, part);
+        created = true;
+      }
+      if ((this.fs.getattr(next).mode & S_IFMT) !== S_IFDIR) {
+        throw new CliError(`${sofar} exists and is not a directory`);
+      }
+      ino = next;
+    }
+    return created;
+  }
+
+  async writeFile(
+    path: string,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    opts: { parents?: boolean } = {},
+  ): Promise<number> {
+    const p = fsPath(path);
+    if (p === "/") throw new CliError("cannot write to the root directory");
+    const slash = p.lastIndexOf("/");
+    const parent = p.slice(0, slash) || "/";
+    const name = p.slice(slash + 1);
+    if (opts.parents) this.mkdirp(parent);
+    const dir = this.#dir(parent);
+    let ino: number;
+    try {
+      ino = this.fs.lookup(dir, name);
+      const m = this.fs.getattr(ino).mode & S_IFMT;
+      if (m !== S_IFREG) {
+        throw new CliError(
+          `${p} exists and is ${typeNoun(m)}, not a regular file`,
+        );
+      }
+      this.fs.truncate(ino, 0);
+    } catch (e) {
+      if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
+      ino = this.fs.create(dir, name);
+    }
+    if (data instanceof Uint8Array) {
+      if (data.length) this.fs.write(ino, 0, data);
+      return ino;
+    }
+    let off = 0;
+    for await (const chunk of data) {
+      if (chunk.length) this.fs.write(ino, off, chunk);
+      off += chunk.length;
+    }
+    return ino;
+  }
+
+  stat(path: string): FileInfo | null {
+    let ino: number;
+    try {
+      ino = this.fs.resolve(fsPath(path), false);
+    } catch (e) {
+      if (
+        e instanceof FsError && (e.code === "ENOENT" || e.code === "ENOTDIR")
+      ) return null;
+      throw e;
+    }
+    return this.statIno(ino, fsPath(path));
+  }
+
+  /** {@link FileInfo} of an inode known by number. */
+  statIno(ino: number, path: string): FileInfo {
+    const st = this.fs.getattr(ino);
+    return {
+      path,
+      ino,
+      type: typeName(st.mode),
+      mode: st.mode,
+      nlink: st.nlink,
+      uid: st.uid,
+      gid: st.gid,
+      size: st.size,
+      mtime: st.mtime.sec * 1000 + Math.floor(st.mtime.nsec / 1e6),
+      hasVector: (st.flags & IFL_HAS_VECTOR) !== 0,
+      collectionRoot: (st.flags & IFL_COLL_ROOT)
+        ? this.fs.iget(ino).d.collId
+        : 0,
+    };
+  }
+
+  createCollection(dir: string, p: CollectionParams): CollectionView {
+    return this.#view(this.fs.collections.create(this.#dir(dir), p));
+  }
+
+  listCollections(): CollectionView[] {
+    return this.fs.collections.list().map((i) => this.#view(i));
+  }
+
+  collectionOfDir(dir: string): CollectionView | null {
+    const id = this.fs.collections.collectionOfDir(this.#dir(dir));
+    return id ? this.#view(this.fs.collections.get(id)) : null;
+  }
+
+  collectionForFile(path: string): CollectionView {
+    const id = this.fs.collections.collectionForFile(this.#file(path));
+    return this.#view(this.fs.collections.get(id));
+  }
+
+  setVector(path: string, v: Float32Array): void {
+    this.fs.collections.setVector(this.#file(path), v);
+  }
+
+  getVector(
+    path: string,
+  ): { vector: Float32Array; collection: CollectionView } | null {
+    const ino = this.#file(path);
+    const vector = this.fs.collections.getVector(ino);
+    if (!vector) return null;
+    return {
+      vector,
+      collection: this.#view(
+        this.fs.collections.get(this.fs.iget(ino).d.collId),
+      ),
+    };
+  }
+
+  deleteVector(path: string): boolean {
+    return this.fs.collections.deleteVector(this.#file(path));
+  }
+
+  search(
+    dir: string,
+    query: Float32Array,
+    k: number,
+    opts: { exclude?: string[] } = {},
+  ): SearchHit[] {
+    const d = this.#dir(dir);
+    const exclude = new Set((opts.exclude ?? []).map((p) => this.resolve(p)));
+    return this.fs.collections.search(d, query, k, { exclude });
+  }
+
+  close(): void {
+    this.fs.close();
+  }
+}
+
+/**
+ * Opens `target` for the vector/import commands. An image file or block
+ * device gets the {@link OfflineBackend}; a directory (a mounted VexFS)
+ * is refused until `vexfs mount` exists.
+ */
+export function openBackend(
+  target: string,
+  opts: { write: boolean },
+): OfflineBackend {
+  return new OfflineBackend(target, openImage(target, opts));
+}
+
+/** Opens an unmounted image or device with the engine, with CLI-friendly errors. */
+export function openImage(target: string, opts: { write: boolean }): Vexfs {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(target);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CliError(`${target}: no such image file or device`);
+    }
+    throw e;
+  }
+  if (st.isDirectory) {
+    throw new CliError(
+      `${target} is a directory: working on a mounted VexFS arrives with 'vexfs mount' in a later issue; give the image file or device instead`,
+    );
+  }
+  return Vexfs.open(target, { readOnly: !opts.write });
+}
+
+/** Runs `fn` with a backend and always closes it. */
+export async function withBackend<T>(
+  target: string,
+  write: boolean,
+  fn: (b: OfflineBackend) => T | Promise<T>,
+): Promise<T> {
+  const b = openBackend(target, { write });
+  try {
+    return await fn(b);
+  } finally {
+    b.close();
+  }
+}

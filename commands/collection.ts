@@ -1,0 +1,245 @@
+/**
+ * `vexfs collection create|list|info`: vector collections (docs/FORMAT.md §8).
+ * @module
+ */
+import type { Command } from "commander";
+import { formatBytes } from "../src/device/probe.ts";
+import { parseElemType, parseMetric } from "../src/vector/types.ts";
+import { type CollectionView, withBackend } from "./backend.ts";
+import { COLLECTION_HEAD, collectionRows } from "./info.ts";
+import {
+  action,
+  c,
+  CliError,
+  defineCommand,
+  examples,
+  fsPath,
+  kvTable,
+  positiveInt,
+  printJson,
+  say,
+  table,
+} from "./util.ts";
+
+/** Default metric of new collections. */
+export const DEFAULT_METRIC = "cosine";
+/** Default element type of new collections. */
+export const DEFAULT_TYPE = "f32";
+
+function collJson(x: CollectionView) {
+  return {
+    id: x.id,
+    root: x.path,
+    rootIno: x.rootIno,
+    dim: x.dim,
+    metric: x.metric,
+    type: x.elem,
+    count: x.count,
+    bytes: x.bytes,
+    generation: x.generation,
+    created: new Date(x.created * 1000).toISOString(),
+  };
+}
+
+function describe(x: CollectionView): string {
+  return `collection ${x.id} at ${x.path}: dimension ${x.dim}, metric ${x.metric}, ${x.elem} elements, ${x.count} vector${
+    x.count === 1 ? "" : "s"
+  }`;
+}
+
+/** Registers `vexfs collection ...`. */
+export function register(program: Command): void {
+  const coll = defineCommand(
+    program,
+    "collection",
+    "create and inspect vector collections (directories whose files carry vectors)",
+  );
+  coll.addHelpText(
+    "after",
+    `
+A collection is a directory (the collection root) with a dimension, a metric and
+an element type. Every regular file below it may carry one vector of that
+dimension; 'vexfs search' ranks them. Collections do not nest.`,
+  );
+  examples(coll, [
+    "vexfs collection create disk.img /docs --dim 384 --metric cosine",
+    "vexfs collection list disk.img",
+    "vexfs collection info disk.img /docs",
+  ]);
+
+  const create = defineCommand(
+    coll,
+    "create",
+    "make a directory a collection root",
+  )
+    .argument("<image>", "image file or device (IMAGE)")
+    .argument("<dir>", "directory inside the filesystem")
+    .requiredOption(
+      "-d, --dim <n>",
+      "vector dimension, 1..4096",
+      positiveInt("--dim"),
+    )
+    .option(
+      "-m, --metric <metric>",
+      "l2 (Euclidean distance), cosine (cosine similarity) or ip (inner product)",
+      DEFAULT_METRIC,
+    )
+    .option(
+      "-t, --type <type>",
+      "element type stored: f32, f16 or i8",
+      DEFAULT_TYPE,
+    )
+    .option(
+      "-p, --parents",
+      "create the directory (and missing parents) if it does not exist",
+    )
+    .option("--json", "print the new collection as JSON")
+    .action(
+      action(
+        "collection create",
+        async (
+          image: string,
+          dir: string,
+          o: {
+            dim: number;
+            metric: string;
+            type: string;
+            parents?: boolean;
+            json?: boolean;
+          },
+        ) => {
+          const metric = parseMetric(o.metric);
+          const elem = parseElemType(o.type);
+          await withBackend(image, true, (b) => {
+            if (o.parents) {
+              // refuse before creating anything when the nearest existing ancestor is in a collection
+              let existing = fsPath(dir);
+              while (existing !== "/" && !b.stat(existing)) {
+                existing = existing.slice(0, existing.lastIndexOf("/")) || "/";
+              }
+              const inside = b.stat(existing)?.type === "dir"
+                ? b.collectionOfDir(existing)
+                : null;
+              if (inside) {
+                throw new CliError(
+                  `${
+                    fsPath(dir)
+                  } would be inside collection ${inside.id} (rooted at ${inside.path}); collections do not nest`,
+                );
+              }
+              b.mkdirp(dir);
+            }
+            const x = b.createCollection(dir, { dim: o.dim, metric, elem });
+            if (o.json) printJson(collJson(x));
+            else say(`Created ${describe(x)}`);
+          });
+        },
+      ),
+    );
+  create.addHelpText(
+    "after",
+    `\nScores: l2 is a distance (lower is nearer); cosine and ip are similarities (higher is nearer).`,
+  );
+  examples(create, [
+    "vexfs collection create disk.img /docs --dim 384",
+    "vexfs collection create -p disk.img /images --dim 512 --metric l2 --type f16",
+  ]);
+
+  const list = defineCommand(coll, "list", "list every collection")
+    .argument("<image>", "image file or device (IMAGE)")
+    .option("--json", "print the collections as a JSON array")
+    .action(
+      action(
+        "collection list",
+        async (image: string, o: { json?: boolean }) => {
+          await withBackend(image, false, (b) => {
+            const all = b.listCollections();
+            if (o.json) return printJson(all.map(collJson));
+            if (!all.length) {
+              return say(
+                c.dim(
+                  "no collections; create one with 'vexfs collection create'",
+                ),
+              );
+            }
+            say(
+              table(COLLECTION_HEAD, collectionRows(all), [
+                "right",
+                "left",
+                "right",
+                "left",
+                "left",
+                "right",
+                "right",
+              ]),
+            );
+          });
+        },
+      ),
+    );
+  examples(list, [
+    "vexfs collection list disk.img",
+    "vexfs collection list --json disk.img",
+  ]);
+
+  const info = defineCommand(
+    coll,
+    "info",
+    "show the collection that contains a directory",
+  )
+    .argument("<image>", "image file or device (IMAGE)")
+    .argument("<dir>", "the collection root or any directory below it")
+    .option("--json", "print the collection as JSON")
+    .action(
+      action(
+        "collection info",
+        async (image: string, dir: string, o: { json?: boolean }) => {
+          await withBackend(image, false, (b) => {
+            const x = b.collectionOfDir(dir);
+            if (!x) {
+              throw new CliError(
+                `${
+                  fsPath(dir)
+                } is not inside a vector collection (create one with 'vexfs collection create')`,
+              );
+            }
+            if (o.json) return printJson(collJson(x));
+            if (x.path !== fsPath(dir)) {
+              say(
+                c.dim(
+                  `${fsPath(dir)} is inside the collection rooted at ${x.path}`,
+                ),
+              );
+            }
+            say(kvTable([
+              ["id", x.id],
+              ["root", `${x.path} (inode ${x.rootIno})`],
+              ["dimension", x.dim],
+              [
+                "metric",
+                `${x.metric} (${
+                  x.metric === "l2"
+                    ? "distance: lower is nearer"
+                    : "similarity: higher is nearer"
+                })`,
+              ],
+              ["element type", x.elem],
+              ["vectors", x.count],
+              [
+                "vector data",
+                x.bytes < 1024
+                  ? formatBytes(x.bytes)
+                  : `${formatBytes(x.bytes)} (${x.bytes} bytes)`,
+              ],
+              ["generation", x.generation],
+              ["created", new Date(x.created * 1000).toISOString()],
+            ]));
+          });
+        },
+      ),
+    );
+  examples(info, [
+    "vexfs collection info disk.img /docs",
+    "vexfs collection info --json disk.img /docs/sub",
+  ]);
+}

@@ -1,0 +1,509 @@
+/**
+ * `vexfs import`: fill a directory of an image from a host directory tree or
+ * from a JSONL dataset, setting vectors and creating the collection if needed.
+ * @module
+ */
+import type { Command } from "commander";
+import { formatBytes } from "../src/device/probe.ts";
+import { readJsonlFile } from "../src/data/jsonl.ts";
+import { parseVectorText, vectorFromArray } from "../src/vector/codec.ts";
+import {
+  type ElemType,
+  type Metric,
+  parseElemType,
+  parseMetric,
+} from "../src/vector/types.ts";
+import { type CollectionView, type FsBackend, withBackend } from "./backend.ts";
+import { DEFAULT_METRIC, DEFAULT_TYPE } from "./collection.ts";
+import {
+  action,
+  c,
+  CliError,
+  defineCommand,
+  errorMessage,
+  examples,
+  formatMs,
+  fsPath,
+  kvTable,
+  positiveInt,
+  printJson,
+  progress,
+  say,
+  warn,
+  yielder,
+} from "./util.ts";
+
+interface ImportFlags {
+  fromDir?: string;
+  vectorsFromJsonl?: string;
+  jsonl?: string;
+  dim?: number;
+  metric?: string;
+  type?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** What an import did. */
+export interface ImportSummary {
+  dir: string;
+  source: string;
+  dirsCreated: number;
+  files: number;
+  bytes: number;
+  vectors: number;
+  /** host entries that were neither files nor directories (symlinks, devices) */
+  skipped: number;
+  /** JSONL records that matched no file (directory import) */
+  unmatched: number;
+  collection: CollectionView | null;
+  collectionCreated: boolean;
+  elapsedMs: number;
+}
+
+interface CollectionWish {
+  dim?: number;
+  metric?: Metric;
+  elem?: ElemType;
+}
+
+/**
+ * Makes sure `dir` is in a collection: returns the existing one (checking
+ * explicitly requested parameters) or creates one with `dim` (given, or
+ * inferred from the first vector).
+ */
+function ensureCollection(
+  b: FsBackend,
+  dir: string,
+  want: CollectionWish,
+  firstDim: number | undefined,
+): { coll: CollectionView; created: boolean } {
+  const have = b.collectionOfDir(dir);
+  if (have) {
+    const bad: string[] = [];
+    if (want.dim !== undefined && want.dim !== have.dim) {
+      bad.push(`dimension ${have.dim}, not ${want.dim}`);
+    }
+    if (want.metric !== undefined && want.metric !== have.metric) {
+      bad.push(`metric ${have.metric}, not ${want.metric}`);
+    }
+    if (want.elem !== undefined && want.elem !== have.elem) {
+      bad.push(`type ${have.elem}, not ${want.elem}`);
+    }
+    if (bad.length) {
+      throw new CliError(
+        `${fsPath(dir)} is in collection ${have.id} (${have.path}) with ${
+          bad.join(", ")
+        }`,
+      );
+    }
+    return { coll: have, created: false };
+  }
+  const dim = want.dim ?? firstDim;
+  if (dim === undefined) {
+    throw new CliError(
+      `${
+        fsPath(dir)
+      } is not in a collection and there is no vector to infer the dimension from; give --dim`,
+    );
+  }
+  const coll = b.createCollection(dir, {
+    dim,
+    metric: want.metric ?? DEFAULT_METRIC,
+    elem: want.elem ?? DEFAULT_TYPE,
+  });
+  return { coll, created: true };
+}
+
+async function countLines(path: string): Promise<number> {
+  let n = 0;
+  let last = 10;
+  try {
+    const f = await Deno.open(path, { read: true });
+    for await (const chunk of f.readable) {
+      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) n++;
+      if (chunk.length) last = chunk[chunk.length - 1];
+    }
+  } catch (e) {
+    throw new CliError(
+      `cannot read ${path}: ${errorMessage(e).replace(`${path}: `, "")}`,
+    );
+  }
+  return last === 10 ? n : n + 1;
+}
+
+function relKey(p: string): string {
+  return p.replace(/\\/g, "/").split("/").filter((x) => x !== "" && x !== ".")
+    .join("/");
+}
+
+/** Imports a JSONL dataset of {path or id, text, vector} into `dir`. */
+export async function importJsonl(
+  b: FsBackend,
+  dir: string,
+  file: string,
+  want: CollectionWish,
+): Promise<ImportSummary> {
+  const t0 = performance.now();
+  const base = fsPath(dir);
+  const s: ImportSummary = {
+    dir: base,
+    source: file,
+    dirsCreated: b.mkdirp(base) ? 1 : 0,
+    files: 0,
+    bytes: 0,
+    vectors: 0,
+    skipped: 0,
+    unmatched: 0,
+    collection: null,
+    collectionCreated: false,
+    elapsedMs: 0,
+  };
+  const total = await countLines(file);
+  const existing = b.collectionOfDir(base);
+  const bar = progress("importing", total, "records");
+  const tick = yielder(256);
+  const enc = new TextEncoder();
+  try {
+    for await (
+      const rec of readJsonlFile(file, { dim: existing?.dim ?? want.dim })
+    ) {
+      if (!s.collection) {
+        const r = ensureCollection(b, base, want, rec.vector.length);
+        s.collection = r.coll;
+        s.collectionCreated = r.created;
+      }
+      const rel = relKey(rec.path ?? rec.id!);
+      if (!rel) {
+        throw new CliError(
+          `${file} line ${rec.line}: "${
+            rec.path ?? rec.id
+          }" does not name a file`,
+        );
+      }
+      const target = `${base === "/" ? "" : base}/${rel}`;
+      if (rec.text !== undefined || !b.stat(target)) {
+        const data = enc.encode(rec.text ?? "");
+        await b.writeFile(target, data, { parents: true });
+        s.files++;
+        s.bytes += data.length;
+      }
+      try {
+        b.setVector(target, rec.vector);
+      } catch (e) {
+        throw new CliError(`${file} line ${rec.line}: ${errorMessage(e)}`);
+      }
+      s.vectors++;
+      bar.update(rec.line);
+      await tick();
+    }
+  } finally {
+    bar.stop();
+  }
+  if (s.collection) s.collection = b.collectionOfDir(base);
+  s.elapsedMs = performance.now() - t0;
+  return s;
+}
+
+interface HostEntry {
+  rel: string;
+  host: string;
+  kind: "file" | "dir" | "other";
+  size: number;
+}
+
+async function walk(root: string): Promise<HostEntry[]> {
+  const out: HostEntry[] = [];
+  const rec = async (hostDir: string, rel: string) => {
+    const names: Deno.DirEntry[] = [];
+    for await (const e of Deno.readDir(hostDir)) names.push(e);
+    names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of names) {
+      const host = `${hostDir}/${e.name}`;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) {
+        out.push({ rel: r, host, kind: "dir", size: 0 });
+        await rec(host, r);
+      } else if (e.isFile) {
+        if (e.name.endsWith(".vec.json")) continue; // sidecar: read with its file
+        out.push({
+          rel: r,
+          host,
+          kind: "file",
+          size: (await Deno.stat(host)).size,
+        });
+      } else out.push({ rel: r, host, kind: "other", size: 0 });
+    }
+  };
+  try {
+    const st = await Deno.stat(root);
+    if (!st.isDirectory) throw new CliError(`${root} is not a directory`);
+    await rec(root.replace(/\/+$/, "") || "/", "");
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot read ${root}: ${errorMessage(e)}`);
+  }
+  return out;
+}
+
+async function sidecarVector(host: string): Promise<Float32Array | undefined> {
+  const p = `${host}.vec.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(p);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new CliError(`cannot read ${p}: ${errorMessage(e)}`);
+  }
+  try {
+    const t = text.trim();
+    if (t.startsWith("{")) {
+      return vectorFromArray(
+        (JSON.parse(t) as { vector?: unknown }).vector,
+        undefined,
+        `${p}: "vector"`,
+      );
+    }
+    return parseVectorText(t);
+  } catch (e) {
+    throw new CliError(`${p}: ${errorMessage(e)}`);
+  }
+}
+
+/** Imports a host directory tree into `dir`, with vectors from sidecars or a JSONL file. */
+export async function importDir(
+  b: FsBackend,
+  dir: string,
+  hostDir: string,
+  jsonl: string | undefined,
+  want: CollectionWish,
+): Promise<ImportSummary> {
+  const t0 = performance.now();
+  const base = fsPath(dir);
+  const s: ImportSummary = {
+    dir: base,
+    source: hostDir,
+    dirsCreated: b.mkdirp(base) ? 1 : 0,
+    files: 0,
+    bytes: 0,
+    vectors: 0,
+    skipped: 0,
+    unmatched: 0,
+    collection: null,
+    collectionCreated: false,
+    elapsedMs: 0,
+  };
+  const entries = await walk(hostDir);
+  const existing = b.collectionOfDir(base);
+  const byKey = new Map<string, { v: Float32Array; line: number }>();
+  if (jsonl) {
+    for await (
+      const r of readJsonlFile(jsonl, { dim: existing?.dim ?? want.dim })
+    ) {
+      if (r.path !== undefined) {
+        byKey.set(relKey(r.path), { v: r.vector, line: r.line });
+      } else byKey.set(relKey(r.id!), { v: r.vector, line: r.line });
+    }
+  }
+  // vectors per file: the sidecar wins over the JSONL record
+  const vectors = new Map<string, Float32Array>();
+  const used = new Set<string>();
+  let firstDim: number | undefined;
+  for (const e of entries) {
+    if (e.kind !== "file") continue;
+    const v = (await sidecarVector(e.host)) ?? byKey.get(e.rel)?.v;
+    if (byKey.has(e.rel)) used.add(e.rel);
+    if (v) {
+      vectors.set(e.rel, v);
+      firstDim ??= v.length;
+    }
+  }
+  for (const k of byKey.keys()) if (!used.has(k)) s.unmatched++;
+  if (vectors.size || want.dim !== undefined) {
+    const r = ensureCollection(b, base, want, firstDim);
+    s.collection = r.coll;
+    s.collectionCreated = r.created;
+  }
+  const prefix = base === "/" ? "" : base;
+  const files = entries.filter((e) => e.kind === "file").length;
+  const bar = progress("importing", files, "files");
+  const tick = yielder(32);
+  try {
+    for (const e of entries) {
+      const target = `${prefix}/${e.rel}`;
+      if (e.kind === "dir") {
+        if (b.mkdirp(target)) s.dirsCreated++;
+        continue;
+      }
+      if (e.kind === "other") {
+        s.skipped++;
+        continue;
+      }
+      const f = await Deno.open(e.host, { read: true });
+      try {
+        await b.writeFile(target, f.readable);
+      } finally {
+        try {
+          f.close();
+        } catch { /* closed by the stream */ }
+      }
+      s.files++;
+      s.bytes += e.size;
+      const v = vectors.get(e.rel);
+      if (v) {
+        try {
+          b.setVector(target, v);
+        } catch (err) {
+          throw new CliError(`vector of ${e.host}: ${errorMessage(err)}`);
+        }
+        s.vectors++;
+      }
+      bar.increment();
+      await tick();
+    }
+  } finally {
+    bar.stop();
+  }
+  if (s.collection) s.collection = b.collectionOfDir(base);
+  s.elapsedMs = performance.now() - t0;
+  return s;
+}
+
+/** Prints an import summary. */
+export function printSummary(s: ImportSummary): void {
+  say(
+    `Imported ${s.files} file${s.files === 1 ? "" : "s"} (${
+      formatBytes(s.bytes)
+    }) and ${s.vectors} vector${s.vectors === 1 ? "" : "s"} into ${s.dir} in ${
+      formatMs(s.elapsedMs)
+    }`,
+  );
+  const rows: [string, string | number][] = [
+    ["source", s.source],
+    ["directories created", s.dirsCreated],
+    ["files written", s.files],
+    ["bytes written", `${formatBytes(s.bytes)} (${s.bytes})`],
+    ["vectors set", s.vectors],
+  ];
+  if (s.skipped) rows.push(["skipped (not files)", s.skipped]);
+  if (s.unmatched) rows.push(["JSONL records without a file", s.unmatched]);
+  if (s.collection) {
+    const x = s.collection;
+    rows.push([
+      "collection",
+      `${x.id} at ${x.path} (${
+        s.collectionCreated ? "created; " : ""
+      }${x.dim}-d ${x.metric} ${x.elem}, ${x.count} vectors)`,
+    ]);
+  }
+  rows.push(["time", formatMs(s.elapsedMs)]);
+  rows.push([
+    "rate",
+    `${(s.files / Math.max(s.elapsedMs / 1000, 1e-6)).toFixed(0)} files/s`,
+  ]);
+  say(kvTable(rows));
+}
+
+/** Registers `vexfs import`. */
+export function register(program: Command): void {
+  const cmd = defineCommand(
+    program,
+    "import",
+    "import files and vectors into a directory of an unmounted image",
+  )
+    .argument("<image>", "image file or device (IMAGE)")
+    .argument(
+      "<dir>",
+      "destination directory inside the filesystem (created if missing)",
+    )
+    .option(
+      "--from-dir <hostdir>",
+      "copy this host directory tree; a file's vector comes from a sidecar <file>.vec.json",
+    )
+    .option(
+      "--vectors-from-jsonl <file>",
+      "with --from-dir: vectors from a JSONL file of {path, vector} (path relative to HOSTDIR)",
+    )
+    .option(
+      "--jsonl <file>",
+      "import a JSONL dataset: one {path or id, text, vector} per line; text becomes the file's content",
+    )
+    .option(
+      "-d, --dim <n>",
+      "dimension of the collection to create (default: that of the first vector)",
+      positiveInt("--dim"),
+    )
+    .option(
+      "-m, --metric <metric>",
+      `metric of a new collection: l2, cosine or ip (default ${DEFAULT_METRIC})`,
+    )
+    .option(
+      "-t, --type <type>",
+      `element type of a new collection: f32, f16 or i8 (default ${DEFAULT_TYPE})`,
+    )
+    .option("--json", "print the summary as JSON")
+    .action(
+      action("import", async (image: string, dir: string, o: ImportFlags) => {
+        if ((o.fromDir === undefined) === (o.jsonl === undefined)) {
+          throw new CliError(
+            "give exactly one source: --from-dir HOSTDIR or --jsonl FILE",
+          );
+        }
+        if (o.vectorsFromJsonl !== undefined && o.fromDir === undefined) {
+          throw new CliError("--vectors-from-jsonl needs --from-dir");
+        }
+        const want: CollectionWish = {
+          dim: o.dim,
+          metric: o.metric === undefined ? undefined : parseMetric(o.metric),
+          elem: o.type === undefined ? undefined : parseElemType(o.type),
+        };
+        const s = await withBackend(
+          image,
+          true,
+          (b) =>
+            o.jsonl !== undefined
+              ? importJsonl(b, dir, o.jsonl, want)
+              : importDir(b, dir, o.fromDir!, o.vectorsFromJsonl, want),
+        );
+        if (o.json) {
+          printJson({
+            ...s,
+            collection: s.collection &&
+              {
+                id: s.collection.id,
+                root: s.collection.path,
+                dim: s.collection.dim,
+                metric: s.collection.metric,
+                type: s.collection.elem,
+                count: s.collection.count,
+              },
+          });
+        } else printSummary(s);
+        if (s.unmatched) {
+          warn(
+            `${
+              c.yellow("note")
+            }: ${s.unmatched} JSONL record(s) matched no file under ${o.fromDir}`,
+          );
+        }
+      }),
+    );
+  cmd.addHelpText(
+    "after",
+    `
+If DIR is not inside a collection, one is created at DIR with --dim (or the
+first vector's dimension), --metric and --type. If it is, vectors must match
+its dimension. Existing files with the same names are replaced.
+
+Sidecar file (--from-dir): notes.md.vec.json holds a JSON array [0.1, ...]
+or an object {"vector": [...]}; sidecars themselves are not copied.
+JSONL (--jsonl): {"path": "guides/intro.md", "text": "...", "vector": [...]};
+"id" names the file when "path" is absent; paths are relative to DIR.`,
+  );
+  examples(cmd, [
+    "vexfs import disk.img /docs --jsonl corpus.jsonl",
+    "vexfs import disk.img /docs --jsonl corpus.jsonl --metric l2 --type f16",
+    "vexfs import disk.img /photos --from-dir ~/photos                   # sidecars photo.jpg.vec.json",
+    "vexfs import disk.img /notes --from-dir ./notes --vectors-from-jsonl notes-embeddings.jsonl",
+  ]);
+}

@@ -1,0 +1,286 @@
+/**
+ * `vexfs info`: decoded superblock, usage and collections of an image.
+ * @module
+ */
+import type { Command } from "commander";
+import { formatBytes } from "../src/device/probe.ts";
+import {
+  COMPAT_BACKUP_SB,
+  COMPAT_XATTR,
+  INCOMPAT_EXTENTS,
+  INCOMPAT_HTREE,
+  INCOMPAT_JOURNAL,
+  INCOMPAT_VECTORS,
+  RO_COMPAT_BM25,
+  RO_COMPAT_HNSW,
+  RO_COMPAT_PARENT_PTR,
+} from "../src/format/constants.ts";
+import {
+  blockSizeOf,
+  type Superblock,
+  uuidToString,
+} from "../src/format/superblock.ts";
+import { type CollectionView, openBackend } from "./backend.ts";
+import {
+  action,
+  c,
+  defineCommand,
+  examples,
+  kvTable,
+  printJson,
+  say,
+  table,
+} from "./util.ts";
+
+function flagNames(v: number, names: [number, string][]): string[] {
+  const out = names.filter(([b]) => v & b).map(([, n]) => n);
+  let rest = v;
+  for (const [b] of names) rest &= ~b;
+  if (rest) out.push(`0x${rest.toString(16)}`);
+  return out;
+}
+
+/** Feature flags of a superblock by name (docs/FORMAT.md §3.1). */
+export function featureNames(
+  sb: Superblock,
+): { compat: string[]; incompat: string[]; roCompat: string[] } {
+  return {
+    compat: flagNames(sb.featureCompat, [[COMPAT_XATTR, "xattr"], [
+      COMPAT_BACKUP_SB,
+      "backup_sb",
+    ]]),
+    incompat: flagNames(sb.featureIncompat, [
+      [INCOMPAT_EXTENTS, "extents"],
+      [INCOMPAT_HTREE, "htree"],
+      [INCOMPAT_VECTORS, "vectors"],
+      [INCOMPAT_JOURNAL, "journal"],
+    ]),
+    roCompat: flagNames(sb.featureRoCompat, [
+      [RO_COMPAT_PARENT_PTR, "parent_ptr"],
+      [RO_COMPAT_HNSW, "hnsw"],
+      [RO_COMPAT_BM25, "bm25"],
+    ]),
+  };
+}
+
+const STATES: Record<number, string> = {
+  1: "clean",
+  2: "dirty (in use or not cleanly unmounted)",
+  3: "errors detected",
+};
+const ERRORS: Record<number, string> = {
+  1: "continue",
+  2: "remount read-only",
+  3: "panic",
+};
+
+function time(sec: number): string {
+  return sec
+    ? new Date(sec * 1000).toISOString().replace(".000Z", "Z")
+    : "never";
+}
+
+function pct(part: number, whole: number): string {
+  return whole ? `${((100 * part) / whole).toFixed(1)}%` : "-";
+}
+
+/** Collections as table rows. */
+export function collectionRows(list: CollectionView[]): (string | number)[][] {
+  return list.map((
+    x,
+  ) => [x.id, x.path, x.dim, x.metric, x.elem, x.count, formatBytes(x.bytes)]);
+}
+
+/** Column names matching {@link collectionRows}. */
+export const COLLECTION_HEAD = [
+  "id",
+  "root",
+  "dim",
+  "metric",
+  "type",
+  "vectors",
+  "data",
+];
+
+/** Registers `vexfs info`. */
+export function register(program: Command): void {
+  const cmd = defineCommand(
+    program,
+    "info",
+    "show the superblock, usage and collections of an image or device",
+  )
+    .argument("<target>", "image file or block device (DEVICE|IMAGE)")
+    .option("--json", "print everything as JSON")
+    .action(action("info", (target: string, o: { json?: boolean }) => {
+      const b = openBackend(target, { write: false });
+      try {
+        const fs = b.fs;
+        const sb = fs.sb;
+        const st = fs.statfs();
+        const bs = blockSizeOf(sb);
+        const colls = b.listCollections();
+        const feats = featureNames(sb);
+        const usedBlocks = st.blocks - st.bfree;
+        const usedInodes = st.files - st.ffree;
+        if (o.json) {
+          printJson({
+            path: target,
+            superblock: {
+              magic: `0x${sb.magic.toString(16)}`,
+              version: `${sb.versionMajor}.${sb.versionMinor}`,
+              features: feats,
+              blockSize: bs,
+              blockCount: sb.blockCount,
+              freeBlocks: sb.freeBlocks,
+              inodeCount: sb.inodeCount,
+              freeInodes: sb.freeInodes,
+              inodeSize: sb.inodeSize,
+              firstIno: sb.firstIno,
+              rootIno: sb.rootIno,
+              collTableIno: sb.collTableIno,
+              blockBitmapStart: sb.blockBitmapStart,
+              blockBitmapBlocks: sb.blockBitmapBlocks,
+              inodeBitmapStart: sb.inodeBitmapStart,
+              inodeBitmapBlocks: sb.inodeBitmapBlocks,
+              inodeTableStart: sb.inodeTableStart,
+              inodeTableBlocks: sb.inodeTableBlocks,
+              firstDataBlock: sb.firstDataBlock,
+              state: STATES[sb.state] ?? `unknown (${sb.state})`,
+              errors: ERRORS[sb.errors] ?? `unknown (${sb.errors})`,
+              mountCount: sb.mountCount,
+              maxMountCount: sb.maxMountCount,
+              mkfsTime: time(sb.mkfsTime),
+              mountTime: time(sb.mountTime),
+              writeTime: time(sb.writeTime),
+              checkTime: time(sb.checkTime),
+              uuid: uuidToString(sb.uuid),
+              label: sb.label,
+              hashSeed: sb.hashSeed,
+              orphanHead: sb.orphanHead,
+              collCount: sb.collCount,
+              inodeRatio: sb.inodeRatio,
+              checksum: `0x${sb.checksum.toString(16).padStart(8, "0")}`,
+            },
+            usage: {
+              blocks: st.blocks,
+              usedBlocks,
+              freeBlocks: st.bfree,
+              inodes: st.files,
+              usedInodes,
+              freeInodes: st.ffree,
+              bytes: st.blocks * bs,
+              usedBytes: usedBlocks * bs,
+              freeBytes: st.bfree * bs,
+            },
+            collections: colls,
+          });
+          return;
+        }
+        say(c.bold(`Filesystem on ${target}`));
+        say(kvTable([
+          ["label", sb.label || c.dim("(none)")],
+          ["UUID", uuidToString(sb.uuid)],
+          [
+            "version",
+            `${sb.versionMajor}.${sb.versionMinor} (magic 0x${
+              sb.magic.toString(16)
+            })`,
+          ],
+          ["state", STATES[sb.state] ?? `unknown (${sb.state})`],
+          ["on errors", ERRORS[sb.errors] ?? `unknown (${sb.errors})`],
+          [
+            "features",
+            `incompat: ${feats.incompat.join(" ") || "-"}; ro_compat: ${
+              feats.roCompat.join(" ") || "-"
+            }; compat: ${feats.compat.join(" ") || "-"}`,
+          ],
+          ["block size", `${bs} bytes`],
+          ["blocks", `${sb.blockCount} (${formatBytes(sb.blockCount * bs)})`],
+          [
+            "inodes",
+            `${sb.inodeCount} of ${sb.inodeSize} bytes; first ordinary inode ${sb.firstIno}`,
+          ],
+          ["bytes per inode", sb.inodeRatio],
+          [
+            "block bitmap",
+            `blocks ${sb.blockBitmapStart}-${
+              sb.blockBitmapStart + sb.blockBitmapBlocks - 1
+            }`,
+          ],
+          [
+            "inode bitmap",
+            `blocks ${sb.inodeBitmapStart}-${
+              sb.inodeBitmapStart + sb.inodeBitmapBlocks - 1
+            }`,
+          ],
+          [
+            "inode table",
+            `blocks ${sb.inodeTableStart}-${
+              sb.inodeTableStart + sb.inodeTableBlocks - 1
+            }`,
+          ],
+          ["first data block", sb.firstDataBlock],
+          ["backup superblock", `block ${sb.blockCount - 1}`],
+          ["created", time(sb.mkfsTime)],
+          ["last mounted", time(sb.mountTime)],
+          ["last written", time(sb.writeTime)],
+          ["last checked", time(sb.checkTime)],
+          [
+            "mount count",
+            `${sb.mountCount}${
+              sb.maxMountCount ? ` (check after ${sb.maxMountCount})` : ""
+            }`,
+          ],
+          ["hash seed", `0x${sb.hashSeed.toString(16).padStart(8, "0")}`],
+          [
+            "orphan list",
+            sb.orphanHead ? `starts at inode ${sb.orphanHead}` : "empty",
+          ],
+        ]));
+        say();
+        say(c.bold("Usage"));
+        say(table(["", "total", "used", "free", "used %"], [
+          [
+            "blocks",
+            st.blocks,
+            usedBlocks,
+            st.bfree,
+            pct(usedBlocks, st.blocks),
+          ],
+          [
+            "bytes",
+            formatBytes(st.blocks * bs),
+            formatBytes(usedBlocks * bs),
+            formatBytes(st.bfree * bs),
+            pct(usedBlocks, st.blocks),
+          ],
+          ["inodes", st.files, usedInodes, st.ffree, pct(usedInodes, st.files)],
+        ], ["left", "right", "right", "right", "right"]));
+        say();
+        say(c.bold(`Collections (${colls.length})`));
+        if (colls.length) {
+          say(
+            table(COLLECTION_HEAD, collectionRows(colls), [
+              "right",
+              "left",
+              "right",
+              "left",
+              "left",
+              "right",
+              "right",
+            ]),
+          );
+        } else say(c.dim("  none; create one with 'vexfs collection create'"));
+      } finally {
+        b.close();
+      }
+    }));
+  cmd.addHelpText(
+    "after",
+    "\nThe image is opened read-only; nothing is written.",
+  );
+  examples(cmd, [
+    "vexfs info disk.img",
+    "vexfs info --json /dev/sdb1 | jq .usage",
+  ]);
+}

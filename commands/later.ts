@@ -1,0 +1,41 @@
+/**
+ * Commands that are planned but not implemented yet: `bench`, `build`,
+ * `mount`. They are registered so that `vexfs --help` shows the whole plan,
+ * and they fail honestly.
+ * @module
+ */
+import type { Command } from "commander";
+import { action, CliError, defineCommand } from "./util.ts";
+
+const PLANNED: [name: string, args: string, what: string][] = [
+  ["bench", "[args...]", "benchmark VexFS search and I/O against baselines"],
+  [
+    "build",
+    "[args...]",
+    "build the Linux kernel module and the standalone vexfs binary",
+  ],
+  ["mount", "[args...]", "mount a VexFS image or device with FUSE"],
+];
+
+/** Registers the planned commands. */
+export function register(program: Command): void {
+  for (const [name, args, what] of PLANNED) {
+    defineCommand(
+      program,
+      name,
+      `${what} (not available yet: arrives in a later issue)`,
+    )
+      .argument(args, "ignored")
+      .allowUnknownOption(true)
+      .allowExcessArguments(true)
+      .addHelpText(
+        "after",
+        `\n'vexfs ${name}' is not implemented in this version: it arrives in a later issue.\nIt exits with status 1 without doing anything.`,
+      )
+      .action(action(name, () => {
+        throw new CliError(
+          `not available yet: '${name}' arrives in a later issue (${what})`,
+        );
+      }));
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * `vexfs mkfs`: format an image file or block device (src/fs/mkfs.ts).
+ * @module
+ */
+import type { Command } from "commander";
+import {
+  deviceSummary,
+  formatBytes,
+  formatDeviceSummary,
+} from "../src/device/probe.ts";
+import { type Layout, mkfs, type MkfsResult } from "../src/fs/mkfs.ts";
+import { uuidToString } from "../src/format/superblock.ts";
+import {
+  action,
+  c,
+  defineCommand,
+  examples,
+  kvTable,
+  parseSize,
+  positiveInt,
+  printJson,
+  say,
+  table,
+  warn,
+} from "./util.ts";
+
+interface MkfsFlags {
+  blockSize?: number;
+  label?: string;
+  uuid?: string;
+  inodes?: number;
+  inodeRatio?: number;
+  size?: number;
+  dryRun?: boolean;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** One region of the layout, in blocks. */
+export interface Region {
+  name: string;
+  start: number;
+  end: number;
+  blocks: number;
+  bytes: number;
+}
+
+/** The regions of a layout in device order (docs/FORMAT.md §2). */
+export function regions(l: Layout): Region[] {
+  const r = (name: string, start: number, blocks: number): Region => ({
+    name,
+    start,
+    end: start + blocks - 1,
+    blocks,
+    bytes: blocks * l.blockSize,
+  });
+  return [
+    r("boot area + superblock", 0, l.blockBitmapStart),
+    r("block bitmap", l.blockBitmapStart, l.blockBitmapBlocks),
+    r("inode bitmap", l.inodeBitmapStart, l.inodeBitmapBlocks),
+    r("inode table", l.inodeTableStart, l.inodeTableBlocks),
+    r("data", l.firstDataBlock, l.backupSuperblock - l.firstDataBlock),
+    r("backup superblock", l.backupSuperblock, 1),
+  ];
+}
+
+function toJson(res: MkfsResult, wouldRefuse: boolean, summary?: unknown) {
+  const l = res.layout;
+  return {
+    path: res.path,
+    kind: res.kind,
+    deviceBytes: res.deviceBytes,
+    dryRun: res.dryRun,
+    blockSize: l.blockSize,
+    blockCount: l.blockCount,
+    inodeCount: l.inodeCount,
+    freeBlocks: l.freeBlocks,
+    uuid: uuidToString(res.uuid),
+    label: res.label,
+    regions: regions(l),
+    layout: l,
+    previous: res.previous,
+    ...(res.dryRun ? { wouldRefuse, device: summary ?? null } : {}),
+  };
+}
+
+function printLayout(res: MkfsResult): void {
+  const l = res.layout;
+  say(kvTable([
+    [
+      "device",
+      `${res.path} (${res.kind === "block" ? "block device" : "image file"}, ${
+        formatBytes(res.deviceBytes)
+      })`,
+    ],
+    ["block size", `${l.blockSize} bytes`],
+    ["blocks", `${l.blockCount} (${formatBytes(l.blockCount * l.blockSize)})`],
+    ["inodes", `${l.inodeCount} (256 bytes each)`],
+    [
+      "free blocks",
+      `${l.freeBlocks} (${formatBytes(l.freeBlocks * l.blockSize)})`,
+    ],
+    ["UUID", uuidToString(res.uuid)],
+    ["label", res.label === "" ? c.dim("(none)") : res.label],
+  ]));
+  say(table(
+    ["region", "first block", "last block", "blocks", "size"],
+    regions(l).map((
+      r,
+    ) => [r.name, r.start, r.end, r.blocks, formatBytes(r.bytes)]),
+    ["left", "right", "right", "right", "right"],
+  ));
+}
+
+/** Registers `vexfs mkfs`. */
+export function register(program: Command): void {
+  const cmd = defineCommand(
+    program,
+    "mkfs",
+    "create a VexFS filesystem on an image file or block device",
+  )
+    .argument("<target>", "image file or block device to format (DEVICE|IMAGE)")
+    .option(
+      "-b, --block-size <bytes>",
+      "block size: a power of two from 1024 to 65536",
+      parseSize,
+      undefined,
+    )
+    .option("-L, --label <label>", "volume label (UTF-8, at most 63 bytes)")
+    .option(
+      "-U, --uuid <uuid>",
+      "filesystem UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx; default random)",
+    )
+    .option(
+      "-N, --inodes <count>",
+      "number of inodes (default: one per --inode-ratio bytes)",
+      positiveInt("--inodes"),
+    )
+    .option(
+      "-i, --inode-ratio <bytes>",
+      "bytes of space per inode (default 16384)",
+      parseSize,
+    )
+    .option(
+      "-s, --size <size>",
+      "image files: create or grow the file to SIZE first (bytes, or 512M, 10G, 1T)",
+      parseSize,
+    )
+    .option(
+      "-n, --dry-run",
+      "show the device and the layout that would be written; write nothing",
+    )
+    .option(
+      "-f, --force",
+      "format even if the target already holds a filesystem or partition table",
+    )
+    .option("--json", "print the layout as JSON")
+    .addHelpText(
+      "after",
+      `
+mkfs refuses a target that is mounted or in use, and (without --force) one that
+already holds a filesystem, swap, RAID/LVM/LUKS member or partition table; the
+message names what was found. Only metadata is written, so large sparse images
+are fast to format.`,
+    )
+    .action(action("mkfs", (target: string, o: MkfsFlags) => {
+      const opts = {
+        blockSize: o.blockSize,
+        label: o.label,
+        uuid: o.uuid,
+        inodes: o.inodes,
+        inodeRatio: o.inodeRatio,
+        size: o.size,
+      };
+      if (o.dryRun) {
+        let summary;
+        try {
+          summary = deviceSummary(target);
+        } catch {
+          summary = undefined; // does not exist yet: mkfs says whether --size allows creating it
+        }
+        const res = mkfs(target, { ...opts, dryRun: true, force: true });
+        const wouldRefuse = res.previous.length > 0 && !o.force;
+        if (o.json) {
+          printJson(toJson(res, wouldRefuse, summary));
+          return;
+        }
+        say(
+          summary
+            ? formatDeviceSummary(summary)
+            : `${target}: does not exist; an image file of ${
+              formatBytes(res.deviceBytes)
+            } would be created`,
+        );
+        say();
+        say(
+          c.bold(
+            "Dry run: this layout would be written (nothing was changed):",
+          ),
+        );
+        printLayout(res);
+        if (wouldRefuse) {
+          warn(
+            `note: ${target} already contains ${
+              res.previous.map((s) => s.description).join("; ")
+            }; a real run needs --force`,
+          );
+        }
+        return;
+      }
+      // Validate everything (options, size, mount state, existing contents) with a
+      // dry run first: mkfs with --size creates or grows the image file before its
+      // own checks, so a refusal would otherwise leave a changed file behind.
+      mkfs(target, { ...opts, dryRun: true, force: !!o.force });
+      const res = mkfs(target, { ...opts, force: !!o.force });
+      if (o.json) {
+        printJson(toJson(res, false));
+        return;
+      }
+      if (res.previous.length) {
+        warn(`overwrote ${res.previous.map((s) => s.description).join("; ")}`);
+      }
+      say(`Created a VexFS filesystem on ${target}:`);
+      printLayout(res);
+    }));
+  examples(cmd, [
+    "vexfs mkfs -s 1G disk.img                 # create a 1 GiB image file and format it",
+    "vexfs mkfs -b 1024 -L data -s 64M small.img",
+    "vexfs mkfs -n /dev/sdb1                   # show what is there and the layout; write nothing",
+    "vexfs mkfs -f -N 100000 /dev/sdb1         # overwrite an existing filesystem",
+    "vexfs mkfs --json -s 256M test.img",
+  ]);
+}

@@ -1,0 +1,371 @@
+/**
+ * Shared plumbing of the `vexfs` command line: command definition with
+ * uniform error output, argument parsers, output (tables, JSON, colors,
+ * progress bars) and error reporting. Commands stay thin: they parse
+ * arguments, call the library in `src/`, and print.
+ * @module
+ */
+import { Command, InvalidArgumentError } from "commander";
+// @ts-types="./cli_progress.d.ts"
+import cliProgress from "cli-progress";
+import Table from "cli-table3";
+import pc from "picocolors";
+import { FsError } from "../src/errors.ts";
+
+/** An error meant for the user: printed as `vexfs <cmd>: <message>`, exit code `exitCode`. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.name = "CliError";
+    this.exitCode = exitCode;
+  }
+}
+
+// ------------------------------------------------------------------ colors
+
+function colorWanted(isTerminal: () => boolean): boolean {
+  const env = (k: string) => {
+    try {
+      return Deno.env.get(k);
+    } catch {
+      return undefined;
+    }
+  };
+  if (env("NO_COLOR")) return false;
+  const force = env("FORCE_COLOR");
+  if (force !== undefined && force !== "0" && force !== "false") return true;
+  if (env("TERM") === "dumb") return false;
+  try {
+    return isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/** Colors for standard output (off with NO_COLOR or when stdout is not a terminal). */
+export const c: ReturnType<typeof pc.createColors> = pc.createColors(
+  colorWanted(() => Deno.stdout.isTerminal()),
+);
+/** Colors for standard error. */
+export const ce: ReturnType<typeof pc.createColors> = pc.createColors(
+  colorWanted(() => Deno.stderr.isTerminal()),
+);
+/** Whether stdout gets colors. */
+export const stdoutColor: boolean = colorWanted(() => Deno.stdout.isTerminal());
+
+// ------------------------------------------------------------------ output
+
+const enc = new TextEncoder();
+
+/** Thrown (and caught in main) when stdout was closed by the reader (`| head`). */
+export class BrokenPipe extends Error {}
+
+function writeAll(
+  f: { writeSync(b: Uint8Array): number },
+  bytes: Uint8Array,
+): void {
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += f.writeSync(bytes.subarray(off));
+    } catch (e) {
+      if (e instanceof Deno.errors.BrokenPipe) {
+        throw new BrokenPipe("stdout closed");
+      }
+      throw e;
+    }
+  }
+}
+
+/** Writes bytes to stdout completely. */
+export function writeStdout(bytes: Uint8Array): void {
+  writeAll(Deno.stdout, bytes);
+}
+
+/** Prints a line (or several) to stdout. */
+export function say(text = ""): void {
+  writeAll(Deno.stdout, enc.encode(text + "\n"));
+}
+
+/** Prints a line to stderr. */
+export function warn(text: string): void {
+  writeAll(Deno.stderr, enc.encode(text + "\n"));
+}
+
+/** Prints a value as indented JSON on stdout. */
+export function printJson(value: unknown): void {
+  say(JSON.stringify(value, null, 2));
+}
+
+/** Renders a table (cli-table3); `align` gives per-column alignment. */
+export function table(
+  head: string[],
+  rows: (string | number)[][],
+  align?: ("left" | "right")[],
+): string {
+  const t = new Table({
+    head: head.map((h) => c.bold(h)),
+    style: { head: [], border: [], compact: true },
+    colAligns: align,
+    wordWrap: false,
+  });
+  for (const r of rows) t.push(r.map((x) => String(x)));
+  return t.toString();
+}
+
+/** A two-column "field: value" table. */
+export function kvTable(rows: [string, string | number][]): string {
+  const t = new Table({ style: { head: [], border: [], compact: true } });
+  for (const [k, v] of rows) t.push({ [c.bold(k)]: String(v) });
+  return t.toString();
+}
+
+/** Milliseconds as `12 ms` or `1.23 s`. */
+export function formatMs(ms: number): string {
+  return ms < 1000
+    ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms`
+    : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** A progress bar on stderr; silent when stderr is not a terminal. Always call `stop()`. */
+export interface Progress {
+  /** Sets the position (and optionally the total and the label shown before the bar). */
+  update(value: number, total?: number, label?: string): void;
+  increment(step?: number): void;
+  stop(): void;
+}
+
+/** Starts a progress bar labelled `label` counting to `total` (`unit` names what is counted). */
+export function progress(
+  label: string,
+  total: number,
+  unit = "items",
+): Progress {
+  let tty = false;
+  try {
+    tty = Deno.stderr.isTerminal();
+  } catch { /* no stderr */ }
+  if (!tty || Deno.env.get("VEXFS_NO_PROGRESS")) {
+    return { update() {}, increment() {}, stop() {} };
+  }
+  const bar = new cliProgress.SingleBar({
+    format: `{label} ${
+      ce.cyan("{bar}")
+    } {percentage}% | {value}/{total} ${unit} | {duration_formatted}`,
+    hideCursor: true,
+    clearOnComplete: false,
+    barsize: 30,
+    gracefulExit: true,
+    fps: 20,
+  }, cliProgress.Presets.shades_classic);
+  let cur = 0;
+  const pad = (s: string) => s.padEnd(Math.max(12, label.length));
+  bar.start(Math.max(total, 1), 0, { label: pad(label) });
+  return {
+    update(value: number, newTotal?: number, newLabel?: string) {
+      if (newTotal !== undefined) bar.setTotal(Math.max(newTotal, 1));
+      cur = value;
+      bar.update(
+        cur,
+        newLabel === undefined ? undefined : { label: pad(newLabel) },
+      );
+    },
+    increment(step = 1) {
+      cur += step;
+      bar.update(cur);
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
+/** Lets the event loop run (so progress bars and signals get a turn) every `every` calls. */
+export function yielder(every = 64): () => Promise<void> {
+  let n = 0;
+  return () => (++n % every === 0
+    ? new Promise((r) => setTimeout(r, 0))
+    : Promise.resolve());
+}
+
+// ------------------------------------------------------------------ argument parsers
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  t: 2 ** 40,
+  p: 2 ** 50,
+};
+
+/**
+ * Parses a size: plain bytes (`1048576`) or a number with a binary unit
+ * suffix K, M, G, T, P (optionally followed by `iB` or `B`): `10G`, `512M`,
+ * `1.5T`, `64KiB`. Throws InvalidArgumentError with a readable message.
+ */
+export function parseSize(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(s);
+  if (!m) {
+    throw new InvalidArgumentError(
+      `'${s}' is not a size (examples: 4096, 512M, 10G, 1T)`,
+    );
+  }
+  const v = Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()];
+  if (!Number.isSafeInteger(Math.floor(v)) || v <= 0) {
+    throw new InvalidArgumentError(`size '${s}' is out of range`);
+  }
+  if (m[2] === "" && !Number.isInteger(v)) {
+    throw new InvalidArgumentError(
+      `size '${s}' must be a whole number of bytes`,
+    );
+  }
+  return Math.floor(v);
+}
+
+/** Parser for a positive integer option. */
+export function positiveInt(what: string): (s: string) => number {
+  return (s: string) => {
+    if (
+      !/^\s*\d+\s*$/.test(s) || Number(s) < 1 ||
+      !Number.isSafeInteger(Number(s))
+    ) {
+      throw new InvalidArgumentError(
+        `${what} must be a positive integer, got '${s}'`,
+      );
+    }
+    return Number(s);
+  };
+}
+
+/** Normalises a path inside the filesystem to an absolute one ("docs/a" -> "/docs/a"). */
+export function fsPath(p: string): string {
+  const parts = p.split("/").filter((x) => x !== "" && x !== ".");
+  return "/" + parts.join("/");
+}
+
+// ------------------------------------------------------------------ errors
+
+/** The message of an error, written for people (FsError's errno prefix removed). */
+export function errorMessage(e: unknown): string {
+  if (e instanceof CliError) return e.message;
+  if (e instanceof FsError) return e.message.replace(/^[A-Z0-9]+: /, "");
+  if (e instanceof Deno.errors.NotFound) {
+    return hostMessage(e, "no such file or directory");
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return hostMessage(e, "permission denied");
+  }
+  if (e instanceof Deno.errors.IsADirectory) {
+    return hostMessage(e, "is a directory");
+  }
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function hostMessage(e: Error, what: string): string {
+  const m = /'([^']+)'\s*$/.exec(e.message);
+  return m ? `${m[1]}: ${what}` : e.message;
+}
+
+/** Prints `vexfs <cmd>: <message>` (plus the stack with VEXFS_DEBUG=1). */
+export function reportError(cmd: string, e: unknown): void {
+  warn(`${ce.red(cmd ? `vexfs ${cmd}` : "vexfs")}: ${errorMessage(e)}`);
+  if (Deno.env.get("VEXFS_DEBUG") === "1" && e instanceof Error && e.stack) {
+    warn(e.stack);
+  }
+}
+
+/** The full name of a command below the program, e.g. `collection create`. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let x: Command | null = cmd; x && x.parent; x = x.parent) {
+    names.unshift(x.name());
+  }
+  return names.join(" ");
+}
+
+/**
+ * Defines subcommand `name` of `parent` with the CLI's error formatting:
+ * commander's usage errors become `vexfs <cmd>: <message>` plus a hint.
+ */
+export function defineCommand(
+  parent: Command,
+  name: string,
+  description: string,
+): Command {
+  const cmd = parent.command(name).description(description);
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const full = commandPath(cmd);
+      const msg = str.replace(/^error: /, "").trim();
+      write(
+        `${
+          ce.red(`vexfs ${full}`)
+        }: ${msg}\nTry 'vexfs ${full} --help' for usage.\n`,
+      );
+    },
+  });
+  return cmd;
+}
+
+/** Adds an "Examples:" section to a command's help. */
+export function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText(
+    "after",
+    "\nExamples:\n" + lines.map((l) => `  ${l}`).join("\n") + "\n",
+  );
+}
+
+/**
+ * Wraps a command implementation: sets the exit code from its result (0 if
+ * none), reports errors on one line (exit 1, or CliError.exitCode).
+ */
+export function action<A extends unknown[]>(
+  cmdName: string,
+  fn: (...args: A) => number | void | Promise<number | void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      const code = await fn(...args);
+      Deno.exitCode = code ?? 0;
+    } catch (e) {
+      if (e instanceof BrokenPipe) {
+        Deno.exitCode = 0;
+        return;
+      }
+      reportError(cmdName, e);
+      Deno.exitCode = e instanceof CliError ? e.exitCode : 1;
+    }
+  };
+}
+
+/** Reads all of stdin. */
+export async function readStdin(): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const ch of Deno.stdin.readable) {
+    chunks.push(ch);
+    n += ch.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const ch of chunks) {
+    out.set(ch, o);
+    o += ch.length;
+  }
+  return out;
+}
+
+/** Reads a host file ("-" = stdin) with a readable error. */
+export async function readHostFile(path: string): Promise<Uint8Array> {
+  if (path === "-") return await readStdin();
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    throw new CliError(
+      `cannot read ${path}: ${errorMessage(e).replace(`${path}: `, "")}`,
+    );
+  }
+}

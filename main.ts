@@ -1,0 +1,88 @@
+/**
+ * `vexfs`: the command-line front end of VexFS, a vector-native filesystem.
+ *
+ * Every subcommand is a thin layer over the library in `src/` (as
+ * e2fsprogs' tools are over lib/ext2fs): it parses arguments, calls the
+ * engine, and prints. Run `vexfs --help` or `vexfs <command> --help`.
+ * @module
+ */
+import { Command } from "commander";
+import { register as registerMkfs } from "./commands/mkfs.ts";
+import { register as registerFsck } from "./commands/fsck.ts";
+import { register as registerInfo } from "./commands/info.ts";
+import { register as registerFiles } from "./commands/files.ts";
+import { register as registerCollection } from "./commands/collection.ts";
+import { register as registerVector } from "./commands/vector.ts";
+import { register as registerImport } from "./commands/import.ts";
+import { register as registerSearch } from "./commands/search.ts";
+import { register as registerDemo } from "./commands/demo.ts";
+import { register as registerLater } from "./commands/later.ts";
+import { ce, reportError } from "./commands/util.ts";
+
+/** Version of the command-line tool (package.json). */
+export const VERSION = "0.1.0";
+
+/** Builds the `vexfs` program with every subcommand registered. */
+export function buildProgram(): Command {
+  const program = new Command("vexfs")
+    .description(
+      "VexFS: a vector-native filesystem. Files can carry embedding vectors; a directory " +
+        "can be a vector collection searched by similarity. These tools format, check, " +
+        "inspect and fill VexFS images and devices that are not mounted.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show this help")
+    .helpCommand("help [command]", "show help for a command")
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      outputError: (str, write) => {
+        write(
+          `${ce.red("vexfs")}: ${
+            str.replace(/^error: /, "").trim()
+          }\nTry 'vexfs --help' for usage.\n`,
+        );
+      },
+    });
+  registerMkfs(program);
+  registerFsck(program);
+  registerInfo(program);
+  registerFiles(program);
+  registerCollection(program);
+  registerVector(program);
+  registerImport(program);
+  registerSearch(program);
+  registerDemo(program);
+  registerLater(program);
+  program.addHelpText(
+    "after",
+    `
+Targets: IMAGE is an image file, DEVICE a block device; PATH and DIR are paths
+inside the filesystem ("/docs/a.md"; a missing leading "/" is implied).
+
+Environment:
+  NO_COLOR=1     no colors (colors are also off when output is not a terminal)
+  VEXFS_DEBUG=1  print stack traces with errors
+
+Exit status: 0 success, 1 usage or operational error; fsck uses fsck(8) codes.
+
+Examples:
+  vexfs mkfs -s 1G disk.img
+  vexfs mkdir -p disk.img /docs
+  vexfs collection create disk.img /docs --dim 384 --metric cosine
+  vexfs import disk.img /docs --jsonl corpus.jsonl
+  vexfs search disk.img /docs --top-k 5 --like /docs/intro.md
+  vexfs fsck disk.img
+  vexfs demo                  # format, import 778 real documents, search, check
+`,
+  );
+  return program;
+}
+
+if (import.meta.main) {
+  try {
+    await buildProgram().parseAsync(Deno.args, { from: "user" });
+  } catch (e) {
+    reportError("", e);
+    Deno.exitCode = 1;
+  }
+}
