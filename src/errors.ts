@@ -54,11 +54,14 @@ export class FsError extends Error {
   readonly code: ErrnoName;
   /** errno number, e.g. 2 */
   readonly errno: number;
+  /** the message without the errno prefix, for people */
+  readonly detail: string;
   constructor(code: ErrnoName, message: string) {
     super(`${code}: ${message}`);
     this.name = "FsError";
     this.code = code;
     this.errno = ERRNO[code];
+    this.detail = message;
   }
 }
 

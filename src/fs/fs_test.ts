@@ -1,9 +1,25 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FsError } from "../errors.ts";
-import { ROOT_INO, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from "../format/constants.ts";
+import {
+  ROOT_INO,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+} from "../format/constants.ts";
 import { Vexfs } from "./fs.ts";
 import { mkfs } from "./mkfs.ts";
+import { fsck } from "../fsck/fsck.ts";
+
+/** Every image a test produces must pass fsck with no errors or warnings. */
+function assertFsckClean(img: string): void {
+  const r = fsck(img);
+  const bad = r.problems.filter((p) => p.severity !== "info");
+  assert.deepEqual(bad, [], `fsck of ${img}`);
+  assert.equal(r.exitCode, 0);
+}
 
 function tmpImage(size = 64 << 20, blockSize = 4096, inodes?: number): string {
   const p = Deno.makeTempFileSync({ suffix: ".img" });
@@ -27,16 +43,31 @@ const dec = new TextDecoder();
 
 // ------------------------------------------------------------------ model
 
-type MNode = { kind: "file"; data: Uint8Array; nlink: number; xattrs: Map<string, string> } | {
+type MNode = {
+  kind: "file";
+  data: Uint8Array;
+  nlink: number;
+  xattrs: Map<string, string>;
+} | {
   kind: "dir";
   entries: Map<string, number>;
   parent: number;
   xattrs: Map<string, string>;
-} | { kind: "link"; target: string; nlink: number; xattrs: Map<string, string> };
+} | {
+  kind: "link";
+  target: string;
+  nlink: number;
+  xattrs: Map<string, string>;
+};
 
 /** A deliberately simple in-memory POSIX model: what the engine must agree with. */
 class Model {
-  nodes = new Map<number, MNode>([[1, { kind: "dir", entries: new Map(), parent: 1, xattrs: new Map() }]]);
+  nodes = new Map<number, MNode>([[1, {
+    kind: "dir",
+    entries: new Map(),
+    parent: 1,
+    xattrs: new Map(),
+  }]]);
   next = 2;
   dir(path: string[]): number {
     let cur = 1;
@@ -101,41 +132,109 @@ type Op =
 const nameArb = fc.constantFrom("a", "b", "c", "d");
 const pathArb = fc.array(nameArb, { minLength: 1, maxLength: 3 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constantFrom("create" as const, "mkdir" as const), path: pathArb }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constantFrom("unlink" as const, "rmdir" as const, "symlink" as const), path: pathArb }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constantFrom("create" as const, "mkdir" as const),
+      path: pathArb,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constantFrom(
+        "unlink" as const,
+        "rmdir" as const,
+        "symlink" as const,
+      ),
+      path: pathArb,
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
       op: fc.constant("write" as const),
       path: pathArb,
-      offset: fc.oneof(fc.integer({ min: 0, max: 9000 }), fc.integer({ min: 0, max: 3 << 20 })),
+      offset: fc.oneof(
+        fc.integer({ min: 0, max: 9000 }),
+        fc.integer({ min: 0, max: 3 << 20 }),
+      ),
       len: fc.integer({ min: 0, max: 10000 }),
       byte: fc.integer({ min: 0, max: 255 }),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("truncate" as const), path: pathArb, size: fc.integer({ min: 0, max: 20000 }) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant("rename" as const), from: pathArb, to: pathArb, flags: fc.constantFrom(0, 0, 1, 2) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("link" as const), from: pathArb, to: pathArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("truncate" as const),
+      path: pathArb,
+      size: fc.integer({ min: 0, max: 20000 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("rename" as const),
+      from: pathArb,
+      to: pathArb,
+      flags: fc.constantFrom(0, 0, 1, 2),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("link" as const),
+      from: pathArb,
+      to: pathArb,
+    }),
+  },
   {
     weight: 1,
-    arbitrary: fc.record({ op: fc.constant("setxattr" as const), path: pathArb, name: fc.constantFrom("user.x", "user.y"), value: fc.string({ maxLength: 40 }) }),
+    arbitrary: fc.record({
+      op: fc.constant("setxattr" as const),
+      path: pathArb,
+      name: fc.constantFrom("user.x", "user.y"),
+      value: fc.string({ maxLength: 40 }),
+    }),
   },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("removexattr" as const), path: pathArb, name: fc.constantFrom("user.x", "user.y") }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("removexattr" as const),
+      path: pathArb,
+      name: fc.constantFrom("user.x", "user.y"),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ op: "reopen" as const }) },
 );
 
 function applyModel(m: Model, o: Op): void {
   switch (o.op) {
     case "create":
-      m.add(o.path, { kind: "file", data: new Uint8Array(0), nlink: 1, xattrs: new Map() });
+      m.add(o.path, {
+        kind: "file",
+        data: new Uint8Array(0),
+        nlink: 1,
+        xattrs: new Map(),
+      });
       return;
     case "mkdir": {
       const parent = m.dir(o.path.slice(0, -1));
-      m.add(o.path, { kind: "dir", entries: new Map(), parent, xattrs: new Map() });
+      m.add(o.path, {
+        kind: "dir",
+        entries: new Map(),
+        parent,
+        xattrs: new Map(),
+      });
       return;
     }
     case "symlink":
-      m.add(o.path, { kind: "link", target: "/nonexistent/" + o.path.join("/"), nlink: 1, xattrs: new Map() });
+      m.add(o.path, {
+        kind: "link",
+        target: "/nonexistent/" + o.path.join("/"),
+        nlink: 1,
+        xattrs: new Map(),
+      });
       return;
     case "unlink": {
       const id = m.get(o.path);
@@ -181,7 +280,9 @@ function applyModel(m: Model, o: Op): void {
       const id = m.get(o.from);
       const n = m.nodes.get(id)!;
       const d = m.dir(o.to.slice(0, -1));
-      if (m.entries(d).has(o.to[o.to.length - 1])) throw new FsError("EEXIST", "");
+      if (m.entries(d).has(o.to[o.to.length - 1])) {
+        throw new FsError("EEXIST", "");
+      }
       if (n.kind === "dir") throw new FsError("EPERM", "");
       m.entries(d).set(o.to[o.to.length - 1], id);
       n.nlink++;
@@ -191,7 +292,9 @@ function applyModel(m: Model, o: Op): void {
       m.nodes.get(m.get(o.path))!.xattrs.set(o.name, o.value);
       return;
     case "removexattr":
-      if (!m.nodes.get(m.get(o.path))!.xattrs.delete(o.name)) throw new FsError("ENODATA", "");
+      if (!m.nodes.get(m.get(o.path))!.xattrs.delete(o.name)) {
+        throw new FsError("ENODATA", "");
+      }
       return;
     case "rename": {
       const od = m.dir(o.from.slice(0, -1));
@@ -205,8 +308,12 @@ function applyModel(m: Model, o: Op): void {
       if (o.flags === 2) {
         if (dst === undefined) throw new FsError("ENOENT", "");
         const dn = m.nodes.get(dst)!;
-        if (sn.kind === "dir" && m.isAncestor(src, nd)) throw new FsError("EINVAL", "");
-        if (dn.kind === "dir" && m.isAncestor(dst, od)) throw new FsError("EINVAL", "");
+        if (sn.kind === "dir" && m.isAncestor(src, nd)) {
+          throw new FsError("EINVAL", "");
+        }
+        if (dn.kind === "dir" && m.isAncestor(dst, od)) {
+          throw new FsError("EINVAL", "");
+        }
         if (src === dst) return;
         m.entries(od).set(on, dst);
         m.entries(nd).set(nn, src);
@@ -216,12 +323,20 @@ function applyModel(m: Model, o: Op): void {
       }
       if (dst !== undefined && o.flags === 1) throw new FsError("EEXIST", "");
       if (dst === src) return;
-      if (sn.kind === "dir" && m.isAncestor(src, nd)) throw new FsError("EINVAL", "");
+      if (sn.kind === "dir" && m.isAncestor(src, nd)) {
+        throw new FsError("EINVAL", "");
+      }
       if (dst !== undefined) {
         const dn = m.nodes.get(dst)!;
-        if (sn.kind === "dir" && dn.kind !== "dir") throw new FsError("ENOTDIR", "");
-        if (sn.kind !== "dir" && dn.kind === "dir") throw new FsError("EISDIR", "");
-        if (dn.kind === "dir" && dn.entries.size) throw new FsError("ENOTEMPTY", "");
+        if (sn.kind === "dir" && dn.kind !== "dir") {
+          throw new FsError("ENOTDIR", "");
+        }
+        if (sn.kind !== "dir" && dn.kind === "dir") {
+          throw new FsError("EISDIR", "");
+        }
+        if (dn.kind === "dir" && dn.entries.size) {
+          throw new FsError("ENOTEMPTY", "");
+        }
         m.drop(dst);
       }
       m.entries(nd).set(nn, src);
@@ -250,7 +365,11 @@ function applyFs(fs: Vexfs, o: Op): void {
       fs.mkdir(parent(o.path), last(o.path));
       return;
     case "symlink":
-      fs.symlink(parent(o.path), last(o.path), "/nonexistent/" + o.path.join("/"));
+      fs.symlink(
+        parent(o.path),
+        last(o.path),
+        "/nonexistent/" + o.path.join("/"),
+      );
       return;
     case "unlink":
       fs.unlink(parent(o.path), last(o.path));
@@ -267,7 +386,9 @@ function applyFs(fs: Vexfs, o: Op): void {
     }
     case "truncate": {
       const ino = at(o.path);
-      if ((fs.getattr(ino).mode & S_IFMT) === S_IFLNK) throw new FsError("EINVAL", "");
+      if ((fs.getattr(ino).mode & S_IFMT) === S_IFLNK) {
+        throw new FsError("EINVAL", "");
+      }
       fs.truncate(ino, o.size);
       return;
     }
@@ -281,7 +402,13 @@ function applyFs(fs: Vexfs, o: Op): void {
       fs.removexattr(at(o.path), o.name);
       return;
     case "rename":
-      fs.rename(parent(o.from), last(o.from), parent(o.to), last(o.to), o.flags);
+      fs.rename(
+        parent(o.from),
+        last(o.from),
+        parent(o.to),
+        last(o.to),
+        o.flags,
+      );
       return;
     case "reopen":
       return;
@@ -294,7 +421,11 @@ function compareTrees(fs: Vexfs, m: Model): void {
     assert.equal(md.kind, "dir");
     const want = (md as { entries: Map<string, number> }).entries;
     const got = new Map([...fs.readdir(ino)].map((e) => [e.name, e]));
-    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), `entries of ${path}`);
+    assert.deepEqual(
+      [...got.keys()].sort(),
+      [...want.keys()].sort(),
+      `entries of ${path}`,
+    );
     assert.equal(fs.dirSize(ino), want.size);
     let subdirs = 0;
     for (const [name, cid] of want) {
@@ -303,8 +434,18 @@ function compareTrees(fs: Vexfs, m: Model): void {
       const st = fs.getattr(e.ino);
       const p = `${path}/${name}`;
       assert.equal(st.ino, e.ino);
-      for (const [k, v] of n.xattrs) assert.equal(dec.decode(fs.getxattr(e.ino, k)), v, `xattr ${k} of ${p}`);
-      assert.equal(fs.listxattr(e.ino).size, n.xattrs.size, `xattr count of ${p}`);
+      for (const [k, v] of n.xattrs) {
+        assert.equal(
+          dec.decode(fs.getxattr(e.ino, k)),
+          v,
+          `xattr ${k} of ${p}`,
+        );
+      }
+      assert.equal(
+        fs.listxattr(e.ino).size,
+        n.xattrs.size,
+        `xattr count of ${p}`,
+      );
       if (n.kind === "dir") {
         subdirs++;
         assert.equal(st.mode & S_IFMT, S_IFDIR, p);
@@ -315,14 +456,22 @@ function compareTrees(fs: Vexfs, m: Model): void {
         assert.equal(st.size, n.data.length, `size of ${p}`);
         assert.equal(st.nlink, n.nlink, `nlink of ${p}`);
         const data = fs.read(e.ino, 0, n.data.length + 10);
-        assert.ok(data.length === n.data.length && data.every((b, i) => b === n.data[i]), `contents of ${p}`);
+        assert.ok(
+          data.length === n.data.length &&
+            data.every((b, i) => b === n.data[i]),
+          `contents of ${p}`,
+        );
       } else {
         assert.equal(st.mode & S_IFMT, S_IFLNK, p);
         assert.equal(dec.decode(fs.readlink(e.ino)), n.target);
         assert.equal(st.nlink, n.nlink, `nlink of ${p}`);
       }
     }
-    assert.equal(fs.getattr(ino).nlink, 2 + subdirs, `nlink of directory ${path || "/"}`);
+    assert.equal(
+      fs.getattr(ino).nlink,
+      2 + subdirs,
+      `nlink of directory ${path || "/"}`,
+    );
   };
   walk(ROOT_INO, 1, "");
 }
@@ -338,7 +487,11 @@ Deno.test("random operation sequences agree with an in-memory model, across reop
           for (const o of ops) {
             const want = code(() => applyModel(m, o));
             const got = code(() => applyFs(fs, o));
-            assert.equal(got, want, `${JSON.stringify(o)}: engine ${got}, model ${want}`);
+            assert.equal(
+              got,
+              want,
+              `${JSON.stringify(o)}: engine ${got}, model ${want}`,
+            );
             if (o.op === "reopen") {
               fs.close();
               fs = Vexfs.open(img);
@@ -346,6 +499,7 @@ Deno.test("random operation sequences agree with an in-memory model, across reop
           }
           compareTrees(fs, m);
           fs.close();
+          assertFsckClean(img);
           fs = Vexfs.open(img, { readOnly: true });
           compareTrees(fs, m);
         } finally {
@@ -385,8 +539,9 @@ Deno.test("sparse files: holes read as zeros, truncate up and down, blocks freed
     assert.equal(code(() => fs.write(f, 2 ** 44, enc.encode("x"))), "EFBIG");
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("fragmented file builds a multi-level extent tree that survives reopen", () => {
@@ -415,8 +570,9 @@ Deno.test("fragmented file builds a multi-level extent tree that survives reopen
     assert.equal(fs.getattr(a).size, 100 * 1024);
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("unlinked open file stays readable until release; a crash leaves an orphan that is freed at next open", () => {
@@ -448,8 +604,9 @@ Deno.test("unlinked open file stays readable until release; a crash leaves an or
     assert.equal(fs.sb.orphanHead, 0);
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("a full disk gives ENOSPC and loses nothing that was there", () => {
@@ -466,7 +623,9 @@ Deno.test("a full disk gives ENOSPC and loses nothing that was there", () => {
         err = f;
         break;
       }
-      const w = code(() => fs.write(fs.lookup(ROOT_INO, `f${n}`), 0, new Uint8Array(50000).fill(7)));
+      const w = code(() =>
+        fs.write(fs.lookup(ROOT_INO, `f${n}`), 0, new Uint8Array(50000).fill(7))
+      );
       n++;
       if (w !== "ok") {
         err = w;
@@ -474,18 +633,27 @@ Deno.test("a full disk gives ENOSPC and loses nothing that was there", () => {
       }
     }
     assert.equal(err, "ENOSPC");
-    assert.equal(code(() => fs.mkdir(ROOT_INO, "more")), fs.statfs().bfree < 4 ? "ENOSPC" : "ok");
+    assert.equal(
+      code(() => fs.mkdir(ROOT_INO, "more")),
+      fs.statfs().bfree < 4 ? "ENOSPC" : "ok",
+    );
     fs.close();
     fs = Vexfs.open(img);
-    assert.equal(dec.decode(fs.read(fs.lookup(ROOT_INO, "keep"), 0, 100)), "precious");
-    for (let i = 0; i < n - 1; i++) assert.equal(fs.getattr(fs.lookup(ROOT_INO, `f${i}`)).size, 50000);
+    assert.equal(
+      dec.decode(fs.read(fs.lookup(ROOT_INO, "keep"), 0, 100)),
+      "precious",
+    );
+    for (let i = 0; i < n - 1; i++) {
+      assert.equal(fs.getattr(fs.lookup(ROOT_INO, `f${i}`)).size, 50000);
+    }
     // freeing space makes writes possible again
     for (let i = 0; i < n; i++) fs.unlink(ROOT_INO, `f${i}`);
     fs.write(keep, 8, new Uint8Array(100000));
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("rename: over files, directories across parents, into itself refused, exchange", () => {
@@ -508,7 +676,10 @@ Deno.test("rename: over files, directories across parents, into itself refused, 
     assert.equal(fs.lookup(ROOT_INO, "f2"), f1);
     assert.equal(code(() => fs.getattr(f2)), "ENOENT");
     const f3 = fs.create(ROOT_INO, "f3");
-    assert.equal(code(() => fs.rename(ROOT_INO, "f2", ROOT_INO, "f3", 1)), "EEXIST");
+    assert.equal(
+      code(() => fs.rename(ROOT_INO, "f2", ROOT_INO, "f3", 1)),
+      "EEXIST",
+    );
     fs.rename(ROOT_INO, "f2", b, "moved", 2); // exchange a file with a directory
     assert.equal(fs.lookup(b, "moved"), f1);
     assert.equal(fs.lookup(ROOT_INO, "f2"), sub);
@@ -518,8 +689,9 @@ Deno.test("rename: over files, directories across parents, into itself refused, 
     assert.equal(fs.pathOf(f3), "/f3");
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("hard links, symlinks (inline and long), fifos, modes, owners and nanosecond times", () => {
@@ -535,7 +707,13 @@ Deno.test("hard links, symlinks (inline and long), fifos, modes, owners and nano
     fs.symlink(ROOT_INO, "short", "d/f");
     fs.symlink(ROOT_INO, "long", long);
     const fifo = fs.mknod(ROOT_INO, "fifo", S_IFIFO | 0o600);
-    fs.setattr(f, { mode: 0o4755, uid: 7, gid: 8, atime: { sec: 1234567890, nsec: 123456789 }, mtime: { sec: -5, nsec: 999999999 } });
+    fs.setattr(f, {
+      mode: 0o4755,
+      uid: 7,
+      gid: 8,
+      atime: { sec: 1234567890, nsec: 123456789 },
+      mtime: { sec: -5, nsec: 999999999 },
+    });
     fs.unlink(d, "f");
     assert.equal(fs.pathOf(f), "/hl"); // parent pointer fell back to the tree search
     fs.close();
@@ -548,8 +726,14 @@ Deno.test("hard links, symlinks (inline and long), fifos, modes, owners and nano
     assert.deepEqual([st.uid, st.gid, st.nlink], [7, 8, 1]);
     assert.deepEqual(st.atime, { sec: 1234567890, nsec: 123456789 });
     assert.deepEqual(st.mtime, { sec: -5, nsec: 999999999 });
-    assert.deepEqual([fs.getattr(d).uid, fs.getattr(d).mode & 0o7777], [1000, 0o700]);
-    assert.equal(code(() => fs.create(ROOT_INO, "x".repeat(256))), "ENAMETOOLONG");
+    assert.deepEqual([fs.getattr(d).uid, fs.getattr(d).mode & 0o7777], [
+      1000,
+      0o700,
+    ]);
+    assert.equal(
+      code(() => fs.create(ROOT_INO, "x".repeat(256))),
+      "ENAMETOOLONG",
+    );
     assert.equal(code(() => fs.create(ROOT_INO, "a/b")), "EINVAL");
     assert.equal(code(() => fs.rmdir(ROOT_INO, "hl")), "ENOTDIR");
     assert.equal(code(() => fs.unlink(ROOT_INO, "d")), "EISDIR");
@@ -557,8 +741,9 @@ Deno.test("hard links, symlinks (inline and long), fifos, modes, owners and nano
     assert.equal(code(() => fs.rmdir(ROOT_INO, "d")), "ENOTEMPTY");
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("xattrs: create/replace flags, namespaces, one-block limit", () => {
@@ -567,13 +752,28 @@ Deno.test("xattrs: create/replace flags, namespaces, one-block limit", () => {
   try {
     const f = fs.create(ROOT_INO, "f");
     fs.setxattr(f, "user.a", enc.encode("1"), 1);
-    assert.equal(code(() => fs.setxattr(f, "user.a", enc.encode("2"), 1)), "EEXIST");
-    assert.equal(code(() => fs.setxattr(f, "user.b", enc.encode("2"), 2)), "ENODATA");
+    assert.equal(
+      code(() => fs.setxattr(f, "user.a", enc.encode("2"), 1)),
+      "EEXIST",
+    );
+    assert.equal(
+      code(() => fs.setxattr(f, "user.b", enc.encode("2"), 2)),
+      "ENODATA",
+    );
     fs.setxattr(f, "user.a", enc.encode("2"), 2);
     fs.setxattr(f, "trusted.t", new Uint8Array(0));
-    assert.equal(code(() => fs.setxattr(f, "bogus.x", enc.encode("1"))), "EOPNOTSUPP");
-    assert.equal(code(() => fs.setxattr(f, "user.big", new Uint8Array(2000))), "ENOSPC");
-    assert.deepEqual([...fs.listxattr(f).keys()].sort(), ["trusted.t", "user.a"]);
+    assert.equal(
+      code(() => fs.setxattr(f, "bogus.x", enc.encode("1"))),
+      "EOPNOTSUPP",
+    );
+    assert.equal(
+      code(() => fs.setxattr(f, "user.big", new Uint8Array(2000))),
+      "ENOSPC",
+    );
+    assert.deepEqual([...fs.listxattr(f).keys()].sort(), [
+      "trusted.t",
+      "user.a",
+    ]);
     const blocks = fs.getattr(f).blocks;
     fs.removexattr(f, "user.a");
     fs.removexattr(f, "trusted.t");
@@ -581,8 +781,9 @@ Deno.test("xattrs: create/replace flags, namespaces, one-block limit", () => {
     assert.equal(code(() => fs.getxattr(f, "user.a")), "ENODATA");
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("a directory of 20,000 entries: lookup, listing and removal", () => {
@@ -595,15 +796,19 @@ Deno.test("a directory of 20,000 entries: lookup, listing and removal", () => {
     fs = Vexfs.open(img);
     const reads0 = fs.cache.reads;
     assert.equal(fs.lookup(d, "file-12345") > 0, true);
-    assert.ok(fs.cache.reads - reads0 <= 6, `lookup read ${fs.cache.reads - reads0} blocks`);
+    assert.ok(
+      fs.cache.reads - reads0 <= 6,
+      `lookup read ${fs.cache.reads - reads0} blocks`,
+    );
     assert.equal(new Set([...fs.readdir(d)].map((e) => e.name)).size, 20000);
     for (let i = 0; i < 20000; i++) fs.unlink(d, `file-${i}`);
     assert.equal(fs.dirSize(d), 0);
     fs.rmdir(ROOT_INO, "big");
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("read-only open writes nothing and refuses changes with EROFS", () => {
@@ -617,7 +822,9 @@ Deno.test("read-only open writes nothing and refuses changes with EROFS", () => 
     fs.close();
   }
   const after = Deno.readFileSync(img);
-  assert.ok(before.length === after.length && before.every((b, i) => b === after[i]));
+  assert.ok(
+    before.length === after.length && before.every((b, i) => b === after[i]),
+  );
   Deno.removeSync(img);
 });
 
@@ -628,8 +835,9 @@ Deno.test("a second read-write open of the same image is refused with EBUSY", ()
     assert.equal(code(() => Vexfs.open(img)), "EBUSY");
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  assertFsckClean(img);
+  Deno.removeSync(img);
 });
 
 Deno.test("superblock state: dirty while open, clean after close", () => {

@@ -3,6 +3,7 @@ import { FsError } from "../errors.ts";
 import { ROOT_INO } from "../format/constants.ts";
 import { Vexfs } from "./fs.ts";
 import { mkfs } from "./mkfs.ts";
+import { fsck } from "../fsck/fsck.ts";
 
 function tmpImage(size = 64 << 20, blockSize = 4096): string {
   const p = Deno.makeTempFileSync({ suffix: ".img" });
@@ -22,7 +23,10 @@ function code(f: () => unknown): string {
 }
 
 function bruteL2(vs: Map<number, number[]>, q: number[], k: number) {
-  return [...vs].map(([ino, v]) => ({ ino, score: Math.sqrt(v.reduce((a, x, i) => a + (x - q[i]) ** 2, 0)) }))
+  return [...vs].map(([ino, v]) => ({
+    ino,
+    score: Math.sqrt(v.reduce((a, x, i) => a + (x - q[i]) ** 2, 0)),
+  }))
     .sort((a, b) => a.score - b.score || a.ino - b.ino).slice(0, k);
 }
 
@@ -34,7 +38,8 @@ Deno.test("vectors: set, replace, get, delete with swap-remove; results equal br
     fs.collections.create(c, { dim: 8, metric: "l2", elem: "f32" });
     const want = new Map<number, number[]>();
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+    const rnd = () =>
+      ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
     const inos: number[] = [];
     for (let i = 0; i < 300; i++) {
       const ino = fs.create(c, `f${i}`);
@@ -61,18 +66,28 @@ Deno.test("vectors: set, replace, get, delete with swap-remove; results equal br
     fs = Vexfs.open(img);
     const info = fs.collections.get(1);
     assert.equal(info.count, want.size);
-    for (const [ino, v] of want) assert.deepEqual([...fs.collections.getVector(ino)!], v);
+    for (const [ino, v] of want) {
+      assert.deepEqual([...fs.collections.getVector(ino)!], v);
+    }
     assert.equal(fs.collections.getVector(inos[1]), null);
     const q = Array.from({ length: 8 }, rnd);
     const got = fs.collections.search(c, new Float32Array(q), 10);
     const exp = bruteL2(want, [...new Float32Array(q)], 10);
     assert.deepEqual(got.map((h) => h.ino), exp.map((h) => h.ino));
-    for (let i = 0; i < 10; i++) assert.ok(Math.abs(got[i].score - exp[i].score) < 1e-5);
+    for (let i = 0; i < 10; i++) {
+      assert.ok(Math.abs(got[i].score - exp[i].score) < 1e-5);
+    }
     assert.equal(got[0].path, `f${inos.indexOf(got[0].ino)}`);
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  const r = fsck(img);
+  assert.deepEqual(
+    r.problems.filter((p) => p.severity !== "info"),
+    [],
+    "fsck is clean",
+  );
+  Deno.removeSync(img);
 });
 
 Deno.test("vectors: bad input is refused and changes nothing", () => {
@@ -83,28 +98,87 @@ Deno.test("vectors: bad input is refused and changes nothing", () => {
     const out = fs.create(ROOT_INO, "outside");
     fs.collections.create(c, { dim: 3, metric: "cosine", elem: "i8" });
     const f = fs.create(c, "f");
-    assert.equal(code(() => fs.collections.setVector(f, new Float32Array([1, 2]))), "EINVAL");
-    assert.equal(code(() => fs.collections.setVector(f, new Float32Array([1, NaN, 2]))), "EINVAL");
-    assert.equal(code(() => fs.collections.setVector(f, new Float32Array([1, 200, 2]))), "EINVAL");
-    assert.equal(code(() => fs.collections.setVector(f, new Float32Array([1, 1.5, 2]))), "EINVAL");
-    assert.equal(code(() => fs.collections.setVector(out, new Float32Array([1, 2, 3]))), "EINVAL");
-    assert.equal(code(() => fs.collections.setVector(c, new Float32Array([1, 2, 3]))), "EINVAL");
+    assert.equal(
+      code(() => fs.collections.setVector(f, new Float32Array([1, 2]))),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() => fs.collections.setVector(f, new Float32Array([1, NaN, 2]))),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() => fs.collections.setVector(f, new Float32Array([1, 200, 2]))),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() => fs.collections.setVector(f, new Float32Array([1, 1.5, 2]))),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() => fs.collections.setVector(out, new Float32Array([1, 2, 3]))),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() => fs.collections.setVector(c, new Float32Array([1, 2, 3]))),
+      "EINVAL",
+    );
     assert.equal(fs.collections.get(1).count, 0);
     fs.collections.setVector(f, new Float32Array([1, -128, 127]));
     assert.deepEqual([...fs.collections.getVector(f)!], [1, -128, 127]);
-    assert.equal(code(() => fs.collections.search(c, new Float32Array([1, 2]), 5)), "EINVAL");
-    assert.equal(code(() => fs.collections.search(c, new Float32Array([1, 2, Infinity]), 5)), "EINVAL");
-    assert.equal(code(() => fs.collections.search(c, new Float32Array([1, 2, 3]), 0)), "EINVAL");
-    assert.equal(code(() => fs.collections.search(ROOT_INO, new Float32Array([1, 2, 3]), 1)), "EINVAL");
+    assert.equal(
+      code(() => fs.collections.search(c, new Float32Array([1, 2]), 5)),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() =>
+        fs.collections.search(c, new Float32Array([1, 2, Infinity]), 5)
+      ),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() => fs.collections.search(c, new Float32Array([1, 2, 3]), 0)),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() =>
+        fs.collections.search(ROOT_INO, new Float32Array([1, 2, 3]), 1)
+      ),
+      "EINVAL",
+    );
     // nesting refused both ways
     const inner = fs.mkdir(c, "inner");
-    assert.equal(code(() => fs.collections.create(inner, { dim: 3, metric: "l2", elem: "f32" })), "EINVAL");
-    assert.equal(code(() => fs.collections.create(ROOT_INO, { dim: 3, metric: "l2", elem: "f32" })), "EINVAL");
-    assert.equal(code(() => fs.collections.create(fs.mkdir(ROOT_INO, "z"), { dim: 5000, metric: "l2", elem: "f32" })), "EINVAL");
+    assert.equal(
+      code(() =>
+        fs.collections.create(inner, { dim: 3, metric: "l2", elem: "f32" })
+      ),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() =>
+        fs.collections.create(ROOT_INO, { dim: 3, metric: "l2", elem: "f32" })
+      ),
+      "EINVAL",
+    );
+    assert.equal(
+      code(() =>
+        fs.collections.create(fs.mkdir(ROOT_INO, "z"), {
+          dim: 5000,
+          metric: "l2",
+          elem: "f32",
+        })
+      ),
+      "EINVAL",
+    );
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  const r = fsck(img);
+  assert.deepEqual(
+    r.problems.filter((p) => p.severity !== "info"),
+    [],
+    "fsck is clean",
+  );
+  Deno.removeSync(img);
 });
 
 Deno.test("vectors: moves follow FORMAT.md §8.4 (same collection keeps, compatible moves, incompatible deletes)", () => {
@@ -127,7 +201,10 @@ Deno.test("vectors: moves follow FORMAT.md §8.4 (same collection keeps, compati
     fs.rename(a, "f2", b, "f"); // compatible: moves to b
     assert.equal(fs.collections.get(1).count, 1);
     assert.equal(fs.collections.get(2).count, 1);
-    assert.deepEqual(fs.collections.search(b, new Float32Array([1, 1]), 5).map((h) => h.path), ["f"]);
+    assert.deepEqual(
+      fs.collections.search(b, new Float32Array([1, 1]), 5).map((h) => h.path),
+      ["f"],
+    );
     fs.rename(a, "sub", z, "sub"); // a directory moves to an incompatible collection: g loses its vector
     assert.equal(fs.collections.getVector(g), null);
     assert.equal(fs.collections.get(1).count, 0);
@@ -136,8 +213,14 @@ Deno.test("vectors: moves follow FORMAT.md §8.4 (same collection keeps, compati
     assert.equal(code(() => fs.rename(ROOT_INO, "a", b, "a")), "EINVAL"); // collections do not nest
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  const r = fsck(img);
+  assert.deepEqual(
+    r.problems.filter((p) => p.severity !== "info"),
+    [],
+    "fsck is clean",
+  );
+  Deno.removeSync(img);
 });
 
 Deno.test("search in a subdirectory sees only the files below it, with relative paths", () => {
@@ -149,14 +232,39 @@ Deno.test("search in a subdirectory sees only the files below it, with relative 
     const x = fs.mkdir(c, "x");
     const y = fs.mkdir(c, "y");
     const deep = fs.mkdir(x, "deep");
-    for (const [d, name, v] of [[x, "x1", [0, 0]], [deep, "d1", [0, 1]], [y, "y1", [0, 0.5]]] as const) {
+    for (
+      const [d, name, v] of [[x, "x1", [0, 0]], [deep, "d1", [0, 1]], [
+        y,
+        "y1",
+        [0, 0.5],
+      ]] as const
+    ) {
       fs.collections.setVector(fs.create(d, name), new Float32Array(v));
     }
-    assert.deepEqual(fs.collections.search(x, new Float32Array([0, 0.5]), 10).map((h) => h.path), ["x1", "deep/d1"]);
-    assert.deepEqual(fs.collections.search(c, new Float32Array([0, 0.5]), 1).map((h) => h.path), ["y/y1"]);
-    assert.equal(fs.collections.search(y, new Float32Array([0, 0.5]), 10)[0].score, 0);
+    assert.deepEqual(
+      fs.collections.search(x, new Float32Array([0, 0.5]), 10).map((h) =>
+        h.path
+      ),
+      ["x1", "deep/d1"],
+    );
+    assert.deepEqual(
+      fs.collections.search(c, new Float32Array([0, 0.5]), 1).map((h) =>
+        h.path
+      ),
+      ["y/y1"],
+    );
+    assert.equal(
+      fs.collections.search(y, new Float32Array([0, 0.5]), 10)[0].score,
+      0,
+    );
   } finally {
     fs.close();
-    Deno.removeSync(img);
   }
+  const r = fsck(img);
+  assert.deepEqual(
+    r.problems.filter((p) => p.severity !== "info"),
+    [],
+    "fsck is clean",
+  );
+  Deno.removeSync(img);
 });
