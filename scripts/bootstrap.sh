@@ -40,7 +40,10 @@ fi
 stamp=node_modules/.vexfs-lock-stamp
 if [ ! -x node_modules/.bin/deno ] || ! cmp -s package-lock.json "$stamp"; then
   say "installing npm packages (Deno and libraries) from package-lock.json"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install --no-save` installs exactly the versions in the lockfile. Not `npm ci`:
+  # npm 11 records only this platform's optional @deno/* binary in the lockfile and
+  # then `npm ci` refuses the lockfile as out of sync.
+  npm install --no-save --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 deno=node_modules/.bin/deno

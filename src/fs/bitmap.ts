@@ -41,7 +41,9 @@ export class Bitmap {
   set(i: number, n = 1): void {
     for (let k = i; k < i + n; k++) {
       const m = 1 << (k & 7);
-      if (this.bytes[k >>> 3] & m) throw new Error(`bitmap: bit ${k} already set`);
+      if (this.bytes[k >>> 3] & m) {
+        throw new Error(`bitmap: bit ${k} already set`);
+      }
       this.bytes[k >>> 3] |= m;
     }
     this.#free -= n;
@@ -52,7 +54,9 @@ export class Bitmap {
   clear(i: number, n = 1): void {
     for (let k = i; k < i + n; k++) {
       const m = 1 << (k & 7);
-      if (!(this.bytes[k >>> 3] & m)) throw new Error(`bitmap: bit ${k} already clear`);
+      if (!(this.bytes[k >>> 3] & m)) {
+        throw new Error(`bitmap: bit ${k} already clear`);
+      }
       this.bytes[k >>> 3] &= ~m;
     }
     this.#free += n;
@@ -82,7 +86,10 @@ export class Bitmap {
    * start and length of the longest run found among the first candidates, or
    * null when no bit is free. Does not set the bits.
    */
-  findRun(goal: number, want: number): { start: number; length: number } | null {
+  findRun(
+    goal: number,
+    want: number,
+  ): { start: number; length: number } | null {
     if (this.#free === 0) return null;
     if (goal < 0 || goal >= this.bits) goal = 0;
     let best: { start: number; length: number } | null = null;
@@ -123,6 +130,10 @@ export class Bitmap {
 
   #touch(i: number, n: number): void {
     const bitsPerBlock = this.blockSize * 8;
-    for (let b = Math.floor(i / bitsPerBlock); b <= Math.floor((i + n - 1) / bitsPerBlock); b++) this.#dirty.add(b);
+    for (
+      let b = Math.floor(i / bitsPerBlock);
+      b <= Math.floor((i + n - 1) / bitsPerBlock);
+      b++
+    ) this.#dirty.add(b);
   }
 }

@@ -73,7 +73,9 @@ export class BufferCache {
 
   /** Marks block `b` (which must be cached) as modified. */
   markDirty(b: number): void {
-    if (!this.#blocks.has(b)) throw new Error(`markDirty: block ${b} is not cached`);
+    if (!this.#blocks.has(b)) {
+      throw new Error(`markDirty: block ${b} is not cached`);
+    }
     this.#dirty.add(b);
   }
 
@@ -95,10 +97,13 @@ export class BufferCache {
     while (i < list.length) {
       let j = i + 1;
       while (j < list.length && list[j] === list[j - 1] + 1 && j - i < 256) j++;
-      if (j - i === 1) this.#io.write(list[i] * this.blockSize, this.#blocks.get(list[i])!);
-      else {
+      if (j - i === 1) {
+        this.#io.write(list[i] * this.blockSize, this.#blocks.get(list[i])!);
+      } else {
         const run = new Uint8Array((j - i) * this.blockSize);
-        for (let k = i; k < j; k++) run.set(this.#blocks.get(list[k])!, (k - i) * this.blockSize);
+        for (let k = i; k < j; k++) {
+          run.set(this.#blocks.get(list[k])!, (k - i) * this.blockSize);
+        }
         this.#io.write(list[i] * this.blockSize, run);
       }
       i = j;
@@ -108,7 +113,9 @@ export class BufferCache {
 
   /** Drops every clean block (dirty ones stay). */
   dropClean(): void {
-    for (const b of [...this.#blocks.keys()]) if (!this.#dirty.has(b)) this.#blocks.delete(b);
+    for (const b of [...this.#blocks.keys()]) {
+      if (!this.#dirty.has(b)) this.#blocks.delete(b);
+    }
   }
 
   #insert(b: number, buf: Uint8Array): void {

@@ -31,7 +31,11 @@ export function firstEndingAfter(exts: Extent[], lblk: number): number {
 }
 
 /** Splits file blocks [lblk, lblk+count) into mapped segments and holes, in order. */
-export function segments(exts: Extent[], lblk: number, count: number): Segment[] {
+export function segments(
+  exts: Extent[],
+  lblk: number,
+  count: number,
+): Segment[] {
   const out: Segment[] = [];
   let cur = lblk;
   const end = lblk + count;
@@ -39,15 +43,30 @@ export function segments(exts: Extent[], lblk: number, count: number): Segment[]
   while (cur < end) {
     const e = exts[i];
     if (!e || e.logical >= end) {
-      out.push({ lblk: cur, count: end - cur, physical: null, unwritten: false });
+      out.push({
+        lblk: cur,
+        count: end - cur,
+        physical: null,
+        unwritten: false,
+      });
       break;
     }
     if (e.logical > cur) {
-      out.push({ lblk: cur, count: e.logical - cur, physical: null, unwritten: false });
+      out.push({
+        lblk: cur,
+        count: e.logical - cur,
+        physical: null,
+        unwritten: false,
+      });
       cur = e.logical;
     }
     const n = Math.min(end, e.logical + e.length) - cur;
-    out.push({ lblk: cur, count: n, physical: e.physical + (cur - e.logical), unwritten: (e.flags & EXT_UNWRITTEN) !== 0 });
+    out.push({
+      lblk: cur,
+      count: n,
+      physical: e.physical + (cur - e.logical),
+      unwritten: (e.flags & EXT_UNWRITTEN) !== 0,
+    });
     cur += n;
     i++;
   }
@@ -71,7 +90,8 @@ export function insertExtent(exts: Extent[], ext: Extent): void {
 }
 
 function canMerge(a: Extent, b: Extent): boolean {
-  return a.logical + a.length === b.logical && a.physical + a.length === b.physical && a.flags === b.flags &&
+  return a.logical + a.length === b.logical &&
+    a.physical + a.length === b.physical && a.flags === b.flags &&
     a.length + b.length <= EXT_MAX_LEN;
 }
 
@@ -80,7 +100,11 @@ function canMerge(a: Extent, b: Extent): boolean {
  * end"), splitting extents at the edges.
  * @returns the device block ranges that were unmapped, to be freed by the caller
  */
-export function punch(exts: Extent[], from: number, to = Infinity): { start: number; count: number }[] {
+export function punch(
+  exts: Extent[],
+  from: number,
+  to = Infinity,
+): { start: number; count: number }[] {
   const freed: { start: number; count: number }[] = [];
   let i = firstEndingAfter(exts, from);
   while (i < exts.length && exts[i].logical < to) {
@@ -91,8 +115,22 @@ export function punch(exts: Extent[], from: number, to = Infinity): { start: num
     const head = s - e.logical;
     const tailLen = e.logical + e.length - t;
     const repl: Extent[] = [];
-    if (head > 0) repl.push({ logical: e.logical, physical: e.physical, length: head, flags: e.flags });
-    if (tailLen > 0) repl.push({ logical: t, physical: e.physical + (t - e.logical), length: tailLen, flags: e.flags });
+    if (head > 0) {
+      repl.push({
+        logical: e.logical,
+        physical: e.physical,
+        length: head,
+        flags: e.flags,
+      });
+    }
+    if (tailLen > 0) {
+      repl.push({
+        logical: t,
+        physical: e.physical + (t - e.logical),
+        length: tailLen,
+        flags: e.flags,
+      });
+    }
     exts.splice(i, 1, ...repl);
     i += repl.length;
     if (head > 0 && tailLen > 0) break;
@@ -113,10 +151,27 @@ export function markWritten(exts: Extent[], lblk: number, count: number): void {
     const s = Math.max(lblk, e.logical);
     const t = Math.min(end, e.logical + e.length);
     const parts: Extent[] = [];
-    if (s > e.logical) parts.push({ logical: e.logical, physical: e.physical, length: s - e.logical, flags: e.flags });
-    parts.push({ logical: s, physical: e.physical + (s - e.logical), length: t - s, flags: e.flags & ~EXT_UNWRITTEN });
+    if (s > e.logical) {
+      parts.push({
+        logical: e.logical,
+        physical: e.physical,
+        length: s - e.logical,
+        flags: e.flags,
+      });
+    }
+    parts.push({
+      logical: s,
+      physical: e.physical + (s - e.logical),
+      length: t - s,
+      flags: e.flags & ~EXT_UNWRITTEN,
+    });
     if (t < e.logical + e.length) {
-      parts.push({ logical: t, physical: e.physical + (t - e.logical), length: e.logical + e.length - t, flags: e.flags });
+      parts.push({
+        logical: t,
+        physical: e.physical + (t - e.logical),
+        length: e.logical + e.length - t,
+        flags: e.flags,
+      });
     }
     exts.splice(i, 1, ...parts);
     i += parts.length;

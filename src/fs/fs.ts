@@ -24,8 +24,8 @@ import {
   EXT_MAX_DEPTH,
   EXT_ROOT_MAX,
   EXT_UNWRITTEN,
-  FIRST_INO,
   fileTypeOfMode,
+  FIRST_INO,
   IFL_COLL_ROOT,
   IFL_HAS_VECTOR,
   IFL_INLINE,
@@ -47,14 +47,38 @@ import {
   SUPPORTED_RO_COMPAT,
   SYMLINK_MAX,
 } from "../format/constants.ts";
-import { decodeExtentNode, encodeExtentNode, type Extent, extentBlockMax, blockChecksumOk } from "../format/extent.ts";
-import { decodeInode, encodeInode, type Inode, nowTimespec, type Timespec } from "../format/inode.ts";
-import { blockSizeOf, decodeSuperblock, encodeSuperblock, type Superblock, superblockProblems } from "../format/superblock.ts";
+import {
+  blockChecksumOk,
+  decodeExtentNode,
+  encodeExtentNode,
+  type Extent,
+  extentBlockMax,
+} from "../format/extent.ts";
+import {
+  decodeInode,
+  encodeInode,
+  type Inode,
+  nowTimespec,
+  type Timespec,
+} from "../format/inode.ts";
+import {
+  blockSizeOf,
+  decodeSuperblock,
+  encodeSuperblock,
+  type Superblock,
+  superblockProblems,
+} from "../format/superblock.ts";
 import { decodeXattrBlock, encodeXattrBlock } from "../format/xattr.ts";
 import { dirHash } from "../format/hash.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import { insertExtent, mappedBlocks, markWritten, punch, segments } from "./extentmap.ts";
+import {
+  insertExtent,
+  mappedBlocks,
+  markWritten,
+  punch,
+  segments,
+} from "./extentmap.ts";
 import {
   type DirBlocks,
   dirEntryCount,
@@ -153,9 +177,22 @@ const dec = new TextDecoder();
 export function nameBytes(name: Name): Uint8Array {
   const b = typeof name === "string" ? enc.encode(name) : name;
   if (b.length === 0) throw new FsError("ENOENT", "empty file name");
-  if (b.length > NAME_MAX) throw new FsError("ENAMETOOLONG", `file name is ${b.length} bytes; at most ${NAME_MAX} are allowed`);
-  if (b.includes(0x2f) || b.includes(0)) throw new FsError("EINVAL", `file name '${dec.decode(b)}' contains '/' or NUL`);
-  if ((b.length === 1 && b[0] === 0x2e) || (b.length === 2 && b[0] === 0x2e && b[1] === 0x2e)) {
+  if (b.length > NAME_MAX) {
+    throw new FsError(
+      "ENAMETOOLONG",
+      `file name is ${b.length} bytes; at most ${NAME_MAX} are allowed`,
+    );
+  }
+  if (b.includes(0x2f) || b.includes(0)) {
+    throw new FsError(
+      "EINVAL",
+      `file name '${dec.decode(b)}' contains '/' or NUL`,
+    );
+  }
+  if (
+    (b.length === 1 && b[0] === 0x2e) ||
+    (b.length === 2 && b[0] === 0x2e && b[1] === 0x2e)
+  ) {
     throw new FsError("EINVAL", "'.' and '..' cannot be used as names here");
   }
   return b;
@@ -220,17 +257,30 @@ export class Vexfs {
   static openDevice(dev: Device, opts: OpenOptions = {}): Vexfs {
     const readOnly = opts.readOnly ?? dev.readOnly;
     if (dev.size < SB_OFFSET + SB_SIZE) {
-      throw new FsError("EUCLEAN", `${dev.path} is only ${dev.size} bytes: too small to hold a VexFS superblock`);
+      throw new FsError(
+        "EUCLEAN",
+        `${dev.path} is only ${dev.size} bytes: too small to hold a VexFS superblock`,
+      );
     }
     const raw = new Uint8Array(SB_SIZE);
     dev.read(SB_OFFSET, raw);
     const problems = superblockProblems(raw, dev.size);
     if (problems.length) {
-      throw new FsError("EUCLEAN", `${dev.path} does not hold a usable VexFS filesystem: ${problems.join("; ")}`);
+      throw new FsError(
+        "EUCLEAN",
+        `${dev.path} does not hold a usable VexFS filesystem: ${
+          problems.join("; ")
+        }`,
+      );
     }
     const sb = decodeSuperblock(raw);
     if (!readOnly && (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT)) {
-      throw new FsError("EROFS", `${dev.path} uses features 0x${(sb.featureRoCompat & ~SUPPORTED_RO_COMPAT).toString(16)} that this version can only read: open it read-only`);
+      throw new FsError(
+        "EROFS",
+        `${dev.path} uses features 0x${
+          (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT).toString(16)
+        } that this version can only read: open it read-only`,
+      );
     }
     const fs = new Vexfs(dev, sb, readOnly);
     if (!readOnly) {
@@ -253,7 +303,10 @@ export class Vexfs {
   iget(ino: number): InodeState {
     const hit = this.#inodes.get(ino);
     if (hit) return hit;
-    if (!Number.isSafeInteger(ino) || ino < 1 || ino > this.sb.inodeCount || !this.inodeMap.test(ino - 1)) {
+    if (
+      !Number.isSafeInteger(ino) || ino < 1 || ino > this.sb.inodeCount ||
+      !this.inodeMap.test(ino - 1)
+    ) {
       throw new FsError("ENOENT", `inode ${ino} is not in use`);
     }
     const { block, off } = this.#inodeLoc(ino);
@@ -266,7 +319,10 @@ export class Vexfs {
 
   #inodeLoc(ino: number): { block: number; off: number } {
     const byte = (ino - 1) * INODE_SIZE;
-    return { block: this.sb.inodeTableStart + Math.floor(byte / this.blockSize), off: byte % this.blockSize };
+    return {
+      block: this.sb.inodeTableStart + Math.floor(byte / this.blockSize),
+      off: byte % this.blockSize,
+    };
   }
 
   /** Marks an inode modified; it is written to the inode table at the next flush. */
@@ -288,10 +344,22 @@ export class Vexfs {
    * @param mode full st_mode (type and permission bits)
    * @throws FsError ENOSPC when no inode is free
    */
-  ialloc(mode: number, uid: number, gid: number, parentIno: number, parentHash: number, flags = 0): InodeState {
+  ialloc(
+    mode: number,
+    uid: number,
+    gid: number,
+    parentIno: number,
+    parentHash: number,
+    flags = 0,
+  ): InodeState {
     this.#assertWritable();
     const run = this.inodeMap.findRun(this.inodeMap.rotor, 1);
-    if (!run) throw new FsError("ENOSPC", "no free inodes left (mkfs with more inodes: --inodes)");
+    if (!run) {
+      throw new FsError(
+        "ENOSPC",
+        "no free inodes left (mkfs with more inodes: --inodes)",
+      );
+    }
     this.inodeMap.set(run.start);
     this.inodeMap.rotor = run.start + 1;
     const ino = run.start + 1;
@@ -327,7 +395,9 @@ export class Vexfs {
   /** Frees an inode and everything it owns (blocks, xattrs, vector). */
   #ifree(n: InodeState): void {
     if (n.d.flags & IFL_HAS_VECTOR) this.collections.deleteVector(n.ino);
-    if ((n.d.flags & IFL_COLL_ROOT)) this.collections.dropCollection(n.d.collId);
+    if ((n.d.flags & IFL_COLL_ROOT)) {
+      this.collections.dropCollection(n.d.collId);
+    }
     if (!(n.d.flags & IFL_INLINE)) this.#truncateBlocks(n, 0);
     if (n.d.xattrBlock) {
       this.bfree(n.d.xattrBlock, 1);
@@ -346,7 +416,11 @@ export class Vexfs {
   /** Frees an inode that has no links and is not open (internal files of a dropped collection). */
   forceFree(ino: number): void {
     const n = this.iget(ino);
-    check(n.d.nlink === 0 && !this.#open.has(ino), "EBUSY", `inode ${ino} is still linked or open`);
+    check(
+      n.d.nlink === 0 && !this.#open.has(ino),
+      "EBUSY",
+      `inode ${ino} is still linked or open`,
+    );
     this.#ifree(n);
   }
 
@@ -394,16 +468,26 @@ export class Vexfs {
         for (const e of (node as { extents: Extent[] }).extents) exts.push(e);
         return;
       }
-      if (level > EXT_MAX_DEPTH) throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree too deep`);
+      if (level > EXT_MAX_DEPTH) {
+        throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree too deep`);
+      }
       for (const ix of (node as { index: { child: number }[] }).index) {
         this.#checkBlockNo(ix.child, n.ino);
         const b = this.cache.get(ix.child);
         if (!blockChecksumOk(b, n.ino)) {
-          throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree block ${ix.child} checksum mismatch`);
+          throw new FsError(
+            "EUCLEAN",
+            `inode ${n.ino}: extent tree block ${ix.child} checksum mismatch`,
+          );
         }
         tree.push(ix.child);
         const child = decodeExtentNode(b, n.ino);
-        if (child.depth !== node.depth - 1) throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree depth is inconsistent`);
+        if (child.depth !== node.depth - 1) {
+          throw new FsError(
+            "EUCLEAN",
+            `inode ${n.ino}: extent tree depth is inconsistent`,
+          );
+        }
         walk(child, level + 1);
       }
     };
@@ -412,7 +496,10 @@ export class Vexfs {
       const e = exts[i];
       this.#checkBlockNo(e.physical, n.ino, e.length);
       if (i > 0 && exts[i - 1].logical + exts[i - 1].length > e.logical) {
-        throw new FsError("EUCLEAN", `inode ${n.ino}: extents overlap or are out of order`);
+        throw new FsError(
+          "EUCLEAN",
+          `inode ${n.ino}: extents overlap or are out of order`,
+        );
       }
     }
     n.exts = exts;
@@ -421,8 +508,13 @@ export class Vexfs {
   }
 
   #checkBlockNo(b: number, ino: number, len = 1): void {
-    if (b < this.sb.firstDataBlock || b + len > this.sb.blockCount - 1 || len < 1) {
-      throw new FsError("EUCLEAN", `inode ${ino}: block ${b} (+${len}) lies outside the data area`);
+    if (
+      b < this.sb.firstDataBlock || b + len > this.sb.blockCount - 1 || len < 1
+    ) {
+      throw new FsError(
+        "EUCLEAN",
+        `inode ${ino}: block ${b} (+${len}) lies outside the data area`,
+      );
     }
   }
 
@@ -451,7 +543,11 @@ export class Vexfs {
       n.d.blocks -= old.length;
       n.treeBlocks = [];
       const root = new Uint8Array(INODE_DATA_SIZE);
-      encodeExtentNode({ depth: 0, max: EXT_ROOT_MAX, extents: exts }, root, n.ino);
+      encodeExtentNode(
+        { depth: 0, max: EXT_ROOT_MAX, extents: exts },
+        root,
+        n.ino,
+      );
       n.d.data = root;
       this.dirty(n);
       return;
@@ -461,7 +557,12 @@ export class Vexfs {
     for (const b of old.slice(need)) this.bfree(b, 1);
     n.d.blocks -= Math.max(0, old.length - need);
     while (blocks.length < need) {
-      const r = this.balloc(blocks.length ? blocks[blocks.length - 1] + 1 : (exts[0]?.physical ?? 0), need - blocks.length);
+      const r = this.balloc(
+        blocks.length
+          ? blocks[blocks.length - 1] + 1
+          : (exts[0]?.physical ?? 0),
+        need - blocks.length,
+      );
       for (let i = 0; i < r.length; i++) blocks.push(r.start + i);
       n.d.blocks += r.length;
     }
@@ -471,7 +572,12 @@ export class Vexfs {
     for (let i = 0; i < exts.length; i += m) {
       const b = blocks[bi++];
       const buf = this.cache.getNew(b);
-      encodeExtentNode({ depth: 0, max: m, extents: exts.slice(i, i + m) }, buf, n.ino, this.blockSize);
+      encodeExtentNode(
+        { depth: 0, max: m, extents: exts.slice(i, i + m) },
+        buf,
+        n.ino,
+        this.blockSize,
+      );
       level.push({ logical: exts[i].logical, child: b });
     }
     let depth = 1;
@@ -480,13 +586,20 @@ export class Vexfs {
       for (let i = 0; i < level.length; i += m) {
         const b = blocks[bi++];
         const buf = this.cache.getNew(b);
-        encodeExtentNode({ depth, max: m, index: level.slice(i, i + m) }, buf, n.ino, this.blockSize);
+        encodeExtentNode(
+          { depth, max: m, index: level.slice(i, i + m) },
+          buf,
+          n.ino,
+          this.blockSize,
+        );
         next.push({ logical: level[i].logical, child: b });
       }
       level = next;
       depth++;
     }
-    if (depth > EXT_MAX_DEPTH) throw new FsError("EFBIG", `inode ${n.ino}: too many extents`);
+    if (depth > EXT_MAX_DEPTH) {
+      throw new FsError("EFBIG", `inode ${n.ino}: too many extents`);
+    }
     const root = new Uint8Array(INODE_DATA_SIZE);
     encodeExtentNode({ depth, max: EXT_ROOT_MAX, index: level }, root, n.ino);
     n.d.data = root;
@@ -506,15 +619,24 @@ export class Vexfs {
    * @returns the blocks that were newly allocated (as file-block ranges)
    * @throws FsError ENOSPC before changing anything if space does not suffice
    */
-  #allocRange(n: InodeState, lblk: number, count: number, flags = 0): { lblk: number; count: number }[] {
+  #allocRange(
+    n: InodeState,
+    lblk: number,
+    count: number,
+    flags = 0,
+  ): { lblk: number; count: number }[] {
     const exts = this.extents(n);
     const segs = segments(exts, lblk, count);
     const holes = segs.filter((s) => s.physical === null);
     const need = holes.reduce((a, s) => a + s.count, 0);
     if (need === 0) return [];
-    const treeNeed = this.treeBlocksFor(exts.length + 2 * holes.length) - (n.treeBlocks?.length ?? 0);
+    const treeNeed = this.treeBlocksFor(exts.length + 2 * holes.length) -
+      (n.treeBlocks?.length ?? 0);
     if (need + Math.max(0, treeNeed) + 1 > this.blockMap.free) {
-      throw new FsError("ENOSPC", `no space left on device (${need} blocks needed, ${this.blockMap.free} free)`);
+      throw new FsError(
+        "ENOSPC",
+        `no space left on device (${need} blocks needed, ${this.blockMap.free} free)`,
+      );
     }
     const added: { lblk: number; count: number }[] = [];
     for (const h of holes) {
@@ -522,9 +644,16 @@ export class Vexfs {
       let left = h.count;
       while (left > 0) {
         const prev = segments(exts, Math.max(0, l - 1), 1)[0];
-        const goal = l > 0 && prev.physical !== null ? prev.physical + 1 : this.blockMap.rotor;
+        const goal = l > 0 && prev.physical !== null
+          ? prev.physical + 1
+          : this.blockMap.rotor;
         const r = this.balloc(goal, left);
-        insertExtent(exts, { logical: l, physical: r.start, length: r.length, flags });
+        insertExtent(exts, {
+          logical: l,
+          physical: r.start,
+          length: r.length,
+          flags,
+        });
         added.push({ lblk: l, count: r.length });
         n.d.blocks += r.length;
         l += r.length;
@@ -556,9 +685,20 @@ export class Vexfs {
    */
   read(ino: number, offset: number, length: number): Uint8Array {
     const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${ino} is a directory`);
-    check(offset >= 0 && length >= 0, "EINVAL", `invalid read range offset ${offset} length ${length}`);
-    if (n.d.flags & IFL_INLINE) return n.d.data.slice(Math.min(offset, n.d.size), Math.min(n.d.size, offset + length));
+    if ((n.d.mode & S_IFMT) === S_IFDIR) {
+      throw new FsError("EISDIR", `inode ${ino} is a directory`);
+    }
+    check(
+      offset >= 0 && length >= 0,
+      "EINVAL",
+      `invalid read range offset ${offset} length ${length}`,
+    );
+    if (n.d.flags & IFL_INLINE) {
+      return n.d.data.slice(
+        Math.min(offset, n.d.size),
+        Math.min(n.d.size, offset + length),
+      );
+    }
     const end = Math.min(n.d.size, offset + length);
     if (end <= offset) return new Uint8Array(0);
     const out = new Uint8Array(end - offset);
@@ -593,16 +733,21 @@ export class Vexfs {
     this.#assertWritable();
     const n = this.iget(ino);
     const type = n.d.mode & S_IFMT;
-    if (type === S_IFDIR) throw new FsError("EISDIR", `inode ${ino} is a directory`);
+    if (type === S_IFDIR) {
+      throw new FsError("EISDIR", `inode ${ino} is a directory`);
+    }
     check(offset >= 0, "EINVAL", `negative offset ${offset}`);
-    if (offset + data.length > MAX_FILE_SIZE) throw new FsError("EFBIG", `file would exceed ${MAX_FILE_SIZE} bytes`);
+    if (offset + data.length > MAX_FILE_SIZE) {
+      throw new FsError("EFBIG", `file would exceed ${MAX_FILE_SIZE} bytes`);
+    }
     if (data.length === 0) return 0;
     const bs = this.blockSize;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + data.length - 1) / bs);
     const before = this.extents(n).map((e) => ({ ...e }));
     const fresh = this.#allocRange(n, first, last - first + 1);
-    const isFresh = (l: number) => fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
+    const isFresh = (l: number) =>
+      fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
     try {
       for (const s of segments(n.exts!, first, last - first + 1)) {
         const segStart = s.lblk * bs;
@@ -612,7 +757,10 @@ export class Vexfs {
         const newish = s.unwritten || isFresh(s.lblk);
         const headPad = from - segStart;
         const tailPad = (s.lblk + s.count) * bs - to;
-        if (newish && (headPad > 0 && from % bs !== 0 || tailPad > 0 && to % bs !== 0)) {
+        if (
+          newish &&
+          (headPad > 0 && from % bs !== 0 || tailPad > 0 && to % bs !== 0)
+        ) {
           // fresh or unwritten blocks: zero-fill the partial edges
           const a = Math.floor(from / bs) * bs;
           const b = Math.ceil(to / bs) * bs;
@@ -656,15 +804,28 @@ export class Vexfs {
   truncate(ino: number, size: number): void {
     this.#assertWritable();
     const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${ino} is a directory`);
-    check(size >= 0 && Number.isSafeInteger(size), "EINVAL", `invalid size ${size}`);
-    if (size > MAX_FILE_SIZE) throw new FsError("EFBIG", `size ${size} exceeds ${MAX_FILE_SIZE} bytes`);
+    if ((n.d.mode & S_IFMT) === S_IFDIR) {
+      throw new FsError("EISDIR", `inode ${ino} is a directory`);
+    }
+    check(
+      size >= 0 && Number.isSafeInteger(size),
+      "EINVAL",
+      `invalid size ${size}`,
+    );
+    if (size > MAX_FILE_SIZE) {
+      throw new FsError("EFBIG", `size ${size} exceeds ${MAX_FILE_SIZE} bytes`);
+    }
     const bs = this.blockSize;
     if (size < n.d.size) {
       this.#truncateBlocks(n, Math.ceil(size / bs));
       if (size % bs) {
         const s = segments(n.exts!, Math.floor(size / bs), 1)[0];
-        if (s.physical !== null && !s.unwritten) this.dev.write(s.physical * bs + (size % bs), new Uint8Array(bs - (size % bs)));
+        if (s.physical !== null && !s.unwritten) {
+          this.dev.write(
+            s.physical * bs + (size % bs),
+            new Uint8Array(bs - (size % bs)),
+          );
+        }
       }
     }
     n.d.size = size;
@@ -683,9 +844,17 @@ export class Vexfs {
   fallocate(ino: number, mode: number, offset: number, length: number): void {
     this.#assertWritable();
     const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) !== S_IFREG) throw new FsError("ENODEV", "fallocate works on regular files only");
-    check(offset >= 0 && length > 0, "EINVAL", `invalid range offset ${offset} length ${length}`);
-    if (offset + length > MAX_FILE_SIZE) throw new FsError("EFBIG", `range exceeds ${MAX_FILE_SIZE} bytes`);
+    if ((n.d.mode & S_IFMT) !== S_IFREG) {
+      throw new FsError("ENODEV", "fallocate works on regular files only");
+    }
+    check(
+      offset >= 0 && length > 0,
+      "EINVAL",
+      `invalid range offset ${offset} length ${length}`,
+    );
+    if (offset + length > MAX_FILE_SIZE) {
+      throw new FsError("EFBIG", `range exceeds ${MAX_FILE_SIZE} bytes`);
+    }
     const bs = this.blockSize;
     if (mode === 0 || mode === 1) {
       const first = Math.floor(offset / bs);
@@ -699,7 +868,9 @@ export class Vexfs {
       const zero = (a: number, b: number) => {
         if (b <= a) return;
         const s = segments(n.exts ?? this.extents(n), Math.floor(a / bs), 1)[0];
-        if (s.physical !== null && !s.unwritten) this.dev.write(s.physical * bs + (a % bs), new Uint8Array(b - a));
+        if (s.physical !== null && !s.unwritten) {
+          this.dev.write(s.physical * bs + (a % bs), new Uint8Array(b - a));
+        }
       };
       if (fullTo > fullFrom) {
         for (const f of punch(this.extents(n), fullFrom, fullTo)) {
@@ -711,10 +882,15 @@ export class Vexfs {
         zero(fullTo * bs, end);
       } else {
         zero(offset, Math.min(end, Math.ceil((offset + 1) / bs) * bs));
-        if (Math.floor(end / bs) !== Math.floor(offset / bs)) zero(Math.floor(end / bs) * bs, end);
+        if (Math.floor(end / bs) !== Math.floor(offset / bs)) {
+          zero(Math.floor(end / bs) * bs, end);
+        }
       }
     } else {
-      throw new FsError("EOPNOTSUPP", `fallocate mode ${mode} is not supported (0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are)`);
+      throw new FsError(
+        "EOPNOTSUPP",
+        `fallocate mode ${mode} is not supported (0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are)`,
+      );
     }
     n.d.ctime = nowTimespec();
     this.dirty(n);
@@ -732,21 +908,40 @@ export class Vexfs {
       blockCount: () => Math.floor(n.d.size / bs),
       read: (l: number) => {
         const p = this.bmap(n, l);
-        if (!p) throw new FsError("EUCLEAN", `directory ${n.ino}: block ${l} is not mapped`);
+        if (!p) {
+          throw new FsError(
+            "EUCLEAN",
+            `directory ${n.ino}: block ${l} is not mapped`,
+          );
+        }
         return this.cache.get(p);
       },
       write: (l: number, data: Uint8Array) => {
         const p = this.bmap(n, l);
-        if (!p) throw new FsError("EUCLEAN", `directory ${n.ino}: block ${l} is not mapped`);
+        if (!p) {
+          throw new FsError(
+            "EUCLEAN",
+            `directory ${n.ino}: block ${l} is not mapped`,
+          );
+        }
         this.cache.put(p, data);
       },
       append: () => {
         const l = Math.floor(n.d.size / bs);
         const exts = this.extents(n);
-        const goal = exts.length ? exts[exts.length - 1].physical + exts[exts.length - 1].length : 0;
-        if (this.blockMap.free < 2 + this.treeBlocksFor(exts.length + 1)) throw new FsError("ENOSPC", "no space left on device");
+        const goal = exts.length
+          ? exts[exts.length - 1].physical + exts[exts.length - 1].length
+          : 0;
+        if (this.blockMap.free < 2 + this.treeBlocksFor(exts.length + 1)) {
+          throw new FsError("ENOSPC", "no space left on device");
+        }
         const r = this.balloc(goal, 1);
-        insertExtent(exts, { logical: l, physical: r.start, length: 1, flags: 0 });
+        insertExtent(exts, {
+          logical: l,
+          physical: r.start,
+          length: 1,
+          flags: 0,
+        });
         n.d.blocks += 1;
         n.d.size += bs;
         this.#storeExtents(n);
@@ -758,7 +953,9 @@ export class Vexfs {
 
   #dir(ino: number): InodeState {
     const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", `inode ${ino} is not a directory`);
+    if ((n.d.mode & S_IFMT) !== S_IFDIR) {
+      throw new FsError("ENOTDIR", `inode ${ino} is not a directory`);
+    }
     return n;
   }
 
@@ -769,12 +966,26 @@ export class Vexfs {
    */
   lookup(dir: number, name: Name): number {
     const d = this.#dir(dir);
-    if (name === "." || (name instanceof Uint8Array && name.length === 1 && name[0] === 0x2e)) return dir;
-    if (name === ".." || (name instanceof Uint8Array && name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) {
+    if (
+      name === "." ||
+      (name instanceof Uint8Array && name.length === 1 && name[0] === 0x2e)
+    ) return dir;
+    if (
+      name === ".." ||
+      (name instanceof Uint8Array && name.length === 2 && name[0] === 0x2e &&
+        name[1] === 0x2e)
+    ) {
       return dir === ROOT_INO ? ROOT_INO : d.d.parentIno;
     }
     const e = dirLookup(this.dirBlocks(d), nameBytes(name));
-    if (!e) throw new FsError("ENOENT", `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`);
+    if (!e) {
+      throw new FsError(
+        "ENOENT",
+        `no entry '${
+          typeof name === "string" ? name : dec.decode(name)
+        }' in directory ${dir}`,
+      );
+    }
     return e.ino;
   }
 
@@ -782,7 +993,12 @@ export class Vexfs {
   *readdir(dir: number): Generator<DirEntryInfo> {
     const d = this.#dir(dir);
     for (const e of dirIterate(this.dirBlocks(d))) {
-      yield { nameBytes: e.name, name: dec.decode(e.name), ino: e.ino, type: e.type };
+      yield {
+        nameBytes: e.name,
+        name: dec.decode(e.name),
+        ino: e.ino,
+        type: e.type,
+      };
     }
   }
 
@@ -803,16 +1019,33 @@ export class Vexfs {
    * Used by create, mkdir, mknod and symlink.
    * @throws FsError EEXIST, ENOSPC, ENOTDIR, ENAMETOOLONG, EROFS
    */
-  #makeNode(dir: number, name: Name, mode: number, uid: number, gid: number): InodeState {
+  #makeNode(
+    dir: number,
+    name: Name,
+    mode: number,
+    uid: number,
+    gid: number,
+  ): InodeState {
     this.#assertWritable();
     const d = this.#dir(dir);
-    if (d.d.nlink === 0) throw new FsError("ENOENT", `directory ${dir} has been removed`);
+    if (d.d.nlink === 0) {
+      throw new FsError("ENOENT", `directory ${dir} has been removed`);
+    }
     const nb = nameBytes(name);
     const blocks = this.dirBlocks(d);
-    if (dirLookup(blocks, nb)) throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
+    if (dirLookup(blocks, nb)) {
+      throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
+    }
     const isDir = (mode & S_IFMT) === S_IFDIR;
-    if (isDir && d.d.nlink >= 65000) throw new FsError("EMLINK", `directory ${dir} has too many subdirectories`);
-    if (this.blockMap.free < 4) throw new FsError("ENOSPC", "no space left on device");
+    if (isDir && d.d.nlink >= 65000) {
+      throw new FsError(
+        "EMLINK",
+        `directory ${dir} has too many subdirectories`,
+      );
+    }
+    if (this.blockMap.free < 4) {
+      throw new FsError("ENOSPC", "no space left on device");
+    }
     const hash = dirHash(nb, this.sb.hashSeed);
     const n = this.ialloc(mode, uid, gid, dir, hash);
     try {
@@ -849,10 +1082,27 @@ export class Vexfs {
    * block device with `rdev`).
    * @throws FsError EEXIST, ENOSPC, EINVAL for a directory or symlink mode
    */
-  mknod(dir: number, name: Name, mode: number, rdev = 0, uid = 0, gid = 0): number {
+  mknod(
+    dir: number,
+    name: Name,
+    mode: number,
+    rdev = 0,
+    uid = 0,
+    gid = 0,
+  ): number {
     const t = mode & S_IFMT;
-    check(t !== S_IFDIR && t !== S_IFLNK, "EINVAL", "use mkdir/symlink for directories and symlinks");
-    const n = this.#makeNode(dir, name, t === 0 ? S_IFREG | (mode & 0o7777) : mode, uid, gid);
+    check(
+      t !== S_IFDIR && t !== S_IFLNK,
+      "EINVAL",
+      "use mkdir/symlink for directories and symlinks",
+    );
+    const n = this.#makeNode(
+      dir,
+      name,
+      t === 0 ? S_IFREG | (mode & 0o7777) : mode,
+      uid,
+      gid,
+    );
     n.d.rdev = rdev;
     this.dirty(n);
     return n.ino;
@@ -866,7 +1116,12 @@ export class Vexfs {
   symlink(dir: number, name: Name, target: Name, uid = 0, gid = 0): number {
     const t = typeof target === "string" ? enc.encode(target) : target;
     check(t.length > 0, "ENOENT", "empty symlink target");
-    if (t.length > SYMLINK_MAX) throw new FsError("ENAMETOOLONG", `symlink target is ${t.length} bytes; at most ${SYMLINK_MAX}`);
+    if (t.length > SYMLINK_MAX) {
+      throw new FsError(
+        "ENAMETOOLONG",
+        `symlink target is ${t.length} bytes; at most ${SYMLINK_MAX}`,
+      );
+    }
     const n = this.#makeNode(dir, name, S_IFLNK | 0o777, uid, gid);
     if (t.length <= INODE_DATA_SIZE) {
       const data = new Uint8Array(INODE_DATA_SIZE);
@@ -891,7 +1146,9 @@ export class Vexfs {
   /** The target of a symlink. @throws FsError EINVAL if `ino` is not a symlink */
   readlink(ino: number): Uint8Array {
     const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) !== S_IFLNK) throw new FsError("EINVAL", `inode ${ino} is not a symlink`);
+    if ((n.d.mode & S_IFMT) !== S_IFLNK) {
+      throw new FsError("EINVAL", `inode ${ino} is not a symlink`);
+    }
     if (n.d.flags & IFL_INLINE) return n.d.data.slice(0, n.d.size);
     const out = new Uint8Array(n.d.size);
     this.readInto(n, 0, out);
@@ -909,10 +1166,18 @@ export class Vexfs {
     const nb = nameBytes(name);
     const blocks = this.dirBlocks(d);
     // same order of checks as Linux: EEXIST (filename_create) before EPERM (vfs_link)
-    if (dirLookup(blocks, nb)) throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EPERM", "hard links to directories are not allowed");
-    if (n.d.nlink === 0) throw new FsError("ENOENT", `inode ${ino} has been removed`);
-    if (n.d.nlink >= 65000) throw new FsError("EMLINK", `inode ${ino} has too many links`);
+    if (dirLookup(blocks, nb)) {
+      throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
+    }
+    if ((n.d.mode & S_IFMT) === S_IFDIR) {
+      throw new FsError("EPERM", "hard links to directories are not allowed");
+    }
+    if (n.d.nlink === 0) {
+      throw new FsError("ENOENT", `inode ${ino} has been removed`);
+    }
+    if (n.d.nlink >= 65000) {
+      throw new FsError("EMLINK", `inode ${ino} has too many links`);
+    }
     dirInsert(blocks, nb, ino, fileTypeOfMode(n.d.mode));
     n.d.nlink++;
     if (!n.d.parentIno) {
@@ -957,7 +1222,12 @@ export class Vexfs {
     const e = dirLookup(blocks, nb);
     if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
     const n = this.iget(e.ino);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `'${dec.decode(nb)}' is a directory (use rmdir)`);
+    if ((n.d.mode & S_IFMT) === S_IFDIR) {
+      throw new FsError(
+        "EISDIR",
+        `'${dec.decode(nb)}' is a directory (use rmdir)`,
+      );
+    }
     dirRemove(blocks, nb);
     this.#touchDir(d);
     this.#dropLink(n, dir, e.hash);
@@ -976,8 +1246,15 @@ export class Vexfs {
     const e = dirLookup(blocks, nb);
     if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
     const n = this.iget(e.ino);
-    if ((n.d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", `'${dec.decode(nb)}' is not a directory`);
-    if (dirEntryCount(this.dirBlocks(n)) > 0) throw new FsError("ENOTEMPTY", `directory '${dec.decode(nb)}' is not empty`);
+    if ((n.d.mode & S_IFMT) !== S_IFDIR) {
+      throw new FsError("ENOTDIR", `'${dec.decode(nb)}' is not a directory`);
+    }
+    if (dirEntryCount(this.dirBlocks(n)) > 0) {
+      throw new FsError(
+        "ENOTEMPTY",
+        `directory '${dec.decode(nb)}' is not empty`,
+      );
+    }
     dirRemove(blocks, nb);
     d.d.nlink--;
     this.#touchDir(d);
@@ -994,7 +1271,10 @@ export class Vexfs {
       if (!p || p === cur) return false;
       cur = p;
     }
-    throw new FsError("ELOOP", "directory parent chain is too long (corrupted?)");
+    throw new FsError(
+      "ELOOP",
+      "directory parent chain is too long (corrupted?)",
+    );
   }
 
   /**
@@ -1003,9 +1283,19 @@ export class Vexfs {
    * @throws FsError ENOENT, EEXIST (NOREPLACE), EISDIR, ENOTDIR, ENOTEMPTY,
    *   EINVAL (directory into itself, bad flags), EBUSY (root)
    */
-  rename(oldDir: number, oldName: Name, newDir: number, newName: Name, flags = 0): void {
+  rename(
+    oldDir: number,
+    oldName: Name,
+    newDir: number,
+    newName: Name,
+    flags = 0,
+  ): void {
     this.#assertWritable();
-    check((flags & ~3) === 0 && flags !== 3, "EINVAL", `invalid rename flags ${flags}`);
+    check(
+      (flags & ~3) === 0 && flags !== 3,
+      "EINVAL",
+      `invalid rename flags ${flags}`,
+    );
     const od = this.#dir(oldDir);
     const nd = this.#dir(newDir);
     const onb = nameBytes(oldName);
@@ -1018,18 +1308,39 @@ export class Vexfs {
     const sn = this.iget(src.ino);
     const srcIsDir = (sn.d.mode & S_IFMT) === S_IFDIR;
     if (flags === 2) {
-      if (!dst) throw new FsError("ENOENT", `no entry '${dec.decode(nnb)}' to exchange with`);
+      if (!dst) {
+        throw new FsError(
+          "ENOENT",
+          `no entry '${dec.decode(nnb)}' to exchange with`,
+        );
+      }
       const dn = this.iget(dst.ino);
       const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
-      if (srcIsDir && oldDir !== newDir && this.isAncestor(src.ino, newDir)) throw new FsError("EINVAL", "cannot move a directory into itself");
-      if (dstIsDir && oldDir !== newDir && this.isAncestor(dst.ino, oldDir)) throw new FsError("EINVAL", "cannot move a directory into itself");
+      if (srcIsDir && oldDir !== newDir && this.isAncestor(src.ino, newDir)) {
+        throw new FsError("EINVAL", "cannot move a directory into itself");
+      }
+      if (dstIsDir && oldDir !== newDir && this.isAncestor(dst.ino, oldDir)) {
+        throw new FsError("EINVAL", "cannot move a directory into itself");
+      }
       if (src.ino === dst.ino) return;
       this.collections.checkMove(sn, newDir);
       this.collections.checkMove(dn, oldDir);
       dirReplace(ob, onb, dst.ino, dst.type);
       dirReplace(nbk, nnb, src.ino, src.type);
-      this.#reparent(sn, oldDir, src.hash, newDir, dirHash(nnb, this.sb.hashSeed));
-      this.#reparent(dn, newDir, dst.hash, oldDir, dirHash(onb, this.sb.hashSeed));
+      this.#reparent(
+        sn,
+        oldDir,
+        src.hash,
+        newDir,
+        dirHash(nnb, this.sb.hashSeed),
+      );
+      this.#reparent(
+        dn,
+        newDir,
+        dst.hash,
+        oldDir,
+        dirHash(onb, this.sb.hashSeed),
+      );
       if (srcIsDir !== dstIsDir && oldDir !== newDir) {
         if (srcIsDir) {
           od.d.nlink--;
@@ -1045,20 +1356,37 @@ export class Vexfs {
       this.#touchDir(nd);
       return;
     }
-    if (dst && flags === 1) throw new FsError("EEXIST", `'${dec.decode(nnb)}' already exists`);
+    if (dst && flags === 1) {
+      throw new FsError("EEXIST", `'${dec.decode(nnb)}' already exists`);
+    }
     if (dst && dst.ino === src.ino) return; // same inode: POSIX says do nothing
     if (srcIsDir && this.isAncestor(src.ino, newDir)) {
-      throw new FsError("EINVAL", "cannot move a directory into itself or its subdirectory");
+      throw new FsError(
+        "EINVAL",
+        "cannot move a directory into itself or its subdirectory",
+      );
     }
     let dn: InodeState | undefined;
     if (dst) {
       dn = this.iget(dst.ino);
       const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
-      if (srcIsDir && !dstIsDir) throw new FsError("ENOTDIR", `'${dec.decode(nnb)}' is not a directory`);
-      if (!srcIsDir && dstIsDir) throw new FsError("EISDIR", `'${dec.decode(nnb)}' is a directory`);
-      if (dstIsDir && dirEntryCount(this.dirBlocks(dn)) > 0) throw new FsError("ENOTEMPTY", `directory '${dec.decode(nnb)}' is not empty`);
+      if (srcIsDir && !dstIsDir) {
+        throw new FsError("ENOTDIR", `'${dec.decode(nnb)}' is not a directory`);
+      }
+      if (!srcIsDir && dstIsDir) {
+        throw new FsError("EISDIR", `'${dec.decode(nnb)}' is a directory`);
+      }
+      if (dstIsDir && dirEntryCount(this.dirBlocks(dn)) > 0) {
+        throw new FsError(
+          "ENOTEMPTY",
+          `directory '${dec.decode(nnb)}' is not empty`,
+        );
+      }
     } else if (srcIsDir && oldDir !== newDir && nd.d.nlink >= 65000) {
-      throw new FsError("EMLINK", "target directory has too many subdirectories");
+      throw new FsError(
+        "EMLINK",
+        "target directory has too many subdirectories",
+      );
     }
     this.collections.checkMove(sn, newDir);
     const newHash = dirHash(nnb, this.sb.hashSeed);
@@ -1082,9 +1410,18 @@ export class Vexfs {
     this.#touchDir(nd);
   }
 
-  #reparent(n: InodeState, oldDir: number, oldHash: number, newDir: number, newHash: number): void {
+  #reparent(
+    n: InodeState,
+    oldDir: number,
+    oldHash: number,
+    newDir: number,
+    newHash: number,
+  ): void {
     const isDir = (n.d.mode & S_IFMT) === S_IFDIR;
-    if (isDir || n.d.nlink === 1 || (n.d.parentIno === oldDir && n.d.parentHash === oldHash) || !n.d.parentIno) {
+    if (
+      isDir || n.d.nlink === 1 ||
+      (n.d.parentIno === oldDir && n.d.parentHash === oldHash) || !n.d.parentIno
+    ) {
       n.d.parentIno = newDir;
       n.d.parentHash = newHash;
     }
@@ -1127,11 +1464,17 @@ export class Vexfs {
     const n = this.iget(ino);
     const now = nowTimespec();
     if (a.size !== undefined) this.truncate(ino, a.size);
-    if (a.mode !== undefined) n.d.mode = (n.d.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.mode !== undefined) {
+      n.d.mode = (n.d.mode & S_IFMT) | (a.mode & 0o7777);
+    }
     if (a.uid !== undefined && a.uid !== -1) n.d.uid = a.uid >>> 0;
     if (a.gid !== undefined && a.gid !== -1) n.d.gid = a.gid >>> 0;
-    if (a.atime !== undefined) n.d.atime = a.atime === "now" ? now : checkTime(a.atime);
-    if (a.mtime !== undefined) n.d.mtime = a.mtime === "now" ? now : checkTime(a.mtime);
+    if (a.atime !== undefined) {
+      n.d.atime = a.atime === "now" ? now : checkTime(a.atime);
+    }
+    if (a.mtime !== undefined) {
+      n.d.mtime = a.mtime === "now" ? now : checkTime(a.mtime);
+    }
     n.d.ctime = now;
     this.dirty(n);
     return this.getattr(ino);
@@ -1142,8 +1485,12 @@ export class Vexfs {
     if (this.readOnly) return;
     const n = this.iget(ino);
     const now = nowTimespec();
-    const le = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
-    if (le(n.d.atime, n.d.mtime) || le(n.d.atime, n.d.ctime) || now.sec - n.d.atime.sec > 86400) {
+    const le = (a: Timespec, b: Timespec) =>
+      a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
+    if (
+      le(n.d.atime, n.d.mtime) || le(n.d.atime, n.d.ctime) ||
+      now.sec - n.d.atime.sec > 86400
+    ) {
       n.d.atime = now;
       this.dirty(n);
     }
@@ -1174,8 +1521,12 @@ export class Vexfs {
     this.#assertWritable();
     const n = this.iget(ino);
     const attrs = this.listxattr(ino);
-    if (flags === 1 && attrs.has(name)) throw new FsError("EEXIST", `attribute '${name}' exists`);
-    if (flags === 2 && !attrs.has(name)) throw new FsError("ENODATA", `no attribute '${name}'`);
+    if (flags === 1 && attrs.has(name)) {
+      throw new FsError("EEXIST", `attribute '${name}' exists`);
+    }
+    if (flags === 2 && !attrs.has(name)) {
+      throw new FsError("ENODATA", `no attribute '${name}'`);
+    }
     attrs.set(name, value.slice());
     this.#storeXattrs(n, attrs);
   }
@@ -1185,7 +1536,9 @@ export class Vexfs {
     this.#assertWritable();
     const n = this.iget(ino);
     const attrs = this.listxattr(ino);
-    if (!attrs.delete(name)) throw new FsError("ENODATA", `no attribute '${name}'`);
+    if (!attrs.delete(name)) {
+      throw new FsError("ENODATA", `no attribute '${name}'`);
+    }
     this.#storeXattrs(n, attrs);
   }
 
@@ -1302,10 +1655,14 @@ export class Vexfs {
       ino = this.lookup(cur, p);
       const n = this.iget(ino);
       if ((n.d.mode & S_IFMT) === S_IFLNK && (follow || i < parts.length - 1)) {
-        if (++hops > 40) throw new FsError("ELOOP", `too many symlinks in '${path}'`);
+        if (++hops > 40) {
+          throw new FsError("ELOOP", `too many symlinks in '${path}'`);
+        }
         const target = dec.decode(this.readlink(ino));
         const rest = parts.slice(i + 1).join("/");
-        const base = target.startsWith("/") ? target : `${this.pathOf(cur)}/${target}`;
+        const base = target.startsWith("/")
+          ? target
+          : `${this.pathOf(cur)}/${target}`;
         return this.resolve(`${base}/${rest}`, follow, hops);
       }
     }
@@ -1315,7 +1672,9 @@ export class Vexfs {
   /** Splits a path into its parent directory inode and last component. */
   resolveParent(path: string): { dir: number; name: string } {
     const parts = path.split("/").filter((p) => p.length > 0);
-    if (parts.length === 0) throw new FsError("EINVAL", "the root has no parent");
+    if (parts.length === 0) {
+      throw new FsError("EINVAL", "the root has no parent");
+    }
     const name = parts.pop()!;
     return { dir: this.resolve("/" + parts.join("/")), name };
   }
@@ -1329,7 +1688,12 @@ export class Vexfs {
     const names: string[] = [];
     let cur = ino;
     for (let guard = 0; cur !== ROOT_INO; guard++) {
-      if (guard > 4096) throw new FsError("ELOOP", `parent chain of inode ${ino} does not reach the root`);
+      if (guard > 4096) {
+        throw new FsError(
+          "ELOOP",
+          `parent chain of inode ${ino} does not reach the root`,
+        );
+      }
       const n = this.iget(cur);
       if (!n.d.parentIno) return this.#searchPath(ino);
       const p = this.#dir(n.d.parentIno);
@@ -1374,7 +1738,9 @@ export class Vexfs {
     if (this.#inodes.size > 50000) {
       this.#flushMeta();
       for (const [ino, n] of this.#inodes) {
-        if (!n.dirty && !this.#open.has(ino) && ino > COLL_TABLE_INO) this.#inodes.delete(ino);
+        if (!n.dirty && !this.#open.has(ino) && ino > COLL_TABLE_INO) {
+          this.#inodes.delete(ino);
+        }
       }
     }
   }
@@ -1384,10 +1750,16 @@ export class Vexfs {
     for (const n of this.#inodes.values()) if (n.dirty) this.#writeInode(n);
     const bs = this.blockSize;
     for (const b of this.blockMap.takeDirty()) {
-      this.cache.put(this.sb.blockBitmapStart + b, this.blockMap.bytes.subarray(b * bs, (b + 1) * bs));
+      this.cache.put(
+        this.sb.blockBitmapStart + b,
+        this.blockMap.bytes.subarray(b * bs, (b + 1) * bs),
+      );
     }
     for (const b of this.inodeMap.takeDirty()) {
-      this.cache.put(this.sb.inodeBitmapStart + b, this.inodeMap.bytes.subarray(b * bs, (b + 1) * bs));
+      this.cache.put(
+        this.sb.inodeBitmapStart + b,
+        this.inodeMap.bytes.subarray(b * bs, (b + 1) * bs),
+      );
     }
     this.cache.flush();
   }
@@ -1438,13 +1810,19 @@ export class Vexfs {
   }
 
   #assertWritable(): void {
-    if (this.readOnly) throw new FsError("EROFS", "the filesystem is open read-only");
+    if (this.readOnly) {
+      throw new FsError("EROFS", "the filesystem is open read-only");
+    }
     if (this.#closed) throw new FsError("EBADF", "the filesystem is closed");
   }
 }
 
 function checkTime(t: Timespec): Timespec {
-  check(Number.isSafeInteger(t.sec) && t.nsec >= 0 && t.nsec < 1e9, "EINVAL", `invalid timestamp ${t.sec}.${t.nsec}`);
+  check(
+    Number.isSafeInteger(t.sec) && t.nsec >= 0 && t.nsec < 1e9,
+    "EINVAL",
+    `invalid timestamp ${t.sec}.${t.nsec}`,
+  );
   return { sec: t.sec, nsec: t.nsec };
 }
 

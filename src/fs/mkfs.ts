@@ -6,7 +6,11 @@
  * @module
  */
 import { Device } from "../device/device.ts";
-import { mountedState, probeSignatures, type Signature } from "../device/probe.ts";
+import {
+  mountedState,
+  probeSignatures,
+  type Signature,
+} from "../device/probe.ts";
 import { FsError } from "../errors.ts";
 import {
   COLL_TABLE_INO,
@@ -34,7 +38,11 @@ import {
 } from "../format/constants.ts";
 import { encodeExtentNode } from "../format/extent.ts";
 import { encodeInode, type Inode, type Timespec } from "../format/inode.ts";
-import { encodeSuperblock, type Superblock, uuidFromString } from "../format/superblock.ts";
+import {
+  encodeSuperblock,
+  type Superblock,
+  uuidFromString,
+} from "../format/superblock.ts";
 import { dirInit } from "./htree.ts";
 
 /** Options in the spirit of mke2fs(8). */
@@ -97,17 +105,37 @@ export interface MkfsResult {
  * @throws FsError EINVAL for an invalid block size or inode count, ENOSPC when
  *   the device is too small (the message gives the minimum)
  */
-export function computeLayout(deviceBytes: number, opts: MkfsOptions = {}): Layout {
+export function computeLayout(
+  deviceBytes: number,
+  opts: MkfsOptions = {},
+): Layout {
   const bs = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
-  if (!Number.isInteger(bs) || bs < MIN_BLOCK_SIZE || bs > MAX_BLOCK_SIZE || (bs & (bs - 1)) !== 0) {
-    throw new FsError("EINVAL", `invalid block size ${bs}: use a power of two from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE} bytes`);
+  if (
+    !Number.isInteger(bs) || bs < MIN_BLOCK_SIZE || bs > MAX_BLOCK_SIZE ||
+    (bs & (bs - 1)) !== 0
+  ) {
+    throw new FsError(
+      "EINVAL",
+      `invalid block size ${bs}: use a power of two from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE} bytes`,
+    );
   }
   const blockCount = Math.floor(deviceBytes / bs);
   const ratio = opts.inodeRatio ?? 16384;
-  if (!Number.isInteger(ratio) || ratio < 1024) throw new FsError("EINVAL", `inode ratio ${ratio} must be at least 1024 bytes per inode`);
+  if (!Number.isInteger(ratio) || ratio < 1024) {
+    throw new FsError(
+      "EINVAL",
+      `inode ratio ${ratio} must be at least 1024 bytes per inode`,
+    );
+  }
   let inodeCount = opts.inodes ?? Math.floor((blockCount * bs) / ratio);
-  if (opts.inodes !== undefined && (!Number.isInteger(opts.inodes) || opts.inodes < FIRST_INO + 16)) {
-    throw new FsError("EINVAL", `inode count ${opts.inodes} is too small (at least ${FIRST_INO + 16})`);
+  if (
+    opts.inodes !== undefined &&
+    (!Number.isInteger(opts.inodes) || opts.inodes < FIRST_INO + 16)
+  ) {
+    throw new FsError(
+      "EINVAL",
+      `inode count ${opts.inodes} is too small (at least ${FIRST_INO + 16})`,
+    );
   }
   inodeCount = Math.min(Math.max(inodeCount, FIRST_INO + 48), 0xffffffff);
   const firstMeta = bs === 1024 ? 2 : 1;
@@ -152,11 +180,20 @@ export function computeLayout(deviceBytes: number, opts: MkfsOptions = {}): Layo
  *   force; the message names it), EINVAL (bad options), ENOSPC (too small), ENOENT
  */
 export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
-  if (opts.label !== undefined && new TextEncoder().encode(opts.label).length > 63) {
-    throw new FsError("EINVAL", `label '${opts.label}' is longer than 63 bytes`);
+  if (
+    opts.label !== undefined && new TextEncoder().encode(opts.label).length > 63
+  ) {
+    throw new FsError(
+      "EINVAL",
+      `label '${opts.label}' is longer than 63 bytes`,
+    );
   }
-  const uuid = typeof opts.uuid === "string" ? uuidFromString(opts.uuid) : opts.uuid ?? randomUuid();
-  if (opts.blockSize !== undefined) computeLayout(1 << 30, { blockSize: opts.blockSize }); // validate early
+  const uuid = typeof opts.uuid === "string"
+    ? uuidFromString(opts.uuid)
+    : opts.uuid ?? randomUuid();
+  if (opts.blockSize !== undefined) {
+    computeLayout(1 << 30, { blockSize: opts.blockSize }); // validate early
+  }
   let exists = true;
   try {
     Deno.statSync(path);
@@ -164,16 +201,27 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
     exists = false;
   }
   if (!exists && opts.size === undefined) {
-    throw new FsError("ENOENT", `${path} does not exist; give --size to create an image file`);
+    throw new FsError(
+      "ENOENT",
+      `${path} does not exist; give --size to create an image file`,
+    );
   }
   if (exists) {
     const ms = mountedState(path);
     if (ms.mounted || ms.busy) {
-      throw new FsError("EBUSY", `${path} is in use: ${ms.users.join("; ") || `mounted on ${ms.where}`}; unmount it first`);
+      throw new FsError(
+        "EBUSY",
+        `${path} is in use: ${
+          ms.users.join("; ") || `mounted on ${ms.where}`
+        }; unmount it first`,
+      );
     }
   }
   if (exists && opts.size !== undefined && !Deno.statSync(path).isFile) {
-    throw new FsError("EINVAL", `--size only applies to image files; ${path} is a device`);
+    throw new FsError(
+      "EINVAL",
+      `--size only applies to image files; ${path} is a device`,
+    );
   }
   // Every check runs before anything is created, grown or written.
   let previous: Signature[] = [];
@@ -192,14 +240,31 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
   const layout = computeLayout(deviceBytes, opts);
   if (previous.length && !opts.force && !opts.dryRun) {
     const what = previous.map((s) => s.description).join("; ");
-    throw new FsError("EEXIST", `${path} already contains ${what}; use --force to overwrite it (all its data will be lost)`);
+    throw new FsError(
+      "EEXIST",
+      `${path} already contains ${what}; use --force to overwrite it (all its data will be lost)`,
+    );
   }
-  const result: MkfsResult = { path, kind, deviceBytes, layout, uuid, label: opts.label ?? "", previous, dryRun: !!opts.dryRun };
+  const result: MkfsResult = {
+    path,
+    kind,
+    deviceBytes,
+    layout,
+    uuid,
+    label: opts.label ?? "",
+    previous,
+    dryRun: !!opts.dryRun,
+  };
   if (opts.dryRun) return result;
-  const dev = opts.size !== undefined ? Device.create(path, opts.size) : Device.open(path, { exclusive: true });
+  const dev = opts.size !== undefined
+    ? Device.create(path, opts.size)
+    : Device.open(path, { exclusive: true });
   try {
     if (dev.size < layout.blockCount * layout.blockSize) {
-      throw new FsError("EIO", `${path} is smaller (${dev.size} bytes) than when it was checked`);
+      throw new FsError(
+        "EIO",
+        `${path} is smaller (${dev.size} bytes) than when it was checked`,
+      );
     }
     writeFilesystem(dev, layout, { ...opts, uuid });
     return result;
@@ -224,7 +289,11 @@ function setBits(bytes: Uint8Array, from: number, to: number): void {
  * Writes a fresh filesystem with `layout` onto `dev` (no checks: see {@link mkfs}).
  * Clears old signatures in the first and last MiB.
  */
-export function writeFilesystem(dev: Device, layout: Layout, opts: MkfsOptions & { uuid: Uint8Array }): void {
+export function writeFilesystem(
+  dev: Device,
+  layout: Layout,
+  opts: MkfsOptions & { uuid: Uint8Array },
+): void {
   const bs = layout.blockSize;
   const now = opts.time ?? Math.floor(Date.now() / 1000);
   const ts: Timespec = { sec: now, nsec: 0 };
@@ -248,7 +317,15 @@ export function writeFilesystem(dev: Device, layout: Layout, opts: MkfsOptions &
   // inode table: the blocks holding the reserved inodes
   const resBytes = Math.ceil(((FIRST_INO - 1) * INODE_SIZE) / bs) * bs;
   const table = new Uint8Array(resBytes);
-  const inode = (mode: number, nlink: number, size: number, blocks: number, flags: number, parent: number, data: Uint8Array): Inode => ({
+  const inode = (
+    mode: number,
+    nlink: number,
+    size: number,
+    blocks: number,
+    flags: number,
+    parent: number,
+    data: Uint8Array,
+  ): Inode => ({
     mode,
     uid: 0,
     gid: 0,
@@ -271,12 +348,33 @@ export function writeFilesystem(dev: Device, layout: Layout, opts: MkfsOptions &
     data,
   });
   const rootData = new Uint8Array(INODE_DATA_SIZE);
-  encodeExtentNode({ depth: 0, max: EXT_ROOT_MAX, extents: [{ logical: 0, physical: rootBlock, length: 1, flags: 0 }] }, rootData, ROOT_INO);
+  encodeExtentNode(
+    {
+      depth: 0,
+      max: EXT_ROOT_MAX,
+      extents: [{ logical: 0, physical: rootBlock, length: 1, flags: 0 }],
+    },
+    rootData,
+    ROOT_INO,
+  );
   const emptyData = new Uint8Array(INODE_DATA_SIZE);
-  encodeExtentNode({ depth: 0, max: EXT_ROOT_MAX, extents: [] }, emptyData, COLL_TABLE_INO);
-  const at = (ino: number) => table.subarray((ino - 1) * INODE_SIZE, ino * INODE_SIZE);
-  encodeInode(ROOT_INO, inode(S_IFDIR | 0o755, 2, bs, 1, 0, ROOT_INO, rootData), at(ROOT_INO));
-  encodeInode(COLL_TABLE_INO, inode(S_IFREG | 0o600, 1, 0, 0, IFL_INTERNAL, 0, emptyData), at(COLL_TABLE_INO));
+  encodeExtentNode(
+    { depth: 0, max: EXT_ROOT_MAX, extents: [] },
+    emptyData,
+    COLL_TABLE_INO,
+  );
+  const at = (ino: number) =>
+    table.subarray((ino - 1) * INODE_SIZE, ino * INODE_SIZE);
+  encodeInode(
+    ROOT_INO,
+    inode(S_IFDIR | 0o755, 2, bs, 1, 0, ROOT_INO, rootData),
+    at(ROOT_INO),
+  );
+  encodeInode(
+    COLL_TABLE_INO,
+    inode(S_IFREG | 0o600, 1, 0, 0, IFL_INTERNAL, 0, emptyData),
+    at(COLL_TABLE_INO),
+  );
   dev.write(layout.inodeTableStart * bs, table);
   // root directory: an empty hash tree
   const dirBuf = new Uint8Array(bs);

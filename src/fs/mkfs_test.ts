@@ -30,7 +30,10 @@ Deno.test("mkfs: a 10 GiB sparse image formats quickly and writes only metadata"
     assert.equal(r.layout.blockCount, 2621440);
     const st = Deno.statSync(img);
     assert.equal(st.size, 10 * 2 ** 30);
-    assert.ok(st.blocks! * 512 < 8 << 20, `only metadata is allocated (${st.blocks! * 512} bytes)`);
+    assert.ok(
+      st.blocks! * 512 < 8 << 20,
+      `only metadata is allocated (${st.blocks! * 512} bytes)`,
+    );
     const fs = Vexfs.open(img);
     assert.equal(fs.statfs().bfree, r.layout.freeBlocks);
     fs.close();
@@ -52,10 +55,25 @@ Deno.test("mkfs refusals on image files change nothing", () => {
     assert.match(e.message, /--force/);
     assert.equal(sha(ext4), before);
     assert.equal(Deno.statSync(ext4).size, 16 << 20, "not grown");
-    assert.equal(errOf(() => mkfs(`${dir}/small.img`, { size: 4096 })).code, "ENOSPC");
-    assert.throws(() => Deno.statSync(`${dir}/small.img`), "a refused mkfs leaves no file behind");
-    assert.equal(errOf(() => mkfs(`${dir}/x.img`, { size: 1 << 20, blockSize: 3000 })).code, "EINVAL");
-    assert.equal(errOf(() => mkfs(`${dir}/x.img`, { size: 1 << 20, blockSize: 128 * 1024 })).code, "EINVAL");
+    assert.equal(
+      errOf(() => mkfs(`${dir}/small.img`, { size: 4096 })).code,
+      "ENOSPC",
+    );
+    assert.throws(
+      () => Deno.statSync(`${dir}/small.img`),
+      "a refused mkfs leaves no file behind",
+    );
+    assert.equal(
+      errOf(() => mkfs(`${dir}/x.img`, { size: 1 << 20, blockSize: 3000 }))
+        .code,
+      "EINVAL",
+    );
+    assert.equal(
+      errOf(() =>
+        mkfs(`${dir}/x.img`, { size: 1 << 20, blockSize: 128 * 1024 })
+      ).code,
+      "EINVAL",
+    );
     assert.equal(errOf(() => mkfs(`${dir}/missing.img`)).code, "ENOENT");
     // a VexFS image is also protected; --force formats it
     const vx = `${dir}/vx.img`;
@@ -79,7 +97,8 @@ Deno.test("mkfs refusals on image files change nothing", () => {
 });
 
 Deno.test({
-  name: "mkfs refusals on a real loop device: existing ext4, mounted, too small; size from the kernel",
+  name:
+    "mkfs refusals on a real loop device: existing ext4, mounted, too small; size from the kernel",
   ignore: Deno.uid() !== 0,
   async fn() {
     const dir = Deno.makeTempDirSync();
@@ -113,7 +132,12 @@ Deno.test({
         fs.close();
       });
       const again = Vexfs.open(img, { readOnly: true });
-      assert.equal(new TextDecoder().decode(again.read(again.lookup(ROOT_INO, "on-a-block-device"), 0, 5)), "hello");
+      assert.equal(
+        new TextDecoder().decode(
+          again.read(again.lookup(ROOT_INO, "on-a-block-device"), 0, 5),
+        ),
+        "hello",
+      );
       again.close();
       const tiny = `${dir}/tiny.img`;
       run("truncate", ["-s", "32K", tiny]);

@@ -17,14 +17,28 @@ import {
   S_IFMT,
   S_IFREG,
 } from "../format/constants.ts";
-import { type CollectionRecord, decodeCollection, decodeSlotBlock, encodeCollection, encodeSlotBlock, slotsPerBlock } from "../format/collection.ts";
+import {
+  type CollectionRecord,
+  decodeCollection,
+  decodeSlotBlock,
+  encodeCollection,
+  encodeSlotBlock,
+  slotsPerBlock,
+} from "../format/collection.ts";
 import { crc32c } from "../format/crc.ts";
 import { nowTimespec } from "../format/inode.ts";
 import type { InodeState, Vexfs } from "./fs.ts";
 import { decodeVector, encodeVector } from "../vector/codec.ts";
 import { scanStore } from "../vector/distance.ts";
 import { TopK } from "../vector/topk.ts";
-import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
+import {
+  ELEM_TYPES,
+  elemSize,
+  type ElemType,
+  MAX_DIM,
+  type Metric,
+  METRICS,
+} from "../vector/types.ts";
 
 const ELEMS = ELEM_TYPES;
 
@@ -92,7 +106,10 @@ export class Collections {
     const raw = fs.read(COLL_TABLE_INO, 0, t.d.size);
     const m = new Map<number, CollectionRecord>();
     for (let i = 0; i * COLL_RECORD_SIZE < raw.length; i++) {
-      const r = decodeCollection(i + 1, raw.subarray(i * COLL_RECORD_SIZE, (i + 1) * COLL_RECORD_SIZE));
+      const r = decodeCollection(
+        i + 1,
+        raw.subarray(i * COLL_RECORD_SIZE, (i + 1) * COLL_RECORD_SIZE),
+      );
       if (r) m.set(r.id, r);
     }
     this.#records = m;
@@ -100,7 +117,11 @@ export class Collections {
   }
 
   #writeRecord(rec: CollectionRecord): void {
-    this.#fs.write(COLL_TABLE_INO, (rec.id - 1) * COLL_RECORD_SIZE, encodeCollection(rec));
+    this.#fs.write(
+      COLL_TABLE_INO,
+      (rec.id - 1) * COLL_RECORD_SIZE,
+      encodeCollection(rec),
+    );
   }
 
   #info(r: CollectionRecord): CollectionInfo {
@@ -120,7 +141,9 @@ export class Collections {
 
   /** Every collection. */
   list(): CollectionInfo[] {
-    return [...this.#table().values()].sort((a, b) => a.id - b.id).map((r) => this.#info(r));
+    return [...this.#table().values()].sort((a, b) => a.id - b.id).map((r) =>
+      this.#info(r)
+    );
   }
 
   /** One collection by id. @throws FsError ENOENT */
@@ -158,19 +181,43 @@ export class Collections {
   create(dir: number, p: CollectionParams): CollectionInfo {
     const fs = this.#fs;
     const n = fs.iget(dir);
-    if ((n.d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
-    check(Number.isInteger(p.dim) && p.dim >= 1 && p.dim <= MAX_DIM, "EINVAL", `dimension ${p.dim} is out of range (1..${MAX_DIM})`);
+    if ((n.d.mode & S_IFMT) !== S_IFDIR) {
+      throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
+    }
+    check(
+      Number.isInteger(p.dim) && p.dim >= 1 && p.dim <= MAX_DIM,
+      "EINVAL",
+      `dimension ${p.dim} is out of range (1..${MAX_DIM})`,
+    );
     const metric = METRICS.indexOf(p.metric) + 1;
     const elemType = ELEM_TYPES.indexOf(p.elem) + 1;
-    check(metric > 0, "EINVAL", `unknown metric '${p.metric}' (use l2, cosine or ip)`);
-    check(elemType > 0, "EINVAL", `unknown element type '${p.elem}' (use f32, f16 or i8)`);
+    check(
+      metric > 0,
+      "EINVAL",
+      `unknown metric '${p.metric}' (use l2, cosine or ip)`,
+    );
+    check(
+      elemType > 0,
+      "EINVAL",
+      `unknown element type '${p.elem}' (use f32, f16 or i8)`,
+    );
     const inside = this.collectionOfDir(dir);
     if (inside) {
-      throw new FsError("EINVAL", `directory is already inside collection ${inside} (rooted at ${fs.pathOf(this.get(inside).rootIno)}); collections do not nest`);
+      throw new FsError(
+        "EINVAL",
+        `directory is already inside collection ${inside} (rooted at ${
+          fs.pathOf(this.get(inside).rootIno)
+        }); collections do not nest`,
+      );
     }
     for (const r of this.#table().values()) {
       if (fs.isAncestor(dir, r.rootIno)) {
-        throw new FsError("EINVAL", `directory contains collection ${r.id} (at ${fs.pathOf(r.rootIno)}); collections do not nest`);
+        throw new FsError(
+          "EINVAL",
+          `directory contains collection ${r.id} (at ${
+            fs.pathOf(r.rootIno)
+          }); collections do not nest`,
+        );
       }
     }
     let id = 1;
@@ -206,7 +253,12 @@ export class Collections {
     const hit = this.#loaded.get(id);
     if (hit) return hit;
     const rec = this.#table().get(id);
-    if (!rec) throw new FsError("EUCLEAN", `collection ${id} is referenced but not in the collection table`);
+    if (!rec) {
+      throw new FsError(
+        "EUCLEAN",
+        `collection ${id} is referenced but not in the collection table`,
+      );
+    }
     const fs = this.#fs;
     const bs = fs.blockSize;
     const per = slotsPerBlock(bs);
@@ -215,7 +267,12 @@ export class Collections {
     for (let b = 0; b * per < rec.count; b++) {
       const n = Math.min(per, rec.count - b * per);
       const raw = fs.read(rec.mapIno, b * bs, bs);
-      if (raw.length < bs) throw new FsError("EUCLEAN", `collection ${id}: slot map is shorter than ${rec.count} slots`);
+      if (raw.length < bs) {
+        throw new FsError(
+          "EUCLEAN",
+          `collection ${id}: slot map is shorter than ${rec.count} slots`,
+        );
+      }
       for (const e of decodeSlotBlock(raw, id, n)) {
         owners.push(e.ino);
         crcs.push(e.vecCrc);
@@ -235,8 +292,14 @@ export class Collections {
     const per = slotsPerBlock(fs.blockSize);
     const b = Math.floor(slot / per);
     const entries = [];
-    for (let s = b * per; s < Math.min(l.rec.count, (b + 1) * per); s++) entries.push({ ino: l.owners[s], vecCrc: l.crcs[s] });
-    fs.write(l.rec.mapIno, b * fs.blockSize, encodeSlotBlock(entries, fs.blockSize, l.rec.id));
+    for (let s = b * per; s < Math.min(l.rec.count, (b + 1) * per); s++) {
+      entries.push({ ino: l.owners[s], vecCrc: l.crcs[s] });
+    }
+    fs.write(
+      l.rec.mapIno,
+      b * fs.blockSize,
+      encodeSlotBlock(entries, fs.blockSize, l.rec.id),
+    );
   }
 
   #shrinkFiles(l: Loaded): void {
@@ -260,7 +323,14 @@ export class Collections {
     const n = this.#fs.iget(ino);
     if (n.d.flags & IFL_HAS_VECTOR) return n.d.collId;
     const c = n.d.parentIno ? this.collectionOfDir(n.d.parentIno) : 0;
-    if (!c) throw new FsError("EINVAL", `${this.#fs.pathOf(ino)} is not inside a vector collection (make a directory above it one with 'vexfs collection create')`);
+    if (!c) {
+      throw new FsError(
+        "EINVAL",
+        `${
+          this.#fs.pathOf(ino)
+        } is not inside a vector collection (make a directory above it one with 'vexfs collection create')`,
+      );
+    }
     return c;
   }
 
@@ -275,13 +345,19 @@ export class Collections {
     const fs = this.#fs;
     const n = fs.iget(ino);
     if ((n.d.mode & S_IFMT) !== S_IFREG || (n.d.flags & IFL_INTERNAL)) {
-      throw new FsError("EINVAL", `only regular files carry vectors (inode ${ino} is not one)`);
+      throw new FsError(
+        "EINVAL",
+        `only regular files carry vectors (inode ${ino} is not one)`,
+      );
     }
     const id = this.collectionForFile(ino);
     const l = this.#load(id);
     const rec = l.rec;
     if (v.length !== rec.dim) {
-      throw new FsError("EINVAL", `vector has ${v.length} elements but collection ${id} has dimension ${rec.dim}`);
+      throw new FsError(
+        "EINVAL",
+        `vector has ${v.length} elements but collection ${id} has dimension ${rec.dim}`,
+      );
     }
     const bytes = encodeVector(v, ELEMS[rec.elemType - 1]);
     const crc = crc32c(bytes);
@@ -334,7 +410,10 @@ export class Collections {
     const stride = this.#stride(l.rec);
     const bytes = fs.read(l.rec.vecIno, n.d.vecSlot * stride, stride);
     if (crc32c(bytes) !== l.crcs[n.d.vecSlot]) {
-      throw new FsError("EUCLEAN", `vector of inode ${ino} fails its checksum (collection ${n.d.collId} slot ${n.d.vecSlot}); run vexfs fsck`);
+      throw new FsError(
+        "EUCLEAN",
+        `vector of inode ${ino} fails its checksum (collection ${n.d.collId} slot ${n.d.vecSlot}); run vexfs fsck`,
+      );
     }
     return { bytes, collId: n.d.collId };
   }
@@ -379,7 +458,9 @@ export class Collections {
     const per = slotsPerBlock(fs.blockSize);
     const touched = new Set<number>();
     if (slot < rec.count) touched.add(Math.floor(slot / per));
-    if (Math.floor(last / per) * per < rec.count) touched.add(Math.floor(last / per));
+    if (Math.floor(last / per) * per < rec.count) {
+      touched.add(Math.floor(last / per));
+    }
     for (const b of touched) this.#writeSlotBlock(l, b * per);
     this.#shrinkFiles(l);
     n.d.flags &= ~IFL_HAS_VECTOR;
@@ -403,7 +484,10 @@ export class Collections {
     if (!target) return;
     for (const r of this.#table().values()) {
       if (r.id !== target && this.#fs.isAncestor(n.ino, r.rootIno)) {
-        throw new FsError("EINVAL", `cannot move collection ${r.id} into collection ${target}: collections do not nest`);
+        throw new FsError(
+          "EINVAL",
+          `cannot move collection ${r.id} into collection ${target}: collections do not nest`,
+        );
       }
     }
   }
@@ -419,7 +503,9 @@ export class Collections {
     const to = this.collectionOfDir(newDir);
     const isDir = (n.d.mode & S_IFMT) === S_IFDIR;
     if (!isDir) {
-      if ((n.d.flags & IFL_HAS_VECTOR) && n.d.collId !== to) this.#moveVector(n.ino, to);
+      if ((n.d.flags & IFL_HAS_VECTOR) && n.d.collId !== to) {
+        this.#moveVector(n.ino, to);
+      }
       return;
     }
     if (this.collectionOfDir(oldDir) === to) return;
@@ -431,7 +517,9 @@ export class Collections {
         if (e.type === 2) stack.push(e.ino);
         else if (e.type === 1) {
           const f = fs.iget(e.ino);
-          if ((f.d.flags & IFL_HAS_VECTOR) && f.d.collId !== to) this.#moveVector(e.ino, to);
+          if ((f.d.flags & IFL_HAS_VECTOR) && f.d.collId !== to) {
+            this.#moveVector(e.ino, to);
+          }
         }
       }
     }
@@ -442,7 +530,9 @@ export class Collections {
     const n = fs.iget(ino);
     const from = this.#table().get(n.d.collId)!;
     const target = to ? this.#table().get(to) : undefined;
-    if (target && target.dim === from.dim && target.elemType === from.elemType) {
+    if (
+      target && target.dim === from.dim && target.elemType === from.elemType
+    ) {
       const v = this.getVector(ino)!;
       this.deleteVector(ino);
       this.setVector(ino, v);
@@ -477,7 +567,11 @@ export class Collections {
       root.d.collId = 0;
       fs.dirty(root);
     } catch { /* root already being freed */ }
-    fs.write(COLL_TABLE_INO, (id - 1) * COLL_RECORD_SIZE, new Uint8Array(COLL_RECORD_SIZE));
+    fs.write(
+      COLL_TABLE_INO,
+      (id - 1) * COLL_RECORD_SIZE,
+      new Uint8Array(COLL_RECORD_SIZE),
+    );
     this.#table().delete(id);
     this.#loaded.delete(id);
     fs.sb.collCount = this.#table().size;
@@ -490,11 +584,21 @@ export class Collections {
     const stride = this.#stride(l.rec);
     const data = this.#fs.read(l.rec.vecIno, 0, l.rec.count * stride);
     if (data.length !== l.rec.count * stride) {
-      throw new FsError("EUCLEAN", `collection ${id}: vector store holds ${data.length} bytes, ${l.rec.count * stride} expected`);
+      throw new FsError(
+        "EUCLEAN",
+        `collection ${id}: vector store holds ${data.length} bytes, ${
+          l.rec.count * stride
+        } expected`,
+      );
     }
     for (let s = 0; s < l.rec.count; s++) {
       if (crc32c(data.subarray(s * stride, (s + 1) * stride)) !== l.crcs[s]) {
-        throw new FsError("EUCLEAN", `collection ${id}: vector in slot ${s} (inode ${l.owners[s]}) fails its checksum; run vexfs fsck`);
+        throw new FsError(
+          "EUCLEAN",
+          `collection ${id}: vector in slot ${s} (inode ${
+            l.owners[s]
+          }) fails its checksum; run vexfs fsck`,
+        );
       }
     }
     l.data = data;
@@ -520,34 +624,72 @@ export class Collections {
    * @returns hits, best first (FORMAT.md §8.4 ordering), with paths relative to `dir`
    * @throws FsError ENOTDIR, EINVAL (not in a collection, wrong dimension, bad k, NaN)
    */
-  search(dir: number, query: Float32Array, k: number, opts: SearchOptions = {}): SearchHit[] {
+  search(
+    dir: number,
+    query: Float32Array,
+    k: number,
+    opts: SearchOptions = {},
+  ): SearchHit[] {
     const fs = this.#fs;
     const dn = fs.iget(dir);
-    if ((dn.d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
+    if ((dn.d.mode & S_IFMT) !== S_IFDIR) {
+      throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
+    }
     const id = this.collectionOfDir(dir);
-    if (!id) throw new FsError("EINVAL", `${fs.pathOf(dir)} is not inside a vector collection`);
+    if (!id) {
+      throw new FsError(
+        "EINVAL",
+        `${fs.pathOf(dir)} is not inside a vector collection`,
+      );
+    }
     const l = this.#load(id);
     const rec = l.rec;
-    check(Number.isInteger(k) && k >= 1 && k <= 65536, "EINVAL", `k = ${k} is out of range (1..65536)`);
-    if (query.length !== rec.dim) throw new FsError("EINVAL", `query has ${query.length} elements but collection ${id} has dimension ${rec.dim}`);
+    check(
+      Number.isInteger(k) && k >= 1 && k <= 65536,
+      "EINVAL",
+      `k = ${k} is out of range (1..65536)`,
+    );
+    if (query.length !== rec.dim) {
+      throw new FsError(
+        "EINVAL",
+        `query has ${query.length} elements but collection ${id} has dimension ${rec.dim}`,
+      );
+    }
     for (let i = 0; i < query.length; i++) {
-      if (!Number.isFinite(query[i])) throw new FsError("EINVAL", `query element ${i} is ${query[i]}; vectors must be finite`);
+      if (!Number.isFinite(query[i])) {
+        throw new FsError(
+          "EINVAL",
+          `query element ${i} is ${query[i]}; vectors must be finite`,
+        );
+      }
     }
     const metric = METRICS[rec.metric - 1];
     const data = this.storeBytes(id);
     const top = new TopK(k, metric);
     const under = dir === rec.rootIno ? null : this.#underCache(dir);
     const exclude = opts.exclude;
-    scanStore(data, ELEMS[rec.elemType - 1], rec.dim, rec.count, query, metric, (slot, score) => {
-      const ino = l.owners[slot];
-      if (exclude?.has(ino)) return;
-      if (under && !under(ino)) return;
-      top.push(ino, score);
-    });
+    scanStore(
+      data,
+      ELEMS[rec.elemType - 1],
+      rec.dim,
+      rec.count,
+      query,
+      metric,
+      (slot, score) => {
+        const ino = l.owners[slot];
+        if (exclude?.has(ino)) return;
+        if (under && !under(ino)) return;
+        top.push(ino, score);
+      },
+    );
     const base = dir === ROOT_INO ? "" : fs.pathOf(dir);
     return top.result().map((h) => {
       const p = fs.pathOf(h.ino);
-      return { ino: h.ino, score: h.score, path: p.startsWith(base + "/") ? p.slice(base.length + 1) : p };
+      return {
+        ino: h.ino,
+        score: h.score,
+        path: p.startsWith(base + "/") ? p.slice(base.length + 1) : p,
+      };
     });
   }
 
@@ -599,4 +741,3 @@ export class Collections {
   /** Nothing is buffered beyond the engine's caches; kept for symmetry with the engine's flush. */
   flush(): void {}
 }
-
