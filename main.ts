@@ -37,9 +37,7 @@ export function buildProgram(): Command {
     .configureOutput({
       outputError: (str, write) => {
         write(
-          `${ce.red("vexfs")}: ${
-            str.replace(/^error: /, "").trim()
-          }\nTry 'vexfs --help' for usage.\n`,
+          `${ce.red("vexfs")}: ${str.replace(/^error: /, "").trim()}\nTry 'vexfs --help' for usage.\n`,
         );
       },
     });

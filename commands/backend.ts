@@ -8,19 +8,9 @@
  * @module
  */
 import { FsError } from "../src/errors.ts";
-import {
-  IFL_COLL_ROOT,
-  IFL_HAS_VECTOR,
-  S_IFDIR,
-  S_IFMT,
-  S_IFREG,
-} from "../src/format/constants.ts";
+import { IFL_COLL_ROOT, IFL_HAS_VECTOR, S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import { Vexfs } from "../src/fs/fs.ts";
-import type {
-  CollectionInfo,
-  CollectionParams,
-  SearchHit,
-} from "../src/fs/vectors.ts";
+import type { CollectionInfo, CollectionParams, SearchHit } from "../src/fs/vectors.ts";
 import { CliError, fsPath } from "./util.ts";
 
 /** A collection with the path of its root directory. */
@@ -269,9 +259,7 @@ export class OfflineBackend implements FsBackend {
       size: st.size,
       mtime: st.mtime.sec * 1000 + Math.floor(st.mtime.nsec / 1e6),
       hasVector: (st.flags & IFL_HAS_VECTOR) !== 0,
-      collectionRoot: (st.flags & IFL_COLL_ROOT)
-        ? this.fs.iget(ino).d.collId
-        : 0,
+      collectionRoot: (st.flags & IFL_COLL_ROOT) ? this.fs.iget(ino).d.collId : 0,
     };
   }
 

@@ -51,9 +51,7 @@ async function ok(
   const r = await vexfs(args, opts);
   if (r.code !== 0) {
     throw new Error(
-      `vexfs ${
-        args.join(" ")
-      } exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+      `vexfs ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
     );
   }
   return r;
@@ -559,9 +557,7 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
       recs.push({ path: rel, v });
       lines.push(
         JSON.stringify(
-          i % 3 === 0
-            ? { id: rel, text: `text ${i}`, vector: v }
-            : { path: rel, text: `text ${i}`, vector: v },
+          i % 3 === 0 ? { id: rel, text: `text ${i}`, vector: v } : { path: rel, text: `text ${i}`, vector: v },
         ),
       );
     }
@@ -803,11 +799,9 @@ Deno.test("fsck exit codes follow the report", async () => {
     const json = JSON.parse((await ok(["fsck", "--json", "-n", img])).stdout);
     assertEquals([json.exitCode, json.stats.files, json.stats.dirs], [0, 1, 2]);
     // corrupt the inode table entry of /d/file.txt: a checksum error, exit 4
-    const ino =
-      JSON.parse((await ok(["ls", "--json", img, "/d/file.txt"])).stdout)[0]
-        .ino;
-    const sb =
-      JSON.parse((await ok(["info", "--json", img])).stdout).superblock;
+    const ino = JSON.parse((await ok(["ls", "--json", img, "/d/file.txt"])).stdout)[0]
+      .ino;
+    const sb = JSON.parse((await ok(["info", "--json", img])).stdout).superblock;
     const f = await Deno.open(img, { read: true, write: true });
     await f.seek(
       sb.inodeTableStart * sb.blockSize + (ino - 1) * 256 + 16,

@@ -117,9 +117,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
               while (existing !== "/" && !b.stat(existing)) {
                 existing = existing.slice(0, existing.lastIndexOf("/")) || "/";
               }
-              const inside = b.stat(existing)?.type === "dir"
-                ? b.collectionOfDir(existing)
-                : null;
+              const inside = b.stat(existing)?.type === "dir" ? b.collectionOfDir(existing) : null;
               if (inside) {
                 throw new CliError(
                   `${
@@ -198,9 +196,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
             const x = b.collectionOfDir(dir);
             if (!x) {
               throw new CliError(
-                `${
-                  fsPath(dir)
-                } is not inside a vector collection (create one with 'vexfs collection create')`,
+                `${fsPath(dir)} is not inside a vector collection (create one with 'vexfs collection create')`,
               );
             }
             if (o.json) return printJson(collJson(x));
@@ -217,19 +213,13 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
               ["dimension", x.dim],
               [
                 "metric",
-                `${x.metric} (${
-                  x.metric === "l2"
-                    ? "distance: lower is nearer"
-                    : "similarity: higher is nearer"
-                })`,
+                `${x.metric} (${x.metric === "l2" ? "distance: lower is nearer" : "similarity: higher is nearer"})`,
               ],
               ["element type", x.elem],
               ["vectors", x.count],
               [
                 "vector data",
-                x.bytes < 1024
-                  ? formatBytes(x.bytes)
-                  : `${formatBytes(x.bytes)} (${x.bytes} bytes)`,
+                x.bytes < 1024 ? formatBytes(x.bytes) : `${formatBytes(x.bytes)} (${x.bytes} bytes)`,
               ],
               ["generation", x.generation],
               ["created", new Date(x.created * 1000).toISOString()],

@@ -119,9 +119,7 @@ export function register(program: Command): void {
             };
             steps.push(s);
             say(
-              `${s.ok ? c.green("✓") : c.red("✗")} ${
-                c.bold(step)
-              }: ${s.detail} ${c.dim(`(${formatMs(s.ms)})`)}`,
+              `${s.ok ? c.green("✓") : c.red("✗")} ${c.bold(step)}: ${s.detail} ${c.dim(`(${formatMs(s.ms)})`)}`,
             );
             return r;
           };
@@ -151,8 +149,7 @@ export function register(program: Command): void {
             const ds = await timed(
               "load dataset",
               () => loadFiori(),
-              (d) =>
-                `${d.docs.length} documents, ${d.dim}-d embeddings (@sap-ux/fiori-docs-embeddings)`,
+              (d) => `${d.docs.length} documents, ${d.dim}-d embeddings (@sap-ux/fiori-docs-embeddings)`,
             );
             await timed(
               "mkfs",
@@ -238,15 +235,10 @@ export function register(program: Command): void {
                     const first = h[0];
                     const self = first?.path === names[i];
                     return self
-                      ? `itself first with cosine ${
-                        scoreText(first.score)
-                      }; next ${h[1] ? scoreText(h[1].score) : "-"}`
-                      : `NOT sensible: first hit is ${
-                        first?.path ?? "nothing"
-                      }, expected ${names[i]}`;
+                      ? `itself first with cosine ${scoreText(first.score)}; next ${h[1] ? scoreText(h[1].score) : "-"}`
+                      : `NOT sensible: first hit is ${first?.path ?? "nothing"}, expected ${names[i]}`;
                   },
-                  (h) =>
-                    h[0]?.path === names[i] && Math.abs(h[0].score - 1) < 1e-3,
+                  (h) => h[0]?.path === names[i] && Math.abs(h[0].score - 1) < 1e-3,
                 );
                 show(hits, new Set([names[i]]));
                 if (
@@ -266,26 +258,19 @@ export function register(program: Command): void {
                 "search mean of two documents",
                 () => fs.collections.search(dir, mean, TOP_K),
                 (h) => {
-                  const ranks = [names[a], names[bIdx]].map((n) =>
-                    h.findIndex((x) => x.path === n) + 1
-                  );
+                  const ranks = [names[a], names[bIdx]].map((n) => h.findIndex((x) => x.path === n) + 1);
                   return ranks.every((r) => r > 0)
                     ? `both documents found, at ranks ${ranks.join(" and ")}`
                     : `NOT sensible: ${
-                      ranks.map((r, k) =>
-                        `${[names[a], names[bIdx]][k]} ${
-                          r ? `rank ${r}` : `not in top ${TOP_K}`
-                        }`
-                      ).join(", ")
+                      ranks.map((r, k) => `${[names[a], names[bIdx]][k]} ${r ? `rank ${r}` : `not in top ${TOP_K}`}`)
+                        .join(", ")
                     }`;
                 },
                 (h) => [...want].every((n) => h.some((x) => x.path === n)),
               );
               say(
                 c.dim(
-                  `  query = mean of "${ds.docs[a].title}" and "${
-                    ds.docs[bIdx].title
-                  }"`,
+                  `  query = mean of "${ds.docs[a].title}" and "${ds.docs[bIdx].title}"`,
                 ),
               );
               show(pairHits, want);
@@ -329,9 +314,7 @@ export function register(program: Command): void {
               "fsck",
               () => runFsck(image, true),
               (r) => {
-                const errs = r.problems.filter((p) =>
-                  p.severity === "error"
-                ).length;
+                const errs = r.problems.filter((p) => p.severity === "error").length;
                 return r.exitCode === 0
                   ? `clean: ${r.stats.files} files, ${r.stats.vectors} vectors, ${r.problems.length} findings`
                   : `exit code ${r.exitCode}, ${errs} errors`;

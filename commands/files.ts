@@ -7,15 +7,7 @@ import type { Command } from "commander";
 import { FsError } from "../src/errors.ts";
 import { S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import type { Vexfs } from "../src/fs/fs.ts";
-import {
-  type FileInfo,
-  OfflineBackend,
-  openImage,
-  resolveIn,
-  typeName,
-  typeNoun,
-  withBackend,
-} from "./backend.ts";
+import { type FileInfo, OfflineBackend, openImage, resolveIn, typeName, typeNoun, withBackend } from "./backend.ts";
 import {
   action,
   c,
@@ -82,9 +74,7 @@ function decorate(f: FileInfo, name: string): string {
 function mtimeString(ms: number): string {
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${
-    p(d.getHours())
-  }:${p(d.getMinutes())}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
 /** Removes `path` (recursively with `recursive`). */
@@ -186,11 +176,7 @@ export function register(program: Command): void {
               f.gid,
               f.size,
               mtimeString(f.mtime),
-              f.hasVector
-                ? "vec"
-                : f.collectionRoot
-                ? `coll ${f.collectionRoot}`
-                : "",
+              f.hasVector ? "vec" : f.collectionRoot ? `coll ${f.collectionRoot}` : "",
               decorate(f, n),
             ]);
             say(
@@ -299,11 +285,7 @@ export function register(program: Command): void {
             } catch (e) {
               if (e instanceof CliError) throw e;
               throw new CliError(
-                `cannot read ${local}: ${
-                  e instanceof Deno.errors.NotFound
-                    ? "no such file"
-                    : (e as Error).message
-                }`,
+                `cannot read ${local}: ${e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message}`,
               );
             }
             data = file.readable;

@@ -5,18 +5,7 @@
  */
 import type { Command } from "commander";
 import { fsck, type FsckReport } from "../src/fsck/fsck.ts";
-import {
-  action,
-  c,
-  CliError,
-  defineCommand,
-  examples,
-  formatMs,
-  kvTable,
-  printJson,
-  progress,
-  say,
-} from "./util.ts";
+import { action, c, CliError, defineCommand, examples, formatMs, kvTable, printJson, progress, say } from "./util.ts";
 
 /** Exit code of fsck(8) for an operational error. */
 export const FSCK_OPERATIONAL_ERROR = 8;
@@ -50,9 +39,7 @@ export function groupProblems(
 export function summaryLine(r: FsckReport): string {
   const s = r.stats;
   if (r.exitCode === FSCK_OPERATIONAL_ERROR) {
-    return `${r.path}: ${
-      c.red("not checked")
-    } (operational error, exit code 8)`;
+    return `${r.path}: ${c.red("not checked")} (operational error, exit code 8)`;
   }
   if (r.exitCode === 32) {
     return `${r.path}: ${c.yellow("check cancelled")} (exit code 32)`;
@@ -76,8 +63,7 @@ export function runFsck(target: string, readOnly: boolean): FsckReport {
   try {
     return fsck(target, {
       readOnly,
-      onProgress: (phase, done, total) =>
-        bar.update(done, total, `fsck: ${phase}`),
+      onProgress: (phase, done, total) => bar.update(done, total, `fsck: ${phase}`),
     });
   } finally {
     bar.stop();

@@ -7,12 +7,7 @@ import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
 import { readJsonlFile } from "../src/data/jsonl.ts";
 import { parseVectorText, vectorFromArray } from "../src/vector/codec.ts";
-import {
-  type ElemType,
-  type Metric,
-  parseElemType,
-  parseMetric,
-} from "../src/vector/types.ts";
+import { type ElemType, type Metric, parseElemType, parseMetric } from "../src/vector/types.ts";
 import { type CollectionView, type FsBackend, withBackend } from "./backend.ts";
 import { DEFAULT_METRIC, DEFAULT_TYPE } from "./collection.ts";
 import {
@@ -92,9 +87,7 @@ function ensureCollection(
     }
     if (bad.length) {
       throw new CliError(
-        `${fsPath(dir)} is in collection ${have.id} (${have.path}) with ${
-          bad.join(", ")
-        }`,
+        `${fsPath(dir)} is in collection ${have.id} (${have.path}) with ${bad.join(", ")}`,
       );
     }
     return { coll: have, created: false };
@@ -102,9 +95,7 @@ function ensureCollection(
   const dim = want.dim ?? firstDim;
   if (dim === undefined) {
     throw new CliError(
-      `${
-        fsPath(dir)
-      } is not in a collection and there is no vector to infer the dimension from; give --dim`,
+      `${fsPath(dir)} is not in a collection and there is no vector to infer the dimension from; give --dim`,
     );
   }
   const coll = b.createCollection(dir, {
@@ -176,9 +167,7 @@ export async function importJsonl(
       const rel = relKey(rec.path ?? rec.id!);
       if (!rel) {
         throw new CliError(
-          `${file} line ${rec.line}: "${
-            rec.path ?? rec.id
-          }" does not name a file`,
+          `${file} line ${rec.line}: "${rec.path ?? rec.id}" does not name a file`,
         );
       }
       const target = `${base === "/" ? "" : base}/${rel}`;
@@ -372,11 +361,9 @@ export async function importDir(
 /** Prints an import summary. */
 export function printSummary(s: ImportSummary): void {
   say(
-    `Imported ${s.files} file${s.files === 1 ? "" : "s"} (${
-      formatBytes(s.bytes)
-    }) and ${s.vectors} vector${s.vectors === 1 ? "" : "s"} into ${s.dir} in ${
-      formatMs(s.elapsedMs)
-    }`,
+    `Imported ${s.files} file${s.files === 1 ? "" : "s"} (${formatBytes(s.bytes)}) and ${s.vectors} vector${
+      s.vectors === 1 ? "" : "s"
+    } into ${s.dir} in ${formatMs(s.elapsedMs)}`,
   );
   const rows: [string, string | number][] = [
     ["source", s.source],
@@ -481,9 +468,7 @@ export function register(program: Command): void {
         } else printSummary(s);
         if (s.unmatched) {
           warn(
-            `${
-              c.yellow("note")
-            }: ${s.unmatched} JSONL record(s) matched no file under ${o.fromDir}`,
+            `${c.yellow("note")}: ${s.unmatched} JSONL record(s) matched no file under ${o.fromDir}`,
           );
         }
       }),

@@ -15,22 +15,9 @@ import {
   RO_COMPAT_HNSW,
   RO_COMPAT_PARENT_PTR,
 } from "../src/format/constants.ts";
-import {
-  blockSizeOf,
-  type Superblock,
-  uuidToString,
-} from "../src/format/superblock.ts";
+import { blockSizeOf, type Superblock, uuidToString } from "../src/format/superblock.ts";
 import { type CollectionView, openBackend } from "./backend.ts";
-import {
-  action,
-  c,
-  defineCommand,
-  examples,
-  kvTable,
-  printJson,
-  say,
-  table,
-} from "./util.ts";
+import { action, c, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
 
 function flagNames(v: number, names: [number, string][]): string[] {
   const out = names.filter(([b]) => v & b).map(([, n]) => n);
@@ -75,9 +62,7 @@ const ERRORS: Record<number, string> = {
 };
 
 function time(sec: number): string {
-  return sec
-    ? new Date(sec * 1000).toISOString().replace(".000Z", "Z")
-    : "never";
+  return sec ? new Date(sec * 1000).toISOString().replace(".000Z", "Z") : "never";
 }
 
 function pct(part: number, whole: number): string {
@@ -182,17 +167,15 @@ export function register(program: Command): void {
           ["UUID", uuidToString(sb.uuid)],
           [
             "version",
-            `${sb.versionMajor}.${sb.versionMinor} (magic 0x${
-              sb.magic.toString(16)
-            })`,
+            `${sb.versionMajor}.${sb.versionMinor} (magic 0x${sb.magic.toString(16)})`,
           ],
           ["state", STATES[sb.state] ?? `unknown (${sb.state})`],
           ["on errors", ERRORS[sb.errors] ?? `unknown (${sb.errors})`],
           [
             "features",
-            `incompat: ${feats.incompat.join(" ") || "-"}; ro_compat: ${
-              feats.roCompat.join(" ") || "-"
-            }; compat: ${feats.compat.join(" ") || "-"}`,
+            `incompat: ${feats.incompat.join(" ") || "-"}; ro_compat: ${feats.roCompat.join(" ") || "-"}; compat: ${
+              feats.compat.join(" ") || "-"
+            }`,
           ],
           ["block size", `${bs} bytes`],
           ["blocks", `${sb.blockCount} (${formatBytes(sb.blockCount * bs)})`],
@@ -203,21 +186,15 @@ export function register(program: Command): void {
           ["bytes per inode", sb.inodeRatio],
           [
             "block bitmap",
-            `blocks ${sb.blockBitmapStart}-${
-              sb.blockBitmapStart + sb.blockBitmapBlocks - 1
-            }`,
+            `blocks ${sb.blockBitmapStart}-${sb.blockBitmapStart + sb.blockBitmapBlocks - 1}`,
           ],
           [
             "inode bitmap",
-            `blocks ${sb.inodeBitmapStart}-${
-              sb.inodeBitmapStart + sb.inodeBitmapBlocks - 1
-            }`,
+            `blocks ${sb.inodeBitmapStart}-${sb.inodeBitmapStart + sb.inodeBitmapBlocks - 1}`,
           ],
           [
             "inode table",
-            `blocks ${sb.inodeTableStart}-${
-              sb.inodeTableStart + sb.inodeTableBlocks - 1
-            }`,
+            `blocks ${sb.inodeTableStart}-${sb.inodeTableStart + sb.inodeTableBlocks - 1}`,
           ],
           ["first data block", sb.firstDataBlock],
           ["backup superblock", `block ${sb.blockCount - 1}`],
@@ -227,9 +204,7 @@ export function register(program: Command): void {
           ["last checked", time(sb.checkTime)],
           [
             "mount count",
-            `${sb.mountCount}${
-              sb.maxMountCount ? ` (check after ${sb.maxMountCount})` : ""
-            }`,
+            `${sb.mountCount}${sb.maxMountCount ? ` (check after ${sb.maxMountCount})` : ""}`,
           ],
           ["hash seed", `0x${sb.hashSeed.toString(16).padStart(8, "0")}`],
           [

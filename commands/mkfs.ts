@@ -3,11 +3,7 @@
  * @module
  */
 import type { Command } from "commander";
-import {
-  deviceSummary,
-  formatBytes,
-  formatDeviceSummary,
-} from "../src/device/probe.ts";
+import { deviceSummary, formatBytes, formatDeviceSummary } from "../src/device/probe.ts";
 import { type Layout, mkfs, type MkfsResult } from "../src/fs/mkfs.ts";
 import { uuidToString } from "../src/format/superblock.ts";
 import {
@@ -89,9 +85,7 @@ function printLayout(res: MkfsResult): void {
   say(kvTable([
     [
       "device",
-      `${res.path} (${res.kind === "block" ? "block device" : "image file"}, ${
-        formatBytes(res.deviceBytes)
-      })`,
+      `${res.path} (${res.kind === "block" ? "block device" : "image file"}, ${formatBytes(res.deviceBytes)})`,
     ],
     ["block size", `${l.blockSize} bytes`],
     ["blocks", `${l.blockCount} (${formatBytes(l.blockCount * l.blockSize)})`],
@@ -188,9 +182,7 @@ are fast to format.`,
         say(
           summary
             ? formatDeviceSummary(summary)
-            : `${target}: does not exist; an image file of ${
-              formatBytes(res.deviceBytes)
-            } would be created`,
+            : `${target}: does not exist; an image file of ${formatBytes(res.deviceBytes)} would be created`,
         );
         say();
         say(

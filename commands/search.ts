@@ -4,18 +4,7 @@
  */
 import type { Command } from "commander";
 import { type FsBackend, withBackend } from "./backend.ts";
-import {
-  action,
-  c,
-  CliError,
-  defineCommand,
-  examples,
-  fsPath,
-  positiveInt,
-  printJson,
-  say,
-  table,
-} from "./util.ts";
+import { action, c, CliError, defineCommand, examples, fsPath, positiveInt, printJson, say, table } from "./util.ts";
 import { vectorFromOptions, type VectorSource } from "./vector.ts";
 
 interface SearchFlags extends VectorSource {
@@ -71,9 +60,7 @@ export function register(program: Command): void {
     .option("--json", "print [{rank, path, ino, score}] as JSON")
     .action(
       action("search", async (image: string, dir: string, o: SearchFlags) => {
-        const given = [o.vector, o.raw, o.like].filter((x) =>
-          x !== undefined
-        ).length;
+        const given = [o.vector, o.raw, o.like].filter((x) => x !== undefined).length;
         if (given !== 1) {
           throw new CliError(
             "give exactly one query: --vector, --raw or --like",
@@ -86,9 +73,7 @@ export function register(program: Command): void {
           const coll = b.collectionOfDir(dir);
           if (!coll) {
             throw new CliError(
-              `${
-                fsPath(dir)
-              } is not inside a vector collection (create one with 'vexfs collection create')`,
+              `${fsPath(dir)} is not inside a vector collection (create one with 'vexfs collection create')`,
             );
           }
           let query: Float32Array;
@@ -118,11 +103,7 @@ export function register(program: Command): void {
               })),
             );
           }
-          const scoreName = coll.metric === "l2"
-            ? "distance"
-            : coll.metric === "cosine"
-            ? "cosine"
-            : "inner product";
+          const scoreName = coll.metric === "l2" ? "distance" : coll.metric === "cosine" ? "cosine" : "inner product";
           if (!hits.length) {
             say(
               c.dim("no results: no file in this directory carries a vector"),

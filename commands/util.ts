@@ -123,9 +123,7 @@ export function kvTable(rows: [string, string | number][]): string {
 
 /** Milliseconds as `12 ms` or `1.23 s`. */
 export function formatMs(ms: number): string {
-  return ms < 1000
-    ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms`
-    : `${(ms / 1000).toFixed(2)} s`;
+  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
 /** A progress bar on stderr; silent when stderr is not a terminal. Always call `stop()`. */
@@ -150,9 +148,7 @@ export function progress(
     return { update() {}, increment() {}, stop() {} };
   }
   const bar = new cliProgress.SingleBar({
-    format: `{label} ${
-      ce.cyan("{bar}")
-    } {percentage}% | {value}/{total} ${unit} | {duration_formatted}`,
+    format: `{label} ${ce.cyan("{bar}")} {percentage}% | {value}/{total} ${unit} | {duration_formatted}`,
     hideCursor: true,
     clearOnComplete: false,
     barsize: 30,
@@ -184,9 +180,7 @@ export function progress(
 /** Lets the event loop run (so progress bars and signals get a turn) every `every` calls. */
 export function yielder(every = 64): () => Promise<void> {
   let n = 0;
-  return () => (++n % every === 0
-    ? new Promise((r) => setTimeout(r, 0))
-    : Promise.resolve());
+  return () => (++n % every === 0 ? new Promise((r) => setTimeout(r, 0)) : Promise.resolve());
 }
 
 // ------------------------------------------------------------------ argument parsers
@@ -301,9 +295,7 @@ export function defineCommand(
       const full = commandPath(cmd);
       const msg = str.replace(/^error: /, "").trim();
       write(
-        `${
-          ce.red(`vexfs ${full}`)
-        }: ${msg}\nTry 'vexfs ${full} --help' for usage.\n`,
+        `${ce.red(`vexfs ${full}`)}: ${msg}\nTry 'vexfs ${full} --help' for usage.\n`,
       );
     },
   });

@@ -31,8 +31,7 @@ export async function vectorFromOptions(
   dim: number | undefined,
   extra: string[] = [],
 ): Promise<Float32Array> {
-  const given =
-    [o.vector !== undefined, o.raw !== undefined].filter(Boolean).length;
+  const given = [o.vector !== undefined, o.raw !== undefined].filter(Boolean).length;
   const choices = ["--vector", "--raw", ...extra].join(", ");
   if (given !== 1) throw new CliError(`give exactly one of ${choices}`);
   if (o.vector !== undefined) return parseVectorText(o.vector, dim);
@@ -136,9 +135,7 @@ export function register(program: Command): void {
             const r = b.getVector(file);
             if (!r) {
               throw new CliError(
-                `${
-                  fsPath(file)
-                } has no vector (set one with 'vexfs vector set')`,
+                `${fsPath(file)} has no vector (set one with 'vexfs vector set')`,
               );
             }
             if (o.raw) {

@@ -93,9 +93,7 @@ export async function fioriDataDir(): Promise<string> {
   }
   throw new FsError(
     "ENOENT",
-    `dataset ${FIORI_PACKAGE} not found (run npm install); tried ${
-      candidates.join(", ")
-    }`,
+    `dataset ${FIORI_PACKAGE} not found (run npm install); tried ${candidates.join(", ")}`,
   );
 }
 

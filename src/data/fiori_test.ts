@@ -1,12 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertMatch } from "../vector/test_assert.ts";
 import { norm } from "../vector/distance.ts";
-import {
-  fileNameFor,
-  fioriDataDir,
-  loadFiori,
-  MAX_FILE_NAME,
-} from "./fiori.ts";
+import { fileNameFor, fioriDataDir, loadFiori, MAX_FILE_NAME } from "./fiori.ts";
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]*\.md$/;
 const bytes = (s: string) => new TextEncoder().encode(s).length;

@@ -57,9 +57,7 @@ export function run(cmd: string, args: string[], stdin?: string): string {
   const dec = new TextDecoder();
   if (!out.success) {
     throw new Error(
-      `${cmd} ${args.join(" ")} failed (${out.code}): ${
-        dec.decode(out.stderr)
-      }`,
+      `${cmd} ${args.join(" ")} failed (${out.code}): ${dec.decode(out.stderr)}`,
     );
   }
   return dec.decode(out.stdout);
@@ -183,10 +181,7 @@ export function assertEquals(
   msg = "",
 ): void {
   if (!deepEqual(actual, expected)) {
-    const show = (v: unknown) =>
-      ArrayBuffer.isView(v)
-        ? `bytes[${(v as Uint8Array).length}]`
-        : JSON.stringify(v);
+    const show = (v: unknown) => ArrayBuffer.isView(v) ? `bytes[${(v as Uint8Array).length}]` : JSON.stringify(v);
     throw new Error(
       `${msg ? msg + ": " : ""}expected ${show(expected)}, got ${show(actual)}`,
     );

@@ -59,9 +59,7 @@ Deno.test("Device: read/write at offsets beyond 4 GiB and range checks", async (
     const path = `${dir}/big.img`;
     const d = Device.create(path, 6 * GiB + 4096);
     try {
-      const data = new Uint8Array(3 * 4096 + 17).map((_, i) =>
-        (i * 7 + 3) & 0xff
-      );
+      const data = new Uint8Array(3 * 4096 + 17).map((_, i) => (i * 7 + 3) & 0xff);
       const off = 5 * GiB + 511; // unaligned, straddles pages
       d.write(off, data);
       const back = new Uint8Array(data.length);
@@ -163,8 +161,7 @@ Deno.test("Device.open: missing path, directory, character device", async () => 
 });
 
 Deno.test({
-  name:
-    "Device on a loop device: kernel size, sector size, O_EXCL, data reaches the image",
+  name: "Device on a loop device: kernel size, sector size, O_EXCL, data reaches the image",
   ignore: !CAN_LOOP,
   fn: async () => {
     await withTempDir(async (dir) => {
@@ -215,8 +212,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "Device on a mounted loop device: EBUSY, reported mounted (device and image)",
+  name: "Device on a mounted loop device: EBUSY, reported mounted (device and image)",
   ignore: !CAN_LOOP,
   fn: async () => {
     await withTempDir(async (dir) => {

@@ -143,9 +143,7 @@ function libc(): Libc {
     } catch (e) {
       throw new FsError(
         "ENOSYS",
-        `cannot load libc.so.6 (needs Linux with glibc and --allow-ffi): ${
-          (e as Error).message
-        }`,
+        `cannot load libc.so.6 (needs Linux with glibc and --allow-ffi): ${(e as Error).message}`,
       );
     }
   }

@@ -1,11 +1,5 @@
 import * as libc from "./libc.ts";
-import {
-  assert,
-  assertEquals,
-  expectFsError as fsError,
-  sparseFile,
-  withTempDir,
-} from "./_testutil.ts";
+import { assert, assertEquals, expectFsError as fsError, sparseFile, withTempDir } from "./_testutil.ts";
 
 Deno.test("libc: open of a missing path is ENOENT naming call and path", () => {
   const e = fsError(

@@ -150,18 +150,16 @@ function hex(b: Uint8Array): string {
 /** RFC 4122 text form of 16 bytes stored in order (ext4, XFS, btrfs, swap). */
 function uuidString(b: Uint8Array): string {
   const h = hex(b);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${
-    h.slice(16, 20)
-  }-${h.slice(20)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** GUID text form of 16 bytes in the mixed-endian EFI layout (UEFI spec App. A). */
 function guidString(b: Uint8Array): string {
   const v = new DataView(b.buffer, b.byteOffset, 16);
   const p = (n: number, w: number) => n.toString(16).padStart(w, "0");
-  return `${p(v.getUint32(0, true), 8)}-${p(v.getUint16(4, true), 4)}-${
-    p(v.getUint16(6, true), 4)
-  }-${hex(b.subarray(8, 10))}-${hex(b.subarray(10, 16))}`;
+  return `${p(v.getUint32(0, true), 8)}-${p(v.getUint16(4, true), 4)}-${p(v.getUint16(6, true), 4)}-${
+    hex(b.subarray(8, 10))
+  }-${hex(b.subarray(10, 16))}`;
 }
 
 function isZero(b: Uint8Array): boolean {
@@ -480,9 +478,7 @@ function probeBootSector(p: Probe): Signature[] {
     if (type === 0xee) protective = true;
     const name = MBR_TYPES[type] ?? "unknown type";
     parts.push(
-      `#${i + 1} ${name} (0x${type.toString(16).padStart(2, "0")}) at byte ${
-        start * 512
-      }, ${formatBytes(count * 512)}`,
+      `#${i + 1} ${name} (0x${type.toString(16).padStart(2, "0")}) at byte ${start * 512}, ${formatBytes(count * 512)}`,
     );
   }
   if (parts.length === 0) return out;
@@ -553,16 +549,12 @@ function gptSignature(
         const nul = name.indexOf("\0");
         if (nul >= 0) name = name.slice(0, nul);
         parts.push(
-          `#${i + 1}${name ? ` '${name}'` : ""} at byte ${first * sector}, ${
-            formatBytes((last - first + 1) * sector)
-          }`,
+          `#${i + 1}${name ? ` '${name}'` : ""} at byte ${first * sector}, ${formatBytes((last - first + 1) * sector)}`,
         );
       }
     }
   }
-  const where = backup
-    ? "backup GPT header (primary missing)"
-    : "GPT partition table";
+  const where = backup ? "backup GPT header (primary missing)" : "GPT partition table";
   return sig(
     "gpt",
     devOffset,
@@ -631,9 +623,7 @@ function probeMdRaid(p: Probe): Signature[] {
     return [sig(
       "linux_raid",
       off,
-      `Linux software RAID (md) member, metadata ${ver}${
-        details(name && `array '${name}'`, `UUID ${uuid}`)
-      }`,
+      `Linux software RAID (md) member, metadata ${ver}${details(name && `array '${name}'`, `UUID ${uuid}`)}`,
       name,
       uuid,
     )];
@@ -861,15 +851,12 @@ export function mountedState(path: string): MountState {
     return u.result();
   }
   if (!st.isFile) return u.result();
-  const same = (o: Deno.FileInfo | null) =>
-    !!o && o.isFile && o.dev === st.dev && o.ino === st.ino;
+  const same = (o: Deno.FileInfo | null) => !!o && o.isFile && o.dev === st.dev && o.ino === st.ino;
   // Loop devices backed by the image.
   let loops: string[] = [];
   try {
     loops = [...Deno.readDirSync("/sys/block")].map((e) => e.name)
-      .filter((n) => n.startsWith("loop")).sort((a, b) =>
-        a.localeCompare(b, undefined, { numeric: true })
-      );
+      .filter((n) => n.startsWith("loop")).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   } catch { /* no sysfs */ }
   for (const loop of loops) {
     let backing = readSys(`/sys/block/${loop}/loop/backing_file`);

@@ -77,8 +77,7 @@ const TOOL_CASES: ToolCase[] = [
     tool: "mkfs.ext4",
     pkg: "e2fsprogs",
     size: 64 * MiB,
-    make: (t) =>
-      run("mkfs.ext4", ["-q", "-F", "-E", "nodiscard", "-L", "data", t]),
+    make: (t) => run("mkfs.ext4", ["-q", "-F", "-E", "nodiscard", "-L", "data", t]),
     type: "ext4",
     offset: 1080,
     label: "data",
@@ -99,8 +98,7 @@ const TOOL_CASES: ToolCase[] = [
     tool: "mkfs.ext2",
     pkg: "e2fsprogs",
     size: 32 * MiB,
-    make: (t) =>
-      run("mkfs.ext2", ["-q", "-F", "-E", "nodiscard", "-L", "old", t]),
+    make: (t) => run("mkfs.ext2", ["-q", "-F", "-E", "nodiscard", "-L", "old", t]),
     type: "ext2",
     offset: 1080,
     label: "old",
@@ -315,8 +313,7 @@ Deno.test("probeSignatures: LUKS1/LUKS2, ISO 9660, LVM2, md RAID, swap at 64 KiB
   assertEquals(s, [{
     type: "luks",
     offset: 0,
-    description:
-      "LUKS2 encrypted volume (label 'secret', UUID 3f2a1e44-0f7c-4b8e-9d1e-2c3b4a5d6e7f)",
+    description: "LUKS2 encrypted volume (label 'secret', UUID 3f2a1e44-0f7c-4b8e-9d1e-2c3b4a5d6e7f)",
     label: "secret",
     uuid: "3f2a1e44-0f7c-4b8e-9d1e-2c3b4a5d6e7f",
   }]);
@@ -360,8 +357,7 @@ Deno.test("probeSignatures: LUKS1/LUKS2, ISO 9660, LVM2, md RAID, swap at 64 KiB
 });
 
 Deno.test({
-  name:
-    "probeSignatures: GPT with 4096-byte sectors, and a lone backup GPT header",
+  name: "probeSignatures: GPT with 4096-byte sectors, and a lone backup GPT header",
   ignore: !CAN_LOOP || !hasTool("sfdisk"),
   fn: async () => {
     await withTempDir(async (dir) => {
@@ -401,8 +397,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "mountedState: an image backing a loop device; a mount naming the image (FUSE-style)",
+  name: "mountedState: an image backing a loop device; a mount naming the image (FUSE-style)",
   ignore: !CAN_LOOP,
   fn: async () => {
     await withTempDir(async (dir) => {

@@ -96,7 +96,9 @@ export function slotsPerBlock(blockSize: number): number {
  * @throws FsError EUCLEAN on a checksum mismatch
  */
 export function decodeSlotBlock(b: Uint8Array, collId: number, n: number): SlotEntry[] {
-  if (!blockChecksumOk(b, collId)) throw new FsError("EUCLEAN", `collection ${collId}: slot map block checksum mismatch`);
+  if (!blockChecksumOk(b, collId)) {
+    throw new FsError("EUCLEAN", `collection ${collId}: slot map block checksum mismatch`);
+  }
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   const out: SlotEntry[] = [];
   for (let i = 0; i < n; i++) {

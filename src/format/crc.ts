@@ -18,9 +18,7 @@ import CRC32C from "crc-32/crc32c.js";
  * @param prev optional running CRC (the unsigned result of an earlier call) to continue
  */
 export function crc32c(data: Uint8Array, prev?: number): number {
-  return (prev === undefined
-    ? CRC32C.buf(data)
-    : CRC32C.buf(data, prev | 0)) >>> 0;
+  return (prev === undefined ? CRC32C.buf(data) : CRC32C.buf(data, prev | 0)) >>> 0;
 }
 
 const seedBuf = new Uint8Array(8);

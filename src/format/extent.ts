@@ -43,7 +43,9 @@ export function decodeExtentNode(b: Uint8Array, owner: number): ExtentNode {
   const entries = dv.getUint16(2, true);
   const max = dv.getUint16(4, true);
   const depth = dv.getUint16(6, true);
-  if (magic !== EXT_MAGIC) throw new FsError("EUCLEAN", `inode ${owner}: extent node has bad magic 0x${magic.toString(16)}`);
+  if (magic !== EXT_MAGIC) {
+    throw new FsError("EUCLEAN", `inode ${owner}: extent node has bad magic 0x${magic.toString(16)}`);
+  }
   if (entries > max || EXT_HEADER_SIZE + max * EXT_ENTRY_SIZE > b.length) {
     throw new FsError("EUCLEAN", `inode ${owner}: extent node claims ${entries}/${max} entries`);
   }
@@ -57,7 +59,12 @@ export function decodeExtentNode(b: Uint8Array, owner: number): ExtentNode {
     const extents: Extent[] = [];
     for (let i = 0; i < entries; i++) {
       const o = EXT_HEADER_SIZE + i * EXT_ENTRY_SIZE;
-      extents.push({ logical: get64(o), physical: get64(o + 8), length: dv.getUint32(o + 16, true), flags: dv.getUint32(o + 20, true) });
+      extents.push({
+        logical: get64(o),
+        physical: get64(o + 8),
+        length: dv.getUint32(o + 16, true),
+        flags: dv.getUint32(o + 20, true),
+      });
     }
     return { depth: 0, max, extents };
   }

@@ -1,20 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FsError } from "../errors.ts";
-import {
-  decodeCollection,
-  decodeSlotBlock,
-  encodeCollection,
-  encodeSlotBlock,
-  slotsPerBlock,
-} from "./collection.ts";
+import { decodeCollection, decodeSlotBlock, encodeCollection, encodeSlotBlock, slotsPerBlock } from "./collection.ts";
 import { crc32c, crc32cSeeded } from "./crc.ts";
-import {
-  blockChecksumOk,
-  decodeExtentNode,
-  encodeExtentNode,
-  extentBlockMax,
-} from "./extent.ts";
+import { blockChecksumOk, decodeExtentNode, encodeExtentNode, extentBlockMax } from "./extent.ts";
 import { decodeInode, encodeInode, type Inode } from "./inode.ts";
 import {
   decodeSuperblock,
@@ -243,8 +232,7 @@ Deno.test("xattr block: round trip, sorted, size limit, corruption detected", ()
     },
   ));
   assert.throws(
-    () =>
-      encodeXattrBlock(new Map([["user.a", new Uint8Array(1100)]]), 1024, 3),
+    () => encodeXattrBlock(new Map([["user.a", new Uint8Array(1100)]]), 1024, 3),
     /ENOSPC/,
   );
   const b = encodeXattrBlock(

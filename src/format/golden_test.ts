@@ -18,7 +18,9 @@ import { dirEntryCount, dirIterate, dirLookup } from "../fs/htree.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-for (const [name, bs, blocks, firstData] of [["golden-1k.vexfs", 1024, 128, 20], ["golden-4k.vexfs", 4096, 64, 7]] as const) {
+for (
+  const [name, bs, blocks, firstData] of [["golden-1k.vexfs", 1024, 128, 20], ["golden-4k.vexfs", 4096, 64, 7]] as const
+) {
   Deno.test(`golden image ${name} decodes field by field`, () => {
     const img = Deno.readFileSync(new URL(`../../testdata/${name}`, import.meta.url));
     const sbRaw = img.subarray(1024, 2048);
@@ -122,7 +124,12 @@ for (const [name, bs, blocks, firstData] of [["golden-1k.vexfs", 1024, 128, 20],
     assert.equal(hello.parentIno, 2);
     assert.equal(hello.parentHash, he.hash);
     assert.equal(dec.decode(fileBytes(16)), "Hello, VexFS!\n");
-    assert.deepEqual([...decodeXattrBlock(img.subarray(hello.xattrBlock * bs, (hello.xattrBlock + 1) * bs), 16)].map(([k, v]) => [k, dec.decode(v)]), [["user.tag", "golden"]]);
+    assert.deepEqual(
+      [...decodeXattrBlock(img.subarray(hello.xattrBlock * bs, (hello.xattrBlock + 1) * bs), 16)].map((
+        [k, v],
+      ) => [k, dec.decode(v)]),
+      [["user.tag", "golden"]],
+    );
 
     // a fast symlink
     const link = inode(17);
@@ -138,7 +145,17 @@ for (const [name, bs, blocks, firstData] of [["golden-1k.vexfs", 1024, 128, 20],
     const table = fileBytes(3);
     assert.equal(table.length, 256);
     const rec = decodeCollection(1, table)!;
-    assert.deepEqual([rec.rootIno, rec.dim, rec.metric, rec.elemType, rec.count, rec.vecIno, rec.mapIno, rec.hnswIno, rec.bm25Ino], [18, 4, 1, 1, 2, 19, 20, 0, 0]);
+    assert.deepEqual([
+      rec.rootIno,
+      rec.dim,
+      rec.metric,
+      rec.elemType,
+      rec.count,
+      rec.vecIno,
+      rec.mapIno,
+      rec.hnswIno,
+      rec.bm25Ino,
+    ], [18, 4, 1, 1, 2, 19, 20, 0, 0]);
     assert.equal(inode(19).flags & 0x4, 0x4, "INTERNAL");
     const vec = fileBytes(19);
     assert.equal(vec.length, 2 * 4 * 4);

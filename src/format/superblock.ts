@@ -5,14 +5,7 @@
  */
 import { FsError } from "../errors.ts";
 import { crc32c } from "./crc.ts";
-import {
-  MAX_BLOCK_SIZE,
-  MIN_BLOCK_SIZE,
-  SB_MAGIC,
-  SB_SIZE,
-  SUPPORTED_INCOMPAT,
-  VERSION_MAJOR,
-} from "./constants.ts";
+import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SB_MAGIC, SB_SIZE, SUPPORTED_INCOMPAT, VERSION_MAJOR } from "./constants.ts";
 
 /** Decoded superblock. Counts are in blocks or inodes; times in seconds since the epoch. */
 export interface Superblock {
@@ -204,7 +197,9 @@ export function superblockProblems(b: Uint8Array, deviceBytes?: number): string[
   } catch (e) {
     return [...p, (e as Error).message];
   }
-  if (sb.versionMajor !== VERSION_MAJOR) p.push(`format version ${sb.versionMajor}.${sb.versionMinor} is not supported (this is version ${VERSION_MAJOR})`);
+  if (sb.versionMajor !== VERSION_MAJOR) {
+    p.push(`format version ${sb.versionMajor}.${sb.versionMinor} is not supported (this is version ${VERSION_MAJOR})`);
+  }
   const unknown = sb.featureIncompat & ~SUPPORTED_INCOMPAT;
   if (unknown) p.push(`unsupported incompatible features 0x${unknown.toString(16)}`);
   if (sb.logBlockSize > 6) p.push(`invalid block size exponent ${sb.logBlockSize}`);
@@ -212,12 +207,22 @@ export function superblockProblems(b: Uint8Array, deviceBytes?: number): string[
     const bs = blockSizeOf(sb);
     if (bs < MIN_BLOCK_SIZE || bs > MAX_BLOCK_SIZE) p.push(`invalid block size ${bs}`);
     if (deviceBytes !== undefined && sb.blockCount * bs > deviceBytes) {
-      p.push(`filesystem has ${sb.blockCount} blocks of ${bs} bytes (${sb.blockCount * bs} bytes) but the device holds only ${deviceBytes} bytes (truncated image?)`);
+      p.push(
+        `filesystem has ${sb.blockCount} blocks of ${bs} bytes (${
+          sb.blockCount * bs
+        } bytes) but the device holds only ${deviceBytes} bytes (truncated image?)`,
+      );
     }
     const itb = Math.ceil((sb.inodeCount * 256) / bs);
-    if (sb.inodeTableBlocks !== itb) p.push(`inode table is ${sb.inodeTableBlocks} blocks, ${itb} expected for ${sb.inodeCount} inodes`);
-    if (sb.blockBitmapBlocks !== Math.ceil(sb.blockCount / (8 * bs))) p.push(`block bitmap length ${sb.blockBitmapBlocks} does not match ${sb.blockCount} blocks`);
-    if (sb.inodeBitmapBlocks !== Math.ceil(sb.inodeCount / (8 * bs))) p.push(`inode bitmap length ${sb.inodeBitmapBlocks} does not match ${sb.inodeCount} inodes`);
+    if (sb.inodeTableBlocks !== itb) {
+      p.push(`inode table is ${sb.inodeTableBlocks} blocks, ${itb} expected for ${sb.inodeCount} inodes`);
+    }
+    if (sb.blockBitmapBlocks !== Math.ceil(sb.blockCount / (8 * bs))) {
+      p.push(`block bitmap length ${sb.blockBitmapBlocks} does not match ${sb.blockCount} blocks`);
+    }
+    if (sb.inodeBitmapBlocks !== Math.ceil(sb.inodeCount / (8 * bs))) {
+      p.push(`inode bitmap length ${sb.inodeBitmapBlocks} does not match ${sb.inodeCount} inodes`);
+    }
     const firstMeta = bs === 1024 ? 2 : 1;
     if (
       sb.blockBitmapStart < firstMeta ||

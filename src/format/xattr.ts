@@ -19,7 +19,10 @@ export function splitXattrName(full: string): [number, Uint8Array] {
       return [ns, name];
     }
   }
-  throw new FsError("EOPNOTSUPP", `xattr name '${full}' has no supported namespace (user., trusted., security., system.)`);
+  throw new FsError(
+    "EOPNOTSUPP",
+    `xattr name '${full}' has no supported namespace (user., trusted., security., system.)`,
+  );
 }
 
 /**

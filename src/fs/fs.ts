@@ -29,7 +29,6 @@ import {
   IFL_COLL_ROOT,
   IFL_HAS_VECTOR,
   IFL_INLINE,
-  IFL_INTERNAL,
   IFL_ORPHAN,
   INODE_DATA_SIZE,
   INODE_SIZE,
@@ -47,20 +46,8 @@ import {
   SUPPORTED_RO_COMPAT,
   SYMLINK_MAX,
 } from "../format/constants.ts";
-import {
-  blockChecksumOk,
-  decodeExtentNode,
-  encodeExtentNode,
-  type Extent,
-  extentBlockMax,
-} from "../format/extent.ts";
-import {
-  decodeInode,
-  encodeInode,
-  type Inode,
-  nowTimespec,
-  type Timespec,
-} from "../format/inode.ts";
+import { blockChecksumOk, decodeExtentNode, encodeExtentNode, type Extent, extentBlockMax } from "../format/extent.ts";
+import { decodeInode, encodeInode, type Inode, nowTimespec, type Timespec } from "../format/inode.ts";
 import {
   blockSizeOf,
   decodeSuperblock,
@@ -72,13 +59,7 @@ import { decodeXattrBlock, encodeXattrBlock } from "../format/xattr.ts";
 import { dirHash } from "../format/hash.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import {
-  insertExtent,
-  mappedBlocks,
-  markWritten,
-  punch,
-  segments,
-} from "./extentmap.ts";
+import { insertExtent, mappedBlocks, markWritten, punch, segments } from "./extentmap.ts";
 import {
   type DirBlocks,
   dirEntryCount,
@@ -268,9 +249,7 @@ export class Vexfs {
     if (problems.length) {
       throw new FsError(
         "EUCLEAN",
-        `${dev.path} does not hold a usable VexFS filesystem: ${
-          problems.join("; ")
-        }`,
+        `${dev.path} does not hold a usable VexFS filesystem: ${problems.join("; ")}`,
       );
     }
     const sb = decodeSuperblock(raw);
@@ -558,9 +537,7 @@ export class Vexfs {
     n.d.blocks -= Math.max(0, old.length - need);
     while (blocks.length < need) {
       const r = this.balloc(
-        blocks.length
-          ? blocks[blocks.length - 1] + 1
-          : (exts[0]?.physical ?? 0),
+        blocks.length ? blocks[blocks.length - 1] + 1 : (exts[0]?.physical ?? 0),
         need - blocks.length,
       );
       for (let i = 0; i < r.length; i++) blocks.push(r.start + i);
@@ -644,9 +621,7 @@ export class Vexfs {
       let left = h.count;
       while (left > 0) {
         const prev = segments(exts, Math.max(0, l - 1), 1)[0];
-        const goal = l > 0 && prev.physical !== null
-          ? prev.physical + 1
-          : this.blockMap.rotor;
+        const goal = l > 0 && prev.physical !== null ? prev.physical + 1 : this.blockMap.rotor;
         const r = this.balloc(goal, left);
         insertExtent(exts, {
           logical: l,
@@ -746,8 +721,7 @@ export class Vexfs {
     const last = Math.floor((offset + data.length - 1) / bs);
     const before = this.extents(n).map((e) => ({ ...e }));
     const fresh = this.#allocRange(n, first, last - first + 1);
-    const isFresh = (l: number) =>
-      fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
+    const isFresh = (l: number) => fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
     try {
       for (const s of segments(n.exts!, first, last - first + 1)) {
         const segStart = s.lblk * bs;
@@ -929,9 +903,7 @@ export class Vexfs {
       append: () => {
         const l = Math.floor(n.d.size / bs);
         const exts = this.extents(n);
-        const goal = exts.length
-          ? exts[exts.length - 1].physical + exts[exts.length - 1].length
-          : 0;
+        const goal = exts.length ? exts[exts.length - 1].physical + exts[exts.length - 1].length : 0;
         if (this.blockMap.free < 2 + this.treeBlocksFor(exts.length + 1)) {
           throw new FsError("ENOSPC", "no space left on device");
         }
@@ -981,9 +953,7 @@ export class Vexfs {
     if (!e) {
       throw new FsError(
         "ENOENT",
-        `no entry '${
-          typeof name === "string" ? name : dec.decode(name)
-        }' in directory ${dir}`,
+        `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`,
       );
     }
     return e.ino;
@@ -1200,13 +1170,7 @@ export class Vexfs {
       else this.#ifree(n);
       return;
     }
-    if (n.d.parentIno === 0) this.#repairParent(n);
     this.dirty(n);
-  }
-
-  /** Points the parent pointer of a multiply-linked file at one of its remaining links, if cheap to find. */
-  #repairParent(_n: InodeState): void {
-    // Left at 0: path resolution falls back to a tree search (FORMAT.md §5.3).
   }
 
   /**
@@ -1485,8 +1449,7 @@ export class Vexfs {
     if (this.readOnly) return;
     const n = this.iget(ino);
     const now = nowTimespec();
-    const le = (a: Timespec, b: Timespec) =>
-      a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
+    const le = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
     if (
       le(n.d.atime, n.d.mtime) || le(n.d.atime, n.d.ctime) ||
       now.sec - n.d.atime.sec > 86400
@@ -1660,9 +1623,7 @@ export class Vexfs {
         }
         const target = dec.decode(this.readlink(ino));
         const rest = parts.slice(i + 1).join("/");
-        const base = target.startsWith("/")
-          ? target
-          : `${this.pathOf(cur)}/${target}`;
+        const base = target.startsWith("/") ? target : `${this.pathOf(cur)}/${target}`;
         return this.resolve(`${base}/${rest}`, follow, hops);
       }
     }

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FsError } from "../errors.ts";
-import {
-  ROOT_INO,
-  S_IFDIR,
-  S_IFIFO,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-} from "../format/constants.ts";
+import { ROOT_INO, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from "../format/constants.ts";
 import { Vexfs } from "./fs.ts";
 import { mkfs } from "./mkfs.ts";
 import { fsck } from "../fsck/fsck.ts";
@@ -623,9 +616,7 @@ Deno.test("a full disk gives ENOSPC and loses nothing that was there", () => {
         err = f;
         break;
       }
-      const w = code(() =>
-        fs.write(fs.lookup(ROOT_INO, `f${n}`), 0, new Uint8Array(50000).fill(7))
-      );
+      const w = code(() => fs.write(fs.lookup(ROOT_INO, `f${n}`), 0, new Uint8Array(50000).fill(7)));
       n++;
       if (w !== "ok") {
         err = w;

@@ -147,9 +147,7 @@ function readBlock(
     throw corrupt(
       d,
       lblk,
-      `bad magic ${hex(m)}, expected ${
-        magic === DIRX_MAGIC ? "index (DIRX)" : "leaf (DIRL)"
-      }`,
+      `bad magic ${hex(m)}, expected ${magic === DIRX_MAGIC ? "index (DIRX)" : "leaf (DIRL)"}`,
     );
   }
   if (dv.getUint32(d.blockSize - TAIL, true) !== blockCrc(d, raw)) {
@@ -914,9 +912,7 @@ export function dirCheck(d: DirBlocks): string[] {
     new Checker(d, out).run();
   } catch (e) {
     out.push(
-      `directory ${d.ino}: check aborted: ${
-        e instanceof Error ? e.message : String(e)
-      }`,
+      `directory ${d.ino}: check aborted: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
   return out;
@@ -963,11 +959,7 @@ class Checker {
     const dv = viewOf(buf);
     const m = dv.getUint32(0, true);
     if (m !== magic) {
-      const found = m === DIRX_MAGIC
-        ? "an index block"
-        : m === DIRL_MAGIC
-        ? "a leaf block"
-        : `magic ${hex(m)}`;
+      const found = m === DIRX_MAGIC ? "an index block" : m === DIRL_MAGIC ? "a leaf block" : `magic ${hex(m)}`;
       this.problem(lblk, `expected ${what}, found ${found}`);
       return null;
     }
@@ -1066,9 +1058,7 @@ class Checker {
         if (h <= lo || h >= hi) {
           this.problem(
             lblk,
-            `index entry ${i} hash ${hex(h)} outside the covered range [${
-              hex(lo)
-            }, ${hex(hi)})`,
+            `index entry ${i} hash ${hex(h)} outside the covered range [${hex(lo)}, ${hex(hi)})`,
           );
         }
       }
@@ -1078,9 +1068,7 @@ class Checker {
       if (child === 0 || child >= this.nblk) {
         this.problem(
           lblk,
-          `index entry ${i} points to block ${child} outside the directory (1..${
-            this.nblk - 1
-          })`,
+          `index entry ${i} points to block ${child} outside the directory (1..${this.nblk - 1})`,
         );
         continue;
       }
@@ -1166,9 +1154,7 @@ class Checker {
     if (i === count && off !== end) {
       this.problem(
         lblk,
-        `leaf used ${used} bytes, but its ${count} entries occupy ${
-          off - LEAF_HDR
-        }`,
+        `leaf used ${used} bytes, but its ${count} entries occupy ${off - LEAF_HDR}`,
       );
     }
   }
@@ -1214,14 +1200,10 @@ class Checker {
     if (h < lo || h >= hi) {
       this.problem(
         lblk,
-        `${where}: hash ${hex(h)} outside the leaf's range [${hex(lo)}, ${
-          hex(hi)
-        })`,
+        `${where}: hash ${hex(h)} outside the leaf's range [${hex(lo)}, ${hex(hi)})`,
       );
     }
-    const c = h !== this.prevHash
-      ? h - this.prevHash
-      : cmpBytes(name, this.prevName);
+    const c = h !== this.prevHash ? h - this.prevHash : cmpBytes(name, this.prevName);
     if (c === 0) {
       this.problem(lblk, `${where}: duplicate name`);
     } else if (c < 0) {

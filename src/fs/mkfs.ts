@@ -6,11 +6,7 @@
  * @module
  */
 import { Device } from "../device/device.ts";
-import {
-  mountedState,
-  probeSignatures,
-  type Signature,
-} from "../device/probe.ts";
+import { mountedState, probeSignatures, type Signature } from "../device/probe.ts";
 import { FsError } from "../errors.ts";
 import {
   COLL_TABLE_INO,
@@ -38,11 +34,7 @@ import {
 } from "../format/constants.ts";
 import { encodeExtentNode } from "../format/extent.ts";
 import { encodeInode, type Inode, type Timespec } from "../format/inode.ts";
-import {
-  encodeSuperblock,
-  type Superblock,
-  uuidFromString,
-} from "../format/superblock.ts";
+import { encodeSuperblock, type Superblock, uuidFromString } from "../format/superblock.ts";
 import { dirInit } from "./htree.ts";
 
 /** Options in the spirit of mke2fs(8). */
@@ -188,9 +180,7 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
       `label '${opts.label}' is longer than 63 bytes`,
     );
   }
-  const uuid = typeof opts.uuid === "string"
-    ? uuidFromString(opts.uuid)
-    : opts.uuid ?? randomUuid();
+  const uuid = typeof opts.uuid === "string" ? uuidFromString(opts.uuid) : opts.uuid ?? randomUuid();
   if (opts.blockSize !== undefined) {
     computeLayout(1 << 30, { blockSize: opts.blockSize }); // validate early
   }
@@ -211,9 +201,7 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
     if (ms.mounted || ms.busy) {
       throw new FsError(
         "EBUSY",
-        `${path} is in use: ${
-          ms.users.join("; ") || `mounted on ${ms.where}`
-        }; unmount it first`,
+        `${path} is in use: ${ms.users.join("; ") || `mounted on ${ms.where}`}; unmount it first`,
       );
     }
   }
@@ -256,9 +244,7 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
     dryRun: !!opts.dryRun,
   };
   if (opts.dryRun) return result;
-  const dev = opts.size !== undefined
-    ? Device.create(path, opts.size)
-    : Device.open(path, { exclusive: true });
+  const dev = opts.size !== undefined ? Device.create(path, opts.size) : Device.open(path, { exclusive: true });
   try {
     if (dev.size < layout.blockCount * layout.blockSize) {
       throw new FsError(
@@ -363,8 +349,7 @@ export function writeFilesystem(
     emptyData,
     COLL_TABLE_INO,
   );
-  const at = (ino: number) =>
-    table.subarray((ino - 1) * INODE_SIZE, ino * INODE_SIZE);
+  const at = (ino: number) => table.subarray((ino - 1) * INODE_SIZE, ino * INODE_SIZE);
   encodeInode(
     ROOT_INO,
     inode(S_IFDIR | 0o755, 2, bs, 1, 0, ROOT_INO, rootData),

@@ -69,9 +69,7 @@ Deno.test("mkfs refusals on image files change nothing", () => {
       "EINVAL",
     );
     assert.equal(
-      errOf(() =>
-        mkfs(`${dir}/x.img`, { size: 1 << 20, blockSize: 128 * 1024 })
-      ).code,
+      errOf(() => mkfs(`${dir}/x.img`, { size: 1 << 20, blockSize: 128 * 1024 })).code,
       "EINVAL",
     );
     assert.equal(errOf(() => mkfs(`${dir}/missing.img`)).code, "ENOENT");
@@ -97,8 +95,7 @@ Deno.test("mkfs refusals on image files change nothing", () => {
 });
 
 Deno.test({
-  name:
-    "mkfs refusals on a real loop device: existing ext4, mounted, too small; size from the kernel",
+  name: "mkfs refusals on a real loop device: existing ext4, mounted, too small; size from the kernel",
   ignore: Deno.uid() !== 0,
   async fn() {
     const dir = Deno.makeTempDirSync();

@@ -31,14 +31,7 @@ import type { InodeState, Vexfs } from "./fs.ts";
 import { decodeVector, encodeVector } from "../vector/codec.ts";
 import { scanStore } from "../vector/distance.ts";
 import { TopK } from "../vector/topk.ts";
-import {
-  ELEM_TYPES,
-  elemSize,
-  type ElemType,
-  MAX_DIM,
-  type Metric,
-  METRICS,
-} from "../vector/types.ts";
+import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
 
 const ELEMS = ELEM_TYPES;
 
@@ -141,9 +134,7 @@ export class Collections {
 
   /** Every collection. */
   list(): CollectionInfo[] {
-    return [...this.#table().values()].sort((a, b) => a.id - b.id).map((r) =>
-      this.#info(r)
-    );
+    return [...this.#table().values()].sort((a, b) => a.id - b.id).map((r) => this.#info(r));
   }
 
   /** One collection by id. @throws FsError ENOENT */
@@ -214,9 +205,7 @@ export class Collections {
       if (fs.isAncestor(dir, r.rootIno)) {
         throw new FsError(
           "EINVAL",
-          `directory contains collection ${r.id} (at ${
-            fs.pathOf(r.rootIno)
-          }); collections do not nest`,
+          `directory contains collection ${r.id} (at ${fs.pathOf(r.rootIno)}); collections do not nest`,
         );
       }
     }
@@ -586,18 +575,14 @@ export class Collections {
     if (data.length !== l.rec.count * stride) {
       throw new FsError(
         "EUCLEAN",
-        `collection ${id}: vector store holds ${data.length} bytes, ${
-          l.rec.count * stride
-        } expected`,
+        `collection ${id}: vector store holds ${data.length} bytes, ${l.rec.count * stride} expected`,
       );
     }
     for (let s = 0; s < l.rec.count; s++) {
       if (crc32c(data.subarray(s * stride, (s + 1) * stride)) !== l.crcs[s]) {
         throw new FsError(
           "EUCLEAN",
-          `collection ${id}: vector in slot ${s} (inode ${
-            l.owners[s]
-          }) fails its checksum; run vexfs fsck`,
+          `collection ${id}: vector in slot ${s} (inode ${l.owners[s]}) fails its checksum; run vexfs fsck`,
         );
       }
     }

@@ -38,8 +38,7 @@ Deno.test("vectors: set, replace, get, delete with swap-remove; results equal br
     fs.collections.create(c, { dim: 8, metric: "l2", elem: "f32" });
     const want = new Map<number, number[]>();
     let seed = 7;
-    const rnd = () =>
-      ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
     const inos: number[] = [];
     for (let i = 0; i < 300; i++) {
       const ino = fs.create(c, `f${i}`);
@@ -130,9 +129,7 @@ Deno.test("vectors: bad input is refused and changes nothing", () => {
       "EINVAL",
     );
     assert.equal(
-      code(() =>
-        fs.collections.search(c, new Float32Array([1, 2, Infinity]), 5)
-      ),
+      code(() => fs.collections.search(c, new Float32Array([1, 2, Infinity]), 5)),
       "EINVAL",
     );
     assert.equal(
@@ -140,23 +137,17 @@ Deno.test("vectors: bad input is refused and changes nothing", () => {
       "EINVAL",
     );
     assert.equal(
-      code(() =>
-        fs.collections.search(ROOT_INO, new Float32Array([1, 2, 3]), 1)
-      ),
+      code(() => fs.collections.search(ROOT_INO, new Float32Array([1, 2, 3]), 1)),
       "EINVAL",
     );
     // nesting refused both ways
     const inner = fs.mkdir(c, "inner");
     assert.equal(
-      code(() =>
-        fs.collections.create(inner, { dim: 3, metric: "l2", elem: "f32" })
-      ),
+      code(() => fs.collections.create(inner, { dim: 3, metric: "l2", elem: "f32" })),
       "EINVAL",
     );
     assert.equal(
-      code(() =>
-        fs.collections.create(ROOT_INO, { dim: 3, metric: "l2", elem: "f32" })
-      ),
+      code(() => fs.collections.create(ROOT_INO, { dim: 3, metric: "l2", elem: "f32" })),
       "EINVAL",
     );
     assert.equal(
@@ -242,15 +233,11 @@ Deno.test("search in a subdirectory sees only the files below it, with relative 
       fs.collections.setVector(fs.create(d, name), new Float32Array(v));
     }
     assert.deepEqual(
-      fs.collections.search(x, new Float32Array([0, 0.5]), 10).map((h) =>
-        h.path
-      ),
+      fs.collections.search(x, new Float32Array([0, 0.5]), 10).map((h) => h.path),
       ["x1", "deep/d1"],
     );
     assert.deepEqual(
-      fs.collections.search(c, new Float32Array([0, 0.5]), 1).map((h) =>
-        h.path
-      ),
+      fs.collections.search(c, new Float32Array([0, 0.5]), 1).map((h) => h.path),
       ["y/y1"],
     );
     assert.equal(

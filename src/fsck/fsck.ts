@@ -99,28 +99,13 @@ import {
   SYMLINK_MAX,
   VERSION_MAJOR,
 } from "../format/constants.ts";
-import {
-  type CollectionRecord,
-  decodeCollection,
-  slotsPerBlock,
-} from "../format/collection.ts";
+import { type CollectionRecord, decodeCollection, slotsPerBlock } from "../format/collection.ts";
 import { crc32c, crc32cSeeded } from "../format/crc.ts";
-import {
-  blockChecksumOk,
-  type Extent,
-  extentBlockMax,
-  setBlockChecksum,
-} from "../format/extent.ts";
+import { blockChecksumOk, type Extent, extentBlockMax, setBlockChecksum } from "../format/extent.ts";
 import { decodeInode, type Inode, inodeChecksumOk } from "../format/inode.ts";
 import { decodeSuperblock, type Superblock } from "../format/superblock.ts";
 import { decodeXattrBlock } from "../format/xattr.ts";
-import {
-  type DirBlocks,
-  dirCheck,
-  type DirEntry,
-  dirIterate,
-  DIRL_MAGIC,
-} from "../fs/htree.ts";
+import { type DirBlocks, dirCheck, type DirEntry, dirIterate, DIRL_MAGIC } from "../fs/htree.ts";
 import { segments } from "../fs/extentmap.ts";
 import { ELEM_TYPES, elemSize, MAX_DIM } from "../vector/types.ts";
 
@@ -215,12 +200,10 @@ export class FsckCancelled extends Error {
 export const PROBLEM_CODES: Readonly<Record<string, string>> = {
   OPEN_FAILED: "error: the path cannot be opened (exit 8)",
   NOT_VEXFS: "error: no VexFS superblock, primary or backup (exit 8)",
-  IN_USE:
-    "warning: the device or image is in use (mounted); results may be inconsistent",
+  IN_USE: "warning: the device or image is in use (mounted); results may be inconsistent",
   REPAIR_UNSUPPORTED: "info: repair was asked for but this version only checks",
   CHECKER_FAILED: "error: the checker itself failed (exit 8)",
-  PHASE_ABORTED:
-    "error: a phase stopped early because a structure could not be read",
+  PHASE_ABORTED: "error: a phase stopped early because a structure could not be read",
   READ_ERROR: "error: a block could not be read",
   SB_MAGIC: "error: superblock magic wrong",
   SB_CHECKSUM: "error: superblock checksum mismatch",
@@ -236,10 +219,8 @@ export const PROBLEM_CODES: Readonly<Record<string, string>> = {
   SB_BACKUP_BAD: "error: the backup superblock is damaged",
   SB_BACKUP_MISMATCH: "error: backup superblock describes another layout",
   SB_BACKUP_STALE: "warning: backup superblock is older than the primary",
-  SB_FREE_BLOCKS:
-    "error (warning when dirty): free block count differs from the bitmap",
-  SB_FREE_INODES:
-    "error (warning when dirty): free inode count differs from the bitmap",
+  SB_FREE_BLOCKS: "error (warning when dirty): free block count differs from the bitmap",
+  SB_FREE_INODES: "error (warning when dirty): free inode count differs from the bitmap",
   SB_COLL_COUNT: "error: coll_count differs from the collection table",
   DEVICE_TRUNCATED: "error: the device is smaller than the filesystem",
   INODE_CHECKSUM: "error: inode checksum mismatch",
@@ -509,9 +490,7 @@ function judgeSuperblock(raw: Uint8Array): SbVerdict {
     issues.push({
       code: "SB_MAGIC",
       severity: "error",
-      message: `No VexFS magic (found 0x${magic.toString(16)}, expected 0x${
-        SB_MAGIC.toString(16)
-      }).`,
+      message: `No VexFS magic (found 0x${magic.toString(16)}, expected 0x${SB_MAGIC.toString(16)}).`,
     });
     return { fatal: true, unsupported: false, issues };
   }
@@ -580,9 +559,7 @@ function judgeSuperblock(raw: Uint8Array): SbVerdict {
     issues.push({
       code: "SB_FEATURES",
       severity: "info",
-      message: `Has compatible features 0x${
-        unknownCompat.toString(16)
-      } this version ignores.`,
+      message: `Has compatible features 0x${unknownCompat.toString(16)} this version ignores.`,
     });
   }
   const required = [
@@ -668,32 +645,28 @@ function judgeSuperblock(raw: Uint8Array): SbVerdict {
     issues.push({
       code: "SB_FREE_BLOCKS",
       severity: "error",
-      message:
-        `Free block count ${sb.freeBlocks} exceeds the block count ${sb.blockCount}.`,
+      message: `Free block count ${sb.freeBlocks} exceeds the block count ${sb.blockCount}.`,
     });
   }
   if (sb.freeInodes > sb.inodeCount) {
     issues.push({
       code: "SB_FREE_INODES",
       severity: "error",
-      message:
-        `Free inode count ${sb.freeInodes} exceeds the inode count ${sb.inodeCount}.`,
+      message: `Free inode count ${sb.freeInodes} exceeds the inode count ${sb.inodeCount}.`,
     });
   }
   if (sb.state < STATE_CLEAN || sb.state > STATE_ERROR) {
     issues.push({
       code: "SB_STATE",
       severity: "error",
-      message:
-        `Invalid state ${sb.state} (1 clean, 2 dirty, 3 error); a repair would set it.`,
+      message: `Invalid state ${sb.state} (1 clean, 2 dirty, 3 error); a repair would set it.`,
     });
   }
   if (sb.errors < 1 || sb.errors > 3) {
     issues.push({
       code: "SB_FIELDS",
       severity: "warning",
-      message:
-        `Invalid error behaviour ${sb.errors} (1 continue, 2 remount read-only, 3 panic).`,
+      message: `Invalid error behaviour ${sb.errors} (1 continue, 2 remount read-only, 3 panic).`,
     });
   }
   if (sb.journalIno !== 0 || sb.journalBlocks !== 0) {
@@ -757,8 +730,7 @@ class Checker {
         code: "REPAIR_UNSUPPORTED",
         severity: "info",
         where: this.path,
-        message:
-          "Repair is not implemented in this version; the filesystem was only checked and nothing was changed.",
+        message: "Repair is not implemented in this version; the filesystem was only checked and nothing was changed.",
       });
     }
     const opened = this.#open();
@@ -785,9 +757,7 @@ class Checker {
           code: "PHASE_ABORTED",
           severity: "error",
           where: `phase ${name}`,
-          message: `The ${name} phase stopped early: ${
-            errText(e)
-          }. Later findings may be incomplete.`,
+          message: `The ${name} phase stopped early: ${errText(e)}. Later findings may be incomplete.`,
         });
       }
     }
@@ -856,9 +826,7 @@ class Checker {
     const dev = this.#dev!;
     if (offset + len > dev.size) {
       throw new ReadFail(
-        `bytes ${offset}..${
-          offset + len
-        } lie beyond the end of the device (${dev.size} bytes; truncated image?)`,
+        `bytes ${offset}..${offset + len} lie beyond the end of the device (${dev.size} bytes; truncated image?)`,
       );
     }
     const buf = new Uint8Array(len);
@@ -883,8 +851,7 @@ class Checker {
         code: "NOT_VEXFS",
         severity: "error",
         where: this.path,
-        message:
-          `${this.path} is only ${dev.size} bytes: too small to hold a VexFS filesystem.`,
+        message: `${this.path} is only ${dev.size} bytes: too small to hold a VexFS filesystem.`,
       });
       return 8;
     }
@@ -912,9 +879,7 @@ class Checker {
         const v = judgeSuperblock(raw);
         if (
           !v.fatal && v.sb!.logBlockSize === log &&
-          v.sb!.blockCount - 1 === last && !v.issues.some((i) =>
-            i.code === "SB_CHECKSUM"
-          )
+          v.sb!.blockCount - 1 === last && !v.issues.some((i) => i.code === "SB_CHECKSUM")
         ) {
           backup = v;
           backupRaw = raw;
@@ -974,15 +939,13 @@ class Checker {
         !backup || backup.fatal ||
         backup.issues.some((i) => i.severity === "error")
       ) {
-        const what = backup?.issues.filter((i) =>
-          i.severity === "error"
-        ).map((i) => i.message).join(" ") ?? "it cannot be read.";
+        const what = backup?.issues.filter((i) => i.severity === "error").map((i) => i.message).join(" ") ??
+          "it cannot be read.";
         this.add({
           code: "SB_BACKUP_BAD",
           severity: "error",
           where: `backup superblock (block ${backupBlock})`,
-          message:
-            `The backup superblock is damaged: ${what} A repair would rewrite it from the primary.`,
+          message: `The backup superblock is damaged: ${what} A repair would rewrite it from the primary.`,
         });
       } else {
         const b = backup.sb!;
@@ -1027,9 +990,7 @@ class Checker {
           } bytes) but the device holds only ${dev.size} bytes: ` +
           `the image was truncated or the device shrank. Blocks from ${
             Math.floor(dev.size / bs)
-          } on are lost; grow it back to ${
-            sb.blockCount * bs
-          } bytes before anything else.`,
+          } on are lost; grow it back to ${sb.blockCount * bs} bytes before anything else.`,
       });
     }
     if (sb.state === STATE_DIRTY) {
@@ -1116,8 +1077,7 @@ class Checker {
           code: "INODE_BITMAP_RESERVED",
           severity: "error",
           where: `inode bitmap bit ${ino - 1}`,
-          message:
-            `Reserved inode ${ino} is marked free in the inode bitmap; a repair would mark it in use.`,
+          message: `Reserved inode ${ino} is marked free in the inode bitmap; a repair would mark it in use.`,
         });
       }
     }
@@ -1161,13 +1121,9 @@ class Checker {
           code: ino === ROOT_INO ? "ROOT_BAD" : "COLL_TABLE_BAD",
           severity: "error",
           ino,
-          message: `${
-            ino === ROOT_INO ? "The root directory" : "The collection table"
-          } inode is ${
+          message: `${ino === ROOT_INO ? "The root directory" : "The collection table"} inode is ${
             !info ? "marked free" : `unusable (${info.why})`
-          }; a repair would re-create it${
-            ino === ROOT_INO ? " and reconnect everything to it" : ""
-          }.`,
+          }; a repair would re-create it${ino === ROOT_INO ? " and reconnect everything to it" : ""}.`,
         });
       }
     }
@@ -1268,25 +1224,19 @@ class Checker {
     if (d.flags & ~IFL_KNOWN) {
       err(
         "INODE_FLAGS",
-        `Unknown flags 0x${
-          (d.flags & ~IFL_KNOWN).toString(16)
-        } are set; a repair would clear them.`,
+        `Unknown flags 0x${(d.flags & ~IFL_KNOWN).toString(16)} are set; a repair would clear them.`,
       );
     }
     if ((d.flags & IFL_INLINE) && t !== S_IFLNK) {
       err(
         "INODE_FLAGS",
-        `The INLINE flag is set on a ${
-          typeName(t)
-        }; only symlinks store data inline.`,
+        `The INLINE flag is set on a ${typeName(t)}; only symlinks store data inline.`,
       );
     }
     if ((d.flags & IFL_COLL_ROOT) && t !== S_IFDIR) {
       err(
         "INODE_FLAGS",
-        `The COLL_ROOT flag is set on a ${
-          typeName(t)
-        }; only directories can be collection roots.`,
+        `The COLL_ROOT flag is set on a ${typeName(t)}; only directories can be collection roots.`,
       );
     }
     if (
@@ -1302,9 +1252,7 @@ class Checker {
     if ((d.flags & IFL_INTERNAL) && t !== S_IFREG) {
       err(
         "INODE_FLAGS",
-        `The INTERNAL flag is set on a ${
-          typeName(t)
-        }; internal files are regular files.`,
+        `The INTERNAL flag is set on a ${typeName(t)}; internal files are regular files.`,
       );
     }
     if ((d.flags & IFL_ORPHAN) && d.nlink !== 0) {
@@ -1394,8 +1342,7 @@ class Checker {
     const bs = this.#bs;
     const t = info.type;
     const ino = info.ino;
-    const err = (code: string, message: string) =>
-      this.add({ code, severity: "error", ino, message });
+    const err = (code: string, message: string) => this.add({ code, severity: "error", ino, message });
     const exts = info.exts;
     if (t === S_IFDIR) {
       const nblk = d.size / bs;
@@ -1473,9 +1420,7 @@ class Checker {
     if (exts.length || info.treeBlocks.length) {
       err(
         "INODE_SPECIAL_BLOCKS",
-        `A ${typeName(t)} owns ${
-          exts.reduce((a, e) => a + e.length, 0)
-        } data blocks; a repair would free them.`,
+        `A ${typeName(t)} owns ${exts.reduce((a, e) => a + e.length, 0)} data blocks; a repair would free them.`,
       );
     }
   }
@@ -1582,9 +1527,7 @@ class Checker {
         err(
           "EXTENT_HEADER",
           loc,
-          `The extent node claims ${entries} entries but holds at most ${
-            Math.min(max, cap)
-          }.`,
+          `The extent node claims ${entries} entries but holds at most ${Math.min(max, cap)}.`,
         );
         entries = Math.min(max, cap);
       }
@@ -1630,9 +1573,9 @@ class Checker {
           const physical = u64(o + 8);
           const length = dv.getUint32(o + 16, true);
           const flags = dv.getUint32(o + 20, true);
-          const what = `file blocks ${logical}..${
-            logical + length - 1
-          } -> device blocks ${physical}..${physical + length - 1}`;
+          const what = `file blocks ${logical}..${logical + length - 1} -> device blocks ${physical}..${
+            physical + length - 1
+          }`;
           if (length < 1 || length > EXT_MAX_LEN) {
             err(
               "EXTENT_RANGE",
@@ -1645,9 +1588,7 @@ class Checker {
             err(
               "EXTENT_FLAGS",
               loc,
-              `Extent ${i} (${what}) has unknown flags 0x${
-                (flags & ~EXT_UNWRITTEN).toString(16)
-              }.`,
+              `Extent ${i} (${what}) has unknown flags 0x${(flags & ~EXT_UNWRITTEN).toString(16)}.`,
             );
           }
           if (logical < prevEnd) {
@@ -1691,9 +1632,7 @@ class Checker {
             err(
               "EXTENT_ORDER",
               loc,
-              `Index entries ${
-                i - 1
-              } and ${i} are not in increasing file-block order.`,
+              `Index entries ${i - 1} and ${i} are not in increasing file-block order.`,
             );
           }
           prevKey = Math.max(prevKey, logical);
@@ -1799,9 +1738,7 @@ class Checker {
   }
 
   #passDirectories(): void {
-    const queue = [...this.#infos.values()].filter((i) =>
-      i.usable && i.type === S_IFDIR
-    ).map((i) => i.ino);
+    const queue = [...this.#infos.values()].filter((i) => i.usable && i.type === S_IFDIR).map((i) => i.ino);
     const done = new Set<number>();
     let n = 0;
     this.#progress("directories", 0, queue.length);
@@ -1829,9 +1766,7 @@ class Checker {
       else if (/duplicate name/.test(what)) code = "DIR_DUPLICATE";
       const advice = code === "DIR_CHECKSUM"
         ? "The directory block fails its checksum: entries in it may be damaged; a repair would rebuild the directory from the entries that are sane."
-        : `${what[0].toUpperCase()}${
-          what.slice(1)
-        }; a repair would rebuild the directory index.`;
+        : `${what[0].toUpperCase()}${what.slice(1)}; a repair would rebuild the directory index.`;
       this.add({ code, severity: "error", ino, tail, message: advice });
     }
     let entries: DirEntry[] = [];
@@ -1845,8 +1780,7 @@ class Checker {
     for (const e of entries) {
       const nm = dec.decode(e.name);
       const tail = `entry '${nm}'`;
-      const err = (code: string, message: string) =>
-        this.add({ code, severity: "error", ino, tail, message });
+      const err = (code: string, message: string) => this.add({ code, severity: "error", ino, tail, message });
       if (
         !Number.isSafeInteger(e.ino) || e.ino < 1 || e.ino > this.#sb.inodeCount
       ) {
@@ -1888,9 +1822,7 @@ class Checker {
       if (e.type !== ft) {
         err(
           "DIR_ENTRY_TYPE",
-          `The entry says ${
-            FT_NAME[e.type] ?? `type ${e.type}`
-          } but inode ${e.ino} is a ${
+          `The entry says ${FT_NAME[e.type] ?? `type ${e.type}`} but inode ${e.ino} is a ${
             typeName(t.type)
           }; a repair would correct the entry.`,
         );
@@ -1988,8 +1920,7 @@ class Checker {
             severity: "error",
             ino: l.dir,
             tail: `entry '${dec.decode(l.name)}'`,
-            message:
-              "The entry links the root directory, which makes a loop; a repair would remove the entry.",
+            message: "The entry links the root directory, which makes a loop; a repair would remove the entry.",
           });
         }
         continue;
@@ -1998,9 +1929,8 @@ class Checker {
         const first = this.#tree.get(ino);
         for (const l of links) {
           if (
-            first && l.dir === first.dir && l.name.every((x, i) =>
-              x === first.name[i]
-            ) && l.name.length === first.name.length
+            first && l.dir === first.dir && l.name.every((x, i) => x === first.name[i]) &&
+            l.name.length === first.name.length
           ) continue;
           const loop = isAncestor(ino, l.dir);
           this.add({
@@ -2044,8 +1974,7 @@ class Checker {
           code: "ORPHAN_BAD_INO",
           severity: "error",
           where: "orphan list",
-          message:
-            `${from} points to inode ${cur}, which cannot be an orphan; a repair would cut the list there.`,
+          message: `${from} points to inode ${cur}, which cannot be an orphan; a repair would cut the list there.`,
         });
         break;
       }
@@ -2054,8 +1983,7 @@ class Checker {
           code: "ORPHAN_LOOP",
           severity: "error",
           where: "orphan list",
-          message:
-            `${from} points back to inode ${cur}: the orphan list loops. A repair would cut the loop.`,
+          message: `${from} points back to inode ${cur}: the orphan list loops. A repair would cut the loop.`,
         });
         break;
       }
@@ -2152,8 +2080,7 @@ class Checker {
         code: "COLL_TABLE_BAD",
         severity: "error",
         ino: COLL_TABLE_INO,
-        message:
-          `The collection table is ${d.size} bytes, not a multiple of the ${COLL_RECORD_SIZE}-byte record size.`,
+        message: `The collection table is ${d.size} bytes, not a multiple of the ${COLL_RECORD_SIZE}-byte record size.`,
       });
     }
     const nrec = Math.floor(d.size / COLL_RECORD_SIZE);
@@ -2224,9 +2151,7 @@ class Checker {
           code: "COLL_RECORD_FIELDS",
           severity: "error",
           where,
-          message: `The collection record has invalid fields: ${
-            bad.join(", ")
-          }.`,
+          message: `The collection record has invalid fields: ${bad.join(", ")}.`,
         });
       }
       const usableRec = rec.dim >= 1 && rec.dim <= MAX_DIM &&
@@ -2248,9 +2173,7 @@ class Checker {
             `The collection's root_ino ${rec.rootIno} is not a directory marked as the root of collection ${id}` +
             (root?.usable
               ? ` (it is a ${typeName(root.type)} with ${
-                root.d!.flags & IFL_COLL_ROOT
-                  ? `COLL_ROOT for collection ${root.d!.collId}`
-                  : "no COLL_ROOT flag"
+                root.d!.flags & IFL_COLL_ROOT ? `COLL_ROOT for collection ${root.d!.collId}` : "no COLL_ROOT flag"
               })`
               : "") +
             "; a repair would re-mark the root or drop the collection.",
@@ -2267,9 +2190,7 @@ class Checker {
             severity: "error",
             where,
             message: `The ${role} inode number ${ino} is ${
-              other !== undefined
-                ? `already used by collection ${other}`
-                : "not a valid inode number"
+              other !== undefined ? `already used by collection ${other}` : "not a valid inode number"
             }.`,
           });
           return undefined;
@@ -2286,9 +2207,7 @@ class Checker {
             message: `The ${role} inode ${ino} is ${
               !t.usable
                 ? (t.inBitmap ? `damaged (${t.why})` : "free")
-                : `a ${typeName(t.type)}${
-                  t.d!.flags & IFL_INTERNAL ? "" : " without the INTERNAL flag"
-                }`
+                : `a ${typeName(t.type)}${t.d!.flags & IFL_INTERNAL ? "" : " without the INTERNAL flag"}`
             }; the collection's vectors cannot be trusted.`,
           });
           return t.usable && t.type === S_IFREG ? t : undefined;
@@ -2306,9 +2225,7 @@ class Checker {
           code: "COLL_VEC_SIZE",
           severity: "error",
           where,
-          message: `The vector file is ${
-            vec.d!.size
-          } bytes but ${rec.count} vectors of ${stride} bytes need exactly ${
+          message: `The vector file is ${vec.d!.size} bytes but ${rec.count} vectors of ${stride} bytes need exactly ${
             rec.count * stride
           }.`,
         });
@@ -2318,9 +2235,7 @@ class Checker {
           code: "COLL_MAP_SIZE",
           severity: "error",
           where,
-          message: `The slot map is ${
-            map.d!.size
-          } bytes but ${rec.count} slots need exactly ${
+          message: `The slot map is ${map.d!.size} bytes but ${rec.count} slots need exactly ${
             Math.ceil(rec.count / per) * this.#bs
           }.`,
         });
@@ -2345,9 +2260,7 @@ class Checker {
           continue;
         }
         ownerSlot.set(o, s);
-        const t = o >= FIRST_INO && o <= this.#sb.inodeCount
-          ? this.#ensureInode(o)
-          : undefined;
+        const t = o >= FIRST_INO && o <= this.#sb.inodeCount ? this.#ensureInode(o) : undefined;
         const td = t?.usable ? t.d! : undefined;
         if (
           !t || !td || t.type !== S_IFREG || (td.flags & IFL_INTERNAL) ||
@@ -2358,9 +2271,7 @@ class Checker {
             : !td
             ? (t.inBitmap ? `damaged (${t.why})` : "free")
             : t.type !== S_IFREG || (td.flags & IFL_INTERNAL)
-            ? `a ${
-              td.flags & IFL_INTERNAL ? "internal file" : typeName(t.type)
-            }`
+            ? `a ${td.flags & IFL_INTERNAL ? "internal file" : typeName(t.type)}`
             : !(td.flags & IFL_HAS_VECTOR)
             ? "a file without the HAS_VECTOR flag"
             : `a file whose vector is in collection ${td.collId} slot ${td.vecSlot}`;
@@ -2368,8 +2279,7 @@ class Checker {
             code: "SLOT_OWNER",
             severity: "error",
             where: sw,
-            message:
-              `The slot's owner, inode ${o}, is ${why}; a repair would drop the vector in this slot.`,
+            message: `The slot's owner, inode ${o}, is ${why}; a repair would drop the vector in this slot.`,
           });
         }
       }
@@ -2402,9 +2312,7 @@ class Checker {
             message: rec
               ? `The file claims the vector in collection ${d2.collId} slot ${d2.vecSlot}, but that slot ${
                 d2.vecSlot < rec.count
-                  ? `belongs to inode ${
-                    this.#slotOwners.get(d2.collId)?.[d2.vecSlot]
-                  }`
+                  ? `belongs to inode ${this.#slotOwners.get(d2.collId)?.[d2.vecSlot]}`
                   : `does not exist (${rec.count} slots)`
               }; a repair would clear the file's HAS_VECTOR flag.`
               : `The file claims a vector in collection ${d2.collId}, which does not exist; a repair would clear its HAS_VECTOR flag.`,
@@ -2418,12 +2326,9 @@ class Checker {
             code: "COLL_ROOT",
             severity: "error",
             ino: info.ino,
-            message:
-              `The directory is marked as the root of collection ${d2.collId}, but ${
-                rec
-                  ? `that collection's root is inode ${rec.rootIno}`
-                  : "no such collection exists"
-              }; a repair would clear the COLL_ROOT flag.`,
+            message: `The directory is marked as the root of collection ${d2.collId}, but ${
+              rec ? `that collection's root is inode ${rec.rootIno}` : "no such collection exists"
+            }; a repair would clear the COLL_ROOT flag.`,
           });
         } else {
           for (
@@ -2505,21 +2410,16 @@ class Checker {
           code: "SLOTMAP_CHECKSUM",
           severity: "error",
           where: `${where} (device block ${p})`,
-          message:
-            `The slot-map block fails its checksum: owners or vector CRCs of slots ${
-              b * per
-            }..${
-              b * per + n - 1
-            } may be damaged; a repair would rebuild it from the files' vec_slot fields.`,
+          message: `The slot-map block fails its checksum: owners or vector CRCs of slots ${b * per}..${
+            b * per + n - 1
+          } may be damaged; a repair would rebuild it from the files' vec_slot fields.`,
         });
       }
       const dv = new DataView(buf.buffer);
       for (let i = 0; i < n; i++) {
         const o = i * SLOT_ENTRY_SIZE;
         const v = dv.getBigUint64(o, true);
-        owners[b * per + i] = v > BigInt(Number.MAX_SAFE_INTEGER)
-          ? 0
-          : Number(v);
+        owners[b * per + i] = v > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(v);
         crcs[b * per + i] = dv.getUint32(o + 8, true);
         if (dv.getUint32(o + 12, true) !== 1) {
           this.add({
@@ -2575,9 +2475,7 @@ class Checker {
             code: "VECTOR_CHECKSUM",
             severity: "error",
             where: `collection ${rec.id} slot ${s}`,
-            message: `The vector of inode ${
-              owners[s]
-            } fails its CRC-32C: its bytes in the vector file (offset ${
+            message: `The vector of inode ${owners[s]} fails its CRC-32C: its bytes in the vector file (offset ${
               s * stride
             }) are damaged. Searches return wrong scores for it; a repair would drop the vector so it can be set again.`,
           });
@@ -2616,8 +2514,7 @@ class Checker {
             code: "INODE_NLINK",
             severity: "error",
             ino,
-            message:
-              `The internal file has ${d.nlink} links; internal files have exactly 1.`,
+            message: `The internal file has ${d.nlink} links; internal files have exactly 1.`,
           });
         }
         continue;
@@ -2648,9 +2545,7 @@ class Checker {
             ino,
             message: `The link count is 0 but ${refs} directory ${
               refs === 1 ? "entry refers" : "entries refer"
-            } to it; a repair would set it to ${
-              isDir ? 2 + info.subdirs : refs
-            }.`,
+            } to it; a repair would set it to ${isDir ? 2 + info.subdirs : refs}.`,
           });
         }
         continue;
@@ -2710,15 +2605,12 @@ class Checker {
             code: "DIR_PARENT",
             severity: "error",
             ino,
-            message:
-              `The root's parent pointer is ${d.parentIno}; the root is its own parent (2).`,
+            message: `The root's parent pointer is ${d.parentIno}; the root is its own parent (2).`,
           });
         }
       } else if (isDir) {
         const l = this.#tree.get(ino) ?? info.links[0];
-        const lh = info.links.find((x) =>
-          x.dir === l.dir && x.name === l.name
-        )?.hash ?? info.links[0].hash;
+        const lh = info.links.find((x) => x.dir === l.dir && x.name === l.name)?.hash ?? info.links[0].hash;
         if (d.parentIno !== l.dir || d.parentHash !== lh) {
           this.add({
             code: "DIR_PARENT",
@@ -2728,16 +2620,12 @@ class Checker {
               `The directory's parent pointer (inode ${d.parentIno}, hash 0x${
                 d.parentHash.toString(16)
               }) does not name the directory that contains it ` +
-              `(inode ${l.dir}, hash 0x${
-                lh.toString(16)
-              }): '..' and path lookups go wrong. A repair would correct it.`,
+              `(inode ${l.dir}, hash 0x${lh.toString(16)}): '..' and path lookups go wrong. A repair would correct it.`,
           });
         }
       } else if (
         d.parentIno !== 0 &&
-        !info.links.some((x) =>
-          x.dir === d.parentIno && x.hash === d.parentHash
-        )
+        !info.links.some((x) => x.dir === d.parentIno && x.hash === d.parentHash)
       ) {
         this.add({
           code: "INODE_PARENT",
@@ -2764,8 +2652,7 @@ class Checker {
       sb.blockBitmapBlocks * bs,
     );
     const mine = this.#claimed;
-    const bit = (a: Uint8Array, i: number) =>
-      (a[i >>> 3] & (1 << (i & 7))) !== 0;
+    const bit = (a: Uint8Array, i: number) => (a[i >>> 3] & (1 << (i & 7))) !== 0;
     let used = 0;
     let diskUsed = 0;
     let runStart = -1;
@@ -2773,14 +2660,10 @@ class Checker {
     let runKind = 0; // 1 missing, 2 extra
     const flush = (end: number) => {
       if (runStart < 0) return;
-      const range = end - 1 === runStart
-        ? `block ${runStart}`
-        : `blocks ${runStart}..${end - 1}`;
+      const range = end - 1 === runStart ? `block ${runStart}` : `blocks ${runStart}..${end - 1}`;
       if (runKind === 1) {
         // owner lookup is a scan of all claims: only for the problems that are listed
-        const owners = ++missingRuns <= MAX_PER_CODE
-          ? this.#ownersOf(runStart)
-          : "an inode";
+        const owners = ++missingRuns <= MAX_PER_CODE ? this.#ownersOf(runStart) : "an inode";
         this.add({
           code: "BLOCK_BITMAP_MISSING",
           severity: "error",
@@ -2789,9 +2672,7 @@ class Checker {
             end - 1 === runStart ? "is" : "are"
           } used by ${owners} but marked free: the allocator could hand ${
             end - 1 === runStart ? "it" : "them"
-          } out again and corrupt the owner. A repair would mark ${
-            end - 1 === runStart ? "it" : "them"
-          } in use.`,
+          } out again and corrupt the owner. A repair would mark ${end - 1 === runStart ? "it" : "them"} in use.`,
         });
       } else {
         this.add({
@@ -2802,9 +2683,7 @@ class Checker {
             end - 1 === runStart ? "is" : "are"
           } marked in use but nothing owns ${
             end - 1 === runStart ? "it" : "them"
-          } (leaked space); a repair would mark ${
-            end - 1 === runStart ? "it" : "them"
-          } free.`,
+          } (leaked space); a repair would mark ${end - 1 === runStart ? "it" : "them"} free.`,
         });
       }
       runStart = -1;
@@ -2860,8 +2739,7 @@ class Checker {
         code: "SB_FREE_BLOCKS",
         severity: dirtyish ? "warning" : "error",
         where: "superblock",
-        message:
-          `The superblock says ${sb.freeBlocks} free blocks but the block bitmap has ${diskFree}` +
+        message: `The superblock says ${sb.freeBlocks} free blocks but the block bitmap has ${diskFree}` +
           (dirtyish
             ? " (expected after an unclean unmount); the next mount recounts them."
             : "; a repair would correct the count."),
@@ -2918,8 +2796,7 @@ class Checker {
         code: "SB_FREE_INODES",
         severity: dirtyish ? "warning" : "error",
         where: "superblock",
-        message:
-          `The superblock says ${sb.freeInodes} free inodes but the inode bitmap has ${diskIfree}` +
+        message: `The superblock says ${sb.freeInodes} free inodes but the inode bitmap has ${diskIfree}` +
           (dirtyish
             ? " (expected after an unclean unmount); the next mount recounts them."
             : "; a repair would correct the count."),
@@ -2945,9 +2822,7 @@ class Checker {
   }
 
   #ownersOf(b: number): string {
-    const names = this.#claims.filter((c) =>
-      b >= c.start && b < c.start + c.len
-    ).map((c) => this.#ownerName(c));
+    const names = this.#claims.filter((c) => b >= c.start && b < c.start + c.len).map((c) => this.#ownerName(c));
     return [...new Set(names)].join(" and ") || "nothing";
   }
 
@@ -2961,9 +2836,7 @@ class Checker {
           code: "BLOCK_DUPLICATE",
           severity: "error",
           where: `blocks ${dups[i]}..${dups[dups.length - 1]}`,
-          message: `${
-            dups.length - i
-          } more blocks are claimed more than once (owners not listed).`,
+          message: `${dups.length - i} more blocks are claimed more than once (owners not listed).`,
         });
         break;
       }
@@ -2973,12 +2846,8 @@ class Checker {
         j + 1 < dups.length && dups[j + 1] === dups[j] + 1 &&
         this.#ownersOf(dups[j + 1]) === owners
       ) j++;
-      const range = i === j
-        ? `block ${dups[i]}`
-        : `blocks ${dups[i]}..${dups[j]}`;
-      const claimants = this.#claims.filter((c) =>
-        dups[i] >= c.start && dups[i] < c.start + c.len
-      );
+      const range = i === j ? `block ${dups[i]}` : `blocks ${dups[i]}..${dups[j]}`;
+      const claimants = this.#claims.filter((c) => dups[i] >= c.start && dups[i] < c.start + c.len);
       const inodes = [
         ...new Set(claimants.filter((c) => c.owner).map((c) => c.owner)),
       ];
@@ -2986,12 +2855,8 @@ class Checker {
         code: "BLOCK_DUPLICATE",
         severity: "error",
         where: range,
-        message: `${range[0].toUpperCase()}${range.slice(1)} ${
-          i === j ? "is" : "are"
-        } claimed by ${owners}${
-          claimants.length > 1 && inodes.length === 1 && claimants.every((c) =>
-              c.owner
-            )
+        message: `${range[0].toUpperCase()}${range.slice(1)} ${i === j ? "is" : "are"} claimed by ${owners}${
+          claimants.length > 1 && inodes.length === 1 && claimants.every((c) => c.owner)
             ? " (twice by the same inode)"
             : ""
         }; writing one corrupts the other. A repair would give each owner its own copy.`,
@@ -3038,9 +2903,7 @@ class Checker {
           code,
           severity: sev,
           where: "(summary)",
-          message: `${
-            n - MAX_PER_CODE
-          } more problems of this kind were found and not listed.`,
+          message: `${n - MAX_PER_CODE} more problems of this kind were found and not listed.`,
         });
       }
     }

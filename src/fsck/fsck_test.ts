@@ -8,18 +8,12 @@
 import assert from "node:assert/strict";
 import { mkfs } from "../fs/mkfs.ts";
 import { Vexfs } from "../fs/fs.ts";
-import {
-  COLL_RECORD_SIZE,
-  COLL_TABLE_INO,
-  INODE_SIZE,
-  S_IFIFO,
-} from "../format/constants.ts";
+import { COLL_RECORD_SIZE, COLL_TABLE_INO, INODE_SIZE, S_IFIFO } from "../format/constants.ts";
 import { decodeInode, encodeInode } from "../format/inode.ts";
 import { fsck, FsckCancelled, type FsckReport } from "./fsck.ts";
 
 const enc = new TextEncoder();
-const assertEquals = (a: unknown, b: unknown, msg?: string) =>
-  assert.deepStrictEqual(a, b, msg);
+const assertEquals = (a: unknown, b: unknown, msg?: string) => assert.deepStrictEqual(a, b, msg);
 const IMAGE_BYTES = 8 << 20;
 
 /** Byte offsets and numbers found through the engine for one base image. */
@@ -139,16 +133,12 @@ function flipBit(path: string, offset: number, bit = 0): void {
 }
 
 function show(r: FsckReport): string {
-  return r.problems.map((p) =>
-    `  ${p.severity} ${p.code} @ ${p.where}: ${p.message}`
-  ).join("\n");
+  return r.problems.map((p) => `  ${p.severity} ${p.code} @ ${p.where}: ${p.message}`).join("\n");
 }
 
 function codes(r: FsckReport, severity?: string): Set<string> {
   return new Set(
-    r.problems.filter((p) => !severity || p.severity === severity).map((p) =>
-      p.code
-    ),
+    r.problems.filter((p) => !severity || p.severity === severity).map((p) => p.code),
   );
 }
 
@@ -231,9 +221,7 @@ for (const bs of [1024, 4096]) {
         const r = fsck(p);
         expectFound(r, "SB_CHECKSUM");
         assert(
-          r.problems.some((x) =>
-            x.code === "SB_CHECKSUM" && x.where === "primary superblock"
-          ),
+          r.problems.some((x) => x.code === "SB_CHECKSUM" && x.where === "primary superblock"),
           show(r),
         );
         assert(codes(r).has("SB_USING_BACKUP"), show(r));
@@ -254,9 +242,7 @@ for (const bs of [1024, 4096]) {
         const r = fsck(p);
         expectFound(r, "INODE_CHECKSUM");
         assert(
-          r.problems.some((x) =>
-            x.code === "INODE_CHECKSUM" && x.where.includes("/docs/a.md")
-          ),
+          r.problems.some((x) => x.code === "INODE_CHECKSUM" && x.where.includes("/docs/a.md")),
           show(r),
         );
       });
@@ -273,9 +259,7 @@ for (const bs of [1024, 4096]) {
         const r = fsck(p);
         expectFound(r, "DIR_CHECKSUM");
         assert(
-          r.problems.some((x) =>
-            x.code === "DIR_CHECKSUM" && x.where.includes("block 0")
-          ),
+          r.problems.some((x) => x.code === "DIR_CHECKSUM" && x.where.includes("block 0")),
           show(r),
         );
       });
@@ -413,9 +397,7 @@ for (const bs of [1024, 4096]) {
               flipBit(p, off, rnd(8));
             }
             const r = fsck(p);
-            const bad = r.problems.filter((x) =>
-              x.code === "CHECKER_FAILED" || x.code === "PHASE_ABORTED"
-            );
+            const bad = r.problems.filter((x) => x.code === "CHECKER_FAILED" || x.code === "PHASE_ABORTED");
             if (Deno.env.get("FSCK_SHOW") && r.exitCode !== 0) {
               console.log(`--- flips ${flips}\n${show(r)}`);
             }

@@ -287,9 +287,7 @@ export function createMemFs(
       fs.plusCalls++;
       return listing(ino).slice(Number(offset)).map((e) => ({
         name: e.name,
-        entry: e.name === "." || e.name === ".."
-          ? { ino: e.ino, attr: { mode: e.mode } }
-          : entry(get(BigInt(e.ino))),
+        entry: e.name === "." || e.name === ".." ? { ino: e.ino, attr: { mode: e.mode } } : entry(get(BigInt(e.ino))),
       }));
     };
   }

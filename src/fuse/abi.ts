@@ -854,8 +854,7 @@ export function decodeFileInfo(view: DataView, off: number): FileInfo {
     pollEvents: view.getUint32(off + F.poll_events, true),
   } as FileInfo;
   for (const [c, js] of BIT_NAMES) {
-    (fi as unknown as Record<string, boolean>)[js] =
-      ((bits >>> FILE_INFO_BITS[c]) & 1) === 1;
+    (fi as unknown as Record<string, boolean>)[js] = ((bits >>> FILE_INFO_BITS[c]) & 1) === 1;
   }
   return fi;
 }

@@ -205,9 +205,7 @@ Deno.test("abi.ts matches the installed libfuse3 headers", async () => {
     const flags = pc.stdout.trim().split(/\s+/).filter((s) => s.length > 0);
     const cc = await run("cc", [src, "-o", exe, ...flags], "gcc");
     if (cc.code !== 0) {
-      const hint = /fuse_lowlevel\.h|fuse3/.test(cc.stderr)
-        ? "install 'libfuse3-dev'"
-        : "check the generated program";
+      const hint = /fuse_lowlevel\.h|fuse3/.test(cc.stderr) ? "install 'libfuse3-dev'" : "check the generated program";
       throw new Error(`cc failed (${hint}):\n${cc.stderr}`);
     }
     const probe = await run(exe, [], "(none)");

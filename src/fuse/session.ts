@@ -109,14 +109,7 @@ import {
   type U64,
 } from "./abi.ts";
 
-export type {
-  ConnInfo,
-  EntryParam,
-  FileInfo,
-  StatAttr,
-  StatFs,
-  U64,
-} from "./abi.ts";
+export type { ConnInfo, EntryParam, FileInfo, StatAttr, StatFs, U64 } from "./abi.ts";
 
 const EINTR = 4;
 const EIO = 5;
@@ -685,9 +678,7 @@ class Req implements FuseRequest {
   readonly umask: number;
   constructor(readonly ptr: Deno.PointerObject, private F: FuseLib) {
     const c = F.fuse_req_ctx(ptr);
-    const ctx = c
-      ? decodeCtx(view(c, FUSE_CTX.size), 0)
-      : { uid: 0, gid: 0, pid: 0, umask: 0 };
+    const ctx = c ? decodeCtx(view(c, FUSE_CTX.size), 0) : { uid: 0, gid: 0, pid: 0, umask: 0 };
     this.uid = ctx.uid;
     this.gid = ctx.gid;
     this.pid = ctx.pid;
@@ -735,9 +726,7 @@ class Session implements FuseMount {
     const { F, C } = libs();
     this.F = F;
     this.C = C;
-    this.mountpoint = mountpoint.startsWith("/")
-      ? mountpoint
-      : `${Deno.cwd()}/${mountpoint}`;
+    this.mountpoint = mountpoint.startsWith("/") ? mountpoint : `${Deno.cwd()}/${mountpoint}`;
     this.attrTimeout = opts.attrTimeout ?? 1;
     this.entryTimeout = opts.entryTimeout ?? 1;
     this.onError = opts.onError ??
@@ -788,9 +777,7 @@ class Session implements FuseMount {
       ...(this.opts.options?.length ? ["-o", this.opts.options.join(",")] : []),
     ].map(cString);
     const argv = new BigUint64Array(argvStrings.length + 1);
-    argvStrings.forEach((s, i) =>
-      argv[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)))
-    );
+    argvStrings.forEach((s, i) => argv[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s))));
     const args = new Uint8Array(FUSE_ARGS.size);
     encodeFuseArgs(
       new DataView(args.buffer),
@@ -807,9 +794,7 @@ class Session implements FuseMount {
     this.F.fuse_opt_free_args(args);
     if (!se) {
       throw new Error(
-        `fuse_session_new failed (invalid mount options? ${
-          JSON.stringify(this.opts.options ?? [])
-        })`,
+        `fuse_session_new failed (invalid mount options? ${JSON.stringify(this.opts.options ?? [])})`,
       );
     }
     if (this.F.fuse_session_mount(se, cString(this.mountpoint)) !== 0) {
@@ -1026,10 +1011,7 @@ class Session implements FuseMount {
     const n = errno;
     this.send(
       req,
-      () =>
-        noReply
-          ? this.F.fuse_reply_none(req.ptr)
-          : this.F.fuse_reply_err(req.ptr, n),
+      () => noReply ? this.F.fuse_reply_none(req.ptr) : this.F.fuse_reply_err(req.ptr, n),
     );
   }
 
@@ -1062,9 +1044,7 @@ class Session implements FuseMount {
 
   private replyAttr = (req: Req, a: AttrReply): void => {
     const attr = "attr" in a ? a.attr : a;
-    const timeout = "attr" in a
-      ? a.timeout ?? this.attrTimeout
-      : this.attrTimeout;
+    const timeout = "attr" in a ? a.timeout ?? this.attrTimeout : this.attrTimeout;
     const b = new Uint8Array(STAT.size);
     encodeStat(new DataView(b.buffer), 0, attr);
     this.send(req, () => this.F.fuse_reply_attr(req.ptr, b, timeout));

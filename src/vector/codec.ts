@@ -21,8 +21,7 @@ import { F16_MAX, F16_TO_F32, numberToF16Bits } from "./f16.ts";
 import { elemSize, type ElemType, MAX_DIM } from "./types.ts";
 
 /** Whether this platform stores typed-array elements little-endian. */
-export const LITTLE_ENDIAN: boolean =
-  new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function describe(x: number): string {
   if (x !== x) return "NaN";
@@ -57,9 +56,7 @@ export function validateVector(v: ArrayLike<number>, elem: ElemType): void {
     if (typeof x !== "number" || !Number.isFinite(x)) {
       throw new FsError(
         "EINVAL",
-        `vector[${i}] is ${
-          typeof x === "number" ? describe(x) : typeof x
-        }: elements must be finite numbers`,
+        `vector[${i}] is ${typeof x === "number" ? describe(x) : typeof x}: elements must be finite numbers`,
       );
     }
     if (elem === "i8") {
@@ -145,9 +142,7 @@ export function decodeVector(
   if (bytes.length !== dim * size) {
     throw new FsError(
       "EINVAL",
-      `${elem} vector of dimension ${dim} needs ${
-        dim * size
-      } bytes, got ${bytes.length}`,
+      `${elem} vector of dimension ${dim} needs ${dim * size} bytes, got ${bytes.length}`,
     );
   }
   const out = new Float32Array(dim);
@@ -234,9 +229,7 @@ export function parseVectorText(text: string, dim?: number): Float32Array {
     if (!NUMBER_RE.test(t)) {
       throw new FsError(
         "EINVAL",
-        `vector[${i}] = ${
-          JSON.stringify(t.length > 40 ? t.slice(0, 40) + "…" : t)
-        } is not a decimal number`,
+        `vector[${i}] = ${JSON.stringify(t.length > 40 ? t.slice(0, 40) + "…" : t)} is not a decimal number`,
       );
     }
     toF32(Number(t), i, out, "vector");
@@ -294,9 +287,7 @@ export function parseVectorRaw(bytes: Uint8Array, dim?: number): Float32Array {
   if (dim !== undefined && bytes.length !== dim * 4) {
     throw new FsError(
       "EINVAL",
-      `raw f32 vector has ${bytes.length} bytes, expected ${
-        dim * 4
-      } (dimension ${dim} × 4 bytes)`,
+      `raw f32 vector has ${bytes.length} bytes, expected ${dim * 4} (dimension ${dim} × 4 bytes)`,
     );
   }
   if (bytes.length % 4 !== 0) {

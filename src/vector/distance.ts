@@ -226,9 +226,7 @@ export function scanStore(
   if (store.length < n * size) {
     throw new FsError(
       "EINVAL",
-      `vector store has ${store.length} bytes, expected ${
-        n * size
-      } (${count} slots × ${dim} × ${size})`,
+      `vector store has ${store.length} bytes, expected ${n * size} (${count} slots × ${dim} × ${size})`,
     );
   }
   scoreFn(metric); // rejects unknown metrics

@@ -2,21 +2,8 @@ import fc from "fast-check";
 import { loadFiori } from "../data/fiori.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { decodeVector, encodeVector } from "./codec.ts";
-import {
-  compareHits,
-  cosineSimilarity,
-  innerProduct,
-  isBetter,
-  l2Distance,
-  scanStore,
-  scoreFn,
-} from "./distance.ts";
-import {
-  assert,
-  assertClose,
-  assertEquals,
-  assertFsError,
-} from "./test_assert.ts";
+import { compareHits, cosineSimilarity, innerProduct, isBetter, l2Distance, scanStore, scoreFn } from "./distance.ts";
+import { assert, assertClose, assertEquals, assertFsError } from "./test_assert.ts";
 import { TopK } from "./topk.ts";
 import { elemSize, type ElemType, type Metric } from "./types.ts";
 
@@ -202,23 +189,15 @@ Deno.test("distance: f32/f16/i8 stores match the reference on decoded values (pr
     fc.property(caseArb, (c) => {
       const r = rng(c.seed);
       const gen = (): number =>
-        c.elem === "i8"
-          ? Math.floor(r() * 256) - 128
-          : c.elem === "f16"
-          ? (r() * 2 - 1) * 300
-          : (r() * 2 - 1) * 1e3;
+        c.elem === "i8" ? Math.floor(r() * 256) - 128 : c.elem === "f16" ? (r() * 2 - 1) * 300 : (r() * 2 - 1) * 1e3;
       const vs = Array.from({ length: c.count }, (_, i) =>
         Float32Array.from(
           { length: c.dim },
           () => c.zeros && i % 3 === 0 ? 0 : Math.round(gen() * 4) / 4,
         ));
       const q = Float32Array.from({ length: c.dim }, gen);
-      const store = c.count
-        ? makeStore(vs, c.elem, c.offset)
-        : new Uint8Array(0);
-      const xs = vs.map((v) =>
-        Array.from(decodeVector(encodeVector(v, c.elem), c.elem, c.dim))
-      );
+      const store = c.count ? makeStore(vs, c.elem, c.offset) : new Uint8Array(0);
+      const xs = vs.map((v) => Array.from(decodeVector(encodeVector(v, c.elem), c.elem, c.dim)));
       const inos = vs.map((_, i) => 100 - i); // descending: tests tie-break
       const got = searchStore(
         store,

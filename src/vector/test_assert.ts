@@ -15,9 +15,9 @@ export class AssertionError extends Error {
 
 function show(x: unknown): string {
   if (ArrayBuffer.isView(x)) {
-    return `${x.constructor.name}(${
-      Array.from(x as unknown as ArrayLike<number>).slice(0, 16).join(", ")
-    }${(x as unknown as ArrayLike<number>).length > 16 ? ", ..." : ""})`;
+    return `${x.constructor.name}(${Array.from(x as unknown as ArrayLike<number>).slice(0, 16).join(", ")}${
+      (x as unknown as ArrayLike<number>).length > 16 ? ", ..." : ""
+    })`;
   }
   try {
     return JSON.stringify(x) ?? String(x);

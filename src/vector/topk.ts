@@ -150,11 +150,7 @@ export class TopK {
       out.push({ ino: this.#inos[i], score: this.#scores[i] });
     }
     return out.sort((a, b) =>
-      this.#worse(a.score, a.ino, b.score, b.ino)
-        ? 1
-        : this.#worse(b.score, b.ino, a.score, a.ino)
-        ? -1
-        : 0
+      this.#worse(a.score, a.ino, b.score, b.ino) ? 1 : this.#worse(b.score, b.ino, a.score, a.ino) ? -1 : 0
     );
   }
 }
