@@ -111,7 +111,7 @@ export class Device {
         if (lock) {
           const op = (readOnly && !exclusive ? libc.LOCK_SH : libc.LOCK_EX) |
             libc.LOCK_NB;
-          if (!libc.flock(fd, op, path)) throw busy(path);
+          if (!flockBriefly(fd, op, path)) throw busy(path);
         }
         const st = Deno.statSync(path);
         if (!st.isFile) throw new FsError("EINVAL", `${path} changed type`);
@@ -261,6 +261,23 @@ export class Device {
     this.#fd = -1;
     libc.close(fd, this.path);
   }
+}
+
+/**
+ * flock with a short grace period. A lock can outlive its holder's close(2)
+ * for a moment when another thread forks a child between our open and close:
+ * the child shares the open file description until it execs (O_CLOEXEC only
+ * acts at exec). A real holder (a mount, another vexfs) keeps it far longer
+ * than this grace period.
+ * @returns false if the lock is still held after about 500 ms
+ */
+function flockBriefly(fd: number, op: number, path: string): boolean {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 50; i++) {
+    if (libc.flock(fd, op, path)) return true;
+    Atomics.wait(pause, 0, 0, 10);
+  }
+  return false;
 }
 
 function busy(path: string): FsError {
