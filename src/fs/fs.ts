@@ -59,7 +59,7 @@ import { decodeXattrBlock, encodeXattrBlock } from "../format/xattr.ts";
 import { dirHash } from "../format/hash.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import { insertExtent, mappedBlocks, markWritten, punch, segments } from "./extentmap.ts";
+import { insertExtent, markWritten, punch, segments } from "./extentmap.ts";
 import {
   type DirBlocks,
   dirEntryCount,
@@ -1707,7 +1707,6 @@ export class Vexfs {
   }
 
   #flushMeta(): void {
-    this.collections.flush();
     for (const n of this.#inodes.values()) if (n.dirty) this.#writeInode(n);
     const bs = this.blockSize;
     for (const b of this.blockMap.takeDirty()) {
@@ -1796,5 +1795,3 @@ export function isDirMode(mode: number): boolean {
 export function isRegMode(mode: number): boolean {
   return (mode & S_IFMT) === S_IFREG;
 }
-
-export { mappedBlocks };

@@ -1,35 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FsError } from "../errors.ts";
+import { assertFsckClean, code, tmpImage } from "./_testutil.ts";
 import { ROOT_INO, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from "../format/constants.ts";
 import { Vexfs } from "./fs.ts";
-import { mkfs } from "./mkfs.ts";
-import { fsck } from "../fsck/fsck.ts";
-
-/** Every image a test produces must pass fsck with no errors or warnings. */
-function assertFsckClean(img: string): void {
-  const r = fsck(img);
-  const bad = r.problems.filter((p) => p.severity !== "info");
-  assert.deepEqual(bad, [], `fsck of ${img}`);
-  assert.equal(r.exitCode, 0);
-}
-
-function tmpImage(size = 64 << 20, blockSize = 4096, inodes?: number): string {
-  const p = Deno.makeTempFileSync({ suffix: ".img" });
-  Deno.removeSync(p);
-  mkfs(p, { size, blockSize, inodes });
-  return p;
-}
-
-function code(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (e instanceof FsError) return e.code;
-    throw e;
-  }
-}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -722,7 +722,4 @@ export class Collections {
   loadAll(): void {
     for (const id of this.#table().keys()) this.#load(id);
   }
-
-  /** Nothing is buffered beyond the engine's caches; kept for symmetry with the engine's flush. */
-  flush(): void {}
 }

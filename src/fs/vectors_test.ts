@@ -1,26 +1,7 @@
 import assert from "node:assert/strict";
-import { FsError } from "../errors.ts";
+import { assertFsckClean, code, tmpImage } from "./_testutil.ts";
 import { ROOT_INO } from "../format/constants.ts";
 import { Vexfs } from "./fs.ts";
-import { mkfs } from "./mkfs.ts";
-import { fsck } from "../fsck/fsck.ts";
-
-function tmpImage(size = 64 << 20, blockSize = 4096): string {
-  const p = Deno.makeTempFileSync({ suffix: ".img" });
-  Deno.removeSync(p);
-  mkfs(p, { size, blockSize });
-  return p;
-}
-
-function code(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (e instanceof FsError) return e.code;
-    throw e;
-  }
-}
 
 function bruteL2(vs: Map<number, number[]>, q: number[], k: number) {
   return [...vs].map(([ino, v]) => ({
@@ -80,12 +61,7 @@ Deno.test("vectors: set, replace, get, delete with swap-remove; results equal br
   } finally {
     fs.close();
   }
-  const r = fsck(img);
-  assert.deepEqual(
-    r.problems.filter((p) => p.severity !== "info"),
-    [],
-    "fsck is clean",
-  );
+  assertFsckClean(img);
   Deno.removeSync(img);
 });
 
@@ -163,12 +139,7 @@ Deno.test("vectors: bad input is refused and changes nothing", () => {
   } finally {
     fs.close();
   }
-  const r = fsck(img);
-  assert.deepEqual(
-    r.problems.filter((p) => p.severity !== "info"),
-    [],
-    "fsck is clean",
-  );
+  assertFsckClean(img);
   Deno.removeSync(img);
 });
 
@@ -205,12 +176,7 @@ Deno.test("vectors: moves follow FORMAT.md §8.4 (same collection keeps, compati
   } finally {
     fs.close();
   }
-  const r = fsck(img);
-  assert.deepEqual(
-    r.problems.filter((p) => p.severity !== "info"),
-    [],
-    "fsck is clean",
-  );
+  assertFsckClean(img);
   Deno.removeSync(img);
 });
 
@@ -247,11 +213,6 @@ Deno.test("search in a subdirectory sees only the files below it, with relative 
   } finally {
     fs.close();
   }
-  const r = fsck(img);
-  assert.deepEqual(
-    r.problems.filter((p) => p.severity !== "info"),
-    [],
-    "fsck is clean",
-  );
+  assertFsckClean(img);
   Deno.removeSync(img);
 });

@@ -5,7 +5,7 @@
  * Needs: gcc (or any `cc`), pkg-config, libfuse3-dev. A missing tool fails
  * the test with the Debian package to install; it never passes silently.
  */
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "../test_assert.ts";
 import {
   C_CONSTANTS,
   decodeFileInfo,

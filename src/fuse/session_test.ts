@@ -4,7 +4,7 @@
  * serves the mount). Needs root or fusermount3, /dev/fuse, and the Debian
  * packages fuse3, libfuse3-3, attr (setfattr/getfattr) and python3.
  */
-import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../test_assert.ts";
 import { createMemFs, IOCTL_SUM_PRODUCT } from "./_memfs.ts";
 import { type FuseMount, fuseVersion, mountFuse } from "./session.ts";
 

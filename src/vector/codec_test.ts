@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { decodeVector, encodeVector, parseVectorRaw, parseVectorText, validateVector } from "./codec.ts";
 import { roundToF16 } from "./f16.ts";
-import { assert, assertEquals, assertFsError, assertMatch } from "./test_assert.ts";
+import { assert, assertEquals, assertFsError, assertMatch } from "../test_assert.ts";
 import { elemSize, type ElemType } from "./types.ts";
 
 const F32 = (a: number[]) => new Float32Array(a);

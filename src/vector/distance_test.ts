@@ -3,7 +3,7 @@ import { loadFiori } from "../data/fiori.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { decodeVector, encodeVector } from "./codec.ts";
 import { compareHits, cosineSimilarity, innerProduct, isBetter, l2Distance, scanStore, scoreFn } from "./distance.ts";
-import { assert, assertClose, assertEquals, assertFsError } from "./test_assert.ts";
+import { assert, assertClose, assertEquals, assertFsError } from "../test_assert.ts";
 import { TopK } from "./topk.ts";
 import { elemSize, type ElemType, type Metric } from "./types.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./test_assert.ts";
+import { assert, assertEquals } from "../test_assert.ts";
 import fc from "fast-check";
 import { F16_MAX, F16_TO_F32, f16BitsToNumber, f16IsNonFinite, numberToF16Bits, roundToF16 } from "./f16.ts";
 

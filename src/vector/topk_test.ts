@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { compareHits } from "./distance.ts";
-import { assertEquals, assertFsError } from "./test_assert.ts";
+import { assertEquals, assertFsError } from "../test_assert.ts";
 import { TopK } from "./topk.ts";
 import type { Metric } from "./types.ts";
 

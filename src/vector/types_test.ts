@@ -1,4 +1,4 @@
-import { assertEquals, assertFsError } from "./test_assert.ts";
+import { assertEquals, assertFsError } from "../test_assert.ts";
 import {
   checkDim,
   decodeElemType,

@@ -1,9 +1,9 @@
 /**
- * Minimal assertions for the vector and data tests (the project pins no
- * assertion library; `node:assert` would pull in `@types/node`).
+ * Minimal assertions shared by the tests (JSR's @std/assert cannot be
+ * installed here). Tests may also use `node:assert/strict`.
  * @module
  */
-import { FsError } from "../errors.ts";
+import { FsError } from "./errors.ts";
 
 /** Error thrown by a failed assertion. */
 export class AssertionError extends Error {
@@ -130,4 +130,11 @@ function checkFsError(err: unknown, code: string, re?: RegExp): FsError {
   }
   if (re) assertMatch(err.message, re);
   return err;
+}
+
+/** Throw unless `s` contains `sub`. */
+export function assertStringIncludes(s: string, sub: string, msg?: string): void {
+  if (!s.includes(sub)) {
+    throw new AssertionError(`${msg ? msg + ": " : ""}expected ${JSON.stringify(s)} to include ${JSON.stringify(sub)}`);
+  }
 }
