@@ -128,18 +128,11 @@ function relKey(p: string): string {
     .join("/");
 }
 
-/** Imports a JSONL dataset of {path or id, text, vector} into `dir`. */
-export async function importJsonl(
-  b: FsBackend,
-  dir: string,
-  file: string,
-  want: CollectionWish,
-): Promise<ImportSummary> {
-  const t0 = performance.now();
-  const base = fsPath(dir);
-  const s: ImportSummary = {
+/** An empty summary for an import into `base` from `source`; creates `base` (and parents) if missing. */
+function newSummary(b: FsBackend, base: string, source: string): ImportSummary {
+  return {
     dir: base,
-    source: file,
+    source,
     dirsCreated: b.mkdirp(base) ? 1 : 0,
     files: 0,
     bytes: 0,
@@ -150,6 +143,18 @@ export async function importJsonl(
     collectionCreated: false,
     elapsedMs: 0,
   };
+}
+
+/** Imports a JSONL dataset of {path or id, text, vector} into `dir`. */
+export async function importJsonl(
+  b: FsBackend,
+  dir: string,
+  file: string,
+  want: CollectionWish,
+): Promise<ImportSummary> {
+  const t0 = performance.now();
+  const base = fsPath(dir);
+  const s = newSummary(b, base, file);
   const total = await countLines(file);
   const existing = b.collectionOfDir(base);
   const bar = progress("importing", total, "records");
@@ -269,19 +274,7 @@ export async function importDir(
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
-  const s: ImportSummary = {
-    dir: base,
-    source: hostDir,
-    dirsCreated: b.mkdirp(base) ? 1 : 0,
-    files: 0,
-    bytes: 0,
-    vectors: 0,
-    skipped: 0,
-    unmatched: 0,
-    collection: null,
-    collectionCreated: false,
-    elapsedMs: 0,
-  };
+  const s = newSummary(b, base, hostDir);
   const entries = await walk(hostDir);
   const existing = b.collectionOfDir(base);
   const byKey = new Map<string, { v: Float32Array; line: number }>();

@@ -1174,18 +1174,26 @@ export class Vexfs {
   }
 
   /**
+   * The existing entry `name` of directory `dir` with its inode.
+   * @throws FsError ENOENT, ENOTDIR, ENAMETOOLONG
+   */
+  #entry(dir: number, name: Name) {
+    const d = this.#dir(dir);
+    const nb = nameBytes(name);
+    const blocks = this.dirBlocks(d);
+    const e = dirLookup(blocks, nb);
+    if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
+    return { d, nb, blocks, e, n: this.iget(e.ino) };
+  }
+
+  /**
    * Removes the entry `name` (not a directory) from `dir`; the inode is freed
    * when its last link goes and nobody has it open.
    * @throws FsError ENOENT, EISDIR, ENOTDIR
    */
   unlink(dir: number, name: Name): void {
     this.#assertWritable();
-    const d = this.#dir(dir);
-    const nb = nameBytes(name);
-    const blocks = this.dirBlocks(d);
-    const e = dirLookup(blocks, nb);
-    if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
-    const n = this.iget(e.ino);
+    const { d, nb, blocks, e, n } = this.#entry(dir, name);
     if ((n.d.mode & S_IFMT) === S_IFDIR) {
       throw new FsError(
         "EISDIR",
@@ -1204,12 +1212,7 @@ export class Vexfs {
    */
   rmdir(dir: number, name: Name): void {
     this.#assertWritable();
-    const d = this.#dir(dir);
-    const nb = nameBytes(name);
-    const blocks = this.dirBlocks(d);
-    const e = dirLookup(blocks, nb);
-    if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
-    const n = this.iget(e.ino);
+    const { d, nb, blocks, e, n } = this.#entry(dir, name);
     if ((n.d.mode & S_IFMT) !== S_IFDIR) {
       throw new FsError("ENOTDIR", `'${dec.decode(nb)}' is not a directory`);
     }
