@@ -16,6 +16,7 @@ import { register as registerVector } from "./commands/vector.ts";
 import { register as registerImport } from "./commands/import.ts";
 import { register as registerSearch } from "./commands/search.ts";
 import { register as registerDemo } from "./commands/demo.ts";
+import { register as registerMount } from "./commands/mount.ts";
 import { register as registerLater } from "./commands/later.ts";
 import { ce, reportError } from "./commands/util.ts";
 
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerVector(program);
   registerImport(program);
   registerSearch(program);
+  registerMount(program);
   registerDemo(program);
   registerLater(program);
   program.addHelpText(

@@ -14,7 +14,6 @@ const PLANNED: [name: string, args: string, what: string][] = [
     "[args...]",
     "build the Linux kernel module and the standalone vexfs binary",
   ],
-  ["mount", "[args...]", "mount a VexFS image or device with FUSE"],
 ];
 
 /** Registers the planned commands. */

@@ -24,6 +24,7 @@ export const ERRNO = {
   EISDIR: 21,
   EINVAL: 22,
   ENFILE: 23,
+  ENOTTY: 25,
   EFBIG: 27,
   ENOSPC: 28,
   ESPIPE: 29,
@@ -39,6 +40,7 @@ export const ERRNO = {
   EBADMSG: 74,
   ENOTSUP: 95,
   EOPNOTSUPP: 95,
+  ESTALE: 116,
   EUCLEAN: 117,
 } as const;
 

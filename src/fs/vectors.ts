@@ -71,6 +71,12 @@ export interface SearchHit {
 export interface SearchOptions {
   /** inodes to leave out of the results (e.g. the query file itself) */
   exclude?: Set<number>;
+  /**
+   * Compute each hit's `path` (default true). With `false` every `path` is
+   * `""`, which saves a parent-pointer walk per hit (the ioctl search
+   * returns inode numbers only).
+   */
+  paths?: boolean;
 }
 
 interface Loaded {
@@ -606,7 +612,7 @@ export class Collections {
    * restricted to files below `dir` when it is not the collection root.
    * @param query Float32Array of length dim (no NaN/Inf)
    * @param k 1..65536
-   * @returns hits, best first (FORMAT.md §8.4 ordering), with paths relative to `dir`
+   * @returns hits, best first (FORMAT.md §8.4 ordering), with paths relative to `dir` (`""` with `paths: false`)
    * @throws FsError ENOTDIR, EINVAL (not in a collection, wrong dimension, bad k, NaN)
    */
   search(
@@ -667,6 +673,7 @@ export class Collections {
         top.push(ino, score);
       },
     );
+    if (opts.paths === false) return top.result().map((h) => ({ ino: h.ino, score: h.score, path: "" }));
     const base = dir === ROOT_INO ? "" : fs.pathOf(dir);
     return top.result().map((h) => {
       const p = fs.pathOf(h.ino);

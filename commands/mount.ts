@@ -1,0 +1,214 @@
+/**
+ * `vexfs mount` and `vexfs umount`: serve a VexFS device or image through
+ * FUSE (src/mount/) in the background (default) or the foreground, and
+ * unmount it, waiting until the daemon has written everything back.
+ * @module
+ */
+import type { Command } from "commander";
+import { FsError } from "../src/errors.ts";
+import { detachStdio, newSession } from "../src/mount/daemon.ts";
+import { KNOWN_OPTIONS, type MountOptions, parseMountOptions } from "../src/mount/options.ts";
+import { vexfsArgv } from "../src/mount/self.ts";
+import { type ServedMount, serveVexfs } from "../src/mount/serve.ts";
+import { findMount, unmountAndWait } from "../src/mount/unmount.ts";
+import { action, CliError, defineCommand, examples, warn } from "./util.ts";
+
+const READY = "vexfs-mount-ready";
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function parseOpts(lists: string[]): MountOptions {
+  try {
+    return parseMountOptions(lists);
+  } catch (e) {
+    throw new CliError(e instanceof Error ? e.message.replace(/^EINVAL: /, "") : String(e));
+  }
+}
+
+function mountError(source: string, mountpoint: string, e: unknown): CliError {
+  if (e instanceof FsError) {
+    const msg = e.message.replace(/^[A-Z0-9]+: /, "");
+    switch (e.code) {
+      case "EBUSY":
+        return new CliError(
+          `${source} is already mounted or in use by another process (a second mount is refused): ${msg}`,
+        );
+      case "EUCLEAN":
+        return new CliError(`cannot mount ${source}: ${msg}. Check it with 'vexfs fsck ${source}'.`);
+      case "ENOENT":
+        if (msg.includes("mountpoint")) return new CliError(msg);
+        return new CliError(`${source}: no such image file or device`);
+      default:
+        return new CliError(`cannot mount ${source} on ${mountpoint}: ${msg}`);
+    }
+  }
+  if (e instanceof Deno.errors.NotFound) return new CliError(`${source}: no such image file or device`);
+  return new CliError(`cannot mount ${source} on ${mountpoint}: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/** Serves in this process until unmounted; `onReady` runs once the mount is live. */
+async function serveForeground(
+  source: string,
+  mountpoint: string,
+  o: MountOptions,
+  onReady: (m: ServedMount) => void,
+): Promise<number> {
+  let logFile: Deno.FsFile | undefined;
+  const enc = new TextEncoder();
+  let log: ((l: string) => void) | undefined;
+  if (o.log) {
+    logFile = Deno.openSync(o.log, { append: true, create: true });
+    log = (l) => logFile!.writeSync(enc.encode(`${new Date().toISOString()} ${l}\n`));
+  } else if (o.debug) {
+    log = (l) => warn(`vexfs: ${l}`);
+  }
+  let m: ServedMount;
+  try {
+    m = serveVexfs(source, mountpoint, o, { log });
+  } catch (e) {
+    throw mountError(source, mountpoint, e);
+  }
+  log?.(`mounted ${m.source} on ${m.mountpoint}${o.readOnly ? " read-only" : ""}`);
+  onReady(m);
+  try {
+    await m.closed;
+  } catch (e) {
+    log?.(`unmount failed to write everything back: ${e instanceof Error ? e.message : e}`);
+    throw new CliError(`unmounted ${m.mountpoint}, but writing back failed: ${e instanceof Error ? e.message : e}`);
+  }
+  log?.(`unmounted ${m.mountpoint}; ${m.source} is clean`);
+  logFile?.close();
+  return 0;
+}
+
+/**
+ * Starts the daemon and waits for its "ready" line (or its failure). Deno
+ * kills its own children when it exits, so the daemon is started through
+ * `setsid -f` (util-linux): a grandchild in a new session, which keeps
+ * serving after this process has returned.
+ */
+async function startDaemon(args: string[]): Promise<number> {
+  const argv = vexfsArgv(["mount", "--daemon-child", ...args]);
+  const child = new Deno.Command("setsid", { args: ["-f", ...argv], stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const relay = child.stderr.pipeTo(Deno.stderr.writable, { preventClose: true }).catch(() => {});
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, 60_000);
+  try {
+    while (!seen.includes(READY)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+  } catch {
+    // cancelled by the timeout
+  } finally {
+    clearTimeout(deadline);
+  }
+  await child.status;
+  await relay; // ends when the daemon exits or detaches its stderr
+  if (seen.includes(READY)) return 0;
+  if (timedOut) throw new CliError("the mount daemon did not become ready within 60 s");
+  return 1;
+}
+
+/** Registers `vexfs mount` and `vexfs umount`. */
+export function register(program: Command): void {
+  const cmd = defineCommand(program, "mount", "mount a VexFS device or image with FUSE")
+    .argument("<source>", "block device or image file holding a VexFS filesystem (DEVICE|IMAGE)")
+    .argument("<mountpoint>", "existing directory to mount on")
+    .option("-o, --options <list>", "mount options, comma-separated (repeatable); see below", collect, [])
+    .option("-f, --foreground", "stay in the foreground and serve until unmounted (Ctrl-C unmounts)")
+    .option("-d, --debug", "like -o debug: log every FUSE request on stderr (implies --foreground)")
+    .option("--daemon-child", "internal: the background process started by 'vexfs mount'")
+    .addHelpText(
+      "after",
+      `
+Without --foreground, vexfs mount starts a background daemon and returns once
+the filesystem is mounted (exit 0) or the mount failed (exit 1, with the
+reason). Unmount with 'vexfs umount MOUNTPOINT', 'fusermount3 -u MOUNTPOINT'
+or 'umount MOUNTPOINT'; the daemon then writes everything back, marks the
+superblock clean and exits. SIGINT and SIGTERM to the daemon unmount too.
+A device or image that is already mounted (or opened by another vexfs
+command) is refused.
+
+Mount options (-o), as mount(8) and fstab give them:
+  ro                  read-only (nothing is written, not even the superblock)
+  allow_other         let other users access the mount (off by default;
+                      needs user_allow_other in /etc/fuse.conf for non-root)
+  default_permissions always on: the kernel checks modes and owners
+  fsname=NAME         source shown by mount and df (default: SOURCE's path)
+  subtype=NAME        type shown as fuse.NAME (default: vexfs)
+  debug               log every FUSE request (libfuse -d); implies -f
+  log=FILE            append the daemon's log (failed requests, mount and
+                      unmount) to FILE
+  commit=SECONDS      write metadata back at most SECONDS after a change
+                      (default 5; 0: only on fsync and unmount)
+  attr_timeout=S, entry_timeout=S   kernel cache timeouts (default 1)
+  nosuid, nodev, noexec, noatime, sync, dirsync, ...  passed to the kernel
+  defaults, auto, noauto, user, nofail, _netdev, x-*  accepted, ignored
+Known: ${KNOWN_OPTIONS.join(", ")}.`,
+    )
+    .action(action("mount", async (source: string, mountpoint: string, flags: {
+      options: string[];
+      foreground?: boolean;
+      debug?: boolean;
+      daemonChild?: boolean;
+    }) => {
+      const lists = [...flags.options, ...(flags.debug ? ["debug"] : [])];
+      const o = parseOpts(lists);
+      if (flags.daemonChild) {
+        newSession();
+        return await serveForeground(source, mountpoint, o, (m) => {
+          if (m.wasDirty) {
+            warn(`vexfs: warning: ${m.source} was not cleanly unmounted; run 'vexfs fsck' on it after unmounting`);
+          }
+          Deno.stdout.writeSync(new TextEncoder().encode(READY + "\n"));
+          detachStdio(o.log);
+        });
+      }
+      if (flags.foreground || o.debug) {
+        return await serveForeground(source, mountpoint, o, (m) => {
+          warn(
+            `vexfs: ${m.source} mounted on ${m.mountpoint}${o.readOnly ? " (read-only)" : ""}; serving in the ` +
+              `foreground. Unmount with 'vexfs umount ${m.mountpoint}' or Ctrl-C.`,
+          );
+          if (m.wasDirty) {
+            warn(`vexfs: warning: ${m.source} was not cleanly unmounted; run 'vexfs fsck' on it after unmounting`);
+          }
+        });
+      }
+      const args = [...lists.flatMap((l) => ["-o", l]), source, mountpoint];
+      return await startDaemon(args);
+    }));
+  examples(cmd, [
+    "vexfs mount disk.img /mnt/vexfs",
+    "vexfs mount -o ro,allow_other /dev/sdb1 /mnt/vexfs",
+    "vexfs mount -f -o log=/var/log/vexfs.log disk.img /mnt/vexfs",
+    "# /etc/fstab, via mount.fuse3:  disk.img /mnt/vexfs fuse.vexfs defaults,allow_other 0 0",
+  ]);
+
+  const um = defineCommand(program, "umount", "unmount a VexFS mount and wait until it is written back")
+    .argument("<mountpoint>", "where the filesystem is mounted")
+    .option("-t, --timeout <seconds>", "how long to wait for the daemon to finish (default 120)", "120")
+    .action(action("umount", async (mountpoint: string, flags: { timeout: string }) => {
+      const timeoutMs = Number(flags.timeout) * 1000;
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+        throw new CliError(`--timeout ${flags.timeout}: give a positive number of seconds`);
+      }
+      const m = findMount(mountpoint);
+      if (!m) throw new CliError(`${mountpoint} is not a mountpoint`);
+      if (!m.fstype.startsWith("fuse")) {
+        throw new CliError(`${mountpoint} is a ${m.fstype} mount, not VexFS: use umount(8)`);
+      }
+      await unmountAndWait(m, timeoutMs);
+    }));
+  examples(um, ["vexfs umount /mnt/vexfs"]);
+}

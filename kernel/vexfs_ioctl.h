@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR MIT) */
+/*
+ * vexfs_ioctl.h - the VexFS vector ioctl ABI, version 1
+ *
+ * Shared by the FUSE daemon (`vexfs mount`, src/ioctl/server.ts), the
+ * command line (src/ioctl/client.ts), the kernel module (kernel/) and any
+ * C program that talks to a mounted VexFS. docs/IOCTL.md is the full
+ * description: layouts, errors, limits and versioning rules.
+ *
+ * Every command is a "restricted" ioctl in the sense of fs/fuse/ioctl.c:
+ * the argument is one fixed-size structure without user pointers, and its
+ * size is encoded in the command number (_IOC_SIZE, at most 16383 bytes,
+ * include/uapi/asm-generic/ioctl.h). So the same numbers work through FUSE
+ * and in the kernel module.
+ *
+ * Type byte 0xE7: not listed in
+ * Documentation/userspace-api/ioctl/ioctl-number.rst and used by no
+ * header in /usr/include/linux at the time of writing (the obvious 'V' is
+ * taken by linux/vt.h and linux/videodev2.h). Numbers 0x00-0x3F of it are
+ * reserved for VexFS.
+ *
+ * Layout rules (so that 32-bit and 64-bit callers see the same layout and
+ * no compat_ioctl translation is needed):
+ *  - every __u64/__s64 sits at an offset that is a multiple of 8 and every
+ *    structure size is a multiple of 8;
+ *  - values are in the CPU's byte order, which is little-endian on every
+ *    platform VexFS supports (x86-64, arm64, like docs/FORMAT.md);
+ *  - vector elements are IEEE 754 binary32 ("f32"): float in user space;
+ *    for kernel code, where floating-point types are not freely usable,
+ *    a __u32 holding the same bit pattern.
+ *
+ * Every command's structure starts with struct vexfs_ioc_hdr. On input
+ * (_IOW and _IOWR commands) the caller sets magic = VEXFS_IOC_MAGIC, version =
+ * VEXFS_IOC_VERSION, size = sizeof the command's structure, flags = 0, and
+ * every byte the command does not read (reserved fields, output fields,
+ * vector elements past dim) to zero; anything else fails with EINVAL.
+ * On output the header is filled the same way.
+ */
+#ifndef _UAPI_LINUX_VEXFS_IOCTL_H
+#define _UAPI_LINUX_VEXFS_IOCTL_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* ioctl type byte ("magic number" in ioctl-number.rst terms). */
+#define VEXFS_IOC_TYPE		0xE7
+
+/* struct vexfs_ioc_hdr.magic: the bytes "VXIO" in little-endian order. */
+#define VEXFS_IOC_MAGIC		0x4F495856U
+
+/* struct vexfs_ioc_hdr.version of this header. */
+#define VEXFS_IOC_VERSION	1
+
+/*
+ * Largest vector dimension that fits in an ioctl. Collections may have up
+ * to VEXFS_MAX_DIM dimensions; vectors of collections wider than
+ * VEXFS_IOC_MAX_DIM are read and written through the extended attribute
+ * "user.vexfs.vector" (raw elements of the collection's element type).
+ */
+#define VEXFS_IOC_MAX_DIM	2048
+
+/* Largest dimension of a collection (docs/FORMAT.md section 8). */
+#define VEXFS_MAX_DIM		4096
+
+/* Largest k of VEXFS_IOC_SEARCH. */
+#define VEXFS_IOC_MAX_K		256
+
+/* Size of vexfs_ioc_ino_path.path, including the terminating NUL. */
+#define VEXFS_IOC_PATH_MAX	4096
+
+/* Size of vexfs_ioc_fs_info.label, including the terminating NUL. */
+#define VEXFS_IOC_LABEL_MAX	64
+
+/* Metric codes (docs/FORMAT.md section 8.1). */
+#define VEXFS_METRIC_L2		1	/* Euclidean distance, lower is nearer */
+#define VEXFS_METRIC_COSINE	2	/* cosine similarity, higher is nearer */
+#define VEXFS_METRIC_IP		3	/* inner product, higher is nearer */
+
+/* Element type codes (docs/FORMAT.md section 8.1). */
+#define VEXFS_ELEM_F32		1	/* IEEE 754 binary32, 4 bytes */
+#define VEXFS_ELEM_F16		2	/* IEEE 754 binary16, 2 bytes */
+#define VEXFS_ELEM_I8		3	/* signed integer -128..127, 1 byte */
+
+/* vexfs_ioc_fs_info.fs_flags */
+#define VEXFS_IOC_FS_RDONLY	0x1	/* mounted (or opened) read-only */
+
+#ifdef __KERNEL__
+typedef __u32 __vexfs_f32;		/* bit pattern of an IEEE 754 binary32 */
+#else
+typedef float __vexfs_f32;
+#endif
+
+/* Sizes, for BUILD_BUG_ON() in the kernel and the checks at the end. */
+#define VEXFS_IOC_HDR_SIZE			16
+#define VEXFS_IOC_FS_INFO_SIZE			192
+#define VEXFS_IOC_VECTOR_SIZE			8224
+#define VEXFS_IOC_DEL_VECTOR_SIZE		16
+#define VEXFS_IOC_COLLECTION_SIZE		64
+#define VEXFS_IOC_CREATE_COLLECTION_SIZE	96
+#define VEXFS_IOC_COLLECTION_INFO_SIZE		80
+#define VEXFS_IOC_SEARCH_HIT_SIZE		16
+#define VEXFS_IOC_SEARCH_SIZE			12344
+#define VEXFS_IOC_INO_PATH_SIZE			4128
+
+/* Common header of every structure. */
+struct vexfs_ioc_hdr {
+	__u32 magic;		/* VEXFS_IOC_MAGIC */
+	__u16 version;		/* VEXFS_IOC_VERSION */
+	__u16 size;		/* sizeof the whole structure */
+	__u32 flags;		/* none defined in version 1: 0 */
+	__u32 reserved;		/* 0 */
+};
+
+/* VEXFS_IOC_FS_INFO (output only). */
+struct vexfs_ioc_fs_info {
+	struct vexfs_ioc_hdr hdr;
+	__u16 format_major;	/* on-disk format version */
+	__u16 format_minor;
+	__u32 block_size;	/* bytes */
+	__u64 block_count;
+	__u64 free_blocks;
+	__u64 inode_count;
+	__u64 free_inodes;
+	__u32 collection_count;
+	__u32 max_dim;		/* VEXFS_MAX_DIM */
+	__u32 ioc_max_dim;	/* VEXFS_IOC_MAX_DIM */
+	__u32 ioc_max_k;	/* VEXFS_IOC_MAX_K */
+	__u32 feature_compat;	/* superblock feature flags */
+	__u32 feature_incompat;
+	__u32 feature_ro_compat;
+	__u32 fs_flags;		/* VEXFS_IOC_FS_* */
+	__u8 uuid[16];
+	char label[VEXFS_IOC_LABEL_MAX];	/* UTF-8, NUL-terminated */
+	__u64 reserved[3];
+};
+
+/*
+ * VEXFS_IOC_SET_VECTOR (input: dim, data[0..dim-1]) and
+ * VEXFS_IOC_GET_VECTOR (output: everything).
+ */
+struct vexfs_ioc_vector {
+	struct vexfs_ioc_hdr hdr;
+	__u32 dim;		/* 1..VEXFS_IOC_MAX_DIM */
+	__u32 collection_id;	/* out */
+	__u8 metric;		/* out: VEXFS_METRIC_* */
+	__u8 elem_type;		/* out: VEXFS_ELEM_* */
+	__u16 reserved0;
+	__u32 reserved1;
+	__vexfs_f32 data[VEXFS_IOC_MAX_DIM];
+};
+
+/* VEXFS_IOC_DEL_VECTOR (input only; the header alone). */
+struct vexfs_ioc_del_vector {
+	struct vexfs_ioc_hdr hdr;
+};
+
+/* One collection, as the collection commands return it. */
+struct vexfs_ioc_collection {
+	__u32 id;		/* collection id, >= 1 */
+	__u32 dim;		/* 1..VEXFS_MAX_DIM */
+	__u64 root_ino;		/* inode of the collection root directory */
+	__u8 metric;		/* VEXFS_METRIC_* */
+	__u8 elem_type;		/* VEXFS_ELEM_* */
+	__u16 elem_size;	/* bytes per element: 4, 2 or 1 */
+	__u32 reserved0;
+	__u64 count;		/* vectors stored */
+	__u64 bytes;		/* count * dim * elem_size */
+	__u64 generation;	/* bumped by every change to the vector store */
+	__s64 created;		/* seconds since the epoch */
+	__u64 reserved1;
+};
+
+/* VEXFS_IOC_CREATE_COLLECTION */
+struct vexfs_ioc_create_collection {
+	struct vexfs_ioc_hdr hdr;
+	__u32 dim;		/* in: 1..VEXFS_MAX_DIM */
+	__u8 metric;		/* in: VEXFS_METRIC_* */
+	__u8 elem_type;		/* in: VEXFS_ELEM_* */
+	__u16 reserved0;
+	__u64 reserved1;
+	struct vexfs_ioc_collection info;	/* out */
+};
+
+/* VEXFS_IOC_COLLECTION_INFO */
+struct vexfs_ioc_collection_info {
+	struct vexfs_ioc_hdr hdr;
+	struct vexfs_ioc_collection info;	/* out */
+};
+
+/* One search result. */
+struct vexfs_ioc_search_hit {
+	__u64 ino;		/* inode of the file */
+	__vexfs_f32 score;	/* l2: distance; cosine, ip: similarity */
+	__u32 reserved;
+};
+
+/* VEXFS_IOC_SEARCH */
+struct vexfs_ioc_search {
+	struct vexfs_ioc_hdr hdr;
+	__u32 k;		/* in: 1..VEXFS_IOC_MAX_K */
+	__u32 dim;		/* in: query length, = the collection's dim */
+	__u64 exclude_ino;	/* in: inode to leave out, 0 for none */
+	__u32 count;		/* out: hits[0..count-1] are valid */
+	__u32 collection_id;	/* out */
+	__u64 generation;	/* out: the collection's generation */
+	__u8 metric;		/* out: VEXFS_METRIC_* (how to read scores) */
+	__u8 elem_type;		/* out: VEXFS_ELEM_* */
+	__u16 reserved0;
+	__u32 reserved1;
+	__vexfs_f32 query[VEXFS_IOC_MAX_DIM];	/* in: query[0..dim-1] */
+	struct vexfs_ioc_search_hit hits[VEXFS_IOC_MAX_K];	/* out, best first */
+};
+
+/* VEXFS_IOC_INO_PATH */
+struct vexfs_ioc_ino_path {
+	struct vexfs_ioc_hdr hdr;
+	__u64 ino;		/* in: inode to name */
+	__u32 len;		/* out: strlen(path) */
+	__u32 reserved0;
+	char path[VEXFS_IOC_PATH_MAX];	/* out: relative to the directory, NUL-terminated */
+};
+
+/* Any descriptor on the filesystem: "is this VexFS, and which one". */
+#define VEXFS_IOC_FS_INFO \
+	_IOR(VEXFS_IOC_TYPE, 0x01, struct vexfs_ioc_fs_info)
+/* Regular file: set (or replace) its vector. */
+#define VEXFS_IOC_SET_VECTOR \
+	_IOW(VEXFS_IOC_TYPE, 0x02, struct vexfs_ioc_vector)
+/* Regular file: read its vector (ENODATA if it has none). */
+#define VEXFS_IOC_GET_VECTOR \
+	_IOWR(VEXFS_IOC_TYPE, 0x03, struct vexfs_ioc_vector)
+/* Regular file: delete its vector (ENODATA if it has none). */
+#define VEXFS_IOC_DEL_VECTOR \
+	_IOW(VEXFS_IOC_TYPE, 0x04, struct vexfs_ioc_del_vector)
+/* Directory: make it a collection root. */
+#define VEXFS_IOC_CREATE_COLLECTION \
+	_IOWR(VEXFS_IOC_TYPE, 0x05, struct vexfs_ioc_create_collection)
+/* File or directory: the collection it is in (ENODATA if none). */
+#define VEXFS_IOC_COLLECTION_INFO \
+	_IOWR(VEXFS_IOC_TYPE, 0x06, struct vexfs_ioc_collection_info)
+/* Directory in a collection: exact top-k search of the files below it. */
+#define VEXFS_IOC_SEARCH \
+	_IOWR(VEXFS_IOC_TYPE, 0x07, struct vexfs_ioc_search)
+/* Directory: path of an inode below it. */
+#define VEXFS_IOC_INO_PATH \
+	_IOWR(VEXFS_IOC_TYPE, 0x08, struct vexfs_ioc_ino_path)
+
+/* Compile-time layout checks (C11, C++11; skipped by older compilers). */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define __VEXFS_IOC_ASSERT(cond, msg)	static_assert(cond, msg)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define __VEXFS_IOC_ASSERT(cond, msg)	_Static_assert(cond, msg)
+#endif
+
+#ifdef __VEXFS_IOC_ASSERT
+#define __VEXFS_IOC_SIZE(type, size) \
+	__VEXFS_IOC_ASSERT(sizeof(struct type) == (size), \
+			   "sizeof(struct " #type ") != " #size)
+__VEXFS_IOC_SIZE(vexfs_ioc_hdr, VEXFS_IOC_HDR_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_fs_info, VEXFS_IOC_FS_INFO_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_vector, VEXFS_IOC_VECTOR_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_del_vector, VEXFS_IOC_DEL_VECTOR_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_collection, VEXFS_IOC_COLLECTION_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_create_collection,
+		 VEXFS_IOC_CREATE_COLLECTION_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_collection_info, VEXFS_IOC_COLLECTION_INFO_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_search_hit, VEXFS_IOC_SEARCH_HIT_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_search, VEXFS_IOC_SEARCH_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_ino_path, VEXFS_IOC_INO_PATH_SIZE);
+__VEXFS_IOC_ASSERT(sizeof(__vexfs_f32) == 4, "vector elements are 4 bytes");
+__VEXFS_IOC_ASSERT(VEXFS_IOC_SEARCH_SIZE <= 16383,
+		   "restricted ioctls carry at most 16383 bytes (_IOC_SIZE)");
+#undef __VEXFS_IOC_SIZE
+#undef __VEXFS_IOC_ASSERT
+#endif
+
+#endif /* _UAPI_LINUX_VEXFS_IOCTL_H */

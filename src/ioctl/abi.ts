@@ -1,0 +1,1014 @@
+/**
+ * The VexFS vector ioctl ABI, version 1: the TypeScript mirror of
+ * `kernel/vexfs_ioctl.h` (described in docs/IOCTL.md).
+ *
+ * - Command numbers are computed with {@linkcode ioc} exactly like the
+ *   `_IOC` macro of Linux `include/uapi/asm-generic/ioctl.h` (the encoding
+ *   of x86-64, arm64 and riscv: nr bits 0-7, type 8-15, size 16-29,
+ *   direction 30-31); they are unsigned 32-bit `number`s, usable as the
+ *   `cmd` FUSE hands to the daemon and as the request of `ioctl(2)`.
+ * - Every structure is a {@linkcode StructLayout}: `sizeof` and the
+ *   `[offset, size]` of every member. `abi_test.ts` compiles a C probe
+ *   against the header and checks every number here.
+ * - Every command is a "restricted" ioctl (Linux `fs/fuse/ioctl.c`): one
+ *   fixed-size structure, no user pointers, at most 16383 bytes.
+ * - `encode*` functions build a structure's bytes; `decode*` functions
+ *   check and read them. Byte order is little-endian (the CPU order on
+ *   every supported platform). Request decoders throw `FsError("EINVAL")`
+ *   naming the offending field; reply decoders throw `FsError("EIO")`
+ *   (a reply that is not a VexFS v1 structure is a protocol error).
+ *
+ * @example
+ * ```ts
+ * import { decodeSearchReply, encodeSearch, VEXFS_IOC_SEARCH } from "./abi.ts";
+ * const req = encodeSearch({ k: 10, query: new Float32Array(384), excludeIno: 0 });
+ * // ioctl(fd, VEXFS_IOC_SEARCH, req) fills req in place; then:
+ * // const { hits } = decodeSearchReply(req);
+ * ```
+ * @module
+ */
+import { ERRNO, type ErrnoName, FsError } from "../errors.ts";
+import type { CollectionInfo, CollectionParams } from "../fs/vectors.ts";
+import { ELEM_CODE, ELEM_TYPES, elemSize, type ElemType, type Metric, METRIC_CODE, METRICS } from "../vector/types.ts";
+
+// ------------------------------------------------------------ _IOC encoding
+
+/** `_IOC_NONE`: no data transfer. */
+export const IOC_NONE = 0;
+/** `_IOC_WRITE`: userspace writes, the filesystem reads (`_IOW`). */
+export const IOC_WRITE = 1;
+/** `_IOC_READ`: the filesystem writes, userspace reads (`_IOR`). */
+export const IOC_READ = 2;
+/** Largest `_IOC_SIZE` (14 bits): 16383 bytes. */
+export const IOC_SIZE_MAX = (1 << 14) - 1;
+
+/**
+ * `_IOC(dir, type, nr, size)` of `include/uapi/asm-generic/ioctl.h`.
+ * @param dir {@linkcode IOC_NONE}, {@linkcode IOC_WRITE}, {@linkcode IOC_READ} or both
+ * @param type the type byte, 0..255
+ * @param nr the command's sequence number, 0..255
+ * @param size bytes of the argument structure, 0..16383
+ * @returns the command number as an unsigned 32-bit integer
+ * @throws RangeError if a part does not fit its bit field
+ */
+export function ioc(dir: number, type: number, nr: number, size: number): number {
+  const fits = (v: number, bits: number) => Number.isInteger(v) && v >= 0 && v < 2 ** bits;
+  if (!fits(dir, 2) || !fits(type, 8) || !fits(nr, 8) || !fits(size, 14)) {
+    throw new RangeError(`_IOC(${dir}, ${type}, ${nr}, ${size}): a field is out of range`);
+  }
+  return ((dir << 30) | (size << 16) | (type << 8) | nr) >>> 0;
+}
+
+/** `_IOR(type, nr, size)`: the filesystem fills `size` bytes. */
+export function ior(type: number, nr: number, size: number): number {
+  return ioc(IOC_READ, type, nr, size);
+}
+
+/** `_IOW(type, nr, size)`: the filesystem reads `size` bytes. */
+export function iow(type: number, nr: number, size: number): number {
+  return ioc(IOC_WRITE, type, nr, size);
+}
+
+/** `_IOWR(type, nr, size)`: `size` bytes go in and come back. */
+export function iowr(type: number, nr: number, size: number): number {
+  return ioc(IOC_READ | IOC_WRITE, type, nr, size);
+}
+
+/** `_IOC_DIR(cmd)`: {@linkcode IOC_READ} / {@linkcode IOC_WRITE} bits. */
+export function iocDir(cmd: number): number {
+  return (cmd >>> 30) & 3;
+}
+
+/** `_IOC_TYPE(cmd)`: the type byte. */
+export function iocType(cmd: number): number {
+  return (cmd >>> 8) & 0xff;
+}
+
+/** `_IOC_NR(cmd)`: the sequence number. */
+export function iocNr(cmd: number): number {
+  return cmd & 0xff;
+}
+
+/** `_IOC_SIZE(cmd)`: bytes of the argument structure. */
+export function iocSize(cmd: number): number {
+  return (cmd >>> 16) & IOC_SIZE_MAX;
+}
+
+// ------------------------------------------------------------ constants
+
+/** ioctl type byte of VexFS (`VEXFS_IOC_TYPE`): 0xE7, see docs/IOCTL.md §1. */
+export const VEXFS_IOC_TYPE = 0xe7;
+/** `hdr.magic` of every structure: the bytes "VXIO" read as a little-endian u32. */
+export const VEXFS_IOC_MAGIC = 0x4f495856;
+/** `hdr.version` of this ABI. */
+export const VEXFS_IOC_VERSION = 1;
+/** Largest vector dimension an ioctl carries (wider vectors: the `user.vexfs.vector` xattr). */
+export const VEXFS_IOC_MAX_DIM = 2048;
+/** Largest dimension of a collection (FORMAT.md §8). */
+export const VEXFS_MAX_DIM = 4096;
+/** Largest `k` of {@linkcode VEXFS_IOC_SEARCH}. */
+export const VEXFS_IOC_MAX_K = 256;
+/** Bytes of `vexfs_ioc_ino_path.path`, including the terminating NUL. */
+export const VEXFS_IOC_PATH_MAX = 4096;
+/** Bytes of `vexfs_ioc_fs_info.label`, including the terminating NUL. */
+export const VEXFS_IOC_LABEL_MAX = 64;
+/** `vexfs_ioc_fs_info.fs_flags`: the filesystem is mounted read-only. */
+export const VEXFS_IOC_FS_RDONLY = 0x1;
+/** The extended attribute that carries a file's vector as raw stored elements (docs/IOCTL.md §5). */
+export const VECTOR_XATTR = "user.vexfs.vector";
+
+// ------------------------------------------------------------ layouts
+
+/** A C structure of the header: name, `sizeof`, and `[offset, size]` of every member. */
+export interface StructLayout<F extends string = string> {
+  /** C type, e.g. `"struct vexfs_ioc_hdr"`. */
+  readonly cName: string;
+  /** `sizeof` in bytes. */
+  readonly size: number;
+  /** Member designator (nested ones like `"info.id"` included) to `[offset, size]`. */
+  readonly fields: { readonly [K in F]: readonly [number, number] };
+  /** Member designator to offset (shortcut for `fields[k][0]`). */
+  readonly off: { readonly [K in F]: number };
+}
+
+function struct<F extends string>(
+  cName: string,
+  size: number,
+  fields: { readonly [K in F]: readonly [number, number] },
+): StructLayout<F> {
+  const off = {} as { [K in F]: number };
+  for (const k of Object.keys(fields) as F[]) off[k] = fields[k][0];
+  return Object.freeze({ cName, size, fields: Object.freeze(fields), off: Object.freeze(off) });
+}
+
+/** Prefixes the members of an embedded structure with `name.`. */
+function embed<P extends string, F extends string>(
+  name: P,
+  at: number,
+  inner: StructLayout<F>,
+): { [K in `${P}.${F}`]: readonly [number, number] } {
+  const out: Record<string, readonly [number, number]> = {};
+  for (const [k, [o, s]] of Object.entries(inner.fields) as [string, readonly [number, number]][]) {
+    out[`${name}.${k}`] = [at + o, s];
+  }
+  return out as { [K in `${P}.${F}`]: readonly [number, number] };
+}
+
+/** `struct vexfs_ioc_hdr` (16 bytes): the common header of every structure. */
+export const HDR = struct("struct vexfs_ioc_hdr", 16, {
+  magic: [0, 4],
+  version: [4, 2],
+  size: [6, 2],
+  flags: [8, 4],
+  reserved: [12, 4],
+});
+
+/** `struct vexfs_ioc_fs_info` (192 bytes), output of {@linkcode VEXFS_IOC_FS_INFO}. */
+export const FS_INFO = struct("struct vexfs_ioc_fs_info", 192, {
+  ...embed("hdr", 0, HDR),
+  format_major: [16, 2],
+  format_minor: [18, 2],
+  block_size: [20, 4],
+  block_count: [24, 8],
+  free_blocks: [32, 8],
+  inode_count: [40, 8],
+  free_inodes: [48, 8],
+  collection_count: [56, 4],
+  max_dim: [60, 4],
+  ioc_max_dim: [64, 4],
+  ioc_max_k: [68, 4],
+  feature_compat: [72, 4],
+  feature_incompat: [76, 4],
+  feature_ro_compat: [80, 4],
+  fs_flags: [84, 4],
+  uuid: [88, 16],
+  label: [104, 64],
+  reserved: [168, 24],
+});
+
+/** `struct vexfs_ioc_vector` (8224 bytes) of {@linkcode VEXFS_IOC_SET_VECTOR} and {@linkcode VEXFS_IOC_GET_VECTOR}. */
+export const VECTOR = struct("struct vexfs_ioc_vector", 8224, {
+  ...embed("hdr", 0, HDR),
+  dim: [16, 4],
+  collection_id: [20, 4],
+  metric: [24, 1],
+  elem_type: [25, 1],
+  reserved0: [26, 2],
+  reserved1: [28, 4],
+  data: [32, 4 * VEXFS_IOC_MAX_DIM],
+});
+
+/** `struct vexfs_ioc_del_vector` (16 bytes, the header alone) of {@linkcode VEXFS_IOC_DEL_VECTOR}. */
+export const DEL_VECTOR = struct("struct vexfs_ioc_del_vector", 16, {
+  ...embed("hdr", 0, HDR),
+});
+
+/** `struct vexfs_ioc_collection` (64 bytes): one collection, embedded in the collection commands. */
+export const COLLECTION = struct("struct vexfs_ioc_collection", 64, {
+  id: [0, 4],
+  dim: [4, 4],
+  root_ino: [8, 8],
+  metric: [16, 1],
+  elem_type: [17, 1],
+  elem_size: [18, 2],
+  reserved0: [20, 4],
+  count: [24, 8],
+  bytes: [32, 8],
+  generation: [40, 8],
+  created: [48, 8],
+  reserved1: [56, 8],
+});
+
+/** `struct vexfs_ioc_create_collection` (96 bytes) of {@linkcode VEXFS_IOC_CREATE_COLLECTION}. */
+export const CREATE_COLLECTION = struct("struct vexfs_ioc_create_collection", 96, {
+  ...embed("hdr", 0, HDR),
+  dim: [16, 4],
+  metric: [20, 1],
+  elem_type: [21, 1],
+  reserved0: [22, 2],
+  reserved1: [24, 8],
+  info: [32, 64],
+  ...embed("info", 32, COLLECTION),
+});
+
+/** `struct vexfs_ioc_collection_info` (80 bytes) of {@linkcode VEXFS_IOC_COLLECTION_INFO}. */
+export const COLLECTION_INFO = struct("struct vexfs_ioc_collection_info", 80, {
+  ...embed("hdr", 0, HDR),
+  info: [16, 64],
+  ...embed("info", 16, COLLECTION),
+});
+
+/** `struct vexfs_ioc_search_hit` (16 bytes): one search result. */
+export const SEARCH_HIT = struct("struct vexfs_ioc_search_hit", 16, {
+  ino: [0, 8],
+  score: [8, 4],
+  reserved: [12, 4],
+});
+
+/** `struct vexfs_ioc_search` (12344 bytes) of {@linkcode VEXFS_IOC_SEARCH}. */
+export const SEARCH = struct("struct vexfs_ioc_search", 12344, {
+  ...embed("hdr", 0, HDR),
+  k: [16, 4],
+  dim: [20, 4],
+  exclude_ino: [24, 8],
+  count: [32, 4],
+  collection_id: [36, 4],
+  generation: [40, 8],
+  metric: [48, 1],
+  elem_type: [49, 1],
+  reserved0: [50, 2],
+  reserved1: [52, 4],
+  query: [56, 4 * VEXFS_IOC_MAX_DIM],
+  hits: [56 + 4 * VEXFS_IOC_MAX_DIM, SEARCH_HIT.size * VEXFS_IOC_MAX_K],
+});
+
+/** `struct vexfs_ioc_ino_path` (4128 bytes) of {@linkcode VEXFS_IOC_INO_PATH}. */
+export const INO_PATH = struct("struct vexfs_ioc_ino_path", 4128, {
+  ...embed("hdr", 0, HDR),
+  ino: [16, 8],
+  len: [24, 4],
+  reserved0: [28, 4],
+  path: [32, VEXFS_IOC_PATH_MAX],
+});
+
+// ------------------------------------------------------------ commands
+
+/** `_IOR(0xE7, 1, struct vexfs_ioc_fs_info)`: any descriptor; tells whether the filesystem is VexFS. */
+export const VEXFS_IOC_FS_INFO = ior(VEXFS_IOC_TYPE, 0x01, FS_INFO.size);
+/** `_IOW(0xE7, 2, struct vexfs_ioc_vector)`: regular file; sets its vector. */
+export const VEXFS_IOC_SET_VECTOR = iow(VEXFS_IOC_TYPE, 0x02, VECTOR.size);
+/** `_IOWR(0xE7, 3, struct vexfs_ioc_vector)`: regular file; reads its vector. */
+export const VEXFS_IOC_GET_VECTOR = iowr(VEXFS_IOC_TYPE, 0x03, VECTOR.size);
+/** `_IOW(0xE7, 4, struct vexfs_ioc_del_vector)`: regular file; deletes its vector. */
+export const VEXFS_IOC_DEL_VECTOR = iow(VEXFS_IOC_TYPE, 0x04, DEL_VECTOR.size);
+/** `_IOWR(0xE7, 5, struct vexfs_ioc_create_collection)`: directory; makes it a collection root. */
+export const VEXFS_IOC_CREATE_COLLECTION = iowr(VEXFS_IOC_TYPE, 0x05, CREATE_COLLECTION.size);
+/** `_IOWR(0xE7, 6, struct vexfs_ioc_collection_info)`: file or directory; its collection. */
+export const VEXFS_IOC_COLLECTION_INFO = iowr(VEXFS_IOC_TYPE, 0x06, COLLECTION_INFO.size);
+/** `_IOWR(0xE7, 7, struct vexfs_ioc_search)`: directory; top-k search below it. */
+export const VEXFS_IOC_SEARCH = iowr(VEXFS_IOC_TYPE, 0x07, SEARCH.size);
+/** `_IOWR(0xE7, 8, struct vexfs_ioc_ino_path)`: directory; path of an inode below it. */
+export const VEXFS_IOC_INO_PATH = iowr(VEXFS_IOC_TYPE, 0x08, INO_PATH.size);
+
+/** One command: its C macro name, number and structure. */
+export interface IoctlCommand {
+  /** C macro, e.g. `"VEXFS_IOC_SEARCH"`. */
+  readonly name: string;
+  /** Command number (unsigned 32-bit). */
+  readonly cmd: number;
+  /** Structure passed by pointer; its size is `iocSize(cmd)`. */
+  readonly layout: StructLayout;
+}
+
+/** Every command of ABI version 1, in number order. */
+export const COMMANDS: readonly IoctlCommand[] = Object.freeze([
+  { name: "VEXFS_IOC_FS_INFO", cmd: VEXFS_IOC_FS_INFO, layout: FS_INFO },
+  { name: "VEXFS_IOC_SET_VECTOR", cmd: VEXFS_IOC_SET_VECTOR, layout: VECTOR },
+  { name: "VEXFS_IOC_GET_VECTOR", cmd: VEXFS_IOC_GET_VECTOR, layout: VECTOR },
+  { name: "VEXFS_IOC_DEL_VECTOR", cmd: VEXFS_IOC_DEL_VECTOR, layout: DEL_VECTOR },
+  { name: "VEXFS_IOC_CREATE_COLLECTION", cmd: VEXFS_IOC_CREATE_COLLECTION, layout: CREATE_COLLECTION },
+  { name: "VEXFS_IOC_COLLECTION_INFO", cmd: VEXFS_IOC_COLLECTION_INFO, layout: COLLECTION_INFO },
+  { name: "VEXFS_IOC_SEARCH", cmd: VEXFS_IOC_SEARCH, layout: SEARCH },
+  { name: "VEXFS_IOC_INO_PATH", cmd: VEXFS_IOC_INO_PATH, layout: INO_PATH },
+]);
+
+/** Every structure of the header (for the layout test). */
+export const STRUCTS: readonly StructLayout[] = Object.freeze([
+  HDR,
+  FS_INFO,
+  VECTOR,
+  DEL_VECTOR,
+  COLLECTION,
+  CREATE_COLLECTION,
+  COLLECTION_INFO,
+  SEARCH_HIT,
+  SEARCH,
+  INO_PATH,
+]);
+
+/** Integer macros of the header and their values (for the layout test). */
+export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
+  VEXFS_IOC_TYPE,
+  VEXFS_IOC_MAGIC,
+  VEXFS_IOC_VERSION,
+  VEXFS_IOC_MAX_DIM,
+  VEXFS_MAX_DIM,
+  VEXFS_IOC_MAX_K,
+  VEXFS_IOC_PATH_MAX,
+  VEXFS_IOC_LABEL_MAX,
+  VEXFS_IOC_FS_RDONLY,
+  VEXFS_METRIC_L2: METRIC_CODE.l2,
+  VEXFS_METRIC_COSINE: METRIC_CODE.cosine,
+  VEXFS_METRIC_IP: METRIC_CODE.ip,
+  VEXFS_ELEM_F32: ELEM_CODE.f32,
+  VEXFS_ELEM_F16: ELEM_CODE.f16,
+  VEXFS_ELEM_I8: ELEM_CODE.i8,
+  VEXFS_IOC_HDR_SIZE: HDR.size,
+  VEXFS_IOC_FS_INFO_SIZE: FS_INFO.size,
+  VEXFS_IOC_VECTOR_SIZE: VECTOR.size,
+  VEXFS_IOC_DEL_VECTOR_SIZE: DEL_VECTOR.size,
+  VEXFS_IOC_COLLECTION_SIZE: COLLECTION.size,
+  VEXFS_IOC_CREATE_COLLECTION_SIZE: CREATE_COLLECTION.size,
+  VEXFS_IOC_COLLECTION_INFO_SIZE: COLLECTION_INFO.size,
+  VEXFS_IOC_SEARCH_HIT_SIZE: SEARCH_HIT.size,
+  VEXFS_IOC_SEARCH_SIZE: SEARCH.size,
+  VEXFS_IOC_INO_PATH_SIZE: INO_PATH.size,
+});
+
+// ------------------------------------------------------------ helpers
+
+type Code = "EINVAL" | "EIO";
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function getU64(dv: DataView, off: number): number {
+  return Number(dv.getBigUint64(off, true));
+}
+
+function setU64(dv: DataView, off: number, v: number, field: string): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${field} = ${v} is not a u64`);
+  dv.setBigUint64(off, BigInt(v), true);
+}
+
+function setU32(dv: DataView, off: number, v: number, field: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${field} = ${v} is not a u32`);
+  dv.setUint32(off, v, true);
+}
+
+/**
+ * A zeroed structure with its header filled in (magic, version, size).
+ * @returns `layout.size` bytes
+ */
+export function newStruct(layout: StructLayout): Uint8Array {
+  const b = new Uint8Array(layout.size);
+  const dv = view(b);
+  dv.setUint32(0, VEXFS_IOC_MAGIC, true);
+  dv.setUint16(4, VEXFS_IOC_VERSION, true);
+  dv.setUint16(6, layout.size, true);
+  return b;
+}
+
+/**
+ * Checks the length and header of a structure: `b.length`, magic, version
+ * and size must be those of `layout`, flags and reserved 0.
+ * @param code errno for a bad structure: `"EINVAL"` (request) or `"EIO"` (reply)
+ * @throws FsError `code` naming what is wrong
+ */
+export function checkHeader(b: Uint8Array, layout: StructLayout, code: Code = "EINVAL"): void {
+  const what = layout.cName;
+  if (b.length !== layout.size) {
+    throw new FsError(code, `${what}: ${b.length} bytes, ${layout.size} expected`);
+  }
+  const dv = view(b);
+  const magic = dv.getUint32(0, true);
+  if (magic !== VEXFS_IOC_MAGIC) {
+    throw new FsError(
+      code,
+      `${what}: hdr.magic is 0x${magic.toString(16)}, 0x${VEXFS_IOC_MAGIC.toString(16)} (VEXFS_IOC_MAGIC) expected`,
+    );
+  }
+  const version = dv.getUint16(4, true);
+  if (version !== VEXFS_IOC_VERSION) {
+    throw new FsError(code, `${what}: hdr.version is ${version}; this filesystem speaks version ${VEXFS_IOC_VERSION}`);
+  }
+  const size = dv.getUint16(6, true);
+  if (size !== layout.size) {
+    throw new FsError(code, `${what}: hdr.size is ${size}, sizeof is ${layout.size}`);
+  }
+  const flags = dv.getUint32(8, true);
+  if (flags !== 0) throw new FsError(code, `${what}: hdr.flags is 0x${flags.toString(16)}; no flags are defined`);
+  if (dv.getUint32(12, true) !== 0) throw new FsError(code, `${what}: hdr.reserved is not zero`);
+}
+
+/** Throws `FsError(code)` unless bytes `[off, off + len)` of `b` are all zero. */
+function checkZero(b: Uint8Array, off: number, len: number, what: string, code: Code): void {
+  const end = off + len;
+  for (let i = off; i < end; i++) {
+    if (b[i] !== 0) {
+      throw new FsError(code, `${what} must be zero (byte ${i - off} of it is ${b[i]})`);
+    }
+  }
+}
+
+/** Checks that the listed members of `layout` are zero in `b`. */
+function checkZeroFields<F extends string>(
+  b: Uint8Array,
+  layout: StructLayout<F>,
+  fields: readonly F[],
+  code: Code,
+): void {
+  for (const f of fields) {
+    const [o, s] = layout.fields[f];
+    checkZero(b, o, s, `${layout.cName}.${f}`, code);
+  }
+}
+
+/**
+ * Metric of an ABI code (`VEXFS_METRIC_*`).
+ * @throws FsError `code` for an unknown code
+ */
+export function metricOfCode(c: number, code: Code = "EINVAL"): Metric {
+  const m = METRICS[c - 1];
+  if (!m) throw new FsError(code, `unknown metric code ${c} (1 l2, 2 cosine, 3 ip)`);
+  return m;
+}
+
+/**
+ * Element type of an ABI code (`VEXFS_ELEM_*`).
+ * @throws FsError `code` for an unknown code
+ */
+export function elemOfCode(c: number, code: Code = "EINVAL"): ElemType {
+  const t = ELEM_TYPES[c - 1];
+  if (!t) throw new FsError(code, `unknown element type code ${c} (1 f32, 2 f16, 3 i8)`);
+  return t;
+}
+
+function checkDim(dim: number, what: string, code: Code): void {
+  if (dim < 1 || dim > VEXFS_IOC_MAX_DIM) {
+    throw new FsError(
+      code,
+      `${what} = ${dim} is out of range (1..${VEXFS_IOC_MAX_DIM} through an ioctl; ` +
+        `wider vectors go through the ${VECTOR_XATTR} extended attribute)`,
+    );
+  }
+}
+
+function putF32s(dv: DataView, off: number, v: Float32Array): void {
+  for (let i = 0; i < v.length; i++) dv.setFloat32(off + 4 * i, v[i], true);
+}
+
+function getF32s(dv: DataView, off: number, n: number): Float32Array {
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = dv.getFloat32(off + 4 * i, true);
+  return v;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+// ------------------------------------------------------------ collection
+
+function writeCollection(dv: DataView, at: number, c: CollectionInfo): void {
+  const o = COLLECTION.off;
+  setU32(dv, at + o.id, c.id, "id");
+  setU32(dv, at + o.dim, c.dim, "dim");
+  setU64(dv, at + o.root_ino, c.rootIno, "root_ino");
+  dv.setUint8(at + o.metric, METRIC_CODE[c.metric]);
+  dv.setUint8(at + o.elem_type, ELEM_CODE[c.elem]);
+  dv.setUint16(at + o.elem_size, elemSize(c.elem), true);
+  setU64(dv, at + o.count, c.count, "count");
+  setU64(dv, at + o.bytes, c.bytes, "bytes");
+  setU64(dv, at + o.generation, c.generation, "generation");
+  dv.setBigInt64(at + o.created, BigInt(Math.trunc(c.created)), true);
+}
+
+function readCollection(dv: DataView, at: number): CollectionInfo {
+  const o = COLLECTION.off;
+  return {
+    id: dv.getUint32(at + o.id, true),
+    rootIno: getU64(dv, at + o.root_ino),
+    dim: dv.getUint32(at + o.dim, true),
+    metric: metricOfCode(dv.getUint8(at + o.metric), "EIO"),
+    elem: elemOfCode(dv.getUint8(at + o.elem_type), "EIO"),
+    count: getU64(dv, at + o.count),
+    bytes: getU64(dv, at + o.bytes),
+    generation: getU64(dv, at + o.generation),
+    created: Number(dv.getBigInt64(at + o.created, true)),
+  };
+}
+
+// ------------------------------------------------------------ FS_INFO
+
+/** Contents of `struct vexfs_ioc_fs_info`. */
+export interface FsInfo {
+  /** on-disk format version (FORMAT.md), e.g. 1.0 */
+  formatMajor: number;
+  formatMinor: number;
+  /** bytes */
+  blockSize: number;
+  blockCount: number;
+  freeBlocks: number;
+  inodeCount: number;
+  freeInodes: number;
+  collectionCount: number;
+  /** largest collection dimension (4096) */
+  maxDim: number;
+  /** largest dimension through an ioctl (2048) */
+  iocMaxDim: number;
+  /** largest search k through an ioctl (256) */
+  iocMaxK: number;
+  featureCompat: number;
+  featureIncompat: number;
+  featureRoCompat: number;
+  /** mounted read-only */
+  readOnly: boolean;
+  /** 16 bytes */
+  uuid: Uint8Array;
+  /** at most 63 bytes of UTF-8 */
+  label: string;
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_FS_INFO}.
+ * @returns {@linkcode FS_INFO}`.size` bytes
+ * @throws RangeError for a uuid that is not 16 bytes; a label longer than
+ *   63 bytes is cut at a character boundary
+ */
+export function encodeFsInfo(i: FsInfo): Uint8Array {
+  const b = newStruct(FS_INFO);
+  const dv = view(b);
+  const o = FS_INFO.off;
+  dv.setUint16(o.format_major, i.formatMajor, true);
+  dv.setUint16(o.format_minor, i.formatMinor, true);
+  setU32(dv, o.block_size, i.blockSize, "block_size");
+  setU64(dv, o.block_count, i.blockCount, "block_count");
+  setU64(dv, o.free_blocks, i.freeBlocks, "free_blocks");
+  setU64(dv, o.inode_count, i.inodeCount, "inode_count");
+  setU64(dv, o.free_inodes, i.freeInodes, "free_inodes");
+  setU32(dv, o.collection_count, i.collectionCount, "collection_count");
+  setU32(dv, o.max_dim, i.maxDim, "max_dim");
+  setU32(dv, o.ioc_max_dim, i.iocMaxDim, "ioc_max_dim");
+  setU32(dv, o.ioc_max_k, i.iocMaxK, "ioc_max_k");
+  setU32(dv, o.feature_compat, i.featureCompat, "feature_compat");
+  setU32(dv, o.feature_incompat, i.featureIncompat, "feature_incompat");
+  setU32(dv, o.feature_ro_compat, i.featureRoCompat, "feature_ro_compat");
+  setU32(dv, o.fs_flags, i.readOnly ? VEXFS_IOC_FS_RDONLY : 0, "fs_flags");
+  if (i.uuid.length !== 16) throw new RangeError(`uuid has ${i.uuid.length} bytes, 16 expected`);
+  b.set(i.uuid, o.uuid);
+  let label = i.label;
+  while (enc.encode(label).length > VEXFS_IOC_LABEL_MAX - 1) label = [...label].slice(0, -1).join("");
+  b.set(enc.encode(label), o.label);
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_FS_INFO}.
+ * @throws FsError EIO if `b` is not a VexFS v1 `struct vexfs_ioc_fs_info`
+ */
+export function decodeFsInfo(b: Uint8Array): FsInfo {
+  checkHeader(b, FS_INFO, "EIO");
+  const dv = view(b);
+  const o = FS_INFO.off;
+  const label = b.subarray(o.label, o.label + VEXFS_IOC_LABEL_MAX);
+  const nul = label.indexOf(0);
+  return {
+    formatMajor: dv.getUint16(o.format_major, true),
+    formatMinor: dv.getUint16(o.format_minor, true),
+    blockSize: dv.getUint32(o.block_size, true),
+    blockCount: getU64(dv, o.block_count),
+    freeBlocks: getU64(dv, o.free_blocks),
+    inodeCount: getU64(dv, o.inode_count),
+    freeInodes: getU64(dv, o.free_inodes),
+    collectionCount: dv.getUint32(o.collection_count, true),
+    maxDim: dv.getUint32(o.max_dim, true),
+    iocMaxDim: dv.getUint32(o.ioc_max_dim, true),
+    iocMaxK: dv.getUint32(o.ioc_max_k, true),
+    featureCompat: dv.getUint32(o.feature_compat, true),
+    featureIncompat: dv.getUint32(o.feature_incompat, true),
+    featureRoCompat: dv.getUint32(o.feature_ro_compat, true),
+    readOnly: (dv.getUint32(o.fs_flags, true) & VEXFS_IOC_FS_RDONLY) !== 0,
+    uuid: b.slice(o.uuid, o.uuid + 16),
+    label: dec.decode(nul < 0 ? label : label.subarray(0, nul)),
+  };
+}
+
+// ------------------------------------------------------------ vectors
+
+/** A stored vector as {@linkcode VEXFS_IOC_GET_VECTOR} returns it. */
+export interface StoredVector {
+  /** Float32Array of length dim (decoded from the collection's element type) */
+  vector: Float32Array;
+  collectionId: number;
+  metric: Metric;
+  elem: ElemType;
+}
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_SET_VECTOR}.
+ * @param v Float32Array of length 1..2048 ({@linkcode VEXFS_IOC_MAX_DIM})
+ * @throws FsError EINVAL for an empty or too long vector
+ */
+export function encodeSetVector(v: Float32Array): Uint8Array {
+  checkDim(v.length, "vector length", "EINVAL");
+  const b = newStruct(VECTOR);
+  const dv = view(b);
+  dv.setUint32(VECTOR.off.dim, v.length, true);
+  putF32s(dv, VECTOR.off.data, v);
+  return b;
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_SET_VECTOR}.
+ * Values are not checked (the engine refuses NaN, infinities and values
+ * out of range for the element type).
+ * @returns Float32Array of length `dim`
+ * @throws FsError EINVAL: bad header, dim out of 1..2048, non-zero
+ *   collection_id/metric/elem_type/reserved or elements past dim
+ */
+export function decodeSetVector(b: Uint8Array): Float32Array {
+  checkHeader(b, VECTOR);
+  const dv = view(b);
+  const dim = dv.getUint32(VECTOR.off.dim, true);
+  checkDim(dim, "dim", "EINVAL");
+  checkZeroFields(b, VECTOR, ["collection_id", "metric", "elem_type", "reserved0", "reserved1"], "EINVAL");
+  checkZero(b, VECTOR.off.data + 4 * dim, 4 * (VEXFS_IOC_MAX_DIM - dim), `data past dim ${dim}`, "EINVAL");
+  return getF32s(dv, VECTOR.off.data, dim);
+}
+
+/** Builds the request of {@linkcode VEXFS_IOC_GET_VECTOR}: the header, all else zero. */
+export function encodeGetVector(): Uint8Array {
+  return newStruct(VECTOR);
+}
+
+/**
+ * Checks the request of {@linkcode VEXFS_IOC_GET_VECTOR}: header only, everything else zero.
+ * @throws FsError EINVAL
+ */
+export function decodeGetVector(b: Uint8Array): void {
+  checkHeader(b, VECTOR);
+  checkZero(b, HDR.size, VECTOR.size - HDR.size, `${VECTOR.cName} after the header`, "EINVAL");
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_GET_VECTOR}.
+ * @param s `vector`: Float32Array of length 1..2048 (the server refuses wider
+ *   vectors with EOVERFLOW before encoding)
+ * @throws FsError EINVAL if the vector is empty or wider than 2048
+ */
+export function encodeGetVectorReply(s: StoredVector): Uint8Array {
+  checkDim(s.vector.length, "vector length", "EINVAL");
+  const b = newStruct(VECTOR);
+  const dv = view(b);
+  const o = VECTOR.off;
+  dv.setUint32(o.dim, s.vector.length, true);
+  setU32(dv, o.collection_id, s.collectionId, "collection_id");
+  dv.setUint8(o.metric, METRIC_CODE[s.metric]);
+  dv.setUint8(o.elem_type, ELEM_CODE[s.elem]);
+  putF32s(dv, o.data, s.vector);
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_GET_VECTOR}.
+ * @throws FsError EIO if `b` is not a valid reply
+ */
+export function decodeGetVectorReply(b: Uint8Array): StoredVector {
+  checkHeader(b, VECTOR, "EIO");
+  const dv = view(b);
+  const o = VECTOR.off;
+  const dim = dv.getUint32(o.dim, true);
+  checkDim(dim, "dim", "EIO");
+  return {
+    vector: getF32s(dv, o.data, dim),
+    collectionId: dv.getUint32(o.collection_id, true),
+    metric: metricOfCode(dv.getUint8(o.metric), "EIO"),
+    elem: elemOfCode(dv.getUint8(o.elem_type), "EIO"),
+  };
+}
+
+/** Builds the request of {@linkcode VEXFS_IOC_DEL_VECTOR} (the header alone). */
+export function encodeDelVector(): Uint8Array {
+  return newStruct(DEL_VECTOR);
+}
+
+/**
+ * Checks the request of {@linkcode VEXFS_IOC_DEL_VECTOR}.
+ * @throws FsError EINVAL
+ */
+export function decodeDelVector(b: Uint8Array): void {
+  checkHeader(b, DEL_VECTOR);
+}
+
+// ------------------------------------------------------------ collections
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_CREATE_COLLECTION}.
+ * @param p dim (checked by the filesystem: 1..4096), metric, element type
+ * @throws RangeError if dim is not a u32
+ */
+export function encodeCreateCollection(p: CollectionParams): Uint8Array {
+  const b = newStruct(CREATE_COLLECTION);
+  const dv = view(b);
+  const o = CREATE_COLLECTION.off;
+  setU32(dv, o.dim, p.dim, "dim");
+  dv.setUint8(o.metric, METRIC_CODE[p.metric]);
+  dv.setUint8(o.elem_type, ELEM_CODE[p.elem]);
+  return b;
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_CREATE_COLLECTION}.
+ * `dim` is passed through unchecked (the engine checks 1..4096).
+ * @throws FsError EINVAL: bad header, unknown metric or element code,
+ *   non-zero reserved or info
+ */
+export function decodeCreateCollection(b: Uint8Array): CollectionParams {
+  checkHeader(b, CREATE_COLLECTION);
+  const dv = view(b);
+  const o = CREATE_COLLECTION.off;
+  checkZeroFields(b, CREATE_COLLECTION, ["reserved0", "reserved1", "info"], "EINVAL");
+  return {
+    dim: dv.getUint32(o.dim, true),
+    metric: metricOfCode(dv.getUint8(o.metric)),
+    elem: elemOfCode(dv.getUint8(o.elem_type)),
+  };
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_CREATE_COLLECTION}: the request's
+ * fields echoed, `info` filled.
+ */
+export function encodeCreateCollectionReply(p: CollectionParams, info: CollectionInfo): Uint8Array {
+  const b = encodeCreateCollection(p);
+  writeCollection(view(b), CREATE_COLLECTION.off.info, info);
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_CREATE_COLLECTION}.
+ * @throws FsError EIO if `b` is not a valid reply
+ */
+export function decodeCreateCollectionReply(b: Uint8Array): CollectionInfo {
+  checkHeader(b, CREATE_COLLECTION, "EIO");
+  return readCollection(view(b), CREATE_COLLECTION.off.info);
+}
+
+/** Builds the request of {@linkcode VEXFS_IOC_COLLECTION_INFO} (header, rest zero). */
+export function encodeCollectionInfo(): Uint8Array {
+  return newStruct(COLLECTION_INFO);
+}
+
+/**
+ * Checks the request of {@linkcode VEXFS_IOC_COLLECTION_INFO}.
+ * @throws FsError EINVAL: bad header, non-zero info
+ */
+export function decodeCollectionInfo(b: Uint8Array): void {
+  checkHeader(b, COLLECTION_INFO);
+  checkZeroFields(b, COLLECTION_INFO, ["info"], "EINVAL");
+}
+
+/** Builds the reply of {@linkcode VEXFS_IOC_COLLECTION_INFO}. */
+export function encodeCollectionInfoReply(info: CollectionInfo): Uint8Array {
+  const b = newStruct(COLLECTION_INFO);
+  writeCollection(view(b), COLLECTION_INFO.off.info, info);
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_COLLECTION_INFO}.
+ * @throws FsError EIO if `b` is not a valid reply
+ */
+export function decodeCollectionInfoReply(b: Uint8Array): CollectionInfo {
+  checkHeader(b, COLLECTION_INFO, "EIO");
+  return readCollection(view(b), COLLECTION_INFO.off.info);
+}
+
+// ------------------------------------------------------------ search
+
+/** The input of {@linkcode VEXFS_IOC_SEARCH}. */
+export interface SearchRequest {
+  /** hits wanted, 1..256 */
+  k: number;
+  /** Float32Array of length 1..2048 (the collection's dim) */
+  query: Float32Array;
+  /** inode left out of the results (e.g. the query's own file), 0 for none */
+  excludeIno: number;
+}
+
+/** One hit: inode and score (FORMAT.md §8.4: l2 distance, lower is nearer; cosine/ip similarity, higher is nearer). */
+export interface IoctlHit {
+  ino: number;
+  /** rounded to float32 */
+  score: number;
+}
+
+/** The output of {@linkcode VEXFS_IOC_SEARCH}. */
+export interface SearchReply {
+  /** best first, at most k */
+  hits: IoctlHit[];
+  collectionId: number;
+  /** the collection's generation when it was searched */
+  generation: number;
+  metric: Metric;
+  elem: ElemType;
+}
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_SEARCH}.
+ * @throws FsError EINVAL: k out of 1..256, query length out of 1..2048
+ */
+export function encodeSearch(r: SearchRequest): Uint8Array {
+  if (!Number.isInteger(r.k) || r.k < 1 || r.k > VEXFS_IOC_MAX_K) {
+    throw new FsError("EINVAL", `k = ${r.k} is out of range (1..${VEXFS_IOC_MAX_K} through an ioctl)`);
+  }
+  checkDim(r.query.length, "query length", "EINVAL");
+  const b = newStruct(SEARCH);
+  const dv = view(b);
+  const o = SEARCH.off;
+  dv.setUint32(o.k, r.k, true);
+  dv.setUint32(o.dim, r.query.length, true);
+  setU64(dv, o.exclude_ino, r.excludeIno, "exclude_ino");
+  putF32s(dv, o.query, r.query);
+  return b;
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_SEARCH}. Query
+ * values are not checked (the engine refuses NaN and infinities).
+ * @throws FsError EINVAL: bad header, k out of 1..256, dim out of 1..2048,
+ *   non-zero output fields, reserved fields, query elements past dim or hits
+ */
+export function decodeSearch(b: Uint8Array): SearchRequest {
+  checkHeader(b, SEARCH);
+  const dv = view(b);
+  const o = SEARCH.off;
+  const k = dv.getUint32(o.k, true);
+  if (k < 1 || k > VEXFS_IOC_MAX_K) {
+    throw new FsError("EINVAL", `k = ${k} is out of range (1..${VEXFS_IOC_MAX_K})`);
+  }
+  const dim = dv.getUint32(o.dim, true);
+  checkDim(dim, "dim", "EINVAL");
+  checkZeroFields(
+    b,
+    SEARCH,
+    ["count", "collection_id", "generation", "metric", "elem_type", "reserved0", "reserved1", "hits"],
+    "EINVAL",
+  );
+  checkZero(b, o.query + 4 * dim, 4 * (VEXFS_IOC_MAX_DIM - dim), `query past dim ${dim}`, "EINVAL");
+  return { k, query: getF32s(dv, o.query, dim), excludeIno: getU64(dv, o.exclude_ino) };
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_SEARCH}: the request echoed,
+ * the outputs filled.
+ * @throws RangeError if there are more hits than `k`
+ */
+export function encodeSearchReply(r: SearchRequest, out: SearchReply): Uint8Array {
+  if (out.hits.length > r.k) throw new RangeError(`${out.hits.length} hits for k = ${r.k}`);
+  const b = encodeSearch(r);
+  const dv = view(b);
+  const o = SEARCH.off;
+  dv.setUint32(o.count, out.hits.length, true);
+  setU32(dv, o.collection_id, out.collectionId, "collection_id");
+  setU64(dv, o.generation, out.generation, "generation");
+  dv.setUint8(o.metric, METRIC_CODE[out.metric]);
+  dv.setUint8(o.elem_type, ELEM_CODE[out.elem]);
+  out.hits.forEach((h, i) => {
+    const at = o.hits + i * SEARCH_HIT.size;
+    setU64(dv, at + SEARCH_HIT.off.ino, h.ino, "hit ino");
+    dv.setFloat32(at + SEARCH_HIT.off.score, h.score, true);
+  });
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_SEARCH}.
+ * @throws FsError EIO if `b` is not a valid reply (bad header, count > k)
+ */
+export function decodeSearchReply(b: Uint8Array): SearchReply {
+  checkHeader(b, SEARCH, "EIO");
+  const dv = view(b);
+  const o = SEARCH.off;
+  const count = dv.getUint32(o.count, true);
+  const k = dv.getUint32(o.k, true);
+  if (count > k || count > VEXFS_IOC_MAX_K) throw new FsError("EIO", `search reply has count ${count} for k = ${k}`);
+  const hits: IoctlHit[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = o.hits + i * SEARCH_HIT.size;
+    hits.push({ ino: getU64(dv, at + SEARCH_HIT.off.ino), score: dv.getFloat32(at + SEARCH_HIT.off.score, true) });
+  }
+  return {
+    hits,
+    collectionId: dv.getUint32(o.collection_id, true),
+    generation: getU64(dv, o.generation),
+    metric: metricOfCode(dv.getUint8(o.metric), "EIO"),
+    elem: elemOfCode(dv.getUint8(o.elem_type), "EIO"),
+  };
+}
+
+// ------------------------------------------------------------ INO_PATH
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_INO_PATH}.
+ * @param ino inode number (≥ 1)
+ */
+export function encodeInoPath(ino: number): Uint8Array {
+  const b = newStruct(INO_PATH);
+  setU64(view(b), INO_PATH.off.ino, ino, "ino");
+  return b;
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_INO_PATH}.
+ * @returns the inode number (values beyond 2^53 come back rounded; no such inode exists)
+ * @throws FsError EINVAL: bad header, non-zero len, reserved or path
+ */
+export function decodeInoPath(b: Uint8Array): number {
+  checkHeader(b, INO_PATH);
+  checkZeroFields(b, INO_PATH, ["len", "reserved0", "path"], "EINVAL");
+  return getU64(view(b), INO_PATH.off.ino);
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_INO_PATH}.
+ * @param path path bytes without NUL, at most 4095
+ * @throws FsError ENAMETOOLONG if the path does not fit
+ */
+export function encodeInoPathReply(ino: number, path: Uint8Array): Uint8Array {
+  if (path.length > VEXFS_IOC_PATH_MAX - 1) {
+    throw new FsError(
+      "ENAMETOOLONG",
+      `the path of inode ${ino} is ${path.length} bytes; at most ${VEXFS_IOC_PATH_MAX - 1} fit in the ioctl`,
+    );
+  }
+  const b = encodeInoPath(ino);
+  view(b).setUint32(INO_PATH.off.len, path.length, true);
+  b.set(path, INO_PATH.off.path);
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_INO_PATH}.
+ * @returns the path relative to the directory (UTF-8 decoded; invalid bytes become U+FFFD)
+ * @throws FsError EIO if `b` is not a valid reply
+ */
+export function decodeInoPathReply(b: Uint8Array): string {
+  checkHeader(b, INO_PATH, "EIO");
+  const len = view(b).getUint32(INO_PATH.off.len, true);
+  const o = INO_PATH.off.path;
+  if (len > VEXFS_IOC_PATH_MAX - 1 || b[o + len] !== 0) {
+    throw new FsError("EIO", `ino path reply has len ${len} without a NUL after it`);
+  }
+  return dec.decode(b.subarray(o, o + len));
+}
+
+// ------------------------------------------------------------ errors
+
+/** errno numbers the ioctls may produce that src/errors.ts may not name. */
+const EXTRA_ERRNOS: Readonly<Record<number, string>> = { 14: "EFAULT", 25: "ENOTTY" };
+
+/** `ENOTTY` (25): "inappropriate ioctl for device", the answer to an unknown command. */
+export const ENOTTY = 25;
+
+/**
+ * An `FsError` for errno number `errno`, named after it: the name from
+ * `ERRNO` of src/errors.ts when it has one; `ENOTTY` and `EFAULT` by name
+ * even when src/errors.ts does not list them yet (`code` and `errno` are
+ * then set on the instance); any other number becomes `EIO` with the number
+ * in the message.
+ * @param errno positive errno number
+ * @param message what failed and what to do (without the errno prefix)
+ */
+export function errnoFsError(errno: number, message: string): FsError {
+  const known = (Object.entries(ERRNO) as [ErrnoName, number][]).find(([, n]) => n === errno);
+  if (known) return new FsError(known[0], message);
+  const extra = EXTRA_ERRNOS[errno];
+  if (!extra) return new FsError("EIO", `${message} (errno ${errno})`);
+  const e = new FsError("EIO", message);
+  Object.defineProperty(e, "code", { value: extra, enumerable: true });
+  Object.defineProperty(e, "errno", { value: errno, enumerable: true });
+  e.message = `${extra}: ${message}`;
+  return e;
+}

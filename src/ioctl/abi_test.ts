@@ -1,0 +1,589 @@
+/**
+ * Checks abi.ts against kernel/vexfs_ioctl.h: a generated C probe compiled
+ * with gcc prints every command number, `sizeof`, `offsetof` and member
+ * size, every constant, and structures filled in C; all must equal the
+ * TypeScript tables and encoders. Also compiles the header as C89, C11,
+ * C++11 (when g++ is installed) and kernel code, and checks that the C
+ * example of docs/IOCTL.md is kernel/examples/vexfs_search.c and builds
+ * cleanly.
+ *
+ * Needs gcc; without it the C checks are skipped with a message (the
+ * pure TypeScript checks still run).
+ */
+import { assert, assertEquals, assertMatch } from "../test_assert.ts";
+import { FsError } from "../errors.ts";
+import {
+  C_CONSTANTS,
+  COLLECTION,
+  COMMANDS,
+  CREATE_COLLECTION,
+  decodeCollectionInfoReply,
+  decodeCreateCollection,
+  decodeCreateCollectionReply,
+  decodeFsInfo,
+  decodeGetVectorReply,
+  decodeInoPath,
+  decodeInoPathReply,
+  decodeSearch,
+  decodeSearchReply,
+  decodeSetVector,
+  encodeCollectionInfoReply,
+  encodeCreateCollection,
+  encodeCreateCollectionReply,
+  encodeFsInfo,
+  encodeGetVectorReply,
+  encodeInoPath,
+  encodeInoPathReply,
+  encodeSearch,
+  encodeSearchReply,
+  encodeSetVector,
+  errnoFsError,
+  FS_INFO,
+  HDR,
+  IOC_READ,
+  IOC_SIZE_MAX,
+  IOC_WRITE,
+  iocDir,
+  iocNr,
+  iocSize,
+  iocType,
+  SEARCH,
+  STRUCTS,
+  VECTOR,
+  VEXFS_IOC_FS_INFO,
+  VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_MAX_DIM,
+  VEXFS_IOC_SEARCH,
+  VEXFS_IOC_SET_VECTOR,
+  VEXFS_IOC_TYPE,
+} from "./abi.ts";
+import * as client from "./client.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const HEADER_DIR = `${ROOT}kernel`;
+const EXAMPLE = `${ROOT}kernel/examples/vexfs_search.c`;
+const DOC = `${ROOT}docs/IOCTL.md`;
+
+async function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function findGcc(): Promise<string | null> {
+  for (const cc of ["gcc", "cc"]) {
+    try {
+      if ((await run(cc, ["--version"])).code === 0) return cc;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return null;
+}
+
+const CC = await findGcc();
+if (!CC) console.warn("abi_test: gcc not found, C header checks skipped (apt-get install -y gcc)");
+
+function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function unhex(s: string): Uint8Array {
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+// ------------------------------------------------------------ TypeScript only
+
+Deno.test("ioctl abi: command numbers encode type, number, direction and size", () => {
+  const dirs: Record<string, number> = {
+    VEXFS_IOC_FS_INFO: IOC_READ,
+    VEXFS_IOC_SET_VECTOR: IOC_WRITE,
+    VEXFS_IOC_GET_VECTOR: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_DEL_VECTOR: IOC_WRITE,
+    VEXFS_IOC_CREATE_COLLECTION: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_COLLECTION_INFO: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_SEARCH: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_INO_PATH: IOC_READ | IOC_WRITE,
+  };
+  assertEquals(COMMANDS.map((c) => c.name), Object.keys(dirs));
+  COMMANDS.forEach((c, i) => {
+    assertEquals(iocType(c.cmd), VEXFS_IOC_TYPE, c.name);
+    assertEquals(iocNr(c.cmd), i + 1, c.name);
+    assertEquals(iocDir(c.cmd), dirs[c.name], c.name);
+    assertEquals(iocSize(c.cmd), c.layout.size, c.name);
+    assert(c.layout.size <= IOC_SIZE_MAX, `${c.name} fits a restricted ioctl`);
+  });
+  assertEquals(new Set(COMMANDS.map((c) => c.cmd)).size, COMMANDS.length);
+  assertEquals(VEXFS_IOC_FS_INFO, 0x80c0e701);
+  assertEquals(VEXFS_IOC_SEARCH, 0xf038e707);
+});
+
+Deno.test("ioctl abi: layouts are packed, aligned and the same for 32- and 64-bit callers", () => {
+  for (const s of STRUCTS) {
+    assertEquals(s.size % 8, 0, `${s.cName} size is a multiple of 8`);
+    const top = Object.entries(s.fields).filter(([k]) => !k.includes("."));
+    if ("hdr.magic" in s.fields) top.push(["hdr", [0, HDR.size]]);
+    let end = 0;
+    for (const [k, [o, n]] of top.sort((a, b) => a[1][0] - b[1][0])) {
+      assertEquals(o, end, `${s.cName}.${k} follows the previous member without padding`);
+      end = o + n;
+      if (n === 8) assertEquals(o % 8, 0, `${s.cName}.${k} is 8-aligned`);
+    }
+    assertEquals(end, s.size, `${s.cName} has no tail padding`);
+    if (s !== HDR && s !== COLLECTION && s.cName !== "struct vexfs_ioc_search_hit") {
+      assertEquals(s.fields["hdr.magic" as keyof typeof s.fields], [0, 4], `${s.cName} starts with the header`);
+    }
+  }
+});
+
+Deno.test("ioctl abi: requests round trip and bad fields are EINVAL", () => {
+  const v = new Float32Array([1.5, -2, 0.25]);
+  assertEquals(decodeSetVector(encodeSetVector(v)), v);
+  const big = new Float32Array(VEXFS_IOC_MAX_DIM).map((_, i) => i / 7);
+  assertEquals(decodeSetVector(encodeSetVector(big)), big);
+  const r = { k: 256, query: new Float32Array([0.5, -1]), excludeIno: 77 };
+  assertEquals(decodeSearch(encodeSearch(r)), r);
+  assertEquals(decodeCreateCollection(encodeCreateCollection({ dim: 384, metric: "cosine", elem: "f16" })), {
+    dim: 384,
+    metric: "cosine",
+    elem: "f16",
+  });
+  assertEquals(decodeInoPath(encodeInoPath(0x123456789)), 0x123456789);
+  const einval = (f: () => unknown, re: RegExp) => {
+    try {
+      f();
+    } catch (e) {
+      assert(e instanceof FsError && e.code === "EINVAL", String(e));
+      assertMatch(e.message, re);
+      return;
+    }
+    throw new Error("no error");
+  };
+  einval(() => encodeSetVector(new Float32Array(0)), /1\.\.2048/);
+  einval(() => encodeSetVector(new Float32Array(2049)), /user\.vexfs\.vector/);
+  einval(() => encodeSearch({ k: 0, query: v, excludeIno: 0 }), /k = 0/);
+  einval(() => encodeSearch({ k: 257, query: v, excludeIno: 0 }), /k = 257/);
+  einval(() => decodeSetVector(new Uint8Array(VECTOR.size)), /magic/);
+  einval(() => decodeSetVector(encodeSetVector(v).subarray(8)), /bytes/);
+});
+
+Deno.test("ioctl abi: replies round trip; a foreign reply is EIO", () => {
+  const info = {
+    id: 3,
+    rootIno: 2 ** 40 + 5,
+    dim: 4096,
+    metric: "ip" as const,
+    elem: "i8" as const,
+    count: 123456789,
+    bytes: 123456789 * 4096,
+    generation: 2 ** 50,
+    created: -5,
+  };
+  assertEquals(decodeCollectionInfoReply(encodeCollectionInfoReply(info)), info);
+  assertEquals(
+    decodeCreateCollectionReply(encodeCreateCollectionReply({ dim: 4096, metric: "ip", elem: "i8" }, info)),
+    info,
+  );
+  const sv = { vector: new Float32Array([1, 2]), collectionId: 9, metric: "l2" as const, elem: "f16" as const };
+  assertEquals(decodeGetVectorReply(encodeGetVectorReply(sv)), sv);
+  const req = { k: 3, query: new Float32Array([1, 0]), excludeIno: 0 };
+  const rep = {
+    hits: [{ ino: 17, score: 0.5 }, { ino: 2 ** 33, score: -1.25 }],
+    collectionId: 1,
+    generation: 42,
+    metric: "cosine" as const,
+    elem: "f32" as const,
+  };
+  assertEquals(decodeSearchReply(encodeSearchReply(req, rep)), rep);
+  assertEquals(decodeInoPathReply(encodeInoPathReply(5, new TextEncoder().encode("a/é/b"))), "a/é/b");
+  const fi = {
+    formatMajor: 1,
+    formatMinor: 0,
+    blockSize: 4096,
+    blockCount: 2 ** 36,
+    freeBlocks: 7,
+    inodeCount: 1000,
+    freeInodes: 900,
+    collectionCount: 2,
+    maxDim: 4096,
+    iocMaxDim: 2048,
+    iocMaxK: 256,
+    featureCompat: 3,
+    featureIncompat: 7,
+    featureRoCompat: 1,
+    readOnly: true,
+    uuid: new Uint8Array(16).map((_, i) => i * 17),
+    label: "notes ✓",
+  };
+  assertEquals(decodeFsInfo(encodeFsInfo(fi)), fi);
+  assertEquals(decodeFsInfo(encodeFsInfo({ ...fi, label: "é".repeat(40) })).label, "é".repeat(31));
+  for (const f of [() => decodeFsInfo(new Uint8Array(FS_INFO.size)), () => decodeSearchReply(new Uint8Array(12))]) {
+    try {
+      f();
+      throw new Error("no error");
+    } catch (e) {
+      assert(e instanceof FsError && e.code === "EIO", String(e));
+    }
+  }
+  // count > k is a broken reply
+  const broken = encodeSearchReply(req, rep);
+  new DataView(broken.buffer).setUint32(SEARCH.off.count, 4, true);
+  try {
+    decodeSearchReply(broken);
+    throw new Error("no error");
+  } catch (e) {
+    assert(e instanceof FsError && e.code === "EIO", String(e));
+  }
+});
+
+Deno.test("ioctl abi: errnoFsError names errnos, ENOTTY included", () => {
+  const e = errnoFsError(25, "not VexFS");
+  assert(e instanceof FsError);
+  assertEquals([e.code as string, e.errno, e.message], ["ENOTTY", 25, "ENOTTY: not VexFS"]);
+  assertEquals([errnoFsError(61, "x").code, errnoFsError(61, "x").errno], ["ENODATA", 61]);
+  assertEquals([errnoFsError(999, "x").code, errnoFsError(999, "x").message], ["EIO", "EIO: x (errno 999)"]);
+});
+
+// ------------------------------------------------------------ against gcc
+
+/** The probe: prints sizes, offsets, constants, command numbers and structures filled in C. */
+function probeProgram(): string {
+  const L: string[] = [];
+  L.push("#include <stdio.h>", "#include <stddef.h>", "#include <string.h>", '#include "vexfs_ioctl.h"');
+  L.push("static void dump(const char *tag, const void *p, size_t n) {");
+  L.push('  const unsigned char *b = p; printf("dump\\t%s\\t", tag);');
+  L.push('  for (size_t i = 0; i < n; i++) printf("%02x", b[i]);');
+  L.push('  printf("\\n");', "}");
+  L.push("static void hdr(struct vexfs_ioc_hdr *h, size_t n) {");
+  L.push("  memset(h, 0, n); h->magic = VEXFS_IOC_MAGIC; h->version = VEXFS_IOC_VERSION; h->size = (__u16)n;", "}");
+  L.push("int main(void) {");
+  for (const s of STRUCTS) {
+    L.push(`  printf("size\\t%s\\t%zu\\n", "${s.cName}", sizeof(${s.cName}));`);
+    for (const f of Object.keys(s.fields)) {
+      L.push(
+        `  printf("field\\t%s\\t%s\\t%zu\\t%zu\\n", "${s.cName}", "${f}", ` +
+          `offsetof(${s.cName}, ${f}), sizeof(((${s.cName} *)0)->${f}));`,
+      );
+    }
+  }
+  for (const c of COMMANDS) L.push(`  printf("cmd\\t%s\\t%lu\\n", "${c.name}", (unsigned long)(${c.name}));`);
+  for (const name of Object.keys(C_CONSTANTS)) {
+    L.push(`  printf("const\\t%s\\t%lld\\n", "${name}", (long long)(${name}));`);
+  }
+  L.push(`  printf("limit\\t_IOC_SIZEMASK\\t%lu\\n", (unsigned long)_IOC_SIZEMASK);`);
+  // Requests filled in C, compared with the TypeScript encoders.
+  L.push("  { static struct vexfs_ioc_vector v; hdr(&v.hdr, sizeof v);");
+  L.push('    v.dim = 3; v.data[0] = 1.5f; v.data[1] = -2.0f; v.data[2] = 0.25f; dump("set", &v, sizeof v); }');
+  L.push("  { static struct vexfs_ioc_search s; hdr(&s.hdr, sizeof s);");
+  L.push("    s.k = 10; s.dim = 2; s.exclude_ino = 77; s.query[0] = 0.5f; s.query[1] = -1.0f;");
+  L.push('    dump("search", &s, sizeof s);');
+  L.push("    s.count = 2; s.collection_id = 4; s.generation = 0x100000001ULL;");
+  L.push("    s.metric = VEXFS_METRIC_COSINE; s.elem_type = VEXFS_ELEM_F16;");
+  L.push("    s.hits[0].ino = 21; s.hits[0].score = 0.75f; s.hits[1].ino = 0x200000000ULL; s.hits[1].score = -3.0f;");
+  L.push('    dump("search_reply", &s, sizeof s); }');
+  L.push("  { struct vexfs_ioc_create_collection c; hdr(&c.hdr, sizeof c);");
+  L.push("    c.dim = 384; c.metric = VEXFS_METRIC_COSINE; c.elem_type = VEXFS_ELEM_F16;");
+  L.push('    dump("create", &c, sizeof c);');
+  L.push("    c.info.id = 2; c.info.dim = 384; c.info.root_ino = 12; c.info.metric = VEXFS_METRIC_COSINE;");
+  L.push("    c.info.elem_type = VEXFS_ELEM_F16; c.info.elem_size = 2; c.info.count = 5; c.info.bytes = 3840;");
+  L.push("    c.info.generation = 9; c.info.created = 1700000000;");
+  L.push('    dump("create_reply", &c, sizeof c); }');
+  L.push("  { static struct vexfs_ioc_ino_path p; hdr(&p.hdr, sizeof p); p.ino = 0x123456789ULL;");
+  L.push('    dump("ino_path", &p, sizeof p);');
+  L.push('    p.len = 3; memcpy(p.path, "a/b", 4); dump("ino_path_reply", &p, sizeof p); }');
+  L.push("  { struct vexfs_ioc_fs_info f; hdr(&f.hdr, sizeof f);");
+  L.push("    f.format_major = 1; f.format_minor = 2; f.block_size = 4096; f.block_count = 0x1000000000ULL;");
+  L.push("    f.free_blocks = 5; f.inode_count = 64; f.free_inodes = 40; f.collection_count = 3;");
+  L.push("    f.max_dim = VEXFS_MAX_DIM; f.ioc_max_dim = VEXFS_IOC_MAX_DIM; f.ioc_max_k = VEXFS_IOC_MAX_K;");
+  L.push(
+    "    f.feature_compat = 3; f.feature_incompat = 7; f.feature_ro_compat = 1; f.fs_flags = VEXFS_IOC_FS_RDONLY;",
+  );
+  L.push("    for (int i = 0; i < 16; i++) f.uuid[i] = (__u8)(i * 17);");
+  L.push('    strcpy(f.label, "notes"); dump("fs_info", &f, sizeof f); }');
+  L.push("  { static struct vexfs_ioc_vector v; hdr(&v.hdr, sizeof v);");
+  L.push("    v.dim = 2; v.collection_id = 7; v.metric = VEXFS_METRIC_IP; v.elem_type = VEXFS_ELEM_I8;");
+  L.push('    v.data[0] = -128.0f; v.data[1] = 127.0f; dump("get_reply", &v, sizeof v); }');
+  L.push("  return 0;", "}");
+  return L.join("\n") + "\n";
+}
+
+Deno.test({
+  name: "ioctl abi: abi.ts matches kernel/vexfs_ioctl.h compiled with gcc",
+  ignore: CC === null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "vexfs-ioctl-abi-" });
+    try {
+      const src = `${dir}/probe.c`;
+      const exe = `${dir}/probe`;
+      await Deno.writeTextFile(src, probeProgram());
+      const cc = await run(CC!, ["-std=c11", "-Wall", "-Wextra", "-Werror", "-I", HEADER_DIR, src, "-o", exe]);
+      assertEquals(cc.code, 0, `gcc failed:\n${cc.stderr}`);
+      const probe = await run(exe, []);
+      assertEquals(probe.code, 0, probe.stderr);
+      const sizes = new Map<string, number>();
+      const fields = new Map<string, [number, number]>();
+      const cmds = new Map<string, number>();
+      const consts = new Map<string, number>();
+      const dumps = new Map<string, Uint8Array>();
+      let sizeMask = 0;
+      for (const line of probe.stdout.trim().split("\n")) {
+        const p = line.split("\t");
+        if (p[0] === "size") sizes.set(p[1], Number(p[2]));
+        else if (p[0] === "field") fields.set(`${p[1]}.${p[2]}`, [Number(p[3]), Number(p[4])]);
+        else if (p[0] === "cmd") cmds.set(p[1], Number(p[2]));
+        else if (p[0] === "const") consts.set(p[1], Number(p[2]));
+        else if (p[0] === "dump") dumps.set(p[1], unhex(p[2]));
+        else if (p[0] === "limit") sizeMask = Number(p[2]);
+      }
+      for (const s of STRUCTS) {
+        assertEquals(sizes.get(s.cName), s.size, `sizeof(${s.cName})`);
+        for (const [f, want] of Object.entries(s.fields)) {
+          assertEquals(fields.get(`${s.cName}.${f}`), [...want], `${s.cName}.${f} [offset, size]`);
+        }
+      }
+      for (const c of COMMANDS) assertEquals(cmds.get(c.name), c.cmd, `${c.name} = 0x${c.cmd.toString(16)}`);
+      for (const [name, v] of Object.entries(C_CONSTANTS)) assertEquals(consts.get(name), v, name);
+      assertEquals(sizeMask, IOC_SIZE_MAX, "_IOC_SIZEMASK");
+
+      // Encoders produce the bytes C produces.
+      assertEquals(hex(encodeSetVector(new Float32Array([1.5, -2, 0.25]))), hex(dumps.get("set")!), "SET_VECTOR");
+      const sreq = { k: 10, query: new Float32Array([0.5, -1]), excludeIno: 77 };
+      assertEquals(hex(encodeSearch(sreq)), hex(dumps.get("search")!), "SEARCH request");
+      const srep = {
+        hits: [{ ino: 21, score: 0.75 }, { ino: 2 ** 33, score: -3 }],
+        collectionId: 4,
+        generation: 2 ** 32 + 1,
+        metric: "cosine" as const,
+        elem: "f16" as const,
+      };
+      assertEquals(hex(encodeSearchReply(sreq, srep)), hex(dumps.get("search_reply")!), "SEARCH reply");
+      assertEquals(decodeSearchReply(dumps.get("search_reply")!), srep);
+      const cp = { dim: 384, metric: "cosine" as const, elem: "f16" as const };
+      assertEquals(hex(encodeCreateCollection(cp)), hex(dumps.get("create")!), "CREATE_COLLECTION request");
+      const ci = {
+        id: 2,
+        rootIno: 12,
+        dim: 384,
+        metric: "cosine" as const,
+        elem: "f16" as const,
+        count: 5,
+        bytes: 3840,
+        generation: 9,
+        created: 1700000000,
+      };
+      assertEquals(hex(encodeCreateCollectionReply(cp, ci)), hex(dumps.get("create_reply")!), "CREATE reply");
+      assertEquals(decodeCreateCollectionReply(dumps.get("create_reply")!), ci);
+      assertEquals(hex(encodeInoPath(0x123456789)), hex(dumps.get("ino_path")!), "INO_PATH request");
+      assertEquals(decodeInoPathReply(dumps.get("ino_path_reply")!), "a/b");
+      assertEquals(
+        hex(encodeInoPathReply(0x123456789, new TextEncoder().encode("a/b"))),
+        hex(dumps.get("ino_path_reply")!),
+      );
+      const fi = decodeFsInfo(dumps.get("fs_info")!);
+      assertEquals(fi, {
+        formatMajor: 1,
+        formatMinor: 2,
+        blockSize: 4096,
+        blockCount: 2 ** 36,
+        freeBlocks: 5,
+        inodeCount: 64,
+        freeInodes: 40,
+        collectionCount: 3,
+        maxDim: 4096,
+        iocMaxDim: 2048,
+        iocMaxK: 256,
+        featureCompat: 3,
+        featureIncompat: 7,
+        featureRoCompat: 1,
+        readOnly: true,
+        uuid: new Uint8Array(16).map((_, i) => i * 17),
+        label: "notes",
+      });
+      assertEquals(hex(encodeFsInfo(fi)), hex(dumps.get("fs_info")!), "FS_INFO");
+      const gv = decodeGetVectorReply(dumps.get("get_reply")!);
+      assertEquals(gv, { vector: new Float32Array([-128, 127]), collectionId: 7, metric: "ip", elem: "i8" });
+      assertEquals(hex(encodeGetVectorReply(gv)), hex(dumps.get("get_reply")!), "GET_VECTOR reply");
+      assertEquals(VEXFS_IOC_GET_VECTOR & 0xffff, (VEXFS_IOC_TYPE << 8) | 3);
+      assertEquals(CREATE_COLLECTION.off.info, 32);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "ioctl abi: the header builds as C89, C11, C++11 and kernel code",
+  ignore: CC === null,
+  async fn() {
+    const h = `${HEADER_DIR}/vexfs_ioctl.h`;
+    const variants: [string, string[]][] = [
+      ["C89", ["-x", "c", "-std=c89", "-pedantic"]],
+      ["C11", ["-x", "c", "-std=c11", "-pedantic"]],
+      ["gnu11 with __KERNEL__", ["-x", "c", "-std=gnu11", "-D__KERNEL__"]],
+      ["C++11", ["-x", "c++", "-std=c++11", "-pedantic"]],
+    ];
+    for (const [what, flags] of variants) {
+      const r = await run(CC!, [...flags, "-Wall", "-Wextra", "-Werror", "-fsyntax-only", h]);
+      if (what === "C++11" && r.code !== 0 && /cc1plus|not installed|No such file/.test(r.stderr)) {
+        console.warn(`abi_test: no C++ compiler (apt-get install -y g++), C++ check of the header skipped`);
+        continue;
+      }
+      assertEquals(r.code, 0, `${what}:\n${r.stderr}`);
+    }
+    // A size macro that disagrees with the structure fails the build (the _Static_assert works).
+    const dir = await Deno.makeTempDir({ prefix: "vexfs-ioctl-hdr-" });
+    let bad: { code: number; stderr: string };
+    try {
+      const text = await Deno.readTextFile(h);
+      const broken = text.replace(/(#define VEXFS_IOC_SEARCH_SIZE\s+)12344/, (_, def) => `${def}12352`);
+      assert(broken !== text, "VEXFS_IOC_SEARCH_SIZE is defined as 12344");
+      await Deno.writeTextFile(`${dir}/vexfs_ioctl.h`, broken);
+      bad = await run(CC!, ["-x", "c", "-std=c11", "-fsyntax-only", `${dir}/vexfs_ioctl.h`]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    assertMatch(bad.stderr, /sizeof\(struct vexfs_ioc_search\) != VEXFS_IOC_SEARCH_SIZE/);
+    assert(bad.code !== 0, "a wrong size macro must fail the build");
+  },
+});
+
+Deno.test({
+  name: "ioctl abi: the C example of docs/IOCTL.md is kernel/examples/vexfs_search.c and builds cleanly",
+  ignore: CC === null,
+  async fn() {
+    const doc = await Deno.readTextFile(DOC);
+    const example = await Deno.readTextFile(EXAMPLE);
+    const m = doc.match(/```c\n(\/\*\n \* vexfs_search:[\s\S]*?)```/);
+    assert(m, "docs/IOCTL.md has the vexfs_search example in a ```c block");
+    assertEquals(m[1], example, "the example in docs/IOCTL.md and kernel/examples/vexfs_search.c differ");
+    const dir = await Deno.makeTempDir({ prefix: "vexfs-ioctl-example-" });
+    try {
+      const exe = `${dir}/vexfs_search`;
+      const cc = await run(CC!, [
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-I",
+        HEADER_DIR,
+        EXAMPLE,
+        "-o",
+        exe,
+      ]);
+      assertEquals(cc.code, 0, `gcc failed:\n${cc.stderr}`);
+      // On a directory that is not VexFS it says so and exits with 2.
+      const r = await run(exe, [dir, "3", "0.1", "0.2"]);
+      assertEquals(r.code, 2, r.stderr);
+      assertMatch(r.stderr, /not on a mounted VexFS/);
+      assertEquals((await run(exe, [])).code, 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ------------------------------------------------------------ client, without a mount
+
+/** Assembles `src` for `arch` and returns the bytes of .text, or null without an assembler for it. */
+async function assemble(arch: "x86_64" | "aarch64", src: string, dir: string): Promise<Uint8Array | null> {
+  const obj = `${dir}/${arch}.o`;
+  const bin = `${dir}/${arch}.bin`;
+  await Deno.writeTextFile(`${dir}/${arch}.s`, src);
+  const native = Deno.build.arch === arch;
+  const r = native
+    ? await run(CC!, ["-c", "-x", "assembler", `${dir}/${arch}.s`, "-o", obj])
+    : await run("llvm-mc", [`-triple=${arch}-linux-gnu`, "-filetype=obj", `${dir}/${arch}.s`, "-o", obj])
+      .catch(() => null);
+  if (!r || r.code !== 0) {
+    if (native) throw new Error(`assembler failed:\n${r?.stderr}`);
+    return null;
+  }
+  const oc = await run("objcopy", ["-O", "binary", "-j", ".text", obj, bin]).catch(() => null);
+  if (!oc || oc.code !== 0) return null;
+  return await Deno.readFile(bin);
+}
+
+Deno.test({
+  name: "ioctl client: the raw system-call stubs are what the assembler makes",
+  ignore: CC === null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "vexfs-ioctl-stub-" });
+    try {
+      const x86 = await assemble(
+        "x86_64",
+        "mov %rdi, %rax\nmov %rsi, %rdi\nmov %rdx, %rsi\nmov %rcx, %rdx\nmov %r8, %r10\nmov %r9, %r8\nsyscall\nret\n",
+        dir,
+      );
+      const arm = await assemble(
+        "aarch64",
+        "mov x8, x0\nmov x0, x1\nmov x1, x2\nmov x2, x3\nmov x3, x4\nmov x4, x5\nsvc #0\nret\n",
+        dir,
+      );
+      if (x86) assertEquals(hex(client.SYSCALL_STUBS.x86_64), hex(x86), "x86_64 stub");
+      if (arm) assertEquals(hex(client.SYSCALL_STUBS.aarch64), hex(arm), "aarch64 stub");
+      assert(x86 || arm, "at least the native stub was checked");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("ioctl client: a path that is not on VexFS", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vexfs-ioctl-client-" });
+  try {
+    const file = `${dir}/f`;
+    await Deno.writeTextFile(file, "x");
+    assertEquals(await client.fsInfo(dir), null);
+    assertEquals(await client.fsInfo(file), null);
+    for (
+      const f of [
+        () => client.collectionInfo(dir),
+        () => client.getVector(file),
+        () => client.setVector(file, new Float32Array([1, 2])),
+        () => client.search(dir, new Float32Array([1]), 1),
+      ]
+    ) {
+      try {
+        await f();
+        throw new Error("no error");
+      } catch (e) {
+        assert(e instanceof FsError, String(e));
+        assertEquals([e.code as string, e.errno], ["ENOTTY", 25]);
+        assertMatch(e.message, /not on a mounted VexFS/);
+      }
+    }
+    try {
+      await client.fsInfo(`${dir}/missing`);
+      throw new Error("no error");
+    } catch (e) {
+      assert(e instanceof FsError && e.code === "ENOENT", String(e));
+      assertMatch(e.message, /missing/);
+    }
+    // limits checked before any system call
+    for (
+      const [f, re] of [
+        [() => client.setVector(file, new Float32Array(2049)), /user\.vexfs\.vector/],
+        [() => client.search(dir, new Float32Array([1]), 0), /k = 0/],
+      ] as const
+    ) {
+      try {
+        await f();
+        throw new Error("no error");
+      } catch (e) {
+        assert(e instanceof FsError && e.code === "EINVAL", String(e));
+        assertMatch(e.message, re);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ioctl abi: SET/GET use one structure; SEARCH fits a restricted ioctl", () => {
+  assertEquals(iocSize(VEXFS_IOC_SET_VECTOR), iocSize(VEXFS_IOC_GET_VECTOR));
+  assertEquals(SEARCH.size, HDR.size + 40 + 4 * 2048 + 16 * 256);
+  assert(SEARCH.size <= IOC_SIZE_MAX);
+});

@@ -1,0 +1,688 @@
+/**
+ * The client side of the vector ioctls (docs/IOCTL.md): what the `vexfs`
+ * commands use on a path of a mounted VexFS (FUSE now, the kernel module
+ * later). Each function opens the path (`O_RDONLY | O_CLOEXEC`), issues
+ * one or more `VEXFS_IOC_*` ioctls on the descriptor and closes it.
+ *
+ * Results use the engine's own types ({@linkcode CollectionInfo},
+ * {@linkcode CollectionParams}, {@linkcode SearchHit}, {@linkcode Metric},
+ * {@linkcode ElemType}), so a command can use them interchangeably with
+ * the offline engine (src/fs/vectors.ts) on an unmounted image.
+ *
+ * Errors are `FsError`s named after the errno (`ENOTTY` for a path that is
+ * not on VexFS) with a message that says what was wrong and what to do;
+ * for an `EINVAL` the client asks the filesystem for the collection's
+ * parameters to explain it (e.g. "vector has 3 elements but the collection
+ * at /mnt/docs has dimension 384").
+ *
+ * ## Never blocking the JavaScript thread
+ *
+ * `open`, `ioctl` and `close` on a FUSE mount wait for the daemon. A
+ * process that serves the mount itself (or runs its tests against it)
+ * would deadlock if they ran on the JavaScript thread, so they run as
+ * `nonblocking: true` FFI calls on Deno's worker threads. Those cannot
+ * read `errno` afterwards (it is thread-local and the next call may run
+ * on another thread), so instead of the libc wrappers the calls go
+ * through a three-instruction raw system-call stub (x86-64 `syscall`,
+ * arm64 `svc #0`) built once in an executable page: the kernel's return
+ * value is the result or `-errno`, in one call, on one thread. Where no
+ * stub can be made (another architecture, or a policy that forbids
+ * executable memory) the client falls back to blocking libc calls, which
+ * are correct for every process except one serving the same mount.
+ *
+ * References: Linux `include/uapi/asm-generic/ioctl.h` (command
+ * encoding), `fs/fuse/ioctl.c` (restricted ioctls),
+ * `arch/x86/entry/syscalls/syscall_64.tbl` and
+ * `include/uapi/asm-generic/unistd.h` (system call numbers).
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { ERRNO, FsError } from "../errors.ts";
+import type { CollectionInfo, CollectionParams, SearchHit } from "../fs/vectors.ts";
+import type { ElemType, Metric } from "../vector/types.ts";
+import {
+  decodeCollectionInfoReply,
+  decodeCreateCollectionReply,
+  decodeFsInfo,
+  decodeGetVectorReply,
+  decodeInoPathReply,
+  decodeSearchReply,
+  encodeCollectionInfo,
+  encodeCreateCollection,
+  encodeDelVector,
+  encodeGetVector,
+  encodeInoPath,
+  encodeSearch,
+  encodeSetVector,
+  ENOTTY,
+  errnoFsError,
+  type FsInfo,
+  iocSize,
+  type IoctlHit,
+  type StoredVector,
+  VECTOR_XATTR,
+  VEXFS_IOC_COLLECTION_INFO,
+  VEXFS_IOC_CREATE_COLLECTION,
+  VEXFS_IOC_DEL_VECTOR,
+  VEXFS_IOC_FS_INFO,
+  VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_INO_PATH,
+  VEXFS_IOC_MAX_DIM,
+  VEXFS_IOC_MAX_K,
+  VEXFS_IOC_SEARCH,
+  VEXFS_IOC_SET_VECTOR,
+  VEXFS_MAX_DIM,
+} from "./abi.ts";
+
+export type { CollectionInfo, CollectionParams, ElemType, FsInfo, IoctlHit, Metric, SearchHit, StoredVector };
+
+// ------------------------------------------------------------ system calls
+
+const O_RDONLY = 0;
+const O_CLOEXEC = 0o2000000;
+const AT_FDCWD = -100;
+const EINTR = 4;
+const ENOSYS = ERRNO.ENOSYS;
+const EOPNOTSUPP = ERRNO.EOPNOTSUPP;
+
+/**
+ * Machine code of `long stub(long nr, long a1, long a2, long a3, long a4,
+ * long a5)`: moves the C arguments into the system-call registers, traps,
+ * and returns the kernel's result (≥ 0, or `-errno`). Exported for the
+ * test that compares it with the assembler's output.
+ * @internal
+ */
+export const SYSCALL_STUBS: Readonly<Record<"x86_64" | "aarch64", Uint8Array>> = Object.freeze({
+  // mov rax,rdi; mov rdi,rsi; mov rsi,rdx; mov rdx,rcx; mov r10,r8; mov r8,r9; syscall; ret
+  x86_64: new Uint8Array([
+    0x48,
+    0x89,
+    0xf8,
+    0x48,
+    0x89,
+    0xf7,
+    0x48,
+    0x89,
+    0xd6,
+    0x48,
+    0x89,
+    0xca,
+    0x4d,
+    0x89,
+    0xc2,
+    0x4d,
+    0x89,
+    0xc8,
+    0x0f,
+    0x05,
+    0xc3,
+  ]),
+  // mov x8,x0; mov x0,x1; mov x1,x2; mov x2,x3; mov x3,x4; mov x4,x5; svc #0; ret
+  aarch64: new Uint8Array(
+    new Uint32Array([
+      0xaa0003e8,
+      0xaa0103e0,
+      0xaa0203e1,
+      0xaa0303e2,
+      0xaa0403e3,
+      0xaa0503e4,
+      0xd4000001,
+      0xd65f03c0,
+    ]).buffer,
+  ),
+});
+
+/** System call numbers of `openat`, `ioctl` and `close`. */
+const SYS_NR = {
+  x86_64: { openat: 257, ioctl: 16, close: 3 },
+  aarch64: { openat: 56, ioctl: 29, close: 57 },
+} as const;
+
+const LIBC_SYMBOLS = {
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  memcpy: { parameters: ["pointer", "buffer", "usize"], result: "pointer" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The three calls the client makes, each returning the result or `-errno`. */
+interface Sys {
+  openat(path: Uint8Array, flags: number): Promise<number>;
+  ioctl(fd: number, cmd: number, buf: Uint8Array): Promise<number>;
+  close(fd: number): Promise<number>;
+}
+
+let sys: Sys | undefined;
+
+function loadLibc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"] {
+  try {
+    return Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+  } catch (e) {
+    throw new FsError(
+      "ENOSYS",
+      `cannot load libc.so.6 (the vector ioctls need Linux with glibc and --allow-ffi): ${(e as Error).message}`,
+    );
+  }
+}
+
+/** Raw system calls through the stub, off the JavaScript thread. */
+function stubSys(libc: ReturnType<typeof loadLibc>): Sys | undefined {
+  const arch = Deno.build.arch;
+  if (Deno.build.os !== "linux" || (arch !== "x86_64" && arch !== "aarch64")) return undefined;
+  const code = SYSCALL_STUBS[arch];
+  const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
+  const page = libc.mmap(null, 4096n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+  if (page === null || Deno.UnsafePointer.value(page) === 0xffffffffffffffffn) return undefined;
+  libc.memcpy(page, code as Uint8Array<ArrayBuffer>, BigInt(code.length));
+  // On arm64 the kernel cleans the data cache and invalidates the
+  // instruction cache when a page becomes executable (set_pte_at).
+  if (libc.mprotect(page, 4096n, PROT_READ | PROT_EXEC) !== 0) return undefined;
+  const nr = SYS_NR[arch];
+  const fn = page as Deno.PointerObject<never>; // one stub, three C signatures
+  const open = new Deno.UnsafeFnPointer(
+    fn,
+    {
+      parameters: ["i64", "i64", "buffer", "i64", "i64"],
+      result: "i64",
+      nonblocking: true,
+    } as const,
+  );
+  const ioctl = new Deno.UnsafeFnPointer(
+    fn,
+    {
+      parameters: ["i64", "i64", "i64", "buffer"],
+      result: "i64",
+      nonblocking: true,
+    } as const,
+  );
+  const close = new Deno.UnsafeFnPointer(
+    fn,
+    {
+      parameters: ["i64", "i64"],
+      result: "i64",
+      nonblocking: true,
+    } as const,
+  );
+  return {
+    async openat(path, flags) {
+      const r = await open.call(
+        BigInt(nr.openat),
+        BigInt(AT_FDCWD),
+        path as Uint8Array<ArrayBuffer>,
+        BigInt(flags),
+        0n,
+      );
+      void path; // keep the buffer alive until the call is done
+      return Number(r);
+    },
+    async ioctl(fd, cmd, buf) {
+      const r = await ioctl.call(BigInt(nr.ioctl), BigInt(fd), BigInt(cmd >>> 0), buf as Uint8Array<ArrayBuffer>);
+      void buf;
+      return Number(r);
+    },
+    async close(fd) {
+      return Number(await close.call(BigInt(nr.close), BigInt(fd)));
+    },
+  };
+}
+
+/** Blocking libc calls (the fallback): correct, but they hold the JavaScript thread. */
+function libcSys(libc: ReturnType<typeof loadLibc>): Sys {
+  const errno = () => {
+    const p = libc.__errno_location();
+    return p === null ? ERRNO.EIO : new Deno.UnsafePointerView(p).getInt32(0);
+  };
+  const ret = (r: number) => Promise.resolve(r < 0 ? -errno() : r);
+  return {
+    openat: (path, flags) => ret(libc.open(path as Uint8Array<ArrayBuffer>, flags, 0)),
+    ioctl: (fd, cmd, buf) => ret(libc.ioctl(fd, BigInt(cmd >>> 0), buf as Uint8Array<ArrayBuffer>)),
+    close: (fd) => ret(libc.close(fd)),
+  };
+}
+
+function system(): Sys {
+  if (!sys) {
+    const libc = loadLibc();
+    sys = stubSys(libc) ?? libcSys(libc);
+  }
+  return sys;
+}
+
+// Load at import when FFI is already allowed, so that no single test is
+// blamed by Deno's resource sanitizer for the library (as src/device/libc.ts does).
+try {
+  if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") system();
+} catch { /* reported on first use */ }
+
+/** Retries a call interrupted by a signal. */
+async function retry(f: () => Promise<number>): Promise<number> {
+  for (;;) {
+    const r = await f();
+    if (r !== -EINTR) return r;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Opens `path` read-only; `FsError` (ENOENT, EACCES, ...) naming the path on failure. */
+async function openPath(path: string): Promise<number> {
+  if (path.includes("\0")) throw new FsError("EINVAL", `path contains NUL: ${JSON.stringify(path)}`);
+  const r = await retry(() => system().openat(encoder.encode(path + "\0"), O_RDONLY | O_CLOEXEC));
+  if (r >= 0) return r;
+  const e = -r;
+  const why: Record<number, string> = {
+    [ERRNO.ENOENT]: "does not exist",
+    [ERRNO.EACCES]: "cannot be opened: permission denied",
+    [ERRNO.ENOTDIR]: "does not exist (a component of it is not a directory)",
+    [ERRNO.ELOOP]: "cannot be opened: too many symbolic links",
+    [ERRNO.ENAMETOOLONG]: "cannot be opened: the name is too long",
+  };
+  throw errnoFsError(e, `${path} ${why[e] ?? "cannot be opened"}`);
+}
+
+async function withFd<T>(path: string, f: (fd: number) => Promise<T>): Promise<T> {
+  const fd = await openPath(path);
+  try {
+    return await f(fd);
+  } finally {
+    await system().close(fd);
+  }
+}
+
+/** One ioctl: 0 or `-errno`; `buf` is read and/or written in place. */
+function ioctl(fd: number, cmd: number, buf: Uint8Array): Promise<number> {
+  return retry(() => system().ioctl(fd, cmd, buf));
+}
+
+// ------------------------------------------------------------ error messages
+
+const NOT_VEXFS = new Set([ENOTTY, ENOSYS, EOPNOTSUPP]);
+
+/** The errno for "this is not VexFS" plus a message saying what to do instead. */
+function notVexfs(errno: number, path: string, what: string): FsError {
+  return errnoFsError(
+    errno,
+    `${path} is not on a mounted VexFS (${what} is not supported there); ` +
+      `mount the image with 'vexfs mount', or run the command on the unmounted image`,
+  );
+}
+
+/** Messages common to every command; undefined when the errno needs the command's own explanation. */
+function commonError(errno: number, path: string, what: string): FsError | undefined {
+  if (NOT_VEXFS.has(errno)) return notVexfs(errno, path, what);
+  switch (errno) {
+    case ERRNO.EROFS:
+      return errnoFsError(errno, `${path}: the filesystem is mounted read-only; remount it read-write to ${what}`);
+    case ERRNO.EACCES:
+    case ERRNO.EPERM:
+      return errnoFsError(errno, `${path}: permission denied to ${what}`);
+    case ERRNO.ENOSPC:
+      return errnoFsError(errno, `${path}: the filesystem is full; cannot ${what}`);
+    case ERRNO.EUCLEAN:
+      return errnoFsError(
+        errno,
+        `${path}: VexFS found corrupted metadata while trying to ${what}; unmount it and run 'vexfs fsck'`,
+      );
+  }
+  return undefined;
+}
+
+function generic(errno: number, path: string, what: string): FsError {
+  return errnoFsError(errno, `${path}: cannot ${what}`);
+}
+
+/** Best-effort collection info for an explanation: null when unknown. */
+async function infoFor(fd: number): Promise<CollectionInfo | null> {
+  const buf = encodeCollectionInfo();
+  if ((await ioctl(fd, VEXFS_IOC_COLLECTION_INFO, buf)) < 0) return null;
+  try {
+    return decodeCollectionInfoReply(buf);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Names the root of collection `info` for a message: the nearest of
+ * `path` and its ancestors whose inode is the root, else "collection N".
+ */
+async function rootName(path: string, info: CollectionInfo): Promise<string> {
+  let cur = resolve(path);
+  for (let i = 0; i < 4096; i++) {
+    try {
+      if ((await Deno.stat(cur)).ino === info.rootIno) return cur;
+    } catch { /* keep walking up */ }
+    const up = dirname(cur);
+    if (up === cur) break;
+    cur = up;
+  }
+  return `collection ${info.id} (root inode ${info.rootIno})`;
+}
+
+function notInCollection(path: string): string {
+  return `${path} is not inside a vector collection; make a directory above it one with 'vexfs collection create'`;
+}
+
+/** Explains an EINVAL about a vector or query `v` sent to `path`. */
+async function explainVector(fd: number, path: string, v: Float32Array, what: "vector" | "query"): Promise<string> {
+  const info = await infoFor(fd);
+  if (!info) return notInCollection(path);
+  const at = await rootName(path, info);
+  if (info.dim !== v.length) {
+    const wide = info.dim > VEXFS_IOC_MAX_DIM
+      ? `; vectors wider than ${VEXFS_IOC_MAX_DIM} cannot go through an ioctl` +
+        (what === "vector" ? ` (write the ${VECTOR_XATTR} extended attribute instead)` : "")
+      : "";
+    return `${what} has ${v.length} elements but the collection at ${at} has dimension ${info.dim}${wide}`;
+  }
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) return `${what} element ${i} is ${v[i]}; values must be finite`;
+  }
+  if (what === "vector" && info.elem === "i8") {
+    const i = v.findIndex((x) => !Number.isInteger(x) || x < -128 || x > 127);
+    if (i >= 0) {
+      return `vector element ${i} = ${
+        v[i]
+      }: the collection at ${at} stores i8, so values must be integers in -128..127`;
+    }
+  }
+  if (what === "vector" && info.elem === "f16") {
+    const i = v.findIndex((x) => Math.abs(x) >= 65520);
+    if (i >= 0) return `vector element ${i} = ${v[i]} overflows the f16 elements of the collection at ${at}`;
+  }
+  return `${path}: the filesystem refused the ${what} (collection at ${at}: ${info.dim}-d ${info.metric} ${info.elem})`;
+}
+
+// ------------------------------------------------------------ commands
+
+/**
+ * Whether `path` is on a mounted VexFS, and its numbers
+ * ({@linkcode VEXFS_IOC_FS_INFO}).
+ * @param path any file or directory
+ * @returns the filesystem's information, or null when `path` is on another
+ *   filesystem (it answered ENOTTY, ENOSYS, EOPNOTSUPP or EINVAL, or a
+ *   reply that is not a VexFS structure)
+ * @throws FsError ENOENT, EACCES ... when `path` cannot be opened
+ */
+export async function fsInfo(path: string): Promise<FsInfo | null> {
+  return await withFd(path, async (fd) => {
+    const buf = new Uint8Array(iocSize(VEXFS_IOC_FS_INFO));
+    const r = await ioctl(fd, VEXFS_IOC_FS_INFO, buf);
+    if (r < 0) {
+      if (NOT_VEXFS.has(-r) || -r === ERRNO.EINVAL) return null;
+      throw generic(-r, path, "read the filesystem information");
+    }
+    try {
+      return decodeFsInfo(buf);
+    } catch {
+      return null;
+    }
+  });
+}
+
+/**
+ * Sets (or replaces) the vector of regular file `path`
+ * ({@linkcode VEXFS_IOC_SET_VECTOR}); the filesystem stores it in the
+ * collection's element type (f16 rounds, i8 needs integers).
+ * @param vector Float32Array of length dim of the file's collection, at
+ *   most 2048 (wider vectors: write the `user.vexfs.vector` xattr)
+ * @throws FsError EINVAL (length, NaN/infinity, out of range for the
+ *   element type, not in a collection; the message says which), EISDIR,
+ *   EROFS, ENOSPC, ENOTTY (not VexFS), ENOENT
+ */
+export async function setVector(path: string, vector: Float32Array): Promise<void> {
+  const what = "set a vector";
+  if (vector.length > VEXFS_IOC_MAX_DIM) {
+    throw new FsError(
+      "EINVAL",
+      `vector has ${vector.length} elements; at most ${VEXFS_IOC_MAX_DIM} go through an ioctl: ` +
+        `write the ${VECTOR_XATTR} extended attribute of ${path} instead (raw elements of the collection's type)`,
+    );
+  }
+  const buf = encodeSetVector(vector);
+  await withFd(path, async (fd) => {
+    const r = await ioctl(fd, VEXFS_IOC_SET_VECTOR, buf);
+    if (r >= 0) return;
+    const e = -r;
+    const common = commonError(e, path, what);
+    if (common) throw common;
+    if (e === ERRNO.EISDIR) {
+      throw errnoFsError(e, `${path} is a directory; vectors belong to regular files`);
+    }
+    if (e === ERRNO.EINVAL) throw errnoFsError(e, await explainVector(fd, path, vector, "vector"));
+    throw generic(e, path, what);
+  });
+}
+
+/**
+ * The vector of regular file `path` ({@linkcode VEXFS_IOC_GET_VECTOR}),
+ * decoded to f32, with its collection's id, metric and element type.
+ * @returns the vector (Float32Array of length dim), or null if the file has none
+ * @throws FsError EOVERFLOW (collection wider than 2048: read the
+ *   `user.vexfs.vector` xattr), EISDIR, ENOTTY (not VexFS), ENOENT
+ */
+export async function getVector(path: string): Promise<StoredVector | null> {
+  const what = "read a vector";
+  return await withFd(path, async (fd) => {
+    const buf = encodeGetVector();
+    const r = await ioctl(fd, VEXFS_IOC_GET_VECTOR, buf);
+    if (r >= 0) return decodeGetVectorReply(buf);
+    const e = -r;
+    if (e === ERRNO.ENODATA) return null;
+    const common = commonError(e, path, what);
+    if (common) throw common;
+    if (e === ERRNO.EISDIR) throw errnoFsError(e, `${path} is a directory; vectors belong to regular files`);
+    if (e === ERRNO.EOVERFLOW) {
+      const info = await infoFor(fd);
+      const at = info ? `the collection at ${await rootName(path, info)} has dimension ${info.dim}` : "it is too wide";
+      throw errnoFsError(
+        e,
+        `the vector of ${path} does not fit in an ioctl (${at}; at most ${VEXFS_IOC_MAX_DIM}); ` +
+          `read the ${VECTOR_XATTR} extended attribute instead (raw elements of the collection's type)`,
+      );
+    }
+    throw generic(e, path, what);
+  });
+}
+
+/**
+ * Deletes the vector of regular file `path` ({@linkcode VEXFS_IOC_DEL_VECTOR}).
+ * @returns true if it had one, false if not
+ * @throws FsError EISDIR, EROFS, ENOTTY (not VexFS), ENOENT
+ */
+export async function deleteVector(path: string): Promise<boolean> {
+  const what = "delete a vector";
+  return await withFd(path, async (fd) => {
+    const r = await ioctl(fd, VEXFS_IOC_DEL_VECTOR, encodeDelVector());
+    if (r >= 0) return true;
+    const e = -r;
+    if (e === ERRNO.ENODATA) return false;
+    const common = commonError(e, path, what);
+    if (common) throw common;
+    if (e === ERRNO.EISDIR) throw errnoFsError(e, `${path} is a directory; vectors belong to regular files`);
+    throw generic(e, path, what);
+  });
+}
+
+/**
+ * Makes directory `dir` a collection root ({@linkcode VEXFS_IOC_CREATE_COLLECTION}).
+ * @param p dim 1..4096 (vectors wider than 2048 are then set through the
+ *   `user.vexfs.vector` xattr), metric, element type
+ * @returns the new collection
+ * @throws FsError EINVAL (dimension out of range; `dir` inside or above a
+ *   collection: the message says which), ENOTDIR, EROFS, ENOSPC, ENOTTY, ENOENT
+ */
+export async function createCollection(dir: string, p: CollectionParams): Promise<CollectionInfo> {
+  const what = "create a collection";
+  const buf = encodeCreateCollection(p);
+  return await withFd(dir, async (fd) => {
+    const r = await ioctl(fd, VEXFS_IOC_CREATE_COLLECTION, buf);
+    if (r >= 0) return decodeCreateCollectionReply(buf);
+    const e = -r;
+    const common = commonError(e, dir, what);
+    if (common) throw common;
+    if (e === ERRNO.ENOTDIR) throw errnoFsError(e, `${dir} is not a directory; a collection is rooted at a directory`);
+    if (e === ERRNO.EINVAL) {
+      if (!Number.isInteger(p.dim) || p.dim < 1 || p.dim > VEXFS_MAX_DIM) {
+        throw errnoFsError(e, `dimension ${p.dim} is out of range (1..${VEXFS_MAX_DIM})`);
+      }
+      const info = await infoFor(fd);
+      if (info) {
+        throw errnoFsError(
+          e,
+          `${dir} is already inside collection ${info.id} (rooted at ${await rootName(dir, info)}); ` +
+            `collections do not nest`,
+        );
+      }
+      throw errnoFsError(
+        e,
+        `${dir} cannot become a collection: a directory below it already is one (collections do not nest)`,
+      );
+    }
+    throw generic(e, dir, what);
+  });
+}
+
+/**
+ * The collection that file or directory `path` is in ({@linkcode VEXFS_IOC_COLLECTION_INFO}):
+ * for a directory the nearest collection root at or above it, for a file
+ * its vector's collection or else its directory's.
+ * @returns the collection, or null if `path` is not inside one
+ * @throws FsError ENOTTY (not on VexFS: use {@linkcode fsInfo} to probe), ENOENT
+ */
+export async function collectionInfo(path: string): Promise<CollectionInfo | null> {
+  const what = "read collection information";
+  return await withFd(path, async (fd) => {
+    const buf = encodeCollectionInfo();
+    const r = await ioctl(fd, VEXFS_IOC_COLLECTION_INFO, buf);
+    if (r >= 0) return decodeCollectionInfoReply(buf);
+    const e = -r;
+    if (e === ERRNO.ENODATA) return null;
+    throw commonError(e, path, what) ?? generic(e, path, what);
+  });
+}
+
+/** Options of {@linkcode search} and {@linkcode searchWithPaths}. */
+export interface IoctlSearchOptions {
+  /** inode to leave out of the results (e.g. the query's own file) */
+  excludeIno?: number;
+}
+
+async function searchFd(
+  fd: number,
+  dir: string,
+  query: Float32Array,
+  k: number,
+  opts: IoctlSearchOptions,
+): Promise<IoctlHit[]> {
+  const what = "search";
+  const buf = encodeSearch({ k, query, excludeIno: opts.excludeIno ?? 0 });
+  const r = await ioctl(fd, VEXFS_IOC_SEARCH, buf);
+  if (r >= 0) return decodeSearchReply(buf).hits;
+  const e = -r;
+  const common = commonError(e, dir, what);
+  if (common) throw common;
+  if (e === ERRNO.ENOTDIR) {
+    throw errnoFsError(e, `${dir} is not a directory; search a directory (the collection root or one below it)`);
+  }
+  if (e === ERRNO.EINVAL) throw errnoFsError(e, await explainVector(fd, dir, query, "query"));
+  throw generic(e, dir, what);
+}
+
+function checkSearchArgs(query: Float32Array, k: number): void {
+  if (!Number.isInteger(k) || k < 1 || k > VEXFS_IOC_MAX_K) {
+    throw new FsError(
+      "EINVAL",
+      `k = ${k} is out of range (1..${VEXFS_IOC_MAX_K} on a mounted VexFS; search the unmounted image for more)`,
+    );
+  }
+  if (query.length < 1 || query.length > VEXFS_IOC_MAX_DIM) {
+    throw new FsError(
+      "EINVAL",
+      `query has ${query.length} elements; 1..${VEXFS_IOC_MAX_DIM} go through an ioctl ` +
+        `(search the unmounted image for wider collections)`,
+    );
+  }
+}
+
+/**
+ * Exact top-k search of the files below directory `dir` ({@linkcode VEXFS_IOC_SEARCH}).
+ * @param dir the collection root or any directory below it (only that subtree is searched)
+ * @param query Float32Array of length dim of the collection (≤ 2048), finite
+ * @param k 1..256
+ * @returns hits, best first; scores per FORMAT.md §8.4 (l2: distance,
+ *   lower is nearer; cosine, ip: similarity, higher is nearer), rounded to f32
+ * @throws FsError EINVAL (k, length, NaN, not in a collection: the message
+ *   says which), ENOTDIR, ENOTTY (not VexFS), ENOENT
+ */
+export async function search(
+  dir: string,
+  query: Float32Array,
+  k: number,
+  opts: IoctlSearchOptions = {},
+): Promise<IoctlHit[]> {
+  checkSearchArgs(query, k);
+  return await withFd(dir, (fd) => searchFd(fd, dir, query, k, opts));
+}
+
+async function inoPathFd(fd: number, dir: string, ino: number): Promise<string | null> {
+  const buf = encodeInoPath(ino);
+  const r = await ioctl(fd, VEXFS_IOC_INO_PATH, buf);
+  if (r >= 0) return decodeInoPathReply(buf);
+  const e = -r;
+  if (e === ERRNO.ENOENT) return null;
+  const what = `name inode ${ino}`;
+  const common = commonError(e, dir, what);
+  if (common) throw common;
+  if (e === ERRNO.ENOTDIR) throw errnoFsError(e, `${dir} is not a directory; inodes are named relative to a directory`);
+  if (e === ERRNO.ENAMETOOLONG) {
+    throw errnoFsError(
+      e,
+      `the path of inode ${ino} below ${dir} is longer than 4095 bytes; name it from a deeper directory`,
+    );
+  }
+  throw generic(e, dir, what);
+}
+
+/**
+ * The path of inode `ino` relative to directory `dir` ({@linkcode VEXFS_IOC_INO_PATH}),
+ * e.g. to name search hits; `"."` for `dir` itself.
+ * @throws FsError ENOENT (the inode is not below `dir`, or no longer exists),
+ *   ENAMETOOLONG (over 4095 bytes), ENOTDIR, ENOTTY (not VexFS)
+ */
+export async function inoPath(dir: string, ino: number): Promise<string> {
+  return await withFd(dir, async (fd) => {
+    const p = await inoPathFd(fd, dir, ino);
+    if (p === null) {
+      throw new FsError("ENOENT", `inode ${ino} is not below ${dir} (it was deleted, or lives elsewhere)`);
+    }
+    return p;
+  });
+}
+
+/**
+ * {@linkcode search} plus {@linkcode inoPath} for every hit, on one open
+ * descriptor: hits shaped like the engine's `Collections.search`. A hit
+ * deleted between the search and its naming is left out.
+ * @returns hits, best first, with paths relative to `dir`
+ * @throws FsError as {@linkcode search} and {@linkcode inoPath}
+ */
+export async function searchWithPaths(
+  dir: string,
+  query: Float32Array,
+  k: number,
+  opts: IoctlSearchOptions = {},
+): Promise<SearchHit[]> {
+  checkSearchArgs(query, k);
+  return await withFd(dir, async (fd) => {
+    const out: SearchHit[] = [];
+    for (const h of await searchFd(fd, dir, query, k, opts)) {
+      const path = await inoPathFd(fd, dir, h.ino);
+      if (path !== null) out.push({ ino: h.ino, score: h.score, path });
+    }
+    return out;
+  });
+}

@@ -1,0 +1,301 @@
+/**
+ * The daemon side of the vector ioctls (docs/IOCTL.md): what `vexfs mount`
+ * answers when a program calls `ioctl(fd, VEXFS_IOC_*, &arg)` on a file or
+ * directory of the mount. The FUSE `ioctl` op (src/fuse/session.ts) hands
+ * over the command, the `_IOC_SIZE` input bytes and the output size of a
+ * restricted ioctl (Linux `fs/fuse/ioctl.c`); {@linkcode handleIoctl} runs
+ * the command on the engine and returns the output bytes.
+ *
+ * Checks happen in this order, and a refused call changes nothing:
+ * 1. unknown command: `ENOTTY` (what every other filesystem answers);
+ * 2. input/output sizes that are not the command's structure: `EINVAL`;
+ * 3. the header (magic, version, size, flags, reserved): `EINVAL`;
+ * 4. the descriptor's type: `EISDIR` for a vector command on a directory,
+ *    `ENOTDIR` for a directory command on a file;
+ * 5. `EROFS` for a change on a read-only filesystem;
+ * 6. the structure's fields (ioctl limits, zero bytes): `EINVAL`;
+ * 7. the engine's own checks (src/fs/vectors.ts): dimension mismatch,
+ *    NaN/infinity, values out of range for the element type, nesting of
+ *    collections, not in a collection (`EINVAL`), no vector (`ENODATA`)...
+ * @module
+ */
+import { FsError } from "../errors.ts";
+import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
+import { dirFindByIno } from "../fs/htree.ts";
+import type { Vexfs } from "../fs/fs.ts";
+import { decodeVector } from "../vector/codec.ts";
+import { MAX_DIM } from "../vector/types.ts";
+import {
+  checkHeader,
+  COMMANDS,
+  decodeCollectionInfo,
+  decodeCreateCollection,
+  decodeDelVector,
+  decodeGetVector,
+  decodeInoPath,
+  decodeSearch,
+  decodeSetVector,
+  encodeCollectionInfoReply,
+  encodeCreateCollectionReply,
+  encodeFsInfo,
+  encodeGetVectorReply,
+  encodeInoPathReply,
+  encodeSearchReply,
+  ENOTTY,
+  errnoFsError,
+  IOC_READ,
+  IOC_WRITE,
+  iocDir,
+  iocSize,
+  type StructLayout,
+  VECTOR_XATTR,
+  VEXFS_IOC_COLLECTION_INFO,
+  VEXFS_IOC_CREATE_COLLECTION,
+  VEXFS_IOC_DEL_VECTOR,
+  VEXFS_IOC_FS_INFO,
+  VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_INO_PATH,
+  VEXFS_IOC_MAX_DIM,
+  VEXFS_IOC_MAX_K,
+  VEXFS_IOC_SEARCH,
+  VEXFS_IOC_SET_VECTOR,
+} from "./abi.ts";
+
+/** What a command needs its descriptor to be. */
+type Target = "any" | "file" | "dir";
+
+interface Handler {
+  name: string;
+  layout: StructLayout;
+  target: Target;
+  /** changes the filesystem (refused with EROFS when read-only) */
+  writes: boolean;
+  run(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array;
+}
+
+const enc = new TextEncoder();
+const NONE = new Uint8Array(0);
+
+function fsInfo(fs: Vexfs): Uint8Array {
+  const sb = fs.sb;
+  const st = fs.statfs();
+  return encodeFsInfo({
+    formatMajor: sb.versionMajor,
+    formatMinor: sb.versionMinor,
+    blockSize: fs.blockSize,
+    blockCount: st.blocks,
+    freeBlocks: st.bfree,
+    inodeCount: st.files,
+    freeInodes: st.ffree,
+    collectionCount: fs.collections.list().length,
+    maxDim: MAX_DIM,
+    iocMaxDim: VEXFS_IOC_MAX_DIM,
+    iocMaxK: VEXFS_IOC_MAX_K,
+    featureCompat: sb.featureCompat,
+    featureIncompat: sb.featureIncompat,
+    featureRoCompat: sb.featureRoCompat,
+    readOnly: fs.readOnly,
+    uuid: sb.uuid,
+    label: sb.label,
+  });
+}
+
+function getVector(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  decodeGetVector(inData);
+  const got = fs.collections.getVectorBytes(ino);
+  if (!got) throw new FsError("ENODATA", `inode ${ino} has no vector`);
+  const info = fs.collections.get(got.collId);
+  if (info.dim > VEXFS_IOC_MAX_DIM) {
+    throw new FsError(
+      "EOVERFLOW",
+      `the vector has ${info.dim} elements (collection ${info.id}); at most ${VEXFS_IOC_MAX_DIM} fit in an ioctl, ` +
+        `read the ${VECTOR_XATTR} extended attribute instead`,
+    );
+  }
+  return encodeGetVectorReply({
+    vector: decodeVector(got.bytes, info.elem, info.dim),
+    collectionId: info.id,
+    metric: info.metric,
+    elem: info.elem,
+  });
+}
+
+/**
+ * The collection a file or directory is in, or 0: a directory's nearest
+ * collection root at or above it; a file's vector's collection, else its
+ * parent directory's (where a vector set on it would go).
+ */
+function collectionOf(fs: Vexfs, ino: number): number {
+  const n = fs.iget(ino);
+  if ((n.d.mode & S_IFMT) === S_IFDIR) return fs.collections.collectionOfDir(ino);
+  if (n.d.flags & IFL_HAS_VECTOR) return n.d.collId;
+  return n.d.parentIno ? fs.collections.collectionOfDir(n.d.parentIno) : 0;
+}
+
+function collectionInfo(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  decodeCollectionInfo(inData);
+  const id = collectionOf(fs, ino);
+  if (!id) throw new FsError("ENODATA", `inode ${ino} is not inside a vector collection`);
+  return encodeCollectionInfoReply(fs.collections.get(id));
+}
+
+function search(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  const req = decodeSearch(inData);
+  const exclude = req.excludeIno ? new Set([req.excludeIno]) : undefined;
+  const hits = fs.collections.search(ino, req.query, req.k, { exclude, paths: false });
+  const info = fs.collections.get(fs.collections.collectionOfDir(ino));
+  return encodeSearchReply(req, {
+    hits: hits.map((h) => ({ ino: h.ino, score: h.score })),
+    collectionId: info.id,
+    generation: info.generation,
+    metric: info.metric,
+    elem: info.elem,
+  });
+}
+
+/**
+ * The name bytes of `target` relative to directory `dir` (which is an
+ * ancestor of it), walking parent pointers like `Vexfs.pathOf` does but
+ * keeping names as bytes. Only used when a name is not valid UTF-8.
+ */
+function pathBytes(fs: Vexfs, dir: number, target: number): Uint8Array {
+  const names: Uint8Array[] = [];
+  for (let cur = target, guard = 0; cur !== dir; guard++) {
+    const n = fs.iget(cur);
+    const p = n.d.parentIno;
+    const e = p && guard < 4096 ? dirFindByIno(fs.dirBlocks(fs.iget(p)), n.d.parentHash, cur) : undefined;
+    if (!e) throw new FsError("ENOENT", `inode ${target}: cannot name it below inode ${dir}`);
+    names.push(e.name);
+    cur = p;
+  }
+  names.reverse();
+  const out = new Uint8Array(names.reduce((a, x) => a + x.length + 1, -1));
+  let at = 0;
+  for (const x of names) {
+    if (at) out[at++] = 0x2f;
+    out.set(x, at);
+    at += x.length;
+  }
+  return out;
+}
+
+function inoPath(fs: Vexfs, dir: number, inData: Uint8Array): Uint8Array {
+  const target = decodeInoPath(inData);
+  if (target === dir) return encodeInoPathReply(target, enc.encode("."));
+  const below = () => new FsError("ENOENT", `inode ${target} is not below directory inode ${dir}`);
+  let abs: string;
+  try {
+    abs = fs.pathOf(target);
+  } catch (e) {
+    if (e instanceof FsError && e.code === "ENOENT") throw below();
+    throw e;
+  }
+  const base = dir === ROOT_INO ? "" : fs.pathOf(dir);
+  if (!abs.startsWith(base + "/")) throw below();
+  const rel = abs.slice(base.length + 1);
+  // pathOf decodes names as UTF-8; a name that is not valid UTF-8 needs its raw bytes.
+  const bytes = rel.includes("\uFFFD") ? pathBytes(fs, dir, target) : enc.encode(rel);
+  return encodeInoPathReply(target, bytes);
+}
+
+function handler(cmd: number, target: Target, writes: boolean, run: Handler["run"]): [number, Handler] {
+  const c = COMMANDS.find((x) => x.cmd === cmd)!;
+  return [cmd, { name: c.name, layout: c.layout, target, writes, run }];
+}
+
+function setVector(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  fs.collections.setVector(ino, decodeSetVector(inData));
+  return NONE;
+}
+
+function deleteVector(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  decodeDelVector(inData);
+  if (!fs.collections.deleteVector(ino)) throw new FsError("ENODATA", `inode ${ino} has no vector`);
+  return NONE;
+}
+
+function createCollection(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  const p = decodeCreateCollection(inData);
+  return encodeCreateCollectionReply(p, fs.collections.create(ino, p));
+}
+
+const HANDLERS = new Map<number, Handler>([
+  handler(VEXFS_IOC_FS_INFO, "any", false, (fs) => fsInfo(fs)),
+  handler(VEXFS_IOC_SET_VECTOR, "file", true, setVector),
+  handler(VEXFS_IOC_GET_VECTOR, "file", false, getVector),
+  handler(VEXFS_IOC_DEL_VECTOR, "file", true, deleteVector),
+  handler(VEXFS_IOC_CREATE_COLLECTION, "dir", true, createCollection),
+  handler(VEXFS_IOC_COLLECTION_INFO, "any", false, collectionInfo),
+  handler(VEXFS_IOC_SEARCH, "dir", false, search),
+  handler(VEXFS_IOC_INO_PATH, "dir", false, inoPath),
+]);
+
+function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
+  if (h.target === "any") return;
+  const type = fs.getattr(ino).mode & S_IFMT;
+  if (h.target === "dir" && type !== S_IFDIR) {
+    throw new FsError("ENOTDIR", `${h.name} needs a directory; inode ${ino} is not one`);
+  }
+  if (h.target === "file" && type === S_IFDIR) {
+    throw new FsError("EISDIR", `${h.name} needs a regular file; inode ${ino} is a directory`);
+  }
+  if (h.target === "file" && type !== S_IFREG) {
+    throw new FsError("EINVAL", `${h.name} needs a regular file; inode ${ino} is not one`);
+  }
+}
+
+/**
+ * Whether command `cmd` changes the filesystem (`SET_VECTOR`,
+ * `DEL_VECTOR`, `CREATE_COLLECTION`). {@linkcode handleIoctl} does not know
+ * the caller, so the mount layer checks that the caller may write the
+ * file or directory (as for a `setxattr` of `user.vexfs.vector`) before it
+ * calls `handleIoctl` for these.
+ * @returns false for read-only and unknown commands
+ */
+export function ioctlChangesFs(cmd: number): boolean {
+  return HANDLERS.get(cmd >>> 0)?.writes ?? false;
+}
+
+/**
+ * Serves one vector ioctl (docs/IOCTL.md) on the engine.
+ *
+ * @param fs the mounted engine
+ * @param ino engine inode of the open file or directory (FUSE root id
+ *   already mapped to `ROOT_INO`)
+ * @param cmd the 32-bit command number (`VEXFS_IOC_*` of abi.ts)
+ * @param inData the `_IOC_SIZE(cmd)` bytes copied in for `_IOW`/`_IOWR`
+ *   commands; empty for `_IOR`
+ * @param outSize bytes the caller expects back: `_IOC_SIZE(cmd)` for
+ *   `_IOR`/`_IOWR`, 0 for `_IOW`
+ * @returns exactly `outSize` bytes: the command's structure, or nothing
+ * @throws FsError, changing nothing: `ENOTTY` (unknown command), `EINVAL`
+ *   (sizes, header, fields, engine refusals such as a dimension mismatch,
+ *   NaN/infinity, directory not in a collection for SET_VECTOR/SEARCH),
+ *   `EISDIR`/`ENOTDIR` (wrong descriptor type), `EROFS`, `ENODATA` (no
+ *   vector; COLLECTION_INFO outside any collection), `EOVERFLOW`
+ *   (GET_VECTOR of a vector wider than 2048), `ENOENT`/`ENAMETOOLONG`
+ *   (INO_PATH), `ENOSPC`, `EUCLEAN` (corruption found)
+ */
+export function handleIoctl(fs: Vexfs, ino: number, cmd: number, inData: Uint8Array, outSize: number): Uint8Array {
+  const c = cmd >>> 0;
+  const h = HANDLERS.get(c);
+  if (!h) {
+    throw errnoFsError(ENOTTY, `ioctl 0x${c.toString(16).padStart(8, "0")} is not a VexFS command`);
+  }
+  const size = iocSize(c);
+  const dir = iocDir(c);
+  const wantIn = dir & IOC_WRITE ? size : 0;
+  const wantOut = dir & IOC_READ ? size : 0;
+  if (inData.length !== wantIn) {
+    throw new FsError("EINVAL", `${h.name}: ${inData.length} input bytes, ${wantIn} expected`);
+  }
+  if (outSize !== wantOut) {
+    throw new FsError("EINVAL", `${h.name}: ${outSize} output bytes asked for, ${wantOut} expected`);
+  }
+  if (wantIn) checkHeader(inData, h.layout);
+  checkTarget(fs, ino, h);
+  if (h.writes && fs.readOnly) throw new FsError("EROFS", `${h.name}: the filesystem is read-only`);
+  const out = h.run(fs, ino, inData);
+  if (out.length !== outSize) throw new Error(`${h.name} produced ${out.length} bytes, ${outSize} expected`);
+  return out;
+}

@@ -1,0 +1,126 @@
+/**
+ * Helpers for tests through a real VexFS FUSE mount. The filesystem is
+ * served by a separate `vexfs mount -f` process (the real command), so the
+ * test process may use synchronous file APIs on the mount freely. After the
+ * test body: unmount, require the daemon to exit 0, and require fsck to
+ * find nothing (the superblock must be clean).
+ * @module
+ */
+import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
+import { assert, assertEquals } from "../test_assert.ts";
+import { vexfsArgv } from "./self.ts";
+import { findMount } from "./unmount.ts";
+
+/** Whether real FUSE mounts can run here (root, /dev/fuse, fusermount3, libfuse3). */
+export const CAN_MOUNT: boolean = (() => {
+  try {
+    Deno.statSync("/dev/fuse");
+    Deno.dlopen("libfuse3.so.3", {}).close();
+    return Deno.uid() === 0;
+  } catch {
+    return false;
+  }
+})();
+
+/** A running `vexfs mount -f` daemon. */
+export interface Daemon {
+  /** absolute mountpoint */
+  mnt: string;
+  /** image path */
+  img: string;
+  /** the daemon process */
+  child: Deno.ChildProcess;
+  /** its stderr so far (collected in the background) */
+  stderr(): string;
+}
+
+/** Options of {@linkcode mountImage} and {@linkcode withMount}. */
+export interface TestMountOptions {
+  /** image size in bytes (default 256 MiB) when a new image is made */
+  size?: number;
+  /** block size (default 4096) */
+  blockSize?: number;
+  /** inode count (default: mkfs's) */
+  inodes?: number;
+  /** existing image to mount instead of a fresh one */
+  image?: string;
+  /** `-o` options */
+  options?: string;
+  /** keep the image after the test (default: removed) */
+  keepImage?: boolean;
+}
+
+const dec = new TextDecoder();
+
+/**
+ * Starts `vexfs mount -f IMG MNT` and waits until the mount shows in
+ * /proc/self/mountinfo (or the daemon exits: then throws with its stderr).
+ */
+export async function mountImage(opts: TestMountOptions = {}): Promise<Daemon> {
+  const img = opts.image ?? tmpImage(opts.size ?? 256 << 20, opts.blockSize ?? 4096, opts.inodes);
+  const mnt = Deno.makeTempDirSync({ prefix: "vexfs-mnt-" });
+  const args = ["mount", "-f", ...(opts.options ? ["-o", opts.options] : []), img, mnt];
+  const [exe, ...rest] = vexfsArgv(args);
+  const child = new Deno.Command(exe, { args: rest, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  let err = "";
+  (async () => {
+    for await (const ch of child.stderr) err += dec.decode(ch);
+  })();
+  child.stdout.cancel();
+  let exited = false;
+  child.status.then(() => exited = true);
+  for (let i = 0; i < 600; i++) {
+    if (findMount(mnt)?.fstype.startsWith("fuse")) return { mnt, img, child, stderr: () => err };
+    if (exited) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const st = await Promise.race([child.status, new Promise((r) => setTimeout(r, 100))]);
+  try {
+    Deno.removeSync(mnt);
+  } catch { /* still mounted? */ }
+  throw new Error(`vexfs mount did not come up (${JSON.stringify(st)}): ${err}`);
+}
+
+/**
+ * Unmounts with `fusermount3 -u` and waits for the daemon to exit; asserts
+ * exit status 0. Removes the mountpoint directory.
+ */
+export async function unmount(d: Daemon): Promise<void> {
+  const o = await new Deno.Command("fusermount3", { args: ["-u", d.mnt], stderr: "piped" }).output();
+  assert(o.success, `fusermount3 -u ${d.mnt}: ${dec.decode(o.stderr)}`);
+  const st = await d.child.status;
+  assertEquals(st.code, 0, `vexfs mount exited with ${st.code}: ${d.stderr()}`);
+  Deno.removeSync(d.mnt);
+}
+
+/**
+ * Mounts a fresh (or given) image, runs `fn(mnt, img)`, unmounts, and
+ * requires a clean fsck. The image is removed unless `keepImage`.
+ */
+export async function withMount<T>(
+  opts: TestMountOptions,
+  fn: (mnt: string, img: string) => T | Promise<T>,
+): Promise<T> {
+  const d = await mountImage(opts);
+  let result: T;
+  try {
+    result = await fn(d.mnt, d.img);
+  } catch (e) {
+    try {
+      await unmount(d);
+    } catch { /* report the first failure */ }
+    if (!opts.keepImage && !opts.image) Deno.removeSync(d.img);
+    throw e;
+  }
+  await unmount(d);
+  assertFsckClean(d.img);
+  if (!opts.keepImage && !opts.image) Deno.removeSync(d.img);
+  return result;
+}
+
+/** Test-step options for tests that need real mounts. */
+export const mountTest: { ignore: boolean; sanitizeResources: boolean; sanitizeOps: boolean } = {
+  ignore: !CAN_MOUNT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+};

@@ -1,0 +1,558 @@
+/**
+ * The VexFS engine ({@linkcode Vexfs}) as FUSE low-level operations
+ * ({@linkcode FuseOps} of src/fuse/session.ts): what `vexfs mount` serves.
+ *
+ * Mapping rules:
+ * - FUSE node id 1 (`FUSE_ROOT_ID`) is the engine's root inode 2
+ *   (`ROOT_INO`); every other node id is the engine inode number. `st_ino`
+ *   is always the engine inode number (the root shows 2, as on ext2/ext4).
+ * - Permission checks are the kernel's (`default_permissions` is always
+ *   on); new inodes get the caller's uid and, as on ext4 without `grpid`,
+ *   the caller's gid unless the parent directory is set-group-id, in which
+ *   case they get its group (and new directories inherit the S_ISGID bit).
+ * - Open files are counted with {@linkcode Vexfs.openInode} /
+ *   {@linkcode Vexfs.release}, so an unlinked file stays readable through
+ *   its open descriptors and is freed at the last close (the orphan list of
+ *   FORMAT.md §5.4 makes that crash-safe).
+ * - Directory listings are snapshotted at `opendir` (and again at offset 0,
+ *   i.e. `rewinddir`); the cookie of an entry is its position + 1. Entries
+ *   created or removed while a listing is open may or may not appear, as
+ *   POSIX allows.
+ * - The vector of a file is also the extended attribute `user.vexfs.vector`
+ *   (raw little-endian elements of the collection's element type,
+ *   docs/IOCTL.md); the vector ioctls are served by src/ioctl/server.ts.
+ * - Metadata is written back at least every `commitSeconds` when something
+ *   changed, on fsync/fsyncdir, and at unmount ({@linkcode VexfsFuse.close}
+ *   marks the superblock clean).
+ *
+ * Handlers never touch the mountpoint (that would deadlock the session).
+ * @module
+ */
+import { FsError } from "../errors.ts";
+import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT } from "../format/constants.ts";
+import type { Timespec } from "../format/inode.ts";
+import type { Stat, Vexfs } from "../fs/fs.ts";
+import { FUSE_CAP } from "../fuse/abi.ts";
+import type {
+  AttrReply,
+  ConnInfo,
+  CreateReply,
+  DirEntry,
+  DirEntryPlus,
+  EntryParam,
+  FileInfo,
+  FuseOps,
+  FuseRequest,
+  Ino,
+  IoctlReply,
+  OpenReply,
+  SetAttrChanges,
+  StatAttr,
+  StatFs,
+} from "../fuse/session.ts";
+import { handleIoctl, ioctlChangesFs } from "../ioctl/server.ts";
+import { decodeVector } from "../vector/codec.ts";
+import { elemSize } from "../vector/types.ts";
+
+/** Name of the extended attribute that mirrors a file's vector. */
+export const VECTOR_XATTR = "user.vexfs.vector";
+
+const S_ISGID = 0o2000;
+const O_ACCMODE = 3;
+const XATTR_CREATE = 1;
+const XATTR_REPLACE = 2;
+const NS_PER_SEC = 1_000_000_000n;
+
+const dec = new TextDecoder();
+
+/** Options of {@linkcode createVexfsOps}. */
+export interface VexfsOpsOptions {
+  /** Attribute cache timeout in seconds (default 1). */
+  attrTimeout?: number;
+  /** Name cache timeout in seconds (default 1). */
+  entryTimeout?: number;
+  /** Write metadata back at most this many seconds after a change (default 5; 0 = only on sync/unmount). */
+  commitSeconds?: number;
+  /** Log one line per failed request (errno errors included) when set. */
+  log?: (line: string) => void;
+}
+
+/** The FUSE operations plus the lifecycle hooks the mount command needs. */
+export interface VexfsFuse {
+  /** Handlers to pass to `mountFuse`. */
+  readonly ops: FuseOps;
+  /** Writes everything back now (the superblock stays "in use"). */
+  sync(): void;
+  /** Stops the commit timer, writes everything and closes the engine (superblock marked clean). */
+  close(): void;
+}
+
+function toEngine(ino: Ino): number {
+  if (ino === 1n) return ROOT_INO;
+  if (ino > 0xffffffffn) throw new FsError("ESTALE", `node id ${ino} is not a VexFS inode`);
+  return Number(ino);
+}
+
+function toFuse(ino: number): bigint {
+  return ino === ROOT_INO ? 1n : BigInt(ino);
+}
+
+function ns(t: Timespec): bigint {
+  return BigInt(t.sec) * NS_PER_SEC + BigInt(t.nsec);
+}
+
+function timespec(v: bigint): Timespec {
+  let sec = v / NS_PER_SEC;
+  let nsec = v % NS_PER_SEC;
+  if (nsec < 0n) {
+    nsec += NS_PER_SEC;
+    sec -= 1n;
+  }
+  return { sec: Number(sec), nsec: Number(nsec) };
+}
+
+/** `Stat` of the engine as the binding's `struct stat` fields. */
+export function statAttr(st: Stat): StatAttr {
+  return {
+    ino: BigInt(st.ino),
+    mode: st.mode,
+    nlink: BigInt(st.nlink),
+    uid: st.uid,
+    gid: st.gid,
+    rdev: BigInt(st.rdev),
+    size: BigInt(st.size),
+    blksize: BigInt(st.blksize),
+    blocks: BigInt(st.blocks),
+    atimeNs: ns(st.atime),
+    mtimeNs: ns(st.mtime),
+    ctimeNs: ns(st.ctime),
+  };
+}
+
+/** Size of one `struct fuse_dirent` with a name of `len` bytes (fuse_kernel.h FUSE_DIRENT_SIZE). */
+function direntSize(len: number): number {
+  return (24 + len + 7) & ~7;
+}
+
+/** Size of one `struct fuse_direntplus` (fuse_entry_out is 128 bytes). */
+function direntPlusSize(len: number): number {
+  return (128 + 24 + len + 7) & ~7;
+}
+
+interface Listing {
+  dir: number;
+  entries: { name: Uint8Array; ino: number }[];
+}
+
+/**
+ * Builds the FUSE operations for an opened engine.
+ *
+ * @param fs the engine, opened read-write or read-only; owned by the result
+ *   from now on ({@linkcode VexfsFuse.close} closes it)
+ * @param opts cache timeouts, commit interval, request log
+ * @returns the ops table and the sync/close hooks
+ *
+ * @example
+ * ```ts
+ * const fs = Vexfs.open("disk.img");
+ * const v = createVexfsOps(fs);
+ * const m = mountFuse(v.ops, "/mnt/vexfs", { options: ["fsname=disk.img", "subtype=vexfs"] });
+ * await m.closed;
+ * v.close();
+ * ```
+ */
+export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse {
+  const attrTimeout = opts.attrTimeout ?? 1;
+  const entryTimeout = opts.entryTimeout ?? 1;
+  const commitMs = (opts.commitSeconds ?? 5) * 1000;
+  const log = opts.log;
+  const listings = new Map<bigint, Listing>();
+  let nextFh = 1n;
+  let changed = false;
+  let timer: number | undefined;
+
+  /** Marks metadata dirty and arms the commit timer. */
+  const touched = () => {
+    changed = true;
+    if (commitMs > 0 && timer === undefined && !fs.readOnly) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        commit();
+      }, commitMs);
+      Deno.unrefTimer(timer);
+    }
+  };
+  const commit = () => {
+    if (!changed || fs.closed) return;
+    changed = false;
+    try {
+      fs.sync();
+    } catch (e) {
+      log?.(`commit failed: ${e instanceof Error ? e.message : e}`);
+    }
+  };
+
+  const attr = (ino: number): StatAttr => statAttr(fs.getattr(ino));
+  const entry = (ino: number): EntryParam => ({
+    ino: toFuse(ino),
+    generation: BigInt(fs.iget(ino).d.generation),
+    attr: attr(ino),
+    attrTimeout,
+    entryTimeout,
+  });
+  const attrReply = (ino: number): AttrReply => ({ attr: attr(ino), timeout: attrTimeout });
+
+  /** uid/gid and extra mode bits of a new inode in `dir` made by `req` (ext4's inode_init_owner). */
+  const owner = (req: FuseRequest, dir: number, isDir: boolean) => {
+    const d = fs.iget(dir).d;
+    if (d.mode & S_ISGID) {
+      return { uid: req.uid, gid: d.gid, extra: isDir ? S_ISGID : 0 };
+    }
+    return { uid: req.uid, gid: req.gid, extra: 0 };
+  };
+
+  /**
+   * The kernel's write-permission rule (fs/namei.c generic_permission, primary
+   * group only) for ioctls that change a file, which the kernel does not check.
+   */
+  const mayWrite = (req: FuseRequest, ino: number) => {
+    if (req.uid === 0) return;
+    const d = fs.iget(ino).d;
+    const bit = req.uid === d.uid ? 0o200 : req.gid === d.gid ? 0o020 : 0o002;
+    if (!(d.mode & bit)) {
+      throw new FsError("EACCES", `uid ${req.uid} may not change the vector data of inode ${ino}`);
+    }
+  };
+
+  /** Runs a mutating engine call and arms the commit timer. */
+  const mutate = <T>(f: () => T): T => {
+    const r = f();
+    touched();
+    return r;
+  };
+
+  const snapshot = (dir: number): Listing => {
+    const entries: Listing["entries"] = [];
+    for (const e of fs.readdir(dir)) entries.push({ name: e.nameBytes, ino: e.ino });
+    return { dir, entries };
+  };
+
+  const parentOf = (dir: number): number => fs.lookup(dir, "..");
+
+  const listing = (ino: number, offset: bigint, fi: FileInfo): Listing => {
+    let l = listings.get(fi.fh);
+    if (!l || offset === 0n) {
+      l = snapshot(ino);
+      listings.set(fi.fh, l);
+    }
+    return l;
+  };
+
+  const vectorInfo = (ino: number) => {
+    const id = fs.collections.collectionForFile(ino);
+    return fs.collections.get(id);
+  };
+
+  const ops: FuseOps = {
+    init(conn: ConnInfo) {
+      conn.want |= conn.capable & (FUSE_CAP.IOCTL_DIR | FUSE_CAP.ASYNC_READ | FUSE_CAP.ATOMIC_O_TRUNC);
+      conn.want &= ~FUSE_CAP.WRITEBACK_CACHE;
+      conn.timeGran = 1;
+    },
+
+    lookup(_req, parent, name) {
+      const ino = fs.lookup(toEngine(parent), name);
+      return entry(ino);
+    },
+
+    forget() {},
+
+    getattr(_req, ino) {
+      return attrReply(toEngine(ino));
+    },
+
+    setattr(_req, ino, c: SetAttrChanges) {
+      const e = toEngine(ino);
+      return mutate(() => {
+        fs.setattr(e, {
+          mode: c.mode,
+          uid: c.uid,
+          gid: c.gid,
+          size: c.size === undefined ? undefined : Number(c.size),
+          atime: c.atimeNow ? "now" : c.atimeNs === undefined ? undefined : timespec(c.atimeNs),
+          mtime: c.mtimeNow ? "now" : c.mtimeNs === undefined ? undefined : timespec(c.mtimeNs),
+        });
+        return attrReply(e);
+      });
+    },
+
+    readlink(_req, ino) {
+      return fs.readlink(toEngine(ino));
+    },
+
+    mknod(req, parent, name, mode, rdev) {
+      const dir = toEngine(parent);
+      const o = owner(req, dir, false);
+      return mutate(() => entry(fs.mknod(dir, name, mode, Number(rdev), o.uid, o.gid)));
+    },
+
+    mkdir(req, parent, name, mode) {
+      const dir = toEngine(parent);
+      const o = owner(req, dir, true);
+      return mutate(() => entry(fs.mkdir(dir, name, (mode & 0o7777) | o.extra, o.uid, o.gid)));
+    },
+
+    unlink(_req, parent, name) {
+      mutate(() => fs.unlink(toEngine(parent), name));
+    },
+
+    rmdir(_req, parent, name) {
+      mutate(() => fs.rmdir(toEngine(parent), name));
+    },
+
+    symlink(req, target, parent, name) {
+      const dir = toEngine(parent);
+      const o = owner(req, dir, false);
+      return mutate(() => entry(fs.symlink(dir, name, target, o.uid, o.gid)));
+    },
+
+    rename(_req, parent, name, newParent, newName, flags) {
+      mutate(() => fs.rename(toEngine(parent), name, toEngine(newParent), newName, flags));
+    },
+
+    link(_req, ino, newParent, newName) {
+      const e = toEngine(ino);
+      return mutate(() => {
+        fs.link(e, toEngine(newParent), newName);
+        return entry(e);
+      });
+    },
+
+    open(_req, ino, fi): OpenReply {
+      const e = toEngine(ino);
+      if ((fs.iget(e).d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${e} is a directory`);
+      if (fs.readOnly && (fi.flags & O_ACCMODE) !== 0) {
+        throw new FsError("EROFS", "the filesystem is mounted read-only");
+      }
+      fs.openInode(e);
+      return { fh: nextFh++, keepCache: true };
+    },
+
+    read(_req, ino, size, offset) {
+      const e = toEngine(ino);
+      const data = fs.read(e, Number(offset), size);
+      if (!fs.readOnly) fs.touchAtime(e);
+      return data;
+    },
+
+    write(_req, ino, data, offset) {
+      const e = toEngine(ino);
+      return mutate(() => fs.write(e, Number(offset), data));
+    },
+
+    flush() {},
+
+    release(_req, ino) {
+      const e = toEngine(ino);
+      mutate(() => fs.release(e));
+    },
+
+    fsync() {
+      changed = true;
+      commit();
+    },
+
+    opendir(_req, ino) {
+      const e = toEngine(ino);
+      const fh = nextFh++;
+      listings.set(fh, snapshot(e));
+      return { fh };
+    },
+
+    readdir(_req, ino, size, offset, fi): DirEntry[] {
+      const e = toEngine(ino);
+      const l = listing(e, offset, fi);
+      const out: DirEntry[] = [];
+      let used = 0;
+      const dots: DirEntry[] = [
+        { name: ".", ino: BigInt(e), mode: S_IFDIR },
+        { name: "..", ino: BigInt(parentOf(e)), mode: S_IFDIR },
+      ];
+      for (let i = Number(offset); i < l.entries.length + 2; i++) {
+        let d: DirEntry;
+        if (i < 2) d = { ...dots[i], offset: BigInt(i + 1) };
+        else {
+          const x = l.entries[i - 2];
+          let mode = 0;
+          try {
+            mode = fs.iget(x.ino).d.mode;
+          } catch {
+            continue; // removed since the snapshot
+          }
+          d = { name: x.name, ino: BigInt(x.ino), mode, offset: BigInt(i + 1) };
+        }
+        const n = typeof d.name === "string" ? d.name.length : d.name.length;
+        used += direntSize(n);
+        if (used > size && out.length) break;
+        out.push(d);
+      }
+      return out;
+    },
+
+    readdirplus(_req, ino, size, offset, fi): DirEntryPlus[] {
+      const e = toEngine(ino);
+      const l = listing(e, offset, fi);
+      const out: DirEntryPlus[] = [];
+      let used = 0;
+      for (let i = Number(offset); i < l.entries.length + 2; i++) {
+        let d: DirEntryPlus;
+        if (i === 0) d = { name: ".", entry: entry(e), offset: 1n };
+        else if (i === 1) d = { name: "..", entry: entry(parentOf(e)), offset: 2n };
+        else {
+          const x = l.entries[i - 2];
+          try {
+            d = { name: x.name, entry: entry(x.ino), offset: BigInt(i + 1) };
+          } catch {
+            continue;
+          }
+        }
+        used += direntPlusSize(d.name.length);
+        if (used > size && out.length) break;
+        out.push(d);
+      }
+      return out;
+    },
+
+    releasedir(_req, _ino, fi) {
+      listings.delete(fi.fh);
+    },
+
+    fsyncdir() {
+      changed = true;
+      commit();
+    },
+
+    statfs(): StatFs {
+      const s = fs.statfs();
+      return {
+        bsize: s.bsize,
+        frsize: s.bsize,
+        blocks: BigInt(s.blocks),
+        bfree: BigInt(s.bfree),
+        bavail: BigInt(s.bavail),
+        files: BigInt(s.files),
+        ffree: BigInt(s.ffree),
+        favail: BigInt(s.ffree),
+        namemax: s.namelen,
+      };
+    },
+
+    setxattr(_req, ino, nameBytes, value, flags) {
+      const e = toEngine(ino);
+      const name = dec.decode(nameBytes);
+      if (name !== VECTOR_XATTR) {
+        mutate(() => fs.setxattr(e, name, value, flags));
+        return;
+      }
+      const has = (fs.iget(e).d.flags & IFL_HAS_VECTOR) !== 0;
+      if (flags & XATTR_CREATE && has) throw new FsError("EEXIST", "the file already has a vector");
+      if (flags & XATTR_REPLACE && !has) throw new FsError("ENODATA", "the file has no vector");
+      const info = vectorInfo(e);
+      const want = info.dim * elemSize(info.elem);
+      if (value.length !== want) {
+        throw new FsError(
+          "EINVAL",
+          `${VECTOR_XATTR} must be ${want} bytes (${info.dim} × ${info.elem}), got ${value.length}`,
+        );
+      }
+      const v = decodeVector(value, info.elem, info.dim);
+      mutate(() => fs.collections.setVector(e, v));
+    },
+
+    getxattr(_req, ino, nameBytes) {
+      const e = toEngine(ino);
+      const name = dec.decode(nameBytes);
+      if (name !== VECTOR_XATTR) return fs.getxattr(e, name);
+      const got = fs.collections.getVectorBytes(e);
+      if (!got) throw new FsError("ENODATA", "the file has no vector");
+      return got.bytes;
+    },
+
+    listxattr(_req, ino) {
+      const e = toEngine(ino);
+      const names = [...fs.listxattr(e).keys()];
+      if (fs.iget(e).d.flags & IFL_HAS_VECTOR) names.push(VECTOR_XATTR);
+      return names;
+    },
+
+    removexattr(_req, ino, nameBytes) {
+      const e = toEngine(ino);
+      const name = dec.decode(nameBytes);
+      if (name !== VECTOR_XATTR) {
+        mutate(() => fs.removexattr(e, name));
+        return;
+      }
+      if (!mutate(() => fs.collections.deleteVector(e))) throw new FsError("ENODATA", "the file has no vector");
+    },
+
+    create(req, parent, name, mode, fi): CreateReply {
+      const dir = toEngine(parent);
+      const o = owner(req, dir, false);
+      return mutate(() => {
+        const ino = fs.create(dir, name, mode & 0o7777, o.uid, o.gid);
+        fs.openInode(ino);
+        void fi;
+        return { ...entry(ino), fh: nextFh++, keepCache: true };
+      });
+    },
+
+    fallocate(_req, ino, mode, offset, length) {
+      const e = toEngine(ino);
+      mutate(() => fs.fallocate(e, mode, Number(offset), Number(length)));
+    },
+
+    ioctl(req, ino, cmd, _fi, _flags, inData, outSize): IoctlReply {
+      const e = toEngine(ino);
+      const writes = ioctlChangesFs(cmd);
+      if (writes) mayWrite(req, e);
+      const data = handleIoctl(fs, e, cmd >>> 0, inData, outSize);
+      if (writes) touched();
+      return { result: 0, data };
+    },
+  };
+
+  if (log) {
+    for (const [k, f] of Object.entries(ops)) {
+      if (typeof f !== "function" || k === "init" || k === "destroy") continue;
+      // deno-lint-ignore no-explicit-any
+      (ops as any)[k] = (...args: any[]) => {
+        try {
+          return f(...args);
+        } catch (e) {
+          log(`${k}(${args.slice(1, 3).map(show).join(", ")}): ${e instanceof Error ? e.message : String(e)}`);
+          throw e;
+        }
+      };
+    }
+  }
+
+  return {
+    ops,
+    sync() {
+      changed = true;
+      commit();
+    },
+    close() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      listings.clear();
+      fs.close();
+    },
+  };
+}
+
+function show(a: unknown): string {
+  if (a instanceof Uint8Array) return JSON.stringify(dec.decode(a));
+  if (typeof a === "bigint") return a.toString();
+  return typeof a === "object" ? "{…}" : String(a);
+}

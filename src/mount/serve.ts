@@ -1,0 +1,138 @@
+/**
+ * Serving a VexFS device or image on a mountpoint through FUSE: open the
+ * engine (which claims the device, so a second mount is refused), mount
+ * with libfuse, and on the end of the session (umount, `fusermount3 -u`,
+ * SIGINT/SIGTERM, {@linkcode ServedMount.unmount}) write everything back and
+ * mark the superblock clean.
+ * @module
+ */
+import { FsError } from "../errors.ts";
+import { STATE_CLEAN } from "../format/constants.ts";
+import { decodeSuperblock } from "../format/superblock.ts";
+import { SB_OFFSET, SB_SIZE } from "../format/constants.ts";
+import { Device } from "../device/device.ts";
+import { Vexfs } from "../fs/fs.ts";
+import { type FuseMount, mountFuse } from "../fuse/session.ts";
+import { createVexfsOps } from "./ops.ts";
+import { fuseOptions, type MountOptions } from "./options.ts";
+
+/** A live mount made by {@linkcode serveVexfs}. */
+export interface ServedMount {
+  /** Absolute mountpoint. */
+  readonly mountpoint: string;
+  /** Absolute path of the device or image. */
+  readonly source: string;
+  /** True if the superblock said the filesystem was not cleanly unmounted (or had errors) before this mount. */
+  readonly wasDirty: boolean;
+  /** Orphan inodes (unlinked while open when the previous holder died) freed at mount. */
+  readonly recoveredOrphans: number;
+  /** Unmounts (as `fusermount3 -u` would) and waits until the filesystem is closed. */
+  unmount(): Promise<void>;
+  /**
+   * Resolves when the session has ended and the filesystem is written back
+   * and closed (superblock marked clean); rejects if the final write-back failed.
+   */
+  readonly closed: Promise<void>;
+}
+
+/** What {@linkcode serveVexfs} needs besides the parsed options. */
+export interface ServeOptions {
+  /** Log lines (failed requests, commit failures); default: none. */
+  log?: (line: string) => void;
+  /** Unmount on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+}
+
+/** Reads the superblock state without claiming the device: true unless it says clean. */
+function superblockDirty(path: string): boolean {
+  try {
+    const f = Deno.openSync(path, { read: true });
+    try {
+      const raw = new Uint8Array(SB_OFFSET + SB_SIZE);
+      let n = 0;
+      while (n < raw.length) {
+        const r = f.readSync(raw.subarray(n));
+        if (r === null) break;
+        n += r;
+      }
+      return decodeSuperblock(raw.subarray(SB_OFFSET)).state !== STATE_CLEAN;
+    } finally {
+      f.close();
+    }
+  } catch {
+    return false; // Vexfs.open reports the real problem
+  }
+}
+
+/**
+ * Mounts the VexFS on `source` at `mountpoint` and serves it from this
+ * process until unmounted. Never access the mountpoint synchronously from
+ * this process afterwards (its JS thread serves the requests).
+ *
+ * @param source device or image path
+ * @param mountpoint an existing directory
+ * @param opts parsed `-o` options
+ * @throws FsError ENOTDIR/ENOENT for a bad mountpoint, EUCLEAN for a non-VexFS
+ *   or damaged image (message says what is wrong), EBUSY when the device is
+ *   mounted or in use, EROFS for unsupported read-only features; Error when
+ *   libfuse cannot mount (message from libfuse on stderr).
+ */
+export function serveVexfs(
+  source: string,
+  mountpoint: string,
+  opts: MountOptions,
+  serve: ServeOptions = {},
+): ServedMount {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(mountpoint);
+  } catch {
+    throw new FsError("ENOENT", `mountpoint ${mountpoint} does not exist: create the directory first`);
+  }
+  if (!st.isDirectory) throw new FsError("ENOTDIR", `mountpoint ${mountpoint} is not a directory`);
+  const absSource = Deno.realPathSync(source);
+  const absMount = Deno.realPathSync(mountpoint);
+  const wasDirty = superblockDirty(absSource);
+  // Claimed exclusively even read-only: a second mount of any kind is refused.
+  const dev = Device.open(absSource, { readOnly: opts.readOnly, exclusive: true });
+  let fs: Vexfs;
+  try {
+    fs = Vexfs.openDevice(dev, { readOnly: opts.readOnly });
+  } catch (e) {
+    dev.close();
+    throw e;
+  }
+  const recoveredOrphans = fs.recoveredOrphans.length;
+  const v = createVexfsOps(fs, {
+    attrTimeout: opts.attrTimeout,
+    entryTimeout: opts.entryTimeout,
+    commitSeconds: opts.commitSeconds,
+    log: serve.log,
+  });
+  let m: FuseMount;
+  try {
+    m = mountFuse(v.ops, absMount, {
+      options: fuseOptions(opts, absSource),
+      debug: opts.debug,
+      handleSignals: serve.handleSignals ?? true,
+      attrTimeout: opts.attrTimeout,
+      entryTimeout: opts.entryTimeout,
+      onError: (e, op) => serve.log?.(`${op}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`),
+    });
+  } catch (e) {
+    v.close();
+    throw e;
+  }
+  const closed = m.closed.then(() => v.close());
+  return {
+    mountpoint: absMount,
+    source: absSource,
+    wasDirty,
+    recoveredOrphans,
+    async unmount() {
+      await m.unmount();
+      await closed;
+    },
+    closed,
+  };
+}
