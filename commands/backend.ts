@@ -1,16 +1,18 @@
 /**
- * How the vector and import commands reach a filesystem. Today there is one
- * backend, {@link OfflineBackend}, which opens an unmounted image or device
- * directly with the engine ({@link Vexfs.open}). When `vexfs mount` arrives, a
- * "mounted path" backend (files through the host kernel, vectors through
- * VexFS ioctls/xattrs) implements the same {@link FsBackend} interface and
- * {@link openBackend} picks it when the target is a directory on a VexFS mount.
+ * How the vector and import commands reach a filesystem: the
+ * {@link OfflineBackend} opens an unmounted image or device directly with the
+ * engine ({@link Vexfs.open}); the mounted backend (commands/mounted.ts:
+ * files through the host kernel, vectors through the VexFS ioctls) serves a
+ * path on a mounted VexFS. Both implement {@link FsBackend};
+ * {@link withTarget} picks one from the command's arguments.
  * @module
  */
 import { FsError } from "../src/errors.ts";
 import { IFL_COLL_ROOT, IFL_HAS_VECTOR, S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import type { CollectionInfo, CollectionParams, SearchHit } from "../src/fs/vectors.ts";
+import { resolve } from "node:path";
+import { MountedBackend } from "./mounted.ts";
 import { CliError, fsPath } from "./util.ts";
 
 /** A collection with the path of its root directory. */
@@ -37,12 +39,19 @@ export interface FileInfo {
   collectionRoot: number;
 }
 
-/** Filesystem and vector operations the CLI needs, by path inside the filesystem. */
+/** A value, or a promise of it (the mounted backend is asynchronous). */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Filesystem and vector operations the CLI needs, by path: a path inside
+ * the filesystem for {@link OfflineBackend}, a host path on the mount for
+ * the mounted backend (commands/mounted.ts). Callers `await` every result.
+ */
 export interface FsBackend {
   /** what was opened (for messages) */
   readonly target: string;
   /** Creates directory `path` and missing parents; returns whether it was created. */
-  mkdirp(path: string): boolean;
+  mkdirp(path: string): MaybePromise<boolean>;
   /** Creates or replaces regular file `path` with `data` (parents must exist unless `parents`). */
   writeFile(
     path: string,
@@ -50,30 +59,30 @@ export interface FsBackend {
     opts?: { parents?: boolean },
   ): Promise<number>;
   /** Metadata of one path, or null if it does not exist. */
-  stat(path: string): FileInfo | null;
+  stat(path: string): MaybePromise<FileInfo | null>;
   /** Makes directory `dir` a collection root. */
-  createCollection(dir: string, p: CollectionParams): CollectionView;
+  createCollection(dir: string, p: CollectionParams): MaybePromise<CollectionView>;
   /** Every collection. */
-  listCollections(): CollectionView[];
+  listCollections(): MaybePromise<CollectionView[]>;
   /** The collection containing directory `dir` (at or above it), or null. */
-  collectionOfDir(dir: string): CollectionView | null;
+  collectionOfDir(dir: string): MaybePromise<CollectionView | null>;
   /** The collection a vector set on file `path` goes to. */
-  collectionForFile(path: string): CollectionView;
+  collectionForFile(path: string): MaybePromise<CollectionView>;
   /** Sets or replaces the vector of file `path`. */
-  setVector(path: string, v: Float32Array): void;
+  setVector(path: string, v: Float32Array): MaybePromise<void>;
   /** The vector of file `path` (null if it has none) and its collection. */
   getVector(
     path: string,
-  ): { vector: Float32Array; collection: CollectionView } | null;
+  ): MaybePromise<{ vector: Float32Array; collection: CollectionView } | null>;
   /** Removes the vector of `path`; false if it had none. */
-  deleteVector(path: string): boolean;
+  deleteVector(path: string): MaybePromise<boolean>;
   /** Exact top-k in the collection containing `dir`, restricted to `dir`'s subtree. */
   search(
     dir: string,
     query: Float32Array,
     k: number,
     opts?: { exclude?: string[] },
-  ): SearchHit[];
+  ): MaybePromise<SearchHit[]>;
   /** Writes everything and releases the filesystem. */
   close(): void;
 }
@@ -320,9 +329,9 @@ export class OfflineBackend implements FsBackend {
 }
 
 /**
- * Opens `target` for the vector/import commands. An image file or block
- * device gets the {@link OfflineBackend}; a directory (a mounted VexFS)
- * is refused until `vexfs mount` exists.
+ * Opens unmounted image or device `target` for the vector/import commands
+ * ({@link OfflineBackend}); a directory is refused with a hint to give a
+ * path on the mount instead (see {@link withTarget}).
  */
 export function openBackend(
   target: string,
@@ -344,10 +353,43 @@ export function openImage(target: string, opts: { write: boolean }): Vexfs {
   }
   if (st.isDirectory) {
     throw new CliError(
-      `${target} is a directory: working on a mounted VexFS arrives with 'vexfs mount' in a later issue; give the image file or device instead`,
+      `${target} is a directory: for a mounted VexFS give just the path on the mount (e.g. 'vexfs search /mnt/vexfs/docs ...'); ` +
+        `for an unmounted one give the image file or device and a path inside it`,
     );
   }
   return Vexfs.open(target, { readOnly: !opts.write });
+}
+
+/**
+ * Runs `fn` with the backend for a command's `<target> [path]` arguments and
+ * the path to work on: with `path`, `target` is an unmounted image or device
+ * ({@link OfflineBackend}); without it, `target` is itself a host path on a
+ * mounted VexFS (the mounted backend, vectors through ioctls).
+ * @throws CliError when `target` alone is not on a mounted VexFS
+ */
+export async function withTarget<T>(
+  target: string,
+  path: string | undefined,
+  write: boolean,
+  fn: (b: FsBackend, path: string) => T | Promise<T>,
+): Promise<T> {
+  if (path !== undefined) return await withBackend(target, write, (b) => fn(b, path));
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(target);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new CliError(`${target}: no such file or directory`);
+    throw e;
+  }
+  const m = await MountedBackend.at(target);
+  if (!m) {
+    throw new CliError(
+      st.isFile || st.isBlockDevice
+        ? `${target} looks like an image or device: give the path inside it too (IMAGE PATH)`
+        : `${target} is not on a mounted VexFS: mount one with 'vexfs mount', or give IMAGE PATH for an unmounted image`,
+    );
+  }
+  return await fn(m, resolve(target));
 }
 
 /** Runs `fn` with a backend and always closes it. */

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
 import { parseElemType, parseMetric } from "../src/vector/types.ts";
-import { type CollectionView, withBackend } from "./backend.ts";
+import { type CollectionView, withBackend, withTarget } from "./backend.ts";
 import { COLLECTION_HEAD, collectionRows } from "./info.ts";
 import {
   action,
@@ -72,8 +72,11 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
     "create",
     "make a directory a collection root",
   )
-    .argument("<image>", "image file or device (IMAGE)")
-    .argument("<dir>", "directory inside the filesystem")
+    .argument(
+      "<target>",
+      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument("[dir]", "directory inside IMAGE")
     .requiredOption(
       "-d, --dim <n>",
       "vector dimension, 1..4096",
@@ -99,7 +102,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
         "collection create",
         async (
           image: string,
-          dir: string,
+          dirArg: string | undefined,
           o: {
             dim: number;
             metric: string;
@@ -110,14 +113,14 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
         ) => {
           const metric = parseMetric(o.metric);
           const elem = parseElemType(o.type);
-          await withBackend(image, true, (b) => {
+          await withTarget(image, dirArg, true, async (b, dir) => {
             if (o.parents) {
               // refuse before creating anything when the nearest existing ancestor is in a collection
               let existing = fsPath(dir);
-              while (existing !== "/" && !b.stat(existing)) {
+              while (existing !== "/" && !(await b.stat(existing))) {
                 existing = existing.slice(0, existing.lastIndexOf("/")) || "/";
               }
-              const inside = b.stat(existing)?.type === "dir" ? b.collectionOfDir(existing) : null;
+              const inside = (await b.stat(existing))?.type === "dir" ? await b.collectionOfDir(existing) : null;
               if (inside) {
                 throw new CliError(
                   `${
@@ -125,9 +128,9 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
                   } would be inside collection ${inside.id} (rooted at ${inside.path}); collections do not nest`,
                 );
               }
-              b.mkdirp(dir);
+              await b.mkdirp(dir);
             }
-            const x = b.createCollection(dir, { dim: o.dim, metric, elem });
+            const x = await b.createCollection(dir, { dim: o.dim, metric, elem });
             if (o.json) printJson(collJson(x));
             else say(`Created ${describe(x)}`);
           });
@@ -185,15 +188,18 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
     "info",
     "show the collection that contains a directory",
   )
-    .argument("<image>", "image file or device (IMAGE)")
-    .argument("<dir>", "the collection root or any directory below it")
+    .argument(
+      "<target>",
+      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument("[dir]", "the collection root or any directory below it, inside IMAGE")
     .option("--json", "print the collection as JSON")
     .action(
       action(
         "collection info",
-        async (image: string, dir: string, o: { json?: boolean }) => {
-          await withBackend(image, false, (b) => {
-            const x = b.collectionOfDir(dir);
+        async (image: string, dirArg: string | undefined, o: { json?: boolean }) => {
+          await withTarget(image, dirArg, false, async (b, dir) => {
+            const x = await b.collectionOfDir(dir);
             if (!x) {
               throw new CliError(
                 `${fsPath(dir)} is not inside a vector collection (create one with 'vexfs collection create')`,

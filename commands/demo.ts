@@ -1,9 +1,11 @@
 /**
- * `vexfs demo`: the end-to-end run on real data. Formats a fresh image,
- * imports the 778 SAP Fiori documentation chunks of
- * `@sap-ux/fiori-docs-embeddings` (384-d MiniLM embeddings) as files under
- * /docs, runs searches whose answers are known, checks the filesystem, and
- * reports every step with its time.
+ * `vexfs demo`: the main job, end to end on real data, the way a user runs
+ * it: format a fresh image, mount it (`vexfs mount`, a FUSE daemon in its
+ * own process), write the 778 SAP Fiori documentation chunks of
+ * `@sap-ux/fiori-docs-embeddings` as files with ordinary file I/O, set their
+ * 384-d MiniLM embeddings and search them through the vector ioctls, show
+ * `ls`/`cat`/`df` on the mount, unmount, compare with a search of the
+ * unmounted image, and fsck. Every step is reported with its time.
  * @module
  */
 import type { Command } from "commander";
@@ -12,7 +14,9 @@ import { formatBytes } from "../src/device/probe.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
 import type { SearchHit } from "../src/fs/vectors.ts";
-import { OfflineBackend } from "./backend.ts";
+import * as ioctl from "../src/ioctl/client.ts";
+import { vexfsArgv } from "../src/mount/self.ts";
+import { findMount, type MountEntry, unmountAndWait } from "../src/mount/unmount.ts";
 import { runFsck, summaryLine } from "./fsck.ts";
 import { scoreText } from "./search.ts";
 import {
@@ -38,6 +42,14 @@ interface Step {
   detail: string;
   ms: number;
   ok: boolean;
+}
+
+/** Runs a host tool and returns its stdout (throws with its stderr on failure). */
+async function sh(cmd: string, args: string[]): Promise<string> {
+  const o = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  if (!o.success) throw new CliError(`${cmd} ${args.join(" ")}: ${dec.decode(o.stderr).trim()}`);
+  return dec.decode(o.stdout);
 }
 
 function clip(s: string, n: number): string {
@@ -90,7 +102,7 @@ export function register(program: Command): void {
   const cmd = defineCommand(
     program,
     "demo",
-    "end-to-end demo on real data: format, import 778 embedded documents, search, check",
+    "end-to-end demo on real data: mkfs, mount, write 778 embedded documents, search by ioctl, unmount, fsck",
   )
     .option(
       "--image <path>",
@@ -143,6 +155,8 @@ export function register(program: Command): void {
             image = `${tmpDir}/demo.img`;
           }
           let failed = false;
+          let mounted = null as MountEntry | null;
+          let mountDir: string | undefined;
           const t0 = performance.now();
           try {
             say(c.bold(`VexFS demo: ${image}`));
@@ -160,155 +174,216 @@ export function register(program: Command): void {
                 }, ${r.layout.blockCount} blocks of ${r.layout.blockSize} bytes, ${r.layout.inodeCount} inodes`,
             );
 
-            // import
+            // mount: the daemon is a separate process, as for a user
+            const mnt = `${tmpDir ?? Deno.makeTempDirSync({ prefix: "vexfs-demo-" })}/mnt`;
+            mountDir = mnt;
+            Deno.mkdirSync(mnt, { recursive: true });
+            await timed(
+              "mount",
+              async () => {
+                const [exe, ...args] = vexfsArgv(["mount", image, mnt]);
+                const r = await new Deno.Command(exe, { args, stdin: "null", stdout: "inherit", stderr: "inherit" })
+                  .output();
+                if (!r.success) throw new CliError(`vexfs mount ${image} ${mnt} failed (exit ${r.code})`);
+                mounted = findMount(mnt);
+                if (!mounted) throw new CliError(`vexfs mount returned but ${mnt} is not mounted`);
+                return mounted;
+              },
+              (m) => `${m.fstype} daemon serving ${mnt} (${m.options})`,
+            );
+            const docsDir = `${mnt}${DOCS_DIR}`;
+
+            // ordinary file I/O through the kernel, then vectors by ioctl
             const names: string[] = [];
             const titleOf = new Map<string, string>();
-            await timed(
-              "import",
+            const bytes = await timed(
+              "write files",
               async () => {
-                const fs = Vexfs.open(image);
-                const b = new OfflineBackend(image, fs);
+                await Deno.mkdir(docsDir);
                 const enc = new TextEncoder();
+                const used = new Set<string>();
                 let bytes = 0;
-                const bar = progress("importing", ds.docs.length, "docs");
-                const tick = yielder(64);
+                const bar = progress("writing", ds.docs.length, "files");
                 try {
-                  b.mkdirp(DOCS_DIR);
-                  b.createCollection(DOCS_DIR, {
-                    dim: ds.dim,
-                    metric: "cosine",
-                    elem: "f32",
-                  });
-                  const dir = fs.resolve(DOCS_DIR);
-                  const used = new Set<string>();
                   for (const d of ds.docs) {
                     const name = fileNameFor(d.title, d.id, used);
-                    const ino = fs.create(dir, name);
                     const data = enc.encode(d.content);
-                    if (data.length) {
-                      fs.write(ino, 0, data);
-                    }
-                    fs.collections.setVector(ino, d.vector);
+                    await Deno.writeFile(`${docsDir}/${name}`, data);
                     names.push(name);
                     titleOf.set(name, d.title);
                     bytes += data.length;
                     bar.increment();
-                    await tick();
                   }
                 } finally {
                   bar.stop();
-                  fs.close();
                 }
                 return bytes;
               },
-              (bytes) =>
-                `${ds.docs.length} files (${
-                  formatBytes(bytes)
-                } of text) with ${ds.docs.length} vectors into ${DOCS_DIR} (collection: 384-d cosine f32)`,
+              (bytes) => `${ds.docs.length} files (${formatBytes(bytes)}) written with Deno.writeFile into ${DOCS_DIR}`,
+            );
+            await timed(
+              "create collection (ioctl)",
+              () => ioctl.createCollection(docsDir, { dim: ds.dim, metric: "cosine", elem: "f32" }),
+              (x) => `VEXFS_IOC_CREATE_COLLECTION on ${DOCS_DIR}: collection ${x.id}, ${x.dim}-d ${x.metric} ${x.elem}`,
+            );
+            await timed(
+              "set vectors (ioctl)",
+              async () => {
+                const bar = progress("vectors", ds.docs.length, "files");
+                try {
+                  for (let i = 0; i < ds.docs.length; i++) {
+                    await ioctl.setVector(`${docsDir}/${names[i]}`, ds.docs[i].vector);
+                    bar.increment();
+                  }
+                } finally {
+                  bar.stop();
+                }
+                return ds.docs.length;
+              },
+              (n) => `${n} × VEXFS_IOC_SET_VECTOR (${formatBytes(bytes)} of text now carries ${n} vectors)`,
             );
 
-            // searches
-            const fs = Vexfs.open(image, { readOnly: true });
-            try {
-              const dir = fs.resolve(DOCS_DIR);
-              const show = (hits: SearchHit[], mark: Set<string>) => {
-                say(table(
-                  ["rank", "cosine", "document title"],
-                  hits.map((h, i) => [
-                    i + 1,
-                    scoreText(h.score),
-                    (mark.has(h.path) ? c.green : (s: string) => s)(
-                      clip(titleOf.get(h.path) ?? h.path, 72),
-                    ),
-                  ]),
-                  ["right", "right", "left"],
-                ));
-              };
-              const bruteForce = (q: Float32Array, k: number) =>
-                ds.docs.map((d) => cosine(q, d.vector)).sort((x, y) => y - x)
-                  .slice(0, k);
-              for (const i of pickDistinct(ds.docs, 3)) {
-                const hits = await timed(
-                  `search like "${clip(ds.docs[i].title, 28)}"`,
-                  () => fs.collections.search(dir, ds.docs[i].vector, TOP_K),
-                  (h) => {
-                    const first = h[0];
-                    const self = first?.path === names[i];
-                    return self
-                      ? `itself first with cosine ${scoreText(first.score)}; next ${h[1] ? scoreText(h[1].score) : "-"}`
-                      : `NOT sensible: first hit is ${first?.path ?? "nothing"}, expected ${names[i]}`;
-                  },
-                  (h) => h[0]?.path === names[i] && Math.abs(h[0].score - 1) < 1e-3,
-                );
-                show(hits, new Set([names[i]]));
-                if (
-                  !(hits[0]?.path === names[i] &&
-                    Math.abs(hits[0].score - 1) < 1e-3)
-                ) {
-                  failed = true;
-                }
-              }
-              const [a, bIdx] = pickPair(ds.docs, pickDistinct(ds.docs, 1)[0]);
-              const mean = new Float32Array(ds.dim);
-              for (let j = 0; j < ds.dim; j++) {
-                mean[j] = (ds.docs[a].vector[j] + ds.docs[bIdx].vector[j]) / 2;
-              }
-              const want = new Set([names[a], names[bIdx]]);
-              const pairHits = await timed(
-                "search mean of two documents",
-                () => fs.collections.search(dir, mean, TOP_K),
+            // what ordinary tools see
+            await timed(
+              "ls, cat, df on the mount",
+              async () => {
+                const ls = await sh("ls", ["-l", docsDir]);
+                const lines = ls.split("\n").filter(Boolean);
+                say(c.dim(`  $ ls -l ${docsDir} | head -4`));
+                for (const l of lines.slice(0, 4)) say(`  ${l}`);
+                const first = names[pickDistinct(ds.docs, 1)[0]];
+                const text = await sh("cat", [`${docsDir}/${first}`]);
+                say(c.dim(`  $ cat '${docsDir}/${first}' | head -c 200`));
+                say(`  ${clip(text.replace(/\s+/g, " "), 200)}`);
+                const df = await sh("df", ["-h", mnt]);
+                say(c.dim(`  $ df -h ${mnt}`));
+                for (const l of df.split("\n").filter(Boolean)) say(`  ${l}`);
+                return lines.length - 1;
+              },
+              (n) => `ls lists ${n} files; cat and df work as on any filesystem`,
+              (n) => n === ds.docs.length,
+            );
+
+            // searches by ioctl
+            const search = (q: Float32Array, k: number) => ioctl.searchWithPaths(docsDir, q, k);
+            const show = (hits: SearchHit[], mark: Set<string>) => {
+              say(table(
+                ["rank", "cosine", "document title"],
+                hits.map((h, i) => [
+                  i + 1,
+                  scoreText(h.score),
+                  (mark.has(h.path) ? c.green : (s: string) => s)(clip(titleOf.get(h.path) ?? h.path, 72)),
+                ]),
+                ["right", "right", "left"],
+              ));
+            };
+            const bruteForce = (q: Float32Array, k: number) =>
+              ds.docs.map((d) => cosine(q, d.vector)).sort((x, y) => y - x).slice(0, k);
+            for (const i of pickDistinct(ds.docs, 3)) {
+              const hits = await timed(
+                `search (ioctl) like "${clip(ds.docs[i].title, 24)}"`,
+                () => search(ds.docs[i].vector, TOP_K),
                 (h) => {
-                  const ranks = [names[a], names[bIdx]].map((n) => h.findIndex((x) => x.path === n) + 1);
-                  return ranks.every((r) => r > 0)
-                    ? `both documents found, at ranks ${ranks.join(" and ")}`
-                    : `NOT sensible: ${
-                      ranks.map((r, k) => `${[names[a], names[bIdx]][k]} ${r ? `rank ${r}` : `not in top ${TOP_K}`}`)
-                        .join(", ")
-                    }`;
+                  const first = h[0];
+                  return first?.path === names[i]
+                    ? `itself first with cosine ${scoreText(first.score)}; next ${h[1] ? scoreText(h[1].score) : "-"}`
+                    : `NOT sensible: first hit is ${first?.path ?? "nothing"}, expected ${names[i]}`;
                 },
-                (h) => [...want].every((n) => h.some((x) => x.path === n)),
+                (h) => h[0]?.path === names[i] && Math.abs(h[0].score - 1) < 1e-3,
               );
-              say(
-                c.dim(
-                  `  query = mean of "${ds.docs[a].title}" and "${ds.docs[bIdx].title}"`,
-                ),
-              );
-              show(pairHits, want);
-              if (![...want].every((n) => pairHits.some((x) => x.path === n))) {
-                failed = true;
-              }
-              // the engine's answer must equal an in-memory brute force over the dataset
-              const probes = pickDistinct(ds.docs, 20);
-              const vecOf = new Map(
-                names.map((n, i) => [n, ds.docs[i].vector]),
-              );
-              const bad = await timed(
-                "verify against brute force",
-                () => {
-                  let bad = 0;
-                  for (const i of probes) {
-                    const q = ds.docs[i].vector;
-                    const got = fs.collections.search(dir, q, TOP_K);
-                    const exp = bruteForce(q, TOP_K);
-                    const same = got.length === exp.length &&
-                      got.every((h, r) =>
-                        Math.abs(h.score - exp[r]) < 1e-5 &&
-                        Math.abs(cosine(q, vecOf.get(h.path)!) - h.score) < 1e-5
-                      );
-                    if (!same) bad++;
-                  }
-                  return bad;
-                },
-                (bad) =>
-                  bad
-                    ? `${bad} of ${probes.length} top-${TOP_K} lists differ from the in-memory brute force`
-                    : `${probes.length} top-${TOP_K} lists equal the in-memory brute force`,
-                (bad) => bad === 0,
-              );
-              if (bad) failed = true;
-            } finally {
-              fs.close();
+              show(hits, new Set([names[i]]));
+              if (!(hits[0]?.path === names[i] && Math.abs(hits[0].score - 1) < 1e-3)) failed = true;
             }
+            const [a, bIdx] = pickPair(ds.docs, pickDistinct(ds.docs, 1)[0]);
+            const mean = new Float32Array(ds.dim);
+            for (let j = 0; j < ds.dim; j++) mean[j] = (ds.docs[a].vector[j] + ds.docs[bIdx].vector[j]) / 2;
+            const want = new Set([names[a], names[bIdx]]);
+            const pairHits = await timed(
+              "search (ioctl) mean of two documents",
+              () => search(mean, TOP_K),
+              (h) => {
+                const ranks = [names[a], names[bIdx]].map((n) => h.findIndex((x) => x.path === n) + 1);
+                return ranks.every((r) => r > 0)
+                  ? `both documents found, at ranks ${ranks.join(" and ")}`
+                  : `NOT sensible: ${
+                    ranks.map((r, k) => `${[names[a], names[bIdx]][k]} ${r ? `rank ${r}` : `not in top ${TOP_K}`}`)
+                      .join(", ")
+                  }`;
+              },
+              (h) => [...want].every((n) => h.some((x) => x.path === n)),
+            );
+            say(c.dim(`  query = mean of "${ds.docs[a].title}" and "${ds.docs[bIdx].title}"`));
+            show(pairHits, want);
+            if (![...want].every((n) => pairHits.some((x) => x.path === n))) failed = true;
+
+            // the mount's answers must equal an in-memory brute force over the dataset
+            const probes = pickDistinct(ds.docs, 20);
+            const vecOf = new Map(names.map((n, i) => [n, ds.docs[i].vector]));
+            const mountAnswers: SearchHit[][] = [];
+            const bad = await timed(
+              "verify against brute force",
+              async () => {
+                let bad = 0;
+                for (const i of probes) {
+                  const q = ds.docs[i].vector;
+                  const got = await search(q, TOP_K);
+                  mountAnswers.push(got);
+                  const exp = bruteForce(q, TOP_K);
+                  const same = got.length === exp.length &&
+                    got.every((h, r) =>
+                      Math.abs(h.score - exp[r]) < 1e-5 && Math.abs(cosine(q, vecOf.get(h.path)!) - h.score) < 1e-5
+                    );
+                  if (!same) bad++;
+                }
+                return bad;
+              },
+              (bad) =>
+                bad
+                  ? `${bad} of ${probes.length} top-${TOP_K} lists differ from the in-memory brute force`
+                  : `${probes.length} top-${TOP_K} lists by ioctl equal the in-memory brute force`,
+              (bad) => bad === 0,
+            );
+            if (bad) failed = true;
+
+            await timed(
+              "unmount",
+              async () => {
+                await unmountAndWait(mounted!, 120_000);
+                mounted = null;
+              },
+              () => `the daemon wrote everything back and marked the superblock clean`,
+            );
+
+            // the same searches on the unmounted image, through the engine directly
+            const differ = await timed(
+              "search the unmounted image",
+              () => {
+                const fs = Vexfs.open(image, { readOnly: true });
+                try {
+                  const dir = fs.resolve(DOCS_DIR);
+                  let differ = 0;
+                  probes.forEach((i, n) => {
+                    const off = fs.collections.search(dir, ds.docs[i].vector, TOP_K);
+                    const on = mountAnswers[n];
+                    if (
+                      off.length !== on.length ||
+                      off.some((h, r) =>
+                        h.ino !== on[r].ino || h.path !== on[r].path || Math.fround(h.score) !== on[r].score
+                      )
+                    ) differ++;
+                  });
+                  return differ;
+                } finally {
+                  fs.close();
+                }
+              },
+              (d) =>
+                d
+                  ? `${d} of ${probes.length} result lists differ between the mount and the image`
+                  : `${probes.length} result lists identical to those on the mount (inodes, paths, f32 scores)`,
+              (d) => d === 0,
+            );
+            if (differ) failed = true;
 
             const report = await timed(
               "fsck",
@@ -329,6 +404,21 @@ export function register(program: Command): void {
             }
             say(c.dim(summaryLine(report)));
           } finally {
+            const still = mounted;
+            if (still) {
+              try {
+                await unmountAndWait(still, 120_000);
+                mounted = null;
+              } catch (e) {
+                warn(`could not unmount ${still.mountpoint}: ${e instanceof Error ? e.message : e}`);
+              }
+            }
+            if (mountDir && !tmpDir) {
+              try {
+                Deno.removeSync(mountDir);
+                Deno.removeSync(mountDir.replace(/\/mnt$/, ""));
+              } catch { /* busy or gone */ }
+            }
             const total = performance.now() - t0;
             if (steps.length) {
               say();
@@ -347,9 +437,11 @@ export function register(program: Command): void {
                 ["left", "left", "right"],
               ));
             }
-            if (o.keep) {
+            if (mounted) {
+              warn(`${mounted.mountpoint} is still mounted; leaving ${image} in place`);
+            } else if (o.keep) {
               say(
-                `Image kept: ${image}  (try: vexfs info ${image}; vexfs ls -l ${image} ${DOCS_DIR})`,
+                `Image kept: ${image}  (try: vexfs info ${image}; vexfs mount ${image} /mnt; vexfs search /mnt${DOCS_DIR} ...)`,
               );
             } else {
               try {
@@ -368,12 +460,14 @@ export function register(program: Command): void {
     "after",
     `
 Steps: load the dataset (778 chunks of the SAP Fiori tools documentation with
-384-d all-MiniLM-L6-v2 embeddings), mkfs a 256 MiB image, import every chunk
-as /docs/<title>.md with its text as content and its embedding as vector (a
-cosine/f32 collection), search with documents' own embeddings (each must come
-back first with cosine ~1) and with the mean of two documents (both must be in
-the top ${TOP_K}), compare the engine's results with an in-memory brute force,
-and run fsck. Exits 1 if any check fails.`,
+384-d all-MiniLM-L6-v2 embeddings), mkfs a 256 MiB image, mount it with
+'vexfs mount' (FUSE; needs root or fusermount3 and /dev/fuse), write every
+chunk as /docs/<title>.md with Deno.writeFile, make /docs a cosine/f32
+collection and set each embedding by ioctl, show ls/cat/df on the mount,
+search by ioctl with documents' own embeddings (each must come back first
+with cosine ~1) and with the mean of two documents (both must be in the top
+${TOP_K}), compare with an in-memory brute force, unmount, search the unmounted
+image (results must be identical), and run fsck. Exits 1 if any check fails.`,
   );
   examples(cmd, ["vexfs demo", "vexfs demo --keep --image /tmp/docs.img"]);
 }

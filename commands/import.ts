@@ -8,7 +8,7 @@ import { formatBytes } from "../src/device/probe.ts";
 import { readJsonlFile } from "../src/data/jsonl.ts";
 import { parseVectorText, vectorFromArray } from "../src/vector/codec.ts";
 import { type ElemType, type Metric, parseElemType, parseMetric } from "../src/vector/types.ts";
-import { type CollectionView, type FsBackend, withBackend } from "./backend.ts";
+import { type CollectionView, type FsBackend, withTarget } from "./backend.ts";
 import { DEFAULT_METRIC, DEFAULT_TYPE } from "./collection.ts";
 import {
   action,
@@ -67,13 +67,13 @@ interface CollectionWish {
  * explicitly requested parameters) or creates one with `dim` (given, or
  * inferred from the first vector).
  */
-function ensureCollection(
+async function ensureCollection(
   b: FsBackend,
   dir: string,
   want: CollectionWish,
   firstDim: number | undefined,
-): { coll: CollectionView; created: boolean } {
-  const have = b.collectionOfDir(dir);
+): Promise<{ coll: CollectionView; created: boolean }> {
+  const have = await b.collectionOfDir(dir);
   if (have) {
     const bad: string[] = [];
     if (want.dim !== undefined && want.dim !== have.dim) {
@@ -98,7 +98,7 @@ function ensureCollection(
       `${fsPath(dir)} is not in a collection and there is no vector to infer the dimension from; give --dim`,
     );
   }
-  const coll = b.createCollection(dir, {
+  const coll = await b.createCollection(dir, {
     dim,
     metric: want.metric ?? DEFAULT_METRIC,
     elem: want.elem ?? DEFAULT_TYPE,
@@ -129,11 +129,11 @@ function relKey(p: string): string {
 }
 
 /** An empty summary for an import into `base` from `source`; creates `base` (and parents) if missing. */
-function newSummary(b: FsBackend, base: string, source: string): ImportSummary {
+async function newSummary(b: FsBackend, base: string, source: string): Promise<ImportSummary> {
   return {
     dir: base,
     source,
-    dirsCreated: b.mkdirp(base) ? 1 : 0,
+    dirsCreated: await b.mkdirp(base) ? 1 : 0,
     files: 0,
     bytes: 0,
     vectors: 0,
@@ -154,9 +154,9 @@ export async function importJsonl(
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
-  const s = newSummary(b, base, file);
+  const s = await newSummary(b, base, file);
   const total = await countLines(file);
-  const existing = b.collectionOfDir(base);
+  const existing = await b.collectionOfDir(base);
   const bar = progress("importing", total, "records");
   const tick = yielder(256);
   const enc = new TextEncoder();
@@ -165,7 +165,7 @@ export async function importJsonl(
       const rec of readJsonlFile(file, { dim: existing?.dim ?? want.dim })
     ) {
       if (!s.collection) {
-        const r = ensureCollection(b, base, want, rec.vector.length);
+        const r = await ensureCollection(b, base, want, rec.vector.length);
         s.collection = r.coll;
         s.collectionCreated = r.created;
       }
@@ -176,14 +176,14 @@ export async function importJsonl(
         );
       }
       const target = `${base === "/" ? "" : base}/${rel}`;
-      if (rec.text !== undefined || !b.stat(target)) {
+      if (rec.text !== undefined || !await b.stat(target)) {
         const data = enc.encode(rec.text ?? "");
         await b.writeFile(target, data, { parents: true });
         s.files++;
         s.bytes += data.length;
       }
       try {
-        b.setVector(target, rec.vector);
+        await b.setVector(target, rec.vector);
       } catch (e) {
         throw new CliError(`${file} line ${rec.line}: ${errorMessage(e)}`);
       }
@@ -194,7 +194,7 @@ export async function importJsonl(
   } finally {
     bar.stop();
   }
-  if (s.collection) s.collection = b.collectionOfDir(base);
+  if (s.collection) s.collection = await b.collectionOfDir(base);
   s.elapsedMs = performance.now() - t0;
   return s;
 }
@@ -274,9 +274,9 @@ export async function importDir(
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
-  const s = newSummary(b, base, hostDir);
+  const s = await newSummary(b, base, hostDir);
   const entries = await walk(hostDir);
-  const existing = b.collectionOfDir(base);
+  const existing = await b.collectionOfDir(base);
   const byKey = new Map<string, { v: Float32Array; line: number }>();
   if (jsonl) {
     for await (
@@ -302,7 +302,7 @@ export async function importDir(
   }
   for (const k of byKey.keys()) if (!used.has(k)) s.unmatched++;
   if (vectors.size || want.dim !== undefined) {
-    const r = ensureCollection(b, base, want, firstDim);
+    const r = await ensureCollection(b, base, want, firstDim);
     s.collection = r.coll;
     s.collectionCreated = r.created;
   }
@@ -314,7 +314,7 @@ export async function importDir(
     for (const e of entries) {
       const target = `${prefix}/${e.rel}`;
       if (e.kind === "dir") {
-        if (b.mkdirp(target)) s.dirsCreated++;
+        if (await b.mkdirp(target)) s.dirsCreated++;
         continue;
       }
       if (e.kind === "other") {
@@ -334,7 +334,7 @@ export async function importDir(
       const v = vectors.get(e.rel);
       if (v) {
         try {
-          b.setVector(target, v);
+          await b.setVector(target, v);
         } catch (err) {
           throw new CliError(`vector of ${e.host}: ${errorMessage(err)}`);
         }
@@ -346,7 +346,7 @@ export async function importDir(
   } finally {
     bar.stop();
   }
-  if (s.collection) s.collection = b.collectionOfDir(base);
+  if (s.collection) s.collection = await b.collectionOfDir(base);
   s.elapsedMs = performance.now() - t0;
   return s;
 }
@@ -391,9 +391,12 @@ export function register(program: Command): void {
     "import",
     "import files and vectors into a directory of an unmounted image",
   )
-    .argument("<image>", "image file or device (IMAGE)")
     .argument(
-      "<dir>",
+      "<target>",
+      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument(
+      "[dir]",
       "destination directory inside the filesystem (created if missing)",
     )
     .option(
@@ -423,7 +426,7 @@ export function register(program: Command): void {
     )
     .option("--json", "print the summary as JSON")
     .action(
-      action("import", async (image: string, dir: string, o: ImportFlags) => {
+      action("import", async (image: string, dirArg: string | undefined, o: ImportFlags) => {
         if ((o.fromDir === undefined) === (o.jsonl === undefined)) {
           throw new CliError(
             "give exactly one source: --from-dir HOSTDIR or --jsonl FILE",
@@ -437,10 +440,11 @@ export function register(program: Command): void {
           metric: o.metric === undefined ? undefined : parseMetric(o.metric),
           elem: o.type === undefined ? undefined : parseElemType(o.type),
         };
-        const s = await withBackend(
+        const s = await withTarget(
           image,
+          dirArg,
           true,
-          (b) =>
+          (b, dir) =>
             o.jsonl !== undefined
               ? importJsonl(b, dir, o.jsonl, want)
               : importDir(b, dir, o.fromDir!, o.vectorsFromJsonl, want),

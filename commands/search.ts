@@ -3,7 +3,9 @@
  * @module
  */
 import type { Command } from "commander";
-import { type FsBackend, withBackend } from "./backend.ts";
+import { type FsBackend, withTarget } from "./backend.ts";
+import { resolve } from "node:path";
+import { OfflineBackend } from "./backend.ts";
 import { action, c, CliError, defineCommand, examples, fsPath, positiveInt, printJson, say, table } from "./util.ts";
 import { vectorFromOptions, type VectorSource } from "./vector.ts";
 
@@ -15,10 +17,10 @@ interface SearchFlags extends VectorSource {
 }
 
 /** Resolves `--like`: absolute paths as they are, others relative to DIR first, then to the root. */
-function likePath(b: FsBackend, dir: string, like: string): string {
+async function likePath(b: FsBackend, dir: string, like: string): Promise<string> {
   if (like.startsWith("/")) return fsPath(like);
   const rel = fsPath(`${fsPath(dir)}/${like}`);
-  return b.stat(rel) ? rel : fsPath(like);
+  return (await b.stat(rel)) ? rel : b instanceof OfflineBackend ? fsPath(like) : resolve(like);
 }
 
 /** Score text: similarities and distances with 6 decimals. */
@@ -33,9 +35,12 @@ export function register(program: Command): void {
     "search",
     "find the files whose vectors are nearest to a query (exact top-k)",
   )
-    .argument("<image>", "image file or device (IMAGE)")
     .argument(
-      "<dir>",
+      "<target>",
+      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument(
+      "[dir]",
       "directory to search: a collection root or a directory below it (only its subtree is searched)",
     )
     .option(
@@ -59,7 +64,7 @@ export function register(program: Command): void {
     .option("--include-self", "with --like: keep the query file in the results")
     .option("--json", "print [{rank, path, ino, score}] as JSON")
     .action(
-      action("search", async (image: string, dir: string, o: SearchFlags) => {
+      action("search", async (image: string, dirArg: string | undefined, o: SearchFlags) => {
         const given = [o.vector, o.raw, o.like].filter((x) => x !== undefined).length;
         if (given !== 1) {
           throw new CliError(
@@ -69,8 +74,8 @@ export function register(program: Command): void {
         if (o.includeSelf && o.like === undefined) {
           throw new CliError("--include-self only applies to --like");
         }
-        await withBackend(image, false, async (b) => {
-          const coll = b.collectionOfDir(dir);
+        await withTarget(image, dirArg, false, async (b, dir) => {
+          const coll = await b.collectionOfDir(dir);
           if (!coll) {
             throw new CliError(
               `${fsPath(dir)} is not inside a vector collection (create one with 'vexfs collection create')`,
@@ -79,8 +84,8 @@ export function register(program: Command): void {
           let query: Float32Array;
           const exclude: string[] = [];
           if (o.like !== undefined) {
-            const p = likePath(b, dir, o.like);
-            const r = b.getVector(p);
+            const p = await likePath(b, dir, o.like);
+            const r = await b.getVector(p);
             if (!r) throw new CliError(`${p} has no vector to search with`);
             if (r.collection.id !== coll.id) {
               throw new CliError(
@@ -91,7 +96,7 @@ export function register(program: Command): void {
             if (!o.includeSelf) exclude.push(p);
           } else query = await vectorFromOptions(o, coll.dim, ["--like"]);
           const t0 = performance.now();
-          const hits = b.search(dir, query, o.topK, { exclude });
+          const hits = await b.search(dir, query, o.topK, { exclude });
           const ms = performance.now() - t0;
           if (o.json) {
             return printJson(
@@ -138,5 +143,6 @@ similarities (higher is nearer). Ties are broken by inode number.`,
     "vexfs search disk.img /docs --top-k 5 --like /docs/intro.md",
     "vexfs search disk.img /docs/guides -k 3 --vector '[0.1, 0.2, 0.3]'",
     "vexfs search --json disk.img /docs -k 10 --raw query.f32",
+    "vexfs search /mnt/vexfs/docs --top-k 10 --like intro.md    # on a mounted VexFS (ioctl; k <= 256)",
   ]);
 }

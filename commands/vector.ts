@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { parseVectorRaw, parseVectorText } from "../src/vector/codec.ts";
-import { withBackend } from "./backend.ts";
+import { withTarget } from "./backend.ts";
 import {
   action,
   CliError,
@@ -68,11 +68,15 @@ export function register(program: Command): void {
     "vexfs vector set disk.img /docs/a.md --vector '[0.1, 0.2, 0.3]'",
     "vexfs vector get disk.img /docs/a.md",
     "vexfs vector delete disk.img /docs/a.md",
+    "vexfs vector get /mnt/vexfs/docs/a.md          # on a mounted VexFS (ioctl)",
   ]);
 
   const set = defineCommand(vec, "set", "set (or replace) the vector of a file")
-    .argument("<image>", "image file or device (IMAGE)")
-    .argument("<file>", "regular file inside a collection")
+    .argument(
+      "<target>",
+      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument("[file]", "regular file inside a collection (a path inside IMAGE)")
     .option(
       "--vector <numbers>",
       "the vector as a JSON array '[0.1, 0.2]' or numbers separated by spaces or commas",
@@ -84,14 +88,14 @@ export function register(program: Command): void {
     .action(
       action(
         "vector set",
-        async (image: string, file: string, o: VectorSource) => {
+        async (image: string, file: string | undefined, o: VectorSource) => {
           if (
             (o.vector === undefined) === (o.raw === undefined)
           ) throw new CliError("give exactly one of --vector, --raw");
-          await withBackend(image, true, async (b) => {
-            const coll = b.collectionForFile(file);
+          await withTarget(image, file, true, async (b, file) => {
+            const coll = await b.collectionForFile(file);
             const v = await vectorFromOptions(o, coll.dim);
-            b.setVector(file, v);
+            await b.setVector(file, v);
           });
         },
       ),
@@ -108,8 +112,11 @@ export function register(program: Command): void {
   ]);
 
   const get = defineCommand(vec, "get", "print the vector of a file")
-    .argument("<image>", "image file or device (IMAGE)")
-    .argument("<file>", "regular file inside a collection")
+    .argument(
+      "<target>",
+      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument("[file]", "regular file inside a collection (a path inside IMAGE)")
     .option(
       "--json",
       "print {path, collection, dim, metric, type, vector} as JSON",
@@ -123,7 +130,7 @@ export function register(program: Command): void {
         "vector get",
         async (
           image: string,
-          file: string,
+          file: string | undefined,
           o: { json?: boolean; raw?: boolean },
         ) => {
           if (o.json && o.raw) {
@@ -131,8 +138,8 @@ export function register(program: Command): void {
               "give at most one of --json, --raw",
             );
           }
-          await withBackend(image, false, (b) => {
-            const r = b.getVector(file);
+          await withTarget(image, file, false, async (b, file) => {
+            const r = await b.getVector(file);
             if (!r) {
               throw new CliError(
                 `${fsPath(file)} has no vector (set one with 'vexfs vector set')`,
@@ -173,15 +180,18 @@ export function register(program: Command): void {
     "delete",
     "remove the vector of a file (the file stays)",
   )
-    .argument("<image>", "image file or device (IMAGE)")
-    .argument("<file>", "regular file inside a collection")
+    .argument(
+      "<target>",
+      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument("[file]", "regular file inside a collection (a path inside IMAGE)")
     .option("-f, --force", "no error if the file has no vector")
     .action(
       action(
         "vector delete",
-        async (image: string, file: string, o: { force?: boolean }) => {
-          await withBackend(image, true, (b) => {
-            if (!b.deleteVector(file) && !o.force) {
+        async (image: string, file: string | undefined, o: { force?: boolean }) => {
+          await withTarget(image, file, true, async (b, file) => {
+            if (!(await b.deleteVector(file)) && !o.force) {
               throw new CliError(`${fsPath(file)} has no vector`);
             }
           });

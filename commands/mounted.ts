@@ -1,0 +1,193 @@
+/**
+ * The "mounted path" backend of the vector and import commands: files go
+ * through the host kernel like any program's I/O, vectors and collections
+ * through the VexFS ioctls (src/ioctl/client.ts, docs/IOCTL.md). Paths are
+ * host paths on the mount (`/mnt/vexfs/docs/a.md`).
+ * @module
+ */
+import { dirname, join, relative, resolve } from "node:path";
+import { FsError } from "../src/errors.ts";
+import * as ioctl from "../src/ioctl/client.ts";
+import type { CollectionInfo, CollectionParams, SearchHit } from "../src/fs/vectors.ts";
+import { type CollectionView, type FileInfo, type FsBackend, typeName, typeNoun } from "./backend.ts";
+import { CliError } from "./util.ts";
+
+/** A VexFS mounted at `target`; every path given to the methods is a host path. */
+export class MountedBackend implements FsBackend {
+  /** the mountpoint */
+  readonly target: string;
+
+  constructor(mountpoint: string) {
+    this.target = mountpoint;
+  }
+
+  /** Finds the mountpoint of host path `path` (a VexFS mount), or null if it is not on one. */
+  static async at(path: string): Promise<MountedBackend | null> {
+    let cur = resolve(path);
+    if (!(await ioctl.fsInfo(cur))) return null;
+    const dev = (await Deno.stat(cur)).dev;
+    for (;;) {
+      const up = dirname(cur);
+      if (up === cur) break;
+      const st = await Deno.stat(up);
+      if (st.dev !== dev) break;
+      cur = up;
+    }
+    return new MountedBackend(cur);
+  }
+
+  async #view(info: CollectionInfo): Promise<CollectionView> {
+    let rel: string;
+    try {
+      rel = await ioctl.inoPath(this.target, info.rootIno);
+    } catch {
+      return { ...info, path: `<inode ${info.rootIno}>` };
+    }
+    return { ...info, path: rel === "." ? this.target : join(this.target, rel) };
+  }
+
+  async #kind(path: string, want: "dir" | "file"): Promise<void> {
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw new CliError(`${path}: no such file or directory`);
+      throw e;
+    }
+    const type = typeName(st.mode ?? 0);
+    if (want === "dir" && type !== "dir") throw new CliError(`${path} is not a directory`);
+    if (want === "file" && type !== "file") {
+      throw new CliError(`${path} is ${typeNoun(st.mode ?? 0)}; only regular files carry vectors`);
+    }
+  }
+
+  async mkdirp(path: string): Promise<boolean> {
+    try {
+      if ((await Deno.stat(path)).isDirectory) return false;
+    } catch { /* create it */ }
+    await Deno.mkdir(path, { recursive: true });
+    return true;
+  }
+
+  async writeFile(
+    path: string,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    opts: { parents?: boolean } = {},
+  ): Promise<number> {
+    if (opts.parents) await Deno.mkdir(dirname(path), { recursive: true });
+    if (data instanceof Uint8Array) {
+      await Deno.writeFile(path, data);
+      return data.length;
+    }
+    const f = await Deno.open(path, { write: true, create: true, truncate: true });
+    let n = 0;
+    try {
+      for await (const chunk of data) {
+        let off = 0;
+        while (off < chunk.length) off += await f.write(chunk.subarray(off));
+        n += chunk.length;
+      }
+    } finally {
+      f.close();
+    }
+    return n;
+  }
+
+  async stat(path: string): Promise<FileInfo | null> {
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.lstat(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw e;
+    }
+    const type = typeName(st.mode ?? 0);
+    let hasVector = false;
+    let collectionRoot = 0;
+    if (type === "file") {
+      try {
+        hasVector = (await ioctl.getVector(path)) !== null;
+      } catch { /* not in a collection */ }
+    } else if (type === "dir") {
+      const c = await ioctl.collectionInfo(path);
+      if (c && c.rootIno === st.ino) collectionRoot = c.id;
+    }
+    return {
+      path,
+      ino: st.ino ?? 0,
+      type,
+      mode: st.mode ?? 0,
+      nlink: st.nlink ?? 0,
+      uid: st.uid ?? 0,
+      gid: st.gid ?? 0,
+      size: st.size,
+      mtime: st.mtime?.getTime() ?? 0,
+      hasVector,
+      collectionRoot,
+    };
+  }
+
+  async createCollection(dir: string, p: CollectionParams): Promise<CollectionView> {
+    await this.#kind(dir, "dir");
+    return await this.#view(await ioctl.createCollection(dir, p));
+  }
+
+  listCollections(): CollectionView[] {
+    throw new CliError(
+      `listing every collection works on an unmounted image; on the mount at ${this.target} ask per directory ` +
+        `with 'vexfs collection info DIR'`,
+    );
+  }
+
+  async collectionOfDir(dir: string): Promise<CollectionView | null> {
+    await this.#kind(dir, "dir");
+    const c = await ioctl.collectionInfo(dir);
+    return c ? await this.#view(c) : null;
+  }
+
+  async collectionForFile(path: string): Promise<CollectionView> {
+    await this.#kind(path, "file");
+    const c = await ioctl.collectionInfo(path);
+    if (!c) {
+      throw new CliError(
+        `${path} is not inside a vector collection; make a directory above it one with 'vexfs collection create'`,
+      );
+    }
+    return await this.#view(c);
+  }
+
+  async setVector(path: string, v: Float32Array): Promise<void> {
+    await this.#kind(path, "file");
+    await ioctl.setVector(path, v);
+  }
+
+  async getVector(path: string): Promise<{ vector: Float32Array; collection: CollectionView } | null> {
+    await this.#kind(path, "file");
+    const r = await ioctl.getVector(path);
+    if (!r) return null;
+    const c = await ioctl.collectionInfo(path);
+    if (!c) throw new FsError("EIO", `${path} has a vector but no collection`);
+    return { vector: r.vector, collection: await this.#view(c) };
+  }
+
+  async deleteVector(path: string): Promise<boolean> {
+    await this.#kind(path, "file");
+    return await ioctl.deleteVector(path);
+  }
+
+  async search(
+    dir: string,
+    query: Float32Array,
+    k: number,
+    opts: { exclude?: string[] } = {},
+  ): Promise<SearchHit[]> {
+    await this.#kind(dir, "dir");
+    const ex = opts.exclude ?? [];
+    if (ex.length > 1) throw new CliError("a search on a mount can leave out at most one file");
+    const excludeIno = ex.length ? (await Deno.stat(ex[0])).ino ?? undefined : undefined;
+    const hits = await ioctl.searchWithPaths(dir, query, k, { excludeIno });
+    return hits.map((h) => ({ ...h, path: h.path.startsWith("/") ? relative(dir, h.path) : h.path }));
+  }
+
+  close(): void {}
+}
