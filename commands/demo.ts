@@ -31,7 +31,6 @@ import {
   say,
   table,
   warn,
-  yielder,
 } from "./util.ts";
 
 const DOCS_DIR = "/docs";
