@@ -62,7 +62,6 @@ const EXTRA_ERRNO_NAMES: Record<number, string> = {
   14: "EFAULT",
   15: "ENOTBLK",
   24: "EMFILE",
-  25: "ENOTTY",
   26: "ETXTBSY",
   32: "EPIPE",
   37: "ENOLCK",
