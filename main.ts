@@ -16,6 +16,7 @@ import { register as registerVector } from "./commands/vector.ts";
 import { register as registerImport } from "./commands/import.ts";
 import { register as registerSearch } from "./commands/search.ts";
 import { register as registerDemo } from "./commands/demo.ts";
+import { register as registerBench } from "./commands/bench.ts";
 import { register as registerMount } from "./commands/mount.ts";
 import { register as registerLater } from "./commands/later.ts";
 import { ce, reportError } from "./commands/util.ts";
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerSearch(program);
   registerMount(program);
   registerDemo(program);
+  registerBench(program);
   registerLater(program);
   program.addHelpText(
     "after",

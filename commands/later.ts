@@ -1,14 +1,13 @@
 /**
- * Commands that are planned but not implemented yet: `bench`, `build`,
- * `mount`. They are registered so that `vexfs --help` shows the whole plan,
- * and they fail honestly.
+ * Commands that are planned but not implemented yet: `build` (the kernel
+ * module). It is registered so that `vexfs --help` shows the whole plan, and
+ * it fails honestly.
  * @module
  */
 import type { Command } from "commander";
 import { action, CliError, defineCommand } from "./util.ts";
 
 const PLANNED: [name: string, args: string, what: string][] = [
-  ["bench", "[args...]", "benchmark VexFS search and I/O against baselines"],
   [
     "build",
     "[args...]",

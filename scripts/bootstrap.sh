@@ -3,6 +3,7 @@
 # then runs `demo` (the main job) or `test` (the whole suite).
 #   bash scripts/bootstrap.sh demo [args...]
 #   bash scripts/bootstrap.sh test [deno test args...]
+#   bash scripts/bootstrap.sh bench [vexfs bench args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
@@ -28,6 +29,13 @@ if [ "$what" = test ]; then
   have pkg-config || need_pkgs+=(pkg-config)
   [ -e /usr/include/fuse3/fuse_lowlevel.h ] || need_pkgs+=(libfuse3-dev)
 fi
+if [ "$what" = bench ]; then
+  # vexfs bench: builds libfuse's passthrough_ll example and runs fio
+  have cc || need_pkgs+=(gcc)
+  have pkg-config || need_pkgs+=(pkg-config)
+  [ -e /usr/include/fuse3/fuse_lowlevel.h ] || need_pkgs+=(libfuse3-dev)
+  have fio || need_pkgs+=(fio)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -52,5 +60,6 @@ case "$what" in
   demo) exec "$deno" task --quiet vexfs demo "$@" ;;
   test) exec "$deno" task --quiet test "$@" ;;
   vexfs) exec "$deno" task --quiet vexfs "$@" ;;
-  *) say "unknown action '$what' (use demo, test or vexfs)"; exit 2 ;;
+  bench) exec "$deno" task --quiet bench "$@" ;;
+  *) say "unknown action '$what' (use demo, test, bench or vexfs)"; exit 2 ;;
 esac

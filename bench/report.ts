@@ -1,0 +1,473 @@
+/**
+ * The benchmark report: its data model (also the `--json` output), ratios to
+ * passthrough_ll, the rows of the terminal tables, and the Markdown block of
+ * BENCHMARKS.md (refreshed between markers so that hand-written analysis
+ * around it survives).
+ * @module
+ */
+import type { SearchResult } from "./search.ts";
+import type { LatencyStats } from "./search.ts";
+import type { MachineInfo } from "./system.ts";
+import { TARGET_IDS, type TargetId } from "./targets.ts";
+
+/** Workloads, in run and report order. */
+export const WORKLOAD_IDS = ["seq-write", "seq-read", "rand-read", "create", "stat", "search"] as const;
+/** One of {@linkcode WORKLOAD_IDS}. */
+export type WorkloadId = typeof WORKLOAD_IDS[number];
+
+/** Units of the workloads' main numbers. */
+export type Unit = "MB/s" | "IOPS" | "files/s" | "µs";
+
+/** What the report says about each workload. */
+export interface WorkloadInfo {
+  /** unit of the main number (MB/s are 10^6 bytes per second) */
+  unit: Unit;
+  /** whether a larger number is better (throughput) or worse (latency) */
+  higherIsBetter: boolean;
+  /** a short label for the table, given the run's settings */
+  label(s: Settings): string;
+}
+
+/** How to describe sizes in labels: 1 GiB, 256 MiB, 100 KiB. */
+export function sizeLabel(bytes: number): string {
+  for (const [u, f] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]] as const) {
+    if (bytes >= f && bytes % f === 0) return `${bytes / f} ${u}`;
+  }
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${bytes} B`;
+}
+
+/** Metadata of every workload. */
+export const WORKLOADS: Record<WorkloadId, WorkloadInfo> = {
+  "seq-write": {
+    unit: "MB/s",
+    higherIsBetter: true,
+    label: (s) => `sequential write ${sizeLabel(s.sizeBytes)} (1 MiB writes + fsync)`,
+  },
+  "seq-read": {
+    unit: "MB/s",
+    higherIsBetter: true,
+    label: (s) => `sequential read ${sizeLabel(s.sizeBytes)} (1 MiB reads, cold cache)`,
+  },
+  "rand-read": {
+    unit: "IOPS",
+    higherIsBetter: true,
+    label: (s) => `random 4 KiB reads in ${sizeLabel(s.sizeBytes)} (QD1, cold cache)`,
+  },
+  create: {
+    unit: "files/s",
+    higherIsBetter: true,
+    label: (s) => `create ${s.files.toLocaleString("en-US")} empty files`,
+  },
+  stat: {
+    unit: "files/s",
+    higherIsBetter: true,
+    label: (s) => `stat ${s.files.toLocaleString("en-US")} files (cold cache)`,
+  },
+  search: {
+    unit: "µs",
+    higherIsBetter: false,
+    label: (s) => `search ioctl, top-${s.k} of ${s.searchDocs} docs (median)`,
+  },
+};
+
+/** One measurement of one workload on one target. */
+export interface Measure {
+  /** the main number, in the workload's {@linkcode WorkloadInfo.unit} */
+  value: number;
+  /** wall-clock seconds the workload took */
+  seconds: number;
+  /**
+   * CPU time of the FUSE server during the workload divided by the wall time
+   * (1.0 = one core busy the whole time); absent for the disk
+   */
+  serverCpu?: number;
+  /** CPU time of the client (fio or fileops, user + system) divided by the wall time, when known */
+  clientCpu?: number;
+  /** the values of every run (the reported one is their median) */
+  samples?: number[];
+  /** more numbers: latencies in µs (`latMeanUs`, `latP50Us`, `latP99Us`, `maxUs`), counts */
+  detail: Record<string, number>;
+}
+
+/** A measurement, or why there is none. */
+export type Cell = { ok: true; m: Measure } | { ok: false; reason: string };
+
+/** The run's settings. */
+export interface Settings {
+  /** size of the sequential file, bytes */
+  sizeBytes: number;
+  /** number of files created and stat'ed */
+  files: number;
+  /** timed search queries */
+  queries: number;
+  /** results per search */
+  k: number;
+  /** documents in the search collection */
+  searchDocs: number;
+  /** random reads stop after this many seconds */
+  randRuntimeS: number;
+  /** runs of each I/O and file workload per target (the median is reported) */
+  repeat: number;
+  /** targets requested */
+  targets: TargetId[];
+  /** workloads requested */
+  workloads: WorkloadId[];
+}
+
+/** Everything a run produced (the `--json` output). */
+export interface BenchReport {
+  machine: MachineInfo;
+  settings: Settings;
+  /** per target: whether it ran, how it was set up, or why not */
+  targets: Record<TargetId, { available: boolean; description?: string; reason?: string }>;
+  /** per workload and target */
+  results: Partial<Record<WorkloadId, Partial<Record<TargetId, Cell>>>>;
+  /** the VexFS search run in detail, or why it did not run */
+  search?: { ok: true; r: SearchResult } | { ok: false; reason: string };
+  /** the in-process brute-force floor over the same vectors and queries */
+  bruteForce?: LatencyStats;
+  /** whether the kernel caches were dropped before each cold workload */
+  cachesDropped: boolean;
+  /** warnings and remarks collected during the run */
+  notes: string[];
+  /** how the helpers were built (gcc command lines) */
+  build: string[];
+  /** the command line that reproduces the run */
+  command: string;
+}
+
+/**
+ * `value / base`: how many times passthrough_ll's number a target reached;
+ * undefined when either is missing or the base is 0.
+ */
+export function ratio(value: number | undefined, base: number | undefined): number | undefined {
+  if (value === undefined || base === undefined || !Number.isFinite(value) || !base) return undefined;
+  return value / base;
+}
+
+/** The main number of a cell, or undefined. */
+export function valueOf(c: Cell | undefined): number | undefined {
+  return c?.ok ? c.m.value : undefined;
+}
+
+/** A number for tables: thousands separators, 2 decimals below 10, 1 below 100, none above. */
+export function fmtNum(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return "—";
+  const digits = Math.abs(v) < 10 ? 2 : Math.abs(v) < 100 ? 1 : 0;
+  return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** A ratio as `0.52×`, or `—`. */
+export function fmtRatio(r: number | undefined): string {
+  return r === undefined ? "—" : `${r.toFixed(2)}×`;
+}
+
+/** A fraction of a core as a percentage, `87%`, or `—`. */
+export function fmtCpu(f: number | undefined): string {
+  return f === undefined ? "—" : `${Math.round(f * 100)}%`;
+}
+
+const TARGET_LABEL: Record<TargetId, string> = { disk: "disk", passthrough_ll: "passthrough_ll", vexfs: "VexFS" };
+
+/** Header of the results table. */
+export function resultHeader(): string[] {
+  return ["workload", "unit", ...TARGET_IDS.map((t) => TARGET_LABEL[t]), "disk ÷ pt_ll", "VexFS ÷ pt_ll"];
+}
+
+/** `s` cut to `n` characters with an ellipsis (reasons in tables; JSON keeps them whole). */
+export function clip(s: string, n = 90): string {
+  return s.length <= n ? s : s.slice(0, n - 1) + "…";
+}
+
+/** Short text for a missing cell. */
+function missing(c: Cell | undefined): string {
+  if (!c) return "—";
+  return c.ok ? fmtNum(c.m.value) : "n/a";
+}
+
+/** Rows of the results table: absolute numbers per target, then ratios to passthrough_ll. */
+export function resultRows(r: BenchReport): string[][] {
+  const rows: string[][] = [];
+  for (const w of WORKLOAD_IDS) {
+    const res = r.results[w];
+    if (!res) continue;
+    const info = WORKLOADS[w];
+    const base = valueOf(res.passthrough_ll);
+    rows.push([
+      info.label(r.settings),
+      info.unit,
+      ...TARGET_IDS.map((t) => missing(res[t])),
+      fmtRatio(ratio(valueOf(res.disk), base)),
+      fmtRatio(ratio(valueOf(res.vexfs), base)),
+    ]);
+  }
+  return rows;
+}
+
+/** Header and rows of the spread table: the lowest and highest value of the runs of each workload. */
+export function spreadTable(r: BenchReport): { head: string[]; rows: string[][] } {
+  const head = ["workload (min – max of the runs)", ...TARGET_IDS.map((t) => TARGET_LABEL[t])];
+  const rows: string[][] = [];
+  for (const w of WORKLOAD_IDS) {
+    const res = r.results[w];
+    if (!res || w === "search") continue;
+    rows.push([
+      `${w} (${WORKLOADS[w].unit})`,
+      ...TARGET_IDS.map((t) => {
+        const c = res[t];
+        const v = c?.ok ? c.m.samples : undefined;
+        return v?.length ? `${fmtNum(Math.min(...v))} – ${fmtNum(Math.max(...v))}` : "—";
+      }),
+    ]);
+  }
+  return { head, rows };
+}
+
+/** Header and rows of the search table (VexFS ioctl vs the in-process floor). */
+export function searchTable(r: BenchReport): { head: string[]; rows: string[][] } {
+  const head = ["search, top-k by cosine", "median µs", "p99 µs", "mean µs", "÷ floor (median)"];
+  const rows: string[][] = [];
+  const floor = r.bruteForce;
+  if (r.search?.ok) {
+    const s = r.search.r.ioctl;
+    rows.push([
+      `VexFS search ioctl (${s.count} queries, from another process)`,
+      fmtNum(s.medianUs),
+      fmtNum(s.p99Us),
+      fmtNum(s.meanUs),
+      fmtRatio(ratio(s.medianUs, floor?.medianUs)),
+    ]);
+  } else if (r.search) {
+    rows.push([`VexFS search ioctl: n/a (${clip(r.search.reason, 70)})`, "—", "—", "—", "—"]);
+  }
+  if (floor) {
+    rows.push([
+      `brute force in-process, Float32Array scan (floor)`,
+      fmtNum(floor.medianUs),
+      fmtNum(floor.p99Us),
+      fmtNum(floor.meanUs),
+      "1.00×",
+    ]);
+  }
+  return { head, rows };
+}
+
+/** One sentence on how the search collection was loaded and whether its answers were right, or undefined. */
+export function searchSetupLine(r: BenchReport): string | undefined {
+  if (!r.search?.ok) return undefined;
+  const s = r.search.r;
+  return `Search set-up: ${s.docs} files with ${s.dim}-d f32 vectors (cosine) written through the mount in ` +
+    `${s.loadSeconds.toFixed(2)} s; ${s.agreeing} of ${s.ioctl.count} ioctl answers equal the brute force.`;
+}
+
+/** Header and rows of the CPU table: how busy the FUSE servers were during each workload. */
+export function cpuTable(r: BenchReport): { head: string[]; rows: string[][] } {
+  const fuse: TargetId[] = ["passthrough_ll", "vexfs"];
+  const head = ["workload", ...fuse.map((t) => `${TARGET_LABEL[t]} server CPU`), "fio/fileops CPU (pt_ll)", "(VexFS)"];
+  const rows: string[][] = [];
+  for (const w of WORKLOAD_IDS) {
+    if (w === "search") continue;
+    const res = r.results[w];
+    if (!res) continue;
+    const cell = (t: TargetId, f: (m: Measure) => number | undefined) => {
+      const c = res[t];
+      return c?.ok ? fmtCpu(f(c.m)) : "—";
+    };
+    rows.push([
+      w,
+      ...fuse.map((t) => cell(t, (m) => m.serverCpu)),
+      cell("passthrough_ll", (m) => m.clientCpu),
+      cell("vexfs", (m) => m.clientCpu),
+    ]);
+  }
+  return { head, rows };
+}
+
+/** The stage goal: at least this fraction of passthrough_ll's sequential throughput. */
+export const SEQ_GOAL = 0.5;
+
+/**
+ * One line per sequential workload saying whether VexFS reached
+ * {@linkcode SEQ_GOAL} of passthrough_ll, or why that is unknown.
+ */
+export function goalLines(r: BenchReport): string[] {
+  const out: string[] = [];
+  for (const w of ["seq-write", "seq-read"] as const) {
+    const res = r.results[w];
+    if (!res) continue;
+    const q = ratio(valueOf(res.vexfs), valueOf(res.passthrough_ll));
+    const name = w === "seq-write" ? "sequential write" : "sequential read";
+    if (q === undefined) {
+      const why = res.vexfs && !res.vexfs.ok ? res.vexfs.reason : "not measured";
+      out.push(`${name}: unknown (VexFS: ${why})`);
+    } else {
+      out.push(
+        `${name}: VexFS reaches ${q.toFixed(3)}× passthrough_ll — ${
+          q >= SEQ_GOAL ? "meets" : "BELOW"
+        } the goal of ${SEQ_GOAL}×`,
+      );
+    }
+  }
+  return out;
+}
+
+/** A Markdown table with padded columns (stable under `deno fmt`); columns from `rightFrom` on are right-aligned. */
+function mdTable(head: string[], rows: string[][], rightFrom = 1): string {
+  const esc = (c: string) => c.replaceAll("|", "\\|");
+  const all = [head, ...rows].map((r) => r.map(esc));
+  const width = head.map((_, i) => Math.max(3, ...all.map((r) => [...(r[i] ?? "")].length)));
+  const pad = (c: string, i: number) => {
+    const n = width[i] - [...c].length;
+    return i >= rightFrom ? " ".repeat(n) + c : c + " ".repeat(n);
+  };
+  const line = (r: string[]) => `| ${r.map(pad).join(" | ")} |`;
+  const sep = width.map((w, i) => (i >= rightFrom ? "-".repeat(w - 1) + ":" : "-".repeat(w)));
+  return [line(all[0]), `| ${sep.join(" | ")} |`, ...all.slice(1).map(line)].join("\n");
+}
+
+/** Start and end markers of the generated part of BENCHMARKS.md. */
+export const MD_BEGIN = "<!-- vexfs bench: generated results begin (refreshed by `vexfs bench --write-md`) -->";
+/** See {@linkcode MD_BEGIN}. */
+export const MD_END = "<!-- vexfs bench: generated results end -->";
+
+/**
+ * Greedy word wrap at `width` columns (as `deno fmt` wraps Markdown prose);
+ * inline code spans are never split; continuation lines get `indent`.
+ */
+export function wrap(text: string, width = 120, indent = ""): string {
+  const words = text.match(/(?:`[^`]*`|[^\s`])+/g) ?? [];
+  const lines: string[] = [];
+  let cur = "";
+  for (const w of words) {
+    const prefix = lines.length ? indent : "";
+    if (cur && (prefix + cur + " " + w).length > width) {
+      lines.push(prefix + cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push((lines.length ? indent : "") + cur);
+  return lines.join("\n");
+}
+
+/** How the run was made, one sentence each (for the Markdown block). */
+export function methodLines(r: BenchReport): string[] {
+  const s = r.settings;
+  const out = [
+    `every target lives in ${r.machine.dir} on the same filesystem; targets are interleaved workload by workload`,
+    `fio ${s.repeat > 1 ? `(each workload ${s.repeat} times, median reported)` : "(one run)"}: one job, ` +
+    "psync (buffered pread/pwrite, queue depth 1), fallocate=none; sequential: 1 MiB blocks, the write includes " +
+    "a final fsync; random: 4 KiB blocks, each block at most once, at most " +
+    `${s.randRuntimeS} seconds`,
+    "create/stat: a separate C program (fileops) creates empty files with open(O_CREAT|O_EXCL)+close, then " +
+    "stat()s them in creation order; its own clock, no sync",
+    r.cachesDropped
+      ? "`sync; echo 3 > /proc/sys/vm/drop_caches` before every workload (FUSE servers' own caches stay: " +
+        "VexFS keeps up to 64 MiB of metadata blocks in its process)"
+      : "kernel caches could NOT be dropped (not root?): cold-cache numbers are warm",
+    "passthrough_ll: libfuse's example built unchanged with gcc -O2, run with its defaults " +
+    "(multi-threaded, 1 s entry/attribute timeouts, no writeback cache)",
+    "MB/s are 10^6 bytes per second; ratios are target ÷ passthrough_ll (higher is better for every row but " +
+    "the search, whose latency has no passthrough_ll counterpart)",
+  ];
+  if (r.search?.ok || r.bruteForce) {
+    out.push(
+      `search: ${s.queries} queries (a document's own vector each), top-${s.k}, timed one by one from the ` +
+        "benchmark process through src/ioctl/client.ts (open + ioctl + close of the directory); the floor is " +
+        "an exact scan over the same vectors in this process",
+    );
+  }
+  return out;
+}
+
+/** The generated Markdown block (between {@linkcode MD_BEGIN} and {@linkcode MD_END}). */
+export function renderMarkdown(r: BenchReport): string {
+  const m = r.machine;
+  const lines: string[] = [MD_BEGIN, ""];
+  lines.push(wrap(`Run of ${m.date.replace("T", " ").replace(/\.\d+Z$/, " UTC")}: \`${r.command}\``), "");
+  const mach: [string, string][] = [
+    ["CPU", `${m.cpu} (${m.cpus} logical CPUs)`],
+    ["memory", `${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB`],
+    ["kernel", `Linux ${m.kernel} (${m.os})`],
+    ["work directory", m.dir],
+    ["filesystem", m.filesystem],
+    ["disk", m.disk],
+    ...Object.entries(m.versions),
+  ];
+  lines.push(mdTable(["machine", ""], mach, 9), "");
+  lines.push(mdTable(resultHeader(), resultRows(r), 2));
+  lines.push("");
+  if (r.settings.repeat > 1) {
+    lines.push(
+      `Each I/O and file number is the median of ${r.settings.repeat} runs (targets interleaved); the spread:`,
+      "",
+    );
+    const sp = spreadTable(r);
+    lines.push(mdTable(sp.head, sp.rows, 1), "");
+  }
+  const targetsLine = TARGET_IDS.map((t) => {
+    const x = r.targets[t];
+    return `${TARGET_LABEL[t]}: ${x.available ? "measured" : `not measured (${x.reason})`}`;
+  });
+  lines.push(wrap(`Targets: ${targetsLine.join("; ")}.`), "");
+  lines.push("Method:", "");
+  for (const m of methodLines(r)) lines.push(wrap(`- ${m}`, 120, "  "));
+  lines.push("");
+  const st = searchTable(r);
+  if (st.rows.length) {
+    lines.push(mdTable(st.head, st.rows, 1), "");
+    const setup = searchSetupLine(r);
+    if (setup) lines.push(wrap(setup), "");
+  }
+  const ct = cpuTable(r);
+  if (ct.rows.length) {
+    lines.push(
+      wrap(
+        "CPU use during each workload: CPU time ÷ wall time of the fio or fileops process (100% = one core busy " +
+          "throughout); the server's threads are summed.",
+      ),
+      "",
+    );
+    lines.push(mdTable(ct.head, ct.rows, 1), "");
+  }
+  const goal = goalLines(r);
+  if (goal.length) {
+    lines.push("Goal of this stage (≥ 0.5× passthrough_ll sequential throughput):", "");
+    for (const g of goal) lines.push(wrap(`- ${g}`, 120, "  "));
+    lines.push("");
+  }
+  if (r.notes.length) {
+    lines.push("Notes from the run:", "");
+    for (const n of r.notes) lines.push(wrap(`- ${n}`, 120, "  "));
+    lines.push("");
+  }
+  lines.push(MD_END);
+  return lines.join("\n");
+}
+
+/** The text of a new BENCHMARKS.md around the generated block. */
+export function markdownTemplate(block: string): string {
+  return [
+    "# Benchmarks",
+    "",
+    wrap(
+      "Produced by `vexfs bench` (`deno task bench`); refresh with `vexfs bench --write-md`. The part between the " +
+        "markers is generated; the rest is written by hand.",
+    ),
+    "",
+    block,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Replaces the generated block in an existing BENCHMARKS.md text (or makes a
+ * new document when `existing` is undefined or has no markers).
+ */
+export function updateMarkdown(existing: string | undefined, block: string): string {
+  if (existing === undefined) return markdownTemplate(block);
+  const a = existing.indexOf(MD_BEGIN);
+  const b = existing.indexOf(MD_END);
+  if (a < 0 || b < a) return existing.trimEnd() + "\n\n" + block + "\n";
+  return existing.slice(0, a) + block + existing.slice(b + MD_END.length);
+}

@@ -1,0 +1,193 @@
+/**
+ * `vexfs bench`: sequential and random I/O, file creation and stat, and
+ * search latency on VexFS, each compared in the same run with libfuse's
+ * `passthrough_ll` over a directory on the same disk and with the disk
+ * itself. The work is done by bench/; this module parses options and prints.
+ * @module
+ */
+import { type Command, InvalidArgumentError } from "commander";
+import { BenchError } from "../bench/exec.ts";
+import {
+  cpuTable,
+  goalLines,
+  renderMarkdown,
+  resultHeader,
+  resultRows,
+  searchSetupLine,
+  searchTable,
+  spreadTable,
+  updateMarkdown,
+  WORKLOAD_IDS,
+  type WorkloadId,
+} from "../bench/report.ts";
+import { DEFAULT_FILES, DEFAULT_SIZE, runBench } from "../bench/run.ts";
+import { TARGET_IDS, type TargetId } from "../bench/targets.ts";
+import {
+  action,
+  c,
+  CliError,
+  defineCommand,
+  examples,
+  parseSize,
+  positiveInt,
+  printJson,
+  say,
+  table,
+  warn,
+} from "./util.ts";
+
+interface BenchFlags {
+  dir?: string;
+  size: number;
+  files: number;
+  queries: number;
+  topK: number;
+  randRuntime: number;
+  repeat: number;
+  targets?: TargetId[];
+  only?: WorkloadId[];
+  json?: boolean;
+  writeMd?: string | boolean;
+  keep?: boolean;
+  buildDir?: string;
+}
+
+/** Parser for a comma-separated list of names from `allowed`. */
+function listOf<T extends string>(what: string, allowed: readonly T[]): (s: string) => T[] {
+  return (s: string) => {
+    const items = s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+    for (const x of items) {
+      if (!allowed.includes(x as T)) {
+        throw new InvalidArgumentError(`unknown ${what} '${x}' (choose from ${allowed.join(", ")})`);
+      }
+    }
+    if (!items.length) throw new InvalidArgumentError(`give at least one ${what}`);
+    return items as T[];
+  };
+}
+
+/** Registers `vexfs bench`. */
+export function register(program: Command): void {
+  const cmd = defineCommand(
+    program,
+    "bench",
+    "benchmark VexFS through FUSE against libfuse's passthrough_ll and the disk",
+  )
+    .option("--dir <path>", "make the work directory below PATH, on the disk to measure", "/var/tmp")
+    .option("-s, --size <size>", "size of the sequential file (e.g. 256M)", parseSize, DEFAULT_SIZE)
+    .option("--files <n>", "files to create and stat", positiveInt("--files"), DEFAULT_FILES)
+    .option("--queries <n>", "timed search queries (document vectors, cycling)", positiveInt("--queries"), 778)
+    .option("-k, --top-k <k>", "results per search", positiveInt("--top-k"), 10)
+    .option("--rand-runtime <s>", "stop the random reads after this many seconds", positiveInt("--rand-runtime"), 10)
+    .option(
+      "-r, --repeat <n>",
+      "runs of each I/O and file workload; the median is reported",
+      positiveInt("--repeat"),
+      3,
+    )
+    .option(
+      "--targets <list>",
+      `targets to measure, comma-separated (${TARGET_IDS.join(", ")}); default all`,
+      listOf("target", TARGET_IDS),
+    )
+    .option(
+      "--only <list>",
+      `workloads to run, comma-separated (${WORKLOAD_IDS.join(", ")}); default all`,
+      listOf("workload", WORKLOAD_IDS),
+    )
+    .option("--json", "print the whole report as JSON on stdout (progress goes to stderr)")
+    .option(
+      "--write-md [file]",
+      "write the results into FILE (default BENCHMARKS.md), keeping text outside the markers",
+    )
+    .option("--keep", "keep the work directory (image, files) afterwards")
+    .option("--build-dir <path>", "where passthrough_ll and fileops are built (default bench/.build)")
+    .action(action("bench", async (o: BenchFlags) => {
+      if (o.size < 2 ** 20 || o.size % 4096) {
+        throw new CliError(`--size must be at least 1M and a multiple of 4K, got ${o.size} bytes`);
+      }
+      const command = ["vexfs", "bench", ...Deno.args.slice(Deno.args.indexOf("bench") + 1)].join(" ");
+      const started = performance.now();
+      let report;
+      try {
+        report = await runBench({
+          parentDir: o.dir,
+          sizeBytes: o.size,
+          files: o.files,
+          queries: o.queries,
+          k: o.topK,
+          randRuntimeS: o.randRuntime,
+          repeat: o.repeat,
+          targets: o.targets,
+          workloads: o.only,
+          keep: o.keep,
+          buildDir: o.buildDir,
+          version: program.version() ?? "unknown",
+          command,
+          log: (l) => warn(c.dim(`bench: ${l}`)),
+        });
+      } catch (e) {
+        if (e instanceof BenchError) throw new CliError(e.message);
+        throw e;
+      }
+      if (o.writeMd) {
+        const file = typeof o.writeMd === "string" ? o.writeMd : "BENCHMARKS.md";
+        let old: string | undefined;
+        try {
+          old = await Deno.readTextFile(file);
+        } catch { /* new file */ }
+        await Deno.writeTextFile(file, updateMarkdown(old, renderMarkdown(report)));
+        warn(c.dim(`bench: wrote ${file}`));
+      }
+      if (o.json) return printJson(report);
+      const m = report.machine;
+      say(c.bold(`VexFS benchmark, ${m.date}`));
+      say(c.dim(`${m.cpu} × ${m.cpus}, Linux ${m.kernel}, ${m.filesystem}, ${m.disk}`));
+      say(c.dim(Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join("; ")));
+      say(table(resultHeader(), resultRows(report), ["left", "left", "right", "right", "right", "right", "right"]));
+      const st = searchTable(report);
+      if (st.rows.length) say(table(st.head, st.rows, ["left", "right", "right", "right", "right"]));
+      const setup = searchSetupLine(report);
+      if (setup) say(c.dim(setup));
+      if (report.settings.repeat > 1) {
+        const sp = spreadTable(report);
+        say(c.dim(`medians of ${report.settings.repeat} runs; their spread:`));
+        say(table(sp.head, sp.rows, ["left", "right", "right", "right"]));
+      }
+      const ct = cpuTable(report);
+      if (ct.rows.length) {
+        say(c.dim("CPU time ÷ wall time during each workload (100% = one core busy):"));
+        say(table(ct.head, ct.rows, ["left", "right", "right", "right", "right"]));
+      }
+      for (const t of TARGET_IDS) {
+        const x = report.targets[t];
+        if (!x.available && x.reason !== "not requested") say(c.yellow(`${t}: not measured: ${x.reason}`));
+      }
+      for (const g of goalLines(report)) say(g.includes("BELOW") ? c.red(g) : g);
+      for (const n of report.notes) say(c.yellow(`note: ${n}`));
+      say(c.dim(`total ${((performance.now() - started) / 1000).toFixed(0)} s`));
+    }));
+  cmd.addHelpText(
+    "after",
+    `
+Sets up, on the disk holding --dir: a plain directory, libfuse's passthrough_ll
+example (built with gcc from /usr/share/doc/libfuse3-dev/examples) over a
+directory, and a VexFS image mounted with 'vexfs mount'. Then, on each: fio
+sequential write (1 MiB blocks, fsync included) and read of --size, fio random
+4 KiB reads (queue depth 1) of that file, creating and stat'ing --files files
+(a separate C helper), each --repeat times with the targets interleaved (the
+median is reported), and on VexFS the latency of the search ioctl over the
+778 fiori documents, against an in-process brute-force scan as the floor.
+Kernel caches are dropped before each workload (needs root; the report says
+if that failed). Results are absolute (MB/s = 10^6 bytes/s, IOPS, files/s, µs)
+and as ratios to passthrough_ll. Needs fio, gcc, pkg-config, libfuse3-dev
+(bash scripts/bootstrap.sh bench installs them).`,
+  );
+  examples(cmd, [
+    "vexfs bench                                  # the full run: 1 GiB, 10,000 files",
+    "vexfs bench --size 256M --files 2000 --rand-runtime 5 --repeat 1",
+    "vexfs bench --targets disk,passthrough_ll --only seq-write,seq-read",
+    "vexfs bench --json > bench.json",
+    "vexfs bench --write-md                       # refresh BENCHMARKS.md",
+  ]);
+}
