@@ -728,21 +728,19 @@ export class Vexfs {
         const from = Math.max(segStart, offset);
         const to = Math.min((s.lblk + s.count) * bs, offset + data.length);
         const src = data.subarray(from - offset, to - offset);
-        const newish = s.unwritten || isFresh(s.lblk);
-        const headPad = from - segStart;
-        const tailPad = (s.lblk + s.count) * bs - to;
-        if (
-          newish &&
-          (headPad > 0 && from % bs !== 0 || tailPad > 0 && to % bs !== 0)
-        ) {
-          // fresh or unwritten blocks: zero-fill the partial edges
-          const a = Math.floor(from / bs) * bs;
-          const b = Math.ceil(to / bs) * bs;
+        // A partially written edge block that is fresh or unwritten gets the rest of
+        // it zero-filled; freshness is per block, since a fresh block may have been
+        // merged into the extent (and so the segment) of an old neighbour.
+        const headBlock = Math.floor(from / bs);
+        const tailBlock = Math.floor((to - 1) / bs);
+        const a = from % bs && (s.unwritten || isFresh(headBlock)) ? headBlock * bs : from;
+        const b = to % bs && (s.unwritten || isFresh(tailBlock)) ? (tailBlock + 1) * bs : to;
+        if (a === from && b === to) {
+          this.dev.write(s.physical! * bs + (from - segStart), src);
+        } else {
           const buf = new Uint8Array(b - a);
           buf.set(src, from - a);
-          this.dev.write((s.physical! + (a - segStart) / bs) * bs, buf);
-        } else {
-          this.dev.write(s.physical! * bs + headPad, src);
+          this.dev.write(s.physical! * bs + (a - segStart), buf);
         }
       }
     } catch (e) {
@@ -854,7 +852,7 @@ export class Vexfs {
         this.#storeExtents(n);
         zero(offset, fullFrom * bs);
         zero(fullTo * bs, end);
-      } else {
+      } else if (end > offset) { // a hole at or past the end of file changes nothing
         zero(offset, Math.min(end, Math.ceil((offset + 1) / bs) * bs));
         if (Math.floor(end / bs) !== Math.floor(offset / bs)) {
           zero(Math.floor(end / bs) * bs, end);
@@ -866,7 +864,10 @@ export class Vexfs {
         `fallocate mode ${mode} is not supported (0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are)`,
       );
     }
-    n.d.ctime = nowTimespec();
+    // as ext4 and tmpfs: every successful fallocate is a modification (mtime and ctime)
+    const now = nowTimespec();
+    n.d.mtime = now;
+    n.d.ctime = now;
     this.dirty(n);
   }
 
@@ -1487,10 +1488,10 @@ export class Vexfs {
     this.#assertWritable();
     const n = this.iget(ino);
     const attrs = this.listxattr(ino);
-    if (flags === 1 && attrs.has(name)) {
+    if (flags & 1 && attrs.has(name)) {
       throw new FsError("EEXIST", `attribute '${name}' exists`);
     }
-    if (flags === 2 && !attrs.has(name)) {
+    if (flags & 2 && !attrs.has(name)) {
       throw new FsError("ENODATA", `no attribute '${name}'`);
     }
     attrs.set(name, value.slice());

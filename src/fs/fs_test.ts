@@ -821,3 +821,34 @@ Deno.test("superblock state: dirty while open, clean after close", () => {
   assert.equal(raw(), 1);
   Deno.removeSync(img);
 });
+
+Deno.test("regressions found through the mount: stale bytes of a reused block, punch past EOF, fallocate mtime, xattr flags", () => {
+  const img = tmpImage();
+  const fs = Vexfs.open(img);
+  try {
+    // A partial write into a fresh block merged into an old neighbour's extent zero-fills the rest of the block.
+    const f = fs.create(ROOT_INO, "f");
+    fs.write(f, 0, new Uint8Array(5000).fill(0xaa));
+    fs.truncate(f, 1259);
+    fs.write(f, 4050, new Uint8Array(115).fill(0xbb));
+    fs.truncate(f, 8192);
+    assert.deepEqual(fs.read(f, 4165, 835), new Uint8Array(835));
+    // Punching a hole at or past the end of file changes nothing.
+    const g = fs.create(ROOT_INO, "g");
+    fs.write(g, 0, new Uint8Array(107).fill(7));
+    fs.fallocate(g, 3, 4096, 1);
+    assert.deepEqual(fs.read(g, 0, 107), new Uint8Array(107).fill(7));
+    // fallocate is a modification: mtime moves with ctime.
+    fs.setattr(g, { mtime: { sec: 1, nsec: 0 } });
+    fs.fallocate(g, 0, 0, 8192);
+    assert.notDeepEqual(fs.getattr(g).mtime, { sec: 1, nsec: 0 });
+    // XATTR_CREATE|XATTR_REPLACE checks both flags.
+    fs.setxattr(g, "user.a", new Uint8Array([1]));
+    assert.equal(code(() => fs.setxattr(g, "user.a", new Uint8Array([2]), 3)), "EEXIST");
+    assert.equal(code(() => fs.setxattr(g, "user.b", new Uint8Array([2]), 3)), "ENODATA");
+  } finally {
+    fs.close();
+  }
+  assertFsckClean(img);
+  Deno.removeSync(img);
+});

@@ -16,8 +16,17 @@
  *   FORMAT.md §5.4 makes that crash-safe).
  * - Directory listings are snapshotted at `opendir` (and again at offset 0,
  *   i.e. `rewinddir`); the cookie of an entry is its position + 1. Entries
- *   created or removed while a listing is open may or may not appear, as
- *   POSIX allows.
+ *   created while a listing is open may or may not appear, as POSIX allows;
+ *   entries removed or renamed since the snapshot are skipped, so a listing
+ *   never returns a name that no longer exists (readdirplus would plant it
+ *   in the kernel's dentry cache).
+ * - The kernel's lookup count of every inode (entry replies minus `forget`)
+ *   is kept. A directory, fifo, socket, device or symlink that loses its
+ *   last link while the kernel still knows it (open through a descriptor:
+ *   these never send `open`) is held open in the engine as an orphan until
+ *   `forget`, so `fstat` and `fsync` on the descriptor keep working. Regular
+ *   files are held by `open`/`release` only, so an unlinked file that is
+ *   not open is freed (and its vector leaves the collection) at once.
  * - The vector of a file is also the extended attribute `user.vexfs.vector`
  *   (raw little-endian elements of the collection's element type,
  *   docs/IOCTL.md); the vector ioctls are served by src/ioctl/server.ts.
@@ -29,7 +38,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT } from "../format/constants.ts";
+import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
 import type { Timespec } from "../format/inode.ts";
 import type { Stat, Vexfs } from "../fs/fs.ts";
 import { FUSE_CAP } from "../fuse/abi.ts";
@@ -59,6 +68,7 @@ export const VECTOR_XATTR = "user.vexfs.vector";
 
 const S_ISGID = 0o2000;
 const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 const NS_PER_SEC = 1_000_000_000n;
@@ -193,13 +203,50 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   };
 
   const attr = (ino: number): StatAttr => statAttr(fs.getattr(ino));
-  const entry = (ino: number): EntryParam => ({
+  const entryParam = (ino: number): EntryParam => ({
     ino: toFuse(ino),
     generation: BigInt(fs.iget(ino).d.generation),
     attr: attr(ino),
     attrTimeout,
     entryTimeout,
   });
+
+  /** Kernel lookup counts: entry replies handed out minus `forget`s (the root is never forgotten). */
+  const lookups = new Map<number, bigint>();
+  /** Unlinked inodes held open in the engine until the kernel forgets them. */
+  const pinned = new Set<number>();
+
+  /** The reply to a request that makes the kernel hold one more lookup of `ino`. */
+  const entry = (ino: number): EntryParam => {
+    const e = entryParam(ino);
+    if (ino !== ROOT_INO) lookups.set(ino, (lookups.get(ino) ?? 0n) + 1n);
+    return e;
+  };
+
+  /**
+   * Runs `f`, which may drop the last link of the inode named `name` in
+   * `dir` (unlink, rmdir, rename over it); if that inode is not a regular
+   * file and the kernel still knows it, it stays allocated (an orphan) until
+   * `forget`.
+   */
+  const removing = (dir: number, name: Uint8Array, f: () => void): void => {
+    let victim = 0;
+    try {
+      victim = fs.lookup(dir, name);
+    } catch { /* f reports the error */ }
+    const pin = victim !== 0 && !pinned.has(victim) && (lookups.get(victim) ?? 0n) > 0n &&
+      (fs.iget(victim).d.mode & S_IFMT) !== S_IFREG;
+    if (pin) fs.openInode(victim);
+    try {
+      f();
+    } catch (e) {
+      if (pin) fs.release(victim);
+      throw e;
+    }
+    if (!pin) return;
+    if (fs.iget(victim).d.nlink === 0) pinned.add(victim);
+    else fs.release(victim);
+  };
   const attrReply = (ino: number): AttrReply => ({ attr: attr(ino), timeout: attrTimeout });
 
   /** uid/gid and extra mode bits of a new inode in `dir` made by `req` (ext4's inode_init_owner). */
@@ -239,6 +286,15 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
   const parentOf = (dir: number): number => fs.lookup(dir, "..");
 
+  /** Whether a snapshot entry still names the same inode (not removed or renamed since). */
+  const current = (dir: number, x: Listing["entries"][number]): boolean => {
+    try {
+      return fs.lookup(dir, x.name) === x.ino;
+    } catch {
+      return false;
+    }
+  };
+
   const listing = (ino: number, offset: bigint, fi: FileInfo): Listing => {
     let l = listings.get(fi.fh);
     if (!l || offset === 0n) {
@@ -265,7 +321,16 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       return entry(ino);
     },
 
-    forget() {},
+    forget(_req, ino, nlookup) {
+      const e = toEngine(ino);
+      const n = (lookups.get(e) ?? 0n) - nlookup;
+      if (n > 0n) {
+        lookups.set(e, n);
+        return;
+      }
+      lookups.delete(e);
+      if (pinned.delete(e)) mutate(() => fs.release(e)); // frees the orphan
+    },
 
     getattr(_req, ino) {
       return attrReply(toEngine(ino));
@@ -303,11 +368,13 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     },
 
     unlink(_req, parent, name) {
-      mutate(() => fs.unlink(toEngine(parent), name));
+      const dir = toEngine(parent);
+      mutate(() => removing(dir, name, () => fs.unlink(dir, name)));
     },
 
     rmdir(_req, parent, name) {
-      mutate(() => fs.rmdir(toEngine(parent), name));
+      const dir = toEngine(parent);
+      mutate(() => removing(dir, name, () => fs.rmdir(dir, name)));
     },
 
     symlink(req, target, parent, name) {
@@ -317,7 +384,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     },
 
     rename(_req, parent, name, newParent, newName, flags) {
-      mutate(() => fs.rename(toEngine(parent), name, toEngine(newParent), newName, flags));
+      const [from, to] = [toEngine(parent), toEngine(newParent)];
+      mutate(() => removing(to, newName, () => fs.rename(from, name, to, newName, flags)));
     },
 
     link(_req, ino, newParent, newName) {
@@ -331,9 +399,11 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     open(_req, ino, fi): OpenReply {
       const e = toEngine(ino);
       if ((fs.iget(e).d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${e} is a directory`);
-      if (fs.readOnly && (fi.flags & O_ACCMODE) !== 0) {
+      if (fs.readOnly && ((fi.flags & O_ACCMODE) !== 0 || fi.flags & O_TRUNC)) {
         throw new FsError("EROFS", "the filesystem is mounted read-only");
       }
+      // FUSE_CAP_ATOMIC_O_TRUNC: the kernel sends no setattr for O_TRUNC, open does it
+      if (fi.flags & O_TRUNC) mutate(() => fs.truncate(e, 0));
       fs.openInode(e);
       return { fh: nextFh++, keepCache: true };
     },
@@ -383,13 +453,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         if (i < 2) d = { ...dots[i], offset: BigInt(i + 1) };
         else {
           const x = l.entries[i - 2];
-          let mode = 0;
-          try {
-            mode = fs.iget(x.ino).d.mode;
-          } catch {
-            continue; // removed since the snapshot
-          }
-          d = { name: x.name, ino: BigInt(x.ino), mode, offset: BigInt(i + 1) };
+          if (!current(e, x)) continue; // removed or renamed since the snapshot
+          d = { name: x.name, ino: BigInt(x.ino), mode: fs.iget(x.ino).d.mode, offset: BigInt(i + 1) };
         }
         const n = typeof d.name === "string" ? d.name.length : d.name.length;
         used += direntSize(n);
@@ -405,20 +470,14 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       const out: DirEntryPlus[] = [];
       let used = 0;
       for (let i = Number(offset); i < l.entries.length + 2; i++) {
-        let d: DirEntryPlus;
-        if (i === 0) d = { name: ".", entry: entry(e), offset: 1n };
-        else if (i === 1) d = { name: "..", entry: entry(parentOf(e)), offset: 2n };
-        else {
-          const x = l.entries[i - 2];
-          try {
-            d = { name: x.name, entry: entry(x.ino), offset: BigInt(i + 1) };
-          } catch {
-            continue;
-          }
-        }
-        used += direntPlusSize(d.name.length);
+        const x = i < 2 ? null : l.entries[i - 2];
+        if (x && !current(e, x)) continue; // removed or renamed since the snapshot
+        const name = x ? x.name : i === 0 ? "." : "..";
+        used += direntPlusSize(name.length);
         if (used > size && out.length) break;
-        out.push(d);
+        // "." and ".." do not count as lookups (the kernel ignores their entries)
+        const ent = x ? entry(x.ino) : entryParam(i === 0 ? e : parentOf(e));
+        out.push({ name, entry: ent, offset: BigInt(i + 1) });
       }
       return out;
     },
@@ -546,6 +605,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       listings.clear();
+      lookups.clear();
+      pinned.clear(); // fs.close frees the orphans
       fs.close();
     },
   };

@@ -19,6 +19,8 @@ export interface MountEntry {
   source: string;
   /** per-mount options, e.g. "rw,nosuid,nodev,relatime" */
   options: string;
+  /** st_dev of the mount as "major:minor" (for FUSE the minor is the connection number) */
+  dev?: string;
 }
 
 function unescape(s: string): string {
@@ -38,6 +40,7 @@ export function listMounts(): MountEntry[] {
       options: f[5],
       fstype: f[dash + 1],
       source: unescape(f[dash + 2]),
+      dev: f[2],
     });
   }
   return out;
@@ -66,14 +69,62 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; err: str
 }
 
 /**
+ * Processes holding the /dev/fuse descriptor of FUSE connection `conn`
+ * (the minor number of the mount's st_dev), found through the
+ * `fuse_connection:` line Linux (6.x) shows in /proc/PID/fdinfo; empty
+ * where the kernel does not show it.
+ */
+function fuseServers(conn: string): number[] {
+  const out: number[] = [];
+  let procs: Deno.DirEntry[];
+  try {
+    procs = [...Deno.readDirSync("/proc")];
+  } catch {
+    return out;
+  }
+  for (const p of procs) {
+    if (!/^\d+$/.test(p.name)) continue;
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${p.name}/fd`)) {
+        if (Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`) !== "/dev/fuse") continue;
+        const info = Deno.readTextFileSync(`/proc/${p.name}/fdinfo/${fd.name}`);
+        if (new RegExp(`^fuse_connection:\\s*${conn}$`, "m").test(info)) {
+          out.push(Number(p.name));
+          break;
+        }
+      }
+    } catch { /* gone, or not ours to look at */ }
+  }
+  return out;
+}
+
+/** Whether process `pid` has ended (a zombie counts as ended). */
+function ended(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z";
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Unmounts `m` with `fusermount3 -u` (or umount(8)) and waits until its
- * source device or image is released by the daemon (when the source is a
- * path that exists; a custom fsname cannot be waited for).
+ * source device or image is released by the daemon. When the source is not
+ * a path that exists (a custom `fsname`), it waits instead for the
+ * processes serving the FUSE connection to exit (where the kernel names the
+ * connection in /proc/PID/fdinfo; otherwise it cannot wait).
  * @param timeoutMs how long to wait for the release
  * @throws FsError EBUSY if the mount is busy (open files, a shell's cwd) or the
  *   daemon did not release the device in time
  */
 export async function unmountAndWait(m: MountEntry, timeoutMs = 120_000): Promise<void> {
+  let exists = false;
+  try {
+    exists = Deno.statSync(m.source).isFile || Deno.statSync(m.source).isBlockDevice === true;
+  } catch { /* not a path */ }
+  const conn = m.dev?.split(":")[1];
+  const servers = !exists && conn && /^\d+$/.test(conn) ? fuseServers(conn) : [];
   let r = await run("fusermount3", ["-u", m.mountpoint]);
   if (!r.ok) {
     const r2 = await run("umount", [m.mountpoint]);
@@ -82,12 +133,21 @@ export async function unmountAndWait(m: MountEntry, timeoutMs = 120_000): Promis
     }
     r = r2;
   }
-  let exists = false;
-  try {
-    exists = Deno.statSync(m.source).isFile || Deno.statSync(m.source).isBlockDevice === true;
-  } catch { /* not a path */ }
-  if (!exists) return;
   const deadline = Date.now() + timeoutMs;
+  if (!exists) {
+    for (let delay = 10; !servers.every(ended); delay = Math.min(delay * 2, 200)) {
+      if (Date.now() > deadline) {
+        throw new FsError(
+          "EBUSY",
+          `${m.mountpoint} is unmounted but its daemon (pid ${servers.join(", ")}) is still running after ${
+            timeoutMs / 1000
+          } s`,
+        );
+      }
+      await new Promise((res) => setTimeout(res, delay));
+    }
+    return;
+  }
   for (let delay = 10;; delay = Math.min(delay * 2, 200)) {
     try {
       Device.open(m.source, { readOnly: true, exclusive: true }).close();
