@@ -14,8 +14,8 @@
  *   {@linkcode Vexfs.release}, so an unlinked file stays readable through
  *   its open descriptors and is freed at the last close (the orphan list of
  *   FORMAT.md §5.4 makes that crash-safe).
- * - Directory listings are snapshotted at `opendir` (and again at offset 0,
- *   i.e. `rewinddir`); the cookie of an entry is its position + 1. Entries
+ * - Directory listings are snapshotted at the first `readdir` of an open
+ *   directory (and again at offset 0, i.e. `rewinddir`); the cookie of an entry is its position + 1. Entries
  *   created while a listing is open may or may not appear, as POSIX allows;
  *   entries removed or renamed since the snapshot are skipped, so a listing
  *   never returns a name that no longer exists (readdirplus would plant it
@@ -433,10 +433,9 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     },
 
     opendir(_req, ino) {
-      const e = toEngine(ino);
-      const fh = nextFh++;
-      listings.set(fh, snapshot(e));
-      return { fh };
+      if ((fs.iget(toEngine(ino)).d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", "not a directory");
+      // The snapshot is taken by the first readdir: an open for an ioctl (search) never pays for it.
+      return { fh: nextFh++ };
     },
 
     readdir(_req, ino, size, offset, fi): DirEntry[] {
