@@ -9,14 +9,13 @@
  * the vector ioctls' write check) and what a crash of the daemon leaves
  * behind (fsynced and timer-committed data survive; fsck still reads it).
  */
-import { createHash } from "node:crypto";
 import { SB_OFFSET, SB_SIZE, STATE_CLEAN } from "../src/format/constants.ts";
 import { decodeSuperblock } from "../src/format/superblock.ts";
 import { fsck } from "../src/fsck/fsck.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
 import { Device } from "../src/device/device.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
-import { mountImage, mountTest } from "../src/mount/_testutil.ts";
+import { mountImage, mountTest, sha256File } from "../src/mount/_testutil.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
 import { findMount } from "../src/mount/unmount.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../src/test_assert.ts";
@@ -66,22 +65,6 @@ function assertRefused(r: Run, cmd: string, ...needles: (string | RegExp)[]): vo
 async function sh(cmd: string, args: string[]): Promise<Run> {
   const o = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
   return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr), out: o.stdout };
-}
-
-function sha256(path: string): string {
-  const h = createHash("sha256");
-  const f = Deno.openSync(path);
-  const buf = new Uint8Array(1 << 20);
-  try {
-    for (;;) {
-      const n = f.readSync(buf);
-      if (n === null) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    f.close();
-  }
-  return h.digest("hex");
 }
 
 /** `n` random bytes (getRandomValues fills at most 64 KiB per call). */
@@ -377,7 +360,7 @@ Deno.test({
       Deno.writeTextFileSync(src, "read me\n");
       await ok(["put", s.img, src, "/docs/a.txt"]);
       await ok(["vector", "set", s.img, "/docs/a.txt", "--vector", "[1,2,3]"]);
-      const before = sha256(s.img);
+      const before = sha256File(s.img);
       const mtimeBefore = Deno.statSync(s.img).mtime!.getTime();
 
       await mountDaemon(s, "-o", "ro");
@@ -416,7 +399,7 @@ Deno.test({
       assertStringIncludes(sr.stdout, "a.txt");
 
       await ok(["umount", s.mnt]);
-      assertEquals(sha256(s.img), before, "image bytes unchanged by a read-only mount");
+      assertEquals(sha256File(s.img), before, "image bytes unchanged by a read-only mount");
       assertEquals(Deno.statSync(s.img).mtime!.getTime(), mtimeBefore, "image not even rewritten");
       await assertReleasedClean(s);
     }),
@@ -553,7 +536,7 @@ Deno.test({
   ...mountTest,
   fn: () =>
     withSetup(async (s) => {
-      const before = sha256(s.img);
+      const before = sha256File(s.img);
       for (const o of ["bogus", "ro,bogus", "commit=-1", "commit=abc", "log=", "uid=0"]) {
         for (const fg of [[], ["-f"]]) {
           const r = await vexfs(["mount", ...fg, "-o", o, s.img, s.mnt]);
@@ -567,7 +550,7 @@ Deno.test({
           assertEquals(daemonPids(s.mnt), []);
         }
       }
-      assertEquals(sha256(s.img), before, "refused options do not touch the image");
+      assertEquals(sha256File(s.img), before, "refused options do not touch the image");
     }),
 });
 
@@ -601,7 +584,7 @@ Deno.test({
   ...mountTest,
   fn: () =>
     withSetup(async (s) => {
-      const before = sha256(s.img);
+      const before = sha256File(s.img);
       for (const fg of [[], ["-f"]]) {
         assertRefused(
           await vexfs(["mount", ...fg, s.img, `${s.dir}/nope`]),
@@ -618,7 +601,7 @@ Deno.test({
         );
         assertEquals(findMount(s.mnt), null);
       }
-      assertEquals(sha256(s.img), before, "refusals do not touch the image");
+      assertEquals(sha256File(s.img), before, "refusals do not touch the image");
       assertEquals(sbState(s.img), STATE_CLEAN, "a refused mount does not leave the superblock marked in use");
     }),
 });
@@ -733,13 +716,13 @@ Deno.test({
       await waitFor("the daemon to die", () => !alive(pid));
       assertEquals((await sh("fusermount3", ["-u", s.mnt])).code, 0);
 
-      const before = sha256(s.img);
+      const before = sha256File(s.img);
       const r = await mountDaemon(s, "-o", "ro");
       assertMatch(r.stderr, /was not cleanly unmounted/);
       assertEquals(Deno.readFileSync(`${s.mnt}/dir/committed.bin`), data, "committed by the timer");
       assertEquals(Deno.readLinkSync(`${s.mnt}/link`), "dir/committed.bin");
       await ok(["umount", s.mnt]);
-      assertEquals(sha256(s.img), before, "a read-only mount does not even mark the image clean");
+      assertEquals(sha256File(s.img), before, "a read-only mount does not even mark the image clean");
       assertEquals(sbState(s.img), 2);
 
       await mountDaemon(s);
@@ -829,14 +812,14 @@ Deno.test({
       for (const c of cases) {
         const p = `${s.dir}/bad-${c.name.replace(/\W+/g, "-")}.img`;
         await c.make(p);
-        const before = sha256(p);
+        const before = sha256File(p);
         for (const fg of [[], ["-f"]]) {
           const r = await vexfs(["mount", ...fg, p, s.mnt]);
           assertRefused(r, "mount", `cannot mount ${p}`, c.why);
           assertEquals(findMount(s.mnt), null, `${c.name}: nothing mounted`);
           assertEquals(daemonPids(s.mnt), [], `${c.name}: no daemon left`);
         }
-        assertEquals(sha256(p), before, `${c.name}: the image is not modified`);
+        assertEquals(sha256File(p), before, `${c.name}: the image is not modified`);
         Deno.removeSync(p);
       }
       // The good image next to them still mounts.

@@ -12,6 +12,7 @@
  * glibc `bits/struct_stat.h`, `bits/statvfs.h`, `sys/xattr.h`, `stdio.h`.
  * @module
  */
+import { defineStruct, type StructLayout } from "../struct_layout.ts";
 
 /**
  * The `FUSE_USE_VERSION` the layouts below correspond to. 35 selects the
@@ -23,27 +24,7 @@ export const FUSE_USE_VERSION = 35;
 /** Size of a pointer, `size_t`, `long` and `off_t` on x86_64. */
 export const PTR_SIZE = 8;
 
-/** A C struct: name, `sizeof`, and `[offset, size]` of used members. */
-export interface StructLayout<F extends string = string> {
-  /** C type name, e.g. `"struct stat"`. */
-  readonly cName: string;
-  /** `sizeof` in bytes. */
-  readonly size: number;
-  /** Member designator (may be nested, e.g. `"st_atim.tv_sec"`) to `[offset, size]`. */
-  readonly fields: { readonly [K in F]: readonly [number, number] };
-  /** Member designator to offset (shortcut for `fields[k][0]`). */
-  readonly off: { readonly [K in F]: number };
-}
-
-function defineStruct<F extends string>(
-  cName: string,
-  size: number,
-  fields: { readonly [K in F]: readonly [number, number] },
-): StructLayout<F> {
-  const off = {} as { [K in F]: number };
-  for (const k of Object.keys(fields) as F[]) off[k] = fields[k][0];
-  return Object.freeze({ cName, size, fields, off });
-}
+export type { StructLayout };
 
 /** `struct timespec` (time_t tv_sec; long tv_nsec). */
 export const TIMESPEC: StructLayout<

@@ -27,6 +27,7 @@
  * ```
  * @module
  */
+import { defineStruct, type StructLayout } from "../struct_layout.ts";
 import { ERRNO, type ErrnoName, FsError } from "../errors.ts";
 import type { CollectionInfo, CollectionParams } from "../fs/vectors.ts";
 import { ELEM_CODE, ELEM_TYPES, elemSize, type ElemType, type Metric, METRIC_CODE, METRICS } from "../vector/types.ts";
@@ -119,27 +120,8 @@ export const VECTOR_XATTR = "user.vexfs.vector";
 
 // ------------------------------------------------------------ layouts
 
-/** A C structure of the header: name, `sizeof`, and `[offset, size]` of every member. */
-export interface StructLayout<F extends string = string> {
-  /** C type, e.g. `"struct vexfs_ioc_hdr"`. */
-  readonly cName: string;
-  /** `sizeof` in bytes. */
-  readonly size: number;
-  /** Member designator (nested ones like `"info.id"` included) to `[offset, size]`. */
-  readonly fields: { readonly [K in F]: readonly [number, number] };
-  /** Member designator to offset (shortcut for `fields[k][0]`). */
-  readonly off: { readonly [K in F]: number };
-}
-
-function struct<F extends string>(
-  cName: string,
-  size: number,
-  fields: { readonly [K in F]: readonly [number, number] },
-): StructLayout<F> {
-  const off = {} as { [K in F]: number };
-  for (const k of Object.keys(fields) as F[]) off[k] = fields[k][0];
-  return Object.freeze({ cName, size, fields: Object.freeze(fields), off: Object.freeze(off) });
-}
+export type { StructLayout };
+const struct = defineStruct;
 
 /** Prefixes the members of an embedded structure with `name.`. */
 function embed<P extends string, F extends string>(

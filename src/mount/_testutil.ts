@@ -6,6 +6,7 @@
  * find nothing (the superblock must be clean).
  * @module
  */
+import { createHash } from "node:crypto";
 import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
 import { assert, assertEquals } from "../test_assert.ts";
 import { vexfsArgv } from "./self.ts";
@@ -124,3 +125,20 @@ export const mountTest: { ignore: boolean; sanitizeResources: boolean; sanitizeO
   sanitizeResources: false,
   sanitizeOps: false,
 };
+
+/** sha256 (hex) of a file, read in 1 MiB pieces (images and large files are not held in memory). */
+export function sha256File(path: string): string {
+  const h = createHash("sha256");
+  const f = Deno.openSync(path);
+  const buf = new Uint8Array(1 << 20);
+  try {
+    for (;;) {
+      const n = f.readSync(buf);
+      if (n === null) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    f.close();
+  }
+  return h.digest("hex");
+}

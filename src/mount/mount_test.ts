@@ -15,7 +15,7 @@ import { assertFsckClean } from "../fs/_testutil.ts";
 import { CAN_LOOP, sparseFile, withLoop } from "../device/_testutil.ts";
 import { createCollection, getVector, setVector } from "../ioctl/client.ts";
 import { assert, assertEquals } from "../test_assert.ts";
-import { type Daemon, mountImage, mountTest, unmount } from "./_testutil.ts";
+import { type Daemon, mountImage, mountTest, sha256File, unmount } from "./_testutil.ts";
 import { findMount } from "./unmount.ts";
 
 const enc = new TextEncoder();
@@ -87,22 +87,6 @@ function sha(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
 }
 
-function shaFile(path: string): string {
-  const h = createHash("sha256");
-  const f = Deno.openSync(path);
-  const buf = new Uint8Array(1 << 20);
-  try {
-    for (;;) {
-      const n = f.readSync(buf);
-      if (n === null) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    f.close();
-  }
-  return h.digest("hex");
-}
-
 /** Every path below `root` (relative, sorted), directories included, the root as ".". */
 function walk(root: string): string[] {
   const out = ["."];
@@ -162,7 +146,7 @@ async function content(root: string, paths: string[]): Promise<Content> {
       listXattrs(full).map((n) => `${n}=${Array.from(getXattr(full, n), (b) => b.toString(16)).join(",")}`),
     );
     if (st.isFile) {
-      c.data.set(p, shaFile(full));
+      c.data.set(p, sha256File(full));
       if (p.startsWith("vec")) {
         const v = await getVector(full);
         if (v) c.vectors.set(p, Array.from(v.vector));
@@ -438,7 +422,7 @@ Deno.test({
         assertFsckClean(loop);
 
         d = await mountImage({ image: loop });
-        assertEquals(shaFile(`${d.mnt}/docs/big.bin`), sha(data));
+        assertEquals(sha256File(`${d.mnt}/docs/big.bin`), sha(data));
         assertEquals(Array.from((await getVector(`${d.mnt}/docs/big.bin`))!.vector), [1, 2, 3, 4]);
         assertEquals(Array.from(Deno.readDirSync(`${d.mnt}/docs`)).length, 51);
         assertEquals(Deno.readTextFileSync(`${d.mnt}/docs/f49.txt`), "file 49\n");
