@@ -197,6 +197,8 @@ export class Vexfs {
   #closed = false;
   /** orphans freed while opening (the previous holder died) */
   readonly recoveredOrphans: number[] = [];
+  /** Superblock state found on disk when opened (STATE_CLEAN, STATE_DIRTY or STATE_ERROR), before this open marked it in use. */
+  readonly stateAtOpen: number;
 
   private constructor(dev: Device, sb: Superblock, readOnly: boolean) {
     this.dev = dev;
@@ -215,6 +217,7 @@ export class Vexfs {
     this.blockMap.rotor = sb.firstDataBlock;
     this.inodeMap.rotor = FIRST_INO - 1;
     this.collections = new Collections(this);
+    this.stateAtOpen = sb.state;
   }
 
   /**

@@ -94,15 +94,8 @@ export const XATTR_REPLACE = 2;
 export const UTIME_NOW = (1 << 30) - 1;
 export const UTIME_OMIT = (1 << 30) - 2;
 
-/** File types (st_mode & S_IFMT). */
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
+/** File types (st_mode & S_IFMT): the same values as the on-disk format's. */
+export { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from "../format/constants.ts";
 
 // ------------------------------------------------------------- binding
 
@@ -144,6 +137,7 @@ const SYMBOLS = {
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   umask: { parameters: ["u32"], result: "u32" },
   dup: { parameters: ["i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -225,6 +219,11 @@ export function close(fd: number): void {
 /** dup(2). */
 export function dup(fd: number): number {
   return chk(libc().dup(fd), "dup", `${fd}`);
+}
+
+/** ioctl(2) with a pointer argument: `buf` is read and updated in place; returns ioctl's result. */
+export function ioctl(fd: number, cmd: number, buf: Uint8Array<ArrayBuffer>): number {
+  return chk(libc().ioctl(fd, BigInt(cmd >>> 0), buf), "ioctl", `${fd} 0x${(cmd >>> 0).toString(16)}`);
 }
 
 /** read(2) of up to `n` bytes at the file position. */

@@ -17,48 +17,10 @@ import { createCollection, getVector, setVector } from "../ioctl/client.ts";
 import { assert, assertEquals } from "../test_assert.ts";
 import { type Daemon, mountImage, mountTest, sha256File, unmount } from "./_testutil.ts";
 import { findMount } from "./unmount.ts";
+import * as posix from "./_posix.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-// ------------------------------------------------------------------ xattrs through libc
-
-const libc = Deno.dlopen("libc.so.6", {
-  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
-  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
-  __errno_location: { parameters: [], result: "pointer" },
-}).symbols;
-
-function cstr(s: string): Uint8Array<ArrayBuffer> {
-  return enc.encode(s + "\0");
-}
-
-function errno(): number {
-  return new Deno.UnsafePointerView(libc.__errno_location()!).getInt32();
-}
-
-function setXattr(path: string, name: string, value: Uint8Array): void {
-  const v = new Uint8Array(value.length || 1);
-  v.set(value);
-  if (libc.lsetxattr(cstr(path), cstr(name), v, BigInt(value.length), 0) !== 0) {
-    throw new Error(`lsetxattr ${path} ${name}: errno ${errno()}`);
-  }
-}
-
-function getXattr(path: string, name: string): Uint8Array {
-  const buf = new Uint8Array(65536);
-  const n = Number(libc.lgetxattr(cstr(path), cstr(name), buf, BigInt(buf.length)));
-  if (n < 0) throw new Error(`lgetxattr ${path} ${name}: errno ${errno()}`);
-  return buf.slice(0, n);
-}
-
-function listXattrs(path: string): string[] {
-  const buf = new Uint8Array(65536);
-  const n = Number(libc.llistxattr(cstr(path), buf, BigInt(buf.length)));
-  if (n < 0) throw new Error(`llistxattr ${path}: errno ${errno()}`);
-  return dec.decode(buf.subarray(0, n)).split("\0").filter((s) => s).sort();
-}
 
 // ------------------------------------------------------------------ helpers
 
@@ -143,7 +105,7 @@ async function content(root: string, paths: string[]): Promise<Content> {
     }
     c.xattrs.set(
       p,
-      listXattrs(full).map((n) => `${n}=${Array.from(getXattr(full, n), (b) => b.toString(16)).join(",")}`),
+      posix.listxattr(full).map((n) => `${n}=${Array.from(posix.getxattr(full, n), (b) => b.toString(16)).join(",")}`),
     );
     if (st.isFile) {
       c.data.set(p, sha256File(full));
@@ -269,12 +231,12 @@ async function buildTree(mnt: string): Promise<Map<string, string>> {
   run("chown", ["-h", "99:98", `${mnt}/links/rel`]);
 
   // Extended attributes: empty, small, large (own block), on files and directories.
-  setXattr(`${mnt}/files/size-4097`, "user.empty", new Uint8Array());
-  setXattr(`${mnt}/files/size-4097`, "user.small", enc.encode("v"));
-  setXattr(`${mnt}/files/size-4097`, "user.big", bytes(3000, 14));
-  setXattr(`${mnt}/files/nested`, "user.on-a-dir", enc.encode("dir value"));
-  setXattr(`${mnt}/files/hl`, "user.shared", enc.encode("by all links"));
-  setXattr(`${mnt}/modes/private`, "trusted.root-only", enc.encode("t"));
+  posix.setxattr(`${mnt}/files/size-4097`, "user.empty", new Uint8Array());
+  posix.setxattr(`${mnt}/files/size-4097`, "user.small", enc.encode("v"));
+  posix.setxattr(`${mnt}/files/size-4097`, "user.big", bytes(3000, 14));
+  posix.setxattr(`${mnt}/files/nested`, "user.on-a-dir", enc.encode("dir value"));
+  posix.setxattr(`${mnt}/files/hl`, "user.shared", enc.encode("by all links"));
+  posix.setxattr(`${mnt}/modes/private`, "trusted.root-only", enc.encode("t"));
 
   // Vectors: an f32 l2 collection (ioctl and xattr), an f16 cosine one.
   Deno.mkdirSync(`${mnt}/vec32/sub`, { recursive: true });
@@ -284,7 +246,7 @@ async function buildTree(mnt: string): Promise<Map<string, string>> {
     put(rel, enc.encode(`vector file ${i}\n`));
     const v = Float32Array.from({ length: 8 }, (_, j) => Math.fround(Math.sin(i * 8 + j) * 10));
     if (i === 5) {
-      setXattr(`${mnt}/${rel}`, "user.vexfs.vector", new Uint8Array(v.buffer));
+      posix.setxattr(`${mnt}/${rel}`, "user.vexfs.vector", new Uint8Array(v.buffer));
     } else await setVector(`${mnt}/${rel}`, v);
   }
   put("vec32/no-vector", enc.encode("none"));

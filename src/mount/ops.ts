@@ -455,8 +455,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
           if (!current(e, x)) continue; // removed or renamed since the snapshot
           d = { name: x.name, ino: BigInt(x.ino), mode: fs.iget(x.ino).d.mode, offset: BigInt(i + 1) };
         }
-        const n = typeof d.name === "string" ? d.name.length : d.name.length;
-        used += direntSize(n);
+        used += direntSize(d.name.length); // "." and ".." are ASCII: string length = bytes
         if (used > size && out.length) break;
         out.push(d);
       }
@@ -553,13 +552,12 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       if (!mutate(() => fs.collections.deleteVector(e))) throw new FsError("ENODATA", "the file has no vector");
     },
 
-    create(req, parent, name, mode, fi): CreateReply {
+    create(req, parent, name, mode): CreateReply {
       const dir = toEngine(parent);
       const o = owner(req, dir, false);
       return mutate(() => {
         const ino = fs.create(dir, name, mode & 0o7777, o.uid, o.gid);
         fs.openInode(ino);
-        void fi;
         return { ...entry(ino), fh: nextFh++, keepCache: true };
       });
     },

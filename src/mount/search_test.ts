@@ -47,45 +47,33 @@ import {
 } from "../ioctl/client.ts";
 import { assert, assertEquals, assertRejectsFsError } from "../test_assert.ts";
 import { mountTest, withMount } from "./_testutil.ts";
+import * as posix from "./_posix.ts";
 
 const enc = new TextEncoder();
 
-// ------------------------------------------------------------------ libc (this process does not serve the mount)
+// ------------------------------------------------------------------ raw calls (this process does not serve the mount)
 
-const libc = Deno.dlopen("libc.so.6", {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-}).symbols;
-
-function cstr(s: string): Uint8Array<ArrayBuffer> {
-  return enc.encode(s + "\0");
-}
-
-function errno(): number {
-  return new Deno.UnsafePointerView(libc.__errno_location()!).getInt32();
+/** The result of `f`, or the errno of the PosixError it threw. */
+function errnoOf<T>(f: () => T): T | number {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof posix.PosixError) return e.errno;
+    throw e;
+  }
 }
 
 /** Sets an xattr; 0 or the errno. */
 function setXattr(path: string, name: string, value: Uint8Array): number {
-  return libc.lsetxattr(
-      cstr(path),
-      cstr(name),
-      own(value.length ? value : new Uint8Array(1)),
-      BigInt(value.length),
-      0,
-    ) < 0
-    ? errno()
-    : 0;
+  return errnoOf(() => {
+    posix.setxattr(path, name, value);
+    return 0;
+  });
 }
 
+/** An xattr's value, or the errno. */
 function getXattr(path: string, name: string): Uint8Array | number {
-  const buf = new Uint8Array(16384);
-  const n = Number(libc.lgetxattr(cstr(path), cstr(name), buf, BigInt(buf.length)));
-  return n < 0 ? errno() : buf.slice(0, n);
+  return errnoOf(() => posix.getxattr(path, name));
 }
 
 /** A copy whose buffer is a plain ArrayBuffer (what FFI "buffer" parameters take). */
@@ -97,12 +85,14 @@ function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /** One raw ioctl on `path` (opened O_RDONLY): 0 or the errno; `buf` is updated in place. */
 function rawIoctl(path: string, cmd: number, buf: Uint8Array<ArrayBuffer>): number {
-  const fd = libc.open(cstr(path), 0o2000000);
-  if (fd < 0) throw new Error(`open ${path}: errno ${errno()}`);
+  const fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC);
   try {
-    return libc.ioctl(fd, BigInt(cmd >>> 0), buf) < 0 ? errno() : 0;
+    return errnoOf(() => {
+      posix.ioctl(fd, cmd, buf);
+      return 0;
+    });
   } finally {
-    libc.close(fd);
+    posix.close(fd);
   }
 }
 

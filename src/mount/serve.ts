@@ -8,8 +8,6 @@
  */
 import { FsError } from "../errors.ts";
 import { STATE_CLEAN } from "../format/constants.ts";
-import { decodeSuperblock } from "../format/superblock.ts";
-import { SB_OFFSET, SB_SIZE } from "../format/constants.ts";
 import { Device } from "../device/device.ts";
 import { Vexfs } from "../fs/fs.ts";
 import { type FuseMount, mountFuse } from "../fuse/session.ts";
@@ -43,27 +41,6 @@ export interface ServeOptions {
   handleSignals?: boolean;
 }
 
-/** Reads the superblock state without claiming the device: true unless it says clean. */
-function superblockDirty(path: string): boolean {
-  try {
-    const f = Deno.openSync(path, { read: true });
-    try {
-      const raw = new Uint8Array(SB_OFFSET + SB_SIZE);
-      let n = 0;
-      while (n < raw.length) {
-        const r = f.readSync(raw.subarray(n));
-        if (r === null) break;
-        n += r;
-      }
-      return decodeSuperblock(raw.subarray(SB_OFFSET)).state !== STATE_CLEAN;
-    } finally {
-      f.close();
-    }
-  } catch {
-    return false; // Vexfs.open reports the real problem
-  }
-}
-
 /**
  * Mounts the VexFS on `source` at `mountpoint` and serves it from this
  * process until unmounted. Never access the mountpoint synchronously from
@@ -92,7 +69,6 @@ export function serveVexfs(
   if (!st.isDirectory) throw new FsError("ENOTDIR", `mountpoint ${mountpoint} is not a directory`);
   const absSource = Deno.realPathSync(source);
   const absMount = Deno.realPathSync(mountpoint);
-  const wasDirty = superblockDirty(absSource);
   // Claimed exclusively even read-only: a second mount of any kind is refused.
   const dev = Device.open(absSource, { readOnly: opts.readOnly, exclusive: true });
   let fs: Vexfs;
@@ -127,7 +103,7 @@ export function serveVexfs(
   return {
     mountpoint: absMount,
     source: absSource,
-    wasDirty,
+    wasDirty: fs.stateAtOpen !== STATE_CLEAN,
     recoveredOrphans,
     async unmount() {
       await m.unmount();

@@ -121,17 +121,17 @@ function ended(pid: number): boolean {
 export async function unmountAndWait(m: MountEntry, timeoutMs = 120_000): Promise<void> {
   let exists = false;
   try {
-    exists = Deno.statSync(m.source).isFile || Deno.statSync(m.source).isBlockDevice === true;
+    const st = Deno.statSync(m.source);
+    exists = st.isFile || st.isBlockDevice === true;
   } catch { /* not a path */ }
   const conn = m.dev?.split(":")[1];
   const servers = !exists && conn && /^\d+$/.test(conn) ? fuseServers(conn) : [];
-  let r = await run("fusermount3", ["-u", m.mountpoint]);
+  const r = await run("fusermount3", ["-u", m.mountpoint]);
   if (!r.ok) {
     const r2 = await run("umount", [m.mountpoint]);
     if (!r2.ok) {
       throw new FsError("EBUSY", `cannot unmount ${m.mountpoint}: ${r.err || r2.err}`);
     }
-    r = r2;
   }
   const deadline = Date.now() + timeoutMs;
   if (!exists) {
