@@ -5,29 +5,7 @@
  * @module
  */
 
-/** Absolute path of the repository's main.ts (meaningful when running from source). */
-export const MAIN_TS: string = decodeURIComponent(new URL("../main.ts", import.meta.url).pathname);
-
-/** Absolute path of the repository root (the directory of main.ts). */
-export const REPO_DIR: string = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
-
-/** Whether this is the compiled `vexfs` binary rather than `deno run main.ts`. */
-export function isCompiled(): boolean {
-  const base = Deno.execPath().split("/").pop() ?? "";
-  return base !== "deno" && base !== "deno.exe";
-}
-
-/**
- * The argv that runs this program with `args`: the compiled binary runs
- * itself; under Deno it is `deno run -A <repo>/main.ts`.
- * @param args subcommand and its arguments, e.g. `["mount", "disk.img", "/mnt"]`
- * @returns `[executable, ...arguments]`
- */
-export function selfArgv(args: readonly string[]): [string, ...string[]] {
-  const exe = Deno.execPath();
-  if (isCompiled()) return [exe, ...args];
-  return [exe, "run", "-A", MAIN_TS, ...args];
-}
+export { isCompiled, REPO_DIR, vexfsArgv as selfArgv } from "../src/mount/self.ts";
 
 /** What a finished command left behind. */
 export interface RunResult {

@@ -1,14 +1,22 @@
 /**
  * How to run this very program again as a child process (the mount daemon,
  * tests, benchmarks): the compiled `vexfs` binary runs itself; under
- * `deno run` it is `deno run --allow-all <repo>/main.ts`.
+ * `deno run` it is `deno run --allow-all --config <repo>/deno.json <repo>/main.ts`.
  * @module
  */
 
-/** Absolute path of main.ts next to src/. */
-export const MAIN_TS: string = new URL("../../main.ts", import.meta.url).pathname;
+/** Absolute path of the repository root (the directory of main.ts; meaningful when running from source). */
+export const REPO_DIR: string = decodeURIComponent(new URL("../..", import.meta.url).pathname).replace(/\/$/, "");
+/** Absolute path of main.ts. */
+export const MAIN_TS: string = `${REPO_DIR}/main.ts`;
 /** Absolute path of the deno.json next to main.ts. */
-const DENO_JSON: string = new URL("../../deno.json", import.meta.url).pathname;
+const DENO_JSON: string = `${REPO_DIR}/deno.json`;
+
+/** Whether this is the compiled `vexfs` binary rather than `deno run main.ts`. */
+export function isCompiled(): boolean {
+  const base = Deno.execPath().split("/").pop() ?? "";
+  return base !== "deno" && base !== "deno.exe";
+}
 
 /**
  * The argv that starts `vexfs` with `args`.
@@ -17,9 +25,6 @@ const DENO_JSON: string = new URL("../../deno.json", import.meta.url).pathname;
  */
 export function vexfsArgv(args: readonly string[]): [string, ...string[]] {
   const exe = Deno.execPath();
-  const base = exe.split("/").pop() ?? "";
-  if (base === "deno" || base === "deno.exe") {
-    return [exe, "run", "--allow-all", "--config", DENO_JSON, MAIN_TS, ...args];
-  }
-  return [exe, ...args];
+  if (isCompiled()) return [exe, ...args];
+  return [exe, "run", "--allow-all", "--config", DENO_JSON, MAIN_TS, ...args];
 }
