@@ -451,7 +451,9 @@ Deno.test({
       assertEquals(Array.from(Deno.readDirSync(d.mnt), (e) => e.name), ["keep.txt"]);
       const after = statfs(d.mnt);
       assertEquals(after, empty, "the orphan's blocks and inode were freed");
-      assert(/not cleanly unmounted/.test(d.stderr()), `the remount warns: ${d.stderr()}`);
+      // The warning comes after the mount appears in mountinfo, and stderr is read in the background: wait for it.
+      const dd = d;
+      await waitUntil(() => /not cleanly unmounted/.test(dd.stderr()), `the remount warns (stderr: ${dd.stderr()})`);
       await unmount(d);
       assertFsckClean(img);
     } finally {
