@@ -76,7 +76,7 @@ export interface FsBackend {
   ): MaybePromise<{ vector: Float32Array; collection: CollectionView } | null>;
   /** Removes the vector of `path`; false if it had none. */
   deleteVector(path: string): MaybePromise<boolean>;
-  /** Exact top-k in the collection containing `dir`, restricted to `dir`'s subtree. */
+  /** Exact top-k in the collection containing `dir`, restricted to `dir`'s subtree; scores rounded to f32 (as the ioctl gives them). */
   search(
     dir: string,
     query: Float32Array,
@@ -320,7 +320,9 @@ export class OfflineBackend implements FsBackend {
   ): SearchHit[] {
     const d = this.#dir(dir);
     const exclude = new Set((opts.exclude ?? []).map((p) => this.resolve(p)));
-    return this.fs.collections.search(d, query, k, { exclude });
+    // Scores rounded to f32, as the search ioctl returns them (docs/IOCTL.md §3.7), so that a search prints
+    // the same on a mount and on the unmounted image.
+    return this.fs.collections.search(d, query, k, { exclude }).map((h) => ({ ...h, score: Math.fround(h.score) }));
   }
 
   close(): void {
@@ -390,6 +392,34 @@ export async function withTarget<T>(
     );
   }
   return await fn(m, resolve(target));
+}
+
+/**
+ * Runs `fn` with the backend for a command that works on a whole
+ * filesystem: `target` is an unmounted image or device, or any path on a
+ * mounted VexFS (a directory; the mounted backend).
+ * @throws CliError when `target` does not exist, or is a directory that is not on a mounted VexFS
+ */
+export async function withFilesystem<T>(
+  target: string,
+  write: boolean,
+  fn: (b: FsBackend) => T | Promise<T>,
+): Promise<T> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(target);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new CliError(`${target}: no such image, device or directory`);
+    throw e;
+  }
+  if (!st.isDirectory) return await withBackend(target, write, fn);
+  const m = await MountedBackend.at(target);
+  if (!m) {
+    throw new CliError(
+      `${target} is a directory but not on a mounted VexFS: give an image or device, or a path on a 'vexfs mount'`,
+    );
+  }
+  return await fn(m);
 }
 
 /** Runs `fn` with a backend and always closes it. */

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
 import { parseElemType, parseMetric } from "../src/vector/types.ts";
-import { type CollectionView, withBackend, withTarget } from "./backend.ts";
+import { type CollectionView, withFilesystem, withTarget } from "./backend.ts";
 import { COLLECTION_HEAD, collectionRows } from "./info.ts";
 import {
   action,
@@ -147,14 +147,14 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
   ]);
 
   const list = defineCommand(coll, "list", "list every collection")
-    .argument("<image>", "image file or device (IMAGE)")
+    .argument("<target>", "image file or device (IMAGE), or any directory on a mounted VexFS")
     .option("--json", "print the collections as a JSON array")
     .action(
       action(
         "collection list",
         async (image: string, o: { json?: boolean }) => {
-          await withBackend(image, false, (b) => {
-            const all = b.listCollections();
+          await withFilesystem(image, false, async (b) => {
+            const all = await b.listCollections();
             if (o.json) return printJson(all.map(collJson));
             if (!all.length) {
               return say(
@@ -181,6 +181,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
   examples(list, [
     "vexfs collection list disk.img",
     "vexfs collection list --json disk.img",
+    "vexfs collection list /mnt/vexfs",
   ]);
 
   const info = defineCommand(

@@ -9,10 +9,11 @@
  * the vector ioctls' write check) and what a crash of the daemon leaves
  * behind (fsynced and timer-committed data survive; fsck still reads it).
  */
-import { SB_OFFSET, SB_SIZE, STATE_CLEAN } from "../src/format/constants.ts";
+import { ROOT_INO, SB_OFFSET, SB_SIZE, STATE_CLEAN } from "../src/format/constants.ts";
 import { decodeSuperblock } from "../src/format/superblock.ts";
 import { fsck } from "../src/fsck/fsck.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
+import { Vexfs } from "../src/fs/fs.ts";
 import { Device } from "../src/device/device.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
 import { mountImage, mountTest, sha256File } from "../src/mount/_testutil.ts";
@@ -190,6 +191,76 @@ async function assertReleasedClean(s: Setup): Promise<void> {
   assertFsckClean(s.img);
   await waitFor("the daemon to exit", () => daemonPids(s.mnt).length === 0);
 }
+
+// ------------------------------------------------------------------ the vector commands on a mount
+
+Deno.test({
+  name: "vexfs collection list/info, vector get and search on a mount print what they print on the unmounted " +
+    "image; collection list pages past 64 collections",
+  ...mountTest,
+  fn: () =>
+    withSetup(async (s) => {
+      // 70 collections made by the engine (ids 1..70, 5..9 dropped again), so the list needs two ioctl pages.
+      const fs = Vexfs.open(s.img);
+      for (let i = 1; i <= 70; i++) {
+        const d = fs.mkdir(ROOT_INO, `c${i}`);
+        fs.collections.create(d, { dim: 1 + (i % 4), metric: (["l2", "cosine", "ip"] as const)[i % 3], elem: "f32" });
+      }
+      for (let i = 5; i < 10; i++) fs.rmdir(ROOT_INO, `c${i}`);
+      fs.close();
+
+      await mountDaemon(s);
+      Deno.mkdirSync(`${s.mnt}/docs/sub`, { recursive: true });
+      await ok(["collection", "create", `${s.mnt}/docs`, "--dim", "3", "--metric", "cosine"]);
+      const vecs: [string, number[]][] = [
+        ["a.txt", [1, 0, 0]],
+        ["b.txt", [0.5, 0.5, 0]],
+        ["sub/c.txt", [0, 1, 0.25]],
+        ["sub/d.txt", [0.1, 0.2, 0.3]],
+      ];
+      for (const [f, v] of vecs) {
+        Deno.writeTextFileSync(`${s.mnt}/docs/${f}`, `${f}\n`);
+        await ok(["vector", "set", `${s.mnt}/docs/${f}`, "--vector", JSON.stringify(v)]);
+      }
+      // The same questions, asked of the mount and (later) of the image: [mount args, image args].
+      const questions: [string[], string[]][] = [
+        [["collection", "list", "--json", s.mnt], ["collection", "list", "--json", s.img]],
+        [["collection", "list", "--json", `${s.mnt}/docs/sub`], ["collection", "list", "--json", s.img]],
+        [["collection", "info", "--json", `${s.mnt}/docs/sub`], ["collection", "info", "--json", s.img, "/docs/sub"]],
+        [["vector", "get", "--json", `${s.mnt}/docs/sub/c.txt`], ["vector", "get", "--json", s.img, "/docs/sub/c.txt"]],
+        [
+          ["search", "--json", `${s.mnt}/docs`, "-k", "3", "--vector", "[1,0.1,0]"],
+          ["search", "--json", s.img, "/docs", "-k", "3", "--vector", "[1,0.1,0]"],
+        ],
+        [
+          ["search", "--json", `${s.mnt}/docs/sub`, "-k", "10", "--like", `${s.mnt}/docs/sub/d.txt`],
+          ["search", "--json", s.img, "/docs/sub", "-k", "10", "--like", "/docs/sub/d.txt"],
+        ],
+      ];
+      // Host paths on the mount name the same things as image paths: /tmp/.../mnt/docs is /docs.
+      const norm = (out: string) => JSON.parse(out.replaceAll(`"${s.mnt}/`, '"/').replaceAll(`"${s.mnt}"`, '"/"'));
+      const onMount = [];
+      for (const [m] of questions) onMount.push(norm((await ok(m)).stdout));
+      const list = onMount[0] as { id: number; root: string; count: number }[];
+      assertEquals(list.length, 66, "65 engine collections and /docs");
+      // (/docs took the lowest free id, 5)
+      assertEquals(list.map((c) => c.id), [1, 2, 3, 4, 5, ...Array.from({ length: 61 }, (_, i) => 10 + i)]);
+      assertEquals([list[4].root, list[4].count], ["/docs", 4]);
+      assertEquals([list[3].root, list[5].root, list[65].root], ["/c4", "/c10", "/c70"]);
+      assertEquals(onMount[1], onMount[0], "any directory on the mount lists the whole filesystem");
+      const table = await ok(["collection", "list", s.mnt]);
+      assertStringIncludes(table.stdout, `${s.mnt}/docs`);
+      await ok(["umount", s.mnt]);
+
+      for (const [i, [, img]] of questions.entries()) {
+        assertEquals(onMount[i], norm((await ok(img)).stdout), `${questions[i][0].slice(0, 2).join(" ")}`);
+      }
+      // A directory that is not on VexFS, and a mount that is gone, are refused clearly.
+      const r = await vexfs(["collection", "list", s.mnt]);
+      assertRefused(r, "collection list", "not on a mounted VexFS");
+      await assertReleasedClean(s);
+    }),
+});
 
 // ------------------------------------------------------------------ lifecycle
 

@@ -132,11 +132,11 @@ export class MountedBackend implements FsBackend {
     return await this.#view(await ioctl.createCollection(dir, p));
   }
 
-  listCollections(): CollectionView[] {
-    throw new CliError(
-      `listing every collection works on an unmounted image; on the mount at ${this.target} ask per directory ` +
-        `with 'vexfs collection info DIR'`,
-    );
+  async listCollections(): Promise<CollectionView[]> {
+    const all = await ioctl.listCollections(this.target);
+    const out: CollectionView[] = [];
+    for (const c of all) out.push(await this.#view(c));
+    return out;
   }
 
   async collectionOfDir(dir: string): Promise<CollectionView | null> {

@@ -68,6 +68,9 @@
 /* Size of vexfs_ioc_ino_path.path, including the terminating NUL. */
 #define VEXFS_IOC_PATH_MAX	4096
 
+/* Entries of vexfs_ioc_list_collections.entries: collections per call. */
+#define VEXFS_IOC_LIST_MAX	64
+
 /* Size of vexfs_ioc_fs_info.label, including the terminating NUL. */
 #define VEXFS_IOC_LABEL_MAX	64
 
@@ -101,6 +104,7 @@ typedef float __vexfs_f32;
 #define VEXFS_IOC_SEARCH_HIT_SIZE		16
 #define VEXFS_IOC_SEARCH_SIZE			12344
 #define VEXFS_IOC_INO_PATH_SIZE			4128
+#define VEXFS_IOC_LIST_COLLECTIONS_SIZE		4128
 
 /* Common header of every structure. */
 struct vexfs_ioc_hdr {
@@ -220,6 +224,19 @@ struct vexfs_ioc_ino_path {
 	char path[VEXFS_IOC_PATH_MAX];	/* out: relative to the directory, NUL-terminated */
 };
 
+/*
+ * VEXFS_IOC_LIST_COLLECTIONS: every collection, VEXFS_IOC_LIST_MAX per
+ * call; page by passing next_id back as start_id until next_id is 0.
+ */
+struct vexfs_ioc_list_collections {
+	struct vexfs_ioc_hdr hdr;
+	__u32 start_id;		/* in: first id to list (0 or 1: from the first) */
+	__u32 count;		/* out: entries[0..count-1] are valid */
+	__u32 next_id;		/* out: start_id of the next call, 0 at the end */
+	__u32 total;		/* out: collections in the filesystem */
+	struct vexfs_ioc_collection entries[VEXFS_IOC_LIST_MAX];	/* out, by id */
+};
+
 /* Any descriptor on the filesystem: "is this VexFS, and which one". */
 #define VEXFS_IOC_FS_INFO \
 	_IOR(VEXFS_IOC_TYPE, 0x01, struct vexfs_ioc_fs_info)
@@ -244,6 +261,9 @@ struct vexfs_ioc_ino_path {
 /* Directory: path of an inode below it. */
 #define VEXFS_IOC_INO_PATH \
 	_IOWR(VEXFS_IOC_TYPE, 0x08, struct vexfs_ioc_ino_path)
+/* Any descriptor on the filesystem: list its collections. */
+#define VEXFS_IOC_LIST_COLLECTIONS \
+	_IOWR(VEXFS_IOC_TYPE, 0x09, struct vexfs_ioc_list_collections)
 
 /* Compile-time layout checks (C11, C++11; skipped by older compilers). */
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -267,6 +287,7 @@ __VEXFS_IOC_SIZE(vexfs_ioc_collection_info, VEXFS_IOC_COLLECTION_INFO_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_search_hit, VEXFS_IOC_SEARCH_HIT_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_search, VEXFS_IOC_SEARCH_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_ino_path, VEXFS_IOC_INO_PATH_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_list_collections, VEXFS_IOC_LIST_COLLECTIONS_SIZE);
 __VEXFS_IOC_ASSERT(sizeof(__vexfs_f32) == 4, "vector elements are 4 bytes");
 __VEXFS_IOC_ASSERT(VEXFS_IOC_SEARCH_SIZE <= 16383,
 		   "restricted ioctls carry at most 16383 bytes (_IOC_SIZE)");

@@ -113,6 +113,8 @@ export const VEXFS_IOC_MAX_K = 256;
 export const VEXFS_IOC_PATH_MAX = 4096;
 /** Bytes of `vexfs_ioc_fs_info.label`, including the terminating NUL. */
 export const VEXFS_IOC_LABEL_MAX = 64;
+/** Entries of `vexfs_ioc_list_collections.entries`: collections per {@linkcode VEXFS_IOC_LIST_COLLECTIONS} call. */
+export const VEXFS_IOC_LIST_MAX = 64;
 /** `vexfs_ioc_fs_info.fs_flags`: the filesystem is mounted read-only. */
 export const VEXFS_IOC_FS_RDONLY = 0x1;
 /** The extended attribute that carries a file's vector as raw stored elements (docs/IOCTL.md §5). */
@@ -253,6 +255,16 @@ export const INO_PATH = struct("struct vexfs_ioc_ino_path", 4128, {
   path: [32, VEXFS_IOC_PATH_MAX],
 });
 
+/** `struct vexfs_ioc_list_collections` (4128 bytes) of {@linkcode VEXFS_IOC_LIST_COLLECTIONS}. */
+export const LIST_COLLECTIONS = struct("struct vexfs_ioc_list_collections", 32 + 64 * VEXFS_IOC_LIST_MAX, {
+  ...embed("hdr", 0, HDR),
+  start_id: [16, 4],
+  count: [20, 4],
+  next_id: [24, 4],
+  total: [28, 4],
+  entries: [32, COLLECTION.size * VEXFS_IOC_LIST_MAX],
+});
+
 // ------------------------------------------------------------ commands
 
 /** `_IOR(0xE7, 1, struct vexfs_ioc_fs_info)`: any descriptor; tells whether the filesystem is VexFS. */
@@ -271,6 +283,8 @@ export const VEXFS_IOC_COLLECTION_INFO = iowr(VEXFS_IOC_TYPE, 0x06, COLLECTION_I
 export const VEXFS_IOC_SEARCH = iowr(VEXFS_IOC_TYPE, 0x07, SEARCH.size);
 /** `_IOWR(0xE7, 8, struct vexfs_ioc_ino_path)`: directory; path of an inode below it. */
 export const VEXFS_IOC_INO_PATH = iowr(VEXFS_IOC_TYPE, 0x08, INO_PATH.size);
+/** `_IOWR(0xE7, 9, struct vexfs_ioc_list_collections)`: any descriptor; up to 64 collections from `start_id` on. */
+export const VEXFS_IOC_LIST_COLLECTIONS = iowr(VEXFS_IOC_TYPE, 0x09, LIST_COLLECTIONS.size);
 
 /** One command: its C macro name, number and structure. */
 export interface IoctlCommand {
@@ -292,6 +306,7 @@ export const COMMANDS: readonly IoctlCommand[] = Object.freeze([
   { name: "VEXFS_IOC_COLLECTION_INFO", cmd: VEXFS_IOC_COLLECTION_INFO, layout: COLLECTION_INFO },
   { name: "VEXFS_IOC_SEARCH", cmd: VEXFS_IOC_SEARCH, layout: SEARCH },
   { name: "VEXFS_IOC_INO_PATH", cmd: VEXFS_IOC_INO_PATH, layout: INO_PATH },
+  { name: "VEXFS_IOC_LIST_COLLECTIONS", cmd: VEXFS_IOC_LIST_COLLECTIONS, layout: LIST_COLLECTIONS },
 ]);
 
 /** Every structure of the header (for the layout test). */
@@ -306,6 +321,7 @@ export const STRUCTS: readonly StructLayout[] = Object.freeze([
   SEARCH_HIT,
   SEARCH,
   INO_PATH,
+  LIST_COLLECTIONS,
 ]);
 
 /** Integer macros of the header and their values (for the layout test). */
@@ -318,6 +334,7 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_MAX_K,
   VEXFS_IOC_PATH_MAX,
   VEXFS_IOC_LABEL_MAX,
+  VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_FS_RDONLY,
   VEXFS_METRIC_L2: METRIC_CODE.l2,
   VEXFS_METRIC_COSINE: METRIC_CODE.cosine,
@@ -335,6 +352,7 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_SEARCH_HIT_SIZE: SEARCH_HIT.size,
   VEXFS_IOC_SEARCH_SIZE: SEARCH.size,
   VEXFS_IOC_INO_PATH_SIZE: INO_PATH.size,
+  VEXFS_IOC_LIST_COLLECTIONS_SIZE: LIST_COLLECTIONS.size,
 });
 
 // ------------------------------------------------------------ helpers
@@ -964,6 +982,87 @@ export function decodeInoPathReply(b: Uint8Array): string {
     throw new FsError("EIO", `ino path reply has len ${len} without a NUL after it`);
   }
   return dec.decode(b.subarray(o, o + len));
+}
+
+// ------------------------------------------------------------ LIST_COLLECTIONS
+
+/** The output of {@linkcode VEXFS_IOC_LIST_COLLECTIONS}. */
+export interface CollectionPage {
+  /** at most {@linkcode VEXFS_IOC_LIST_MAX}, ascending id, all with id ≥ the request's start id */
+  collections: CollectionInfo[];
+  /** start id of the next call; 0 when this page ends the list */
+  nextId: number;
+  /** collections in the filesystem when the call was served */
+  total: number;
+}
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_LIST_COLLECTIONS}.
+ * @param startId list collections with id ≥ this (0 or 1: from the first), a u32
+ */
+export function encodeListCollections(startId = 0): Uint8Array {
+  const b = newStruct(LIST_COLLECTIONS);
+  setU32(view(b), LIST_COLLECTIONS.off.start_id, startId, "start_id");
+  return b;
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_LIST_COLLECTIONS}.
+ * @returns the start id
+ * @throws FsError EINVAL: bad header, non-zero output fields
+ */
+export function decodeListCollections(b: Uint8Array): number {
+  checkHeader(b, LIST_COLLECTIONS);
+  checkZeroFields(b, LIST_COLLECTIONS, ["count", "next_id", "total", "entries"], "EINVAL");
+  return view(b).getUint32(LIST_COLLECTIONS.off.start_id, true);
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_LIST_COLLECTIONS}: the start id
+ * echoed, the page filled.
+ * @throws RangeError if the page holds more than 64 collections
+ */
+export function encodeListCollectionsReply(startId: number, page: CollectionPage): Uint8Array {
+  if (page.collections.length > VEXFS_IOC_LIST_MAX) {
+    throw new RangeError(`${page.collections.length} collections in one page, at most ${VEXFS_IOC_LIST_MAX}`);
+  }
+  const b = encodeListCollections(startId);
+  const dv = view(b);
+  const o = LIST_COLLECTIONS.off;
+  dv.setUint32(o.count, page.collections.length, true);
+  setU32(dv, o.next_id, page.nextId, "next_id");
+  setU32(dv, o.total, page.total, "total");
+  page.collections.forEach((c, i) => writeCollection(dv, o.entries + i * COLLECTION.size, c));
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_LIST_COLLECTIONS}.
+ * @throws FsError EIO if `b` is not a valid reply (bad header, count > 64,
+ *   ids not ascending or below the start id, a next id on an empty page or
+ *   not past the page's last id)
+ */
+export function decodeListCollectionsReply(b: Uint8Array): CollectionPage {
+  checkHeader(b, LIST_COLLECTIONS, "EIO");
+  const dv = view(b);
+  const o = LIST_COLLECTIONS.off;
+  const start = dv.getUint32(o.start_id, true);
+  const count = dv.getUint32(o.count, true);
+  const nextId = dv.getUint32(o.next_id, true);
+  if (count > VEXFS_IOC_LIST_MAX) throw new FsError("EIO", `collection list reply has count ${count}`);
+  const collections: CollectionInfo[] = [];
+  let last = start > 0 ? start - 1 : 0;
+  for (let i = 0; i < count; i++) {
+    const c = readCollection(dv, o.entries + i * COLLECTION.size);
+    if (c.id <= last) throw new FsError("EIO", `collection list reply: id ${c.id} after ${last}`);
+    collections.push(c);
+    last = c.id;
+  }
+  if (nextId !== 0 && (count === 0 || nextId <= last)) {
+    // (so that a caller paging with next_id always moves forward)
+    throw new FsError("EIO", `collection list reply: next id ${nextId} after ${count} entries ending at ${last}`);
+  }
+  return { collections, nextId, total: dv.getUint32(o.total, true) };
 }
 
 // ------------------------------------------------------------ errors

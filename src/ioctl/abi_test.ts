@@ -24,6 +24,8 @@ import {
   decodeGetVectorReply,
   decodeInoPath,
   decodeInoPathReply,
+  decodeListCollections,
+  decodeListCollectionsReply,
   decodeSearch,
   decodeSearchReply,
   decodeSetVector,
@@ -34,6 +36,8 @@ import {
   encodeGetVectorReply,
   encodeInoPath,
   encodeInoPathReply,
+  encodeListCollections,
+  encodeListCollectionsReply,
   encodeSearch,
   encodeSearchReply,
   encodeSetVector,
@@ -52,6 +56,8 @@ import {
   VECTOR,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_LIST_COLLECTIONS,
+  VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_MAX_DIM,
   VEXFS_IOC_SEARCH,
   VEXFS_IOC_SET_VECTOR,
@@ -106,6 +112,7 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
     VEXFS_IOC_COLLECTION_INFO: IOC_READ | IOC_WRITE,
     VEXFS_IOC_SEARCH: IOC_READ | IOC_WRITE,
     VEXFS_IOC_INO_PATH: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_LIST_COLLECTIONS: IOC_READ | IOC_WRITE,
   };
   assertEquals(COMMANDS.map((c) => c.name), Object.keys(dirs));
   COMMANDS.forEach((c, i) => {
@@ -118,6 +125,7 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
   assertEquals(new Set(COMMANDS.map((c) => c.cmd)).size, COMMANDS.length);
   assertEquals(VEXFS_IOC_FS_INFO, 0x80c0e701);
   assertEquals(VEXFS_IOC_SEARCH, 0xf038e707);
+  assertEquals(VEXFS_IOC_LIST_COLLECTIONS, 0xd020e709);
 });
 
 Deno.test("ioctl abi: layouts are packed, aligned and the same for 32- and 64-bit callers", () => {
@@ -198,6 +206,34 @@ Deno.test("ioctl abi: replies round trip; a foreign reply is EIO", () => {
   };
   assertEquals(decodeSearchReply(encodeSearchReply(req, rep)), rep);
   assertEquals(decodeInoPathReply(encodeInoPathReply(5, new TextEncoder().encode("a/é/b"))), "a/é/b");
+  const page = { collections: [info, { ...info, id: 70 }], nextId: 71, total: 200 };
+  assertEquals(decodeListCollectionsReply(encodeListCollectionsReply(3, page)), page);
+  assertEquals(decodeListCollections(encodeListCollections(71)), 71);
+  const last = { collections: [], nextId: 0, total: 0 };
+  assertEquals(decodeListCollectionsReply(encodeListCollectionsReply(0, last)), last);
+  // Replies that would make a pager loop or go backwards are EIO.
+  for (
+    const bad of [
+      { start: 0, page: { collections: [], nextId: 5, total: 9 } }, // more to come, yet nothing here
+      { start: 0, page: { collections: [info], nextId: 3, total: 9 } }, // next id not past the last id
+      { start: 4, page: { collections: [info], nextId: 0, total: 9 } }, // id 3 below the start id 4
+      { start: 0, page: { collections: [info, info], nextId: 0, total: 9 } }, // ids not ascending
+    ]
+  ) {
+    try {
+      decodeListCollectionsReply(encodeListCollectionsReply(bad.start, bad.page));
+      throw new Error(`no error for ${JSON.stringify(bad)}`);
+    } catch (e) {
+      assert(e instanceof FsError && e.code === "EIO", String(e));
+    }
+  }
+  const full = Array.from({ length: VEXFS_IOC_LIST_MAX + 1 }, (_, i) => ({ ...info, id: i + 1 }));
+  try {
+    encodeListCollectionsReply(0, { collections: full, nextId: 0, total: full.length });
+    throw new Error("no error for 65 collections in a page");
+  } catch (e) {
+    assert(e instanceof RangeError, String(e));
+  }
   const fi = {
     formatMajor: 1,
     formatMinor: 0,
@@ -293,6 +329,14 @@ function probeProgram(): string {
   L.push("  { static struct vexfs_ioc_ino_path p; hdr(&p.hdr, sizeof p); p.ino = 0x123456789ULL;");
   L.push('    dump("ino_path", &p, sizeof p);');
   L.push('    p.len = 3; memcpy(p.path, "a/b", 4); dump("ino_path_reply", &p, sizeof p); }');
+  L.push("  { static struct vexfs_ioc_list_collections l; hdr(&l.hdr, sizeof l); l.start_id = 7;");
+  L.push('    dump("list", &l, sizeof l);');
+  L.push("    l.count = 2; l.next_id = 0x40; l.total = 100;");
+  L.push("    for (int i = 0; i < 2; i++) { struct vexfs_ioc_collection *c = &l.entries[i];");
+  L.push("      c->id = (__u32)(7 + 9 * i); c->dim = 3; c->root_ino = 0x300000000ULL + (__u64)i;");
+  L.push("      c->metric = VEXFS_METRIC_L2; c->elem_type = VEXFS_ELEM_F32; c->elem_size = 4;");
+  L.push("      c->count = 10; c->bytes = 120; c->generation = 11; c->created = -1; }");
+  L.push('    dump("list_reply", &l, sizeof l); }');
   L.push("  { struct vexfs_ioc_fs_info f; hdr(&f.hdr, sizeof f);");
   L.push("    f.format_major = 1; f.format_minor = 2; f.block_size = 4096; f.block_count = 0x1000000000ULL;");
   L.push("    f.free_blocks = 5; f.inode_count = 64; f.free_inodes = 40; f.collection_count = 3;");
@@ -381,6 +425,18 @@ Deno.test({
         hex(encodeInoPathReply(0x123456789, new TextEncoder().encode("a/b"))),
         hex(dumps.get("ino_path_reply")!),
       );
+      assertEquals(hex(encodeListCollections(7)), hex(dumps.get("list")!), "LIST_COLLECTIONS request");
+      const lc = { rootIno: 3 * 2 ** 32, dim: 3, metric: "l2" as const, elem: "f32" as const, count: 10 };
+      const lpage = {
+        collections: [
+          { ...lc, id: 7, bytes: 120, generation: 11, created: -1 },
+          { ...lc, id: 16, rootIno: 3 * 2 ** 32 + 1, bytes: 120, generation: 11, created: -1 },
+        ],
+        nextId: 0x40,
+        total: 100,
+      };
+      assertEquals(decodeListCollectionsReply(dumps.get("list_reply")!), lpage);
+      assertEquals(hex(encodeListCollectionsReply(7, lpage)), hex(dumps.get("list_reply")!), "LIST reply");
       const fi = decodeFsInfo(dumps.get("fs_info")!);
       assertEquals(fi, {
         formatMajor: 1,

@@ -46,12 +46,14 @@ import {
   decodeFsInfo,
   decodeGetVectorReply,
   decodeInoPathReply,
+  decodeListCollectionsReply,
   decodeSearchReply,
   encodeCollectionInfo,
   encodeCreateCollection,
   encodeDelVector,
   encodeGetVector,
   encodeInoPath,
+  encodeListCollections,
   encodeSearch,
   encodeSetVector,
   ENOTTY,
@@ -67,6 +69,7 @@ import {
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
   VEXFS_IOC_INO_PATH,
+  VEXFS_IOC_LIST_COLLECTIONS,
   VEXFS_IOC_MAX_DIM,
   VEXFS_IOC_MAX_K,
   VEXFS_IOC_SEARCH,
@@ -562,6 +565,44 @@ export async function collectionInfo(path: string): Promise<CollectionInfo | nul
     const e = -r;
     if (e === ERRNO.ENODATA) return null;
     throw commonError(e, path, what) ?? generic(e, path, what);
+  });
+}
+
+/**
+ * Every collection of the VexFS that `path` is on
+ * ({@linkcode VEXFS_IOC_LIST_COLLECTIONS}, paged 64 at a time), ascending
+ * id. Name a collection's root with {@linkcode inoPath} on the mount's root
+ * directory.
+ * @param path any file or directory on the mount
+ * @throws FsError ENOTTY (not VexFS, or a daemon older than this command:
+ *   the message says which), ENOENT, EACCES (`path` cannot be opened)
+ */
+export async function listCollections(path: string): Promise<CollectionInfo[]> {
+  const what = "list collections";
+  return await withFd(path, async (fd) => {
+    const out: CollectionInfo[] = [];
+    for (let start = 0, pages = 0;; pages++) {
+      const buf = encodeListCollections(start);
+      const r = await ioctl(fd, VEXFS_IOC_LIST_COLLECTIONS, buf);
+      if (r < 0) {
+        const e = -r;
+        if (
+          e === ENOTTY && pages === 0 &&
+          (await ioctl(fd, VEXFS_IOC_FS_INFO, new Uint8Array(iocSize(VEXFS_IOC_FS_INFO)))) >= 0
+        ) {
+          throw errnoFsError(
+            e,
+            `${path}: the VexFS serving this mount is older than VEXFS_IOC_LIST_COLLECTIONS; remount it with this ` +
+              `vexfs, or list the collections of the unmounted image`,
+          );
+        }
+        throw commonError(e, path, what) ?? generic(e, path, what);
+      }
+      const page = decodeListCollectionsReply(buf);
+      out.push(...page.collections);
+      if (!page.nextId) return out;
+      start = page.nextId;
+    }
   });
 }
 

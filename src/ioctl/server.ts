@@ -33,6 +33,7 @@ import {
   decodeDelVector,
   decodeGetVector,
   decodeInoPath,
+  decodeListCollections,
   decodeSearch,
   decodeSetVector,
   encodeCollectionInfoReply,
@@ -40,6 +41,7 @@ import {
   encodeFsInfo,
   encodeGetVectorReply,
   encodeInoPathReply,
+  encodeListCollectionsReply,
   encodeSearchReply,
   ENOTTY,
   errnoFsError,
@@ -55,6 +57,8 @@ import {
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
   VEXFS_IOC_INO_PATH,
+  VEXFS_IOC_LIST_COLLECTIONS,
+  VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_MAX_DIM,
   VEXFS_IOC_MAX_K,
   VEXFS_IOC_SEARCH,
@@ -198,6 +202,15 @@ function inoPath(fs: Vexfs, dir: number, inData: Uint8Array): Uint8Array {
   return encodeInoPathReply(target, bytes);
 }
 
+function listCollections(fs: Vexfs, _ino: number, inData: Uint8Array): Uint8Array {
+  const start = decodeListCollections(inData);
+  const all = fs.collections.list(); // ascending id
+  const from = all.filter((c) => c.id >= start);
+  const page = from.slice(0, VEXFS_IOC_LIST_MAX);
+  const nextId = from.length > page.length ? from[page.length].id : 0;
+  return encodeListCollectionsReply(start, { collections: page, nextId, total: all.length });
+}
+
 function handler(cmd: number, target: Target, writes: boolean, run: Handler["run"]): [number, Handler] {
   const c = COMMANDS.find((x) => x.cmd === cmd)!;
   return [cmd, { name: c.name, layout: c.layout, target, writes, run }];
@@ -228,6 +241,7 @@ const HANDLERS = new Map<number, Handler>([
   handler(VEXFS_IOC_COLLECTION_INFO, "any", false, collectionInfo),
   handler(VEXFS_IOC_SEARCH, "dir", false, search),
   handler(VEXFS_IOC_INO_PATH, "dir", false, inoPath),
+  handler(VEXFS_IOC_LIST_COLLECTIONS, "any", false, listCollections),
 ]);
 
 function checkTarget(fs: Vexfs, ino: number, h: Handler): void {

@@ -15,12 +15,14 @@ import {
   decodeFsInfo,
   decodeGetVectorReply,
   decodeInoPathReply,
+  decodeListCollectionsReply,
   decodeSearchReply,
   encodeCollectionInfo,
   encodeCreateCollection,
   encodeDelVector,
   encodeGetVector,
   encodeInoPath,
+  encodeListCollections,
   encodeSearch,
   encodeSetVector,
   INO_PATH,
@@ -28,6 +30,7 @@ import {
   iocDir,
   iocSize,
   iowr,
+  LIST_COLLECTIONS,
   SEARCH,
   VECTOR,
   VEXFS_IOC_COLLECTION_INFO,
@@ -36,6 +39,8 @@ import {
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
   VEXFS_IOC_INO_PATH,
+  VEXFS_IOC_LIST_COLLECTIONS,
+  VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_MAGIC,
   VEXFS_IOC_SEARCH,
   VEXFS_IOC_SET_VECTOR,
@@ -188,6 +193,7 @@ Deno.test("ioctl server: ioctlChangesFs names the commands that need write permi
     VEXFS_IOC_COLLECTION_INFO,
     VEXFS_IOC_SEARCH,
     VEXFS_IOC_INO_PATH,
+    VEXFS_IOC_LIST_COLLECTIONS,
   ];
   for (const c of writes) assertEquals(ioctlChangesFs(c), true);
   for (const c of [...reads, 0, 0xc0085601]) assertEquals(ioctlChangesFs(c), false);
@@ -199,7 +205,8 @@ Deno.test("ioctl server: unknown commands are ENOTTY", () => {
   try {
     const cmds = [
       0,
-      iowr(VEXFS_IOC_TYPE, 0x09, 16), // next free VexFS number
+      iowr(VEXFS_IOC_TYPE, 0x0a, 16), // next free VexFS number
+      iowr(VEXFS_IOC_TYPE, 0x09, 16), // LIST_COLLECTIONS' number with another size
       iowr(VEXFS_IOC_TYPE, 0x03, 16), // GET_VECTOR's number with another size
       0xc0085601, // _IOWR('V', 1, 8 bytes)
       0x80086601, // FS_IOC_GETFLAGS
@@ -235,6 +242,7 @@ Deno.test("ioctl server: sizes and headers are checked before anything else", ()
       [w.c, VEXFS_IOC_COLLECTION_INFO, encodeCollectionInfo()],
       [w.c, VEXFS_IOC_SEARCH, encodeSearch({ k: 2, query: f32([1, 0, 0]), excludeIno: 0 })],
       [w.c, VEXFS_IOC_INO_PATH, encodeInoPath(w.a)],
+      [w.o, VEXFS_IOC_LIST_COLLECTIONS, encodeListCollections()],
     ];
     for (const [ino, cmd, req] of requests) {
       const out = iocDir(cmd) & IOC_READ ? req.length : 0;
@@ -437,6 +445,64 @@ Deno.test("ioctl server: COLLECTION_INFO of files and directories", () => {
     refused(fs, all, "ENODATA", get(w.out));
     refused(fs, all, "ENODATA", get(w.o));
     refused(fs, all, "EINVAL", get(w.c, poke(encodeCollectionInfo(), COLLECTION_INFO.off["info.id"], 1)), /info/);
+  } finally {
+    done(w);
+  }
+});
+
+Deno.test("ioctl server: LIST_COLLECTIONS pages through every collection by id, gaps included", () => {
+  const w = world();
+  const { fs } = w;
+  const page = (ino: number, start: number) =>
+    decodeListCollectionsReply(call(fs, ino, VEXFS_IOC_LIST_COLLECTIONS, encodeListCollections(start)));
+  const listAll = (ino: number) => {
+    const got = [];
+    let pages = 0;
+    for (let start = 0;; pages++) {
+      const p = page(ino, start);
+      assertEquals(p.total, fs.collections.list().length, "total");
+      got.push(...p.collections);
+      if (!p.nextId) break;
+      assertEquals(p.collections.length, VEXFS_IOC_LIST_MAX, "only the last page is short");
+      start = p.nextId;
+    }
+    return { got, pages: pages + 1 };
+  };
+  try {
+    // the world's 4, from any descriptor, in one page
+    for (const ino of [ROOT_INO, w.c, w.a, w.o]) {
+      assertEquals(listAll(ino), { got: fs.collections.list(), pages: 1 });
+    }
+    assertEquals(page(ROOT_INO, 1), page(ROOT_INO, 0), "0 and 1 both start at the first");
+    assertEquals(page(ROOT_INO, 3).collections.map((c) => c.id), [3, 4]);
+    assertEquals(page(ROOT_INO, 5), { collections: [], nextId: 0, total: 4 });
+    assertEquals(page(ROOT_INO, 0xffffffff), { collections: [], nextId: 0, total: 4 });
+    // 150 more, then a gap: ids 10..19 dropped with their roots
+    const roots = new Map<number, number>();
+    for (let i = 0; i < 150; i++) {
+      const d = fs.mkdir(ROOT_INO, `m${i}`);
+      roots.set(fs.collections.create(d, { dim: 2 + (i % 5), metric: "cosine", elem: "f32" }).id, d);
+    }
+    for (let id = 10; id < 20; id++) fs.rmdir(ROOT_INO, `m${id - 5}`);
+    const all = fs.collections.list();
+    assertEquals(all.length, 144);
+    assert(!all.some((c) => c.id >= 10 && c.id < 20), "the dropped ids are gone");
+    const { got, pages } = listAll(w.sub);
+    assertEquals(got, all, "every collection once, in id order, as COLLECTION_INFO reports it");
+    assertEquals(pages, 3);
+    assertEquals(page(ROOT_INO, 10).collections[0].id, 20, "a start id in a gap starts at the next one");
+    // refusals: output fields set on input
+    const req = (field: keyof typeof LIST_COLLECTIONS.off, at = 0) =>
+      poke(encodeListCollections(), LIST_COLLECTIONS.off[field] + at, 1);
+    for (const [field, at] of [["count", 0], ["next_id", 0], ["total", 3], ["entries", 4095]] as const) {
+      refused(
+        fs,
+        w.all,
+        "EINVAL",
+        () => handleIoctl(fs, ROOT_INO, VEXFS_IOC_LIST_COLLECTIONS, req(field, at), LIST_COLLECTIONS.size),
+        new RegExp(field),
+      );
+    }
   } finally {
     done(w);
   }
