@@ -80,9 +80,30 @@ Examples:
   return program;
 }
 
+/**
+ * The arguments as `vexfs mount` should see them when VexFS is started the
+ * way mount.fuse3(8) starts a FUSE filesystem of type `fuse.vexfs` (from
+ * /etc/fstab or `mount -t fuse.vexfs`): `vexfs SOURCE MOUNTPOINT -o OPTS`,
+ * without a subcommand. Any other argument list is returned unchanged.
+ * @param args command-line arguments (without the program)
+ * @param commands names of the program's subcommands
+ */
+export function mountHelperArgs(args: readonly string[], commands: readonly string[]): string[] {
+  const [source, mountpoint] = args;
+  if (args.length < 2 || source.startsWith("-") || commands.includes(source)) return [...args];
+  try {
+    if (!Deno.statSync(mountpoint).isDirectory) return [...args];
+  } catch {
+    return [...args];
+  }
+  return ["mount", ...args];
+}
+
 if (import.meta.main) {
   try {
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
+    const program = buildProgram();
+    const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+    await program.parseAsync(mountHelperArgs(Deno.args, [...names, "help"]), { from: "user" });
   } catch (e) {
     reportError("", e);
     Deno.exitCode = 1;

@@ -192,7 +192,8 @@ Known: ${KNOWN_OPTIONS.join(", ")}.`,
     "vexfs mount disk.img /mnt/vexfs",
     "vexfs mount -o ro,allow_other /dev/sdb1 /mnt/vexfs",
     "vexfs mount -f -o log=/var/log/vexfs.log disk.img /mnt/vexfs",
-    "# /etc/fstab, via mount.fuse3:  disk.img /mnt/vexfs fuse.vexfs defaults,allow_other 0 0",
+    "# /etc/fstab (mount.fuse3 runs 'vexfs SOURCE MOUNTPOINT -o OPTS'; vexfs in /usr/local/bin):",
+    "#   /srv/notes.img /mnt/vexfs fuse.vexfs defaults,allow_other 0 0",
   ]);
 
   const um = defineCommand(program, "umount", "unmount a VexFS mount and wait until it is written back")

@@ -192,6 +192,55 @@ async function assertReleasedClean(s: Setup): Promise<void> {
   await waitFor("the daemon to exit", () => daemonPids(s.mnt).length === 0);
 }
 
+Deno.test({
+  name: "vexfs mount through mount.fuse3 (the /etc/fstab and 'mount -t fuse.vexfs' path): " +
+    "'vexfs SOURCE MOUNTPOINT -o OPTS' mounts; umount(8) writes everything back",
+  ...mountTest,
+  ignore: !mountFuse3(),
+  fn: () =>
+    withSetup(async (s) => {
+      // mount.fuse3 runs the program named by the type ('vexfs') from PATH, as 'vexfs SOURCE MOUNTPOINT -o OPTS'.
+      const bin = `${s.dir}/bin`;
+      Deno.mkdirSync(bin);
+      const q = (x: string) => `'${x.replaceAll("'", `'\\''`)}'`;
+      Deno.writeTextFileSync(`${bin}/vexfs`, `#!/bin/sh\nexec ${vexfsArgv([]).map(q).join(" ")} "$@"\n`, {
+        mode: 0o755,
+      });
+      const o = await new Deno.Command(mountFuse3()!, {
+        args: [s.img, s.mnt, "-t", "vexfs", "-o", "allow_other,noatime"],
+        env: { PATH: `${bin}:${Deno.env.get("PATH")}`, NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(o.code, 0, `mount.fuse3: ${dec.decode(o.stderr)}`);
+      const m = mountinfo(s.mnt);
+      assert(m, "mounted when mount.fuse3 returns");
+      assertEquals([m.fstype, m.source], ["fuse.vexfs", s.img]);
+      assertMatch(m.superOptions, /allow_other/);
+      assertMatch(m.options, /noatime/);
+      Deno.writeTextFileSync(`${s.mnt}/fstab.txt`, "via mount.fuse3\n");
+      assertEquals((await sh("umount", [s.mnt])).code, 0);
+      await waitFor("the daemon to exit", () => daemonPids(s.mnt).length === 0);
+      await assertReleasedClean(s);
+      assertEquals((await ok(["cat", s.img, "/fstab.txt"])).stdout, "via mount.fuse3\n");
+      // Without the subcommand, anything that is not SOURCE DIRECTORY is still an unknown command.
+      const r = await vexfs([s.img, `${s.dir}/no-such-dir`]);
+      assertEquals(r.code, 1);
+      assertMatch(r.stderr, /unknown command/);
+    }),
+});
+
+/** mount.fuse3 (Debian's fuse3), or null. */
+function mountFuse3(): string | null {
+  for (const p of ["/sbin/mount.fuse3", "/usr/sbin/mount.fuse3"]) {
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
 // ------------------------------------------------------------------ the vector commands on a mount
 
 Deno.test({
