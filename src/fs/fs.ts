@@ -126,6 +126,7 @@ export interface StatFs {
   bsize: number;
   blocks: number;
   bfree: number;
+  /** what file data can still use: `bfree` less the one block every allocation keeps in reserve */
   bavail: number;
   files: number;
   ffree: number;
@@ -599,6 +600,20 @@ export class Vexfs {
    * @returns the blocks that were newly allocated (as file-block ranges)
    * @throws FsError ENOSPC before changing anything if space does not suffice
    */
+  /**
+   * Whether allocating file blocks `lblk .. lblk+count-1` of `n` fits in the
+   * free space: the data blocks of its holes, the extent tree blocks they may
+   * add, and one block kept in reserve.
+   */
+  #fits(n: InodeState, lblk: number, count: number): boolean {
+    const exts = this.extents(n);
+    const holes = segments(exts, lblk, count).filter((s) => s.physical === null);
+    const need = holes.reduce((a, s) => a + s.count, 0);
+    if (need === 0) return true;
+    const treeNeed = this.treeBlocksFor(exts.length + 2 * holes.length) - (n.treeBlocks?.length ?? 0);
+    return need + Math.max(0, treeNeed) + 1 <= this.blockMap.free;
+  }
+
   #allocRange(
     n: InodeState,
     lblk: number,
@@ -610,9 +625,7 @@ export class Vexfs {
     const holes = segs.filter((s) => s.physical === null);
     const need = holes.reduce((a, s) => a + s.count, 0);
     if (need === 0) return [];
-    const treeNeed = this.treeBlocksFor(exts.length + 2 * holes.length) -
-      (n.treeBlocks?.length ?? 0);
-    if (need + Math.max(0, treeNeed) + 1 > this.blockMap.free) {
+    if (!this.#fits(n, lblk, count)) {
       throw new FsError(
         "ENOSPC",
         `no space left on device (${need} blocks needed, ${this.blockMap.free} free)`,
@@ -769,6 +782,35 @@ export class Vexfs {
     this.dirty(n);
     this.#maybeFlush();
     return data.length;
+  }
+
+  /**
+   * `write(2)` semantics on top of {@linkcode Vexfs.write}: when the free
+   * space holds only part of `data`, writes the longest prefix that fits
+   * (ending on a block boundary) and returns its length, like ext4's short
+   * write on a nearly full disk; ENOSPC only when not even the first block
+   * fits. Used by the mount's `write` operation; internal files keep the
+   * all-or-nothing {@linkcode Vexfs.write}.
+   * @returns bytes written, 1..data.length (0 for empty data)
+   * @throws FsError as {@linkcode Vexfs.write}
+   */
+  writeSome(ino: number, offset: number, data: Uint8Array): number {
+    this.#assertWritable();
+    if (data.length === 0 || offset < 0 || offset + data.length > MAX_FILE_SIZE) return this.write(ino, offset, data);
+    const n = this.iget(ino);
+    const bs = this.blockSize;
+    const first = Math.floor(offset / bs);
+    const blocks = Math.floor((offset + data.length - 1) / bs) - first + 1;
+    if ((n.d.mode & S_IFMT) === S_IFDIR || this.#fits(n, first, blocks)) return this.write(ino, offset, data);
+    // The largest block count that fits (fitting is monotonic in the count).
+    let lo = 0, hi = blocks - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#fits(n, first, mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    if (lo === 0) return this.write(ino, offset, data); // throws ENOSPC, changes nothing
+    return this.write(ino, offset, data.subarray(0, (first + lo) * bs - offset));
   }
 
   /**
@@ -1694,7 +1736,8 @@ export class Vexfs {
       bsize: this.blockSize,
       blocks: this.sb.blockCount,
       bfree: this.blockMap.free,
-      bavail: this.blockMap.free,
+      // Every allocation keeps one block in reserve (see #fits), so one free block is never available to data.
+      bavail: Math.max(0, this.blockMap.free - 1),
       files: this.sb.inodeCount,
       ffree: this.inodeMap.free,
       namelen: NAME_MAX,

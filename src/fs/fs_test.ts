@@ -621,6 +621,37 @@ Deno.test("a full disk gives ENOSPC and loses nothing that was there", () => {
   Deno.removeSync(img);
 });
 
+Deno.test("writeSome: on a nearly full disk a write is short, not refused; write stays all or nothing", () => {
+  const img = tmpImage(2 << 20, 1024);
+  const fs = Vexfs.open(img);
+  try {
+    const big = fs.create(ROOT_INO, "big");
+    const data = new Uint8Array(8 << 20).map((_, i) => (i * 7) & 0xff);
+    const free0 = fs.statfs().bfree;
+    // all or nothing: refused, nothing allocated
+    assert.equal(code(() => fs.write(big, 0, data)), "ENOSPC");
+    assert.equal(fs.statfs().bfree, free0);
+    assert.equal(fs.getattr(big).size, 0);
+    // short: starts mid-block, ends on a block boundary, fills what is available
+    const n = fs.writeSome(big, 100, data);
+    assert.ok(n > 1 << 20 && n < data.length, `short count ${n}`);
+    assert.equal((100 + n) % 1024, 0, "ends on a block boundary");
+    assert.equal(fs.getattr(big).size, 100 + n);
+    assert.equal(fs.statfs().bavail, 0, "nothing is left available for data");
+    assert.deepEqual(fs.read(big, 100, n), data.subarray(0, n));
+    assert.deepEqual(fs.read(big, 0, 100), new Uint8Array(100), "the hole before it reads as zeros");
+    // nothing fits now: ENOSPC, nothing changed; overwriting allocated blocks still works
+    assert.equal(code(() => fs.writeSome(big, 100 + n, data.subarray(0, 10))), "ENOSPC");
+    assert.equal(fs.getattr(big).size, 100 + n);
+    assert.equal(fs.writeSome(big, 100, data.subarray(5, 5000)), 4995);
+    assert.equal(fs.writeSome(big, 0, new Uint8Array(0)), 0);
+  } finally {
+    fs.close();
+  }
+  assertFsckClean(img);
+  Deno.removeSync(img);
+});
+
 Deno.test("rename: over files, directories across parents, into itself refused, exchange", () => {
   const img = tmpImage();
   const fs = Vexfs.open(img);

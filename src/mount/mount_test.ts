@@ -470,3 +470,103 @@ async function waitUntil(cond: () => boolean, what: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+Deno.test({
+  name:
+    "mount: a full disk answers ENOSPC to writes, mkdir, xattrs and vectors, keeps every earlier byte and vector, " +
+    "gives the space back on unlink, and unmounts fsck-clean",
+  ...mountTest,
+  async fn() {
+    let d: Daemon = await mountImage({ size: 16 << 20 });
+    const img = d.img;
+    try {
+      // What was there before the disk filled up.
+      const keep = new Map<string, Uint8Array>();
+      Deno.mkdirSync(`${d.mnt}/docs`);
+      await createCollection(`${d.mnt}/docs`, { dim: 64, metric: "l2", elem: "f32" });
+      for (let i = 0; i < 8; i++) {
+        const data = bytes(50_000 + 777 * i, 100 + i);
+        keep.set(`docs/k${i}.bin`, data);
+        Deno.writeFileSync(`${d.mnt}/docs/k${i}.bin`, data);
+        await setVector(`${d.mnt}/docs/k${i}.bin`, new Float32Array(64).fill(i));
+      }
+      posix.setxattr(`${d.mnt}/docs/k0.bin`, "user.note", "kept");
+      const before = statfs(d.mnt);
+
+      // Fill it with one file, 1 MiB per write(2), until the filesystem says ENOSPC.
+      const fd = posix.open(`${d.mnt}/fill.bin`, posix.O_CREAT | posix.O_WRONLY, 0o644);
+      const chunk = bytes(1 << 20, 7);
+      let written = 0;
+      let code = "ok";
+      while (code === "ok") {
+        const r = posix.tryCall(() => posix.write(fd, chunk));
+        code = r.code;
+        if (r.value) written += r.value;
+        assert(written < 32 << 20, "a 16 MiB filesystem took more than 32 MiB");
+      }
+      assertEquals(code, "ENOSPC");
+      assert(written > 10 << 20, `only ${written} bytes fitted`);
+      assertEquals(posix.res(() => posix.fsync(fd)), "ok", "what was written is durable");
+      posix.close(fd);
+      assertEquals(Deno.statSync(`${d.mnt}/fill.bin`).size, written, "the size is what write(2) reported");
+      assertEquals(run("stat", ["-f", "-c", "%a", d.mnt]).trim(), "0", "no block available (df says 0)");
+      assert(statfs(d.mnt).blocks <= 1, "at most the allocator's reserve block is free");
+
+      // Everything that needs a block is refused; nothing that was there changes.
+      // (metadata may take the allocator's reserve block: one directory or xattr block may still fit)
+      let dirs = 0, xattrs = 0;
+      while (posix.res(() => posix.mkdir(`${d.mnt}/dir${dirs}`, 0o755)) === "ok") dirs++;
+      while (
+        posix.res(() => posix.setxattr(`${d.mnt}/docs/k${1 + xattrs}.bin`, "user.big", new Uint8Array(3000))) === "ok"
+      ) {
+        xattrs++;
+      }
+      assert(dirs + xattrs <= 1, `${dirs} directories and ${xattrs} xattr blocks made on a full disk`);
+      assertEquals(posix.res(() => posix.mkdir(`${d.mnt}/newdir`, 0o755)), "ENOSPC");
+      assertEquals(posix.res(() => posix.setxattr(`${d.mnt}/docs/k7.bin`, "user.big", new Uint8Array(3000))), "ENOSPC");
+      const more: string[] = [];
+      let vcode = "ok";
+      for (let i = 0; vcode === "ok" && i < 2000; i++) {
+        const p = `${d.mnt}/docs/v${i}`;
+        const c = posix.tryCall(() => posix.close(posix.open(p, posix.O_CREAT | posix.O_WRONLY, 0o644)));
+        if (c.code !== "ok") {
+          vcode = c.code;
+          break;
+        }
+        more.push(p);
+        try {
+          await setVector(p, new Float32Array(64).fill(-i));
+        } catch (e) {
+          vcode = (e as { code?: string }).code ?? String(e);
+        }
+      }
+      assertEquals(vcode, "ENOSPC", "vectors (or directory entries) run out of space with ENOSPC");
+      for (const [rel, data] of keep) {
+        assertEquals(sha(Deno.readFileSync(`${d.mnt}/${rel}`)), sha(data), rel);
+        const i = Number(/k(\d)/.exec(rel)![1]);
+        assertEquals((await getVector(`${d.mnt}/${rel}`))!.vector, new Float32Array(64).fill(i), `${rel} vector`);
+      }
+      assertEquals(dec.decode(posix.getxattr(`${d.mnt}/docs/k0.bin`, "user.note")), "kept");
+
+      // Unlinking gives the space back; the disk works again.
+      Deno.removeSync(`${d.mnt}/fill.bin`);
+      for (const p of more) Deno.removeSync(p);
+      for (let i = 0; i < dirs; i++) Deno.removeSync(`${d.mnt}/dir${i}`);
+      for (let i = 0; i < xattrs; i++) posix.removexattr(`${d.mnt}/docs/k${1 + i}.bin`, "user.big");
+      await waitUntil(() => statfs(d.mnt).blocks >= before.blocks - 2, "blocks freed by the unlinks");
+      Deno.mkdirSync(`${d.mnt}/newdir`);
+      Deno.writeTextFileSync(`${d.mnt}/newdir/after.txt`, "room again\n");
+      await unmount(d);
+      assertFsckClean(img);
+
+      d = await mountImage({ image: img });
+      for (const [rel, data] of keep) assertEquals(sha(Deno.readFileSync(`${d.mnt}/${rel}`)), sha(data), rel);
+      assertEquals(Deno.readTextFileSync(`${d.mnt}/newdir/after.txt`), "room again\n");
+      await unmount(d);
+      assertFsckClean(img);
+    } finally {
+      if (findMount(d.mnt)) await unmount(d).catch(() => {});
+      Deno.removeSync(img);
+    }
+  },
+});

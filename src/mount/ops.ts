@@ -417,7 +417,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
     write(_req, ino, data, offset) {
       const e = toEngine(ino);
-      return mutate(() => fs.write(e, Number(offset), data));
+      return mutate(() => fs.writeSome(e, Number(offset), data));
     },
 
     flush() {},
