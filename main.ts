@@ -105,7 +105,11 @@ if (import.meta.main) {
     const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
     await program.parseAsync(mountHelperArgs(Deno.args, [...names, "help"]), { from: "user" });
   } catch (e) {
-    reportError("", e);
-    Deno.exitCode = 1;
+    if (e instanceof Deno.errors.BrokenPipe) {
+      Deno.exitCode = 0; // the reader went away (e.g. '| head'), as in every action
+    } else {
+      reportError("", e);
+      Deno.exitCode = 1;
+    }
   }
 }

@@ -16,8 +16,10 @@ import {
   RO_COMPAT_PARENT_PTR,
 } from "../src/format/constants.ts";
 import { blockSizeOf, type Superblock, uuidToString } from "../src/format/superblock.ts";
+import * as ioctl from "../src/ioctl/client.ts";
 import { type CollectionView, openBackend } from "./backend.ts";
-import { action, c, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
+import { MountedBackend } from "./mounted.ts";
+import { action, c, CliError, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
 
 function flagNames(v: number, names: [number, string][]): string[] {
   const out = names.filter(([b]) => v & b).map(([, n]) => n);
@@ -27,9 +29,9 @@ function flagNames(v: number, names: [number, string][]): string[] {
   return out;
 }
 
-/** Feature flags of a superblock by name (docs/FORMAT.md §3.1). */
+/** Feature flags of a superblock (or of `VEXFS_IOC_FS_INFO`) by name (docs/FORMAT.md §3.1). */
 export function featureNames(
-  sb: Superblock,
+  sb: Pick<Superblock, "featureCompat" | "featureIncompat" | "featureRoCompat">,
 ): { compat: string[]; incompat: string[]; roCompat: string[] } {
   return {
     compat: flagNames(sb.featureCompat, [[COMPAT_XATTR, "xattr"], [
@@ -87,16 +89,119 @@ export const COLLECTION_HEAD = [
   "data",
 ];
 
+function printCollections(colls: CollectionView[]): void {
+  say(c.bold(`Collections (${colls.length})`));
+  if (colls.length) {
+    say(
+      table(COLLECTION_HEAD, collectionRows(colls), ["right", "left", "right", "left", "left", "right", "right"]),
+    );
+  } else say(c.dim("  none; create one with 'vexfs collection create'"));
+}
+
+function usageRows(blocks: number, free: number, bs: number, inodes: number, freeInodes: number) {
+  const used = blocks - free;
+  return [
+    ["blocks", blocks, used, free, pct(used, blocks)],
+    ["bytes", formatBytes(blocks * bs), formatBytes(used * bs), formatBytes(free * bs), pct(used, blocks)],
+    ["inodes", inodes, inodes - freeInodes, freeInodes, pct(inodes - freeInodes, inodes)],
+  ];
+}
+
+/**
+ * `vexfs info` on a path of a mounted VexFS: what `VEXFS_IOC_FS_INFO` and
+ * `VEXFS_IOC_LIST_COLLECTIONS` report (the superblock itself belongs to the
+ * daemon while mounted).
+ */
+async function mountedInfo(target: string, json: boolean): Promise<void> {
+  const m = await MountedBackend.at(target);
+  if (!m) {
+    throw new CliError(
+      `${target} is a directory but not on a mounted VexFS: give an image or device, or a path on a 'vexfs mount'`,
+    );
+  }
+  const fi = (await ioctl.fsInfo(m.target))!;
+  const colls = await m.listCollections();
+  const feats = featureNames(fi);
+  const bs = fi.blockSize;
+  const uuid = uuidToString(fi.uuid);
+  if (json) {
+    return printJson({
+      path: target,
+      mountpoint: m.target,
+      filesystem: {
+        version: `${fi.formatMajor}.${fi.formatMinor}`,
+        features: feats,
+        blockSize: bs,
+        blockCount: fi.blockCount,
+        freeBlocks: fi.freeBlocks,
+        inodeCount: fi.inodeCount,
+        freeInodes: fi.freeInodes,
+        uuid,
+        label: fi.label,
+        readOnly: fi.readOnly,
+        collCount: fi.collectionCount,
+        limits: { maxDim: fi.maxDim, iocMaxDim: fi.iocMaxDim, iocMaxK: fi.iocMaxK },
+      },
+      usage: {
+        blocks: fi.blockCount,
+        usedBlocks: fi.blockCount - fi.freeBlocks,
+        freeBlocks: fi.freeBlocks,
+        inodes: fi.inodeCount,
+        usedInodes: fi.inodeCount - fi.freeInodes,
+        freeInodes: fi.freeInodes,
+        bytes: fi.blockCount * bs,
+        usedBytes: (fi.blockCount - fi.freeBlocks) * bs,
+        freeBytes: fi.freeBlocks * bs,
+      },
+      collections: colls,
+    });
+  }
+  say(c.bold(`Filesystem mounted on ${m.target}`));
+  say(kvTable([
+    ["label", fi.label || c.dim("(none)")],
+    ["UUID", uuid],
+    ["version", `${fi.formatMajor}.${fi.formatMinor}`],
+    ["mounted", fi.readOnly ? "read-only" : "read-write"],
+    [
+      "features",
+      `incompat: ${feats.incompat.join(" ") || "-"}; ro_compat: ${feats.roCompat.join(" ") || "-"}; compat: ${
+        feats.compat.join(" ") || "-"
+      }`,
+    ],
+    ["block size", `${bs} bytes`],
+    ["blocks", `${fi.blockCount} (${formatBytes(fi.blockCount * bs)})`],
+    ["inodes", `${fi.inodeCount}`],
+    ["limits", `dim ≤ ${fi.maxDim} (≤ ${fi.iocMaxDim} through an ioctl); search k ≤ ${fi.iocMaxK} through an ioctl`],
+  ]));
+  say(c.dim("  (the superblock's layout, times and state: 'vexfs info' on the unmounted image)"));
+  say();
+  say(c.bold("Usage"));
+  say(
+    table(
+      ["", "total", "used", "free", "used %"],
+      usageRows(fi.blockCount, fi.freeBlocks, bs, fi.inodeCount, fi.freeInodes),
+      ["left", "right", "right", "right", "right"],
+    ),
+  );
+  say();
+  printCollections(colls);
+}
+
 /** Registers `vexfs info`. */
 export function register(program: Command): void {
   const cmd = defineCommand(
     program,
     "info",
-    "show the superblock, usage and collections of an image or device",
+    "show the superblock, usage and collections of an image, a device or a mount",
   )
-    .argument("<target>", "image file or block device (DEVICE|IMAGE)")
+    .argument("<target>", "image file or block device (DEVICE|IMAGE), or a directory on a mounted VexFS")
     .option("--json", "print everything as JSON")
-    .action(action("info", (target: string, o: { json?: boolean }) => {
+    .action(action("info", async (target: string, o: { json?: boolean }) => {
+      let dir = false;
+      try {
+        dir = Deno.statSync(target).isDirectory;
+      } catch { /* openBackend explains */ }
+      if (dir) return await mountedInfo(target, !!o.json);
       const b = openBackend(target, { write: false });
       try {
         const fs = b.fs;
@@ -214,48 +319,27 @@ export function register(program: Command): void {
         ]));
         say();
         say(c.bold("Usage"));
-        say(table(["", "total", "used", "free", "used %"], [
-          [
-            "blocks",
-            st.blocks,
-            usedBlocks,
-            st.bfree,
-            pct(usedBlocks, st.blocks),
-          ],
-          [
-            "bytes",
-            formatBytes(st.blocks * bs),
-            formatBytes(usedBlocks * bs),
-            formatBytes(st.bfree * bs),
-            pct(usedBlocks, st.blocks),
-          ],
-          ["inodes", st.files, usedInodes, st.ffree, pct(usedInodes, st.files)],
-        ], ["left", "right", "right", "right", "right"]));
+        say(
+          table(
+            ["", "total", "used", "free", "used %"],
+            usageRows(st.blocks, st.bfree, bs, st.files, st.ffree),
+            ["left", "right", "right", "right", "right"],
+          ),
+        );
         say();
-        say(c.bold(`Collections (${colls.length})`));
-        if (colls.length) {
-          say(
-            table(COLLECTION_HEAD, collectionRows(colls), [
-              "right",
-              "left",
-              "right",
-              "left",
-              "left",
-              "right",
-              "right",
-            ]),
-          );
-        } else say(c.dim("  none; create one with 'vexfs collection create'"));
+        printCollections(colls);
       } finally {
         b.close();
       }
     }));
   cmd.addHelpText(
     "after",
-    "\nThe image is opened read-only; nothing is written.",
+    "\nThe image is opened read-only; nothing is written. On a mount, the daemon answers (VEXFS_IOC_FS_INFO and " +
+      "VEXFS_IOC_LIST_COLLECTIONS): usage, features, limits and collections, but not the superblock's layout and times.",
   );
   examples(cmd, [
     "vexfs info disk.img",
     "vexfs info --json /dev/sdb1 | jq .usage",
+    "vexfs info /mnt/vexfs",
   ]);
 }

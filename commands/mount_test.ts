@@ -244,8 +244,8 @@ function mountFuse3(): string | null {
 // ------------------------------------------------------------------ the vector commands on a mount
 
 Deno.test({
-  name: "vexfs collection list/info, vector get and search on a mount print what they print on the unmounted " +
-    "image; collection list pages past 64 collections",
+  name: "vexfs info, collection list/info, vector get and search on a mount print what they print on the " +
+    "unmounted image; collection list pages past 64 collections",
   ...mountTest,
   fn: () =>
     withSetup(async (s) => {
@@ -299,7 +299,19 @@ Deno.test({
       assertEquals(onMount[1], onMount[0], "any directory on the mount lists the whole filesystem");
       const table = await ok(["collection", "list", s.mnt]);
       assertStringIncludes(table.stdout, `${s.mnt}/docs`);
+      const info = norm((await ok(["info", "--json", `${s.mnt}/docs`])).stdout);
+      assertEquals(info.mountpoint, "/");
+      const human = await ok(["info", s.mnt]);
+      assertStringIncludes(human.stdout, `Filesystem mounted on ${s.mnt}`);
+      assertStringIncludes(human.stdout, "Collections (66)");
       await ok(["umount", s.mnt]);
+      const offline = norm((await ok(["info", "--json", s.img])).stdout);
+      assertEquals(info.usage, offline.usage, "info: usage on the mount = on the image");
+      assertEquals(info.collections, offline.collections, "info: collections");
+      assertEquals(
+        [info.filesystem.uuid, info.filesystem.label, info.filesystem.features, info.filesystem.version],
+        [offline.superblock.uuid, offline.superblock.label, offline.superblock.features, offline.superblock.version],
+      );
 
       for (const [i, [, img]] of questions.entries()) {
         assertEquals(onMount[i], norm((await ok(img)).stdout), `${questions[i][0].slice(0, 2).join(" ")}`);
@@ -307,6 +319,7 @@ Deno.test({
       // A directory that is not on VexFS, and a mount that is gone, are refused clearly.
       const r = await vexfs(["collection", "list", s.mnt]);
       assertRefused(r, "collection list", "not on a mounted VexFS");
+      assertRefused(await vexfs(["info", s.mnt]), "info", "not on a mounted VexFS");
       await assertReleasedClean(s);
     }),
 });
