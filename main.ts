@@ -84,7 +84,8 @@ Examples:
  * The arguments as `vexfs mount` should see them when VexFS is started the
  * way mount.fuse3(8) starts a FUSE filesystem of type `fuse.vexfs` (from
  * /etc/fstab or `mount -t fuse.vexfs`): `vexfs SOURCE MOUNTPOINT -o OPTS`,
- * without a subcommand. Any other argument list is returned unchanged.
+ * without a subcommand: SOURCE exists and MOUNTPOINT is a directory. Any
+ * other argument list is returned unchanged.
  * @param args command-line arguments (without the program)
  * @param commands names of the program's subcommands
  */
@@ -92,6 +93,8 @@ export function mountHelperArgs(args: readonly string[], commands: readonly stri
   const [source, mountpoint] = args;
   if (args.length < 2 || source.startsWith("-") || commands.includes(source)) return [...args];
   try {
+    // A mistyped command (`vexfs moutn a b`) names no existing source: leave it to the "unknown command" message.
+    Deno.statSync(source);
     if (!Deno.statSync(mountpoint).isDirectory) return [...args];
   } catch {
     return [...args];

@@ -225,9 +225,11 @@ Deno.test({
       await assertReleasedClean(s);
       assertEquals((await ok(["cat", s.img, "/fstab.txt"])).stdout, "via mount.fuse3\n");
       // Without the subcommand, anything that is not SOURCE DIRECTORY is still an unknown command.
-      const r = await vexfs([s.img, `${s.dir}/no-such-dir`]);
-      assertEquals(r.code, 1);
-      assertMatch(r.stderr, /unknown command/);
+      for (const args of [[s.img, `${s.dir}/no-such-dir`], ["moutn", s.mnt], [`${s.dir}/no-such.img`, s.mnt]]) {
+        const r = await vexfs(args);
+        assertEquals(r.code, 1);
+        assertMatch(r.stderr, /unknown command/);
+      }
     }),
 });
 
