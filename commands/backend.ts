@@ -413,13 +413,22 @@ export async function withFilesystem<T>(
     throw e;
   }
   if (!st.isDirectory) return await withBackend(target, write, fn);
+  return await fn(await mountOfDirectory(target));
+}
+
+/**
+ * The mounted VexFS that directory `target` is on, for commands that take
+ * an image, a device or a directory on a mount.
+ * @throws CliError when `target` is not on a mounted VexFS
+ */
+export async function mountOfDirectory(target: string): Promise<MountedBackend> {
   const m = await MountedBackend.at(target);
   if (!m) {
     throw new CliError(
       `${target} is a directory but not on a mounted VexFS: give an image or device, or a path on a 'vexfs mount'`,
     );
   }
-  return await fn(m);
+  return m;
 }
 
 /** Runs `fn` with a backend and always closes it. */

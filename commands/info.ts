@@ -17,9 +17,8 @@ import {
 } from "../src/format/constants.ts";
 import { blockSizeOf, type Superblock, uuidToString } from "../src/format/superblock.ts";
 import * as ioctl from "../src/ioctl/client.ts";
-import { type CollectionView, openBackend } from "./backend.ts";
-import { MountedBackend } from "./mounted.ts";
-import { action, c, CliError, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
+import { type CollectionView, mountOfDirectory, openBackend } from "./backend.ts";
+import { action, c, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
 
 function flagNames(v: number, names: [number, string][]): string[] {
   const out = names.filter(([b]) => v & b).map(([, n]) => n);
@@ -98,13 +97,57 @@ function printCollections(colls: CollectionView[]): void {
   } else say(c.dim("  none; create one with 'vexfs collection create'"));
 }
 
-function usageRows(blocks: number, free: number, bs: number, inodes: number, freeInodes: number) {
-  const used = blocks - free;
-  return [
-    ["blocks", blocks, used, free, pct(used, blocks)],
-    ["bytes", formatBytes(blocks * bs), formatBytes(used * bs), formatBytes(free * bs), pct(used, blocks)],
-    ["inodes", inodes, inodes - freeInodes, freeInodes, pct(inodes - freeInodes, inodes)],
-  ];
+/** Space and inode counts, as the superblock or `VEXFS_IOC_FS_INFO` gives them. */
+interface Usage {
+  blocks: number;
+  freeBlocks: number;
+  /** block size, bytes */
+  bs: number;
+  inodes: number;
+  freeInodes: number;
+}
+
+function usageJson(u: Usage) {
+  const usedBlocks = u.blocks - u.freeBlocks;
+  return {
+    blocks: u.blocks,
+    usedBlocks,
+    freeBlocks: u.freeBlocks,
+    inodes: u.inodes,
+    usedInodes: u.inodes - u.freeInodes,
+    freeInodes: u.freeInodes,
+    bytes: u.blocks * u.bs,
+    usedBytes: usedBlocks * u.bs,
+    freeBytes: u.freeBlocks * u.bs,
+  };
+}
+
+/** The "Usage" table and the collections, the end of both `info` reports. */
+function printUsageAndCollections(u: Usage, colls: CollectionView[]): void {
+  const used = u.blocks - u.freeBlocks;
+  const usedInodes = u.inodes - u.freeInodes;
+  say(c.bold("Usage"));
+  say(
+    table(["", "total", "used", "free", "used %"], [
+      ["blocks", u.blocks, used, u.freeBlocks, pct(used, u.blocks)],
+      [
+        "bytes",
+        formatBytes(u.blocks * u.bs),
+        formatBytes(used * u.bs),
+        formatBytes(u.freeBlocks * u.bs),
+        pct(used, u.blocks),
+      ],
+      ["inodes", u.inodes, usedInodes, u.freeInodes, pct(usedInodes, u.inodes)],
+    ], ["left", "right", "right", "right", "right"]),
+  );
+  say();
+  printCollections(colls);
+}
+
+function featuresText(f: ReturnType<typeof featureNames>): string {
+  return `incompat: ${f.incompat.join(" ") || "-"}; ro_compat: ${f.roCompat.join(" ") || "-"}; compat: ${
+    f.compat.join(" ") || "-"
+  }`;
 }
 
 /**
@@ -113,17 +156,19 @@ function usageRows(blocks: number, free: number, bs: number, inodes: number, fre
  * daemon while mounted).
  */
 async function mountedInfo(target: string, json: boolean): Promise<void> {
-  const m = await MountedBackend.at(target);
-  if (!m) {
-    throw new CliError(
-      `${target} is a directory but not on a mounted VexFS: give an image or device, or a path on a 'vexfs mount'`,
-    );
-  }
+  const m = await mountOfDirectory(target);
   const fi = (await ioctl.fsInfo(m.target))!;
   const colls = await m.listCollections();
   const feats = featureNames(fi);
   const bs = fi.blockSize;
   const uuid = uuidToString(fi.uuid);
+  const usage = {
+    blocks: fi.blockCount,
+    freeBlocks: fi.freeBlocks,
+    bs,
+    inodes: fi.inodeCount,
+    freeInodes: fi.freeInodes,
+  };
   if (json) {
     return printJson({
       path: target,
@@ -142,17 +187,7 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
         collCount: fi.collectionCount,
         limits: { maxDim: fi.maxDim, iocMaxDim: fi.iocMaxDim, iocMaxK: fi.iocMaxK },
       },
-      usage: {
-        blocks: fi.blockCount,
-        usedBlocks: fi.blockCount - fi.freeBlocks,
-        freeBlocks: fi.freeBlocks,
-        inodes: fi.inodeCount,
-        usedInodes: fi.inodeCount - fi.freeInodes,
-        freeInodes: fi.freeInodes,
-        bytes: fi.blockCount * bs,
-        usedBytes: (fi.blockCount - fi.freeBlocks) * bs,
-        freeBytes: fi.freeBlocks * bs,
-      },
+      usage: usageJson(usage),
       collections: colls,
     });
   }
@@ -162,12 +197,7 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
     ["UUID", uuid],
     ["version", `${fi.formatMajor}.${fi.formatMinor}`],
     ["mounted", fi.readOnly ? "read-only" : "read-write"],
-    [
-      "features",
-      `incompat: ${feats.incompat.join(" ") || "-"}; ro_compat: ${feats.roCompat.join(" ") || "-"}; compat: ${
-        feats.compat.join(" ") || "-"
-      }`,
-    ],
+    ["features", featuresText(feats)],
     ["block size", `${bs} bytes`],
     ["blocks", `${fi.blockCount} (${formatBytes(fi.blockCount * bs)})`],
     ["inodes", `${fi.inodeCount}`],
@@ -175,16 +205,7 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
   ]));
   say(c.dim("  (the superblock's layout, times and state: 'vexfs info' on the unmounted image)"));
   say();
-  say(c.bold("Usage"));
-  say(
-    table(
-      ["", "total", "used", "free", "used %"],
-      usageRows(fi.blockCount, fi.freeBlocks, bs, fi.inodeCount, fi.freeInodes),
-      ["left", "right", "right", "right", "right"],
-    ),
-  );
-  say();
-  printCollections(colls);
+  printUsageAndCollections(usage, colls);
 }
 
 /** Registers `vexfs info`. */
@@ -210,8 +231,7 @@ export function register(program: Command): void {
         const bs = blockSizeOf(sb);
         const colls = b.listCollections();
         const feats = featureNames(sb);
-        const usedBlocks = st.blocks - st.bfree;
-        const usedInodes = st.files - st.ffree;
+        const usage = { blocks: st.blocks, freeBlocks: st.bfree, bs, inodes: st.files, freeInodes: st.ffree };
         if (o.json) {
           printJson({
             path: target,
@@ -251,17 +271,7 @@ export function register(program: Command): void {
               inodeRatio: sb.inodeRatio,
               checksum: `0x${sb.checksum.toString(16).padStart(8, "0")}`,
             },
-            usage: {
-              blocks: st.blocks,
-              usedBlocks,
-              freeBlocks: st.bfree,
-              inodes: st.files,
-              usedInodes,
-              freeInodes: st.ffree,
-              bytes: st.blocks * bs,
-              usedBytes: usedBlocks * bs,
-              freeBytes: st.bfree * bs,
-            },
+            usage: usageJson(usage),
             collections: colls,
           });
           return;
@@ -276,12 +286,7 @@ export function register(program: Command): void {
           ],
           ["state", STATES[sb.state] ?? `unknown (${sb.state})`],
           ["on errors", ERRORS[sb.errors] ?? `unknown (${sb.errors})`],
-          [
-            "features",
-            `incompat: ${feats.incompat.join(" ") || "-"}; ro_compat: ${feats.roCompat.join(" ") || "-"}; compat: ${
-              feats.compat.join(" ") || "-"
-            }`,
-          ],
+          ["features", featuresText(feats)],
           ["block size", `${bs} bytes`],
           ["blocks", `${sb.blockCount} (${formatBytes(sb.blockCount * bs)})`],
           [
@@ -318,16 +323,7 @@ export function register(program: Command): void {
           ],
         ]));
         say();
-        say(c.bold("Usage"));
-        say(
-          table(
-            ["", "total", "used", "free", "used %"],
-            usageRows(st.blocks, st.bfree, bs, st.files, st.ffree),
-            ["left", "right", "right", "right", "right"],
-          ),
-        );
-        say();
-        printCollections(colls);
+        printUsageAndCollections(usage, colls);
       } finally {
         b.close();
       }
