@@ -32,8 +32,20 @@ export const O_CREAT = 0o100;
  * with `O_EXCL` by anyone else).
  */
 export const O_EXCL = 0o200;
+/** `open(2)` flag: truncate an existing regular file to length 0. */
+export const O_TRUNC = 0o1000;
+/** `open(2)` flag: every write goes to the end of the file. */
+export const O_APPEND = 0o2000;
+/** `open(2)` flag: non-blocking I/O. */
+export const O_NONBLOCK = 0o4000;
+/** `open(2)` flag: fail with ENOTDIR unless the path is a directory. */
+export const O_DIRECTORY = 0o200000;
+/** `open(2)` flag: fail with ELOOP if the last component is a symlink. */
+export const O_NOFOLLOW = 0o400000;
 /** `open(2)` flag: close the descriptor on `execve`. */
 export const O_CLOEXEC = 0o2000000;
+/** Mask of the access mode (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) in open flags. */
+export const O_ACCMODE = 3;
 
 /** `flock(2)` operation: shared lock. */
 export const LOCK_SH = 1;

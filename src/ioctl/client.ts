@@ -38,6 +38,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { ERRNO, FsError } from "../errors.ts";
+import { O_CLOEXEC, O_RDONLY } from "../device/libc.ts";
 import type { CollectionInfo, CollectionParams, SearchHit } from "../fs/vectors.ts";
 import type { ElemType, Metric } from "../vector/types.ts";
 import {
@@ -81,8 +82,6 @@ export type { CollectionInfo, CollectionParams, ElemType, FsInfo, IoctlHit, Metr
 
 // ------------------------------------------------------------ system calls
 
-const O_RDONLY = 0;
-const O_CLOEXEC = 0o2000000;
 const AT_FDCWD = -100;
 const EINTR = 4;
 const ENOSYS = ERRNO.ENOSYS;

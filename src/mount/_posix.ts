@@ -16,6 +16,19 @@
  * src/mount/_testutil.ts serves from a separate process.
  * @module
  */
+import {
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+} from "../device/libc.ts";
 import { ERRNO } from "../errors.ts";
 
 /** A failed call: `errno` and its name (`code`). */
@@ -55,18 +68,20 @@ export function errnoName(n: number): string {
 
 // ------------------------------------------------------------- constants
 
-/** open(2) flags (asm-generic/fcntl.h). */
-export const O_RDONLY = 0;
-export const O_WRONLY = 0o1;
-export const O_RDWR = 0o2;
-export const O_CREAT = 0o100;
-export const O_EXCL = 0o200;
-export const O_TRUNC = 0o1000;
-export const O_APPEND = 0o2000;
-export const O_NONBLOCK = 0o4000;
-export const O_DIRECTORY = 0o200000;
-export const O_NOFOLLOW = 0o400000;
-export const O_CLOEXEC = 0o2000000;
+/** open(2) flags (asm-generic/fcntl.h), as the device layer defines them. */
+export {
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+};
 
 /** `*at` calls: the current directory. */
 export const AT_FDCWD = -100;

@@ -6,6 +6,7 @@
  * log file (`dup2`), so nothing is written to a pipe whose reader has gone.
  * @module
  */
+import { O_APPEND, O_CLOEXEC, O_CREAT, O_RDWR, O_WRONLY } from "../device/libc.ts";
 
 const SYMBOLS = {
   setsid: { parameters: [], result: "i32" },
@@ -20,8 +21,6 @@ function libc() {
   lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
   return lib;
 }
-
-const O_RDWR = 2, O_WRONLY = 1, O_CREAT = 0o100, O_APPEND = 0o2000, O_CLOEXEC = 0o2000000;
 
 function cstr(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s + "\0");

@@ -38,6 +38,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
+import { O_ACCMODE, O_TRUNC } from "../device/libc.ts";
 import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
 import type { Timespec } from "../format/inode.ts";
 import type { Stat, Vexfs } from "../fs/fs.ts";
@@ -67,8 +68,6 @@ import { elemSize } from "../vector/types.ts";
 export const VECTOR_XATTR = "user.vexfs.vector";
 
 const S_ISGID = 0o2000;
-const O_ACCMODE = 3;
-const O_TRUNC = 0o1000;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 const NS_PER_SEC = 1_000_000_000n;
