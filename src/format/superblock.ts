@@ -5,7 +5,15 @@
  */
 import { FsError } from "../errors.ts";
 import { crc32c } from "./crc.ts";
-import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SB_MAGIC, SB_SIZE, SUPPORTED_INCOMPAT, VERSION_MAJOR } from "./constants.ts";
+import {
+  INODE_SIZE,
+  MAX_BLOCK_SIZE,
+  MIN_BLOCK_SIZE,
+  SB_MAGIC,
+  SB_SIZE,
+  SUPPORTED_INCOMPAT,
+  VERSION_MAJOR,
+} from "./constants.ts";
 
 /** Decoded superblock. Counts are in blocks or inodes; times in seconds since the epoch. */
 export interface Superblock {
@@ -174,6 +182,50 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
   };
 }
 
+/** Lengths in blocks of the metadata regions of docs/FORMAT.md §2. */
+export interface RegionLengths {
+  /** one bit per block */
+  blockBitmapBlocks: number;
+  /** one bit per inode */
+  inodeBitmapBlocks: number;
+  /** 256 bytes per inode */
+  inodeTableBlocks: number;
+}
+
+/**
+ * How long the bitmaps and the inode table are for `blockCount` blocks and
+ * `inodeCount` inodes of a `bs`-byte block size (docs/FORMAT.md §2): what
+ * mkfs lays out and what the superblock checks expect.
+ */
+export function regionLengths(blockCount: number, inodeCount: number, bs: number): RegionLengths {
+  return {
+    blockBitmapBlocks: Math.ceil(blockCount / (8 * bs)),
+    inodeBitmapBlocks: Math.ceil(inodeCount / (8 * bs)),
+    inodeTableBlocks: Math.ceil((inodeCount * INODE_SIZE) / bs),
+  };
+}
+
+/**
+ * First block a metadata region may start at: after the superblock, which
+ * sits at byte 1024 (block 1 of 1 KiB blocks, inside block 0 otherwise).
+ */
+export function firstMetaBlock(bs: number): number {
+  return bs === 1024 ? 2 : 1;
+}
+
+/**
+ * Whether the regions of `sb` (block bitmap, inode bitmap, inode table,
+ * data) are out of order, overlap, or leave no data block before the backup
+ * superblock in the last block (docs/FORMAT.md §2).
+ */
+export function regionsOverlap(sb: Superblock, bs: number): boolean {
+  return sb.blockBitmapStart < firstMetaBlock(bs) ||
+    sb.inodeBitmapStart < sb.blockBitmapStart + sb.blockBitmapBlocks ||
+    sb.inodeTableStart < sb.inodeBitmapStart + sb.inodeBitmapBlocks ||
+    sb.firstDataBlock < sb.inodeTableStart + sb.inodeTableBlocks ||
+    sb.firstDataBlock >= sb.blockCount - 1;
+}
+
 /**
  * Lists what is wrong with a superblock (magic, version, checksum, unsupported
  * incompat features, inconsistent geometry); empty when it is usable.
@@ -213,24 +265,19 @@ export function superblockProblems(b: Uint8Array, deviceBytes?: number): string[
         } bytes) but the device holds only ${deviceBytes} bytes (truncated image?)`,
       );
     }
-    const itb = Math.ceil((sb.inodeCount * 256) / bs);
-    if (sb.inodeTableBlocks !== itb) {
-      p.push(`inode table is ${sb.inodeTableBlocks} blocks, ${itb} expected for ${sb.inodeCount} inodes`);
+    const want = regionLengths(sb.blockCount, sb.inodeCount, bs);
+    if (sb.inodeTableBlocks !== want.inodeTableBlocks) {
+      p.push(
+        `inode table is ${sb.inodeTableBlocks} blocks, ${want.inodeTableBlocks} expected for ${sb.inodeCount} inodes`,
+      );
     }
-    if (sb.blockBitmapBlocks !== Math.ceil(sb.blockCount / (8 * bs))) {
+    if (sb.blockBitmapBlocks !== want.blockBitmapBlocks) {
       p.push(`block bitmap length ${sb.blockBitmapBlocks} does not match ${sb.blockCount} blocks`);
     }
-    if (sb.inodeBitmapBlocks !== Math.ceil(sb.inodeCount / (8 * bs))) {
+    if (sb.inodeBitmapBlocks !== want.inodeBitmapBlocks) {
       p.push(`inode bitmap length ${sb.inodeBitmapBlocks} does not match ${sb.inodeCount} inodes`);
     }
-    const firstMeta = bs === 1024 ? 2 : 1;
-    if (
-      sb.blockBitmapStart < firstMeta ||
-      sb.inodeBitmapStart < sb.blockBitmapStart + sb.blockBitmapBlocks ||
-      sb.inodeTableStart < sb.inodeBitmapStart + sb.inodeBitmapBlocks ||
-      sb.firstDataBlock < sb.inodeTableStart + sb.inodeTableBlocks ||
-      sb.firstDataBlock >= sb.blockCount - 1
-    ) p.push("layout regions overlap or lie outside the filesystem");
+    if (regionsOverlap(sb, bs)) p.push("layout regions overlap or lie outside the filesystem");
   }
   if (sb.inodeSize !== 256) p.push(`inode size ${sb.inodeSize} is not 256`);
   if (sb.rootIno !== 2 || sb.collTableIno !== 3 || sb.firstIno !== 16) p.push("reserved inode numbers are wrong");

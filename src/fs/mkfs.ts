@@ -34,7 +34,13 @@ import {
 } from "../format/constants.ts";
 import { encodeExtentNode } from "../format/extent.ts";
 import { encodeInode, type Inode, type Timespec } from "../format/inode.ts";
-import { encodeSuperblock, type Superblock, uuidFromString } from "../format/superblock.ts";
+import {
+  encodeSuperblock,
+  firstMetaBlock,
+  regionLengths,
+  type Superblock,
+  uuidFromString,
+} from "../format/superblock.ts";
 import { dirInit } from "./htree.ts";
 
 /** Options in the spirit of mke2fs(8). */
@@ -130,11 +136,8 @@ export function computeLayout(
     );
   }
   inodeCount = Math.min(Math.max(inodeCount, FIRST_INO + 48), 0xffffffff);
-  const firstMeta = bs === 1024 ? 2 : 1;
-  const blockBitmapBlocks = Math.ceil(blockCount / (8 * bs));
-  const inodeBitmapBlocks = Math.ceil(inodeCount / (8 * bs));
-  const inodeTableBlocks = Math.ceil((inodeCount * INODE_SIZE) / bs);
-  const blockBitmapStart = firstMeta;
+  const { blockBitmapBlocks, inodeBitmapBlocks, inodeTableBlocks } = regionLengths(blockCount, inodeCount, bs);
+  const blockBitmapStart = firstMetaBlock(bs);
   const inodeBitmapStart = blockBitmapStart + blockBitmapBlocks;
   const inodeTableStart = inodeBitmapStart + inodeBitmapBlocks;
   const firstDataBlock = inodeTableStart + inodeTableBlocks;

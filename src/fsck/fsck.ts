@@ -103,7 +103,13 @@ import { type CollectionRecord, decodeCollection, slotsPerBlock } from "../forma
 import { crc32c, crc32cSeeded } from "../format/crc.ts";
 import { blockChecksumOk, type Extent, extentBlockMax, setBlockChecksum } from "../format/extent.ts";
 import { decodeInode, type Inode, inodeChecksumOk } from "../format/inode.ts";
-import { decodeSuperblock, type Superblock } from "../format/superblock.ts";
+import {
+  decodeSuperblock,
+  firstMetaBlock,
+  regionLengths,
+  regionsOverlap,
+  type Superblock,
+} from "../format/superblock.ts";
 import { decodeXattrBlock } from "../format/xattr.ts";
 import { type DirBlocks, dirCheck, type DirEntry, dirIterate, DIRL_MAGIC } from "../fs/htree.ts";
 import { segments } from "../fs/extentmap.ts";
@@ -599,32 +605,23 @@ function judgeSuperblock(raw: Uint8Array): SbVerdict {
     if (sb.inodeCount < FIRST_INO) {
       geo(`Inode count ${sb.inodeCount} is below ${FIRST_INO}.`);
     }
-    const itb = Math.ceil((sb.inodeCount * INODE_SIZE) / bs);
-    if (sb.inodeTableBlocks !== itb) {
+    const want = regionLengths(sb.blockCount, sb.inodeCount, bs);
+    if (sb.inodeTableBlocks !== want.inodeTableBlocks) {
       geo(
-        `Inode table is ${sb.inodeTableBlocks} blocks; ${itb} are needed for ${sb.inodeCount} inodes.`,
+        `Inode table is ${sb.inodeTableBlocks} blocks; ${want.inodeTableBlocks} are needed for ${sb.inodeCount} inodes.`,
       );
     }
-    const bbb = Math.ceil(sb.blockCount / (8 * bs));
-    if (sb.blockBitmapBlocks !== bbb) {
+    if (sb.blockBitmapBlocks !== want.blockBitmapBlocks) {
       geo(
-        `Block bitmap is ${sb.blockBitmapBlocks} blocks; ${bbb} are needed for ${sb.blockCount} blocks.`,
+        `Block bitmap is ${sb.blockBitmapBlocks} blocks; ${want.blockBitmapBlocks} are needed for ${sb.blockCount} blocks.`,
       );
     }
-    const ibb = Math.ceil(sb.inodeCount / (8 * bs));
-    if (sb.inodeBitmapBlocks !== ibb) {
+    if (sb.inodeBitmapBlocks !== want.inodeBitmapBlocks) {
       geo(
-        `Inode bitmap is ${sb.inodeBitmapBlocks} blocks; ${ibb} are needed for ${sb.inodeCount} inodes.`,
+        `Inode bitmap is ${sb.inodeBitmapBlocks} blocks; ${want.inodeBitmapBlocks} are needed for ${sb.inodeCount} inodes.`,
       );
     }
-    const firstMeta = bs === 1024 ? 2 : 1;
-    if (
-      sb.blockBitmapStart < firstMeta ||
-      sb.inodeBitmapStart < sb.blockBitmapStart + sb.blockBitmapBlocks ||
-      sb.inodeTableStart < sb.inodeBitmapStart + sb.inodeBitmapBlocks ||
-      sb.firstDataBlock < sb.inodeTableStart + sb.inodeTableBlocks ||
-      sb.firstDataBlock >= sb.blockCount - 1
-    ) {
+    if (regionsOverlap(sb, bs)) {
       geo(
         "The layout regions (bitmaps, inode table, data) overlap or lie outside the filesystem.",
       );
@@ -1020,8 +1017,7 @@ class Checker {
       });
     }
     this.#claimed = new Uint8Array(Math.ceil(sb.blockCount / 8));
-    const firstMeta = bs === 1024 ? 2 : 1;
-    this.#claim(0, firstMeta, 0, "the boot area and primary superblock");
+    this.#claim(0, firstMetaBlock(bs), 0, "the boot area and primary superblock");
     this.#claim(
       sb.blockBitmapStart,
       sb.blockBitmapBlocks,
