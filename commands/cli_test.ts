@@ -2,6 +2,7 @@
  * End-to-end tests of the `vexfs` command line: every test runs main.ts as a
  * subprocess on temporary images and checks output and exit codes.
  */
+import { rng } from "../src/test_random.ts";
 import { buildProgram } from "../main.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -94,18 +95,6 @@ async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** A seeded PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomVector(r: () => number, dim: number): number[] {

@@ -1,3 +1,4 @@
+import { rng } from "../test_random.ts";
 import fc from "fast-check";
 import { loadFiori } from "../data/fiori.ts";
 import { loadMnist } from "../data/mnist.ts";
@@ -90,18 +91,6 @@ function searchStore(
     top.push(inos[s], score);
   });
   return top.result();
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- real data --------------------------------------------------------------
