@@ -42,10 +42,50 @@ export interface DeviceOpenOptions {
 }
 
 /**
+ * What the engine, mkfs, fsck and the journal need from storage: positioned
+ * byte I/O, a durability barrier and a size. {@link Device} is the real one
+ * (image file or block device); `MemDevice` (src/device/mem.ts) keeps an
+ * image in memory and `RecordingDevice` records writes and flushes for the
+ * crash-state harness. All offsets and sizes are in bytes.
+ */
+export interface BlockDevice {
+  /** What to call the device in messages (a path, or a name for in-memory devices). */
+  readonly path: string;
+  /** `"file"` for an image file, `"block"` for a block device, `"memory"` for an in-memory one. */
+  readonly kind: "file" | "block" | "memory";
+  /** Size in bytes. */
+  readonly size: number;
+  /** Smallest unit the device writes atomically, in bytes (512 for files). */
+  readonly sectorSize: number;
+  /** True if `write` throws EROFS. */
+  readonly readOnly: boolean;
+  /** True until `close`. */
+  readonly isOpen: boolean;
+  /**
+   * Fills `buf` exactly with the bytes from byte `offset`.
+   * @throws FsError EIO (past the end, short read, media error), EBADF
+   */
+  read(offset: number, buf: Uint8Array): void;
+  /**
+   * Writes all of `data` at byte `offset`. Not durable until {@link sync}.
+   * @throws FsError EROFS, ENOSPC (past the end), EIO, EBADF
+   */
+  write(offset: number, data: Uint8Array): void;
+  /**
+   * Barrier: every write completed before the call is durable when it returns
+   * (fdatasync/fsync, which also flushes a disk's write cache).
+   * @throws FsError EIO (a write-back error), EBADF
+   */
+  sync(): void;
+  /** Releases the device (and its lock). Idempotent. */
+  close(): void;
+}
+
+/**
  * An open image file or block device. Offsets and sizes are in bytes.
  * All methods are synchronous and throw {@link FsError}.
  */
-export class Device {
+export class Device implements BlockDevice {
   /** The path given to `open`/`create`. */
   readonly path: string;
   /** `"file"` for an image file, `"block"` for a block device. */

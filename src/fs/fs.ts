@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { Device } from "../device/device.ts";
+import { type BlockDevice, Device } from "../device/device.ts";
 import { check, FsError } from "../errors.ts";
 import {
   COLL_TABLE_INO,
@@ -184,7 +184,7 @@ export function nameBytes(name: Name): Uint8Array {
  * An open VexFS filesystem. See the module documentation.
  */
 export class Vexfs {
-  readonly dev: Device;
+  readonly dev: BlockDevice;
   readonly sb: Superblock;
   readonly blockSize: number;
   readonly readOnly: boolean;
@@ -201,7 +201,7 @@ export class Vexfs {
   /** Superblock state found on disk when opened (STATE_CLEAN, STATE_DIRTY or STATE_ERROR), before this open marked it in use. */
   readonly stateAtOpen: number;
 
-  private constructor(dev: Device, sb: Superblock, readOnly: boolean) {
+  private constructor(dev: BlockDevice, sb: Superblock, readOnly: boolean) {
     this.dev = dev;
     this.sb = sb;
     this.readOnly = readOnly;
@@ -239,7 +239,7 @@ export class Vexfs {
   }
 
   /** Like {@link Vexfs.open} on an already opened device (which the filesystem then owns). */
-  static openDevice(dev: Device, opts: OpenOptions = {}): Vexfs {
+  static openDevice(dev: BlockDevice, opts: OpenOptions = {}): Vexfs {
     const readOnly = opts.readOnly ?? dev.readOnly;
     if (dev.size < SB_OFFSET + SB_SIZE) {
       throw new FsError(

@@ -5,7 +5,7 @@
  * root directory, superblocks), so formatting a large sparse image is fast.
  * @module
  */
-import { Device } from "../device/device.ts";
+import { type BlockDevice, Device } from "../device/device.ts";
 import { mountedState, probeSignatures, type Signature } from "../device/probe.ts";
 import { FsError } from "../errors.ts";
 import {
@@ -279,7 +279,7 @@ function setBits(bytes: Uint8Array, from: number, to: number): void {
  * Clears old signatures in the first and last MiB.
  */
 export function writeFilesystem(
-  dev: Device,
+  dev: BlockDevice,
   layout: Layout,
   opts: MkfsOptions & { uuid: Uint8Array },
 ): void {
