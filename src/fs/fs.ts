@@ -1792,6 +1792,19 @@ export class Vexfs {
   }
 
   /**
+   * fsync(2)/fdatasync(2) of inode `ino`: when it returns, the file's data,
+   * its metadata and every change made before the call are durable (the
+   * whole running transaction commits, as on ext4).
+   * @param dataOnly fdatasync: the same here (a commit is needed either way for a new block map)
+   * @throws FsError ENOENT for a freed inode, EIO from the device
+   */
+  fsync(ino: number, dataOnly = false): void {
+    void dataOnly;
+    if (ino) this.iget(ino);
+    this.sync();
+  }
+
+  /**
    * Syncs, marks the superblock clean (unless errors were recorded) and closes
    * the device. Open files are forgotten; unlinked ones are freed.
    */
