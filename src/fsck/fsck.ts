@@ -38,7 +38,7 @@
  * ```
  * @module
  */
-import { Device } from "../device/device.ts";
+import { type BlockDevice, Device } from "../device/device.ts";
 import { mountedState } from "../device/probe.ts";
 import { FsError } from "../errors.ts";
 import {
@@ -367,15 +367,17 @@ class ReadFail extends Error {}
  * another process holds it exclusively (a read-write mount), it is read
  * without the lock and an `IN_USE` warning says the results may be
  * inconsistent; a mounted block device is checked read-only with the same
- * warning.
+ * warning. A {@link BlockDevice} given by the caller (such as a `MemDevice`)
+ * is read as it is, without locks or mount probes, and left open.
  *
- * @param path image file or block device
+ * @param target image file or block device path, or an open {@link BlockDevice}
  * @param opts see {@link FsckOptions}
  * @returns the report; `exitCode` follows fsck(8) (see the module documentation)
  */
-export function fsck(path: string, opts: FsckOptions = {}): FsckReport {
+export function fsck(target: string | BlockDevice, opts: FsckOptions = {}): FsckReport {
   const t0 = performance.now();
-  const c = new Checker(path, opts);
+  const path = typeof target === "string" ? target : target.path;
+  const c = new Checker(path, opts, typeof target === "string" ? undefined : target);
   let exit: number | undefined;
   try {
     exit = c.run();
@@ -689,7 +691,9 @@ class Checker {
     orphans: 0,
   };
   #raw: Raw[] = [];
-  #dev?: Device;
+  #dev?: BlockDevice;
+  /** the device was given by the caller: read it as it is and leave it open */
+  #given?: BlockDevice;
   #sb!: Superblock;
   #bs = 0;
   #infos = new Map<number, InodeInfo>();
@@ -703,7 +707,9 @@ class Checker {
   #internalRole = new Map<number, string>();
   #collRecords = new Map<number, CollectionRecord>();
 
-  constructor(readonly path: string, readonly opts: FsckOptions) {}
+  constructor(readonly path: string, readonly opts: FsckOptions, given?: BlockDevice) {
+    this.#given = given;
+  }
 
   add(p: Raw): void {
     this.#raw.push(p);
@@ -711,7 +717,7 @@ class Checker {
 
   close(): void {
     try {
-      this.#dev?.close();
+      if (!this.#given) this.#dev?.close();
     } catch { /* nothing was written; a close error changes nothing */ }
   }
 
@@ -762,6 +768,12 @@ class Checker {
   }
 
   #open(): number | undefined {
+    if (this.#given) {
+      // A device opened by the caller (e.g. a MemDevice of the crash-state harness): no lock, no mount probe.
+      if (!this.#given.isOpen) return this.#openFailed(new FsError("EBADF", "the device is closed"));
+      this.#dev = this.#given;
+      return undefined;
+    }
     let dev: Device;
     try {
       dev = Device.open(this.path, { readOnly: true, exclusive: false });
