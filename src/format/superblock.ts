@@ -61,6 +61,48 @@ export interface Superblock {
   inodeRatio: number;
   /** stored checksum (decode only; encode computes it) */
   checksum: number;
+  // The error record (FORMAT.md §3.2, offsets 296..407). Optional so that superblocks built before the record
+  // existed (mkfs) still type-check; {@link decodeSuperblock} sets all nine when any of them is non-zero and none
+  // otherwise, and {@link encodeSuperblock} writes an absent field as 0. Read them as `sb.errorCount ?? 0`.
+  /** errors met while in use since the last repair (offset 296) */
+  errorCount?: number;
+  /** errno of the first error (117 EUCLEAN, 5 EIO, ...), 0 if none (offset 300) */
+  firstErrorErrno?: number;
+  /** seconds since the epoch of the first error, 0 if none (offset 304) */
+  firstErrorTime?: number;
+  /** inode the first error concerned, 0 if none or unknown (offset 312) */
+  firstErrorIno?: number;
+  /** operation that met the first error (`lookup`, `write`, ...), ASCII, at most 32 bytes (offset 320) */
+  firstErrorOp?: string;
+  /** errno of the most recent error (offset 352) */
+  lastErrorErrno?: number;
+  /** seconds since the epoch of the most recent error (offset 360) */
+  lastErrorTime?: number;
+  /** inode the most recent error concerned (offset 368) */
+  lastErrorIno?: number;
+  /** operation that met the most recent error (offset 376) */
+  lastErrorOp?: string;
+}
+
+/** Offsets of the error record (FORMAT.md §3.2). */
+const ERR_COUNT = 296;
+const ERR_FIRST = 300;
+const ERR_LAST = 352;
+/** Bytes of an error operation name. */
+const ERR_OP_BYTES = 32;
+
+function putOp(b: Uint8Array, off: number, op: string | undefined): void {
+  const bytes = new TextEncoder().encode(op ?? "");
+  if (bytes.length > ERR_OP_BYTES || /[^\x20-\x7e]/.test(op ?? "")) {
+    throw new FsError("EINVAL", `error operation '${op}' is not printable ASCII of at most ${ERR_OP_BYTES} bytes`);
+  }
+  b.set(bytes, off);
+}
+
+function getOp(b: Uint8Array, off: number): string {
+  const raw = b.subarray(off, off + ERR_OP_BYTES);
+  const nul = raw.indexOf(0);
+  return new TextDecoder().decode(raw.subarray(0, nul < 0 ? ERR_OP_BYTES : nul));
 }
 
 /** Block size in bytes of a superblock. */
@@ -126,20 +168,31 @@ export function encodeSuperblock(sb: Superblock): Uint8Array {
   set64(272, sb.journalBlocks);
   dv.setUint32(280, sb.collCount, true);
   set64(288, sb.inodeRatio);
+  dv.setUint32(ERR_COUNT, sb.errorCount ?? 0, true);
+  dv.setUint32(ERR_FIRST, sb.firstErrorErrno ?? 0, true);
+  sets64(ERR_FIRST + 4, sb.firstErrorTime ?? 0);
+  set64(ERR_FIRST + 12, sb.firstErrorIno ?? 0);
+  putOp(b, ERR_FIRST + 20, sb.firstErrorOp);
+  dv.setUint32(ERR_LAST, sb.lastErrorErrno ?? 0, true);
+  sets64(ERR_LAST + 8, sb.lastErrorTime ?? 0);
+  set64(ERR_LAST + 16, sb.lastErrorIno ?? 0);
+  putOp(b, ERR_LAST + 24, sb.lastErrorOp);
   dv.setUint32(1020, crc32c(b.subarray(0, 1020)), true);
   return b;
 }
 
 /**
  * Decodes 1024 superblock bytes without validating them (see
- * {@link validateSuperblock}); fsck uses this to report on damaged ones.
+ * {@link superblockProblems}); fsck uses this to report on damaged ones.
+ * The error record (`errorCount` .. `lastErrorOp`) is present only when one
+ * of its bytes is non-zero.
  */
 export function decodeSuperblock(b: Uint8Array): Superblock {
   if (b.length < SB_SIZE) throw new FsError("EINVAL", `superblock needs ${SB_SIZE} bytes, got ${b.length}`);
   const dv = new DataView(b.buffer, b.byteOffset, SB_SIZE);
   const labelBytes = b.subarray(184, 248);
   const nul = labelBytes.indexOf(0);
-  return {
+  const sb: Superblock = {
     magic: dv.getUint32(0, true),
     versionMajor: dv.getUint16(4, true),
     versionMinor: dv.getUint16(6, true),
@@ -180,6 +233,18 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
     inodeRatio: u64(dv, 288),
     checksum: dv.getUint32(1020, true),
   };
+  if (b.subarray(ERR_COUNT, ERR_LAST + 24 + ERR_OP_BYTES).some((x) => x !== 0)) {
+    sb.errorCount = dv.getUint32(ERR_COUNT, true);
+    sb.firstErrorErrno = dv.getUint32(ERR_FIRST, true);
+    sb.firstErrorTime = Number(dv.getBigInt64(ERR_FIRST + 4, true));
+    sb.firstErrorIno = Number(dv.getBigUint64(ERR_FIRST + 12, true));
+    sb.firstErrorOp = getOp(b, ERR_FIRST + 20);
+    sb.lastErrorErrno = dv.getUint32(ERR_LAST, true);
+    sb.lastErrorTime = Number(dv.getBigInt64(ERR_LAST + 8, true));
+    sb.lastErrorIno = Number(dv.getBigUint64(ERR_LAST + 16, true));
+    sb.lastErrorOp = getOp(b, ERR_LAST + 24);
+  }
+  return sb;
 }
 
 /** Lengths in blocks of the metadata regions of docs/FORMAT.md §2. */
