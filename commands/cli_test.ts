@@ -778,6 +778,108 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
   });
 });
 
+Deno.test("import keeps JSONL paths inside the target and writes nothing for input it refuses", async () => {
+  await withTmp(async (dir) => {
+    const img = `${dir}/i.img`;
+    await ok(["mkfs", "-s", "64M", img]);
+    const jsonl = async (name: string, recs: unknown[]) => {
+      const p = `${dir}/${name}.jsonl`;
+      await Deno.writeTextFile(p, recs.map((r) => typeof r === "string" ? r : JSON.stringify(r)).join("\n") + "\n");
+      return p;
+    };
+    await ok(["import", img, "/coll", "--jsonl", await jsonl("a", [{ path: "a.md", text: "A", vector: [1, 2] }])]);
+    const ls = async (p: string) => (await ok(["ls", img, p])).stdout.split(/\s+/).filter(Boolean).sort();
+    const rootBefore = await ls("/");
+    assertEquals(rootBefore, ["coll/"]);
+    const unchanged = async () => {
+      assertEquals(await ls("/"), rootBefore, "nothing created at the root");
+      assertEquals((await ok(["cat", img, "/coll/a.md"])).stdout, "A", "the other collection's file");
+      assertEquals(JSON.parse((await ok(["vector", "get", "--json", img, "/coll/a.md"])).stdout).vector, [1, 2]);
+    };
+    const good = { path: "ok.md", text: "ok", vector: [3, 4] };
+    for (
+      const [p, why] of [
+        ["../coll/a.md", "has a '..' component"],
+        ["../../escape.md", "has a '..' component"],
+        ["sub/../../escape.md", "has a '..' component"],
+        ["/escape.md", "is absolute"],
+        ["a//b.md", "empty component"],
+        ["a\u0000b", "NUL"],
+      ]
+    ) {
+      const f = await jsonl("bad", [good, { path: p, text: "X", vector: [5, 6] }]);
+      assertCleanError(
+        await vexfs(["import", img, "/other", "--jsonl", f]),
+        1,
+        "import",
+        `${f} line 2: "path" ${JSON.stringify(p)}`,
+        why,
+      );
+      await unchanged();
+    }
+    // "id" names the file when there is no "path": checked the same way
+    const byId = await jsonl("id", [good, { id: "../coll/a.md", vector: [5, 6] }]);
+    assertCleanError(await vexfs(["import", img, "/other", "--jsonl", byId]), 1, "import", "line 2", "'..'");
+    await unchanged();
+    // a missing or malformed input creates nothing, not even the target directory
+    assertCleanError(
+      await vexfs(["import", img, "/newdir", "--jsonl", `${dir}/missing.jsonl`]),
+      1,
+      "import",
+      "missing.jsonl",
+      "no such file",
+    );
+    const malformed = await jsonl("malformed", [good, good, "{oops"]);
+    assertCleanError(await vexfs(["import", img, "/newdir", "--jsonl", malformed]), 1, "import", "line 3");
+    const wrongDim = await jsonl("dim", [good, { path: "b.md", vector: [1, 2, 3] }]);
+    assertCleanError(await vexfs(["import", img, "/coll", "--jsonl", wrongDim]), 1, "import", "line 2", "expected 2");
+    await unchanged();
+    assertEquals((await ok(["ls", img, "/coll"])).stdout.trim(), "a.md", "nothing added to /coll");
+    // --from-dir: a missing tree or an unsafe JSONL path creates nothing either
+    assertCleanError(await vexfs(["import", img, "/tree", "--from-dir", `${dir}/nope`]), 1, "import", "nope");
+    await Deno.mkdir(`${dir}/tree`);
+    await Deno.writeTextFile(`${dir}/tree/t.md`, "t");
+    assertCleanError(
+      await vexfs(["import", img, "/tree", "--from-dir", `${dir}/tree`, "--vectors-from-jsonl", byId]),
+      1,
+      "import",
+      "line 2",
+      "'..'",
+    );
+    await unchanged();
+    // A failure while writing (here an i8 collection given 1000) keeps the lines before it, as --help says;
+    // running the import again, fixed, replaces them.
+    await ok(["mkdir", img, "/q"]);
+    await ok(["collection", "create", img, "/q", "--dim", "2", "--type", "i8", "--metric", "l2"]);
+    const half = await jsonl("half", [
+      { path: "one.md", text: "1", vector: [1, 1] },
+      { path: "two.md", text: "2", vector: [1000, 1] },
+      { path: "three.md", text: "3", vector: [3, 3] },
+    ]);
+    assertCleanError(
+      await vexfs(["import", img, "/q", "--jsonl", half]),
+      1,
+      "import",
+      `${half} line 2`,
+      "lines before it stay imported",
+    );
+    assertEquals(JSON.parse((await ok(["vector", "get", "--json", img, "/q/one.md"])).stdout).vector, [1, 1]);
+    assertEquals((await vexfs(["cat", img, "/q/three.md"])).code, 1, "nothing after the failing line");
+    const fixed = await jsonl("fixed", [
+      { path: "one.md", text: "1", vector: [1, 1] },
+      { path: "two.md", text: "2", vector: [100, 1] },
+      { path: "three.md", text: "3", vector: [3, 3] },
+    ]);
+    const again = JSON.parse((await ok(["import", "--json", img, "/q", "--jsonl", fixed])).stdout);
+    assertEquals([again.files, again.vectors, again.collection.count], [3, 3, 3]);
+    const help = (await ok(["import", "--help"])).stdout;
+    for (const n of ["must stay inside it", "changes nothing", "stay imported", "again is safe"]) {
+      assert(help.replace(/\s+/g, " ").includes(n), `import --help says '${n}': ${help}`);
+    }
+    assertEquals((await ok(["fsck", "-n", img])).code, 0);
+  });
+});
+
 Deno.test("fsck exit codes follow the report", async () => {
   await withTmp(async (dir) => {
     const img = `${dir}/k.img`;

@@ -5,7 +5,8 @@
  */
 import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
-import { readJsonlFile } from "../src/data/jsonl.ts";
+import { type ImportRecord, readJsonlFile, relativeFilePath } from "../src/data/jsonl.ts";
+import { FsError } from "../src/errors.ts";
 import { parseVectorText, vectorFromArray } from "../src/vector/codec.ts";
 import { type ElemType, type Metric, parseElemType, parseMetric } from "../src/vector/types.ts";
 import { type CollectionView, type FsBackend, withTarget } from "./backend.ts";
@@ -75,21 +76,7 @@ async function ensureCollection(
 ): Promise<{ coll: CollectionView; created: boolean }> {
   const have = await b.collectionOfDir(dir);
   if (have) {
-    const bad: string[] = [];
-    if (want.dim !== undefined && want.dim !== have.dim) {
-      bad.push(`dimension ${have.dim}, not ${want.dim}`);
-    }
-    if (want.metric !== undefined && want.metric !== have.metric) {
-      bad.push(`metric ${have.metric}, not ${want.metric}`);
-    }
-    if (want.elem !== undefined && want.elem !== have.elem) {
-      bad.push(`type ${have.elem}, not ${want.elem}`);
-    }
-    if (bad.length) {
-      throw new CliError(
-        `${fsPath(dir)} is in collection ${have.id} (${have.path}) with ${bad.join(", ")}`,
-      );
-    }
+    checkWish(dir, have, want);
     return { coll: have, created: false };
   }
   const dim = want.dim ?? firstDim;
@@ -106,26 +93,68 @@ async function ensureCollection(
   return { coll, created: true };
 }
 
-async function countLines(path: string): Promise<number> {
-  let n = 0;
-  let last = 10;
-  try {
-    const f = await Deno.open(path, { read: true });
-    for await (const chunk of f.readable) {
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) n++;
-      if (chunk.length) last = chunk[chunk.length - 1];
-    }
-  } catch (e) {
+/** Refuses an existing collection whose parameters differ from those asked for explicitly. */
+function checkWish(dir: string, have: CollectionView, want: CollectionWish): void {
+  const bad: string[] = [];
+  if (want.dim !== undefined && want.dim !== have.dim) {
+    bad.push(`dimension ${have.dim}, not ${want.dim}`);
+  }
+  if (want.metric !== undefined && want.metric !== have.metric) {
+    bad.push(`metric ${have.metric}, not ${want.metric}`);
+  }
+  if (want.elem !== undefined && want.elem !== have.elem) {
+    bad.push(`type ${have.elem}, not ${want.elem}`);
+  }
+  if (bad.length) {
     throw new CliError(
-      `cannot read ${path}: ${errorMessage(e).replace(`${path}: `, "")}`,
+      `${fsPath(dir)} is in collection ${have.id} (${have.path}) with ${bad.join(", ")}`,
     );
   }
-  return last === 10 ? n : n + 1;
 }
 
-function relKey(p: string): string {
-  return p.replace(/\\/g, "/").split("/").filter((x) => x !== "" && x !== ".")
-    .join("/");
+/**
+ * The collection `dir` is in, or will be in once created: that of `dir`, or
+ * of its nearest existing ancestor (a new directory joins its parent's
+ * collection). Changes nothing; checks the explicitly requested parameters.
+ */
+async function collectionAbove(b: FsBackend, dir: string, want: CollectionWish): Promise<CollectionView | null> {
+  let d = fsPath(dir);
+  for (;;) {
+    const st = await b.stat(d);
+    if (st) {
+      if (st.type !== "dir" && st.type !== "symlink") throw new CliError(`${d} exists and is not a directory`);
+      const have = await b.collectionOfDir(d);
+      if (have) checkWish(dir, have, want);
+      return have;
+    }
+    if (d === "/") return null;
+    d = d.slice(0, d.lastIndexOf("/")) || "/";
+  }
+}
+
+/**
+ * Reads the whole JSONL file once, writing nothing, so that a missing file,
+ * malformed line, wrong dimension or unsafe path is refused before the
+ * import changes anything.
+ * @param each called with every record
+ * @returns the last line holding a record
+ */
+async function checkJsonl(
+  file: string,
+  dim: number | undefined,
+  each: (rec: ImportRecord) => void = () => {},
+): Promise<number> {
+  let lines = 0;
+  try {
+    for await (const rec of readJsonlFile(file, { dim })) {
+      lines = rec.line;
+      each(rec);
+    }
+  } catch (e) {
+    if (e instanceof FsError) throw e;
+    throw new CliError(`cannot read ${file}: ${errorMessage(e).replace(`${file}: `, "")}`);
+  }
+  return lines;
 }
 
 /** An empty summary for an import into `base` from `source`; creates `base` (and parents) if missing. */
@@ -154,38 +183,37 @@ export async function importJsonl(
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
+  // Nothing is written until the whole file has been read and checked.
+  const existing = await collectionAbove(b, base, want);
+  const dim = existing?.dim ?? want.dim;
+  const total = await checkJsonl(file, dim);
   const s = await newSummary(b, base, file);
-  const total = await countLines(file);
-  const existing = await b.collectionOfDir(base);
   const bar = progress("importing", total, "records");
   const tick = yielder(256);
   const enc = new TextEncoder();
   try {
-    for await (
-      const rec of readJsonlFile(file, { dim: existing?.dim ?? want.dim })
-    ) {
+    for await (const rec of readJsonlFile(file, { dim })) {
       if (!s.collection) {
         const r = await ensureCollection(b, base, want, rec.vector.length);
         s.collection = r.coll;
         s.collectionCreated = r.created;
       }
-      const rel = relKey(rec.path ?? rec.id!);
-      if (!rel) {
-        throw new CliError(
-          `${file} line ${rec.line}: "${rec.path ?? rec.id}" does not name a file`,
-        );
-      }
+      // checked by the parser: relative, no "..", no empty component, no NUL
+      const rel = relativeFilePath(rec.path ?? rec.id!);
       const target = `${base === "/" ? "" : base}/${rel}`;
-      if (rec.text !== undefined || !await b.stat(target)) {
-        const data = enc.encode(rec.text ?? "");
-        await b.writeFile(target, data, { parents: true });
-        s.files++;
-        s.bytes += data.length;
-      }
       try {
+        if (rec.text !== undefined || !await b.stat(target)) {
+          const data = enc.encode(rec.text ?? "");
+          await b.writeFile(target, data, { parents: true });
+          s.files++;
+          s.bytes += data.length;
+        }
         await b.setVector(target, rec.vector);
       } catch (e) {
-        throw new CliError(`${file} line ${rec.line}: ${errorMessage(e)}`);
+        throw new CliError(
+          `${file} line ${rec.line}: ${errorMessage(e)} (lines before it stay imported; ` +
+            `running the import again is safe)`,
+        );
       }
       s.vectors++;
       bar.update(rec.line);
@@ -274,18 +302,14 @@ export async function importDir(
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
-  const s = await newSummary(b, base, hostDir);
+  // Nothing is written until the tree has been listed and the JSONL file read and checked.
   const entries = await walk(hostDir);
-  const existing = await b.collectionOfDir(base);
+  const existing = await collectionAbove(b, base, want);
   const byKey = new Map<string, { v: Float32Array; line: number }>();
   if (jsonl) {
-    for await (
-      const r of readJsonlFile(jsonl, { dim: existing?.dim ?? want.dim })
-    ) {
-      if (r.path !== undefined) {
-        byKey.set(relKey(r.path), { v: r.vector, line: r.line });
-      } else byKey.set(relKey(r.id!), { v: r.vector, line: r.line });
-    }
+    await checkJsonl(jsonl, existing?.dim ?? want.dim, (r) => {
+      byKey.set(relativeFilePath(r.path ?? r.id!), { v: r.vector, line: r.line });
+    });
   }
   // vectors per file: the sidecar wins over the JSONL record
   const vectors = new Map<string, Float32Array>();
@@ -300,6 +324,7 @@ export async function importDir(
       firstDim ??= v.length;
     }
   }
+  const s = await newSummary(b, base, hostDir);
   for (const k of byKey.keys()) if (!used.has(k)) s.unmatched++;
   if (vectors.size || want.dim !== undefined) {
     const r = await ensureCollection(b, base, want, firstDim);
@@ -480,7 +505,17 @@ its dimension. Existing files with the same names are replaced.
 Sidecar file (--from-dir): notes.md.vec.json holds a JSON array [0.1, ...]
 or an object {"vector": [...]}; sidecars themselves are not copied.
 JSONL (--jsonl): {"path": "guides/intro.md", "text": "...", "vector": [...]};
-"id" names the file when "path" is absent; paths are relative to DIR.`,
+"id" names the file when "path" is absent; paths are relative to DIR and
+must stay inside it: a path that is absolute or has a ".." or empty
+component, or a NUL, is refused with its line number.
+
+What a failure leaves behind: the input (JSONL file, host tree, sidecars)
+is read and checked in full before anything is written, so a missing file,
+a malformed line, a wrong dimension or an unsafe path changes nothing, not
+even DIR. A failure while writing (no space left, a value the collection's
+type cannot hold) stops at that line or file: those before it stay
+imported. Running the same import again is safe: it replaces the files and
+vectors it already wrote.`,
   );
   examples(cmd, [
     "vexfs import disk.img /docs --jsonl corpus.jsonl",

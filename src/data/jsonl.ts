@@ -9,6 +9,10 @@
  *
  * - `vector` (required): array of finite numbers, rounded to f32;
  * - `path` and/or `id` (at least one): non-empty strings naming the target;
+ *   the one that names the file (`path`, else `id`) must be a relative path
+ *   that stays inside the target directory ({@linkcode relativeFilePath}):
+ *   no `..` component, not absolute, no empty component, no NUL, no name
+ *   longer than 255 bytes;
  * - `text` (optional): string, e.g. file contents to write;
  * - other fields are ignored; blank lines are skipped; CRLF line ends and a
  *   leading UTF-8 byte order mark are accepted.
@@ -33,13 +37,45 @@
 import { FsError } from "../errors.ts";
 import { vectorFromArray } from "../vector/codec.ts";
 
+/** Longest file name (bytes of UTF-8) a path component may have (FORMAT.md's NAME_MAX). */
+const NAME_MAX = 255;
+
+/**
+ * Checks a record's file path and returns it normalized: components joined
+ * by `/`, `.` components dropped. A `\` separates components like `/`.
+ * The path must stay inside the directory it is relative to.
+ * @param p the `path` (or `id`) of a record
+ * @returns e.g. `"guides/intro.md"` for `"./guides\\intro.md"`
+ * @throws FsError `EINVAL` saying why (without a line number): a NUL, an
+ *   absolute path, an empty or `..` component, a component longer than 255
+ *   bytes, or nothing but `.` components
+ */
+export function relativeFilePath(p: string): string {
+  if (p.includes("\0")) throw new FsError("EINVAL", "contains a NUL character");
+  if (p.startsWith("/") || p.startsWith("\\")) {
+    throw new FsError("EINVAL", "is absolute; paths are relative to the target directory");
+  }
+  const parts = p.split(/[/\\]/);
+  const out: string[] = [];
+  for (const part of parts) {
+    if (part === "") throw new FsError("EINVAL", "has an empty component (a doubled or trailing '/')");
+    if (part === "..") throw new FsError("EINVAL", "has a '..' component; paths must stay inside the target directory");
+    if (part === ".") continue;
+    const n = new TextEncoder().encode(part).length;
+    if (n > NAME_MAX) throw new FsError("EINVAL", `has a component of ${n} bytes; at most ${NAME_MAX} are allowed`);
+    out.push(part);
+  }
+  if (!out.length) throw new FsError("EINVAL", "does not name a file");
+  return out.join("/");
+}
+
 /** One parsed import record. */
 export interface ImportRecord {
   /** 1-based line number in the input */
   line: number;
-  /** target path, if given (non-empty string, not otherwise interpreted) */
+  /** target path, if given (a path {@linkcode relativeFilePath} accepts, as written) */
   path?: string;
-  /** identifier, if given (non-empty string) */
+  /** identifier, if given (non-empty string; checked like `path` when there is no `path`, as it then names the file) */
   id?: string;
   /** text, if given */
   text?: string;
@@ -85,7 +121,8 @@ export class JsonlParser {
    * @throws FsError `EINVAL` naming the line: malformed JSON, not an object,
    *   missing `vector`, a bad vector (non-array, non-number or non-finite
    *   element naming its index, wrong dimension), neither `path` nor `id`,
-   *   or a `path`/`id`/`text` that is not a string
+   *   a `path`/`id`/`text` that is not a string, or a file path that would
+   *   leave the target directory ({@linkcode relativeFilePath})
    */
   line(raw: string): ImportRecord | null {
     this.#lineNo++;
@@ -117,6 +154,12 @@ export class JsonlParser {
     }
     if (rec.path === undefined && rec.id === undefined) {
       this.#fail(`record needs "path" or "id"`);
+    }
+    const key = rec.path !== undefined ? "path" : "id";
+    try {
+      relativeFilePath(rec[key]!);
+    } catch (e) {
+      this.#fail(`"${key}" ${JSON.stringify(rec[key])} ${(e as Error).message.replace(/^EINVAL: /, "")}`);
     }
     if (o.vector === undefined || o.vector === null) {
       this.#fail(`missing "vector"`);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assertEquals, assertFsError, assertRejectsFsError } from "../test_assert.ts";
-import { type ImportRecord, parseJsonl, readJsonl, readJsonlFile } from "./jsonl.ts";
+import { type ImportRecord, parseJsonl, readJsonl, readJsonlFile, relativeFilePath } from "./jsonl.ts";
 
 const F32 = (a: number[]) => new Float32Array(a);
 
@@ -104,6 +104,49 @@ Deno.test("jsonl: errors name the line", () => {
   );
 });
 
+Deno.test("jsonl: a file path must stay inside the target directory", () => {
+  assertEquals(relativeFilePath("a/b.md"), "a/b.md");
+  assertEquals(relativeFilePath("./a/./b.md"), "a/b.md");
+  assertEquals(relativeFilePath("a\\b.md"), "a/b.md");
+  assertEquals(relativeFilePath("..a/b..c/..."), "..a/b..c/...");
+  assertEquals(relativeFilePath("x".repeat(255)), "x".repeat(255));
+  for (
+    const [p, why] of [
+      ["../coll/a.md", /'\.\.' component/],
+      ["../../escape.md", /'\.\.' component/],
+      ["a/../../b", /'\.\.' component/],
+      ["a/..", /'\.\.' component/],
+      ["..\\x", /'\.\.' component/],
+      ["/etc/passwd", /absolute/],
+      ["\\x", /absolute/],
+      ["a//b", /empty component/],
+      ["a/", /empty component/],
+      ["a\u0000b", /NUL/],
+      [".", /does not name a file/],
+      ["./.", /does not name a file/],
+      ["x".repeat(256), /256 bytes; at most 255/],
+    ] as const
+  ) {
+    assertFsError(() => relativeFilePath(p), "EINVAL", why);
+  }
+  // The parser refuses such a record naming the line and the path, before yielding anything for it.
+  const ok = '{"path": "fine.md", "vector": [1, 2]}\n';
+  assertFsError(
+    () => all(ok + '{"path": "../coll/a.md", "vector": [1, 2]}'),
+    "EINVAL",
+    /^EINVAL: line 2: "path" "\.\.\/coll\/a\.md" has a '\.\.' component; paths must stay inside the target directory$/,
+  );
+  assertFsError(() => all('{"path": "/abs", "vector": [1]}'), "EINVAL", /line 1: "path" "\/abs" is absolute/);
+  assertFsError(
+    () => all('{"path": "a\\u0000b", "vector": [1]}'),
+    "EINVAL",
+    /line 1: "path" "a\\u0000b" contains a NUL/,
+  );
+  // "id" names the file when there is no "path", so it is checked then (and only then).
+  assertFsError(() => all('{"id": "../x", "vector": [1]}'), "EINVAL", /line 1: "id" "\.\.\/x" has a '\.\.'/);
+  assertEquals(all('{"path": "p", "id": "../x", "vector": [1]}').map((r) => r.id), ["../x"]);
+});
+
 Deno.test("jsonl: the stream reader matches parseJsonl for any chunking (property)", async () => {
   const rec = fc.record({
     path: fc.option(fc.string({ minLength: 1, unit: "grapheme" }), {
@@ -115,6 +158,13 @@ Deno.test("jsonl: the stream reader matches parseJsonl for any chunking (propert
       minLength: 3,
       maxLength: 3,
     }),
+  }).filter((r) => {
+    try {
+      relativeFilePath(r.path ?? r.id); // the name of the file must stay inside the target
+      return true;
+    } catch {
+      return false;
+    }
   });
   await fc.assert(
     fc.asyncProperty(
