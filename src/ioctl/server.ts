@@ -20,7 +20,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
+import { IFL_HAS_VECTOR, IFL_INTERNAL, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
 import { dirFindByIno } from "../fs/htree.ts";
 import type { Vexfs } from "../fs/fs.ts";
 import { decodeVector } from "../vector/codec.ts";
@@ -183,9 +183,37 @@ function pathBytes(fs: Vexfs, dir: number, target: number): Uint8Array {
   return out;
 }
 
+/**
+ * Whether inode `ino` can have a path: the root, or an inode in use from
+ * the superblock's `first_ino` on that is linked in a directory and not
+ * internal. The reserved inodes (1, the collection table 3, the journal 4,
+ * 5..first_ino-1), internal files (flag INTERNAL, in no directory) and
+ * unlinked inodes have none. Reserved inodes are not read: an unused one
+ * need not hold a valid inode record, and fsck, not a path lookup, judges
+ * them.
+ */
+function hasPath(fs: Vexfs, ino: number): boolean {
+  if (ino === ROOT_INO) return true;
+  if (!Number.isSafeInteger(ino) || ino < fs.sb.firstIno || ino > fs.sb.inodeCount) return false;
+  let flags: number, nlink: number;
+  try {
+    ({ flags, nlink } = fs.iget(ino).d);
+  } catch (e) {
+    if (e instanceof FsError && e.code === "ENOENT") return false; // not in use
+    throw e;
+  }
+  return (flags & IFL_INTERNAL) === 0 && nlink > 0;
+}
+
 function inoPath(fs: Vexfs, dir: number, inData: Uint8Array): Uint8Array {
   const target = decodeInoPath(inData);
   if (target === dir) return encodeInoPathReply(target, enc.encode("."));
+  if (!hasPath(fs, target)) {
+    throw new FsError(
+      "ENOENT",
+      `inode ${target} has no path: it is not in use, reserved (below ${fs.sb.firstIno}), internal or unlinked`,
+    );
+  }
   const below = () => new FsError("ENOENT", `inode ${target} is not below directory inode ${dir}`);
   let abs: string;
   try {

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../test_assert.ts";
 import { FsError } from "../errors.ts";
-import { ROOT_INO } from "../format/constants.ts";
+import { IFL_INTERNAL, ROOT_INO } from "../format/constants.ts";
 import { Vexfs } from "../fs/fs.ts";
 import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
 import {
@@ -672,6 +672,16 @@ Deno.test("ioctl server: INO_PATH names inodes below the directory", () => {
     refused(fs, all2, "ENOENT", get(w.sub, encodeInoPath(w.a)), /not below/);
     refused(fs, all2, "ENOENT", get(w.sub, encodeInoPath(w.c)), /not below/);
     refused(fs, all2, "ENOENT", get(w.c, encodeInoPath(3))); // the collection table: internal
+    // The reserved inodes (1, the collection table 3, the journal 4, 5..first_ino-1) and internal files (the
+    // collections' vector stores) have no path: ENOENT as IOCTL.md says, never EUCLEAN on a healthy filesystem.
+    const internal: number[] = [];
+    for (let i = fs.sb.firstIno; i <= fs.sb.inodeCount && internal.length < 6; i++) {
+      if (fs.inodeMap.test(i - 1) && fs.iget(i).d.flags & IFL_INTERNAL) internal.push(i);
+    }
+    assertEquals(internal.length, 6, "vector and map files of the collections");
+    for (const ino of [1, 3, 4, 5, 14, 15, ...internal]) {
+      for (const from of [ROOT_INO, w.c]) refused(fs, all2, "ENOENT", get(from, encodeInoPath(ino)), /has no path/);
+    }
     refused(fs, all2, "ENOENT", get(w.c, encodeInoPath(0)));
     refused(fs, all2, "ENOENT", get(w.c, encodeInoPath(fs.sb.inodeCount + 1)));
     refused(fs, all2, "ENOENT", get(w.c, encodeInoPath(Number.MAX_SAFE_INTEGER)));
