@@ -17,6 +17,14 @@
  *   every supported platform). Request decoders throw `FsError("EINVAL")`
  *   naming the offending field; reply decoders throw `FsError("EIO")`
  *   (a reply that is not a VexFS v1 structure is a protocol error).
+ * - u64 fields: the inode numbers a caller passes in (`exclude_ino` of
+ *   SEARCH, `ino` of INO_PATH) round-trip exactly as a {@linkcode U64}
+ *   (a `bigint` above 2^53 - 1, which no VexFS inode reaches); the u64
+ *   fields of replies decode to `number`s, and a value above 2^53 - 1,
+ *   which a `number` cannot hold exactly, is `FsError("EIO")`. Encoders
+ *   never throw a RangeError for a field value: a value that is not a u64
+ *   (or u32) is `FsError("EINVAL")` in a request and `FsError("EIO")` in a
+ *   reply, naming the field.
  *
  * @example
  * ```ts
@@ -363,17 +371,71 @@ function view(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
-function getU64(dv: DataView, off: number): number {
-  return Number(dv.getBigUint64(off, true));
+/**
+ * A u64 inode number a caller passes in: a `number` up to 2^53 - 1
+ * (`Number.MAX_SAFE_INTEGER`), a `bigint` above, so that every u64 value
+ * round-trips exactly. No VexFS inode number is above 2^53 - 1 (the engine
+ * numbers inodes 1..inode_count with `number`s), so a `bigint` names no inode.
+ */
+export type U64 = number | bigint;
+
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A u64 of a request, exactly: a number up to 2^53 - 1, a bigint above. */
+function getU64Exact(dv: DataView, off: number): U64 {
+  const v = dv.getBigUint64(off, true);
+  return v <= SAFE_MAX ? Number(v) : v;
 }
 
-function setU64(dv: DataView, off: number, v: number, field: string): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${field} = ${v} is not a u64`);
+/**
+ * A u64 of a reply as a number.
+ * @throws FsError EIO above 2^53 - 1, which a number cannot hold exactly
+ */
+function getU64(dv: DataView, off: number, field: string): number {
+  const v = dv.getBigUint64(off, true);
+  if (v > SAFE_MAX) {
+    throw new FsError("EIO", `${field} = ${v} is above 2^53 - 1, more than this program can represent exactly`);
+  }
+  return Number(v);
+}
+
+/** An s64 of a reply as a number; FsError EIO beyond ±(2^53 - 1). */
+function getS64(dv: DataView, off: number, field: string): number {
+  const v = dv.getBigInt64(off, true);
+  if (v > SAFE_MAX || v < -SAFE_MAX) {
+    throw new FsError("EIO", `${field} = ${v} is beyond ±(2^53 - 1), more than this program can represent exactly`);
+  }
+  return Number(v);
+}
+
+/**
+ * Writes a u64: a number must be an integer 0..2^53 - 1 (a larger number
+ * has already lost its low bits), a bigint 0..2^64 - 1.
+ * @param code `"EINVAL"` for a request field (the caller's value), `"EIO"`
+ *   for a reply field (the filesystem's)
+ * @throws FsError `code` naming the field, for any other value
+ */
+function setU64(dv: DataView, off: number, v: U64, field: string, code: Code): void {
+  const ok = typeof v === "bigint" ? v >= 0n && v <= U64_MAX : Number.isSafeInteger(v) && v >= 0;
+  if (!ok) {
+    const hint = typeof v === "number" && Number.isInteger(v) && v > 0
+      ? " exactly (a number above 2^53 - 1 has lost its low bits; pass a bigint)"
+      : "";
+    throw new FsError(code, `${field} = ${v} is not a u64${hint}`);
+  }
   dv.setBigUint64(off, BigInt(v), true);
 }
 
-function setU32(dv: DataView, off: number, v: number, field: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${field} = ${v} is not a u32`);
+/** Writes an s64 (a number that is an integer within ±(2^53 - 1)); FsError `code` otherwise. */
+function setS64(dv: DataView, off: number, v: number, field: string, code: Code): void {
+  if (!Number.isSafeInteger(v)) throw new FsError(code, `${field} = ${v} is not an integer an s64 holds exactly`);
+  dv.setBigInt64(off, BigInt(v), true);
+}
+
+/** Writes a u32; FsError `code` (see {@linkcode setU64}) naming the field for any other value. */
+function setU32(dv: DataView, off: number, v: number, field: string, code: Code): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new FsError(code, `${field} = ${v} is not a u32`);
   dv.setUint32(off, v, true);
 }
 
@@ -490,32 +552,35 @@ const dec = new TextDecoder();
 
 // ------------------------------------------------------------ collection
 
+/** Writes a collection the filesystem reports (values that do not fit are FsError EIO). */
 function writeCollection(dv: DataView, at: number, c: CollectionInfo): void {
   const o = COLLECTION.off;
-  setU32(dv, at + o.id, c.id, "id");
-  setU32(dv, at + o.dim, c.dim, "dim");
-  setU64(dv, at + o.root_ino, c.rootIno, "root_ino");
+  const f = (name: string) => `collection ${c.id} ${name}`;
+  setU32(dv, at + o.id, c.id, "collection id", "EIO");
+  setU32(dv, at + o.dim, c.dim, f("dim"), "EIO");
+  setU64(dv, at + o.root_ino, c.rootIno, f("root_ino"), "EIO");
   dv.setUint8(at + o.metric, METRIC_CODE[c.metric]);
   dv.setUint8(at + o.elem_type, ELEM_CODE[c.elem]);
   dv.setUint16(at + o.elem_size, elemSize(c.elem), true);
-  setU64(dv, at + o.count, c.count, "count");
-  setU64(dv, at + o.bytes, c.bytes, "bytes");
-  setU64(dv, at + o.generation, c.generation, "generation");
-  dv.setBigInt64(at + o.created, BigInt(Math.trunc(c.created)), true);
+  setU64(dv, at + o.count, c.count, f("count"), "EIO");
+  setU64(dv, at + o.bytes, c.bytes, f("bytes"), "EIO");
+  setU64(dv, at + o.generation, c.generation, f("generation"), "EIO");
+  setS64(dv, at + o.created, Math.trunc(c.created), f("created"), "EIO");
 }
 
 function readCollection(dv: DataView, at: number): CollectionInfo {
   const o = COLLECTION.off;
+  const f = (name: string) => `${COLLECTION.cName}.${name}`;
   return {
     id: dv.getUint32(at + o.id, true),
-    rootIno: getU64(dv, at + o.root_ino),
+    rootIno: getU64(dv, at + o.root_ino, f("root_ino")),
     dim: dv.getUint32(at + o.dim, true),
     metric: metricOfCode(dv.getUint8(at + o.metric), "EIO"),
     elem: elemOfCode(dv.getUint8(at + o.elem_type), "EIO"),
-    count: getU64(dv, at + o.count),
-    bytes: getU64(dv, at + o.bytes),
-    generation: getU64(dv, at + o.generation),
-    created: Number(dv.getBigInt64(at + o.created, true)),
+    count: getU64(dv, at + o.count, f("count")),
+    bytes: getU64(dv, at + o.bytes, f("bytes")),
+    generation: getU64(dv, at + o.generation, f("generation")),
+    created: getS64(dv, at + o.created, f("created")),
   };
 }
 
@@ -553,8 +618,9 @@ export interface FsInfo {
 /**
  * Builds the reply of {@linkcode VEXFS_IOC_FS_INFO}.
  * @returns {@linkcode FS_INFO}`.size` bytes
- * @throws RangeError for a uuid that is not 16 bytes; a label longer than
- *   63 bytes is cut at a character boundary
+ * @throws RangeError for a uuid that is not 16 bytes; FsError EIO for a
+ *   count that is not a u64 (or u32); a label longer than 63 bytes is cut
+ *   at a character boundary
  */
 export function encodeFsInfo(i: FsInfo): Uint8Array {
   const b = newStruct(FS_INFO);
@@ -562,19 +628,20 @@ export function encodeFsInfo(i: FsInfo): Uint8Array {
   const o = FS_INFO.off;
   dv.setUint16(o.format_major, i.formatMajor, true);
   dv.setUint16(o.format_minor, i.formatMinor, true);
-  setU32(dv, o.block_size, i.blockSize, "block_size");
-  setU64(dv, o.block_count, i.blockCount, "block_count");
-  setU64(dv, o.free_blocks, i.freeBlocks, "free_blocks");
-  setU64(dv, o.inode_count, i.inodeCount, "inode_count");
-  setU64(dv, o.free_inodes, i.freeInodes, "free_inodes");
-  setU32(dv, o.collection_count, i.collectionCount, "collection_count");
-  setU32(dv, o.max_dim, i.maxDim, "max_dim");
-  setU32(dv, o.ioc_max_dim, i.iocMaxDim, "ioc_max_dim");
-  setU32(dv, o.ioc_max_k, i.iocMaxK, "ioc_max_k");
-  setU32(dv, o.feature_compat, i.featureCompat, "feature_compat");
-  setU32(dv, o.feature_incompat, i.featureIncompat, "feature_incompat");
-  setU32(dv, o.feature_ro_compat, i.featureRoCompat, "feature_ro_compat");
-  setU32(dv, o.fs_flags, i.readOnly ? VEXFS_IOC_FS_RDONLY : 0, "fs_flags");
+  const f = (name: string) => `${FS_INFO.cName}.${name}`;
+  setU32(dv, o.block_size, i.blockSize, f("block_size"), "EIO");
+  setU64(dv, o.block_count, i.blockCount, f("block_count"), "EIO");
+  setU64(dv, o.free_blocks, i.freeBlocks, f("free_blocks"), "EIO");
+  setU64(dv, o.inode_count, i.inodeCount, f("inode_count"), "EIO");
+  setU64(dv, o.free_inodes, i.freeInodes, f("free_inodes"), "EIO");
+  setU32(dv, o.collection_count, i.collectionCount, f("collection_count"), "EIO");
+  setU32(dv, o.max_dim, i.maxDim, f("max_dim"), "EIO");
+  setU32(dv, o.ioc_max_dim, i.iocMaxDim, f("ioc_max_dim"), "EIO");
+  setU32(dv, o.ioc_max_k, i.iocMaxK, f("ioc_max_k"), "EIO");
+  setU32(dv, o.feature_compat, i.featureCompat, f("feature_compat"), "EIO");
+  setU32(dv, o.feature_incompat, i.featureIncompat, f("feature_incompat"), "EIO");
+  setU32(dv, o.feature_ro_compat, i.featureRoCompat, f("feature_ro_compat"), "EIO");
+  setU32(dv, o.fs_flags, i.readOnly ? VEXFS_IOC_FS_RDONLY : 0, f("fs_flags"), "EIO");
   if (i.uuid.length !== 16) throw new RangeError(`uuid has ${i.uuid.length} bytes, 16 expected`);
   b.set(i.uuid, o.uuid);
   let label = i.label;
@@ -585,7 +652,8 @@ export function encodeFsInfo(i: FsInfo): Uint8Array {
 
 /**
  * Reads the reply of {@linkcode VEXFS_IOC_FS_INFO}.
- * @throws FsError EIO if `b` is not a VexFS v1 `struct vexfs_ioc_fs_info`
+ * @throws FsError EIO if `b` is not a VexFS v1 `struct vexfs_ioc_fs_info`,
+ *   or a count is above 2^53 - 1
  */
 export function decodeFsInfo(b: Uint8Array): FsInfo {
   checkHeader(b, FS_INFO, "EIO");
@@ -597,10 +665,10 @@ export function decodeFsInfo(b: Uint8Array): FsInfo {
     formatMajor: dv.getUint16(o.format_major, true),
     formatMinor: dv.getUint16(o.format_minor, true),
     blockSize: dv.getUint32(o.block_size, true),
-    blockCount: getU64(dv, o.block_count),
-    freeBlocks: getU64(dv, o.free_blocks),
-    inodeCount: getU64(dv, o.inode_count),
-    freeInodes: getU64(dv, o.free_inodes),
+    blockCount: getU64(dv, o.block_count, `${FS_INFO.cName}.block_count`),
+    freeBlocks: getU64(dv, o.free_blocks, `${FS_INFO.cName}.free_blocks`),
+    inodeCount: getU64(dv, o.inode_count, `${FS_INFO.cName}.inode_count`),
+    freeInodes: getU64(dv, o.free_inodes, `${FS_INFO.cName}.free_inodes`),
     collectionCount: dv.getUint32(o.collection_count, true),
     maxDim: dv.getUint32(o.max_dim, true),
     iocMaxDim: dv.getUint32(o.ioc_max_dim, true),
@@ -683,7 +751,7 @@ export function encodeGetVectorReply(s: StoredVector): Uint8Array {
   const dv = view(b);
   const o = VECTOR.off;
   dv.setUint32(o.dim, s.vector.length, true);
-  setU32(dv, o.collection_id, s.collectionId, "collection_id");
+  setU32(dv, o.collection_id, s.collectionId, "collection_id", "EIO");
   dv.setUint8(o.metric, METRIC_CODE[s.metric]);
   dv.setUint8(o.elem_type, ELEM_CODE[s.elem]);
   putF32s(dv, o.data, s.vector);
@@ -726,13 +794,13 @@ export function decodeDelVector(b: Uint8Array): void {
 /**
  * Builds the request of {@linkcode VEXFS_IOC_CREATE_COLLECTION}.
  * @param p dim (checked by the filesystem: 1..4096), metric, element type
- * @throws RangeError if dim is not a u32
+ * @throws FsError EINVAL if dim is not a u32
  */
 export function encodeCreateCollection(p: CollectionParams): Uint8Array {
   const b = newStruct(CREATE_COLLECTION);
   const dv = view(b);
   const o = CREATE_COLLECTION.off;
-  setU32(dv, o.dim, p.dim, "dim");
+  setU32(dv, o.dim, p.dim, "dim", "EINVAL");
   dv.setUint8(o.metric, METRIC_CODE[p.metric]);
   dv.setUint8(o.elem_type, ELEM_CODE[p.elem]);
   return b;
@@ -813,8 +881,11 @@ export interface SearchRequest {
   k: number;
   /** Float32Array of length 1..2048 (the collection's dim) */
   query: Float32Array;
-  /** inode left out of the results (e.g. the query's own file), 0 for none */
-  excludeIno: number;
+  /**
+   * inode left out of the results (e.g. the query's own file), 0 for none;
+   * any u64 (a bigint above 2^53 - 1, which names no inode, so nothing is left out)
+   */
+  excludeIno: U64;
 }
 
 /** One hit: inode and score (FORMAT.md §8.4: l2 distance, lower is nearer; cosine/ip similarity, higher is nearer). */
@@ -837,7 +908,8 @@ export interface SearchReply {
 
 /**
  * Builds the request of {@linkcode VEXFS_IOC_SEARCH}.
- * @throws FsError EINVAL: k out of 1..256, query length out of 1..2048
+ * @throws FsError EINVAL: k out of 1..256, query length out of 1..2048,
+ *   excludeIno not a u64
  */
 export function encodeSearch(r: SearchRequest): Uint8Array {
   if (!Number.isInteger(r.k) || r.k < 1 || r.k > VEXFS_IOC_MAX_K) {
@@ -849,7 +921,7 @@ export function encodeSearch(r: SearchRequest): Uint8Array {
   const o = SEARCH.off;
   dv.setUint32(o.k, r.k, true);
   dv.setUint32(o.dim, r.query.length, true);
-  setU64(dv, o.exclude_ino, r.excludeIno, "exclude_ino");
+  setU64(dv, o.exclude_ino, r.excludeIno, "exclude_ino", "EINVAL");
   putF32s(dv, o.query, r.query);
   return b;
 }
@@ -857,6 +929,7 @@ export function encodeSearch(r: SearchRequest): Uint8Array {
 /**
  * Reads and checks the request of {@linkcode VEXFS_IOC_SEARCH}. Query
  * values are not checked (the engine refuses NaN and infinities).
+ * `excludeIno` is exact: a bigint above 2^53 - 1, so that the reply echoes it.
  * @throws FsError EINVAL: bad header, k out of 1..256, dim out of 1..2048,
  *   non-zero output fields, reserved fields, query elements past dim or hits
  */
@@ -877,13 +950,14 @@ export function decodeSearch(b: Uint8Array): SearchRequest {
     "EINVAL",
   );
   checkZero(b, o.query + 4 * dim, 4 * (VEXFS_IOC_MAX_DIM - dim), `query past dim ${dim}`, "EINVAL");
-  return { k, query: getF32s(dv, o.query, dim), excludeIno: getU64(dv, o.exclude_ino) };
+  return { k, query: getF32s(dv, o.query, dim), excludeIno: getU64Exact(dv, o.exclude_ino) };
 }
 
 /**
  * Builds the reply of {@linkcode VEXFS_IOC_SEARCH}: the request echoed,
  * the outputs filled.
- * @throws RangeError if there are more hits than `k`
+ * @throws RangeError if there are more hits than `k`; FsError EIO for a
+ *   generation or hit inode that is not a u64
  */
 export function encodeSearchReply(r: SearchRequest, out: SearchReply): Uint8Array {
   if (out.hits.length > r.k) throw new RangeError(`${out.hits.length} hits for k = ${r.k}`);
@@ -891,13 +965,13 @@ export function encodeSearchReply(r: SearchRequest, out: SearchReply): Uint8Arra
   const dv = view(b);
   const o = SEARCH.off;
   dv.setUint32(o.count, out.hits.length, true);
-  setU32(dv, o.collection_id, out.collectionId, "collection_id");
-  setU64(dv, o.generation, out.generation, "generation");
+  setU32(dv, o.collection_id, out.collectionId, "collection_id", "EIO");
+  setU64(dv, o.generation, out.generation, "generation", "EIO");
   dv.setUint8(o.metric, METRIC_CODE[out.metric]);
   dv.setUint8(o.elem_type, ELEM_CODE[out.elem]);
   out.hits.forEach((h, i) => {
     const at = o.hits + i * SEARCH_HIT.size;
-    setU64(dv, at + SEARCH_HIT.off.ino, h.ino, "hit ino");
+    setU64(dv, at + SEARCH_HIT.off.ino, h.ino, `hits[${i}].ino`, "EIO");
     dv.setFloat32(at + SEARCH_HIT.off.score, h.score, true);
   });
   return b;
@@ -905,7 +979,8 @@ export function encodeSearchReply(r: SearchRequest, out: SearchReply): Uint8Arra
 
 /**
  * Reads the reply of {@linkcode VEXFS_IOC_SEARCH}.
- * @throws FsError EIO if `b` is not a valid reply (bad header, count > k)
+ * @throws FsError EIO if `b` is not a valid reply (bad header, count > k,
+ *   a hit inode or the generation above 2^53 - 1)
  */
 export function decodeSearchReply(b: Uint8Array): SearchReply {
   checkHeader(b, SEARCH, "EIO");
@@ -917,12 +992,15 @@ export function decodeSearchReply(b: Uint8Array): SearchReply {
   const hits: IoctlHit[] = [];
   for (let i = 0; i < count; i++) {
     const at = o.hits + i * SEARCH_HIT.size;
-    hits.push({ ino: getU64(dv, at + SEARCH_HIT.off.ino), score: dv.getFloat32(at + SEARCH_HIT.off.score, true) });
+    hits.push({
+      ino: getU64(dv, at + SEARCH_HIT.off.ino, `${SEARCH.cName}.hits[${i}].ino`),
+      score: dv.getFloat32(at + SEARCH_HIT.off.score, true),
+    });
   }
   return {
     hits,
     collectionId: dv.getUint32(o.collection_id, true),
-    generation: getU64(dv, o.generation),
+    generation: getU64(dv, o.generation, `${SEARCH.cName}.generation`),
     metric: metricOfCode(dv.getUint8(o.metric), "EIO"),
     elem: elemOfCode(dv.getUint8(o.elem_type), "EIO"),
   };
@@ -932,23 +1010,24 @@ export function decodeSearchReply(b: Uint8Array): SearchReply {
 
 /**
  * Builds the request of {@linkcode VEXFS_IOC_INO_PATH}.
- * @param ino inode number (≥ 1)
+ * @param ino inode number (≥ 1), any u64
+ * @throws FsError EINVAL if `ino` is not a u64
  */
-export function encodeInoPath(ino: number): Uint8Array {
+export function encodeInoPath(ino: U64): Uint8Array {
   const b = newStruct(INO_PATH);
-  setU64(view(b), INO_PATH.off.ino, ino, "ino");
+  setU64(view(b), INO_PATH.off.ino, ino, "ino", "EINVAL");
   return b;
 }
 
 /**
  * Reads and checks the request of {@linkcode VEXFS_IOC_INO_PATH}.
- * @returns the inode number (values beyond 2^53 come back rounded; no such inode exists)
+ * @returns the inode number, exactly: a bigint above 2^53 - 1 (no inode has such a number)
  * @throws FsError EINVAL: bad header, non-zero len, reserved or path
  */
-export function decodeInoPath(b: Uint8Array): number {
+export function decodeInoPath(b: Uint8Array): U64 {
   checkHeader(b, INO_PATH);
   checkZeroFields(b, INO_PATH, ["len", "reserved0", "path"], "EINVAL");
-  return getU64(view(b), INO_PATH.off.ino);
+  return getU64Exact(view(b), INO_PATH.off.ino);
 }
 
 /**
@@ -956,7 +1035,7 @@ export function decodeInoPath(b: Uint8Array): number {
  * @param path path bytes without NUL, at most 4095
  * @throws FsError ENAMETOOLONG if the path does not fit
  */
-export function encodeInoPathReply(ino: number, path: Uint8Array): Uint8Array {
+export function encodeInoPathReply(ino: U64, path: Uint8Array): Uint8Array {
   if (path.length > VEXFS_IOC_PATH_MAX - 1) {
     throw new FsError(
       "ENAMETOOLONG",
@@ -999,10 +1078,11 @@ export interface CollectionPage {
 /**
  * Builds the request of {@linkcode VEXFS_IOC_LIST_COLLECTIONS}.
  * @param startId list collections with id ≥ this (0 or 1: from the first), a u32
+ * @throws FsError EINVAL if `startId` is not a u32
  */
 export function encodeListCollections(startId = 0): Uint8Array {
   const b = newStruct(LIST_COLLECTIONS);
-  setU32(view(b), LIST_COLLECTIONS.off.start_id, startId, "start_id");
+  setU32(view(b), LIST_COLLECTIONS.off.start_id, startId, "start_id", "EINVAL");
   return b;
 }
 
@@ -1030,8 +1110,8 @@ export function encodeListCollectionsReply(startId: number, page: CollectionPage
   const dv = view(b);
   const o = LIST_COLLECTIONS.off;
   dv.setUint32(o.count, page.collections.length, true);
-  setU32(dv, o.next_id, page.nextId, "next_id");
-  setU32(dv, o.total, page.total, "total");
+  setU32(dv, o.next_id, page.nextId, "next_id", "EIO");
+  setU32(dv, o.total, page.total, "total", "EIO");
   page.collections.forEach((c, i) => writeCollection(dv, o.entries + i * COLLECTION.size, c));
   return b;
 }

@@ -15,6 +15,7 @@ import { FsError } from "../errors.ts";
 import {
   C_CONSTANTS,
   COLLECTION,
+  COLLECTION_INFO,
   COMMANDS,
   CREATE_COLLECTION,
   decodeCollectionInfoReply,
@@ -44,6 +45,7 @@ import {
   errnoFsError,
   FS_INFO,
   HDR,
+  INO_PATH,
   IOC_READ,
   IOC_SIZE_MAX,
   IOC_WRITE,
@@ -272,6 +274,139 @@ Deno.test("ioctl abi: replies round trip; a foreign reply is EIO", () => {
   } catch (e) {
     assert(e instanceof FsError && e.code === "EIO", String(e));
   }
+});
+
+Deno.test("ioctl abi: every u64 field round-trips or is refused with an errno, never a RangeError", () => {
+  const u64 = (b: Uint8Array, off: number) => new DataView(b.buffer, b.byteOffset).getBigUint64(off, true);
+  const setU64 = (b: Uint8Array, off: number, v: bigint) => {
+    const c = b.slice();
+    new DataView(c.buffer).setBigUint64(off, v, true);
+    return c;
+  };
+  const fails = (f: () => unknown, code: string, re: RegExp) => {
+    try {
+      f();
+    } catch (e) {
+      assert(e instanceof FsError, `FsError ${code} expected, got ${String(e)}`);
+      assertEquals(e.code, code, e.message);
+      assertMatch(e.message, re);
+      return;
+    }
+    throw new Error(`no error, ${code} expected`);
+  };
+  const q = new Float32Array([1, 0]);
+  // Requests: the inode numbers a caller passes in are any u64 and come back exactly, as number or bigint.
+  for (const ino of [0, 1, Number.MAX_SAFE_INTEGER, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n]) {
+    const req = encodeSearch({ k: 2, query: q, excludeIno: ino });
+    assertEquals(u64(req, SEARCH.off.exclude_ino), BigInt(ino));
+    const back = decodeSearch(req);
+    assertEquals(back.excludeIno, typeof ino === "bigint" && ino <= 2n ** 53n - 1n ? Number(ino) : ino);
+    // the daemon echoes the request: the reply has the same exclude_ino (this threw a RangeError at 2^53)
+    const reply = encodeSearchReply(back, {
+      hits: [{ ino: 7, score: 1 }],
+      collectionId: 1,
+      generation: 2,
+      metric: "l2",
+      elem: "f32",
+    });
+    assertEquals(u64(reply, SEARCH.off.exclude_ino), BigInt(ino));
+    assertEquals(decodeSearchReply(reply).hits, [{ ino: 7, score: 1 }]);
+    const ip = encodeInoPath(ino);
+    assertEquals(u64(ip, INO_PATH.off.ino), BigInt(ino));
+    assertEquals(decodeInoPath(ip), back.excludeIno);
+    assertEquals(
+      u64(encodeInoPathReply(decodeInoPath(ip), new TextEncoder().encode("a")), INO_PATH.off.ino),
+      BigInt(ino),
+    );
+  }
+  // Values that are not a u64 are the caller's mistake: EINVAL naming the field.
+  for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 53, 2 ** 64, -1n, 2n ** 64n]) {
+    fails(() => encodeSearch({ k: 2, query: q, excludeIno: bad }), "EINVAL", /exclude_ino = .* is not a u64/);
+    fails(() => encodeInoPath(bad), "EINVAL", /^EINVAL: ino = .* is not a u64/);
+  }
+  fails(() => encodeInoPath(2 ** 60), "EINVAL", /lost its low bits; pass a bigint/);
+  fails(() => encodeCreateCollection({ dim: -1, metric: "l2", elem: "f32" }), "EINVAL", /dim = -1 is not a u32/);
+  fails(() => encodeListCollections(2 ** 32), "EINVAL", /start_id = 4294967296 is not a u32/);
+  // Replies: a u64 above 2^53 - 1 cannot be held by a number: EIO naming the field, not a rounded value.
+  const info = {
+    id: 3,
+    rootIno: 9,
+    dim: 4,
+    metric: "l2" as const,
+    elem: "f32" as const,
+    count: 1,
+    bytes: 16,
+    generation: 5,
+    created: 1,
+  };
+  const coll = encodeCollectionInfoReply(info);
+  for (const f of ["root_ino", "count", "bytes", "generation"] as const) {
+    const at = COLLECTION_INFO.off.info + COLLECTION.off[f];
+    assertEquals(
+      decodeCollectionInfoReply(setU64(coll, at, 2n ** 53n - 1n))[
+        ({ root_ino: "rootIno", count: "count", bytes: "bytes", generation: "generation" } as const)[f]
+      ],
+      2 ** 53 - 1,
+    );
+    fails(() => decodeCollectionInfoReply(setU64(coll, at, 2n ** 53n)), "EIO", new RegExp(`${f} = 9007199254740992`));
+    fails(() => decodeCollectionInfoReply(setU64(coll, at, 2n ** 64n - 1n)), "EIO", /above 2\^53 - 1/);
+  }
+  fails(
+    () => decodeCollectionInfoReply(setU64(coll, COLLECTION_INFO.off.info + COLLECTION.off.created, 2n ** 63n)),
+    "EIO",
+    /created = -9223372036854775808/,
+  );
+  const sr = encodeSearchReply({ k: 2, query: q, excludeIno: 0 }, {
+    hits: [{ ino: 7, score: 1 }],
+    collectionId: 1,
+    generation: 2,
+    metric: "l2",
+    elem: "f32",
+  });
+  fails(
+    () => decodeSearchReply(setU64(sr, SEARCH.off.hits, 2n ** 64n - 1n)),
+    "EIO",
+    /hits\[0\]\.ino = 18446744073709551615/,
+  );
+  fails(() => decodeSearchReply(setU64(sr, SEARCH.off.generation, 2n ** 53n)), "EIO", /generation/);
+  const fi = encodeFsInfo({
+    formatMajor: 1,
+    formatMinor: 0,
+    blockSize: 4096,
+    blockCount: 100,
+    freeBlocks: 7,
+    inodeCount: 1000,
+    freeInodes: 900,
+    collectionCount: 2,
+    maxDim: 4096,
+    iocMaxDim: 2048,
+    iocMaxK: 256,
+    featureCompat: 3,
+    featureIncompat: 7,
+    featureRoCompat: 1,
+    readOnly: false,
+    uuid: new Uint8Array(16),
+    label: "x",
+  });
+  for (const f of ["block_count", "free_blocks", "inode_count", "free_inodes"] as const) {
+    fails(() => decodeFsInfo(setU64(fi, FS_INFO.off[f], 2n ** 60n)), "EIO", new RegExp(`${f} = 1152921504606846976`));
+  }
+  // A value the filesystem cannot put in a reply (a corrupted count read as a rounded number) is EIO, not a RangeError.
+  fails(() => encodeCollectionInfoReply({ ...info, generation: 2 ** 64 }), "EIO", /generation = .* is not a u64/);
+  fails(() => encodeCollectionInfoReply({ ...info, count: -1 }), "EIO", /count = -1 is not a u64/);
+  fails(() => encodeCollectionInfoReply({ ...info, created: NaN }), "EIO", /created/);
+  fails(
+    () =>
+      encodeSearchReply({ k: 2, query: q, excludeIno: 0 }, {
+        hits: [{ ino: 2 ** 53 + 2, score: 1 }],
+        collectionId: 1,
+        generation: 2,
+        metric: "l2",
+        elem: "f32",
+      }),
+    "EIO",
+    /hits\[0\]\.ino/,
+  );
 });
 
 Deno.test("ioctl abi: errnoFsError names errnos, ENOTTY included", () => {

@@ -63,6 +63,7 @@ import {
   iocSize,
   type IoctlHit,
   type StoredVector,
+  type U64,
   VECTOR_XATTR,
   VEXFS_IOC_COLLECTION_INFO,
   VEXFS_IOC_CREATE_COLLECTION,
@@ -607,8 +608,8 @@ export async function listCollections(path: string): Promise<CollectionInfo[]> {
 
 /** Options of {@linkcode search} and {@linkcode searchWithPaths}. */
 export interface IoctlSearchOptions {
-  /** inode to leave out of the results (e.g. the query's own file) */
-  excludeIno?: number;
+  /** inode to leave out of the results (e.g. the query's own file); any u64 (a bigint above 2^53 - 1) */
+  excludeIno?: U64;
 }
 
 async function searchFd(
@@ -668,7 +669,7 @@ export async function search(
   return await withFd(dir, (fd) => searchFd(fd, dir, query, k, opts));
 }
 
-async function inoPathFd(fd: number, dir: string, ino: number): Promise<string | null> {
+async function inoPathFd(fd: number, dir: string, ino: U64): Promise<string | null> {
   const buf = encodeInoPath(ino);
   const r = await ioctl(fd, VEXFS_IOC_INO_PATH, buf);
   if (r >= 0) return decodeInoPathReply(buf);
@@ -693,7 +694,7 @@ async function inoPathFd(fd: number, dir: string, ino: number): Promise<string |
  * @throws FsError ENOENT (the inode is not below `dir`, or no longer exists),
  *   ENAMETOOLONG (over 4095 bytes), ENOTDIR, ENOTTY (not VexFS)
  */
-export async function inoPath(dir: string, ino: number): Promise<string> {
+export async function inoPath(dir: string, ino: U64): Promise<string> {
   return await withFd(dir, async (fd) => {
     const p = await inoPathFd(fd, dir, ino);
     if (p === null) {

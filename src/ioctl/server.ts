@@ -145,7 +145,8 @@ function collectionInfo(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array 
 
 function search(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
   const req = decodeSearch(inData);
-  const exclude = req.excludeIno ? new Set([req.excludeIno]) : undefined;
+  // A bigint exclude_ino (above 2^53 - 1) names no inode: nothing to leave out; the reply echoes it exactly.
+  const exclude = typeof req.excludeIno === "number" && req.excludeIno ? new Set([req.excludeIno]) : undefined;
   const hits = fs.collections.search(ino, req.query, req.k, { exclude, paths: false });
   const info = fs.collections.get(fs.collections.collectionOfDir(ino));
   return encodeSearchReply(req, {
@@ -206,9 +207,9 @@ function hasPath(fs: Vexfs, ino: number): boolean {
 }
 
 function inoPath(fs: Vexfs, dir: number, inData: Uint8Array): Uint8Array {
-  const target = decodeInoPath(inData);
+  const target = decodeInoPath(inData); // a bigint (above 2^53 - 1) names no inode
   if (target === dir) return encodeInoPathReply(target, enc.encode("."));
-  if (!hasPath(fs, target)) {
+  if (typeof target !== "number" || !hasPath(fs, target)) {
     throw new FsError(
       "ENOENT",
       `inode ${target} has no path: it is not in use, reserved (below ${fs.sb.firstIno}), internal or unlinked`,

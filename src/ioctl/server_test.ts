@@ -576,6 +576,38 @@ Deno.test("ioctl server: SEARCH equals the engine's search, restricted to the di
   }
 });
 
+Deno.test("ioctl server: SEARCH and INO_PATH take any u64 inode number (above 2^53 it names no inode)", () => {
+  const w = world();
+  const { fs, all } = w;
+  const withU64 = (b: Uint8Array, off: number, v: bigint) => {
+    new DataView(b.buffer).setBigUint64(off, v, true);
+    return b;
+  };
+  try {
+    const plain = decodeSearchReply(
+      call(fs, w.c, VEXFS_IOC_SEARCH, encodeSearch({ k: 3, query: f32([1, 0, 0]), excludeIno: 0 })),
+    );
+    assertEquals(plain.hits[0].ino, w.a);
+    for (const ino of [2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 64n - 1n]) {
+      // raw request bytes, as a C caller would pass them: the exclude_ino excludes nothing and is echoed exactly
+      const req = withU64(
+        encodeSearch({ k: 3, query: f32([1, 0, 0]), excludeIno: 0 }),
+        SEARCH.off.exclude_ino,
+        ino,
+      );
+      const raw = call(fs, w.c, VEXFS_IOC_SEARCH, req);
+      assertEquals(decodeSearchReply(raw).hits, plain.hits, `exclude_ino ${ino}`);
+      assertEquals(new DataView(raw.buffer).getBigUint64(SEARCH.off.exclude_ino, true), ino);
+      assertEquals(raw.subarray(0, 32), req.subarray(0, 32), "inputs echoed");
+      // INO_PATH of such a number: ENOENT like any inode that does not exist
+      const ip = withU64(encodeInoPath(1), INO_PATH.off.ino, ino);
+      refused(fs, all, "ENOENT", () => handleIoctl(fs, w.c, VEXFS_IOC_INO_PATH, ip, INO_PATH.size), /has no path/);
+    }
+  } finally {
+    done(w);
+  }
+});
+
 Deno.test("ioctl server: SEARCH refusals change nothing", () => {
   const w = world();
   const { fs, all } = w;
