@@ -53,7 +53,9 @@ export class MemDevice implements BlockDevice {
     if (offset + length > this.size) {
       throw new FsError(
         what === "write" ? "ENOSPC" : "EIO",
-        `${what} ${this.path}: bytes ${offset}..${offset + length} are beyond the end of the device (${this.size} bytes)`,
+        `${what} ${this.path}: bytes ${offset}..${
+          offset + length
+        } are beyond the end of the device (${this.size} bytes)`,
       );
     }
   }

@@ -42,13 +42,16 @@ export const INCOMPAT_EXTENTS = 0x1;
 export const INCOMPAT_HTREE = 0x2;
 export const INCOMPAT_VECTORS = 0x4;
 export const INCOMPAT_JOURNAL = 0x8;
+/** the journal may hold transactions to replay before use (FORMAT.md §9.5) */
+export const INCOMPAT_RECOVER = 0x10;
 export const RO_COMPAT_PARENT_PTR = 0x1;
 export const RO_COMPAT_HNSW = 0x2;
 export const RO_COMPAT_BM25 = 0x4;
 export const COMPAT_XATTR = 0x1;
 export const COMPAT_BACKUP_SB = 0x2;
 /** Features this implementation understands and writes. */
-export const SUPPORTED_INCOMPAT = INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS;
+export const SUPPORTED_INCOMPAT = INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS | INCOMPAT_JOURNAL |
+  INCOMPAT_RECOVER;
 export const SUPPORTED_RO_COMPAT = RO_COMPAT_PARENT_PTR;
 export const SUPPORTED_COMPAT = COMPAT_XATTR | COMPAT_BACKUP_SB;
 

@@ -4,6 +4,7 @@
  * (32 MiB for a 1 TiB filesystem of 4 KiB blocks) and written back by block.
  * @module
  */
+import { FsError } from "../errors.ts";
 
 /** A bitmap of `bits` bits stored in `blocks` blocks of `blockSize` bytes. */
 export class Bitmap {
@@ -13,6 +14,15 @@ export class Bitmap {
   readonly bytes: Uint8Array;
   #dirty = new Set<number>();
   #free: number;
+  /**
+   * Bits cleared since the last {@link releaseHeld}, byte index → mask: free
+   * on disk but not yet allocatable (docs/FORMAT.md §9.4: a block freed by a
+   * transaction is not reused until that transaction commits).
+   */
+  #held = new Map<number, number>();
+  #heldCount = 0;
+  /** When true, {@link clear} holds the bits it frees until {@link releaseHeld}. */
+  holdFrees = false;
   /** where the next search for free bits starts */
   rotor = 0;
 
@@ -27,9 +37,35 @@ export class Bitmap {
     this.#free = bits - this.countSet(0, bits);
   }
 
-  /** Number of clear bits below `bits`. */
+  /** Number of clear bits below `bits` (what the superblock and statfs count as free). */
   get free(): number {
     return this.#free;
+  }
+
+  /** Clear bits that may be allocated now: {@link free} less the held ones. */
+  get available(): number {
+    return this.#free - this.#heldCount;
+  }
+
+  /** Number of bits freed but held until the next {@link releaseHeld}. */
+  get heldCount(): number {
+    return this.#heldCount;
+  }
+
+  /** Makes every held bit allocatable (the transaction that freed them committed). */
+  releaseHeld(): void {
+    this.#held.clear();
+    this.#heldCount = 0;
+  }
+
+  /** Byte `k` as the allocator sees it: in-use bits plus held ones. */
+  #busyByte(k: number): number {
+    return this.#heldCount ? this.bytes[k] | (this.#held.get(k) ?? 0) : this.bytes[k];
+  }
+
+  /** True when bit `i` is in use or held (not allocatable). */
+  #busy(i: number): boolean {
+    return (this.#busyByte(i >>> 3) & (1 << (i & 7))) !== 0;
   }
 
   /** True when bit `i` is set. */
@@ -42,7 +78,7 @@ export class Bitmap {
     for (let k = i; k < i + n; k++) {
       const m = 1 << (k & 7);
       if (this.bytes[k >>> 3] & m) {
-        throw new Error(`bitmap: bit ${k} already set`);
+        throw new FsError("EUCLEAN", `bitmap: bit ${k} is already set (double allocation: the bitmap is damaged)`);
       }
       this.bytes[k >>> 3] |= m;
     }
@@ -55,9 +91,13 @@ export class Bitmap {
     for (let k = i; k < i + n; k++) {
       const m = 1 << (k & 7);
       if (!(this.bytes[k >>> 3] & m)) {
-        throw new Error(`bitmap: bit ${k} already clear`);
+        throw new FsError("EUCLEAN", `bitmap: bit ${k} is already clear (double free: the bitmap is damaged)`);
       }
       this.bytes[k >>> 3] &= ~m;
+      if (this.holdFrees) {
+        this.#held.set(k >>> 3, (this.#held.get(k >>> 3) ?? 0) | m);
+        this.#heldCount++;
+      }
     }
     this.#free += n;
     this.#touch(i, n);
@@ -90,22 +130,22 @@ export class Bitmap {
     goal: number,
     want: number,
   ): { start: number; length: number } | null {
-    if (this.#free === 0) return null;
+    if (this.available === 0) return null;
     if (goal < 0 || goal >= this.bits) goal = 0;
     let best: { start: number; length: number } | null = null;
     let scanned = 0;
     let i = goal;
     while (scanned < this.bits) {
       // skip full bytes quickly
-      if ((i & 7) === 0 && this.bytes[i >>> 3] === 0xff && i + 8 <= this.bits) {
+      if ((i & 7) === 0 && this.#busyByte(i >>> 3) === 0xff && i + 8 <= this.bits) {
         i += 8;
         scanned += 8;
         if (i >= this.bits) i = 0;
         continue;
       }
-      if (!this.test(i)) {
+      if (!this.#busy(i)) {
         let len = 1;
-        while (len < want && i + len < this.bits && !this.test(i + len)) len++;
+        while (len < want && i + len < this.bits && !this.#busy(i + len)) len++;
         if (!best || len > best.length) best = { start: i, length: len };
         if (len >= want) return best;
         // keep looking a little for a longer run, but not forever
@@ -119,6 +159,11 @@ export class Bitmap {
       if (i >= this.bits) i = 0;
     }
     return best;
+  }
+
+  /** Number of bitmap blocks changed since the last {@link takeDirty}. */
+  get dirtyCount(): number {
+    return this.#dirty.size;
   }
 
   /** Block indexes (relative to the bitmap start) that changed since the last {@link takeDirty}. */

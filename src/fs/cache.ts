@@ -1,7 +1,13 @@
 /**
  * A write-back buffer cache of metadata blocks (inode table, bitmaps,
- * directory and extent-tree blocks) over a {@link BlockIO}. File contents do
- * not go through it: they are read and written directly.
+ * directory, extent-tree and xattr blocks, and the blocks of internal files)
+ * over a {@link BlockIO}. File contents do not go through it: they are read
+ * and written directly.
+ *
+ * With a journal the cache never writes a block on its own: dirty blocks
+ * belong to the running transaction until the engine takes them
+ * ({@link BufferCache.takeDirty}) and commits them (docs/FORMAT.md §9.4); a
+ * cache full of dirty blocks grows until the operation ends and commits.
  * @module
  */
 
@@ -24,6 +30,11 @@ export class BufferCache {
   #dirty = new Set<number>();
   /** Block reads that went to the device (for tests and benchmarks). */
   reads = 0;
+  /**
+   * Whether the cache may write dirty blocks home by itself when it is full
+   * (no journal). False with a journal: only a commit writes metadata.
+   */
+  writeBack = true;
 
   /**
    * @param io device access
@@ -111,6 +122,36 @@ export class BufferCache {
     this.#dirty.clear();
   }
 
+  /**
+   * Takes the dirty blocks for a commit: block number → its buffer (owned by
+   * the cache; read it before the next change). They count as clean after.
+   */
+  takeDirty(): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    for (const b of this.#dirty) out.set(b, this.#blocks.get(b)!);
+    this.#dirty.clear();
+    return out;
+  }
+
+  /** Forgets every dirty block without writing it (an abandoned transaction). */
+  dropDirty(): void {
+    for (const b of this.#dirty) this.#blocks.delete(b);
+    this.#dirty.clear();
+  }
+
+  /**
+   * Calls `fn(block, buffer)` for each dirty block in [start, start+count):
+   * the blocks whose contents differ from the device.
+   */
+  forEachDirtyIn(start: number, count: number, fn: (b: number, buf: Uint8Array) => void): void {
+    if (this.#dirty.size === 0) return;
+    if (count > this.#dirty.size) {
+      for (const b of this.#dirty) if (b >= start && b < start + count) fn(b, this.#blocks.get(b)!);
+    } else {
+      for (let b = start; b < start + count; b++) if (this.#dirty.has(b)) fn(b, this.#blocks.get(b)!);
+    }
+  }
+
   /** Drops every clean block (dirty ones stay). */
   dropClean(): void {
     for (const b of [...this.#blocks.keys()]) {
@@ -128,7 +169,7 @@ export class BufferCache {
       if (this.#dirty.has(k)) continue;
       this.#blocks.delete(k);
     }
-    if (this.#blocks.size > this.capacity) {
+    if (this.#blocks.size > this.capacity && this.writeBack) {
       this.flush();
       for (const k of this.#blocks.keys()) {
         if (this.#blocks.size <= this.capacity) break;

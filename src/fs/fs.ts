@@ -18,6 +18,7 @@
  * @module
  */
 import { type BlockDevice, Device } from "../device/device.ts";
+import { OverlayDevice } from "../device/overlay.ts";
 import { check, FsError } from "../errors.ts";
 import {
   COLL_TABLE_INO,
@@ -29,7 +30,10 @@ import {
   IFL_COLL_ROOT,
   IFL_HAS_VECTOR,
   IFL_INLINE,
+  IFL_INTERNAL,
   IFL_ORPHAN,
+  INCOMPAT_JOURNAL,
+  INCOMPAT_RECOVER,
   INODE_DATA_SIZE,
   INODE_SIZE,
   MAX_FILE_SIZE,
@@ -72,6 +76,8 @@ import {
   dirReplace,
 } from "./htree.ts";
 import { Collections } from "./vectors.ts";
+import { Journal } from "../journal/journal.ts";
+import { recoverJournal, type RecoveryResult } from "../journal/recovery.ts";
 
 /** A file name: a string (encoded as UTF-8) or raw bytes. */
 export type Name = string | Uint8Array;
@@ -139,6 +145,8 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** open even if the superblock says the filesystem has errors or is dirty (default true) */
   force?: boolean;
+  /** called with a warning the engine wants a person to see (journal trouble, a split transaction) */
+  onWarning?: (message: string) => void;
 }
 
 /** In-memory state of a loaded inode. */
@@ -200,6 +208,23 @@ export class Vexfs {
   readonly recoveredOrphans: number[] = [];
   /** Superblock state found on disk when opened (STATE_CLEAN, STATE_DIRTY or STATE_ERROR), before this open marked it in use. */
   readonly stateAtOpen: number;
+  /**
+   * The journal writer (docs/FORMAT.md §9.4), when the filesystem has a
+   * journal and is open read-write.
+   */
+  journal: Journal | null = null;
+  /** What replaying the journal at open did (null without a journal). */
+  recovery: RecoveryResult | null = null;
+  /** Where warnings go (see {@link OpenOptions.onWarning}). */
+  onWarning: (message: string) => void = () => {};
+  /** nesting depth of {@link op}: no commit happens inside an operation */
+  #depth = 0;
+  /** inodes changed in memory and not yet encoded into the inode table */
+  #dirtyInodes = new Set<InodeState>();
+  /** blocks freed in the running transaction that an earlier one still in the log journaled */
+  #revokes: number[] = [];
+  /** superblock image of the last commit, to tell whether the superblock changed since */
+  #sbCommitted?: Uint8Array;
 
   private constructor(dev: BlockDevice, sb: Superblock, readOnly: boolean) {
     this.dev = dev;
@@ -238,25 +263,18 @@ export class Vexfs {
     }
   }
 
-  /** Like {@link Vexfs.open} on an already opened device (which the filesystem then owns). */
+  /**
+   * Like {@link Vexfs.open} on an already opened device (which the filesystem
+   * then owns). A journal that needs recovery is replayed first (docs/FORMAT.md
+   * §9.5): onto the device when opening read-write, into memory when
+   * read-only (nothing is written).
+   * @throws FsError EUCLEAN (not VexFS, damaged superblock, a journal that
+   *   needs recovery but cannot be replayed), EROFS (read-only-compatible
+   *   features this version cannot write)
+   */
   static openDevice(dev: BlockDevice, opts: OpenOptions = {}): Vexfs {
     const readOnly = opts.readOnly ?? dev.readOnly;
-    if (dev.size < SB_OFFSET + SB_SIZE) {
-      throw new FsError(
-        "EUCLEAN",
-        `${dev.path} is only ${dev.size} bytes: too small to hold a VexFS superblock`,
-      );
-    }
-    const raw = new Uint8Array(SB_SIZE);
-    dev.read(SB_OFFSET, raw);
-    const problems = superblockProblems(raw, dev.size);
-    if (problems.length) {
-      throw new FsError(
-        "EUCLEAN",
-        `${dev.path} does not hold a usable VexFS filesystem: ${problems.join("; ")}`,
-      );
-    }
-    const sb = decodeSuperblock(raw);
+    let sb = readSuperblock(dev);
     if (!readOnly && (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT)) {
       throw new FsError(
         "EROFS",
@@ -265,16 +283,80 @@ export class Vexfs {
         } that this version can only read: open it read-only`,
       );
     }
+    let recovery: RecoveryResult | null = null;
+    if (sb.featureIncompat & INCOMPAT_JOURNAL) {
+      recovery = recoverJournal(dev, sb, { write: !readOnly });
+      const broken = recovery.problems.filter((p) => p.startsWith("journal superblock") || p.startsWith("journal_ino"));
+      if (broken.length && (recovery.needed || !readOnly)) {
+        throw new FsError(
+          "EUCLEAN",
+          `${dev.path}: the journal ${recovery.needed ? "needs recovery but " : ""}is damaged (${
+            broken.join("; ")
+          }); run vexfs fsck`,
+        );
+      }
+      if (recovery.needed) {
+        if (readOnly && recovery.overlay?.size) dev = new OverlayDevice(dev, blockSizeOf(sb), recovery.overlay);
+        sb = readSuperblock(dev);
+      }
+    }
     const fs = new Vexfs(dev, sb, readOnly);
+    fs.recovery = recovery;
+    if (opts.onWarning) fs.onWarning = opts.onWarning;
+    if (recovery?.problems.length) fs.onWarning(`journal: ${recovery.problems.join("; ")}`);
     if (!readOnly) {
-      sb.state = STATE_DIRTY;
+      if (sb.featureIncompat & INCOMPAT_JOURNAL) {
+        fs.journal = Journal.load(dev, sb);
+        fs.blockMap.holdFrees = true;
+        fs.cache.writeBack = false;
+        sb.featureIncompat |= INCOMPAT_RECOVER;
+      } else if (sb.state === STATE_CLEAN) sb.state = STATE_DIRTY;
       sb.mountCount++;
       sb.mountTime = Math.floor(Date.now() / 1000);
       fs.#writeSuperblock(false);
       dev.sync();
-      fs.#recoverOrphans();
+      fs.op(() => fs.#recoverOrphans());
+      if (fs.recoveredOrphans.length) fs.sync();
     }
     return fs;
+  }
+
+  /**
+   * Runs `fn` as one operation: everything it changes joins the running
+   * transaction and no commit happens inside it (so a crash shows all of it
+   * or none); when the outermost operation ends, the transaction commits if
+   * it has grown past the journal's soft limit. Nested calls join the outer
+   * operation. Used by every mutating method and by {@link Collections}.
+   */
+  op<T>(fn: () => T): T {
+    this.#depth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.#depth === 0) this.#maybeCommit();
+    }
+  }
+
+  /**
+   * {@link op} for a public method named `name`. With `retry`, an ENOSPC at
+   * the outermost level while freed blocks wait for their transaction to
+   * commit (FORMAT.md §9.4) commits and tries once more, as ext4 does
+   * (`ext4_should_retry_alloc`); such methods change nothing before they
+   * refuse with ENOSPC.
+   */
+  #op<T>(_name: string, fn: () => T, retry = false): T {
+    try {
+      return this.op(fn);
+    } catch (e) {
+      if (
+        retry && this.#depth === 0 && e instanceof FsError && e.code === "ENOSPC" && this.journal &&
+        this.blockMap.heldCount > 0
+      ) {
+        this.#commit();
+        return this.op(fn);
+      }
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- inodes
@@ -312,6 +394,7 @@ export class Vexfs {
   dirty(n: InodeState): void {
     this.#assertWritable();
     n.dirty = true;
+    this.#dirtyInodes.add(n);
   }
 
   #writeInode(n: InodeState): void {
@@ -320,6 +403,7 @@ export class Vexfs {
     encodeInode(n.ino, n.d, buf.subarray(off, off + INODE_SIZE));
     this.cache.markDirty(block);
     n.dirty = false;
+    this.#dirtyInodes.delete(n);
   }
 
   /**
@@ -370,6 +454,7 @@ export class Vexfs {
       data: new Uint8Array(INODE_DATA_SIZE),
     };
     const n: InodeState = { ino, d, exts: [], treeBlocks: [], dirty: true };
+    this.#dirtyInodes.add(n);
     this.#storeExtents(n);
     this.#inodes.set(ino, n);
     return n;
@@ -398,13 +483,15 @@ export class Vexfs {
 
   /** Frees an inode that has no links and is not open (internal files of a dropped collection). */
   forceFree(ino: number): void {
-    const n = this.iget(ino);
-    check(
-      n.d.nlink === 0 && !this.#open.has(ino),
-      "EBUSY",
-      `inode ${ino} is still linked or open`,
-    );
-    this.#ifree(n);
+    return this.#op("forceFree", () => {
+      const n = this.iget(ino);
+      check(
+        n.d.nlink === 0 && !this.#open.has(ino),
+        "EBUSY",
+        `inode ${ino} is still linked or open`,
+      );
+      this.#ifree(n);
+    });
   }
 
   // ---------------------------------------------------------------- blocks
@@ -423,10 +510,19 @@ export class Vexfs {
     return run;
   }
 
-  /** Frees `count` blocks from `start`, dropping them from the cache. */
+  /**
+   * Frees `count` blocks from `start`, dropping them from the cache. With a
+   * journal they stay unallocatable until the transaction commits, and a
+   * block an earlier transaction still in the log journaled is revoked
+   * (FORMAT.md §9.4).
+   */
   bfree(start: number, count: number): void {
     this.blockMap.clear(start, count);
-    for (let b = start; b < start + count; b++) this.cache.forget(b);
+    const j = this.journal;
+    for (let b = start; b < start + count; b++) {
+      this.cache.forget(b);
+      if (j?.revokeNeeded(b)) this.#revokes.push(b);
+    }
   }
 
   /** Free blocks available for new data. */
@@ -611,7 +707,7 @@ export class Vexfs {
     const need = holes.reduce((a, s) => a + s.count, 0);
     if (need === 0) return true;
     const treeNeed = this.treeBlocksFor(exts.length + 2 * holes.length) - (n.treeBlocks?.length ?? 0);
-    return need + Math.max(0, treeNeed) + 1 <= this.blockMap.free;
+    return need + Math.max(0, treeNeed) + 1 <= this.blockMap.available;
   }
 
   #allocRange(
@@ -628,7 +724,7 @@ export class Vexfs {
     if (!this.#fits(n, lblk, count)) {
       throw new FsError(
         "ENOSPC",
-        `no space left on device (${need} blocks needed, ${this.blockMap.free} free)`,
+        `no space left on device (${need} blocks needed, ${this.blockMap.available} free)`,
       );
     }
     const added: { lblk: number; count: number }[] = [];
@@ -675,31 +771,39 @@ export class Vexfs {
    * @throws FsError EISDIR for a directory, EINVAL for a negative offset
    */
   read(ino: number, offset: number, length: number): Uint8Array {
-    const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) {
-      throw new FsError("EISDIR", `inode ${ino} is a directory`);
-    }
-    check(
-      offset >= 0 && length >= 0,
-      "EINVAL",
-      `invalid read range offset ${offset} length ${length}`,
-    );
-    if (n.d.flags & IFL_INLINE) {
-      return n.d.data.slice(
-        Math.min(offset, n.d.size),
-        Math.min(n.d.size, offset + length),
+    return this.#op("read", () => {
+      const n = this.iget(ino);
+      if ((n.d.mode & S_IFMT) === S_IFDIR) {
+        throw new FsError("EISDIR", `inode ${ino} is a directory`);
+      }
+      check(
+        offset >= 0 && length >= 0,
+        "EINVAL",
+        `invalid read range offset ${offset} length ${length}`,
       );
-    }
-    const end = Math.min(n.d.size, offset + length);
-    if (end <= offset) return new Uint8Array(0);
-    const out = new Uint8Array(end - offset);
-    this.readInto(n, offset, out);
-    return out;
+      if (n.d.flags & IFL_INLINE) {
+        return n.d.data.slice(
+          Math.min(offset, n.d.size),
+          Math.min(n.d.size, offset + length),
+        );
+      }
+      const end = Math.min(n.d.size, offset + length);
+      if (end <= offset) return new Uint8Array(0);
+      const out = new Uint8Array(end - offset);
+      this.readInto(n, offset, out);
+      return out;
+    });
   }
 
-  /** Reads `out.length` bytes from byte `offset` of `n` (must be within its size). */
+  /**
+   * Reads `out.length` bytes from byte `offset` of `n` (must be within its
+   * size). An internal file's blocks are metadata (FORMAT.md §9.4): they are
+   * read from the device and then from the cache where it holds changes not
+   * yet written.
+   */
   readInto(n: InodeState, offset: number, out: Uint8Array): void {
     const bs = this.blockSize;
+    const meta = (n.d.flags & IFL_INTERNAL) !== 0;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + out.length - 1) / bs);
     for (const s of segments(this.extents(n), first, last - first + 1)) {
@@ -709,7 +813,46 @@ export class Vexfs {
       const to = Math.min(segEnd, offset + out.length);
       const dst = out.subarray(from - offset, to - offset);
       if (s.physical === null || s.unwritten) dst.fill(0);
-      else this.dev.read(s.physical * bs + (from - segStart), dst);
+      else {
+        this.dev.read(s.physical * bs + (from - segStart), dst);
+        if (meta) {
+          const phys = s.physical;
+          const p0 = phys + Math.floor((from - segStart) / bs);
+          const p1 = phys + Math.floor((to - 1 - segStart) / bs);
+          this.cache.forEachDirtyIn(p0, p1 - p0 + 1, (b, buf) => {
+            const bStart = (s.lblk + (b - phys)) * bs; // file byte of block b
+            const a = Math.max(bStart, from);
+            const z = Math.min(bStart + bs, to);
+            dst.set(buf.subarray(a - bStart, z - bStart), a - from);
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * Writes `src` to the blocks of an internal file through the cache, so it
+   * joins the transaction (FORMAT.md §9.4). `from` is the file byte of
+   * `src[0]`; the range lies in one segment mapped from file block `lblk` to
+   * device block `physical`; `fresh(l)` says file block `l` holds nothing yet.
+   */
+  #metaWrite(lblk: number, physical: number, from: number, src: Uint8Array, fresh: (l: number) => boolean): void {
+    const bs = this.blockSize;
+    let pos = from;
+    const end = from + src.length;
+    while (pos < end) {
+      const l = Math.floor(pos / bs);
+      const p = physical + (l - lblk);
+      const a = pos - l * bs;
+      const z = Math.min(bs, end - l * bs);
+      const part = src.subarray(pos - from, pos - from + (z - a));
+      if (a === 0 && z === bs) this.cache.put(p, part);
+      else {
+        const buf = fresh(l) ? this.cache.getNew(p) : this.cache.get(p);
+        buf.set(part, a);
+        this.cache.markDirty(p);
+      }
+      pos += z - a;
     }
   }
 
@@ -721,67 +864,73 @@ export class Vexfs {
    * @throws FsError EISDIR, EFBIG past 16 TiB, ENOSPC, EROFS
    */
   write(ino: number, offset: number, data: Uint8Array): number {
-    this.#assertWritable();
-    const n = this.iget(ino);
-    const type = n.d.mode & S_IFMT;
-    if (type === S_IFDIR) {
-      throw new FsError("EISDIR", `inode ${ino} is a directory`);
-    }
-    check(offset >= 0, "EINVAL", `negative offset ${offset}`);
-    if (offset + data.length > MAX_FILE_SIZE) {
-      throw new FsError("EFBIG", `file would exceed ${MAX_FILE_SIZE} bytes`);
-    }
-    if (data.length === 0) return 0;
-    const bs = this.blockSize;
-    const first = Math.floor(offset / bs);
-    const last = Math.floor((offset + data.length - 1) / bs);
-    const before = this.extents(n).map((e) => ({ ...e }));
-    const fresh = this.#allocRange(n, first, last - first + 1);
-    const isFresh = (l: number) => fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
-    try {
-      for (const s of segments(n.exts!, first, last - first + 1)) {
-        const segStart = s.lblk * bs;
-        const from = Math.max(segStart, offset);
-        const to = Math.min((s.lblk + s.count) * bs, offset + data.length);
-        const src = data.subarray(from - offset, to - offset);
-        // A partially written edge block that is fresh or unwritten gets the rest of
-        // it zero-filled; freshness is per block, since a fresh block may have been
-        // merged into the extent (and so the segment) of an old neighbour.
-        const headBlock = Math.floor(from / bs);
-        const tailBlock = Math.floor((to - 1) / bs);
-        const a = from % bs && (s.unwritten || isFresh(headBlock)) ? headBlock * bs : from;
-        const b = to % bs && (s.unwritten || isFresh(tailBlock)) ? (tailBlock + 1) * bs : to;
-        if (a === from && b === to) {
-          this.dev.write(s.physical! * bs + (from - segStart), src);
-        } else {
-          const buf = new Uint8Array(b - a);
-          buf.set(src, from - a);
-          this.dev.write(s.physical! * bs + (a - segStart), buf);
-        }
+    return this.#op("write", () => {
+      this.#assertWritable();
+      const n = this.iget(ino);
+      const type = n.d.mode & S_IFMT;
+      if (type === S_IFDIR) {
+        throw new FsError("EISDIR", `inode ${ino} is a directory`);
       }
-    } catch (e) {
-      // I/O failed: undo the allocation so no block is lost
-      for (const r of fresh) {
-        for (const f of punch(n.exts!, r.lblk, r.lblk + r.count)) {
-          this.bfree(f.start, f.count);
-          n.d.blocks -= f.count;
-        }
+      check(offset >= 0, "EINVAL", `negative offset ${offset}`);
+      if (offset + data.length > MAX_FILE_SIZE) {
+        throw new FsError("EFBIG", `file would exceed ${MAX_FILE_SIZE} bytes`);
       }
-      n.exts = before;
-      this.#storeExtents(n);
-      throw e;
-    }
-    if (n.exts!.some((e) => e.flags & EXT_UNWRITTEN)) {
-      markWritten(n.exts!, first, last - first + 1);
-      this.#storeExtents(n);
-    }
-    if (offset + data.length > n.d.size) n.d.size = offset + data.length;
-    const now = nowTimespec();
-    n.d.mtime = now;
-    n.d.ctime = now;
-    this.dirty(n);
-    this.#maybeFlush();
-    return data.length;
+      if (data.length === 0) return 0;
+      const bs = this.blockSize;
+      const first = Math.floor(offset / bs);
+      const last = Math.floor((offset + data.length - 1) / bs);
+      const before = this.extents(n).map((e) => ({ ...e }));
+      const fresh = this.#allocRange(n, first, last - first + 1);
+      const isFresh = (l: number) => fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
+      try {
+        for (const s of segments(n.exts!, first, last - first + 1)) {
+          const segStart = s.lblk * bs;
+          const from = Math.max(segStart, offset);
+          const to = Math.min((s.lblk + s.count) * bs, offset + data.length);
+          const src = data.subarray(from - offset, to - offset);
+          // A partially written edge block that is fresh or unwritten gets the rest of
+          // it zero-filled; freshness is per block, since a fresh block may have been
+          // merged into the extent (and so the segment) of an old neighbour.
+          if (n.d.flags & IFL_INTERNAL) {
+            this.#metaWrite(s.lblk, s.physical!, from, src, (l) => s.unwritten || isFresh(l));
+            continue;
+          }
+          const headBlock = Math.floor(from / bs);
+          const tailBlock = Math.floor((to - 1) / bs);
+          const a = from % bs && (s.unwritten || isFresh(headBlock)) ? headBlock * bs : from;
+          const b = to % bs && (s.unwritten || isFresh(tailBlock)) ? (tailBlock + 1) * bs : to;
+          if (a === from && b === to) {
+            this.dev.write(s.physical! * bs + (from - segStart), src);
+          } else {
+            const buf = new Uint8Array(b - a);
+            buf.set(src, from - a);
+            this.dev.write(s.physical! * bs + (a - segStart), buf);
+          }
+        }
+      } catch (e) {
+        // I/O failed: undo the allocation so no block is lost
+        for (const r of fresh) {
+          for (const f of punch(n.exts!, r.lblk, r.lblk + r.count)) {
+            this.bfree(f.start, f.count);
+            n.d.blocks -= f.count;
+          }
+        }
+        n.exts = before;
+        this.#storeExtents(n);
+        throw e;
+      }
+      if (n.exts!.some((e) => e.flags & EXT_UNWRITTEN)) {
+        markWritten(n.exts!, first, last - first + 1);
+        this.#storeExtents(n);
+      }
+      if (offset + data.length > n.d.size) n.d.size = offset + data.length;
+      const now = nowTimespec();
+      n.d.mtime = now;
+      n.d.ctime = now;
+      this.dirty(n);
+
+      return data.length;
+    }, true);
   }
 
   /**
@@ -795,22 +944,24 @@ export class Vexfs {
    * @throws FsError as {@linkcode Vexfs.write}
    */
   writeSome(ino: number, offset: number, data: Uint8Array): number {
-    this.#assertWritable();
-    if (data.length === 0 || offset < 0 || offset + data.length > MAX_FILE_SIZE) return this.write(ino, offset, data);
-    const n = this.iget(ino);
-    const bs = this.blockSize;
-    const first = Math.floor(offset / bs);
-    const blocks = Math.floor((offset + data.length - 1) / bs) - first + 1;
-    if ((n.d.mode & S_IFMT) === S_IFDIR || this.#fits(n, first, blocks)) return this.write(ino, offset, data);
-    // The largest block count that fits (fitting is monotonic in the count).
-    let lo = 0, hi = blocks - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.#fits(n, first, mid)) lo = mid;
-      else hi = mid - 1;
-    }
-    if (lo === 0) return this.write(ino, offset, data); // throws ENOSPC, changes nothing
-    return this.write(ino, offset, data.subarray(0, (first + lo) * bs - offset));
+    return this.#op("writeSome", () => {
+      this.#assertWritable();
+      if (data.length === 0 || offset < 0 || offset + data.length > MAX_FILE_SIZE) return this.write(ino, offset, data);
+      const n = this.iget(ino);
+      const bs = this.blockSize;
+      const first = Math.floor(offset / bs);
+      const blocks = Math.floor((offset + data.length - 1) / bs) - first + 1;
+      if ((n.d.mode & S_IFMT) === S_IFDIR || this.#fits(n, first, blocks)) return this.write(ino, offset, data);
+      // The largest block count that fits (fitting is monotonic in the count).
+      let lo = 0, hi = blocks - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (this.#fits(n, first, mid)) lo = mid;
+        else hi = mid - 1;
+      }
+      if (lo === 0) return this.write(ino, offset, data); // throws ENOSPC, changes nothing
+      return this.write(ino, offset, data.subarray(0, (first + lo) * bs - offset));
+    }, true);
   }
 
   /**
@@ -819,37 +970,44 @@ export class Vexfs {
    * @throws FsError EISDIR, EINVAL for negative sizes, EFBIG
    */
   truncate(ino: number, size: number): void {
-    this.#assertWritable();
-    const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) {
-      throw new FsError("EISDIR", `inode ${ino} is a directory`);
-    }
-    check(
-      size >= 0 && Number.isSafeInteger(size),
-      "EINVAL",
-      `invalid size ${size}`,
-    );
-    if (size > MAX_FILE_SIZE) {
-      throw new FsError("EFBIG", `size ${size} exceeds ${MAX_FILE_SIZE} bytes`);
-    }
-    const bs = this.blockSize;
-    if (size < n.d.size) {
-      this.#truncateBlocks(n, Math.ceil(size / bs));
-      if (size % bs) {
-        const s = segments(n.exts!, Math.floor(size / bs), 1)[0];
-        if (s.physical !== null && !s.unwritten) {
-          this.dev.write(
-            s.physical * bs + (size % bs),
-            new Uint8Array(bs - (size % bs)),
-          );
+    return this.#op("truncate", () => {
+      this.#assertWritable();
+      const n = this.iget(ino);
+      if ((n.d.mode & S_IFMT) === S_IFDIR) {
+        throw new FsError("EISDIR", `inode ${ino} is a directory`);
+      }
+      check(
+        size >= 0 && Number.isSafeInteger(size),
+        "EINVAL",
+        `invalid size ${size}`,
+      );
+      if (size > MAX_FILE_SIZE) {
+        throw new FsError("EFBIG", `size ${size} exceeds ${MAX_FILE_SIZE} bytes`);
+      }
+      const bs = this.blockSize;
+      if (size < n.d.size) {
+        this.#truncateBlocks(n, Math.ceil(size / bs));
+        if (size % bs) {
+          const s = segments(n.exts!, Math.floor(size / bs), 1)[0];
+          if (s.physical !== null && !s.unwritten) {
+            if (n.d.flags & IFL_INTERNAL) {
+              this.cache.get(s.physical).fill(0, size % bs);
+              this.cache.markDirty(s.physical);
+            } else {
+              this.dev.write(
+                s.physical * bs + (size % bs),
+                new Uint8Array(bs - (size % bs)),
+              );
+            }
+          }
         }
       }
-    }
-    n.d.size = size;
-    const now = nowTimespec();
-    n.d.mtime = now;
-    n.d.ctime = now;
-    this.dirty(n);
+      n.d.size = size;
+      const now = nowTimespec();
+      n.d.mtime = now;
+      n.d.ctime = now;
+      this.dirty(n);
+    });
   }
 
   /**
@@ -859,61 +1017,63 @@ export class Vexfs {
    * @throws FsError EOPNOTSUPP for other modes, ENOSPC, EINVAL
    */
   fallocate(ino: number, mode: number, offset: number, length: number): void {
-    this.#assertWritable();
-    const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) !== S_IFREG) {
-      throw new FsError("ENODEV", "fallocate works on regular files only");
-    }
-    check(
-      offset >= 0 && length > 0,
-      "EINVAL",
-      `invalid range offset ${offset} length ${length}`,
-    );
-    if (offset + length > MAX_FILE_SIZE) {
-      throw new FsError("EFBIG", `range exceeds ${MAX_FILE_SIZE} bytes`);
-    }
-    const bs = this.blockSize;
-    if (mode === 0 || mode === 1) {
-      const first = Math.floor(offset / bs);
-      const last = Math.floor((offset + length - 1) / bs);
-      this.#allocRange(n, first, last - first + 1, EXT_UNWRITTEN);
-      if (mode === 0 && offset + length > n.d.size) n.d.size = offset + length;
-    } else if (mode === 3) {
-      const end = Math.min(offset + length, n.d.size);
-      const fullFrom = Math.ceil(offset / bs);
-      const fullTo = Math.floor(end / bs);
-      const zero = (a: number, b: number) => {
-        if (b <= a) return;
-        const s = segments(n.exts ?? this.extents(n), Math.floor(a / bs), 1)[0];
-        if (s.physical !== null && !s.unwritten) {
-          this.dev.write(s.physical * bs + (a % bs), new Uint8Array(b - a));
-        }
-      };
-      if (fullTo > fullFrom) {
-        for (const f of punch(this.extents(n), fullFrom, fullTo)) {
-          this.bfree(f.start, f.count);
-          n.d.blocks -= f.count;
-        }
-        this.#storeExtents(n);
-        zero(offset, fullFrom * bs);
-        zero(fullTo * bs, end);
-      } else if (end > offset) { // a hole at or past the end of file changes nothing
-        zero(offset, Math.min(end, Math.ceil((offset + 1) / bs) * bs));
-        if (Math.floor(end / bs) !== Math.floor(offset / bs)) {
-          zero(Math.floor(end / bs) * bs, end);
-        }
+    return this.#op("fallocate", () => {
+      this.#assertWritable();
+      const n = this.iget(ino);
+      if ((n.d.mode & S_IFMT) !== S_IFREG) {
+        throw new FsError("ENODEV", "fallocate works on regular files only");
       }
-    } else {
-      throw new FsError(
-        "EOPNOTSUPP",
-        `fallocate mode ${mode} is not supported (0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are)`,
+      check(
+        offset >= 0 && length > 0,
+        "EINVAL",
+        `invalid range offset ${offset} length ${length}`,
       );
-    }
-    // as ext4 and tmpfs: every successful fallocate is a modification (mtime and ctime)
-    const now = nowTimespec();
-    n.d.mtime = now;
-    n.d.ctime = now;
-    this.dirty(n);
+      if (offset + length > MAX_FILE_SIZE) {
+        throw new FsError("EFBIG", `range exceeds ${MAX_FILE_SIZE} bytes`);
+      }
+      const bs = this.blockSize;
+      if (mode === 0 || mode === 1) {
+        const first = Math.floor(offset / bs);
+        const last = Math.floor((offset + length - 1) / bs);
+        this.#allocRange(n, first, last - first + 1, EXT_UNWRITTEN);
+        if (mode === 0 && offset + length > n.d.size) n.d.size = offset + length;
+      } else if (mode === 3) {
+        const end = Math.min(offset + length, n.d.size);
+        const fullFrom = Math.ceil(offset / bs);
+        const fullTo = Math.floor(end / bs);
+        const zero = (a: number, b: number) => {
+          if (b <= a) return;
+          const s = segments(n.exts ?? this.extents(n), Math.floor(a / bs), 1)[0];
+          if (s.physical !== null && !s.unwritten) {
+            this.dev.write(s.physical * bs + (a % bs), new Uint8Array(b - a));
+          }
+        };
+        if (fullTo > fullFrom) {
+          for (const f of punch(this.extents(n), fullFrom, fullTo)) {
+            this.bfree(f.start, f.count);
+            n.d.blocks -= f.count;
+          }
+          this.#storeExtents(n);
+          zero(offset, fullFrom * bs);
+          zero(fullTo * bs, end);
+        } else if (end > offset) { // a hole at or past the end of file changes nothing
+          zero(offset, Math.min(end, Math.ceil((offset + 1) / bs) * bs));
+          if (Math.floor(end / bs) !== Math.floor(offset / bs)) {
+            zero(Math.floor(end / bs) * bs, end);
+          }
+        }
+      } else {
+        throw new FsError(
+          "EOPNOTSUPP",
+          `fallocate mode ${mode} is not supported (0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are)`,
+        );
+      }
+      // as ext4 and tmpfs: every successful fallocate is a modification (mtime and ctime)
+      const now = nowTimespec();
+      n.d.mtime = now;
+      n.d.ctime = now;
+      this.dirty(n);
+    }, true);
   }
 
   // ---------------------------------------------------------------- directories
@@ -950,7 +1110,7 @@ export class Vexfs {
         const l = Math.floor(n.d.size / bs);
         const exts = this.extents(n);
         const goal = exts.length ? exts[exts.length - 1].physical + exts[exts.length - 1].length : 0;
-        if (this.blockMap.free < 2 + this.treeBlocksFor(exts.length + 1)) {
+        if (this.blockMap.available < 2 + this.treeBlocksFor(exts.length + 1)) {
           throw new FsError("ENOSPC", "no space left on device");
         }
         const r = this.balloc(goal, 1);
@@ -983,26 +1143,28 @@ export class Vexfs {
    * @throws FsError ENOENT, ENOTDIR, ENAMETOOLONG
    */
   lookup(dir: number, name: Name): number {
-    const d = this.#dir(dir);
-    if (
-      name === "." ||
-      (name instanceof Uint8Array && name.length === 1 && name[0] === 0x2e)
-    ) return dir;
-    if (
-      name === ".." ||
-      (name instanceof Uint8Array && name.length === 2 && name[0] === 0x2e &&
-        name[1] === 0x2e)
-    ) {
-      return dir === ROOT_INO ? ROOT_INO : d.d.parentIno;
-    }
-    const e = dirLookup(this.dirBlocks(d), nameBytes(name));
-    if (!e) {
-      throw new FsError(
-        "ENOENT",
-        `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`,
-      );
-    }
-    return e.ino;
+    return this.#op("lookup", () => {
+      const d = this.#dir(dir);
+      if (
+        name === "." ||
+        (name instanceof Uint8Array && name.length === 1 && name[0] === 0x2e)
+      ) return dir;
+      if (
+        name === ".." ||
+        (name instanceof Uint8Array && name.length === 2 && name[0] === 0x2e &&
+          name[1] === 0x2e)
+      ) {
+        return dir === ROOT_INO ? ROOT_INO : d.d.parentIno;
+      }
+      const e = dirLookup(this.dirBlocks(d), nameBytes(name));
+      if (!e) {
+        throw new FsError(
+          "ENOENT",
+          `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`,
+        );
+      }
+      return e.ino;
+    });
   }
 
   /** Every entry of a directory (not `.` and `..`), in hash order. */
@@ -1059,7 +1221,7 @@ export class Vexfs {
         `directory ${dir} has too many subdirectories`,
       );
     }
-    if (this.blockMap.free < 4) {
+    if (this.blockMap.available < 4) {
       throw new FsError("ENOSPC", "no space left on device");
     }
     const hash = dirHash(nb, this.sb.hashSeed);
@@ -1079,18 +1241,22 @@ export class Vexfs {
     }
     if (isDir) d.d.nlink++;
     this.#touchDir(d);
-    this.#maybeFlush();
+
     return n;
   }
 
   /** Creates a regular file; returns its inode number. See {@link Vexfs.mknod} for errors. */
   create(dir: number, name: Name, perm = 0o644, uid = 0, gid = 0): number {
-    return this.#makeNode(dir, name, S_IFREG | (perm & 0o7777), uid, gid).ino;
+    return this.#op("create", () => {
+      return this.#makeNode(dir, name, S_IFREG | (perm & 0o7777), uid, gid).ino;
+    }, true);
   }
 
   /** Creates a directory; returns its inode number. */
   mkdir(dir: number, name: Name, perm = 0o755, uid = 0, gid = 0): number {
-    return this.#makeNode(dir, name, S_IFDIR | (perm & 0o7777), uid, gid).ino;
+    return this.#op("mkdir", () => {
+      return this.#makeNode(dir, name, S_IFDIR | (perm & 0o7777), uid, gid).ino;
+    }, true);
   }
 
   /**
@@ -1106,22 +1272,24 @@ export class Vexfs {
     uid = 0,
     gid = 0,
   ): number {
-    const t = mode & S_IFMT;
-    check(
-      t !== S_IFDIR && t !== S_IFLNK,
-      "EINVAL",
-      "use mkdir/symlink for directories and symlinks",
-    );
-    const n = this.#makeNode(
-      dir,
-      name,
-      t === 0 ? S_IFREG | (mode & 0o7777) : mode,
-      uid,
-      gid,
-    );
-    n.d.rdev = rdev;
-    this.dirty(n);
-    return n.ino;
+    return this.#op("mknod", () => {
+      const t = mode & S_IFMT;
+      check(
+        t !== S_IFDIR && t !== S_IFLNK,
+        "EINVAL",
+        "use mkdir/symlink for directories and symlinks",
+      );
+      const n = this.#makeNode(
+        dir,
+        name,
+        t === 0 ? S_IFREG | (mode & 0o7777) : mode,
+        uid,
+        gid,
+      );
+      n.d.rdev = rdev;
+      this.dirty(n);
+      return n.ino;
+    }, true);
   }
 
   /**
@@ -1130,45 +1298,49 @@ export class Vexfs {
    * @throws FsError ENAMETOOLONG for targets over 4095 bytes, EEXIST, ENOSPC
    */
   symlink(dir: number, name: Name, target: Name, uid = 0, gid = 0): number {
-    const t = typeof target === "string" ? enc.encode(target) : target;
-    check(t.length > 0, "ENOENT", "empty symlink target");
-    if (t.length > SYMLINK_MAX) {
-      throw new FsError(
-        "ENAMETOOLONG",
-        `symlink target is ${t.length} bytes; at most ${SYMLINK_MAX}`,
-      );
-    }
-    const n = this.#makeNode(dir, name, S_IFLNK | 0o777, uid, gid);
-    if (t.length <= INODE_DATA_SIZE) {
-      const data = new Uint8Array(INODE_DATA_SIZE);
-      data.set(t);
-      n.d.data = data;
-      n.d.flags |= IFL_INLINE;
-      n.exts = [];
-      n.treeBlocks = [];
-      n.d.size = t.length;
-      this.dirty(n);
-    } else {
-      try {
-        this.write(n.ino, 0, t);
-      } catch (e) {
-        this.unlink(dir, name);
-        throw e;
+    return this.#op("symlink", () => {
+      const t = typeof target === "string" ? enc.encode(target) : target;
+      check(t.length > 0, "ENOENT", "empty symlink target");
+      if (t.length > SYMLINK_MAX) {
+        throw new FsError(
+          "ENAMETOOLONG",
+          `symlink target is ${t.length} bytes; at most ${SYMLINK_MAX}`,
+        );
       }
-    }
-    return n.ino;
+      const n = this.#makeNode(dir, name, S_IFLNK | 0o777, uid, gid);
+      if (t.length <= INODE_DATA_SIZE) {
+        const data = new Uint8Array(INODE_DATA_SIZE);
+        data.set(t);
+        n.d.data = data;
+        n.d.flags |= IFL_INLINE;
+        n.exts = [];
+        n.treeBlocks = [];
+        n.d.size = t.length;
+        this.dirty(n);
+      } else {
+        try {
+          this.write(n.ino, 0, t);
+        } catch (e) {
+          this.unlink(dir, name);
+          throw e;
+        }
+      }
+      return n.ino;
+    }, true);
   }
 
   /** The target of a symlink. @throws FsError EINVAL if `ino` is not a symlink */
   readlink(ino: number): Uint8Array {
-    const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) !== S_IFLNK) {
-      throw new FsError("EINVAL", `inode ${ino} is not a symlink`);
-    }
-    if (n.d.flags & IFL_INLINE) return n.d.data.slice(0, n.d.size);
-    const out = new Uint8Array(n.d.size);
-    this.readInto(n, 0, out);
-    return out;
+    return this.#op("readlink", () => {
+      const n = this.iget(ino);
+      if ((n.d.mode & S_IFMT) !== S_IFLNK) {
+        throw new FsError("EINVAL", `inode ${ino} is not a symlink`);
+      }
+      if (n.d.flags & IFL_INLINE) return n.d.data.slice(0, n.d.size);
+      const out = new Uint8Array(n.d.size);
+      this.readInto(n, 0, out);
+      return out;
+    });
   }
 
   /**
@@ -1176,33 +1348,35 @@ export class Vexfs {
    * @throws FsError EPERM for directories, EMLINK, EEXIST
    */
   link(ino: number, dir: number, name: Name): void {
-    this.#assertWritable();
-    const n = this.iget(ino);
-    const d = this.#dir(dir);
-    const nb = nameBytes(name);
-    const blocks = this.dirBlocks(d);
-    // same order of checks as Linux: EEXIST (filename_create) before EPERM (vfs_link)
-    if (dirLookup(blocks, nb)) {
-      throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
-    }
-    if ((n.d.mode & S_IFMT) === S_IFDIR) {
-      throw new FsError("EPERM", "hard links to directories are not allowed");
-    }
-    if (n.d.nlink === 0) {
-      throw new FsError("ENOENT", `inode ${ino} has been removed`);
-    }
-    if (n.d.nlink >= 65000) {
-      throw new FsError("EMLINK", `inode ${ino} has too many links`);
-    }
-    dirInsert(blocks, nb, ino, fileTypeOfMode(n.d.mode));
-    n.d.nlink++;
-    if (!n.d.parentIno) {
-      n.d.parentIno = dir;
-      n.d.parentHash = dirHash(nb, this.sb.hashSeed);
-    }
-    n.d.ctime = nowTimespec();
-    this.dirty(n);
-    this.#touchDir(d);
+    return this.#op("link", () => {
+      this.#assertWritable();
+      const n = this.iget(ino);
+      const d = this.#dir(dir);
+      const nb = nameBytes(name);
+      const blocks = this.dirBlocks(d);
+      // same order of checks as Linux: EEXIST (filename_create) before EPERM (vfs_link)
+      if (dirLookup(blocks, nb)) {
+        throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
+      }
+      if ((n.d.mode & S_IFMT) === S_IFDIR) {
+        throw new FsError("EPERM", "hard links to directories are not allowed");
+      }
+      if (n.d.nlink === 0) {
+        throw new FsError("ENOENT", `inode ${ino} has been removed`);
+      }
+      if (n.d.nlink >= 65000) {
+        throw new FsError("EMLINK", `inode ${ino} has too many links`);
+      }
+      dirInsert(blocks, nb, ino, fileTypeOfMode(n.d.mode));
+      n.d.nlink++;
+      if (!n.d.parentIno) {
+        n.d.parentIno = dir;
+        n.d.parentHash = dirHash(nb, this.sb.hashSeed);
+      }
+      n.d.ctime = nowTimespec();
+      this.dirty(n);
+      this.#touchDir(d);
+    }, true);
   }
 
   /** Drops one link of `n` (already removed from its directory). */
@@ -1238,18 +1412,19 @@ export class Vexfs {
    * @throws FsError ENOENT, EISDIR, ENOTDIR
    */
   unlink(dir: number, name: Name): void {
-    this.#assertWritable();
-    const { d, nb, blocks, e, n } = this.#entry(dir, name);
-    if ((n.d.mode & S_IFMT) === S_IFDIR) {
-      throw new FsError(
-        "EISDIR",
-        `'${dec.decode(nb)}' is a directory (use rmdir)`,
-      );
-    }
-    dirRemove(blocks, nb);
-    this.#touchDir(d);
-    this.#dropLink(n, dir, e.hash);
-    this.#maybeFlush();
+    return this.#op("unlink", () => {
+      this.#assertWritable();
+      const { d, nb, blocks, e, n } = this.#entry(dir, name);
+      if ((n.d.mode & S_IFMT) === S_IFDIR) {
+        throw new FsError(
+          "EISDIR",
+          `'${dec.decode(nb)}' is a directory (use rmdir)`,
+        );
+      }
+      dirRemove(blocks, nb);
+      this.#touchDir(d);
+      this.#dropLink(n, dir, e.hash);
+    });
   }
 
   /**
@@ -1257,21 +1432,23 @@ export class Vexfs {
    * @throws FsError ENOENT, ENOTDIR, ENOTEMPTY, EBUSY for the root
    */
   rmdir(dir: number, name: Name): void {
-    this.#assertWritable();
-    const { d, nb, blocks, e, n } = this.#entry(dir, name);
-    if ((n.d.mode & S_IFMT) !== S_IFDIR) {
-      throw new FsError("ENOTDIR", `'${dec.decode(nb)}' is not a directory`);
-    }
-    if (dirEntryCount(this.dirBlocks(n)) > 0) {
-      throw new FsError(
-        "ENOTEMPTY",
-        `directory '${dec.decode(nb)}' is not empty`,
-      );
-    }
-    dirRemove(blocks, nb);
-    d.d.nlink--;
-    this.#touchDir(d);
-    this.#dropLink(n, dir, e.hash);
+    return this.#op("rmdir", () => {
+      this.#assertWritable();
+      const { d, nb, blocks, e, n } = this.#entry(dir, name);
+      if ((n.d.mode & S_IFMT) !== S_IFDIR) {
+        throw new FsError("ENOTDIR", `'${dec.decode(nb)}' is not a directory`);
+      }
+      if (dirEntryCount(this.dirBlocks(n)) > 0) {
+        throw new FsError(
+          "ENOTEMPTY",
+          `directory '${dec.decode(nb)}' is not empty`,
+        );
+      }
+      dirRemove(blocks, nb);
+      d.d.nlink--;
+      this.#touchDir(d);
+      this.#dropLink(n, dir, e.hash);
+    });
   }
 
   /** True when directory `a` is `b` or an ancestor of `b`. */
@@ -1303,124 +1480,126 @@ export class Vexfs {
     newName: Name,
     flags = 0,
   ): void {
-    this.#assertWritable();
-    check(
-      (flags & ~3) === 0 && flags !== 3,
-      "EINVAL",
-      `invalid rename flags ${flags}`,
-    );
-    const od = this.#dir(oldDir);
-    const nd = this.#dir(newDir);
-    const onb = nameBytes(oldName);
-    const nnb = nameBytes(newName);
-    const ob = this.dirBlocks(od);
-    const nbk = this.dirBlocks(nd);
-    const src = dirLookup(ob, onb);
-    if (!src) throw new FsError("ENOENT", `no entry '${dec.decode(onb)}'`);
-    const dst = dirLookup(nbk, nnb);
-    const sn = this.iget(src.ino);
-    const srcIsDir = (sn.d.mode & S_IFMT) === S_IFDIR;
-    if (flags === 2) {
-      if (!dst) {
+    return this.#op("rename", () => {
+      this.#assertWritable();
+      check(
+        (flags & ~3) === 0 && flags !== 3,
+        "EINVAL",
+        `invalid rename flags ${flags}`,
+      );
+      const od = this.#dir(oldDir);
+      const nd = this.#dir(newDir);
+      const onb = nameBytes(oldName);
+      const nnb = nameBytes(newName);
+      const ob = this.dirBlocks(od);
+      const nbk = this.dirBlocks(nd);
+      const src = dirLookup(ob, onb);
+      if (!src) throw new FsError("ENOENT", `no entry '${dec.decode(onb)}'`);
+      const dst = dirLookup(nbk, nnb);
+      const sn = this.iget(src.ino);
+      const srcIsDir = (sn.d.mode & S_IFMT) === S_IFDIR;
+      if (flags === 2) {
+        if (!dst) {
+          throw new FsError(
+            "ENOENT",
+            `no entry '${dec.decode(nnb)}' to exchange with`,
+          );
+        }
+        const dn = this.iget(dst.ino);
+        const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
+        if (srcIsDir && oldDir !== newDir && this.isAncestor(src.ino, newDir)) {
+          throw new FsError("EINVAL", "cannot move a directory into itself");
+        }
+        if (dstIsDir && oldDir !== newDir && this.isAncestor(dst.ino, oldDir)) {
+          throw new FsError("EINVAL", "cannot move a directory into itself");
+        }
+        if (src.ino === dst.ino) return;
+        this.collections.checkMove(sn, newDir);
+        this.collections.checkMove(dn, oldDir);
+        dirReplace(ob, onb, dst.ino, dst.type);
+        dirReplace(nbk, nnb, src.ino, src.type);
+        this.#reparent(
+          sn,
+          oldDir,
+          src.hash,
+          newDir,
+          dirHash(nnb, this.sb.hashSeed),
+        );
+        this.#reparent(
+          dn,
+          newDir,
+          dst.hash,
+          oldDir,
+          dirHash(onb, this.sb.hashSeed),
+        );
+        if (srcIsDir !== dstIsDir && oldDir !== newDir) {
+          if (srcIsDir) {
+            od.d.nlink--;
+            nd.d.nlink++;
+          } else {
+            od.d.nlink++;
+            nd.d.nlink--;
+          }
+        }
+        this.collections.afterMove(sn, oldDir, newDir);
+        this.collections.afterMove(dn, newDir, oldDir);
+        this.#touchDir(od);
+        this.#touchDir(nd);
+        return;
+      }
+      if (dst && flags === 1) {
+        throw new FsError("EEXIST", `'${dec.decode(nnb)}' already exists`);
+      }
+      if (dst && dst.ino === src.ino) return; // same inode: POSIX says do nothing
+      if (srcIsDir && this.isAncestor(src.ino, newDir)) {
         throw new FsError(
-          "ENOENT",
-          `no entry '${dec.decode(nnb)}' to exchange with`,
+          "EINVAL",
+          "cannot move a directory into itself or its subdirectory",
         );
       }
-      const dn = this.iget(dst.ino);
-      const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
-      if (srcIsDir && oldDir !== newDir && this.isAncestor(src.ino, newDir)) {
-        throw new FsError("EINVAL", "cannot move a directory into itself");
-      }
-      if (dstIsDir && oldDir !== newDir && this.isAncestor(dst.ino, oldDir)) {
-        throw new FsError("EINVAL", "cannot move a directory into itself");
-      }
-      if (src.ino === dst.ino) return;
-      this.collections.checkMove(sn, newDir);
-      this.collections.checkMove(dn, oldDir);
-      dirReplace(ob, onb, dst.ino, dst.type);
-      dirReplace(nbk, nnb, src.ino, src.type);
-      this.#reparent(
-        sn,
-        oldDir,
-        src.hash,
-        newDir,
-        dirHash(nnb, this.sb.hashSeed),
-      );
-      this.#reparent(
-        dn,
-        newDir,
-        dst.hash,
-        oldDir,
-        dirHash(onb, this.sb.hashSeed),
-      );
-      if (srcIsDir !== dstIsDir && oldDir !== newDir) {
-        if (srcIsDir) {
-          od.d.nlink--;
-          nd.d.nlink++;
-        } else {
-          od.d.nlink++;
-          nd.d.nlink--;
+      let dn: InodeState | undefined;
+      if (dst) {
+        dn = this.iget(dst.ino);
+        const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
+        if (srcIsDir && !dstIsDir) {
+          throw new FsError("ENOTDIR", `'${dec.decode(nnb)}' is not a directory`);
         }
+        if (!srcIsDir && dstIsDir) {
+          throw new FsError("EISDIR", `'${dec.decode(nnb)}' is a directory`);
+        }
+        if (dstIsDir && dirEntryCount(this.dirBlocks(dn)) > 0) {
+          throw new FsError(
+            "ENOTEMPTY",
+            `directory '${dec.decode(nnb)}' is not empty`,
+          );
+        }
+      } else if (srcIsDir && oldDir !== newDir && nd.d.nlink >= 65000) {
+        throw new FsError(
+          "EMLINK",
+          "target directory has too many subdirectories",
+        );
+      }
+      this.collections.checkMove(sn, newDir);
+      const newHash = dirHash(nnb, this.sb.hashSeed);
+      if (dst) {
+        dirReplace(nbk, nnb, src.ino, src.type);
+      } else {
+        dirInsert(nbk, nnb, src.ino, src.type);
+      }
+      dirRemove(ob, onb);
+      this.#reparent(sn, oldDir, src.hash, newDir, newHash);
+      if (srcIsDir && oldDir !== newDir) {
+        od.d.nlink--;
+        nd.d.nlink++;
+      }
+      if (dn) {
+        if ((dn.d.mode & S_IFMT) === S_IFDIR) nd.d.nlink--;
+        this.#dropLink(dn, newDir, dst!.hash);
       }
       this.collections.afterMove(sn, oldDir, newDir);
-      this.collections.afterMove(dn, newDir, oldDir);
       this.#touchDir(od);
       this.#touchDir(nd);
-      return;
-    }
-    if (dst && flags === 1) {
-      throw new FsError("EEXIST", `'${dec.decode(nnb)}' already exists`);
-    }
-    if (dst && dst.ino === src.ino) return; // same inode: POSIX says do nothing
-    if (srcIsDir && this.isAncestor(src.ino, newDir)) {
-      throw new FsError(
-        "EINVAL",
-        "cannot move a directory into itself or its subdirectory",
-      );
-    }
-    let dn: InodeState | undefined;
-    if (dst) {
-      dn = this.iget(dst.ino);
-      const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
-      if (srcIsDir && !dstIsDir) {
-        throw new FsError("ENOTDIR", `'${dec.decode(nnb)}' is not a directory`);
-      }
-      if (!srcIsDir && dstIsDir) {
-        throw new FsError("EISDIR", `'${dec.decode(nnb)}' is a directory`);
-      }
-      if (dstIsDir && dirEntryCount(this.dirBlocks(dn)) > 0) {
-        throw new FsError(
-          "ENOTEMPTY",
-          `directory '${dec.decode(nnb)}' is not empty`,
-        );
-      }
-    } else if (srcIsDir && oldDir !== newDir && nd.d.nlink >= 65000) {
-      throw new FsError(
-        "EMLINK",
-        "target directory has too many subdirectories",
-      );
-    }
-    this.collections.checkMove(sn, newDir);
-    const newHash = dirHash(nnb, this.sb.hashSeed);
-    if (dst) {
-      dirReplace(nbk, nnb, src.ino, src.type);
-    } else {
-      dirInsert(nbk, nnb, src.ino, src.type);
-    }
-    dirRemove(ob, onb);
-    this.#reparent(sn, oldDir, src.hash, newDir, newHash);
-    if (srcIsDir && oldDir !== newDir) {
-      od.d.nlink--;
-      nd.d.nlink++;
-    }
-    if (dn) {
-      if ((dn.d.mode & S_IFMT) === S_IFDIR) nd.d.nlink--;
-      this.#dropLink(dn, newDir, dst!.hash);
-    }
-    this.collections.afterMove(sn, oldDir, newDir);
-    this.#touchDir(od);
-    this.#touchDir(nd);
+    }, true);
   }
 
   #reparent(
@@ -1446,25 +1625,27 @@ export class Vexfs {
 
   /** stat(2) of inode `ino`. @throws FsError ENOENT */
   getattr(ino: number): Stat {
-    const n = this.iget(ino);
-    const d = n.d;
-    return {
-      ino,
-      mode: d.mode,
-      nlink: d.nlink,
-      uid: d.uid,
-      gid: d.gid,
-      rdev: d.rdev,
-      size: d.size,
-      blocks: d.blocks * (this.blockSize / 512),
-      blksize: this.blockSize,
-      atime: { ...d.atime },
-      mtime: { ...d.mtime },
-      ctime: { ...d.ctime },
-      crtime: { ...d.crtime },
-      generation: d.generation,
-      flags: d.flags,
-    };
+    return this.#op("getattr", () => {
+      const n = this.iget(ino);
+      const d = n.d;
+      return {
+        ino,
+        mode: d.mode,
+        nlink: d.nlink,
+        uid: d.uid,
+        gid: d.gid,
+        rdev: d.rdev,
+        size: d.size,
+        blocks: d.blocks * (this.blockSize / 512),
+        blksize: this.blockSize,
+        atime: { ...d.atime },
+        mtime: { ...d.mtime },
+        ctime: { ...d.ctime },
+        crtime: { ...d.crtime },
+        generation: d.generation,
+        flags: d.flags,
+      };
+    });
   }
 
   /**
@@ -1473,49 +1654,55 @@ export class Vexfs {
    * @returns the new attributes
    */
   setattr(ino: number, a: SetAttr): Stat {
-    this.#assertWritable();
-    const n = this.iget(ino);
-    const now = nowTimespec();
-    if (a.size !== undefined) this.truncate(ino, a.size);
-    if (a.mode !== undefined) {
-      n.d.mode = (n.d.mode & S_IFMT) | (a.mode & 0o7777);
-    }
-    if (a.uid !== undefined && a.uid !== -1) n.d.uid = a.uid >>> 0;
-    if (a.gid !== undefined && a.gid !== -1) n.d.gid = a.gid >>> 0;
-    if (a.atime !== undefined) {
-      n.d.atime = a.atime === "now" ? now : checkTime(a.atime);
-    }
-    if (a.mtime !== undefined) {
-      n.d.mtime = a.mtime === "now" ? now : checkTime(a.mtime);
-    }
-    n.d.ctime = now;
-    this.dirty(n);
-    return this.getattr(ino);
+    return this.#op("setattr", () => {
+      this.#assertWritable();
+      const n = this.iget(ino);
+      const now = nowTimespec();
+      if (a.size !== undefined) this.truncate(ino, a.size);
+      if (a.mode !== undefined) {
+        n.d.mode = (n.d.mode & S_IFMT) | (a.mode & 0o7777);
+      }
+      if (a.uid !== undefined && a.uid !== -1) n.d.uid = a.uid >>> 0;
+      if (a.gid !== undefined && a.gid !== -1) n.d.gid = a.gid >>> 0;
+      if (a.atime !== undefined) {
+        n.d.atime = a.atime === "now" ? now : checkTime(a.atime);
+      }
+      if (a.mtime !== undefined) {
+        n.d.mtime = a.mtime === "now" ? now : checkTime(a.mtime);
+      }
+      n.d.ctime = now;
+      this.dirty(n);
+      return this.getattr(ino);
+    });
   }
 
   /** Records an access (relatime rule: only if atime <= mtime/ctime or older than a day). */
   touchAtime(ino: number): void {
-    if (this.readOnly) return;
-    const n = this.iget(ino);
-    const now = nowTimespec();
-    const le = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
-    if (
-      le(n.d.atime, n.d.mtime) || le(n.d.atime, n.d.ctime) ||
-      now.sec - n.d.atime.sec > 86400
-    ) {
-      n.d.atime = now;
-      this.dirty(n);
-    }
+    return this.#op("touchAtime", () => {
+      if (this.readOnly) return;
+      const n = this.iget(ino);
+      const now = nowTimespec();
+      const le = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
+      if (
+        le(n.d.atime, n.d.mtime) || le(n.d.atime, n.d.ctime) ||
+        now.sec - n.d.atime.sec > 86400
+      ) {
+        n.d.atime = now;
+        this.dirty(n);
+      }
+    });
   }
 
   // ---------------------------------------------------------------- xattrs
 
   /** All extended attributes of an inode, by full name ("user.foo"). */
   listxattr(ino: number): Map<string, Uint8Array> {
-    const n = this.iget(ino);
-    if (!n.d.xattrBlock) return new Map();
-    this.#checkBlockNo(n.d.xattrBlock, ino);
-    return decodeXattrBlock(this.cache.get(n.d.xattrBlock), ino);
+    return this.#op("listxattr", () => {
+      const n = this.iget(ino);
+      if (!n.d.xattrBlock) return new Map();
+      this.#checkBlockNo(n.d.xattrBlock, ino);
+      return decodeXattrBlock(this.cache.get(n.d.xattrBlock), ino);
+    });
   }
 
   /** One attribute's value. @throws FsError ENODATA if absent */
@@ -1530,28 +1717,32 @@ export class Vexfs {
    * @throws FsError EEXIST, ENODATA, ENOSPC when the block is full, EOPNOTSUPP for unknown namespaces
    */
   setxattr(ino: number, name: string, value: Uint8Array, flags = 0): void {
-    this.#assertWritable();
-    const n = this.iget(ino);
-    const attrs = this.listxattr(ino);
-    if (flags & 1 && attrs.has(name)) {
-      throw new FsError("EEXIST", `attribute '${name}' exists`);
-    }
-    if (flags & 2 && !attrs.has(name)) {
-      throw new FsError("ENODATA", `no attribute '${name}'`);
-    }
-    attrs.set(name, value.slice());
-    this.#storeXattrs(n, attrs);
+    return this.#op("setxattr", () => {
+      this.#assertWritable();
+      const n = this.iget(ino);
+      const attrs = this.listxattr(ino);
+      if (flags & 1 && attrs.has(name)) {
+        throw new FsError("EEXIST", `attribute '${name}' exists`);
+      }
+      if (flags & 2 && !attrs.has(name)) {
+        throw new FsError("ENODATA", `no attribute '${name}'`);
+      }
+      attrs.set(name, value.slice());
+      this.#storeXattrs(n, attrs);
+    }, true);
   }
 
   /** Removes an attribute. @throws FsError ENODATA if absent */
   removexattr(ino: number, name: string): void {
-    this.#assertWritable();
-    const n = this.iget(ino);
-    const attrs = this.listxattr(ino);
-    if (!attrs.delete(name)) {
-      throw new FsError("ENODATA", `no attribute '${name}'`);
-    }
-    this.#storeXattrs(n, attrs);
+    return this.#op("removexattr", () => {
+      this.#assertWritable();
+      const n = this.iget(ino);
+      const attrs = this.listxattr(ino);
+      if (!attrs.delete(name)) {
+        throw new FsError("ENODATA", `no attribute '${name}'`);
+      }
+      this.#storeXattrs(n, attrs);
+    });
   }
 
   #storeXattrs(n: InodeState, attrs: Map<string, Uint8Array>): void {
@@ -1583,17 +1774,19 @@ export class Vexfs {
 
   /** Closes one open reference; frees the inode if it was the last and it has no links. */
   release(ino: number): void {
-    const c = (this.#open.get(ino) ?? 0) - 1;
-    if (c > 0) {
-      this.#open.set(ino, c);
-      return;
-    }
-    this.#open.delete(ino);
-    const n = this.#inodes.get(ino);
-    if (n && n.d.nlink === 0 && !this.readOnly) {
-      this.#removeOrphan(n);
-      this.#ifree(n);
-    }
+    return this.#op("release", () => {
+      const c = (this.#open.get(ino) ?? 0) - 1;
+      if (c > 0) {
+        this.#open.set(ino, c);
+        return;
+      }
+      this.#open.delete(ino);
+      const n = this.#inodes.get(ino);
+      if (n && n.d.nlink === 0 && !this.readOnly) {
+        this.#removeOrphan(n);
+        this.#ifree(n);
+      }
+    });
   }
 
   /** Open count of an inode. */
@@ -1695,24 +1888,26 @@ export class Vexfs {
    * @throws FsError ENOENT if the inode is not reachable
    */
   pathOf(ino: number): string {
-    const names: string[] = [];
-    let cur = ino;
-    for (let guard = 0; cur !== ROOT_INO; guard++) {
-      if (guard > 4096) {
-        throw new FsError(
-          "ELOOP",
-          `parent chain of inode ${ino} does not reach the root`,
-        );
+    return this.#op("pathOf", () => {
+      const names: string[] = [];
+      let cur = ino;
+      for (let guard = 0; cur !== ROOT_INO; guard++) {
+        if (guard > 4096) {
+          throw new FsError(
+            "ELOOP",
+            `parent chain of inode ${ino} does not reach the root`,
+          );
+        }
+        const n = this.iget(cur);
+        if (!n.d.parentIno) return this.#searchPath(ino);
+        const p = this.#dir(n.d.parentIno);
+        const e = dirFindByIno(this.dirBlocks(p), n.d.parentHash, cur);
+        if (!e) return this.#searchPath(ino);
+        names.push(dec.decode(e.name));
+        cur = n.d.parentIno;
       }
-      const n = this.iget(cur);
-      if (!n.d.parentIno) return this.#searchPath(ino);
-      const p = this.#dir(n.d.parentIno);
-      const e = dirFindByIno(this.dirBlocks(p), n.d.parentHash, cur);
-      if (!e) return this.#searchPath(ino);
-      names.push(dec.decode(e.name));
-      cur = n.d.parentIno;
-    }
-    return "/" + names.reverse().join("/");
+      return "/" + names.reverse().join("/");
+    });
   }
 
   #searchPath(ino: number): string {
@@ -1744,10 +1939,27 @@ export class Vexfs {
     };
   }
 
-  #maybeFlush(): void {
-    if (this.cache.dirtyCount > this.cache.capacity / 2) this.#flushMeta();
+  /**
+   * Blocks the running transaction would journal now (an upper bound): dirty
+   * cache blocks, one per dirty inode, dirty bitmap blocks, the superblock.
+   */
+  #txnEstimate(): number {
+    return this.cache.dirtyCount + this.#dirtyInodes.size + this.blockMap.dirtyCount + this.inodeMap.dirtyCount + 1;
+  }
+
+  /** At the end of an outermost operation: commit when the transaction or the cache has grown large. */
+  #maybeCommit(): void {
+    if (this.readOnly || this.#closed) return;
+    const j = this.journal;
+    if (j) {
+      if (j.aborted) return;
+      const est = this.#txnEstimate();
+      if (j.cost(est, this.#revokes.length) >= j.softLimit || this.cache.dirtyCount > this.cache.capacity / 2) {
+        this.#commit();
+      }
+    } else if (this.cache.dirtyCount > this.cache.capacity / 2) this.#commit();
     if (this.#inodes.size > 50000) {
-      this.#flushMeta();
+      this.#commit();
       for (const [ino, n] of this.#inodes) {
         if (!n.dirty && !this.#open.has(ino) && ino > COLL_TABLE_INO) {
           this.#inodes.delete(ino);
@@ -1756,8 +1968,9 @@ export class Vexfs {
     }
   }
 
-  #flushMeta(): void {
-    for (const n of this.#inodes.values()) if (n.dirty) this.#writeInode(n);
+  /** Encodes dirty inodes and bitmap blocks into the cache. */
+  #stageMeta(): void {
+    for (const n of [...this.#dirtyInodes]) this.#writeInode(n);
     const bs = this.blockSize;
     for (const b of this.blockMap.takeDirty()) {
       this.cache.put(
@@ -1771,22 +1984,107 @@ export class Vexfs {
         this.inodeMap.bytes.subarray(b * bs, (b + 1) * bs),
       );
     }
-    this.cache.flush();
   }
 
-  #writeSuperblock(backup: boolean): void {
+  /**
+   * Makes every metadata change so far durable. With a journal: one
+   * transaction (FORMAT.md §9.4) holding the changed blocks and the
+   * superblock's block, or nothing when nothing changed. Without: writes the
+   * changed blocks in place (the superblock is the caller's).
+   */
+  #commit(): void {
+    if (this.readOnly || this.#closed) return;
+    this.#stageMeta();
+    const j = this.journal;
+    if (!j) {
+      this.cache.flush();
+      return;
+    }
+    if (j.aborted) return;
+    const sbImage = this.#superblockImage(false);
+    const sbChanged = !this.#sbCommitted || !sameBytes(sbImage, this.#sbCommitted);
+    if (this.cache.dirtyCount === 0 && this.#revokes.length === 0 && !sbChanged) return;
+    this.#stageSuperblock();
+    const blocks = this.cache.takeDirty();
+    const revokes = this.#revokes;
+    this.#revokes = [];
+    if (j.cost(blocks.size, revokes.length) <= j.hardLimit) j.commit(blocks, revokes);
+    else this.#commitSplit(j, blocks, revokes);
+    this.#sbCommitted = sbImage;
+    this.blockMap.releaseHeld();
+  }
+
+  /**
+   * The last resort for an operation too large for the whole log: commit it
+   * as several transactions. Each is atomic, the whole is not; a warning says
+   * so. Operations that can grow this large split themselves into consistent
+   * steps first (FORMAT.md §9.4), so this is not expected to run.
+   */
+  #commitSplit(j: Journal, blocks: Map<number, Uint8Array>, revokes: number[]): void {
+    const sorted = [...blocks.keys()].sort((a, b) => a - b);
+    const sbBlock = this.#sbBlock();
+    const order = sorted.filter((b) => b !== sbBlock);
+    if (blocks.has(sbBlock)) order.push(sbBlock);
+    let per = j.hardLimit - 1 - Math.ceil(revokes.length / 4);
+    while (per > 1 && j.cost(per, revokes.length) > j.hardLimit) per--;
+    this.onWarning(
+      `an operation changed ${blocks.size} metadata blocks, more than the ${j.maxlen}-block journal holds; ` +
+        `it was committed in ${Math.ceil(order.length / per)} parts, so a crash in between could leave it half done ` +
+        `(vexfs fsck repairs that); make the journal larger (mkfs --journal-size)`,
+    );
+    for (let i = 0; i < order.length; i += per) {
+      const part = new Map(order.slice(i, i + per).map((b) => [b, blocks.get(b)!]));
+      j.commit(part, i === 0 ? revokes : []);
+    }
+  }
+
+  /** The block that holds the primary superblock (FORMAT.md §2). */
+  #sbBlock(): number {
+    return Math.floor(SB_OFFSET / this.blockSize);
+  }
+
+  /** The superblock's 1024 bytes with the counts of now; `stamp` also sets write_time. */
+  #superblockImage(stamp: boolean): Uint8Array {
     this.sb.freeBlocks = this.blockMap.free;
     this.sb.freeInodes = this.inodeMap.free;
-    this.sb.writeTime = Math.floor(Date.now() / 1000);
-    const raw = encodeSuperblock(this.sb);
-    this.dev.write(SB_OFFSET, raw);
-    if (backup) this.dev.write((this.sb.blockCount - 1) * this.blockSize, raw);
+    if (stamp) this.sb.writeTime = Math.floor(Date.now() / 1000);
+    return encodeSuperblock(this.sb);
   }
 
-  /** Writes all metadata and the superblock (still marked in use) and flushes the device. */
+  /** Puts the superblock into its block in the cache, for the journal. */
+  #stageSuperblock(): void {
+    const b = this.#sbBlock();
+    const buf = this.cache.get(b);
+    buf.set(this.#superblockImage(true), SB_OFFSET - b * this.blockSize);
+    this.cache.markDirty(b);
+  }
+
+  /** Writes the superblock in place (and the backup): at open and close, when the log is empty. */
+  #writeSuperblock(backup: boolean): void {
+    const raw = this.#superblockImage(true);
+    this.dev.write(SB_OFFSET, raw);
+    if (backup) this.dev.write((this.sb.blockCount - 1) * this.blockSize, raw);
+    const b = this.#sbBlock();
+    this.cache.forget(b); // the cached copy of its block is stale now
+  }
+
+  /**
+   * Makes everything so far durable: with a journal, commits the running
+   * transaction (or, when no metadata changed, flushes the device so file
+   * data is durable); without, writes all metadata and the superblock (still
+   * marked in use) and flushes.
+   * @throws FsError EIO from the device, EROFS once the journal was aborted
+   */
   sync(): void {
     if (this.readOnly || this.#closed) return;
-    this.#flushMeta();
+    if (this.journal) {
+      if (this.journal.aborted) throw new FsError("EROFS", "the filesystem went read-only after an error");
+      const before = this.journal.stats.commits;
+      this.#commit();
+      if (this.journal.stats.commits === before) this.dev.sync();
+      return;
+    }
+    this.#commit();
     this.#writeSuperblock(true);
     this.dev.sync();
   }
@@ -1806,7 +2104,9 @@ export class Vexfs {
 
   /**
    * Syncs, marks the superblock clean (unless errors were recorded) and closes
-   * the device. Open files are forgotten; unlinked ones are freed.
+   * the device. Open files are forgotten; unlinked ones are freed. With a
+   * journal: the last transaction commits, the log is checkpointed and
+   * emptied, and RECOVER is cleared (FORMAT.md §9.5).
    */
   close(): void {
     if (this.#closed) return;
@@ -1816,10 +2116,19 @@ export class Vexfs {
           this.#open.set(ino, 1);
           this.release(ino);
         }
-        this.#flushMeta();
-        if (this.sb.state === STATE_DIRTY) this.sb.state = STATE_CLEAN;
-        this.#writeSuperblock(true);
-        this.dev.sync();
+        const j = this.journal;
+        if (j && !j.aborted) {
+          this.#commit();
+          j.checkpointAll();
+          this.sb.featureIncompat &= ~INCOMPAT_RECOVER;
+          this.#writeSuperblock(true);
+          this.dev.sync();
+        } else if (!j) {
+          this.#commit();
+          if (this.sb.state === STATE_DIRTY) this.sb.state = STATE_CLEAN;
+          this.#writeSuperblock(true);
+          this.dev.sync();
+        }
       }
     } finally {
       this.#closed = true;
@@ -1838,6 +2147,35 @@ export class Vexfs {
     }
     if (this.#closed) throw new FsError("EBADF", "the filesystem is closed");
   }
+}
+
+/**
+ * Reads and validates the primary superblock of `dev`.
+ * @throws FsError EUCLEAN naming what is wrong
+ */
+function readSuperblock(dev: BlockDevice): Superblock {
+  if (dev.size < SB_OFFSET + SB_SIZE) {
+    throw new FsError(
+      "EUCLEAN",
+      `${dev.path} is only ${dev.size} bytes: too small to hold a VexFS superblock`,
+    );
+  }
+  const raw = new Uint8Array(SB_SIZE);
+  dev.read(SB_OFFSET, raw);
+  const problems = superblockProblems(raw, dev.size);
+  if (problems.length) {
+    throw new FsError(
+      "EUCLEAN",
+      `${dev.path} does not hold a usable VexFS filesystem: ${problems.join("; ")}`,
+    );
+  }
+  return decodeSuperblock(raw);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function checkTime(t: Timespec): Timespec {

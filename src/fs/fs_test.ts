@@ -598,10 +598,8 @@ Deno.test("a full disk gives ENOSPC and loses nothing that was there", () => {
       }
     }
     assert.equal(err, "ENOSPC");
-    assert.equal(
-      code(() => fs.mkdir(ROOT_INO, "more")),
-      fs.statfs().bfree < 4 ? "ENOSPC" : "ok",
-    );
+    const bfree = fs.statfs().bfree; // before the mkdir, which may take a block
+    assert.equal(code(() => fs.mkdir(ROOT_INO, "more")), bfree < 4 ? "ENOSPC" : "ok");
     fs.close();
     fs = Vexfs.open(img);
     assert.equal(
@@ -634,7 +632,7 @@ Deno.test("writeSome: on a nearly full disk a write is short, not refused; write
     assert.equal(fs.getattr(big).size, 0);
     // short: starts mid-block, ends on a block boundary, fills what is available
     const n = fs.writeSome(big, 100, data);
-    assert.ok(n > 1 << 20 && n < data.length, `short count ${n}`);
+    assert.ok(n > (free0 - 40) * 1024 && n < data.length, `short count ${n} with ${free0} blocks free`);
     assert.equal((100 + n) % 1024, 0, "ends on a block boundary");
     assert.equal(fs.getattr(big).size, 100 + n);
     assert.equal(fs.statfs().bavail, 0, "nothing is left available for data");

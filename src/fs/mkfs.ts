@@ -18,9 +18,11 @@ import {
   IFL_INTERNAL,
   INCOMPAT_EXTENTS,
   INCOMPAT_HTREE,
+  INCOMPAT_JOURNAL,
   INCOMPAT_VECTORS,
   INODE_DATA_SIZE,
   INODE_SIZE,
+  JOURNAL_INO,
   MAX_BLOCK_SIZE,
   MIN_BLOCK_SIZE,
   RO_COMPAT_PARENT_PTR,
@@ -42,6 +44,16 @@ import {
   uuidFromString,
 } from "../format/superblock.ts";
 import { dirInit } from "./htree.ts";
+import {
+  defaultJournalBlocks,
+  encodeJournalSuperblock,
+  JBD2_MAX_JOURNAL_BLOCKS,
+  JBD2_MIN_JOURNAL_BLOCKS,
+  newJournalSuperblock,
+} from "../format/journal.ts";
+
+/** Values of the superblock's `errors` field, 1-based (FORMAT.md §3.2). */
+export const ERRORS_BEHAVIOURS = ["continue", "remount-ro", "panic"] as const;
 
 /** Options in the spirit of mke2fs(8). */
 export interface MkfsOptions {
@@ -65,6 +77,14 @@ export interface MkfsOptions {
   hashSeed?: number;
   /** creation time in seconds (default now); for reproducible test images */
   time?: number;
+  /**
+   * Journal length in blocks (FORMAT.md §9.1): 0 for no journal, else 1024 ..
+   * 10,240,000. Default: what mke2fs picks for the filesystem's size (none
+   * under 2048 blocks).
+   */
+  journalBlocks?: number;
+  /** what `errors` the superblock records (FORMAT.md §3.2; default "continue", as mke2fs) */
+  errors?: "continue" | "remount-ro" | "panic";
 }
 
 /** Where everything goes; all numbers are block numbers or counts. */
@@ -79,6 +99,10 @@ export interface Layout {
   inodeTableStart: number;
   inodeTableBlocks: number;
   firstDataBlock: number;
+  /** first block of the journal (right after the root directory's block), 0 without one */
+  journalStart: number;
+  /** journal length in blocks, 0 without one */
+  journalBlocks: number;
   backupSuperblock: number;
   /** blocks available for files after mkfs */
   freeBlocks: number;
@@ -150,6 +174,27 @@ export function computeLayout(
         (opts.inodes === undefined ? "" : " for that many inodes"),
     );
   }
+  let journalBlocks = opts.journalBlocks ?? defaultJournalBlocks(blockCount);
+  const fits = (j: number) => firstDataBlock + 1 + j + minData + 1 <= blockCount;
+  if (opts.journalBlocks !== undefined && journalBlocks !== 0) {
+    if (
+      !Number.isInteger(journalBlocks) || journalBlocks < JBD2_MIN_JOURNAL_BLOCKS ||
+      journalBlocks > JBD2_MAX_JOURNAL_BLOCKS
+    ) {
+      throw new FsError(
+        "EINVAL",
+        `journal size ${journalBlocks} blocks is out of range: jbd2 needs ${JBD2_MIN_JOURNAL_BLOCKS} to ` +
+          `${JBD2_MAX_JOURNAL_BLOCKS} blocks (or no journal)`,
+      );
+    }
+    if (!fits(journalBlocks)) {
+      throw new FsError(
+        "ENOSPC",
+        `a journal of ${journalBlocks} blocks does not fit in ${blockCount} blocks with the metadata; ` +
+          `use a smaller journal or none`,
+      );
+    }
+  } else if (!fits(journalBlocks)) journalBlocks = 0;
   return {
     blockSize: bs,
     blockCount,
@@ -161,8 +206,11 @@ export function computeLayout(
     inodeTableStart,
     inodeTableBlocks,
     firstDataBlock,
+    journalStart: journalBlocks ? firstDataBlock + 1 : 0,
+    journalBlocks,
     backupSuperblock: blockCount - 1,
-    freeBlocks: blockCount - firstDataBlock - 1 - 1, // minus backup SB and the root directory block
+    // minus backup SB, the root directory block and the journal
+    freeBlocks: blockCount - firstDataBlock - 1 - 1 - journalBlocks,
   };
 }
 
@@ -296,6 +344,7 @@ export function writeFilesystem(
   const bb = new Uint8Array(layout.blockBitmapBlocks * bs);
   const rootBlock = layout.firstDataBlock;
   setBits(bb, 0, layout.firstDataBlock + 1);
+  if (layout.journalBlocks) setBits(bb, layout.journalStart, layout.journalStart + layout.journalBlocks);
   setBits(bb, layout.blockCount - 1, layout.blockBitmapBlocks * bs * 8);
   dev.write(layout.blockBitmapStart * bs, bb);
   // inode bitmap: reserved inodes 1..15, padding
@@ -363,6 +412,29 @@ export function writeFilesystem(
     inode(S_IFREG | 0o600, 1, 0, 0, IFL_INTERNAL, 0, emptyData),
     at(COLL_TABLE_INO),
   );
+  if (layout.journalBlocks) {
+    // The journal (FORMAT.md §9.1): inode 4, one extent, an empty log. Only its
+    // superblock is written: stale blocks in the log area cannot pass as
+    // transactions, whose checksums are seeded with this filesystem's fresh UUID.
+    const jdata = new Uint8Array(INODE_DATA_SIZE);
+    encodeExtentNode(
+      {
+        depth: 0,
+        max: EXT_ROOT_MAX,
+        extents: [{ logical: 0, physical: layout.journalStart, length: layout.journalBlocks, flags: 0 }],
+      },
+      jdata,
+      JOURNAL_INO,
+    );
+    encodeInode(
+      JOURNAL_INO,
+      inode(S_IFREG | 0o600, 1, layout.journalBlocks * bs, layout.journalBlocks, IFL_INTERNAL, 0, jdata),
+      at(JOURNAL_INO),
+    );
+    const jsb = newJournalSuperblock(bs, layout.journalBlocks, opts.uuid);
+    jsb.sequence = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
+    dev.write(layout.journalStart * bs, encodeJournalSuperblock(jsb, bs));
+  }
   dev.write(layout.inodeTableStart * bs, table);
   // root directory: an empty hash tree
   const dirBuf = new Uint8Array(bs);
@@ -383,7 +455,8 @@ export function writeFilesystem(
     versionMajor: VERSION_MAJOR,
     versionMinor: VERSION_MINOR,
     featureCompat: COMPAT_XATTR | COMPAT_BACKUP_SB,
-    featureIncompat: INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS,
+    featureIncompat: INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS |
+      (layout.journalBlocks ? INCOMPAT_JOURNAL : 0),
     featureRoCompat: RO_COMPAT_PARENT_PTR,
     logBlockSize: Math.log2(bs) - 10,
     blockCount: layout.blockCount,
@@ -401,7 +474,7 @@ export function writeFilesystem(
     collTableIno: COLL_TABLE_INO,
     inodeSize: INODE_SIZE,
     state: STATE_CLEAN,
-    errors: 1,
+    errors: ERRORS_BEHAVIOURS.indexOf(opts.errors ?? "continue") + 1,
     mountCount: 0,
     maxMountCount: 0,
     mkfsTime: now,
@@ -413,8 +486,8 @@ export function writeFilesystem(
     hashSeed: opts.hashSeed ?? (crypto.getRandomValues(new Uint32Array(1))[0]),
     firstIno: FIRST_INO,
     orphanHead: 0,
-    journalIno: 0,
-    journalBlocks: 0,
+    journalIno: layout.journalBlocks ? JOURNAL_INO : 0,
+    journalBlocks: layout.journalBlocks,
     collCount: 0,
     inodeRatio: opts.inodeRatio ?? 16384,
     checksum: 0,

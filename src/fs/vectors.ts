@@ -176,72 +176,74 @@ export class Collections {
    * @throws FsError ENOTDIR, EINVAL (bad parameters, already in or above a collection), ENOSPC
    */
   create(dir: number, p: CollectionParams): CollectionInfo {
-    const fs = this.#fs;
-    const n = fs.iget(dir);
-    if ((n.d.mode & S_IFMT) !== S_IFDIR) {
-      throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
-    }
-    check(
-      Number.isInteger(p.dim) && p.dim >= 1 && p.dim <= MAX_DIM,
-      "EINVAL",
-      `dimension ${p.dim} is out of range (1..${MAX_DIM})`,
-    );
-    const metric = METRICS.indexOf(p.metric) + 1;
-    const elemType = ELEM_TYPES.indexOf(p.elem) + 1;
-    check(
-      metric > 0,
-      "EINVAL",
-      `unknown metric '${p.metric}' (use l2, cosine or ip)`,
-    );
-    check(
-      elemType > 0,
-      "EINVAL",
-      `unknown element type '${p.elem}' (use f32, f16 or i8)`,
-    );
-    const inside = this.collectionOfDir(dir);
-    if (inside) {
-      throw new FsError(
+    return this.#fs.op(() => {
+      const fs = this.#fs;
+      const n = fs.iget(dir);
+      if ((n.d.mode & S_IFMT) !== S_IFDIR) {
+        throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
+      }
+      check(
+        Number.isInteger(p.dim) && p.dim >= 1 && p.dim <= MAX_DIM,
         "EINVAL",
-        `directory is already inside collection ${inside} (rooted at ${
-          fs.pathOf(this.get(inside).rootIno)
-        }); collections do not nest`,
+        `dimension ${p.dim} is out of range (1..${MAX_DIM})`,
       );
-    }
-    for (const r of this.#table().values()) {
-      if (fs.isAncestor(dir, r.rootIno)) {
+      const metric = METRICS.indexOf(p.metric) + 1;
+      const elemType = ELEM_TYPES.indexOf(p.elem) + 1;
+      check(
+        metric > 0,
+        "EINVAL",
+        `unknown metric '${p.metric}' (use l2, cosine or ip)`,
+      );
+      check(
+        elemType > 0,
+        "EINVAL",
+        `unknown element type '${p.elem}' (use f32, f16 or i8)`,
+      );
+      const inside = this.collectionOfDir(dir);
+      if (inside) {
         throw new FsError(
           "EINVAL",
-          `directory contains collection ${r.id} (at ${fs.pathOf(r.rootIno)}); collections do not nest`,
+          `directory is already inside collection ${inside} (rooted at ${
+            fs.pathOf(this.get(inside).rootIno)
+          }); collections do not nest`,
         );
       }
-    }
-    let id = 1;
-    while (this.#table().has(id)) id++;
-    const vec = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL);
-    const map = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL);
-    const rec: CollectionRecord = {
-      id,
-      rootIno: dir,
-      dim: p.dim,
-      metric,
-      elemType,
-      count: 0,
-      vecIno: vec.ino,
-      mapIno: map.ino,
-      hnswIno: 0,
-      bm25Ino: 0,
-      created: Math.floor(Date.now() / 1000),
-      generation: 0,
-      hnswM: 0,
-      hnswEfConstruction: 0,
-    };
-    this.#writeRecord(rec);
-    this.#table().set(id, rec);
-    n.d.flags |= IFL_COLL_ROOT;
-    n.d.collId = id;
-    fs.dirty(n);
-    fs.sb.collCount = this.#table().size;
-    return this.#info(rec);
+      for (const r of this.#table().values()) {
+        if (fs.isAncestor(dir, r.rootIno)) {
+          throw new FsError(
+            "EINVAL",
+            `directory contains collection ${r.id} (at ${fs.pathOf(r.rootIno)}); collections do not nest`,
+          );
+        }
+      }
+      let id = 1;
+      while (this.#table().has(id)) id++;
+      const vec = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL);
+      const map = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL);
+      const rec: CollectionRecord = {
+        id,
+        rootIno: dir,
+        dim: p.dim,
+        metric,
+        elemType,
+        count: 0,
+        vecIno: vec.ino,
+        mapIno: map.ino,
+        hnswIno: 0,
+        bm25Ino: 0,
+        created: Math.floor(Date.now() / 1000),
+        generation: 0,
+        hnswM: 0,
+        hnswEfConstruction: 0,
+      };
+      this.#writeRecord(rec);
+      this.#table().set(id, rec);
+      n.d.flags |= IFL_COLL_ROOT;
+      n.d.collId = id;
+      fs.dirty(n);
+      fs.sb.collCount = this.#table().size;
+      return this.#info(rec);
+    });
   }
 
   #load(id: number): Loaded {
@@ -337,56 +339,58 @@ export class Collections {
    *   changes when it throws.
    */
   setVector(ino: number, v: Float32Array): void {
-    const fs = this.#fs;
-    const n = fs.iget(ino);
-    if ((n.d.mode & S_IFMT) !== S_IFREG || (n.d.flags & IFL_INTERNAL)) {
-      throw new FsError(
-        "EINVAL",
-        `only regular files carry vectors (inode ${ino} is not one)`,
-      );
-    }
-    const id = this.collectionForFile(ino);
-    const l = this.#load(id);
-    const rec = l.rec;
-    if (v.length !== rec.dim) {
-      throw new FsError(
-        "EINVAL",
-        `vector has ${v.length} elements but collection ${id} has dimension ${rec.dim}`,
-      );
-    }
-    const bytes = encodeVector(v, ELEMS[rec.elemType - 1]);
-    const crc = crc32c(bytes);
-    const stride = this.#stride(rec);
-    if (n.d.flags & IFL_HAS_VECTOR) {
-      const slot = n.d.vecSlot;
+    return this.#fs.op(() => {
+      const fs = this.#fs;
+      const n = fs.iget(ino);
+      if ((n.d.mode & S_IFMT) !== S_IFREG || (n.d.flags & IFL_INTERNAL)) {
+        throw new FsError(
+          "EINVAL",
+          `only regular files carry vectors (inode ${ino} is not one)`,
+        );
+      }
+      const id = this.collectionForFile(ino);
+      const l = this.#load(id);
+      const rec = l.rec;
+      if (v.length !== rec.dim) {
+        throw new FsError(
+          "EINVAL",
+          `vector has ${v.length} elements but collection ${id} has dimension ${rec.dim}`,
+        );
+      }
+      const bytes = encodeVector(v, ELEMS[rec.elemType - 1]);
+      const crc = crc32c(bytes);
+      const stride = this.#stride(rec);
+      if (n.d.flags & IFL_HAS_VECTOR) {
+        const slot = n.d.vecSlot;
+        fs.write(rec.vecIno, slot * stride, bytes);
+        l.crcs[slot] = crc;
+        this.#writeSlotBlock(l, slot);
+        this.#patchCache(l, slot, bytes);
+        this.#bump(l);
+        return;
+      }
+      const slot = rec.count;
       fs.write(rec.vecIno, slot * stride, bytes);
-      l.crcs[slot] = crc;
-      this.#writeSlotBlock(l, slot);
-      this.#patchCache(l, slot, bytes);
+      l.owners.push(ino);
+      l.crcs.push(crc);
+      rec.count++;
+      try {
+        this.#writeSlotBlock(l, slot);
+      } catch (e) {
+        l.owners.pop();
+        l.crcs.pop();
+        rec.count--;
+        this.#shrinkFiles(l);
+        throw e;
+      }
+      n.d.flags |= IFL_HAS_VECTOR;
+      n.d.collId = id;
+      n.d.vecSlot = slot;
+      n.d.ctime = nowTimespec();
+      fs.dirty(n);
+      l.data = undefined;
       this.#bump(l);
-      return;
-    }
-    const slot = rec.count;
-    fs.write(rec.vecIno, slot * stride, bytes);
-    l.owners.push(ino);
-    l.crcs.push(crc);
-    rec.count++;
-    try {
-      this.#writeSlotBlock(l, slot);
-    } catch (e) {
-      l.owners.pop();
-      l.crcs.pop();
-      rec.count--;
-      this.#shrinkFiles(l);
-      throw e;
-    }
-    n.d.flags |= IFL_HAS_VECTOR;
-    n.d.collId = id;
-    n.d.vecSlot = slot;
-    n.d.ctime = nowTimespec();
-    fs.dirty(n);
-    l.data = undefined;
-    this.#bump(l);
+    });
   }
 
   #patchCache(l: Loaded, slot: number, bytes: Uint8Array): void {
@@ -430,42 +434,44 @@ export class Collections {
    * @returns whether a vector was removed
    */
   deleteVector(ino: number): boolean {
-    const fs = this.#fs;
-    const n = fs.iget(ino);
-    if (!(n.d.flags & IFL_HAS_VECTOR)) return false;
-    const l = this.#load(n.d.collId);
-    const rec = l.rec;
-    const slot = n.d.vecSlot;
-    const last = rec.count - 1;
-    const stride = this.#stride(rec);
-    if (slot !== last) {
-      const bytes = fs.read(rec.vecIno, last * stride, stride);
-      fs.write(rec.vecIno, slot * stride, bytes);
-      const mover = fs.iget(l.owners[last]);
-      l.owners[slot] = l.owners[last];
-      l.crcs[slot] = l.crcs[last];
-      mover.d.vecSlot = slot;
-      fs.dirty(mover);
-    }
-    l.owners.pop();
-    l.crcs.pop();
-    rec.count--;
-    const per = slotsPerBlock(fs.blockSize);
-    const touched = new Set<number>();
-    if (slot < rec.count) touched.add(Math.floor(slot / per));
-    if (Math.floor(last / per) * per < rec.count) {
-      touched.add(Math.floor(last / per));
-    }
-    for (const b of touched) this.#writeSlotBlock(l, b * per);
-    this.#shrinkFiles(l);
-    n.d.flags &= ~IFL_HAS_VECTOR;
-    n.d.collId = 0;
-    n.d.vecSlot = 0;
-    if (n.d.nlink > 0) n.d.ctime = nowTimespec();
-    fs.dirty(n);
-    l.data = undefined;
-    this.#bump(l);
-    return true;
+    return this.#fs.op(() => {
+      const fs = this.#fs;
+      const n = fs.iget(ino);
+      if (!(n.d.flags & IFL_HAS_VECTOR)) return false;
+      const l = this.#load(n.d.collId);
+      const rec = l.rec;
+      const slot = n.d.vecSlot;
+      const last = rec.count - 1;
+      const stride = this.#stride(rec);
+      if (slot !== last) {
+        const bytes = fs.read(rec.vecIno, last * stride, stride);
+        fs.write(rec.vecIno, slot * stride, bytes);
+        const mover = fs.iget(l.owners[last]);
+        l.owners[slot] = l.owners[last];
+        l.crcs[slot] = l.crcs[last];
+        mover.d.vecSlot = slot;
+        fs.dirty(mover);
+      }
+      l.owners.pop();
+      l.crcs.pop();
+      rec.count--;
+      const per = slotsPerBlock(fs.blockSize);
+      const touched = new Set<number>();
+      if (slot < rec.count) touched.add(Math.floor(slot / per));
+      if (Math.floor(last / per) * per < rec.count) {
+        touched.add(Math.floor(last / per));
+      }
+      for (const b of touched) this.#writeSlotBlock(l, b * per);
+      this.#shrinkFiles(l);
+      n.d.flags &= ~IFL_HAS_VECTOR;
+      n.d.collId = 0;
+      n.d.vecSlot = 0;
+      if (n.d.nlink > 0) n.d.ctime = nowTimespec();
+      fs.dirty(n);
+      l.data = undefined;
+      this.#bump(l);
+      return true;
+    });
   }
 
   /**
@@ -539,37 +545,39 @@ export class Collections {
    * the root directory becomes an ordinary directory.
    */
   dropCollection(id: number): void {
-    const fs = this.#fs;
-    const rec = this.#table().get(id);
-    if (!rec) return;
-    const l = this.#load(id);
-    for (const ino of l.owners) {
-      const n = fs.iget(ino);
-      n.d.flags &= ~IFL_HAS_VECTOR;
-      n.d.collId = 0;
-      n.d.vecSlot = 0;
-      fs.dirty(n);
-    }
-    for (const ino of [rec.vecIno, rec.mapIno]) {
-      const n = fs.iget(ino);
-      fs.truncate(ino, 0);
-      n.d.nlink = 0;
-      fs.forceFree(ino);
-    }
-    try {
-      const root = fs.iget(rec.rootIno);
-      root.d.flags &= ~IFL_COLL_ROOT;
-      root.d.collId = 0;
-      fs.dirty(root);
-    } catch { /* root already being freed */ }
-    fs.write(
-      COLL_TABLE_INO,
-      (id - 1) * COLL_RECORD_SIZE,
-      new Uint8Array(COLL_RECORD_SIZE),
-    );
-    this.#table().delete(id);
-    this.#loaded.delete(id);
-    fs.sb.collCount = this.#table().size;
+    return this.#fs.op(() => {
+      const fs = this.#fs;
+      const rec = this.#table().get(id);
+      if (!rec) return;
+      const l = this.#load(id);
+      for (const ino of l.owners) {
+        const n = fs.iget(ino);
+        n.d.flags &= ~IFL_HAS_VECTOR;
+        n.d.collId = 0;
+        n.d.vecSlot = 0;
+        fs.dirty(n);
+      }
+      for (const ino of [rec.vecIno, rec.mapIno]) {
+        const n = fs.iget(ino);
+        fs.truncate(ino, 0);
+        n.d.nlink = 0;
+        fs.forceFree(ino);
+      }
+      try {
+        const root = fs.iget(rec.rootIno);
+        root.d.flags &= ~IFL_COLL_ROOT;
+        root.d.collId = 0;
+        fs.dirty(root);
+      } catch { /* root already being freed */ }
+      fs.write(
+        COLL_TABLE_INO,
+        (id - 1) * COLL_RECORD_SIZE,
+        new Uint8Array(COLL_RECORD_SIZE),
+      );
+      this.#table().delete(id);
+      this.#loaded.delete(id);
+      fs.sb.collCount = this.#table().size;
+    });
   }
 
   /** The whole vector store of a collection (count * stride bytes), cached in memory. */
