@@ -4,11 +4,12 @@
  */
 import type { Command } from "commander";
 import { deviceSummary, formatBytes, formatDeviceSummary } from "../src/device/probe.ts";
-import { type Layout, mkfs, type MkfsResult } from "../src/fs/mkfs.ts";
+import { ERRORS_BEHAVIOURS, type Layout, mkfs, type MkfsOptions, type MkfsResult } from "../src/fs/mkfs.ts";
 import { uuidToString } from "../src/format/superblock.ts";
 import {
   action,
   c,
+  CliError,
   defineCommand,
   examples,
   kvTable,
@@ -30,6 +31,9 @@ interface MkfsFlags {
   dryRun?: boolean;
   force?: boolean;
   json?: boolean;
+  journalSize?: number;
+  journal?: boolean;
+  errors?: string;
 }
 
 /** One region of the layout, in blocks. */
@@ -55,7 +59,13 @@ export function regions(l: Layout): Region[] {
     r("block bitmap", l.blockBitmapStart, l.blockBitmapBlocks),
     r("inode bitmap", l.inodeBitmapStart, l.inodeBitmapBlocks),
     r("inode table", l.inodeTableStart, l.inodeTableBlocks),
-    r("data", l.firstDataBlock, l.backupSuperblock - l.firstDataBlock),
+    ...(l.journalBlocks
+      ? [
+        r("root directory", l.firstDataBlock, 1),
+        r("journal (inode 4)", l.journalStart, l.journalBlocks),
+        r("data", l.journalStart + l.journalBlocks, l.backupSuperblock - l.journalStart - l.journalBlocks),
+      ]
+      : [r("data", l.firstDataBlock, l.backupSuperblock - l.firstDataBlock)]),
     r("backup superblock", l.backupSuperblock, 1),
   ];
 }
@@ -71,6 +81,7 @@ function toJson(res: MkfsResult, wouldRefuse: boolean, summary?: unknown) {
     blockCount: l.blockCount,
     inodeCount: l.inodeCount,
     freeBlocks: l.freeBlocks,
+    journalBlocks: l.journalBlocks,
     uuid: uuidToString(res.uuid),
     label: res.label,
     regions: regions(l),
@@ -90,6 +101,12 @@ function printLayout(res: MkfsResult): void {
     ["block size", `${l.blockSize} bytes`],
     ["blocks", `${l.blockCount} (${formatBytes(l.blockCount * l.blockSize)})`],
     ["inodes", `${l.inodeCount} (256 bytes each)`],
+    [
+      "journal",
+      l.journalBlocks
+        ? `${l.journalBlocks} blocks (${formatBytes(l.journalBlocks * l.blockSize)}), jbd2 format, ordered data`
+        : c.dim("none (crashes can leave inconsistencies for fsck)"),
+    ],
     [
       "free blocks",
       `${l.freeBlocks} (${formatBytes(l.freeBlocks * l.blockSize)})`,
@@ -148,6 +165,16 @@ export function register(program: Command): void {
       "-f, --force",
       "format even if the target already holds a filesystem or partition table",
     )
+    .option(
+      "-J, --journal-size <size>",
+      "journal size (bytes, or 16M, 1G; at least 1024 blocks); default: as mke2fs, by filesystem size",
+      parseSize,
+    )
+    .option("--no-journal", "no metadata journal (not crash-safe: a crash may need vexfs fsck -y)")
+    .option(
+      "-e, --errors <behaviour>",
+      "what a mount does when it meets corruption: continue, remount-ro or panic (default continue)",
+    )
     .option("--json", "print the layout as JSON")
     .addHelpText(
       "after",
@@ -155,10 +182,27 @@ export function register(program: Command): void {
 mkfs refuses a target that is mounted or in use, and (without --force) one that
 already holds a filesystem, swap, RAID/LVM/LUKS member or partition table; the
 message names what was found. Only metadata is written, so large sparse images
-are fast to format.`,
+are fast to format.
+
+A metadata journal in the Linux kernel's jbd2 format is created by default
+(sized as mke2fs does: 4 MiB on small filesystems up to 1 GiB on large ones):
+after a crash or power cut, the next mount, offline command or fsck replays it
+and every fsync'd file and vector is intact.`,
     )
     .action(action("mkfs", (target: string, o: MkfsFlags) => {
+      if (o.errors !== undefined && !(ERRORS_BEHAVIOURS as readonly string[]).includes(o.errors)) {
+        throw new CliError(`--errors must be continue, remount-ro or panic, not '${o.errors}'`, 16);
+      }
+      const bs = o.blockSize ?? 4096;
+      if (o.journal === false && o.journalSize !== undefined) {
+        throw new CliError("--journal-size and --no-journal contradict each other; give one", 16);
+      }
+      if (o.journalSize !== undefined && o.journalSize % bs !== 0) {
+        throw new CliError(`--journal-size ${o.journalSize} is not a whole number of ${bs}-byte blocks`, 16);
+      }
       const opts = {
+        journalBlocks: o.journal === false ? 0 : o.journalSize !== undefined ? o.journalSize / bs : undefined,
+        errors: o.errors as MkfsOptions["errors"],
         blockSize: o.blockSize,
         label: o.label,
         uuid: o.uuid,
@@ -221,5 +265,7 @@ are fast to format.`,
     "vexfs mkfs -n /dev/sdb1                   # show what is there and the layout; write nothing",
     "vexfs mkfs -f -N 100000 /dev/sdb1         # overwrite an existing filesystem",
     "vexfs mkfs --json -s 256M test.img",
+    "vexfs mkfs -s 10G -J 256M big.img          # a larger journal for heavy metadata work",
+    "vexfs mkfs --no-journal -s 64M scratch.img",
   ]);
 }
