@@ -9,7 +9,7 @@ import { FsError } from "../src/errors.ts";
 import { detachStdio, newSession } from "../src/mount/daemon.ts";
 import { KNOWN_OPTIONS, type MountOptions, parseMountOptions } from "../src/mount/options.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
-import { type ServedMount, serveVexfs } from "../src/mount/serve.ts";
+import { checkNotMountPoint, type ServedMount, serveVexfs } from "../src/mount/serve.ts";
 import { findMount, unmountAndWait } from "../src/mount/unmount.ts";
 import { action, CliError, defineCommand, examples, warn } from "./util.ts";
 
@@ -32,6 +32,7 @@ function mountError(source: string, mountpoint: string, e: unknown): CliError {
     const msg = e.message.replace(/^[A-Z0-9]+: /, "");
     switch (e.code) {
       case "EBUSY":
+        if (msg.includes("is already a mount point")) return new CliError(msg);
         return new CliError(
           `${source} is already mounted or in use by another process (a second mount is refused): ${msg}`,
         );
@@ -137,7 +138,8 @@ reason). Unmount with 'vexfs umount MOUNTPOINT', 'fusermount3 -u MOUNTPOINT'
 or 'umount MOUNTPOINT'; the daemon then writes everything back, marks the
 superblock clean and exits. SIGINT and SIGTERM to the daemon unmount too.
 A device or image that is already mounted (or opened by another vexfs
-command) is refused.
+command) is refused, and so is a MOUNTPOINT that is already a mount point
+(of VexFS or anything else): unmount it first or choose another directory.
 
 Mount options (-o), as mount(8) and fstab give them:
   ro                  read-only (nothing is written, not even the superblock)
@@ -184,6 +186,12 @@ Known: ${KNOWN_OPTIONS.join(", ")}.`,
             warn(`vexfs: warning: ${m.source} was not cleanly unmounted; run 'vexfs fsck' on it after unmounting`);
           }
         });
+      }
+      // Refused here too, so that no daemon is started for it.
+      try {
+        checkNotMountPoint(mountpoint);
+      } catch (e) {
+        throw mountError(source, mountpoint, e);
       }
       const args = [...lists.flatMap((l) => ["-o", l]), source, mountpoint];
       return await startDaemon(args);

@@ -18,7 +18,7 @@ import { Device } from "../src/device/device.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
 import { mountImage, mountTest, sha256File } from "../src/mount/_testutil.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
-import { findMount } from "../src/mount/unmount.ts";
+import { findMount, listMounts } from "../src/mount/unmount.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../src/test_assert.ts";
 
 const dec = new TextDecoder();
@@ -479,6 +479,66 @@ Deno.test({
       await ok(["umount", s.mnt]);
       await assertReleasedClean(s);
       assertEquals((await ok(["cat", s.img, "/keep.txt"])).stdout, "still here\n");
+    }),
+});
+
+Deno.test({
+  name:
+    "vexfs mount: a directory that is already a mount point (VexFS, tmpfs, a dead mount) is refused, nothing started",
+  ...mountTest,
+  fn: () =>
+    withSetup(async (s) => {
+      const img2 = `${s.dir}/other.img`;
+      mkfs(img2, { size: 64 << 20 });
+      const mountsOn = (dir: string) => listMounts().filter((m) => m.mountpoint === dir).length;
+      const refusedOn = async (dir: string, source: string, fstype: string) => {
+        for (const fg of [[], ["-f"]]) {
+          assertRefused(
+            await vexfs(["mount", ...fg, img2, dir]),
+            "mount",
+            `${dir} is already a mount point of ${source} (${fstype}); unmount it first or choose another directory`,
+          );
+          assertEquals(mountsOn(dir), 1, `no second mount stacked on ${dir}`);
+          assertEquals(daemonPids(dir).length, fstype === "fuse.vexfs" ? 1 : 0, "no second daemon");
+          Device.open(img2, { exclusive: true }).close(); // the other image was not opened
+          assertEquals(sbState(img2), STATE_CLEAN);
+        }
+      };
+      await mountDaemon(s);
+      await refusedOn(s.mnt, s.img, "fuse.vexfs");
+      // the same image again on its own mountpoint: the mount point is named first
+      assertRefused(await vexfs(["mount", s.img, s.mnt]), "mount", "is already a mount point of");
+      // a relative spelling of the directory is the same directory
+      const rel = await new Deno.Command(vexfsArgv([])[0], {
+        args: [...vexfsArgv(["mount", img2, "mnt"]).slice(1)],
+        cwd: s.dir,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      assertStringIncludes(dec.decode(rel.stderr), "mnt is already a mount point of");
+      assertEquals(rel.code, 1);
+      assertEquals(mountsOn(s.mnt), 1);
+      // any other filesystem
+      const tmpfs = `${s.dir}/tmpfs`;
+      Deno.mkdirSync(tmpfs);
+      assertEquals((await sh("mount", ["-t", "tmpfs", "vexfs-test-tmpfs", tmpfs])).code, 0);
+      try {
+        await refusedOn(tmpfs, "vexfs-test-tmpfs", "tmpfs");
+      } finally {
+        await sh("umount", [tmpfs]);
+      }
+      // a dead mount (its daemon killed): stat fails, yet it is still a mount point
+      Deno.kill(daemonPid(s.mnt), "SIGKILL");
+      await waitFor("the daemon to die", () => daemonPids(s.mnt).length === 0);
+      assertRefused(await vexfs(["mount", img2, s.mnt]), "mount", `${s.mnt} is already a mount point of ${s.img}`);
+      assertEquals(mountsOn(s.mnt), 1);
+      assertEquals((await sh("fusermount3", ["-u", "-z", s.mnt])).code, 0);
+      // once unmounted, the directory takes a mount again
+      await ok(["mount", img2, s.mnt]);
+      assertEquals(findMount(s.mnt)?.source, img2);
+      await ok(["umount", s.mnt]);
     }),
 });
 

@@ -11,8 +11,10 @@ import { STATE_CLEAN } from "../format/constants.ts";
 import { Device } from "../device/device.ts";
 import { Vexfs } from "../fs/fs.ts";
 import { type FuseMount, mountFuse } from "../fuse/session.ts";
+import { resolve } from "node:path";
 import { createVexfsOps } from "./ops.ts";
 import { fuseOptions, type MountOptions } from "./options.ts";
+import { listMounts } from "./unmount.ts";
 
 /** A live mount made by {@linkcode serveVexfs}. */
 export interface ServedMount {
@@ -42,6 +44,31 @@ export interface ServeOptions {
 }
 
 /**
+ * Refuses a directory that is already a mount point (a VexFS mount or any
+ * other, live or dead), as mount(8) does, instead of stacking a second
+ * mount over it: reads /proc/self/mountinfo.
+ * @param mountpoint the directory as given (relative to the working directory or absolute)
+ * @throws FsError EBUSY: "DIR is already a mount point of SOURCE (FSTYPE);
+ *   unmount it first or choose another directory"
+ */
+export function checkNotMountPoint(mountpoint: string): void {
+  let abs: string;
+  try {
+    abs = Deno.realPathSync(mountpoint);
+  } catch {
+    abs = resolve(mountpoint); // a dead FUSE mount does not stat ("Transport endpoint is not connected")
+  }
+  const m = listMounts().filter((e) => e.mountpoint === abs).at(-1);
+  if (m) {
+    throw new FsError(
+      "EBUSY",
+      `${mountpoint} is already a mount point of ${m.source} (${m.fstype}); ` +
+        `unmount it first or choose another directory`,
+    );
+  }
+}
+
+/**
  * Mounts the VexFS on `source` at `mountpoint` and serves it from this
  * process until unmounted. Never access the mountpoint synchronously from
  * this process afterwards (its JS thread serves the requests).
@@ -49,7 +76,8 @@ export interface ServeOptions {
  * @param source device or image path
  * @param mountpoint an existing directory
  * @param opts parsed `-o` options
- * @throws FsError ENOTDIR/ENOENT for a bad mountpoint, EUCLEAN for a non-VexFS
+ * @throws FsError EBUSY (before anything else) when `mountpoint` is already
+ *   a mount point ({@linkcode checkNotMountPoint}), ENOTDIR/ENOENT for a bad mountpoint, EUCLEAN for a non-VexFS
  *   or damaged image (message says what is wrong), EBUSY when the device is
  *   mounted or in use, EROFS for unsupported read-only features; Error when
  *   libfuse cannot mount (message from libfuse on stderr).
@@ -60,6 +88,7 @@ export function serveVexfs(
   opts: MountOptions,
   serve: ServeOptions = {},
 ): ServedMount {
+  checkNotMountPoint(mountpoint);
   let st: Deno.FileInfo;
   try {
     st = Deno.statSync(mountpoint);
