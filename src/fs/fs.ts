@@ -47,6 +47,7 @@ import {
   SB_SIZE,
   STATE_CLEAN,
   STATE_DIRTY,
+  STATE_ERROR,
   SUPPORTED_RO_COMPAT,
   SYMLINK_MAX,
 } from "../format/constants.ts";
@@ -78,6 +79,8 @@ import {
 import { Collections } from "./vectors.ts";
 import { Journal } from "../journal/journal.ts";
 import { recoverJournal, type RecoveryResult } from "../journal/recovery.ts";
+import { journalExtents } from "../journal/map.ts";
+import { ERRORS_BEHAVIOURS } from "./mkfs.ts";
 
 /** A file name: a string (encoded as UTF-8) or raw bytes. */
 export type Name = string | Uint8Array;
@@ -147,6 +150,8 @@ export interface OpenOptions {
   force?: boolean;
   /** called with a warning the engine wants a person to see (journal trouble, a split transaction) */
   onWarning?: (message: string) => void;
+  /** what to do on corruption, overriding the superblock's `errors` (FORMAT.md §3.2; the mount option `errors=`) */
+  errors?: "continue" | "remount-ro" | "panic";
 }
 
 /** In-memory state of a loaded inode. */
@@ -303,13 +308,27 @@ export class Vexfs {
     const fs = new Vexfs(dev, sb, readOnly);
     fs.recovery = recovery;
     if (opts.onWarning) fs.onWarning = opts.onWarning;
+    fs.errorsBehaviour = opts.errors ?? ERRORS_BEHAVIOURS[sb.errors - 1] ?? "continue";
     if (recovery?.problems.length) fs.onWarning(`journal: ${recovery.problems.join("; ")}`);
+    const distrust = fs.#distrust();
+    if (distrust.length) {
+      const what = `${dev.path}: ${distrust.join("; ")}`;
+      if (!readOnly) {
+        throw new FsError("EUCLEAN", `${what}; run vexfs fsck -y to repair it (it can still be opened read-only)`);
+      }
+      fs.onWarning(`${what}; run vexfs fsck`);
+    }
     if (!readOnly) {
       if (sb.featureIncompat & INCOMPAT_JOURNAL) {
         fs.journal = Journal.load(dev, sb);
         fs.blockMap.holdFrees = true;
         fs.cache.writeBack = false;
         sb.featureIncompat |= INCOMPAT_RECOVER;
+        if (fs.journal.errno) {
+          fs.onWarning(`the journal records an error (errno ${-fs.journal.errno}) from an earlier use; run vexfs fsck`);
+          sb.state = STATE_ERROR;
+          fs.journal.clearErrno();
+        }
       } else if (sb.state === STATE_CLEAN) sb.state = STATE_DIRTY;
       sb.mountCount++;
       sb.mountTime = Math.floor(Date.now() / 1000);
@@ -322,18 +341,140 @@ export class Vexfs {
   }
 
   /**
+   * What the metadata read at open contradicts (the mount must not trust a
+   * damaged bitmap, FORMAT.md §2.1): free counts of the bitmaps against the
+   * superblock (when the superblock is known to be current: a journal, or a
+   * clean close) and the bits that must always be set (metadata, the backup
+   * superblock, the journal, reserved inodes). Empty when all agree.
+   */
+  #distrust(): string[] {
+    const sb = this.sb;
+    const out: string[] = [];
+    const current = (sb.featureIncompat & INCOMPAT_JOURNAL) !== 0 || sb.state === STATE_CLEAN;
+    if (current && this.blockMap.free !== sb.freeBlocks) {
+      out.push(`the block bitmap counts ${this.blockMap.free} free blocks but the superblock says ${sb.freeBlocks}`);
+    }
+    if (current && this.inodeMap.free !== sb.freeInodes) {
+      out.push(`the inode bitmap counts ${this.inodeMap.free} free inodes but the superblock says ${sb.freeInodes}`);
+    }
+    if (this.blockMap.countSet(0, sb.firstDataBlock) !== sb.firstDataBlock || !this.blockMap.test(sb.blockCount - 1)) {
+      out.push("the block bitmap marks metadata blocks free");
+    }
+    if (sb.journalBlocks && sb.featureIncompat & INCOMPAT_JOURNAL) {
+      try {
+        const js = journalExtents(this.dev, sb);
+        if (js.some((e) => this.blockMap.countSet(e.physical, e.physical + e.length) !== e.length)) {
+          out.push("the block bitmap marks journal blocks free");
+        }
+      } catch (e) {
+        out.push(e instanceof Error ? e.message : String(e));
+      }
+    }
+    if (this.inodeMap.countSet(0, FIRST_INO - 1) !== FIRST_INO - 1) {
+      out.push("the inode bitmap marks reserved inodes free");
+    }
+    return out;
+  }
+
+  /**
    * Runs `fn` as one operation: everything it changes joins the running
    * transaction and no commit happens inside it (so a crash shows all of it
    * or none); when the outermost operation ends, the transaction commits if
    * it has grown past the journal's soft limit. Nested calls join the outer
    * operation. Used by every mutating method and by {@link Collections}.
+   * Corruption (EUCLEAN, EIO) that escapes the outermost operation is
+   * recorded in the superblock and handled as `errors=` says.
+   * @param name what the operation is called in the error record (at most 32 ASCII bytes)
    */
-  op<T>(fn: () => T): T {
+  op<T>(fn: () => T, name = "operation"): T {
     this.#depth++;
     try {
       return fn();
+    } catch (e) {
+      if (this.#depth === 1 && e instanceof FsError && (e.code === "EUCLEAN" || e.code === "EIO")) {
+        this.#recordError(name, e);
+      }
+      throw e;
     } finally {
       if (--this.#depth === 0) this.#maybeCommit();
+    }
+  }
+
+  /**
+   * What to do on corruption (FORMAT.md §3.2): the superblock's `errors`, or
+   * the mount option that overrides it for this open.
+   */
+  errorsBehaviour: "continue" | "remount-ro" | "panic" = "continue";
+  /** Called once when `errors=panic` met an error: the mount unmounts. */
+  onPanic: (() => void) | null = null;
+  /** Set when an error made this open read-only (`errors=remount-ro` or `panic`). */
+  #errorRo = false;
+
+  /** True when the filesystem is read-only: opened so, or turned so by an error. */
+  get isReadOnly(): boolean {
+    return this.readOnly || this.#errorRo;
+  }
+
+  /**
+   * Records corruption met while in use (FORMAT.md §3.2, as ext4's
+   * `ext4_handle_error`): the superblock's error record and state ERROR,
+   * then `errors=` decides: continue (commit the record now), remount-ro or
+   * panic (abandon the running transaction, write only the error record,
+   * refuse every later change; panic also calls {@link onPanic}).
+   */
+  #recordError(op: string, e: FsError): void {
+    const sb = this.sb;
+    const now = Math.floor(Date.now() / 1000);
+    const errno = e.code === "EIO" ? 5 : 117;
+    const ino = Number(/inode (\d+)/.exec(e.message)?.[1] ?? 0);
+    const opName = op.slice(0, 32);
+    const apply = (t: Superblock) => {
+      t.errorCount = (t.errorCount ?? 0) + 1;
+      if (!t.firstErrorTime) {
+        t.firstErrorErrno = errno;
+        t.firstErrorTime = now;
+        t.firstErrorIno = ino;
+        t.firstErrorOp = opName;
+      }
+      t.lastErrorErrno = errno;
+      t.lastErrorTime = now;
+      t.lastErrorIno = ino;
+      t.lastErrorOp = opName;
+      t.state = STATE_ERROR;
+    };
+    apply(sb);
+    this.onWarning(`error in ${op}${ino ? ` (inode ${ino})` : ""}: ${e.message}`);
+    if (this.readOnly || this.#errorRo || this.#closed) return;
+    try {
+      if (this.errorsBehaviour === "continue") {
+        this.#commit();
+        if (!this.journal) {
+          this.#writeSuperblock(true);
+          this.dev.sync();
+        }
+        return;
+      }
+      // remount-ro / panic: the running transaction is abandoned; the disk keeps the
+      // last committed state plus the error record, written in place.
+      this.#errorRo = true;
+      this.cache.writeBack = false;
+      let onDisk: Superblock;
+      if (this.journal) {
+        this.journal.abort(errno);
+        onDisk = this.#sbCommitted ? decodeSuperblock(this.#sbCommitted) : readSuperblock(this.dev);
+        onDisk.featureIncompat &= ~INCOMPAT_RECOVER;
+      } else onDisk = readSuperblock(this.dev);
+      apply(onDisk);
+      onDisk.errorCount = sb.errorCount;
+      const raw = encodeSuperblock(onDisk);
+      this.dev.write(SB_OFFSET, raw);
+      this.dev.write((sb.blockCount - 1) * this.blockSize, raw);
+      this.dev.sync();
+      this.onWarning(`the filesystem is now read-only (errors=${this.errorsBehaviour}); run vexfs fsck`);
+    } catch (e2) {
+      this.onWarning(`could not record the error: ${e2 instanceof Error ? e2.message : e2}`);
+    } finally {
+      if (this.errorsBehaviour === "panic") this.onPanic?.();
     }
   }
 
@@ -344,16 +485,16 @@ export class Vexfs {
    * (`ext4_should_retry_alloc`); such methods change nothing before they
    * refuse with ENOSPC.
    */
-  #op<T>(_name: string, fn: () => T, retry = false): T {
+  #op<T>(name: string, fn: () => T, retry = false): T {
     try {
-      return this.op(fn);
+      return this.op(fn, name);
     } catch (e) {
       if (
         retry && this.#depth === 0 && e instanceof FsError && e.code === "ENOSPC" && this.journal &&
-        this.blockMap.heldCount > 0
+        this.blockMap.heldCount > 0 && !this.#errorRo
       ) {
         this.#commit();
-        return this.op(fn);
+        return this.op(fn, name);
       }
       throw e;
     }
@@ -505,6 +646,9 @@ export class Vexfs {
     this.#assertWritable();
     const run = this.blockMap.findRun(goal || this.blockMap.rotor, want);
     if (!run) throw new FsError("ENOSPC", "no space left on device");
+    if (run.start < this.sb.firstDataBlock || run.start + run.length > this.sb.blockCount - 1) {
+      throw new FsError("EUCLEAN", `the block bitmap offers metadata block ${run.start} as free (damaged bitmap)`);
+    }
     this.blockMap.set(run.start, run.length);
     this.blockMap.rotor = run.start + run.length;
     return run;
@@ -580,10 +724,23 @@ export class Vexfs {
           `inode ${n.ino}: extents overlap or are out of order`,
         );
       }
+      this.#checkInUse(n.ino, e.physical, e.length);
     }
+    for (const b of tree) this.#checkInUse(n.ino, b, 1);
     n.exts = exts;
     n.treeBlocks = tree;
     return exts;
+  }
+
+  /** A block an inode uses must be marked in use: a free bit means a damaged bitmap (or tree). */
+  #checkInUse(ino: number, b: number, len: number): void {
+    if (this.blockMap.countSet(b, b + len) !== len) {
+      throw new FsError(
+        "EUCLEAN",
+        `inode ${ino}: blocks ${b}..${b + len - 1} belong to it but the block bitmap marks some of them free ` +
+          `(damaged bitmap); run vexfs fsck`,
+      );
+    }
   }
 
   #checkBlockNo(b: number, ino: number, len = 1): void {
@@ -1157,6 +1314,14 @@ export class Vexfs {
         return dir === ROOT_INO ? ROOT_INO : d.d.parentIno;
       }
       const e = dirLookup(this.dirBlocks(d), nameBytes(name));
+      if (e && (e.ino < 1 || e.ino > this.sb.inodeCount || !this.inodeMap.test(e.ino - 1))) {
+        throw new FsError(
+          "EUCLEAN",
+          `directory inode ${dir}: entry '${
+            dec.decode(e.name)
+          }' names inode ${e.ino}, which is not in use; run vexfs fsck`,
+        );
+      }
       if (!e) {
         throw new FsError(
           "ENOENT",
@@ -1679,7 +1844,7 @@ export class Vexfs {
   /** Records an access (relatime rule: only if atime <= mtime/ctime or older than a day). */
   touchAtime(ino: number): void {
     return this.#op("touchAtime", () => {
-      if (this.readOnly) return;
+      if (this.isReadOnly) return;
       const n = this.iget(ino);
       const now = nowTimespec();
       const le = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
@@ -1949,7 +2114,7 @@ export class Vexfs {
 
   /** At the end of an outermost operation: commit when the transaction or the cache has grown large. */
   #maybeCommit(): void {
-    if (this.readOnly || this.#closed) return;
+    if (this.readOnly || this.#closed || this.#errorRo) return;
     const j = this.journal;
     if (j) {
       if (j.aborted) return;
@@ -1993,7 +2158,7 @@ export class Vexfs {
    * changed blocks in place (the superblock is the caller's).
    */
   #commit(): void {
-    if (this.readOnly || this.#closed) return;
+    if (this.readOnly || this.#closed || this.#errorRo) return;
     this.#stageMeta();
     const j = this.journal;
     if (!j) {
@@ -2076,7 +2241,7 @@ export class Vexfs {
    * @throws FsError EIO from the device, EROFS once the journal was aborted
    */
   sync(): void {
-    if (this.readOnly || this.#closed) return;
+    if (this.readOnly || this.#closed || this.#errorRo) return;
     if (this.journal) {
       if (this.journal.aborted) throw new FsError("EROFS", "the filesystem went read-only after an error");
       const before = this.journal.stats.commits;
@@ -2111,7 +2276,7 @@ export class Vexfs {
   close(): void {
     if (this.#closed) return;
     try {
-      if (!this.readOnly) {
+      if (!this.readOnly && !this.#errorRo) {
         for (const ino of [...this.#open.keys()]) {
           this.#open.set(ino, 1);
           this.release(ino);
@@ -2144,6 +2309,9 @@ export class Vexfs {
   #assertWritable(): void {
     if (this.readOnly) {
       throw new FsError("EROFS", "the filesystem is open read-only");
+    }
+    if (this.#errorRo) {
+      throw new FsError("EROFS", "the filesystem went read-only after an error (errors=remount-ro); run vexfs fsck");
     }
     if (this.#closed) throw new FsError("EBADF", "the filesystem is closed");
   }

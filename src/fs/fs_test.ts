@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FsError } from "../errors.ts";
 import { assertFsckClean, code, tmpImage } from "./_testutil.ts";
-import { ROOT_INO, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from "../format/constants.ts";
+import { INCOMPAT_RECOVER, ROOT_INO, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from "../format/constants.ts";
+import { mkfs } from "./mkfs.ts";
 import { Vexfs } from "./fs.ts";
 
 const enc = new TextEncoder();
@@ -834,21 +835,26 @@ Deno.test("a second read-write open of the same image is refused with EBUSY", ()
   Deno.removeSync(img);
 });
 
-Deno.test("superblock state: dirty while open, clean after close", () => {
-  const img = tmpImage();
-  const fs = Vexfs.open(img);
-  const raw = () => {
-    const b = new Uint8Array(1024);
-    const f = Deno.openSync(img);
-    f.seekSync(1024, Deno.SeekMode.Start);
-    f.readSync(b);
-    f.close();
-    return new DataView(b.buffer).getUint16(122, true);
-  };
-  assert.equal(raw(), 2);
-  fs.close();
-  assert.equal(raw(), 1);
-  Deno.removeSync(img);
+Deno.test("superblock state: without a journal dirty while open, with one clean and RECOVER set; clean after close", () => {
+  for (const journal of [false, true]) {
+    const img = Deno.makeTempFileSync({ suffix: ".img" });
+    Deno.removeSync(img);
+    mkfs(img, { size: 64 << 20, journalBlocks: journal ? undefined : 0 });
+    const fs = Vexfs.open(img);
+    const raw = () => {
+      const b = new Uint8Array(1024);
+      const f = Deno.openSync(img);
+      f.seekSync(1024, Deno.SeekMode.Start);
+      f.readSync(b);
+      f.close();
+      const dv = new DataView(b.buffer);
+      return { state: dv.getUint16(122, true), recover: (dv.getUint32(12, true) & INCOMPAT_RECOVER) !== 0 };
+    };
+    assert.deepEqual(raw(), journal ? { state: 1, recover: true } : { state: 2, recover: false });
+    fs.close();
+    assert.deepEqual(raw(), { state: 1, recover: false });
+    Deno.removeSync(img);
+  }
 });
 
 Deno.test("regressions found through the mount: stale bytes of a reused block, punch past EOF, fallocate mtime, xattr flags", () => {
