@@ -13,6 +13,7 @@
  * | `CRASH_STATE`     | the index of one state of `CRASH_WORKLOAD`                                       |
  * | `CRASH_DUMP`      | with `CRASH_STATE`: write that state's image to this file (for `vexfs fsck`)     |
  * | `CRASH_UNIT`      | atomic write unit in bytes (default the block size; 512 tears blocks at sectors) |
+ * | `CRASH_JOURNAL`   | `0`: the `reproduce` test uses an image without a journal (`mkfs --no-journal`)  |
  * | `CRASH_FORCE`     | `1`: run the zero-failure tests even when they would be ignored                  |
  * @module
  */

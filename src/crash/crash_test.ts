@@ -59,7 +59,8 @@ Deno.test({
     const st = Deno.env.get("CRASH_STATE");
     const index = st === undefined ? undefined : Number(st);
     const num = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
-    const r = reproduce(BASE, workloadById(id), SEED, index, {
+    const base = Deno.env.get("CRASH_JOURNAL") === "0" ? makeBase({ journal: false }) : BASE;
+    const r = reproduce(base, workloadById(id), SEED, index, {
       randomStates: num("CRASH_RANDOM_STATES", 8),
       skipOps: num("CRASH_SKIP_OPS", 0),
       semantics: SEMANTICS,

@@ -266,8 +266,10 @@ export function stateSeed(id: string, seed: number): number {
 }
 
 /** The command line that re-checks state `index` of workload `id` checked with `opts`. */
-export function reproCommand(id: string, index: number, opts: CheckOptions): string {
-  return `CRASH_WORKLOAD='${id}' CRASH_STATE=${index} CRASH_SEED=${opts.seed ?? 1} ` +
+export function reproCommand(id: string, index: number, opts: CheckOptions, journal = true): string {
+  return `CRASH_WORKLOAD='${id}' CRASH_STATE=${index} CRASH_SEED=${opts.seed ?? 1} ${
+    journal ? "" : "CRASH_JOURNAL=0 "
+  }` +
     `CRASH_RANDOM_STATES=${opts.randomStates ?? 8} CRASH_SKIP_OPS=${opts.skipOps ?? 0} ` +
     `CRASH_SEMANTICS=${opts.semantics ?? "transaction"} ${opts.unit ? `CRASH_UNIT=${opts.unit} ` : ""}` +
     `node_modules/deno/deno test --allow-all src/crash/crash_test.ts --filter reproduce`;
@@ -405,7 +407,7 @@ export function checkRun(base: BaseImage, run: RecordedRun, opts: CheckOptions =
         landed: s.landed.length,
         context: describeCut(run, s),
         messages,
-        repro: reproCommand(w.id, i, opts),
+        repro: reproCommand(w.id, i, opts, base.hasJournal),
       });
     }
   }
