@@ -10,6 +10,7 @@ import {
   INCOMPAT_EXTENTS,
   INCOMPAT_HTREE,
   INCOMPAT_JOURNAL,
+  INCOMPAT_RECOVER,
   INCOMPAT_VECTORS,
   RO_COMPAT_BM25,
   RO_COMPAT_HNSW,
@@ -42,6 +43,7 @@ export function featureNames(
       [INCOMPAT_HTREE, "htree"],
       [INCOMPAT_VECTORS, "vectors"],
       [INCOMPAT_JOURNAL, "journal"],
+      [INCOMPAT_RECOVER, "needs_recovery"],
     ]),
     roCompat: flagNames(sb.featureRoCompat, [
       [RO_COMPAT_PARENT_PTR, "parent_ptr"],

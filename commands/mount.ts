@@ -120,6 +120,22 @@ async function startDaemon(args: string[]): Promise<number> {
   return 1;
 }
 
+/** What a person should know about the filesystem just mounted: a journal replay, errors, an unclean one. */
+function mountNotes(m: ServedMount): void {
+  if (m.recovered) {
+    warn(
+      `vexfs: ${m.source}: recovered the journal: ${m.recovered.transactions} transaction(s), ` +
+        `${m.recovered.blocks} block(s) replayed`,
+    );
+  }
+  if (m.hadErrors) {
+    warn(`vexfs: warning: ${m.source} has errors recorded; run 'vexfs fsck -y' on it after unmounting`);
+  }
+  if (m.wasDirty) {
+    warn(`vexfs: warning: ${m.source} was not cleanly unmounted; run 'vexfs fsck' on it after unmounting`);
+  }
+}
+
 /** Registers `vexfs mount` and `vexfs umount`. */
 export function register(program: Command): void {
   const cmd = defineCommand(program, "mount", "mount a VexFS device or image with FUSE")
@@ -151,8 +167,11 @@ Mount options (-o), as mount(8) and fstab give them:
   debug               log every FUSE request (libfuse -d); implies -f
   log=FILE            append the daemon's log (failed requests, mount and
                       unmount) to FILE
-  commit=SECONDS      write metadata back at most SECONDS after a change
-                      (default 5; 0: only on fsync and unmount)
+  commit=SECONDS      commit the journal (write metadata back) at most SECONDS
+                      after a change (default 5; 0: only on fsync and unmount)
+  errors=BEHAVIOUR    on corruption: continue (the request fails, the rest
+                      works), remount-ro (no more writes) or panic (unmount);
+                      default: what mkfs --errors recorded (continue)
   attr_timeout=S, entry_timeout=S   kernel cache timeouts (default 1)
   nosuid, nodev, noexec, noatime, sync, dirsync, ...  passed to the kernel
   defaults, auto, noauto, user, nofail, _netdev, x-*  accepted, ignored
@@ -169,9 +188,7 @@ Known: ${KNOWN_OPTIONS.join(", ")}.`,
       if (flags.daemonChild) {
         newSession();
         return await serveForeground(source, mountpoint, o, (m) => {
-          if (m.wasDirty) {
-            warn(`vexfs: warning: ${m.source} was not cleanly unmounted; run 'vexfs fsck' on it after unmounting`);
-          }
+          mountNotes(m);
           Deno.stdout.writeSync(new TextEncoder().encode(READY + "\n"));
           detachStdio(o.log);
         });
@@ -182,9 +199,7 @@ Known: ${KNOWN_OPTIONS.join(", ")}.`,
             `vexfs: ${m.source} mounted on ${m.mountpoint}${o.readOnly ? " (read-only)" : ""}; serving in the ` +
               `foreground. Unmount with 'vexfs umount ${m.mountpoint}' or Ctrl-C.`,
           );
-          if (m.wasDirty) {
-            warn(`vexfs: warning: ${m.source} was not cleanly unmounted; run 'vexfs fsck' on it after unmounting`);
-          }
+          mountNotes(m);
         });
       }
       // Refused here too, so that no daemon is started for it.

@@ -20,7 +20,15 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { IFL_HAS_VECTOR, IFL_INTERNAL, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
+import {
+  IFL_HAS_VECTOR,
+  IFL_INTERNAL,
+  INCOMPAT_RECOVER,
+  ROOT_INO,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+} from "../format/constants.ts";
 import { dirFindByIno } from "../fs/htree.ts";
 import type { Vexfs } from "../fs/fs.ts";
 import { decodeVector } from "../vector/codec.ts";
@@ -96,9 +104,10 @@ function fsInfo(fs: Vexfs): Uint8Array {
     iocMaxDim: VEXFS_IOC_MAX_DIM,
     iocMaxK: VEXFS_IOC_MAX_K,
     featureCompat: sb.featureCompat,
-    featureIncompat: sb.featureIncompat,
+    // RECOVER only says that this daemon has the journal open: not a feature of the filesystem.
+    featureIncompat: sb.featureIncompat & ~INCOMPAT_RECOVER,
     featureRoCompat: sb.featureRoCompat,
-    readOnly: fs.readOnly,
+    readOnly: fs.isReadOnly,
     uuid: sb.uuid,
     label: sb.label,
   });

@@ -453,7 +453,10 @@ Deno.test({
       assertEquals(after, empty, "the orphan's blocks and inode were freed");
       // The warning comes after the mount appears in mountinfo, and stderr is read in the background: wait for it.
       const dd = d;
-      await waitUntil(() => /not cleanly unmounted/.test(dd.stderr()), `the remount warns (stderr: ${dd.stderr()})`);
+      await waitUntil(
+        () => /recovered the journal/.test(dd.stderr()),
+        `the remount reports the replay (stderr: ${dd.stderr()})`,
+      );
       await unmount(d);
       assertFsckClean(img);
     } finally {

@@ -28,6 +28,8 @@ export interface MountOptions {
   entryTimeout: number;
   /** Generic VFS flags passed through to the kernel (nosuid, nodev, noexec, noatime, ...). */
   vfsFlags: string[];
+  /** `errors=continue|remount-ro|panic`: what to do on corruption (default: the superblock's, FORMAT.md §3.2). */
+  errors?: "continue" | "remount-ro" | "panic";
 }
 
 /** Generic mount(8) flags libfuse passes to the kernel. */
@@ -61,6 +63,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
   "commit=SECONDS",
   "attr_timeout=SECONDS",
   "entry_timeout=SECONDS",
+  "errors=continue|remount-ro|panic",
   ...VFS_FLAGS,
   ...IGNORED,
 ];
@@ -135,6 +138,14 @@ export function parseMountOptions(lists: readonly string[]): MountOptions {
         case "subtype":
           o.subtype = needs("NAME");
           break;
+        case "errors": {
+          const v = needs("continue|remount-ro|panic");
+          if (v !== "continue" && v !== "remount-ro" && v !== "panic") {
+            throw new FsError("EINVAL", `mount option errors=${v}: use errors=continue, errors=remount-ro or errors=panic`);
+          }
+          o.errors = v;
+          break;
+        }
         default:
           if (value === undefined && VFS_FLAGS.has(name)) {
             o.vfsFlags = o.vfsFlags.filter((f) => f !== name);

@@ -7,7 +7,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { STATE_CLEAN } from "../format/constants.ts";
+import { STATE_DIRTY, STATE_ERROR } from "../format/constants.ts";
 import { Device } from "../device/device.ts";
 import { Vexfs } from "../fs/fs.ts";
 import { type FuseMount, mountFuse } from "../fuse/session.ts";
@@ -22,8 +22,16 @@ export interface ServedMount {
   readonly mountpoint: string;
   /** Absolute path of the device or image. */
   readonly source: string;
-  /** True if the superblock said the filesystem was not cleanly unmounted (or had errors) before this mount. */
+  /**
+   * True if the superblock of a filesystem without a journal said it was not
+   * cleanly unmounted before this mount (with a journal a crash only means a
+   * replay: see {@linkcode ServedMount.recovered}).
+   */
   readonly wasDirty: boolean;
+  /** True if the superblock records errors met earlier (state ERROR): fsck should repair it. */
+  readonly hadErrors: boolean;
+  /** What the journal replay at mount did: transactions and blocks replayed (null: no journal or nothing to replay). */
+  readonly recovered: { transactions: number; blocks: number } | null;
   /** Orphan inodes (unlinked while open when the previous holder died) freed at mount. */
   readonly recoveredOrphans: number;
   /** Unmounts (as `fusermount3 -u` would) and waits until the filesystem is closed. */
@@ -102,7 +110,11 @@ export function serveVexfs(
   const dev = Device.open(absSource, { readOnly: opts.readOnly, exclusive: true });
   let fs: Vexfs;
   try {
-    fs = Vexfs.openDevice(dev, { readOnly: opts.readOnly });
+    fs = Vexfs.openDevice(dev, {
+      readOnly: opts.readOnly,
+      errors: opts.errors,
+      onWarning: (msg) => serve.log?.(`warning: ${msg}`),
+    });
   } catch (e) {
     dev.close();
     throw e;
@@ -128,11 +140,19 @@ export function serveVexfs(
     v.close();
     throw e;
   }
+  // errors=panic: the engine stops writing and the mount goes away (ext4 would panic the kernel).
+  fs.onPanic = () => {
+    serve.log?.("errors=panic: unmounting after an error");
+    setTimeout(() => m.unmount().catch((e) => serve.log?.(`unmount after panic failed: ${e}`)), 0);
+  };
   const closed = m.closed.then(() => v.close());
+  const r = fs.recovery;
   return {
     mountpoint: absMount,
     source: absSource,
-    wasDirty: fs.stateAtOpen !== STATE_CLEAN,
+    wasDirty: fs.stateAtOpen === STATE_DIRTY,
+    hadErrors: fs.stateAtOpen === STATE_ERROR,
+    recovered: r?.needed ? { transactions: r.transactions, blocks: r.blocks } : null,
     recoveredOrphans,
     async unmount() {
       await m.unmount();
