@@ -18,6 +18,7 @@ import {
 } from "../src/format/constants.ts";
 import { blockSizeOf, type Superblock, uuidToString } from "../src/format/superblock.ts";
 import * as ioctl from "../src/ioctl/client.ts";
+import type { RecoveryResult } from "../src/journal/recovery.ts";
 import { type CollectionView, mountOfDirectory, openBackend } from "./backend.ts";
 import { action, c, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
 
@@ -152,6 +153,53 @@ function featuresText(f: ReturnType<typeof featureNames>): string {
   }`;
 }
 
+/** The superblock's error record (FORMAT.md §3.2), or null when no error was recorded. */
+function errorRecord(sb: Superblock) {
+  if (!sb.errorCount && !sb.firstErrorTime) return null;
+  const one = (errno = 0, t = 0, ino = 0, op = "") => ({ errno, time: time(t), ino, op });
+  return {
+    count: sb.errorCount ?? 0,
+    first: one(sb.firstErrorErrno, sb.firstErrorTime, sb.firstErrorIno, sb.firstErrorOp),
+    last: one(sb.lastErrorErrno, sb.lastErrorTime, sb.lastErrorIno, sb.lastErrorOp),
+  };
+}
+
+function errorRows(sb: Superblock): [string, string][] {
+  const r = errorRecord(sb);
+  if (!r) return [];
+  const line = (e: typeof r.first) =>
+    `${e.time}: ${e.op || "?"}${e.ino ? ` on inode ${e.ino}` : ""} (${
+      e.errno === 5 ? "EIO" : e.errno === 117 ? "EUCLEAN" : `errno ${e.errno}`
+    })`;
+  return [
+    ["errors seen", c.red(`${r.count} since the last repair; run vexfs fsck -y`)],
+    ["first error", line(r.first)],
+    ["last error", line(r.last)],
+  ];
+}
+
+function journalJson(sb: Superblock, rec: RecoveryResult | null) {
+  if (!(sb.featureIncompat & INCOMPAT_JOURNAL)) return null;
+  return {
+    ino: sb.journalIno,
+    blocks: sb.journalBlocks,
+    needsRecovery: rec?.needed ?? false,
+    replayedInMemory: rec?.needed ? { transactions: rec.transactions, blocks: rec.blocks } : null,
+  };
+}
+
+function journalText(sb: Superblock, rec: RecoveryResult | null): string {
+  if (!(sb.featureIncompat & INCOMPAT_JOURNAL)) return c.dim("none (not crash-safe)");
+  const size = `${sb.journalBlocks} blocks (${
+    formatBytes(sb.journalBlocks * blockSizeOf(sb))
+  }) in inode ${sb.journalIno}`;
+  if (!rec?.needed) return `${size}; log empty`;
+  return `${size}; ${
+    c.yellow("needs recovery")
+  } (${rec.transactions} transaction(s) replayed in memory for this report; ` +
+    `the next mount or fsck replays them)`;
+}
+
 /**
  * `vexfs info` on a path of a mounted VexFS: what `VEXFS_IOC_FS_INFO` and
  * `VEXFS_IOC_LIST_COLLECTIONS` report (the superblock itself belongs to the
@@ -272,6 +320,8 @@ export function register(program: Command): void {
               collCount: sb.collCount,
               inodeRatio: sb.inodeRatio,
               checksum: `0x${sb.checksum.toString(16).padStart(8, "0")}`,
+              journal: journalJson(sb, fs.recovery),
+              errorRecord: errorRecord(sb),
             },
             usage: usageJson(usage),
             collections: colls,
@@ -288,6 +338,8 @@ export function register(program: Command): void {
           ],
           ["state", STATES[sb.state] ?? `unknown (${sb.state})`],
           ["on errors", ERRORS[sb.errors] ?? `unknown (${sb.errors})`],
+          ...errorRows(sb),
+          ["journal", journalText(sb, fs.recovery)],
           ["features", featuresText(feats)],
           ["block size", `${bs} bytes`],
           ["blocks", `${sb.blockCount} (${formatBytes(sb.blockCount * bs)})`],
