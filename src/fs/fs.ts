@@ -279,7 +279,21 @@ export class Vexfs {
    */
   static openDevice(dev: BlockDevice, opts: OpenOptions = {}): Vexfs {
     const readOnly = opts.readOnly ?? dev.readOnly;
-    let sb = readSuperblock(dev);
+    let sb: Superblock;
+    let recovery: RecoveryResult | null = null;
+    try {
+      sb = readSuperblock(dev);
+    } catch (e) {
+      // A primary superblock torn by a power cut during its home write is repaired
+      // by replaying the journal, which holds the superblock's block in every
+      // transaction (FORMAT.md §9.4); the backup superblock says where the journal is.
+      const backup = findBackupSuperblock(dev);
+      if (!backup || !(backup.featureIncompat & INCOMPAT_JOURNAL)) throw e;
+      recovery = recoverJournal(dev, backup, { write: !readOnly });
+      if (!recovery.needed || recovery.transactions === 0) throw e;
+      if (readOnly && recovery.overlay?.size) dev = new OverlayDevice(dev, blockSizeOf(backup), recovery.overlay);
+      sb = readSuperblock(dev);
+    }
     if (!readOnly && (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT)) {
       throw new FsError(
         "EROFS",
@@ -288,8 +302,7 @@ export class Vexfs {
         } that this version can only read: open it read-only`,
       );
     }
-    let recovery: RecoveryResult | null = null;
-    if (sb.featureIncompat & INCOMPAT_JOURNAL) {
+    if (sb.featureIncompat & INCOMPAT_JOURNAL && !recovery) {
       recovery = recoverJournal(dev, sb, { write: !readOnly });
       const broken = recovery.problems.filter((p) => p.startsWith("journal superblock") || p.startsWith("journal_ino"));
       if (broken.length && (recovery.needed || !readOnly)) {
@@ -332,10 +345,17 @@ export class Vexfs {
       } else if (sb.state === STATE_CLEAN) sb.state = STATE_DIRTY;
       sb.mountCount++;
       sb.mountTime = Math.floor(Date.now() / 1000);
-      fs.#writeSuperblock(false);
-      dev.sync();
-      fs.op(() => fs.#recoverOrphans());
-      if (fs.recoveredOrphans.length) fs.sync();
+      if (fs.journal) {
+        // With a journal the superblock is only ever written through it, so a torn
+        // superblock write is always repaired by a replay: this commit carries RECOVER.
+        fs.op(() => fs.#recoverOrphans());
+        fs.#commit();
+      } else {
+        fs.#writeSuperblock(false);
+        dev.sync();
+        fs.op(() => fs.#recoverOrphans());
+        if (fs.recoveredOrphans.length) fs.sync();
+      }
     }
     return fs;
   }
@@ -2283,10 +2303,12 @@ export class Vexfs {
         }
         const j = this.journal;
         if (j && !j.aborted) {
+          // The last transaction carries the superblock without RECOVER; the
+          // checkpoint makes its home write durable before the log is emptied.
+          this.sb.featureIncompat &= ~INCOMPAT_RECOVER;
           this.#commit();
           j.checkpointAll();
-          this.sb.featureIncompat &= ~INCOMPAT_RECOVER;
-          this.#writeSuperblock(true);
+          this.dev.write((this.sb.blockCount - 1) * this.blockSize, this.#superblockImage(false));
           this.dev.sync();
         } else if (!j) {
           this.#commit();
@@ -2338,6 +2360,27 @@ function readSuperblock(dev: BlockDevice): Superblock {
     );
   }
   return decodeSuperblock(raw);
+}
+
+/**
+ * The backup superblock (FORMAT.md §2: offset 0 of the last block), found
+ * without the primary by trying every block size; null when none is valid.
+ */
+export function findBackupSuperblock(dev: BlockDevice): Superblock | null {
+  for (let bs = 1024; bs <= 65536; bs *= 2) {
+    const count = Math.floor(dev.size / bs);
+    if (count < 64) break;
+    const raw = new Uint8Array(SB_SIZE);
+    try {
+      dev.read((count - 1) * bs, raw);
+    } catch {
+      continue;
+    }
+    if (superblockProblems(raw, dev.size).length) continue;
+    const sb = decodeSuperblock(raw);
+    if (blockSizeOf(sb) === bs && sb.blockCount === count) return sb;
+  }
+  return null;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
