@@ -11,17 +11,24 @@ import {
   type BenchReport,
   fmtNum,
   goalLines,
+  journalCosts,
+  journalGoalLines,
+  journalTable,
   MD_BEGIN,
   MD_END,
+  pairedRatios,
   ratio,
   renderMarkdown,
   resultRows,
   sizeLabel,
   updateMarkdown,
+  type WorkloadId,
 } from "./report.ts";
 import { medianSample } from "./run.ts";
 import { BruteForce, latencyStats } from "./search.ts";
 import { parseMountinfo, parseStatCpuTicks } from "./system.ts";
+import { mulberry32, parseImportJson, vectorFileName, vectorJsonlLines } from "./vectors.ts";
+import { readJsonl } from "../src/data/jsonl.ts";
 
 function assertThrows(fn: () => unknown, cls: abstract new (...a: never[]) => Error, includes = ""): void {
   try {
@@ -184,6 +191,7 @@ function fakeReport(vexfsWrite: number | undefined): BenchReport {
     settings: {
       sizeBytes: 2 ** 30,
       files: 10000,
+      vectors: 10000,
       queries: 778,
       k: 10,
       searchDocs: 778,
@@ -196,6 +204,7 @@ function fakeReport(vexfsWrite: number | undefined): BenchReport {
       disk: { available: true },
       passthrough_ll: { available: true },
       vexfs: vexfsWrite === undefined ? { available: false, reason: "not available yet" } : { available: true },
+      "vexfs-nojournal": { available: false, reason: "not requested" },
     },
     results: {
       "seq-write": {
@@ -217,11 +226,11 @@ Deno.test("ratios to passthrough_ll, table rows and the stage goal", () => {
   assertEquals(ratio(5, 0), undefined);
   const rows = resultRows(fakeReport(90));
   assertEquals(rows.length, 1);
-  assertEquals(rows[0].slice(1), ["MB/s", "400", "200", "90.0", "2.00×", "0.45×"]);
+  assertEquals(rows[0].slice(1), ["MB/s", "400", "200", "90.0", "—", "2.00×", "0.45×", "—"]);
   assert(goalLines(fakeReport(90))[0].includes("BELOW"));
   assert(goalLines(fakeReport(100))[0].includes("meets"));
   const missing = resultRows(fakeReport(undefined));
-  assertEquals(missing[0].slice(4), ["n/a", "2.00×", "—"]);
+  assertEquals(missing[0].slice(4), ["n/a", "—", "2.00×", "—", "—"]);
   assert(goalLines(fakeReport(undefined))[0].includes("unknown"));
 });
 
@@ -258,4 +267,88 @@ Deno.test("medianSample picks the middle run and keeps every value", () => {
   assertEquals(r.detail.tag, 20);
   assertEquals(r.samples, [30, 10, 20]);
   assertEquals(medianSample([m(4), m(1), m(3), m(2)])!.value, 2);
+});
+
+/** A report of the journal-cost workloads: [journal, no journal] samples of each. */
+function journalReport(runs: Partial<Record<WorkloadId, [number[], number[]]>>): BenchReport {
+  const r = fakeReport(100);
+  r.targets["vexfs-nojournal"] = { available: true };
+  r.results = {};
+  const cell = (samples: number[], syncUs?: number) => ({
+    ok: true as const,
+    m: {
+      value: medianSample(samples.map((value) => ({ value, seconds: 1, detail: {} })))!.value,
+      seconds: 1,
+      samples,
+      detail: (syncUs === undefined ? {} : { syncUs }) as Record<string, number>,
+    },
+  });
+  for (const [w, [j, n]] of Object.entries(runs) as [WorkloadId, [number[], number[]]][]) {
+    r.results[w] = { vexfs: cell(j, w === "create" ? 20_000 : undefined), "vexfs-nojournal": cell(n, 5_000) };
+  }
+  return r;
+}
+
+Deno.test("pairedRatios divides run by run and refuses runs that do not pair", () => {
+  assertEquals(pairedRatios([90, 100], [100, 125]), [0.9, 0.8]);
+  assertEquals(pairedRatios([1, 2], [1]), undefined);
+  assertEquals(pairedRatios([], []), undefined);
+  assertEquals(pairedRatios([1], [0]), undefined);
+  assertEquals(pairedRatios(undefined, [1]), undefined);
+});
+
+Deno.test("journal cost: journal ÷ no journal per workload, against the targets, with the final fsync", () => {
+  const r = journalReport({
+    "seq-write": [[500, 450, 470], [520, 480, 500]], // medians 470 / 500 = 0.94
+    create: [[1000, 1200, 1100], [2000, 1800, 1600]], // 1100 / 1800 = 0.61
+    vectors: [[300, 310, 290], [320, 330, 300]],
+  });
+  const costs = journalCosts(r);
+  assertEquals(costs.map((c) => c.workload), ["seq-write", "create", "vectors"]);
+  assert(Math.abs(costs[0].ratio - 0.94) < 1e-12);
+  assertEquals(costs[0].target, 0.9);
+  assertEquals(costs[0].perRun!.map((x) => x.toFixed(3)), ["0.962", "0.938", "0.940"]);
+  assertEquals(costs[1].target, 0.7);
+  assertEquals(costs[1].syncUs, [20_000, 5_000]);
+  assertEquals(costs[2].target, undefined);
+  const t = journalTable(r);
+  assertEquals(t.rows.length, 3);
+  assertEquals(t.rows[0].slice(2, 7), ["470", "500", "0.94×", "0.96, 0.94, 0.94", "≥ 0.9× met"]);
+  assertEquals(t.rows[1][6], "≥ 0.7× MISSED");
+  assertEquals(t.rows[1][7], "20.0 / 5.00 ms");
+  const g = journalGoalLines(r);
+  assertEquals(g.length, 2);
+  assert(g[0].startsWith("seq-write:") && g[0].includes("meets the target of 0.9×"), g[0]);
+  assert(g[1].startsWith("create:") && g[1].includes("MISSES"), g[1]);
+  const md = renderMarkdown(r);
+  assert(md.includes("The journal's cost") && md.includes("≥ 0.7× MISSED"));
+  // a workload measured on one VexFS target only has no cost, and its goal says why
+  r.results.create = { vexfs: { ok: false, reason: "fileops failed" }, "vexfs-nojournal": r.results.create!.vexfs };
+  assertEquals(journalCosts(r).map((c) => c.workload), ["seq-write", "vectors"]);
+  assert(journalGoalLines(r)[1].includes("unknown (fileops failed)"));
+  // without the no-journal target the section is left out
+  assert(!renderMarkdown(fakeReport(90)).includes("The journal's cost"));
+});
+
+Deno.test("vectors workload: seeded JSONL records the import parser accepts, import summary parsing", async () => {
+  const a = [...vectorJsonlLines(3, 4, 7)];
+  assertEquals(a, [...vectorJsonlLines(3, 4, 7)]);
+  assert(a[0] !== [...vectorJsonlLines(1, 4, 8)][0]);
+  const recs = [];
+  const bytes = new TextEncoder().encode(a.join("\n") + "\n");
+  for await (const rec of readJsonl(ReadableStream.from([bytes]), { dim: 4 })) recs.push(rec);
+  assertEquals(recs.length, 3);
+  assertEquals(recs[1].path, vectorFileName(1));
+  assertEquals(recs[1].text, "vector 1\n");
+  for (const rec of recs) {
+    for (const x of rec.vector) assert(x >= -1 && x < 1 && Math.fround(x) === x);
+  }
+  const rnd = mulberry32(1);
+  const xs = Array.from({ length: 1000 }, rnd);
+  assert(xs.every((x) => x >= 0 && x < 1) && new Set(xs).size === 1000);
+  assertEquals(vectorFileName(42), "v0000042.txt");
+  const s = parseImportJson('{\n "files": 2, "vectors": 2, "elapsedMs": 12.5, "collection": {"dim": 4, "count": 2}\n}');
+  assertEquals(s.elapsedMs, 12.5);
+  assertThrows(() => parseImportJson("error: no such file"), BenchError);
+  assertThrows(() => parseImportJson('{"files": 2}'), BenchError, "vectors");
 });

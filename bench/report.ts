@@ -11,12 +11,12 @@ import type { MachineInfo } from "./system.ts";
 import { TARGET_IDS, type TargetId } from "./targets.ts";
 
 /** Workloads, in run and report order. */
-export const WORKLOAD_IDS = ["seq-write", "seq-read", "rand-read", "create", "stat", "search"] as const;
+export const WORKLOAD_IDS = ["seq-write", "seq-read", "rand-read", "create", "stat", "vectors", "search"] as const;
 /** One of {@linkcode WORKLOAD_IDS}. */
 export type WorkloadId = typeof WORKLOAD_IDS[number];
 
 /** Units of the workloads' main numbers. */
-export type Unit = "MB/s" | "IOPS" | "files/s" | "µs";
+export type Unit = "MB/s" | "IOPS" | "files/s" | "vectors/s" | "µs";
 
 /** What the report says about each workload. */
 export interface WorkloadInfo {
@@ -64,6 +64,11 @@ export const WORKLOADS: Record<WorkloadId, WorkloadInfo> = {
     higherIsBetter: true,
     label: (s) => `stat ${s.files.toLocaleString("en-US")} files (cold cache)`,
   },
+  vectors: {
+    unit: "vectors/s",
+    higherIsBetter: true,
+    label: (s) => `import ${s.vectors.toLocaleString("en-US")} vectors (128-d f32, files + ioctl) + fsync`,
+  },
   search: {
     unit: "µs",
     higherIsBetter: false,
@@ -99,6 +104,8 @@ export interface Settings {
   sizeBytes: number;
   /** number of files created and stat'ed */
   files: number;
+  /** number of vectors imported by the `vectors` workload */
+  vectors: number;
   /** timed search queries */
   queries: number;
   /** results per search */
@@ -168,11 +175,23 @@ export function fmtCpu(f: number | undefined): string {
   return f === undefined ? "—" : `${Math.round(f * 100)}%`;
 }
 
-const TARGET_LABEL: Record<TargetId, string> = { disk: "disk", passthrough_ll: "passthrough_ll", vexfs: "VexFS" };
+const TARGET_LABEL: Record<TargetId, string> = {
+  disk: "disk",
+  passthrough_ll: "passthrough_ll",
+  vexfs: "VexFS",
+  "vexfs-nojournal": "VexFS no journal",
+};
 
 /** Header of the results table. */
 export function resultHeader(): string[] {
-  return ["workload", "unit", ...TARGET_IDS.map((t) => TARGET_LABEL[t]), "disk ÷ pt_ll", "VexFS ÷ pt_ll"];
+  return [
+    "workload",
+    "unit",
+    ...TARGET_IDS.map((t) => TARGET_LABEL[t]),
+    "disk ÷ pt_ll",
+    "VexFS ÷ pt_ll",
+    "no journal ÷ pt_ll",
+  ];
 }
 
 /** `s` cut to `n` characters with an ellipsis (reasons in tables; JSON keeps them whole). */
@@ -200,6 +219,7 @@ export function resultRows(r: BenchReport): string[][] {
       ...TARGET_IDS.map((t) => missing(res[t])),
       fmtRatio(ratio(valueOf(res.disk), base)),
       fmtRatio(ratio(valueOf(res.vexfs), base)),
+      fmtRatio(ratio(valueOf(res["vexfs-nojournal"]), base)),
     ]);
   }
   return rows;
@@ -263,7 +283,7 @@ export function searchSetupLine(r: BenchReport): string | undefined {
 
 /** Header and rows of the CPU table: how busy the FUSE servers were during each workload. */
 export function cpuTable(r: BenchReport): { head: string[]; rows: string[][] } {
-  const fuse: TargetId[] = ["passthrough_ll", "vexfs"];
+  const fuse: TargetId[] = ["passthrough_ll", "vexfs", "vexfs-nojournal"];
   const head = ["workload", ...fuse.map((t) => `${TARGET_LABEL[t]} server CPU`), "fio/fileops CPU (pt_ll)", "(VexFS)"];
   const rows: string[][] = [];
   for (const w of WORKLOAD_IDS) {
@@ -299,8 +319,10 @@ export function goalLines(r: BenchReport): string[] {
     const q = ratio(valueOf(res.vexfs), valueOf(res.passthrough_ll));
     const name = w === "seq-write" ? "sequential write" : "sequential read";
     if (q === undefined) {
-      const why = res.vexfs && !res.vexfs.ok ? res.vexfs.reason : "not measured";
-      out.push(`${name}: unknown (VexFS: ${why})`);
+      const bad = (["vexfs", "passthrough_ll"] as const).find((t) => !res[t]?.ok);
+      const cell = bad && res[bad];
+      const why = cell && !cell.ok ? cell.reason : "not measured";
+      out.push(`${name}: unknown (${bad === "passthrough_ll" ? "passthrough_ll" : "VexFS"}: ${why})`);
     } else {
       out.push(
         `${name}: VexFS reaches ${q.toFixed(3)}× passthrough_ll — ${
@@ -308,6 +330,128 @@ export function goalLines(r: BenchReport): string[] {
         } the goal of ${SEQ_GOAL}×`,
       );
     }
+  }
+  return out;
+}
+
+/**
+ * Targets of issue 7 §4 for the journal's cost: VexFS with its journal must
+ * reach at least this fraction of the same workload on a `--no-journal`
+ * image, measured in the same run.
+ */
+export const JOURNAL_TARGETS: Partial<Record<WorkloadId, number>> = { "seq-write": 0.9, create: 0.7 };
+
+/** Workloads of the journal-cost table, in order (those measured on both VexFS targets are shown). */
+export const JOURNAL_WORKLOADS: readonly WorkloadId[] = [
+  "seq-write",
+  "create",
+  "vectors",
+  "seq-read",
+  "rand-read",
+  "stat",
+];
+
+/**
+ * `a[i] / b[i]` for runs made side by side (the targets are interleaved run
+ * by run, so run `i` of both saw the same state of the machine); undefined
+ * unless both have the same number of runs.
+ */
+export function pairedRatios(a: readonly number[] | undefined, b: readonly number[] | undefined): number[] | undefined {
+  if (!a?.length || !b || a.length !== b.length) return undefined;
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const q = ratio(a[i], b[i]);
+    if (q === undefined) return undefined;
+    out.push(q);
+  }
+  return out;
+}
+
+/** The journal's cost on one workload: VexFS (journal) ÷ VexFS (no journal). */
+export interface JournalCost {
+  workload: WorkloadId;
+  /** median with the journal */
+  journal: number;
+  /** median without */
+  noJournal: number;
+  /** `journal / noJournal` (for throughput: below 1 is the cost) */
+  ratio: number;
+  /** the ratio of each pair of runs, when both have every run */
+  perRun?: number[];
+  /** the issue's target, if this workload has one */
+  target?: number;
+  /** median of the final fsync's share, µs, with and without the journal (when the workload times it) */
+  syncUs?: [number, number];
+}
+
+/** The journal's cost on each workload measured on both VexFS targets (see {@linkcode JOURNAL_WORKLOADS}). */
+export function journalCosts(r: BenchReport): JournalCost[] {
+  const out: JournalCost[] = [];
+  for (const w of JOURNAL_WORKLOADS) {
+    const j = r.results[w]?.vexfs;
+    const n = r.results[w]?.["vexfs-nojournal"];
+    if (!j?.ok || !n?.ok) continue;
+    const q = ratio(j.m.value, n.m.value);
+    if (q === undefined) continue;
+    const c: JournalCost = { workload: w, journal: j.m.value, noJournal: n.m.value, ratio: q };
+    const per = pairedRatios(j.m.samples, n.m.samples);
+    if (per) c.perRun = per;
+    if (JOURNAL_TARGETS[w] !== undefined) c.target = JOURNAL_TARGETS[w];
+    if (j.m.detail.syncUs !== undefined && n.m.detail.syncUs !== undefined) {
+      c.syncUs = [j.m.detail.syncUs, n.m.detail.syncUs];
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+/** Header and rows of the journal-cost table. */
+export function journalTable(r: BenchReport): { head: string[]; rows: string[][] } {
+  const head = [
+    "workload",
+    "unit",
+    "journal",
+    "no journal",
+    "journal ÷ no journal",
+    "each run",
+    "target",
+    "final fsync (journal / none)",
+  ];
+  const rows = journalCosts(r).map((c) => [
+    WORKLOADS[c.workload].label(r.settings),
+    WORKLOADS[c.workload].unit,
+    fmtNum(c.journal),
+    fmtNum(c.noJournal),
+    fmtRatio(c.ratio),
+    c.perRun ? c.perRun.map((x) => x.toFixed(2)).join(", ") : "—",
+    c.target === undefined ? "—" : `≥ ${c.target}× ${c.ratio >= c.target ? "met" : "MISSED"}`,
+    c.syncUs ? `${fmtNum(c.syncUs[0] / 1000)} / ${fmtNum(c.syncUs[1] / 1000)} ms` : "—",
+  ]);
+  return { head, rows };
+}
+
+/**
+ * One line per workload with a journal target saying whether VexFS with its
+ * journal reached it against `--no-journal`, or why that is unknown.
+ */
+export function journalGoalLines(r: BenchReport): string[] {
+  const out: string[] = [];
+  const costs = new Map(journalCosts(r).map((c) => [c.workload, c]));
+  for (const [w, target] of Object.entries(JOURNAL_TARGETS) as [WorkloadId, number][]) {
+    const res = r.results[w];
+    if (!res) continue;
+    const c = costs.get(w);
+    if (!c) {
+      const bad = [res.vexfs, res["vexfs-nojournal"]].find((x) => x && !x.ok);
+      const why = bad && !bad.ok ? bad.reason : "not measured on both VexFS targets";
+      out.push(`${w}: journal cost unknown (${why})`);
+      continue;
+    }
+    out.push(
+      `${w}: VexFS with its journal reaches ${c.ratio.toFixed(3)}× VexFS without — ${
+        c.ratio >= target ? "meets" : "MISSES"
+      } the target of ${target}×` + (c.perRun ? ` (runs: ${c.perRun.map((x) => x.toFixed(2)).join(", ")})` : ""),
+    );
   }
   return out;
 }
@@ -359,8 +503,9 @@ export function methodLines(r: BenchReport): string[] {
     "psync (buffered pread/pwrite, queue depth 1), fallocate=none; sequential: 1 MiB blocks, the write includes " +
     "a final fsync; random: 4 KiB blocks, each block at most once, at most " +
     `${s.randRuntimeS} seconds`,
-    "create/stat: a separate C program (fileops) creates empty files with open(O_CREAT|O_EXCL)+close, then " +
-    "stat()s them in creation order; its own clock, no sync",
+    "create/stat: a separate C program (fileops) creates empty files with open(O_CREAT|O_EXCL)+close, ending " +
+    "with an fsync of the directory (timed: the files are durable), then stat()s them in creation order; its " +
+    "own clock",
     r.cachesDropped
       ? "`sync; echo 3 > /proc/sys/vm/drop_caches` before every workload (FUSE servers' own caches stay: " +
         "VexFS keeps up to 64 MiB of metadata blocks in its process)"
@@ -370,6 +515,15 @@ export function methodLines(r: BenchReport): string[] {
     "MB/s are 10^6 bytes per second; ratios are target ÷ passthrough_ll (higher is better for every row but " +
     "the search, whose latency has no passthrough_ll counterpart)",
   ];
+  if (r.results.vectors) {
+    out.push(
+      `vectors (VexFS targets only): \`vexfs import DIR --jsonl FILE --dim 128 --metric l2\` (DIR made just before) of ` +
+        `${s.vectors.toLocaleString("en-US")} records (seeded random 128-d f32 vectors, a one-line text each) ` +
+        "into a new directory on the mount: it creates the collection, writes each file through the kernel and " +
+        "sets its vector with the SET_VECTOR ioctl; then an fsync of the directory; the time is the import's " +
+        "own (without the start-up of the vexfs process) plus the fsync",
+    );
+  }
   if (r.search?.ok || r.bruteForce) {
     out.push(
       `search: ${s.queries} queries (a document's own vector each), top-${s.k}, timed one by one from the ` +
@@ -404,6 +558,20 @@ export function renderMarkdown(r: BenchReport): string {
     );
     const sp = spreadTable(r);
     lines.push(mdTable(sp.head, sp.rows, 1), "");
+  }
+  const jt = journalTable(r);
+  if (jt.rows.length) {
+    lines.push(
+      wrap(
+        "The journal's cost: VexFS on an image with its metadata journal (the default) ÷ VexFS on a " +
+          "`vexfs mkfs --no-journal` image, both mounted in this run; each run pairs the two targets' runs made " +
+          "side by side; higher is better, 1.00× = free.",
+      ),
+      "",
+    );
+    lines.push(mdTable(jt.head, jt.rows, 2), "");
+    for (const g of journalGoalLines(r)) lines.push(wrap(`- ${g}`, 120, "  "));
+    lines.push("");
   }
   const targetsLine = TARGET_IDS.map((t) => {
     const x = r.targets[t];

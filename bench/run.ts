@@ -1,6 +1,6 @@
 /**
  * One benchmark run: sets up the targets (plain directory, passthrough_ll,
- * VexFS) under one work directory on the disk being measured, runs every
+ * VexFS with and without its metadata journal) under one work directory on the disk being measured, runs every
  * workload on every target (workload by workload, so that slow drift of the
  * machine affects all targets alike), tears everything down, and returns a
  * {@linkcode BenchReport}.
@@ -11,7 +11,10 @@
  * - `rand-read`: fio, 4 KiB reads at random offsets of that file, each block
  *   at most once, caches dropped first, stopped after `randRuntimeS`;
  * - `create`: `fileops create` makes `files` empty files in a new directory;
+ *   then fsyncs the directory (timed);
  * - `stat`: `fileops stat` stats them, caches dropped first;
+ * - `vectors`: VexFS targets only, `vexfs import` of `vectors` seeded random
+ *   128-d vectors into a new collection, then an fsync (./vectors.ts);
  * - `search`: VexFS only, see ./search.ts.
  *
  * Caches are dropped with `sync; echo 3 > /proc/sys/vm/drop_caches` before
@@ -26,6 +29,7 @@ import { type BenchReport, type Cell, type Measure, type Settings, WORKLOAD_IDS,
 import { bruteForceLatency, fioriDocs, loadIoctlClient, searchBench } from "./search.ts";
 import { clockTicks, dropCaches, loadAverage, machineInfo, mounts, processCpuSeconds } from "./system.ts";
 import {
+  isVexfs,
   startDisk,
   startPassthrough,
   startVexfs,
@@ -34,6 +38,7 @@ import {
   type TargetId,
   vexfsMountAvailable,
 } from "./targets.ts";
+import { DEFAULT_VECTORS, importVectors, VECTOR_DIM, VECTOR_SEED, writeVectorJsonl } from "./vectors.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -43,6 +48,8 @@ export interface BenchOptions {
   sizeBytes?: number;
   /** files created and stat'ed (default 10,000) */
   files?: number;
+  /** vectors imported by the `vectors` workload (default 10,000) */
+  vectors?: number;
   /** timed search queries (default 778: every document once) */
   queries?: number;
   /** results per search (default 10) */
@@ -129,7 +136,14 @@ async function fileops(tools: Tools, op: "create" | "stat", dir: string, n: numb
   return {
     value: j.count / j.seconds,
     seconds: j.seconds,
-    detail: { count: j.count, latP50Us: j.p50_us, latP99Us: j.p99_us, maxUs: j.max_us, processSeconds: wall },
+    detail: {
+      count: j.count,
+      latP50Us: j.p50_us,
+      latP99Us: j.p99_us,
+      maxUs: j.max_us,
+      processSeconds: wall,
+      ...(op === "create" && typeof j.sync_us === "number" ? { syncUs: j.sync_us } : {}),
+    },
   };
 }
 
@@ -154,6 +168,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const settings: Settings = {
     sizeBytes,
     files: o.files ?? DEFAULT_FILES,
+    vectors: o.vectors ?? DEFAULT_VECTORS,
     queries: o.queries ?? 778,
     k: o.k ?? 10,
     searchDocs: 0,
@@ -180,6 +195,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       disk: { available: false, reason: "not requested" },
       passthrough_ll: { available: false, reason: "not requested" },
       vexfs: { available: false, reason: "not requested" },
+      "vexfs-nojournal": { available: false, reason: "not requested" },
     },
     results: {},
     cachesDropped: true,
@@ -245,8 +261,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         else {
           const av = await vexfsMountAvailable();
           if (!av.ok) throw new BenchError(av.reason);
-          const image = sizeBytes + 2 ** 30 + settings.files * 8192;
-          t = await startVexfs(root, image, Math.floor(image / 16384) + settings.files);
+          const image = sizeBytes + 2 ** 30 + (settings.files + settings.vectors) * 8192;
+          t = await startVexfs(root, image, Math.floor(image / 16384) + settings.files + settings.vectors, id);
         }
         targets.push(t);
         report.targets[id] = { available: true, description: t.description };
@@ -348,6 +364,15 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       written.add(t.id);
     };
     const filesDir = (t: Target, rep: number) => `${t.dir}/files${rep}`;
+    /** The JSONL file of the `vectors` workload (written once, untimed, outside the targets). */
+    let vectorsFile: string | undefined;
+    const ensureVectorsFile = async () => {
+      if (vectorsFile) return vectorsFile;
+      const f = `${root}/vectors.jsonl`;
+      log(`writing ${settings.vectors} seeded ${VECTOR_DIM}-d vectors to ${f} (untimed)`);
+      await writeVectorJsonl(f, settings.vectors, VECTOR_DIM, VECTOR_SEED);
+      return vectorsFile = f;
+    };
 
     // ---------------------------------------------------------------- workloads
     for (const w of workloads) {
@@ -417,6 +442,22 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
             }
             await cold();
             await measure(w, t, rep, () => fileops(needBuilt(), "stat", dir, settings.files));
+          } else if (w === "vectors") {
+            if (!isVexfs(t.id)) {
+              if (rep === 0) fail(w, t, "no vector ioctls");
+              continue;
+            }
+            let jsonl: string;
+            try {
+              jsonl = await ensureVectorsFile();
+            } catch (e) {
+              fail(w, t, `cannot write the vectors: ${errText(e)}`);
+              continue;
+            }
+            const dir = `${t.dir}/vec${rep}`;
+            await Deno.mkdir(dir);
+            await cold();
+            await measure(w, t, rep, () => importVectors(dir, jsonl, settings.vectors, VECTOR_DIM));
           }
         }
       }

@@ -1,12 +1,14 @@
 /**
- * The three things measured, all on the same disk (under one work directory):
+ * The things measured, all on the same disk (under one work directory):
  *
  * - `disk`: a plain directory of the host filesystem (no FUSE);
  * - `passthrough_ll`: libfuse's example mounted over another directory
  *   (`passthrough_ll -f -o source=SRC MNT`, its defaults: multi-threaded,
  *   1 s attribute/entry timeouts, no writeback cache);
- * - `vexfs`: `vexfs mkfs` of an image file, then `vexfs mount IMAGE MNT`
- *   (a daemon that returns once mounted).
+ * - `vexfs`: `vexfs mkfs` of an image file (with its metadata journal, the
+ *   default), then `vexfs mount IMAGE MNT` (a daemon that returns once mounted);
+ * - `vexfs-nojournal`: the same with `vexfs mkfs --no-journal`, so that the
+ *   journal's cost is measured in the same run (journal ÷ no journal).
  *
  * Each is started with a `start*` function and stopped with
  * {@linkcode Target.stop}, which unmounts and waits for the server to exit.
@@ -16,9 +18,15 @@ import { BenchError, lastLines, run, selfArgv, waitUntil, which } from "./exec.t
 import { mountAt, pidsWithArg, processAlive } from "./system.ts";
 
 /** Names of the targets, in report order. */
-export const TARGET_IDS = ["disk", "passthrough_ll", "vexfs"] as const;
+export const TARGET_IDS = ["disk", "passthrough_ll", "vexfs", "vexfs-nojournal"] as const;
 /** One of {@linkcode TARGET_IDS}. */
 export type TargetId = typeof TARGET_IDS[number];
+/** The VexFS targets (with and without the metadata journal). */
+export const VEXFS_TARGETS: readonly TargetId[] = ["vexfs", "vexfs-nojournal"];
+/** Whether `id` is a VexFS target (vector workloads run only there). */
+export function isVexfs(id: TargetId): boolean {
+  return VEXFS_TARGETS.includes(id);
+}
 
 /** A mounted (or plain) directory the workloads run in. */
 export interface Target {
@@ -154,22 +162,39 @@ export async function vexfsMountAvailable(): Promise<Availability> {
 }
 
 /**
- * Formats `root/vexfs.img` (a sparse image of `imageBytes` with `inodes`
- * inodes) and mounts it on `root/vexfs-mnt` with `vexfs mount` (daemon mode).
+ * Formats `root/ID.img` (a sparse image of `imageBytes` with `inodes`
+ * inodes; `vexfs-nojournal` with `--no-journal`) and mounts it on
+ * `root/ID-mnt` with `vexfs mount` (daemon mode).
  * The mount is taken as ready when `vexfs mount` exits 0, or when the mount
  * point is mounted (if `vexfs mount` then does not return within 10 s, the
  * run goes on and {@linkcode Target.notes} says so).
  * @throws BenchError with vexfs's message if mkfs or mount fails; a mount
  *   that appeared anyway is undone first
  */
-export async function startVexfs(root: string, imageBytes: number, inodes: number): Promise<Target> {
-  const img = `${root}/vexfs.img`;
-  const mnt = `${root}/vexfs-mnt`;
+export async function startVexfs(
+  root: string,
+  imageBytes: number,
+  inodes: number,
+  id: "vexfs" | "vexfs-nojournal" = "vexfs",
+): Promise<Target> {
+  const img = `${root}/${id}.img`;
+  const mnt = `${root}/${id}-mnt`;
+  const journalArgs = id === "vexfs-nojournal" ? ["--no-journal"] : [];
   await Deno.mkdir(mnt, { recursive: true });
   try {
     await Deno.remove(img);
   } catch { /* not there */ }
-  const [exe, ...mkfsArgs] = selfArgv(["mkfs", img, "-s", String(imageBytes), "-N", String(inodes), "-L", "bench"]);
+  const [exe, ...mkfsArgs] = selfArgv([
+    "mkfs",
+    img,
+    "-s",
+    String(imageBytes),
+    "-N",
+    String(inodes),
+    "-L",
+    "bench",
+    ...journalArgs,
+  ]);
   const mk = await run(exe, mkfsArgs, { timeoutMs: 300_000 });
   if (mk.code !== 0) throw new BenchError(`vexfs mkfs ${img} failed: ${lastLines(mk.stderr || mk.stdout)}`);
 
@@ -224,11 +249,11 @@ export async function startVexfs(root: string, imageBytes: number, inodes: numbe
   await waitUntil(() => (pids = pidsWithArg(mnt).filter((p) => p !== child.pid)).length > 0, 2000);
   let stopped = false;
   return {
-    id: "vexfs",
+    id,
     dir: mnt,
-    description: `vexfs mkfs ${img} -s ${imageBytes} -N ${inodes}; vexfs mount ${img} ${mnt} (ready in ${
-      readyS.toFixed(1)
-    } s)`,
+    description: `vexfs mkfs ${img} -s ${imageBytes} -N ${inodes}${
+      journalArgs.map((a) => " " + a).join("")
+    }; vexfs mount ${img} ${mnt} (ready in ${readyS.toFixed(1)} s)`,
     serverPids: pids,
     notes,
     async stop() {

@@ -10,6 +10,8 @@ import { BenchError } from "../bench/exec.ts";
 import {
   cpuTable,
   goalLines,
+  journalGoalLines,
+  journalTable,
   renderMarkdown,
   resultHeader,
   resultRows,
@@ -22,6 +24,7 @@ import {
 } from "../bench/report.ts";
 import { DEFAULT_FILES, DEFAULT_SIZE, runBench } from "../bench/run.ts";
 import { TARGET_IDS, type TargetId } from "../bench/targets.ts";
+import { DEFAULT_VECTORS } from "../bench/vectors.ts";
 import {
   action,
   c,
@@ -40,6 +43,7 @@ interface BenchFlags {
   dir?: string;
   size: number;
   files: number;
+  vectors: number;
   queries: number;
   topK: number;
   randRuntime: number;
@@ -76,6 +80,7 @@ export function register(program: Command): void {
     .option("--dir <path>", "make the work directory below PATH, on the disk to measure", "/var/tmp")
     .option("-s, --size <size>", "size of the sequential file (e.g. 256M)", parseSize, DEFAULT_SIZE)
     .option("--files <n>", "files to create and stat", positiveInt("--files"), DEFAULT_FILES)
+    .option("--vectors <n>", "vectors to import (128-d f32, VexFS only)", positiveInt("--vectors"), DEFAULT_VECTORS)
     .option("--queries <n>", "timed search queries (document vectors, cycling)", positiveInt("--queries"), 778)
     .option("-k, --top-k <k>", "results per search", positiveInt("--top-k"), 10)
     .option("--rand-runtime <s>", "stop the random reads after this many seconds", positiveInt("--rand-runtime"), 10)
@@ -114,6 +119,7 @@ export function register(program: Command): void {
           parentDir: o.dir,
           sizeBytes: o.size,
           files: o.files,
+          vectors: o.vectors,
           queries: o.queries,
           k: o.topK,
           randRuntimeS: o.randRuntime,
@@ -144,7 +150,13 @@ export function register(program: Command): void {
       say(c.bold(`VexFS benchmark, ${m.date}`));
       say(c.dim(`${m.cpu} × ${m.cpus}, Linux ${m.kernel}, ${m.filesystem}, ${m.disk}`));
       say(c.dim(Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join("; ")));
-      say(table(resultHeader(), resultRows(report), ["left", "left", "right", "right", "right", "right", "right"]));
+      say(
+        table(resultHeader(), resultRows(report), [
+          "left",
+          "left",
+          ...resultHeader().slice(2).map(() => "right" as const),
+        ]),
+      );
       const st = searchTable(report);
       if (st.rows.length) say(table(st.head, st.rows, ["left", "right", "right", "right", "right"]));
       const setup = searchSetupLine(report);
@@ -152,18 +164,24 @@ export function register(program: Command): void {
       if (report.settings.repeat > 1) {
         const sp = spreadTable(report);
         say(c.dim(`medians of ${report.settings.repeat} runs; their spread:`));
-        say(table(sp.head, sp.rows, ["left", "right", "right", "right"]));
+        say(table(sp.head, sp.rows, ["left", ...sp.head.slice(1).map(() => "right" as const)]));
       }
       const ct = cpuTable(report);
       if (ct.rows.length) {
         say(c.dim("CPU time ÷ wall time during each workload (100% = one core busy):"));
-        say(table(ct.head, ct.rows, ["left", "right", "right", "right", "right"]));
+        say(table(ct.head, ct.rows, ["left", ...ct.head.slice(1).map(() => "right" as const)]));
+      }
+      const jt = journalTable(report);
+      if (jt.rows.length) {
+        say(c.dim("the journal's cost: VexFS with its journal ÷ VexFS on a --no-journal image:"));
+        say(table(jt.head, jt.rows, ["left", "left", ...jt.head.slice(2).map(() => "right" as const)]));
       }
       for (const t of TARGET_IDS) {
         const x = report.targets[t];
         if (!x.available && x.reason !== "not requested") say(c.yellow(`${t}: not measured: ${x.reason}`));
       }
       for (const g of goalLines(report)) say(g.includes("BELOW") ? c.red(g) : g);
+      for (const g of journalGoalLines(report)) say(g.includes("MISSES") ? c.red(g) : g);
       for (const n of report.notes) say(c.yellow(`note: ${n}`));
       say(c.dim(`total ${((performance.now() - started) / 1000).toFixed(0)} s`));
     }));
@@ -172,12 +190,16 @@ export function register(program: Command): void {
     `
 Sets up, on the disk holding --dir: a plain directory, libfuse's passthrough_ll
 example (built with gcc from /usr/share/doc/libfuse3-dev/examples) over a
-directory, and a VexFS image mounted with 'vexfs mount'. Then, on each: fio
-sequential write (1 MiB blocks, fsync included) and read of --size, fio random
-4 KiB reads (queue depth 1) of that file, creating and stat'ing --files files
-(a separate C helper), each --repeat times with the targets interleaved (the
-median is reported), and on VexFS the latency of the search ioctl over the
-778 fiori documents, against an in-process brute-force scan as the floor.
+directory, and two VexFS images mounted with 'vexfs mount': one with its
+metadata journal (vexfs), one made with 'mkfs --no-journal' (vexfs-nojournal).
+Then, on each: fio sequential write (1 MiB blocks, fsync included) and read of
+--size, fio random 4 KiB reads (queue depth 1) of that file, creating (ending
+with an fsync of the directory) and stat'ing --files files (a separate C
+helper), on the VexFS targets 'vexfs import' of --vectors 128-d vectors plus an
+fsync, each --repeat times with the targets interleaved (the median is
+reported), and on VexFS the latency of the search ioctl over the 778 fiori
+documents, against an in-process brute-force scan as the floor. The journal's
+cost is reported as VexFS ÷ VexFS without journal for each workload.
 Kernel caches are dropped before each workload (needs root; the report says
 if that failed). Results are absolute (MB/s = 10^6 bytes/s, IOPS, files/s, µs)
 and as ratios to passthrough_ll. Needs fio, gcc, pkg-config, libfuse3-dev
@@ -187,6 +209,7 @@ and as ratios to passthrough_ll. Needs fio, gcc, pkg-config, libfuse3-dev
     "vexfs bench                                  # the full run: 1 GiB, 10,000 files",
     "vexfs bench --size 256M --files 2000 --rand-runtime 5 --repeat 1",
     "vexfs bench --targets disk,passthrough_ll --only seq-write,seq-read",
+    "vexfs bench --targets vexfs,vexfs-nojournal --only seq-write,create,vectors   # the journal's cost",
     "vexfs bench --json > bench.json",
     "vexfs bench --write-md                       # refresh BENCHMARKS.md",
   ]);
