@@ -4,6 +4,17 @@
 #   bash scripts/bootstrap.sh demo [args...]
 #   bash scripts/bootstrap.sh test [deno test args...]
 #   bash scripts/bootstrap.sh bench [vexfs bench args...]
+#   bash scripts/bootstrap.sh vexfs <command> [args...]
+#   bash scripts/bootstrap.sh deno [deno args...]      (the pinned Deno itself)
+#
+# The last step replaces this shell with the real Deno binary (exec), so the
+# launcher is Deno itself: its exit status is Deno's (128+N, e.g. 137, when a
+# signal N kills it) and signals sent to the launcher (SIGTERM to a
+# `vexfs mount -f`) reach Deno. Never node_modules/.bin/deno: that is npm's
+# Node wrapper (deno/bin.cjs), which exits 0 when Deno dies on a signal and
+# does not pass SIGTERM on. Nor `deno task`: inside a task, `deno` resolves to
+# that same wrapper (node_modules/.bin comes first), and deno task reports a
+# child killed by a signal as exit 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
@@ -15,8 +26,10 @@ say() { printf '\033[1mvexfs bootstrap:\033[0m %s\n' "$*" >&2; }
 # xattr tools and a C compiler (ABI tests). Installed only when missing.
 need_pkgs=()
 have() { command -v "$1" >/dev/null 2>&1; }
-have fusermount3 || need_pkgs+=(fuse3)
-[ -e /usr/lib/x86_64-linux-gnu/libfuse3.so.3 ] || need_pkgs+=(libfuse3-3)
+if [ "$what" != deno ]; then
+  have fusermount3 || need_pkgs+=(fuse3)
+  [ -e /usr/lib/x86_64-linux-gnu/libfuse3.so.3 ] || need_pkgs+=(libfuse3-3)
+fi
 if [ "$what" = test ]; then
   have mkfs.ext4 || need_pkgs+=(e2fsprogs)
   have mkfs.xfs || need_pkgs+=(xfsprogs)
@@ -44,9 +57,34 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+# Where npm puts the real Deno binary: the `deno` package's postinstall links
+# (or copies) it to node_modules/deno/deno from the platform package
+# @deno/<platform>, which keeps it at node_modules/@deno/<platform>/deno.
+platform() {
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) echo linux-x64-glibc ;;
+    Linux-aarch64 | Linux-arm64) echo linux-arm64-glibc ;;
+    Darwin-x86_64) echo darwin-x64 ;;
+    Darwin-arm64) echo darwin-arm64 ;;
+    *) echo "unsupported-$(uname -s)-$(uname -m)" ;;
+  esac
+}
+# An executable that is a binary, not a script such as npm's wrapper.
+is_binary() { [ -f "$1" ] && [ -x "$1" ] && [ "$(head -c 2 "$1")" != '#!' ]; }
+real_deno() {
+  local c
+  for c in node_modules/deno/deno "node_modules/@deno/$(platform)/deno"; do
+    if is_binary "$c"; then
+      printf '%s\n' "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
 # Deno (pinned in package.json) and the npm dependencies (pinned in package-lock.json).
 stamp=node_modules/.vexfs-lock-stamp
-if [ ! -x node_modules/.bin/deno ] || ! cmp -s package-lock.json "$stamp"; then
+if ! real_deno >/dev/null || ! cmp -s package-lock.json "$stamp"; then
   say "installing npm packages (Deno and libraries) from package-lock.json"
   # `npm install --no-save` installs exactly the versions in the lockfile. Not `npm ci`:
   # npm 11 records only this platform's optional @deno/* binary in the lockfile and
@@ -54,12 +92,27 @@ if [ ! -x node_modules/.bin/deno ] || ! cmp -s package-lock.json "$stamp"; then
   npm install --no-save --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
-deno=node_modules/.bin/deno
+if ! is_binary node_modules/deno/deno && [ -f node_modules/deno/install.cjs ]; then
+  # npm skipped the deno package's postinstall (--ignore-scripts): run it; it links the binary there.
+  node node_modules/deno/install.cjs >/dev/null 2>&1 || true
+fi
+if ! deno=$(real_deno); then
+  say "no Deno binary after 'npm install': neither node_modules/deno/deno nor node_modules/@deno/$(platform)/deno" \
+    "exists. Run 'npm install --no-save' again (without --ignore-scripts), or install the Deno version of" \
+    "package.json and run it directly ('deno run --allow-all main.ts ...'); node_modules/.bin/deno is npm's Node" \
+    "wrapper and is not used (it hides crashes and does not pass SIGTERM on)."
+  exit 1
+fi
+if [ "$deno" != node_modules/deno/deno ]; then
+  say "using $deno (node_modules/deno/deno is missing: the deno package's postinstall did not run)"
+fi
 
+# The same commands as the tasks of deno.json.
 case "$what" in
-  demo) exec "$deno" task --quiet vexfs demo "$@" ;;
-  test) exec "$deno" task --quiet test "$@" ;;
-  vexfs) exec "$deno" task --quiet vexfs "$@" ;;
-  bench) exec "$deno" task --quiet bench "$@" ;;
-  *) say "unknown action '$what' (use demo, test, bench or vexfs)"; exit 2 ;;
+  demo) exec "$deno" run --allow-all main.ts demo "$@" ;;
+  test) exec "$deno" test --allow-all --parallel "$@" ;;
+  vexfs) exec "$deno" run --allow-all main.ts "$@" ;;
+  bench) exec "$deno" run --allow-all main.ts bench "$@" ;;
+  deno) exec "$deno" "$@" ;;
+  *) say "unknown action '$what' (use demo, test, bench, vexfs or deno)"; exit 2 ;;
 esac
