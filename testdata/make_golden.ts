@@ -7,6 +7,7 @@
  */
 import { Vexfs } from "../src/fs/fs.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
+import { type BlockDevice, Device } from "../src/device/device.ts";
 
 const dir = new URL(".", import.meta.url).pathname;
 const enc = new TextEncoder();
@@ -39,6 +40,69 @@ for (const bs of [1024, 4096]) {
   const b = fs.create(docs, "b.md");
   fs.collections.setVector(b, new Float32Array([0.5, -1, 0, 2]));
   for (const ino of [hello, fs.lookup(2, "link"), docs, a, b, 2]) fs.setattr(ino, { atime: t, mtime: t });
+  fs.close();
+  console.log(`wrote ${path}`);
+}
+
+// A journaled image left as a power cut right after a commit leaves it: the
+// transaction is in the log, its blocks never reached their home locations
+// (FORMAT.md §9). Readers must replay it: src/format/golden_test.ts checks the
+// jbd2 structures field by field and the replayed contents.
+{
+  const path = `${dir}golden-journal-1k.vexfs`;
+  try {
+    Deno.removeSync(path);
+  } catch { /* absent */ }
+  mkfs(path, {
+    size: 2 << 20,
+    blockSize: 1024,
+    inodes: 64,
+    label: "golden-journal",
+    uuid: "0123f567-89ab-4def-8123-456789abcde0",
+    hashSeed: 0x12345678,
+    time: 1700000000,
+    journalSequence: 100,
+  });
+  const dev = Device.open(path);
+  /** Drops every write after `cut` flushes, as a power cut would. */
+  let cut = Number.MAX_SAFE_INTEGER;
+  let syncs = 0;
+  const lossy: BlockDevice = {
+    get path() {
+      return dev.path;
+    },
+    get kind() {
+      return dev.kind;
+    },
+    get size() {
+      return dev.size;
+    },
+    get sectorSize() {
+      return dev.sectorSize;
+    },
+    get readOnly() {
+      return false;
+    },
+    get isOpen() {
+      return dev.isOpen;
+    },
+    read: (o, b) => dev.read(o, b),
+    write: (o, d) => {
+      if (syncs < cut) dev.write(o, d);
+    },
+    sync: () => {
+      syncs++;
+      if (syncs <= cut) dev.sync();
+    },
+    close: () => dev.close(),
+  };
+  const fs = Vexfs.openDevice(lossy); // commits transaction 100 (RECOVER)
+  const f = fs.create(2, "journaled.txt", 0o644, 1000, 1000);
+  fs.write(f, 0, enc.encode("replay me\n"));
+  fs.setattr(f, { atime: t, mtime: t });
+  fs.mkdir(2, "dir", 0o750);
+  fs.sync(); // commits transaction 101; its home writes are the first writes after the commit
+  cut = syncs;
   fs.close();
   console.log(`wrote ${path}`);
 }

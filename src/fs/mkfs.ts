@@ -85,6 +85,8 @@ export interface MkfsOptions {
   journalBlocks?: number;
   /** what `errors` the superblock records (FORMAT.md §3.2; default "continue", as mke2fs) */
   errors?: "continue" | "remount-ro" | "panic";
+  /** the journal's first transaction id (default random); for reproducible test images */
+  journalSequence?: number;
 }
 
 /** Where everything goes; all numbers are block numbers or counts. */
@@ -432,7 +434,7 @@ export function writeFilesystem(
       at(JOURNAL_INO),
     );
     const jsb = newJournalSuperblock(bs, layout.journalBlocks, opts.uuid);
-    jsb.sequence = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
+    jsb.sequence = opts.journalSequence ?? (crypto.getRandomValues(new Uint32Array(1))[0] || 1);
     dev.write(layout.journalStart * bs, encodeJournalSuperblock(jsb, bs));
   }
   dev.write(layout.inodeTableStart * bs, table);
