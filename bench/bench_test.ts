@@ -29,6 +29,8 @@ import { BruteForce, latencyStats } from "./search.ts";
 import { parseMountinfo, parseStatCpuTicks } from "./system.ts";
 import { mulberry32, parseImportJson, vectorFileName, vectorJsonlLines } from "./vectors.ts";
 import { readJsonl } from "../src/data/jsonl.ts";
+import { MemDevice } from "../src/device/mem.ts";
+import { CountingDevice } from "./journal_profile.ts";
 
 function assertThrows(fn: () => unknown, cls: abstract new (...a: never[]) => Error, includes = ""): void {
   try {
@@ -351,4 +353,18 @@ Deno.test("vectors workload: seeded JSONL records the import parser accepts, imp
   assertEquals(s.elapsedMs, 12.5);
   assertThrows(() => parseImportJson("error: no such file"), BenchError);
   assertThrows(() => parseImportJson('{"files": 2}'), BenchError, "vectors");
+});
+
+Deno.test("CountingDevice passes I/O through and counts writes, reads and flushes", () => {
+  const d = new CountingDevice(new MemDevice(8192));
+  d.write(4096, new Uint8Array(4096).fill(9));
+  d.write(0, new Uint8Array(512));
+  const b = new Uint8Array(4096);
+  d.read(4096, b);
+  d.sync();
+  assertEquals(b[4095], 9);
+  assertEquals(d.size, 8192);
+  const c = d.take();
+  assertEquals([c.writes, c.writeBytes, c.reads, c.readBytes, c.flushes], [2, 4608, 1, 4096, 1]);
+  assertEquals(d.take().writes, 0);
 });
