@@ -7,7 +7,7 @@
  * @module
  */
 import { MemDevice } from "../device/mem.ts";
-import { COLL_TABLE_INO, INODE_SIZE, JOURNAL_INO, S_IFIFO } from "../format/constants.ts";
+import { COLL_TABLE_INO, INCOMPAT_JOURNAL, INODE_SIZE, JOURNAL_INO, S_IFIFO } from "../format/constants.ts";
 import { computeLayout, writeFilesystem } from "../fs/mkfs.ts";
 import { Vexfs } from "../fs/fs.ts";
 
@@ -21,6 +21,8 @@ export interface BuildOptions {
   blockSize?: number;
   /** journal blocks: 0 for none (default: mkfs's choice) */
   journalBlocks?: number;
+  /** inodes (default: mkfs's choice, one per 16 KiB) */
+  inodes?: number;
   /** leave an unlinked-but-open orphan and do not close (the journal then needs recovery) */
   orphan?: boolean;
 }
@@ -64,7 +66,7 @@ const UUID = Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff);
 export function buildPopulated(opts: BuildOptions = {}): { dev: MemDevice; lm: Landmarks } {
   const bs = opts.blockSize ?? 1024;
   const dev = new MemDevice(opts.size ?? 4 << 20, { name: "fuzz-base" });
-  const layout = computeLayout(dev.size, { blockSize: bs, journalBlocks: opts.journalBlocks });
+  const layout = computeLayout(dev.size, { blockSize: bs, journalBlocks: opts.journalBlocks, inodes: opts.inodes });
   writeFilesystem(dev, layout, {
     blockSize: bs,
     uuid: UUID,
@@ -150,6 +152,7 @@ export function metaBlocks(bytes: Uint8Array): MetaBlocks {
     };
     for (let ino = 1; ino <= sb.inodeCount; ino++) {
       if (!fs.inodeMap.test(ino - 1) || (ino > 4 && ino < 16) || ino === 1) continue;
+      if (ino === JOURNAL_INO && !(sb.featureIncompat & INCOMPAT_JOURNAL)) continue;
       tableBlocks.add(sb.inodeTableStart + Math.floor(((ino - 1) * INODE_SIZE) / bs));
       const n = fs.iget(ino);
       const type = n.d.mode & 0o170000;

@@ -1,7 +1,8 @@
 /**
  * Seeded fuzzer of fsck (issue 7 §2): a populated image (files, directories,
  * hard links, symlinks, a fifo, xattrs, an extent tree block, a collection
- * with vectors, an unlinked-open orphan, a journal to replay) is damaged at
+ * with vectors, an unlinked-open orphan; one base with a journal to replay,
+ * one without a journal and not cleanly closed, alternating) is damaged at
  * 1 to 3 metadata blocks per seed (random bytes, bit flips, zeroed, swapped,
  * a changed u64; in the superblock, bitmaps, inode table, directories,
  * extent tree, xattr, collection table, slot map, vector store and journal
@@ -26,11 +27,15 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const { dev } = buildPopulated({ orphan: true, size: 2 << 20 });
-    const base = dev.bytes.slice();
+    // two bases: a journal holding the last transactions (replayed first), and no journal with an unclean state
+    const bases = [
+      buildPopulated({ orphan: true, size: 2 << 20 }).dev.bytes.slice(),
+      buildPopulated({ orphan: true, size: 1 << 20, journalBlocks: 0, inodes: 128 }).dev.bytes.slice(),
+    ];
     const bs = 1024;
     const only = Deno.env.get("FSCK_FUZZ_SEED");
     if (only) {
+      const base = bases[Number(only) % 2];
       const r = fuzzOne(base, metaBlocks(base), bs, Number(only));
       console.log(JSON.stringify({ ...r, failures: undefined }, null, 2));
       for (const f of r.failures) console.log(f);
@@ -70,7 +75,7 @@ Deno.test({
           hung.push(`worker ${w} failed at seed ${current}: ${e.message}`);
           finish();
         };
-        worker.postMessage({ base, bs, seeds: seeds.filter((_, i) => i % nWorkers === w) });
+        worker.postMessage({ bases, bs, seeds: seeds.filter((_, i) => i % nWorkers === w) });
       })));
     const failed = results.filter((r) => r.failures.length);
     const sum = (f: (r: FuzzResult) => number) => results.reduce((a, r) => a + f(r), 0);
