@@ -188,15 +188,18 @@ Deno.test("mkfs prints the layout as a table and as JSON; info decodes it", asyn
       "block bitmap",
       "inode bitmap",
       "inode table",
+      "root directory",
+      "journal (inode 4)",
       "data",
       "backup superblock",
     ]);
+    assertEquals(j.journalBlocks, 4096, "mke2fs's journal size for 65,536 blocks");
     assertEquals(
       j.regions[0].blocks,
       2,
       "1 KiB blocks: boot area and superblock take 2 blocks",
     );
-    assertEquals(j.regions[5].start, 65535);
+    assertEquals(j.regions[7].start, 65535);
     assert(
       j.previous.some((p: { type: string }) => p.type === "vexfs"),
       "the overwritten VexFS was reported",
@@ -208,6 +211,7 @@ Deno.test("mkfs prints the layout as a table and as JSON; info decodes it", asyn
       "extents",
       "htree",
       "vectors",
+      "journal",
     ]);
     assertEquals(info.collections, []);
     const text = await ok(["info", img]);
