@@ -1,15 +1,16 @@
 /**
- * Helpers shared by the fsck fuzzer (`fuzz_test.ts`, `_fuzz_worker.ts`) and
- * the corpus generator (`testdata/fsck/make_corpus.ts`): a populated image
+ * Helpers shared by the fsck fuzzer (`fuzz_test.ts`, `_fuzz_worker.ts`), the
+ * corpus (`testdata/fsck/make_corpus.ts`, `corpus_test.ts`): a populated image
  * built through the engine on a {@link MemDevice}, the metadata blocks of
  * such an image located through the engine (never guessed), seeded damage,
- * and the engine smoke test a repaired image must pass.
+ * the stable text of a report, and the engine smoke test a repaired image must pass.
  * @module
  */
 import { MemDevice } from "../device/mem.ts";
 import { COLL_TABLE_INO, INCOMPAT_JOURNAL, INODE_SIZE, JOURNAL_INO, S_IFIFO } from "../format/constants.ts";
 import { computeLayout, writeFilesystem } from "../fs/mkfs.ts";
 import { Vexfs } from "../fs/fs.ts";
+import type { FsckReport } from "./fsck.ts";
 
 const enc = new TextEncoder();
 
@@ -25,6 +26,8 @@ export interface BuildOptions {
   inodes?: number;
   /** leave an unlinked-but-open orphan and do not close (the journal then needs recovery) */
   orphan?: boolean;
+  /** sync and do not close, as if the process died (the journal then needs recovery) */
+  crash?: boolean;
 }
 
 /** Metadata blocks of a populated image, by kind. */
@@ -116,6 +119,9 @@ export function buildPopulated(opts: BuildOptions = {}): { dev: MemDevice; lm: L
     fs.openInode(orphan);
     fs.unlink(2, "tmp");
     fs.sync(); // the holder dies here: never released, never closed
+  } else if (opts.crash) {
+    fs.write(a, 3000, new TextEncoder().encode("appended before the crash"));
+    fs.sync();
   } else fs.close();
   return { dev, lm: { docs, a, frag, vecs, vecFiles, orphan } };
 }
@@ -177,6 +183,17 @@ export function metaBlocks(bytes: Uint8Array): MetaBlocks {
   } finally {
     fs.close();
   }
+}
+
+/**
+ * The stable text form of a report used by the corpus (`testdata/fsck/<case>/expect.1`
+ * and `expect.2`): one line per problem, `CODE @ where: fixed|not fixed|no fix`, then
+ * `exit N`. Messages are left out so that rewording one does not change the corpus.
+ */
+export function reportText(r: FsckReport): string {
+  const lines = r.problems.map((p) => `${p.code} @ ${p.where}: ${p.fixed ? "fixed" : p.fix ? "not fixed" : "no fix"}`);
+  lines.push(`exit ${r.exitCode}`);
+  return lines.join("\n") + "\n";
 }
 
 /** The kinds of damage the fuzzer does to a metadata block. */

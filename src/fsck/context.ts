@@ -378,6 +378,8 @@ export class FsckContext {
   claims: Claim[] = [];
   /** connectivity: the link through which each reachable inode was first reached */
   readonly tree = new Map<number, { dir: number; name: Uint8Array }>();
+  /** the link an inode cleared by fsck had, for naming it in the report */
+  readonly formerLinks = new Map<number, { dir: number; name: Uint8Array }>();
   /** internal inodes and what they are ("slot map of collection 1") */
   readonly internalRole = new Map<number, string>();
   /** problems repaired in this run */
@@ -629,7 +631,11 @@ export class FsckContext {
     if (p) return p;
     const info = this.infos.get(ino);
     if (info?.onOrphanList) return "orphan";
-    if (info?.cleared) return "cleared";
+    if (info?.cleared) {
+      const was = this.formerLinks.get(ino);
+      const dir = was && this.pathOf(was.dir);
+      return dir ? `was ${dir === "/" ? "" : dir}/${dec.decode(was.name)}, cleared` : "cleared";
+    }
     return "not linked";
   }
 

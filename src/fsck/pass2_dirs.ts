@@ -152,8 +152,10 @@ function checkDir(ctx: FsckContext, info: InodeInfo, queue: number[]): void {
     const t = ensureInode(ctx, e.ino);
     if (!t.usable) {
       const state = t.cleared ? "cleared (it was damaged)" : !t.inBitmap ? "free" : `damaged beyond use (${t.why})`;
-      if (ctx.ask("DIR_ENTRY_FREE_INODE", { ...c, state })) remove();
-      else t.otherRefs++;
+      if (ctx.ask("DIR_ENTRY_FREE_INODE", { ...c, state })) {
+        remove();
+        if (t.cleared) ctx.formerLinks.set(t.ino, { dir: ino, name: e.name });
+      } else t.otherRefs++;
       continue;
     }
     if (t.d!.flags & 0x4 /* IFL_INTERNAL */) {
@@ -229,8 +231,11 @@ function salvageDir(ctx: FsckContext, info: InodeInfo): DirEntry[] {
 
 /**
  * Builds {@link FsckContext.tree}: a breadth-first walk from the root over
- * the entries, recording the link through which each inode is first
- * reached. Pass 3 extends it when it reconnects what is unreachable.
+ * the entries, recording the link through which each inode is reached. An
+ * inode with several links is reached through the one its parent pointer
+ * names when that directory is reachable (for a directory, the link `..`
+ * agrees with, which pass 3 then keeps); else through the first one met.
+ * Pass 3 extends the tree when it reconnects what is unreachable.
  */
 export function buildTree(ctx: FsckContext): void {
   ctx.tree.clear();
@@ -239,19 +244,33 @@ export function buildTree(ctx: FsckContext): void {
   extendTree(ctx, ROOT_INO);
 }
 
-/** Adds everything reachable from directory `from` (already in the tree or the root) to the tree. */
+/** Adds everything reachable from directory `from` (already in the tree, or the root) to the tree. */
 export function extendTree(ctx: FsckContext, from: number): void {
+  const reached = [from];
   const queue = [from];
   let n = 0;
-  while (queue.length) {
-    const d = ctx.infos.get(queue.shift()!)!;
-    for (const e of d.entries ?? []) {
-      if (e.ino === ROOT_INO || ctx.tree.has(e.ino)) continue;
-      ctx.tree.set(e.ino, { dir: d.ino, name: e.name });
-      const t = ctx.infos.get(e.ino);
-      if (t?.usable && t.type === S_IFDIR) queue.push(e.ino);
+  /** whether `t` should wait to be reached through the directory its parent pointer names */
+  const waits = (t: InodeInfo | undefined, dir: number) =>
+    !!t?.usable && t.d!.parentIno !== dir && t.links.length > 1 &&
+    t.links.some((l) => l.dir === t.d!.parentIno && l.hash === t.d!.parentHash);
+  for (let strict = true;; strict = false) {
+    while (queue.length) {
+      const d = ctx.infos.get(queue.shift()!)!;
+      for (const e of d.entries ?? []) {
+        if (e.ino === ROOT_INO || ctx.tree.has(e.ino)) continue;
+        const t = ctx.infos.get(e.ino);
+        if (strict && waits(t, d.ino)) continue;
+        ctx.tree.set(e.ino, { dir: d.ino, name: e.name });
+        if (t?.usable && t.type === S_IFDIR) {
+          queue.push(e.ino);
+          reached.push(e.ino);
+        }
+      }
+      if (++n % 256 === 0) ctx.progress("connectivity", n, n + queue.length);
     }
-    if (++n % 256 === 0) ctx.progress("connectivity", n, n + queue.length);
+    if (!strict) break;
+    // links that waited for a parent never reached: take them now, from every directory reached
+    queue.push(...reached);
   }
 }
 

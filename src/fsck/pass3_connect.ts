@@ -145,6 +145,9 @@ function lostFound(ctx: FsckContext): InodeInfo | undefined {
   root.entries!.push(entry);
   root.rebuildDir = true;
   root.subdirs++;
+  // what fsck links it counts itself (e2fsck adjusts the parent's count the same way)
+  root.d!.nlink++;
+  root.dirty = true;
   lf.links.push({ dir: ROOT_INO, hash, name: entry.name });
   ctx.tree.set(ino, { dir: ROOT_INO, name: entry.name });
   ctx.lostFound = ino;
@@ -167,7 +170,11 @@ export function reconnect(ctx: FsckContext, info: InodeInfo): boolean {
   lf.entries!.push({ name, ino: info.ino, type: FT_OF[info.type], hash });
   lf.rebuildDir = true;
   info.links.push({ dir: lf.ino, hash, name });
-  if (info.type === S_IFDIR) lf.subdirs++;
+  if (info.type === S_IFDIR) {
+    lf.subdirs++;
+    lf.d!.nlink++;
+    lf.dirty = true;
+  }
   const d = info.d!;
   if (info.type === S_IFDIR || !info.links.some((l) => l.dir === d.parentIno && l.hash === d.parentHash)) {
     d.parentIno = lf.ino;

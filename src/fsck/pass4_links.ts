@@ -35,6 +35,27 @@ export function passLinks(ctx: FsckContext): void {
       }).length;
     }
   }
+  // files no directory names go to /lost+found first, so the counts below see their new links
+  if (rootUsable) {
+    for (const info of infos) {
+      const d = info.d;
+      if (
+        !info.usable || info.type === S_IFDIR || info.ino === ROOT_INO || info.links.length || info.onOrphanList ||
+        !d || d.nlink === 0 || (d.flags & IFL_INTERNAL)
+      ) continue;
+      if (
+        ctx.ask("INODE_UNLINKED", {
+          ino: info.ino,
+          type: typeName(info.type),
+          nlink: d.nlink,
+          size: d.size,
+          num: info.ino,
+        })
+      ) {
+        reconnect(ctx, info);
+      }
+    }
+  }
   let n = 0;
   for (const info of infos) {
     if (++n % 4096 === 0) ctx.progress("link counts", n, infos.length);
@@ -76,13 +97,8 @@ export function passLinks(ctx: FsckContext): void {
       continue;
     }
     if (info.onOrphanList) continue;
-    if (ino !== ROOT_INO && refs === 0) {
-      if (isDir || !rootUsable) continue; // pass 3 reconnects directories
-      if (
-        !ctx.ask("INODE_UNLINKED", { ino, type: typeName(info.type), nlink: d.nlink, size: d.size, num: ino }) ||
-        !reconnect(ctx, info)
-      ) continue;
-    }
+    // unlinked: directories were reconnected by pass 3, files above (or left, when not repairing)
+    if (ino !== ROOT_INO && refs === 0) continue;
     const links = info.links.length;
     const want = isDir ? 2 + info.subdirs : links;
     if (d.nlink !== want) {
