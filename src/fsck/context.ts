@@ -639,9 +639,13 @@ export class FsckContext {
     return "not linked";
   }
 
-  /** `inode N (what)`. */
+  /** The tree of first links is known (pass 2 ran): paths can be given. */
+  treeBuilt = false;
+
+  /** `inode N (what)`, or `inode N` before paths are known. */
   inodeWhere(ino: number): string {
-    return `inode ${ino} (${this.sb ? this.describe(ino) : "?"})`;
+    if (!this.sb || (!this.treeBuilt && !this.internalRole.has(ino))) return `inode ${ino}`;
+    return `inode ${ino} (${this.describe(ino)})`;
   }
 
   /**

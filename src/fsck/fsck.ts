@@ -237,7 +237,8 @@ export function fsck(target: string | BlockDevice, opts: FsckOptions = {}): Fsck
           fixed: false,
         });
       }
-      problems.push(...ctx.finish());
+      // a halted preen writes none of the repairs it had decided
+      problems.push(...ctx.finish().map((p) => halted && !ctx.wrote ? { ...p, fixed: false } : p));
       stats = statsOf(ctx);
       last = ctx;
       if (ctx.wrote) dev.sync();

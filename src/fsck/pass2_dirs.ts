@@ -239,6 +239,7 @@ function salvageDir(ctx: FsckContext, info: InodeInfo): DirEntry[] {
  */
 export function buildTree(ctx: FsckContext): void {
   ctx.tree.clear();
+  ctx.treeBuilt = true;
   const root = ctx.infos.get(ROOT_INO);
   if (!root?.usable || root.type !== S_IFDIR) return;
   extendTree(ctx, ROOT_INO);

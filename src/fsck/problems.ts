@@ -65,8 +65,8 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
   REPAIR_FAILED: d("error", "{what} could not be repaired: {err}."),
   PREEN_HALT: d(
     "error",
-    "UNEXPECTED INCONSISTENCY: {code} needs a repair that is not safe without a person. Nothing was changed by " +
-      "this run after that point; run 'vexfs fsck -y' (or check with -n first) by hand.",
+    "UNEXPECTED INCONSISTENCY; RUN fsck BY HAND: {code} needs a repair that is not safe without a person, so this " +
+      "run stopped without writing its repairs. Run 'vexfs fsck -y' (look first with -n if in doubt).",
   ),
   RESTARTED: d(
     "info",
