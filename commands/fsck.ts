@@ -43,10 +43,14 @@ export function groupProblems(r: FsckReport): [string, FsckReport["problems"]][]
   return [...groups.entries()].sort((a, b) => rank(a[0]) - rank(b[0]));
 }
 
-/** One problem as a line: code, where, message, and e2fsck's "Fix? yes/no" when it has a repair. */
+/**
+ * One problem as a line: code, where, message, e2fsck's "Fix? yes/no" when
+ * it has a repair, and what to do next once it is repaired.
+ */
 export function problemLine(p: FsckProblem): string {
   const fix = p.fix ? ` ${p.fix}? ${p.fixed ? c.green("yes") : "no"}` : "";
-  return `${p.code} ${p.where ? `${p.where}: ` : ""}${p.message}${fix}`;
+  const next = p.next ? ` -> ${p.next}` : "";
+  return `${p.code} ${p.where ? `${p.where}: ` : ""}${p.message}${fix}${next}`;
 }
 
 /** The one-line summary, in the spirit of e2fsck's. */

@@ -88,6 +88,8 @@ export interface FsckProblem {
   fix?: string;
   /** Whether the repair was made (never with -n). */
   fixed: boolean;
+  /** What to do next now that it is repaired ("Set it again with 'vexfs vector set'."), when there is something. */
+  next?: string;
 }
 
 /** Counts gathered while checking (inodes and blocks as found, not as the superblock claims). */
@@ -261,6 +263,8 @@ export interface ProblemContext {
   fix?: string;
   /** this finding cannot be repaired (e.g. no backup superblock to restore from) */
   noFix?: boolean;
+  /** overrides the code's advice once repaired ("" for none) */
+  next?: string;
   /** template values */
   [name: string]: ProblemVar | boolean | undefined;
 }
@@ -668,10 +672,11 @@ export class FsckContext {
         if (r.ctx.tail) where += ` ${r.ctx.tail}`;
       }
       const def = PROBLEM_CODES[r.code];
-      let message = renderTemplate(def.message, vars(r.ctx), describeIno);
-      if (r.fixed && def.after) message += " " + renderTemplate(def.after, vars(r.ctx), describeIno);
+      const message = renderTemplate(def.message, vars(r.ctx), describeIno);
       const p: FsckProblem = { code: r.code, severity: r.severity, where, message, fixed: r.fixed };
       if (r.fix !== undefined) p.fix = renderTemplate(r.fix, vars(r.ctx), describeIno);
+      const after = typeof r.ctx.next === "string" ? r.ctx.next : def.after;
+      if (r.fixed && after) p.next = renderTemplate(after, vars(r.ctx), describeIno);
       out.push(p);
     }
     for (const [code, n] of perCode) {

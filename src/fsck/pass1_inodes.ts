@@ -158,6 +158,7 @@ function checkCollTable(ctx: FsckContext): void {
           ino: COLL_TABLE_INO,
           detail: "The collection table lacks the INTERNAL flag.",
           fix: "Set the flag",
+          next: "",
         })
       ) {
         table.d!.flags |= IFL_INTERNAL;
@@ -166,7 +167,11 @@ function checkCollTable(ctx: FsckContext): void {
     }
     return;
   }
-  const what = table.usable ? `a ${typeName(table.type)}` : table.cleared ? "cleared (it was damaged)" : table.why;
+  const what = table.usable
+    ? `a ${typeName(table.type)}`
+    : table.cleared
+    ? "cleared (it was damaged)"
+    : `unusable (${table.why})`;
   if (
     ctx.ask("COLL_TABLE_BAD", {
       ino: COLL_TABLE_INO,

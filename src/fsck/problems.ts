@@ -30,7 +30,7 @@ export interface ProblemDef {
   fix?: string;
   /** the repair is safe without a person (preen, `-p`) */
   preen: boolean;
-  /** what the user does next once it is repaired (appended to the message of a fixed problem) */
+  /** what the user does next once it is repaired (the `next` of a fixed problem) */
   after?: string;
 }
 
@@ -302,7 +302,13 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
   ),
 
   // ---------------------------------------------------------------- collections (FORMAT.md §8)
-  COLL_TABLE_BAD: d("error", "{detail}", "Re-create the collection table"),
+  COLL_TABLE_BAD: d(
+    "error",
+    "{detail}",
+    "Re-create the collection table",
+    false,
+    "Create the collections again with 'vexfs collection create' and set their vectors.",
+  ),
   COLL_RECORD_MAGIC: d(
     "error",
     "The collection record has bad magic {magic}; it is neither free nor a collection.",
