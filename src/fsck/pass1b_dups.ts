@@ -66,6 +66,17 @@ export function passDuplicates(ctx: FsckContext): void {
   computeClaims(ctx);
   if (!ctx.dups.size) return;
   const dups = [...ctx.dups].sort((a, b) => a - b);
+  // the owners of every shared block, from one walk over the claims
+  const names = new Map<number, string[]>();
+  for (const c of ctx.claims) {
+    for (let b = c.start; b < c.start + c.len; b++) {
+      if (!ctx.dups.has(b)) continue;
+      const n = names.get(b) ?? [];
+      n.push(c.owner ? `inode ${c.owner} (${c.what})` : c.what);
+      names.set(b, n);
+    }
+  }
+  const ownersOfDup = (b: number) => [...new Set(names.get(b))].join(" and ");
   const fix = new Set<number>();
   let i = 0;
   let runs = 0;
@@ -80,13 +91,13 @@ export function passDuplicates(ctx: FsckContext): void {
       ) { for (const b of rest) fix.add(b); }
       break;
     }
-    const owners = ownersOf(ctx, dups[i]);
+    const owners = ownersOfDup(dups[i]);
     let j = i;
-    while (j + 1 < dups.length && dups[j + 1] === dups[j] + 1 && ownersOf(ctx, dups[j + 1]) === owners) j++;
+    while (j + 1 < dups.length && dups[j + 1] === dups[j] + 1 && ownersOfDup(dups[j + 1]) === owners) j++;
     const range = i === j ? `block ${dups[i]}` : `blocks ${dups[i]}..${dups[j]}`;
-    const claimants = ctx.claims.filter((c) => dups[i] >= c.start && dups[i] < c.start + c.len);
-    const inodes = new Set(claimants.filter((c) => c.owner).map((c) => c.owner));
-    const self = claimants.length > 1 && inodes.size === 1 && claimants.every((c) => c.owner);
+    const claimants = names.get(dups[i])!;
+    const inodes = new Set(claimants.filter((n) => n.startsWith("inode ")).map((n) => n.split(" ")[1]));
+    const self = claimants.length > 1 && inodes.size === 1 && claimants.every((n) => n.startsWith("inode "));
     if (
       ctx.ask("BLOCK_DUPLICATE", {
         where: range,

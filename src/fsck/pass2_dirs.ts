@@ -271,7 +271,7 @@ export function extendTree(ctx: FsckContext, from: number): void {
     }
     if (!strict) break;
     // links that waited for a parent never reached: take them now, from every directory reached
-    queue.push(...reached);
+    for (const r of reached) queue.push(r);
   }
 }
 
