@@ -17,8 +17,8 @@ import {
 } from "../src/fsck/fsck.ts";
 import { action, c, CliError, defineCommand, examples, formatMs, kvTable, printJson, progress, say } from "./util.ts";
 
-/** Exit code of fsck(8) for an operational error. */
-export const FSCK_OPERATIONAL_ERROR = FSCK_ERROR;
+/** Exit code of fsck(8) for an operational error (FSCK_ERROR, kept under its older name for the commands). */
+export const FSCK_OPERATIONAL_ERROR: number = FSCK_ERROR;
 
 const SEVERITY_ORDER = ["error", "warning", "info"];
 

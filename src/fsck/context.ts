@@ -174,6 +174,7 @@ export interface FsckOptions {
 
 /** Throw this from `onProgress` to cancel a check (exit code 32). */
 export class FsckCancelled extends Error {
+  /** A cancellation; `message` says why (default "check cancelled"). */
   constructor(message = "check cancelled") {
     super(message);
     this.name = "FsckCancelled";
@@ -182,6 +183,7 @@ export class FsckCancelled extends Error {
 
 /** Thrown by {@link FsckContext.ask} in preen mode at a problem whose repair is not preen-safe. */
 export class PreenHalt extends Error {
+  /** A halt at problem `code`, which needs a manual repair. */
   constructor(readonly code: string) {
     super(`${code} needs a manual repair`);
     this.name = "PreenHalt";
@@ -199,16 +201,19 @@ export interface Link {
   dir: number;
   /** name hash computed from `name` (not the stored one, which may be damaged) */
   hash: number;
+  /** the entry's name bytes */
   name: Uint8Array;
 }
 
 /** What the passes know about one inode. */
 export interface InodeInfo {
+  /** inode number */
   ino: number;
   /** its bit in the inode bitmap as read from disk */
   inBitmap: boolean;
   /** decoded (without checksum verification), or undefined if undecodable */
   d?: Inode;
+  /** its checksum matched */
   csumOk: boolean;
   /** in use in the model: decoded with a valid file type and not cleared by fsck */
   usable: boolean;
@@ -228,6 +233,7 @@ export interface InodeInfo {
   subdirs: number;
   /** directories: the entries (pass 2), as the directory must hold them */
   entries?: DirEntry[];
+  /** reached by the orphan list walk (and kept on it) */
   onOrphanList: boolean;
   /** repair: the inode's fields changed; write it */
   dirty: boolean;
@@ -243,9 +249,13 @@ export interface InodeInfo {
 
 /** A block range claimed by metadata (`owner` 0) or an inode. */
 export interface Claim {
+  /** first block */
   start: number;
+  /** blocks */
   len: number;
+  /** inode number, 0 for filesystem metadata */
   owner: number;
+  /** what the blocks are to the owner ("data", "xattr block", "the inode table", ...) */
   what: string;
 }
 
@@ -346,6 +356,7 @@ export function hex(n: number): string {
 
 /** The state of one run over the filesystem, shared by all passes. */
 export class FsckContext {
+  /** counts for the report (pass 5 and the collections pass fill theirs; the driver counts inodes) */
   readonly stats: FsckStats = {
     inodes: 0,
     dirs: 0,
@@ -418,6 +429,7 @@ export class FsckContext {
    * @param mode what may be changed
    * @param onProgress see {@link FsckOptions.onProgress}
    */
+  /** A context for one run; the driver then sets {@link FsckContext.dev}. */
   constructor(
     readonly path: string,
     readonly mode: FsckMode,
