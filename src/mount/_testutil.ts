@@ -87,7 +87,13 @@ export async function mountImage(opts: TestMountOptions = {}): Promise<Daemon> {
  * exit status 0. Removes the mountpoint directory.
  */
 export async function unmount(d: Daemon): Promise<void> {
-  const o = await new Deno.Command("fusermount3", { args: ["-u", d.mnt], stderr: "piped" }).output();
+  // A descriptor a just-finished child process held is released asynchronously
+  // (at its exit): fusermount3 can see the mount busy for a moment. Retry EBUSY briefly.
+  let o = await new Deno.Command("fusermount3", { args: ["-u", d.mnt], stderr: "piped" }).output();
+  for (let i = 0; i < 50 && !o.success && /busy/i.test(dec.decode(o.stderr)); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    o = await new Deno.Command("fusermount3", { args: ["-u", d.mnt], stderr: "piped" }).output();
+  }
   assert(o.success, `fusermount3 -u ${d.mnt}: ${dec.decode(o.stderr)}`);
   const st = await d.child.status;
   assertEquals(st.code, 0, `vexfs mount exited with ${st.code}: ${d.stderr()}`);
