@@ -259,7 +259,8 @@ export function fsck(target: string | BlockDevice, opts: FsckOptions = {}): Fsck
     runs = Math.min(runs, MAX_RUNS);
     const corrected = problems.some((p) => p.fixed && p.severity !== "info");
     if (exit === undefined) {
-      const left = (last?.uncorrected ?? false) || problems.some((p) => p.code === "REPAIR_FAILED" && !p.fixed);
+      const left = (last?.uncorrected ?? false) ||
+        problems.some((p) => p.code === "REPAIR_FAILED" && p.severity === "error");
       exit = (corrected ? FSCK_NONDESTRUCT : 0) | (left ? FSCK_UNCORRECTED : 0);
     } else if (exit === FSCK_UNCORRECTED && corrected) exit |= FSCK_NONDESTRUCT;
     return done(exit);
