@@ -24,7 +24,7 @@ import {
   updateMarkdown,
   type WorkloadId,
 } from "./report.ts";
-import { medianSample } from "./run.ts";
+import { medianSample, runOrder } from "./run.ts";
 import { BruteForce, latencyStats } from "./search.ts";
 import { parseMountinfo, parseStatCpuTicks } from "./system.ts";
 import { mulberry32, parseImportJson, vectorFileName, vectorJsonlLines } from "./vectors.ts";
@@ -367,4 +367,12 @@ Deno.test("CountingDevice passes I/O through and counts writes, reads and flushe
   const c = d.take();
   assertEquals([c.writes, c.writeBytes, c.reads, c.readBytes, c.flushes], [2, 4608, 1, 4096, 1]);
   assertEquals(d.take().writes, 0);
+});
+
+Deno.test("runOrder alternates the order of the targets run by run", () => {
+  const t = ["disk", "passthrough_ll", "vexfs", "vexfs-nojournal"];
+  assertEquals(runOrder(t, 0), t);
+  assertEquals(runOrder(t, 1), ["vexfs-nojournal", "vexfs", "passthrough_ll", "disk"]);
+  assertEquals(runOrder(t, 2), t);
+  assert(runOrder(t, 0) !== t, "a copy");
 });

@@ -498,7 +498,8 @@ export function wrap(text: string, width = 120, indent = ""): string {
 export function methodLines(r: BenchReport): string[] {
   const s = r.settings;
   const out = [
-    `every target lives in ${r.machine.dir} on the same filesystem; targets are interleaved workload by workload`,
+    `every target lives in ${r.machine.dir} on the same filesystem; targets are interleaved workload by workload, ` +
+    "run by run, in alternating order (given order in runs 1, 3, …, reversed in runs 2, 4, …)",
     `fio ${s.repeat > 1 ? `(each workload ${s.repeat} times, median reported)` : "(one run)"}: one job, ` +
     "psync (buffered pread/pwrite, queue depth 1), fallocate=none; sequential: 1 MiB blocks, the write includes " +
     "a final fsync; random: 4 KiB blocks, each block at most once, at most " +
