@@ -598,8 +598,8 @@ export class FsckContext {
       if (this.dups.has(b)) this.dups.delete(b);
       else this.claimed[b >>> 3] &= ~(1 << (b & 7));
     }
-    this.freedBlocks.add(b);
-    this.allocatedBlocks.delete(b);
+    // a block allocated by this run and given back was never in use on disk
+    if (!this.allocatedBlocks.delete(b)) this.freedBlocks.add(b);
   }
 
   /**

@@ -11,6 +11,7 @@ import { MemDevice } from "../device/mem.ts";
 import { INODE_SIZE } from "../format/constants.ts";
 import { decodeSuperblock, encodeSuperblock } from "../format/superblock.ts";
 import { Vexfs } from "../fs/fs.ts";
+import { computeLayout, writeFilesystem } from "../fs/mkfs.ts";
 import { fsck, FSCK_ERROR, FSCK_NONDESTRUCT, FSCK_OK, FSCK_UNCORRECTED, FSCK_USAGE, type FsckReport } from "./fsck.ts";
 import { buildPopulated, reportText } from "./_testutil.ts";
 
@@ -208,4 +209,36 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("on a full filesystem, what is reconnected goes into / when /lost+found cannot be created (as e2fsck)", () => {
+  const dev = new MemDevice(1 << 20);
+  writeFilesystem(dev, computeLayout(dev.size, { blockSize: 1024, journalBlocks: 0 }), {
+    uuid: new Uint8Array(16).fill(1),
+    blockSize: 1024,
+  });
+  const fs = Vexfs.openDevice(dev);
+  const d = fs.mkdir(2, "d");
+  for (let i = 0; i < 20; i++) fs.create(d, `f${i}`);
+  const big = fs.create(2, "big");
+  assert.throws(() => {
+    for (let off = 0;; off += 1024) fs.write(big, off, new Uint8Array(1024).fill(1));
+  });
+  fs.close();
+  const ro = Vexfs.openDevice(new MemDevice(dev.bytes.slice(), { readOnly: true }), { readOnly: true });
+  const leaf = ro.bmap(ro.iget(2), 1);
+  ro.close();
+  dev.bytes.fill(0, leaf * 1024, leaf * 1024 + 1024); // the root's leaf: d and big are unreachable
+  const m = new MemDevice(dev.bytes);
+  const r = fsck(m, { yes: true });
+  assert.equal(r.exitCode, FSCK_NONDESTRUCT, show(r));
+  assert.ok(
+    r.problems.some((p) => p.code === "LOST_FOUND" && p.fix === "Place what is reconnected in / instead"),
+    show(r),
+  );
+  assert.equal(fsck(m, { yes: true }).exitCode, FSCK_OK);
+  const after = Vexfs.openDevice(new MemDevice(dev.bytes, { readOnly: true }), { readOnly: true });
+  const names = [...after.readdir(2)].map((e) => e.name).sort();
+  after.close();
+  assert.deepEqual(names, [`#${big}`, `#${d}`].sort());
 });

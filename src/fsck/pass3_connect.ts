@@ -133,6 +133,17 @@ function lostFound(ctx: FsckContext): InodeInfo | undefined {
     }
     if (!ctx.ask("LOST_FOUND", { where: "/lost+found", state: "is not a directory", fix: "Replace it" })) return;
     removeEntry(ctx, root, e);
+  } else if (freeDataBlocks(ctx) < 4) {
+    // e2fsck: "Cannot allocate space for /lost+found. Place lost files in root directory instead?"
+    if (
+      !ctx.ask("LOST_FOUND", {
+        where: "/lost+found",
+        state: "does not exist and the filesystem is too full to create it",
+        fix: "Place what is reconnected in / instead",
+      })
+    ) return;
+    ctx.lostFound = ROOT_INO;
+    return root;
   } else if (!ctx.ask("LOST_FOUND", { where: "/lost+found", state: "does not exist" })) return;
   const ino = ctx.allocInodeNumber();
   if (ino === null) {
@@ -152,6 +163,15 @@ function lostFound(ctx: FsckContext): InodeInfo | undefined {
   ctx.tree.set(ino, { dir: ROOT_INO, name: entry.name });
   ctx.lostFound = ino;
   return lf;
+}
+
+/** Free blocks in the data area as the block bitmap on disk says (before pass 1b knows better). */
+function freeDataBlocks(ctx: FsckContext): number {
+  const sb = ctx.sb;
+  const bm = ctx.read(sb.blockBitmapStart * ctx.bs, sb.blockBitmapBlocks * ctx.bs);
+  let free = 0;
+  for (let b = sb.firstDataBlock; b < sb.blockCount - 1 && free < 64; b++) if (!(bm[b >>> 3] & (1 << (b & 7)))) free++;
+  return free;
 }
 
 /**

@@ -112,20 +112,32 @@ export function writeFileContent(ctx: FsckContext, info: InodeInfo, content: Uin
   const bs = ctx.bs;
   const n = Math.ceil(content.length / bs);
   const phys: (number | undefined)[] = new Array(n);
+  const reused = new Set<number>();
   for (const e of info.exts) {
     for (let k = 0; k < e.length; k++) {
       const l = e.logical + k;
       const p = e.physical + k;
-      if (l < n && !(e.flags & EXT_UNWRITTEN) && phys[l] === undefined && !ctx.dups.has(p)) phys[l] = p;
-      else ctx.freeBlock(p);
+      if (l < n && !(e.flags & EXT_UNWRITTEN) && phys[l] === undefined && !ctx.dups.has(p)) {
+        phys[l] = p;
+        reused.add(p);
+      }
     }
   }
+  // allocate everything before giving anything back, so a full filesystem leaves the file as it was
+  const fresh: number[] = [];
   for (let l = 0; l < n; l++) {
     if (phys[l] !== undefined) continue;
     const goal = l > 0 && phys[l - 1] !== undefined ? phys[l - 1]! + 1 : ctx.sb.firstDataBlock;
     const p = ctx.allocBlock(goal, info.ino, "data");
-    if (p === null) throw new RepairError(`no free block left for inode ${info.ino}`);
+    if (p === null) {
+      for (const b of fresh) ctx.freeBlock(b);
+      throw new RepairError(`no free block left for inode ${info.ino}`);
+    }
     phys[l] = p;
+    fresh.push(p);
+  }
+  for (const e of info.exts) {
+    for (let k = 0; k < e.length; k++) if (!reused.has(e.physical + k)) ctx.freeBlock(e.physical + k);
   }
   for (let l = 0; l < n; l++) {
     const block = new Uint8Array(bs);
