@@ -170,7 +170,9 @@ export function register(program: Command): void {
               (r) =>
                 `${
                   formatBytes(r.deviceBytes)
-                }, ${r.layout.blockCount} blocks of ${r.layout.blockSize} bytes, ${r.layout.inodeCount} inodes`,
+                }, ${r.layout.blockCount} blocks of ${r.layout.blockSize} bytes, ${r.layout.inodeCount} inodes, ${
+                  formatBytes(r.layout.journalBlocks * r.layout.blockSize)
+                } jbd2 journal`,
             );
 
             // mount: the daemon is a separate process, as for a user
