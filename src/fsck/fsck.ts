@@ -189,7 +189,7 @@ export function fsck(target: string | BlockDevice, opts: FsckOptions = {}): Fsck
     ));
     return done(FSCK_USAGE);
   }
-  const opened = openTarget(target, mode, problems);
+  const opened = openTarget(target, mode, problems, opts.readOnly === true);
   if (!opened) return done(FSCK_ERROR);
   const { owned } = opened;
   let dev = opened.dev;
@@ -321,6 +321,7 @@ function openTarget(
   target: string | BlockDevice,
   mode: FsckMode,
   problems: FsckProblem[],
+  explicitReadOnly: boolean,
 ): { dev: BlockDevice; owned: boolean } | undefined {
   if (typeof target !== "string") {
     if (!target.isOpen) {
@@ -365,6 +366,17 @@ function openTarget(
     dev = Device.open(path, { readOnly: true, exclusive: false });
   } catch (e) {
     if (!(e instanceof FsError && e.code === "EBUSY")) return failed(e);
+    if (!explicitReadOnly) {
+      // As e2fsck: a filesystem in use is checked only when -n was asked for explicitly.
+      problems.push(problem(
+        "IN_USE",
+        "error",
+        path,
+        `${path} is in use (mounted, or held by another process): unmount it first, or check it read-only with ` +
+          "-n (the results may then show changes in flight).",
+      ));
+      return;
+    }
     try {
       dev = Device.open(path, { readOnly: true, exclusive: false, lock: false });
     } catch (e2) {
@@ -381,6 +393,17 @@ function openTarget(
   if (dev.kind === "block") {
     try {
       const ms = mountedState(path);
+      if ((ms.mounted || ms.busy) && !explicitReadOnly) {
+        dev.close();
+        problems.push(problem(
+          "IN_USE",
+          "error",
+          path,
+          `${path} is in use (${ms.users.join("; ") || `mounted on ${ms.where}`}): unmount it first, or check it ` +
+            "read-only with -n (the results may then show changes in flight).",
+        ));
+        return;
+      }
       if (ms.mounted || ms.busy) {
         problems.push(problem(
           "IN_USE",

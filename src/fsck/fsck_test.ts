@@ -421,7 +421,7 @@ for (const bs of [1024, 4096]) {
             assertEquals(r.exitCode, 0, show(r));
             assert(codes(r, "warning").has("IN_USE"), show(r));
             // a repair is refused while in use, as e2fsck refuses a mounted filesystem
-            for (const opts of [{ yes: true }, { preen: true }]) {
+            for (const opts of [{ yes: true }, { preen: true }, {}]) {
               const y = fsck(p, opts);
               assertEquals(y.exitCode, 8, show(y));
               assertEquals([...codes(y, "error")], ["IN_USE"], show(y));

@@ -133,6 +133,14 @@ Deno.test("without force a clean filesystem is skipped with its counts; anything
   const c = fsck(new MemDevice(crashed, { readOnly: true }), { force: false });
   assert.equal(c.skipped, false);
   assert.ok(c.problems.some((p) => p.code === "JOURNAL_RECOVERED"), show(c));
+  // bitmaps that the engine would not trust (it refuses to mount and says "run vexfs fsck -y") force it as well
+  const zeroed = dev.bytes.slice();
+  const sb = decodeSuperblock(zeroed.subarray(1024, 2048));
+  zeroed.fill(0, sb.blockBitmapStart * 1024, (sb.blockBitmapStart + sb.blockBitmapBlocks) * 1024);
+  const z = fsck(new MemDevice(zeroed), { force: false, yes: true });
+  assert.equal(z.skipped, false);
+  assert.equal(z.exitCode, FSCK_NONDESTRUCT, show(z));
+  Vexfs.openDevice(new MemDevice(zeroed)).close(); // and the engine trusts the repaired image
 });
 
 Deno.test("the engine opens what fsck -y leaves after a recovery, and fsck counts what the engine does", () => {
@@ -199,6 +207,10 @@ Deno.test({
         r = await vexfs(["fsck", "-y", img]);
         assert.equal(r.code, 8, r.out);
         assert.match(r.out, /in use/);
+        // without an explicit -n, even a check is refused while in use, as e2fsck refuses a mounted filesystem
+        r = await vexfs(["fsck", "-f", img]);
+        assert.equal(r.code, 8, r.out);
+        assert.match(r.out, /unmount it first, or check it read-only with -n/);
         r = await vexfs(["fsck", "-n", "-f", img]);
         assert.ok(r.code === 0 || r.code === 4, r.out);
         assert.match(r.out, /IN_USE/);

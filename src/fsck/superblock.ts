@@ -498,6 +498,22 @@ export function quickCheck(dev: BlockDevice): { stats: FsckStats } | { reason: s
     }
   }
   if (sb.orphanHead) return { reason: "the orphan list is not empty" };
+  // The bitmaps must agree with the superblock's counts and keep metadata in use: what the
+  // engine checks before it trusts them (it refuses to mount otherwise and sends the user here).
+  let freeInodes = 0;
+  for (let i = 0; i < sb.inodeCount; i++) if (!(ibm[i >>> 3] & (1 << (i & 7)))) freeInodes++;
+  if (freeInodes !== sb.freeInodes) return { reason: "the inode bitmap disagrees with the free inode count" };
+  for (let i = 0; i < FIRST_INO - 1; i++) {
+    if (!(ibm[i >>> 3] & (1 << (i & 7)))) return { reason: "the inode bitmap marks reserved inodes free" };
+  }
+  const bbm = new Uint8Array(sb.blockBitmapBlocks * bs);
+  dev.read(sb.blockBitmapStart * bs, bbm);
+  let freeBlocks = 0;
+  for (let i = 0; i < sb.blockCount; i++) if (!(bbm[i >>> 3] & (1 << (i & 7)))) freeBlocks++;
+  if (freeBlocks !== sb.freeBlocks) return { reason: "the block bitmap disagrees with the free block count" };
+  for (let i = 0; i < sb.firstDataBlock; i++) {
+    if (!(bbm[i >>> 3] & (1 << (i & 7)))) return { reason: "the block bitmap marks metadata free" };
+  }
   // the journal: s_start (big-endian u32 at 0x1C of journal block 0) must be 0
   if (sb.featureIncompat & INCOMPAT_JOURNAL) {
     try {
