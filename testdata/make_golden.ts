@@ -7,7 +7,8 @@
  */
 import { Vexfs } from "../src/fs/fs.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
-import { type BlockDevice, Device } from "../src/device/device.ts";
+import { Device } from "../src/device/device.ts";
+import { DeviceWrapper } from "../src/device/wrap.ts";
 
 const dir = new URL(".", import.meta.url).pathname;
 const enc = new TextEncoder();
@@ -67,35 +68,15 @@ for (const bs of [1024, 4096]) {
   /** Drops every write after `cut` flushes, as a power cut would. */
   let cut = Number.MAX_SAFE_INTEGER;
   let syncs = 0;
-  const lossy: BlockDevice = {
-    get path() {
-      return dev.path;
-    },
-    get kind() {
-      return dev.kind;
-    },
-    get size() {
-      return dev.size;
-    },
-    get sectorSize() {
-      return dev.sectorSize;
-    },
-    get readOnly() {
-      return false;
-    },
-    get isOpen() {
-      return dev.isOpen;
-    },
-    read: (o, b) => dev.read(o, b),
-    write: (o, d) => {
-      if (syncs < cut) dev.write(o, d);
-    },
-    sync: () => {
+  const lossy = new class extends DeviceWrapper {
+    override write(o: number, d: Uint8Array) {
+      if (syncs < cut) this.base.write(o, d);
+    }
+    override sync() {
       syncs++;
-      if (syncs <= cut) dev.sync();
-    },
-    close: () => dev.close(),
-  };
+      if (syncs <= cut) this.base.sync();
+    }
+  }(dev);
   const fs = Vexfs.openDevice(lossy); // commits transaction 100 (RECOVER)
   const f = fs.create(2, "journaled.txt", 0o644, 1000, 1000);
   fs.write(f, 0, enc.encode("replay me\n"));

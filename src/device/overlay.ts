@@ -18,14 +18,13 @@
  */
 import { FsError } from "../errors.ts";
 import type { BlockDevice } from "./device.ts";
+import { DeviceWrapper } from "./wrap.ts";
 
 /** A read-only device: `base` with whole blocks replaced by `overlay`. */
-export class OverlayDevice implements BlockDevice {
-  readonly base: BlockDevice;
+export class OverlayDevice extends DeviceWrapper {
   readonly blockSize: number;
   /** block number → contents (blockSize bytes) that replace the base's */
   readonly overlay: Map<number, Uint8Array>;
-  readonly readOnly = true;
 
   /**
    * @param base the device underneath (its close closes the overlay too)
@@ -33,28 +32,16 @@ export class OverlayDevice implements BlockDevice {
    * @param overlay block number → contents, each `blockSize` bytes
    */
   constructor(base: BlockDevice, blockSize: number, overlay: Map<number, Uint8Array>) {
-    this.base = base;
+    super(base);
     this.blockSize = blockSize;
     this.overlay = overlay;
   }
 
-  get path(): string {
-    return this.base.path;
-  }
-  get kind(): "file" | "block" | "memory" {
-    return this.base.kind;
-  }
-  get size(): number {
-    return this.base.size;
-  }
-  get sectorSize(): number {
-    return this.base.sectorSize;
-  }
-  get isOpen(): boolean {
-    return this.base.isOpen;
+  override get readOnly(): boolean {
+    return true;
   }
 
-  read(offset: number, buf: Uint8Array): void {
+  override read(offset: number, buf: Uint8Array): void {
     this.base.read(offset, buf);
     if (this.overlay.size === 0 || buf.length === 0) return;
     const bs = this.blockSize;
@@ -77,13 +64,9 @@ export class OverlayDevice implements BlockDevice {
     buf.set(data.subarray(from - start, to - start), from - offset);
   }
 
-  write(): void {
+  override write(): void {
     throw new FsError("EROFS", `write ${this.path}: read-only view of a journal replayed in memory`);
   }
 
-  sync(): void {}
-
-  close(): void {
-    this.base.close();
-  }
+  override sync(): void {}
 }

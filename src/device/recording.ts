@@ -30,6 +30,7 @@
  * @module
  */
 import type { BlockDevice } from "./device.ts";
+import { DeviceWrapper } from "./wrap.ts";
 
 /** One write as issued: `data` is a private copy of the bytes written at byte `offset`. */
 export interface WriteEntry {
@@ -75,8 +76,7 @@ export interface RecordingOptions {
  * write that the base refuses is not logged.
  * @typeParam M the type of marker payloads
  */
-export class RecordingDevice<M = unknown> implements BlockDevice {
-  readonly base: BlockDevice;
+export class RecordingDevice<M = unknown> extends DeviceWrapper {
   /** Every write, flush and marker so far, in issue order. */
   readonly log: LogEntry<M>[] = [];
   /** Number of `sync` calls (including dropped ones). */
@@ -90,41 +90,18 @@ export class RecordingDevice<M = unknown> implements BlockDevice {
    * @param opts see {@link RecordingOptions}
    */
   constructor(base: BlockDevice, opts: RecordingOptions = {}) {
-    this.base = base;
+    super(base);
     const d = opts.dropFlushes ?? false;
     this.#drop = typeof d === "function" ? d : () => d;
   }
 
-  get path(): string {
-    return this.base.path;
-  }
-  get kind(): BlockDevice["kind"] {
-    return this.base.kind;
-  }
-  get size(): number {
-    return this.base.size;
-  }
-  get sectorSize(): number {
-    return this.base.sectorSize;
-  }
-  get readOnly(): boolean {
-    return this.base.readOnly;
-  }
-  get isOpen(): boolean {
-    return this.base.isOpen;
-  }
-
-  read(offset: number, buf: Uint8Array): void {
-    this.base.read(offset, buf);
-  }
-
-  write(offset: number, data: Uint8Array): void {
+  override write(offset: number, data: Uint8Array): void {
     this.base.write(offset, data);
     this.log.push({ kind: "write", offset, data: data.slice() });
     this.bytesWritten += data.length;
   }
 
-  sync(): void {
+  override sync(): void {
     const i = this.syncCalls++;
     if (this.#drop(i)) return;
     this.base.sync();
@@ -139,11 +116,6 @@ export class RecordingDevice<M = unknown> implements BlockDevice {
   mark(label: string, payload: M): number {
     this.log.push({ kind: "mark", label, payload });
     return this.log.length - 1;
-  }
-
-  /** Closes the base device. */
-  close(): void {
-    this.base.close();
   }
 
   /** Counts of the log's entries by kind. */

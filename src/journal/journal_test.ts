@@ -7,9 +7,9 @@
  * by `e2fsck`.
  */
 import assert from "node:assert/strict";
-import type { BlockDevice } from "../device/device.ts";
 import { Device } from "../device/device.ts";
 import { MemDevice } from "../device/mem.ts";
+import { DeviceWrapper } from "../device/wrap.ts";
 import { INCOMPAT_JOURNAL, INCOMPAT_RECOVER, ROOT_INO } from "../format/constants.ts";
 import {
   decodeDescriptorTags,
@@ -53,39 +53,20 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * A device that stops writing after its `cutAfterSync`-th sync: every later
  * write is lost, as in a power cut right after that flush.
  */
-class CutDevice implements BlockDevice {
+class CutDevice extends DeviceWrapper {
   syncs = 0;
   lost = 0;
-  constructor(readonly base: MemDevice, readonly cutAfterSync: number) {}
-  get path() {
-    return "cut";
+  constructor(base: MemDevice, public cutAfterSync: number) {
+    super(base);
   }
-  get kind() {
-    return "memory" as const;
-  }
-  get size() {
-    return this.base.size;
-  }
-  get sectorSize() {
-    return 512;
-  }
-  get readOnly() {
-    return false;
-  }
-  get isOpen() {
-    return true;
-  }
-  read(off: number, buf: Uint8Array) {
-    this.base.read(off, buf);
-  }
-  write(off: number, data: Uint8Array) {
+  override write(off: number, data: Uint8Array) {
     if (this.syncs >= this.cutAfterSync) this.lost++;
     else this.base.write(off, data);
   }
-  sync() {
+  override sync() {
     this.syncs++;
   }
-  close() {}
+  override close() {}
 }
 
 Deno.test("jbd2Crc is the kernel's crc32c(): no final inversion", () => {
@@ -148,7 +129,7 @@ Deno.test("a committed transaction survives a power cut before its home writes a
   const syncsBefore = cut.syncs;
   fs.fsync(b);
   assert.equal(cut.syncs - syncsBefore, 2, "a commit is two flushes: before and after the commit block");
-  (cut as { cutAfterSync: number }).cutAfterSync = cut.syncs; // nothing after this reaches the disk
+  cut.cutAfterSync = cut.syncs; // nothing after this reaches the disk
   fs.create(ROOT_INO, "lost.txt"); // never committed
   fs.sync();
   assert.ok(cut.lost > 0);
@@ -174,7 +155,7 @@ Deno.test("a primary superblock torn by a power cut during its home write is res
   const fs = Vexfs.openDevice(cut);
   fs.create(ROOT_INO, "kept");
   fs.sync(); // committed; the superblock's block is in the log
-  (cut as { cutAfterSync: number }).cutAfterSync = cut.syncs;
+  cut.cutAfterSync = cut.syncs;
   fs.close();
   // Tear the primary: its second sector is garbage, as a cut between two sector writes leaves it.
   base.bytes.fill(0x5a, 1536, 2048);
@@ -197,7 +178,7 @@ Deno.test("a read-only open replays into memory and writes nothing", () => {
   const f = fs.create(ROOT_INO, "f");
   fs.write(f, 0, enc.encode("x"));
   fs.sync();
-  (cut as { cutAfterSync: number }).cutAfterSync = cut.syncs;
+  cut.cutAfterSync = cut.syncs;
   fs.close(); // lost: the image needs recovery
   const image = base.bytes.slice();
   const ro = Vexfs.openDevice(new MemDevice(image, { readOnly: true }), { readOnly: true });
