@@ -119,8 +119,8 @@ function runWorkload(
   o: { sizeBytes: number; files: number; vectors: number },
 ): ProfileRow {
   const ROOT = 2;
+  fs.sync(); // what earlier steps left uncommitted is not this workload's
   const before = { ...(fs.journal?.stats ?? { commits: 0, blocks: 0 }) };
-  fs.sync();
   dev.take();
   const t0 = performance.now();
   let fsyncMs = 0;
