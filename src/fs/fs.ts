@@ -226,6 +226,8 @@ export class Vexfs {
   #depth = 0;
   /** inodes changed in memory and not yet encoded into the inode table */
   #dirtyInodes = new Set<InodeState>();
+  /** inode-table block → dirty inodes in it: how many table blocks a commit would journal */
+  #dirtyTableBlocks = new Map<number, number>();
   /** blocks freed in the running transaction that an earlier one still in the log journaled */
   #revokes: number[] = [];
   /** superblock image of the last commit, to tell whether the superblock changed since */
@@ -555,7 +557,14 @@ export class Vexfs {
   dirty(n: InodeState): void {
     this.#assertWritable();
     n.dirty = true;
+    this.#markInodeDirty(n);
+  }
+
+  #markInodeDirty(n: InodeState): void {
+    if (this.#dirtyInodes.has(n)) return;
     this.#dirtyInodes.add(n);
+    const { block } = this.#inodeLoc(n.ino);
+    this.#dirtyTableBlocks.set(block, (this.#dirtyTableBlocks.get(block) ?? 0) + 1);
   }
 
   #writeInode(n: InodeState): void {
@@ -564,7 +573,11 @@ export class Vexfs {
     encodeInode(n.ino, n.d, buf.subarray(off, off + INODE_SIZE));
     this.cache.markDirty(block);
     n.dirty = false;
-    this.#dirtyInodes.delete(n);
+    if (this.#dirtyInodes.delete(n)) {
+      const left = (this.#dirtyTableBlocks.get(block) ?? 1) - 1;
+      if (left > 0) this.#dirtyTableBlocks.set(block, left);
+      else this.#dirtyTableBlocks.delete(block);
+    }
   }
 
   /**
@@ -615,7 +628,7 @@ export class Vexfs {
       data: new Uint8Array(INODE_DATA_SIZE),
     };
     const n: InodeState = { ino, d, exts: [], treeBlocks: [], dirty: true };
-    this.#dirtyInodes.add(n);
+    this.#markInodeDirty(n);
     this.#storeExtents(n);
     this.#inodes.set(ino, n);
     return n;
@@ -2126,10 +2139,12 @@ export class Vexfs {
 
   /**
    * Blocks the running transaction would journal now (an upper bound): dirty
-   * cache blocks, one per dirty inode, dirty bitmap blocks, the superblock.
+   * cache blocks, the inode-table blocks holding dirty inodes, dirty bitmap
+   * blocks, the superblock.
    */
   #txnEstimate(): number {
-    return this.cache.dirtyCount + this.#dirtyInodes.size + this.blockMap.dirtyCount + this.inodeMap.dirtyCount + 1;
+    return this.cache.dirtyCount + this.#dirtyTableBlocks.size + this.blockMap.dirtyCount + this.inodeMap.dirtyCount +
+      1;
   }
 
   /** At the end of an outermost operation: commit when the transaction or the cache has grown large. */
