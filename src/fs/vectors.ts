@@ -332,6 +332,28 @@ export class Collections {
   }
 
   /**
+   * Sets the vectors of many files in one operation (one transaction unless
+   * it outgrows the journal's soft limit; FORMAT.md §9.4): what the batch
+   * ioctl and `vexfs import` use.
+   * @param items files and their vectors (each a Float32Array of the file's collection's dim)
+   * @returns how many were set; on the first failure it throws, and the items before it stay set
+   * @throws FsError as {@link setVector}, with the failing item's index in the message
+   */
+  setVectors(items: readonly { ino: number; vector: Float32Array }[]): number {
+    return this.#fs.op(() => {
+      for (let i = 0; i < items.length; i++) {
+        try {
+          this.setVector(items[i].ino, items[i].vector);
+        } catch (e) {
+          if (e instanceof FsError) throw new FsError(e.code, `item ${i} (inode ${items[i].ino}): ${e.detail}`);
+          throw e;
+        }
+      }
+      return items.length;
+    }, "setVectors");
+  }
+
+  /**
    * Sets (or replaces) the vector of regular file `ino`.
    * @param v Float32Array of length `dim` of the file's collection
    * @throws FsError EINVAL (not a regular file, not in a collection, wrong
