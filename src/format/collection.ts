@@ -7,9 +7,16 @@ import { crc32cSeeded } from "./crc.ts";
 import { COLL_MAGIC, COLL_RECORD_SIZE, SLOT_ENTRY_SIZE } from "./constants.ts";
 import { blockChecksumOk, setBlockChecksum } from "./extent.ts";
 
+/** Collection flag: the record is in use (always set in a used record). */
+export const COLL_IN_USE = 0x1;
+/** Collection flag: the collection keeps an HNSW graph in `hnswIno` (FORMAT.md §8.6). */
+export const COLL_INDEX_HNSW = 0x2;
+
 /** A collection record. `dim` in elements; metric 1 l2, 2 cosine, 3 ip; elemType 1 f32, 2 f16, 3 i8. */
 export interface CollectionRecord {
   id: number;
+  /** COLL_* flags; {@link encodeCollection} always sets COLL_IN_USE */
+  flags: number;
   rootIno: number;
   dim: number;
   metric: number;
@@ -23,6 +30,10 @@ export interface CollectionRecord {
   generation: number;
   hnswM: number;
   hnswEfConstruction: number;
+  /** default ef of a search, 0 for the engine's default */
+  hnswEfSearch: number;
+  /** internal inode of the vector norms (FORMAT.md §8.5), 0 if none */
+  normIno: number;
 }
 
 /** Encodes a record (256 bytes) with its checksum seeded by `rec.id`. */
@@ -30,7 +41,7 @@ export function encodeCollection(rec: CollectionRecord, out = new Uint8Array(COL
   out.fill(0, 0, COLL_RECORD_SIZE);
   const dv = new DataView(out.buffer, out.byteOffset, COLL_RECORD_SIZE);
   dv.setUint32(0, COLL_MAGIC, true);
-  dv.setUint32(4, 1, true);
+  dv.setUint32(4, (rec.flags | COLL_IN_USE) >>> 0, true);
   dv.setBigUint64(8, BigInt(rec.rootIno), true);
   dv.setUint32(16, rec.dim, true);
   out[20] = rec.metric;
@@ -44,6 +55,8 @@ export function encodeCollection(rec: CollectionRecord, out = new Uint8Array(COL
   dv.setBigUint64(72, BigInt(rec.generation), true);
   dv.setUint16(80, rec.hnswM, true);
   dv.setUint16(82, rec.hnswEfConstruction, true);
+  dv.setUint32(84, rec.hnswEfSearch, true);
+  dv.setBigUint64(88, BigInt(rec.normIno), true);
   dv.setUint32(252, crc32cSeeded(rec.id, out.subarray(0, 252)), true);
   return out;
 }
@@ -63,6 +76,7 @@ export function decodeCollection(id: number, b: Uint8Array): CollectionRecord | 
   const n = (off: number) => Number(dv.getBigUint64(off, true));
   return {
     id,
+    flags: dv.getUint32(4, true),
     rootIno: n(8),
     dim: dv.getUint32(16, true),
     metric: b[20],
@@ -76,6 +90,8 @@ export function decodeCollection(id: number, b: Uint8Array): CollectionRecord | 
     generation: n(72),
     hnswM: dv.getUint16(80, true),
     hnswEfConstruction: dv.getUint16(82, true),
+    hnswEfSearch: dv.getUint32(84, true),
+    normIno: n(88),
   };
 }
 

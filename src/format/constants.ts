@@ -47,12 +47,14 @@ export const INCOMPAT_RECOVER = 0x10;
 export const RO_COMPAT_PARENT_PTR = 0x1;
 export const RO_COMPAT_HNSW = 0x2;
 export const RO_COMPAT_BM25 = 0x4;
+/** collections may keep the norms of their vectors (FORMAT.md §8.5) */
+export const RO_COMPAT_NORMS = 0x8;
 export const COMPAT_XATTR = 0x1;
 export const COMPAT_BACKUP_SB = 0x2;
 /** Features this implementation understands and writes. */
 export const SUPPORTED_INCOMPAT = INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS | INCOMPAT_JOURNAL |
   INCOMPAT_RECOVER;
-export const SUPPORTED_RO_COMPAT = RO_COMPAT_PARENT_PTR;
+export const SUPPORTED_RO_COMPAT = RO_COMPAT_PARENT_PTR | RO_COMPAT_HNSW | RO_COMPAT_NORMS;
 export const SUPPORTED_COMPAT = COMPAT_XATTR | COMPAT_BACKUP_SB;
 
 /** Inode flags (FORMAT.md §4.1). */

@@ -260,6 +260,9 @@ Deno.test("collection records and slot-map blocks round trip and detect corrupti
     generation: 12,
     hnswM: 0,
     hnswEfConstruction: 0,
+    hnswEfSearch: 0,
+    normIno: 0,
+    flags: 1,
   };
   const raw = encodeCollection(rec);
   assert.deepEqual(decodeCollection(3, raw), rec);

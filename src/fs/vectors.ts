@@ -12,12 +12,15 @@ import {
   IFL_COLL_ROOT,
   IFL_HAS_VECTOR,
   IFL_INTERNAL,
+  RO_COMPAT_HNSW,
+  RO_COMPAT_NORMS,
   ROOT_INO,
   S_IFDIR,
   S_IFMT,
   S_IFREG,
 } from "../format/constants.ts";
 import {
+  COLL_INDEX_HNSW,
   type CollectionRecord,
   decodeCollection,
   decodeSlotBlock,
@@ -29,6 +32,7 @@ import { crc32c } from "../format/crc.ts";
 import { nowTimespec } from "../format/inode.ts";
 import type { InodeState, Vexfs } from "./fs.ts";
 import { decodeVector, encodeVector } from "../vector/codec.ts";
+import { vectorNorm } from "../vector/norm.ts";
 import { scanStore } from "../vector/distance.ts";
 import { TopK } from "../vector/topk.ts";
 import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
@@ -49,6 +53,13 @@ export interface CollectionInfo {
   bytes: number;
   generation: number;
   created: number;
+  /** "hnsw" when the collection keeps an HNSW graph (FORMAT.md §8.6), else "flat" (absent: not reported) */
+  index?: "hnsw" | "flat";
+  /** HNSW M and efConstruction (0 for flat) */
+  m?: number;
+  efConstruction?: number;
+  /** default ef of a search (0: the engine's default) */
+  efSearch?: number;
 }
 
 /** Parameters of a new collection. */
@@ -57,7 +68,18 @@ export interface CollectionParams {
   dim: number;
   metric: Metric;
   elem: ElemType;
+  /** "hnsw" (the default): keep an HNSW graph for approximate search; "flat": exact scans only */
+  index?: "hnsw" | "flat";
+  /** HNSW M, neighbours per node on the upper levels (2..128, default 16; level 0 keeps 2M) */
+  m?: number;
+  /** HNSW efConstruction (M..4096, default 200) */
+  efConstruction?: number;
+  /** default ef of a search (0..65535, default 0: max(k, 64)) */
+  efSearch?: number;
 }
+
+/** Default HNSW parameters (as hnswlib's examples). */
+export const HNSW_DEFAULTS = { m: 16, efConstruction: 200 } as const;
 
 /** One search hit. `score` follows FORMAT.md §8.4 (l2: distance; cosine, ip: similarity). */
 export interface SearchHit {
@@ -77,15 +99,87 @@ export interface SearchOptions {
    * returns inode numbers only).
    */
   paths?: boolean;
+  /** HNSW search breadth (ignored by exact scans); default the collection's `efSearch`, else max(k, 64) */
+  ef?: number;
+  /** scan exactly even when the collection has a usable graph */
+  exact?: boolean;
+}
+
+/** How a search was answered (what {@link Collections.searchEx} reports besides the hits). */
+export interface SearchMethod {
+  /** "hnsw": through the graph; "exact": a scan of the store (or of the subtree's vectors) */
+  method: "hnsw" | "exact";
+  /** why an HNSW collection was scanned exactly, when it was (stale graph, --exact, small subtree, ...) */
+  reason?: string;
+  /** the ef used, for "hnsw" */
+  ef?: number;
+}
+
+/**
+ * A collection's vectors held in memory, kept equal to the store on every
+ * change (appended, patched, swap-removed), so a search never rereads the
+ * store: `bytes` holds `count * stride` bytes (in a buffer with room to grow)
+ * and `norms` the f32 norm of each slot (FORMAT.md §8.5).
+ */
+class MemStore {
+  #buf: Uint8Array;
+  #norms: Float32Array;
+  count = 0;
+  constructor(readonly stride: number, capacity = 16) {
+    this.#buf = new Uint8Array(stride * capacity);
+    this.#norms = new Float32Array(capacity);
+  }
+  /** The vectors, slot after slot (`count * stride` bytes; a view, valid until the next change). */
+  get bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.count * this.stride);
+  }
+  /** The norms (`count` of them; a view). */
+  get norms(): Float32Array {
+    return this.#norms.subarray(0, this.count);
+  }
+  #reserve(n: number): void {
+    if (n * this.stride <= this.#buf.length && n <= this.#norms.length) return;
+    const cap = Math.max(n, Math.ceil(this.#norms.length * 1.5) + 16);
+    const b = new Uint8Array(cap * this.stride);
+    b.set(this.#buf.subarray(0, this.count * this.stride));
+    this.#buf = b;
+    const m = new Float32Array(cap);
+    m.set(this.#norms.subarray(0, this.count));
+    this.#norms = m;
+  }
+  /** Sets slot `s` (s ≤ count; s = count appends). */
+  put(s: number, v: Uint8Array, norm: number): void {
+    if (s === this.count) {
+      this.#reserve(s + 1);
+      this.count++;
+    }
+    this.#buf.set(v, s * this.stride);
+    this.#norms[s] = norm;
+  }
+  /** The swap-remove of FORMAT.md §8.4: the last slot moves into `s`, the store shrinks by one. */
+  removeSwap(s: number): void {
+    const last = this.count - 1;
+    if (s !== last) {
+      this.#buf.copyWithin(s * this.stride, last * this.stride, (last + 1) * this.stride);
+      this.#norms[s] = this.#norms[last];
+    }
+    this.count--;
+  }
 }
 
 interface Loaded {
   rec: CollectionRecord;
   owners: number[];
   crcs: number[];
-  /** cached vector data (count * stride bytes) valid for `dataGen` */
-  data?: Uint8Array;
-  dataGen?: number;
+  /** the vectors and norms in memory, once read (then kept in step with every change) */
+  mem?: MemStore;
+}
+
+/** A Float32 as its 4 little-endian bytes. */
+function f32Bytes(x: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setFloat32(0, x, true);
+  return b;
 }
 
 /** Manages every collection of one open filesystem. */
@@ -135,6 +229,10 @@ export class Collections {
       bytes: r.count * r.dim * elemSize(elem),
       generation: r.generation,
       created: r.created,
+      index: r.flags & COLL_INDEX_HNSW ? "hnsw" : "flat",
+      m: r.hnswM,
+      efConstruction: r.hnswEfConstruction,
+      efSearch: r.hnswEfSearch,
     };
   }
 
@@ -216,12 +314,29 @@ export class Collections {
           );
         }
       }
+      const index = p.index ?? "hnsw";
+      check(index === "hnsw" || index === "flat", "EINVAL", `unknown index '${index}' (use hnsw or flat)`);
+      const m = p.m ?? HNSW_DEFAULTS.m;
+      const efc = p.efConstruction ?? HNSW_DEFAULTS.efConstruction;
+      const efs = p.efSearch ?? 0;
+      if (index === "hnsw") {
+        check(Number.isInteger(m) && m >= 2 && m <= 128, "EINVAL", `HNSW M ${m} is out of range (2..128)`);
+        check(
+          Number.isInteger(efc) && efc >= m && efc <= 4096,
+          "EINVAL",
+          `HNSW efConstruction ${efc} is out of range (M..4096)`,
+        );
+      }
+      check(Number.isInteger(efs) && efs >= 0 && efs <= 65535, "EINVAL", `ef ${efs} is out of range (0..65535)`);
       let id = 1;
       while (this.#table().has(id)) id++;
       const vec = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL);
       const map = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL);
+      const norms = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL);
+      fs.sb.featureRoCompat |= RO_COMPAT_NORMS | (index === "hnsw" ? RO_COMPAT_HNSW : 0);
       const rec: CollectionRecord = {
         id,
+        flags: index === "hnsw" ? COLL_INDEX_HNSW : 0,
         rootIno: dir,
         dim: p.dim,
         metric,
@@ -233,8 +348,10 @@ export class Collections {
         bm25Ino: 0,
         created: Math.floor(Date.now() / 1000),
         generation: 0,
-        hnswM: 0,
-        hnswEfConstruction: 0,
+        hnswM: index === "hnsw" ? m : 0,
+        hnswEfConstruction: index === "hnsw" ? efc : 0,
+        hnswEfSearch: efs,
+        normIno: norms.ino,
       };
       this.#writeRecord(rec);
       this.#table().set(id, rec);
@@ -304,6 +421,12 @@ export class Collections {
     const per = slotsPerBlock(fs.blockSize);
     fs.truncate(l.rec.vecIno, l.rec.count * this.#stride(l.rec));
     fs.truncate(l.rec.mapIno, Math.ceil(l.rec.count / per) * fs.blockSize);
+    if (l.rec.normIno) fs.truncate(l.rec.normIno, l.rec.count * 4);
+  }
+
+  /** Writes slot `slot`'s norm to the norms file (FORMAT.md §8.5), when the collection has one. */
+  #writeNorm(l: Loaded, slot: number, norm: number): void {
+    if (l.rec.normIno) this.#fs.write(l.rec.normIno, slot * 4, f32Bytes(norm));
   }
 
   #bump(l: Loaded): void {
@@ -379,15 +502,18 @@ export class Collections {
           `vector has ${v.length} elements but collection ${id} has dimension ${rec.dim}`,
         );
       }
-      const bytes = encodeVector(v, ELEMS[rec.elemType - 1]);
+      const elem = ELEMS[rec.elemType - 1];
+      const bytes = encodeVector(v, elem);
       const crc = crc32c(bytes);
+      const norm = vectorNorm(bytes, elem, rec.dim);
       const stride = this.#stride(rec);
       if (n.d.flags & IFL_HAS_VECTOR) {
         const slot = n.d.vecSlot;
         fs.write(rec.vecIno, slot * stride, bytes);
+        this.#writeNorm(l, slot, norm);
         l.crcs[slot] = crc;
         this.#writeSlotBlock(l, slot);
-        this.#patchCache(l, slot, bytes);
+        l.mem?.put(slot, bytes, norm);
         this.#bump(l);
         return;
       }
@@ -397,6 +523,7 @@ export class Collections {
       l.crcs.push(crc);
       rec.count++;
       try {
+        this.#writeNorm(l, slot, norm);
         this.#writeSlotBlock(l, slot);
       } catch (e) {
         l.owners.pop();
@@ -410,16 +537,9 @@ export class Collections {
       n.d.vecSlot = slot;
       n.d.ctime = nowTimespec();
       fs.dirty(n);
-      l.data = undefined;
+      l.mem?.put(slot, bytes, norm);
       this.#bump(l);
     });
-  }
-
-  #patchCache(l: Loaded, slot: number, bytes: Uint8Array): void {
-    if (l.data && l.dataGen === l.rec.generation) {
-      l.data.set(bytes, slot * this.#stride(l.rec));
-      l.dataGen = l.rec.generation + 1;
-    } else l.data = undefined;
   }
 
   /** Raw stored bytes of a file's vector, or null if it has none. */
@@ -429,6 +549,10 @@ export class Collections {
     if (!(n.d.flags & IFL_HAS_VECTOR)) return null;
     const l = this.#load(n.d.collId);
     const stride = this.#stride(l.rec);
+    // The copy in memory was verified when it was read and follows every change since.
+    if (l.mem) {
+      return { bytes: l.mem.bytes.slice(n.d.vecSlot * stride, (n.d.vecSlot + 1) * stride), collId: n.d.collId };
+    }
     const bytes = fs.read(l.rec.vecIno, n.d.vecSlot * stride, stride);
     if (crc32c(bytes) !== l.crcs[n.d.vecSlot]) {
       throw new FsError(
@@ -466,8 +590,14 @@ export class Collections {
       const last = rec.count - 1;
       const stride = this.#stride(rec);
       if (slot !== last) {
-        const bytes = fs.read(rec.vecIno, last * stride, stride);
+        const bytes = l.mem
+          ? l.mem.bytes.slice(last * stride, (last + 1) * stride)
+          : fs.read(rec.vecIno, last * stride, stride);
         fs.write(rec.vecIno, slot * stride, bytes);
+        if (rec.normIno) {
+          const norm = l.mem ? l.mem.norms[last] : vectorNorm(bytes, ELEMS[rec.elemType - 1], rec.dim);
+          this.#writeNorm(l, slot, norm);
+        }
         const mover = fs.iget(l.owners[last]);
         l.owners[slot] = l.owners[last];
         l.crcs[slot] = l.crcs[last];
@@ -490,7 +620,7 @@ export class Collections {
       n.d.vecSlot = 0;
       if (n.d.nlink > 0) n.d.ctime = nowTimespec();
       fs.dirty(n);
-      l.data = undefined;
+      l.mem?.removeSwap(slot);
       this.#bump(l);
       return true;
     });
@@ -579,7 +709,8 @@ export class Collections {
         n.d.vecSlot = 0;
         fs.dirty(n);
       }
-      for (const ino of [rec.vecIno, rec.mapIno]) {
+      for (const ino of [rec.vecIno, rec.mapIno, rec.normIno, rec.hnswIno]) {
+        if (!ino) continue;
         const n = fs.iget(ino);
         fs.truncate(ino, 0);
         n.d.nlink = 0;
@@ -602,10 +733,25 @@ export class Collections {
     });
   }
 
-  /** The whole vector store of a collection (count * stride bytes), cached in memory. */
+  /** The whole vector store of a collection (count * stride bytes), held in memory. */
   storeBytes(id: number): Uint8Array {
-    const l = this.#load(id);
-    if (l.data && l.dataGen === l.rec.generation) return l.data;
+    return this.#mem(this.#load(id)).bytes;
+  }
+
+  /** The norms of a collection's vectors (FORMAT.md §8.5), slot by slot. */
+  norms(id: number): Float32Array {
+    return this.#mem(this.#load(id)).norms;
+  }
+
+  /**
+   * The collection's vectors in memory: read once (every vector checked
+   * against its CRC, norms read from the norms file or computed), then kept
+   * in step with every change.
+   * @throws FsError EUCLEAN when the store is short or a vector fails its checksum
+   */
+  #mem(l: Loaded): MemStore {
+    if (l.mem) return l.mem;
+    const id = l.rec.id;
     const stride = this.#stride(l.rec);
     const data = this.#fs.read(l.rec.vecIno, 0, l.rec.count * stride);
     if (data.length !== l.rec.count * stride) {
@@ -622,9 +768,19 @@ export class Collections {
         );
       }
     }
-    l.data = data;
-    l.dataGen = l.rec.generation;
-    return data;
+    const elem = ELEMS[l.rec.elemType - 1];
+    let norms: Float32Array | undefined;
+    if (l.rec.normIno) {
+      const raw = this.#fs.read(l.rec.normIno, 0, l.rec.count * 4);
+      if (raw.length === l.rec.count * 4) norms = new Float32Array(raw.buffer, raw.byteOffset, l.rec.count);
+    }
+    const mem = new MemStore(stride, l.rec.count + 16);
+    for (let s = 0; s < l.rec.count; s++) {
+      const v = data.subarray(s * stride, (s + 1) * stride);
+      mem.put(s, v, norms ? norms[s] : vectorNorm(v, elem, l.rec.dim));
+    }
+    l.mem = mem;
+    return mem;
   }
 
   /** Slot owners of a collection (slot index -> inode), for fsck and tests. */

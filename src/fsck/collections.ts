@@ -41,6 +41,7 @@ import {
   SLOT_ENTRY_SIZE,
 } from "../format/constants.ts";
 import {
+  COLL_INDEX_HNSW,
   type CollectionRecord,
   decodeCollection,
   encodeCollection,
@@ -55,6 +56,7 @@ import { clearInode, errText, type FsckContext, hex, type InodeInfo, typeName } 
 import { ensureInode } from "./pass1_inodes.ts";
 import { bmap } from "./pass2_dirs.ts";
 import { newInode, writeFileContent } from "./rewrite.ts";
+import { vectorNorm } from "../vector/norm.ts";
 
 /** What the pass knows of one collection. */
 interface Coll {
@@ -66,6 +68,10 @@ interface Coll {
   count: number;
   vec?: InodeInfo;
   map?: InodeInfo;
+  /** the norms file (FORMAT.md §8.5), when the record names one */
+  norms?: InodeInfo;
+  /** repair: rewrite the norms file from the vectors (or create it) */
+  rebuildNorms: boolean;
   /** slot owners and CRCs from the slot map */
   owners: number[];
   crcs: number[];
@@ -203,14 +209,22 @@ function checkRecord(
   const rec = decodeCollection(id, r)!;
   const fatal: string[] = [];
   const minor: string[] = [];
-  if (dv.getUint32(4, true) !== 1) minor.push(`flags ${hex(dv.getUint32(4, true))} (expected 0x1)`);
+  const flags = dv.getUint32(4, true);
+  if (flags !== 1 && flags !== 3) minor.push(`flags ${hex(flags)} (expected 0x1, or 0x3 with an HNSW index)`);
   if (rec.dim < 1 || rec.dim > MAX_DIM) fatal.push(`dimension ${rec.dim} (1..${MAX_DIM})`);
   if (rec.metric < 1 || rec.metric > 3) fatal.push(`metric ${rec.metric} (1..3)`);
   if (rec.elemType < 1 || rec.elemType > 3) fatal.push(`element type ${rec.elemType} (1..3)`);
   if (!Number.isSafeInteger(rec.count)) fatal.push(`count ${rec.count}`);
   else if (rec.count > ctx.sb.inodeCount) minor.push(`count ${rec.count} exceeds the number of inodes`);
-  if (rec.hnswIno || rec.bm25Ino || rec.hnswM || rec.hnswEfConstruction) {
-    minor.push("reserved HNSW/BM25 fields are not zero");
+  const hnsw = (flags & COLL_INDEX_HNSW) !== 0;
+  if (rec.bm25Ino) minor.push("the reserved BM25 field is not zero");
+  if (
+    hnsw && (rec.hnswM < 2 || rec.hnswM > 128 || rec.hnswEfConstruction < rec.hnswM || rec.hnswEfConstruction > 4096)
+  ) {
+    minor.push(`HNSW parameters M ${rec.hnswM}, efConstruction ${rec.hnswEfConstruction} are out of range`);
+  }
+  if (!hnsw && (rec.hnswIno || rec.hnswM || rec.hnswEfConstruction)) {
+    minor.push("HNSW fields are set but the collection has no HNSW index");
   }
   const drop = (c?: Coll) => {
     st.tableDirty = true;
@@ -232,6 +246,8 @@ function checkRecord(
   if (minor.length) {
     if (ctx.ask("COLL_RECORD_FIELDS", { where, fields: minor.join(", ") })) {
       rebuild = true;
+      // An index whose parameters cannot be trusted is dropped: the engine builds a new one from the store.
+      rec.flags = 1;
       rec.hnswIno =
         rec.bm25Ino =
         rec.hnswM =
@@ -255,6 +271,7 @@ function checkRecord(
     rebuild,
     newStores: false,
     dropped: false,
+    rebuildNorms: false,
   };
   st.colls.set(id, c);
   // root
@@ -312,6 +329,24 @@ function checkRecord(
   };
   c.vec = internal(rec.vecIno, "vector data");
   c.map = internal(rec.mapIno, "slot map");
+  if (rec.normIno) {
+    const n = internal(rec.normIno, "norms");
+    if (n && (n.d!.flags & IFL_INTERNAL) && ctx.internalRole.has(n.ino)) c.norms = n;
+    else c.rebuildNorms = true;
+  }
+  // The HNSW graph is derived data (FORMAT.md §8.6): a file that is not a usable internal file is
+  // forgotten and the engine builds the graph again from the store.
+  if (rec.hnswIno) {
+    const g = ensureInode(ctx, rec.hnswIno);
+    if (g?.usable && g.type === S_IFREG && (g.d!.flags & IFL_INTERNAL) && claimedBy.get(g.ino) === undefined) {
+      g.otherRefs++;
+      claimedBy.set(g.ino, id);
+      ctx.internalRole.set(g.ino, `HNSW graph of collection ${id}`);
+    } else if (ctx.ask("COLL_RECORD_FIELDS", { where, fields: `HNSW graph inode ${rec.hnswIno} is not usable` })) {
+      rec.hnswIno = 0;
+      st.tableDirty = true;
+    }
+  }
   if (c.newStores) {
     // fresh stores replace both; an old one that was sane is then unused and freed
     for (const t of [c.vec, c.map]) if (t && claimedBy.get(t.ino) === id) ctx.internalRole.delete(t.ino);
@@ -349,7 +384,51 @@ function checkRecord(
   ctx.slotOwners.set(id, c.owners);
   checkSlots(ctx, c);
   if (vec) checkVectors(ctx, c, vec);
+  if (c.norms) checkNorms(ctx, c, vec, where);
   return c;
+}
+
+/** The norms file against the store (FORMAT.md §8.5): its size, and each slot's norm recomputed. */
+function checkNorms(ctx: FsckContext, c: Coll, vec: InodeInfo | undefined, where: string): void {
+  const t = c.norms!;
+  const count = c.count;
+  if (t.d!.size !== count * 4) {
+    if (
+      ctx.ask("NORMS_WRONG", {
+        where,
+        detail: `The norms file is ${t.d!.size} bytes; ${count} slots need ${count * 4}`,
+      })
+    ) {
+      c.rebuildNorms = true;
+    }
+    return;
+  }
+  if (!vec || count === 0) return;
+  const elem = ELEM_TYPES[c.rec.elemType - 1];
+  let norms: Uint8Array, bytes: Uint8Array;
+  try {
+    norms = readFile(ctx, t, 0, count * 4);
+    bytes = readFile(ctx, vec, 0, Math.min(count * c.stride, vec.d!.size));
+  } catch (e) {
+    ctx.note("READ_ERROR", { where, what: "The norms", err: errText(e) });
+    return;
+  }
+  const dv = new DataView(norms.buffer, norms.byteOffset, norms.length);
+  let bad = 0, first = -1;
+  for (let s = 0; s < count && (s + 1) * c.stride <= bytes.length; s++) {
+    if (c.badCrc.has(s)) continue;
+    const want = vectorNorm(bytes.subarray(s * c.stride, (s + 1) * c.stride), elem, c.rec.dim);
+    if (!Object.is(dv.getFloat32(s * 4, true), want)) {
+      bad++;
+      if (first < 0) first = s;
+    }
+  }
+  if (
+    bad &&
+    ctx.ask("NORMS_WRONG", { where, detail: `${bad} stored norm(s) differ from their vectors (first: slot ${first})` })
+  ) {
+    c.rebuildNorms = true;
+  }
 }
 
 /** Clears the COLL_ROOT flag of a dropped collection's root (repairs only). */
@@ -513,6 +592,33 @@ function dropVector(t: InodeInfo): void {
   t.dirty = true;
 }
 
+/**
+ * Repairs: writes the norms file of `c` from its vectors (FORMAT.md §8.5),
+ * creating it when it is missing or unusable, and bumps the generation so an
+ * HNSW graph built on the old state is caught up.
+ */
+function rewriteNorms(ctx: FsckContext, c: Coll, vecBytes: Uint8Array, count: number): void {
+  if (!c.norms) {
+    const ino = ctx.allocInodeNumber();
+    if (ino === null) {
+      c.rec.normIno = 0; // readers compute norms when the file is absent
+      return;
+    }
+    c.norms = newInode(ctx, ino, S_IFREG | 0o600, IFL_INTERNAL, 0, 0);
+    ctx.internalRole.set(ino, `norms of collection ${c.id}`);
+    c.rec.normIno = ino;
+  }
+  const elem = ELEM_TYPES[c.rec.elemType - 1];
+  const out = new Uint8Array(count * 4);
+  const dv = new DataView(out.buffer);
+  for (let s = 0; s < count; s++) {
+    dv.setFloat32(s * 4, vectorNorm(vecBytes.subarray(s * c.stride, (s + 1) * c.stride), elem, c.rec.dim), true);
+  }
+  writeFileContent(ctx, c.norms, out);
+  c.rec.generation++;
+  STATE.get(ctx)!.tableDirty = true;
+}
+
 /** Collections whose root lies inside another collection (walking up the tree of first links). */
 function checkNesting(ctx: FsckContext, st: State): void {
   for (const c of st.colls.values()) {
@@ -620,7 +726,13 @@ export function writeCollections(ctx: FsckContext): void {
       changed = true;
       continue;
     }
-    if (!c.rebuild && !c.newStores && !ctx.collRebuild.has(c.id)) continue;
+    if (!c.rebuild && !c.newStores && !ctx.collRebuild.has(c.id)) {
+      if (c.rebuildNorms && c.vec) {
+        rewriteNorms(ctx, c, readFile(ctx, c.vec, 0, c.rec.count * c.stride), c.rec.count);
+        changed = true;
+      }
+      continue;
+    }
     changed = true;
     if (c.newStores || !c.vec || !c.map) {
       for (const role of ["vector data", "slot map"] as const) {
@@ -668,6 +780,7 @@ export function writeCollections(ctx: FsckContext): void {
     }
     writeFileContent(ctx, c.vec!, vecBytes);
     writeFileContent(ctx, c.map!, mapBytes);
+    if (c.rec.normIno || c.rebuildNorms) rewriteNorms(ctx, c, vecBytes, files.length);
     c.rec.count = files.length;
     c.rec.generation++;
   }

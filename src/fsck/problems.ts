@@ -362,6 +362,12 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
     SET_AGAIN,
   ),
   VECTOR_ORPHAN: d("error", "{detail}", "Clear its vector flag", false, SET_AGAIN),
+  NORMS_WRONG: d(
+    "error",
+    "{detail} (FORMAT.md §8.5: the norms must follow the store slot by slot, or cosine scores are wrong).",
+    "Recompute the norms",
+    true,
+  ),
   INTERNAL_UNCLAIMED: d(
     "error",
     "The inode is marked INTERNAL but nothing uses it (left over from a dropped collection?).",
