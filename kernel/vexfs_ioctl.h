@@ -159,6 +159,10 @@ struct vexfs_ioc_del_vector {
 };
 
 /* One collection, as the collection commands return it. */
+/* Index kinds of a collection (struct vexfs_ioc_collection.index) */
+#define VEXFS_INDEX_FLAT	1
+#define VEXFS_INDEX_HNSW	2
+
 struct vexfs_ioc_collection {
 	__u32 id;		/* collection id, >= 1 */
 	__u32 dim;		/* 1..VEXFS_MAX_DIM */
@@ -166,12 +170,15 @@ struct vexfs_ioc_collection {
 	__u8 metric;		/* VEXFS_METRIC_* */
 	__u8 elem_type;		/* VEXFS_ELEM_* */
 	__u16 elem_size;	/* bytes per element: 4, 2 or 1 */
-	__u32 reserved0;
+	__u16 hnsw_m;		/* HNSW M, 0 for a flat collection */
+	__u16 hnsw_ef_c;	/* HNSW efConstruction, 0 for a flat collection */
 	__u64 count;		/* vectors stored */
 	__u64 bytes;		/* count * dim * elem_size */
 	__u64 generation;	/* bumped by every change to the vector store */
 	__s64 created;		/* seconds since the epoch */
-	__u64 reserved1;
+	__u32 ef_search;	/* default ef of a search, 0: the engine's */
+	__u8 index;		/* VEXFS_INDEX_FLAT or VEXFS_INDEX_HNSW */
+	__u8 reserved1[3];
 };
 
 /* VEXFS_IOC_CREATE_COLLECTION */
@@ -180,8 +187,11 @@ struct vexfs_ioc_create_collection {
 	__u32 dim;		/* in: 1..VEXFS_MAX_DIM */
 	__u8 metric;		/* in: VEXFS_METRIC_* */
 	__u8 elem_type;		/* in: VEXFS_ELEM_* */
-	__u16 reserved0;
-	__u64 reserved1;
+	__u8 index;		/* in: 0 default (HNSW), VEXFS_INDEX_FLAT, VEXFS_INDEX_HNSW */
+	__u8 reserved0;
+	__u16 hnsw_m;		/* in: M 2..128, 0 = default (16) */
+	__u16 hnsw_ef_c;	/* in: efConstruction M..4096, 0 = default (200) */
+	__u32 ef_search;	/* in: default ef of searches, 0 = the engine's */
 	struct vexfs_ioc_collection info;	/* out */
 };
 

@@ -195,6 +195,11 @@ export const DEL_VECTOR = struct("struct vexfs_ioc_del_vector", 16, {
   ...embed("hdr", 0, HDR),
 });
 
+/** `index` of `struct vexfs_ioc_collection`: exact scans only. */
+export const VEXFS_INDEX_FLAT = 1;
+/** `index` of `struct vexfs_ioc_collection`: an HNSW graph (FORMAT.md §8.6). */
+export const VEXFS_INDEX_HNSW = 2;
+
 /** `struct vexfs_ioc_collection` (64 bytes): one collection, embedded in the collection commands. */
 export const COLLECTION = struct("struct vexfs_ioc_collection", 64, {
   id: [0, 4],
@@ -203,12 +208,15 @@ export const COLLECTION = struct("struct vexfs_ioc_collection", 64, {
   metric: [16, 1],
   elem_type: [17, 1],
   elem_size: [18, 2],
-  reserved0: [20, 4],
+  hnsw_m: [20, 2],
+  hnsw_ef_c: [22, 2],
   count: [24, 8],
   bytes: [32, 8],
   generation: [40, 8],
   created: [48, 8],
-  reserved1: [56, 8],
+  ef_search: [56, 4],
+  index: [60, 1],
+  reserved1: [61, 3],
 });
 
 /** `struct vexfs_ioc_create_collection` (96 bytes) of {@linkcode VEXFS_IOC_CREATE_COLLECTION}. */
@@ -217,8 +225,11 @@ export const CREATE_COLLECTION = struct("struct vexfs_ioc_create_collection", 96
   dim: [16, 4],
   metric: [20, 1],
   elem_type: [21, 1],
-  reserved0: [22, 2],
-  reserved1: [24, 8],
+  index: [22, 1],
+  reserved0: [23, 1],
+  hnsw_m: [24, 2],
+  hnsw_ef_c: [26, 2],
+  ef_search: [28, 4],
   info: [32, 64],
   ...embed("info", 32, COLLECTION),
 });
@@ -439,6 +450,12 @@ function setU32(dv: DataView, off: number, v: number, field: string, code: Code)
   dv.setUint32(off, v, true);
 }
 
+/** Writes a u16 request field; FsError EINVAL naming the field for any other value. */
+function setU16(dv: DataView, off: number, v: number, field: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new FsError("EINVAL", `${field} = ${v} is not a u16`);
+  dv.setUint16(off, v, true);
+}
+
 /**
  * A zeroed structure with its header filled in (magic, version, size).
  * @returns `layout.size` bytes
@@ -566,6 +583,10 @@ function writeCollection(dv: DataView, at: number, c: CollectionInfo): void {
   setU64(dv, at + o.bytes, c.bytes, f("bytes"), "EIO");
   setU64(dv, at + o.generation, c.generation, f("generation"), "EIO");
   setS64(dv, at + o.created, Math.trunc(c.created), f("created"), "EIO");
+  dv.setUint16(at + o.hnsw_m, c.m ?? 0, true);
+  dv.setUint16(at + o.hnsw_ef_c, c.efConstruction ?? 0, true);
+  dv.setUint32(at + o.ef_search, c.efSearch ?? 0, true);
+  dv.setUint8(at + o.index, c.index === "hnsw" ? VEXFS_INDEX_HNSW : c.index === "flat" ? VEXFS_INDEX_FLAT : 0);
 }
 
 function readCollection(dv: DataView, at: number): CollectionInfo {
@@ -581,6 +602,14 @@ function readCollection(dv: DataView, at: number): CollectionInfo {
     bytes: getU64(dv, at + o.bytes, f("bytes")),
     generation: getU64(dv, at + o.generation, f("generation")),
     created: getS64(dv, at + o.created, f("created")),
+    ...(dv.getUint8(at + o.index)
+      ? {
+        index: dv.getUint8(at + o.index) === VEXFS_INDEX_HNSW ? "hnsw" as const : "flat" as const,
+        m: dv.getUint16(at + o.hnsw_m, true),
+        efConstruction: dv.getUint16(at + o.hnsw_ef_c, true),
+        efSearch: dv.getUint32(at + o.ef_search, true),
+      }
+      : {}),
   };
 }
 
@@ -803,6 +832,10 @@ export function encodeCreateCollection(p: CollectionParams): Uint8Array {
   setU32(dv, o.dim, p.dim, "dim", "EINVAL");
   dv.setUint8(o.metric, METRIC_CODE[p.metric]);
   dv.setUint8(o.elem_type, ELEM_CODE[p.elem]);
+  dv.setUint8(o.index, p.index === undefined ? 0 : p.index === "flat" ? VEXFS_INDEX_FLAT : VEXFS_INDEX_HNSW);
+  setU16(dv, o.hnsw_m, p.m ?? 0, "hnsw_m");
+  setU16(dv, o.hnsw_ef_c, p.efConstruction ?? 0, "hnsw_ef_c");
+  setU32(dv, o.ef_search, p.efSearch ?? 0, "ef_search", "EINVAL");
   return b;
 }
 
@@ -816,11 +849,24 @@ export function decodeCreateCollection(b: Uint8Array): CollectionParams {
   checkHeader(b, CREATE_COLLECTION);
   const dv = view(b);
   const o = CREATE_COLLECTION.off;
-  checkZeroFields(b, CREATE_COLLECTION, ["reserved0", "reserved1", "info"], "EINVAL");
+  checkZeroFields(b, CREATE_COLLECTION, ["reserved0", "info"], "EINVAL");
+  const index = dv.getUint8(o.index);
+  if (index > VEXFS_INDEX_HNSW) {
+    throw new FsError(
+      "EINVAL",
+      `unknown index code ${index} (0 default, ${VEXFS_INDEX_FLAT} flat, ${VEXFS_INDEX_HNSW} HNSW)`,
+    );
+  }
+  const m = dv.getUint16(o.hnsw_m, true);
+  const efc = dv.getUint16(o.hnsw_ef_c, true);
   return {
     dim: dv.getUint32(o.dim, true),
     metric: metricOfCode(dv.getUint8(o.metric)),
     elem: elemOfCode(dv.getUint8(o.elem_type)),
+    ...(index ? { index: index === VEXFS_INDEX_FLAT ? "flat" as const : "hnsw" as const } : {}),
+    ...(m ? { m } : {}),
+    ...(efc ? { efConstruction: efc } : {}),
+    ...(dv.getUint32(o.ef_search, true) ? { efSearch: dv.getUint32(o.ef_search, true) } : {}),
   };
 }
 
