@@ -38,13 +38,22 @@ function collJson(x: CollectionView) {
     bytes: x.bytes,
     generation: x.generation,
     created: new Date(x.created * 1000).toISOString(),
+    index: x.index,
+    m: x.m,
+    efConstruction: x.efConstruction,
+    efSearch: x.efSearch,
   };
 }
 
 function describe(x: CollectionView): string {
+  const index = x.index === "hnsw"
+    ? `, HNSW index (M ${x.m}, efConstruction ${x.efConstruction}${x.efSearch ? `, ef ${x.efSearch}` : ""})`
+    : x.index === "flat"
+    ? ", exact scans (no index)"
+    : "";
   return `collection ${x.id} at ${x.path}: dimension ${x.dim}, metric ${x.metric}, ${x.elem} elements, ${x.count} vector${
     x.count === 1 ? "" : "s"
-  }`;
+  }${index}`;
 }
 
 /** Registers `vexfs collection ...`. */
@@ -96,6 +105,10 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
       "-p, --parents",
       "create the directory (and missing parents) if it does not exist",
     )
+    .option("--index <kind>", "hnsw (an approximate-search graph, the default) or flat (exact scans only)", "hnsw")
+    .option("--m <n>", "HNSW M: neighbours per node (2..128, default 16)", positiveInt("--m"))
+    .option("--ef-construction <n>", "HNSW efConstruction (M..4096, default 200)", positiveInt("--ef-construction"))
+    .option("--ef <n>", "default ef of searches (default max(k, 64))", positiveInt("--ef"))
     .option("--json", "print the new collection as JSON")
     .action(
       action(
@@ -109,8 +122,18 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
             type: string;
             parents?: boolean;
             json?: boolean;
+            index: string;
+            m?: number;
+            efConstruction?: number;
+            ef?: number;
           },
         ) => {
+          if (o.index !== "hnsw" && o.index !== "flat") {
+            throw new CliError(`--index must be hnsw or flat, not '${o.index}'`, 2);
+          }
+          if (o.index === "flat" && (o.m !== undefined || o.efConstruction !== undefined)) {
+            throw new CliError("--m and --ef-construction only apply to --index hnsw", 2);
+          }
           const metric = parseMetric(o.metric);
           const elem = parseElemType(o.type);
           await withTarget(image, dirArg, true, async (b, dir) => {
@@ -130,7 +153,15 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
               }
               await b.mkdirp(dir);
             }
-            const x = await b.createCollection(dir, { dim: o.dim, metric, elem });
+            const x = await b.createCollection(dir, {
+              dim: o.dim,
+              metric,
+              elem,
+              index: o.index as "hnsw" | "flat",
+              m: o.m,
+              efConstruction: o.efConstruction,
+              efSearch: o.ef,
+            });
             if (o.json) printJson(collJson(x));
             else say(`Created ${describe(x)}`);
           });
@@ -230,6 +261,14 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
               ],
               ["generation", x.generation],
               ["created", new Date(x.created * 1000).toISOString()],
+              [
+                "index",
+                x.index === "hnsw"
+                  ? `HNSW: M ${x.m}, efConstruction ${x.efConstruction}, default ef ${x.efSearch || "max(k, 64)"}`
+                  : x.index === "flat"
+                  ? "none: exact scans"
+                  : "(not reported)",
+              ],
             ]));
           });
         },
