@@ -41,6 +41,9 @@ if [ "$what" = test ]; then
   have cc || need_pkgs+=(gcc)
   have pkg-config || need_pkgs+=(pkg-config)
   [ -e /usr/include/fuse3/fuse_lowlevel.h ] || need_pkgs+=(libfuse3-dev)
+  # clang and wasm-ld: src/wasm/build_test.ts rebuilds the WebAssembly modules from wasm/*.c
+  have clang || need_pkgs+=(clang)
+  have wasm-ld || need_pkgs+=(lld)
 fi
 if [ "$what" = bench ]; then
   # vexfs bench: builds libfuse's passthrough_ll example and runs fio
