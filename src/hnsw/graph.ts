@@ -1,0 +1,1564 @@
+/**
+ * One collection's HNSW graph (Malkov and Yashunin, IEEE TPAMI 2018) in the
+ * shared WebAssembly memory, in the terms of docs/FORMAT.md §8.6: node ids of
+ * its own, a slot map slot → node, node records of 16 + 4·M0 bytes and upper
+ * records of 16 + 4·M bytes, persisted block by block with owner-seeded
+ * checksums. The algorithm runs in C (wasm/hnsw.c); this class owns its
+ * arrays, grows them, and encodes, decodes and checks the file.
+ *
+ * The engine's side of the contract:
+ * - the vectors are the collection's contiguous store in the shared memory
+ *   (slot `s` at `vecPtr + s * dim * elemSize`) with one f32 norm per slot at
+ *   `normPtr + 4 * s` (FORMAT.md §8.5, needed for cosine); pass both with
+ *   {@linkcode HnswGraph.setStore} before any operation and whenever the store
+ *   moves or changes size;
+ * - {@linkcode HnswGraph.remove} is called while the slot still holds the
+ *   vector being deleted (before the swap-remove of §8.4 overwrites it), then
+ *   {@linkcode HnswGraph.moveSlot} for the slot that moved; a vector changed
+ *   in place is {@linkcode HnswGraph.replace}d after the store has the new one;
+ * - persistence: {@linkcode HnswGraph.dirtyBlocks} (write them), flush,
+ *   {@linkcode HnswGraph.encodeHeader} (block 0), flush,
+ *   {@linkcode HnswGraph.markClean}.
+ *
+ * Graph distances (smaller is nearer): squared L2, 1 − dot (ip), 1 − cos with
+ * the stored norms (cosine; 1 when either norm is 0). Searches return slots
+ * with these distances; the engine rescores from the store (§8.4 scores).
+ *
+ * @example
+ * ```ts
+ * import { HnswGraph } from "./graph.ts";
+ * import { WasmArray } from "../wasm/runtime.ts";
+ * const dim = 4, n = 100;
+ * const store = new WasmArray(Float32Array, n * dim);
+ * for (let i = 0; i < n * dim; i++) store.view[i] = Math.sin(i);
+ * const g = HnswGraph.create({ dim, metric: "l2", elem: "f32", m: 8, efConstruction: 64, collectionId: 1, blockSize: 4096 });
+ * g.setStore(store.ptr, 0, n);
+ * g.build(Uint32Array.from({ length: n }, (_, i) => i), new Uint32Array(n));
+ * const { slots } = g.search(store.view.slice(5 * dim, 6 * dim), 1, 32);
+ * slots[0]; // 5
+ * g.free();
+ * store.free();
+ * ```
+ * @module
+ */
+import { FsError } from "../errors.ts";
+import { HNSW_WASM } from "../wasm/hnsw_wasm.ts";
+import { instantiate, WasmArray } from "../wasm/runtime.ts";
+import {
+  decodeElemType,
+  decodeMetric,
+  elemSize,
+  type ElemType,
+  encodeElemType,
+  encodeMetric,
+  type Metric,
+} from "../vector/types.ts";
+import {
+  F,
+  FLAG_DELETED,
+  HN,
+  type HnswExports,
+  MAX_LEVEL,
+  NFIELDS,
+  NONE,
+  OLDV_WORDS,
+  TODO_WORDS,
+  WATCH_CAP,
+} from "./_abi.ts";
+import {
+  blockOk,
+  decodeHeader,
+  emptyHeader,
+  encodeHeader,
+  geometry,
+  type HnswHeader,
+  type HnswLayout,
+  layoutOf,
+  nodeRecordSize,
+  planLayout,
+  type RegionGeometry,
+  sealBlock,
+  upperRecordSize,
+} from "./codec.ts";
+
+/** Parameters of a graph (fixed for its life). */
+export interface HnswParams {
+  /** vector dimension, 1..4096 */
+  dim: number;
+  metric: Metric;
+  /** element type of the stored vectors (queries are f32) */
+  elem: ElemType;
+  /** M, 2..128: neighbours per node on levels ≥ 1 (M0 = 2M on level 0) */
+  m: number;
+  /** efConstruction, M..4096 */
+  efConstruction: number;
+  /** the collection id: seeds every block checksum (FORMAT.md §1) and, by default, the level generator */
+  collectionId: number;
+  /** the filesystem block size, 1024..65536 */
+  blockSize: number;
+  /** level generator seed (default: the collection id) */
+  seed?: number;
+}
+
+/** Answer of {@linkcode HnswGraph.search}: parallel arrays, nearest first. */
+export interface HnswHits {
+  /** slots of the hits */
+  slots: Uint32Array;
+  /** their graph distances (squared L2, 1 − dot, 1 − cos) */
+  distances: Float32Array;
+}
+
+/** What {@linkcode HnswGraph.stats} reports. */
+export interface HnswStats {
+  /** live (searchable) nodes */
+  nodes: number;
+  /** nodes marked deleted, not yet reclaimed */
+  deleted: number;
+  /** free node ids waiting for reuse */
+  free: number;
+  /** node ids in use or free (the node region's extent) */
+  nodeCount: number;
+  /** upper-level records in use or free */
+  upperCount: number;
+  /** nodes reclaimed (ids freed or reused) since the graph was built */
+  reclaimed: number;
+  /** live nodes by highest level: `levels[l]` nodes have level l */
+  levels: number[];
+  maxLevel: number;
+  /** entry point node, or -1 when empty */
+  entry: number;
+  /** bytes of the graph file at its current layout */
+  bytes: number;
+  /** bytes of wasm memory the graph holds (records, derived arrays, scratch) */
+  memoryBytes: number;
+  m: number;
+  m0: number;
+  efConstruction: number;
+  dim: number;
+  metric: Metric;
+  elem: ElemType;
+  /** milliseconds the last full build (build or optimize) took */
+  buildMs: number;
+  /** insertions since the last full build */
+  insertsSinceBuild: number;
+  /** distance computations since the graph was made (a counter, as hnswlib's metric_distance_computations) */
+  distances: number;
+  /** level-0 expansions of searches since the graph was made (hnswlib's metric_hops) */
+  hops: number;
+}
+
+/** Blocks to write for {@linkcode HnswGraph.dirtyBlocks}. */
+export interface HnswWritePlan {
+  /**
+   * true when the regions moved (first write, or a region outgrew its
+   * capacity, FORMAT.md §8.6 "Growing"): the file must be resized to
+   * `fileBlocks` and every block of `blocks` written (they are all the region
+   * blocks); false: only changed blocks, in place
+   */
+  rewrite: boolean;
+  /** the file's size in blocks (header included) */
+  fileBlocks: number;
+  /** region blocks (never block 0, the header): file block number and its bytes, ascending */
+  blocks: { block: number; data: Uint8Array }[];
+}
+
+/** Options of {@linkcode HnswGraph.decode}. */
+export interface HnswDecodeOptions {
+  /**
+   * false (default): any bad checksum or inconsistent record rejects the file
+   * (FsError EUCLEAN). true: what can be trusted is kept and the rest dropped
+   * (nodes of bad blocks, broken records, edges to them), for the catch-up of
+   * FORMAT.md §8.6; the problems are in {@linkcode HnswGraph.decodeProblems}
+   */
+  lenient?: boolean;
+}
+
+/** Level-0 ef of a search when none is given. */
+export const DEFAULT_EF = 64;
+
+let wasm: HnswExports | undefined;
+function core(): HnswExports {
+  wasm ??= instantiate<HnswExports>(HNSW_WASM);
+  if (wasm.hn_nfields() !== NFIELDS) {
+    throw new FsError(
+      "EINVAL",
+      `hnsw module has ${wasm.hn_nfields()} state fields, src/hnsw/_abi.ts ${NFIELDS}: rebuild (wasm/build.ts)`,
+    );
+  }
+  return wasm;
+}
+
+function checkParams(p: HnswParams): void {
+  const bad = (why: string) => new FsError("EINVAL", `HNSW parameters: ${why}`);
+  if (!Number.isInteger(p.dim) || p.dim < 1 || p.dim > 4096) throw bad(`dim ${p.dim} not in 1..4096`);
+  if (!Number.isInteger(p.m) || p.m < 2 || p.m > 128) throw bad(`M ${p.m} not in 2..128`);
+  if (!Number.isInteger(p.efConstruction) || p.efConstruction < p.m || p.efConstruction > 4096) {
+    throw bad(`efConstruction ${p.efConstruction} not in M..4096`);
+  }
+  if (!Number.isSafeInteger(p.collectionId) || p.collectionId < 0) throw bad(`collection id ${p.collectionId}`);
+  if (
+    !Number.isInteger(p.blockSize) || p.blockSize < 1024 || p.blockSize > 65536 || (p.blockSize & (p.blockSize - 1))
+  ) {
+    throw bad(`block size ${p.blockSize}`);
+  }
+  encodeMetric(p.metric);
+  encodeElemType(p.elem);
+}
+
+type U32A = WasmArray<Uint32ArrayConstructor>;
+type U8A = WasmArray<Uint8ArrayConstructor>;
+
+/**
+ * An HNSW graph over one collection's vector store. Not thread-safe; one
+ * operation at a time. Free it with {@linkcode free}.
+ */
+export class HnswGraph {
+  /** the parameters (with the seed filled in) */
+  readonly params: Readonly<Required<HnswParams>>;
+  /** records per block of the node, upper and slot map regions */
+  readonly geometry: Readonly<RegionGeometry>;
+  readonly #ex: HnswExports;
+  readonly #st: U32A;
+  readonly #thresh: WasmArray<Float64ArrayConstructor>;
+  #nodes!: U32A;
+  #uppers!: U32A;
+  #slotmap!: U32A;
+  #n2s!: U32A;
+  #indeg!: U32A;
+  #upin!: U32A;
+  #visited!: U32A;
+  #tombs!: U32A;
+  #tpos!: U32A;
+  #heapC!: U32A;
+  #heapW!: U32A;
+  #nodeDirty!: U8A;
+  #upperDirty!: U8A;
+  #slotDirty!: U8A;
+  readonly #cand: U32A;
+  readonly #cand2: U32A;
+  readonly #qbuf: WasmArray<Float32ArrayConstructor>;
+  readonly #ebuf: WasmArray<Float32ArrayConstructor>;
+  readonly #nbuf: WasmArray<Float32ArrayConstructor>;
+  #results: U32A;
+  readonly #watch: U32A;
+  readonly #todo: U32A;
+  readonly #oldv: U32A;
+  readonly #nodeWords: number;
+  readonly #upperWords: number;
+  #freed = false;
+  /** layout of the file as last written (markClean), null before */
+  #layout: HnswLayout | null = null;
+  /** layout the next write uses (set by dirtyBlocks) */
+  #pending: HnswLayout | null = null;
+  /** slots the slot map must cover on disk: the store count */
+  #count = 0;
+  #buildNs = 0;
+  /** generation and count of the header last decoded or encoded */
+  #generation = 0;
+  #headerCount = 0;
+  #problems: string[] = [];
+
+  private constructor(params: HnswParams, caps: { nodes: number; uppers: number; slots: number }) {
+    checkParams(params);
+    this.params = { ...params, seed: params.seed ?? params.collectionId };
+    this.geometry = geometry(params.blockSize, params.m);
+    this.#ex = core();
+    const m = params.m, m0 = 2 * m;
+    this.#nodeWords = nodeRecordSize(m0) / 4;
+    this.#upperWords = upperRecordSize(m) / 4;
+    this.#st = new WasmArray(Uint32Array, NFIELDS);
+    this.#thresh = new WasmArray(Float64Array, MAX_LEVEL + 1);
+    const ml = 1 / Math.log(m);
+    const t = this.#thresh.view;
+    for (let l = 0; l <= MAX_LEVEL; l++) t[l] = Math.exp(-l / ml);
+    const candCap = Math.max(params.efConstruction, m0 * (m0 + 1)) + 2;
+    this.#cand = new WasmArray(Uint32Array, 2 * candCap);
+    this.#cand2 = new WasmArray(Uint32Array, 2 * candCap);
+    this.#qbuf = new WasmArray(Float32Array, params.dim);
+    this.#ebuf = new WasmArray(Float32Array, params.dim);
+    this.#nbuf = new WasmArray(Float32Array, params.dim);
+    this.#results = new WasmArray(Uint32Array, 2 * 16);
+    this.#watch = new WasmArray(Uint32Array, WATCH_CAP);
+    this.#todo = new WasmArray(Uint32Array, TODO_WORDS);
+    this.#oldv = new WasmArray(Uint32Array, OLDV_WORDS);
+    this.#alloc(caps);
+    const s = this.#st.view;
+    s[F.DIM] = params.dim;
+    s[F.METRIC] = encodeMetric(params.metric);
+    s[F.ELEM] = encodeElemType(params.elem);
+    s[F.M] = m;
+    s[F.M0] = m0;
+    s[F.EFC] = params.efConstruction;
+    s[F.NODE_WORDS] = this.#nodeWords;
+    s[F.UPPER_WORDS] = this.#upperWords;
+    s[F.NODE_PB] = this.geometry.nodePerBlock;
+    s[F.UPPER_PB] = this.geometry.upperPerBlock;
+    s[F.SLOT_PB] = this.geometry.slotPerBlock;
+    s[F.STRIDE] = params.dim * elemSize(params.elem);
+    s[F.FREE_NODE] = NONE;
+    s[F.FREE_UPPER] = NONE;
+    s[F.ENTRY] = NONE;
+    s[F.CAND_CAP] = candCap;
+    s[F.WATCH_CAP] = WATCH_CAP;
+    s[F.PINNED] = NONE;
+    const seed = BigInt(this.params.seed);
+    s[F.SEED_LO] = Number(seed & 0xffffffffn);
+    s[F.SEED_HI] = Number((seed >> 32n) & 0xffffffffn);
+    this.#pointers();
+  }
+
+  /**
+   * An empty graph.
+   * @throws FsError `EINVAL` for parameters out of range (see {@linkcode HnswParams};
+   *   also when a node record does not fit a block)
+   */
+  static create(params: HnswParams): HnswGraph {
+    return new HnswGraph(params, { nodes: 64, uppers: 16, slots: 64 });
+  }
+
+  /**
+   * Decodes a graph file (FORMAT.md §8.6).
+   * @param file the whole file, `fileBlocks * blockSize` bytes
+   * @param params the collection's parameters: dim, metric, elem and M must be
+   *   the header's (efConstruction and the seed are taken from the header)
+   * @param opts `lenient` for the catch-up (see {@linkcode HnswDecodeOptions})
+   * @throws FsError `EUCLEAN` with the reason: bad magic, version or header
+   *   checksum (always), a region block's checksum or an inconsistent record
+   *   (unless lenient), a truncated file; `EINVAL` when the header's
+   *   parameters are not the collection's
+   */
+  static decode(file: Uint8Array, params: HnswParams, opts: HnswDecodeOptions = {}): HnswGraph {
+    const bs = params.blockSize;
+    if (file.length < bs) throw new FsError("EUCLEAN", `HNSW graph file of ${file.length} bytes has no header block`);
+    const h = decodeHeader(file.subarray(0, bs), params.collectionId);
+    const want = {
+      dim: params.dim,
+      metric: encodeMetric(params.metric),
+      elem: encodeElemType(params.elem),
+      m: params.m,
+    };
+    for (const [k, v] of Object.entries(want)) {
+      if ((h as unknown as Record<string, number>)[k] !== v) {
+        throw new FsError(
+          "EINVAL",
+          `HNSW graph header: ${k} ${(h as unknown as Record<string, number>)[k]} differs from the collection's ${v}`,
+        );
+      }
+    }
+    const layout = layoutOf(h, bs);
+    if (file.length < layout.fileBlocks * bs) {
+      throw new FsError(
+        "EUCLEAN",
+        `HNSW graph file truncated: ${file.length} bytes, its regions end at ${layout.fileBlocks * bs}`,
+      );
+    }
+    const g = new HnswGraph(
+      { ...params, efConstruction: h.efConstruction, seed: h.seed },
+      { nodes: Math.max(h.nodeCap, 1), uppers: Math.max(h.upperCap, 1), slots: Math.max(h.slotCap, 1) },
+    );
+    try {
+      g.#load(file, h, layout, !!opts.lenient);
+    } catch (e) {
+      g.free();
+      throw e;
+    }
+    return g;
+  }
+
+  // ---- memory ---------------------------------------------------------------------------
+
+  #alloc(caps: { nodes: number; uppers: number; slots: number }): void {
+    const g = this.geometry;
+    this.#nodes = new WasmArray(Uint32Array, caps.nodes * this.#nodeWords);
+    this.#uppers = new WasmArray(Uint32Array, caps.uppers * this.#upperWords);
+    this.#slotmap = new WasmArray(Uint32Array, caps.slots, false);
+    this.#slotmap.view.fill(NONE);
+    this.#n2s = new WasmArray(Uint32Array, caps.nodes, false);
+    this.#n2s.view.fill(NONE);
+    this.#indeg = new WasmArray(Uint32Array, caps.nodes);
+    this.#upin = new WasmArray(Uint32Array, caps.nodes);
+    this.#visited = new WasmArray(Uint32Array, caps.nodes);
+    this.#tombs = new WasmArray(Uint32Array, caps.nodes);
+    this.#tpos = new WasmArray(Uint32Array, caps.nodes);
+    this.#heapC = new WasmArray(Uint32Array, 2 * (caps.nodes + 2));
+    this.#heapW = new WasmArray(Uint32Array, 2 * (caps.nodes + 2));
+    this.#nodeDirty = new WasmArray(Uint8Array, Math.ceil(caps.nodes / g.nodePerBlock));
+    this.#upperDirty = new WasmArray(Uint8Array, Math.ceil(caps.uppers / g.upperPerBlock));
+    this.#slotDirty = new WasmArray(Uint8Array, Math.ceil(caps.slots / g.slotPerBlock));
+    const s = this.#st.view;
+    s[F.NODE_CAP] = caps.nodes;
+    s[F.UPPER_CAP] = caps.uppers;
+    s[F.SLOT_CAP] = caps.slots;
+    s[F.HEAP_CAP] = caps.nodes + 2;
+  }
+
+  /** Writes every array's address into the state block (after any resize). */
+  #pointers(): void {
+    const s = this.#st.view;
+    s[F.THRESH] = this.#thresh.ptr;
+    s[F.NODES] = this.#nodes.ptr;
+    s[F.UPPERS] = this.#uppers.ptr;
+    s[F.SLOTMAP] = this.#slotmap.ptr;
+    s[F.N2S] = this.#n2s.ptr;
+    s[F.INDEG] = this.#indeg.ptr;
+    s[F.UPIN] = this.#upin.ptr;
+    s[F.VISITED] = this.#visited.ptr;
+    s[F.TOMBS] = this.#tombs.ptr;
+    s[F.TPOS] = this.#tpos.ptr;
+    s[F.HEAP_C] = this.#heapC.ptr;
+    s[F.HEAP_W] = this.#heapW.ptr;
+    s[F.CAND] = this.#cand.ptr;
+    s[F.CAND2] = this.#cand2.ptr;
+    s[F.QBUF] = this.#qbuf.ptr;
+    s[F.EBUF] = this.#ebuf.ptr;
+    s[F.NBUF] = this.#nbuf.ptr;
+    s[F.RESULTS] = this.#results.ptr;
+    s[F.RESULT_CAP] = this.#results.length / 2;
+    s[F.WATCH] = this.#watch.ptr;
+    s[F.TODO] = this.#todo.ptr;
+    s[F.OLDV] = this.#oldv.ptr;
+    s[F.NODE_DIRTY] = this.#nodeDirty.ptr;
+    s[F.UPPER_DIRTY] = this.#upperDirty.ptr;
+    s[F.SLOT_DIRTY] = this.#slotDirty.ptr;
+  }
+
+  #growNodes(cap: number): void {
+    const s = this.#st.view;
+    const old = s[F.NODE_CAP];
+    if (cap <= old) return;
+    cap = Math.max(cap, Math.ceil(old * 1.5), 64);
+    this.#nodes.resize(cap * this.#nodeWords);
+    this.#n2s.resize(cap);
+    this.#n2s.view.fill(NONE, old);
+    this.#indeg.resize(cap);
+    this.#upin.resize(cap);
+    this.#visited.resize(cap);
+    this.#tombs.resize(cap);
+    this.#tpos.resize(cap);
+    this.#heapC.resize(2 * (cap + 2), false);
+    this.#heapW.resize(2 * (cap + 2), false);
+    this.#nodeDirty.resize(Math.ceil(cap / this.geometry.nodePerBlock));
+    const t = this.#st.view;
+    t[F.NODE_CAP] = cap;
+    t[F.HEAP_CAP] = cap + 2;
+    this.#pointers();
+  }
+
+  #growUppers(cap: number): void {
+    const old = this.#st.view[F.UPPER_CAP];
+    if (cap <= old) return;
+    cap = Math.max(cap, Math.ceil(old * 1.5), 16);
+    this.#uppers.resize(cap * this.#upperWords);
+    this.#upperDirty.resize(Math.ceil(cap / this.geometry.upperPerBlock));
+    this.#st.view[F.UPPER_CAP] = cap;
+    this.#pointers();
+  }
+
+  #growSlots(cap: number): void {
+    const old = this.#st.view[F.SLOT_CAP];
+    if (cap <= old) return;
+    cap = Math.max(cap, Math.ceil(old * 1.5), 64);
+    this.#slotmap.resize(cap, false);
+    this.#slotmap.view.fill(NONE, old);
+    this.#slotDirty.resize(Math.ceil(cap / this.geometry.slotPerBlock));
+    this.#st.view[F.SLOT_CAP] = cap;
+    this.#pointers();
+  }
+
+  #live(): void {
+    if (this.#freed) throw new FsError("EINVAL", "HnswGraph used after free");
+  }
+
+  #need(why: string): void {
+    const s = this.#st.view;
+    if (!s[F.VEC] || (this.params.metric === "cosine" && !s[F.NORM])) {
+      throw new FsError("EINVAL", `HnswGraph.${why}: no vector store set (setStore)`);
+    }
+  }
+
+  // ---- the engine's operations ----------------------------------------------------------
+
+  /**
+   * Tells the graph where the collection's vectors are: call before any
+   * operation and again whenever the store moves or changes size.
+   * @param vecPtr address of slot 0's vector in the shared memory (slot s at vecPtr + s·dim·elemSize)
+   * @param normPtr address of slot 0's f32 norm (FORMAT.md §8.5); required for cosine, else may be 0
+   * @param count slots in the store (the slot map region covers at least this many)
+   */
+  setStore(vecPtr: number, normPtr: number, count: number): void {
+    this.#live();
+    const s = this.#st.view;
+    s[F.VEC] = vecPtr;
+    s[F.NORM] = normPtr;
+    this.#count = count;
+    this.#growSlots(count);
+  }
+
+  /**
+   * Inserts slot `slot` (Alg. 1 of the paper): a level from the seeded
+   * generator (mL = 1/ln M), a greedy descent to that level, then on each
+   * level below a search with efConstruction and links to the M neighbours
+   * the heuristic (Alg. 4) selects, with backlinks pruned to M (M0 on level 0).
+   * Reuses a free node id, else a deleted one, else a new one.
+   * @param slot a slot of the store, not yet indexed
+   * @param vecCrc the slot map's vec_crc of the slot (FORMAT.md §8.3), kept in the node for the catch-up
+   * @returns the node id
+   * @throws FsError `EEXIST` if the slot is indexed; `EINVAL` without a store
+   */
+  insert(slot: number, vecCrc: number): number {
+    this.#live();
+    this.#need("insert");
+    this.#growSlots(slot + 1);
+    for (;;) {
+      const s = this.#st.view;
+      const r = this.#ex.hn_insert(this.#st.ptr, slot, vecCrc >>> 0, s[F.INSERTS], 1);
+      if (r >= 0) return r;
+      if (r === HN.ENOSPC) {
+        this.#growNodes(s[F.NODE_COUNT] + 1);
+        this.#growUppers(s[F.UPPER_COUNT] + MAX_LEVEL + 1);
+        continue;
+      }
+      throw this.#err(r, `insert of slot ${slot}`);
+    }
+  }
+
+  /**
+   * Deletes the node of `slot`: marks it deleted (never a result, never
+   * traversed), repairs the nodes linking to it (its neighbours that link
+   * back and, with `vectorPresent`, the linkers a search for its vector
+   * finds: each gets its list re-selected by the heuristic from its other
+   * neighbours and the deleted node's, FreshDiskANN-style), and reclaims the
+   * node id and its upper records as soon as no edge names it. A node still
+   * named stays deleted until an insertion reuses its id or
+   * {@linkcode consolidate} runs; this runs by itself when deleted nodes
+   * exceed a tenth of the nodes.
+   * @param slot an indexed slot
+   * @param opts `vectorPresent` (default true): the store still holds the
+   *   slot's deleted vector; false when it is gone or changed
+   * @throws FsError `ENOENT` if the slot is not indexed
+   */
+  remove(slot: number, opts: { vectorPresent?: boolean } = {}): void {
+    this.#live();
+    this.#need("remove");
+    const r = this.#ex.hn_remove(this.#st.ptr, slot, opts.vectorPresent === false ? 0 : 1);
+    if (r < 0) throw this.#err(r, `remove of slot ${slot}`);
+    const s = this.#st.view;
+    if (s[F.DELETED] > 16 && s[F.DELETED] * 10 > s[F.NODE_COUNT]) this.consolidate();
+  }
+
+  /**
+   * The swap-remove of FORMAT.md §8.4: the node of slot `from` now names slot
+   * `to`; no edge changes. Call after {@linkcode remove} of `to`'s node (or
+   * with `to` unindexed). A `from` that is not indexed just leaves `to` unindexed.
+   * @throws FsError `EEXIST` if `to` is indexed
+   */
+  moveSlot(from: number, to: number): void {
+    this.#live();
+    this.#growSlots(Math.max(from, to) + 1);
+    const r = this.#ex.hn_move_slot(this.#st.ptr, from, to);
+    if (r < 0) throw this.#err(r, `move of slot ${from} to ${to}`);
+  }
+
+  /**
+   * Re-indexes a slot whose vector changed (already in the store): delete
+   * (without a search, the old vector being gone) and insert; the node id is
+   * usually the same.
+   * @returns the node id
+   */
+  replace(slot: number, vecCrc: number): number {
+    this.#live();
+    this.#need("replace");
+    if (this.nodeOfSlot(slot) !== -1) {
+      const r = this.#ex.hn_remove(this.#st.ptr, slot, 0);
+      if (r < 0) throw this.#err(r, `replace of slot ${slot}`);
+    }
+    return this.insert(slot, vecCrc);
+  }
+
+  /**
+   * k-NN search (Alg. 5): greedy descent through the upper levels, then a
+   * level-0 search with max(ef, k) candidates.
+   *
+   * With `filter`, a bitmap over slots in the shared memory (bit `s & 7` of
+   * byte `s >> 3` set = slot s may be returned, e.g. a {@linkcode SlotFilter}),
+   * the traversal still walks through the other nodes but keeps only matching
+   * ones, and goes on until ef matching nodes are found or the reachable graph
+   * is exhausted: recall holds at any selectivity, but a filter matching few
+   * slots visits much of the graph. Recommended: scan the matching slots
+   * exactly when they are fewer than about 5% of the collection (see
+   * `bench/hnsw_core.ts` for the crossover).
+   *
+   * @param query f32 vector of length dim
+   * @param k hits wanted (≥ 1)
+   * @param ef level-0 candidate list size (default {@link DEFAULT_EF}; raised to k)
+   * @param filter address of a slot bitmap covering every slot, or 0 / undefined for none
+   * @returns up to k hits, nearest first (ties by slot)
+   * @throws FsError `EINVAL` for a query of the wrong length or without a store
+   */
+  search(query: Float32Array, k: number, ef: number = DEFAULT_EF, filter?: number | { ptr: number }): HnswHits {
+    this.#live();
+    this.#need("search");
+    if (query.length !== this.params.dim) {
+      throw new FsError(
+        "EINVAL",
+        `HNSW search: query of ${query.length} elements, the graph's dim is ${this.params.dim}`,
+      );
+    }
+    if (!(k >= 1)) return { slots: new Uint32Array(0), distances: new Float32Array(0) };
+    if (this.#results.length < 2 * k) {
+      this.#results.resize(2 * k);
+      this.#pointers();
+    }
+    this.#qbuf.view.set(query);
+    const f = filter === undefined ? 0 : typeof filter === "number" ? filter : filter.ptr;
+    const n = this.#ex.hn_search(this.#st.ptr, k, Math.max(ef, k), f);
+    if (n < 0) throw this.#err(n, "search");
+    const r = this.#results.view;
+    const slots = new Uint32Array(n);
+    const distances = new Float32Array(n);
+    const fv = new Float32Array(r.buffer, r.byteOffset, 2 * n);
+    for (let i = 0; i < n; i++) {
+      distances[i] = fv[2 * i];
+      slots[i] = r[2 * i + 1];
+    }
+    // Equal distances: the heap's order is by node id; report by slot.
+    for (let i = 1; i < n; i++) {
+      if (distances[i] === distances[i - 1] && slots[i] < slots[i - 1]) {
+        let j = i;
+        while (j > 0 && distances[j] === distances[j - 1] && slots[j] < slots[j - 1]) {
+          [slots[j], slots[j - 1]] = [slots[j - 1], slots[j]];
+          j--;
+        }
+      }
+    }
+    return { slots, distances };
+  }
+
+  /**
+   * Builds the graph from scratch by inserting `slots` in order (the level of
+   * the i-th is the generator's i-th draw, so the same slots in the same order
+   * give the same bytes). Whatever the graph held is dropped.
+   * @param slots slots of the store to index (distinct)
+   * @param crcs their vec_crc (FORMAT.md §8.3), same length
+   * @throws FsError `EINVAL` for a repeated slot or mismatched lengths
+   */
+  build(slots: ArrayLike<number>, crcs: ArrayLike<number>): void {
+    this.#live();
+    this.#need("build");
+    if (slots.length !== crcs.length) {
+      throw new FsError("EINVAL", `HNSW build: ${slots.length} slots, ${crcs.length} crcs`);
+    }
+    const t0 = performance.now();
+    this.#clear();
+    const n = slots.length;
+    let maxSlot = -1;
+    for (let i = 0; i < n; i++) maxSlot = Math.max(maxSlot, slots[i]);
+    this.#growSlots(maxSlot + 1);
+    this.#growNodes(n);
+    this.#growUppers(Math.ceil((n / (this.params.m - 1)) * 1.2) + MAX_LEVEL + 1);
+    const sl = new WasmArray(Uint32Array, n, false);
+    const cr = new WasmArray(Uint32Array, n, false);
+    try {
+      sl.view.set(slots);
+      cr.view.set(crcs);
+      let i = 0;
+      while (i < n) {
+        const r = this.#ex.hn_build(this.#st.ptr, sl.ptr, cr.ptr, n, i);
+        if (r < 0) {
+          const at = Math.floor(-r / 8) - 1, code = -(-r % 8);
+          throw this.#err(code === 0 ? HN.EINVAL : code, `build at slot ${slots[at]}`);
+        }
+        if (r === n) break;
+        i = r;
+        const s = this.#st.view;
+        this.#growNodes(s[F.NODE_COUNT] + (n - i));
+        this.#growUppers(s[F.UPPER_COUNT] + MAX_LEVEL + 1);
+      }
+    } finally {
+      sl.free();
+      cr.free();
+    }
+    this.#st.view[F.INSERTS] = 0;
+    this.#st.view[F.RECLAIMED] = 0;
+    this.#buildNs = Math.round((performance.now() - t0) * 1e6);
+  }
+
+  /**
+   * Rebuilds the graph compactly: the live nodes' slots are reinserted in slot
+   * order into a fresh graph (node ids 0..n-1, no deleted or free node). The
+   * file must then be rewritten if it shrinks; dirtyBlocks reports what changed.
+   */
+  optimize(): void {
+    this.#live();
+    const map = this.#slotmap.view;
+    const slots: number[] = [];
+    const crcs: number[] = [];
+    const nodes = this.#nodes.view, w = this.#nodeWords;
+    for (let s = 0; s < map.length; s++) {
+      const n = map[s];
+      if (n === NONE) continue;
+      slots.push(s);
+      crcs.push(nodes[n * w + 3]);
+    }
+    this.build(slots, crcs);
+  }
+
+  /**
+   * Repairs every list naming a deleted node and frees all deleted nodes
+   * (FreshDiskANN's consolidation; O(nodes · M0) plus a heuristic per
+   * affected list).
+   * @returns the nodes freed
+   */
+  consolidate(): number {
+    this.#live();
+    this.#need("consolidate");
+    return this.#ex.hn_consolidate(this.#st.ptr);
+  }
+
+  /** Drops everything (nodes, uppers, slot map), keeping capacities. */
+  #clear(): void {
+    this.#nodes.view.fill(0);
+    this.#uppers.view.fill(0);
+    this.#slotmap.view.fill(NONE);
+    this.#n2s.view.fill(NONE);
+    this.#indeg.view.fill(0);
+    this.#upin.view.fill(0);
+    this.#visited.view.fill(0);
+    this.#nodeDirty.view.fill(1);
+    this.#upperDirty.view.fill(1);
+    this.#slotDirty.view.fill(1);
+    const s = this.#st.view;
+    s[F.NODE_COUNT] = 0;
+    s[F.UPPER_COUNT] = 0;
+    s[F.FREE_NODE] = NONE;
+    s[F.FREE_UPPER] = NONE;
+    s[F.ENTRY] = NONE;
+    s[F.MAX_LEVEL] = 0;
+    s[F.DELETED] = 0;
+    s[F.EPOCH] = 0;
+  }
+
+  // ---- queries --------------------------------------------------------------------------
+
+  /** The node of a slot, or -1 when the slot is not indexed. */
+  nodeOfSlot(slot: number): number {
+    this.#live();
+    const map = this.#slotmap.view;
+    return slot < map.length && map[slot] !== NONE ? map[slot] : -1;
+  }
+
+  /** The slot a node names, or -1 for a free or deleted node (or an id out of range). */
+  slotOfNode(node: number): number {
+    this.#live();
+    const s = this.#st.view;
+    if (node < 0 || node >= s[F.NODE_COUNT]) return -1;
+    const v = this.#n2s.view[node];
+    return v === NONE ? -1 : v;
+  }
+
+  /** A node's record: slot (NONE for free), level, flags, vec_crc, and its neighbours per level. */
+  node(n: number): { slot: number; level: number; flags: number; vecCrc: number; neighbors: number[][] } {
+    this.#live();
+    const nodes = this.#nodes.view, ups = this.#uppers.view;
+    const w = this.#nodeWords, uw = this.#upperWords;
+    const b = n * w;
+    const level = nodes[b + 1] & 0xff, flags = (nodes[b + 1] >> 8) & 0xff;
+    const neighbors: number[][] = [Array.from(nodes.subarray(b + 4, b + 4 + (nodes[b + 1] >>> 16)))];
+    let u = nodes[b + 2];
+    for (let l = 1; l <= level && u !== NONE; l++) {
+      const ub = u * uw;
+      neighbors.push(Array.from(ups.subarray(ub + 4, ub + 4 + ((ups[ub + 1] >> 8) & 0xff))));
+      u = ups[ub + 2];
+    }
+    return { slot: nodes[b], level, flags, vecCrc: nodes[b + 3], neighbors };
+  }
+
+  /** Entry point node (-1 when empty) and the top level. */
+  get entry(): { node: number; level: number } {
+    this.#live();
+    const s = this.#st.view;
+    return { node: s[F.ENTRY] === NONE ? -1 : s[F.ENTRY], level: s[F.MAX_LEVEL] };
+  }
+
+  /** Statistics (see {@linkcode HnswStats}). */
+  stats(): HnswStats {
+    this.#live();
+    const s = this.#st.view;
+    const nodes = this.#nodes.view, w = this.#nodeWords;
+    const levels: number[] = [];
+    let live = 0, free = 0;
+    for (let n = 0; n < s[F.NODE_COUNT]; n++) {
+      const b = n * w;
+      if (nodes[b + 1] & (FLAG_DELETED << 8)) continue;
+      if (nodes[b] === NONE) {
+        free++;
+        continue;
+      }
+      live++;
+      const l = nodes[b + 1] & 0xff;
+      while (levels.length <= l) levels.push(0);
+      levels[l]++;
+    }
+    const layout = this.#pending ?? this.#layout ?? this.#planned();
+    const arrays: { length: number; ptr: number }[] = [
+      this.#nodes,
+      this.#uppers,
+      this.#slotmap,
+      this.#n2s,
+      this.#indeg,
+      this.#upin,
+      this.#visited,
+      this.#tombs,
+      this.#tpos,
+      this.#heapC,
+      this.#heapW,
+      this.#cand,
+      this.#cand2,
+      this.#results,
+      this.#watch,
+      this.#todo,
+      this.#oldv,
+    ];
+    let mem = arrays.reduce((a, x) => a + 4 * x.length, 0);
+    mem += 3 * 4 * this.params.dim + this.#nodeDirty.length + this.#upperDirty.length + this.#slotDirty.length;
+    return {
+      nodes: live,
+      deleted: s[F.DELETED],
+      free,
+      nodeCount: s[F.NODE_COUNT],
+      upperCount: s[F.UPPER_COUNT],
+      reclaimed: s[F.RECLAIMED],
+      levels,
+      maxLevel: s[F.MAX_LEVEL],
+      entry: s[F.ENTRY] === NONE ? -1 : s[F.ENTRY],
+      bytes: layout.fileBlocks * this.params.blockSize,
+      memoryBytes: mem,
+      m: this.params.m,
+      m0: 2 * this.params.m,
+      efConstruction: this.params.efConstruction,
+      dim: this.params.dim,
+      metric: this.params.metric,
+      elem: this.params.elem,
+      buildMs: this.#buildNs / 1e6,
+      insertsSinceBuild: s[F.INSERTS],
+      distances: s[F.DISTS_HI] * 2 ** 32 + s[F.DISTS_LO],
+      hops: s[F.HOPS_HI] * 2 ** 32 + s[F.HOPS_LO],
+    };
+  }
+
+  /** Problems found by the last lenient {@linkcode decode} (empty otherwise). */
+  get decodeProblems(): readonly string[] {
+    return this.#problems;
+  }
+
+  /**
+   * Consistency check (for fsck): every edge names an existing, non-free node
+   * whose level reaches the edge's level, no node links itself or names a
+   * neighbour twice, counts ≤ M0 on level 0 and ≤ M above, each node's upper
+   * records form its chain of levels 1..level and every upper record is used
+   * once or is on the free list, the free lists hold exactly the free nodes
+   * and records, slot map and node slots agree both ways for live nodes, the
+   * entry point is a live node on the top level and no live node is above it.
+   * @returns the problems, one sentence each (empty when consistent)
+   */
+  check(): string[] {
+    this.#live();
+    const s = this.#st.view;
+    return checkRecords({
+      nodes: this.#nodes.view,
+      uppers: this.#uppers.view,
+      slotmap: this.#slotmap.view,
+      nodeWords: this.#nodeWords,
+      upperWords: this.#upperWords,
+      m: this.params.m,
+      nodeCount: s[F.NODE_COUNT],
+      upperCount: s[F.UPPER_COUNT],
+      freeNode: s[F.FREE_NODE],
+      freeUpper: s[F.FREE_UPPER],
+      entry: s[F.ENTRY],
+      maxLevel: s[F.MAX_LEVEL],
+    });
+  }
+
+  // ---- persistence ----------------------------------------------------------------------
+
+  /** The layout the current contents need (the written one while it fits). */
+  #planned(): HnswLayout {
+    const s = this.#st.view;
+    const need = { nodes: s[F.NODE_COUNT], uppers: s[F.UPPER_COUNT], slots: Math.max(this.#count, this.#slotExtent()) };
+    const l = this.#layout;
+    if (l && need.nodes <= l.nodeCap && need.uppers <= l.upperCap && need.slots <= l.slotCap) return l;
+    return planLayout(this.params.blockSize, this.params.m, need);
+  }
+
+  /** One past the highest indexed slot. */
+  #slotExtent(): number {
+    const map = this.#slotmap.view;
+    for (let s = map.length - 1; s >= 0; s--) if (map[s] !== NONE) return s + 1;
+    return 0;
+  }
+
+  /**
+   * The region blocks to write: the changed ones in place, or every one when
+   * the layout changes (first write, a region full; FORMAT.md §8.6). The
+   * layout chosen here is the one {@linkcode encodeHeader} describes until
+   * {@linkcode markClean}.
+   */
+  dirtyBlocks(): HnswWritePlan {
+    this.#live();
+    const layout = this.#planned();
+    this.#pending = layout;
+    const rewrite = layout !== this.#layout;
+    const blocks: { block: number; data: Uint8Array }[] = [];
+    const g = this.geometry;
+    const regions: [number, number, number, U8A][] = [
+      [layout.nodeStart, Math.ceil(layout.nodeCap / g.nodePerBlock), 0, this.#nodeDirty],
+      [layout.upperStart, Math.ceil(layout.upperCap / g.upperPerBlock), 1, this.#upperDirty],
+      [layout.slotStart, Math.ceil(layout.slotCap / g.slotPerBlock), 2, this.#slotDirty],
+    ];
+    for (const [start, n, which, dirty] of regions) {
+      const d = dirty.view;
+      for (let b = 0; b < n; b++) {
+        if (rewrite || (b < d.length && d[b])) blocks.push({ block: start + b, data: this.#regionBlock(which, b) });
+      }
+    }
+    blocks.sort((a, b) => a.block - b.block);
+    return { rewrite, fileBlocks: layout.fileBlocks, blocks };
+  }
+
+  /** Region block b of region `which` (0 nodes, 1 uppers, 2 slot map), sealed. */
+  #regionBlock(which: number, b: number): Uint8Array {
+    const bs = this.params.blockSize;
+    const out = new Uint8Array(bs);
+    const g = this.geometry;
+    let src: Uint32Array, recWords: number, per: number, have: number;
+    if (which === 0) {
+      [src, recWords, per, have] = [this.#nodes.view, this.#nodeWords, g.nodePerBlock, this.#st.view[F.NODE_COUNT]];
+    } else if (which === 1) {
+      [src, recWords, per, have] = [this.#uppers.view, this.#upperWords, g.upperPerBlock, this.#st.view[F.UPPER_COUNT]];
+    } else [src, recWords, per, have] = [this.#slotmap.view, 1, g.slotPerBlock, this.#slotmap.length];
+    const first = b * per;
+    const last = Math.min((b + 1) * per, have);
+    if (last > first) {
+      const bytes = new Uint8Array(src.buffer, src.byteOffset + first * recWords * 4, (last - first) * recWords * 4);
+      out.set(bytes);
+    }
+    if (which === 2) {
+      // slot map entries the memory does not hold (past its capacity) are "none"
+      const v = new DataView(out.buffer);
+      for (let i = Math.max(last, first) - first; i < per; i++) v.setUint32(4 * i, NONE, true);
+    }
+    sealBlock(out, this.params.collectionId);
+    return out;
+  }
+
+  /** The header as it would be written now (after {@linkcode dirtyBlocks}, else at the planned layout). */
+  header(generation: number = this.#generation, count: number = this.#headerCount): HnswHeader {
+    this.#live();
+    const s = this.#st.view;
+    const layout = this.#pending ?? this.#planned();
+    const h = emptyHeader({
+      m: this.params.m,
+      efConstruction: this.params.efConstruction,
+      dim: this.params.dim,
+      metric: encodeMetric(this.params.metric),
+      elem: encodeElemType(this.params.elem),
+      seed: this.params.seed,
+    });
+    return {
+      ...h,
+      entry: s[F.ENTRY],
+      maxLevel: s[F.MAX_LEVEL],
+      nodeCount: s[F.NODE_COUNT],
+      nodeCap: layout.nodeCap,
+      upperCount: s[F.UPPER_COUNT],
+      upperCap: layout.upperCap,
+      slotCap: layout.slotCap,
+      freeNode: s[F.FREE_NODE],
+      freeUpper: s[F.FREE_UPPER],
+      generation,
+      count,
+      nodeStart: layout.nodeStart,
+      upperStart: layout.upperStart,
+      slotStart: layout.slotStart,
+      deleted: s[F.DELETED],
+      reclaimed: s[F.RECLAIMED],
+      buildNs: this.#buildNs,
+      inserts: s[F.INSERTS],
+    };
+  }
+
+  /**
+   * Block 0 for the collection generation and count the graph now matches
+   * (written last, after the region blocks and a flush).
+   */
+  encodeHeader(generation: number, count: number): Uint8Array {
+    this.#live();
+    this.#generation = generation;
+    this.#headerCount = count;
+    return encodeHeader(this.header(generation, count), this.params.collectionId, this.params.blockSize);
+  }
+
+  /** The region blocks and header were written: the layout is the file's, nothing is dirty. */
+  markClean(): void {
+    this.#live();
+    this.#layout = this.#pending ?? this.#planned();
+    this.#pending = null;
+    this.#nodeDirty.view.fill(0);
+    this.#upperDirty.view.fill(0);
+    this.#slotDirty.view.fill(0);
+  }
+
+  /**
+   * The whole file (header and every region block) for a collection
+   * generation and count, at the layout {@linkcode dirtyBlocks} would choose;
+   * does not change what is dirty.
+   */
+  encode(generation: number, count: number): Uint8Array {
+    this.#live();
+    const saved = this.#pending;
+    const layout = this.#planned();
+    this.#pending = layout;
+    const bs = this.params.blockSize;
+    const out = new Uint8Array(layout.fileBlocks * bs);
+    const g = this.geometry;
+    const regions: [number, number, number][] = [
+      [layout.nodeStart, Math.ceil(layout.nodeCap / g.nodePerBlock), 0],
+      [layout.upperStart, Math.ceil(layout.upperCap / g.upperPerBlock), 1],
+      [layout.slotStart, Math.ceil(layout.slotCap / g.slotPerBlock), 2],
+    ];
+    for (const [start, n, which] of regions) {
+      for (let b = 0; b < n; b++) out.set(this.#regionBlock(which, b), (start + b) * bs);
+    }
+    out.set(encodeHeader(this.header(generation, count), this.params.collectionId, bs), 0);
+    this.#pending = saved;
+    return out;
+  }
+
+  /** The collection generation and count of the header last decoded or encoded. */
+  get matches(): { generation: number; count: number } {
+    return { generation: this.#generation, count: this.#headerCount };
+  }
+
+  #load(file: Uint8Array, h: HnswHeader, layout: HnswLayout, lenient: boolean): void {
+    const bs = this.params.blockSize;
+    const g = this.geometry;
+    const id = this.params.collectionId;
+    const problems: string[] = [];
+    const badNodeBlocks = new Set<number>(), badUpperBlocks = new Set<number>(), badSlotBlocks = new Set<number>();
+    const regions: [string, number, number, number, Set<number>, Uint32Array, number, number][] = [
+      [
+        "node",
+        layout.nodeStart,
+        g.nodePerBlock,
+        h.nodeCap,
+        badNodeBlocks,
+        this.#nodes.view,
+        this.#nodeWords,
+        h.nodeCount,
+      ],
+      [
+        "upper",
+        layout.upperStart,
+        g.upperPerBlock,
+        h.upperCap,
+        badUpperBlocks,
+        this.#uppers.view,
+        this.#upperWords,
+        h.upperCount,
+      ],
+      ["slot map", layout.slotStart, g.slotPerBlock, h.slotCap, badSlotBlocks, this.#slotmap.view, 1, h.slotCap],
+    ];
+    for (const [name, start, per, cap, bad, dst, words, count] of regions) {
+      const nb = Math.ceil(cap / per);
+      for (let b = 0; b < nb; b++) {
+        const off = (start + b) * bs;
+        const block = file.subarray(off, off + bs);
+        if (!blockOk(block, id)) {
+          const why = `HNSW graph ${name} region block ${b} (file block ${start + b}): checksum mismatch`;
+          if (!lenient) throw new FsError("EUCLEAN", why);
+          problems.push(why);
+          bad.add(b);
+          continue;
+        }
+        const first = b * per, last = Math.min((b + 1) * per, count);
+        if (last <= first) continue;
+        const src = new Uint32Array(
+          block.buffer.slice(block.byteOffset, block.byteOffset + (last - first) * words * 4),
+        );
+        dst.set(src, first * words);
+      }
+    }
+    const s = this.#st.view;
+    s[F.NODE_COUNT] = h.nodeCount;
+    s[F.UPPER_COUNT] = h.upperCount;
+    s[F.FREE_NODE] = h.freeNode;
+    s[F.FREE_UPPER] = h.freeUpper;
+    s[F.ENTRY] = h.entry;
+    s[F.MAX_LEVEL] = h.maxLevel;
+    s[F.RECLAIMED] = h.reclaimed;
+    s[F.INSERTS] = h.inserts;
+    this.#buildNs = h.buildNs;
+    this.#generation = h.generation;
+    this.#headerCount = h.count;
+    this.#count = h.count;
+    // thresholds from the header's mL (a graph built with another mL keeps it)
+    const t = this.#thresh.view;
+    for (let l = 0; l <= MAX_LEVEL; l++) t[l] = Math.exp(-l / h.ml);
+
+    if (lenient) {
+      problems.push(...this.#sanitize(badNodeBlocks, badUpperBlocks, badSlotBlocks));
+      this.#problems = problems;
+      this.#ex.hn_derive(this.#st.ptr);
+      this.#layout = null; // rewrite everything
+      const left = this.check();
+      if (left.length) {
+        throw new FsError("EUCLEAN", `HNSW graph: sanitizing left problems: ${left.slice(0, 3).join("; ")}`);
+      }
+      return;
+    }
+    const found = this.check();
+    if (found.length) {
+      throw new FsError(
+        "EUCLEAN",
+        `HNSW graph inconsistent (${found.length} problems): ${found.slice(0, 3).join("; ")}`,
+      );
+    }
+    this.#ex.hn_derive(this.#st.ptr);
+    if (s[F.DELETED] !== h.deleted) {
+      throw new FsError("EUCLEAN", `HNSW graph header: deleted ${h.deleted}, the node records mark ${s[F.DELETED]}`);
+    }
+    this.#layout = layout;
+  }
+
+  /**
+   * Lenient load: drops what cannot be trusted so the records are consistent:
+   * nodes of bad node blocks, nodes whose record or upper chain is broken
+   * (or runs through a bad upper block), slot map entries of bad blocks or
+   * naming a node that does not name the slot, edges to dropped or free
+   * nodes; rebuilds both free lists and the entry point.
+   * @returns what was dropped, one sentence per kind
+   */
+  #sanitize(badNode: Set<number>, badUpper: Set<number>, badSlot: Set<number>): string[] {
+    const out: string[] = [];
+    const s = this.#st.view;
+    const nodes = this.#nodes.view, ups = this.#uppers.view, map = this.#slotmap.view;
+    const w = this.#nodeWords, uw = this.#upperWords;
+    const g = this.geometry;
+    const m = this.params.m, m0 = 2 * m;
+    const nc = s[F.NODE_COUNT], uc = s[F.UPPER_COUNT];
+    // 0 unknown, 1 kept (live or deleted), 2 free/dropped
+    const state = new Uint8Array(nc);
+    const upperOwner = new Int32Array(uc).fill(-1);
+    let dropped = 0;
+    for (let n = 0; n < nc; n++) {
+      const b = n * w;
+      if (badNode.has(Math.floor(n / g.nodePerBlock))) {
+        state[n] = 2;
+        dropped++;
+        continue;
+      }
+      const flags = (nodes[b + 1] >> 8) & 0xff;
+      if (nodes[b] === NONE && !(flags & FLAG_DELETED)) {
+        state[n] = 2;
+        continue;
+      }
+      const level = nodes[b + 1] & 0xff;
+      let ok = level <= MAX_LEVEL && nodes[b + 1] >>> 16 <= m0 && (flags & ~FLAG_DELETED) === 0;
+      let u = nodes[b + 2];
+      const chain: number[] = [];
+      for (let l = 1; ok && l <= level; l++) {
+        if (u >= uc || badUpper.has(Math.floor(u / g.upperPerBlock)) || upperOwner[u] !== -1) {
+          ok = false;
+          break;
+        }
+        const ub = u * uw;
+        if (ups[ub] !== n || (ups[ub + 1] & 0xff) !== l || ((ups[ub + 1] >> 8) & 0xff) > m) ok = false;
+        chain.push(u);
+        u = ups[ub + 2];
+      }
+      if (ok && (level === 0 ? nodes[b + 2] !== NONE : u !== NONE)) ok = false;
+      if (!ok) {
+        state[n] = 2;
+        dropped++;
+        continue;
+      }
+      state[n] = 1;
+      for (const c of chain) upperOwner[c] = n;
+    }
+    if (dropped) out.push(`${dropped} nodes dropped (bad blocks or broken records)`);
+    // edges
+    let cut = 0;
+    const fixList = (base: number, count: number, l: number, self: number, arr: Uint32Array): number => {
+      let k = 0;
+      const seen = new Set<number>();
+      for (let i = 0; i < count; i++) {
+        const t = arr[base + i];
+        if (t >= nc || state[t] !== 1 || t === self || seen.has(t) || (nodes[t * w + 1] & 0xff) < l) {
+          cut++;
+          continue;
+        }
+        seen.add(t);
+        arr[base + k++] = t;
+      }
+      for (let i = k; i < count; i++) arr[base + i] = 0;
+      return k;
+    };
+    for (let n = 0; n < nc; n++) {
+      if (state[n] !== 1) continue;
+      const b = n * w;
+      const c0 = fixList(b + 4, nodes[b + 1] >>> 16, 0, n, nodes);
+      nodes[b + 1] = (nodes[b + 1] & 0xffff) | (c0 << 16);
+      let u = nodes[b + 2];
+      for (let l = 1; u !== NONE; l++) {
+        const ub = u * uw;
+        const c = fixList(ub + 4, (ups[ub + 1] >> 8) & 0xff, l, n, ups);
+        ups[ub + 1] = (ups[ub + 1] & 0xffff00ff) | (c << 8);
+        u = ups[ub + 2];
+      }
+    }
+    if (cut) out.push(`${cut} edges cut (to dropped, free or too-low nodes)`);
+    // free lists, rebuilt so the lowest ids are taken first
+    let freeNode = NONE;
+    for (let n = nc - 1; n >= 0; n--) {
+      if (state[n] === 1) continue;
+      const b = n * w;
+      nodes.fill(0, b, b + w);
+      nodes[b] = NONE;
+      nodes[b + 2] = freeNode;
+      freeNode = n;
+    }
+    let freeUpper = NONE;
+    for (let u = uc - 1; u >= 0; u--) {
+      if (upperOwner[u] !== -1) continue;
+      const ub = u * uw;
+      ups.fill(0, ub, ub + uw);
+      ups[ub] = NONE;
+      ups[ub + 2] = freeUpper;
+      freeUpper = u;
+    }
+    s[F.FREE_NODE] = freeNode;
+    s[F.FREE_UPPER] = freeUpper;
+    // slot map
+    let unmapped = 0;
+    for (let sl = 0; sl < map.length; sl++) {
+      const n = map[sl];
+      if (n === NONE) continue;
+      const ok = !badSlot.has(Math.floor(sl / g.slotPerBlock)) && n < nc && state[n] === 1 &&
+        nodes[n * w] === sl && !((nodes[n * w + 1] >> 8) & FLAG_DELETED);
+      if (!ok) {
+        map[sl] = NONE;
+        unmapped++;
+      }
+    }
+    for (const b of badSlot) {
+      const first = b * g.slotPerBlock;
+      map.fill(NONE, first, Math.min(first + g.slotPerBlock, map.length));
+    }
+    if (unmapped || badSlot.size) out.push(`${unmapped} slot map entries cleared`);
+    // live nodes no slot names: deleted, so the catch-up reinserts their slots
+    for (let n = 0; n < nc; n++) {
+      if (state[n] !== 1) continue;
+      const b = n * w;
+      const flags = (nodes[b + 1] >> 8) & 0xff;
+      if (flags & FLAG_DELETED) continue;
+      const sl = nodes[b];
+      if (sl >= map.length || map[sl] !== n) nodes[b + 1] |= FLAG_DELETED << 8;
+    }
+    // entry: the live node of highest level
+    let entry = NONE, top = 0;
+    for (let n = 0; n < nc; n++) {
+      if (state[n] !== 1) continue;
+      const b = n * w;
+      if ((nodes[b + 1] >> 8) & FLAG_DELETED) continue;
+      const l = nodes[b + 1] & 0xff;
+      if (entry === NONE || l > top) [entry, top] = [n, l];
+    }
+    s[F.ENTRY] = entry;
+    s[F.MAX_LEVEL] = top;
+    this.#nodeDirty.view.fill(1);
+    this.#upperDirty.view.fill(1);
+    this.#slotDirty.view.fill(1);
+    return out;
+  }
+
+  // ---- catch-up support -----------------------------------------------------------------
+
+  /**
+   * Deletes a node by id, without its vector (FORMAT.md §8.6 catch-up: a node
+   * whose slot no longer names it): its neighbours that link back are
+   * repaired, the node is freed when nothing names it.
+   * @throws FsError `ENOENT` for a free node, `EINVAL` out of range
+   */
+  removeNode(node: number): void {
+    this.#live();
+    this.#need("removeNode");
+    const r = this.#ex.hn_remove_node(this.#st.ptr, node);
+    if (r < 0) throw this.#err(r, `remove of node ${node}`);
+  }
+
+  /** The vec_crc recorded in a node (for the catch-up), or -1 for a free node. */
+  nodeCrc(node: number): number {
+    this.#live();
+    const nodes = this.#nodes.view, b = node * this.#nodeWords;
+    return nodes[b] === NONE ? -1 : nodes[b + 3];
+  }
+
+  /** Whether a node is live (not free, not deleted). */
+  isLive(node: number): boolean {
+    this.#live();
+    return node >= 0 && node < this.#st.view[F.NODE_COUNT] && this.#n2s.view[node] !== NONE;
+  }
+
+  /** Clears a slot map entry (catch-up: a slot whose node is not trusted). */
+  unmapSlot(slot: number): void {
+    this.#live();
+    const map = this.#slotmap.view;
+    if (slot >= map.length || map[slot] === NONE) return;
+    const n = map[slot];
+    map[slot] = NONE;
+    this.#slotDirty.view[Math.floor(slot / this.geometry.slotPerBlock)] = 1;
+    if (n < this.#st.view[F.NODE_COUNT] && this.#n2s.view[n] === slot) {
+      // a live node no slot names is removed by the caller (removeNode)
+    }
+  }
+
+  /** The level the generator gives insertion number `ctr` of the incremental stream (tests). */
+  levelOf(ctr: number, stream = 1): number {
+    return this.#ex.hn_level_of(this.#st.ptr, ctr >>> 0, stream);
+  }
+
+  #err(code: number, what: string): FsError {
+    switch (code) {
+      case HN.EEXIST:
+        return new FsError("EEXIST", `HNSW ${what}: slot already indexed`);
+      case HN.ENOENT:
+        return new FsError("ENOENT", `HNSW ${what}: not indexed`);
+      case HN.ENOSPC:
+        return new FsError("ENOMEM", `HNSW ${what}: out of room`);
+      default:
+        return new FsError("EINVAL", `HNSW ${what}: invalid argument (code ${code})`);
+    }
+  }
+
+  /** Frees the graph's memory; the object must not be used after. Idempotent. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    for (
+      const a of [
+        this.#st,
+        this.#thresh,
+        this.#nodes,
+        this.#uppers,
+        this.#slotmap,
+        this.#n2s,
+        this.#indeg,
+        this.#upin,
+        this.#visited,
+        this.#tombs,
+        this.#tpos,
+        this.#heapC,
+        this.#heapW,
+        this.#nodeDirty,
+        this.#upperDirty,
+        this.#slotDirty,
+        this.#cand,
+        this.#cand2,
+        this.#qbuf,
+        this.#ebuf,
+        this.#nbuf,
+        this.#results,
+        this.#watch,
+        this.#todo,
+        this.#oldv,
+      ]
+    ) a?.free();
+  }
+
+  /** Metric and element type from header codes (FORMAT.md §8.1). */
+  static paramsOfHeader(h: HnswHeader): { metric: Metric; elem: ElemType } {
+    return { metric: decodeMetric(h.metric), elem: decodeElemType(h.elem) };
+  }
+}
+
+/** What {@linkcode checkRecords} reads. */
+interface RecordView {
+  nodes: Uint32Array;
+  uppers: Uint32Array;
+  slotmap: Uint32Array;
+  nodeWords: number;
+  upperWords: number;
+  m: number;
+  nodeCount: number;
+  upperCount: number;
+  freeNode: number;
+  freeUpper: number;
+  entry: number;
+  maxLevel: number;
+}
+
+const MAX_PROBLEMS = 100;
+
+/** The consistency rules of {@linkcode HnswGraph.check} over raw records. */
+function checkRecords(r: RecordView): string[] {
+  const p: string[] = [];
+  const add = (msg: string) => {
+    if (p.length < MAX_PROBLEMS) p.push(msg);
+    else if (p.length === MAX_PROBLEMS) p.push("... more problems not listed");
+  };
+  const { nodes, uppers, slotmap, nodeWords: w, upperWords: uw, m, nodeCount: nc, upperCount: uc } = r;
+  const m0 = 2 * m;
+  if (nc * w > nodes.length) return [`node_count ${nc} beyond the node records held`];
+  if (uc * uw > uppers.length) return [`upper_count ${uc} beyond the upper records held`];
+  const isFree = (n: number) => nodes[n * w] === NONE && !((nodes[n * w + 1] >> 8) & FLAG_DELETED);
+  const levelOf = (n: number) => nodes[n * w + 1] & 0xff;
+  const upperUse = new Int32Array(uc).fill(-1);
+  const seen = new Set<number>();
+  const checkList = (n: number, l: number, base: number, count: number, arr: Uint32Array) => {
+    seen.clear();
+    for (let i = 0; i < count; i++) {
+      const t = arr[base + i];
+      if (t >= nc) add(`node ${n} level ${l}: neighbour ${t} ≥ node_count ${nc}`);
+      else if (isFree(t)) add(`node ${n} level ${l}: neighbour ${t} is a free node`);
+      else if (levelOf(t) < l) add(`node ${n} level ${l}: neighbour ${t} has level ${levelOf(t)} < ${l}`);
+      if (t === n) add(`node ${n} level ${l}: links itself`);
+      if (seen.has(t)) add(`node ${n} level ${l}: neighbour ${t} twice`);
+      seen.add(t);
+    }
+  };
+  let live = 0;
+  for (let n = 0; n < nc; n++) {
+    const b = n * w;
+    if (isFree(n)) continue;
+    const level = levelOf(n), flags = (nodes[b + 1] >> 8) & 0xff, c0 = nodes[b + 1] >>> 16;
+    const deleted = (flags & FLAG_DELETED) !== 0;
+    if (flags & ~FLAG_DELETED) add(`node ${n}: unknown flags 0x${flags.toString(16)}`);
+    if (level > MAX_LEVEL) {
+      add(`node ${n}: level ${level} > ${MAX_LEVEL}`);
+      continue;
+    }
+    if (!deleted) {
+      live++;
+      if (level > r.maxLevel) add(`node ${n}: level ${level} above the entry point's ${r.maxLevel}`);
+      const sl = nodes[b];
+      if (sl >= slotmap.length || slotmap[sl] !== n) {
+        add(
+          `node ${n}: names slot ${sl}, whose slot map entry is ${
+            sl < slotmap.length ? slotmap[sl] : "beyond the map"
+          }`,
+        );
+      }
+    }
+    if (c0 > m0) add(`node ${n}: ${c0} level-0 neighbours > M0 ${m0}`);
+    else checkList(n, 0, b + 4, c0, nodes);
+    let u = nodes[b + 2];
+    let l = 1;
+    for (; l <= level; l++) {
+      if (u >= uc) {
+        add(`node ${n}: level ${l} record ${u === NONE ? "missing" : `${u} ≥ upper_count ${uc}`}`);
+        break;
+      }
+      if (upperUse[u] !== -1) {
+        add(`upper record ${u}: used by nodes ${upperUse[u]} and ${n}`);
+        break;
+      }
+      upperUse[u] = n;
+      const ub = u * uw;
+      const ul = uppers[ub + 1] & 0xff, c = (uppers[ub + 1] >> 8) & 0xff;
+      if (uppers[ub] !== n || ul !== l) {
+        add(`upper record ${u}: says node ${uppers[ub]} level ${ul}, chained from node ${n} level ${l}`);
+      }
+      if (c > m) add(`upper record ${u}: ${c} neighbours > M ${m}`);
+      else checkList(n, l, ub + 4, c, uppers);
+      u = uppers[ub + 2];
+    }
+    if (l > level && u !== NONE) add(`node ${n}: chain goes on past its level ${level} (record ${u})`);
+  }
+  // free lists
+  const freeSeen = new Uint8Array(nc);
+  let guard = 0;
+  for (let n = r.freeNode; n !== NONE; n = nodes[n * w + 2]) {
+    if (n >= nc) {
+      add(`free node list: ${n} ≥ node_count`);
+      break;
+    }
+    if (!isFree(n)) {
+      add(`free node list: node ${n} is not free`);
+      break;
+    }
+    if (freeSeen[n] || ++guard > nc) {
+      add(`free node list: loops at ${n}`);
+      break;
+    }
+    freeSeen[n] = 1;
+  }
+  for (let n = 0; n < nc; n++) if (isFree(n) && !freeSeen[n]) add(`node ${n}: free but not on the free list`);
+  const freeU = new Uint8Array(uc);
+  guard = 0;
+  for (let u = r.freeUpper; u !== NONE; u = uppers[u * uw + 2]) {
+    if (u >= uc) {
+      add(`free upper list: ${u} ≥ upper_count`);
+      break;
+    }
+    if (upperUse[u] !== -1) {
+      add(`free upper list: record ${u} is used by node ${upperUse[u]}`);
+      break;
+    }
+    if (freeU[u] || ++guard > uc) {
+      add(`free upper list: loops at ${u}`);
+      break;
+    }
+    freeU[u] = 1;
+  }
+  for (let u = 0; u < uc; u++) if (upperUse[u] === -1 && !freeU[u]) add(`upper record ${u}: neither used nor free`);
+  // slot map → nodes
+  for (let sl = 0; sl < slotmap.length; sl++) {
+    const n = slotmap[sl];
+    if (n === NONE) continue;
+    if (n >= nc) add(`slot ${sl}: node ${n} ≥ node_count`);
+    else if (isFree(n) || (nodes[n * w + 1] >> 8) & FLAG_DELETED) add(`slot ${sl}: node ${n} is free or deleted`);
+    else if (nodes[n * w] !== sl) add(`slot ${sl}: node ${n} names slot ${nodes[n * w]}`);
+  }
+  // entry
+  if (r.entry === NONE) {
+    if (live) add(`no entry point but ${live} live nodes`);
+  } else if (r.entry >= nc || isFree(r.entry) || (nodes[r.entry * w + 1] >> 8) & FLAG_DELETED) {
+    add(`entry point ${r.entry} is not a live node`);
+  } else if (levelOf(r.entry) !== r.maxLevel) {
+    add(`entry point ${r.entry} has level ${levelOf(r.entry)}, max_level is ${r.maxLevel}`);
+  }
+  return p;
+}
+
+/**
+ * A bitmap over slots in the shared memory, for filtered search
+ * ({@linkcode HnswGraph.search}): bit `s & 7` of byte `s >> 3` set = slot s
+ * may be returned.
+ */
+export class SlotFilter {
+  readonly #bits: U8A;
+  /** slots the bitmap covers */
+  readonly size: number;
+  /** @param size slots to cover (all zero: nothing passes) */
+  constructor(size: number) {
+    this.size = size;
+    this.#bits = new WasmArray(Uint8Array, Math.ceil(size / 8) + 1);
+  }
+  /** Address of the bitmap. */
+  get ptr(): number {
+    return this.#bits.ptr;
+  }
+  /** Lets slot s pass. */
+  add(s: number): void {
+    this.#bits.view[s >> 3] |= 1 << (s & 7);
+  }
+  /** Whether slot s passes. */
+  has(s: number): boolean {
+    return (this.#bits.view[s >> 3] & (1 << (s & 7))) !== 0;
+  }
+  /** Frees the bitmap. */
+  free(): void {
+    this.#bits.free();
+  }
+}
