@@ -457,7 +457,7 @@ export function journalGoalLines(r: BenchReport): string[] {
 }
 
 /** A Markdown table with padded columns (stable under `deno fmt`); columns from `rightFrom` on are right-aligned. */
-function mdTable(head: string[], rows: string[][], rightFrom = 1): string {
+export function mdTable(head: string[], rows: string[][], rightFrom = 1): string {
   const esc = (c: string) => c.replaceAll("|", "\\|");
   const all = [head, ...rows].map((r) => r.map(esc));
   const width = head.map((_, i) => Math.max(3, ...all.map((r) => [...(r[i] ?? "")].length)));

@@ -197,7 +197,27 @@ export async function startVexfs(
   ]);
   const mk = await run(exe, mkfsArgs, { timeoutMs: 300_000 });
   if (mk.code !== 0) throw new BenchError(`vexfs mkfs ${img} failed: ${lastLines(mk.stderr || mk.stdout)}`);
+  return await mountVexfs(
+    img,
+    mnt,
+    id,
+    `vexfs mkfs ${img} -s ${imageBytes} -N ${inodes}${journalArgs.map((a) => " " + a).join("")}; `,
+  );
+}
 
+/**
+ * Mounts the VexFS image `img` on the directory `mnt` with `vexfs mount`
+ * (daemon mode), as {@linkcode startVexfs} does after its mkfs.
+ * The mount is taken as ready when `vexfs mount` exits 0, or when the mount
+ * point is mounted (if `vexfs mount` then does not return within 10 s, the
+ * run goes on and {@linkcode Target.notes} says so).
+ * @param id the target's name in the report
+ * @param describe text put before the mount command in the target's description
+ * @throws BenchError with vexfs's message if the mount fails; a mount that
+ *   appeared anyway is undone first
+ */
+export async function mountVexfs(img: string, mnt: string, id: TargetId, describe = ""): Promise<Target> {
+  await Deno.mkdir(mnt, { recursive: true });
   const [exe2, ...mountArgs] = selfArgv(["mount", img, mnt]);
   const t0 = performance.now();
   const child = new Deno.Command(exe2, { args: mountArgs, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
@@ -251,9 +271,7 @@ export async function startVexfs(
   return {
     id,
     dir: mnt,
-    description: `vexfs mkfs ${img} -s ${imageBytes} -N ${inodes}${
-      journalArgs.map((a) => " " + a).join("")
-    }; vexfs mount ${img} ${mnt} (ready in ${readyS.toFixed(1)} s)`,
+    description: `${describe}vexfs mount ${img} ${mnt} (ready in ${readyS.toFixed(1)} s)`,
     serverPids: pids,
     notes,
     async stop() {

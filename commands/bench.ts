@@ -25,6 +25,11 @@ import {
 import { DEFAULT_FILES, DEFAULT_SIZE, runBench } from "../bench/run.ts";
 import { TARGET_IDS, type TargetId } from "../bench/targets.ts";
 import { DEFAULT_VECTORS } from "../bench/vectors.ts";
+import { DATASET_IDS, type DatasetId, DEFAULT_DATASETS, DEFAULT_SEED } from "../bench/ann/datasets.ts";
+import { benchVectors, DEFAULT_HISTORY, DEFAULT_PLOTS } from "../bench/ann/main.ts";
+import { SYSTEM_IDS, type SystemId } from "../bench/ann/protocol.ts";
+import { changeTable, phaseLines, summaryTable, targetLines } from "../bench/ann/report.ts";
+import { DEFAULT_EF_CONSTRUCTION, DEFAULT_EFS, DEFAULT_M } from "../bench/ann/run.ts";
 import {
   action,
   c,
@@ -68,6 +73,189 @@ function listOf<T extends string>(what: string, allowed: readonly T[]): (s: stri
     if (!items.length) throw new InvalidArgumentError(`give at least one ${what}`);
     return items as T[];
   };
+}
+
+interface VectorsFlags {
+  datasets?: DatasetId[];
+  big?: boolean;
+  systems?: SystemId[];
+  topK: number;
+  m: number;
+  efConstruction: number;
+  ef: number[];
+  runs: number;
+  maxPass: number;
+  queries: number;
+  seed: number;
+  dir: string;
+  cacheDir?: string;
+  buildDir?: string;
+  history: string | false;
+  compare?: string | boolean;
+  reportOnly?: boolean;
+  plots: string | false;
+  writeMd?: string | boolean;
+  json?: boolean;
+  keep?: boolean;
+}
+
+/** Parser for a comma-separated list of positive integers. */
+function intList(what: string): (s: string) => number[] {
+  return (s: string) => {
+    const items = s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+    if (!items.length) throw new InvalidArgumentError(`give at least one ${what}`);
+    return items.map((x) => positiveInt(what)(x));
+  };
+}
+
+/** Registers `vexfs bench vectors` below `bench`. */
+function registerVectors(bench: Command, program: Command): void {
+  const cmd = defineCommand(
+    bench,
+    "vectors",
+    "vector search as ann-benchmarks measures it: VexFS (library and mount) vs hnswlib-node and usearch",
+  )
+    .option(
+      "--datasets <list>",
+      `datasets, comma-separated (${DATASET_IDS.join(", ")}); default ${DEFAULT_DATASETS.join(",")}`,
+      listOf("dataset", DATASET_IDS),
+    )
+    .option("--big", "also the 1M × 128 dataset (random-1m)")
+    .option(
+      "--systems <list>",
+      `systems, comma-separated (${SYSTEM_IDS.join(", ")}); default all`,
+      listOf("system", SYSTEM_IDS),
+    )
+    .option("-k, --top-k <k>", "neighbours per query (recall@k)", positiveInt("--top-k"), 10)
+    .option("--m <M>", "HNSW M of every system", positiveInt("--m"), DEFAULT_M)
+    .option(
+      "--ef-construction <n>",
+      "HNSW efConstruction of every system",
+      positiveInt("--ef-construction"),
+      DEFAULT_EF_CONSTRUCTION,
+    )
+    .option("--ef <list>", "the ef sweep, comma-separated", intList("ef"), [...DEFAULT_EFS])
+    .option("--runs <n>", "passes over the queries per point; the fastest is kept", positiveInt("--runs"), 3)
+    .option("--max-pass <s>", "no further pass once one took longer than this", positiveInt("--max-pass"), 30)
+    .option("--queries <n>", "at most this many queries per dataset", positiveInt("--queries"), 1000)
+    .option("--seed <n>", "seed of the random datasets", positiveInt("--seed"), DEFAULT_SEED)
+    .option("--dir <path>", "make the work directory (images, indexes) below PATH", "/var/tmp")
+    .option("--cache-dir <path>", "datasets and ground truth (default bench/.cache)")
+    .option("--build-dir <path>", "where the C brute force is built (default bench/.build)")
+    .option("--history <file>", "SQLite history the run is appended to", DEFAULT_HISTORY)
+    .option("--no-history", "do not record the run")
+    .option("--compare [run]", "print the change against the previous run (or history run RUN)")
+    .option("--report-only", "do not run: redraw tables, plots and Markdown from the history's latest run")
+    .option("--plots <dir>", "where the recall-vs-QPS SVG plots go", DEFAULT_PLOTS)
+    .option("--no-plots", "draw no plots")
+    .option(
+      "--write-md [file]",
+      "write the results into FILE (default BENCHMARKS.md), keeping text outside the markers",
+    )
+    .option("--json", "print the whole report as JSON on stdout (progress goes to stderr)")
+    .option("--keep", "keep the work directory (image, indexes) afterwards")
+    .action(action("bench vectors", async (o: VectorsFlags) => {
+      // 'vexfs bench' has options of the same names; the program's options are not positional, so commander
+      // gives an option written after 'vectors' to 'bench' when both know it: take it from there
+      const parent = cmd.parent!;
+      for (const key of ["dir", "queries", "topK", "json", "writeMd", "keep", "buildDir"] as const) {
+        if (parent.getOptionValueSource(key) === "cli") {
+          (o as unknown as Record<string, unknown>)[key] = parent.opts()[key];
+        }
+      }
+      const datasets = [...(o.datasets ?? DEFAULT_DATASETS)];
+      if (o.big && !datasets.includes("random-1m")) datasets.push("random-1m");
+      let compare: boolean | number | undefined = undefined;
+      if (o.compare === true) compare = true;
+      else if (typeof o.compare === "string") {
+        if (!/^\d+$/.test(o.compare)) {
+          throw new CliError(`--compare takes a run number of the history, got '${o.compare}'`);
+        }
+        compare = Number(o.compare);
+      }
+      const args = Deno.args.slice(Deno.args.indexOf("vectors") + 1);
+      const outcome = await benchVectors({
+        run: {
+          datasets,
+          systems: o.systems ?? [...SYSTEM_IDS],
+          k: o.topK,
+          m: o.m,
+          efConstruction: o.efConstruction,
+          efs: o.ef,
+          runs: o.runs,
+          maxPassSeconds: o.maxPass,
+          queries: o.queries,
+          seed: o.seed,
+          parentDir: o.dir,
+          cacheDir: o.cacheDir,
+          buildDir: o.buildDir,
+          keep: o.keep,
+          version: program.version() ?? "unknown",
+          command: ["vexfs", "bench", "vectors", ...args].join(" "),
+          log: (l) => warn(c.dim(`bench vectors: ${l}`)),
+        },
+        history: o.history,
+        compare: compare ?? false,
+        reportOnly: o.reportOnly,
+        plots: o.plots,
+        writeMd: o.writeMd ? (typeof o.writeMd === "string" ? o.writeMd : "BENCHMARKS.md") : undefined,
+      }).catch((e) => {
+        if (e instanceof BenchError) throw new CliError(e.message);
+        throw e;
+      });
+      const r = outcome.report;
+      if (outcome.mdFile) warn(c.dim(`bench vectors: wrote ${outcome.mdFile}`));
+      for (const f of Object.values(outcome.plotFiles)) warn(c.dim(`bench vectors: wrote ${f}`));
+      if (outcome.runId !== undefined && !o.reportOnly) {
+        warn(c.dim(`bench vectors: run #${outcome.runId} of ${o.history}`));
+      }
+      if (o.json) return printJson(r);
+      say(c.bold(`VexFS vector search benchmark, ${r.date}`));
+      say(
+        c.dim(
+          `${r.machine.cpu} × ${r.machine.cpus}; ${
+            Object.entries(r.machine.versions).filter(([k]) => !["fio", "libfuse", "fusermount3"].includes(k)).map((
+              [k, v],
+            ) => `${k} ${v}`).join("; ")
+          }`,
+        ),
+      );
+      const st = summaryTable(r);
+      say(table(st.head, st.rows, ["left", "left", ...st.head.slice(2).map(() => "right" as const)]));
+      for (const t of targetLines(r)) say(t.met === false ? c.red(t.text) : t.text);
+      for (const p of phaseLines(r)) say(c.dim(p));
+      if (compare !== undefined) {
+        if (!outcome.changes.length) say(c.dim("nothing earlier in the history to compare with"));
+        else {
+          const ct = changeTable(outcome.changes);
+          say(c.bold("change against the previous run:"));
+          say(table(ct.head, ct.rows));
+          const bad = outcome.changes.filter((x) => x.regressions.length);
+          if (bad.length) say(c.red(`${bad.length} regression(s)`));
+        }
+      }
+      for (const n of r.notes) say(c.yellow(`note: ${n}`));
+      say(c.dim(`total ${r.seconds.toFixed(0)} s`));
+    }));
+  cmd.addHelpText(
+    "after",
+    `
+For every dataset (fiori 778 × 384 cosine, MNIST 9,000 × 784 l2, 100,000 × 128
+seeded random l2; with --big 1,000,000 × 128): exact ground truth (a C brute
+force, cached in bench/.cache), then each system in its own process with the
+same M and efConstruction: hnswlib-node and usearch (under node), VexFS as a
+library on an image, VexFS through 'vexfs mount' and the search ioctl, VexFS's
+exact scan and the C brute force (gcc -O3 -march=native). Reports build time,
+index bytes, peak RSS, and for each ef of the sweep recall@k, queries per
+second (one thread) and p50/p99 latency. Each run is appended to the SQLite
+history (bench/history.sqlite); plots go to bench/plots/ (SVG).`,
+  );
+  examples(cmd, [
+    "vexfs bench vectors                                  # fiori, MNIST, 100K × 128",
+    "vexfs bench vectors --big --write-md --compare       # and 1M × 128; refresh BENCHMARKS.md",
+    "vexfs bench vectors --datasets fiori --ef 10,40 --runs 1 --no-history",
+    "vexfs bench vectors --report-only --compare          # the last run against the one before",
+  ]);
 }
 
 /** Registers `vexfs bench`. */
@@ -205,7 +393,10 @@ if that failed). Results are absolute (MB/s = 10^6 bytes/s, IOPS, files/s, µs)
 and as ratios to passthrough_ll. Needs fio, gcc, pkg-config, libfuse3-dev
 (bash scripts/bootstrap.sh bench installs them).`,
   );
+  cmd.enablePositionalOptions();
+  registerVectors(cmd, program);
   examples(cmd, [
+    "vexfs bench vectors                          # vector search against hnswlib-node and usearch",
     "vexfs bench                                  # the full run: 1 GiB, 10,000 files",
     "vexfs bench --size 256M --files 2000 --rand-runtime 5 --repeat 1",
     "vexfs bench --targets disk,passthrough_ll --only seq-write,seq-read",

@@ -1,0 +1,173 @@
+/**
+ * What the harness of `vexfs bench vectors` (bench/ann/run.ts) and the
+ * processes that run each system exchange, through files: a job (JSON) in,
+ * a result (JSON) and one ids file per sweep point out. The peers' runner
+ * (peer_runner.mjs, plain JavaScript for node) follows the same shapes.
+ * @module
+ */
+
+/** Metrics, as VexFS names them (FORMAT.md §8.4). */
+export type Metric = "l2" | "cosine" | "ip";
+
+/**
+ * The systems compared, each a line of the plot:
+ * - `hnswlib`: hnswlib-node (npm), its own process under node;
+ * - `usearch`: usearch (npm), its own process under node;
+ * - `vexfs`: the VexFS engine in-process on an image (`Vexfs.open`,
+ *   `fs.collections.search(dir, q, k, { ef })`), a Deno process;
+ * - `vexfs-mount`: VexFS through a real `vexfs mount`, queries through the
+ *   search ioctl from another process;
+ * - `vexfs-exact`: the engine's exact scan (`{ exact: true }`), in the `vexfs` process;
+ * - `brute-c`: a C brute force (gcc -O3 -march=native), the floor of an exact scan.
+ */
+export const SYSTEM_IDS = ["hnswlib", "usearch", "vexfs", "vexfs-mount", "vexfs-exact", "brute-c"] as const;
+/** One of {@linkcode SYSTEM_IDS}. */
+export type SystemId = typeof SYSTEM_IDS[number];
+
+/** Names in tables and plots. */
+export const SYSTEM_LABELS: Record<SystemId, string> = {
+  hnswlib: "hnswlib-node",
+  usearch: "usearch",
+  vexfs: "VexFS (library)",
+  "vexfs-mount": "VexFS (mount, ioctl)",
+  "vexfs-exact": "VexFS exact scan",
+  "brute-c": "C brute force -O3",
+};
+
+/** The dataset as a runner sees it: raw little-endian f32 rows in two files. */
+export interface JobDataset {
+  id: string;
+  dim: number;
+  metric: Metric;
+  /** rows of `base` */
+  n: number;
+  /** rows of `queries` */
+  nq: number;
+  base: string;
+  queries: string;
+}
+
+/** What a runner is asked to do. */
+export interface Job {
+  system: SystemId;
+  dataset: JobDataset;
+  /** neighbours per query */
+  k: number;
+  /** HNSW M */
+  m: number;
+  /** HNSW efConstruction */
+  efConstruction: number;
+  /** the ef sweep */
+  efs: number[];
+  /** passes over the queries per ef; the fastest is kept */
+  runs: number;
+  /** no further pass once one took longer than this */
+  maxPassSeconds: number;
+  /** where the system may keep its files (index, image) */
+  workDir: string;
+  /** the result JSON; ids files are `${out}.${i}.ids` */
+  out: string;
+  /** VexFS: the image the library builds (and the mount then serves) */
+  image?: string;
+  /** VexFS: the directory searched, a path inside the image (library) or on the mount (ioctl) */
+  dir?: string;
+  /** VexFS: the ids file mapping row → inode, written by the library runner, read by the mount runner */
+  inodes?: string;
+  /** VexFS: also time the exact scan (`vexfs-exact`) */
+  exact?: boolean;
+  /** VexFS mount: the library answered exactly whatever the ef; measure one point */
+  exactOnly?: boolean;
+  /** the version of the program running the benchmark */
+  version?: string;
+  /** queries run untimed before the first timed pass (default 50) */
+  warmup?: number;
+}
+
+/** One point of a sweep as a runner reports it (recall is the harness's job). */
+export interface RunnerSweep {
+  /** the system this point belongs to (the `vexfs` runner also reports `vexfs-exact`) */
+  label: SystemId;
+  /** ef asked for; null for an exact scan */
+  ef: number | null;
+  /** how the engine answered ("hnsw", "exact"), when it says */
+  method?: string;
+  /** why it did so, when it says */
+  reason?: string;
+  /** seconds of each pass over the queries */
+  passes: number[];
+  /** per-query latency of the kept (fastest) pass, µs */
+  latenciesUs: number[];
+  /** nq * k little-endian i32 row numbers, -1 for none */
+  idsFile: string;
+}
+
+/** What a runner writes to `job.out`. */
+export interface RunnerResult {
+  system: SystemId;
+  /** runtime and version, e.g. "node 20.20.2" */
+  runtime: string;
+  /** the system's own version */
+  version: string;
+  /** seconds to build the index from the vectors in memory (VexFS: the whole import) */
+  buildSeconds: number;
+  /** named parts of the build or load, seconds */
+  phases?: Record<string, number>;
+  /** bytes of the saved index (vectors included), null when unknown */
+  indexBytes: number | null;
+  /** what `indexBytes` counts, when it needs saying */
+  indexBytesNote?: string;
+  /** RSS once the dataset was loaded, before the build */
+  baseRssBytes: number;
+  /** RSS high-water mark (VmHWM) after the build and the first ef's queries */
+  peakRssBytes: number;
+  /** VmHWM at the end */
+  finalPeakRssBytes?: number;
+  /** seconds until the first answer of a freshly opened index, when measured */
+  loadSeconds?: number;
+  sweeps: RunnerSweep[];
+  notes: string[];
+}
+
+/** Reads a raw little-endian f32 file (aligned copy). */
+export async function readF32(path: string): Promise<Float32Array> {
+  const b = await Deno.readFile(path);
+  const out = new Float32Array(b.length >>> 2);
+  new Uint8Array(out.buffer).set(b.subarray(0, out.length * 4));
+  return out;
+}
+
+/** Reads a raw little-endian i32 file. */
+export async function readI32(path: string): Promise<Int32Array> {
+  const b = await Deno.readFile(path);
+  const out = new Int32Array(b.length >>> 2);
+  new Uint8Array(out.buffer).set(b.subarray(0, out.length * 4));
+  return out;
+}
+
+/** Reads a raw little-endian f64 file. */
+export async function readF64(path: string): Promise<Float64Array> {
+  const b = await Deno.readFile(path);
+  const out = new Float64Array(b.length >>> 3);
+  new Uint8Array(out.buffer).set(b.subarray(0, out.length * 8));
+  return out;
+}
+
+/** Writes a typed array's bytes (little-endian on every machine this runs on). */
+export async function writeTyped(path: string, a: ArrayBufferView): Promise<void> {
+  await Deno.writeFile(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+
+/** `VmHWM` and `VmRSS` of a /proc/PID/status text, in bytes (0 when absent). */
+export function parseProcMemory(status: string): { peak: number; rss: number } {
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)`, "m").exec(status)?.[1] ?? "0") * 1024;
+  return { peak: kb("VmHWM"), rss: kb("VmRSS") };
+}
+
+/** VmHWM and VmRSS of process `pid` (default this one), bytes; undefined when it is gone. */
+export function processMemory(pid: number | "self" = "self"): { peak: number; rss: number } | undefined {
+  try {
+    return parseProcMemory(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return undefined;
+  }
+}
