@@ -1,24 +1,86 @@
 /**
  * CRC-32C (Castagnoli) checksums as used throughout the VexFS format
- * (docs/FORMAT.md §1). The arithmetic comes from the `crc-32` npm package;
- * this module only fixes the conventions (unsigned result, owner seeding).
+ * (docs/FORMAT.md §1): unsigned results, continuation from an earlier
+ * result, and owner seeding.
+ *
+ * Speed: inputs of {@linkcode WASM_MIN_BYTES} bytes or more go to the
+ * slicing-by-8 WebAssembly kernel of `wasm/crc32c.c` (three interleaved
+ * chains for long inputs), several times faster than JavaScript; bytes that
+ * already live in the shared wasm memory (a `WasmStore`'s vectors) are read
+ * in place, others are copied into a 64 KiB scratch buffer chunk by chunk
+ * (the copy costs far less than the CRC). Shorter inputs, where the call and
+ * copy would cost more than they save, use the `crc-32` npm package's
+ * JavaScript. Both give the same values: the CRC is a function of the bytes.
  *
  * @example
  * ```ts
- * import { crc32c } from "./crc.ts";
- * crc32c(new TextEncoder().encode("123456789")); // 0xE3069283
+ * import { crc32c, crc32cSeeded } from "./crc.ts";
+ * crc32c(new TextEncoder().encode("123456789")); // 0xE3069283 (RFC 3720 check value)
+ * crc32c(new TextEncoder().encode("6789"), crc32c(new TextEncoder().encode("12345"))); // the same
+ * crc32cSeeded(7, new Uint8Array(4)); // the CRC of u64le(7) followed by 4 zero bytes
  * ```
  * @module
  */
 import CRC32C from "crc-32/crc32c.js";
+import { KERNELS_WASM } from "../wasm/kernels_wasm.ts";
+import { buffer, heapU8, instantiate, WasmArray } from "../wasm/runtime.ts";
+
+/**
+ * Inputs shorter than this (bytes) are checksummed in JavaScript: below it
+ * the wasm call and the copy cost more than they save (measured with
+ * `bench/kernels.ts --only crc`).
+ */
+export const WASM_MIN_BYTES = 128;
+
+/** Chunk copied into wasm memory per call for inputs outside it. */
+const CHUNK = 64 * 1024;
+
+interface CrcExports {
+  vx_crc32c(prev: number, p: number, n: number): number;
+}
+
+let k: CrcExports | undefined;
+let scratch: WasmArray<Uint8ArrayConstructor> | undefined;
+
+function kernel(): CrcExports {
+  k ??= instantiate<CrcExports>(KERNELS_WASM);
+  return k;
+}
 
 /**
  * CRC-32C of `data` (RFC 3720 §B.4), as an unsigned 32-bit number.
- * @param data bytes to checksum
+ * @param data bytes to checksum (anywhere: a JavaScript buffer or a view of wasm memory)
  * @param prev optional running CRC (the unsigned result of an earlier call) to continue
+ * @returns the CRC, 0 .. 2^32 - 1
  */
 export function crc32c(data: Uint8Array, prev?: number): number {
-  return (prev === undefined ? CRC32C.buf(data) : CRC32C.buf(data, prev | 0)) >>> 0;
+  const n = data.length;
+  if (n < WASM_MIN_BYTES) {
+    return (prev === undefined ? CRC32C.buf(data) : CRC32C.buf(data, prev | 0)) >>> 0;
+  }
+  const K = kernel();
+  let c = prev === undefined ? 0 : prev >>> 0;
+  if (data.buffer === buffer()) return K.vx_crc32c(c, data.byteOffset, n) >>> 0;
+  scratch ??= new WasmArray(Uint8Array, CHUNK, false);
+  const p = scratch.ptr;
+  const mem = heapU8();
+  for (let o = 0; o < n; o += CHUNK) {
+    const m = Math.min(CHUNK, n - o);
+    mem.set(data.subarray(o, o + m), p);
+    c = K.vx_crc32c(c, p, m) >>> 0;
+  }
+  return c;
+}
+
+/**
+ * CRC-32C of `len` bytes of the shared wasm memory at address `ptr` (no copy).
+ * @param ptr byte address in the memory of src/wasm/runtime.ts
+ * @param len bytes
+ * @param prev optional running CRC to continue (as {@linkcode crc32c})
+ * @returns the unsigned CRC
+ */
+export function crc32cWasm(ptr: number, len: number, prev = 0): number {
+  return kernel().vx_crc32c(prev >>> 0, ptr, len) >>> 0;
 }
 
 const seedBuf = new Uint8Array(8);
