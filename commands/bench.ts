@@ -28,7 +28,7 @@ import { DEFAULT_VECTORS } from "../bench/vectors.ts";
 import { DATASET_IDS, type DatasetId, DEFAULT_DATASETS, DEFAULT_SEED } from "../bench/ann/datasets.ts";
 import { benchVectors, DEFAULT_HISTORY, DEFAULT_PLOTS } from "../bench/ann/main.ts";
 import { SYSTEM_IDS, type SystemId } from "../bench/ann/protocol.ts";
-import { changeTable, phaseLines, summaryTable, targetLines } from "../bench/ann/report.ts";
+import { changeTable, phaseLines, profileLines, summaryTable, targetLines } from "../bench/ann/report.ts";
 import { DEFAULT_EF_CONSTRUCTION, DEFAULT_EFS, DEFAULT_M } from "../bench/ann/run.ts";
 import {
   action,
@@ -97,6 +97,7 @@ interface VectorsFlags {
   writeMd?: string | boolean;
   json?: boolean;
   keep?: boolean;
+  profile?: boolean;
 }
 
 /** Parser for a comma-separated list of positive integers. */
@@ -154,6 +155,7 @@ function registerVectors(bench: Command, program: Command): void {
     )
     .option("--json", "print the whole report as JSON on stdout (progress goes to stderr)")
     .option("--keep", "keep the work directory (image, indexes) afterwards")
+    .option("--profile", "profile VexFS's build and its search at its best ef: where the time goes")
     .action(action("bench vectors", async (o: VectorsFlags) => {
       // 'vexfs bench' has options of the same names; the program's options are not positional, so commander
       // gives an option written after 'vectors' to 'bench' when both know it: take it from there
@@ -190,6 +192,7 @@ function registerVectors(bench: Command, program: Command): void {
           cacheDir: o.cacheDir,
           buildDir: o.buildDir,
           keep: o.keep,
+          profile: o.profile,
           version: program.version() ?? "unknown",
           command: ["vexfs", "bench", "vectors", ...args].join(" "),
           log: (l) => warn(c.dim(`bench vectors: ${l}`)),
@@ -224,6 +227,7 @@ function registerVectors(bench: Command, program: Command): void {
       say(table(st.head, st.rows, ["left", "left", ...st.head.slice(2).map(() => "right" as const)]));
       for (const t of targetLines(r)) say(t.met === false ? c.red(t.text) : t.text);
       for (const p of phaseLines(r)) say(c.dim(p));
+      for (const p of profileLines(r)) say(c.dim(p));
       if (compare !== undefined) {
         if (!outcome.changes.length) say(c.dim("nothing earlier in the history to compare with"));
         else {

@@ -31,6 +31,7 @@ import {
   type SweepPoint,
 } from "./metrics.ts";
 import { plotData, plotSpec, renderSvg } from "./plot.ts";
+import { shortUrl, summarizeProfile } from "./profile.ts";
 import { parseProcMemory } from "./protocol.ts";
 import {
   renderVectorsMarkdown,
@@ -389,4 +390,29 @@ Deno.test("targets: each stated with figures, met or missed", () => {
   const st = summaryTable(report());
   assertEquals(st.rows.length, 6);
   assert(st.rows.some((r) => r[1] === "usearch" && r[2].startsWith("not measured")));
+});
+
+Deno.test("summarizeProfile: self time by function and by file, idle left out", () => {
+  const frame = (functionName: string, url: string, lineNumber = 0) => ({ functionName, url, lineNumber });
+  const prof = {
+    nodes: [
+      { id: 1, callFrame: frame("(root)", "") },
+      { id: 2, callFrame: frame("scan", "file:///repo/src/vector/distance.ts", 9) },
+      { id: 3, callFrame: frame("walk", "file:///repo/src/hnsw/graph.ts", 99) },
+      { id: 4, callFrame: frame("(garbage collector)", "") },
+      { id: 5, callFrame: frame("(idle)", "") },
+      { id: 6, callFrame: frame("", "wasm://wasm/abc", 0) },
+    ],
+    startTime: 0,
+    endTime: 1000,
+    samples: [2, 2, 3, 4, 5, 6, 2],
+    timeDeltas: [100, 100, 200, 50, 500, 25, 100],
+  };
+  const s = summarizeProfile(prof, "/repo");
+  assertEquals(s.totalMs, 0.575);
+  assertEquals(s.functions[0].name, "scan src/vector/distance.ts:10");
+  assertClose(s.functions[0].share, 300 / 575, 1e-12);
+  assertEquals(s.files.map((f) => f.name), ["src/vector/distance.ts", "src/hnsw/graph.ts", "(gc)", "wasm"]);
+  assertEquals(shortUrl("file:///x/node_modules/vega/build/vega.js", "/repo"), "node_modules/vega/build/vega.js");
+  assertEquals(shortUrl("ext:core/01_core.js", "/repo"), "runtime (ext:core)");
 });

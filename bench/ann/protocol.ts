@@ -81,6 +81,10 @@ export interface Job {
   version?: string;
   /** queries run untimed before the first timed pass (default 50) */
   warmup?: number;
+  /** VexFS library: profile the build (V8's sampling profiler) */
+  profile?: boolean;
+  /** VexFS library: no build; search the existing image at this ef only (null: exact), profiled */
+  searchOnly?: { ef: number | null };
 }
 
 /** One point of a sweep as a runner reports it (recall is the harness's job). */
@@ -126,6 +130,8 @@ export interface RunnerResult {
   loadSeconds?: number;
   sweeps: RunnerSweep[];
   notes: string[];
+  /** CPU profiles written (`build`, `search`): their files */
+  profiles?: Record<string, string>;
 }
 
 /** Reads a raw little-endian f32 file (aligned copy). */

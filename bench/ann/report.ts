@@ -221,6 +221,29 @@ export function phaseLines(r: VectorsReport): string[] {
   return out;
 }
 
+/** The profile summaries of VexFS (`--profile`), one line per dataset and part. */
+export function profileLines(r: VectorsReport, top = 6): string[] {
+  const out: string[] = [];
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+  for (const d of r.datasets) {
+    const p = find(d, "vexfs")?.profile;
+    if (!p) continue;
+    const parts: [string, typeof p.build][] = [
+      ["build", p.build],
+      [`search at ${p.searchEf === null || p.searchEf === undefined ? "exact" : `ef ${p.searchEf}`}`, p.search],
+    ];
+    for (const [what, s] of parts) {
+      if (!s) continue;
+      out.push(
+        `${d.id}, VexFS ${what} (${sig(s.totalMs / 1000)} s sampled): by file ${
+          s.files.slice(0, top).map((f) => `${f.name} ${pct(f.share)}`).join(", ")
+        }; by function ${s.functions.slice(0, top).map((f) => `\`${f.name}\` ${pct(f.share)}`).join(", ")}`,
+      );
+    }
+  }
+  return out;
+}
+
 /** The comparison with earlier runs as a table. */
 export function changeTable(changes: readonly Change[]): { head: string[]; rows: string[][] } {
   const head = ["dataset", "system", "vs run", "QPS at target", "build s", "peak RSS MiB", "max recall", "regressions"];
@@ -293,6 +316,12 @@ export function renderVectorsMarkdown(
   const ph = phaseLines(r);
   if (ph.length) {
     for (const p of ph) lines.push(wrap(`- ${p}`, 120, "  "));
+    lines.push("");
+  }
+  const prof = profileLines(r);
+  if (prof.length) {
+    lines.push("Where VexFS's time goes (V8's sampling profiler, self time):", "");
+    for (const p of prof) lines.push(wrap(`- ${p}`, 120, "  "));
     lines.push("");
   }
   for (const d of r.datasets) {

@@ -19,8 +19,9 @@ import { BenchError, lastLines, REPO_DIR, run, which } from "../exec.ts";
 import { type MachineInfo, machineInfo } from "../system.ts";
 import { mountVexfs } from "../targets.ts";
 import { type DatasetId, datasetSpec, DEFAULT_SEED, prepareDataset, type PreparedDataset } from "./datasets.ts";
-import { distance, idRecall, norm, pointFromLatencies, recallAtK, type SweepPoint } from "./metrics.ts";
+import { bestAtRecall, distance, idRecall, norm, pointFromLatencies, recallAtK, type SweepPoint } from "./metrics.ts";
 import { buildBrute } from "./native.ts";
+import { type CpuProfile, type ProfileSummary, summarizeProfile } from "./profile.ts";
 import {
   type Job,
   processMemory,
@@ -60,6 +61,8 @@ export interface VectorsBenchOptions {
   /** the C brute force's build (default bench/.build) */
   buildDir?: string;
   keep?: boolean;
+  /** profile VexFS's build and its search at its best ef (bench/ann/profile.ts) */
+  profile?: boolean;
   version: string;
   command: string;
   log: (line: string) => void;
@@ -88,6 +91,8 @@ export interface SystemReport {
   /** id-overlap recall of each point (same order) */
   idRecalls?: number[];
   notes: string[];
+  /** where the time went (`--profile`): the build, and the search at `searchEf` */
+  profile?: { build?: ProfileSummary; search?: ProfileSummary; searchEf?: number | null };
 }
 
 /** One dataset's results. */
@@ -340,14 +345,9 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
       let built = false;
       if (want("vexfs") || want("vexfs-exact") || want("vexfs-mount")) {
         log(`${id}: VexFS library`);
-        const j = job("vexfs", { image, inodes, dir: "/v", exact: want("vexfs-exact") });
-        const r = await runJob(j, Deno.execPath(), [
-          "run",
-          "-A",
-          "--config",
-          `${REPO_DIR}/deno.json`,
-          `${REPO_DIR}/bench/ann/vexfs_runner.ts`,
-        ]);
+        const j = job("vexfs", { image, inodes, dir: "/v", exact: want("vexfs-exact"), profile: o.profile });
+        const denoArgs = ["run", "-A", "--config", `${REPO_DIR}/deno.json`, `${REPO_DIR}/bench/ann/vexfs_runner.ts`];
+        const r = await runJob(j, Deno.execPath(), denoArgs);
         if (typeof r === "string") {
           systems.push(unavailable("vexfs", r));
         } else {
@@ -355,6 +355,22 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
           libraryExactOnly = r.sweeps.filter((s) => s.label === "vexfs").every((s) => s.ef === null);
           if (!want("vexfs")) r.sweeps = r.sweeps.filter((s) => s.label !== "vexfs");
           await add(r);
+          const lib = systems.find((s) => s.system === "vexfs");
+          if (o.profile && lib) {
+            const summary = async (f?: string) =>
+              f ? summarizeProfile(JSON.parse(await Deno.readTextFile(f)) as CpuProfile, REPO_DIR) : undefined;
+            // the search alone, at the point reported: the best at recall >= 0.95, else the highest recall
+            const at = bestAtRecall(lib.points) ?? [...lib.points].sort((a, b) => b.recall - a.recall)[0];
+            lib.profile = { build: await summary(r.profiles?.build), searchEf: at?.ef ?? null };
+            if (at) {
+              log(`${id}: VexFS search under the profiler at ${at.ef === null ? "exact" : `ef ${at.ef}`}`);
+              const pj = job("vexfs", { image, inodes, dir: "/v", searchOnly: { ef: at.ef } });
+              pj.out = `${dir}/vexfs-profile.result.json`;
+              const pr = await runJob(pj, Deno.execPath(), denoArgs);
+              if (typeof pr === "string") lib.notes.push(`profiling the search failed: ${pr}`);
+              else lib.profile.search = await summary(pr.profiles?.search);
+            }
+          }
         }
       }
       // 4. VexFS through a mount

@@ -28,6 +28,7 @@ import { Vexfs } from "../../src/fs/fs.ts";
 import type { CollectionParams, SearchOptions } from "../../src/fs/vectors.ts";
 import { ROOT_INO } from "../../src/format/constants.ts";
 import { vectorFileName } from "../vectors.ts";
+import { type CpuProfile, startProfile } from "./profile.ts";
 import {
   type Job,
   processMemory,
@@ -206,6 +207,7 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
   );
 
   // ---- build: create the files, set the vectors, commit
+  const stopProfile = job.profile ? await startProfile() : undefined;
   const t0 = performance.now();
   const fs = Vexfs.open(image);
   const dir = fs.mkdir(ROOT_INO, "v");
@@ -262,6 +264,12 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
   fs.close();
   phases.close = (performance.now() - t) / 1000;
   const buildSeconds = (performance.now() - t0) / 1000;
+  const profiles: Record<string, string> = {};
+  if (stopProfile) {
+    profiles.build = `${job.out}.build.cpuprofile`;
+    await writeProfile(profiles.build, await stopProfile());
+    notes.push("the build ran under V8's sampling profiler (--profile)");
+  }
   // the graph is written after the commit it matches (FORMAT.md §8.6): measure its file again after the close
   if (rec?.hnswIno !== undefined) {
     const again = Vexfs.open(image, { readOnly: true });
@@ -318,6 +326,41 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
     loadSeconds,
     sweeps,
     notes,
+    profiles,
+  };
+}
+
+async function writeProfile(path: string, p: CpuProfile): Promise<void> {
+  await Deno.writeTextFile(path, JSON.stringify(p));
+}
+
+/** The search alone at one ef, on the image built before, under the profiler. */
+async function runSearchProfile(job: Job): Promise<RunnerResult> {
+  const { dim, nq } = job.dataset;
+  const queries = await readF32(job.dataset.queries);
+  const rowOf = inverse(await readI32(job.inodes!));
+  const ef = job.searchOnly!.ef;
+  const ro = Vexfs.open(job.image!, { readOnly: true });
+  const search = engineSearcher(ro, ro.resolve("/v"), job.k, ef === null ? { exact: true } : {});
+  for (let q = 0; q < Math.min(job.warmup ?? WARMUP, nq); q++) {
+    await search(queries.subarray(q * dim, (q + 1) * dim), ef);
+  }
+  const stop = await startProfile();
+  const sweep = await sweepPoint(job, queries, rowOf, search, ef, "vexfs", 0);
+  const profiles = { search: `${job.out}.search.cpuprofile` };
+  await writeProfile(profiles.search, await stop());
+  ro.close();
+  return {
+    system: "vexfs",
+    runtime: `deno ${Deno.version.deno}`,
+    version: `vexfs ${job.version ?? ""}`.trim(),
+    buildSeconds: 0,
+    indexBytes: null,
+    baseRssBytes: 0,
+    peakRssBytes: 0,
+    sweeps: [sweep],
+    notes: [],
+    profiles,
   };
 }
 
@@ -372,7 +415,11 @@ if (import.meta.main) {
   }
   const job: Job = JSON.parse(await Deno.readTextFile(jobPath));
   try {
-    const result = job.system === "vexfs-mount" ? await runMount(job) : await runLibrary(job);
+    const result = job.system === "vexfs-mount"
+      ? await runMount(job)
+      : job.searchOnly
+      ? await runSearchProfile(job)
+      : await runLibrary(job);
     await Deno.writeTextFile(job.out, JSON.stringify(result));
   } catch (e) {
     log(`vexfs runner: ${e instanceof Error ? e.stack : e}`);
