@@ -362,8 +362,9 @@ static u32 greedy(u32 *g, const float *q, float qinv, u32 ep, u32 level) { KINDS
  * their number). Deleted nodes are skipped. With a filter (a bitmap over
  * slots) nodes outside it are walked through but not kept, and the search
  * goes on until ef of them are found or the reachable graph is exhausted.
- * With watch != NONE, every expanded node whose list holds `watch` is
- * recorded in F_WATCH (the linkers a deletion must repair). */
+ * With watch != NONE, every node reached (expanded or only measured) whose
+ * list holds `watch` is recorded in F_WATCH (the linkers a deletion must
+ * repair). */
 static ALWAYS_INLINE u32 search_layer_mk(u32 *g, u32 metric, u32 elem, const float *q, float qinv, u32 ep, u32 ef, u32 level,
                                           const u8 *filter, u32 watch) {
   pair *C = PTR(pair, g[F_HEAP_C]);
@@ -412,6 +413,20 @@ static ALWAYS_INLINE u32 search_layer_mk(u32 *g, u32 metric, u32 elem, const flo
       vis[t] = tag;
       u32 s = map[t];
       if (s == NONE) continue;
+      if (UNLIKELY(watch != NONE) && watched) {
+        /* a deletion's search: every node it reaches, expanded or not, is
+         * checked for an edge to the deleted node */
+        lst rt = get_lst(g, t, level);
+        const u32 ct = lst_count(rt), *nbt = lst_nb(rt);
+        for (u32 j = 0; j < ct; j++) {
+          if (nbt[j] == watch) {
+            u32 wc = g[F_WATCH_COUNT];
+            if (wc < watch_cap) watched[wc] = t;
+            g[F_WATCH_COUNT] = wc + 1;
+            break;
+          }
+        }
+      }
       todo_n[nt] = t;
       todo_s[nt] = s;
       nt++;
@@ -567,31 +582,28 @@ static void node_free(u32 *g, u32 n, int cascade) {
   dirty_node(g, n);
 }
 
-/* The node id a new insertion takes: a free one, else a deleted one that no
- * edge names above level 0 (among the 16 deleted last; its out-links are
- * dropped and the level-0 edges still naming it will name the new node, as
- * hnswlib's replace_deleted), else a new one; NONE (nothing changed) without
- * room. */
+/* The node id a new insertion takes: a free one, else a new one; NONE
+ * (nothing changed) without room. A deleted node is never reused while an
+ * edge names it (unlike hnswlib's replace_deleted, whose remaining edges then
+ * lead to an unrelated node): insert() consolidates first when enough of them
+ * wait (see CONSOLIDATE_AT). */
 static u32 take_node(u32 *g) {
   u32 n = g[F_FREE_NODE];
   if (n != NONE) {
     g[F_FREE_NODE] = node_rec(g, n)[2];
     return n;
   }
-  u32 *tombs = PTR(u32, g[F_TOMBS]);
-  for (u32 i = g[F_DELETED], tried = 0; i > 0 && tried < 16; i--, tried++) {
-    n = tombs[i - 1];
-    if (upin(g)[n]) continue;
-    g[F_PINNED] = n;
-    release_links(g, n, 1);
-    g[F_PINNED] = NONE;
-    tomb_del(g, n);
-    g[F_RECLAIMED]++;
-    return n;
-  }
   if (g[F_NODE_COUNT] < g[F_NODE_CAP]) return g[F_NODE_COUNT]++;
   return NONE;
 }
+
+static i32 consolidate(u32 *g);
+
+/* Deleted nodes still named (waiting for a consolidation) worth one before a
+ * new node id is taken: 16, and at least 1/64 of the nodes, so the node
+ * region grows by at most that much and the O(nodes * M0) sweep is paid
+ * once per that many deletions. */
+#define CONSOLIDATE_AT(g) ((g)[F_DELETED] >= 16 && (g)[F_DELETED] * 64 >= (g)[F_NODE_COUNT])
 
 static u32 take_upper(u32 *g) {
   u32 u = g[F_FREE_UPPER];
@@ -717,6 +729,7 @@ static i32 insert(u32 *g, u32 s, u32 crc, u64 ctr) {
   if (slotmap(g)[s] != NONE) return HN_EEXIST;
   u32 level = random_level(g, ctr);
   if (uppers_free(g) < level) return HN_ENOSPC;
+  if (g[F_FREE_NODE] == NONE && CONSOLIDATE_AT(g)) consolidate(g);
   u32 x = take_node(g);
   if (x == NONE) return HN_ENOSPC;
 
@@ -754,10 +767,12 @@ static i32 insert(u32 *g, u32 s, u32 crc, u64 ctr) {
       for (u32 i = 0, d = g[F_DIM]; i < d; i++) q[i] = v[i];
   }
   float qinv = slot_inv(g, s);
+  /* x's slot is known from here on (the backlink heuristic measures it); no
+   * search reaches x before it is linked, level by level, below. */
+  n2s(g)[x] = s;
 
   u32 ep = g[F_ENTRY];
   if (ep == NONE) {
-    n2s(g)[x] = s;
     g[F_ENTRY] = x;
     g[F_MAX_LEVEL] = level;
     return (i32)x;
@@ -775,7 +790,6 @@ static i32 insert(u32 *g, u32 s, u32 crc, u64 ctr) {
     connect(g, x, l, cand, k);
     if (l == 0) break;
   }
-  n2s(g)[x] = s; /* visible to searches only once linked */
   if (level > maxl) {
     g[F_ENTRY] = x;
     g[F_MAX_LEVEL] = level;
@@ -868,6 +882,25 @@ static void repair(u32 *g, u32 n, u32 l, u32 d) {
   write_list(g, n, l, cand, k);
 }
 
+/* Repairs every upper-level list still naming d (d's in-edges above level 0
+ * that its neighbours and the search did not reveal): the upper records are
+ * few (about nodes / (M - 1)), so a scan of them is cheap, and afterwards no
+ * edge names d above level 0, so its id can be reused by a node of any level. */
+static void sweep_upper(u32 *g, u32 d) {
+  u32 *up = upin(g);
+  for (u32 u = 0, uc = g[F_UPPER_COUNT]; u < uc && up[d]; u++) {
+    u32 *ur = upper_rec(g, u);
+    if (ur[0] == NONE || ur[0] == d) continue;
+    u32 c = (ur[1] >> 8) & 0xff;
+    for (u32 i = 0; i < c; i++) {
+      if (ur[4 + i] == d) {
+        repair(g, ur[0], ur[1] & 0xff, d);
+        break;
+      }
+    }
+  }
+}
+
 /* Deletes the node of slot s. With search != 0 the slot's vector must still be
  * the deleted one: a search for it finds the nodes linking to the deleted node
  * beyond its own neighbours. */
@@ -916,6 +949,7 @@ static i32 remove_slot(u32 *g, u32 s, u32 search) {
       if (l == 0 || !in[d]) break;
     }
   }
+  if (upin(g)[d]) sweep_upper(g, d);
   g[F_PINNED] = NONE;
   if (in[d] == 0) node_free(g, d, 1);
   return 0;
@@ -971,6 +1005,7 @@ EXPORT(hn_remove_node) i32 hn_remove_node(u32 *g, u32 n) {
     u32 c = lst_count(get_lst(g, n, l));
     for (u32 i = 0; i < c && in[n]; i++) repair(g, lst_nb(get_lst(g, n, l))[i], l, n);
   }
+  if (upin(g)[n]) sweep_upper(g, n);
   g[F_PINNED] = NONE;
   if (in[n] == 0) node_free(g, n, 1);
   return 0;
@@ -1029,7 +1064,9 @@ EXPORT(hn_search) i32 hn_search(u32 *g, u32 k, u32 ef, u32 filter) {
 /** Repairs every live node's lists that name deleted nodes (candidates: its
  * live neighbours and those of its deleted ones), then frees every deleted
  * node (FreshDiskANN's delete consolidation). Returns the nodes freed. */
-EXPORT(hn_consolidate) i32 hn_consolidate(u32 *g) {
+EXPORT(hn_consolidate) i32 hn_consolidate(u32 *g) { return consolidate(g); }
+
+static i32 consolidate(u32 *g) {
   if (!g[F_DELETED]) return 0;
   const u32 *map = n2s(g);
   u32 before = g[F_DELETED];

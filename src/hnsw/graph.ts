@@ -499,7 +499,9 @@ export class HnswGraph {
    * generator (mL = 1/ln M), a greedy descent to that level, then on each
    * level below a search with efConstruction and links to the M neighbours
    * the heuristic (Alg. 4) selects, with backlinks pruned to M (M0 on level 0).
-   * Reuses a free node id, else a deleted one, else a new one.
+   * Takes a free node id, else a new one; when no id is free and deleted
+   * nodes still named by edges number 16 and 1/64 of the nodes,
+   * {@linkcode consolidate} runs first and frees them.
    * @param slot a slot of the store, not yet indexed
    * @param vecCrc the slot map's vec_crc of the slot (FORMAT.md §8.3), kept in the node for the catch-up
    * @returns the node id
@@ -525,13 +527,15 @@ export class HnswGraph {
   /**
    * Deletes the node of `slot`: marks it deleted (never a result, never
    * traversed), repairs the nodes linking to it (its neighbours that link
-   * back and, with `vectorPresent`, the linkers a search for its vector
-   * finds: each gets its list re-selected by the heuristic from its other
-   * neighbours and the deleted node's, FreshDiskANN-style), and reclaims the
-   * node id and its upper records as soon as no edge names it. A node still
-   * named stays deleted until an insertion reuses its id or
-   * {@linkcode consolidate} runs; this runs by itself when deleted nodes
-   * exceed a tenth of the nodes.
+   * back, every upper-level list naming it, and, with `vectorPresent`, the
+   * linkers a search for its vector reaches: each gets its list re-selected
+   * by the heuristic from its other neighbours and the deleted node's,
+   * FreshDiskANN-style), and reclaims the node id and its upper records as
+   * soon as no edge names it. A node still named (a far node's level-0 edge
+   * the search did not reach) stays deleted, skipped by searches, until
+   * {@linkcode consolidate} runs: by itself when an insertion needs an id and
+   * enough wait (see {@linkcode insert}), or when deleted nodes exceed a tenth
+   * of the nodes.
    * @param slot an indexed slot
    * @param opts `vectorPresent` (default true): the store still holds the
    *   slot's deleted vector; false when it is gone or changed
@@ -771,6 +775,12 @@ export class HnswGraph {
       u = ups[ub + 2];
     }
     return { slot: nodes[b], level, flags, vecCrc: nodes[b + 3], neighbors };
+  }
+
+  /** Node ids in use, deleted or free: nodes 0 .. nodeCount - 1 exist (FORMAT.md §8.6 `node_count`). */
+  get nodeCount(): number {
+    this.#live();
+    return this.#st.view[F.NODE_COUNT];
   }
 
   /** Entry point node (-1 when empty) and the top level. */
