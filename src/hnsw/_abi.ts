@@ -118,6 +118,7 @@ export interface HnswExports {
   hn_move_slot(g: number, from: number, to: number): number;
   hn_search(g: number, k: number, ef: number, filter: number): number;
   hn_consolidate(g: number): number;
+  hn_refill(g: number, node: number): number;
   hn_derive(g: number): void;
   hn_level_of(g: number, ctrLo: number, ctrHi: number): number;
 }

@@ -60,8 +60,9 @@ export function planCatchUp(graph: HnswGraph, crcs: ArrayLike<number>): CatchUpP
 /**
  * Carries out a plan: deletes the listed nodes (neighbours repaired, ids
  * reclaimed; their vectors are gone, so no search), clears the slot map
- * entries of the slots to reinsert, inserts them with their `vec_crc`, and
- * consolidates any deleted node still named.
+ * entries of the slots to reinsert, inserts them with their `vec_crc`,
+ * refills the lists of nodes that lost edges in a lenient decode
+ * (`HnswGraph.refillDamaged`), and consolidates any deleted node still named.
  * @param graph the graph, with its store set to the collection's (`setStore`)
  * @param plan from {@linkcode planCatchUp} with the same `crcs`
  * @param crcs the collection slot map's `vec_crc` per slot
@@ -71,6 +72,7 @@ export function applyCatchUp(graph: HnswGraph, plan: CatchUpPlan, crcs: ArrayLik
   for (const n of plan.remove) if (graph.isLive(n)) graph.removeNode(n);
   for (const s of plan.insert) graph.unmapSlot(s);
   for (const s of plan.insert) graph.insert(s, crcs[s] >>> 0);
+  graph.refillDamaged();
   if (graph.stats().deleted > 0) graph.consolidate();
 }
 

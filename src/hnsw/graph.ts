@@ -257,6 +257,8 @@ export class HnswGraph {
   #generation = 0;
   #headerCount = 0;
   #problems: string[] = [];
+  /** live nodes that lost edges in a lenient decode, to refill once a store is set */
+  #damaged: number[] = [];
 
   private constructor(params: HnswParams, caps: { nodes: number; uppers: number; slots: number }) {
     checkParams(params);
@@ -1199,6 +1201,7 @@ export class HnswGraph {
     if (dropped) out.push(`${dropped} nodes dropped (bad blocks or broken records)`);
     // edges
     let cut = 0;
+    const damaged: number[] = [];
     const fixList = (base: number, count: number, l: number, self: number, arr: Uint32Array): number => {
       let k = 0;
       const seen = new Set<number>();
@@ -1217,6 +1220,7 @@ export class HnswGraph {
     for (let n = 0; n < nc; n++) {
       if (state[n] !== 1) continue;
       const b = n * w;
+      const cutBefore = cut;
       const c0 = fixList(b + 4, nodes[b + 1] >>> 16, 0, n, nodes);
       nodes[b + 1] = (nodes[b + 1] & 0xffff) | (c0 << 16);
       let u = nodes[b + 2];
@@ -1226,8 +1230,10 @@ export class HnswGraph {
         ups[ub + 1] = (ups[ub + 1] & 0xffff00ff) | (c << 8);
         u = ups[ub + 2];
       }
+      if (cut !== cutBefore) damaged.push(n);
     }
     if (cut) out.push(`${cut} edges cut (to dropped, free or too-low nodes)`);
+    this.#damaged = damaged;
     // free lists, rebuilt so the lowest ids are taken first
     let freeNode = NONE;
     for (let n = nc - 1; n >= 0; n--) {
@@ -1305,6 +1311,22 @@ export class HnswGraph {
     this.#need("removeNode");
     const r = this.#ex.hn_remove_node(this.#st.ptr, node);
     if (r < 0) throw this.#err(r, `remove of node ${node}`);
+  }
+
+  /**
+   * After a lenient decode: re-selects the lists of the live nodes that lost
+   * edges to dropped nodes from their two-hop neighbourhood (by the repair
+   * heuristic), so they are as well connected as before. Needs the store;
+   * {@linkcode catchUp} of ./catchup.ts calls it.
+   * @returns the nodes refilled
+   */
+  refillDamaged(): number {
+    this.#live();
+    this.#need("refillDamaged");
+    let n = 0;
+    for (const node of this.#damaged) if (this.#ex.hn_refill(this.#st.ptr, node) === 0) n++;
+    this.#damaged = [];
+    return n;
   }
 
   /** The vec_crc recorded in a node (for the catch-up), or -1 for a free node. */
