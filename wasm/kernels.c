@@ -88,6 +88,104 @@ void VX_EXPORT(vx_score_exact)(uint32_t elem, uint32_t metric, const uint8_t *st
 #undef CASE
 }
 
+/* ---- fast scores, two slots at a time ----------------------------------------- */
+
+/*
+ * The fast family of vx_simd.h for two stored vectors at once: each query
+ * block is loaded once for both, which is what limits a one-slot scan. Every
+ * accumulator sees exactly the operations of VX_FAST_BODY in the same order,
+ * so each result is bit-identical to vx_l2sq_<t> / vx_dot_<t> and the error
+ * bound vx_f32_eps applies unchanged.
+ */
+#define VX_FAST_PAIR(T, LOAD16, LOAD4, X, L2)                                                   \
+  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
+  size_t j = 0;                                                                                \
+  for (; j + 16 <= dim; j += 16) {                                                             \
+    v128_t q0 = wasm_v128_load(q + j), q1 = wasm_v128_load(q + j + 4);                         \
+    v128_t q2 = wasm_v128_load(q + j + 8), q3 = wasm_v128_load(q + j + 12);                    \
+    {                                                                                          \
+      const T *x = xa;                                                                         \
+      v128_t x0, x1, x2, x3;                                                                   \
+      LOAD16(j);                                                                               \
+      PAIR_STEP(a0, q0, x0, L2);                                                               \
+      PAIR_STEP(a1, q1, x1, L2);                                                               \
+      PAIR_STEP(a2, q2, x2, L2);                                                               \
+      PAIR_STEP(a3, q3, x3, L2);                                                               \
+    }                                                                                          \
+    {                                                                                          \
+      const T *x = xb;                                                                         \
+      v128_t x0, x1, x2, x3;                                                                   \
+      LOAD16(j);                                                                               \
+      PAIR_STEP(b0, q0, x0, L2);                                                               \
+      PAIR_STEP(b1, q1, x1, L2);                                                               \
+      PAIR_STEP(b2, q2, x2, L2);                                                               \
+      PAIR_STEP(b3, q3, x3, L2);                                                               \
+    }                                                                                          \
+  }                                                                                            \
+  out[0] = pair_tail_##T(L2, q, xa, dim, j, a0, a1, a2, a3);                                   \
+  out[1] = pair_tail_##T(L2, q, xb, dim, j, b0, b1, b2, b3);
+
+#define PAIR_STEP(acc, qv, xv, L2)                 \
+  do {                                             \
+    if (L2) {                                      \
+      v128_t e_ = wasm_f32x4_sub(qv, xv);          \
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(e_, e_)); \
+    } else {                                       \
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(qv, xv)); \
+    }                                              \
+  } while (0)
+
+/* The rest of VX_FAST_BODY after the 16-element blocks: the blocks of 4, the sums, the last elements. */
+#define PAIR_TAIL(T, LOAD4, X)                                                                              \
+  static VX_ALWAYS_INLINE float pair_tail_##T(int l2, const float *q, const T *x, size_t dim, size_t j,    \
+                                              v128_t a0, v128_t a1, v128_t a2, v128_t a3) {                \
+    for (; j + 4 <= dim; j += 4) {                                                                          \
+      v128_t x0 = LOAD4(j), q0 = wasm_v128_load(q + j);                                                     \
+      PAIR_STEP(a0, q0, x0, l2);                                                                            \
+    }                                                                                                       \
+    float s = vx_hsum_f32x4(a0, a1, a2, a3);                                                                \
+    for (; j < dim; j++) {                                                                                  \
+      float xj = X(j);                                                                                      \
+      if (l2) {                                                                                             \
+        float e = q[j] - xj;                                                                                \
+        s += e * e;                                                                                         \
+      } else {                                                                                              \
+        s += q[j] * xj;                                                                                     \
+      }                                                                                                     \
+    }                                                                                                       \
+    return s;                                                                                               \
+  }
+
+typedef float f32_t;
+typedef uint16_t f16_t;
+typedef int8_t i8_t;
+PAIR_TAIL(f32_t, VX_F32_LOAD4, VX_F32_X)
+PAIR_TAIL(f16_t, VX_F16_LOAD4, VX_F16_X)
+PAIR_TAIL(i8_t, VX_I8_LOAD4, VX_I8_X)
+
+static VX_ALWAYS_INLINE void pair_f32(int l2, const float *q, const f32_t *xa, const f32_t *xb, size_t dim, float *out) {
+  VX_FAST_PAIR(f32_t, VX_F32_LOAD16, VX_F32_LOAD4, VX_F32_X, l2)
+}
+static VX_ALWAYS_INLINE void pair_f16(int l2, const float *q, const f16_t *xa, const f16_t *xb, size_t dim, float *out) {
+  VX_FAST_PAIR(f16_t, VX_F16_LOAD16, VX_F16_LOAD4, VX_F16_X, l2)
+}
+static VX_ALWAYS_INLINE void pair_i8(int l2, const float *q, const i8_t *xa, const i8_t *xb, size_t dim, float *out) {
+  VX_FAST_PAIR(i8_t, VX_I8_LOAD16, VX_I8_LOAD4, VX_I8_X, l2)
+}
+
+/* Fast scores (squared distance for l2, else the dot product) of two stored vectors. */
+static VX_ALWAYS_INLINE void fast_pair(uint32_t elem, int l2, const float *q, const void *xa, const void *xb,
+                                       size_t dim, float *out) {
+  if (elem == VX_ELEM_F32) pair_f32(l2, q, xa, xb, dim, out);
+  else if (elem == VX_ELEM_F16) pair_f16(l2, q, xa, xb, dim, out);
+  else pair_i8(l2, q, xa, xb, dim, out);
+}
+
+/* Fast score of one stored vector. */
+static VX_ALWAYS_INLINE float fast_one(uint32_t elem, int l2, const float *q, const void *x, size_t dim) {
+  return l2 ? vx_l2sq(elem, q, x, dim) : vx_dot(elem, q, x, dim);
+}
+
 /* ---- fast candidates --------------------------------------------------------- */
 
 /* Max-heap of doubles (the root is the largest). */
@@ -116,10 +214,13 @@ static VX_ALWAYS_INLINE void heap_replace_root(double *h, uint32_t n, double v) 
   h[i] = v;
 }
 
+/* Slots scored per block: the fast pass fills a block of scores, then the bookkeeping runs over it. */
+#define BLOCK 64
+
 static VX_ALWAYS_INLINE uint32_t scan_impl(uint32_t elem, uint32_t metric, const uint8_t *store, uint32_t dim,
-                                        uint32_t count, const float *q, double qn, const float *norms,
-                                        const uint32_t *slots, uint32_t nslots, const uint8_t *allow, uint32_t k,
-                                        double *heap, uint32_t *cand, double *cand_lo) {
+                                           uint32_t count, const float *q, double qn, const float *norms,
+                                           const uint32_t *slots, uint32_t nslots, const uint8_t *allow, uint32_t k,
+                                           double *heap, uint32_t *cand, double *cand_lo) {
   size_t stride = (size_t)dim * vx_elem_size(elem);
   const double eps = vx_f32_eps(dim), abs_eps = vx_f32_abs_eps(dim);
   const double inf = __builtin_inf();
@@ -130,60 +231,107 @@ static VX_ALWAYS_INLINE uint32_t scan_impl(uint32_t elem, uint32_t metric, const
   const double cosc = eps * (1 + 0x1p-20);
   uint32_t hn = 0, nc = 0;
   double t = inf; /* root of the heap once it holds k values */
+  /*
+   * Quick rejection, derived from lo > t (the full test below decides; this
+   * one only skips slots it would reject, with a relative slack of 2^-30):
+   * l2: lo = s'(1 - c1) - c0 > t  <=>  s' > (t + c0) / (1 - c1) = lim;
+   * ip: lo = -d - ipc xn - A > t  <=>  d < -(t + A) - ipc xn;
+   * cosine: lo = -clamp(c + B) > t with c + B = (d + A) / (qn xn) + cosc
+   *   <=>  d < (-t - cosc) qn xn - A  (t < 1; with t >= 1 nothing is rejected).
+   * Before the heap is full nothing is rejected.
+   */
+  double lim = metric == VX_METRIC_L2 ? inf : -inf;
   uint32_t n = slots ? nslots : count;
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t s = slots ? slots[i] : i;
-    if (allow && !allow[s]) continue;
-    const uint8_t *x = store + s * stride;
-    double lo, hi;
-    if (metric == VX_METRIC_L2) {
-      double d = vx_l2sq(elem, q, x, dim);
-      double b = l2c1 * d + l2c0;
-      lo = d - b;
-      hi = d + b;
-    } else if (metric == VX_METRIC_IP) {
-      double d = vx_dot(elem, q, x, dim);
-      double xn = norms[s];
-      double b = ipc * xn + abs_eps;
-      lo = -d - b;
-      hi = -d + b;
-    } else {
-      double xn = norms[s];
-      if (qn == 0 || xn == 0) {
-        lo = hi = 0; /* exactly 0 (FORMAT.md §8.4) */
-      } else {
-        double d = vx_dot(elem, q, x, dim);
-        double qx = qn * xn;
-        double c = d / qx, b = cosc + abs_eps / qx;
-        double up = c + b, down = c - b;
-        lo = -(up > 1 ? 1 : up);
-        hi = -(down < -1 ? -1 : down);
+  float score[BLOCK];
+  uint32_t idx[BLOCK];
+  for (uint32_t base = 0; base < n; base += BLOCK) {
+    uint32_t m = n - base < BLOCK ? n - base : BLOCK;
+    /* The block's slots to score (those allowed). */
+    uint32_t nb = 0;
+    for (uint32_t i = 0; i < m; i++) {
+      uint32_t s = slots ? slots[base + i] : base + i;
+      if (!allow || allow[s]) idx[nb++] = s;
+    }
+    /* Fast pass over them, two at a time. */
+    uint32_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+      fast_pair(elem, metric == VX_METRIC_L2, q, store + idx[i] * stride, store + idx[i + 1] * stride, dim, score + i);
+    }
+    if (i < nb) score[i] = fast_one(elem, metric == VX_METRIC_L2, q, store + idx[i] * stride, dim);
+    /* Bounds, candidates and the heap of the k smallest upper bounds. */
+    for (uint32_t i = 0; i < nb; i++) {
+      uint32_t s = idx[i];
+      double d = score[i];
+      double lo, hi;
+      if (!(d - d == 0)) {
+        /* Overflow (or NaN from corrupt data): the f32 score says nothing; rescore exactly. */
+        cand[nc] = s;
+        cand_lo[nc++] = -inf;
+        continue;
       }
-    }
-    /* hi - lo is finite and >= 0 only for finite, non-NaN bounds. */
-    if (!(hi - lo >= 0 && hi - lo < inf)) {
-      cand[nc] = s;
-      cand_lo[nc++] = -inf;
-      continue;
-    }
-    if (lo <= t) {
-      cand[nc] = s;
-      cand_lo[nc++] = lo;
-    }
-    if (hn < k) {
-      heap_push(heap, &hn, hi);
-      if (hn == k) t = heap[0];
-    } else if (hi < t) {
-      heap_replace_root(heap, hn, hi);
-      t = heap[0];
+      if (metric == VX_METRIC_L2) {
+        if (d > lim) continue;
+        double b = l2c1 * d + l2c0;
+        lo = d - b;
+        hi = d + b;
+      } else if (metric == VX_METRIC_IP) {
+        double xn = norms[s];
+        if (d < lim - ipc * xn) continue;
+        double b = ipc * xn + abs_eps;
+        lo = -d - b;
+        hi = -d + b;
+      } else {
+        double xn = norms[s];
+        double qx = qn * xn;
+        if (d < lim * qx - abs_eps) continue;
+        if (qn == 0 || xn == 0) {
+          lo = hi = 0; /* exactly 0 (FORMAT.md §8.4) */
+        } else {
+          /* Both ends clamped like the score, so a dropped slot cannot tie a kept one at +-1. */
+          double c = d / qx, b = cosc + abs_eps / qx;
+          double up = c + b, down = c - b;
+          lo = -(up > 1 ? 1 : up < -1 ? -1 : up);
+          hi = -(down > 1 ? 1 : down < -1 ? -1 : down);
+        }
+      }
+      /* hi - lo is finite and >= 0 only for finite, non-NaN bounds (a corrupt norm can make them not). */
+      if (!(hi - lo >= 0 && hi - lo < inf)) {
+        cand[nc] = s;
+        cand_lo[nc++] = -inf;
+        continue;
+      }
+      if (lo <= t) {
+        cand[nc] = s;
+        cand_lo[nc++] = lo;
+      }
+      if (hn < k || hi < t) {
+        if (hn < k) {
+          heap_push(heap, &hn, hi);
+          if (hn < k) continue;
+        } else {
+          heap_replace_root(heap, hn, hi);
+        }
+        t = heap[0];
+        /* New quick-rejection limit for the new t, loosened by 2^-30. */
+        if (metric == VX_METRIC_L2) {
+          lim = (t + l2c0) / (1 - l2c1);
+          lim += (lim < 0 ? -lim : lim) * 0x1p-30;
+        } else if (metric == VX_METRIC_IP) {
+          lim = -(t + abs_eps);
+          lim -= (lim < 0 ? -lim : lim) * 0x1p-30 + abs_eps;
+        } else if (t < 1) {
+          lim = -t - cosc;
+          lim -= (lim < 0 ? -lim : lim) * 0x1p-30 + 0x1p-30;
+        }
+      }
     }
   }
   /* Keep the candidates that can still make the top k under the final bound. */
-  uint32_t m = 0;
+  uint32_t kept = 0;
   for (uint32_t i = 0; i < nc; i++) {
-    if (cand_lo[i] <= t) cand[m++] = cand[i];
+    if (cand_lo[i] <= t) cand[kept++] = cand[i];
   }
-  return m;
+  return kept;
 }
 
 /*
@@ -223,15 +371,32 @@ uint32_t VX_EXPORT(vx_scan_candidates)(uint32_t elem, uint32_t metric, const uin
 
 /*
  * Fast (f32) scores of n slots into out (f32): the squared distance for l2,
- * the dot product for ip and cosine (not divided by the norms). For
- * benchmarks and tests of the fast family; searches use vx_scan_candidates.
+ * the dot product for ip and cosine (not divided by the norms), bit-identical
+ * to vx_l2sq / vx_dot of vx_simd.h. For benchmarks and tests of the fast
+ * family; searches use vx_scan_candidates.
  */
 void VX_EXPORT(vx_score_fast)(uint32_t elem, uint32_t metric, const uint8_t *store, uint32_t dim, const float *q,
                               const uint32_t *slots, uint32_t n, float *out) {
-  size_t stride = (size_t)dim * vx_elem_size(elem);
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t s = slots ? slots[i] : i;
-    const uint8_t *x = store + s * stride;
-    out[i] = metric == VX_METRIC_L2 ? vx_l2sq(elem, q, x, dim) : vx_dot(elem, q, x, dim);
+#define FAST_ALL(E, L2)                                                                   \
+  do {                                                                                    \
+    size_t stride = (size_t)dim * vx_elem_size(E);                                        \
+    uint32_t i = 0;                                                                       \
+    for (; i + 2 <= n; i += 2) {                                                          \
+      uint32_t s = slots ? slots[i] : i, t = slots ? slots[i + 1] : i + 1;                \
+      fast_pair(E, L2, q, store + s * stride, store + t * stride, dim, out + i);          \
+    }                                                                                     \
+    if (i < n) out[i] = fast_one(E, L2, q, store + (slots ? slots[i] : i) * stride, dim); \
+  } while (0)
+  int l2 = metric == VX_METRIC_L2;
+  if (elem == VX_ELEM_F32) {
+    if (l2) FAST_ALL(VX_ELEM_F32, 1);
+    else FAST_ALL(VX_ELEM_F32, 0);
+  } else if (elem == VX_ELEM_F16) {
+    if (l2) FAST_ALL(VX_ELEM_F16, 1);
+    else FAST_ALL(VX_ELEM_F16, 0);
+  } else {
+    if (l2) FAST_ALL(VX_ELEM_I8, 1);
+    else FAST_ALL(VX_ELEM_I8, 0);
   }
+#undef FAST_ALL
 }

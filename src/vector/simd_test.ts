@@ -116,8 +116,16 @@ function queryFor(r: () => number, store: WasmStore, kind: string, f64: boolean)
   return f64 ? v : Float32Array.from(v);
 }
 
-Deno.test("simd: scanTopK equals scanStore + TopK on random stores (all types, metrics, awkward dims)", () => {
-  const r = rng(20240601);
+// VEXFS_SIMD_FUZZ=N adds N more seeds (a longer fuzz run than the suite's).
+const extraSeeds = Array.from({ length: Number(Deno.env.get("VEXFS_SIMD_FUZZ") ?? 0) }, (_, i) => 1000 + i);
+for (const seed of [20240601, 77, 4242, ...extraSeeds]) {
+  Deno.test(`simd: scanTopK equals scanStore + TopK on random stores (all types, metrics, awkward dims; seed ${seed})`, () => {
+    randomStores(seed);
+  });
+}
+
+function randomStores(seed: number): void {
+  const r = rng(seed);
   const dims = [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 63, 100, 129, 300];
   let cases = 0;
   for (const elem of ELEMS) {
@@ -144,7 +152,7 @@ Deno.test("simd: scanTopK equals scanStore + TopK on random stores (all types, m
     }
   }
   assert.ok(cases > 1000);
-});
+}
 
 Deno.test("simd: MNIST-like and 128-d stores with k = 10: same hits as the reference, few candidates rescored", () => {
   const r = rng(99);
@@ -281,6 +289,15 @@ Deno.test("simd: the fast f32 kernels agree with the exact ones within their doc
       const qn = norm(Float64Array.from(q.view));
       for (const [metric, code] of [["l2", 1], ["ip", 3]] as const) {
         K.vx_score_fast(codes[elem], code, store.dataPtr, dim, q.ptr, 0, 30, out.ptr);
+        // Two slots at a time give each slot the bits of the one-slot kernel.
+        const one = new WasmArray(Float32Array, 1), sl = new WasmArray(Uint32Array, 1);
+        for (let s = 0; s < 30; s++) {
+          sl.view[0] = s;
+          K.vx_score_fast(codes[elem], code, store.dataPtr, dim, q.ptr, sl.ptr, 1, one.ptr);
+          assert.ok(Object.is(one.view[0], out.view[s]), `${elem} dim ${dim} ${metric} slot ${s}: pair vs one`);
+        }
+        one.free();
+        sl.free();
         const exact = scoreAll(store, q.view, metric);
         for (let s = 0; s < 30; s++) {
           const want = metric === "l2" ? exact[s] ** 2 : exact[s];
