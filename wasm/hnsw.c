@@ -195,23 +195,23 @@ static float dist_slot(const u32 *g, const float *q, float qinv, u32 s) {
  * specialised copy per combination (the hot loops then have no dispatch). */
 #define KINDS(RET, FN, g, ...)                                                   \
   switch (g[F_METRIC] * 4 + g[F_ELEM]) {                                         \
-  case METRIC_L2 * 4 + ELEM_F32: RET FN(g, METRIC_L2, ELEM_F32, __VA_ARGS__);     \
-  case METRIC_L2 * 4 + ELEM_F16: RET FN(g, METRIC_L2, ELEM_F16, __VA_ARGS__);     \
-  case METRIC_L2 * 4 + ELEM_I8: RET FN(g, METRIC_L2, ELEM_I8, __VA_ARGS__);       \
-  case METRIC_COSINE * 4 + ELEM_F32: RET FN(g, METRIC_COSINE, ELEM_F32, __VA_ARGS__); \
-  case METRIC_COSINE * 4 + ELEM_F16: RET FN(g, METRIC_COSINE, ELEM_F16, __VA_ARGS__); \
-  case METRIC_COSINE * 4 + ELEM_I8: RET FN(g, METRIC_COSINE, ELEM_I8, __VA_ARGS__); \
-  case METRIC_IP * 4 + ELEM_F32: RET FN(g, METRIC_IP, ELEM_F32, __VA_ARGS__);     \
-  case METRIC_IP * 4 + ELEM_F16: RET FN(g, METRIC_IP, ELEM_F16, __VA_ARGS__);     \
-  default: RET FN(g, METRIC_IP, ELEM_I8, __VA_ARGS__);                            \
+  case METRIC_L2 * 4 + ELEM_F32: { RET FN(g, METRIC_L2, ELEM_F32, __VA_ARGS__); break; }     \
+  case METRIC_L2 * 4 + ELEM_F16: { RET FN(g, METRIC_L2, ELEM_F16, __VA_ARGS__); break; }     \
+  case METRIC_L2 * 4 + ELEM_I8: { RET FN(g, METRIC_L2, ELEM_I8, __VA_ARGS__); break; }       \
+  case METRIC_COSINE * 4 + ELEM_F32: { RET FN(g, METRIC_COSINE, ELEM_F32, __VA_ARGS__); break; } \
+  case METRIC_COSINE * 4 + ELEM_F16: { RET FN(g, METRIC_COSINE, ELEM_F16, __VA_ARGS__); break; } \
+  case METRIC_COSINE * 4 + ELEM_I8: { RET FN(g, METRIC_COSINE, ELEM_I8, __VA_ARGS__); break; } \
+  case METRIC_IP * 4 + ELEM_F32: { RET FN(g, METRIC_IP, ELEM_F32, __VA_ARGS__); break; }     \
+  case METRIC_IP * 4 + ELEM_F16: { RET FN(g, METRIC_IP, ELEM_F16, __VA_ARGS__); break; }     \
+  default: { RET FN(g, METRIC_IP, ELEM_I8, __VA_ARGS__); }                            \
   }
 
 /* The stored vector of slot s as f32: the store itself for f32, else decoded
  * into buf. */
-static const float *vec_f32(const u32 *g, u32 s, float *buf) {
+static ALWAYS_INLINE const float *vec_f32_k(const u32 *g, u32 elem, u32 s, float *buf) {
   const u32 dim = g[F_DIM];
   const u8 *x = PTR(u8, g[F_VEC]) + (__SIZE_TYPE__)s * g[F_STRIDE];
-  switch (g[F_ELEM]) {
+  switch (elem) {
   case ELEM_F32:
     return (const float *)x;
   case ELEM_F16: {
@@ -226,6 +226,8 @@ static const float *vec_f32(const u32 *g, u32 s, float *buf) {
   }
   }
 }
+
+static const float *vec_f32(const u32 *g, u32 s, float *buf) { return vec_f32_k(g, g[F_ELEM], s, buf); }
 
 /* 1/|x| of slot s for cosine (stored norm), 0 for a zero vector. */
 static inline float slot_inv(const u32 *g, u32 s) {
@@ -475,7 +477,7 @@ static void drain_sorted(pair *W, u32 nw, pair *cand) {
  * (times alpha: 1 for insertion as the paper; above 1 keeps longer edges, as
  * DiskANN's RobustPrune), up to maxc. The kept ones are moved to the front,
  * the rejected follow; returns the number kept. Candidates are live nodes. */
-static u32 heuristic_a(u32 *g, pair *cand, u32 n, u32 maxc, float alpha) {
+static ALWAYS_INLINE u32 heuristic_mk(u32 *g, u32 metric, u32 elem, pair *cand, u32 n, u32 maxc, float alpha) {
   if (n < maxc) return n;
   const u32 *map = n2s(g);
   float *ebuf = PTR(float, g[F_EBUF]);
@@ -485,10 +487,10 @@ static u32 heuristic_a(u32 *g, pair *cand, u32 n, u32 maxc, float alpha) {
     int good = 1;
     if (kept) {
       u32 es = map[e.id];
-      const float *ev = vec_f32(g, es, ebuf);
+      const float *ev = vec_f32_k(g, elem, es, ebuf);
       float einv = slot_inv(g, es);
       for (u32 j = 0; j < kept; j++) {
-        float d = dist_slot(g, ev, einv, map[cand[j].id]);
+        float d = dist_mk(g, metric, elem, ev, einv, map[cand[j].id]);
         dists++;
         if (d * alpha < e.d) {
           good = 0;
@@ -503,6 +505,9 @@ static u32 heuristic_a(u32 *g, pair *cand, u32 n, u32 maxc, float alpha) {
   }
   count_dists(g, dists);
   return kept;
+}
+static u32 heuristic_a(u32 *g, pair *cand, u32 n, u32 maxc, float alpha) {
+  KINDS(return, heuristic_mk, g, cand, n, maxc, alpha)
 }
 
 /* alpha of a repair's heuristic (FreshDiskANN uses 1.2 for its delete
@@ -701,7 +706,7 @@ static u32 random_level(const u32 *g, u64 ctr) {
 
 /* Adds the backlink n -> x at level l (x at distance dx from n), pruning n's
  * list by the heuristic when it is full (hnswlib's mutuallyConnectNewElement). */
-static void backlink(u32 *g, u32 n, u32 x, float dx, u32 l) {
+static ALWAYS_INLINE void backlink_mk(u32 *g, u32 metric, u32 elem, u32 n, u32 x, float dx, u32 l) {
   lst r = get_lst(g, n, l);
   u32 *nb = lst_nb(r);
   u32 c = lst_count(r);
@@ -719,21 +724,22 @@ static void backlink(u32 *g, u32 n, u32 x, float dx, u32 l) {
   const u32 *map = n2s(g);
   u32 ns = map[n];
   float *nbuf = PTR(float, g[F_NBUF]);
-  const float *nv = vec_f32(g, ns, nbuf);
+  const float *nv = vec_f32_k(g, elem, ns, nbuf);
   float ninv = slot_inv(g, ns);
   u32 k = 0;
   for (u32 i = 0; i < c; i++) {
     u32 t = nb[i];
     u32 s = map[t];
     if (s == NONE) continue; /* a deleted neighbour is dropped here */
-    cand[k++] = (pair){dist_slot(g, nv, ninv, s), t};
+    cand[k++] = (pair){dist_mk(g, metric, elem, nv, ninv, s), t};
   }
   count_dists(g, k);
   cand[k++] = (pair){dx, x};
   sort_pairs(cand, k);
-  k = heuristic(g, cand, k, maxc);
+  k = heuristic_mk(g, metric, elem, cand, k, maxc, 1.0f);
   write_list(g, n, l, cand, k);
 }
+static void backlink(u32 *g, u32 n, u32 x, float dx, u32 l) { KINDS(, backlink_mk, g, n, x, dx, l) }
 
 /* Connects node x (vector q) at level l to the selected cand[0..k) and them
  * back to it. */
