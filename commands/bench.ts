@@ -98,6 +98,7 @@ interface VectorsFlags {
   json?: boolean;
   keep?: boolean;
   profile?: boolean;
+  extend: boolean;
 }
 
 /** Parser for a comma-separated list of positive integers. */
@@ -156,6 +157,7 @@ function registerVectors(bench: Command, program: Command): void {
     .option("--json", "print the whole report as JSON on stdout (progress goes to stderr)")
     .option("--keep", "keep the work directory (image, indexes) afterwards")
     .option("--profile", "profile VexFS's build and its search at its best ef: where the time goes")
+    .option("--no-extend", "do not go on up to ef 6400 when recall stays below 0.97")
     .action(action("bench vectors", async (o: VectorsFlags) => {
       // 'vexfs bench' has options of the same names; the program's options are not positional, so commander
       // gives an option written after 'vectors' to 'bench' when both know it: take it from there
@@ -193,6 +195,7 @@ function registerVectors(bench: Command, program: Command): void {
           buildDir: o.buildDir,
           keep: o.keep,
           profile: o.profile,
+          extend: o.extend,
           version: program.version() ?? "unknown",
           command: ["vexfs", "bench", "vectors", ...args].join(" "),
           log: (l) => warn(c.dim(`bench vectors: ${l}`)),

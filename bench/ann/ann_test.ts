@@ -32,7 +32,7 @@ import {
 } from "./metrics.ts";
 import { plotData, plotSpec, renderSvg } from "./plot.ts";
 import { shortUrl, summarizeProfile } from "./profile.ts";
-import { parseProcMemory } from "./protocol.ts";
+import { efSequence, type Job, overlapRecall, parseProcMemory } from "./protocol.ts";
 import {
   renderVectorsMarkdown,
   summaryTable,
@@ -415,4 +415,17 @@ Deno.test("summarizeProfile: self time by function and by file, idle left out", 
   assertEquals(s.files.map((f) => f.name), ["src/vector/distance.ts", "src/hnsw/graph.ts", "(gc)", "wasm"]);
   assertEquals(shortUrl("file:///x/node_modules/vega/build/vega.js", "/repo"), "node_modules/vega/build/vega.js");
   assertEquals(shortUrl("ext:core/01_core.js", "/repo"), "runtime (ext:core)");
+});
+
+Deno.test("efSequence: the sweep, then the ladder while recall stays below the target", () => {
+  const job = {
+    efs: [10, 40],
+    extend: { gtIds: "", gtK: 2, recall: 0.9, efs: [20, 1200, 1600, 2400] },
+  } as unknown as Job;
+  let calls = 0;
+  const seq = [...efSequence(job, () => ++calls < 3)];
+  assertEquals(seq, [10, 40, 1200, 1600]); // 20 is below the sweep's last ef; the third check says stop
+  assertEquals([...efSequence({ efs: [10] } as unknown as Job, () => true)], [10]);
+  const gt = new Int32Array([1, 2, 9, 9, 3, 4, 9, 9]);
+  assertEquals(overlapRecall(new Int32Array([2, 1, 3, 5]), gt, 2, 4, 2), 0.75);
 });

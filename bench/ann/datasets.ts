@@ -181,6 +181,8 @@ export interface PreparedDataset {
   gtIds: Int32Array;
   gtDist: Float64Array;
   gtK: number;
+  /** the file of `gtIds` */
+  gtIdsFile: string;
   /** seconds the ground truth took (0 when it came from the cache) */
   gtSeconds: number;
   /** whether the files and ground truth came from the cache */
@@ -279,6 +281,7 @@ export async function prepareDataset(
     gtIds: await readI32(gtIdsPath),
     gtDist: await readF64(gtDistPath),
     gtK,
+    gtIdsFile: gtIdsPath,
     gtSeconds,
     cached: cached && gtCached,
     hash,

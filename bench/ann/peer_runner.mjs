@@ -40,6 +40,41 @@ function readF32(path) {
   return out;
 }
 
+/** |found ∩ true top k| / k over the queries (as overlapRecall in protocol.ts). */
+function overlapRecall(ids, gtIds, k, gtK, nq) {
+  let hit = 0;
+  for (let q = 0; q < nq; q++) {
+    const truth = new Set();
+    for (let j = 0; j < k; j++) truth.add(gtIds[q * gtK + j]);
+    for (let j = 0; j < k; j++) if (truth.has(ids[q * k + j])) hit++;
+  }
+  return nq ? hit / (nq * k) : 0;
+}
+
+/**
+ * The ef values to measure: job.efs, then the extension ladder (job.extend)
+ * while the last point's overlap recall is below its target (as efSequence in
+ * protocol.ts).
+ */
+function* efSequence(job, sweeps) {
+  let last = 0;
+  for (const ef of job.efs) {
+    last = ef;
+    yield ef;
+  }
+  if (!job.extend) return;
+  const b = readFileSync(job.extend.gtIds);
+  const gt = new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  for (const ef of job.extend.efs) {
+    if (ef <= last) continue;
+    const prev = sweeps[sweeps.length - 1];
+    if (overlapRecall(prev.ids, gt, job.k, job.extend.gtK, job.dataset.nq) >= job.extend.recall) return;
+    log(`${job.system}: recall still below ${job.extend.recall} at ef ${last}: ef ${ef}`);
+    last = ef;
+    yield ef;
+  }
+}
+
 function log(msg) {
   process.stderr.write(`${msg}\n`);
 }
@@ -134,7 +169,7 @@ function main() {
     const qs = [];
     for (let q = 0; q < nq; q++) qs.push(Array.from(queries.subarray(q * dim, (q + 1) * dim)));
     notes.push("queries passed as number[] (converted before timing); inserts convert each Float32Array row");
-    for (const ef of job.efs) {
+    for (const ef of efSequence(job, sweeps)) {
       index.setEf(ef);
       const s = sweep(
         nq,
@@ -179,7 +214,7 @@ function main() {
     const qs = [];
     for (let q = 0; q < nq; q++) qs.push(queries.slice(q * dim, (q + 1) * dim));
     let current = index;
-    for (const ef of job.efs) {
+    for (const ef of efSequence(job, sweeps)) {
       if (ef !== job.efs[0]) {
         current = new Index(config(ef));
         current.load(indexFile);

@@ -81,6 +81,13 @@ export interface Job {
   version?: string;
   /** queries run untimed before the first timed pass (default 50) */
   warmup?: number;
+  /**
+   * After job.efs, keep going up this ladder of ef while the overlap recall
+   * (|found ∩ true top k| / k, against the ground truth ids file) of the last
+   * point is below `recall`: a hard dataset then still gets a point above the
+   * target recall
+   */
+  extend?: { gtIds: string; gtK: number; recall: number; efs: number[] };
   /** VexFS library: profile the build (V8's sampling profiler) */
   profile?: boolean;
   /** VexFS library: no build; search the existing image at this ef only (null: exact), profiled */
@@ -175,5 +182,31 @@ export function processMemory(pid: number | "self" = "self"): { peak: number; rs
     return parseProcMemory(Deno.readTextFileSync(`/proc/${pid}/status`));
   } catch {
     return undefined;
+  }
+}
+
+/** |found ∩ true top k| / k over the queries (the stopping rule of {@linkcode Job.extend}). */
+export function overlapRecall(ids: Int32Array, gtIds: Int32Array, k: number, gtK: number, nq: number): number {
+  let hit = 0;
+  for (let q = 0; q < nq; q++) {
+    const truth = new Set<number>();
+    for (let j = 0; j < k; j++) truth.add(gtIds[q * gtK + j]);
+    for (let j = 0; j < k; j++) if (truth.has(ids[q * k + j])) hit++;
+  }
+  return nq ? hit / (nq * k) : 0;
+}
+
+/** The ef values to measure: job.efs, then (while `below(lastIds)` says so) the extension ladder. */
+export function* efSequence(job: Job, below: () => boolean): Generator<number> {
+  let last = 0;
+  for (const ef of job.efs) {
+    last = ef;
+    yield ef;
+  }
+  for (const ef of job.extend?.efs ?? []) {
+    if (ef <= last) continue;
+    if (!below()) return;
+    last = ef;
+    yield ef;
   }
 }

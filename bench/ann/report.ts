@@ -270,8 +270,10 @@ export function methodLines(r: VectorsReport): string[] {
   const s = r.settings;
   return [
     `every system in its own process, one at a time, single thread; HNSW M ${s.m}, efConstruction ${s.efConstruction}; ` +
-    `ef swept over ${
-      s.efs.join(", ")
+    `ef swept over ${s.efs.join(", ")}${
+      s.extendRecall !== undefined
+        ? ` (then on up 1200, 1600, 2400, 3200, 4800, 6400 while a system found fewer than ${s.extendRecall} of the true top k)`
+        : ""
     }; k = ${s.k}; each point is the fastest of up to ${s.runs} passes over the queries ` +
     `(no further pass after one longer than ${s.maxPassSeconds} s), after 50 untimed warm-up queries`,
     "recall@k as ann-benchmarks: a returned row counts when its true distance is within the k-th true distance + " +

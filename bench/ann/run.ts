@@ -35,6 +35,14 @@ import {
 
 /** The default ef sweep (ann-benchmarks' hnswlib sweep up to 800). */
 export const DEFAULT_EFS: readonly number[] = [10, 20, 40, 80, 120, 200, 400, 800];
+/**
+ * Beyond the sweep: while a system's last point finds fewer than this share
+ * of the true top k, it goes on up {@linkcode EXTEND_EFS} (uniform random
+ * vectors need an ef in the thousands for recall 0.95 at M 16).
+ */
+export const EXTEND_RECALL = 0.97;
+/** The ef ladder after the sweep. */
+export const EXTEND_EFS: readonly number[] = [1200, 1600, 2400, 3200, 4800, 6400];
 /** Default HNSW M and efConstruction (hnswlib's examples, and VexFS's defaults). */
 export const DEFAULT_M = 16;
 export const DEFAULT_EF_CONSTRUCTION = 200;
@@ -61,6 +69,8 @@ export interface VectorsBenchOptions {
   /** the C brute force's build (default bench/.build) */
   buildDir?: string;
   keep?: boolean;
+  /** go up {@linkcode EXTEND_EFS} while recall is below {@linkcode EXTEND_RECALL} (default true) */
+  extend?: boolean;
   /** profile VexFS's build and its search at its best ef (bench/ann/profile.ts) */
   profile?: boolean;
   version: string;
@@ -115,6 +125,8 @@ export interface VectorsReport {
   command: string;
   machine: MachineInfo;
   settings: {
+    /** the overlap recall below which the sweep went on up the ef ladder */
+    extendRecall?: number;
     k: number;
     m: number;
     efConstruction: number;
@@ -247,6 +259,9 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
         workDir: dir,
         out: `${dir}/${system}.result.json`,
         version: o.version,
+        ...(o.extend !== false
+          ? { extend: { gtIds: d.gtIdsFile, gtK: d.gtK, recall: EXTEND_RECALL, efs: [...EXTEND_EFS] } }
+          : {}),
         ...extra,
       });
       const runJob = async (j: Job, cmd: string, args: string[]): Promise<RunnerResult | string> => {
@@ -342,6 +357,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
       const image = `${dir}/vexfs.img`;
       const inodes = `${dir}/vexfs.inodes.i32`;
       let libraryExactOnly = false;
+      let libraryEfs: number[] = o.efs;
       let built = false;
       if (want("vexfs") || want("vexfs-exact") || want("vexfs-mount")) {
         log(`${id}: VexFS library`);
@@ -353,6 +369,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
         } else {
           built = true;
           libraryExactOnly = r.sweeps.filter((s) => s.label === "vexfs").every((s) => s.ef === null);
+          libraryEfs = r.sweeps.filter((s) => s.label === "vexfs" && s.ef !== null).map((s) => s.ef!);
           if (!want("vexfs")) r.sweeps = r.sweeps.filter((s) => s.label !== "vexfs");
           await add(r);
           const lib = systems.find((s) => s.system === "vexfs");
@@ -388,7 +405,15 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
           }
           if (target) {
             try {
-              const j = job("vexfs-mount", { image, inodes, dir: `${mnt}/v`, exactOnly: libraryExactOnly });
+              // the efs the library measured (its sweep and extension)
+              const j = job("vexfs-mount", {
+                image,
+                inodes,
+                dir: `${mnt}/v`,
+                exactOnly: libraryExactOnly,
+                efs: libraryEfs.length ? libraryEfs : o.efs,
+                extend: undefined,
+              });
               const r = await runJob(j, Deno.execPath(), [
                 "run",
                 "-A",
@@ -438,6 +463,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
     command: o.command,
     machine,
     settings: {
+      extendRecall: o.extend !== false ? EXTEND_RECALL : undefined,
       k: o.k,
       m: o.m,
       efConstruction: o.efConstruction,

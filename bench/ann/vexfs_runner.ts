@@ -30,7 +30,9 @@ import { ROOT_INO } from "../../src/format/constants.ts";
 import { vectorFileName } from "../vectors.ts";
 import { type CpuProfile, startProfile } from "./profile.ts";
 import {
+  efSequence,
   type Job,
+  overlapRecall,
   processMemory,
   readF32,
   readI32,
@@ -136,8 +138,15 @@ async function sweepAll(
   notes: string[],
 ): Promise<RunnerSweep[]> {
   const out: RunnerSweep[] = [];
-  for (const ef of job.efs) {
+  const gt = job.extend ? await readI32(job.extend.gtIds) : undefined;
+  let lastIds: Int32Array | undefined;
+  const below = () =>
+    !!gt && !!lastIds &&
+    overlapRecall(lastIds, gt, job.k, job.extend!.gtK, job.dataset.nq) < job.extend!.recall;
+  for (const ef of efSequence(job, below)) {
+    if (!job.efs.includes(ef)) log(`${label}: recall still below ${job.extend!.recall}: ef ${ef}`);
     const s = await sweepPoint(job, queries, rowOf, search, ef, label, first + out.length);
+    lastIds = await readI32(s.idsFile);
     out.push(s);
     if (s.method === "exact" && ef === job.efs[0]) {
       s.ef = null;
@@ -238,17 +247,7 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
   }
   phases["create files"] = tCreate / 1000;
   phases["set vectors"] = tSet / 1000;
-  // deno-lint-ignore no-explicit-any
-  const c = fs.collections as any;
   const collId = fs.collections.collectionOfDir(dir);
-  for (const name of ["buildIndex", "indexBuild", "build"]) {
-    if (typeof c[name] === "function") {
-      t = performance.now();
-      c[name](collId);
-      phases["index build"] = (performance.now() - t) / 1000;
-      break;
-    }
-  }
   t = performance.now();
   fs.sync();
   phases.sync = (performance.now() - t) / 1000;
