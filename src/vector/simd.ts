@@ -40,6 +40,8 @@ import { F16_TO_F32 } from "./f16.ts";
 import { TopK } from "./topk.ts";
 import { ELEM_CODE, elemSize, type ElemType, isMetric, MAX_DIM, type Metric, METRIC_CODE } from "./types.ts";
 
+export type { ElemType, Metric };
+
 /** The exports of the `kernels` module (wasm/kernels.c, wasm/crc32c.c); pointers are byte addresses. */
 export interface KernelsExports {
   /** FORMAT.md §8.5 norms of `count` slots into `out` (f32 each). */

@@ -89,7 +89,8 @@ export function growMemory(bytes: number): void {
 
 // ---- views -------------------------------------------------------------------
 
-type ViewCtor =
+/** The typed-array constructors whose views runtime.ts hands out ({@linkcode WasmArray}, the heap views). */
+export type ElementCtor =
   | Uint8ArrayConstructor
   | Int8ArrayConstructor
   | Uint16ArrayConstructor
@@ -100,9 +101,9 @@ type ViewCtor =
   | Float64ArrayConstructor;
 
 let viewBuf: ArrayBuffer | undefined;
-const views = new Map<ViewCtor, ArrayBufferView>();
+const views = new Map<ElementCtor, ArrayBufferView>();
 
-function whole<C extends ViewCtor>(C: C): InstanceType<C> {
+function whole<C extends ElementCtor>(C: C): InstanceType<C> {
   const b = buffer();
   if (b !== viewBuf) {
     views.clear();
@@ -427,9 +428,6 @@ export function heap(): WasmHeap {
 
 // ---- arrays in the heap ------------------------------------------------------------
 
-/** A typed-array constructor {@linkcode WasmArray} can hold. */
-export type ElementCtor = ViewCtor;
-
 const finalizer = new FinalizationRegistry<number>((ptr) => {
   try {
     heap().free(ptr);
@@ -452,6 +450,7 @@ export class WasmArray<C extends ElementCtor> {
   #token = {};
 
   /**
+   * Allocates `length` elements in the shared heap.
    * @param C element type, e.g. `Float32Array`
    * @param length elements (≥ 0)
    * @param zero clear the elements (default true)
