@@ -137,6 +137,8 @@ export interface RunnerResult {
   loadSeconds?: number;
   sweeps: RunnerSweep[];
   notes: string[];
+  /** VexFS mount: median µs of a call that does no search (open + FS_INFO ioctl + close), the floor of each query */
+  ioctlFloorUs?: number;
   /** CPU profiles written (`build`, `search`): their files */
   profiles?: Record<string, string>;
 }

@@ -210,12 +210,28 @@ export function phaseLines(r: VectorsReport): string[] {
     if (!v?.phases) continue;
     const ph = Object.entries(v.phases).map(([k, s]) => `${k} ${sig(s)}`).join(", ");
     const m = find(d, "vexfs-mount");
+    let overhead = "";
+    if (m) {
+      // the mount against the library at the same ef: what the trip through FUSE and the ioctl adds
+      const pairs = m.points.flatMap((mp) => {
+        const lp = v.points.find((x) => x.ef === mp.ef);
+        return lp ? [mp.p50Us - lp.p50Us] : [];
+      }).sort((a, b) => a - b);
+      if (pairs.length) {
+        overhead =
+          `; through the mount each query costs ${sig(pairs[Math.floor(pairs.length / 2)])} µs more than in the ` +
+          `library at the same ef (median over the efs, p50 against p50)`;
+      }
+      if (m.ioctlFloorUs !== undefined) {
+        overhead += `; an ioctl call with no search (open + FS_INFO + close) takes ${sig(m.ioctlFloorUs)} µs`;
+      }
+    }
     out.push(
       `${d.id}: VexFS build ${sig(v.buildSeconds)} s (${ph} s); first answer after opening the image ${
         sig(v.loadSeconds)
       } s${m?.loadSeconds !== undefined ? `, after mounting it ${sig(m.loadSeconds)} s` : ""}${
         v.indexBytesNote ? `; index: ${v.indexBytesNote}` : ""
-      }`,
+      }${overhead}`,
     );
   }
   return out;

@@ -97,6 +97,8 @@ export interface SystemReport {
   baseRssBytes?: number;
   /** seconds to the first answer of a freshly opened index */
   loadSeconds?: number;
+  /** the mount: median µs of an ioctl call with no search (open + FS_INFO + close) */
+  ioctlFloorUs?: number;
   points: SweepPoint[];
   /** id-overlap recall of each point (same order) */
   idRecalls?: number[];
@@ -289,6 +291,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
                 peakRssBytes: r.peakRssBytes,
                 baseRssBytes: r.baseRssBytes,
                 loadSeconds: r.loadSeconds,
+                ioctlFloorUs: r.ioctlFloorUs,
               }
               : {}),
             points: s.points,
