@@ -1,7 +1,11 @@
 /**
  * Operations on a file's extent list held in memory: a sorted,
- * non-overlapping `Extent[]` (docs/FORMAT.md §5.2). The on-disk tree is
- * rebuilt from this list by the engine whenever it changes.
+ * non-overlapping `Extent[]` (docs/FORMAT.md §5.2). The engine writes the
+ * on-disk tree from this list whenever it changes; the functions that change
+ * it report the lowest list index they changed, so that the engine rewrites
+ * only the tree leaves from there on (one leaf for an append) instead of the
+ * whole tree. Every function costs O(log n) plus the entries it changes
+ * (`Array.prototype.splice` of the tail aside), never a pass over the list.
  * @module
  */
 import { EXT_MAX_LEN, EXT_UNWRITTEN } from "../format/constants.ts";
@@ -73,20 +77,33 @@ export function segments(
   return out;
 }
 
-/** Inserts a new extent (which must not overlap any) and merges it with contiguous neighbours. */
-export function insertExtent(exts: Extent[], ext: Extent): void {
+/**
+ * Inserts a new extent (which must not overlap any) and merges it with
+ * contiguous neighbours.
+ * @returns the lowest index of `exts` that changed
+ */
+export function insertExtent(exts: Extent[], ext: Extent): number {
   let i = firstEndingAfter(exts, ext.logical);
-  exts.splice(i, 0, { ...ext });
+  if (i === exts.length) exts.push({ ...ext });
+  else exts.splice(i, 0, { ...ext });
   // merge with previous
   if (i > 0 && canMerge(exts[i - 1], exts[i])) {
     exts[i - 1].length += exts[i].length;
-    exts.splice(i, 1);
+    if (i === exts.length - 1) exts.pop();
+    else exts.splice(i, 1);
     i--;
   }
   if (i + 1 < exts.length && canMerge(exts[i], exts[i + 1])) {
     exts[i].length += exts[i + 1].length;
     exts.splice(i + 1, 1);
   }
+  return i;
+}
+
+/** File block just past the last mapped one (0 for an empty list). */
+export function mappedEnd(exts: readonly Extent[]): number {
+  const e = exts[exts.length - 1];
+  return e ? e.logical + e.length : 0;
 }
 
 function canMerge(a: Extent, b: Extent): boolean {
@@ -99,6 +116,7 @@ function canMerge(a: Extent, b: Extent): boolean {
  * Removes the mapping of file blocks [from, to) (to = Infinity for "to the
  * end"), splitting extents at the edges.
  * @returns the device block ranges that were unmapped, to be freed by the caller
+ *   (the list changes from index `firstEndingAfter(exts, from)` on)
  */
 export function punch(
   exts: Extent[],
@@ -138,32 +156,35 @@ export function punch(
   return freed;
 }
 
-/** Clears the UNWRITTEN flag on file blocks [lblk, lblk+count), splitting extents as needed. */
-export function markWritten(exts: Extent[], lblk: number, count: number): void {
+/**
+ * Sets or clears the UNWRITTEN flag of file blocks [lblk, lblk+count),
+ * splitting extents at the edges and merging the neighbours that became
+ * compatible (only around the range).
+ * @returns the lowest index of `exts` that changed, or -1 when nothing did
+ */
+function setUnwritten(exts: Extent[], lblk: number, count: number, unwritten: boolean): number {
   const end = lblk + count;
-  let i = firstEndingAfter(exts, lblk);
+  const i0 = firstEndingAfter(exts, lblk);
+  let i = i0;
+  let changed = -1;
   while (i < exts.length && exts[i].logical < end) {
     const e = exts[i];
-    if (!(e.flags & EXT_UNWRITTEN)) {
+    if (((e.flags & EXT_UNWRITTEN) !== 0) === unwritten) {
       i++;
       continue;
     }
+    if (changed < 0) changed = i;
     const s = Math.max(lblk, e.logical);
     const t = Math.min(end, e.logical + e.length);
     const parts: Extent[] = [];
     if (s > e.logical) {
-      parts.push({
-        logical: e.logical,
-        physical: e.physical,
-        length: s - e.logical,
-        flags: e.flags,
-      });
+      parts.push({ logical: e.logical, physical: e.physical, length: s - e.logical, flags: e.flags });
     }
     parts.push({
       logical: s,
       physical: e.physical + (s - e.logical),
       length: t - s,
-      flags: e.flags & ~EXT_UNWRITTEN,
+      flags: unwritten ? e.flags | EXT_UNWRITTEN : e.flags & ~EXT_UNWRITTEN,
     });
     if (t < e.logical + e.length) {
       parts.push({
@@ -173,14 +194,36 @@ export function markWritten(exts: Extent[], lblk: number, count: number): void {
         flags: e.flags,
       });
     }
-    exts.splice(i, 1, ...parts);
+    if (parts.length === 1) exts[i] = parts[0];
+    else exts.splice(i, 1, ...parts);
     i += parts.length;
   }
-  // merge neighbours that became compatible
-  for (let k = exts.length - 1; k > 0; k--) {
+  if (changed < 0) return -1;
+  // merge neighbours that became compatible, from just after the range back to just before it
+  const lo = Math.max(1, changed);
+  for (let k = Math.min(i, exts.length - 1); k >= lo; k--) {
     if (canMerge(exts[k - 1], exts[k])) {
       exts[k - 1].length += exts[k].length;
       exts.splice(k, 1);
     }
   }
+  return Math.max(0, changed - 1);
+}
+
+/**
+ * Clears the UNWRITTEN flag on file blocks [lblk, lblk+count), splitting
+ * extents as needed.
+ * @returns the lowest index of `exts` that changed, or -1 when nothing did
+ */
+export function markWritten(exts: Extent[], lblk: number, count: number): number {
+  return setUnwritten(exts, lblk, count, false);
+}
+
+/**
+ * Sets the UNWRITTEN flag on file blocks [lblk, lblk+count) (they keep
+ * their device blocks but read as zeros), splitting extents as needed.
+ * @returns the lowest index of `exts` that changed, or -1 when nothing did
+ */
+export function markUnwritten(exts: Extent[], lblk: number, count: number): number {
+  return setUnwritten(exts, lblk, count, true);
 }

@@ -64,7 +64,15 @@ import { decodeXattrBlock, encodeXattrBlock } from "../format/xattr.ts";
 import { dirHash } from "../format/hash.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import { insertExtent, markWritten, punch, segments } from "./extentmap.ts";
+import {
+  firstEndingAfter,
+  insertExtent,
+  mappedEnd,
+  markUnwritten,
+  markWritten,
+  punch,
+  segments,
+} from "./extentmap.ts";
 import {
   type DirBlocks,
   dirEntryCount,
@@ -162,8 +170,20 @@ export interface InodeState {
   exts?: Extent[];
   /** blocks of the on-disk extent tree (excluding the root in the inode) */
   treeBlocks?: number[];
+  /**
+   * The same blocks by level, leaves first, each level in key order, when
+   * the tree has the canonical shape the engine writes (every node full but
+   * the last of its level): then a change rewrites only the nodes from the
+   * one holding the first changed extent on (one leaf and the path above it
+   * for an append). Undefined when unknown, so the next change rewrites the
+   * whole tree in that shape.
+   */
+  treeLevels?: number[][];
   dirty: boolean;
 }
+
+/** Largest preallocation of an internal file, in bytes (see {@link Vexfs.write}). */
+const PREALLOC_MAX_BYTES = 8 << 20;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -232,6 +252,8 @@ export class Vexfs {
   #revokes: number[] = [];
   /** superblock image of the last commit, to tell whether the superblock changed since */
   #sbCommitted?: Uint8Array;
+  /** Extent tree blocks written (nodes encoded, the root in the inode aside), for tests and benchmarks. */
+  treeNodesWritten = 0;
 
   private constructor(dev: BlockDevice, sb: Superblock, readOnly: boolean) {
     this.dev = dev;
@@ -627,9 +649,9 @@ export class Vexfs {
       rdev: 0,
       data: new Uint8Array(INODE_DATA_SIZE),
     };
-    const n: InodeState = { ino, d, exts: [], treeBlocks: [], dirty: true };
+    const n: InodeState = { ino, d, exts: [], treeBlocks: [], treeLevels: [], dirty: true };
     this.#markInodeDirty(n);
-    this.#storeExtents(n);
+    this.#storeExtents(n, 0);
     this.#inodes.set(ino, n);
     return n;
   }
@@ -715,10 +737,13 @@ export class Vexfs {
     if (n.d.flags & IFL_INLINE) {
       n.exts = [];
       n.treeBlocks = [];
+      n.treeLevels = [];
       return n.exts;
     }
     const exts: Extent[] = [];
     const tree: number[] = [];
+    /** tree nodes by depth (0: leaves), in key order: block and entries */
+    const shape: { block: number; count: number }[][] = [];
     const walk = (node: ReturnType<typeof decodeExtentNode>, level: number) => {
       if (node.depth === 0) {
         for (const e of (node as { extents: Extent[] }).extents) exts.push(e);
@@ -738,6 +763,10 @@ export class Vexfs {
         }
         tree.push(ix.child);
         const child = decodeExtentNode(b, n.ino);
+        const entries = child.depth === 0
+          ? (child as { extents: Extent[] }).extents.length
+          : (child as { index: unknown[] }).index.length;
+        (shape[child.depth] ??= []).push({ block: ix.child, count: entries });
         if (child.depth !== node.depth - 1) {
           throw new FsError(
             "EUCLEAN",
@@ -747,7 +776,8 @@ export class Vexfs {
         walk(child, level + 1);
       }
     };
-    walk(decodeExtentNode(n.d.data, n.ino), 0);
+    const root = decodeExtentNode(n.d.data, n.ino);
+    walk(root, 0);
     for (let i = 0; i < exts.length; i++) {
       const e = exts[i];
       this.#checkBlockNo(e.physical, n.ino, e.length);
@@ -762,7 +792,35 @@ export class Vexfs {
     for (const b of tree) this.#checkInUse(n.ino, b, 1);
     n.exts = exts;
     n.treeBlocks = tree;
+    n.treeLevels = this.#canonical(exts.length, root.depth, shape) ? shape.map((l) => l.map((x) => x.block)) : undefined;
     return exts;
+  }
+
+  /**
+   * Nodes per level of the canonical tree of `count` extents, leaves first
+   * (empty when they fit in the inode's root); its length is the root's depth.
+   */
+  #treeShape(count: number): number[] {
+    const out: number[] = [];
+    if (count <= EXT_ROOT_MAX) return out;
+    const m = extentBlockMax(this.blockSize);
+    let nodes = Math.ceil(count / m);
+    out.push(nodes);
+    while (nodes > EXT_ROOT_MAX) {
+      nodes = Math.ceil(nodes / m);
+      out.push(nodes);
+    }
+    return out;
+  }
+
+  /** Whether a loaded tree (root depth and nodes by depth) has the canonical shape of {@link #treeShape}. */
+  #canonical(count: number, depth: number, shape: { count: number }[][]): boolean {
+    const want = this.#treeShape(count);
+    if (depth !== want.length || shape.length !== want.length) return false;
+    const m = extentBlockMax(this.blockSize);
+    return want.every((nodes, l) =>
+      shape[l].length === nodes && shape[l].every((x, i) => i === nodes - 1 ? x.count > 0 : x.count === m)
+    );
   }
 
   /** A block an inode uses must be marked in use: a free bit means a damaged bitmap (or tree). */
@@ -801,91 +859,91 @@ export class Vexfs {
     return total;
   }
 
-  /** Rebuilds the on-disk extent tree of `n` from its extent list. */
-  #storeExtents(n: InodeState): void {
+  /**
+   * Writes the on-disk extent tree of `n` after its extent list changed from
+   * index `from` on: in the canonical shape (every node full but the last of
+   * its level), only the nodes holding entries from `from` on are rewritten,
+   * with their index path and the root in the inode, so appending costs the
+   * same at 10 extents or 100,000; a tree of unknown shape is rewritten whole
+   * (reusing its blocks). Tree blocks are allocated or freed as the shape
+   * needs.
+   * @throws FsError EFBIG past 5 levels, ENOSPC when a new tree block does not fit
+   */
+  #storeExtents(n: InodeState, from: number): void {
     const exts = n.exts!;
-    const old = n.treeBlocks ?? [];
     const m = extentBlockMax(this.blockSize);
+    const want = this.#treeShape(exts.length);
+    if (want.length > EXT_MAX_DEPTH) throw new FsError("EFBIG", `inode ${n.ino}: too many extents`);
     n.d.flags &= ~IFL_INLINE;
-    if (exts.length <= EXT_ROOT_MAX) {
-      for (const b of old) this.bfree(b, 1);
-      n.d.blocks -= old.length;
-      n.treeBlocks = [];
-      const root = new Uint8Array(INODE_DATA_SIZE);
-      encodeExtentNode(
-        { depth: 0, max: EXT_ROOT_MAX, extents: exts },
-        root,
-        n.ino,
-      );
-      n.d.data = root;
-      this.dirty(n);
-      return;
+    let old = n.treeLevels;
+    const pool: number[] = [];
+    if (!old) {
+      pool.push(...(n.treeBlocks ?? []));
+      old = [];
+      from = 0;
     }
-    const need = this.treeBlocksFor(exts.length);
-    const blocks = old.slice(0, need);
-    for (const b of old.slice(need)) this.bfree(b, 1);
-    n.d.blocks -= Math.max(0, old.length - need);
-    while (blocks.length < need) {
-      const r = this.balloc(
-        blocks.length ? blocks[blocks.length - 1] + 1 : (exts[0]?.physical ?? 0),
-        need - blocks.length,
-      );
-      for (let i = 0; i < r.length; i++) blocks.push(r.start + i);
-      n.d.blocks += r.length;
-    }
-    let bi = 0;
-    // leaves
-    let level: { logical: number; child: number }[] = [];
-    for (let i = 0; i < exts.length; i += m) {
-      const b = blocks[bi++];
-      const buf = this.cache.getNew(b);
-      encodeExtentNode(
-        { depth: 0, max: m, extents: exts.slice(i, i + m) },
-        buf,
-        n.ino,
-        this.blockSize,
-      );
-      level.push({ logical: exts[i].logical, child: b });
-    }
-    let depth = 1;
-    while (level.length > EXT_ROOT_MAX) {
-      const next: { logical: number; child: number }[] = [];
-      for (let i = 0; i < level.length; i += m) {
-        const b = blocks[bi++];
-        const buf = this.cache.getNew(b);
-        encodeExtentNode(
-          { depth, max: m, index: level.slice(i, i + m) },
-          buf,
-          n.ino,
-          this.blockSize,
-        );
-        next.push({ logical: level[i].logical, child: b });
+    let changed = !n.treeLevels;
+    const free = (b: number) => {
+      this.bfree(b, 1);
+      n.d.blocks--;
+      changed = true;
+    };
+    /** the key of node `i` of level `l`: the first logical block below it */
+    const key = (l: number, i: number) => exts[i * m ** (l + 1)].logical;
+    const levels: number[][] = [];
+    let first = from; // first changed entry of the level being written
+    for (let l = 0; l < want.length; l++) {
+      const blocks = old[l] ? [...old[l]] : [];
+      first = Math.floor(first / m);
+      while (blocks.length > want[l]) free(blocks.pop()!);
+      if (blocks.length < want[l]) {
+        first = Math.min(first, blocks.length);
+        changed = true;
+        while (blocks.length < want[l] && pool.length) blocks.push(pool.shift()!);
+        while (blocks.length < want[l]) {
+          const goal = blocks.length ? blocks[blocks.length - 1] + 1 : (levels[l - 1]?.at(-1) ?? exts[0].physical) + 1;
+          const r = this.balloc(goal, want[l] - blocks.length);
+          for (let k = 0; k < r.length; k++) blocks.push(r.start + k);
+          n.d.blocks += r.length;
+        }
       }
-      level = next;
-      depth++;
+      for (let i = first; i < want[l]; i++) {
+        this.treeNodesWritten++;
+        const buf = this.cache.getNew(blocks[i]);
+        if (l === 0) {
+          encodeExtentNode({ depth: 0, max: m, extents: exts.slice(i * m, (i + 1) * m) }, buf, n.ino, this.blockSize);
+        } else {
+          const index = [];
+          for (let c = i * m; c < Math.min((i + 1) * m, want[l - 1]); c++) {
+            index.push({ logical: key(l - 1, c), child: levels[l - 1][c] });
+          }
+          encodeExtentNode({ depth: l, max: m, index }, buf, n.ino, this.blockSize);
+        }
+      }
+      levels.push(blocks);
     }
-    if (depth > EXT_MAX_DEPTH) {
-      throw new FsError("EFBIG", `inode ${n.ino}: too many extents`);
-    }
+    for (let l = want.length; l < old.length; l++) for (const b of old[l]) free(b);
+    for (const b of pool) free(b);
     const root = new Uint8Array(INODE_DATA_SIZE);
-    encodeExtentNode({ depth, max: EXT_ROOT_MAX, index: level }, root, n.ino);
+    const depth = want.length;
+    if (depth === 0) encodeExtentNode({ depth: 0, max: EXT_ROOT_MAX, extents: exts }, root, n.ino);
+    else {
+      const index = levels[depth - 1].map((child, i) => ({ logical: key(depth - 1, i), child }));
+      encodeExtentNode({ depth, max: EXT_ROOT_MAX, index }, root, n.ino);
+    }
     n.d.data = root;
-    n.treeBlocks = blocks;
+    n.treeLevels = levels;
+    if (changed) n.treeBlocks = levels.flat();
     this.dirty(n);
   }
 
   /** Physical block of file block `lblk`, or 0 for a hole. */
   bmap(n: InodeState, lblk: number): number {
-    const s = segments(this.extents(n), lblk, 1)[0];
-    return s.physical ?? 0;
+    const exts = this.extents(n);
+    const e = exts[firstEndingAfter(exts, lblk)];
+    return e && e.logical <= lblk ? e.physical + (lblk - e.logical) : 0;
   }
 
-  /**
-   * Maps file blocks [lblk, lblk+count), allocating blocks for holes.
-   * Newly allocated blocks are zero-filled on the device when `zeroNew`.
-   * @returns the blocks that were newly allocated (as file-block ranges)
-   * @throws FsError ENOSPC before changing anything if space does not suffice
-   */
   /**
    * Whether allocating file blocks `lblk .. lblk+count-1` of `n` fits in the
    * free space: the data blocks of its holes, the extent tree blocks they may
@@ -900,6 +958,24 @@ export class Vexfs {
     return need + Math.max(0, treeNeed) + 1 <= this.blockMap.available;
   }
 
+  /**
+   * Blocks an internal file ending at file block `end` preallocates past it:
+   * a quarter of its length, at least 4 blocks and at most 8 MiB, so that a
+   * file of n blocks is in O(log n) extents while small and n / 8 MiB after
+   * (see {@link Vexfs.write}).
+   */
+  #preallocWindow(end: number): number {
+    return Math.min(Math.floor(PREALLOC_MAX_BYTES / this.blockSize), Math.max(4, end >> 2));
+  }
+
+  /**
+   * Maps file blocks [lblk, lblk+count), allocating blocks for holes (with
+   * extent `flags`). An internal file that grows at its end also gets
+   * {@link #preallocWindow} blocks past it as an UNWRITTEN extent, when
+   * space is plentiful, so its store stays in few extents.
+   * @returns the file-block ranges newly allocated, the preallocation included
+   * @throws FsError ENOSPC before changing anything if space does not suffice
+   */
   #allocRange(
     n: InodeState,
     lblk: number,
@@ -907,8 +983,7 @@ export class Vexfs {
     flags = 0,
   ): { lblk: number; count: number }[] {
     const exts = this.extents(n);
-    const segs = segments(exts, lblk, count);
-    const holes = segs.filter((s) => s.physical === null);
+    const holes = segments(exts, lblk, count).filter((s) => s.physical === null);
     const need = holes.reduce((a, s) => a + s.count, 0);
     if (need === 0) return [];
     if (!this.#fits(n, lblk, count)) {
@@ -918,38 +993,48 @@ export class Vexfs {
       );
     }
     const added: { lblk: number; count: number }[] = [];
+    let low = Infinity;
+    const goalFor = (l: number) => {
+      const p = l > 0 ? this.bmap(n, l - 1) : 0;
+      return p ? p + 1 : this.blockMap.rotor;
+    };
     for (const h of holes) {
       let l = h.lblk;
       let left = h.count;
       while (left > 0) {
-        const prev = segments(exts, Math.max(0, l - 1), 1)[0];
-        const goal = l > 0 && prev.physical !== null ? prev.physical + 1 : this.blockMap.rotor;
-        const r = this.balloc(goal, left);
-        insertExtent(exts, {
-          logical: l,
-          physical: r.start,
-          length: r.length,
-          flags,
-        });
+        const r = this.balloc(goalFor(l), left);
+        low = Math.min(low, insertExtent(exts, { logical: l, physical: r.start, length: r.length, flags }));
         added.push({ lblk: l, count: r.length });
         n.d.blocks += r.length;
         l += r.length;
         left -= r.length;
       }
     }
-    this.#storeExtents(n);
+    const end = lblk + count;
+    if ((n.d.flags & IFL_INTERNAL) && flags === 0 && mappedEnd(exts) === end) {
+      const extra = Math.min(this.#preallocWindow(end), Math.floor(this.blockMap.available / 16));
+      const treeNeed = Math.max(0, this.treeBlocksFor(exts.length + 1) - (n.treeBlocks?.length ?? 0));
+      if (extra > 0 && extra + treeNeed + 1 <= this.blockMap.available) {
+        const r = this.balloc(goalFor(end), extra);
+        low = Math.min(low, insertExtent(exts, { logical: end, physical: r.start, length: r.length, flags: EXT_UNWRITTEN }));
+        added.push({ lblk: end, count: r.length });
+        n.d.blocks += r.length;
+      }
+    }
+    this.#storeExtents(n, low);
     return added;
   }
 
   /** Frees every block of `n` at or beyond file block `fromLblk`. */
   #truncateBlocks(n: InodeState, fromLblk: number): void {
     const exts = this.extents(n);
+    const low = firstEndingAfter(exts, fromLblk);
     const freed = punch(exts, fromLblk);
     for (const f of freed) {
       this.bfree(f.start, f.count);
       n.d.blocks -= f.count;
     }
-    this.#storeExtents(n);
+    if (freed.length || !n.treeLevels) this.#storeExtents(n, low);
   }
 
   // ---------------------------------------------------------------- file data
@@ -1069,11 +1154,12 @@ export class Vexfs {
       const bs = this.blockSize;
       const first = Math.floor(offset / bs);
       const last = Math.floor((offset + data.length - 1) / bs);
-      const before = this.extents(n).map((e) => ({ ...e }));
       const fresh = this.#allocRange(n, first, last - first + 1);
       const isFresh = (l: number) => fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
+      let unwritten = false;
       try {
         for (const s of segments(n.exts!, first, last - first + 1)) {
+          if (s.unwritten) unwritten = true;
           const segStart = s.lblk * bs;
           const from = Math.max(segStart, offset);
           const to = Math.min((s.lblk + s.count) * bs, offset + data.length);
@@ -1098,20 +1184,22 @@ export class Vexfs {
           }
         }
       } catch (e) {
-        // I/O failed: undo the allocation so no block is lost
+        // I/O failed: undo the allocation (only it: punching exactly the new
+        // ranges gives back the list as it was) so no block is lost
+        let low = Infinity;
         for (const r of fresh) {
+          low = Math.min(low, firstEndingAfter(n.exts!, r.lblk));
           for (const f of punch(n.exts!, r.lblk, r.lblk + r.count)) {
             this.bfree(f.start, f.count);
             n.d.blocks -= f.count;
           }
         }
-        n.exts = before;
-        this.#storeExtents(n);
+        if (fresh.length) this.#storeExtents(n, low);
         throw e;
       }
-      if (n.exts!.some((e) => e.flags & EXT_UNWRITTEN)) {
-        markWritten(n.exts!, first, last - first + 1);
-        this.#storeExtents(n);
+      if (unwritten) {
+        const low = markWritten(n.exts!, first, last - first + 1);
+        if (low >= 0) this.#storeExtents(n, low);
       }
       if (offset + data.length > n.d.size) n.d.size = offset + data.length;
       const now = nowTimespec();
@@ -1176,7 +1264,17 @@ export class Vexfs {
       }
       const bs = this.blockSize;
       if (size < n.d.size) {
-        this.#truncateBlocks(n, Math.ceil(size / bs));
+        const eof = Math.ceil(size / bs);
+        // An internal file keeps its preallocation window past the new end
+        // (its blocks there become UNWRITTEN), so that a store shrinking and
+        // growing by one slot at a window's edge does not free and
+        // reallocate the window each time.
+        const keep = size && (n.d.flags & IFL_INTERNAL) ? this.#preallocWindow(eof) : 0;
+        this.#truncateBlocks(n, eof + keep);
+        if (keep) {
+          const low = markUnwritten(n.exts!, eof, keep);
+          if (low >= 0) this.#storeExtents(n, low);
+        }
         if (size % bs) {
           const s = segments(n.exts!, Math.floor(size / bs), 1)[0];
           if (s.physical !== null && !s.unwritten) {
@@ -1239,11 +1337,12 @@ export class Vexfs {
           }
         };
         if (fullTo > fullFrom) {
+          const low = firstEndingAfter(this.extents(n), fullFrom);
           for (const f of punch(this.extents(n), fullFrom, fullTo)) {
             this.bfree(f.start, f.count);
             n.d.blocks -= f.count;
           }
-          this.#storeExtents(n);
+          this.#storeExtents(n, low);
           zero(offset, fullFrom * bs);
           zero(fullTo * bs, end);
         } else if (end > offset) { // a hole at or past the end of file changes nothing
@@ -1304,7 +1403,7 @@ export class Vexfs {
           throw new FsError("ENOSPC", "no space left on device");
         }
         const r = this.balloc(goal, 1);
-        insertExtent(exts, {
+        const low = insertExtent(exts, {
           logical: l,
           physical: r.start,
           length: 1,
@@ -1312,7 +1411,7 @@ export class Vexfs {
         });
         n.d.blocks += 1;
         n.d.size += bs;
-        this.#storeExtents(n);
+        this.#storeExtents(n, low);
         this.cache.getNew(r.start);
         return l;
       },

@@ -262,6 +262,24 @@ Deno.test("simd: WasmStore put/append/removeSwap keep vectors and norms in step;
   s.free();
 });
 
+Deno.test("simd: WasmStore.crcs equals crc32c of each slot (records of every length class, in groups of four)", async () => {
+  const { crc32c } = await import("../format/crc.ts");
+  const r = rng(31);
+  for (
+    const [elem, dim, count] of [["i8", 5, 37], ["f32", 3, 9], ["f32", 128, 41], ["f16", 1000, 7], [
+      "f32",
+      4000,
+      5,
+    ]] as const
+  ) {
+    const store = makeStore(r, elem, dim, count, "gauss");
+    const crcs = store.crcs();
+    for (let s = 0; s < count; s++) assert.equal(crcs[s], crc32c(store.vector(s)), `${elem} dim ${dim} slot ${s}`);
+    assert.deepEqual(Array.from(store.crcs(2, 5)), Array.from(crcs.slice(2, 5)));
+    store.free();
+  }
+});
+
 Deno.test("simd: argument errors", () => {
   const s = WasmStore.from("f32", 2, new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer));
   const owners = [1, 2];
