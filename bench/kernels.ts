@@ -318,7 +318,7 @@ function benchCrc(quick: boolean): CrcRow[] {
   const rows: CrcRow[] = [];
   const r = rng(32);
   const budget = quick ? 60 : 200;
-  for (const size of [64, 256, 1024, 4096, 65536, 1 << 20, 16 << 20]) {
+  for (const size of [64, 128, 256, 512, 1024, 4096, 65536, 1 << 20, 16 << 20]) {
     const data = new Uint8Array(size);
     for (let i = 0; i < size; i++) data[i] = (r() * 256) | 0;
     const inWasm = new WasmArray(Uint8Array, size);

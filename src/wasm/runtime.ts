@@ -62,6 +62,14 @@ export function buffer(): ArrayBuffer {
   return memory().buffer as ArrayBuffer;
 }
 
+/**
+ * Whether a view lies in the shared memory's current buffer (its `byteOffset`
+ * is then its address). False before the memory exists; never creates it.
+ */
+export function inMemory(view: ArrayBufferView): boolean {
+  return mem !== undefined && view.buffer === mem.buffer;
+}
+
 /** Current size of the shared memory in bytes. */
 export function memoryBytes(): number {
   return memory().buffer.byteLength;

@@ -87,6 +87,7 @@ Deno.test("runtime: errors: double free, bad alignment, bad size, more than 4 Gi
 Deno.test("runtime: a WasmArray's view survives memory growth; raw views do not", () => {
   const a = new WasmArray(Float32Array, 1000);
   a.view[999] = 1.5;
+  assert.ok(inMemory(a.view) && !inMemory(new Float32Array(4)));
   const raw = new Float32Array(memory().buffer, a.ptr, 1000);
   const big = heap().alloc(memoryBytes()); // forces growth
   assert.equal(raw.length, 0, "the old buffer is detached");
