@@ -15,6 +15,7 @@ import { register as registerCollection } from "./commands/collection.ts";
 import { register as registerVector } from "./commands/vector.ts";
 import { register as registerImport } from "./commands/import.ts";
 import { register as registerSearch } from "./commands/search.ts";
+import { register as registerIndex } from "./commands/index.ts";
 import { register as registerDemo } from "./commands/demo.ts";
 import { register as registerBench } from "./commands/bench.ts";
 import { register as registerMount } from "./commands/mount.ts";
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerVector(program);
   registerImport(program);
   registerSearch(program);
+  registerIndex(program);
   registerMount(program);
   registerDemo(program);
   registerBench(program);

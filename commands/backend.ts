@@ -10,7 +10,7 @@
 import { FsError } from "../src/errors.ts";
 import { IFL_COLL_ROOT, IFL_HAS_VECTOR, S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import { Vexfs } from "../src/fs/fs.ts";
-import type { CollectionInfo, CollectionParams, SearchHit } from "../src/fs/vectors.ts";
+import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import { resolve } from "node:path";
 import { MountedBackend } from "./mounted.ts";
 import { CliError, fsPath } from "./util.ts";
@@ -38,6 +38,22 @@ export interface FileInfo {
   /** id of the collection rooted at this directory, or 0 */
   collectionRoot: number;
 }
+
+/** How a search runs: files to leave out, the HNSW breadth, or an exact scan. */
+export interface SearchFlags {
+  exclude?: string[];
+  /** HNSW ef (default: the collection's, else max(k, 64)) */
+  ef?: number;
+  /** scan exactly even when the collection has a graph */
+  exact?: boolean;
+}
+
+/** What `vexfs index` asks: build (or rebuild from scratch), drop, optimize, or stats. */
+export type IndexOp =
+  | { op: "build"; m?: number; efConstruction?: number }
+  | { op: "drop" }
+  | { op: "optimize" }
+  | { op: "stats" };
 
 /** A value, or a promise of it (the mounted backend is asynchronous). */
 export type MaybePromise<T> = T | Promise<T>;
@@ -81,8 +97,17 @@ export interface FsBackend {
     dir: string,
     query: Float32Array,
     k: number,
-    opts?: { exclude?: string[] },
+    opts?: SearchFlags,
   ): MaybePromise<SearchHit[]>;
+  /** {@link search} that also says how it was answered (HNSW with its ef, or an exact scan and why). */
+  searchEx(
+    dir: string,
+    query: Float32Array,
+    k: number,
+    opts?: SearchFlags,
+  ): MaybePromise<{ hits: SearchHit[]; method: SearchMethod }>;
+  /** The index operations of `vexfs index` on the collection containing `dir`. */
+  index(dir: string, op: IndexOp): MaybePromise<IndexStats>;
   /** Writes everything and releases the filesystem. */
   close(): void;
 }
@@ -312,17 +337,34 @@ export class OfflineBackend implements FsBackend {
     return this.fs.collections.deleteVector(this.#file(path));
   }
 
-  search(
+  search(dir: string, query: Float32Array, k: number, opts: SearchFlags = {}): SearchHit[] {
+    return this.searchEx(dir, query, k, opts).hits;
+  }
+
+  searchEx(
     dir: string,
     query: Float32Array,
     k: number,
-    opts: { exclude?: string[] } = {},
-  ): SearchHit[] {
+    opts: SearchFlags = {},
+  ): { hits: SearchHit[]; method: SearchMethod } {
     const d = this.#dir(dir);
     const exclude = new Set((opts.exclude ?? []).map((p) => this.resolve(p)));
+    const r = this.fs.collections.searchEx(d, query, k, { exclude, ef: opts.ef, exact: opts.exact });
     // Scores rounded to f32, as the search ioctl returns them (docs/IOCTL.md §3.7), so that a search prints
     // the same on a mount and on the unmounted image.
-    return this.fs.collections.search(d, query, k, { exclude }).map((h) => ({ ...h, score: Math.fround(h.score) }));
+    return { hits: r.hits.map((h) => ({ ...h, score: Math.fround(h.score) })), method: r.method };
+  }
+
+  index(dir: string, op: IndexOp): IndexStats {
+    const d = this.#dir(dir);
+    const c = this.fs.collections;
+    if (op.op === "build") return c.buildIndex(d, { m: op.m, efConstruction: op.efConstruction });
+    if (op.op === "drop") {
+      c.dropIndex(d);
+      return c.indexStats(d);
+    }
+    if (op.op === "optimize") return c.optimizeIndex(d);
+    return c.indexStats(d);
   }
 
   close(): void {

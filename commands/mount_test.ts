@@ -312,6 +312,9 @@ Deno.test({
       assertEquals(onMount[1], onMount[0], "any directory on the mount lists the whole filesystem");
       const table = await ok(["collection", "list", s.mnt]);
       assertStringIncludes(table.stdout, `${s.mnt}/docs`);
+      // fsync commits and writes the collection's HNSW graph (derived data, FORMAT.md §8.6, written after a
+      // commit), so the usage seen now is what the image holds after the unmount.
+      assertEquals((await sh("sync", [`${s.mnt}/docs/a.txt`])).code, 0);
       const info = norm((await ok(["info", "--json", `${s.mnt}/docs`])).stdout);
       assertEquals(info.mountpoint, "/");
       const human = await ok(["info", s.mnt]);

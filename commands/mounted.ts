@@ -8,8 +8,16 @@
 import { dirname, join, relative, resolve } from "node:path";
 import { FsError } from "../src/errors.ts";
 import * as ioctl from "../src/ioctl/client.ts";
-import type { CollectionInfo, CollectionParams, SearchHit } from "../src/fs/vectors.ts";
-import { type CollectionView, type FileInfo, type FsBackend, typeName, typeNoun } from "./backend.ts";
+import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
+import {
+  type CollectionView,
+  type FileInfo,
+  type FsBackend,
+  type IndexOp,
+  type SearchFlags,
+  typeName,
+  typeNoun,
+} from "./backend.ts";
 import { CliError } from "./util.ts";
 
 /** A VexFS mounted at `target`; every path given to the methods is a host path. */
@@ -175,11 +183,27 @@ export class MountedBackend implements FsBackend {
     return await ioctl.deleteVector(path);
   }
 
+  async searchEx(
+    dir: string,
+    query: Float32Array,
+    k: number,
+    opts: SearchFlags = {},
+  ): Promise<{ hits: SearchHit[]; method: SearchMethod }> {
+    if (opts.ef !== undefined || opts.exact) {
+      throw new CliError("--ef and --exact on a mount need the daemon's SEARCH version 2 (coming); search the image");
+    }
+    return { hits: await this.search(dir, query, k, opts), method: { method: "unknown" } };
+  }
+
+  index(_dir: string, _op: IndexOp): Promise<IndexStats> {
+    throw new CliError("vexfs index on a mount needs VEXFS_IOC_INDEX (coming); run it on the unmounted image");
+  }
+
   async search(
     dir: string,
     query: Float32Array,
     k: number,
-    opts: { exclude?: string[] } = {},
+    opts: SearchFlags = {},
   ): Promise<SearchHit[]> {
     await this.#kind(dir, "dir");
     const ex = opts.exclude ?? [];

@@ -7,6 +7,7 @@ import { type FsBackend, withTarget } from "./backend.ts";
 import { resolve } from "node:path";
 import { OfflineBackend } from "./backend.ts";
 import { action, c, CliError, defineCommand, examples, fsPath, positiveInt, printJson, say, table } from "./util.ts";
+import type { SearchMethod } from "../src/fs/vectors.ts";
 import { vectorFromOptions, type VectorSource } from "./vector.ts";
 
 interface SearchFlags extends VectorSource {
@@ -14,6 +15,95 @@ interface SearchFlags extends VectorSource {
   like?: string;
   json?: boolean;
   includeSelf?: boolean;
+  ef?: number;
+  exact?: boolean;
+  queries?: string;
+}
+
+/**
+ * Reads many queries of dimension `dim` from a file: `.fvecs` (each vector an
+ * int32 dimension then that many f32, as the ANN datasets ship them), JSONL
+ * (one JSON array of numbers per line), or raw little-endian f32 (n × dim).
+ * @returns the queries, each a Float32Array of length dim
+ * @throws CliError naming the file, the line or the size that is wrong
+ */
+export function readQueries(path: string, dim: number): Float32Array[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = path === "-" ? readAllStdin() : Deno.readFileSync(path);
+  } catch (e) {
+    throw new CliError(`cannot read --queries ${path}: ${e instanceof Error ? e.message : e}`);
+  }
+  const out: Float32Array[] = [];
+  const head = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
+  if (path.endsWith(".fvecs")) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    for (let off = 0; off < bytes.length;) {
+      if (off + 4 > bytes.length) throw new CliError(`${path}: truncated .fvecs record at byte ${off}`);
+      const d = dv.getInt32(off, true);
+      if (d !== dim) throw new CliError(`${path}: vector ${out.length} has dimension ${d}, the collection ${dim}`);
+      if (off + 4 + 4 * d > bytes.length) throw new CliError(`${path}: truncated .fvecs record at byte ${off}`);
+      const v = new Float32Array(d);
+      for (let i = 0; i < d; i++) v[i] = dv.getFloat32(off + 4 + 4 * i, true);
+      out.push(v);
+      off += 4 + 4 * d;
+    }
+  } else if (path.endsWith(".jsonl") || path.endsWith(".json") || head.startsWith("[")) {
+    const lines = new TextDecoder().decode(bytes).split("\n");
+    lines.forEach((line, i) => {
+      if (!line.trim()) return;
+      let a: unknown;
+      try {
+        a = JSON.parse(line);
+      } catch {
+        throw new CliError(`${path} line ${i + 1}: not a JSON array of numbers`);
+      }
+      if (!Array.isArray(a) || a.length !== dim || a.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
+        throw new CliError(`${path} line ${i + 1}: expected an array of ${dim} finite numbers`);
+      }
+      out.push(Float32Array.from(a as number[]));
+    });
+  } else {
+    if (bytes.length % (4 * dim) !== 0) {
+      throw new CliError(
+        `${path} is ${bytes.length} bytes, not a whole number of ${dim}-d f32 vectors (${4 * dim} bytes each); ` +
+          "use .fvecs or JSONL for other layouts",
+      );
+    }
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    for (let off = 0; off < bytes.length; off += 4 * dim) {
+      const v = new Float32Array(dim);
+      for (let i = 0; i < dim; i++) v[i] = dv.getFloat32(off + 4 * i, true);
+      out.push(v);
+    }
+  }
+  out.forEach((v, i) => {
+    if (v.some((x) => !Number.isFinite(x))) throw new CliError(`${path}: query ${i} has a NaN or infinite element`);
+  });
+  return out;
+}
+
+function readAllStdin(): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(1 << 16);
+  for (;;) {
+    const n = Deno.stdin.readSync(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+function methodText(m: SearchMethod): string {
+  if (m.method === "hnsw") return `HNSW, ef ${m.ef}`;
+  if (m.method === "exact") return m.reason ? `exact scan (${m.reason})` : "exact scan";
+  return "";
 }
 
 /** Resolves `--like`: absolute paths as they are, others relative to DIR first, then to the root. */
@@ -62,15 +152,26 @@ export function register(program: Command): void {
       "use this file's own vector as the query (the file itself is left out of the results)",
     )
     .option("--include-self", "with --like: keep the query file in the results")
+    .option(
+      "--ef <n>",
+      "HNSW search breadth (higher: better recall, slower; default the collection's or max(k, 64))",
+      positiveInt("--ef"),
+    )
+    .option("--exact", "scan every vector exactly even when the collection has an HNSW index")
+    .option(
+      "--queries <file>",
+      "many queries at once: .fvecs, JSONL (one array per line) or raw f32 (n × dim); with --json one line per query",
+    )
     .option("--json", "print [{rank, path, ino, score}] as JSON")
     .action(
       action("search", async (image: string, dirArg: string | undefined, o: SearchFlags) => {
-        const given = [o.vector, o.raw, o.like].filter((x) => x !== undefined).length;
+        const given = [o.vector, o.raw, o.like, o.queries].filter((x) => x !== undefined).length;
         if (given !== 1) {
           throw new CliError(
-            "give exactly one query: --vector, --raw or --like",
+            "give exactly one query: --vector, --raw, --like or --queries",
           );
         }
+        if (o.exact && o.ef !== undefined) throw new CliError("--ef and --exact contradict each other; give one");
         if (o.includeSelf && o.like === undefined) {
           throw new CliError("--include-self only applies to --like");
         }
@@ -80,6 +181,33 @@ export function register(program: Command): void {
             throw new CliError(
               `${fsPath(dir)} is not inside a vector collection (create one with 'vexfs collection create')`,
             );
+          }
+          if (o.queries !== undefined) {
+            const qs = readQueries(o.queries, coll.dim);
+            const t0 = performance.now();
+            let method: SearchMethod | undefined;
+            const lines: string[] = [];
+            for (let i = 0; i < qs.length; i++) {
+              const r = await b.searchEx(dir, qs[i], o.topK, { ef: o.ef, exact: o.exact });
+              method ??= r.method;
+              if (o.json) {
+                lines.push(JSON.stringify({
+                  query: i,
+                  hits: r.hits.map((h, j) => ({ rank: j + 1, path: h.path, ino: h.ino, score: h.score })),
+                }));
+              } else {
+                lines.push(`${i}: ${r.hits.map((h) => `${h.path} (${scoreText(h.score)})`).join(", ")}`);
+              }
+            }
+            const ms = performance.now() - t0;
+            Deno.stdout.writeSync(new TextEncoder().encode(lines.length ? lines.join("\n") + "\n" : ""));
+            console.error(
+              c.dim(
+                `${qs.length} queries in ${ms.toFixed(1)} ms (${(qs.length / (ms / 1000)).toFixed(0)} queries/s)` +
+                  (method ? `, ${methodText(method)}` : ""),
+              ),
+            );
+            return;
           }
           let query: Float32Array;
           const exclude: string[] = [];
@@ -96,7 +224,7 @@ export function register(program: Command): void {
             if (!o.includeSelf) exclude.push(p);
           } else query = await vectorFromOptions(o, coll.dim, ["--like"]);
           const t0 = performance.now();
-          const hits = await b.search(dir, query, o.topK, { exclude });
+          const { hits, method } = await b.searchEx(dir, query, o.topK, { exclude, ef: o.ef, exact: o.exact });
           const ms = performance.now() - t0;
           if (o.json) {
             return printJson(
@@ -126,7 +254,7 @@ export function register(program: Command): void {
                 hits.length === 1 ? "" : "s"
               } from collection ${coll.id} (${coll.path}, ${coll.metric}, ${coll.count} vectors) in ${
                 ms.toFixed(1)
-              } ms`,
+              } ms${methodText(method) ? `; ${methodText(method)}` : ""}`,
             ),
           );
         });
@@ -135,14 +263,19 @@ export function register(program: Command): void {
   cmd.addHelpText(
     "after",
     `
-The search is exact (every vector in the subtree is compared). Paths are
-relative to DIR. Scores: l2 is a distance (lower is nearer); cosine and ip are
-similarities (higher is nearer). Ties are broken by inode number.`,
+A collection with an HNSW index (the default) is searched through its graph:
+approximate (--ef trades speed for recall; every score shown is exact), while
+small collections and small subtrees are scanned exactly, as is every search
+with --exact and every search of a flat collection. Paths are relative to DIR.
+Scores: l2 is a distance (lower is nearer); cosine and ip are similarities
+(higher is nearer). Ties are broken by inode number.`,
   );
   examples(cmd, [
     "vexfs search disk.img /docs --top-k 5 --like /docs/intro.md",
     "vexfs search disk.img /docs/guides -k 3 --vector '[0.1, 0.2, 0.3]'",
     "vexfs search --json disk.img /docs -k 10 --raw query.f32",
+    "vexfs search disk.img /docs -k 10 --ef 200 --like /docs/intro.md   # more recall",
+    "vexfs search --json disk.img /mnist -k 10 --queries test.fvecs > results.jsonl",
     "vexfs search /mnt/vexfs/docs --top-k 10 --like intro.md    # on a mounted VexFS (ioctl; k <= 256)",
   ]);
 }

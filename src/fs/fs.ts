@@ -1167,7 +1167,7 @@ export class Vexfs {
           // A partially written edge block that is fresh or unwritten gets the rest of
           // it zero-filled; freshness is per block, since a fresh block may have been
           // merged into the extent (and so the segment) of an old neighbour.
-          if (n.d.flags & IFL_INTERNAL) {
+          if ((n.d.flags & IFL_INTERNAL) && !this.#unjournaled) {
             this.#metaWrite(s.lblk, s.physical!, from, src, (l) => s.unwritten || isFresh(l));
             continue;
           }
@@ -2381,11 +2381,45 @@ export class Vexfs {
       const before = this.journal.stats.commits;
       this.#commit();
       if (this.journal.stats.commits === before) this.dev.sync();
-      return;
+    } else {
+      this.#commit();
+      this.#writeSuperblock(true);
+      this.dev.sync();
     }
-    this.#commit();
-    this.#writeSuperblock(true);
-    this.dev.sync();
+    this.#checkpointGraphs(false);
+  }
+
+  /** After a commit: the collections write their changed HNSW graphs (FORMAT.md §8.6 "Writing"). */
+  #checkpointGraphs(force: boolean): void {
+    if (this.#checkpointing) return;
+    this.#checkpointing = true;
+    try {
+      this.collections.checkpoint(force);
+    } finally {
+      this.#checkpointing = false;
+    }
+  }
+
+  /** set while {@link writeUnjournaled} writes: internal-file data goes to the device, not the journal */
+  #unjournaled = false;
+  /** set while the collections write their graphs after a commit (see {@link sync}) */
+  #checkpointing = false;
+
+  /**
+   * Writes bytes of an internal file outside the journal: the HNSW graph of
+   * FORMAT.md §8.6, derived data a crash can leave behind but never wrong.
+   * Its blocks are allocated in the running transaction (journaled metadata)
+   * and written straight to the device, as file data is in ordered mode.
+   * @returns bytes written
+   * @throws FsError as {@link write}
+   */
+  writeUnjournaled(ino: number, offset: number, data: Uint8Array): number {
+    this.#unjournaled = true;
+    try {
+      return this.write(ino, offset, data);
+    } finally {
+      this.#unjournaled = false;
+    }
   }
 
   /**
@@ -2415,6 +2449,8 @@ export class Vexfs {
           this.#open.set(ino, 1);
           this.release(ino);
         }
+        this.sync(); // everything committed
+        this.#checkpointGraphs(true); // and the HNSW graphs written after it
         const j = this.journal;
         if (j && !j.aborted) {
           // The last transaction carries the superblock without RECOVER; the
@@ -2433,7 +2469,11 @@ export class Vexfs {
       }
     } finally {
       this.#closed = true;
-      this.dev.close();
+      try {
+        this.collections.unloadAll(); // the stores and graphs held in wasm memory
+      } finally {
+        this.dev.close();
+      }
     }
   }
 

@@ -33,8 +33,9 @@ import { nowTimespec } from "../format/inode.ts";
 import type { InodeState, Vexfs } from "./fs.ts";
 import { decodeVector, encodeVector } from "../vector/codec.ts";
 import { vectorNorm } from "../vector/norm.ts";
-import { scanStore } from "../vector/distance.ts";
-import { TopK } from "../vector/topk.ts";
+import { scanTopK, WasmStore } from "../vector/simd.ts";
+import { DEFAULT_EF, HnswGraph, type HnswStats, SlotFilter } from "../hnsw/graph.ts";
+import { catchUp } from "../hnsw/catchup.ts";
 import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
 
 const ELEMS = ELEM_TYPES;
@@ -107,73 +108,53 @@ export interface SearchOptions {
 
 /** How a search was answered (what {@link Collections.searchEx} reports besides the hits). */
 export interface SearchMethod {
-  /** "hnsw": through the graph; "exact": a scan of the store (or of the subtree's vectors) */
-  method: "hnsw" | "exact";
+  /** "hnsw": through the graph; "exact": a scan of the store (or of the subtree's vectors); "unknown": not reported */
+  method: "hnsw" | "exact" | "unknown";
   /** why an HNSW collection was scanned exactly, when it was (stale graph, --exact, small subtree, ...) */
   reason?: string;
   /** the ef used, for "hnsw" */
   ef?: number;
 }
 
-/**
- * A collection's vectors held in memory, kept equal to the store on every
- * change (appended, patched, swap-removed), so a search never rereads the
- * store: `bytes` holds `count * stride` bytes (in a buffer with room to grow)
- * and `norms` the f32 norm of each slot (FORMAT.md §8.5).
- */
-class MemStore {
-  #buf: Uint8Array;
-  #norms: Float32Array;
-  count = 0;
-  constructor(readonly stride: number, capacity = 16) {
-    this.#buf = new Uint8Array(stride * capacity);
-    this.#norms = new Float32Array(capacity);
-  }
-  /** The vectors, slot after slot (`count * stride` bytes; a view, valid until the next change). */
-  get bytes(): Uint8Array {
-    return this.#buf.subarray(0, this.count * this.stride);
-  }
-  /** The norms (`count` of them; a view). */
-  get norms(): Float32Array {
-    return this.#norms.subarray(0, this.count);
-  }
-  #reserve(n: number): void {
-    if (n * this.stride <= this.#buf.length && n <= this.#norms.length) return;
-    const cap = Math.max(n, Math.ceil(this.#norms.length * 1.5) + 16);
-    const b = new Uint8Array(cap * this.stride);
-    b.set(this.#buf.subarray(0, this.count * this.stride));
-    this.#buf = b;
-    const m = new Float32Array(cap);
-    m.set(this.#norms.subarray(0, this.count));
-    this.#norms = m;
-  }
-  /** Sets slot `s` (s ≤ count; s = count appends). */
-  put(s: number, v: Uint8Array, norm: number): void {
-    if (s === this.count) {
-      this.#reserve(s + 1);
-      this.count++;
-    }
-    this.#buf.set(v, s * this.stride);
-    this.#norms[s] = norm;
-  }
-  /** The swap-remove of FORMAT.md §8.4: the last slot moves into `s`, the store shrinks by one. */
-  removeSwap(s: number): void {
-    const last = this.count - 1;
-    if (s !== last) {
-      this.#buf.copyWithin(s * this.stride, last * this.stride, (last + 1) * this.stride);
-      this.#norms[s] = this.#norms[last];
-    }
-    this.count--;
-  }
-}
-
 interface Loaded {
   rec: CollectionRecord;
   owners: number[];
   crcs: number[];
-  /** the vectors and norms in memory, once read (then kept in step with every change) */
-  mem?: MemStore;
+  /** the vectors and norms in wasm memory, once read (then kept in step with every change) */
+  mem?: WasmStore;
+  /** the HNSW graph in memory, once loaded (kept current with every change) */
+  graph?: HnswGraph;
+  /** what loading the graph found (built, caught up, current), for `index stats` */
+  graphNote?: string;
 }
+
+/** What `vexfs index stats` reports of a collection's index. */
+export interface IndexStats {
+  /** "hnsw" or "flat" */
+  index: "hnsw" | "flat";
+  /** whether the graph on disk matches the collection (FORMAT.md §8.6); null for flat */
+  current: boolean | null;
+  /** what the engine did when it loaded the graph (built, caught up, ...) */
+  note: string;
+  /** the graph's own figures (HNSW only) */
+  graph?: HnswStats;
+  /** bytes of the graph file on disk */
+  fileBytes: number;
+}
+
+/**
+ * Subtrees holding at most this fraction of a collection are searched by an
+ * exact scan of their vectors; larger ones by a filtered graph traversal.
+ */
+const SUBTREE_EXACT_FRACTION = 0.05;
+/**
+ * Collections of at most this many elements (vectors × dim) are scanned
+ * exactly even with an HNSW index: a SIMD scan of them takes about a
+ * millisecond, and its answer is exact.
+ */
+const EXACT_SCAN_ELEMENTS = 4 << 20;
+/** ... and subtrees of at most this many vectors always exactly. */
+const SUBTREE_EXACT_MAX = 4096;
 
 /** A Float32 as its 4 little-endian bytes. */
 function f32Bytes(x: number): Uint8Array {
@@ -496,6 +477,8 @@ export class Collections {
       const id = this.collectionForFile(ino);
       const l = this.#load(id);
       const rec = l.rec;
+      // The graph (and the store in memory) are loaded as they are before this change, then follow it.
+      const g = this.#graphForChange(l);
       if (v.length !== rec.dim) {
         throw new FsError(
           "EINVAL",
@@ -514,6 +497,10 @@ export class Collections {
         l.crcs[slot] = crc;
         this.#writeSlotBlock(l, slot);
         l.mem?.put(slot, bytes, norm);
+        if (g) {
+          this.#attach(l);
+          g.replace(slot, crc);
+        }
         this.#bump(l);
         return;
       }
@@ -538,6 +525,10 @@ export class Collections {
       n.d.ctime = nowTimespec();
       fs.dirty(n);
       l.mem?.put(slot, bytes, norm);
+      if (g) {
+        this.#attach(l);
+        g.insert(slot, crc);
+      }
       this.#bump(l);
     });
   }
@@ -589,6 +580,8 @@ export class Collections {
       const slot = n.d.vecSlot;
       const last = rec.count - 1;
       const stride = this.#stride(rec);
+      const g = this.#graphForChange(l);
+      g?.remove(slot); // while the slot still holds the vector (FORMAT.md §8.6 repair)
       if (slot !== last) {
         const bytes = l.mem
           ? l.mem.bytes.slice(last * stride, (last + 1) * stride)
@@ -621,6 +614,10 @@ export class Collections {
       if (n.d.nlink > 0) n.d.ctime = nowTimespec();
       fs.dirty(n);
       l.mem?.removeSwap(slot);
+      if (g) {
+        if (slot !== last) g.moveSlot(last, slot);
+        this.#attach(l);
+      }
       this.#bump(l);
       return true;
     });
@@ -728,7 +725,7 @@ export class Collections {
         new Uint8Array(COLL_RECORD_SIZE),
       );
       this.#table().delete(id);
-      this.#loaded.delete(id);
+      this.#unload(id);
       fs.sb.collCount = this.#table().size;
     });
   }
@@ -749,7 +746,7 @@ export class Collections {
    * in step with every change.
    * @throws FsError EUCLEAN when the store is short or a vector fails its checksum
    */
-  #mem(l: Loaded): MemStore {
+  #mem(l: Loaded): WasmStore {
     if (l.mem) return l.mem;
     const id = l.rec.id;
     const stride = this.#stride(l.rec);
@@ -774,13 +771,237 @@ export class Collections {
       const raw = this.#fs.read(l.rec.normIno, 0, l.rec.count * 4);
       if (raw.length === l.rec.count * 4) norms = new Float32Array(raw.buffer, raw.byteOffset, l.rec.count);
     }
-    const mem = new MemStore(stride, l.rec.count + 16);
-    for (let s = 0; s < l.rec.count; s++) {
-      const v = data.subarray(s * stride, (s + 1) * stride);
-      mem.put(s, v, norms ? norms[s] : vectorNorm(v, elem, l.rec.dim));
+    l.mem = WasmStore.from(elem, l.rec.dim, data, l.rec.count, norms);
+    return l.mem;
+  }
+
+  /** Frees what a collection holds in memory (store, graph) and forgets it. */
+  #unload(id: number): void {
+    const l = this.#loaded.get(id);
+    l?.graph?.free();
+    l?.mem?.free();
+    this.#loaded.delete(id);
+  }
+
+  /** Frees every collection's memory (at close). */
+  unloadAll(): void {
+    for (const id of [...this.#loaded.keys()]) this.#unload(id);
+  }
+
+  /** Tells the graph where the store is now (it may move when it grows). */
+  #attach(l: Loaded): void {
+    l.graph!.setStore(l.mem!.dataPtr, l.mem!.normsPtr, l.mem!.count);
+  }
+
+  /**
+   * The graph of an HNSW collection about to change, loaded (and brought up
+   * to date) first so that it follows the change; null for a flat collection.
+   */
+  #graphForChange(l: Loaded): HnswGraph | null {
+    if (!(l.rec.flags & COLL_INDEX_HNSW)) return null;
+    return this.#graph(l);
+  }
+
+  /**
+   * The collection's HNSW graph in memory, current with the store. Loaded
+   * from `hnsw_ino` (FORMAT.md §8.6): used as is when it matches the
+   * collection's generation and count and every block checks; otherwise
+   * what can be trusted is kept and the rest caught up (slots reinserted,
+   * stale nodes deleted). Built from the store when there is no file.
+   */
+  #graph(l: Loaded): HnswGraph {
+    if (l.graph) return l.graph;
+    const mem = this.#mem(l);
+    const rec = l.rec;
+    const params = {
+      dim: rec.dim,
+      metric: METRICS[rec.metric - 1],
+      elem: ELEMS[rec.elemType - 1],
+      m: rec.hnswM,
+      efConstruction: rec.hnswEfConstruction,
+      collectionId: rec.id,
+      blockSize: this.#fs.blockSize,
+    };
+    const t0 = performance.now();
+    let g: HnswGraph | undefined;
+    if (rec.hnswIno) {
+      try {
+        const size = this.#fs.iget(rec.hnswIno).d.size;
+        g = HnswGraph.decode(this.#fs.read(rec.hnswIno, 0, size), params, { lenient: true });
+      } catch (e) {
+        l.graphNote = `the graph file could not be read (${e instanceof Error ? e.message : e}); rebuilt`;
+      }
     }
-    l.mem = mem;
-    return mem;
+    if (g) {
+      g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
+      const m = g.matches;
+      const problems = g.decodeProblems;
+      if (m.generation === rec.generation && m.count === rec.count && problems.length === 0) {
+        l.graphNote = "current";
+        g.markClean(); // what was read is what the file holds
+      } else {
+        const plan = catchUp(g, l.crcs);
+        l.graphNote = `caught up with the store (${plan.insert.length} inserted, ${plan.remove.length} removed${
+          problems.length ? `; ${problems.length} damaged part(s) dropped` : ""
+        }) in ${Math.round(performance.now() - t0)} ms`;
+      }
+    } else {
+      g = HnswGraph.create(params);
+      g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
+      g.build(Uint32Array.from({ length: rec.count }, (_, i) => i), Uint32Array.from(l.crcs));
+      l.graphNote ??= `built from ${rec.count} vectors in ${Math.round(performance.now() - t0)} ms`;
+    }
+    l.graph = g;
+    return g;
+  }
+
+  /**
+   * Writes every changed graph to its file (FORMAT.md §8.6 "Writing"): the
+   * changed region blocks outside the journal, a commit of the file's
+   * metadata (which flushes them), then the header naming the collection
+   * generation it matches, and a flush. The engine calls it after each
+   * commit; a crash in between leaves a graph the next load catches up.
+   */
+  checkpoint(force = false): void {
+    const fs = this.#fs;
+    if (fs.isReadOnly) return;
+    void force; // every commit writes the changed graphs: what a crash leaves to catch up is one commit's worth
+    const todo = [...this.#loaded.values()].filter((l) =>
+      l.graph && (l.graph.matches.generation !== l.rec.generation || l.graph.matches.count !== l.rec.count ||
+        l.graph.dirtyBlocks().blocks.length > 0)
+    );
+    if (!todo.length) return;
+    const bs = fs.blockSize;
+    fs.op(() => {
+      for (const l of todo) {
+        const g = l.graph!;
+        if (!l.rec.hnswIno) {
+          l.rec.hnswIno = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL).ino;
+          this.#writeRecord(l.rec);
+        }
+        const plan = g.dirtyBlocks();
+        if (plan.rewrite) fs.truncate(l.rec.hnswIno, 0);
+        for (const b of plan.blocks) fs.writeUnjournaled(l.rec.hnswIno, b.block * bs, b.data);
+        if (fs.iget(l.rec.hnswIno).d.size < plan.fileBlocks * bs) fs.truncate(l.rec.hnswIno, plan.fileBlocks * bs);
+      }
+    }, "checkpoint");
+    fs.sync(); // commits the file's extents and size, and flushes the blocks written above
+    for (const l of todo) {
+      const g = l.graph!;
+      fs.writeUnjournaled(l.rec.hnswIno, 0, g.encodeHeader(l.rec.generation, l.rec.count));
+    }
+    fs.dev.sync();
+    for (const l of todo) l.graph!.markClean();
+  }
+
+  /**
+   * Builds (or rebuilds from scratch) the HNSW graph of the collection
+   * containing `dir`, making the collection an HNSW one if it was flat.
+   * @param params M and efConstruction (default: the collection's, else 16 and 200)
+   * @returns the index stats after the build
+   */
+  buildIndex(dir: number, params: { m?: number; efConstruction?: number } = {}): IndexStats {
+    return this.#fs.op(() => {
+      const id = this.#collectionOf(dir);
+      const l = this.#load(id);
+      const rec = l.rec;
+      const m = params.m ?? (rec.hnswM || HNSW_DEFAULTS.m);
+      const efc = params.efConstruction ?? (rec.hnswEfConstruction || HNSW_DEFAULTS.efConstruction);
+      check(Number.isInteger(m) && m >= 2 && m <= 128, "EINVAL", `HNSW M ${m} is out of range (2..128)`);
+      check(Number.isInteger(efc) && efc >= m && efc <= 4096, "EINVAL", `HNSW efConstruction ${efc} (M..4096)`);
+      l.graph?.free();
+      l.graph = undefined;
+      if (rec.hnswIno) {
+        this.#fs.truncate(rec.hnswIno, 0);
+      }
+      rec.flags |= COLL_INDEX_HNSW;
+      rec.hnswM = m;
+      rec.hnswEfConstruction = efc;
+      this.#fs.sb.featureRoCompat |= RO_COMPAT_HNSW;
+      this.#bump(l);
+      const t0 = performance.now();
+      const mem = this.#mem(l);
+      const g = HnswGraph.create({
+        dim: rec.dim,
+        metric: METRICS[rec.metric - 1],
+        elem: ELEMS[rec.elemType - 1],
+        m,
+        efConstruction: efc,
+        collectionId: rec.id,
+        blockSize: this.#fs.blockSize,
+      });
+      g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
+      g.build(Uint32Array.from({ length: rec.count }, (_, i) => i), Uint32Array.from(l.crcs));
+      l.graph = g;
+      l.graphNote = `built from ${rec.count} vectors in ${Math.round(performance.now() - t0)} ms`;
+      return this.indexStats(dir);
+    }, "index build");
+  }
+
+  /**
+   * Drops the HNSW graph of the collection containing `dir`: it becomes flat
+   * (exact scans only) and the graph file is freed.
+   */
+  dropIndex(dir: number): void {
+    this.#fs.op(() => {
+      const l = this.#load(this.#collectionOf(dir));
+      const rec = l.rec;
+      l.graph?.free();
+      l.graph = undefined;
+      l.graphNote = undefined;
+      if (rec.hnswIno) {
+        const ino = rec.hnswIno;
+        rec.hnswIno = 0;
+        this.#fs.truncate(ino, 0);
+        this.#fs.iget(ino).d.nlink = 0;
+        this.#fs.forceFree(ino);
+      }
+      rec.flags &= ~COLL_INDEX_HNSW;
+      rec.hnswM = 0;
+      rec.hnswEfConstruction = 0;
+      this.#bump(l);
+    }, "index drop");
+  }
+
+  /** Compacts the graph of the collection containing `dir` (no deleted or free nodes left). */
+  optimizeIndex(dir: number): IndexStats {
+    return this.#fs.op(() => {
+      const l = this.#load(this.#collectionOf(dir));
+      check(!!(l.rec.flags & COLL_INDEX_HNSW), "EINVAL", `collection ${l.rec.id} has no HNSW index (index build it)`);
+      const g = this.#graph(l);
+      this.#attach(l);
+      g.optimize();
+      return this.indexStats(dir);
+    }, "index optimize");
+  }
+
+  /** What the index of the collection containing `dir` looks like (loads the graph). */
+  indexStats(dir: number): IndexStats {
+    const l = this.#load(this.#collectionOf(dir));
+    const rec = l.rec;
+    const fileBytes = rec.hnswIno ? this.#fs.iget(rec.hnswIno).d.size : 0;
+    if (!(rec.flags & COLL_INDEX_HNSW)) return { index: "flat", current: null, note: "exact scans", fileBytes };
+    const before = l.graph;
+    const g = this.#graph(l);
+    const current = g.matches.generation === rec.generation && g.matches.count === rec.count &&
+      g.dirtyBlocks().blocks.length === 0;
+    return {
+      index: "hnsw",
+      current,
+      note: l.graphNote ?? (before ? "in memory" : ""),
+      graph: g.stats(),
+      fileBytes,
+    };
+  }
+
+  /** The collection containing directory `dir`. @throws FsError ENOTDIR, EINVAL */
+  #collectionOf(dir: number): number {
+    const fs = this.#fs;
+    const dn = fs.iget(dir);
+    if ((dn.d.mode & S_IFMT) !== S_IFDIR) throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
+    const id = this.collectionOfDir(dir);
+    if (!id) throw new FsError("EINVAL", `${fs.pathOf(dir)} is not inside a vector collection`);
+    return id;
   }
 
   /** Slot owners of a collection (slot index -> inode), for fsck and tests. */
@@ -794,31 +1015,37 @@ export class Collections {
   }
 
   /**
-   * Exact top-k search over the collection that contains directory `dir`,
-   * restricted to files below `dir` when it is not the collection root.
+   * Top-k search over the collection that contains directory `dir`,
+   * restricted to files below `dir` when it is not the collection root. See
+   * {@link searchEx}.
    * @param query Float32Array of length dim (no NaN/Inf)
    * @param k 1..65536
    * @returns hits, best first (FORMAT.md §8.4 ordering), with paths relative to `dir` (`""` with `paths: false`)
    * @throws FsError ENOTDIR, EINVAL (not in a collection, wrong dimension, bad k, NaN)
    */
-  search(
+  search(dir: number, query: Float32Array, k: number, opts: SearchOptions = {}): SearchHit[] {
+    return this.searchEx(dir, query, k, opts).hits;
+  }
+
+  /**
+   * Top-k search that also says how it was answered. A flat collection, an
+   * `exact` search and a small subtree are scanned exactly (SIMD scan,
+   * identical to a brute force). An HNSW collection is searched through its
+   * graph (current with the store: caught up when it was loaded) with `ef`
+   * (default the collection's, else max(k, 64)); a subtree through a filtered
+   * traversal. Graph hits are rescored from the store, so every score is
+   * exact; HNSW can only miss neighbours (recall < 1), never return a wrong
+   * score.
+   * @throws FsError as {@link search}
+   */
+  searchEx(
     dir: number,
     query: Float32Array,
     k: number,
     opts: SearchOptions = {},
-  ): SearchHit[] {
+  ): { hits: SearchHit[]; method: SearchMethod } {
     const fs = this.#fs;
-    const dn = fs.iget(dir);
-    if ((dn.d.mode & S_IFMT) !== S_IFDIR) {
-      throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
-    }
-    const id = this.collectionOfDir(dir);
-    if (!id) {
-      throw new FsError(
-        "EINVAL",
-        `${fs.pathOf(dir)} is not inside a vector collection`,
-      );
-    }
+    const id = this.#collectionOf(dir);
     const l = this.#load(id);
     const rec = l.rec;
     check(
@@ -840,35 +1067,74 @@ export class Collections {
         );
       }
     }
+    if (opts.ef !== undefined) {
+      check(Number.isInteger(opts.ef) && opts.ef >= 1 && opts.ef <= 65535, "EINVAL", `ef ${opts.ef} (1..65535)`);
+    }
     const metric = METRICS[rec.metric - 1];
-    const data = this.storeBytes(id);
-    const top = new TopK(k, metric);
-    const under = dir === rec.rootIno ? null : this.#underCache(dir);
+    const mem = this.#mem(l);
     const exclude = opts.exclude;
-    scanStore(
-      data,
-      ELEMS[rec.elemType - 1],
-      rec.dim,
-      rec.count,
-      query,
-      metric,
-      (slot, score) => {
-        const ino = l.owners[slot];
-        if (exclude?.has(ino)) return;
-        if (under && !under(ino)) return;
-        top.push(ino, score);
-      },
-    );
-    if (opts.paths === false) return top.result().map((h) => ({ ino: h.ino, score: h.score, path: "" }));
-    const base = dir === ROOT_INO ? "" : fs.pathOf(dir);
-    return top.result().map((h) => {
-      const p = fs.pathOf(h.ino);
-      return {
-        ino: h.ino,
-        score: h.score,
-        path: p.startsWith(base + "/") ? p.slice(base.length + 1) : p,
+    const owners = l.owners;
+    let subtree: number[] | null = null;
+    if (dir !== rec.rootIno) {
+      const under = this.#underCache(dir);
+      subtree = [];
+      for (let s = 0; s < mem.count; s++) if (under(owners[s])) subtree.push(s);
+    }
+    let method: SearchMethod;
+    let found: { ino: number; score: number }[];
+    const hnsw = (rec.flags & COLL_INDEX_HNSW) !== 0;
+    const small = subtree !== null &&
+      (subtree.length <= SUBTREE_EXACT_MAX || subtree.length <= SUBTREE_EXACT_FRACTION * mem.count);
+    const tiny = mem.count * rec.dim <= EXACT_SCAN_ELEMENTS;
+    if (!hnsw || opts.exact || small || tiny || mem.count <= k) {
+      method = {
+        method: "exact",
+        ...(hnsw
+          ? {
+            reason: opts.exact
+              ? "exact search asked for"
+              : small
+              ? "a small subtree is scanned"
+              : tiny
+              ? "a small collection: an exact scan is as fast"
+              : "k ≥ vectors",
+          }
+          : {}),
       };
-    });
+      found = scanTopK(mem, { query, k, metric, owners, exclude, ...(subtree ? { slots: subtree } : {}) });
+    } else {
+      const g = this.#graph(l);
+      this.#attach(l);
+      const ef = Math.max(opts.ef ?? (rec.hnswEfSearch || Math.max(k, DEFAULT_EF)), k);
+      const want = k + (exclude?.size ?? 0);
+      let filter: SlotFilter | undefined;
+      try {
+        if (subtree) {
+          filter = new SlotFilter(mem.count);
+          for (const s of subtree) filter.add(s);
+        }
+        // A filtered traversal visits non-matching nodes too: widen ef by how rare matches are.
+        const efEff = subtree
+          ? Math.min(65535, Math.ceil(ef * Math.min(8, mem.count / Math.max(1, subtree.length))))
+          : ef;
+        const r = g.search(query, want, efEff, filter);
+        // Rescore exactly from the store and order as FORMAT.md §8.4 says.
+        found = scanTopK(mem, { query, k, metric, owners, exclude, slots: r.slots });
+        method = { method: "hnsw", ef: efEff };
+      } finally {
+        filter?.free();
+      }
+    }
+    let hits: SearchHit[];
+    if (opts.paths === false) hits = found.map((h) => ({ ino: h.ino, score: h.score, path: "" }));
+    else {
+      const base = dir === ROOT_INO ? "" : fs.pathOf(dir);
+      hits = found.map((h) => {
+        const p = fs.pathOf(h.ino);
+        return { ino: h.ino, score: h.score, path: p.startsWith(base + "/") ? p.slice(base.length + 1) : p };
+      });
+    }
+    return { hits, method };
   }
 
   /** A predicate "file is below directory `dir`" with memoised ancestry of parent directories. */

@@ -1,0 +1,129 @@
+/**
+ * `vexfs index build|rebuild|drop|optimize|stats`: manage a collection's HNSW
+ * graph (docs/FORMAT.md §8.6) on an image or, through the index ioctl, on a
+ * mount.
+ * @module
+ */
+import type { Command } from "commander";
+import type { IndexStats } from "../src/fs/vectors.ts";
+import { formatBytes } from "../src/device/probe.ts";
+import { type IndexOp, withTarget } from "./backend.ts";
+import { action, c, CliError, defineCommand, examples, kvTable, positiveInt, printJson, say } from "./util.ts";
+
+/** The stats as the `--json` output gives them. */
+export function indexJson(s: IndexStats) {
+  return {
+    index: s.index,
+    current: s.current,
+    note: s.note,
+    fileBytes: s.fileBytes,
+    ...(s.graph
+      ? {
+        nodes: s.graph.nodes,
+        deleted: s.graph.deleted,
+        free: s.graph.free,
+        reclaimed: s.graph.reclaimed,
+        levels: s.graph.levels,
+        maxLevel: s.graph.maxLevel,
+        m: s.graph.m,
+        efConstruction: s.graph.efConstruction,
+        bytes: s.graph.bytes,
+        memoryBytes: s.graph.memoryBytes,
+        buildMs: s.graph.buildMs,
+        insertsSinceBuild: s.graph.insertsSinceBuild,
+      }
+      : {}),
+  };
+}
+
+function printStats(s: IndexStats): void {
+  if (s.index === "flat" || !s.graph) {
+    say("index: none (a flat collection: every search scans exactly)");
+    return;
+  }
+  const g = s.graph;
+  say(kvTable([
+    ["index", `HNSW, M ${g.m} (level 0: ${g.m0}), efConstruction ${g.efConstruction}`],
+    ["state", s.current ? c.green("current") : c.yellow("changes not written yet (the next commit writes them)")],
+    ["loaded", s.note || "-"],
+    ["nodes", `${g.nodes} searchable, ${g.deleted} deleted awaiting repair, ${g.free} free ids`],
+    ["reclaimed", `${g.reclaimed} node ids reused since the last build`],
+    ["levels", g.levels.map((n, l) => `${l}: ${n}`).join(", ")],
+    [
+      "size",
+      `${formatBytes(g.bytes)} as a file (${formatBytes(s.fileBytes)} written), ${
+        formatBytes(g.memoryBytes)
+      } in memory`,
+    ],
+    ["last build", `${g.buildMs.toFixed(0)} ms; ${g.insertsSinceBuild} inserts since`],
+  ]));
+}
+
+/** Registers `vexfs index ...`. */
+export function register(program: Command): void {
+  const idx = defineCommand(program, "index", "build, drop, optimize or inspect a collection's HNSW index");
+  idx.addHelpText(
+    "after",
+    `
+Collections get an HNSW graph by default (vexfs collection create --index);
+the filesystem keeps it current with every vector set, changed, deleted or
+moved, and writes it after each commit. These commands manage it by hand.`,
+  );
+  const sub = (name: string, what: string, op: (o: { m?: number; efConstruction?: number }) => IndexOp) => {
+    const cmd = defineCommand(idx, name, what)
+      .argument("<target>", "image file or device (IMAGE), or a directory of a collection on a mounted VexFS")
+      .argument("[dir]", "a directory of the collection inside IMAGE")
+      .option("--json", "print the index's figures as JSON");
+    if (name === "build" || name === "rebuild") {
+      cmd.option("--m <n>", "M: neighbours per node (2..128; default the collection's, else 16)", positiveInt("--m"))
+        .option(
+          "--ef-construction <n>",
+          "efConstruction (M..4096; default the collection's, else 200)",
+          positiveInt("--ef-construction"),
+        );
+    }
+    cmd.action(action(`index ${name}`, async (target: string, dirArg: string | undefined, o: {
+      json?: boolean;
+      m?: number;
+      efConstruction?: number;
+    }) => {
+      await withTarget(target, dirArg, name !== "stats", async (b, dir) => {
+        const coll = await b.collectionOfDir(dir);
+        if (!coll) throw new CliError(`${dir} is not inside a vector collection`);
+        const t0 = performance.now();
+        const s = await b.index(dir, op(o));
+        if (o.json) return printJson({ collection: coll.id, ...indexJson(s) });
+        if (name !== "stats") {
+          say(`index ${name} of collection ${coll.id} (${coll.path}): ${(performance.now() - t0).toFixed(0)} ms`);
+        }
+        printStats(s);
+      });
+    }));
+    return cmd;
+  };
+  sub("build", "build the HNSW graph from the collection's vectors (a flat collection becomes an HNSW one)", (o) => ({
+    op: "build",
+    m: o.m,
+    efConstruction: o.efConstruction,
+  }));
+  sub("rebuild", "build the graph again from scratch (the same as build)", (o) => ({
+    op: "build",
+    m: o.m,
+    efConstruction: o.efConstruction,
+  }));
+  sub("drop", "drop the graph: the collection becomes flat (exact scans)", () => ({ op: "drop" }));
+  sub("optimize", "compact the graph: rebuild it without deleted or free nodes", () => ({ op: "optimize" }));
+  sub(
+    "stats",
+    "nodes, levels, deleted and reclaimed nodes, bytes, parameters, build time, whether it is current",
+    () => ({
+      op: "stats",
+    }),
+  );
+  examples(idx, [
+    "vexfs index stats disk.img /docs",
+    "vexfs index build disk.img /docs --m 32 --ef-construction 400",
+    "vexfs index optimize /mnt/vexfs/docs",
+    "vexfs index drop disk.img /docs",
+  ]);
+}
