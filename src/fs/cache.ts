@@ -8,6 +8,19 @@
  * belong to the running transaction until the engine takes them
  * ({@link BufferCache.takeDirty}) and commits them (docs/FORMAT.md §9.4); a
  * cache full of dirty blocks grows until the operation ends and commits.
+ *
+ * Clean and dirty blocks are kept apart: clean ones in least-recently-used
+ * order (the next to evict first), dirty ones unordered since they cannot be
+ * evicted. Eviction therefore takes the oldest clean block in O(1) however
+ * many dirty blocks a large transaction holds.
+ *
+ * **Checksums are verified when a block comes from the device, not on every
+ * access** (issue 8): {@link BufferCache.get} takes the caller's verifier and
+ * runs it on a miss only; a block stays verified while it is cached (the
+ * cache holds the only copy the engine changes), and blocks the engine wrote
+ * itself ({@link BufferCache.getNew}, {@link BufferCache.put}) need none. A
+ * block read without a verifier is verified by the first `get` that brings
+ * one.
  * @module
  */
 
@@ -18,6 +31,13 @@ export interface BlockIO {
 }
 
 /**
+ * Checks a block just read from the device (its checksum, magic...) and
+ * throws (an `FsError` EUCLEAN) when it is damaged; the block is then not
+ * cached, so the next access reads and checks it again.
+ */
+export type BlockVerifier = (buf: Uint8Array) => void;
+
+/**
  * LRU cache of `blockSize`-byte blocks keyed by block number. Callers mutate
  * the returned buffer in place and call {@link BufferCache.markDirty}.
  */
@@ -26,10 +46,16 @@ export class BufferCache {
   /** Maximum clean+dirty blocks kept before clean ones are evicted. */
   readonly capacity: number;
   #io: BlockIO;
-  #blocks = new Map<number, Uint8Array>();
-  #dirty = new Set<number>();
+  /** clean blocks, least recently used first */
+  #clean = new Map<number, Uint8Array>();
+  /** dirty blocks (never evicted) */
+  #dirty = new Map<number, Uint8Array>();
+  /** cached blocks read without a verifier: the first `get` with one checks them */
+  #unverified = new Set<number>();
   /** Block reads that went to the device (for tests and benchmarks). */
   reads = 0;
+  /** Blocks checked by a verifier after a read (for tests and benchmarks). */
+  verified = 0;
   /**
    * Whether the cache may write dirty blocks home by itself when it is full
    * (no journal). False with a journal: only a commit writes metadata.
@@ -47,53 +73,90 @@ export class BufferCache {
     this.capacity = Math.max(64, Math.floor(capacityBytes / blockSize));
   }
 
-  /** The cached contents of block `b`, read from the device on a miss. */
-  get(b: number): Uint8Array {
-    let buf = this.#blocks.get(b);
+  /**
+   * The cached contents of block `b`, read from the device on a miss.
+   * @param verify run on the block when it comes from the device (or was
+   *   cached without being verified), not when it is served from the cache
+   * @throws whatever `verify` throws; the block is then not cached
+   */
+  get(b: number, verify?: BlockVerifier): Uint8Array {
+    let buf = this.#dirty.get(b);
     if (buf) {
-      this.#blocks.delete(b);
-      this.#blocks.set(b, buf); // refresh LRU position
+      if (verify && this.#unverified.size && this.#unverified.has(b)) this.#check(b, buf, verify);
+      return buf;
+    }
+    buf = this.#clean.get(b);
+    if (buf) {
+      if (verify && this.#unverified.size && this.#unverified.has(b)) this.#check(b, buf, verify);
+      this.#clean.delete(b);
+      this.#clean.set(b, buf); // refresh LRU position
       return buf;
     }
     buf = new Uint8Array(this.blockSize);
     this.#io.read(b * this.blockSize, buf);
     this.reads++;
+    if (verify) {
+      verify(buf);
+      this.verified++;
+    } else this.#unverified.add(b);
     this.#insert(b, buf);
     return buf;
   }
 
+  #check(b: number, buf: Uint8Array, verify: BlockVerifier): void {
+    try {
+      verify(buf);
+      this.verified++;
+    } catch (e) {
+      // not trusted: drop it unless it holds changes, so that the next access reads and checks it again
+      if (!this.#dirty.has(b)) this.#clean.delete(b);
+      throw e;
+    }
+    this.#unverified.delete(b);
+  }
+
   /** A zeroed buffer for block `b` without reading it (for newly allocated blocks); marked dirty. */
   getNew(b: number): Uint8Array {
-    let buf = this.#blocks.get(b);
+    const buf = this.#take(b);
     if (buf) buf.fill(0);
-    else {
-      buf = new Uint8Array(this.blockSize);
-      this.#insert(b, buf);
-    }
-    this.#dirty.add(b);
-    return buf;
+    this.#dirty.set(b, buf ?? new Uint8Array(this.blockSize));
+    this.#grew();
+    return this.#dirty.get(b)!;
   }
 
   /** Replaces block `b` with a copy of `data` and marks it dirty. */
   put(b: number, data: Uint8Array): void {
-    const buf = this.#blocks.get(b) ?? new Uint8Array(this.blockSize);
+    const buf = this.#take(b) ?? new Uint8Array(this.blockSize);
     if (buf !== data) buf.set(data);
-    if (!this.#blocks.has(b)) this.#insert(b, buf);
-    this.#dirty.add(b);
+    this.#dirty.set(b, buf);
+    this.#grew();
   }
 
   /** Marks block `b` (which must be cached) as modified. */
   markDirty(b: number): void {
-    if (!this.#blocks.has(b)) {
-      throw new Error(`markDirty: block ${b} is not cached`);
+    if (this.#dirty.has(b)) return;
+    const buf = this.#clean.get(b);
+    if (!buf) throw new Error(`markDirty: block ${b} is not cached`);
+    this.#clean.delete(b);
+    this.#dirty.set(b, buf);
+  }
+
+  /** Removes block `b` from both lists and returns its buffer (a block the engine rewrites is trusted). */
+  #take(b: number): Uint8Array | undefined {
+    let buf = this.#dirty.get(b);
+    if (!buf) {
+      buf = this.#clean.get(b);
+      if (buf) this.#clean.delete(b);
     }
-    this.#dirty.add(b);
+    if (this.#unverified.size) this.#unverified.delete(b);
+    return buf;
   }
 
   /** Drops block `b` without writing it (the block was freed). */
   forget(b: number): void {
-    this.#blocks.delete(b);
+    this.#clean.delete(b);
     this.#dirty.delete(b);
+    if (this.#unverified.size) this.#unverified.delete(b);
   }
 
   /** Number of dirty blocks waiting to be written. */
@@ -101,25 +164,30 @@ export class BufferCache {
     return this.#dirty.size;
   }
 
+  /** Number of cached blocks, clean and dirty. */
+  get size(): number {
+    return this.#clean.size + this.#dirty.size;
+  }
+
   /** Writes every dirty block to the device, in block order, merging adjacent blocks. */
   flush(): void {
-    const list = [...this.#dirty].sort((a, b) => a - b);
+    const list = [...this.#dirty.keys()].sort((a, b) => a - b);
     let i = 0;
     while (i < list.length) {
       let j = i + 1;
       while (j < list.length && list[j] === list[j - 1] + 1 && j - i < 256) j++;
       if (j - i === 1) {
-        this.#io.write(list[i] * this.blockSize, this.#blocks.get(list[i])!);
+        this.#io.write(list[i] * this.blockSize, this.#dirty.get(list[i])!);
       } else {
         const run = new Uint8Array((j - i) * this.blockSize);
         for (let k = i; k < j; k++) {
-          run.set(this.#blocks.get(list[k])!, (k - i) * this.blockSize);
+          run.set(this.#dirty.get(list[k])!, (k - i) * this.blockSize);
         }
         this.#io.write(list[i] * this.blockSize, run);
       }
       i = j;
     }
-    this.#dirty.clear();
+    this.#cleanAll();
   }
 
   /**
@@ -127,15 +195,21 @@ export class BufferCache {
    * the cache; read it before the next change). They count as clean after.
    */
   takeDirty(): Map<number, Uint8Array> {
-    const out = new Map<number, Uint8Array>();
-    for (const b of this.#dirty) out.set(b, this.#blocks.get(b)!);
-    this.#dirty.clear();
+    const out = new Map(this.#dirty);
+    this.#cleanAll();
     return out;
+  }
+
+  /** Moves every dirty block to the clean list (most recently used), then evicts down to the capacity. */
+  #cleanAll(): void {
+    for (const [b, buf] of this.#dirty) this.#clean.set(b, buf);
+    this.#dirty.clear();
+    this.#evict(-1);
   }
 
   /** Forgets every dirty block without writing it (an abandoned transaction). */
   dropDirty(): void {
-    for (const b of this.#dirty) this.#blocks.delete(b);
+    for (const b of this.#dirty.keys()) this.#unverified.delete(b);
     this.#dirty.clear();
   }
 
@@ -146,35 +220,44 @@ export class BufferCache {
   forEachDirtyIn(start: number, count: number, fn: (b: number, buf: Uint8Array) => void): void {
     if (this.#dirty.size === 0) return;
     if (count > this.#dirty.size) {
-      for (const b of this.#dirty) if (b >= start && b < start + count) fn(b, this.#blocks.get(b)!);
+      for (const [b, buf] of this.#dirty) if (b >= start && b < start + count) fn(b, buf);
     } else {
-      for (let b = start; b < start + count; b++) if (this.#dirty.has(b)) fn(b, this.#blocks.get(b)!);
+      for (let b = start; b < start + count; b++) {
+        const buf = this.#dirty.get(b);
+        if (buf) fn(b, buf);
+      }
     }
   }
 
   /** Drops every clean block (dirty ones stay). */
   dropClean(): void {
-    for (const b of [...this.#blocks.keys()]) {
-      if (!this.#dirty.has(b)) this.#blocks.delete(b);
-    }
+    for (const b of this.#clean.keys()) this.#unverified.delete(b);
+    this.#clean.clear();
   }
 
   #insert(b: number, buf: Uint8Array): void {
-    this.#blocks.set(b, buf);
-    if (this.#blocks.size <= this.capacity) return;
-    // Evict the least recently used clean blocks; write back if all are dirty.
-    for (const k of this.#blocks.keys()) {
-      if (this.#blocks.size <= this.capacity) break;
-      if (k === b) continue;
-      if (this.#dirty.has(k)) continue;
-      this.#blocks.delete(k);
+    this.#clean.set(b, buf);
+    this.#evict(b);
+  }
+
+  /** After a block became dirty: keeps within the capacity (dirty blocks grow past it with a journal). */
+  #grew(): void {
+    if (this.#clean.size + this.#dirty.size > this.capacity) this.#evict(-1);
+  }
+
+  /**
+   * Evicts the least recently used clean blocks (never `keep`) until the
+   * cache is within its capacity; when only dirty blocks are left and the
+   * cache may write back, writes them and evicts clean ones.
+   */
+  #evict(keep: number): void {
+    if (this.#clean.size + this.#dirty.size <= this.capacity) return;
+    for (const k of this.#clean.keys()) {
+      if (this.#clean.size + this.#dirty.size <= this.capacity) break;
+      if (k === keep) continue;
+      this.#clean.delete(k);
+      if (this.#unverified.size) this.#unverified.delete(k);
     }
-    if (this.#blocks.size > this.capacity && this.writeBack) {
-      this.flush();
-      for (const k of this.#blocks.keys()) {
-        if (this.#blocks.size <= this.capacity) break;
-        if (k !== b) this.#blocks.delete(k);
-      }
-    }
+    if (this.#clean.size + this.#dirty.size > this.capacity && this.writeBack && this.#dirty.size) this.flush();
   }
 }

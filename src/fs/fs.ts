@@ -83,6 +83,8 @@ import {
   dirLookup,
   dirRemove,
   dirReplace,
+  DIRL_MAGIC,
+  DIRX_MAGIC,
 } from "./htree.ts";
 import { Collections } from "./vectors.ts";
 import { Journal } from "../journal/journal.ts";
@@ -1375,6 +1377,7 @@ export class Vexfs {
       ino: n.ino,
       hashSeed: this.sb.hashSeed,
       blockCount: () => Math.floor(n.d.size / bs),
+      verifiedReads: true,
       read: (l: number) => {
         const p = this.bmap(n, l);
         if (!p) {
@@ -1383,7 +1386,15 @@ export class Vexfs {
             `directory ${n.ino}: block ${l} is not mapped`,
           );
         }
-        return this.cache.get(p);
+        // The checksum is verified when the block comes from disk (a block
+        // with a wrong magic is left to the tree, which names what it found).
+        return this.cache.get(p, (buf) => {
+          const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+          const magic = dv.getUint32(0, true);
+          if ((magic === DIRX_MAGIC || magic === DIRL_MAGIC) && !blockChecksumOk(buf, n.ino)) {
+            throw new FsError("EUCLEAN", `directory ${n.ino} block ${l}: bad checksum`);
+          }
+        });
       },
       write: (l: number, data: Uint8Array) => {
         const p = this.bmap(n, l);

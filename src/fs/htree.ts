@@ -41,6 +41,12 @@ export interface DirBlocks {
   /** Bytes of file block `lblk` (may be a shared buffer: the tree copies what it keeps). */
   read(lblk: number): Uint8Array;
   /**
+   * True when {@link read} returns only blocks whose checksum was verified
+   * when they came from disk (the engine's buffer cache: a cached block is
+   * trusted); the tree then does not recompute it on every access.
+   */
+  readonly verifiedReads?: boolean;
+  /**
    * Stores file block `lblk` (`data.length === blockSize`, checksum set). The
    * tree hands over a fresh buffer each time and never touches it again, so
    * the store may keep it without copying.
@@ -150,7 +156,7 @@ function readBlock(
       `bad magic ${hex(m)}, expected ${magic === DIRX_MAGIC ? "index (DIRX)" : "leaf (DIRL)"}`,
     );
   }
-  if (dv.getUint32(d.blockSize - TAIL, true) !== blockCrc(d, raw)) {
+  if (!d.verifiedReads && dv.getUint32(d.blockSize - TAIL, true) !== blockCrc(d, raw)) {
     throw corrupt(d, lblk, "bad checksum");
   }
   return copy ? raw.slice() : raw;
