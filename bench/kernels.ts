@@ -219,6 +219,8 @@ export interface ScanRow {
   cSimd: number;
   /** slots rescored exactly per query (mean) */
   rescored: number;
+  /** every round's CPU ms per query: wasm, C, C vectorised */
+  rounds: { wasm: number[]; c: number[]; cSimd: number[] };
 }
 
 async function benchScan(quick: boolean, elems: ElemType[]): Promise<ScanRow[]> {
@@ -272,6 +274,7 @@ async function benchScan(quick: boolean, elems: ElemType[]): Promise<ScanRow[]> 
             c: median(c),
             cSimd: median(cf),
             rescored: rescored / searches,
+            rounds: { wasm: w, c, cSimd: cf },
           };
           rows.push(row);
           console.error(

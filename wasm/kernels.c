@@ -122,8 +122,18 @@ void VX_EXPORT(vx_score_exact)(uint32_t elem, uint32_t metric, const uint8_t *st
       PAIR_STEP(b3, q3, x3, L2);                                                               \
     }                                                                                          \
   }                                                                                            \
-  out[0] = pair_tail_##T(L2, q, xa, dim, j, a0, a1, a2, a3);                                   \
-  out[1] = pair_tail_##T(L2, q, xb, dim, j, b0, b1, b2, b3);
+  if (j == dim) {                                                                              \
+    /* No tail: both horizontal sums at once, each (l0 + l1) + (l2 + l3) as vx_hsum_f32x4. */  \
+    v128_t A = wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3));                \
+    v128_t B = wasm_f32x4_add(wasm_f32x4_add(b0, b1), wasm_f32x4_add(b2, b3));                \
+    v128_t s1 = wasm_f32x4_add(wasm_i32x4_shuffle(A, B, 0, 2, 4, 6), wasm_i32x4_shuffle(A, B, 1, 3, 5, 7)); \
+    v128_t s2 = wasm_f32x4_add(s1, wasm_i32x4_shuffle(s1, s1, 1, 0, 3, 2));                   \
+    out[0] = wasm_f32x4_extract_lane(s2, 0);                                                   \
+    out[1] = wasm_f32x4_extract_lane(s2, 2);                                                   \
+  } else {                                                                                     \
+    out[0] = pair_tail_##T(L2, q, xa, dim, j, a0, a1, a2, a3);                                 \
+    out[1] = pair_tail_##T(L2, q, xb, dim, j, b0, b1, b2, b3);                                 \
+  }
 
 #define PAIR_STEP(acc, qv, xv, L2)                 \
   do {                                             \
@@ -246,21 +256,32 @@ static VX_ALWAYS_INLINE uint32_t scan_impl(uint32_t elem, uint32_t metric, const
   uint32_t idx[BLOCK];
   for (uint32_t base = 0; base < n; base += BLOCK) {
     uint32_t m = n - base < BLOCK ? n - base : BLOCK;
-    /* The block's slots to score (those allowed). */
-    uint32_t nb = 0;
-    for (uint32_t i = 0; i < m; i++) {
-      uint32_t s = slots ? slots[base + i] : base + i;
-      if (!allow || allow[s]) idx[nb++] = s;
+    /* The block's slots to score: all of base .. base + m - 1, or those listed and allowed. */
+    const int contiguous = !slots && !allow;
+    uint32_t nb = m;
+    if (!contiguous) {
+      nb = 0;
+      for (uint32_t i = 0; i < m; i++) {
+        uint32_t s = slots ? slots[base + i] : base + i;
+        if (!allow || allow[s]) idx[nb++] = s;
+      }
     }
     /* Fast pass over them, two at a time. */
     uint32_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-      fast_pair(elem, metric == VX_METRIC_L2, q, store + idx[i] * stride, store + idx[i + 1] * stride, dim, score + i);
+    if (contiguous) {
+      const uint8_t *x = store + base * stride;
+      for (; i + 2 <= nb; i += 2, x += 2 * stride) fast_pair(elem, metric == VX_METRIC_L2, q, x, x + stride, dim, score + i);
+      if (i < nb) score[i] = fast_one(elem, metric == VX_METRIC_L2, q, x, dim);
+    } else {
+      for (; i + 2 <= nb; i += 2) {
+        fast_pair(elem, metric == VX_METRIC_L2, q, store + idx[i] * stride, store + idx[i + 1] * stride, dim,
+                  score + i);
+      }
+      if (i < nb) score[i] = fast_one(elem, metric == VX_METRIC_L2, q, store + idx[i] * stride, dim);
     }
-    if (i < nb) score[i] = fast_one(elem, metric == VX_METRIC_L2, q, store + idx[i] * stride, dim);
     /* Bounds, candidates and the heap of the k smallest upper bounds. */
     for (uint32_t i = 0; i < nb; i++) {
-      uint32_t s = idx[i];
+      uint32_t s = contiguous ? base + i : idx[i];
       double d = score[i];
       double lo, hi;
       if (!(d - d == 0)) {
