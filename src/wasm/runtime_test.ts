@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { FsError } from "../errors.ts";
 import { rng } from "../test_random.ts";
 import { KERNELS_WASM } from "./kernels_wasm.ts";
-import { heap, HEAP_BASE, heapU8, instantiate, memory, memoryBytes, WasmArray } from "./runtime.ts";
+import { heap, HEAP_BASE, heapU8, inMemory, instantiate, memory, memoryBytes, WasmArray } from "./runtime.ts";
 
 Deno.test("runtime: alloc/free/realloc keep blocks disjoint, aligned and their bytes intact (random ops vs a model)", () => {
   const h = heap();
