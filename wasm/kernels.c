@@ -27,6 +27,9 @@
  *    score, then inode (topk.ts), which needs the inode numbers C does not
  *    have. Typically k to a few k candidates remain.
  *
+ * For i8 stores step 1 computes exact integer dot products against the query
+ * quantized to i16 instead, and bounds the quantization error (scan_i8_impl).
+ *
  * Queries must be f32 values for step 1 (the bound assumes the f32 query is
  * the query); simd.ts scores every slot exactly otherwise.
  */
@@ -355,6 +358,189 @@ static VX_ALWAYS_INLINE uint32_t scan_impl(uint32_t elem, uint32_t metric, const
   return kept;
 }
 
+/* ---- i8 stores: the query quantized, exact integer dot products -------------------- */
+
+/*
+ * For i8 stores the f32 fast pass spends most of its time widening elements
+ * to f32. Instead the query is quantized once to i16, q~ = rint(q * S) with S
+ * a power of two, and each slot's dot product D = sum q~_i x_i is computed
+ * exactly in i32 (i32x4.dot_i16x8_s: eight i16 products summed in pairs), with
+ * |D| <= dim * M * 128 < 2^31 by the choice of M = max |q~|. Then q.x is
+ * D / S up to the quantization error: |q.x - D/S| <= |q - q~/S| |x| = delta
+ * |x| (Cauchy-Schwarz), delta computed exactly from the rounded query. l2
+ * uses |q - x|^2 = |q|^2 - 2 q.x + |x|^2 with |x|^2 = sum x_i^2 exact (also
+ * i32), cosine and ip the dot product; every bound adds 2^-40 of the
+ * magnitudes for the f64 roundings of this code and of the reference.
+ */
+static int16_t i8_query[4096];
+static double i8_inv_s, i8_delta, i8_qq;
+static int i8_query_ok;
+
+/* Quantizes q (dim <= 4096) into i8_query; sets i8_query_ok = 0 for a query that is not finite. */
+static void quantize_query(const float *q, size_t dim) {
+  double maxabs = 0, qq = 0;
+  for (size_t j = 0; j < dim; j++) {
+    double a = q[j] < 0 ? -(double)q[j] : q[j];
+    if (!(a <= 0x1p127)) { /* infinite or NaN */
+      i8_query_ok = 0;
+      return;
+    }
+    if (a > maxabs) maxabs = a;
+    qq += (double)q[j] * q[j];
+  }
+  double m = 2147483647.0 / (128.0 * (double)dim);
+  if (m > 32767) m = 32767;
+  double scale = 1;
+  if (maxabs > 0) {
+    while (maxabs * scale > m) scale *= 0.5;
+    while (maxabs * scale * 2 <= m) scale *= 2;
+  }
+  double d2 = 0;
+  for (size_t j = 0; j < dim; j++) {
+    double r = __builtin_rint(q[j] * scale);
+    i8_query[j] = (int16_t)r;
+    double e = q[j] - r / scale; /* exact: both are multiples of min(ulp(q_j), 1/S), |e| <= 1/(2S) */
+    d2 += e * e;
+  }
+  i8_inv_s = 1 / scale;
+  i8_delta = __builtin_sqrt(d2) * (1 + 0x1p-40);
+  i8_qq = qq;
+  i8_query_ok = 1;
+}
+
+static VX_ALWAYS_INLINE int32_t hsum_i32x4(v128_t a) {
+  return (wasm_i32x4_extract_lane(a, 0) + wasm_i32x4_extract_lane(a, 1)) +
+         (wasm_i32x4_extract_lane(a, 2) + wasm_i32x4_extract_lane(a, 3));
+}
+
+/* Exact D = sum q~_i x_i (and X2 = sum x_i^2 when l2) of two i8 slots. */
+static VX_ALWAYS_INLINE void i8_pair(int l2, const int8_t *xa, const int8_t *xb, size_t dim, int32_t *dot,
+                                     int32_t *sq) {
+  const int16_t *qi = i8_query;
+  v128_t da = wasm_i32x4_splat(0), db = da, sa = da, sb = da;
+  size_t j = 0;
+  for (; j + 16 <= dim; j += 16) {
+    v128_t q0 = wasm_v128_load(qi + j), q1 = wasm_v128_load(qi + j + 8);
+    v128_t a = wasm_v128_load(xa + j), b = wasm_v128_load(xb + j);
+    v128_t al = wasm_i16x8_extend_low_i8x16(a), ah = wasm_i16x8_extend_high_i8x16(a);
+    v128_t bl = wasm_i16x8_extend_low_i8x16(b), bh = wasm_i16x8_extend_high_i8x16(b);
+    da = wasm_i32x4_add(da, wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, q0), wasm_i32x4_dot_i16x8(ah, q1)));
+    db = wasm_i32x4_add(db, wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, q0), wasm_i32x4_dot_i16x8(bh, q1)));
+    if (l2) {
+      sa = wasm_i32x4_add(sa, wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, al), wasm_i32x4_dot_i16x8(ah, ah)));
+      sb = wasm_i32x4_add(sb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, bl), wasm_i32x4_dot_i16x8(bh, bh)));
+    }
+  }
+  int32_t ra = hsum_i32x4(da), rb = hsum_i32x4(db), qa = l2 ? hsum_i32x4(sa) : 0, qb = l2 ? hsum_i32x4(sb) : 0;
+  for (; j < dim; j++) {
+    ra += qi[j] * xa[j];
+    rb += qi[j] * xb[j];
+    if (l2) {
+      qa += xa[j] * xa[j];
+      qb += xb[j] * xb[j];
+    }
+  }
+  dot[0] = ra;
+  dot[1] = rb;
+  sq[0] = qa;
+  sq[1] = qb;
+}
+
+/* Bounds [lo, hi] of slot s's key from its exact integer dot product (and |x|^2 for l2). */
+static VX_ALWAYS_INLINE void i8_bounds(uint32_t metric, double qn, double xn, int32_t dot_i, int32_t sq_i, double *lo,
+                                       double *hi) {
+  double dot = dot_i * i8_inv_s;
+  if (metric == VX_METRIC_L2) {
+    double x2 = sq_i, xl = __builtin_sqrt(x2) * (1 + 0x1p-40);
+    double s = i8_qq - 2 * dot + x2;
+    double b = 2 * i8_delta * xl + 0x1p-40 * (i8_qq + x2 + 2 * (dot < 0 ? -dot : dot)) + 0x1p-1000;
+    *lo = s - b;
+    *hi = s + b;
+  } else {
+    double xl = xn * (1 + 0x1p-22); /* the stored norm is rounded to f32 */
+    double b = i8_delta * xl + 0x1p-40 * qn * xl + 0x1p-1000;
+    if (metric == VX_METRIC_IP) {
+      *lo = -dot - b;
+      *hi = -dot + b;
+    } else if (qn == 0 || xn == 0) {
+      *lo = *hi = 0; /* exactly 0 (FORMAT.md §8.4) */
+    } else {
+      double qx = qn * xn, c = dot / qx, bc = b / qx + 0x1p-40;
+      double up = c + bc, down = c - bc;
+      *lo = -(up > 1 ? 1 : up < -1 ? -1 : up);
+      *hi = -(down > 1 ? 1 : down < -1 ? -1 : down);
+    }
+  }
+}
+
+static VX_ALWAYS_INLINE uint32_t scan_i8_impl(uint32_t metric, const uint8_t *store, uint32_t dim, uint32_t count,
+                                              const float *q, double qn, const float *norms, const uint32_t *slots,
+                                              uint32_t nslots, const uint8_t *allow, uint32_t k, double *heap,
+                                              uint32_t *cand, double *cand_lo) {
+  const double inf = __builtin_inf();
+  const int l2 = metric == VX_METRIC_L2;
+  quantize_query(q, dim);
+  uint32_t hn = 0, nc = 0;
+  double t = inf;
+  uint32_t n = slots ? nslots : count;
+  uint32_t idx[BLOCK];
+  int32_t dot[BLOCK], sq[BLOCK];
+  for (uint32_t base = 0; base < n; base += BLOCK) {
+    uint32_t m = n - base < BLOCK ? n - base : BLOCK, nb = 0;
+    for (uint32_t i = 0; i < m; i++) {
+      uint32_t s = slots ? slots[base + i] : base + i;
+      if (!allow || allow[s]) idx[nb++] = s;
+    }
+    if (!i8_query_ok) { /* a query that is not finite: the bounds say nothing; rescore everything */
+      for (uint32_t i = 0; i < nb; i++) {
+        cand[nc] = idx[i];
+        cand_lo[nc++] = -inf;
+      }
+      continue;
+    }
+    uint32_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+      i8_pair(l2, (const int8_t *)store + (size_t)idx[i] * dim, (const int8_t *)store + (size_t)idx[i + 1] * dim, dim,
+              dot + i, sq + i);
+    }
+    if (i < nb) {
+      /* the last one paired with itself */
+      const int8_t *x = (const int8_t *)store + (size_t)idx[i] * dim;
+      int32_t d2[2], s2[2];
+      i8_pair(l2, x, x, dim, d2, s2);
+      dot[i] = d2[0];
+      sq[i] = s2[0];
+    }
+    for (uint32_t i = 0; i < nb; i++) {
+      uint32_t s = idx[i];
+      double xn = l2 ? 0 : norms[s];
+      double lo, hi;
+      i8_bounds(metric, qn, xn, dot[i], sq[i], &lo, &hi);
+      if (!(hi - lo >= 0 && hi - lo < inf)) { /* a corrupt norm */
+        cand[nc] = s;
+        cand_lo[nc++] = -inf;
+        continue;
+      }
+      if (lo <= t) {
+        cand[nc] = s;
+        cand_lo[nc++] = lo;
+      }
+      if (hn < k) {
+        heap_push(heap, &hn, hi);
+        if (hn == k) t = heap[0];
+      } else if (hi < t) {
+        heap_replace_root(heap, hn, hi);
+        t = heap[0];
+      }
+    }
+  }
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < nc; i++) {
+    if (cand_lo[i] <= t) cand[kept++] = cand[i];
+  }
+  return kept;
+}
+
 /*
  * Candidate slots for the k best of a store under a metric (step 1 above).
  *
@@ -385,9 +571,13 @@ uint32_t VX_EXPORT(vx_scan_candidates)(uint32_t elem, uint32_t metric, const uin
   if (elem == VX_ELEM_F16) {
     METRICS(VX_ELEM_F16);
   }
-  METRICS(VX_ELEM_I8);
 #undef METRICS
 #undef CASE
+  if (metric == VX_METRIC_L2)
+    return scan_i8_impl(VX_METRIC_L2, store, dim, count, q, qn, norms, slots, nslots, allow, k, heap, cand, cand_lo);
+  if (metric == VX_METRIC_IP)
+    return scan_i8_impl(VX_METRIC_IP, store, dim, count, q, qn, norms, slots, nslots, allow, k, heap, cand, cand_lo);
+  return scan_i8_impl(VX_METRIC_COSINE, store, dim, count, q, qn, norms, slots, nslots, allow, k, heap, cand, cand_lo);
 }
 
 /*

@@ -14,9 +14,10 @@
  * `dot / (norm(q) * norms[slot])` (clamped to [-1, 1], 0 for a zero norm).
  *
  * How (see wasm/kernels.c): a fast f32 SIMD pass with a rigorous error bound
- * keeps every slot that may be in the top k (typically k to a few k), and
- * only those are rescored in f64 with the reference's arithmetic and ordered
- * here by score and inode. A query that is not made of f32 values (any
+ * (for i8 stores: exact integer dot products with the query quantized to i16,
+ * and the quantization error bounded) keeps every slot that may be in the top
+ * k (typically k to a few k), and only those are rescored in f64 with the
+ * reference's arithmetic and ordered here by score and inode. A query that is not made of f32 values (any
  * `Float32Array` is) is scored exactly on every slot instead. The same code
  * runs on a mount and offline, so both give the same answers.
  *

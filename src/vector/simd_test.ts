@@ -195,6 +195,34 @@ Deno.test("simd: NaN and infinite stored values (corruption) rank as the referen
   }
 });
 
+Deno.test("simd: i8 stores at the limits of the quantized query (dim 4096, -128 everywhere, wide query ranges)", () => {
+  const r = rng(17);
+  for (const dim of [4096, 4095, 1000, 33]) {
+    const count = 24;
+    const bytes = new Int8Array(count * dim);
+    for (let s = 0; s < count; s++) {
+      for (let i = 0; i < dim; i++) bytes[s * dim + i] = s < 4 ? -128 : s < 8 ? 127 : Math.floor(r() * 256) - 128;
+    }
+    const store = WasmStore.from("i8", dim, new Uint8Array(bytes.buffer));
+    const owners = Array.from({ length: count }, (_, s) => 50 + s);
+    const queries = [
+      new Float32Array(dim).fill(-3e38), // |q~| at its limit, products at the i32 limit
+      Float32Array.from({ length: dim }, (_, i) => (i === 0 ? 1e30 : r() - 0.5)), // one element dominates
+      Float32Array.from({ length: dim }, () => (r() - 0.5) * 1e-30),
+      Float32Array.from({ length: dim }, (_, i) => bytes[5 * dim + i] + (r() - 0.5) * 1e-3), // next to slot 5
+    ];
+    for (const query of queries) {
+      for (const metric of METRICS) {
+        for (const k of [1, 3, 10]) {
+          const o = { query, k, metric, owners };
+          same(scanTopK(store, o), reference(store, o), `i8 dim ${dim} ${metric} k ${k}`);
+        }
+      }
+    }
+    store.free();
+  }
+});
+
 Deno.test("simd: scoreAll gives the reference's score of every slot", () => {
   const r = rng(5);
   for (const elem of ELEMS) {
