@@ -49,7 +49,7 @@ interface Dataset {
 const K = 10;
 const M = 16;
 const EF_CONSTRUCTION = 200;
-const EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024];
+const EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072];
 const CACHE = "/tmp/vexfs-hnsw-core";
 
 function arg(name: string): string | undefined {

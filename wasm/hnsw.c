@@ -106,6 +106,9 @@ static inline u32 f2u(float f) { return __builtin_bit_cast(u32, f); }
 static inline u32 *node_rec(const u32 *g, u32 n) { return PTR(u32, g[F_NODES]) + n * g[F_NODE_WORDS]; }
 static inline u32 *upper_rec(const u32 *g, u32 u) { return PTR(u32, g[F_UPPERS]) + u * g[F_UPPER_WORDS]; }
 static inline u32 *slotmap(const u32 *g) { return PTR(u32, g[F_SLOTMAP]); }
+/* node -> slot (NONE for a deleted or free node) and the node's visited tag,
+ * interleaved (slot at 2n, tag at 2n + 1): the search reads both for every
+ * neighbour, so they share a cache line. F_VISITED names the same array. */
 static inline u32 *n2s(const u32 *g) { return PTR(u32, g[F_N2S]); }
 static inline u32 *indeg(const u32 *g) { return PTR(u32, g[F_INDEG]); }
 /* edges into each node on levels >= 1 (a deleted node named there is not reused: the new node may not reach that level) */
@@ -322,7 +325,7 @@ static u32 new_epoch(u32 *g) {
   u32 e = g[F_EPOCH] + 1;
   if (UNLIKELY(e == 0)) {
     u32 *v = PTR(u32, g[F_VISITED]);
-    for (u32 i = 0, n = g[F_NODE_CAP]; i < n; i++) v[i] = 0;
+    for (u32 i = 0, n = g[F_NODE_CAP]; i < n; i++) v[2 * i + 1] = 0;
     e = 1;
   }
   g[F_EPOCH] = e;
@@ -344,7 +347,7 @@ static ALWAYS_INLINE u32 greedy_mk(u32 *g, u32 metric, u32 elem, const float *q,
     const u32 *nb = lst_nb(r);
     for (u32 i = 0; i < c; i++) {
       u32 t = nb[i];
-      u32 s = map[t];
+      u32 s = map[2 * (t)];
       if (s == NONE) continue;
       float d = dist_mk(g, metric, elem, q, qinv, s);
       dists++;
@@ -382,11 +385,11 @@ static ALWAYS_INLINE u32 search_layer_mk(u32 *g, u32 metric, u32 elem, const flo
   const u8 *vec = PTR(u8, g[F_VEC]);
   const u32 stride = g[F_STRIDE];
 
-  u32 es = map[ep];
+  u32 es = map[2 * (ep)];
   float ed = dist_mk(g, metric, elem, q, qinv, es);
   u32 sink = 0;
   dists++;
-  vis[ep] = tag;
+  vis[2 * (ep) + 1] = tag;
   minheap_push(C, &nc, (pair){ed, ep});
   if (!filter || ((filter[es >> 3] >> (es & 7)) & 1)) maxheap_push(W, &nw, (pair){ed, ep});
   float lower = nw ? W[0].d : __builtin_inff();
@@ -399,9 +402,11 @@ static ALWAYS_INLINE u32 search_layer_mk(u32 *g, u32 metric, u32 elem, const flo
     lst r = get_lst(g, cur.id, level);
     const u32 cnt = lst_count(r);
     const u32 *nb = lst_nb(r);
-    /* Gather the unvisited live neighbours first, loading one word of each
-     * vector (a stand-in for the prefetch wasm lacks: the cache misses of all
-     * the neighbours overlap instead of coming one per distance), then
+    /* Gather the unvisited live neighbours first, loading one word of every
+     * cache line of their vectors (a stand-in for the prefetch wasm lacks:
+     * the misses of all of them overlap instead of coming one line at a time
+     * inside each distance; measured on 100K x 128: 0.65x hnswlib's QPS
+     * without, 0.87x touching the first line, 0.99x touching all), then
      * measure them. */
     u32 *todo_n = PTR(u32, g[F_TODO]);
     u32 *todo_s = todo_n + 256;
@@ -413,9 +418,9 @@ static ALWAYS_INLINE u32 search_layer_mk(u32 *g, u32 metric, u32 elem, const flo
         if (wc < watch_cap) watched[wc] = cur.id;
         g[F_WATCH_COUNT] = wc + 1;
       }
-      if (vis[t] == tag) continue;
-      vis[t] = tag;
-      u32 s = map[t];
+      if (vis[2 * (t) + 1] == tag) continue;
+      vis[2 * (t) + 1] = tag;
+      u32 s = map[2 * (t)];
       if (s == NONE) continue;
       if (UNLIKELY(watch != NONE) && watched) {
         /* a deletion's search: every node it reaches, expanded or not, is
@@ -434,7 +439,8 @@ static ALWAYS_INLINE u32 search_layer_mk(u32 *g, u32 metric, u32 elem, const flo
       todo_n[nt] = t;
       todo_s[nt] = s;
       nt++;
-      sink += *(const u32 *)(vec + (__SIZE_TYPE__)s * stride);
+      const u8 *p = vec + (__SIZE_TYPE__)s * stride;
+      for (u32 o = 0; o < stride; o += 64) sink += *(const u32 *)(p + o);
     }
     for (u32 i = 0; i < nt; i++) {
       u32 s = todo_s[i];
@@ -450,6 +456,10 @@ static ALWAYS_INLINE u32 search_layer_mk(u32 *g, u32 metric, u32 elem, const flo
       }
     }
     dists += nt;
+    if (nc && level == 0) { /* the next node to expand: its list, as hnswlib prefetches it */
+      const u32 *nr = node_rec(g, C[0].id), w = g[F_NODE_WORDS];
+      sink += nr[1] + nr[w > 16 ? 16 : w - 1] + nr[w > 32 ? 32 : w - 1];
+    }
   }
   g[F_SINK] += sink;
   count_dists(g, dists);
@@ -486,11 +496,11 @@ static ALWAYS_INLINE u32 heuristic_mk(u32 *g, u32 metric, u32 elem, pair *cand, 
     pair e = cand[i];
     int good = 1;
     if (kept) {
-      u32 es = map[e.id];
+      u32 es = map[2 * (e.id)];
       const float *ev = vec_f32_k(g, elem, es, ebuf);
       float einv = slot_inv(g, es);
       for (u32 j = 0; j < kept; j++) {
-        float d = dist_mk(g, metric, elem, ev, einv, map[cand[j].id]);
+        float d = dist_mk(g, metric, elem, ev, einv, map[2 * (cand[j].id)]);
         dists++;
         if (d * alpha < e.d) {
           good = 0;
@@ -607,7 +617,7 @@ static void node_free(u32 *g, u32 n, int cascade) {
   nr[0] = NONE;
   nr[2] = g[F_FREE_NODE];
   g[F_FREE_NODE] = n;
-  n2s(g)[n] = NONE;
+  n2s(g)[2 * (n)] = NONE;
   indeg(g)[n] = 0;
   upin(g)[n] = 0;
   tomb_del(g, n);
@@ -722,14 +732,14 @@ static ALWAYS_INLINE void backlink_mk(u32 *g, u32 metric, u32 elem, u32 n, u32 x
   }
   pair *cand = PTR(pair, g[F_CAND2]);
   const u32 *map = n2s(g);
-  u32 ns = map[n];
+  u32 ns = map[2 * (n)];
   float *nbuf = PTR(float, g[F_NBUF]);
   const float *nv = vec_f32_k(g, elem, ns, nbuf);
   float ninv = slot_inv(g, ns);
   u32 k = 0;
   for (u32 i = 0; i < c; i++) {
     u32 t = nb[i];
-    u32 s = map[t];
+    u32 s = map[2 * (t)];
     if (s == NONE) continue; /* a deleted neighbour is dropped here */
     cand[k++] = (pair){dist_mk(g, metric, elem, nv, ninv, s), t};
   }
@@ -803,7 +813,7 @@ static i32 insert(u32 *g, u32 s, u32 crc, u64 ctr) {
   float qinv = slot_inv(g, s);
   /* x's slot is known from here on (the backlink heuristic measures it); no
    * search reaches x before it is linked, level by level, below. */
-  n2s(g)[x] = s;
+  n2s(g)[2 * (x)] = s;
 
   u32 ep = g[F_ENTRY];
   if (ep == NONE) {
@@ -812,7 +822,7 @@ static i32 insert(u32 *g, u32 s, u32 crc, u64 ctr) {
     return (i32)x;
   }
   u32 maxl = g[F_MAX_LEVEL];
-  g[F_EPD] = f2u(dist_slot(g, q, qinv, n2s(g)[ep]));
+  g[F_EPD] = f2u(dist_slot(g, q, qinv, n2s(g)[2 * (ep)]));
   count_dists(g, 1);
   for (u32 l = maxl; l > level; l--) ep = greedy(g, q, qinv, ep, l);
   pair *cand = PTR(pair, g[F_CAND]);
@@ -842,14 +852,14 @@ static void choose_entry(u32 *g) {
   u32 c = lst_count(r);
   const u32 *nb = lst_nb(r);
   for (u32 i = 0; i < c; i++) {
-    if (map[nb[i]] != NONE && nb[i] != old) {
+    if (map[2 * (nb[i])] != NONE && nb[i] != old) {
       g[F_ENTRY] = nb[i];
       return;
     }
   }
   u32 best = NONE, bl = 0;
   for (u32 n = 0, cnt = g[F_NODE_COUNT]; n < cnt; n++) {
-    if (map[n] == NONE || n == old) continue;
+    if (map[2 * (n)] == NONE || n == old) continue;
     u32 l = node_level(node_rec(g, n));
     if (best == NONE || l > bl) {
       best = n;
@@ -865,7 +875,7 @@ static void choose_entry(u32 *g) {
  * ones (all of them, or only `d` when d != NONE), by the heuristic. */
 static void repair(u32 *g, u32 n, u32 l, u32 d) {
   const u32 *map = n2s(g);
-  u32 ns = map[n];
+  u32 ns = map[2 * (n)];
   lst r = get_lst(g, n, l);
   u32 c = lst_count(r);
   const u32 *nb = lst_nb(r);
@@ -880,7 +890,7 @@ static void repair(u32 *g, u32 n, u32 l, u32 d) {
   }
   u32 found = 0;
   for (u32 i = 0; i < c; i++)
-    if (d == NONE ? map[nb[i]] == NONE : nb[i] == d) found = 1;
+    if (d == NONE ? map[2 * (nb[i])] == NONE : nb[i] == d) found = 1;
   if (!found) return;
   pair *cand = PTR(pair, g[F_CAND2]);
   const u32 cap = g[F_CAND_CAP];
@@ -890,13 +900,13 @@ static void repair(u32 *g, u32 n, u32 l, u32 d) {
   const float *nv = vec_f32(g, ns, nbuf);
   float ninv = slot_inv(g, ns);
   u32 k = 0;
-  vis[n] = tag;
+  vis[2 * (n) + 1] = tag;
   for (u32 i = 0; i < c; i++) {
     u32 t = nb[i];
-    if (vis[t] == tag) continue;
-    vis[t] = tag;
-    if (map[t] != NONE) {
-      if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[t]), t};
+    if (vis[2 * (t) + 1] == tag) continue;
+    vis[2 * (t) + 1] = tag;
+    if (map[2 * (t)] != NONE) {
+      if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[2 * (t)]), t};
       continue;
     }
     if (d != NONE && t != d) continue;
@@ -905,9 +915,9 @@ static void repair(u32 *g, u32 n, u32 l, u32 d) {
     const u32 *nbt = lst_nb(rt);
     for (u32 j = 0; j < ct; j++) {
       u32 v = nbt[j];
-      if (vis[v] == tag || map[v] == NONE) continue;
-      vis[v] = tag;
-      if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[v]), v};
+      if (vis[2 * (v) + 1] == tag || map[2 * (v)] == NONE) continue;
+      vis[2 * (v) + 1] = tag;
+      if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[2 * (v)]), v};
     }
   }
   count_dists(g, k);
@@ -922,7 +932,7 @@ static void repair(u32 *g, u32 n, u32 l, u32 d) {
  * damaged file). */
 static void refill(u32 *g, u32 n, u32 l) {
   const u32 *map = n2s(g);
-  u32 ns = map[n];
+  u32 ns = map[2 * (n)];
   if (ns == NONE) return;
   pair *cand = PTR(pair, g[F_CAND2]);
   const u32 cap = g[F_CAND_CAP];
@@ -935,12 +945,12 @@ static void refill(u32 *g, u32 n, u32 l) {
   u32 c = lst_count(r);
   const u32 *nb = lst_nb(r);
   u32 k = 0;
-  vis[n] = tag;
+  vis[2 * (n) + 1] = tag;
   for (u32 i = 0; i < c; i++) {
     u32 t = nb[i];
-    if (map[t] == NONE || vis[t] == tag) continue;
-    vis[t] = tag;
-    if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[t]), t};
+    if (map[2 * (t)] == NONE || vis[2 * (t) + 1] == tag) continue;
+    vis[2 * (t) + 1] = tag;
+    if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[2 * (t)]), t};
   }
   u32 first = k;
   for (u32 i = 0; i < first; i++) {
@@ -949,9 +959,9 @@ static void refill(u32 *g, u32 n, u32 l) {
     const u32 *nbt = lst_nb(rt);
     for (u32 j = 0; j < ct; j++) {
       u32 v = nbt[j];
-      if (vis[v] == tag || map[v] == NONE) continue;
-      vis[v] = tag;
-      if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[v]), v};
+      if (vis[2 * (v) + 1] == tag || map[2 * (v)] == NONE) continue;
+      vis[2 * (v) + 1] = tag;
+      if (k < cap) cand[k++] = (pair){dist_slot(g, nv, ninv, map[2 * (v)]), v};
     }
   }
   count_dists(g, k);
@@ -990,7 +1000,7 @@ static i32 remove_slot(u32 *g, u32 s, u32 search) {
   u32 *dr = node_rec(g, d);
   dr[1] |= FLAG_DELETED << 8;
   dirty_node(g, d);
-  n2s(g)[d] = NONE;
+  n2s(g)[2 * (d)] = NONE;
   tomb_add(g, d);
   g[F_PINNED] = d;
   if (g[F_ENTRY] == d) choose_entry(g);
@@ -1012,7 +1022,7 @@ static i32 remove_slot(u32 *g, u32 s, u32 search) {
     float qinv = slot_inv(g, s);
     u32 ep = g[F_ENTRY];
     u32 maxl = g[F_MAX_LEVEL];
-    g[F_EPD] = f2u(dist_slot(g, q, qinv, n2s(g)[ep]));
+    g[F_EPD] = f2u(dist_slot(g, q, qinv, n2s(g)[2 * (ep)]));
     for (u32 l = maxl; l > level; l--) ep = greedy(g, q, qinv, ep, l);
     u32 *watched = PTR(u32, g[F_WATCH]);
     pair *cand = PTR(pair, g[F_CAND]);
@@ -1073,7 +1083,7 @@ EXPORT(hn_remove_node) i32 hn_remove_node(u32 *g, u32 n) {
   if (s < g[F_SLOT_CAP] && slotmap(g)[s] == n) set_slotmap(g, s, NONE);
   nr[1] |= FLAG_DELETED << 8;
   dirty_node(g, n);
-  n2s(g)[n] = NONE;
+  n2s(g)[2 * (n)] = NONE;
   tomb_add(g, n);
   g[F_PINNED] = n;
   if (g[F_ENTRY] == n) choose_entry(g);
@@ -1094,15 +1104,15 @@ EXPORT(hn_remove_node) i32 hn_remove_node(u32 *g, u32 n) {
 EXPORT(hn_move_slot) i32 hn_move_slot(u32 *g, u32 from, u32 to) {
   if (from >= g[F_SLOT_CAP] || to >= g[F_SLOT_CAP]) return HN_EINVAL;
   if (from == to) return 0;
-  u32 *map = slotmap(g);
-  if (map[to] != NONE) return HN_EEXIST;
-  u32 n = map[from];
+  u32 *sm = slotmap(g);
+  if (sm[to] != NONE) return HN_EEXIST;
+  u32 n = sm[from];
   set_slotmap(g, from, NONE);
   set_slotmap(g, to, n);
   if (n != NONE) {
     node_rec(g, n)[0] = to;
     dirty_node(g, n);
-    if (n2s(g)[n] != NONE) n2s(g)[n] = to;
+    if (n2s(g)[2 * (n)] != NONE) n2s(g)[2 * (n)] = to;
   }
   return 0;
 }
@@ -1123,7 +1133,7 @@ EXPORT(hn_search) i32 hn_search(u32 *g, u32 k, u32 ef, u32 filter) {
     float n2 = hd_dot_f32(q, q, g[F_DIM]);
     qinv = n2 > 0 ? 1.0f / __builtin_sqrtf(n2) : 0.0f;
   }
-  g[F_EPD] = f2u(dist_slot(g, q, qinv, n2s(g)[ep]));
+  g[F_EPD] = f2u(dist_slot(g, q, qinv, n2s(g)[2 * (ep)]));
   count_dists(g, 1);
   for (u32 l = g[F_MAX_LEVEL]; l > 0; l--) ep = greedy(g, q, qinv, ep, l);
   u32 nw = search_layer(g, q, qinv, ep, ef, 0, filter ? PTR(u8, filter) : 0, NONE);
@@ -1134,7 +1144,7 @@ EXPORT(hn_search) i32 hn_search(u32 *g, u32 k, u32 ef, u32 filter) {
   u32 n = nw;
   while (n) {
     pair p = maxheap_pop(W, &n);
-    out[n] = (pair){p.d, map[p.id]};
+    out[n] = (pair){p.d, map[2 * (p.id)]};
   }
   return (i32)nw;
 }
@@ -1154,7 +1164,7 @@ static i32 consolidate(u32 *g) {
   u32 *tombs = PTR(u32, g[F_TOMBS]);
   for (u32 i = 0; i < before; i++) in[tombs[i]] += 1u << 30;
   for (u32 n = 0, cnt = g[F_NODE_COUNT]; n < cnt; n++) {
-    if (map[n] == NONE) continue;
+    if (map[2 * (n)] == NONE) continue;
     u32 level = node_level(node_rec(g, n));
     for (u32 l = 0; l <= level; l++) repair(g, n, l, NONE);
   }
@@ -1173,7 +1183,8 @@ EXPORT(hn_derive) void hn_derive(u32 *g) {
   u32 *up = upin(g);
   g[F_DELETED] = 0;
   for (u32 n = 0; n < g[F_NODE_CAP]; n++) {
-    map[n] = NONE;
+    map[2 * (n)] = NONE;
+    map[2 * (n) + 1] = 0;
     in[n] = 0;
     up[n] = 0;
   }
@@ -1181,7 +1192,7 @@ EXPORT(hn_derive) void hn_derive(u32 *g) {
     u32 *nr = node_rec(g, n);
     u32 flags = node_flags(nr);
     if (flags & FLAG_DELETED) tomb_add(g, n);
-    else if (nr[0] != NONE) map[n] = nr[0];
+    else if (nr[0] != NONE) map[2 * (n)] = nr[0];
   }
   for (u32 n = 0; n < cnt; n++) {
     u32 *nr = node_rec(g, n);
@@ -1202,7 +1213,7 @@ EXPORT(hn_derive) void hn_derive(u32 *g) {
 /** Re-selects every list of live node n from its two-hop neighbourhood
  * (see refill); 0, or HN_EINVAL for a node that is not live. */
 EXPORT(hn_refill) i32 hn_refill(u32 *g, u32 n) {
-  if (n >= g[F_NODE_COUNT] || n2s(g)[n] == NONE) return HN_EINVAL;
+  if (n >= g[F_NODE_COUNT] || n2s(g)[2 * (n)] == NONE) return HN_EINVAL;
   u32 level = node_level(node_rec(g, n));
   for (u32 l = 0; l <= level; l++) refill(g, n, l);
   return 0;

@@ -223,10 +223,10 @@ export class HnswGraph {
   #nodes!: U32A;
   #uppers!: U32A;
   #slotmap!: U32A;
+  /** node → slot (NONE when deleted or free) at 2n, the node's visited tag at 2n + 1 */
   #n2s!: U32A;
   #indeg!: U32A;
   #upin!: U32A;
-  #visited!: U32A;
   #tombs!: U32A;
   #tpos!: U32A;
   #heapC!: U32A;
@@ -375,11 +375,10 @@ export class HnswGraph {
     this.#uppers = new WasmArray(Uint32Array, caps.uppers * this.#upperWords);
     this.#slotmap = new WasmArray(Uint32Array, caps.slots, false);
     this.#slotmap.view.fill(NONE);
-    this.#n2s = new WasmArray(Uint32Array, caps.nodes, false);
-    this.#n2s.view.fill(NONE);
+    this.#n2s = new WasmArray(Uint32Array, 2 * caps.nodes);
+    fillSlots(this.#n2s.view, 0);
     this.#indeg = new WasmArray(Uint32Array, caps.nodes);
     this.#upin = new WasmArray(Uint32Array, caps.nodes);
-    this.#visited = new WasmArray(Uint32Array, caps.nodes);
     this.#tombs = new WasmArray(Uint32Array, caps.nodes);
     this.#tpos = new WasmArray(Uint32Array, caps.nodes);
     this.#heapC = new WasmArray(Uint32Array, 2 * (caps.nodes + 2));
@@ -404,7 +403,7 @@ export class HnswGraph {
     s[F.N2S] = this.#n2s.ptr;
     s[F.INDEG] = this.#indeg.ptr;
     s[F.UPIN] = this.#upin.ptr;
-    s[F.VISITED] = this.#visited.ptr;
+    s[F.VISITED] = this.#n2s.ptr;
     s[F.TOMBS] = this.#tombs.ptr;
     s[F.TPOS] = this.#tpos.ptr;
     s[F.HEAP_C] = this.#heapC.ptr;
@@ -430,11 +429,10 @@ export class HnswGraph {
     if (cap <= old) return;
     cap = Math.max(cap, Math.ceil(old * 1.5), 64);
     this.#nodes.resize(cap * this.#nodeWords);
-    this.#n2s.resize(cap);
-    this.#n2s.view.fill(NONE, old);
+    this.#n2s.resize(2 * cap);
+    fillSlots(this.#n2s.view, old);
     this.#indeg.resize(cap);
     this.#upin.resize(cap);
-    this.#visited.resize(cap);
     this.#tombs.resize(cap);
     this.#tpos.resize(cap);
     this.#heapC.resize(2 * (cap + 2), false);
@@ -726,10 +724,10 @@ export class HnswGraph {
     this.#nodes.view.fill(0);
     this.#uppers.view.fill(0);
     this.#slotmap.view.fill(NONE);
-    this.#n2s.view.fill(NONE);
+    this.#n2s.view.fill(0);
+    fillSlots(this.#n2s.view, 0);
     this.#indeg.view.fill(0);
     this.#upin.view.fill(0);
-    this.#visited.view.fill(0);
     this.#nodeDirty.view.fill(1);
     this.#upperDirty.view.fill(1);
     this.#slotDirty.view.fill(1);
@@ -758,7 +756,7 @@ export class HnswGraph {
     this.#live();
     const s = this.#st.view;
     if (node < 0 || node >= s[F.NODE_COUNT]) return -1;
-    const v = this.#n2s.view[node];
+    const v = this.#n2s.view[2 * node];
     return v === NONE ? -1 : v;
   }
 
@@ -819,7 +817,6 @@ export class HnswGraph {
       this.#n2s,
       this.#indeg,
       this.#upin,
-      this.#visited,
       this.#tombs,
       this.#tpos,
       this.#heapC,
@@ -1339,7 +1336,7 @@ export class HnswGraph {
   /** Whether a node is live (not free, not deleted). */
   isLive(node: number): boolean {
     this.#live();
-    return node >= 0 && node < this.#st.view[F.NODE_COUNT] && this.#n2s.view[node] !== NONE;
+    return node >= 0 && node < this.#st.view[F.NODE_COUNT] && this.#n2s.view[2 * node] !== NONE;
   }
 
   /** Clears a slot map entry (catch-up: a slot whose node is not trusted). */
@@ -1350,7 +1347,7 @@ export class HnswGraph {
     const n = map[slot];
     map[slot] = NONE;
     this.#slotDirty.view[Math.floor(slot / this.geometry.slotPerBlock)] = 1;
-    if (n < this.#st.view[F.NODE_COUNT] && this.#n2s.view[n] === slot) {
+    if (n < this.#st.view[F.NODE_COUNT] && this.#n2s.view[2 * n] === slot) {
       // a live node no slot names is removed by the caller (removeNode)
     }
   }
@@ -1387,7 +1384,6 @@ export class HnswGraph {
         this.#n2s,
         this.#indeg,
         this.#upin,
-        this.#visited,
         this.#tombs,
         this.#tpos,
         this.#heapC,
@@ -1412,6 +1408,11 @@ export class HnswGraph {
   static paramsOfHeader(h: HnswHeader): { metric: Metric; elem: ElemType } {
     return { metric: decodeMetric(h.metric), elem: decodeElemType(h.elem) };
   }
+}
+
+/** Sets the slot words (even indices) of the node → slot / visited array to NONE from node `from` on. */
+function fillSlots(a: Uint32Array, from: number): void {
+  for (let i = 2 * from; i < a.length; i += 2) a[i] = NONE;
 }
 
 /** What {@linkcode checkRecords} reads. */
