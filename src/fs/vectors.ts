@@ -168,6 +168,12 @@ export class Collections {
   #fs: Vexfs;
   #loaded = new Map<number, Loaded>();
   #records?: Map<number, CollectionRecord>;
+  /**
+   * HNSW collections of at most this many elements (vectors × dim) are
+   * scanned exactly: a SIMD scan of them takes about a millisecond and is
+   * exact. Tests lower it to exercise the graph on small data.
+   */
+  exactScanElements: number = EXACT_SCAN_ELEMENTS;
 
   constructor(fs: Vexfs) {
     this.#fs = fs;
@@ -1085,7 +1091,7 @@ export class Collections {
     const hnsw = (rec.flags & COLL_INDEX_HNSW) !== 0;
     const small = subtree !== null &&
       (subtree.length <= SUBTREE_EXACT_MAX || subtree.length <= SUBTREE_EXACT_FRACTION * mem.count);
-    const tiny = mem.count * rec.dim <= EXACT_SCAN_ELEMENTS;
+    const tiny = mem.count * rec.dim <= this.exactScanElements;
     if (!hnsw || opts.exact || small || tiny || mem.count <= k) {
       method = {
         method: "exact",

@@ -516,8 +516,9 @@ export class HnswGraph {
       const r = this.#ex.hn_insert(this.#st.ptr, slot, vecCrc >>> 0, s[F.INSERTS], 1);
       if (r >= 0) return r;
       if (r === HN.ENOSPC) {
-        this.#growNodes(s[F.NODE_COUNT] + 1);
-        this.#growUppers(s[F.UPPER_COUNT] + MAX_LEVEL + 1);
+        const uppers = s[F.UPPER_COUNT];
+        this.#growNodes(s[F.NODE_COUNT] + 1); // may grow the memory: `s` is stale after it
+        this.#growUppers(uppers + MAX_LEVEL + 1);
         continue;
       }
       throw this.#err(r, `insert of slot ${slot}`);
