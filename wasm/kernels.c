@@ -28,7 +28,9 @@
  *    have. Typically k to a few k candidates remain.
  *
  * For i8 stores step 1 computes exact integer dot products against the query
- * quantized to i16 instead, and bounds the quantization error (scan_i8_impl).
+ * quantized to i16 instead, and bounds the quantization error; f32 and f16
+ * stores can be prefiltered the same way from 8-bit codes of their vectors
+ * (SQ8, vx_scan_sq8) before the f32 pass (scan_codes_impl).
  *
  * Queries must be f32 values for step 1 (the bound assumes the f32 query is
  * the query); simd.ts scores every slot exactly otherwise.
@@ -358,19 +360,33 @@ static VX_ALWAYS_INLINE uint32_t scan_impl(uint32_t elem, uint32_t metric, const
   return kept;
 }
 
-/* ---- i8 stores: the query quantized, exact integer dot products -------------------- */
+/* ---- 8-bit codes: the query quantized, exact integer dot products --------------- */
 
 /*
- * For i8 stores the f32 fast pass spends most of its time widening elements
- * to f32. Instead the query is quantized once to i16, q~ = rint(q * S) with S
- * a power of two, and each slot's dot product D = sum q~_i x_i is computed
- * exactly in i32 (i32x4.dot_i16x8_s: eight i16 products summed in pairs), with
- * |D| <= dim * M * 128 < 2^31 by the choice of M = max |q~|. Then q.x is
- * D / S up to the quantization error: |q.x - D/S| <= |q - q~/S| |x| = delta
- * |x| (Cauchy-Schwarz), delta computed exactly from the rounded query. l2
- * uses |q - x|^2 = |q|^2 - 2 q.x + |x|^2 with |x|^2 = sum x_i^2 exact (also
- * i32), cosine and ip the dot product; every bound adds 2^-40 of the
- * magnitudes for the f64 roundings of this code and of the reference.
+ * Two scans work on 8-bit codes instead of f32 arithmetic:
+ *
+ * - i8 stores, whose elements are the codes (widening them to f32 is what
+ *   limits the f32 fast pass);
+ * - f32 and f16 stores through their SQ8 prefilter: per slot, codes c_i =
+ *   rint(x_i / r) clamped to [-127, 127] with r = max |x_i| / 127 rounded to
+ *   f32, and the exact norm e >= |x - r c| of what the codes miss
+ *   (vx_sq8_encode; WasmStore in simd.ts keeps them with the vectors). A
+ *   scan then reads a quarter of the bytes.
+ *
+ * The query is quantized once to i16, q~ = rint(q * S) with S a power of two,
+ * and each slot's D = sum q~_i c_i is computed exactly in i32
+ * (i32x4.dot_i16x8_s: eight i16 products summed in pairs): |D| <= dim * M *
+ * 128 < 2^31 by the choice of M = max |q~|. Then, with x~ = r c (r = 1, e = 0
+ * for an i8 store) and delta = |q - q~/S| computed exactly from the rounded
+ * query, Cauchy-Schwarz gives
+ *
+ *   |q.x - r D / S| <= |q.(x - x~)| + |(q - q~/S).x~| <= |q| e + delta |x~|,
+ *
+ * with |x~| <= |x| + e. l2 uses |q - x|^2 = |q|^2 - 2 q.x + |x|^2, with |x|^2
+ * the exact sum of squares for an i8 store, the stored norm squared (f32,
+ * relative error 2^-23) otherwise; cosine and ip use the dot product. Every
+ * bound adds 2^-40 of the magnitudes involved for the f64 roundings of this
+ * code and of the reference's own sums.
  */
 static int16_t i8_query[4096];
 static double i8_inv_s, i8_delta, i8_qq;
@@ -413,9 +429,9 @@ static VX_ALWAYS_INLINE int32_t hsum_i32x4(v128_t a) {
          (wasm_i32x4_extract_lane(a, 2) + wasm_i32x4_extract_lane(a, 3));
 }
 
-/* Exact D = sum q~_i x_i (and X2 = sum x_i^2 when l2) of two i8 slots. */
-static VX_ALWAYS_INLINE void i8_pair(int l2, const int8_t *xa, const int8_t *xb, size_t dim, int32_t *dot,
-                                     int32_t *sq) {
+/* Exact D = sum q~_i c_i (and sum c_i^2 when sq) of two code vectors. */
+static VX_ALWAYS_INLINE void code_pair(int sq, const int8_t *xa, const int8_t *xb, size_t dim, int32_t *dot,
+                                       int32_t *sqr) {
   const int16_t *qi = i8_query;
   v128_t da = wasm_i32x4_splat(0), db = da, sa = da, sb = da;
   size_t j = 0;
@@ -426,65 +442,97 @@ static VX_ALWAYS_INLINE void i8_pair(int l2, const int8_t *xa, const int8_t *xb,
     v128_t bl = wasm_i16x8_extend_low_i8x16(b), bh = wasm_i16x8_extend_high_i8x16(b);
     da = wasm_i32x4_add(da, wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, q0), wasm_i32x4_dot_i16x8(ah, q1)));
     db = wasm_i32x4_add(db, wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, q0), wasm_i32x4_dot_i16x8(bh, q1)));
-    if (l2) {
+    if (sq) {
       sa = wasm_i32x4_add(sa, wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, al), wasm_i32x4_dot_i16x8(ah, ah)));
       sb = wasm_i32x4_add(sb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, bl), wasm_i32x4_dot_i16x8(bh, bh)));
     }
   }
-  int32_t ra = hsum_i32x4(da), rb = hsum_i32x4(db), qa = l2 ? hsum_i32x4(sa) : 0, qb = l2 ? hsum_i32x4(sb) : 0;
+  int32_t ra = hsum_i32x4(da), rb = hsum_i32x4(db), qa = sq ? hsum_i32x4(sa) : 0, qb = sq ? hsum_i32x4(sb) : 0;
   for (; j < dim; j++) {
     ra += qi[j] * xa[j];
     rb += qi[j] * xb[j];
-    if (l2) {
+    if (sq) {
       qa += xa[j] * xa[j];
       qb += xb[j] * xb[j];
     }
   }
   dot[0] = ra;
   dot[1] = rb;
-  sq[0] = qa;
-  sq[1] = qb;
+  sqr[0] = qa;
+  sqr[1] = qb;
 }
 
-/* Bounds [lo, hi] of slot s's key from its exact integer dot product (and |x|^2 for l2). */
-static VX_ALWAYS_INLINE void i8_bounds(uint32_t metric, double qn, double xn, int32_t dot_i, int32_t sq_i, double *lo,
-                                       double *hi) {
-  double dot = dot_i * i8_inv_s;
+/*
+ * Bounds [lo, hi] of two slots' keys (two f64 lanes) from their exact D (and,
+ * for an i8 store's l2, their exact sums of squares x2), scales r and
+ * residuals e (1 and 0 for an i8 store) and stored norms xn. A slot without a
+ * finite bound (a vector that is not finite, a corrupt norm) gets [-inf, inf].
+ * Two lanes at a time: the bookkeeping costs as much as the dot products
+ * otherwise.
+ */
+static VX_ALWAYS_INLINE void code_bounds2(uint32_t metric, int i8store, double qn, v128_t D, v128_t x2, v128_t r,
+                                          v128_t e, v128_t xn, v128_t *lo, v128_t *hi) {
+#define C(x) wasm_f64x2_splat(x)
+#define ADD wasm_f64x2_add
+#define SUB wasm_f64x2_sub
+#define MUL wasm_f64x2_mul
+  const v128_t inf = C(__builtin_inf());
+  v128_t dot = MUL(r, MUL(D, C(i8_inv_s))); /* D * inv_s is exact; the product is rounded (in the margin) */
+  /* |x| from the exact sum of squares (an i8 store's l2) or the stored f32 norm */
+  v128_t xb = i8store && metric == VX_METRIC_L2 ? MUL(wasm_f64x2_sqrt(x2), C(1 + 0x1p-40))
+                                                : MUL(xn, C((1 + 0x1p-22) * (1 + 0x1p-40)));
+  v128_t b = ADD(ADD(MUL(C(qn), e), MUL(C(i8_delta), ADD(xb, e))),
+                 ADD(MUL(C(0x1p-40), ADD(MUL(C(qn), xb), wasm_f64x2_abs(dot))), C(0x1p-1000)));
+  v128_t bad = wasm_v128_not(wasm_f64x2_lt(b, inf)); /* b infinite or NaN */
   if (metric == VX_METRIC_L2) {
-    double x2 = sq_i, xl = __builtin_sqrt(x2) * (1 + 0x1p-40);
-    double s = i8_qq - 2 * dot + x2;
-    double b = 2 * i8_delta * xl + 0x1p-40 * (i8_qq + x2 + 2 * (dot < 0 ? -dot : dot)) + 0x1p-1000;
-    *lo = s - b;
-    *hi = s + b;
+    v128_t xx = i8store ? x2 : MUL(xn, xn);
+    v128_t sv = ADD(SUB(C(i8_qq), MUL(C(2), dot)), xx);
+    v128_t bl = ADD(MUL(C(2), b), MUL(C(0x1p-40), ADD(C(i8_qq), xx)));
+    if (!i8store) bl = ADD(bl, MUL(C(0x1p-21), xx));
+    *lo = SUB(sv, bl);
+    *hi = ADD(sv, bl);
+  } else if (metric == VX_METRIC_IP) {
+    v128_t nd = wasm_f64x2_neg(dot);
+    *lo = SUB(nd, b);
+    *hi = ADD(nd, b);
   } else {
-    double xl = xn * (1 + 0x1p-22); /* the stored norm is rounded to f32 */
-    double b = i8_delta * xl + 0x1p-40 * qn * xl + 0x1p-1000;
-    if (metric == VX_METRIC_IP) {
-      *lo = -dot - b;
-      *hi = -dot + b;
-    } else if (qn == 0 || xn == 0) {
-      *lo = *hi = 0; /* exactly 0 (FORMAT.md §8.4) */
-    } else {
-      double qx = qn * xn, c = dot / qx, bc = b / qx + 0x1p-40;
-      double up = c + bc, down = c - bc;
-      *lo = -(up > 1 ? 1 : up < -1 ? -1 : up);
-      *hi = -(down > 1 ? 1 : down < -1 ? -1 : down);
-    }
+    v128_t qx = MUL(C(qn), xn);
+    v128_t c = wasm_f64x2_div(dot, qx), bc = ADD(wasm_f64x2_div(b, qx), C(0x1p-40));
+    /* clamp to [-1, 1]; pmin/pmax keep a NaN first operand, so a NaN stays NaN */
+    v128_t up = wasm_f64x2_pmax(wasm_f64x2_pmin(ADD(c, bc), C(1)), C(-1));
+    v128_t down = wasm_f64x2_pmax(wasm_f64x2_pmin(SUB(c, bc), C(1)), C(-1));
+    v128_t zero = wasm_f64x2_eq(xn, C(0)); /* exactly 0 (FORMAT.md §8.4) */
+    if (qn == 0) zero = wasm_i64x2_splat(-1);
+    *lo = wasm_v128_andnot(wasm_f64x2_neg(up), zero);
+    *hi = wasm_v128_andnot(wasm_f64x2_neg(down), zero);
+    bad = wasm_v128_andnot(bad, zero);
   }
+  *lo = wasm_v128_bitselect(wasm_f64x2_neg(inf), *lo, bad);
+  *hi = wasm_v128_bitselect(inf, *hi, bad);
+#undef C
+#undef ADD
+#undef SUB
+#undef MUL
 }
 
-static VX_ALWAYS_INLINE uint32_t scan_i8_impl(uint32_t metric, const uint8_t *store, uint32_t dim, uint32_t count,
-                                              const float *q, double qn, const float *norms, const uint32_t *slots,
-                                              uint32_t nslots, const uint8_t *allow, uint32_t k, double *heap,
-                                              uint32_t *cand, double *cand_lo) {
+/*
+ * Candidates from 8-bit codes (see above): codes holds dim bytes per slot
+ * (the store itself for an i8 store, with rs = es = 0). The rest as
+ * vx_scan_candidates.
+ */
+static VX_ALWAYS_INLINE uint32_t scan_codes_impl(uint32_t metric, int i8store, const int8_t *codes, uint32_t dim,
+                                                 uint32_t count, const float *q, double qn, const float *norms,
+                                                 const float *rs, const float *es, const uint32_t *slots,
+                                                 uint32_t nslots, const uint8_t *allow, uint32_t k, double *heap,
+                                                 uint32_t *cand, double *cand_lo) {
   const double inf = __builtin_inf();
-  const int l2 = metric == VX_METRIC_L2;
+  const int sq = i8store && metric == VX_METRIC_L2;
   quantize_query(q, dim);
   uint32_t hn = 0, nc = 0;
   double t = inf;
   uint32_t n = slots ? nslots : count;
   uint32_t idx[BLOCK];
-  int32_t dot[BLOCK], sq[BLOCK];
+  int32_t dot[BLOCK], x2[BLOCK];
   for (uint32_t base = 0; base < n; base += BLOCK) {
     uint32_t m = n - base < BLOCK ? n - base : BLOCK, nb = 0;
     for (uint32_t i = 0; i < m; i++) {
@@ -500,23 +548,34 @@ static VX_ALWAYS_INLINE uint32_t scan_i8_impl(uint32_t metric, const uint8_t *st
     }
     uint32_t i = 0;
     for (; i + 2 <= nb; i += 2) {
-      i8_pair(l2, (const int8_t *)store + (size_t)idx[i] * dim, (const int8_t *)store + (size_t)idx[i + 1] * dim, dim,
-              dot + i, sq + i);
+      code_pair(sq, codes + (size_t)idx[i] * dim, codes + (size_t)idx[i + 1] * dim, dim, dot + i, x2 + i);
     }
-    if (i < nb) {
-      /* the last one paired with itself */
-      const int8_t *x = (const int8_t *)store + (size_t)idx[i] * dim;
+    if (i < nb) { /* the last one paired with itself */
+      const int8_t *x = codes + (size_t)idx[i] * dim;
       int32_t d2[2], s2[2];
-      i8_pair(l2, x, x, dim, d2, s2);
+      code_pair(sq, x, x, dim, d2, s2);
       dot[i] = d2[0];
-      sq[i] = s2[0];
+      x2[i] = s2[0];
+    }
+    /* Bounds of the block, two slots at a time (an odd last slot is computed twice). */
+    double los[BLOCK], his[BLOCK];
+    for (uint32_t i = 0; i < nb; i += 2) {
+      uint32_t s0 = idx[i], s1 = idx[i + 1 < nb ? i + 1 : i];
+      uint32_t j1 = i + 1 < nb ? i + 1 : i;
+      v128_t D = wasm_f64x2_make(dot[i], dot[j1]), X2 = wasm_f64x2_make(x2[i], x2[j1]);
+      v128_t r = i8store ? wasm_f64x2_splat(1) : wasm_f64x2_make(rs[s0], rs[s1]);
+      v128_t e = i8store ? wasm_f64x2_splat(0) : wasm_f64x2_make(es[s0], es[s1]);
+      v128_t xn = metric == VX_METRIC_L2 && i8store ? wasm_f64x2_splat(0) : wasm_f64x2_make(norms[s0], norms[s1]);
+      v128_t lo, hi;
+      code_bounds2(metric, i8store, qn, D, X2, r, e, xn, &lo, &hi);
+      wasm_v128_store(los + i, lo); /* los and his have room for BLOCK (even) entries */
+      wasm_v128_store(his + i, hi);
     }
     for (uint32_t i = 0; i < nb; i++) {
+      double lo = los[i], hi = his[i];
+      if (lo > t) continue; /* the common case: not a candidate, and hi >= lo > t */
       uint32_t s = idx[i];
-      double xn = l2 ? 0 : norms[s];
-      double lo, hi;
-      i8_bounds(metric, qn, xn, dot[i], sq[i], &lo, &hi);
-      if (!(hi - lo >= 0 && hi - lo < inf)) { /* a corrupt norm */
+      if (!(hi - lo >= 0 && hi - lo < inf)) { /* a vector that is not finite, or a corrupt norm */
         cand[nc] = s;
         cand_lo[nc++] = -inf;
         continue;
@@ -539,6 +598,67 @@ static VX_ALWAYS_INLINE uint32_t scan_i8_impl(uint32_t metric, const uint8_t *st
     if (cand_lo[i] <= t) cand[kept++] = cand[i];
   }
   return kept;
+}
+
+/*
+ * SQ8 codes of count slots of an f32 or f16 store (see above): codes gets dim
+ * bytes per slot, rs the scale r (f32), es the residual norm e (f32, rounded
+ * up). A slot with a value that is not finite gets e = +infinity, so that a
+ * scan always rescores it exactly.
+ */
+void VX_EXPORT(vx_sq8_encode)(uint32_t elem, const uint8_t *store, uint32_t dim, uint32_t count, int8_t *codes,
+                              float *rs, float *es) {
+  size_t stride = (size_t)dim * vx_elem_size(elem);
+  for (uint32_t s = 0; s < count; s++) {
+    const uint8_t *x = store + s * stride;
+    int8_t *c = codes + (size_t)s * dim;
+#define X(j) (elem == VX_ELEM_F32 ? ((const float *)x)[j] : vx_f16_to_f32(((const uint16_t *)x)[j]))
+    double maxabs = 0;
+    for (size_t j = 0; j < dim; j++) {
+      double a = X(j);
+      a = a < 0 ? -a : a;
+      if (!(a <= maxabs)) maxabs = a; /* NaN makes maxabs NaN */
+    }
+    if (!(maxabs <= 0x1p128)) { /* infinite or NaN */
+      __builtin_memset(c, 0, dim);
+      rs[s] = 0;
+      es[s] = __builtin_inf();
+      continue;
+    }
+    float r = (float)(maxabs / 127);
+    double e2 = 0;
+    for (size_t j = 0; j < dim; j++) {
+      double xj = X(j);
+      double v = r > 0 ? __builtin_rint(xj / r) : 0;
+      v = v > 127 ? 127 : v < -127 ? -127 : v;
+      c[j] = (int8_t)v;
+      double d = xj - v * (double)r; /* exact: v * r has at most 31 significant bits */
+      e2 += d * d;
+    }
+#undef X
+    rs[s] = r;
+    es[s] = (float)(__builtin_sqrt(e2) * (1 + 0x1p-22)); /* rounding to f32 stays above the true norm */
+  }
+}
+
+/*
+ * Candidate slots for the k best of an f32 or f16 store from its SQ8 codes:
+ * as vx_scan_candidates, with codes, rs and es from vx_sq8_encode. A first
+ * filter: simd.ts runs the f32 pass over the candidates when they are many.
+ */
+uint32_t VX_EXPORT(vx_scan_sq8)(uint32_t metric, const int8_t *codes, uint32_t dim, uint32_t count, const float *q,
+                                double qn, const float *norms, const float *rs, const float *es,
+                                const uint32_t *slots, uint32_t nslots, const uint8_t *allow, uint32_t k, double *heap,
+                                uint32_t *cand, double *cand_lo) {
+  if (k == 0) return 0;
+  if (metric == VX_METRIC_L2)
+    return scan_codes_impl(VX_METRIC_L2, 0, codes, dim, count, q, qn, norms, rs, es, slots, nslots, allow, k, heap,
+                           cand, cand_lo);
+  if (metric == VX_METRIC_IP)
+    return scan_codes_impl(VX_METRIC_IP, 0, codes, dim, count, q, qn, norms, rs, es, slots, nslots, allow, k, heap,
+                           cand, cand_lo);
+  return scan_codes_impl(VX_METRIC_COSINE, 0, codes, dim, count, q, qn, norms, rs, es, slots, nslots, allow, k, heap,
+                         cand, cand_lo);
 }
 
 /*
@@ -573,11 +693,15 @@ uint32_t VX_EXPORT(vx_scan_candidates)(uint32_t elem, uint32_t metric, const uin
   }
 #undef METRICS
 #undef CASE
+  const int8_t *c = (const int8_t *)store;
   if (metric == VX_METRIC_L2)
-    return scan_i8_impl(VX_METRIC_L2, store, dim, count, q, qn, norms, slots, nslots, allow, k, heap, cand, cand_lo);
+    return scan_codes_impl(VX_METRIC_L2, 1, c, dim, count, q, qn, norms, 0, 0, slots, nslots, allow, k, heap, cand,
+                           cand_lo);
   if (metric == VX_METRIC_IP)
-    return scan_i8_impl(VX_METRIC_IP, store, dim, count, q, qn, norms, slots, nslots, allow, k, heap, cand, cand_lo);
-  return scan_i8_impl(VX_METRIC_COSINE, store, dim, count, q, qn, norms, slots, nslots, allow, k, heap, cand, cand_lo);
+    return scan_codes_impl(VX_METRIC_IP, 1, c, dim, count, q, qn, norms, 0, 0, slots, nslots, allow, k, heap, cand,
+                           cand_lo);
+  return scan_codes_impl(VX_METRIC_COSINE, 1, c, dim, count, q, qn, norms, 0, 0, slots, nslots, allow, k, heap, cand,
+                         cand_lo);
 }
 
 /*

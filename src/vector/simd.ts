@@ -78,6 +78,27 @@ export interface KernelsExports {
     cand: number,
     candLo: number,
   ): number;
+  /** SQ8 codes (`dim` i8), scale and residual norm (f32 each) of `count` slots of an f32/f16 store. */
+  vx_sq8_encode(elem: number, store: number, dim: number, count: number, codes: number, rs: number, es: number): void;
+  /** Candidates from SQ8 codes (arguments as vx_scan_candidates, with the codes, scales and residuals). */
+  vx_scan_sq8(
+    metric: number,
+    codes: number,
+    dim: number,
+    count: number,
+    q32: number,
+    qn: number,
+    norms: number,
+    rs: number,
+    es: number,
+    slots: number,
+    nslots: number,
+    allow: number,
+    k: number,
+    heap: number,
+    cand: number,
+    candLo: number,
+  ): number;
   /** Fast f32 squared distances (l2) or dot products (others) of `n` slots into `out` (f32). */
   vx_score_fast(
     elem: number,
@@ -151,6 +172,13 @@ export function vectorNormOf(bytes: Uint8Array, elem: ElemType, dim: number): nu
  * (amortised O(1) appends); growing may move the arrays and grow the memory,
  * so views from {@linkcode bytes}, {@linkcode norms} and {@linkcode vector}
  * are valid only until the next change (see src/wasm/runtime.ts).
+ *
+ * For f32 and f16 stores it also keeps an SQ8 prefilter: 8-bit codes of every
+ * vector with its scale and the norm of what the codes miss
+ * (`vx_sq8_encode`, wasm/kernels.c), `dim + 8` bytes a slot, so that a scan
+ * reads a quarter of the bytes before the f32 pass and the exact rescoring.
+ * It follows every change made through the methods; the views are for
+ * reading: after writing into them, call {@linkcode refresh}.
  */
 export class WasmStore {
   /** element type */
@@ -161,6 +189,11 @@ export class WasmStore {
   readonly stride: number;
   #data: WasmArray<Uint8ArrayConstructor>;
   #norms: WasmArray<Float32ArrayConstructor>;
+  #sq8?: {
+    codes: WasmArray<Int8ArrayConstructor>;
+    rs: WasmArray<Float32ArrayConstructor>;
+    es: WasmArray<Float32ArrayConstructor>;
+  };
   #count = 0;
 
   /**
@@ -168,9 +201,10 @@ export class WasmStore {
    * @param elem element type
    * @param dim dimension, 1..4096
    * @param capacity slots to reserve (default 16)
+   * @param opts `prefilter`: keep the SQ8 prefilter (default true; f32 and f16 only)
    * @throws FsError `EINVAL` for a bad dim or element type, `ENOMEM`
    */
-  constructor(elem: ElemType, dim: number, capacity = 16) {
+  constructor(elem: ElemType, dim: number, capacity = 16, opts: { prefilter?: boolean } = {}) {
     checkDim(dim);
     if (!(elem in ELEM_CODE)) throw new FsError("EINVAL", `unknown element type ${JSON.stringify(elem)}`);
     this.elem = elem;
@@ -179,6 +213,13 @@ export class WasmStore {
     const cap = Math.max(1, capacity);
     this.#data = new WasmArray(Uint8Array, cap * this.stride, false);
     this.#norms = new WasmArray(Float32Array, cap, false);
+    if ((opts.prefilter ?? true) && elem !== "i8") {
+      this.#sq8 = {
+        codes: new WasmArray(Int8Array, cap * dim, false),
+        rs: new WasmArray(Float32Array, cap, false),
+        es: new WasmArray(Float32Array, cap, false),
+      };
+    }
   }
 
   /**
@@ -186,6 +227,7 @@ export class WasmStore {
    * computed (§8.5).
    * @param bytes at least `count * stride` bytes, slot after slot
    * @param norms the stored norms, when known (one per slot)
+   * @param opts as the constructor's
    * @throws FsError `EINVAL` if `bytes` or `norms` is too short
    */
   static from(
@@ -194,8 +236,9 @@ export class WasmStore {
     bytes: Uint8Array,
     count: number = Math.floor(bytes.length / (dim * elemSize(elem))),
     norms?: ArrayLike<number>,
+    opts: { prefilter?: boolean } = {},
   ): WasmStore {
-    const s = new WasmStore(elem, dim, count);
+    const s = new WasmStore(elem, dim, count, opts);
     s.append(bytes.subarray(0, count * s.stride), norms);
     return s;
   }
@@ -220,7 +263,16 @@ export class WasmStore {
     return this.#norms.ptr;
   }
 
-  /** The vectors, `count * stride` bytes (a view, valid until the next change). */
+  /**
+   * The SQ8 prefilter's arrays (codes: `dim` i8 per slot; rs, es: f32 per
+   * slot), or `undefined` when the store keeps none.
+   */
+  get prefilter(): { codesPtr: number; rsPtr: number; esPtr: number } | undefined {
+    const q = this.#sq8;
+    return q && { codesPtr: q.codes.ptr, rsPtr: q.rs.ptr, esPtr: q.es.ptr };
+  }
+
+  /** The vectors, `count * stride` bytes (a view for reading, valid until the next change). */
   get bytes(): Uint8Array {
     return this.#data.view.subarray(0, this.#count * this.stride);
   }
@@ -248,6 +300,11 @@ export class WasmStore {
     const cap = Math.max(n, Math.ceil(this.capacity * 1.5) + 16);
     this.#data.resize(cap * this.stride, false);
     this.#norms.resize(cap, false);
+    if (this.#sq8) {
+      this.#sq8.codes.resize(cap * this.dim, false);
+      this.#sq8.rs.resize(cap, false);
+      this.#sq8.es.resize(cap, false);
+    }
   }
 
   /**
@@ -266,6 +323,7 @@ export class WasmStore {
     }
     this.#data.view.set(v.subarray(0, this.stride), s * this.stride);
     this.#norms.view[s] = n;
+    this.#encode(s, s + 1);
   }
 
   /**
@@ -295,6 +353,7 @@ export class WasmStore {
         this.#norms.ptr + 4 * first,
       );
     }
+    this.#encode(first, first + n);
     this.#count += n;
     return first;
   }
@@ -311,6 +370,12 @@ export class WasmStore {
       this.#data.view.copyWithin(s * this.stride, last * this.stride, (last + 1) * this.stride);
       const nv = this.#norms.view;
       nv[s] = nv[last];
+      const q = this.#sq8;
+      if (q) {
+        q.codes.view.copyWithin(s * this.dim, last * this.dim, (last + 1) * this.dim);
+        q.rs.view[s] = q.rs.view[last];
+        q.es.view[s] = q.es.view[last];
+      }
     }
     this.#count--;
   }
@@ -327,9 +392,12 @@ export class WasmStore {
   }
 
   /**
-   * Recomputes the norms of slots `from .. to-1` from the vectors (§8.5), in wasm.
+   * Recomputes what is derived from the vectors of slots `from .. to-1`: their
+   * §8.5 norms and SQ8 codes, in wasm. Needed only after writing into the
+   * views directly.
+   * @throws FsError `EINVAL` for a bad range
    */
-  recomputeNorms(from = 0, to: number = this.#count): void {
+  refresh(from = 0, to: number = this.#count): void {
     this.#checkRange(from, to);
     kernels().vx_norms(
       ELEM_CODE[this.elem],
@@ -337,6 +405,22 @@ export class WasmStore {
       this.dim,
       to - from,
       this.#norms.ptr + 4 * from,
+    );
+    this.#encode(from, to);
+  }
+
+  /** SQ8 codes of slots from .. to-1 (no-op without a prefilter). */
+  #encode(from: number, to: number): void {
+    const q = this.#sq8;
+    if (!q || to <= from) return;
+    kernels().vx_sq8_encode(
+      ELEM_CODE[this.elem],
+      this.#data.ptr + from * this.stride,
+      this.dim,
+      to - from,
+      q.codes.ptr + from * this.dim,
+      q.rs.ptr + 4 * from,
+      q.es.ptr + 4 * from,
     );
   }
 
@@ -357,6 +441,11 @@ export class WasmStore {
   free(): void {
     this.#data.free();
     this.#norms.free();
+    if (this.#sq8) {
+      this.#sq8.codes.free();
+      this.#sq8.rs.free();
+      this.#sq8.es.free();
+    }
     this.#count = 0;
   }
 
@@ -400,13 +489,15 @@ function scratch<C extends ElementCtorAny>(name: string, C: C, n: number): WasmA
 export interface ScanStats {
   /** slots considered (after `slots` and `filter`) */
   scanned: number;
+  /** candidates of the SQ8 prefilter (-1 when it did not run) */
+  prefiltered: number;
   /** slots rescored exactly in f64 */
   rescored: number;
   /** whether the fast f32 pass ran (false: the query is not f32, every slot was scored exactly) */
   fast: boolean;
 }
 
-let lastStats: ScanStats = { scanned: 0, rescored: 0, fast: false };
+let lastStats: ScanStats = { scanned: 0, prefiltered: -1, rescored: 0, fast: false };
 
 /** What the last {@linkcode scanTopK} call did (a copy). */
 export function lastScanStats(): ScanStats {
@@ -505,7 +596,51 @@ export function scanTopK(store: WasmStore, opts: ScanOptions): ScanHit[] {
   const K = kernels();
   const elem = ELEM_CODE[store.elem], mcode = METRIC_CODE[metric];
   let nc: number;
-  if (f32) {
+  let prefiltered = -1;
+  const pre = store.prefilter;
+  if (f32 && pre) {
+    // SQ8 first; then the f32 pass over its candidates when they are many (exact rescoring costs ~4 f32 passes).
+    nc = K.vx_scan_sq8(
+      mcode,
+      pre.codesPtr,
+      dim,
+      count,
+      q32.ptr,
+      qn,
+      store.normsPtr,
+      pre.rsPtr,
+      pre.esPtr,
+      slotList ? slotList.ptr : 0,
+      n,
+      allow ? allow.ptr : 0,
+      kk,
+      heapArr.ptr,
+      cand.ptr,
+      candLo.ptr,
+    );
+    prefiltered = nc;
+    if (nc > 2 * kk + 16) {
+      const again = scratch("again", Uint32Array, n);
+      again.view.set(cand.view.subarray(0, nc));
+      nc = K.vx_scan_candidates(
+        elem,
+        mcode,
+        store.dataPtr,
+        dim,
+        count,
+        q32.ptr,
+        qn,
+        store.normsPtr,
+        again.ptr,
+        nc,
+        0,
+        kk,
+        heapArr.ptr,
+        cand.ptr,
+        candLo.ptr,
+      );
+    }
+  } else if (f32) {
     nc = K.vx_scan_candidates(
       elem,
       mcode,
@@ -533,7 +668,7 @@ export function scanTopK(store: WasmStore, opts: ScanOptions): ScanHit[] {
     }
   }
   K.vx_score_exact(elem, mcode, store.dataPtr, dim, q64.ptr, qn, store.normsPtr, cand.ptr, nc, scores.ptr);
-  lastStats = { scanned, rescored: nc, fast: f32 };
+  lastStats = { scanned, prefiltered, rescored: nc, fast: f32 };
   const cv = cand.view, sv = scores.view;
   const slotOf = new Map<number, number>();
   for (let i = 0; i < nc; i++) {

@@ -13,7 +13,7 @@ import { rng } from "../test_random.ts";
 import { decodeVector } from "./codec.ts";
 import { isBetter, norm, scanStore } from "./distance.ts";
 import { numberToF16Bits } from "./f16.ts";
-import { kernels, type ScanOptions, scanTopK, scoreAll, vectorNormOf, WasmStore } from "./simd.ts";
+import { kernels, lastScanStats, type ScanOptions, scanTopK, scoreAll, vectorNormOf, WasmStore } from "./simd.ts";
 import { TopK } from "./topk.ts";
 import { WasmArray } from "../wasm/runtime.ts";
 import { elemSize, type ElemType, type Metric } from "./types.ts";
@@ -133,6 +133,8 @@ function randomStores(seed: number): void {
       for (const kind of Object.keys(KINDS)) {
         const count = 1 + Math.floor(r() * (dim > 100 ? 150 : 400));
         const store = makeStore(r, elem, dim, count, kind);
+        // The same vectors without the SQ8 prefilter: the f32 pass alone.
+        const plain = WasmStore.from(elem, dim, store.bytes.slice(), count, undefined, { prefilter: false });
         const owners = Array.from({ length: count }, (_, s) => 1000 + ((s * 7919) % 10007)); // not in slot order
         for (const metric of METRICS) {
           for (let t = 0; t < 3; t++) {
@@ -143,11 +145,14 @@ function randomStores(seed: number): void {
             if (r() < 0.2) o.filter = (s) => s % 3 !== 1;
             if (r() < 0.15) o.slots = Array.from({ length: Math.floor(r() * count) }, () => Math.floor(r() * count));
             const what = `${elem} dim ${dim} ${kind} ${metric} count ${count} k ${k}`;
-            same(scanTopK(store, o), reference(store, o), what);
+            const want = reference(store, o);
+            same(scanTopK(store, o), want, what);
+            same(scanTopK(plain, o), want, `${what} (no prefilter)`);
             cases++;
           }
         }
         store.free();
+        plain.free();
       }
     }
   }
@@ -166,6 +171,8 @@ Deno.test("simd: MNIST-like and 128-d stores with k = 10: same hits as the refer
         const query = vals.slice(t * dim, (t + 1) * dim);
         const o = { query, k: 10, metric, owners };
         same(scanTopK(store, o), reference(store, o), `${dim}-d ${metric}`);
+        const st = lastScanStats();
+        assert.ok(st.fast && st.prefiltered >= 10 && st.rescored <= 30, `${dim}-d ${metric}: ${JSON.stringify(st)}`);
       }
     }
     store.free();
@@ -183,7 +190,7 @@ Deno.test("simd: NaN and infinite stored values (corruption) rank as the referen
       if (elem === "f32") dv.setFloat32(s * dim * 4 + 4, s === 3 ? NaN : s === 17 ? Infinity : -Infinity, true);
       else dv.setUint16(s * dim * 2 + 2, s === 3 ? 0x7e00 : s === 17 ? 0x7c00 : 0xfc00, true);
     }
-    store.recomputeNorms();
+    store.refresh();
     const owners = Array.from({ length: count }, (_, s) => 100 - s);
     for (const metric of METRICS) {
       for (const k of [1, 5, 40, 50]) {
