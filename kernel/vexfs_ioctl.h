@@ -87,6 +87,17 @@
 /* vexfs_ioc_fs_info.fs_flags */
 #define VEXFS_IOC_FS_RDONLY	0x1	/* mounted (or opened) read-only */
 
+/*
+ * VEXFS_IOC_SET_VECTORS: bytes of vexfs_ioc_set_vectors.data, and the most
+ * items of dimension dim one call carries (a u64 inode and dim f32 each):
+ * 31 at 128-d, 10 at 384-d, 1 at 2048-d.
+ */
+#define VEXFS_IOC_BATCH_DATA		16344
+#define VEXFS_IOC_BATCH_MAX(dim)	(VEXFS_IOC_BATCH_DATA / (8 + 4 * (dim)))
+
+/* vexfs_ioc_set_vectors.flags */
+#define VEXFS_IOC_BATCH_CHECK	0x1	/* check every item as a real call would, set none */
+
 #ifdef __KERNEL__
 typedef __u32 __vexfs_f32;		/* bit pattern of an IEEE 754 binary32 */
 #else
@@ -105,6 +116,7 @@ typedef float __vexfs_f32;
 #define VEXFS_IOC_SEARCH_SIZE			12344
 #define VEXFS_IOC_INO_PATH_SIZE			4128
 #define VEXFS_IOC_LIST_COLLECTIONS_SIZE		4128
+#define VEXFS_IOC_SET_VECTORS_SIZE		16376
 
 /* Common header of every structure. */
 struct vexfs_ioc_hdr {
@@ -247,6 +259,28 @@ struct vexfs_ioc_list_collections {
 	struct vexfs_ioc_collection entries[VEXFS_IOC_LIST_MAX];	/* out, by id */
 };
 
+/*
+ * VEXFS_IOC_SET_VECTORS (input only): the vectors of count regular files
+ * below the descriptor's directory, named by inode number; all or nothing.
+ * data holds __u64 ino[count], then __vexfs_f32 vector[count][dim]; reach
+ * item i with VEXFS_IOC_BATCH_INO(s, i) and VEXFS_IOC_BATCH_VEC(s, i).
+ */
+struct vexfs_ioc_set_vectors {
+	struct vexfs_ioc_hdr hdr;
+	__u32 dim;		/* 1..VEXFS_IOC_MAX_DIM, of every vector */
+	__u32 count;		/* 1..VEXFS_IOC_BATCH_MAX(dim) */
+	__u32 flags;		/* 0 or VEXFS_IOC_BATCH_CHECK */
+	__u32 reserved;
+	union {
+		__u64 ino[VEXFS_IOC_BATCH_DATA / 8];
+		__vexfs_f32 f32[VEXFS_IOC_BATCH_DATA / 4];
+	} data;			/* the rest (past the vectors) 0 */
+};
+
+#define VEXFS_IOC_BATCH_INO(s, i)	((s)->data.ino[i])
+#define VEXFS_IOC_BATCH_VEC(s, i) \
+	(&(s)->data.f32[2 * (s)->count + (i) * (s)->dim])
+
 /* Any descriptor on the filesystem: "is this VexFS, and which one". */
 #define VEXFS_IOC_FS_INFO \
 	_IOR(VEXFS_IOC_TYPE, 0x01, struct vexfs_ioc_fs_info)
@@ -274,6 +308,9 @@ struct vexfs_ioc_list_collections {
 /* Any descriptor on the filesystem: list its collections. */
 #define VEXFS_IOC_LIST_COLLECTIONS \
 	_IOWR(VEXFS_IOC_TYPE, 0x09, struct vexfs_ioc_list_collections)
+/* Directory: set the vectors of many files below it (by inode number). */
+#define VEXFS_IOC_SET_VECTORS \
+	_IOW(VEXFS_IOC_TYPE, 0x0A, struct vexfs_ioc_set_vectors)
 
 /* Compile-time layout checks (C11, C++11; skipped by older compilers). */
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -298,9 +335,12 @@ __VEXFS_IOC_SIZE(vexfs_ioc_search_hit, VEXFS_IOC_SEARCH_HIT_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_search, VEXFS_IOC_SEARCH_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_ino_path, VEXFS_IOC_INO_PATH_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_list_collections, VEXFS_IOC_LIST_COLLECTIONS_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_set_vectors, VEXFS_IOC_SET_VECTORS_SIZE);
 __VEXFS_IOC_ASSERT(sizeof(__vexfs_f32) == 4, "vector elements are 4 bytes");
-__VEXFS_IOC_ASSERT(VEXFS_IOC_SEARCH_SIZE <= 16383,
+__VEXFS_IOC_ASSERT(VEXFS_IOC_SET_VECTORS_SIZE <= 16383,
 		   "restricted ioctls carry at most 16383 bytes (_IOC_SIZE)");
+__VEXFS_IOC_ASSERT(VEXFS_IOC_BATCH_MAX(VEXFS_IOC_MAX_DIM) >= 1,
+		   "one vector of the widest dimension fits a batch");
 #undef __VEXFS_IOC_SIZE
 #undef __VEXFS_IOC_ASSERT
 #endif

@@ -125,6 +125,20 @@ export const VEXFS_IOC_LABEL_MAX = 64;
 export const VEXFS_IOC_LIST_MAX = 64;
 /** `vexfs_ioc_fs_info.fs_flags`: the filesystem is mounted read-only. */
 export const VEXFS_IOC_FS_RDONLY = 0x1;
+/** Bytes of `vexfs_ioc_set_vectors.data`: the inodes and vectors of a {@linkcode VEXFS_IOC_SET_VECTORS} call. */
+export const VEXFS_IOC_BATCH_DATA = 16344;
+/** `vexfs_ioc_set_vectors.flags`: check every item as a real call would, and set none. */
+export const VEXFS_IOC_BATCH_CHECK = 0x1;
+
+/**
+ * `VEXFS_IOC_BATCH_MAX(dim)`: the most items of dimension `dim` one
+ * {@linkcode VEXFS_IOC_SET_VECTORS} call carries (a u64 inode and `dim`
+ * f32 each): 31 at 128, 10 at 384, 1 at 2048.
+ * @param dim 1..2048
+ */
+export function batchMax(dim: number): number {
+  return Math.floor(VEXFS_IOC_BATCH_DATA / (8 + 4 * dim));
+}
 /** The extended attribute that carries a file's vector as raw stored elements (docs/IOCTL.md §5). */
 export const VECTOR_XATTR = "user.vexfs.vector";
 
@@ -284,6 +298,16 @@ export const LIST_COLLECTIONS = struct("struct vexfs_ioc_list_collections", 32 +
   entries: [32, COLLECTION.size * VEXFS_IOC_LIST_MAX],
 });
 
+/** `struct vexfs_ioc_set_vectors` (16376 bytes) of {@linkcode VEXFS_IOC_SET_VECTORS}. */
+export const SET_VECTORS = struct("struct vexfs_ioc_set_vectors", 32 + VEXFS_IOC_BATCH_DATA, {
+  ...embed("hdr", 0, HDR),
+  dim: [16, 4],
+  count: [20, 4],
+  flags: [24, 4],
+  reserved: [28, 4],
+  data: [32, VEXFS_IOC_BATCH_DATA],
+});
+
 // ------------------------------------------------------------ commands
 
 /** `_IOR(0xE7, 1, struct vexfs_ioc_fs_info)`: any descriptor; tells whether the filesystem is VexFS. */
@@ -304,6 +328,8 @@ export const VEXFS_IOC_SEARCH = iowr(VEXFS_IOC_TYPE, 0x07, SEARCH.size);
 export const VEXFS_IOC_INO_PATH = iowr(VEXFS_IOC_TYPE, 0x08, INO_PATH.size);
 /** `_IOWR(0xE7, 9, struct vexfs_ioc_list_collections)`: any descriptor; up to 64 collections from `start_id` on. */
 export const VEXFS_IOC_LIST_COLLECTIONS = iowr(VEXFS_IOC_TYPE, 0x09, LIST_COLLECTIONS.size);
+/** `_IOW(0xE7, 10, struct vexfs_ioc_set_vectors)`: directory; sets the vectors of files below it, by inode number. */
+export const VEXFS_IOC_SET_VECTORS = iow(VEXFS_IOC_TYPE, 0x0a, SET_VECTORS.size);
 
 /** One command: its C macro name, number and structure. */
 export interface IoctlCommand {
@@ -326,6 +352,7 @@ export const COMMANDS: readonly IoctlCommand[] = Object.freeze([
   { name: "VEXFS_IOC_SEARCH", cmd: VEXFS_IOC_SEARCH, layout: SEARCH },
   { name: "VEXFS_IOC_INO_PATH", cmd: VEXFS_IOC_INO_PATH, layout: INO_PATH },
   { name: "VEXFS_IOC_LIST_COLLECTIONS", cmd: VEXFS_IOC_LIST_COLLECTIONS, layout: LIST_COLLECTIONS },
+  { name: "VEXFS_IOC_SET_VECTORS", cmd: VEXFS_IOC_SET_VECTORS, layout: SET_VECTORS },
 ]);
 
 /** Every structure of the header (for the layout test). */
@@ -341,6 +368,7 @@ export const STRUCTS: readonly StructLayout[] = Object.freeze([
   SEARCH,
   INO_PATH,
   LIST_COLLECTIONS,
+  SET_VECTORS,
 ]);
 
 /** Integer macros of the header and their values (for the layout test). */
@@ -355,6 +383,8 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_LABEL_MAX,
   VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_FS_RDONLY,
+  VEXFS_IOC_BATCH_DATA,
+  VEXFS_IOC_BATCH_CHECK,
   VEXFS_METRIC_L2: METRIC_CODE.l2,
   VEXFS_METRIC_COSINE: METRIC_CODE.cosine,
   VEXFS_METRIC_IP: METRIC_CODE.ip,
@@ -372,6 +402,7 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_SEARCH_SIZE: SEARCH.size,
   VEXFS_IOC_INO_PATH_SIZE: INO_PATH.size,
   VEXFS_IOC_LIST_COLLECTIONS_SIZE: LIST_COLLECTIONS.size,
+  VEXFS_IOC_SET_VECTORS_SIZE: SET_VECTORS.size,
 });
 
 // ------------------------------------------------------------ helpers
@@ -566,6 +597,8 @@ function getF32s(dv: DataView, off: number, n: number): Float32Array {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** Whether this CPU is little-endian, as the ABI is: f32 arrays can then be copied as they are. */
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ------------------------------------------------------------ collection
 
@@ -1189,6 +1222,103 @@ export function decodeListCollectionsReply(b: Uint8Array): CollectionPage {
     throw new FsError("EIO", `collection list reply: next id ${nextId} after ${count} entries ending at ${last}`);
   }
   return { collections, nextId, total: dv.getUint32(o.total, true) };
+}
+
+// ------------------------------------------------------------ SET_VECTORS
+
+/** One item of {@linkcode VEXFS_IOC_SET_VECTORS}: a file named by inode number and its vector. */
+export interface BatchItem {
+  /** the file's inode number (`st_ino`); any u64 (a bigint above 2^53 - 1 names no inode) */
+  ino: U64;
+  /** Float32Array of the call's dimension */
+  vector: Float32Array;
+}
+
+/** The input of {@linkcode VEXFS_IOC_SET_VECTORS}. */
+export interface SetVectorsRequest {
+  /** dimension of every vector, 1..2048 */
+  dim: number;
+  /** 1..{@linkcode batchMax}(dim) items */
+  items: BatchItem[];
+  /** {@linkcode VEXFS_IOC_BATCH_CHECK}: check only, set nothing */
+  check: boolean;
+}
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_SET_VECTORS}: the inodes at
+ * `data[0]`, then the vectors at `data[8 * count]`.
+ * @param items 1..{@linkcode batchMax}(dim) files and vectors, all of one dimension 1..2048
+ * @param opts `check`: ask the filesystem to check the items and set none
+ * @throws FsError EINVAL: no items, too many for the dimension, vectors of
+ *   different lengths or a length out of 1..2048, an inode that is not a u64
+ */
+export function encodeSetVectors(items: readonly BatchItem[], opts: { check?: boolean } = {}): Uint8Array {
+  if (items.length === 0) throw new FsError("EINVAL", "a SET_VECTORS call needs at least one item");
+  const dim = items[0].vector.length;
+  checkDim(dim, "vector length", "EINVAL");
+  const max = batchMax(dim);
+  if (items.length > max) {
+    throw new FsError(
+      "EINVAL",
+      `${items.length} items of ${dim} dimensions; at most ${max} fit in one SET_VECTORS call`,
+    );
+  }
+  const b = newStruct(SET_VECTORS);
+  const dv = view(b);
+  const o = SET_VECTORS.off;
+  dv.setUint32(o.dim, dim, true);
+  dv.setUint32(o.count, items.length, true);
+  if (opts.check) dv.setUint32(o.flags, VEXFS_IOC_BATCH_CHECK, true);
+  const vecs = o.data + 8 * items.length;
+  const f32 = LITTLE ? new Float32Array(b.buffer, b.byteOffset + vecs, items.length * dim) : null;
+  items.forEach((it, i) => {
+    if (it.vector.length !== dim) {
+      throw new FsError("EINVAL", `item ${i}: vector has ${it.vector.length} elements, item 0 has ${dim}`);
+    }
+    setU64(dv, o.data + 8 * i, it.ino, `item ${i} ino`, "EINVAL");
+    if (f32) f32.set(it.vector, i * dim);
+    else putF32s(dv, vecs + 4 * i * dim, it.vector);
+  });
+  return b;
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_SET_VECTORS}.
+ * Vector values are not checked (the engine refuses NaN, infinities and
+ * values out of range for the element type); inode numbers are exact (a
+ * bigint above 2^53 - 1).
+ * @throws FsError EINVAL: bad header, dim out of 1..2048, count 0 or above
+ *   {@linkcode batchMax}(dim), unknown flags, non-zero reserved field or
+ *   bytes past the items
+ */
+export function decodeSetVectors(b: Uint8Array): SetVectorsRequest {
+  checkHeader(b, SET_VECTORS);
+  const dv = view(b);
+  const o = SET_VECTORS.off;
+  const dim = dv.getUint32(o.dim, true);
+  checkDim(dim, "dim", "EINVAL");
+  const count = dv.getUint32(o.count, true);
+  const max = batchMax(dim);
+  if (count < 1 || count > max) {
+    throw new FsError("EINVAL", `count = ${count} is out of range (1..${max} items of ${dim} dimensions)`);
+  }
+  const flags = dv.getUint32(o.flags, true);
+  if (flags & ~VEXFS_IOC_BATCH_CHECK) {
+    throw new FsError("EINVAL", `flags = 0x${flags.toString(16)}; only VEXFS_IOC_BATCH_CHECK (0x1) is defined`);
+  }
+  checkZeroFields(b, SET_VECTORS, ["reserved"], "EINVAL");
+  const end = o.data + 8 * count + 4 * count * dim;
+  checkZero(b, end, b.length - end, `data past ${count} items`, "EINVAL");
+  const items: BatchItem[] = [];
+  const vecs = o.data + 8 * count;
+  for (let i = 0; i < count; i++) {
+    const at = vecs + 4 * i * dim;
+    const vector = LITTLE
+      ? new Float32Array(b.buffer.slice(b.byteOffset + at, b.byteOffset + at + 4 * dim))
+      : getF32s(dv, at, dim);
+    items.push({ ino: getU64Exact(dv, o.data + 8 * i), vector });
+  }
+  return { dim, items, check: (flags & VEXFS_IOC_BATCH_CHECK) !== 0 };
 }
 
 // ------------------------------------------------------------ errors

@@ -13,6 +13,7 @@
 import { assert, assertEquals, assertMatch } from "../test_assert.ts";
 import { FsError } from "../errors.ts";
 import {
+  batchMax,
   C_CONSTANTS,
   COLLECTION,
   COLLECTION_INFO,
@@ -30,6 +31,7 @@ import {
   decodeSearch,
   decodeSearchReply,
   decodeSetVector,
+  decodeSetVectors,
   encodeCollectionInfoReply,
   encodeCreateCollection,
   encodeCreateCollectionReply,
@@ -42,6 +44,7 @@ import {
   encodeSearch,
   encodeSearchReply,
   encodeSetVector,
+  encodeSetVectors,
   errnoFsError,
   FS_INFO,
   HDR,
@@ -115,6 +118,7 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
     VEXFS_IOC_SEARCH: IOC_READ | IOC_WRITE,
     VEXFS_IOC_INO_PATH: IOC_READ | IOC_WRITE,
     VEXFS_IOC_LIST_COLLECTIONS: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_SET_VECTORS: IOC_WRITE,
   };
   assertEquals(COMMANDS.map((c) => c.name), Object.keys(dirs));
   COMMANDS.forEach((c, i) => {
@@ -484,6 +488,16 @@ function probeProgram(): string {
   L.push("  { static struct vexfs_ioc_vector v; hdr(&v.hdr, sizeof v);");
   L.push("    v.dim = 2; v.collection_id = 7; v.metric = VEXFS_METRIC_IP; v.elem_type = VEXFS_ELEM_I8;");
   L.push('    v.data[0] = -128.0f; v.data[1] = 127.0f; dump("get_reply", &v, sizeof v); }');
+  // SET_VECTORS filled through the header's item macros
+  L.push("  { static struct vexfs_ioc_set_vectors s; hdr(&s.hdr, sizeof s); s.dim = 3; s.count = 2;");
+  L.push("    s.flags = VEXFS_IOC_BATCH_CHECK;");
+  L.push("    VEXFS_IOC_BATCH_INO(&s, 0) = 12; VEXFS_IOC_BATCH_INO(&s, 1) = 0x300000000ULL;");
+  L.push("    VEXFS_IOC_BATCH_VEC(&s, 0)[0] = 1.5f; VEXFS_IOC_BATCH_VEC(&s, 0)[2] = -2.0f;");
+  L.push("    VEXFS_IOC_BATCH_VEC(&s, 1)[1] = 0.25f; VEXFS_IOC_BATCH_VEC(&s, 1)[2] = 8.0f;");
+  L.push('    dump("set_vectors", &s, sizeof s); }');
+  for (const d of [1, 3, 128, 384, 2048]) {
+    L.push(`  printf("batch_max\\t%d\\t%d\\n", ${d}, (int)VEXFS_IOC_BATCH_MAX(${d}));`);
+  }
   L.push("  return 0;", "}");
   return L.join("\n") + "\n";
 }
@@ -507,6 +521,7 @@ Deno.test({
       const consts = new Map<string, number>();
       const dumps = new Map<string, Uint8Array>();
       let sizeMask = 0;
+      const batchMaxes = new Map<number, number>();
       for (const line of probe.stdout.trim().split("\n")) {
         const p = line.split("\t");
         if (p[0] === "size") sizes.set(p[1], Number(p[2]));
@@ -515,6 +530,7 @@ Deno.test({
         else if (p[0] === "const") consts.set(p[1], Number(p[2]));
         else if (p[0] === "dump") dumps.set(p[1], unhex(p[2]));
         else if (p[0] === "limit") sizeMask = Number(p[2]);
+        else if (p[0] === "batch_max") batchMaxes.set(Number(p[1]), Number(p[2]));
       }
       for (const s of STRUCTS) {
         assertEquals(sizes.get(s.cName), s.size, `sizeof(${s.cName})`);
@@ -597,6 +613,14 @@ Deno.test({
       assertEquals(gv, { vector: new Float32Array([-128, 127]), collectionId: 7, metric: "ip", elem: "i8" });
       assertEquals(hex(encodeGetVectorReply(gv)), hex(dumps.get("get_reply")!), "GET_VECTOR reply");
       assertEquals(VEXFS_IOC_GET_VECTOR & 0xffff, (VEXFS_IOC_TYPE << 8) | 3);
+      const batch = [
+        { ino: 12, vector: new Float32Array([1.5, 0, -2]) },
+        { ino: 0x300000000, vector: new Float32Array([0, 0.25, 8]) },
+      ];
+      assertEquals(hex(encodeSetVectors(batch, { check: true })), hex(dumps.get("set_vectors")!), "SET_VECTORS");
+      assertEquals(decodeSetVectors(dumps.get("set_vectors")!), { dim: 3, items: batch, check: true });
+      for (const [d, n] of batchMaxes) assertEquals(batchMax(d), n, `VEXFS_IOC_BATCH_MAX(${d})`);
+      assertEquals(batchMaxes.size, 5);
       assertEquals(CREATE_COLLECTION.off.info, 32);
     } finally {
       await Deno.remove(dir, { recursive: true });
