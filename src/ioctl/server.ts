@@ -17,6 +17,12 @@
  * 7. the engine's own checks (src/fs/vectors.ts): dimension mismatch,
  *    NaN/infinity, values out of range for the element type, nesting of
  *    collections, not in a collection (`EINVAL`), no vector (`ENODATA`)...
+ *
+ * `SET_VECTORS` names its files by inode number, so it checks each one here
+ * (it must be a regular file below the descriptor's directory, which the
+ * caller may search down to it and whose file it may write) with the
+ * caller's ids the mount passes in ({@linkcode IoctlCaller}); every item
+ * is checked before any is set (docs/IOCTL.md §3.10).
  * @module
  */
 import { FsError } from "../errors.ts";
@@ -31,8 +37,11 @@ import {
 } from "../format/constants.ts";
 import { dirFindByIno } from "../fs/htree.ts";
 import type { Vexfs } from "../fs/fs.ts";
-import { decodeVector } from "../vector/codec.ts";
-import { MAX_DIM } from "../vector/types.ts";
+import { mappedEnd } from "../fs/extentmap.ts";
+import { slotsPerBlock } from "../format/collection.ts";
+import type { Inode } from "../format/inode.ts";
+import { decodeVector, validateVector } from "../vector/codec.ts";
+import { elemSize, MAX_DIM } from "../vector/types.ts";
 import {
   checkHeader,
   COMMANDS,
@@ -44,6 +53,7 @@ import {
   decodeListCollections,
   decodeSearch,
   decodeSetVector,
+  decodeSetVectors,
   encodeCollectionInfoReply,
   encodeCreateCollectionReply,
   encodeFsInfo,
@@ -71,7 +81,19 @@ import {
   VEXFS_IOC_MAX_K,
   VEXFS_IOC_SEARCH,
   VEXFS_IOC_SET_VECTOR,
+  VEXFS_IOC_SET_VECTORS,
 } from "./abi.ts";
+
+/**
+ * Who makes the call, as the mount knows it from the FUSE request: the ids
+ * `SET_VECTORS` checks each item's permissions with (the kernel module
+ * will use the caller's credentials).
+ */
+export interface IoctlCaller {
+  uid: number;
+  /** primary group (a FUSE request carries no supplementary groups) */
+  gid: number;
+}
 
 /** What a command needs its descriptor to be. */
 type Target = "any" | "file" | "dir";
@@ -82,7 +104,9 @@ interface Handler {
   target: Target;
   /** changes the filesystem (refused with EROFS when read-only) */
   writes: boolean;
-  run(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array;
+  /** the mount checks that the caller may write the descriptor's file (the command checks its own items otherwise) */
+  writesDescriptor: boolean;
+  run(fs: Vexfs, ino: number, inData: Uint8Array, caller?: IoctlCaller): Uint8Array;
 }
 
 const enc = new TextEncoder();
@@ -249,14 +273,149 @@ function listCollections(fs: Vexfs, _ino: number, inData: Uint8Array): Uint8Arra
   return encodeListCollectionsReply(start, { collections: page, nextId, total: all.length });
 }
 
-function handler(cmd: number, target: Target, writes: boolean, run: Handler["run"]): [number, Handler] {
+function handler(
+  cmd: number,
+  target: Target,
+  writes: boolean,
+  run: Handler["run"],
+  writesDescriptor = writes,
+): [number, Handler] {
   const c = COMMANDS.find((x) => x.cmd === cmd)!;
-  return [cmd, { name: c.name, layout: c.layout, target, writes, run }];
+  return [cmd, { name: c.name, layout: c.layout, target, writes, writesDescriptor, run }];
 }
 
 function setVector(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
   fs.collections.setVector(ino, decodeSetVector(inData));
   return NONE;
+}
+
+/** Whether `caller` has permission `bit` (4 read, 2 write, 1 search) on inode `d`, by its mode, owner and group. */
+function permits(caller: IoctlCaller, d: Inode, bit: number): boolean {
+  if (caller.uid === 0) return true;
+  const shift = caller.uid === d.uid ? 6 : caller.gid === d.gid ? 3 : 0;
+  return ((d.mode >> shift) & bit) !== 0;
+}
+
+/**
+ * The checks of one `SET_VECTORS` call that depend on directories: whether
+ * a directory is below the call's directory (by parent pointers) and the
+ * caller may search it and every directory up to the call's, memoised.
+ */
+class BelowCheck {
+  #ok = new Map<number, FsError | null>();
+  constructor(readonly fs: Vexfs, readonly dir: number, readonly caller: IoctlCaller) {}
+
+  /**
+   * Throws ENOENT when directory `p` (a file's parent) is not below the
+   * call's directory, else EACCES when the caller may not search a
+   * directory from the call's down to `p`.
+   */
+  check(p: number, what: string): void {
+    const chain: number[] = [];
+    let cur = p;
+    let verdict: FsError | null | undefined;
+    for (let guard = 0; verdict === undefined; guard++) {
+      const known = this.#ok.get(cur);
+      if (known !== undefined) {
+        verdict = known;
+        break;
+      }
+      chain.push(cur);
+      const parent = this.fs.iget(cur).d.parentIno;
+      if (cur === this.dir) verdict = null;
+      else if (cur === ROOT_INO || !parent || guard >= 4096) {
+        verdict = new FsError("ENOENT", `${what} is not below directory inode ${this.dir}`);
+      } else cur = parent;
+    }
+    // top down: a directory's verdict is the first one on the way from the call's directory that may not be searched
+    for (let i = chain.length - 1; i >= 0; i--) {
+      if (verdict === null && !permits(this.caller, this.fs.iget(chain[i]).d, 1)) {
+        verdict = new FsError("EACCES", `${what}: uid ${this.caller.uid} may not search directory inode ${chain[i]}`);
+      }
+      this.#ok.set(chain[i], verdict);
+    }
+    if (verdict) throw new FsError(verdict.code, verdict.detail.replace(/^item \d+ \(inode \d+\)/, what));
+  }
+}
+
+/**
+ * `VEXFS_IOC_SET_VECTORS` (docs/IOCTL.md §3.10): every item is checked
+ * first (inode in use and linked, a regular file below `dir`, the caller's
+ * permissions, its collection's dimension, its values, room for all the
+ * new vectors), then all are set in one engine operation, or with
+ * `VEXFS_IOC_BATCH_CHECK` none.
+ */
+function setVectors(fs: Vexfs, dir: number, inData: Uint8Array, caller?: IoctlCaller): Uint8Array {
+  const req = decodeSetVectors(inData);
+  if (!caller) throw new FsError("EPERM", "SET_VECTORS: the caller's ids are unknown, so no item can be checked");
+  const below = new BelowCheck(fs, dir, caller);
+  const items: { ino: number; vector: Float32Array }[] = [];
+  /** collection id → new distinct files (their vectors take new slots) */
+  const grow = new Map<number, Set<number>>();
+  req.items.forEach((it, i) => {
+    const what = `item ${i} (inode ${it.ino})`;
+    const ino = it.ino;
+    if (typeof ino !== "number" || !hasPath(fs, ino) || ino === ROOT_INO) {
+      throw new FsError("ENOENT", `${what}: not in use, reserved, internal or unlinked`);
+    }
+    const n = fs.iget(ino);
+    if ((n.d.mode & S_IFMT) !== S_IFREG) throw new FsError("EINVAL", `${what}: not a regular file`);
+    below.check(n.d.parentIno, what);
+    if (!permits(caller, n.d, 2)) throw new FsError("EACCES", `${what}: uid ${caller.uid} may not write it`);
+    let id: number;
+    try {
+      id = fs.collections.collectionForFile(ino);
+      const info = fs.collections.get(id);
+      if (info.dim !== req.dim) {
+        throw new FsError("EINVAL", `vector has ${req.dim} elements but collection ${id} has dimension ${info.dim}`);
+      }
+      validateVector(it.vector, info.elem);
+    } catch (e) {
+      if (e instanceof FsError) throw new FsError(e.code, `${what}: ${e.detail}`);
+      throw e;
+    }
+    if (!(n.d.flags & IFL_HAS_VECTOR)) {
+      if (!grow.has(id)) grow.set(id, new Set());
+      grow.get(id)!.add(ino);
+    }
+    items.push({ ino, vector: it.vector });
+  });
+  checkRoom(fs, grow);
+  if (req.check) return NONE;
+  fs.collections.setVectors(items);
+  return NONE;
+}
+
+/**
+ * Refuses with ENOSPC, before anything is set, when the new slots of each
+ * collection do not fit: the blocks its store, slot map and norms grow by
+ * past what they already map (their preallocation), plus a few extent tree
+ * blocks, against what the allocator may hand out.
+ */
+function checkRoom(fs: Vexfs, grow: Map<number, Set<number>>): void {
+  const bs = fs.blockSize;
+  let need = 0;
+  for (const [id, files] of grow) {
+    const rec = fs.collections.record(id)!;
+    const count = rec.count + files.size;
+    const stride = rec.dim * elemSize(fs.collections.get(id).elem);
+    const per = slotsPerBlock(bs);
+    const files3: [number, number][] = [
+      [rec.vecIno, Math.ceil((count * stride) / bs)],
+      [rec.mapIno, Math.ceil(count / per)],
+      [rec.normIno, Math.ceil((count * 4) / bs)],
+    ];
+    for (const [ino, blocks] of files3) {
+      if (!ino) continue;
+      need += Math.max(0, blocks - mappedEnd(fs.extents(fs.iget(ino)))) + 2;
+    }
+  }
+  if (need && need + 1 > fs.blockMap.available) {
+    throw new FsError(
+      "ENOSPC",
+      `SET_VECTORS: the new vectors need about ${need} blocks, ${fs.blockMap.available} are free`,
+    );
+  }
 }
 
 function deleteVector(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
@@ -280,6 +439,7 @@ const HANDLERS = new Map<number, Handler>([
   handler(VEXFS_IOC_SEARCH, "dir", false, search),
   handler(VEXFS_IOC_INO_PATH, "dir", false, inoPath),
   handler(VEXFS_IOC_LIST_COLLECTIONS, "any", false, listCollections),
+  handler(VEXFS_IOC_SET_VECTORS, "dir", true, setVectors, false),
 ]);
 
 function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
@@ -298,14 +458,25 @@ function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
 
 /**
  * Whether command `cmd` changes the filesystem (`SET_VECTOR`,
- * `DEL_VECTOR`, `CREATE_COLLECTION`). {@linkcode handleIoctl} does not know
- * the caller, so the mount layer checks that the caller may write the
- * file or directory (as for a `setxattr` of `user.vexfs.vector`) before it
- * calls `handleIoctl` for these.
+ * `DEL_VECTOR`, `CREATE_COLLECTION`, `SET_VECTORS`): the mount arms its
+ * commit timer after these.
  * @returns false for read-only and unknown commands
  */
 export function ioctlChangesFs(cmd: number): boolean {
   return HANDLERS.get(cmd >>> 0)?.writes ?? false;
+}
+
+/**
+ * Whether the caller of command `cmd` must be allowed to write the
+ * descriptor's file or directory (`SET_VECTOR`, `DEL_VECTOR`,
+ * `CREATE_COLLECTION`): {@linkcode handleIoctl} does not check that, so the
+ * mount does before it calls it, as for a `setxattr` of
+ * `user.vexfs.vector`. `SET_VECTORS` checks each of its items itself with
+ * the {@linkcode IoctlCaller} the mount passes instead.
+ * @returns false for every other command
+ */
+export function ioctlWritesDescriptor(cmd: number): boolean {
+  return HANDLERS.get(cmd >>> 0)?.writesDescriptor ?? false;
 }
 
 /**
@@ -326,9 +497,19 @@ export function ioctlChangesFs(cmd: number): boolean {
  *   `EISDIR`/`ENOTDIR` (wrong descriptor type), `EROFS`, `ENODATA` (no
  *   vector; COLLECTION_INFO outside any collection), `EOVERFLOW`
  *   (GET_VECTOR of a vector wider than 2048), `ENOENT`/`ENAMETOOLONG`
- *   (INO_PATH), `ENOSPC`, `EUCLEAN` (corruption found)
+ *   (INO_PATH, SET_VECTORS), `EACCES`, `EPERM` (SET_VECTORS without a
+ *   caller), `ENOSPC`, `EUCLEAN` (corruption found)
+ * @param caller who calls (from the FUSE request): `SET_VECTORS` checks each
+ *   item's permissions with it and is refused (`EPERM`) without it
  */
-export function handleIoctl(fs: Vexfs, ino: number, cmd: number, inData: Uint8Array, outSize: number): Uint8Array {
+export function handleIoctl(
+  fs: Vexfs,
+  ino: number,
+  cmd: number,
+  inData: Uint8Array,
+  outSize: number,
+  caller?: IoctlCaller,
+): Uint8Array {
   const c = cmd >>> 0;
   const h = HANDLERS.get(c);
   if (!h) {
@@ -347,7 +528,7 @@ export function handleIoctl(fs: Vexfs, ino: number, cmd: number, inData: Uint8Ar
   if (wantIn) checkHeader(inData, h.layout);
   checkTarget(fs, ino, h);
   if (h.writes && fs.readOnly) throw new FsError("EROFS", `${h.name}: the filesystem is read-only`);
-  const out = h.run(fs, ino, inData);
+  const out = h.run(fs, ino, inData, caller);
   if (out.length !== outSize) throw new Error(`${h.name} produced ${out.length} bytes, ${outSize} expected`);
   return out;
 }

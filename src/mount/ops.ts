@@ -60,7 +60,7 @@ import type {
   StatAttr,
   StatFs,
 } from "../fuse/session.ts";
-import { handleIoctl, ioctlChangesFs } from "../ioctl/server.ts";
+import { handleIoctl, ioctlChangesFs, ioctlWritesDescriptor } from "../ioctl/server.ts";
 import { decodeVector } from "../vector/codec.ts";
 import { elemSize } from "../vector/types.ts";
 
@@ -569,8 +569,9 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     ioctl(req, ino, cmd, _fi, _flags, inData, outSize): IoctlReply {
       const e = toEngine(ino);
       const writes = ioctlChangesFs(cmd);
-      if (writes) mayWrite(req, e);
-      const data = handleIoctl(fs, e, cmd >>> 0, inData, outSize);
+      if (ioctlWritesDescriptor(cmd)) mayWrite(req, e);
+      // SET_VECTORS checks each file it names with the caller's ids
+      const data = handleIoctl(fs, e, cmd >>> 0, inData, outSize, { uid: req.uid, gid: req.gid });
       if (writes) touched();
       return { result: 0, data };
     },
