@@ -1,15 +1,28 @@
 /**
  * `vexfs import`: fill a directory of an image from a host directory tree or
  * from a JSONL dataset, setting vectors and creating the collection if needed.
+ *
+ * A JSONL import reads and checks its input once, keeping the records in
+ * memory (up to {@link KEEP_RECORDS_BYTES} of input; a larger file is
+ * parsed again while writing), then writes the files and sets the vectors
+ * in batches: offline in one engine operation per {@link OFFLINE_BATCH}
+ * records (`Collections.setVectors`), on a mount with
+ * `VEXFS_IOC_SET_VECTORS` (docs/IOCTL.md §3.10), up to 31 128-d vectors a
+ * call, after writing each window of files through the kernel
+ * {@link MOUNT_WRITERS} at a time.
  * @module
  */
 import type { Command } from "commander";
+import { dirname } from "node:path";
 import { formatBytes } from "../src/device/probe.ts";
 import { type ImportRecord, readJsonlFile, relativeFilePath } from "../src/data/jsonl.ts";
 import { FsError } from "../src/errors.ts";
-import { parseVectorText, vectorFromArray } from "../src/vector/codec.ts";
+import { S_IFMT, S_IFREG } from "../src/format/constants.ts";
+import { BatchItemError, BatchSetter } from "../src/ioctl/client.ts";
+import { parseVectorText, validateVector, vectorFromArray } from "../src/vector/codec.ts";
 import { type ElemType, type Metric, parseElemType, parseMetric } from "../src/vector/types.ts";
-import { type CollectionView, type FsBackend, withTarget } from "./backend.ts";
+import { type CollectionView, type FsBackend, OfflineBackend, withTarget } from "./backend.ts";
+import { MountedBackend } from "./mounted.ts";
 import { DEFAULT_METRIC, DEFAULT_TYPE } from "./collection.ts";
 import {
   action,
@@ -36,9 +49,19 @@ interface ImportFlags {
   dim?: number;
   metric?: string;
   type?: string;
+  index?: string;
   json?: boolean;
   quiet?: boolean;
 }
+
+/** JSONL inputs up to this size are parsed once and kept in memory; larger ones are parsed again to write. */
+export const KEEP_RECORDS_BYTES = 2 ** 31;
+/** Records whose vectors one offline engine operation sets. */
+export const OFFLINE_BATCH = 4096;
+/** Files a mounted import writes through the kernel at once (FUSE pipelines their requests). */
+export const MOUNT_WRITERS = 16;
+/** Records a mounted import writes before it sets their vectors. */
+const MOUNT_WINDOW = 1024;
 
 /** What an import did. */
 export interface ImportSummary {
@@ -54,6 +77,13 @@ export interface ImportSummary {
   unmatched: number;
   collection: CollectionView | null;
   collectionCreated: boolean;
+  /**
+   * How the vectors were set: engine operations (offline) or
+   * `SET_VECTORS` calls (on a mount) that set many at once; 0 when they
+   * were set one by one (a directory import, or a daemon without
+   * `SET_VECTORS`)
+   */
+  vectorBatches: number;
   elapsedMs: number;
 }
 
@@ -61,6 +91,8 @@ interface CollectionWish {
   dim?: number;
   metric?: Metric;
   elem?: ElemType;
+  /** index of a collection the import creates (the engine's default: hnsw) */
+  index?: "hnsw" | "flat";
 }
 
 /**
@@ -89,6 +121,7 @@ async function ensureCollection(
     dim,
     metric: want.metric ?? DEFAULT_METRIC,
     elem: want.elem ?? DEFAULT_TYPE,
+    ...(want.index ? { index: want.index } : {}),
   });
   return { coll, created: true };
 }
@@ -142,13 +175,13 @@ async function collectionAbove(b: FsBackend, dir: string, want: CollectionWish):
 async function checkJsonl(
   file: string,
   dim: number | undefined,
-  each: (rec: ImportRecord) => void = () => {},
+  each: ((rec: ImportRecord) => void) | undefined = undefined,
 ): Promise<number> {
   let lines = 0;
   try {
     for await (const rec of readJsonlFile(file, { dim })) {
       lines = rec.line;
-      each(rec);
+      each?.(rec);
     }
   } catch (e) {
     if (e instanceof FsError) throw e;
@@ -170,8 +203,268 @@ async function newSummary(b: FsBackend, base: string, source: string): Promise<I
     unmatched: 0,
     collection: null,
     collectionCreated: false,
+    vectorBatches: 0,
     elapsedMs: 0,
   };
+}
+
+/** One record on its way into the filesystem. */
+interface Pending {
+  line: number;
+  /** path relative to the import's directory */
+  rel: string;
+  text?: string;
+  vector: Float32Array;
+}
+
+/**
+ * Where a JSONL import writes: the files of records and, in batches, their
+ * vectors. `add` may write at once or queue; `flush` finishes what is
+ * queued. A failure names the record's line.
+ */
+interface RecordSink {
+  add(r: Pending): Promise<void>;
+  flush(): Promise<void>;
+}
+
+/** The error of a record that could not be written, naming its line. */
+function lineError(file: string, line: number | string, e: unknown): CliError {
+  return new CliError(
+    `${file} line ${line}: ${errorMessage(e)} (lines before it stay imported; running the import again is safe)`,
+  );
+}
+
+/**
+ * Offline: files through the engine directly (each parent directory
+ * resolved once), vectors {@link OFFLINE_BATCH} at a time in one engine
+ * operation.
+ */
+class OfflineSink implements RecordSink {
+  #dirs = new Map<string, number>();
+  #queue: { ino: number; vector: Float32Array; line: number }[] = [];
+  #enc = new TextEncoder();
+  constructor(readonly b: OfflineBackend, readonly base: string, readonly file: string, readonly s: ImportSummary) {}
+
+  #dir(relDir: string): number {
+    let ino = this.#dirs.get(relDir);
+    if (ino === undefined) {
+      const path = relDir === "" ? this.base : `${this.base === "/" ? "" : this.base}/${relDir}`;
+      this.b.mkdirp(path);
+      ino = this.b.resolve(path);
+      this.#dirs.set(relDir, ino);
+    }
+    return ino;
+  }
+
+  add(r: Pending): Promise<void> {
+    const fs = this.b.fs;
+    try {
+      const slash = r.rel.lastIndexOf("/");
+      const dir = this.#dir(slash < 0 ? "" : r.rel.slice(0, slash));
+      const name = r.rel.slice(slash + 1);
+      let ino: number;
+      let write = r.text !== undefined;
+      try {
+        ino = fs.create(dir, name);
+        write = true;
+      } catch (e) {
+        if (!(e instanceof FsError && e.code === "EEXIST")) throw e;
+        ino = fs.lookup(dir, name);
+        if ((fs.getattr(ino).mode & S_IFMT) !== S_IFREG) {
+          throw new CliError(`${r.rel} exists and is not a regular file`);
+        }
+        if (write) fs.truncate(ino, 0);
+      }
+      if (write) {
+        const data = this.#enc.encode(r.text ?? "");
+        if (data.length) fs.write(ino, 0, data);
+        this.s.files++;
+        this.s.bytes += data.length;
+      }
+      this.#queue.push({ ino, vector: r.vector, line: r.line });
+    } catch (e) {
+      throw lineError(this.file, r.line, e);
+    }
+    return this.#queue.length >= OFFLINE_BATCH ? this.flush() : Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    const q = this.#queue;
+    if (!q.length) return Promise.resolve();
+    this.#queue = [];
+    try {
+      this.b.fs.collections.setVectors(q);
+      this.s.vectorBatches++;
+    } catch (e) {
+      // values were checked before the files were written: what is left is the whole batch's (no space)
+      throw lineError(this.file, `${q[0].line}..${q[q.length - 1].line}`, e);
+    }
+    this.s.vectors += q.length;
+    return Promise.resolve();
+  }
+}
+
+/**
+ * On a mount: a window of files written through the kernel,
+ * {@link MOUNT_WRITERS} at once, then their vectors through a
+ * {@link BatchSetter} on the import's directory (`SET_VECTORS`, by inode
+ * number); against a daemon older than `SET_VECTORS`, one `SET_VECTOR` per
+ * file.
+ */
+class MountSink implements RecordSink {
+  #window: Pending[] = [];
+  #dirs = new Set<string>();
+  #setter: BatchSetter | null = null;
+  #batch = true;
+  #enc = new TextEncoder();
+  constructor(readonly b: MountedBackend, readonly base: string, readonly file: string, readonly s: ImportSummary) {}
+
+  add(r: Pending): Promise<void> {
+    this.#window.push(r);
+    return this.#window.length >= MOUNT_WINDOW ? this.flush() : Promise.resolve();
+  }
+
+  #path(rel: string): string {
+    return `${this.base === "/" ? "" : this.base}/${rel}`;
+  }
+
+  /** Writes the record's file (unless it exists and the record has no text) and returns its inode number. */
+  async #write(r: Pending): Promise<number> {
+    const path = this.#path(r.rel);
+    const dir = dirname(path);
+    if (!this.#dirs.has(dir)) {
+      await Deno.mkdir(dir, { recursive: true });
+      this.#dirs.add(dir);
+    }
+    if (r.text === undefined) {
+      try {
+        const st = await Deno.lstat(path);
+        if (!st.isFile) throw new CliError(`${path} exists and is not a regular file`);
+        return st.ino!;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    const data = this.#enc.encode(r.text ?? "");
+    const f = await Deno.open(path, { write: true, create: true, truncate: true });
+    try {
+      let off = 0;
+      while (off < data.length) off += await f.write(data.subarray(off));
+      const ino = (await f.stat()).ino!;
+      this.s.files++;
+      this.s.bytes += data.length;
+      return ino;
+    } finally {
+      f.close();
+    }
+  }
+
+  async flush(): Promise<void> {
+    const w = this.#window;
+    if (!w.length) return;
+    this.#window = [];
+    const inos = new Array<number>(w.length);
+    let next = 0;
+    let failAt = w.length;
+    let failErr: unknown;
+    const worker = async () => {
+      for (let i = next++; i < w.length && failAt === w.length; i = next++) {
+        try {
+          inos[i] = await this.#write(w[i]);
+        } catch (e) {
+          if (i < failAt) [failAt, failErr] = [i, e];
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MOUNT_WRITERS, w.length) }, worker));
+    // the vectors of the records before a failed one are set, as when writing one by one
+    await this.#vectors(w.slice(0, failAt), inos.slice(0, failAt));
+    if (failAt < w.length) throw lineError(this.file, w[failAt].line, failErr);
+  }
+
+  async #vectors(recs: Pending[], inos: number[]): Promise<void> {
+    if (!recs.length) return;
+    if (this.#batch) {
+      try {
+        this.#setter ??= await BatchSetter.open(this.base);
+        const calls = this.#setter.calls;
+        try {
+          await this.#setter.set(recs.map((r, i) => ({ ino: inos[i], vector: r.vector })));
+        } catch (e) {
+          if (e instanceof BatchItemError) this.s.vectorBatches += this.#setter.calls - calls;
+          throw e;
+        }
+        this.s.vectorBatches += this.#setter.calls - calls;
+        this.s.vectors += recs.length;
+        return;
+      } catch (e) {
+        if (e instanceof BatchItemError) {
+          this.s.vectors += e.index;
+          const r = recs[e.index];
+          throw lineError(this.file, r.line, new Error(`${this.#path(r.rel)}: ${e.detail.replace(/^item \d+ /, "")}`));
+        }
+        if (!(e instanceof FsError && (e.code as string) === "ENOTTY")) throw e;
+        this.#batch = false; // an older daemon: one SET_VECTOR a file
+      }
+    }
+    for (const r of recs) {
+      try {
+        await this.b.setVector(this.#path(r.rel), r.vector);
+      } catch (e) {
+        throw lineError(this.file, r.line, e);
+      }
+      this.s.vectors++;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#setter?.close();
+  }
+}
+
+/** Any other backend: one file and one vector at a time, through its methods. */
+class GenericSink implements RecordSink {
+  #enc = new TextEncoder();
+  constructor(readonly b: FsBackend, readonly base: string, readonly file: string, readonly s: ImportSummary) {}
+
+  async add(r: Pending): Promise<void> {
+    const target = `${this.base === "/" ? "" : this.base}/${r.rel}`;
+    try {
+      if (r.text !== undefined || !await this.b.stat(target)) {
+        const data = this.#enc.encode(r.text ?? "");
+        await this.b.writeFile(target, data, { parents: true });
+        this.s.files++;
+        this.s.bytes += data.length;
+      }
+      await this.b.setVector(target, r.vector);
+    } catch (e) {
+      throw lineError(this.file, r.line, e);
+    }
+    this.s.vectors++;
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The records of a JSONL file, read and checked in full: kept in memory
+ * when the file is at most {@link KEEP_RECORDS_BYTES}, else parsed again
+ * (after the check pass) while writing.
+ */
+async function loadRecords(
+  file: string,
+  dim: number | undefined,
+): Promise<{ total: number; records: () => AsyncIterable<ImportRecord> | Iterable<ImportRecord> }> {
+  let size = 0;
+  try {
+    size = (await Deno.stat(file)).size;
+  } catch { /* checkJsonl says why */ }
+  const keep = size <= KEEP_RECORDS_BYTES;
+  const kept: ImportRecord[] = [];
+  const total = await checkJsonl(file, dim, keep ? (r) => kept.push(r) : undefined);
+  return { total, records: () => keep ? kept : readJsonlFile(file, { dim }) };
 }
 
 /** Imports a JSONL dataset of {path or id, text, vector} into `dir`. */
@@ -186,45 +479,56 @@ export async function importJsonl(
   // Nothing is written until the whole file has been read and checked.
   const existing = await collectionAbove(b, base, want);
   const dim = existing?.dim ?? want.dim;
-  const total = await checkJsonl(file, dim);
+  const { total, records } = await loadRecords(file, dim);
   const s = await newSummary(b, base, file);
   const bar = progress("importing", total, "records");
   const tick = yielder(256);
-  const enc = new TextEncoder();
+  const sink: RecordSink = b instanceof OfflineBackend
+    ? new OfflineSink(b, base, file, s)
+    : b instanceof MountedBackend
+    ? new MountSink(b, base, file, s)
+    : new GenericSink(b, base, file, s);
   try {
-    for await (const rec of readJsonlFile(file, { dim })) {
+    try {
+      await importRecords();
+    } catch (e) {
+      // the records before the failing one stay imported: finish what is queued
+      await sink.flush().catch(() => {});
+      throw e;
+    }
+    await sink.flush();
+  } finally {
+    bar.stop();
+    if (sink instanceof MountSink) await sink.close();
+  }
+  if (s.collection) s.collection = await b.collectionOfDir(base);
+  s.elapsedMs = performance.now() - t0;
+  return s;
+
+  async function importRecords(): Promise<void> {
+    for await (const rec of records()) {
       if (!s.collection) {
         const r = await ensureCollection(b, base, want, rec.vector.length);
         s.collection = r.coll;
         s.collectionCreated = r.created;
       }
-      // checked by the parser: relative, no "..", no empty component, no NUL
-      const rel = relativeFilePath(rec.path ?? rec.id!);
-      const target = `${base === "/" ? "" : base}/${rel}`;
       try {
-        if (rec.text !== undefined || !await b.stat(target)) {
-          const data = enc.encode(rec.text ?? "");
-          await b.writeFile(target, data, { parents: true });
-          s.files++;
-          s.bytes += data.length;
-        }
-        await b.setVector(target, rec.vector);
+        // a value the collection's type cannot hold is refused before its file is written
+        validateVector(rec.vector, s.collection.elem);
       } catch (e) {
-        throw new CliError(
-          `${file} line ${rec.line}: ${errorMessage(e)} (lines before it stay imported; ` +
-            `running the import again is safe)`,
-        );
+        throw lineError(file, rec.line, e);
       }
-      s.vectors++;
+      // checked by the parser: relative, no "..", no empty component, no NUL
+      await sink.add({
+        line: rec.line,
+        rel: relativeFilePath(rec.path ?? rec.id!),
+        text: rec.text,
+        vector: rec.vector,
+      });
       bar.update(rec.line);
       await tick();
     }
-  } finally {
-    bar.stop();
   }
-  if (s.collection) s.collection = await b.collectionOfDir(base);
-  s.elapsedMs = performance.now() - t0;
-  return s;
 }
 
 interface HostEntry {
@@ -401,10 +705,14 @@ export function printSummary(s: ImportSummary): void {
       }${x.dim}-d ${x.metric} ${x.elem}, ${x.count} vectors)`,
     ]);
   }
+  if (s.vectorBatches) {
+    rows.push(["vector batches", `${s.vectorBatches} (${(s.vectors / s.vectorBatches).toFixed(1)} a batch)`]);
+  }
   rows.push(["time", formatMs(s.elapsedMs)]);
+  const secs = Math.max(s.elapsedMs / 1000, 1e-6);
   rows.push([
     "rate",
-    `${(s.files / Math.max(s.elapsedMs / 1000, 1e-6)).toFixed(0)} files/s`,
+    `${(s.files / secs).toFixed(0)} files/s` + (s.vectors ? `, ${(s.vectors / secs).toFixed(0)} vectors/s` : ""),
   ]);
   say(kvTable(rows));
 }
@@ -449,6 +757,7 @@ export function register(program: Command): void {
       "-t, --type <type>",
       `element type of a new collection: f32, f16 or i8 (default ${DEFAULT_TYPE})`,
     )
+    .option("--index <kind>", "index of a collection the import creates: hnsw (the default) or flat")
     .option("--json", "print the summary as JSON")
     .action(
       action("import", async (image: string, dirArg: string | undefined, o: ImportFlags) => {
@@ -460,10 +769,14 @@ export function register(program: Command): void {
         if (o.vectorsFromJsonl !== undefined && o.fromDir === undefined) {
           throw new CliError("--vectors-from-jsonl needs --from-dir");
         }
+        if (o.index !== undefined && o.index !== "hnsw" && o.index !== "flat") {
+          throw new CliError(`--index must be hnsw or flat, not '${o.index}'`, 2);
+        }
         const want: CollectionWish = {
           dim: o.dim,
           metric: o.metric === undefined ? undefined : parseMetric(o.metric),
           elem: o.type === undefined ? undefined : parseElemType(o.type),
+          index: o.index as "hnsw" | "flat" | undefined,
         };
         const s = await withTarget(
           image,
@@ -514,8 +827,13 @@ is read and checked in full before anything is written, so a missing file,
 a malformed line, a wrong dimension or an unsafe path changes nothing, not
 even DIR. A failure while writing (no space left, a value the collection's
 type cannot hold) stops at that line or file: those before it stay
-imported. Running the same import again is safe: it replaces the files and
-vectors it already wrote.`,
+imported (files are written a batch ahead of their vectors, so files of a
+few later lines may exist without theirs). Running the same import again
+is safe: it replaces the files and vectors it already wrote.
+
+On a mount, files are written through the kernel and vectors set in
+batches with the VEXFS_IOC_SET_VECTORS ioctl (one SET_VECTOR per file on
+an older daemon); offline, straight into the image.`,
   );
   examples(cmd, [
     "vexfs import disk.img /docs --jsonl corpus.jsonl",
