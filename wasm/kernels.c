@@ -424,42 +424,46 @@ static void quantize_query(const float *q, size_t dim) {
   i8_query_ok = 1;
 }
 
-static VX_ALWAYS_INLINE int32_t hsum_i32x4(v128_t a) {
-  return (wasm_i32x4_extract_lane(a, 0) + wasm_i32x4_extract_lane(a, 1)) +
-         (wasm_i32x4_extract_lane(a, 2) + wasm_i32x4_extract_lane(a, 3));
+/* Sums of the lanes of four i32x4 vectors, as one i32x4 (integer sums are exact in any order). */
+static VX_ALWAYS_INLINE v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
+  v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+  v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), wasm_i32x4_shuffle(c, d, 2, 3, 6, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
 }
 
-/* Exact D = sum q~_i c_i (and sum c_i^2 when sq) of two code vectors. */
-static VX_ALWAYS_INLINE void code_pair(int sq, const int8_t *xa, const int8_t *xb, size_t dim, int32_t *dot,
-                                       int32_t *sqr) {
+/* One block of 16 codes of one vector against the query: D and (when sq) sum c^2 accumulated. */
+#define CODE_STEP(x, d, sqacc)                                                                              \
+  do {                                                                                                      \
+    v128_t c_ = wasm_v128_load((x) + j);                                                                    \
+    v128_t l_ = wasm_i16x8_extend_low_i8x16(c_), h_ = wasm_i16x8_extend_high_i8x16(c_);                     \
+    d = wasm_i32x4_add(d, wasm_i32x4_add(wasm_i32x4_dot_i16x8(l_, q0), wasm_i32x4_dot_i16x8(h_, q1)));      \
+    if (sq) sqacc = wasm_i32x4_add(sqacc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(l_, l_), wasm_i32x4_dot_i16x8(h_, h_))); \
+  } while (0)
+
+/* Exact D = sum q~_i c_i (and sum c_i^2 when sq) of four code vectors, into dot[0..3] and sqr[0..3]. */
+static VX_ALWAYS_INLINE void code_quad(int sq, const int8_t *xa, const int8_t *xb, const int8_t *xc,
+                                       const int8_t *xd, size_t dim, int32_t *dot, int32_t *sqr) {
   const int16_t *qi = i8_query;
-  v128_t da = wasm_i32x4_splat(0), db = da, sa = da, sb = da;
+  v128_t da = wasm_i32x4_splat(0), db = da, dc = da, dd = da, sa = da, sb = da, sc = da, sd = da;
   size_t j = 0;
   for (; j + 16 <= dim; j += 16) {
     v128_t q0 = wasm_v128_load(qi + j), q1 = wasm_v128_load(qi + j + 8);
-    v128_t a = wasm_v128_load(xa + j), b = wasm_v128_load(xb + j);
-    v128_t al = wasm_i16x8_extend_low_i8x16(a), ah = wasm_i16x8_extend_high_i8x16(a);
-    v128_t bl = wasm_i16x8_extend_low_i8x16(b), bh = wasm_i16x8_extend_high_i8x16(b);
-    da = wasm_i32x4_add(da, wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, q0), wasm_i32x4_dot_i16x8(ah, q1)));
-    db = wasm_i32x4_add(db, wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, q0), wasm_i32x4_dot_i16x8(bh, q1)));
-    if (sq) {
-      sa = wasm_i32x4_add(sa, wasm_i32x4_add(wasm_i32x4_dot_i16x8(al, al), wasm_i32x4_dot_i16x8(ah, ah)));
-      sb = wasm_i32x4_add(sb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(bl, bl), wasm_i32x4_dot_i16x8(bh, bh)));
+    CODE_STEP(xa, da, sa);
+    CODE_STEP(xb, db, sb);
+    CODE_STEP(xc, dc, sc);
+    CODE_STEP(xd, dd, sd);
+  }
+  wasm_v128_store(dot, hsum4_i32x4(da, db, dc, dd));
+  if (sq) wasm_v128_store(sqr, hsum4_i32x4(sa, sb, sc, sd));
+  if (j < dim) {
+    const int8_t *x[4] = {xa, xb, xc, xd};
+    for (int u = 0; u < 4; u++) {
+      for (size_t i = j; i < dim; i++) {
+        dot[u] += qi[i] * x[u][i];
+        if (sq) sqr[u] += x[u][i] * x[u][i];
+      }
     }
   }
-  int32_t ra = hsum_i32x4(da), rb = hsum_i32x4(db), qa = sq ? hsum_i32x4(sa) : 0, qb = sq ? hsum_i32x4(sb) : 0;
-  for (; j < dim; j++) {
-    ra += qi[j] * xa[j];
-    rb += qi[j] * xb[j];
-    if (sq) {
-      qa += xa[j] * xa[j];
-      qb += xb[j] * xb[j];
-    }
-  }
-  dot[0] = ra;
-  dot[1] = rb;
-  sqr[0] = qa;
-  sqr[1] = qb;
 }
 
 /*
@@ -532,7 +536,7 @@ static VX_ALWAYS_INLINE uint32_t scan_codes_impl(uint32_t metric, int i8store, c
   double t = inf;
   uint32_t n = slots ? nslots : count;
   uint32_t idx[BLOCK];
-  int32_t dot[BLOCK], x2[BLOCK];
+  int32_t dot[BLOCK], x2[BLOCK] = {0};
   for (uint32_t base = 0; base < n; base += BLOCK) {
     uint32_t m = n - base < BLOCK ? n - base : BLOCK, nb = 0;
     for (uint32_t i = 0; i < m; i++) {
@@ -546,16 +550,11 @@ static VX_ALWAYS_INLINE uint32_t scan_codes_impl(uint32_t metric, int i8store, c
       }
       continue;
     }
-    uint32_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-      code_pair(sq, codes + (size_t)idx[i] * dim, codes + (size_t)idx[i + 1] * dim, dim, dot + i, x2 + i);
-    }
-    if (i < nb) { /* the last one paired with itself */
-      const int8_t *x = codes + (size_t)idx[i] * dim;
-      int32_t d2[2], s2[2];
-      code_pair(sq, x, x, dim, d2, s2);
-      dot[i] = d2[0];
-      x2[i] = s2[0];
+    /* Four slots at a time; the last group repeats its last slot (the arrays have room: BLOCK % 4 == 0). */
+    for (uint32_t i = 0; i < nb; i += 4) {
+      const int8_t *x[4];
+      for (int u = 0; u < 4; u++) x[u] = codes + (size_t)idx[i + u < nb ? i + u : nb - 1] * dim;
+      code_quad(sq, x[0], x[1], x[2], x[3], dim, dot + i, x2 + i);
     }
     /* Bounds of the block, two slots at a time (an odd last slot is computed twice). */
     double los[BLOCK], his[BLOCK];
