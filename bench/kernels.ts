@@ -15,8 +15,10 @@
  * package, 784-d, queries from the next images; rand: 100,000 × 128 seeded
  * uniform values in [-1, 1), seeded queries), each element type (f32; f16
  * and i8 converted from the same values) and each metric, k = 10, the time
- * per query of `scanTopK` (the engine's whole exact search: fast pass,
- * rescoring, ordering by inode) and of the C brute force over the same bytes
+ * per query of `scanTopK` (the engine's whole exact search: SQ8 prefilter for
+ * f32 and f16, f32 pass, exact rescoring, ordering by inode), of the same
+ * without the prefilter (`WasmStore` with `prefilter: false`: the f32 SIMD
+ * pass over every vector), and of the C brute force over the same bytes
  * (the same top-k: every slot scored, a k-best selection; l2 compares
  * squared distances; cosine divides by precomputed norms, as the engine's
  * stored norms). The C program is built twice: `-O3 -march=native` (gcc
@@ -213,6 +215,8 @@ export interface ScanRow {
   metric: Metric;
   /** CPU ms per query, median round */
   wasm: number;
+  /** the same without the SQ8 prefilter (f32 and f16; equal to `wasm` for i8) */
+  wasmNoPrefilter: number;
   /** C -O3 -march=native */
   c: number;
   /** C -O3 -march=native -fopenmp-simd (vectorised) */
@@ -220,7 +224,7 @@ export interface ScanRow {
   /** slots rescored exactly per query (mean) */
   rescored: number;
   /** every round's CPU ms per query: wasm, C, C vectorised */
-  rounds: { wasm: number[]; c: number[]; cSimd: number[] };
+  rounds: { wasm: number[]; wasmNoPrefilter: number[]; c: number[]; cSimd: number[] };
 }
 
 async function benchScan(quick: boolean, elems: ElemType[]): Promise<ScanRow[]> {
@@ -237,6 +241,7 @@ async function benchScan(quick: boolean, elems: ElemType[]): Promise<ScanRow[]> 
       for (const elem of elems) {
         const { bytes, queries } = encode(d, elem);
         const store = WasmStore.from(elem, d.dim, bytes, n);
+        const plain = elem === "i8" ? store : WasmStore.from(elem, d.dim, bytes, n, store.norms, { prefilter: false });
         await Deno.writeFile(`${dir}/store.bin`, bytes);
         await Deno.writeFile(`${dir}/norms.bin`, new Uint8Array(store.norms.slice().buffer));
         await Deno.writeFile(
@@ -246,9 +251,12 @@ async function benchScan(quick: boolean, elems: ElemType[]): Promise<ScanRow[]> 
         const owners = Array.from({ length: n }, (_, s) => s + 100);
         const qs = Array.from({ length: nq }, (_, i) => queries.subarray(i * d.dim, (i + 1) * d.dim));
         for (const metric of ["l2", "cosine", "ip"] as Metric[]) {
-          const w: number[] = [], c: number[] = [], cf: number[] = [];
+          const w: number[] = [], wp: number[] = [], c: number[] = [], cf: number[] = [];
           let rescored = 0, searches = 0;
-          for (const q of qs.slice(0, 3)) scanTopK(store, { query: q, k: 10, metric, owners }); // warm up
+          for (const q of qs.slice(0, 3)) { // warm up
+            scanTopK(store, { query: q, k: 10, metric, owners });
+            scanTopK(plain, { query: q, k: 10, metric, owners });
+          }
           for (let a = 0; a < alternations; a++) {
             for (const [exe, out] of [["bf", c], ["bf-simd", cf]] as const) {
               const args = [ELEM_CODE[elem], METRIC_CODE[metric], d.dim, n, nq, 10, rounds, dir].map(String);
@@ -264,6 +272,9 @@ async function benchScan(quick: boolean, elems: ElemType[]): Promise<ScanRow[]> 
                 searches++;
               }
               w.push((cpuMs() - t0) / nq);
+              const t1 = cpuMs();
+              for (const q of qs) scanTopK(plain, { query: q, k: 10, metric, owners });
+              wp.push((cpuMs() - t1) / nq);
             }
           }
           const row = {
@@ -271,20 +282,24 @@ async function benchScan(quick: boolean, elems: ElemType[]): Promise<ScanRow[]> 
             elem,
             metric,
             wasm: median(w),
+            wasmNoPrefilter: median(wp),
             c: median(c),
             cSimd: median(cf),
             rescored: rescored / searches,
-            rounds: { wasm: w, c, cSimd: cf },
+            rounds: { wasm: w, wasmNoPrefilter: wp, c, cSimd: cf },
           };
           rows.push(row);
           console.error(
-            `${row.dataset.padEnd(16)} ${elem} ${metric.padEnd(6)} wasm ${row.wasm.toFixed(3)} ms  C ${
-              row.c.toFixed(3)
-            } ms (${(row.c / row.wasm).toFixed(2)}x)  C vectorised ${row.cSimd.toFixed(3)} ms (${
-              (row.cSimd / row.wasm).toFixed(2)
-            }x)  rescored ${row.rescored.toFixed(1)}`,
+            `${row.dataset.padEnd(16)} ${elem} ${metric.padEnd(6)} wasm ${row.wasm.toFixed(3)} ms (no prefilter ${
+              row.wasmNoPrefilter.toFixed(3)
+            } ms, ${(row.cSimd / row.wasmNoPrefilter).toFixed(2)}x)  C ${row.c.toFixed(3)} ms (${
+              (row.c / row.wasm).toFixed(2)
+            }x)  C vectorised ${row.cSimd.toFixed(3)} ms (${(row.cSimd / row.wasm).toFixed(2)}x)  rescored ${
+              row.rescored.toFixed(1)
+            }`,
           );
         }
+        if (plain !== store) plain.free();
         store.free();
       }
     }
