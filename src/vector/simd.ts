@@ -35,7 +35,7 @@
  */
 import { FsError } from "../errors.ts";
 import { KERNELS_WASM } from "../wasm/kernels_wasm.ts";
-import { instantiate, WasmArray } from "../wasm/runtime.ts";
+import { inMemory, instantiate, WasmArray } from "../wasm/runtime.ts";
 import { norm } from "./distance.ts";
 import { F16_TO_F32 } from "./f16.ts";
 import { TopK } from "./topk.ts";
@@ -318,6 +318,7 @@ export class WasmStore {
     if (v.length < this.stride) throw new FsError("EINVAL", `vector has ${v.length} bytes, expected ${this.stride}`);
     const n = norm ?? vectorNormOf(v, this.elem, this.dim);
     if (s === this.#count) {
+      if (inMemory(v)) v = v.slice(0, this.stride); // a view of wasm memory would not survive its growth
       this.reserve(s + 1);
       this.#count++;
     }
@@ -339,6 +340,9 @@ export class WasmStore {
     }
     const n = bytes.length / this.stride;
     if (norms && norms.length < n) throw new FsError("EINVAL", `${norms.length} norms for ${n} vectors`);
+    // Views of wasm memory (another store's) would be detached if reserving grows it: copy them first.
+    if (inMemory(bytes)) bytes = bytes.slice();
+    if (norms && ArrayBuffer.isView(norms) && inMemory(norms)) norms = Float32Array.from(norms);
     const first = this.#count;
     this.reserve(first + n);
     this.#data.view.set(bytes, first * this.stride);

@@ -15,7 +15,7 @@ import { isBetter, norm, scanStore } from "./distance.ts";
 import { numberToF16Bits } from "./f16.ts";
 import { kernels, lastScanStats, type ScanOptions, scanTopK, scoreAll, vectorNormOf, WasmStore } from "./simd.ts";
 import { TopK } from "./topk.ts";
-import { WasmArray } from "../wasm/runtime.ts";
+import { heap, WasmArray } from "../wasm/runtime.ts";
 import { elemSize, type ElemType, type Metric } from "./types.ts";
 
 const ELEMS: ElemType[] = ["f32", "f16", "i8"];
@@ -290,6 +290,15 @@ Deno.test("simd: WasmStore put/append/removeSwap keep vectors and norms in step;
   for (let i = 0; i < 3; i++) assert.equal(crcs[i], crc32c(s.vector(i)));
   s.put(1, vec(1, 2, 2));
   assert.equal(s.norms[1], 3);
+  // Another store's views as the source, while appending grows the memory (which detaches them).
+  const filler = heap().alloc(Math.max(16, heap().stats().free - 64));
+  const copy = WasmStore.from("f32", 3, s.bytes, s.count, s.norms);
+  heap().free(filler);
+  assert.deepEqual(Array.from(copy.norms), Array.from(s.norms));
+  assert.deepEqual(copy.bytes, s.bytes);
+  copy.put(copy.count, s.vector(0));
+  assert.deepEqual(copy.vector(3), s.vector(0));
+  copy.free();
   assert.throws(() => s.put(5, vec(1, 1, 1)), FsError);
   assert.throws(() => s.removeSwap(3), FsError);
   s.truncate(1);
