@@ -238,6 +238,9 @@ export class WasmStore {
     norms?: ArrayLike<number>,
     opts: { prefilter?: boolean } = {},
   ): WasmStore {
+    // Views of wasm memory (another store's) would be detached if allocating the new store grows it.
+    if (inMemory(bytes)) bytes = bytes.slice(0, count * dim * elemSize(elem));
+    if (norms && ArrayBuffer.isView(norms) && inMemory(norms)) norms = Float32Array.from(norms);
     const s = new WasmStore(elem, dim, count, opts);
     s.append(bytes.subarray(0, count * s.stride), norms);
     return s;
