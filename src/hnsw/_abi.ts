@@ -110,15 +110,26 @@ export const WATCH_CAP = 1024;
 
 /** The exports of the `hnsw` module (wasm/hnsw.c), all on a state block address `g`. */
 export interface HnswExports {
+  /** number of state fields (checked against {@link NFIELDS}) */
   hn_nfields(): number;
+  /** inserts a slot (level from insertion number ctrHi:ctrLo); node id or HN_* */
   hn_insert(g: number, slot: number, crc: number, ctrLo: number, ctrHi: number): number;
+  /** inserts slots[start..n) (u32 arrays at `slots`, `crcs`); the index reached, or -(i+1)*8+code */
   hn_build(g: number, slots: number, crcs: number, n: number, start: number): number;
+  /** deletes a slot's node (search: the slot still holds its vector); 0 or HN_* */
   hn_remove(g: number, slot: number, search: number): number;
+  /** deletes a node by id without its vector; 0 or HN_* */
   hn_remove_node(g: number, node: number): number;
+  /** the node of `from` now names `to`; 0 or HN_* */
   hn_move_slot(g: number, from: number, to: number): number;
+  /** k-NN of the query in F_QBUF into F_RESULTS; hits or HN_* */
   hn_search(g: number, k: number, ef: number, filter: number): number;
+  /** repairs every list naming a deleted node and frees them all; nodes freed */
   hn_consolidate(g: number): number;
+  /** re-selects a live node's lists from its two-hop neighbourhood; 0 or HN_EINVAL */
   hn_refill(g: number, node: number): number;
+  /** recomputes node → slot, in-degrees and the deleted list from the records */
   hn_derive(g: number): void;
+  /** the level of insertion number ctrHi:ctrLo */
   hn_level_of(g: number, ctrLo: number, ctrHi: number): number;
 }

@@ -55,7 +55,9 @@ export interface HnswHeader {
   m: number;
   /** neighbours on level 0, 2M */
   m0: number;
+  /** efConstruction the graph was built with */
   efConstruction: number;
+  /** the collection's dimension */
   dim: number;
   /** metric code of FORMAT.md §8.1 (1 l2, 2 cosine, 3 ip) */
   metric: number;
@@ -63,26 +65,39 @@ export interface HnswHeader {
   elem: number;
   /** entry point node, {@link NO_ID} when empty */
   entry: number;
+  /** level of the entry point */
   maxLevel: number;
+  /** nodes 0 .. nodeCount - 1 exist (in use, deleted or free) */
   nodeCount: number;
+  /** records the node region holds */
   nodeCap: number;
+  /** upper-level records 0 .. upperCount - 1 exist */
   upperCount: number;
+  /** records the upper region holds */
   upperCap: number;
+  /** entries the slot map region holds */
   slotCap: number;
+  /** first free node (chained through `upper`), {@link NO_ID} if none */
   freeNode: number;
+  /** first free upper record (chained through `next`), {@link NO_ID} if none */
   freeUpper: number;
   /** the collection generation the graph matches */
   generation: number;
   /** the collection count at that generation */
   count: number;
+  /** first block of the node region */
   nodeStart: number;
+  /** first block of the upper region */
   upperStart: number;
+  /** first block of the slot map region */
   slotStart: number;
   /** level generator seed */
   seed: number;
   /** level multiplier mL (1 / ln M) */
   ml: number;
+  /** nodes marked deleted, not yet reclaimed */
   deleted: number;
+  /** nodes reclaimed since the graph was built */
   reclaimed: number;
   /** nanoseconds the last full build took */
   buildNs: number;
@@ -92,12 +107,19 @@ export interface HnswHeader {
 
 /** Where the regions lie and how many records they hold. */
 export interface HnswLayout {
+  /** the filesystem block size */
   blockSize: number;
+  /** first block of the node region */
   nodeStart: number;
+  /** node records it holds (whole blocks) */
   nodeCap: number;
+  /** first block of the upper region */
   upperStart: number;
+  /** upper records it holds */
   upperCap: number;
+  /** first block of the slot map region */
   slotStart: number;
+  /** slot map entries it holds */
   slotCap: number;
   /** blocks of the whole file (header included) */
   fileBlocks: number;
@@ -105,8 +127,11 @@ export interface HnswLayout {
 
 /** Per-block record counts of the three regions. */
 export interface RegionGeometry {
+  /** node records per block */
   nodePerBlock: number;
+  /** upper records per block */
   upperPerBlock: number;
+  /** slot map entries (u32) per block */
   slotPerBlock: number;
 }
 

@@ -85,6 +85,7 @@ import {
 export interface HnswParams {
   /** vector dimension, 1..4096 */
   dim: number;
+  /** the collection's metric; graph distances are squared L2, 1 − dot (ip), 1 − cos (cosine) */
   metric: Metric;
   /** element type of the stored vectors (queries are f32) */
   elem: ElemType;
@@ -124,6 +125,7 @@ export interface HnswStats {
   reclaimed: number;
   /** live nodes by highest level: `levels[l]` nodes have level l */
   levels: number[];
+  /** level of the entry point (the graph's top level) */
   maxLevel: number;
   /** entry point node, or -1 when empty */
   entry: number;
@@ -131,11 +133,17 @@ export interface HnswStats {
   bytes: number;
   /** bytes of wasm memory the graph holds (records, derived arrays, scratch) */
   memoryBytes: number;
+  /** M: neighbours per node on levels ≥ 1 */
   m: number;
+  /** M0 = 2M: neighbours per node on level 0 */
   m0: number;
+  /** efConstruction of insertions */
   efConstruction: number;
+  /** vector dimension */
   dim: number;
+  /** the collection's metric */
   metric: Metric;
+  /** element type of the stored vectors */
   elem: ElemType;
   /** milliseconds the last full build (build or optimize) took */
   buildMs: number;
@@ -1574,7 +1582,11 @@ export class SlotFilter {
   readonly #bits: U8A;
   /** slots the bitmap covers */
   readonly size: number;
-  /** @param size slots to cover (all zero: nothing passes) */
+  /**
+   * A bitmap in the shared memory with no slot passing.
+   * @param size slots to cover
+   * @throws FsError `ENOMEM`
+   */
   constructor(size: number) {
     this.size = size;
     this.#bits = new WasmArray(Uint8Array, Math.ceil(size / 8) + 1);
