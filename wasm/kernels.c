@@ -383,8 +383,8 @@ static VX_ALWAYS_INLINE uint32_t scan_impl(uint32_t elem, uint32_t metric, const
  *   |q.x - r D / S| <= |q.(x - x~)| + |(q - q~/S).x~| <= |q| e + delta |x~|,
  *
  * with |x~| <= |x| + e. l2 uses |q - x|^2 = |q|^2 - 2 q.x + |x|^2, with |x|^2
- * the exact sum of squares for an i8 store, the stored norm squared (f32,
- * relative error 2^-23) otherwise; cosine and ip use the dot product. Every
+ * the stored norm squared (rounded to f32: relative error below 2^-21);
+ * cosine and ip use the dot product. Every
  * bound adds 2^-40 of the magnitudes involved for the f64 roundings of this
  * code and of the reference's own sums.
  */
@@ -431,68 +431,60 @@ static VX_ALWAYS_INLINE v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t 
   return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
 }
 
-/* One block of 16 codes of one vector against the query: D and (when sq) sum c^2 accumulated. */
-#define CODE_STEP(x, d, sqacc)                                                                              \
-  do {                                                                                                      \
-    v128_t c_ = wasm_v128_load((x) + j);                                                                    \
-    v128_t l_ = wasm_i16x8_extend_low_i8x16(c_), h_ = wasm_i16x8_extend_high_i8x16(c_);                     \
-    d = wasm_i32x4_add(d, wasm_i32x4_add(wasm_i32x4_dot_i16x8(l_, q0), wasm_i32x4_dot_i16x8(h_, q1)));      \
-    if (sq) sqacc = wasm_i32x4_add(sqacc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(l_, l_), wasm_i32x4_dot_i16x8(h_, h_))); \
+/* One block of 16 codes of one vector against the query, accumulated into d. */
+#define CODE_STEP(x, d)                                                                                \
+  do {                                                                                                 \
+    v128_t c_ = wasm_v128_load((x) + j);                                                               \
+    v128_t l_ = wasm_i16x8_extend_low_i8x16(c_), h_ = wasm_i16x8_extend_high_i8x16(c_);                \
+    d = wasm_i32x4_add(d, wasm_i32x4_add(wasm_i32x4_dot_i16x8(l_, q0), wasm_i32x4_dot_i16x8(h_, q1))); \
   } while (0)
 
-/* Exact D = sum q~_i c_i (and sum c_i^2 when sq) of four code vectors, into dot[0..3] and sqr[0..3]. */
-static VX_ALWAYS_INLINE void code_quad(int sq, const int8_t *xa, const int8_t *xb, const int8_t *xc,
-                                       const int8_t *xd, size_t dim, int32_t *dot, int32_t *sqr) {
+/* Exact D = sum q~_i c_i of four code vectors, into dot[0..3]. */
+static VX_ALWAYS_INLINE void code_quad(const int8_t *xa, const int8_t *xb, const int8_t *xc, const int8_t *xd,
+                                       size_t dim, int32_t *dot) {
   const int16_t *qi = i8_query;
-  v128_t da = wasm_i32x4_splat(0), db = da, dc = da, dd = da, sa = da, sb = da, sc = da, sd = da;
+  v128_t da = wasm_i32x4_splat(0), db = da, dc = da, dd = da;
   size_t j = 0;
   for (; j + 16 <= dim; j += 16) {
     v128_t q0 = wasm_v128_load(qi + j), q1 = wasm_v128_load(qi + j + 8);
-    CODE_STEP(xa, da, sa);
-    CODE_STEP(xb, db, sb);
-    CODE_STEP(xc, dc, sc);
-    CODE_STEP(xd, dd, sd);
+    CODE_STEP(xa, da);
+    CODE_STEP(xb, db);
+    CODE_STEP(xc, dc);
+    CODE_STEP(xd, dd);
   }
   wasm_v128_store(dot, hsum4_i32x4(da, db, dc, dd));
-  if (sq) wasm_v128_store(sqr, hsum4_i32x4(sa, sb, sc, sd));
   if (j < dim) {
     const int8_t *x[4] = {xa, xb, xc, xd};
     for (int u = 0; u < 4; u++) {
-      for (size_t i = j; i < dim; i++) {
-        dot[u] += qi[i] * x[u][i];
-        if (sq) sqr[u] += x[u][i] * x[u][i];
-      }
+      for (size_t i = j; i < dim; i++) dot[u] += qi[i] * x[u][i];
     }
   }
 }
 
 /*
- * Bounds [lo, hi] of two slots' keys (two f64 lanes) from their exact D (and,
- * for an i8 store's l2, their exact sums of squares x2), scales r and
- * residuals e (1 and 0 for an i8 store) and stored norms xn. A slot without a
- * finite bound (a vector that is not finite, a corrupt norm) gets [-inf, inf].
- * Two lanes at a time: the bookkeeping costs as much as the dot products
- * otherwise.
+ * Bounds [lo, hi] of two slots' keys (two f64 lanes) from their exact D,
+ * scales r and residuals e (1 and 0 for an i8 store) and stored norms xn. A
+ * slot without a finite bound (a vector that is not finite, a corrupt norm)
+ * gets [-inf, inf]. Two lanes at a time: the bookkeeping costs as much as the
+ * dot products otherwise.
  */
-static VX_ALWAYS_INLINE void code_bounds2(uint32_t metric, int i8store, double qn, v128_t D, v128_t x2, v128_t r,
-                                          v128_t e, v128_t xn, v128_t *lo, v128_t *hi) {
+static VX_ALWAYS_INLINE void code_bounds2(uint32_t metric, double qn, v128_t D, v128_t r, v128_t e, v128_t xn,
+                                          v128_t *lo, v128_t *hi) {
 #define C(x) wasm_f64x2_splat(x)
 #define ADD wasm_f64x2_add
 #define SUB wasm_f64x2_sub
 #define MUL wasm_f64x2_mul
   const v128_t inf = C(__builtin_inf());
   v128_t dot = MUL(r, MUL(D, C(i8_inv_s))); /* D * inv_s is exact; the product is rounded (in the margin) */
-  /* |x| from the exact sum of squares (an i8 store's l2) or the stored f32 norm */
-  v128_t xb = i8store && metric == VX_METRIC_L2 ? MUL(wasm_f64x2_sqrt(x2), C(1 + 0x1p-40))
-                                                : MUL(xn, C((1 + 0x1p-22) * (1 + 0x1p-40)));
+  /* |x| <= the stored f32 norm, enlarged by its rounding */
+  v128_t xb = MUL(xn, C((1 + 0x1p-22) * (1 + 0x1p-40)));
   v128_t b = ADD(ADD(MUL(C(qn), e), MUL(C(i8_delta), ADD(xb, e))),
                  ADD(MUL(C(0x1p-40), ADD(MUL(C(qn), xb), wasm_f64x2_abs(dot))), C(0x1p-1000)));
   v128_t bad = wasm_v128_not(wasm_f64x2_lt(b, inf)); /* b infinite or NaN */
   if (metric == VX_METRIC_L2) {
-    v128_t xx = i8store ? x2 : MUL(xn, xn);
+    v128_t xx = MUL(xn, xn); /* |x|^2 within 2^-21 (the norm is rounded to f32) */
     v128_t sv = ADD(SUB(C(i8_qq), MUL(C(2), dot)), xx);
-    v128_t bl = ADD(MUL(C(2), b), MUL(C(0x1p-40), ADD(C(i8_qq), xx)));
-    if (!i8store) bl = ADD(bl, MUL(C(0x1p-21), xx));
+    v128_t bl = ADD(ADD(MUL(C(2), b), MUL(C(0x1p-40), ADD(C(i8_qq), xx))), MUL(C(0x1p-21), xx));
     *lo = SUB(sv, bl);
     *hi = ADD(sv, bl);
   } else if (metric == VX_METRIC_IP) {
@@ -530,13 +522,12 @@ static VX_ALWAYS_INLINE uint32_t scan_codes_impl(uint32_t metric, int i8store, c
                                                  uint32_t nslots, const uint8_t *allow, uint32_t k, double *heap,
                                                  uint32_t *cand, double *cand_lo) {
   const double inf = __builtin_inf();
-  const int sq = i8store && metric == VX_METRIC_L2;
   quantize_query(q, dim);
   uint32_t hn = 0, nc = 0;
   double t = inf;
   uint32_t n = slots ? nslots : count;
   uint32_t idx[BLOCK];
-  int32_t dot[BLOCK], x2[BLOCK] = {0};
+  int32_t dot[BLOCK];
   for (uint32_t base = 0; base < n; base += BLOCK) {
     uint32_t m = n - base < BLOCK ? n - base : BLOCK, nb = 0;
     for (uint32_t i = 0; i < m; i++) {
@@ -554,19 +545,19 @@ static VX_ALWAYS_INLINE uint32_t scan_codes_impl(uint32_t metric, int i8store, c
     for (uint32_t i = 0; i < nb; i += 4) {
       const int8_t *x[4];
       for (int u = 0; u < 4; u++) x[u] = codes + (size_t)idx[i + u < nb ? i + u : nb - 1] * dim;
-      code_quad(sq, x[0], x[1], x[2], x[3], dim, dot + i, x2 + i);
+      code_quad(x[0], x[1], x[2], x[3], dim, dot + i);
     }
     /* Bounds of the block, two slots at a time (an odd last slot is computed twice). */
     double los[BLOCK], his[BLOCK];
     for (uint32_t i = 0; i < nb; i += 2) {
       uint32_t s0 = idx[i], s1 = idx[i + 1 < nb ? i + 1 : i];
       uint32_t j1 = i + 1 < nb ? i + 1 : i;
-      v128_t D = wasm_f64x2_make(dot[i], dot[j1]), X2 = wasm_f64x2_make(x2[i], x2[j1]);
+      v128_t D = wasm_f64x2_make(dot[i], dot[j1]);
       v128_t r = i8store ? wasm_f64x2_splat(1) : wasm_f64x2_make(rs[s0], rs[s1]);
       v128_t e = i8store ? wasm_f64x2_splat(0) : wasm_f64x2_make(es[s0], es[s1]);
-      v128_t xn = metric == VX_METRIC_L2 && i8store ? wasm_f64x2_splat(0) : wasm_f64x2_make(norms[s0], norms[s1]);
+      v128_t xn = wasm_f64x2_make(norms[s0], norms[s1]);
       v128_t lo, hi;
-      code_bounds2(metric, i8store, qn, D, X2, r, e, xn, &lo, &hi);
+      code_bounds2(metric, qn, D, r, e, xn, &lo, &hi);
       wasm_v128_store(los + i, lo); /* los and his have room for BLOCK (even) entries */
       wasm_v128_store(his + i, hi);
     }
