@@ -429,3 +429,42 @@ Deno.test("efSequence: the sweep, then the ladder while recall stays below the t
   const gt = new Int32Array([1, 2, 9, 9, 3, 4, 9, 9]);
   assertEquals(overlapRecall(new Int32Array([2, 1, 3, 5]), gt, 2, 4, 2), 0.75);
 });
+
+Deno.test("per CPU second: points carry it, the best point and the comparison can use it", () => {
+  const p = pointFromLatencies(10, 0.96, [100, 100], undefined, 0.0005);
+  assertEquals(p.cpuQps, 4000);
+  assertEquals(pointFromLatencies(10, 0.96, [100], undefined, undefined).cpuQps, undefined);
+  const mine = [{ ...pt(40, 0.96, 1000), cpuQps: 3000 }, { ...pt(80, 0.97, 1500), cpuQps: 2000 }];
+  const theirs = [{ ...pt(20, 0.96, 2000), cpuQps: 2500 }];
+  assertEquals(bestAtRecall(mine)?.ef, 80);
+  assertEquals(bestAtRecall(mine, 0.95, "cpuQps")?.ef, 40);
+  assertEquals(compareAtRecall("vexfs", mine, "hnswlib", theirs).met, false);
+  const c = compareAtRecall("vexfs", mine, "hnswlib", theirs, 0.95, "cpuQps");
+  assertEquals(c.met, true);
+  assertClose(c.ratio!, 1.2, 1e-12);
+});
+
+Deno.test("history: a schema 1 file gains the columns of schema 2 when opened", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = `${dir}/h.sqlite`;
+    let db = openHistory(f);
+    insertRun(db, report());
+    db.exec("ALTER TABLE results DROP COLUMN best_cpu_qps");
+    db.exec("ALTER TABLE points DROP COLUMN cpu_qps");
+    db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    db.close();
+    db = openHistory(f);
+    try {
+      const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string };
+      assertEquals(v.value, "2");
+      insertRun(db, report());
+      assertEquals(resultsOf(db, 2).length, 6);
+      assertEquals(compareRun(db, 2).length, 5);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

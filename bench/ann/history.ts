@@ -33,6 +33,7 @@
  *   best_ef INTEGER,               -- the point with recall >= 0.95 and the most QPS (NULL: none, or exact)
  *   best_recall REAL, best_qps REAL, best_p50_us REAL, best_p99_us REAL,
  *   max_recall REAL,               -- the highest recall of any point
+ *   best_cpu_qps REAL,             -- that point's queries per CPU second (NULL for the mount)
  *   PRIMARY KEY (run_id, dataset, system)
  * );
  * -- every point of every sweep
@@ -43,7 +44,8 @@
  *   recall REAL NOT NULL,          -- recall@k, ann-benchmarks' definition (bench/ann/metrics.ts)
  *   id_recall REAL,                -- |found ∩ true top-k| / k
  *   qps REAL NOT NULL, p50_us REAL, p99_us REAL, mean_us REAL,
- *   method TEXT                    -- how the engine answered, when it says
+ *   method TEXT,                   -- how the engine answered, when it says
+ *   cpu_qps REAL                   -- queries per CPU second of the searching process
  * );
  * CREATE INDEX points_run ON points (run_id, dataset, system);
  * ```
@@ -53,8 +55,8 @@ import { DatabaseSync } from "node:sqlite";
 import { bestAtRecall, RECALL_TARGET } from "./metrics.ts";
 import type { VectorsReport } from "./run.ts";
 
-/** Version of the schema above. */
-export const SCHEMA_VERSION = 1;
+/** Version of the schema above (2 added `results.best_cpu_qps` and `points.cpu_qps`). */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,6 +83,7 @@ CREATE TABLE IF NOT EXISTS results (
   best_ef INTEGER,
   best_recall REAL, best_qps REAL, best_p50_us REAL, best_p99_us REAL,
   max_recall REAL,
+  best_cpu_qps REAL,
   PRIMARY KEY (run_id, dataset, system)
 );
 CREATE TABLE IF NOT EXISTS points (
@@ -90,7 +93,8 @@ CREATE TABLE IF NOT EXISTS points (
   recall REAL NOT NULL,
   id_recall REAL,
   qps REAL NOT NULL, p50_us REAL, p99_us REAL, mean_us REAL,
-  method TEXT
+  method TEXT,
+  cpu_qps REAL
 );
 CREATE INDEX IF NOT EXISTS points_run ON points (run_id, dataset, system);
 `;
@@ -108,6 +112,12 @@ export function openHistory(path: string): DatabaseSync {
   else if (Number(row.value) > SCHEMA_VERSION) {
     db.close();
     throw new Error(`${path} has history schema ${row.value}; this program knows ${SCHEMA_VERSION}`);
+  } else if (Number(row.value) < 2) {
+    db.exec("BEGIN");
+    db.exec("ALTER TABLE results ADD COLUMN best_cpu_qps REAL");
+    db.exec("ALTER TABLE points ADD COLUMN cpu_qps REAL");
+    db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    db.exec("COMMIT");
   }
   return db;
 }
@@ -144,12 +154,13 @@ export function insertRun(db: DatabaseSync, r: VectorsReport): number {
     const id = Number(run.lastInsertRowid);
     const res = db.prepare(
       `INSERT INTO results (run_id, dataset, system, n, nq, dim, metric, available, reason, build_s, index_bytes,
-                            peak_rss_bytes, load_s, best_ef, best_recall, best_qps, best_p50_us, best_p99_us, max_recall)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                            peak_rss_bytes, load_s, best_ef, best_recall, best_qps, best_p50_us, best_p99_us, max_recall,
+                            best_cpu_qps)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const pt = db.prepare(
-      `INSERT INTO points (run_id, dataset, system, ef, recall, id_recall, qps, p50_us, p99_us, mean_us, method)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO points (run_id, dataset, system, ef, recall, id_recall, qps, p50_us, p99_us, mean_us, method, cpu_qps)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (const d of r.datasets) {
       for (const x of d.systems) {
@@ -175,6 +186,7 @@ export function insertRun(db: DatabaseSync, r: VectorsReport): number {
           best?.p50Us ?? null,
           best?.p99Us ?? null,
           maxRecall,
+          best?.cpuQps ?? null,
         );
         x.points.forEach((p, i) =>
           pt.run(
@@ -189,6 +201,7 @@ export function insertRun(db: DatabaseSync, r: VectorsReport): number {
             p.p99Us,
             p.meanUs,
             p.method ?? null,
+            p.cpuQps ?? null,
           )
         );
       }

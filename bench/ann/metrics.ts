@@ -143,6 +143,11 @@ export interface SweepPoint {
   meanUs: number;
   /** how the engine answered, when it says ("hnsw", "exact") */
   method?: string;
+  /**
+   * queries per CPU second of the searching process (steadier than `qps` on a
+   * shared machine: time other processes take is not counted); not for the mount
+   */
+  cpuQps?: number;
 }
 
 /** A sweep point's latency figures from its per-query latencies (µs). */
@@ -151,6 +156,7 @@ export function pointFromLatencies(
   recall: number,
   latenciesUs: readonly number[],
   method?: string,
+  cpuSeconds?: number,
 ): SweepPoint {
   const s = latencyStats(latenciesUs);
   return {
@@ -161,6 +167,7 @@ export function pointFromLatencies(
     p99Us: s.p99Us,
     meanUs: s.meanUs,
     ...(method ? { method } : {}),
+    ...(cpuSeconds !== undefined && cpuSeconds > 0 ? { cpuQps: latenciesUs.length / cpuSeconds } : {}),
   };
 }
 
@@ -187,16 +194,20 @@ export function paretoFrontier<T extends { recall: number; qps: number }>(points
  * The point of a sweep that serves the most queries per second with recall ≥
  * `target` (ann-benchmarks' reading of a curve at a recall), or undefined when
  * no point reaches it.
+ * @param by `qps` (wall clock, the default) or `cpuQps` (per CPU second; points without it are skipped)
  */
-export function bestAtRecall<T extends { recall: number; qps: number; ef: number | null }>(
+export function bestAtRecall<T extends { recall: number; qps: number; cpuQps?: number; ef: number | null }>(
   points: readonly T[],
   target = RECALL_TARGET,
+  by: "qps" | "cpuQps" = "qps",
 ): T | undefined {
   let best: T | undefined;
   for (const p of points) {
-    if (p.recall < target) continue;
-    // a tie on QPS goes to the smaller ef (the cheaper setting)
-    if (!best || p.qps > best.qps || (p.qps === best.qps && (p.ef ?? Infinity) < (best.ef ?? Infinity))) best = p;
+    const v = p[by];
+    if (p.recall < target || v === undefined) continue;
+    const b = best?.[by] ?? -Infinity;
+    // a tie goes to the smaller ef (the cheaper setting)
+    if (!best || v > b || (v === b && (p.ef ?? Infinity) < (best.ef ?? Infinity))) best = p;
   }
   return best;
 }
@@ -216,17 +227,18 @@ export interface RecallComparison {
   met: boolean;
 }
 
-/** Compares two systems' sweeps at recall ≥ `target` (QPS ratio, met when ≥ 1). */
+/** Compares two systems' sweeps at recall ≥ `target` (QPS ratio, met when ≥ 1), by wall-clock QPS or per CPU second. */
 export function compareAtRecall(
   system: SystemId,
   mine: readonly SweepPoint[],
   peer: SystemId,
   theirs: readonly SweepPoint[],
   target = RECALL_TARGET,
+  by: "qps" | "cpuQps" = "qps",
 ): RecallComparison {
-  const a = bestAtRecall(mine, target);
-  const b = bestAtRecall(theirs, target);
-  const ratio = a && b ? a.qps / b.qps : undefined;
+  const a = bestAtRecall(mine, target, by);
+  const b = bestAtRecall(theirs, target, by);
+  const ratio = a && b ? a[by]! / b[by]! : undefined;
   return {
     system,
     peer,
@@ -234,6 +246,6 @@ export function compareAtRecall(
     ...(a ? { mine: a } : {}),
     ...(b ? { theirs: b } : {}),
     ...(ratio !== undefined ? { ratio } : {}),
-    met: a !== undefined && (b === undefined || a.qps >= b.qps),
+    met: a !== undefined && (b === undefined || a[by]! >= b[by]!),
   };
 }

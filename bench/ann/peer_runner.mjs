@@ -110,6 +110,7 @@ function sweep(nq, k, runs, maxPassSeconds, search, warmup = 0) {
   for (let r = 0; r < runs; r++) {
     const lat = new Float64Array(nq);
     const ids = new Int32Array(nq * k).fill(-1);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let q = 0; q < nq; q++) {
       const a = performance.now();
@@ -119,13 +120,14 @@ function sweep(nq, k, runs, maxPassSeconds, search, warmup = 0) {
       for (let j = 0; j < n; j++) ids[q * k + j] = Number(got[j]);
     }
     const secs = (performance.now() - t0) / 1000;
+    const cu = process.cpuUsage(c0);
     passes.push(secs);
     let total = 0;
     for (let q = 0; q < nq; q++) total += lat[q];
-    if (!best || total < best.total) best = { total, lat, ids };
+    if (!best || total < best.total) best = { total, lat, ids, cpu: (cu.user + cu.system) / 1e6 };
     if (secs > maxPassSeconds) break;
   }
-  return { passes, latenciesUs: Array.from(best.lat), ids: best.ids };
+  return { passes, latenciesUs: Array.from(best.lat), ids: best.ids, cpuSeconds: best.cpu };
 }
 
 function main() {
@@ -239,7 +241,14 @@ function main() {
   sweeps.forEach((s, i) => {
     const idsFile = `${job.out}.${i}.ids`;
     writeFileSync(idsFile, new Uint8Array(s.ids.buffer, s.ids.byteOffset, s.ids.byteLength));
-    out.push({ label: s.label, ef: s.ef, passes: s.passes, latenciesUs: s.latenciesUs, idsFile });
+    out.push({
+      label: s.label,
+      ef: s.ef,
+      passes: s.passes,
+      latenciesUs: s.latenciesUs,
+      cpuSeconds: s.cpuSeconds,
+      idsFile,
+    });
   });
   const mem = memory();
   const result = {

@@ -75,6 +75,8 @@ export interface Job {
   inodes?: string;
   /** VexFS: also time the exact scan (`vexfs-exact`) */
   exact?: boolean;
+  /** VexFS mount: the ef a search without one uses (the collection's default) */
+  mountDefaultEf?: number;
   /** VexFS mount: the library answered exactly whatever the ef; measure one point */
   exactOnly?: boolean;
   /** the version of the program running the benchmark */
@@ -108,6 +110,8 @@ export interface RunnerSweep {
   passes: number[];
   /** per-query latency of the kept (fastest) pass, µs */
   latenciesUs: number[];
+  /** CPU seconds (user + system) of the process during the kept pass, when they mean something */
+  cpuSeconds?: number;
   /** nq * k little-endian i32 row numbers, -1 for none */
   idsFile: string;
 }
@@ -137,6 +141,8 @@ export interface RunnerResult {
   loadSeconds?: number;
   sweeps: RunnerSweep[];
   notes: string[];
+  /** VexFS library: the ef a search without one uses */
+  defaultEf?: number;
   /** VexFS mount: median µs of a call that does no search (open + FS_INFO ioctl + close), the floor of each query */
   ioctlFloorUs?: number;
   /** CPU profiles written (`build`, `search`): their files */

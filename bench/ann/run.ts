@@ -188,7 +188,7 @@ export async function scoreSweeps(
     const ids = await readI32(s.idsFile);
     const recall = recallAtK({ k, nq: d.spec.nq, ids, gtDist: d.gtDist, gtK: d.gtK, dist });
     const e = out.get(s.label) ?? { points: [], idRecalls: [] };
-    e.points.push(pointFromLatencies(s.ef, recall, s.latenciesUs, s.method));
+    e.points.push(pointFromLatencies(s.ef, recall, s.latenciesUs, s.method, s.cpuSeconds));
     e.idRecalls.push(idRecall(ids, d.gtIds, k, d.gtK, d.spec.nq));
     out.set(s.label, e);
   }
@@ -239,6 +239,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
     if (v?.code === 0) machine.versions.node = v.stdout.trim();
   }
   log(`work directory ${work}`);
+  const loadBefore = loadAverage();
   const brute = await buildBrute(o.buildDir ?? defaultBuildDir());
   const reports: DatasetReport[] = [];
   try {
@@ -327,9 +328,11 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
         if (r.code !== 0) systems.push(unavailable("brute-c", `brute failed (exit ${r.code}): ${r.tail}`));
         else {
           const lats = Array.from(await readF64(lat));
-          let peakKb = 0;
+          let peakKb = 0, cpuSeconds: number | undefined;
           try {
-            peakKb = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}").peakKb ?? 0;
+            const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
+            peakKb = out.peakKb ?? 0;
+            cpuSeconds = out.cpuSeconds;
           } catch { /* no figure */ }
           await add({
             system: "brute-c",
@@ -339,7 +342,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
             indexBytes: d.spec.n * d.spec.dim * 4,
             baseRssBytes: 0,
             peakRssBytes: peakKb * 1024,
-            sweeps: [{ label: "brute-c", ef: null, passes: [], latenciesUs: lats, idsFile: ids }],
+            sweeps: [{ label: "brute-c", ef: null, passes: [], latenciesUs: lats, cpuSeconds, idsFile: ids }],
             notes: [brute.command],
           });
         }
@@ -361,6 +364,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
       const inodes = `${dir}/vexfs.inodes.i32`;
       let libraryExactOnly = false;
       let libraryEfs: number[] = o.efs;
+      let mountDefaultEf: number | undefined;
       let built = false;
       if (want("vexfs") || want("vexfs-exact") || want("vexfs-mount")) {
         log(`${id}: VexFS library`);
@@ -373,6 +377,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
           built = true;
           libraryExactOnly = r.sweeps.filter((s) => s.label === "vexfs").every((s) => s.ef === null);
           libraryEfs = r.sweeps.filter((s) => s.label === "vexfs" && s.ef !== null).map((s) => s.ef!);
+          mountDefaultEf = r.defaultEf;
           if (!want("vexfs")) r.sweeps = r.sweeps.filter((s) => s.label !== "vexfs");
           await add(r);
           const lib = systems.find((s) => s.system === "vexfs");
@@ -414,6 +419,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
                 inodes,
                 dir: `${mnt}/v`,
                 exactOnly: libraryExactOnly,
+                mountDefaultEf,
                 efs: libraryEfs.length ? libraryEfs : o.efs,
                 extend: undefined,
               });
@@ -454,6 +460,13 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
     }
   } finally {
     if (!o.keep) await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+  const loadAfter = loadAverage();
+  if (loadBefore !== undefined && loadAfter !== undefined) {
+    notes.push(
+      `load average (1 min): ${loadBefore.toFixed(2)} before the run, ${loadAfter.toFixed(2)} at its end ` +
+        `(${machine.cpus} CPUs; other work on the machine slows the wall clock, less the CPU time)`,
+    );
   }
   for (const d of reports) {
     for (const s of d.systems) {
