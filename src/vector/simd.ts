@@ -179,6 +179,13 @@ export function vectorNormOf(bytes: Uint8Array, elem: ElemType, dim: number): nu
  * reads a quarter of the bytes before the f32 pass and the exact rescoring.
  * It follows every change made through the methods; the views are for
  * reading: after writing into them, call {@linkcode refresh}.
+ *
+ * The norms must be the §8.5 norms of the vectors: cosine scores divide by
+ * them, and every prefilter bound (SQ8, i8) takes |x| from them, so a wrong
+ * norm could drop a slot from any metric's top k. Give norms only when they
+ * were just computed from the vectors (as the engine does on a set); when
+ * loading a store from disk, let {@linkcode append} compute them (in wasm, at
+ * about the cost of one scan) or check the file's against them.
  */
 export class WasmStore {
   /** element type */
