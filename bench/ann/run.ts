@@ -16,7 +16,7 @@
  */
 import { defaultBuildDir } from "../build.ts";
 import { BenchError, lastLines, REPO_DIR, run, which } from "../exec.ts";
-import { type MachineInfo, machineInfo } from "../system.ts";
+import { loadAverage, type MachineInfo, machineInfo } from "../system.ts";
 import { mountVexfs } from "../targets.ts";
 import { type DatasetId, datasetSpec, DEFAULT_SEED, prepareDataset, type PreparedDataset } from "./datasets.ts";
 import { bestAtRecall, distance, idRecall, norm, pointFromLatencies, recallAtK, type SweepPoint } from "./metrics.ts";
