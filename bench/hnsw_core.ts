@@ -38,6 +38,7 @@ import { loadMnist } from "../src/data/mnist.ts";
 import { HnswGraph, SlotFilter } from "../src/hnsw/graph.ts";
 import { scanTopK, WasmStore } from "../src/vector/simd.ts";
 import type { Metric } from "../src/vector/types.ts";
+import { rng } from "../src/test_random.ts";
 import { randomRows } from "./ann/datasets.ts";
 
 interface Dataset {
@@ -405,11 +406,11 @@ function filterBench(d: Dataset, _gt: Int32Array, ef: number): void {
   g.setStore(store.dataPtr, store.normsPtr, n);
   g.build(Uint32Array.from({ length: n }, (_, i) => i), new Uint32Array(n));
   const owners = Uint32Array.from({ length: n }, (_, i) => i + 1);
+  for (let i = 0; i < nq; i++) g.search(d.queries.slice(i * d.dim, (i + 1) * d.dim), K, ef); // preferExactScan's average
   console.log(`\nfiltered search (ef ${ef}) vs exact scan of the matching slots, ${nq} queries:`);
-  console.log(`| matching | HNSW recall | HNSW QPS | scan QPS |`);
-  console.log(`| --- | --- | --- | --- |`);
-  let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  console.log(`| matching | HNSW recall | HNSW QPS | scan QPS | preferExactScan |`);
+  console.log(`| --- | --- | --- | --- | --- |`);
+  const rnd = rng(7);
   for (const frac of [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 1]) {
     const f = new SlotFilter(n);
     const slots: number[] = [];
@@ -438,7 +439,7 @@ function filterBench(d: Dataset, _gt: Int32Array, ef: number): void {
     console.log(
       `| ${(frac * 100).toFixed(1)}% (${slots.length}) | ${(hit / total).toFixed(4)} | ${fmt((nq / hnswMs) * 1000)} | ${
         fmt((nq / scanMs) * 1000)
-      } |`,
+      } | ${g.preferExactScan(slots.length, ef) ? "scan" : "graph"} |`,
     );
     f.free();
   }
@@ -464,8 +465,7 @@ function deleteBench(d: Dataset): void {
   g.setStore(store.dataPtr, store.normsPtr, n);
   g.build(Uint32Array.from({ length: n }, (_, i) => i), new Uint32Array(n));
   const del = Math.floor(n * 0.3);
-  let seed = 11;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  const rnd = rng(11);
   const removed: Uint8Array[] = [];
   let t = performance.now();
   for (let i = 0; i < del; i++) {

@@ -237,6 +237,12 @@ Deno.test("HnswGraph: filtered search keeps recall@10 ≥ 0.95 at 1%, 10% and 10
     for (const q of qs.slice(0, 5)) for (const s of g.search(q, 10, 64, f).slots) assert.ok(f.has(s));
     f.free();
   }
+  // the engine's choice: a handful of slots is scanned, most of the collection is searched
+  // (a 4,000-vector collection is small: at ef 64 scanning most of it is as cheap as the graph)
+  assert.equal(g.preferExactScan(20, 64), true);
+  assert.equal(g.preferExactScan(4000, 64), false);
+  assert.equal(g.preferExactScan(2000, 8), false);
+  assert.equal(g.preferExactScan(2000, 1000), true);
   // a filter nothing passes returns nothing
   const none = new SlotFilter(store.count);
   assert.equal(g.search(qs[0], 10, 64, none).slots.length, 0);
