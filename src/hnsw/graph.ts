@@ -176,7 +176,10 @@ export interface HnswDecodeOptions {
    * false (default): any bad checksum or inconsistent record rejects the file
    * (FsError EUCLEAN). true: what can be trusted is kept and the rest dropped
    * (nodes of bad blocks, broken records, edges to them), for the catch-up of
-   * FORMAT.md §8.6; the problems are in {@linkcode HnswGraph.decodeProblems}
+   * FORMAT.md §8.6; the problems are in {@linkcode HnswGraph.decodeProblems}.
+   * A file without problems is held exactly as read, at its layout (so
+   * {@linkcode HnswGraph.markClean} may follow at once); one with problems
+   * is rewritten whole by the next {@linkcode HnswGraph.dirtyBlocks}
    */
   lenient?: boolean;
 }
@@ -1157,28 +1160,33 @@ export class HnswGraph {
     const t = this.#thresh.view;
     for (let l = 0; l <= MAX_LEVEL; l++) t[l] = Math.exp(-l / h.ml);
 
-    if (lenient) {
+    const bad = badNodeBlocks.size + badUpperBlocks.size + badSlotBlocks.size;
+    const found = bad ? ["bad blocks"] : this.check();
+    if (lenient && found.length) {
+      // something is wrong: keep what can be trusted; the file is rewritten whole at the next write
+      if (!bad) problems.push(`HNSW graph inconsistent (${found.length} problems): ${found.slice(0, 3).join("; ")}`);
       problems.push(...this.#sanitize(badNodeBlocks, badUpperBlocks, badSlotBlocks));
       this.#problems = problems;
       this.#ex.hn_derive(this.#st.ptr);
-      this.#layout = null; // rewrite everything
+      this.#layout = null;
       const left = this.check();
       if (left.length) {
         throw new FsError("EUCLEAN", `HNSW graph: sanitizing left problems: ${left.slice(0, 3).join("; ")}`);
       }
       return;
     }
-    const found = this.check();
     if (found.length) {
       throw new FsError(
         "EUCLEAN",
         `HNSW graph inconsistent (${found.length} problems): ${found.slice(0, 3).join("; ")}`,
       );
     }
+    // sound: the memory holds exactly what the file does (lenient or not), at the file's layout
     this.#ex.hn_derive(this.#st.ptr);
-    if (s[F.DELETED] !== h.deleted) {
+    if (s[F.DELETED] !== h.deleted && !lenient) {
       throw new FsError("EUCLEAN", `HNSW graph header: deleted ${h.deleted}, the node records mark ${s[F.DELETED]}`);
     }
+    this.#problems = [];
     this.#layout = layout;
   }
 
