@@ -162,6 +162,7 @@ Deno.test("codec: dirty blocks reproduce the full encoding; growth rewrites the 
   const s1 = store.push(randomVectors(1, P.dim, 99, 12)[0]);
   store.bind(g);
   g.insert(s1, store.crcs[s1]);
+  assert.equal(g.dirty, true);
   const plan = g.dirtyBlocks();
   assert.equal(plan.rewrite, false);
   assert.ok(plan.blocks.length > 1 && plan.blocks.length <= 2 * P.m + 4, `${plan.blocks.length} of ${total} blocks`);
@@ -175,6 +176,7 @@ Deno.test("codec: dirty blocks reproduce the full encoding; growth rewrites the 
   file = apply(file, g, 3, 1001);
   assert.deepEqual(file, g.encode(3, 1001));
   assert.equal(g.dirtyBlocks().blocks.length, 0);
+  assert.equal(g.dirty, false);
   g.markClean();
   // growth past the node region's capacity moves the regions
   const more = randomVectors(1000, P.dim, 5, 12);

@@ -953,6 +953,21 @@ export class HnswGraph {
   }
 
   /**
+   * Whether {@linkcode dirtyBlocks} would return any block: a record changed
+   * since {@linkcode markClean}, or the layout must change. Cheap (a scan of
+   * one byte per region block, no encoding).
+   */
+  get dirty(): boolean {
+    this.#live();
+    if (this.#planned() !== this.#layout) return true;
+    for (const d of [this.#nodeDirty, this.#upperDirty, this.#slotDirty]) {
+      const v = d.view;
+      for (let i = 0; i < v.length; i++) if (v[i]) return true;
+    }
+    return false;
+  }
+
+  /**
    * The region blocks to write: the changed ones in place, or every one when
    * the layout changes (first write, a region full; FORMAT.md §8.6). The
    * layout chosen here is the one {@linkcode encodeHeader} describes until
