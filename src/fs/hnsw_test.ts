@@ -196,3 +196,30 @@ Deno.test("hnsw: index drop makes a collection flat, build makes it HNSW again, 
   assert.equal(decodeCollection(1, raw.read(3, 0, t.d.size).subarray(0, 256))!.flags & 2, 0);
   raw.close();
 });
+
+Deno.test("hnsw: fsck checks the graph; its repair drops a damaged one and the engine rebuilds it", () => {
+  const dev = image();
+  const r = rng(13);
+  let fs = open(dev.bytes);
+  const a = fs.mkdir(ROOT_INO, "a");
+  fs.collections.create(a, { dim: DIM, metric: "l2", elem: "f32", m: 8, efConstruction: 64 });
+  for (let i = 0; i < 600; i++) fs.collections.setVector(fs.create(a, `f${i}`), vec(r));
+  fs.close();
+  fsckClean(dev.bytes);
+  fs = open(dev.bytes);
+  const block = fs.bmap(fs.iget(fs.collections.record(1)!.hnswIno), 1);
+  fs.close();
+  dev.bytes[block * 4096 + 64] ^= 0x10;
+  const n = fsck(new MemDevice(dev.bytes, { readOnly: true }), { readOnly: true });
+  assert.ok(n.problems.some((p) => p.code === "HNSW_DAMAGED"), JSON.stringify(n.problems));
+  const y = fsck(new MemDevice(dev.bytes), { yes: true });
+  assert.equal(y.exitCode, 1, JSON.stringify(y.problems));
+  fsckClean(dev.bytes);
+  fs = open(dev.bytes);
+  assert.equal(fs.collections.record(1)!.hnswIno, 0);
+  const st = fs.collections.indexStats(a);
+  assert.match(st.note, /built/);
+  assert.equal(st.graph!.nodes, 600);
+  fs.close();
+  fsckClean(dev.bytes);
+});

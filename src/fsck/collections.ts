@@ -51,12 +51,13 @@ import {
 import { crc32c, crc32cSeeded } from "../format/crc.ts";
 import { blockChecksumOk } from "../format/extent.ts";
 import { segments } from "../fs/extentmap.ts";
-import { ELEM_TYPES, elemSize, MAX_DIM } from "../vector/types.ts";
+import { ELEM_TYPES, elemSize, MAX_DIM, METRICS } from "../vector/types.ts";
 import { clearInode, errText, type FsckContext, hex, type InodeInfo, typeName } from "./context.ts";
 import { ensureInode } from "./pass1_inodes.ts";
 import { bmap } from "./pass2_dirs.ts";
 import { newInode, writeFileContent } from "./rewrite.ts";
 import { vectorNorm } from "../vector/norm.ts";
+import { HnswGraph } from "../hnsw/graph.ts";
 
 /** What the pass knows of one collection. */
 interface Coll {
@@ -342,6 +343,7 @@ function checkRecord(
       g.otherRefs++;
       claimedBy.set(g.ino, id);
       ctx.internalRole.set(g.ino, `HNSW graph of collection ${id}`);
+      checkGraph(ctx, rec, g, where, st);
     } else if (ctx.ask("COLL_RECORD_FIELDS", { where, fields: `HNSW graph inode ${rec.hnswIno} is not usable` })) {
       rec.hnswIno = 0;
       st.tableDirty = true;
@@ -386,6 +388,51 @@ function checkRecord(
   if (vec) checkVectors(ctx, c, vec);
   if (c.norms) checkNorms(ctx, c, vec, where);
   return c;
+}
+
+/**
+ * The HNSW graph file (FORMAT.md §8.6): every block's checksum and the
+ * graph's own consistency (HnswGraph.check). The graph is derived data, so
+ * the repair drops it and the engine rebuilds it; a graph that is only
+ * behind the store is reported for the record (the engine catches it up).
+ */
+function checkGraph(ctx: FsckContext, rec: CollectionRecord, g: InodeInfo, where: string, st: State): void {
+  if (!(rec.flags & COLL_INDEX_HNSW)) return;
+  let file: Uint8Array;
+  try {
+    file = readFile(ctx, g, 0, g.d!.size);
+  } catch (e) {
+    ctx.note("READ_ERROR", { where, what: "The HNSW graph", err: errText(e) });
+    return;
+  }
+  let problems: string[] = [];
+  let graph: HnswGraph | undefined;
+  try {
+    graph = HnswGraph.decode(file, {
+      dim: rec.dim,
+      metric: METRICS[rec.metric - 1],
+      elem: ELEM_TYPES[rec.elemType - 1],
+      m: rec.hnswM,
+      efConstruction: rec.hnswEfConstruction,
+      collectionId: rec.id,
+      blockSize: ctx.bs,
+    });
+    problems = graph.check();
+    const m = graph.matches;
+    if (!problems.length && (m.generation !== rec.generation || m.count !== rec.count)) {
+      ctx.ask("HNSW_BEHIND", { where, graph: m.generation, store: rec.generation });
+    }
+  } catch (e) {
+    problems = [errText(e)];
+  } finally {
+    graph?.free();
+  }
+  if (problems.length && ctx.ask("HNSW_DAMAGED", { where, detail: problems.slice(0, 3).join("; ") })) {
+    rec.hnswIno = 0;
+    st.tableDirty = true;
+    ctx.internalRole.delete(g.ino);
+    clearInode(ctx, g, "cleared: a damaged HNSW graph (the engine rebuilds it)");
+  }
 }
 
 /** The norms file against the store (FORMAT.md §8.5): its size, and each slot's norm recomputed. */

@@ -362,6 +362,17 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
     SET_AGAIN,
   ),
   VECTOR_ORPHAN: d("error", "{detail}", "Clear its vector flag", false, SET_AGAIN),
+  HNSW_DAMAGED: d(
+    "error",
+    "The collection's HNSW graph is damaged: {detail}. Searches would scan exactly until it is rebuilt.",
+    "Drop the graph (the engine rebuilds it from the vectors when the collection is next used)",
+    true,
+  ),
+  HNSW_BEHIND: d(
+    "info",
+    "The collection's HNSW graph matches generation {graph} of the store, which is at {store} (a crash after a " +
+      "commit, or a writer without HNSW support); the next use catches it up (FORMAT.md §8.6).",
+  ),
   NORMS_WRONG: d(
     "error",
     "{detail} (FORMAT.md §8.5: the norms must follow the store slot by slot, or cosine scores are wrong).",
