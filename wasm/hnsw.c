@@ -31,13 +31,14 @@
  * Deleted nodes ("tombstones", flag 0x1) are skipped by every traversal: the
  * vector of their slot may already belong to another file, so no distance to
  * them is ever computed. A deletion repairs every node found linking to the
- * deleted one (its neighbours that link back, and the nodes a search for its
- * vector expands, as FreshDiskANN's delete consolidation does for in-
- * neighbours): the linker's list is re-selected by the heuristic from its
- * other neighbours and the deleted node's. The node is then freed when no
- * edge names it; else it stays deleted until a later insertion reuses its id
- * (hnswlib's replace_deleted: the remaining edges then name the new node) or
- * consolidate() repairs every remaining linker.
+ * deleted one (its neighbours that link back, every upper-level list naming
+ * it, and the nodes a search for its vector reaches), as FreshDiskANN's
+ * delete consolidation does for in-neighbours: the linker takes some of the
+ * deleted node's neighbours (repair_one). The node is freed (id and upper
+ * records reclaimed) when no edge names it; else it stays deleted until
+ * consolidate() repairs every remaining linker, which insert() runs when it
+ * needs an id and enough deleted nodes wait (CONSOLIDATE_AT). An id is never
+ * reused while an edge names it.
  *
  * Distances are FORMAT.md §8.6's graph distances, smaller is nearer: squared
  * L2, 1 - dot (ip), 1 - cos with the stored norms (§8.5; 1 when a norm is 0).

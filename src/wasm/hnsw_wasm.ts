@@ -15,7 +15,7 @@ export const HNSW_WASM: WasmModuleData = {
     "wasm/hnsw_dist.h",
     "wasm/vx_simd.h",
   ],
-  sha256: "9ec40f571a10e1b317b1b33d8d6fe5cddc79759a8764a9b37d2e929c45427cca",
+  sha256: "78c483e2ba729d44b6179630f1f7c6934e3ded1fc639029231cf0d4e1a62884f",
   compiler: "Debian clang version 14.0.6",
   base: 1048576,
   limit: 4194304,
