@@ -763,22 +763,21 @@ export class Collections {
         `collection ${id}: vector store holds ${data.length} bytes, ${l.rec.count * stride} expected`,
       );
     }
+    // The norms are computed here (in wasm, FORMAT.md §8.5's rule) rather than read from the norms file:
+    // the exact scan's error bounds rely on them, and fsck checks the file against the vectors.
+    const mem = WasmStore.from(ELEMS[l.rec.elemType - 1], l.rec.dim, data, l.rec.count);
+    const crcs = mem.crcs();
     for (let s = 0; s < l.rec.count; s++) {
-      if (crc32c(data.subarray(s * stride, (s + 1) * stride)) !== l.crcs[s]) {
+      if (crcs[s] !== l.crcs[s] >>> 0) {
+        mem.free();
         throw new FsError(
           "EUCLEAN",
           `collection ${id}: vector in slot ${s} (inode ${l.owners[s]}) fails its checksum; run vexfs fsck`,
         );
       }
     }
-    const elem = ELEMS[l.rec.elemType - 1];
-    let norms: Float32Array | undefined;
-    if (l.rec.normIno) {
-      const raw = this.#fs.read(l.rec.normIno, 0, l.rec.count * 4);
-      if (raw.length === l.rec.count * 4) norms = new Float32Array(raw.buffer, raw.byteOffset, l.rec.count);
-    }
-    l.mem = WasmStore.from(elem, l.rec.dim, data, l.rec.count, norms);
-    return l.mem;
+    l.mem = mem;
+    return mem;
   }
 
   /** Frees what a collection holds in memory (store, graph) and forgets it. */
