@@ -623,11 +623,12 @@ export class HnswGraph {
       );
     }
     if (!(k >= 1)) return { slots: new Uint32Array(0), distances: new Float32Array(0) };
+    // the query first: it may be a view of wasm memory, which growing the results would detach
+    this.#qbuf.view.set(query);
     if (this.#results.length < 2 * k) {
       this.#results.resize(2 * k);
       this.#pointers();
     }
-    this.#qbuf.view.set(query);
     const f = filter === undefined ? 0 : typeof filter === "number" ? filter : filter.ptr;
     const s = this.#st.view;
     const d0 = s[F.DISTS_LO];
@@ -698,6 +699,9 @@ export class HnswGraph {
       throw new FsError("EINVAL", `HNSW build: ${slots.length} slots, ${crcs.length} crcs`);
     }
     const t0 = performance.now();
+    // copies first: the arguments may be views of wasm memory, which the allocations below can detach
+    slots = Uint32Array.from(slots);
+    crcs = Uint32Array.from(crcs);
     this.#clear();
     const n = slots.length;
     let maxSlot = -1;
