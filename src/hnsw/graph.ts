@@ -43,7 +43,7 @@
  */
 import { FsError } from "../errors.ts";
 import { HNSW_WASM } from "../wasm/hnsw_wasm.ts";
-import { instantiate, WasmArray } from "../wasm/runtime.ts";
+import { instantiate, memory, WasmArray } from "../wasm/runtime.ts";
 import {
   decodeElemType,
   decodeMetric,
@@ -344,6 +344,7 @@ export class HnswGraph {
    */
   static decode(file: Uint8Array, params: HnswParams, opts: HnswDecodeOptions = {}): HnswGraph {
     const bs = params.blockSize;
+    if (file.buffer === memory().buffer) file = file.slice(); // the allocations below would detach a view of wasm memory
     if (file.length < bs) throw new FsError("EUCLEAN", `HNSW graph file of ${file.length} bytes has no header block`);
     const h = decodeHeader(file.subarray(0, bs), params.collectionId);
     const want = {
