@@ -873,7 +873,7 @@ export class Collections {
     void force; // every commit writes the changed graphs: what a crash leaves to catch up is one commit's worth
     const todo = [...this.#loaded.values()].filter((l) =>
       l.graph && (l.graph.matches.generation !== l.rec.generation || l.graph.matches.count !== l.rec.count ||
-        l.graph.dirtyBlocks().blocks.length > 0)
+        l.graph.dirty)
     );
     if (!todo.length) return;
     const bs = fs.blockSize;
@@ -989,7 +989,7 @@ export class Collections {
     const before = l.graph;
     const g = this.#graph(l);
     const current = g.matches.generation === rec.generation && g.matches.count === rec.count &&
-      g.dirtyBlocks().blocks.length === 0;
+      !g.dirty;
     return {
       index: "hnsw",
       current,
