@@ -12,7 +12,12 @@
  * Clean and dirty blocks are kept apart: clean ones in least-recently-used
  * order (the next to evict first), dirty ones unordered since they cannot be
  * evicted. Eviction therefore takes the oldest clean block in O(1) however
- * many dirty blocks a large transaction holds.
+ * many dirty blocks a large transaction holds. Blocks marked cold
+ * ({@link BufferCache.markCold}: the blocks of vector stores and other
+ * internal files, written once and read from memory by their owner) are
+ * evicted before any other clean block, so that an import writing half a
+ * gigabyte of vectors through the cache does not push out the directory
+ * and inode-table blocks every file creation needs.
  *
  * **Checksums are verified when a block comes from the device, not on every
  * access** (issue 8): {@link BufferCache.get} takes the caller's verifier and
@@ -48,6 +53,10 @@ export class BufferCache {
   #io: BlockIO;
   /** clean blocks, least recently used first */
   #clean = new Map<number, Uint8Array>();
+  /** clean blocks marked cold, least recently used first: evicted before {@link #clean} */
+  #cold = new Map<number, Uint8Array>();
+  /** dirty blocks that go to {@link #cold} when they are clean */
+  #coldDirty = new Set<number>();
   /** dirty blocks (never evicted) */
   #dirty = new Map<number, Uint8Array>();
   /** cached blocks read without a verifier: the first `get` with one checks them */
@@ -92,6 +101,13 @@ export class BufferCache {
       this.#clean.set(b, buf); // refresh LRU position
       return buf;
     }
+    buf = this.#cold.get(b);
+    if (buf) {
+      if (verify && this.#unverified.size && this.#unverified.has(b)) this.#check(b, buf, verify);
+      this.#cold.delete(b);
+      this.#cold.set(b, buf);
+      return buf;
+    }
     buf = new Uint8Array(this.blockSize);
     this.#io.read(b * this.blockSize, buf);
     this.reads++;
@@ -109,7 +125,10 @@ export class BufferCache {
       this.verified++;
     } catch (e) {
       // not trusted: drop it unless it holds changes, so that the next access reads and checks it again
-      if (!this.#dirty.has(b)) this.#clean.delete(b);
+      if (!this.#dirty.has(b)) {
+        this.#clean.delete(b);
+        this.#cold.delete(b);
+      }
       throw e;
     }
     this.#unverified.delete(b);
@@ -135,19 +154,48 @@ export class BufferCache {
   /** Marks block `b` (which must be cached) as modified. */
   markDirty(b: number): void {
     if (this.#dirty.has(b)) return;
-    const buf = this.#clean.get(b);
-    if (!buf) throw new Error(`markDirty: block ${b} is not cached`);
-    this.#clean.delete(b);
+    let buf = this.#clean.get(b);
+    if (buf) this.#clean.delete(b);
+    else {
+      buf = this.#cold.get(b);
+      if (!buf) throw new Error(`markDirty: block ${b} is not cached`);
+      this.#cold.delete(b);
+      this.#coldDirty.add(b);
+    }
     this.#dirty.set(b, buf);
   }
 
-  /** Removes block `b` from both lists and returns its buffer (a block the engine rewrites is trusted). */
+  /**
+   * Marks cached block `b` cold: it is not expected to be read again soon
+   * (the engine writes the blocks of internal files through the cache but
+   * their owners keep the contents in memory), so once clean it is evicted
+   * before every other clean block. A later change without this mark makes
+   * it an ordinary block again.
+   */
+  markCold(b: number): void {
+    if (this.#dirty.has(b)) {
+      this.#coldDirty.add(b);
+      return;
+    }
+    const buf = this.#clean.get(b);
+    if (buf) {
+      this.#clean.delete(b);
+      this.#cold.set(b, buf);
+    }
+  }
+
+  /** Removes block `b` from the lists and returns its buffer (a block the engine rewrites is trusted, and hot). */
   #take(b: number): Uint8Array | undefined {
     let buf = this.#dirty.get(b);
     if (!buf) {
       buf = this.#clean.get(b);
       if (buf) this.#clean.delete(b);
+      else {
+        buf = this.#cold.get(b);
+        if (buf) this.#cold.delete(b);
+      }
     }
+    if (this.#coldDirty.size) this.#coldDirty.delete(b);
     if (this.#unverified.size) this.#unverified.delete(b);
     return buf;
   }
@@ -155,7 +203,9 @@ export class BufferCache {
   /** Drops block `b` without writing it (the block was freed). */
   forget(b: number): void {
     this.#clean.delete(b);
+    this.#cold.delete(b);
     this.#dirty.delete(b);
+    if (this.#coldDirty.size) this.#coldDirty.delete(b);
     if (this.#unverified.size) this.#unverified.delete(b);
   }
 
@@ -166,7 +216,7 @@ export class BufferCache {
 
   /** Number of cached blocks, clean and dirty. */
   get size(): number {
-    return this.#clean.size + this.#dirty.size;
+    return this.#clean.size + this.#cold.size + this.#dirty.size;
   }
 
   /** Writes every dirty block to the device, in block order, merging adjacent blocks. */
@@ -200,10 +250,12 @@ export class BufferCache {
     return out;
   }
 
-  /** Moves every dirty block to the clean list (most recently used), then evicts down to the capacity. */
+  /** Moves every dirty block to the clean list (most recently used; cold ones to the cold list), then evicts. */
   #cleanAll(): void {
-    for (const [b, buf] of this.#dirty) this.#clean.set(b, buf);
+    const cold = this.#coldDirty;
+    for (const [b, buf] of this.#dirty) (cold.size && cold.has(b) ? this.#cold : this.#clean).set(b, buf);
     this.#dirty.clear();
+    cold.clear();
     this.#evict(-1);
   }
 
@@ -211,6 +263,7 @@ export class BufferCache {
   dropDirty(): void {
     for (const b of this.#dirty.keys()) this.#unverified.delete(b);
     this.#dirty.clear();
+    this.#coldDirty.clear();
   }
 
   /**
@@ -232,7 +285,9 @@ export class BufferCache {
   /** Drops every clean block (dirty ones stay). */
   dropClean(): void {
     for (const b of this.#clean.keys()) this.#unverified.delete(b);
+    for (const b of this.#cold.keys()) this.#unverified.delete(b);
     this.#clean.clear();
+    this.#cold.clear();
   }
 
   #insert(b: number, buf: Uint8Array): void {
@@ -242,22 +297,25 @@ export class BufferCache {
 
   /** After a block became dirty: keeps within the capacity (dirty blocks grow past it with a journal). */
   #grew(): void {
-    if (this.#clean.size + this.#dirty.size > this.capacity) this.#evict(-1);
+    if (this.size > this.capacity) this.#evict(-1);
   }
 
   /**
-   * Evicts the least recently used clean blocks (never `keep`) until the
-   * cache is within its capacity; when only dirty blocks are left and the
-   * cache may write back, writes them and evicts clean ones.
+   * Evicts clean blocks (never `keep`), cold ones first, each list least
+   * recently used first, until the cache is within its capacity; when only
+   * dirty blocks are left and the cache may write back, writes them and
+   * evicts clean ones.
    */
   #evict(keep: number): void {
-    if (this.#clean.size + this.#dirty.size <= this.capacity) return;
-    for (const k of this.#clean.keys()) {
-      if (this.#clean.size + this.#dirty.size <= this.capacity) break;
-      if (k === keep) continue;
-      this.#clean.delete(k);
-      if (this.#unverified.size) this.#unverified.delete(k);
+    if (this.size <= this.capacity) return;
+    for (const list of [this.#cold, this.#clean]) {
+      for (const k of list.keys()) {
+        if (this.size <= this.capacity) return;
+        if (k === keep) continue;
+        list.delete(k);
+        if (this.#unverified.size) this.#unverified.delete(k);
+      }
     }
-    if (this.#clean.size + this.#dirty.size > this.capacity && this.writeBack && this.#dirty.size) this.flush();
+    if (this.size > this.capacity && this.writeBack && this.#dirty.size) this.flush();
   }
 }

@@ -93,6 +93,38 @@ Deno.test("cache: clean blocks are evicted least recently used first; dirty ones
   assert.equal(d2.reads, reads + 1, "block 1 was evicted");
 });
 
+Deno.test("cache: cold blocks (written once by their owner) are evicted before every other clean block", () => {
+  const dev = memDevice(1000);
+  const c = new BufferCache(dev, 64, 64 * 64);
+  for (let b = 0; b < 32; b++) c.get(b); // hot, read first: the oldest
+  for (let b = 100; b < 132; b++) {
+    c.put(b, new Uint8Array(64).fill(1));
+    c.markCold(b);
+  }
+  c.takeDirty(); // committed: clean and cold
+  const reads = dev.reads;
+  for (let b = 200; b < 232; b++) c.get(b); // 32 more: 32 blocks must go
+  for (let b = 0; b < 32; b++) c.get(b);
+  assert.equal(dev.reads, reads + 32, "the hot blocks stayed, though older than the cold ones");
+  c.get(100);
+  assert.equal(dev.reads, reads + 33, "the cold ones went first");
+  // a cold block changed again without the mark is an ordinary block
+  c.getNew(500);
+  c.markCold(500);
+  c.put(500, new Uint8Array(64).fill(2));
+  c.takeDirty(); // 500 is the most recently used hot block; 63 older hot ones are cached with it
+  for (let b = 300; b < 308; b++) {
+    c.put(b, new Uint8Array(64));
+    c.markCold(b);
+  }
+  c.takeDirty(); // 8 cold blocks pushed out the 8 oldest hot ones
+  for (let b = 600; b < 608; b++) c.get(b); // the 8 cold ones go now, not older hot blocks
+  const r2 = dev.reads;
+  assert.equal(c.get(500)[0], 2, "block 500 is hot again");
+  c.get(300);
+  assert.equal(dev.reads, r2 + 1, "the cold block was evicted, not block 500");
+});
+
 Deno.test("cache: a directory's blocks are checksummed once per read from disk, and damage is still found", () => {
   const img = tmpImage(16 << 20);
   let fs = Vexfs.open(img);

@@ -1129,6 +1129,8 @@ export class Vexfs {
         buf.set(part, a);
         this.cache.markDirty(p);
       }
+      // its owner keeps what it writes in memory (the stores, slot maps, norms and collection table)
+      this.cache.markCold(p);
       pos += z - a;
     }
   }
