@@ -65,17 +65,25 @@ const MOUNT_WINDOW = 1024;
 
 /** What an import did. */
 export interface ImportSummary {
+  /** the directory imported into (a path in the filesystem, or on the mount) */
   dir: string;
+  /** the JSONL file or host directory imported */
   source: string;
+  /** directories created (the target itself when it was missing) */
   dirsCreated: number;
+  /** files written (created, or replaced by a record's text) */
   files: number;
+  /** bytes of the files written */
   bytes: number;
+  /** vectors set */
   vectors: number;
   /** host entries that were neither files nor directories (symlinks, devices) */
   skipped: number;
   /** JSONL records that matched no file (directory import) */
   unmatched: number;
+  /** the collection the vectors went to, as it is after the import (null when no vector was set) */
   collection: CollectionView | null;
+  /** whether the import created it */
   collectionCreated: boolean;
   /**
    * How the vectors were set: engine operations (offline) or
@@ -84,6 +92,7 @@ export interface ImportSummary {
    * `SET_VECTORS`)
    */
   vectorBatches: number;
+  /** wall-clock time of the import, reading the input included */
   elapsedMs: number;
 }
 

@@ -90,6 +90,7 @@ import {
  * will use the caller's credentials).
  */
 export interface IoctlCaller {
+  /** user id (0 may do anything) */
   uid: number;
   /** primary group (a FUSE request carries no supplementary groups) */
   gid: number;
