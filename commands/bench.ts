@@ -236,7 +236,7 @@ function registerVectors(bench: Command, program: Command): void {
         else {
           const ct = changeTable(outcome.changes);
           say(c.bold("change against the previous run:"));
-          say(table(ct.head, ct.rows));
+          say(table(ct.head, ct.rows, ct.head.map((_, i) => (i >= 3 && i < 7 ? "right" : "left"))));
           const bad = outcome.changes.filter((x) => x.regressions.length);
           if (bad.length) say(c.red(`${bad.length} regression(s)`));
         }

@@ -299,6 +299,7 @@ Deno.test("history: runs go in, the report comes back, a slower run shows as a r
     const changes = compareRun(db, b);
     const cv = changes.find((c) => c.system === "vexfs")!;
     assertEquals(cv.previousRun, a);
+    assertEquals(cv.qps!.basis, "wall clock"); // the synthetic report has no CPU figures
     assertClose(cv.qps!.ratio!, 0.5, 1e-12);
     assert(cv.regressions.some((r) => r.startsWith("QPS")));
     assert(cv.regressions.some((r) => r.startsWith("build")));
@@ -397,7 +398,7 @@ Deno.test("summarizeProfile: self time by function and by file, idle left out", 
   const prof = {
     nodes: [
       { id: 1, callFrame: frame("(root)", "") },
-      { id: 2, callFrame: frame("scan", "file:///repo/src/vector/distance.ts", 9) },
+      { id: 2, callFrame: frame("scan", "file:///repo/src/vector/distance.ts", 9), children: [6] },
       { id: 3, callFrame: frame("walk", "file:///repo/src/hnsw/graph.ts", 99) },
       { id: 4, callFrame: frame("(garbage collector)", "") },
       { id: 5, callFrame: frame("(idle)", "") },
@@ -412,7 +413,13 @@ Deno.test("summarizeProfile: self time by function and by file, idle left out", 
   assertEquals(s.totalMs, 0.575);
   assertEquals(s.functions[0].name, "scan src/vector/distance.ts:10");
   assertClose(s.functions[0].share, 300 / 575, 1e-12);
-  assertEquals(s.files.map((f) => f.name), ["src/vector/distance.ts", "src/hnsw/graph.ts", "(gc)", "wasm"]);
+  assertEquals(s.files.map((f) => f.name), [
+    "src/vector/distance.ts",
+    "src/hnsw/graph.ts",
+    "(gc)",
+    "wasm (from src/vector/distance.ts)",
+  ]);
+  assertEquals(s.functions[3].name, "wasm called by scan src/vector/distance.ts:10");
   assertEquals(shortUrl("file:///x/node_modules/vega/build/vega.js", "/repo"), "node_modules/vega/build/vega.js");
   assertEquals(shortUrl("ext:core/01_core.js", "/repo"), "runtime (ext:core)");
 });
@@ -444,7 +451,7 @@ Deno.test("per CPU second: points carry it, the best point and the comparison ca
   assertClose(c.ratio!, 1.2, 1e-12);
 });
 
-Deno.test("history: a schema 1 file gains the columns of schema 2 when opened", async () => {
+Deno.test("history: a schema 1 file gains the columns of schemas 2 and 3 when opened", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const f = `${dir}/h.sqlite`;
@@ -452,12 +459,15 @@ Deno.test("history: a schema 1 file gains the columns of schema 2 when opened", 
     insertRun(db, report());
     db.exec("ALTER TABLE results DROP COLUMN best_cpu_qps");
     db.exec("ALTER TABLE points DROP COLUMN cpu_qps");
+    db.exec("ALTER TABLE results DROP COLUMN build_cpu_s");
+    db.exec("ALTER TABLE runs DROP COLUMN load_before");
+    db.exec("ALTER TABLE runs DROP COLUMN load_after");
     db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     db.close();
     db = openHistory(f);
     try {
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string };
-      assertEquals(v.value, "2");
+      assertEquals(v.value, "3");
       insertRun(db, report());
       assertEquals(resultsOf(db, 2).length, 6);
       assertEquals(compareRun(db, 2).length, 5);
@@ -467,4 +477,31 @@ Deno.test("history: a schema 1 file gains the columns of schema 2 when opened", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("compareRows: per CPU second and build CPU when both runs have them", () => {
+  const base: ResultRow = {
+    run_id: 1,
+    dataset: "d",
+    system: "vexfs",
+    available: 1,
+    build_s: 10,
+    index_bytes: 1,
+    peak_rss_bytes: 100,
+    best_ef: 40,
+    best_recall: 0.96,
+    best_qps: 1000,
+    best_p50_us: 1000,
+    max_recall: 0.99,
+    best_cpu_qps: 2000,
+    build_cpu_s: 8,
+  };
+  // the wall clock halved (a busy machine) but the CPU figures held: no regression
+  const busy = { ...base, run_id: 2, best_qps: 500, build_s: 20, best_cpu_qps: 1950, build_cpu_s: 8.2 };
+  const c = compareRows([busy], new Map([["d\u0000vexfs", base]]))[0];
+  assertEquals(c.qps!.basis, "per CPU second");
+  assertEquals(c.buildS!.basis, "CPU");
+  assertEquals(c.regressions, []);
+  const worse = { ...busy, best_cpu_qps: 1000 };
+  assert(compareRows([worse], new Map([["d\u0000vexfs", base]]))[0].regressions[0].includes("per CPU second"));
 });

@@ -20,7 +20,8 @@
  *   seconds REAL,                  -- how long the run took
  *   settings TEXT NOT NULL,        -- every setting, JSON
  *   versions TEXT NOT NULL,        -- program -> version, JSON
- *   report TEXT NOT NULL           -- the whole report (the --json output), to redraw tables and plots
+ *   report TEXT NOT NULL,          -- the whole report (the --json output), to redraw tables and plots
+ *   load_before REAL, load_after REAL  -- 1-minute load average before and after the run
  * );
  * -- one row per run, dataset and system
  * CREATE TABLE results (
@@ -34,6 +35,7 @@
  *   best_recall REAL, best_qps REAL, best_p50_us REAL, best_p99_us REAL,
  *   max_recall REAL,               -- the highest recall of any point
  *   best_cpu_qps REAL,             -- that point's queries per CPU second (NULL for the mount)
+ *   build_cpu_s REAL,              -- CPU seconds of the build
  *   PRIMARY KEY (run_id, dataset, system)
  * );
  * -- every point of every sweep
@@ -55,8 +57,11 @@ import { DatabaseSync } from "node:sqlite";
 import { bestAtRecall, RECALL_TARGET } from "./metrics.ts";
 import type { VectorsReport } from "./run.ts";
 
-/** Version of the schema above (2 added `results.best_cpu_qps` and `points.cpu_qps`). */
-export const SCHEMA_VERSION = 2;
+/**
+ * Version of the schema above (2 added `results.best_cpu_qps` and
+ * `points.cpu_qps`; 3 `results.build_cpu_s`, `runs.load_before` and `runs.load_after`).
+ */
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,7 +76,8 @@ CREATE TABLE IF NOT EXISTS runs (
   seconds REAL,
   settings TEXT NOT NULL,
   versions TEXT NOT NULL,
-  report TEXT NOT NULL
+  report TEXT NOT NULL,
+  load_before REAL, load_after REAL
 );
 CREATE TABLE IF NOT EXISTS results (
   run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -84,6 +90,7 @@ CREATE TABLE IF NOT EXISTS results (
   best_recall REAL, best_qps REAL, best_p50_us REAL, best_p99_us REAL,
   max_recall REAL,
   best_cpu_qps REAL,
+  build_cpu_s REAL,
   PRIMARY KEY (run_id, dataset, system)
 );
 CREATE TABLE IF NOT EXISTS points (
@@ -112,11 +119,19 @@ export function openHistory(path: string): DatabaseSync {
   else if (Number(row.value) > SCHEMA_VERSION) {
     db.close();
     throw new Error(`${path} has history schema ${row.value}; this program knows ${SCHEMA_VERSION}`);
-  } else if (Number(row.value) < 2) {
+  } else if (Number(row.value) < SCHEMA_VERSION) {
+    const from = Number(row.value);
     db.exec("BEGIN");
-    db.exec("ALTER TABLE results ADD COLUMN best_cpu_qps REAL");
-    db.exec("ALTER TABLE points ADD COLUMN cpu_qps REAL");
-    db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    if (from < 2) {
+      db.exec("ALTER TABLE results ADD COLUMN best_cpu_qps REAL");
+      db.exec("ALTER TABLE points ADD COLUMN cpu_qps REAL");
+    }
+    if (from < 3) {
+      db.exec("ALTER TABLE results ADD COLUMN build_cpu_s REAL");
+      db.exec("ALTER TABLE runs ADD COLUMN load_before REAL");
+      db.exec("ALTER TABLE runs ADD COLUMN load_after REAL");
+    }
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
     db.exec("COMMIT");
   }
   return db;
@@ -133,7 +148,8 @@ export function insertRun(db: DatabaseSync, r: VectorsReport): number {
   try {
     const run = db.prepare(
       `INSERT INTO runs (date, command, commit_id, host, cpu, cpus, kernel, k, m, ef_construction, passes, seconds,
-                         settings, versions, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                         settings, versions, report, load_before, load_after)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       r.date,
       r.command,
@@ -150,13 +166,15 @@ export function insertRun(db: DatabaseSync, r: VectorsReport): number {
       JSON.stringify(s),
       JSON.stringify(r.machine.versions),
       JSON.stringify(r),
+      r.load?.before ?? null,
+      r.load?.after ?? null,
     );
     const id = Number(run.lastInsertRowid);
     const res = db.prepare(
       `INSERT INTO results (run_id, dataset, system, n, nq, dim, metric, available, reason, build_s, index_bytes,
                             peak_rss_bytes, load_s, best_ef, best_recall, best_qps, best_p50_us, best_p99_us, max_recall,
-                            best_cpu_qps)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                            best_cpu_qps, build_cpu_s)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const pt = db.prepare(
       `INSERT INTO points (run_id, dataset, system, ef, recall, id_recall, qps, p50_us, p99_us, mean_us, method, cpu_qps)
@@ -186,7 +204,8 @@ export function insertRun(db: DatabaseSync, r: VectorsReport): number {
           best?.p50Us ?? null,
           best?.p99Us ?? null,
           maxRecall,
-          best?.cpuQps ?? null,
+          bestAtRecall(x.points, RECALL_TARGET, "cpuQps")?.cpuQps ?? null,
+          x.buildCpuSeconds ?? null,
         );
         x.points.forEach((p, i) =>
           pt.run(
@@ -228,6 +247,10 @@ export interface ResultRow {
   best_qps: number | null;
   best_p50_us: number | null;
   max_recall: number | null;
+  /** schema 2 on */
+  best_cpu_qps?: number | null;
+  /** schema 3 on */
+  build_cpu_s?: number | null;
 }
 
 /** The rows of run `runId`. */
@@ -297,8 +320,10 @@ export interface Change {
   system: string;
   /** the run compared with */
   previousRun: number;
-  qps?: { now: number | null; before: number | null; ratio?: number };
-  buildS?: { now: number; before: number; ratio: number };
+  /** QPS at the target recall, per CPU second when both runs measured it, else wall clock */
+  qps?: { now: number | null; before: number | null; ratio?: number; basis: string };
+  /** build seconds, CPU when both runs measured it, else wall clock */
+  buildS?: { now: number; before: number; ratio: number; basis: string };
   peakRss?: { now: number; before: number; ratio: number };
   maxRecall?: { now: number; before: number; delta: number };
   /** what got worse beyond the thresholds */
@@ -333,21 +358,30 @@ export function compareRows(
       out.push(c);
       continue;
     }
-    if (r.best_qps !== null || p.best_qps !== null) {
-      c.qps = { now: r.best_qps, before: p.best_qps };
-      if (r.best_qps !== null && p.best_qps !== null && p.best_qps > 0) {
-        c.qps.ratio = r.best_qps / p.best_qps;
+    // per CPU second when both runs have it (other work on the machine hides less in it), else wall clock
+    const cpu = r.best_cpu_qps != null && p.best_cpu_qps != null;
+    const qNow: number | null = cpu ? r.best_cpu_qps! : r.best_qps;
+    const qBefore: number | null = cpu ? p.best_cpu_qps! : p.best_qps;
+    if (qNow !== null || qBefore !== null) {
+      c.qps = { now: qNow, before: qBefore, basis: cpu ? "per CPU second" : "wall clock" };
+      if (qNow !== null && qBefore !== null && qBefore > 0) {
+        c.qps.ratio = qNow / qBefore;
         if (c.qps.ratio < 1 - t.qps) {
-          c.regressions.push(`QPS at recall ≥ ${RECALL_TARGET} fell ${((1 - c.qps.ratio) * 100).toFixed(0)}%`);
+          c.regressions.push(
+            `QPS at recall ≥ ${RECALL_TARGET} (${c.qps.basis}) fell ${((1 - c.qps.ratio) * 100).toFixed(0)}%`,
+          );
         }
-      } else if (r.best_qps === null && p.best_qps !== null) {
+      } else if (qNow === null && qBefore !== null) {
         c.regressions.push(`no longer reaches recall ${RECALL_TARGET}`);
       }
     }
-    const b = ratioOf(r.build_s, p.build_s);
+    const cpuBuild = r.build_cpu_s != null && p.build_cpu_s != null;
+    const b = cpuBuild ? ratioOf(r.build_cpu_s!, p.build_cpu_s!) : ratioOf(r.build_s, p.build_s);
     if (b) {
-      c.buildS = b;
-      if (b.ratio > 1 + t.cost) c.regressions.push(`build ${((b.ratio - 1) * 100).toFixed(0)}% slower`);
+      c.buildS = { ...b, basis: cpuBuild ? "CPU" : "wall clock" };
+      if (b.ratio > 1 + t.cost) {
+        c.regressions.push(`build ${((b.ratio - 1) * 100).toFixed(0)}% slower (${c.buildS.basis})`);
+      }
     }
     const m = ratioOf(r.peak_rss_bytes, p.peak_rss_bytes);
     if (m) {

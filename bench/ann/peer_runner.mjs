@@ -75,6 +75,12 @@ function* efSequence(job, sweeps) {
   }
 }
 
+/** CPU seconds (user + system) of this process since `c0` (a process.cpuUsage()). */
+function cpuSince(c0) {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
 function log(msg) {
   process.stderr.write(`${msg}\n`);
 }
@@ -149,7 +155,7 @@ function main() {
   const sweeps = [];
   /** VmHWM after the build and the first ef's queries (usearch loads the index again for each other ef) */
   let firstPeak;
-  let buildSeconds, indexBytes, version;
+  let buildSeconds, buildCpuSeconds, indexBytes, version;
   const indexFile = `${job.workDir}/${job.system}.index`;
 
   if (job.system === "hnswlib") {
@@ -157,6 +163,7 @@ function main() {
     const { HierarchicalNSW } = require("hnswlib-node");
     const space = { l2: "l2", cosine: "cosine", ip: "ip" }[metric];
     const index = new HierarchicalNSW(space, dim);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     index.initIndex({ maxElements: n, m: job.m, efConstruction: job.efConstruction, randomSeed: 100 });
     for (let i = 0; i < n; i++) {
@@ -165,6 +172,7 @@ function main() {
       if (i % 20000 === 19999) log(`hnswlib: inserted ${i + 1}/${n}`);
     }
     buildSeconds = (performance.now() - t0) / 1000;
+    buildCpuSeconds = cpuSince(c0);
     index.writeIndexSync(indexFile);
     indexBytes = statSync(indexFile).size;
     // queries as plain arrays, converted before timing (searchKnn takes number[])
@@ -201,6 +209,7 @@ function main() {
     const index = new Index(config(job.efs[0]));
     const keys = new BigUint64Array(n);
     for (let i = 0; i < n; i++) keys[i] = BigInt(i);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     // one call, one thread (threads = 1); usearch reserves the capacity itself
     const chunk = 20000;
@@ -210,6 +219,7 @@ function main() {
       log(`usearch: inserted ${e}/${n}`);
     }
     buildSeconds = (performance.now() - t0) / 1000;
+    buildCpuSeconds = cpuSince(c0);
     index.save(indexFile);
     indexBytes = statSync(indexFile).size;
     notes.push("expansion_search is fixed when an Index is made: each ef loads the saved index into a new Index");
@@ -256,6 +266,7 @@ function main() {
     runtime: runtime(),
     version,
     buildSeconds,
+    buildCpuSeconds,
     indexBytes,
     baseRssBytes: baseMem.rss,
     peakRssBytes: firstPeak ?? mem.peak,

@@ -96,15 +96,31 @@ export function summarizeProfile(p: CpuProfile, root: string, top = 15): Profile
   }
   const byFn = new Map<string, number>();
   const byFile = new Map<string, number>();
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const label = (n: CpuProfile["nodes"][number]) => {
+    const { functionName, url, lineNumber } = n.callFrame;
+    return `${functionName || "(anonymous)"} ${shortUrl(url, root) || "(native)"}${url ? `:${lineNumber + 1}` : ""}`;
+  };
   let total = 0;
   for (const n of p.nodes) {
     const us = self.get(n.id) ?? 0;
     if (!us) continue;
-    const { functionName, url, lineNumber } = n.callFrame;
+    const { functionName, url } = n.callFrame;
+    // the profiler's own frames (the inspector session) and idle time are not the program's
+    if (functionName === "(idle)" || url.startsWith("node:inspector") || url.includes("inspector")) continue;
     const special = functionName.startsWith("(") && !url;
-    const file = special ? functionName.replace("(garbage collector)", "(gc)") : shortUrl(url, root) || "(native)";
-    const fn = special ? functionName : `${functionName || "(anonymous)"} ${file}${url ? `:${lineNumber + 1}` : ""}`;
-    if (functionName === "(idle)") continue;
+    let file = special ? functionName.replace("(garbage collector)", "(gc)") : shortUrl(url, root) || "(native)";
+    let fn = special ? functionName : label(n);
+    if (url.startsWith("wasm://")) {
+      // wasm functions have no names here: charge them to the nearest JavaScript caller
+      let a = parent.get(n.id);
+      while (a !== undefined && byId.get(a)!.callFrame.url.startsWith("wasm://")) a = parent.get(a);
+      const caller = a !== undefined ? byId.get(a)! : undefined;
+      fn = caller ? `wasm called by ${label(caller)}` : "wasm";
+      file = caller ? `wasm (from ${shortUrl(caller.callFrame.url, root) || "(native)"})` : "wasm";
+    }
     byFn.set(fn, (byFn.get(fn) ?? 0) + us);
     byFile.set(file, (byFile.get(file) ?? 0) + us);
     total += us;

@@ -125,6 +125,8 @@ export interface RunnerResult {
   version: string;
   /** seconds to build the index from the vectors in memory (VexFS: the whole import) */
   buildSeconds: number;
+  /** CPU seconds (user + system) of the build */
+  buildCpuSeconds?: number;
   /** named parts of the build or load, seconds */
   phases?: Record<string, number>;
   /** bytes of the saved index (vectors included), null when unknown */
@@ -137,6 +139,10 @@ export interface RunnerResult {
   peakRssBytes: number;
   /** VmHWM at the end */
   finalPeakRssBytes?: number;
+  /** VexFS: VmHWM right after the build (before the image is opened again) */
+  buildPeakRssBytes?: number;
+  /** VexFS: VmRSS while searching (after the sweep), the build's memory given back or not */
+  searchRssBytes?: number;
   /** seconds until the first answer of a freshly opened index, when measured */
   loadSeconds?: number;
   sweeps: RunnerSweep[];

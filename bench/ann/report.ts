@@ -56,6 +56,7 @@ export function summaryTable(r: VectorsReport): { head: string[]; rows: string[]
     "dataset",
     "system",
     "build s",
+    "build CPU s",
     "index MiB",
     "peak RSS MiB",
     `QPS at recall ≥ ${RECALL_TARGET}`,
@@ -95,6 +96,7 @@ export function summaryTable(r: VectorsReport): { head: string[]; rows: string[]
         d.id,
         s.label,
         build,
+        s.buildCpuSeconds ? sig(s.buildCpuSeconds) : "—",
         mib(s.indexBytes),
         mib(s.peakRssBytes),
         best ? int(best.qps) : `not reached (max ${maxRecall.toFixed(3)})`,
@@ -261,11 +263,13 @@ export function phaseLines(r: VectorsReport): string[] {
       }
     }
     out.push(
-      `${d.id}: VexFS build ${sig(v.buildSeconds)} s (${ph} s); first answer after opening the image ${
-        sig(v.loadSeconds)
-      } s${m?.loadSeconds !== undefined ? `, after mounting it ${sig(m.loadSeconds)} s` : ""}${
-        v.indexBytesNote ? `; index: ${v.indexBytesNote}` : ""
-      }${overhead}`,
+      `${d.id}: VexFS build ${sig(v.buildSeconds)} s (${ph} s)${
+        v.buildPeakRssBytes ? `, peak RSS ${mib(v.buildPeakRssBytes)} MiB by its end` : ""
+      }${
+        v.searchRssBytes ? `; RSS while searching the reopened image ${mib(v.searchRssBytes)} MiB` : ""
+      }; first answer after opening the image ${sig(v.loadSeconds)} s${
+        m?.loadSeconds !== undefined ? `, after mounting it ${sig(m.loadSeconds)} s` : ""
+      }${v.indexBytesNote ? `; index: ${v.indexBytesNote}` : ""}${overhead}`,
     );
   }
   return out;
@@ -297,6 +301,7 @@ export function profileLines(r: VectorsReport, top = 6): string[] {
 /** The comparison with earlier runs as a table. */
 export function changeTable(changes: readonly Change[]): { head: string[]; rows: string[][] } {
   const head = ["dataset", "system", "vs run", "QPS at target", "build s", "peak RSS MiB", "max recall", "regressions"];
+  const basis = (b: string) => (b === "wall clock" ? " wall" : b === "CPU" || b === "per CPU second" ? " CPU" : "");
   const pct = (x: number) => `${x >= 1 ? "+" : ""}${((x - 1) * 100).toFixed(0)}%`;
   const rows = changes.map((c) => [
     c.dataset,
@@ -305,9 +310,9 @@ export function changeTable(changes: readonly Change[]): { head: string[]; rows:
     c.qps
       ? `${c.qps.before === null ? "—" : int(c.qps.before)} → ${c.qps.now === null ? "—" : int(c.qps.now)}${
         c.qps.ratio !== undefined ? ` (${pct(c.qps.ratio)})` : ""
-      }`
+      }${basis(c.qps.basis)}`
       : "—",
-    c.buildS ? `${sig(c.buildS.before)} → ${sig(c.buildS.now)} (${pct(c.buildS.ratio)})` : "—",
+    c.buildS ? `${sig(c.buildS.before)} → ${sig(c.buildS.now)} (${pct(c.buildS.ratio)})${basis(c.buildS.basis)}` : "—",
     c.peakRss ? `${mib(c.peakRss.before)} → ${mib(c.peakRss.now)} (${pct(c.peakRss.ratio)})` : "—",
     c.maxRecall ? `${c.maxRecall.before.toFixed(3)} → ${c.maxRecall.now.toFixed(3)}` : "—",
     c.regressions.join("; ") || "none",

@@ -88,6 +88,8 @@ export interface SystemReport {
   runtime?: string;
   version?: string;
   buildSeconds?: number;
+  /** CPU seconds of the build */
+  buildCpuSeconds?: number;
   phases?: Record<string, number>;
   indexBytes?: number | null;
   indexBytesNote?: string;
@@ -95,6 +97,9 @@ export interface SystemReport {
   peakRssBytes?: number;
   /** RSS of that process with the dataset loaded, before the build */
   baseRssBytes?: number;
+  /** VexFS: VmHWM right after the build; VmRSS while searching */
+  buildPeakRssBytes?: number;
+  searchRssBytes?: number;
   /** seconds to the first answer of a freshly opened index */
   loadSeconds?: number;
   /** the mount: median µs of an ioctl call with no search (open + FS_INFO + close) */
@@ -142,6 +147,8 @@ export interface VectorsReport {
   datasets: DatasetReport[];
   notes: string[];
   seconds: number;
+  /** 1-minute load average before and after the run */
+  load?: { before?: number; after?: number };
 }
 
 /** Spawns a runner and waits; its stderr lines go to `log`. */
@@ -286,6 +293,9 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
             ...(own
               ? {
                 buildSeconds: r.buildSeconds,
+                buildCpuSeconds: r.buildCpuSeconds,
+                buildPeakRssBytes: r.buildPeakRssBytes,
+                searchRssBytes: r.searchRssBytes,
                 phases: r.phases,
                 indexBytes: r.indexBytes,
                 indexBytesNote: r.indexBytesNote,
@@ -493,6 +503,7 @@ export async function runVectorsBench(o: VectorsBenchOptions): Promise<VectorsRe
     datasets: reports,
     notes,
     seconds: (performance.now() - started) / 1000,
+    load: { before: loadBefore, after: loadAfter },
   };
 }
 

@@ -223,6 +223,7 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
 
   // ---- build: create the files, set the vectors, commit
   const stopProfile = job.profile ? await startProfile() : undefined;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const fs = Vexfs.open(image);
   const dir = fs.mkdir(ROOT_INO, "v");
@@ -270,6 +271,9 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
   fs.close();
   phases.close = (performance.now() - t) / 1000;
   const buildSeconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const buildCpuSeconds = (cu.user + cu.system) / 1e6;
+  const buildPeakRssBytes = memNow().peak;
   const profiles: Record<string, string> = {};
   if (stopProfile) {
     profiles.build = `${job.out}.build.cpuprofile`;
@@ -309,6 +313,7 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
   }
   const sweeps = await sweepAll(job, queries, rowOf, lib, "vexfs", 0, notes);
   const peak = memNow().peak;
+  const searchRssBytes = memNow().rss;
   if (job.exact) {
     const exact = engineSearcher(ro, rdir, job.k, { exact: true });
     for (let q = 0; q < Math.min(job.warmup ?? WARMUP, nq); q++) {
@@ -323,12 +328,15 @@ async function runLibrary(job: Job): Promise<RunnerResult> {
     runtime: `deno ${Deno.version.deno}`,
     version: `vexfs ${job.version ?? ""}`.trim(),
     buildSeconds,
+    buildCpuSeconds,
     phases,
     indexBytes,
     indexBytesNote,
     baseRssBytes: baseMem.rss,
     peakRssBytes: peak,
     finalPeakRssBytes: memNow().peak,
+    buildPeakRssBytes,
+    searchRssBytes,
     loadSeconds,
     defaultEf,
     sweeps,
