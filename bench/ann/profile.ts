@@ -116,7 +116,12 @@ export function summarizeProfile(p: CpuProfile, root: string, top = 15): Profile
     if (url.startsWith("wasm://")) {
       // wasm functions have no names here: charge them to the nearest JavaScript caller
       let a = parent.get(n.id);
-      while (a !== undefined && byId.get(a)!.callFrame.url.startsWith("wasm://")) a = parent.get(a);
+      // past other wasm frames and V8's nameless js-to-wasm wrappers
+      const glue = (x: number) => {
+        const f = byId.get(x)!.callFrame;
+        return f.url.startsWith("wasm://") || (!f.url && f.functionName.startsWith("js-to-wasm"));
+      };
+      while (a !== undefined && glue(a)) a = parent.get(a);
       const caller = a !== undefined ? byId.get(a)! : undefined;
       fn = caller ? `wasm called by ${label(caller)}` : "wasm";
       file = caller ? `wasm (from ${shortUrl(caller.callFrame.url, root) || "(native)"})` : "wasm";
