@@ -725,8 +725,9 @@ export class HnswGraph {
         if (r === n) break;
         i = r;
         const s = this.#st.view;
-        this.#growNodes(s[F.NODE_COUNT] + (n - i));
-        this.#growUppers(s[F.UPPER_COUNT] + MAX_LEVEL + 1);
+        const nodes = s[F.NODE_COUNT], uppers = s[F.UPPER_COUNT];
+        this.#growNodes(nodes + (n - i)); // may grow the memory: `s` is stale after it
+        this.#growUppers(uppers + MAX_LEVEL + 1);
       }
     } finally {
       sl.free();
