@@ -976,6 +976,8 @@ export class Collections {
       const g = this.#graph(l);
       this.#attach(l);
       g.optimize();
+      // A new generation, so that the graph's header on disk stops vouching for blocks about to be rewritten.
+      this.#bump(l);
       return this.indexStats(dir);
     }, "index optimize");
   }

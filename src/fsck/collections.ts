@@ -405,8 +405,7 @@ function checkGraph(ctx: FsckContext, rec: CollectionRecord, g: InodeInfo, where
     ctx.note("READ_ERROR", { where, what: "The HNSW graph", err: errText(e) });
     return;
   }
-  let problems: string[] = [];
-  let graph: HnswGraph | undefined;
+  let graph: HnswGraph;
   try {
     graph = HnswGraph.decode(file, {
       dim: rec.dim,
@@ -416,16 +415,27 @@ function checkGraph(ctx: FsckContext, rec: CollectionRecord, g: InodeInfo, where
       efConstruction: rec.hnswEfConstruction,
       collectionId: rec.id,
       blockSize: ctx.bs,
-    });
-    problems = graph.check();
+    }, { lenient: true });
+  } catch (e) {
+    // No usable header: a write of the whole file cut short (or the header block damaged).
+    ctx.ask("HNSW_INCOMPLETE", { where, detail: errText(e) });
+    return;
+  }
+  let problems: string[];
+  try {
     const m = graph.matches;
-    if (!problems.length && (m.generation !== rec.generation || m.count !== rec.count)) {
+    if (m.generation !== rec.generation || m.count !== rec.count) {
+      // Blocks may be from a write in progress when the header was not yet rewritten (FORMAT.md §8.6):
+      // nothing is wrong, the engine drops what fails and catches up.
       ctx.ask("HNSW_BEHIND", { where, graph: m.generation, store: rec.generation });
+      return;
     }
+    // The header says the graph is complete for this generation: every block must check.
+    problems = [...graph.decodeProblems, ...graph.check()];
   } catch (e) {
     problems = [errText(e)];
   } finally {
-    graph?.free();
+    graph.free();
   }
   if (problems.length && ctx.ask("HNSW_DAMAGED", { where, detail: problems.slice(0, 3).join("; ") })) {
     rec.hnswIno = 0;

@@ -368,6 +368,11 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
     "Drop the graph (the engine rebuilds it from the vectors when the collection is next used)",
     true,
   ),
+  HNSW_INCOMPLETE: d(
+    "info",
+    "The collection's HNSW graph file has no usable header ({detail}): a write of the whole graph was cut short; " +
+      "the engine rebuilds it on next use (FORMAT.md §8.6).",
+  ),
   HNSW_BEHIND: d(
     "info",
     "The collection's HNSW graph matches generation {graph} of the store, which is at {store} (a crash after a " +
