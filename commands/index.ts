@@ -69,7 +69,12 @@ Collections get an HNSW graph by default (vexfs collection create --index);
 the filesystem keeps it current with every vector set, changed, deleted or
 moved, and writes it after each commit. These commands manage it by hand.`,
   );
-  const sub = (name: string, what: string, op: (o: { m?: number; efConstruction?: number }) => IndexOp) => {
+  const sub = (
+    name: string,
+    what: string,
+    op: (o: { m?: number; efConstruction?: number }) => IndexOp,
+    ex: string[],
+  ) => {
     const cmd = defineCommand(idx, name, what)
       .argument("<target>", "image file or device (IMAGE), or a directory of a collection on a mounted VexFS")
       .argument("[dir]", "a directory of the collection inside IMAGE")
@@ -99,26 +104,33 @@ moved, and writes it after each commit. These commands manage it by hand.`,
         printStats(s);
       });
     }));
+    examples(cmd, ex);
     return cmd;
   };
   sub("build", "build the HNSW graph from the collection's vectors (a flat collection becomes an HNSW one)", (o) => ({
     op: "build",
     m: o.m,
     efConstruction: o.efConstruction,
-  }));
+  }), ["vexfs index build disk.img /docs", "vexfs index build disk.img /docs --m 32 --ef-construction 400"]);
   sub("rebuild", "build the graph again from scratch (the same as build)", (o) => ({
     op: "build",
     m: o.m,
     efConstruction: o.efConstruction,
-  }));
-  sub("drop", "drop the graph: the collection becomes flat (exact scans)", () => ({ op: "drop" }));
-  sub("optimize", "compact the graph: rebuild it without deleted or free nodes", () => ({ op: "optimize" }));
+  }), ["vexfs index rebuild disk.img /docs", "vexfs index rebuild /mnt/vexfs/docs --m 24"]);
+  sub("drop", "drop the graph: the collection becomes flat (exact scans)", () => ({ op: "drop" }), [
+    "vexfs index drop disk.img /docs",
+  ]);
+  sub("optimize", "compact the graph: rebuild it without deleted or free nodes", () => ({ op: "optimize" }), [
+    "vexfs index optimize disk.img /docs",
+    "vexfs index optimize /mnt/vexfs/docs",
+  ]);
   sub(
     "stats",
     "nodes, levels, deleted and reclaimed nodes, bytes, parameters, build time, whether it is current",
     () => ({
       op: "stats",
     }),
+    ["vexfs index stats disk.img /docs", "vexfs index stats /mnt/vexfs/docs --json"],
   );
   examples(idx, [
     "vexfs index stats disk.img /docs",
