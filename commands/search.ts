@@ -154,7 +154,7 @@ export function register(program: Command): void {
     .option("--include-self", "with --like: keep the query file in the results")
     .option(
       "--ef <n>",
-      "HNSW search breadth (higher: better recall, slower; default the collection's or max(k, 64))",
+      "HNSW search breadth (higher: better recall, slower; default the collection's or max(k, 64)); asks for the graph even where an exact scan would be chosen",
       positiveInt("--ef"),
     )
     .option("--exact", "scan every vector exactly even when the collection has an HNSW index")
@@ -265,8 +265,8 @@ export function register(program: Command): void {
     `
 A collection with an HNSW index (the default) is searched through its graph:
 approximate (--ef trades speed for recall; every score shown is exact), while
-small collections and small subtrees are scanned exactly, as is every search
-with --exact and every search of a flat collection. Paths are relative to DIR.
+small collections (unless --ef is given) and small subtrees are scanned exactly,
+as is every search with --exact and every search of a flat collection. Paths are relative to DIR.
 Scores: l2 is a distance (lower is nearer); cosine and ip are similarities
 (higher is nearer). Ties are broken by inode number.`,
   );

@@ -223,3 +223,23 @@ Deno.test("hnsw: fsck checks the graph; its repair drops a damaged one and the e
   fs.close();
   fsckClean(dev.bytes);
 });
+
+Deno.test("hnsw: a small collection is scanned exactly unless an ef is given, which asks for the graph", () => {
+  const dev = image();
+  const r = rng(11);
+  const fs = Vexfs.openDevice(dev);
+  const a = fs.mkdir(ROOT_INO, "a");
+  fs.collections.create(a, { dim: DIM, metric: "cosine", elem: "f32" });
+  for (let i = 0; i < 300; i++) fs.collections.setVector(fs.create(a, `f${i}`), vec(r));
+  const q = vec(r);
+  const auto = fs.collections.searchEx(a, q, 10);
+  assert.equal(auto.method.method, "exact");
+  assert.match(auto.method.reason ?? "", /small collection/);
+  const withEf = fs.collections.searchEx(a, q, 10, { ef: 32 });
+  assert.equal(withEf.method.method, "hnsw");
+  assert.equal(withEf.method.ef, 32);
+  const exact = fs.collections.searchEx(a, q, 10, { ef: 32, exact: true });
+  assert.equal(exact.method.method, "exact", "--exact wins over --ef");
+  assert.deepEqual(exact.hits, auto.hits);
+  fs.close();
+});

@@ -1039,7 +1039,9 @@ export class Collections {
    * `exact` search and a small subtree are scanned exactly (SIMD scan,
    * identical to a brute force). An HNSW collection is searched through its
    * graph (current with the store: caught up when it was loaded) with `ef`
-   * (default the collection's, else max(k, 64)); a subtree through a filtered
+   * (default the collection's, else max(k, 64)); without an explicit `ef`, a
+   * collection of at most {@link exactScanElements} elements is scanned
+   * instead (as fast, and exact); a subtree through a filtered
    * traversal. Graph hits are rescored from the store, so every score is
    * exact; HNSW can only miss neighbours (recall < 1), never return a wrong
    * score.
@@ -1092,7 +1094,8 @@ export class Collections {
     const hnsw = (rec.flags & COLL_INDEX_HNSW) !== 0;
     const small = subtree !== null &&
       (subtree.length <= SUBTREE_EXACT_MAX || subtree.length <= SUBTREE_EXACT_FRACTION * mem.count);
-    const tiny = mem.count * rec.dim <= this.exactScanElements;
+    // An explicit ef asks for the graph; without one, a collection this small is scanned (as fast, and exact).
+    const tiny = opts.ef === undefined && mem.count * rec.dim <= this.exactScanElements;
     if (!hnsw || opts.exact || small || tiny || mem.count <= k) {
       method = {
         method: "exact",
