@@ -5,7 +5,8 @@
  * `@sap-ux/fiori-docs-embeddings` as files with ordinary file I/O, set their
  * 384-d MiniLM embeddings and search them through the vector ioctls, show
  * `ls`/`cat`/`df` on the mount, unmount, compare with a search of the
- * unmounted image, and fsck. Every step is reported with its time.
+ * unmounted image, check the collection's HNSW index (current, recall@k
+ * through the graph), and fsck. Every step is reported with its time.
  * @module
  */
 import type { Command } from "commander";
@@ -228,20 +229,20 @@ export function register(program: Command): void {
               (x) => `VEXFS_IOC_CREATE_COLLECTION on ${DOCS_DIR}: collection ${x.id}, ${x.dim}-d ${x.metric} ${x.elem}`,
             );
             await timed(
-              "set vectors (ioctl)",
+              "set vectors (batch ioctl)",
               async () => {
-                const bar = progress("vectors", ds.docs.length, "files");
-                try {
-                  for (let i = 0; i < ds.docs.length; i++) {
-                    await ioctl.setVector(`${docsDir}/${names[i]}`, ds.docs[i].vector);
-                    bar.increment();
-                  }
-                } finally {
-                  bar.stop();
+                const items: ioctl.BatchItem[] = [];
+                for (let i = 0; i < ds.docs.length; i++) {
+                  const st = await Deno.stat(`${docsDir}/${names[i]}`);
+                  items.push({ ino: st.ino!, vector: ds.docs[i].vector });
                 }
-                return ds.docs.length;
+                return await ioctl.setVectors(docsDir, items);
               },
-              (n) => `${n} × VEXFS_IOC_SET_VECTOR (${formatBytes(bytes)} of text now carries ${n} vectors)`,
+              (n) =>
+                `${n} vectors in batches of VEXFS_IOC_SET_VECTORS (${
+                  formatBytes(bytes)
+                } of text now carries ${n} vectors)`,
+              (n) => n === ds.docs.length,
             );
 
             // what ordinary tools see
@@ -386,6 +387,52 @@ export function register(program: Command): void {
             );
             if (differ) failed = true;
 
+            // the collection's HNSW index, kept by the daemon with every vector it set
+            const graph = await timed(
+              "HNSW index of the unmounted image",
+              () => {
+                const fs = Vexfs.open(image, { readOnly: true });
+                try {
+                  const dir = fs.resolve(DOCS_DIR);
+                  const st = fs.collections.indexStats(dir);
+                  const recallAt = (ef: number) => {
+                    let hit = 0;
+                    let graphMs = 0;
+                    let exactMs = 0;
+                    for (const d of ds.docs) {
+                      let t = performance.now();
+                      const a = fs.collections.searchEx(dir, d.vector, TOP_K, { ef, paths: false });
+                      graphMs += performance.now() - t;
+                      if (a.method.method !== "hnsw") throw new Error(`ef ${ef} was answered by ${a.method.method}`);
+                      t = performance.now();
+                      const want = new Set(
+                        fs.collections.search(dir, d.vector, TOP_K, { exact: true, paths: false })
+                          .map((h) => h.ino),
+                      );
+                      exactMs += performance.now() - t;
+                      for (const h of a.hits) if (want.has(h.ino)) hit++;
+                    }
+                    return { ef, recall: hit / (TOP_K * ds.docs.length), graphUs: graphMs * 1e3 / ds.docs.length };
+                  };
+                  return { st, points: [recallAt(10), recallAt(64)] };
+                } finally {
+                  fs.close();
+                }
+              },
+              ({ st, points }) =>
+                `${st.graph?.nodes ?? 0} nodes, ${st.graph?.levels.length ?? 0} levels, ${
+                  st.current ? "current with the vectors" : "NOT current"
+                }; recall@${TOP_K} over all ${ds.docs.length} documents: ${
+                  points.map((p) => `${p.recall.toFixed(3)} at ef ${p.ef} (${p.graphUs.toFixed(0)} µs/query)`).join(
+                    ", ",
+                  )
+                }`,
+              ({ st, points }) =>
+                st.index === "hnsw" && st.current === true && st.graph?.nodes === ds.docs.length &&
+                points[1].recall >= 0.95,
+            );
+            if (!(graph.st.current && graph.points[1].recall >= 0.95)) failed = true;
+
             const report = await timed(
               "fsck",
               () => runFsck(image, true),
@@ -464,11 +511,14 @@ Steps: load the dataset (778 chunks of the SAP Fiori tools documentation with
 384-d all-MiniLM-L6-v2 embeddings), mkfs a 256 MiB image, mount it with
 'vexfs mount' (FUSE; needs root or fusermount3 and /dev/fuse), write every
 chunk as /docs/<title>.md with Deno.writeFile, make /docs a cosine/f32
-collection and set each embedding by ioctl, show ls/cat/df on the mount,
+collection (with the default HNSW index) and set the embeddings with the
+batch ioctl, show ls/cat/df on the mount,
 search by ioctl with documents' own embeddings (each must come back first
 with cosine ~1) and with the mean of two documents (both must be in the top
 ${TOP_K}), compare with an in-memory brute force, unmount, search the unmounted
-image (results must be identical), and run fsck. Exits 1 if any check fails.`,
+image (results must be identical), check that the HNSW graph the daemon kept
+is current and measure its recall@${TOP_K} over every document (≥ 0.95 at ef 64),
+and run fsck. Exits 1 if any check fails.`,
   );
   examples(cmd, ["vexfs demo", "vexfs demo --keep --image /tmp/docs.img"]);
 }
