@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR MIT) */
 /*
- * vexfs_ioctl.h - the VexFS vector ioctl ABI, version 1
+ * vexfs_ioctl.h - the VexFS vector ioctl ABI (structures of versions 1 and 2)
  *
  * Shared by the FUSE daemon (`vexfs mount`, src/ioctl/server.ts), the
  * command line (src/ioctl/client.ts), the kernel module (kernel/) and any
@@ -31,7 +31,8 @@
  *
  * Every command's structure starts with struct vexfs_ioc_hdr. On input
  * (_IOW and _IOWR commands) the caller sets magic = VEXFS_IOC_MAGIC, version =
- * VEXFS_IOC_VERSION, size = sizeof the command's structure, flags = 0, and
+ * VEXFS_IOC_VERSION (VEXFS_IOC_SEARCH2_VERSION for struct vexfs_ioc_search2),
+ * size = sizeof the command's structure, flags = 0, and
  * every byte the command does not read (reserved fields, output fields,
  * vector elements past dim) to zero; anything else fails with EINVAL.
  * On output the header is filled the same way.
@@ -48,8 +49,15 @@
 /* struct vexfs_ioc_hdr.magic: the bytes "VXIO" in little-endian order. */
 #define VEXFS_IOC_MAGIC		0x4F495856U
 
-/* struct vexfs_ioc_hdr.version of this header. */
+/* struct vexfs_ioc_hdr.version of every structure but vexfs_ioc_search2. */
 #define VEXFS_IOC_VERSION	1
+
+/*
+ * struct vexfs_ioc_hdr.version of struct vexfs_ioc_search2: the second
+ * layout of the search (a new layout gets a new command number and
+ * version 2; VEXFS_IOC_SEARCH keeps working unchanged).
+ */
+#define VEXFS_IOC_SEARCH2_VERSION	2
 
 /*
  * Largest vector dimension that fits in an ioctl. Collections may have up
@@ -98,6 +106,34 @@
 /* vexfs_ioc_set_vectors.flags */
 #define VEXFS_IOC_BATCH_CHECK	0x1	/* check every item as a real call would, set none */
 
+/* Largest vexfs_ioc_search2.ef (HNSW search breadth). */
+#define VEXFS_IOC_MAX_EF	65535
+
+/* vexfs_ioc_search2.flags */
+#define VEXFS_IOC_SEARCH2_EXACT	0x1	/* scan exactly whatever the index */
+
+/* vexfs_ioc_search2.method: how the search was answered */
+#define VEXFS_SEARCH_METHOD_EXACT	1	/* a scan of the stored vectors */
+#define VEXFS_SEARCH_METHOD_HNSW	2	/* through the HNSW graph */
+
+/* vexfs_ioc_search2.exact_reason: why an exact scan answered */
+#define VEXFS_EXACT_FLAT	1	/* the collection has no HNSW index */
+#define VEXFS_EXACT_ASKED	2	/* VEXFS_IOC_SEARCH2_EXACT */
+#define VEXFS_EXACT_SMALL	3	/* small enough that a scan is as fast (ef 0) */
+#define VEXFS_EXACT_SUBTREE	4	/* the subtree holds few of the vectors */
+#define VEXFS_EXACT_FEW		5	/* k >= the number of vectors */
+#define VEXFS_EXACT_OTHER	255	/* another reason (read unknown codes so) */
+
+/* vexfs_ioc_index.op */
+#define VEXFS_INDEX_OP_BUILD	1	/* build the HNSW graph from scratch */
+#define VEXFS_INDEX_OP_DROP	2	/* drop it: the collection becomes flat */
+#define VEXFS_INDEX_OP_OPTIMIZE	3	/* rebuild it without deleted or free nodes */
+#define VEXFS_INDEX_OP_STATS	4	/* change nothing, report */
+
+/* Entries of vexfs_ioc_index.levels and bytes of vexfs_ioc_index.note. */
+#define VEXFS_IOC_INDEX_LEVELS	32
+#define VEXFS_IOC_NOTE_MAX	128
+
 #ifdef __KERNEL__
 typedef __u32 __vexfs_f32;		/* bit pattern of an IEEE 754 binary32 */
 #else
@@ -117,6 +153,8 @@ typedef float __vexfs_f32;
 #define VEXFS_IOC_INO_PATH_SIZE			4128
 #define VEXFS_IOC_LIST_COLLECTIONS_SIZE		4128
 #define VEXFS_IOC_SET_VECTORS_SIZE		16376
+#define VEXFS_IOC_SEARCH2_SIZE			12360
+#define VEXFS_IOC_INDEX_SIZE			448
 
 /* Common header of every structure. */
 struct vexfs_ioc_hdr {
@@ -277,6 +315,75 @@ struct vexfs_ioc_set_vectors {
 	} data;			/* the rest (past the vectors) 0 */
 };
 
+/*
+ * VEXFS_IOC_SEARCH2 (hdr.version = VEXFS_IOC_SEARCH2_VERSION): the fields of
+ * struct vexfs_ioc_search at the same offsets, plus ef and flags in and
+ * method, exact_reason and ef_used out.
+ */
+struct vexfs_ioc_search2 {
+	struct vexfs_ioc_hdr hdr;
+	__u32 k;		/* in: 1..VEXFS_IOC_MAX_K */
+	__u32 dim;		/* in: query length, = the collection's dim */
+	__u64 exclude_ino;	/* in: inode to leave out, 0 for none */
+	__u32 count;		/* out: hits[0..count-1] are valid */
+	__u32 collection_id;	/* out */
+	__u64 generation;	/* out: the collection's generation */
+	__u8 metric;		/* out: VEXFS_METRIC_* (how to read scores) */
+	__u8 elem_type;		/* out: VEXFS_ELEM_* */
+	__u16 reserved0;
+	__u32 reserved1;
+	__u32 ef;		/* in: 1..VEXFS_IOC_MAX_EF, 0 = the engine's choice */
+	__u32 flags;		/* in: 0 or VEXFS_IOC_SEARCH2_EXACT */
+	__u8 method;		/* out: VEXFS_SEARCH_METHOD_* */
+	__u8 exact_reason;	/* out: VEXFS_EXACT_*, 0 for HNSW */
+	__u16 reserved2;
+	__u32 ef_used;		/* out: ef of the graph search, 0 for exact */
+	__vexfs_f32 query[VEXFS_IOC_MAX_DIM];	/* in: query[0..dim-1] */
+	struct vexfs_ioc_search_hit hits[VEXFS_IOC_MAX_K];	/* out, best first */
+};
+
+/*
+ * VEXFS_IOC_INDEX: one operation on the HNSW index of the collection that
+ * contains the directory; the index's figures after it.
+ */
+struct vexfs_ioc_index {
+	struct vexfs_ioc_hdr hdr;
+	__u32 op;		/* in: VEXFS_INDEX_OP_* */
+	__u32 m;		/* in, build: M 2..128, 0 = keep; else 0 */
+	__u32 ef_construction;	/* in, build: M..4096, 0 = keep; else 0 */
+	__u32 reserved0;
+	__u32 collection_id;	/* out */
+	__u8 index;		/* out: VEXFS_INDEX_FLAT or VEXFS_INDEX_HNSW */
+	__u8 current;		/* out: 1 the graph on disk matches the collection */
+	__u8 metric;		/* out: VEXFS_METRIC_* */
+	__u8 elem_type;		/* out: VEXFS_ELEM_* */
+	__u64 generation;	/* out: the collection's, after the operation */
+	__u64 file_bytes;	/* out: bytes of the graph file on disk */
+	__u64 bytes;		/* out: bytes of the graph file at its layout */
+	__u64 memory_bytes;	/* out: bytes of memory the graph holds */
+	__u64 build_us;		/* out: microseconds of the last full build */
+	__u64 distances;	/* out: distance computations (a counter) */
+	__u64 hops;		/* out: level-0 expansions of searches */
+	__u32 nodes;		/* out: live nodes */
+	__u32 deleted;		/* out: nodes marked deleted */
+	__u32 free;		/* out: free node ids */
+	__u32 node_count;	/* out: node ids in use or free */
+	__u32 upper_count;	/* out: upper-level records in use or free */
+	__u32 reclaimed;	/* out: node ids reused since the last build */
+	__u32 inserts_since_build;	/* out */
+	__u32 ef_search;	/* out: the collection's default ef, 0: the engine's */
+	__u16 hnsw_m;		/* out: M */
+	__u16 hnsw_m0;		/* out: M0 = 2M */
+	__u16 hnsw_ef_c;	/* out: efConstruction */
+	__u8 max_level;		/* out: the entry point's level */
+	__u8 level_count;	/* out: levels[0..level_count-1] are valid */
+	__u32 dim;		/* out: the collection's dimension */
+	__s32 entry;		/* out: entry point node, -1 when empty */
+	__u32 levels[VEXFS_IOC_INDEX_LEVELS];	/* out: live nodes by top level */
+	char note[VEXFS_IOC_NOTE_MAX];	/* out: UTF-8, NUL-terminated */
+	__u64 reserved1[6];
+};
+
 #define VEXFS_IOC_BATCH_INO(s, i)	((s)->data.ino[i])
 #define VEXFS_IOC_BATCH_VEC(s, i) \
 	(&(s)->data.f32[2 * (s)->count + (i) * (s)->dim])
@@ -311,6 +418,12 @@ struct vexfs_ioc_set_vectors {
 /* Directory: set the vectors of many files below it (by inode number). */
 #define VEXFS_IOC_SET_VECTORS \
 	_IOW(VEXFS_IOC_TYPE, 0x0A, struct vexfs_ioc_set_vectors)
+/* Directory in a collection: top-k search with ef or exactly, and how. */
+#define VEXFS_IOC_SEARCH2 \
+	_IOWR(VEXFS_IOC_TYPE, 0x0B, struct vexfs_ioc_search2)
+/* Directory in a collection: build, drop, optimize or inspect its index. */
+#define VEXFS_IOC_INDEX \
+	_IOWR(VEXFS_IOC_TYPE, 0x0C, struct vexfs_ioc_index)
 
 /* Compile-time layout checks (C11, C++11; skipped by older compilers). */
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -336,6 +449,8 @@ __VEXFS_IOC_SIZE(vexfs_ioc_search, VEXFS_IOC_SEARCH_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_ino_path, VEXFS_IOC_INO_PATH_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_list_collections, VEXFS_IOC_LIST_COLLECTIONS_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_set_vectors, VEXFS_IOC_SET_VECTORS_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_search2, VEXFS_IOC_SEARCH2_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_index, VEXFS_IOC_INDEX_SIZE);
 __VEXFS_IOC_ASSERT(sizeof(__vexfs_f32) == 4, "vector elements are 4 bytes");
 __VEXFS_IOC_ASSERT(VEXFS_IOC_SET_VECTORS_SIZE <= 16383,
 		   "restricted ioctls carry at most 16383 bytes (_IOC_SIZE)");

@@ -1,6 +1,8 @@
 /**
- * The VexFS vector ioctl ABI, version 1: the TypeScript mirror of
- * `kernel/vexfs_ioctl.h` (described in docs/IOCTL.md).
+ * The VexFS vector ioctl ABI: the TypeScript mirror of
+ * `kernel/vexfs_ioctl.h` (described in docs/IOCTL.md). Every structure has
+ * `hdr.version` 1 but {@linkcode SEARCH2}, the second layout of the search,
+ * whose is 2 ({@linkcode structVersion}).
  *
  * - Command numbers are computed with {@linkcode ioc} exactly like the
  *   `_IOC` macro of Linux `include/uapi/asm-generic/ioctl.h` (the encoding
@@ -37,7 +39,7 @@
  */
 import { defineStruct, type StructLayout } from "../struct_layout.ts";
 import { ERRNO, type ErrnoName, FsError } from "../errors.ts";
-import type { CollectionInfo, CollectionParams } from "../fs/vectors.ts";
+import type { CollectionInfo, CollectionParams, IndexStats, SearchMethod } from "../fs/vectors.ts";
 import { ELEM_CODE, ELEM_TYPES, elemSize, type ElemType, type Metric, METRIC_CODE, METRICS } from "../vector/types.ts";
 
 // ------------------------------------------------------------ _IOC encoding
@@ -109,8 +111,10 @@ export function iocSize(cmd: number): number {
 export const VEXFS_IOC_TYPE = 0xe7;
 /** `hdr.magic` of every structure: the bytes "VXIO" read as a little-endian u32. */
 export const VEXFS_IOC_MAGIC = 0x4f495856;
-/** `hdr.version` of this ABI. */
+/** `hdr.version` of every structure but {@linkcode SEARCH2}. */
 export const VEXFS_IOC_VERSION = 1;
+/** `hdr.version` of `struct vexfs_ioc_search2` ({@linkcode SEARCH2}): the search's second layout (docs/IOCTL.md §6). */
+export const VEXFS_IOC_SEARCH2_VERSION = 2;
 /** Largest vector dimension an ioctl carries (wider vectors: the `user.vexfs.vector` xattr). */
 export const VEXFS_IOC_MAX_DIM = 2048;
 /** Largest dimension of a collection (FORMAT.md §8). */
@@ -129,6 +133,38 @@ export const VEXFS_IOC_FS_RDONLY = 0x1;
 export const VEXFS_IOC_BATCH_DATA = 16344;
 /** `vexfs_ioc_set_vectors.flags`: check every item as a real call would, and set none. */
 export const VEXFS_IOC_BATCH_CHECK = 0x1;
+/** Largest `ef` of {@linkcode VEXFS_IOC_SEARCH2} (the engine's limit too). */
+export const VEXFS_IOC_MAX_EF = 65535;
+/** `vexfs_ioc_search2.flags`: scan exactly, whatever the collection's index. */
+export const VEXFS_IOC_SEARCH2_EXACT = 0x1;
+/** `vexfs_ioc_search2.method`: a scan of the stored vectors answered. */
+export const VEXFS_SEARCH_METHOD_EXACT = 1;
+/** `vexfs_ioc_search2.method`: the HNSW graph answered. */
+export const VEXFS_SEARCH_METHOD_HNSW = 2;
+/** `vexfs_ioc_search2.exact_reason`: the collection has no HNSW index. */
+export const VEXFS_EXACT_FLAT = 1;
+/** `vexfs_ioc_search2.exact_reason`: the caller asked for an exact scan ({@linkcode VEXFS_IOC_SEARCH2_EXACT}). */
+export const VEXFS_EXACT_ASKED = 2;
+/** `vexfs_ioc_search2.exact_reason`: the collection is small enough that a scan is as fast (only with ef 0). */
+export const VEXFS_EXACT_SMALL = 3;
+/** `vexfs_ioc_search2.exact_reason`: the directory's subtree holds few of the collection's vectors. */
+export const VEXFS_EXACT_SUBTREE = 4;
+/** `vexfs_ioc_search2.exact_reason`: k is at least the number of vectors. */
+export const VEXFS_EXACT_FEW = 5;
+/** `vexfs_ioc_search2.exact_reason`: another reason (a reader takes unknown codes as this one). */
+export const VEXFS_EXACT_OTHER = 255;
+/** `vexfs_ioc_index.op`: build the HNSW graph from scratch. */
+export const VEXFS_INDEX_OP_BUILD = 1;
+/** `vexfs_ioc_index.op`: drop the graph (the collection becomes flat). */
+export const VEXFS_INDEX_OP_DROP = 2;
+/** `vexfs_ioc_index.op`: rebuild the graph without deleted or free nodes. */
+export const VEXFS_INDEX_OP_OPTIMIZE = 3;
+/** `vexfs_ioc_index.op`: change nothing, report. */
+export const VEXFS_INDEX_OP_STATS = 4;
+/** Entries of `vexfs_ioc_index.levels` (the graph's levels 0..31). */
+export const VEXFS_IOC_INDEX_LEVELS = 32;
+/** Bytes of `vexfs_ioc_index.note`, including the terminating NUL. */
+export const VEXFS_IOC_NOTE_MAX = 128;
 
 /**
  * `VEXFS_IOC_BATCH_MAX(dim)`: the most items of dimension `dim` one
@@ -308,6 +344,83 @@ export const SET_VECTORS = struct("struct vexfs_ioc_set_vectors", 32 + VEXFS_IOC
   data: [32, VEXFS_IOC_BATCH_DATA],
 });
 
+/**
+ * `struct vexfs_ioc_search2` (12360 bytes, `hdr.version` 2) of
+ * {@linkcode VEXFS_IOC_SEARCH2}: the fields of {@linkcode SEARCH} at the
+ * same offsets, then `ef`, `flags`, `method`, `exact_reason`, `ef_used`.
+ */
+export const SEARCH2 = struct("struct vexfs_ioc_search2", 12360, {
+  ...embed("hdr", 0, HDR),
+  k: [16, 4],
+  dim: [20, 4],
+  exclude_ino: [24, 8],
+  count: [32, 4],
+  collection_id: [36, 4],
+  generation: [40, 8],
+  metric: [48, 1],
+  elem_type: [49, 1],
+  reserved0: [50, 2],
+  reserved1: [52, 4],
+  ef: [56, 4],
+  flags: [60, 4],
+  method: [64, 1],
+  exact_reason: [65, 1],
+  reserved2: [66, 2],
+  ef_used: [68, 4],
+  query: [72, 4 * VEXFS_IOC_MAX_DIM],
+  hits: [72 + 4 * VEXFS_IOC_MAX_DIM, SEARCH_HIT.size * VEXFS_IOC_MAX_K],
+});
+
+/** `struct vexfs_ioc_index` (448 bytes) of {@linkcode VEXFS_IOC_INDEX}: an operation in, the index's figures out. */
+export const INDEX = struct("struct vexfs_ioc_index", 448, {
+  ...embed("hdr", 0, HDR),
+  op: [16, 4],
+  m: [20, 4],
+  ef_construction: [24, 4],
+  reserved0: [28, 4],
+  collection_id: [32, 4],
+  index: [36, 1],
+  current: [37, 1],
+  metric: [38, 1],
+  elem_type: [39, 1],
+  generation: [40, 8],
+  file_bytes: [48, 8],
+  bytes: [56, 8],
+  memory_bytes: [64, 8],
+  build_us: [72, 8],
+  distances: [80, 8],
+  hops: [88, 8],
+  nodes: [96, 4],
+  deleted: [100, 4],
+  free: [104, 4],
+  node_count: [108, 4],
+  upper_count: [112, 4],
+  reclaimed: [116, 4],
+  inserts_since_build: [120, 4],
+  ef_search: [124, 4],
+  hnsw_m: [128, 2],
+  hnsw_m0: [130, 2],
+  hnsw_ef_c: [132, 2],
+  max_level: [134, 1],
+  level_count: [135, 1],
+  dim: [136, 4],
+  entry: [140, 4],
+  levels: [144, 4 * VEXFS_IOC_INDEX_LEVELS],
+  note: [272, VEXFS_IOC_NOTE_MAX],
+  reserved1: [400, 48],
+});
+
+/** Structures whose `hdr.version` is not {@linkcode VEXFS_IOC_VERSION}. */
+const STRUCT_VERSIONS = new Map<StructLayout, number>([[SEARCH2, VEXFS_IOC_SEARCH2_VERSION]]);
+
+/**
+ * The `hdr.version` a structure carries: {@linkcode VEXFS_IOC_SEARCH2_VERSION}
+ * (2) for {@linkcode SEARCH2}, {@linkcode VEXFS_IOC_VERSION} (1) for every other.
+ */
+export function structVersion(layout: StructLayout): number {
+  return STRUCT_VERSIONS.get(layout) ?? VEXFS_IOC_VERSION;
+}
+
 // ------------------------------------------------------------ commands
 
 /** `_IOR(0xE7, 1, struct vexfs_ioc_fs_info)`: any descriptor; tells whether the filesystem is VexFS. */
@@ -330,6 +443,10 @@ export const VEXFS_IOC_INO_PATH = iowr(VEXFS_IOC_TYPE, 0x08, INO_PATH.size);
 export const VEXFS_IOC_LIST_COLLECTIONS = iowr(VEXFS_IOC_TYPE, 0x09, LIST_COLLECTIONS.size);
 /** `_IOW(0xE7, 10, struct vexfs_ioc_set_vectors)`: directory; sets the vectors of files below it, by inode number. */
 export const VEXFS_IOC_SET_VECTORS = iow(VEXFS_IOC_TYPE, 0x0a, SET_VECTORS.size);
+/** `_IOWR(0xE7, 11, struct vexfs_ioc_search2)`: directory; top-k search below it with ef or exactly, saying how. */
+export const VEXFS_IOC_SEARCH2 = iowr(VEXFS_IOC_TYPE, 0x0b, SEARCH2.size);
+/** `_IOWR(0xE7, 12, struct vexfs_ioc_index)`: directory; build, drop, optimize or inspect its collection's index. */
+export const VEXFS_IOC_INDEX = iowr(VEXFS_IOC_TYPE, 0x0c, INDEX.size);
 
 /** One command: its C macro name, number and structure. */
 export interface IoctlCommand {
@@ -341,7 +458,7 @@ export interface IoctlCommand {
   readonly layout: StructLayout;
 }
 
-/** Every command of ABI version 1, in number order. */
+/** Every command, in number order. */
 export const COMMANDS: readonly IoctlCommand[] = Object.freeze([
   { name: "VEXFS_IOC_FS_INFO", cmd: VEXFS_IOC_FS_INFO, layout: FS_INFO },
   { name: "VEXFS_IOC_SET_VECTOR", cmd: VEXFS_IOC_SET_VECTOR, layout: VECTOR },
@@ -353,6 +470,8 @@ export const COMMANDS: readonly IoctlCommand[] = Object.freeze([
   { name: "VEXFS_IOC_INO_PATH", cmd: VEXFS_IOC_INO_PATH, layout: INO_PATH },
   { name: "VEXFS_IOC_LIST_COLLECTIONS", cmd: VEXFS_IOC_LIST_COLLECTIONS, layout: LIST_COLLECTIONS },
   { name: "VEXFS_IOC_SET_VECTORS", cmd: VEXFS_IOC_SET_VECTORS, layout: SET_VECTORS },
+  { name: "VEXFS_IOC_SEARCH2", cmd: VEXFS_IOC_SEARCH2, layout: SEARCH2 },
+  { name: "VEXFS_IOC_INDEX", cmd: VEXFS_IOC_INDEX, layout: INDEX },
 ]);
 
 /** Every structure of the header (for the layout test). */
@@ -369,6 +488,8 @@ export const STRUCTS: readonly StructLayout[] = Object.freeze([
   INO_PATH,
   LIST_COLLECTIONS,
   SET_VECTORS,
+  SEARCH2,
+  INDEX,
 ]);
 
 /** Integer macros of the header and their values (for the layout test). */
@@ -385,6 +506,25 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_FS_RDONLY,
   VEXFS_IOC_BATCH_DATA,
   VEXFS_IOC_BATCH_CHECK,
+  VEXFS_IOC_SEARCH2_VERSION,
+  VEXFS_IOC_MAX_EF,
+  VEXFS_IOC_SEARCH2_EXACT,
+  VEXFS_SEARCH_METHOD_EXACT,
+  VEXFS_SEARCH_METHOD_HNSW,
+  VEXFS_EXACT_FLAT,
+  VEXFS_EXACT_ASKED,
+  VEXFS_EXACT_SMALL,
+  VEXFS_EXACT_SUBTREE,
+  VEXFS_EXACT_FEW,
+  VEXFS_EXACT_OTHER,
+  VEXFS_INDEX_OP_BUILD,
+  VEXFS_INDEX_OP_DROP,
+  VEXFS_INDEX_OP_OPTIMIZE,
+  VEXFS_INDEX_OP_STATS,
+  VEXFS_IOC_INDEX_LEVELS,
+  VEXFS_IOC_NOTE_MAX,
+  VEXFS_INDEX_FLAT,
+  VEXFS_INDEX_HNSW,
   VEXFS_METRIC_L2: METRIC_CODE.l2,
   VEXFS_METRIC_COSINE: METRIC_CODE.cosine,
   VEXFS_METRIC_IP: METRIC_CODE.ip,
@@ -403,6 +543,8 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_INO_PATH_SIZE: INO_PATH.size,
   VEXFS_IOC_LIST_COLLECTIONS_SIZE: LIST_COLLECTIONS.size,
   VEXFS_IOC_SET_VECTORS_SIZE: SET_VECTORS.size,
+  VEXFS_IOC_SEARCH2_SIZE: SEARCH2.size,
+  VEXFS_IOC_INDEX_SIZE: INDEX.size,
 });
 
 // ------------------------------------------------------------ helpers
@@ -488,21 +630,23 @@ function setU16(dv: DataView, off: number, v: number, field: string): void {
 }
 
 /**
- * A zeroed structure with its header filled in (magic, version, size).
+ * A zeroed structure with its header filled in (magic, version
+ * ({@linkcode structVersion}), size).
  * @returns `layout.size` bytes
  */
 export function newStruct(layout: StructLayout): Uint8Array {
   const b = new Uint8Array(layout.size);
   const dv = view(b);
   dv.setUint32(0, VEXFS_IOC_MAGIC, true);
-  dv.setUint16(4, VEXFS_IOC_VERSION, true);
+  dv.setUint16(4, structVersion(layout), true);
   dv.setUint16(6, layout.size, true);
   return b;
 }
 
 /**
  * Checks the length and header of a structure: `b.length`, magic, version
- * and size must be those of `layout`, flags and reserved 0.
+ * ({@linkcode structVersion}) and size must be those of `layout`, flags
+ * and reserved 0.
  * @param code errno for a bad structure: `"EINVAL"` (request) or `"EIO"` (reply)
  * @throws FsError `code` naming what is wrong
  */
@@ -520,8 +664,9 @@ export function checkHeader(b: Uint8Array, layout: StructLayout, code: Code = "E
     );
   }
   const version = dv.getUint16(4, true);
-  if (version !== VEXFS_IOC_VERSION) {
-    throw new FsError(code, `${what}: hdr.version is ${version}; this filesystem speaks version ${VEXFS_IOC_VERSION}`);
+  const want = structVersion(layout);
+  if (version !== want) {
+    throw new FsError(code, `${what}: hdr.version is ${version}; this structure is version ${want}`);
   }
   const size = dv.getUint16(6, true);
   if (size !== layout.size) {
@@ -1319,6 +1464,450 @@ export function decodeSetVectors(b: Uint8Array): SetVectorsRequest {
     items.push({ ino: getU64Exact(dv, o.data + 8 * i), vector });
   }
   return { dim, items, check: (flags & VEXFS_IOC_BATCH_CHECK) !== 0 };
+}
+
+// ------------------------------------------------------------ SEARCH2
+
+/** The input of {@linkcode VEXFS_IOC_SEARCH2}: a {@linkcode SearchRequest} plus the method's knobs. */
+export interface Search2Request extends SearchRequest {
+  /**
+   * HNSW search breadth 1..65535 ({@linkcode VEXFS_IOC_MAX_EF}), or 0 for
+   * the engine's choice (the collection's `ef_search`, and an exact scan of
+   * a small collection)
+   */
+  ef: number;
+  /** scan exactly whatever the collection's index ({@linkcode VEXFS_IOC_SEARCH2_EXACT}); excludes a non-zero `ef` */
+  exact: boolean;
+}
+
+/** Why an exact scan answered a search (`vexfs_ioc_search2.exact_reason`, docs/IOCTL.md §3.11). */
+export type ExactReason = "flat" | "asked" | "small" | "subtree" | "few" | "other";
+
+/** `VEXFS_EXACT_*` code of each {@linkcode ExactReason}. */
+export const EXACT_REASON_CODE: Readonly<Record<ExactReason, number>> = Object.freeze({
+  flat: VEXFS_EXACT_FLAT,
+  asked: VEXFS_EXACT_ASKED,
+  small: VEXFS_EXACT_SMALL,
+  subtree: VEXFS_EXACT_SUBTREE,
+  few: VEXFS_EXACT_FEW,
+  other: VEXFS_EXACT_OTHER,
+});
+
+/**
+ * How the engine words each {@linkcode ExactReason} in `SearchMethod.reason`
+ * (src/fs/vectors.ts `Collections.searchEx`), so that a search on a mount
+ * prints what the same search prints on the unmounted image; a flat
+ * collection's scan has no reason there (undefined).
+ */
+export const EXACT_REASON_TEXT: Readonly<Record<ExactReason, string | undefined>> = Object.freeze({
+  flat: undefined,
+  asked: "exact search asked for",
+  small: "a small collection: an exact scan is as fast",
+  subtree: "a small subtree is scanned",
+  few: "k ≥ vectors",
+  other: "another reason (reported by a newer VexFS)",
+});
+
+/**
+ * The {@linkcode ExactReason} of an engine search answered by a scan.
+ * @param m what `Collections.searchEx` reported (`method` "exact")
+ * @param flat whether the collection has no HNSW index (the engine gives no reason then)
+ * @returns the reason; `"other"` for a wording this module does not know
+ */
+export function exactReasonOf(m: SearchMethod, flat: boolean): ExactReason {
+  if (flat) return "flat";
+  const r = m.reason ?? "";
+  if (/asked/.test(r)) return "asked";
+  if (/subtree/.test(r)) return "subtree";
+  if (/small collection/.test(r)) return "small";
+  if (/k (≥|>=) vectors/.test(r)) return "few";
+  return "other";
+}
+
+/** The output of {@linkcode VEXFS_IOC_SEARCH2}: a {@linkcode SearchReply} plus how it was answered. */
+export interface Search2Reply extends SearchReply {
+  /**
+   * the method as the engine reports it: `{method: "hnsw", ef}` (the ef
+   * used) or `{method: "exact", reason}` (reason: {@linkcode EXACT_REASON_TEXT}
+   * of `exactReason`, absent for a flat collection); `{method: "unknown"}`
+   * for a method code this module does not know
+   */
+  method: SearchMethod;
+  /** why an exact scan answered; absent for HNSW */
+  exactReason?: ExactReason;
+}
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_SEARCH2}.
+ * @throws FsError EINVAL: k out of 1..256, query length out of 1..2048,
+ *   excludeIno not a u64, ef not an integer 0..65535, `exact` with a
+ *   non-zero ef
+ */
+export function encodeSearch2(r: Search2Request): Uint8Array {
+  checkEf(r.ef, r.exact, "EINVAL");
+  const b = newStruct(SEARCH2);
+  const v1 = encodeSearch(r);
+  // the fields SEARCH2 shares with SEARCH, at the same offsets
+  b.set(v1.subarray(HDR.size, SEARCH.off.query), HDR.size);
+  const dv = view(b);
+  const o = SEARCH2.off;
+  dv.setUint32(o.ef, r.ef, true);
+  dv.setUint32(o.flags, r.exact ? VEXFS_IOC_SEARCH2_EXACT : 0, true);
+  putF32s(dv, o.query, r.query);
+  return b;
+}
+
+function checkEf(ef: number, exact: boolean, code: Code): void {
+  if (!Number.isInteger(ef) || ef < 0 || ef > VEXFS_IOC_MAX_EF) {
+    throw new FsError(code, `ef = ${ef} is out of range (1..${VEXFS_IOC_MAX_EF}, or 0 for the collection's)`);
+  }
+  if (exact && ef !== 0) {
+    throw new FsError(
+      code,
+      `ef = ${ef} with an exact scan: ef is the breadth of a graph search; give one or the other`,
+    );
+  }
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_SEARCH2}. Query
+ * values are not checked (the engine refuses NaN and infinities);
+ * `excludeIno` is exact (a bigint above 2^53 - 1).
+ * @throws FsError EINVAL: bad header (version 2 expected), k out of 1..256,
+ *   dim out of 1..2048, ef above 65535, unknown flags, EXACT with a
+ *   non-zero ef, non-zero output or reserved fields, query elements past
+ *   dim or hits
+ */
+export function decodeSearch2(b: Uint8Array): Search2Request {
+  checkHeader(b, SEARCH2);
+  const dv = view(b);
+  const o = SEARCH2.off;
+  const k = dv.getUint32(o.k, true);
+  if (k < 1 || k > VEXFS_IOC_MAX_K) {
+    throw new FsError("EINVAL", `k = ${k} is out of range (1..${VEXFS_IOC_MAX_K})`);
+  }
+  const dim = dv.getUint32(o.dim, true);
+  checkDim(dim, "dim", "EINVAL");
+  const flags = dv.getUint32(o.flags, true);
+  if (flags & ~VEXFS_IOC_SEARCH2_EXACT) {
+    throw new FsError(
+      "EINVAL",
+      `flags = 0x${flags.toString(16)}; only VEXFS_IOC_SEARCH2_EXACT (0x${
+        VEXFS_IOC_SEARCH2_EXACT.toString(16)
+      }) is defined`,
+    );
+  }
+  const exact = (flags & VEXFS_IOC_SEARCH2_EXACT) !== 0;
+  const ef = dv.getUint32(o.ef, true);
+  checkEf(ef, exact, "EINVAL");
+  checkZeroFields(
+    b,
+    SEARCH2,
+    [
+      "count",
+      "collection_id",
+      "generation",
+      "metric",
+      "elem_type",
+      "reserved0",
+      "reserved1",
+      "method",
+      "exact_reason",
+      "reserved2",
+      "ef_used",
+      "hits",
+    ],
+    "EINVAL",
+  );
+  checkZero(b, o.query + 4 * dim, 4 * (VEXFS_IOC_MAX_DIM - dim), `query past dim ${dim}`, "EINVAL");
+  return { k, query: getF32s(dv, o.query, dim), excludeIno: getU64Exact(dv, o.exclude_ino), ef, exact };
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_SEARCH2}: the request echoed,
+ * the outputs filled (`method` and `ef_used` from `out.method`,
+ * `exact_reason` from `out.exactReason`, "other" when an exact scan has none).
+ * @throws RangeError if there are more hits than `k`; FsError EIO for a
+ *   generation or hit inode that is not a u64, or an HNSW ef that is not a u32
+ */
+export function encodeSearch2Reply(r: Search2Request, out: Search2Reply): Uint8Array {
+  if (out.hits.length > r.k) throw new RangeError(`${out.hits.length} hits for k = ${r.k}`);
+  const b = encodeSearch2(r);
+  const dv = view(b);
+  const o = SEARCH2.off;
+  dv.setUint32(o.count, out.hits.length, true);
+  setU32(dv, o.collection_id, out.collectionId, "collection_id", "EIO");
+  setU64(dv, o.generation, out.generation, "generation", "EIO");
+  dv.setUint8(o.metric, METRIC_CODE[out.metric]);
+  dv.setUint8(o.elem_type, ELEM_CODE[out.elem]);
+  const m = out.method.method;
+  if (m === "hnsw") {
+    dv.setUint8(o.method, VEXFS_SEARCH_METHOD_HNSW);
+    setU32(dv, o.ef_used, out.method.ef ?? 0, "ef_used", "EIO");
+  } else if (m === "exact") {
+    dv.setUint8(o.method, VEXFS_SEARCH_METHOD_EXACT);
+    dv.setUint8(o.exact_reason, EXACT_REASON_CODE[out.exactReason ?? "other"]);
+  }
+  out.hits.forEach((h, i) => {
+    const at = o.hits + i * SEARCH_HIT.size;
+    setU64(dv, at + SEARCH_HIT.off.ino, h.ino, `hits[${i}].ino`, "EIO");
+    dv.setFloat32(at + SEARCH_HIT.off.score, h.score, true);
+  });
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_SEARCH2}. An unknown
+ * `exact_reason` reads as "other", an unknown `method` as "unknown" (a
+ * newer daemon may define more).
+ * @throws FsError EIO if `b` is not a valid reply (bad header, count > k,
+ *   a hit inode or the generation above 2^53 - 1, unknown metric or element code)
+ */
+export function decodeSearch2Reply(b: Uint8Array): Search2Reply {
+  checkHeader(b, SEARCH2, "EIO");
+  const dv = view(b);
+  const o = SEARCH2.off;
+  const count = dv.getUint32(o.count, true);
+  const k = dv.getUint32(o.k, true);
+  if (count > k || count > VEXFS_IOC_MAX_K) throw new FsError("EIO", `search reply has count ${count} for k = ${k}`);
+  const hits: IoctlHit[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = o.hits + i * SEARCH_HIT.size;
+    hits.push({
+      ino: getU64(dv, at + SEARCH_HIT.off.ino, `${SEARCH2.cName}.hits[${i}].ino`),
+      score: dv.getFloat32(at + SEARCH_HIT.off.score, true),
+    });
+  }
+  const mcode = dv.getUint8(o.method);
+  let method: SearchMethod;
+  let exactReason: ExactReason | undefined;
+  if (mcode === VEXFS_SEARCH_METHOD_HNSW) method = { method: "hnsw", ef: dv.getUint32(o.ef_used, true) };
+  else if (mcode === VEXFS_SEARCH_METHOD_EXACT) {
+    const rc = dv.getUint8(o.exact_reason);
+    exactReason = (Object.keys(EXACT_REASON_CODE) as ExactReason[]).find((x) => EXACT_REASON_CODE[x] === rc) ??
+      "other";
+    const text = EXACT_REASON_TEXT[exactReason];
+    method = { method: "exact", ...(text !== undefined ? { reason: text } : {}) };
+  } else method = { method: "unknown" };
+  return {
+    hits,
+    collectionId: dv.getUint32(o.collection_id, true),
+    generation: getU64(dv, o.generation, `${SEARCH2.cName}.generation`),
+    metric: metricOfCode(dv.getUint8(o.metric), "EIO"),
+    elem: elemOfCode(dv.getUint8(o.elem_type), "EIO"),
+    method,
+    ...(exactReason ? { exactReason } : {}),
+  };
+}
+
+// ------------------------------------------------------------ INDEX
+
+/** An operation of {@linkcode VEXFS_IOC_INDEX} (`vexfs index build|drop|optimize|stats`). */
+export type IndexOpName = "build" | "drop" | "optimize" | "stats";
+
+/** `VEXFS_INDEX_OP_*` code of each {@linkcode IndexOpName}. */
+export const INDEX_OP_CODE: Readonly<Record<IndexOpName, number>> = Object.freeze({
+  build: VEXFS_INDEX_OP_BUILD,
+  drop: VEXFS_INDEX_OP_DROP,
+  optimize: VEXFS_INDEX_OP_OPTIMIZE,
+  stats: VEXFS_INDEX_OP_STATS,
+});
+
+/** The input of {@linkcode VEXFS_IOC_INDEX}. */
+export interface IndexRequest {
+  op: IndexOpName;
+  /** build only: M, 2..128 (absent or 0: the collection's, else 16) */
+  m?: number;
+  /** build only: efConstruction, M..4096 (absent or 0: the collection's, else 200) */
+  efConstruction?: number;
+}
+
+/**
+ * The output of {@linkcode VEXFS_IOC_INDEX}: the engine's
+ * {@linkcode IndexStats} plus the collection's figures the structure carries.
+ */
+export interface IndexReply extends IndexStats {
+  collectionId: number;
+  /** the collection's generation after the operation */
+  generation: number;
+  /** the collection's default search ef (0: the engine's, max(k, 64)) */
+  efSearch: number;
+  /** the collection's dimension, metric and element type */
+  dim: number;
+  metric: Metric;
+  elem: ElemType;
+}
+
+/**
+ * Builds the request of {@linkcode VEXFS_IOC_INDEX}.
+ * @throws FsError EINVAL: m or efConstruction not a u32, or given (non-zero)
+ *   for an operation other than build
+ */
+export function encodeIndex(r: IndexRequest): Uint8Array {
+  const b = newStruct(INDEX);
+  const dv = view(b);
+  const o = INDEX.off;
+  const m = r.m ?? 0, efc = r.efConstruction ?? 0;
+  if (r.op !== "build" && (m || efc)) {
+    throw new FsError("EINVAL", `index ${r.op}: m and efConstruction only apply to build`);
+  }
+  const code = INDEX_OP_CODE[r.op];
+  if (code === undefined) throw new FsError("EINVAL", `unknown index operation ${JSON.stringify(r.op)}`);
+  dv.setUint32(o.op, code, true);
+  setU32(dv, o.m, m, "m", "EINVAL");
+  setU32(dv, o.ef_construction, efc, "ef_construction", "EINVAL");
+  return b;
+}
+
+/**
+ * Reads and checks the request of {@linkcode VEXFS_IOC_INDEX}. M and
+ * efConstruction are passed through for the engine to check (2..128, M..4096).
+ * @returns the operation; `m`/`efConstruction` only where non-zero
+ * @throws FsError EINVAL: bad header, unknown op, m or ef_construction
+ *   non-zero for an operation other than build, non-zero reserved or
+ *   output fields
+ */
+export function decodeIndex(b: Uint8Array): IndexRequest {
+  checkHeader(b, INDEX);
+  const dv = view(b);
+  const o = INDEX.off;
+  const code = dv.getUint32(o.op, true);
+  const op = (Object.keys(INDEX_OP_CODE) as IndexOpName[]).find((x) => INDEX_OP_CODE[x] === code);
+  if (!op) {
+    throw new FsError(
+      "EINVAL",
+      `unknown index op ${code} (${VEXFS_INDEX_OP_BUILD} build, ${VEXFS_INDEX_OP_DROP} drop, ` +
+        `${VEXFS_INDEX_OP_OPTIMIZE} optimize, ${VEXFS_INDEX_OP_STATS} stats)`,
+    );
+  }
+  const m = dv.getUint32(o.m, true);
+  const efc = dv.getUint32(o.ef_construction, true);
+  if (op !== "build" && (m || efc)) {
+    throw new FsError("EINVAL", `index ${op}: m = ${m}, ef_construction = ${efc}; both must be 0 except for build`);
+  }
+  checkZeroFields(b, INDEX, ["reserved0"], "EINVAL");
+  checkZero(b, o.collection_id, INDEX.size - o.collection_id, `${INDEX.cName} output fields`, "EINVAL");
+  return { op, ...(m ? { m } : {}), ...(efc ? { efConstruction: efc } : {}) };
+}
+
+/**
+ * Builds the reply of {@linkcode VEXFS_IOC_INDEX}: the request echoed, the
+ * figures filled (every graph figure 0 for a flat collection; the note cut
+ * at 127 bytes on a character boundary; the build time rounded to
+ * microseconds).
+ * @throws FsError EIO for a figure that does not fit its field (a count
+ *   that is not a u32 or u64, more than 32 levels)
+ */
+export function encodeIndexReply(r: IndexRequest, s: IndexReply): Uint8Array {
+  const b = encodeIndex(r);
+  const dv = view(b);
+  const o = INDEX.off;
+  const f = (name: string) => `${INDEX.cName}.${name}`;
+  setU32(dv, o.collection_id, s.collectionId, f("collection_id"), "EIO");
+  dv.setUint8(o.index, s.index === "hnsw" ? VEXFS_INDEX_HNSW : VEXFS_INDEX_FLAT);
+  dv.setUint8(o.current, s.current ? 1 : 0);
+  dv.setUint8(o.metric, METRIC_CODE[s.metric]);
+  dv.setUint8(o.elem_type, ELEM_CODE[s.elem]);
+  setU64(dv, o.generation, s.generation, f("generation"), "EIO");
+  setU64(dv, o.file_bytes, s.fileBytes, f("file_bytes"), "EIO");
+  setU32(dv, o.ef_search, s.efSearch, f("ef_search"), "EIO");
+  setU32(dv, o.dim, s.dim, f("dim"), "EIO");
+  let note = s.note;
+  while (enc.encode(note).length > VEXFS_IOC_NOTE_MAX - 1) note = [...note].slice(0, -1).join("");
+  b.set(enc.encode(note), o.note);
+  const g = s.graph;
+  if (s.index !== "hnsw" || !g) return b;
+  setU64(dv, o.bytes, g.bytes, f("bytes"), "EIO");
+  setU64(dv, o.memory_bytes, g.memoryBytes, f("memory_bytes"), "EIO");
+  setU64(dv, o.build_us, Math.round(g.buildMs * 1000), f("build_us"), "EIO");
+  setU64(dv, o.distances, g.distances, f("distances"), "EIO");
+  setU64(dv, o.hops, g.hops, f("hops"), "EIO");
+  setU32(dv, o.nodes, g.nodes, f("nodes"), "EIO");
+  setU32(dv, o.deleted, g.deleted, f("deleted"), "EIO");
+  setU32(dv, o.free, g.free, f("free"), "EIO");
+  setU32(dv, o.node_count, g.nodeCount, f("node_count"), "EIO");
+  setU32(dv, o.upper_count, g.upperCount, f("upper_count"), "EIO");
+  setU32(dv, o.reclaimed, g.reclaimed, f("reclaimed"), "EIO");
+  setU32(dv, o.inserts_since_build, g.insertsSinceBuild, f("inserts_since_build"), "EIO");
+  for (const [k, v] of [["hnsw_m", g.m], ["hnsw_m0", g.m0], ["hnsw_ef_c", g.efConstruction]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new FsError("EIO", `${f(k)} = ${v} is not a u16`);
+    dv.setUint16(o[k], v, true);
+  }
+  if (g.levels.length > VEXFS_IOC_INDEX_LEVELS || g.maxLevel < 0 || g.maxLevel >= VEXFS_IOC_INDEX_LEVELS) {
+    throw new FsError("EIO", `the graph has ${g.levels.length} levels (max level ${g.maxLevel}); at most 32 fit`);
+  }
+  dv.setUint8(o.max_level, g.maxLevel);
+  dv.setUint8(o.level_count, g.levels.length);
+  if (!Number.isInteger(g.entry) || g.entry < -1 || g.entry > 0x7fffffff) {
+    throw new FsError("EIO", `${f("entry")} = ${g.entry} is not an s32`);
+  }
+  dv.setInt32(o.entry, g.entry, true);
+  g.levels.forEach((n, l) => setU32(dv, o.levels + 4 * l, n, `${f("levels")}[${l}]`, "EIO"));
+  return b;
+}
+
+/**
+ * Reads the reply of {@linkcode VEXFS_IOC_INDEX}: the figures as the
+ * engine's {@linkcode IndexStats} (`graph` only for an HNSW index, `current`
+ * null for a flat one) plus the collection's.
+ * @throws FsError EIO if `b` is not a valid reply (bad header, unknown
+ *   index, metric or element code, level_count above 32, a u64 above 2^53 - 1)
+ */
+export function decodeIndexReply(b: Uint8Array): IndexReply {
+  checkHeader(b, INDEX, "EIO");
+  const dv = view(b);
+  const o = INDEX.off;
+  const f = (name: string) => `${INDEX.cName}.${name}`;
+  const index = dv.getUint8(o.index);
+  if (index !== VEXFS_INDEX_FLAT && index !== VEXFS_INDEX_HNSW) {
+    throw new FsError("EIO", `${f("index")} = ${index} (1 flat, 2 HNSW)`);
+  }
+  const metric = metricOfCode(dv.getUint8(o.metric), "EIO");
+  const elem = elemOfCode(dv.getUint8(o.elem_type), "EIO");
+  const dim = dv.getUint32(o.dim, true);
+  const noteBytes = b.subarray(o.note, o.note + VEXFS_IOC_NOTE_MAX);
+  const nul = noteBytes.indexOf(0);
+  const base = {
+    collectionId: dv.getUint32(o.collection_id, true),
+    generation: getU64(dv, o.generation, f("generation")),
+    efSearch: dv.getUint32(o.ef_search, true),
+    dim,
+    metric,
+    elem,
+    note: dec.decode(nul < 0 ? noteBytes : noteBytes.subarray(0, nul)),
+    fileBytes: getU64(dv, o.file_bytes, f("file_bytes")),
+  };
+  if (index === VEXFS_INDEX_FLAT) return { ...base, index: "flat", current: null };
+  const levelCount = dv.getUint8(o.level_count);
+  if (levelCount > VEXFS_IOC_INDEX_LEVELS) throw new FsError("EIO", `${f("level_count")} = ${levelCount}`);
+  return {
+    ...base,
+    index: "hnsw",
+    current: dv.getUint8(o.current) !== 0,
+    graph: {
+      nodes: dv.getUint32(o.nodes, true),
+      deleted: dv.getUint32(o.deleted, true),
+      free: dv.getUint32(o.free, true),
+      nodeCount: dv.getUint32(o.node_count, true),
+      upperCount: dv.getUint32(o.upper_count, true),
+      reclaimed: dv.getUint32(o.reclaimed, true),
+      levels: Array.from({ length: levelCount }, (_, l) => dv.getUint32(o.levels + 4 * l, true)),
+      maxLevel: dv.getUint8(o.max_level),
+      entry: dv.getInt32(o.entry, true),
+      bytes: getU64(dv, o.bytes, f("bytes")),
+      memoryBytes: getU64(dv, o.memory_bytes, f("memory_bytes")),
+      m: dv.getUint16(o.hnsw_m, true),
+      m0: dv.getUint16(o.hnsw_m0, true),
+      efConstruction: dv.getUint16(o.hnsw_ef_c, true),
+      dim,
+      metric,
+      elem,
+      buildMs: getU64(dv, o.build_us, f("build_us")) / 1000,
+      insertsSinceBuild: dv.getUint32(o.inserts_since_build, true),
+      distances: getU64(dv, o.distances, f("distances")),
+      hops: getU64(dv, o.hops, f("hops")),
+    },
+  };
 }
 
 // ------------------------------------------------------------ errors

@@ -24,11 +24,15 @@ import {
   decodeCreateCollectionReply,
   decodeFsInfo,
   decodeGetVectorReply,
+  decodeIndex,
+  decodeIndexReply,
   decodeInoPath,
   decodeInoPathReply,
   decodeListCollections,
   decodeListCollectionsReply,
   decodeSearch,
+  decodeSearch2,
+  decodeSearch2Reply,
   decodeSearchReply,
   decodeSetVector,
   decodeSetVectors,
@@ -37,17 +41,24 @@ import {
   encodeCreateCollectionReply,
   encodeFsInfo,
   encodeGetVectorReply,
+  encodeIndex,
+  encodeIndexReply,
   encodeInoPath,
   encodeInoPathReply,
   encodeListCollections,
   encodeListCollectionsReply,
   encodeSearch,
+  encodeSearch2,
+  encodeSearch2Reply,
   encodeSearchReply,
   encodeSetVector,
   encodeSetVectors,
   errnoFsError,
+  exactReasonOf,
   FS_INFO,
   HDR,
+  INDEX,
+  type IndexReply,
   INO_PATH,
   IOC_READ,
   IOC_SIZE_MAX,
@@ -57,16 +68,23 @@ import {
   iocSize,
   iocType,
   SEARCH,
+  SEARCH2,
+  type Search2Reply,
   STRUCTS,
+  structVersion,
   VECTOR,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_INDEX,
   VEXFS_IOC_LIST_COLLECTIONS,
   VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_MAX_DIM,
   VEXFS_IOC_SEARCH,
+  VEXFS_IOC_SEARCH2,
+  VEXFS_IOC_SEARCH2_VERSION,
   VEXFS_IOC_SET_VECTOR,
   VEXFS_IOC_TYPE,
+  VEXFS_IOC_VERSION,
 } from "./abi.ts";
 import * as client from "./client.ts";
 
@@ -119,6 +137,8 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
     VEXFS_IOC_INO_PATH: IOC_READ | IOC_WRITE,
     VEXFS_IOC_LIST_COLLECTIONS: IOC_READ | IOC_WRITE,
     VEXFS_IOC_SET_VECTORS: IOC_WRITE,
+    VEXFS_IOC_SEARCH2: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_INDEX: IOC_READ | IOC_WRITE,
   };
   assertEquals(COMMANDS.map((c) => c.name), Object.keys(dirs));
   COMMANDS.forEach((c, i) => {
@@ -132,6 +152,239 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
   assertEquals(VEXFS_IOC_FS_INFO, 0x80c0e701);
   assertEquals(VEXFS_IOC_SEARCH, 0xf038e707);
   assertEquals(VEXFS_IOC_LIST_COLLECTIONS, 0xd020e709);
+  // the numbers docs/IOCTL.md §3 lists
+  assertEquals(VEXFS_IOC_SEARCH2, 0xf048e70b);
+  assertEquals(VEXFS_IOC_INDEX, 0xc1c0e70c);
+});
+
+Deno.test("ioctl abi: SEARCH2 is SEARCH's fields at the same offsets plus its own, with hdr.version 2", () => {
+  for (const [f, at] of Object.entries(SEARCH.fields)) {
+    if (f === "query" || f === "hits") continue;
+    assertEquals(SEARCH2.fields[f as keyof typeof SEARCH2.fields], at, `${f} where SEARCH has it`);
+  }
+  assertEquals(SEARCH2.fields.query[1], SEARCH.fields.query[1]);
+  assertEquals(SEARCH2.fields.hits[1], SEARCH.fields.hits[1]);
+  assertEquals(SEARCH2.size, SEARCH.size + 16);
+  assertEquals(SEARCH2.off.hits % 8, 0, "hits (u64 ino) 8-aligned");
+  assertEquals([structVersion(SEARCH2), structVersion(SEARCH), structVersion(INDEX)], [2, 1, 1]);
+  const b = encodeSearch2({ k: 1, query: new Float32Array([1]), excludeIno: 0, ef: 0, exact: false });
+  assertEquals(new DataView(b.buffer).getUint16(4, true), VEXFS_IOC_SEARCH2_VERSION);
+  // a SEARCH2 structure that says version 1 (a caller that mixed the headers up) is refused
+  const v1 = b.slice();
+  new DataView(v1.buffer).setUint16(4, VEXFS_IOC_VERSION, true);
+  try {
+    decodeSearch2(v1);
+    throw new Error("no error");
+  } catch (e) {
+    assert(e instanceof FsError && e.code === "EINVAL", String(e));
+    assertMatch(e.message, /hdr\.version is 1; this structure is version 2/);
+  }
+});
+
+Deno.test("ioctl abi: SEARCH2 requests and replies round trip; bad ef, flags and fields are EINVAL", () => {
+  const q = new Float32Array([0.5, -1, 2]);
+  for (
+    const r of [
+      { k: 10, query: q, excludeIno: 5, ef: 0, exact: false },
+      { k: 256, query: q, excludeIno: 2n ** 60n, ef: 65535, exact: false },
+      { k: 1, query: q, excludeIno: 0, ef: 0, exact: true },
+    ]
+  ) assertEquals(decodeSearch2(encodeSearch2(r)), r);
+  const req = { k: 3, query: q, excludeIno: 0, ef: 200, exact: false };
+  const base = {
+    hits: [{ ino: 17, score: 0.5 }, { ino: 2 ** 33, score: 1.25 }],
+    collectionId: 4,
+    generation: 2 ** 40,
+    metric: "l2" as const,
+    elem: "f16" as const,
+  };
+  const replies: Search2Reply[] = [
+    { ...base, method: { method: "hnsw", ef: 200 } },
+    { ...base, method: { method: "exact" }, exactReason: "flat" },
+    { ...base, method: { method: "exact", reason: "exact search asked for" }, exactReason: "asked" },
+    {
+      ...base,
+      method: { method: "exact", reason: "a small collection: an exact scan is as fast" },
+      exactReason: "small",
+    },
+    { ...base, method: { method: "exact", reason: "a small subtree is scanned" }, exactReason: "subtree" },
+    { ...base, method: { method: "exact", reason: "k ≥ vectors" }, exactReason: "few" },
+  ];
+  for (const rep of replies) {
+    assertEquals(decodeSearch2Reply(encodeSearch2Reply(req, rep)), rep);
+    // the engine's own wording maps back to the code
+    if (rep.exactReason) {
+      assertEquals(exactReasonOf(rep.method, rep.exactReason === "flat"), rep.exactReason);
+    }
+  }
+  // unknown codes a newer daemon may send: "other" and "unknown", not an error
+  const odd = encodeSearch2Reply(req, replies[1]);
+  odd[SEARCH2.off.exact_reason] = 77;
+  assertEquals(decodeSearch2Reply(odd).exactReason, "other");
+  odd[SEARCH2.off.method] = 9;
+  assertEquals(decodeSearch2Reply(odd).method, { method: "unknown" });
+  assertEquals(exactReasonOf({ method: "exact", reason: "the moon" }, false), "other");
+  const einval = (f: () => unknown, re: RegExp) => {
+    try {
+      f();
+    } catch (e) {
+      assert(e instanceof FsError && e.code === "EINVAL", String(e));
+      assertMatch(e.message, re);
+      return;
+    }
+    throw new Error(`no error, ${re} expected`);
+  };
+  einval(() => encodeSearch2({ ...req, ef: 65536 }), /ef = 65536/);
+  einval(() => encodeSearch2({ ...req, ef: -1 }), /ef = -1/);
+  einval(() => encodeSearch2({ ...req, ef: 1.5 }), /ef = 1\.5/);
+  einval(() => encodeSearch2({ ...req, ef: 10, exact: true }), /exact/);
+  const good = encodeSearch2(req);
+  const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const with32 = (off: number, v: number) => {
+    const c = good.slice();
+    dv(c).setUint32(off, v, true);
+    return c;
+  };
+  einval(() => decodeSearch2(with32(SEARCH2.off.flags, 2)), /flags = 0x2/);
+  einval(() => decodeSearch2(with32(SEARCH2.off.flags, 0x80000001)), /flags/);
+  einval(() => decodeSearch2(with32(SEARCH2.off.ef, 65536)), /ef = 65536/);
+  einval(() => decodeSearch2(with32(SEARCH2.off.flags, 1)), /exact/); // ef 200 and EXACT
+  einval(() => decodeSearch2(with32(SEARCH2.off.k, 0)), /k = 0/);
+  for (const f of ["method", "exact_reason", "reserved2", "ef_used", "count", "reserved1"] as const) {
+    const c = good.slice();
+    c[SEARCH2.off[f]] = 1;
+    einval(() => decodeSearch2(c), new RegExp(f));
+  }
+  const past = good.slice();
+  past[SEARCH2.off.query + 4 * 3] = 1;
+  einval(() => decodeSearch2(past), /query past dim 3/);
+  einval(() => decodeSearch2(encodeSearch({ k: 1, query: q, excludeIno: 0 })), /bytes/);
+  // a reply with count > k is EIO
+  const broken = encodeSearch2Reply(req, replies[0]);
+  dv(broken).setUint32(SEARCH2.off.count, 4, true);
+  try {
+    decodeSearch2Reply(broken);
+    throw new Error("no error");
+  } catch (e) {
+    assert(e instanceof FsError && e.code === "EIO", String(e));
+  }
+});
+
+/** An HNSW index reply with every figure set (values that survive the structure exactly). */
+function hnswIndexReply(): IndexReply {
+  return {
+    index: "hnsw",
+    current: true,
+    note: "built from 3000 vectors in 812 ms",
+    fileBytes: 2 ** 35 + 4096,
+    collectionId: 7,
+    generation: 2 ** 41 + 3,
+    efSearch: 50,
+    dim: 32,
+    metric: "cosine",
+    elem: "f32",
+    graph: {
+      nodes: 2990,
+      deleted: 7,
+      free: 3,
+      nodeCount: 3000,
+      upperCount: 210,
+      reclaimed: 11,
+      levels: [2800, 170, 18, 2],
+      maxLevel: 3,
+      entry: 1234,
+      bytes: 1 << 20,
+      memoryBytes: 3 << 20,
+      m: 16,
+      m0: 32,
+      efConstruction: 200,
+      dim: 32,
+      metric: "cosine",
+      elem: "f32",
+      buildMs: 812.345,
+      insertsSinceBuild: 12,
+      distances: 2 ** 36 + 1,
+      hops: 999999,
+    },
+  };
+}
+
+Deno.test("ioctl abi: INDEX requests and replies round trip; bad ops and fields are EINVAL", () => {
+  for (
+    const r of [
+      { op: "build" as const },
+      { op: "build" as const, m: 24, efConstruction: 400 },
+      { op: "drop" as const },
+      { op: "optimize" as const },
+      { op: "stats" as const },
+    ]
+  ) assertEquals(decodeIndex(encodeIndex(r)), r);
+  // m and ef_construction of 0 read as absent (the collection's)
+  assertEquals(decodeIndex(encodeIndex({ op: "build", m: 0, efConstruction: 0 })), { op: "build" });
+  const h = hnswIndexReply();
+  assertEquals(decodeIndexReply(encodeIndexReply({ op: "stats" }, h)), h);
+  const flat: IndexReply = {
+    index: "flat",
+    current: null,
+    note: "exact scans",
+    fileBytes: 0,
+    collectionId: 2,
+    generation: 9,
+    efSearch: 0,
+    dim: 3,
+    metric: "l2",
+    elem: "i8",
+  };
+  const fb = encodeIndexReply({ op: "drop" }, flat);
+  assertEquals(decodeIndexReply(fb), flat);
+  // a flat reply leaves every graph figure 0
+  assertEquals(fb.subarray(INDEX.off.bytes, INDEX.off.ef_search).every((x) => x === 0), true);
+  assertEquals(fb.subarray(INDEX.off.hnsw_m, INDEX.off.dim).every((x) => x === 0), true);
+  // a long note is cut at a character boundary
+  const long = decodeIndexReply(encodeIndexReply({ op: "stats" }, { ...h, note: "é".repeat(100) }));
+  assertEquals(long.note, "é".repeat(63));
+  const einval = (f: () => unknown, re: RegExp) => {
+    try {
+      f();
+    } catch (e) {
+      assert(e instanceof FsError && e.code === "EINVAL", String(e));
+      assertMatch(e.message, re);
+      return;
+    }
+    throw new Error(`no error, ${re} expected`);
+  };
+  einval(() => encodeIndex({ op: "drop", m: 8 } as never), /only apply to build/);
+  einval(() => encodeIndex({ op: "build", m: -1 }), /m = -1 is not a u32/);
+  einval(() => encodeIndex({ op: "rebuild" } as never), /unknown index operation/);
+  const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (const op of [0, 5, 0xffffffff]) {
+    const b = encodeIndex({ op: "stats" });
+    dv(b).setUint32(INDEX.off.op, op, true);
+    einval(() => decodeIndex(b), new RegExp(`unknown index op ${op}`));
+  }
+  const drop = encodeIndex({ op: "drop" });
+  dv(drop).setUint32(INDEX.off.ef_construction, 5, true);
+  einval(() => decodeIndex(drop), /except for build/);
+  for (const f of ["reserved0", "collection_id", "current", "generation", "levels", "note", "reserved1"] as const) {
+    const b = encodeIndex({ op: "stats" });
+    b[INDEX.off[f]] = 1;
+    einval(() => decodeIndex(b), /must be zero/);
+  }
+  // replies a broken daemon could send are EIO
+  const bad = encodeIndexReply({ op: "stats" }, h);
+  bad[INDEX.off.index] = 3;
+  try {
+    decodeIndexReply(bad);
+    throw new Error("no error");
+  } catch (e) {
+    assert(e instanceof FsError && e.code === "EIO", String(e));
+  }
+  try {
+    encodeIndexReply({ op: "stats" }, { ...h, graph: { ...h.graph!, levels: new Array(33).fill(1) } });
+    throw new Error("no error");
+  } catch (e) {
+    assert(e instanceof FsError && e.code === "EIO", String(e));
+  }
 });
 
 Deno.test("ioctl abi: layouts are packed, aligned and the same for 32- and 64-bit callers", () => {
@@ -495,6 +748,31 @@ function probeProgram(): string {
   L.push("    VEXFS_IOC_BATCH_VEC(&s, 0)[0] = 1.5f; VEXFS_IOC_BATCH_VEC(&s, 0)[2] = -2.0f;");
   L.push("    VEXFS_IOC_BATCH_VEC(&s, 1)[1] = 0.25f; VEXFS_IOC_BATCH_VEC(&s, 1)[2] = 8.0f;");
   L.push('    dump("set_vectors", &s, sizeof s); }');
+  // SEARCH2: request and reply; hdr.version is VEXFS_IOC_SEARCH2_VERSION
+  L.push("  { static struct vexfs_ioc_search2 s; hdr(&s.hdr, sizeof s); s.hdr.version = VEXFS_IOC_SEARCH2_VERSION;");
+  L.push("    s.k = 10; s.dim = 2; s.exclude_ino = 77; s.ef = 200; s.query[0] = 0.5f; s.query[1] = -1.0f;");
+  L.push('    dump("search2", &s, sizeof s);');
+  L.push("    s.count = 2; s.collection_id = 4; s.generation = 0x100000001ULL;");
+  L.push("    s.metric = VEXFS_METRIC_L2; s.elem_type = VEXFS_ELEM_F32;");
+  L.push("    s.method = VEXFS_SEARCH_METHOD_HNSW; s.ef_used = 200;");
+  L.push("    s.hits[0].ino = 21; s.hits[0].score = 0.75f; s.hits[1].ino = 0x200000000ULL; s.hits[1].score = 3.0f;");
+  L.push('    dump("search2_reply", &s, sizeof s);');
+  L.push("    s.ef = 0; s.flags = VEXFS_IOC_SEARCH2_EXACT; s.method = VEXFS_SEARCH_METHOD_EXACT;");
+  L.push('    s.exact_reason = VEXFS_EXACT_ASKED; s.ef_used = 0; dump("search2_exact_reply", &s, sizeof s); }');
+  // INDEX: request and an HNSW reply
+  L.push("  { struct vexfs_ioc_index x; hdr(&x.hdr, sizeof x);");
+  L.push('    x.op = VEXFS_INDEX_OP_BUILD; x.m = 24; x.ef_construction = 400; dump("index", &x, sizeof x);');
+  L.push("    x.collection_id = 7; x.index = VEXFS_INDEX_HNSW; x.current = 1; x.metric = VEXFS_METRIC_COSINE;");
+  L.push("    x.elem_type = VEXFS_ELEM_F32; x.generation = 0x20000000003ULL; x.file_bytes = 0x800001000ULL;");
+  L.push("    x.bytes = 1 << 20; x.memory_bytes = 3 << 20; x.build_us = 812345; x.distances = 0x1000000001ULL;");
+  L.push("    x.hops = 999999; x.nodes = 2990; x.deleted = 7; x.free = 3; x.node_count = 3000;");
+  L.push("    x.upper_count = 210; x.reclaimed = 11; x.inserts_since_build = 12; x.ef_search = 50;");
+  L.push("    x.hnsw_m = 16; x.hnsw_m0 = 32; x.hnsw_ef_c = 200; x.max_level = 3; x.level_count = 4;");
+  L.push("    x.dim = 32; x.entry = 1234;");
+  L.push("    x.levels[0] = 2800; x.levels[1] = 170; x.levels[2] = 18; x.levels[3] = 2;");
+  L.push('    strcpy(x.note, "built from 3000 vectors in 812 ms"); dump("index_reply", &x, sizeof x); }');
+  L.push("  { struct vexfs_ioc_index x; hdr(&x.hdr, sizeof x); x.op = VEXFS_INDEX_OP_STATS; x.entry = -1;");
+  L.push('    dump("index_entry", &x, sizeof x); }');
   for (const d of [1, 3, 128, 384, 2048]) {
     L.push(`  printf("batch_max\\t%d\\t%d\\n", ${d}, (int)VEXFS_IOC_BATCH_MAX(${d}));`);
   }
@@ -622,6 +900,39 @@ Deno.test({
       for (const [d, n] of batchMaxes) assertEquals(batchMax(d), n, `VEXFS_IOC_BATCH_MAX(${d})`);
       assertEquals(batchMaxes.size, 5);
       assertEquals(CREATE_COLLECTION.off.info, 32);
+      // SEARCH2 and INDEX filled in C equal the TypeScript encoders
+      const s2req = { k: 10, query: new Float32Array([0.5, -1]), excludeIno: 77, ef: 200, exact: false };
+      assertEquals(hex(encodeSearch2(s2req)), hex(dumps.get("search2")!), "SEARCH2 request");
+      const s2rep: Search2Reply = {
+        hits: [{ ino: 21, score: 0.75 }, { ino: 2 ** 33, score: 3 }],
+        collectionId: 4,
+        generation: 2 ** 32 + 1,
+        metric: "l2",
+        elem: "f32",
+        method: { method: "hnsw", ef: 200 },
+      };
+      assertEquals(hex(encodeSearch2Reply(s2req, s2rep)), hex(dumps.get("search2_reply")!), "SEARCH2 reply");
+      assertEquals(decodeSearch2Reply(dumps.get("search2_reply")!), s2rep);
+      const s2exact = { ...s2req, ef: 0, exact: true };
+      const s2erep: Search2Reply = {
+        ...s2rep,
+        method: { method: "exact", reason: "exact search asked for" },
+        exactReason: "asked",
+      };
+      assertEquals(hex(encodeSearch2Reply(s2exact, s2erep)), hex(dumps.get("search2_exact_reply")!), "exact reply");
+      assertEquals(decodeSearch2Reply(dumps.get("search2_exact_reply")!), s2erep);
+      assertEquals(decodeSearch2(dumps.get("search2")!), s2req);
+      const ireq = { op: "build" as const, m: 24, efConstruction: 400 };
+      assertEquals(hex(encodeIndex(ireq)), hex(dumps.get("index")!), "INDEX request");
+      assertEquals(decodeIndex(dumps.get("index")!), ireq);
+      const h = hnswIndexReply();
+      assertEquals(hex(encodeIndexReply(ireq, h)), hex(dumps.get("index_reply")!), "INDEX reply");
+      assertEquals(decodeIndexReply(dumps.get("index_reply")!), h);
+      assertEquals(
+        new DataView(dumps.get("index_entry")!.buffer).getInt32(INDEX.off.entry, true),
+        -1,
+        "entry is signed",
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
