@@ -64,15 +64,7 @@ import { decodeXattrBlock, encodeXattrBlock } from "../format/xattr.ts";
 import { dirHash } from "../format/hash.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import {
-  firstEndingAfter,
-  insertExtent,
-  mappedEnd,
-  markUnwritten,
-  markWritten,
-  punch,
-  segments,
-} from "./extentmap.ts";
+import { firstEndingAfter, insertExtent, mappedEnd, markUnwritten, markWritten, punch, segments } from "./extentmap.ts";
 import {
   type DirBlocks,
   dirEntryCount,
@@ -80,10 +72,10 @@ import {
   dirInit,
   dirInsert,
   dirIterate,
+  DIRL_MAGIC,
   dirLookup,
   dirRemove,
   dirReplace,
-  DIRL_MAGIC,
   DIRX_MAGIC,
 } from "./htree.ts";
 import { Collections } from "./vectors.ts";
@@ -218,6 +210,12 @@ export function nameBytes(name: Name): Uint8Array {
 /**
  * An open VexFS filesystem. See the module documentation.
  */
+/**
+ * A checkpoint of the HNSW graphs that is not forced waits this many times
+ * the previous one's duration after it (FORMAT.md §8.6 "Writing").
+ */
+const GRAPH_CHECKPOINT_RATIO = 9;
+
 export class Vexfs {
   readonly dev: BlockDevice;
   readonly sb: Superblock;
@@ -794,7 +792,9 @@ export class Vexfs {
     for (const b of tree) this.#checkInUse(n.ino, b, 1);
     n.exts = exts;
     n.treeBlocks = tree;
-    n.treeLevels = this.#canonical(exts.length, root.depth, shape) ? shape.map((l) => l.map((x) => x.block)) : undefined;
+    n.treeLevels = this.#canonical(exts.length, root.depth, shape)
+      ? shape.map((l) => l.map((x) => x.block))
+      : undefined;
     return exts;
   }
 
@@ -1018,7 +1018,10 @@ export class Vexfs {
       const treeNeed = Math.max(0, this.treeBlocksFor(exts.length + 1) - (n.treeBlocks?.length ?? 0));
       if (extra > 0 && extra + treeNeed + 1 <= this.blockMap.available) {
         const r = this.balloc(goalFor(end), extra);
-        low = Math.min(low, insertExtent(exts, { logical: end, physical: r.start, length: r.length, flags: EXT_UNWRITTEN }));
+        low = Math.min(
+          low,
+          insertExtent(exts, { logical: end, physical: r.start, length: r.length, flags: EXT_UNWRITTEN }),
+        );
         added.push({ lblk: end, count: r.length });
         n.d.blocks += r.length;
       }
@@ -2268,6 +2271,8 @@ export class Vexfs {
       const est = this.#txnEstimate();
       if (j.cost(est, this.#revokes.length) >= j.softLimit || this.cache.dirtyCount > this.cache.capacity / 2) {
         this.#commit();
+        // A long offline import commits only here: its graphs are written when due, not only at close.
+        this.#checkpointGraphs(false);
       }
     } else if (this.cache.dirtyCount > this.cache.capacity / 2) this.#commit();
     if (this.#inodes.size > 50000) {
@@ -2402,16 +2407,30 @@ export class Vexfs {
     this.#checkpointGraphs(false);
   }
 
-  /** After a commit: the collections write their changed HNSW graphs (FORMAT.md §8.6 "Writing"). */
+  /**
+   * After a commit: the collections write their changed HNSW graphs
+   * (FORMAT.md §8.6 "Writing"). Unless `force`d (at close), a checkpoint
+   * waits until {@link GRAPH_CHECKPOINT_RATIO} times the last one's duration
+   * has passed since it ended, so that writing a large graph again and again
+   * costs a bulk import at most about a tenth of its time; what a crash
+   * leaves to catch up is the vectors set since.
+   */
   #checkpointGraphs(force: boolean): void {
     if (this.#checkpointing) return;
+    const now = performance.now();
+    if (!force && now < this.#graphsDue) return;
     this.#checkpointing = true;
     try {
       this.collections.checkpoint(force);
     } finally {
       this.#checkpointing = false;
+      const end = performance.now();
+      this.#graphsDue = end + GRAPH_CHECKPOINT_RATIO * (end - now);
     }
   }
+
+  /** performance.now() before which a checkpoint of the graphs is not due (see {@link #checkpointGraphs}) */
+  #graphsDue = 0;
 
   /** set while {@link writeUnjournaled} writes: internal-file data goes to the device, not the journal */
   #unjournaled = false;

@@ -886,6 +886,11 @@ export class Collections {
         }
         const plan = g.dirtyBlocks();
         if (plan.rewrite) fs.truncate(l.rec.hnswIno, 0);
+        // Block 0 (the header) is allocated now, zeroed, so that the commit below holds it in the file's
+        // extents: written first after that commit, it could otherwise get a block the log never records.
+        if (plan.rewrite || fs.iget(l.rec.hnswIno).d.size < bs) {
+          fs.writeUnjournaled(l.rec.hnswIno, 0, new Uint8Array(bs));
+        }
         for (const b of plan.blocks) fs.writeUnjournaled(l.rec.hnswIno, b.block * bs, b.data);
         if (fs.iget(l.rec.hnswIno).d.size < plan.fileBlocks * bs) fs.truncate(l.rec.hnswIno, plan.fileBlocks * bs);
       }
