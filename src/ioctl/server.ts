@@ -22,7 +22,11 @@
  * (it must be a regular file below the descriptor's directory, which the
  * caller may search down to it and whose file it may write) with the
  * caller's ids the mount passes in ({@linkcode IoctlCaller}); every item
- * is checked before any is set (docs/IOCTL.md §3.10).
+ * is checked before any is set (docs/IOCTL.md §3.10). `INDEX` changes the
+ * collection for build, drop and optimize only: those are refused on a
+ * read-only filesystem (`EROFS`) and need the caller to be allowed to write
+ * the collection's root directory, which it checks with the same ids
+ * (docs/IOCTL.md §3.12).
  * @module
  */
 import { FsError } from "../errors.ts";
@@ -49,37 +53,48 @@ import {
   decodeCreateCollection,
   decodeDelVector,
   decodeGetVector,
+  decodeIndex,
   decodeInoPath,
   decodeListCollections,
   decodeSearch,
+  decodeSearch2,
   decodeSetVector,
   decodeSetVectors,
   encodeCollectionInfoReply,
   encodeCreateCollectionReply,
   encodeFsInfo,
   encodeGetVectorReply,
+  encodeIndexReply,
   encodeInoPathReply,
   encodeListCollectionsReply,
+  encodeSearch2Reply,
   encodeSearchReply,
   ENOTTY,
   errnoFsError,
+  exactReasonOf,
+  INDEX,
+  type IndexReply,
+  type IndexRequest,
   IOC_READ,
   IOC_WRITE,
   iocDir,
   iocSize,
   type StructLayout,
   VECTOR_XATTR,
+  VEXFS_INDEX_OP_STATS,
   VEXFS_IOC_COLLECTION_INFO,
   VEXFS_IOC_CREATE_COLLECTION,
   VEXFS_IOC_DEL_VECTOR,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_INDEX,
   VEXFS_IOC_INO_PATH,
   VEXFS_IOC_LIST_COLLECTIONS,
   VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_MAX_DIM,
   VEXFS_IOC_MAX_K,
   VEXFS_IOC_SEARCH,
+  VEXFS_IOC_SEARCH2,
   VEXFS_IOC_SET_VECTOR,
   VEXFS_IOC_SET_VECTORS,
 } from "./abi.ts";
@@ -103,8 +118,12 @@ interface Handler {
   name: string;
   layout: StructLayout;
   target: Target;
-  /** changes the filesystem (refused with EROFS when read-only) */
-  writes: boolean;
+  /**
+   * changes the filesystem (refused with EROFS when read-only); a function
+   * of the request (its header already checked) for a command that changes
+   * it for some requests only
+   */
+  writes: boolean | ((inData: Uint8Array) => boolean);
   /** the mount checks that the caller may write the descriptor's file (the command checks its own items otherwise) */
   writesDescriptor: boolean;
   run(fs: Vexfs, ino: number, inData: Uint8Array, caller?: IoctlCaller): Uint8Array;
@@ -193,6 +212,76 @@ function search(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
 }
 
 /**
+ * `VEXFS_IOC_SEARCH2` (docs/IOCTL.md §3.11): the engine's `searchEx` with
+ * the request's `ef` (0: the engine's choice) and exact flag, and how it
+ * answered.
+ */
+function search2(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  const req = decodeSearch2(inData);
+  const exclude = typeof req.excludeIno === "number" && req.excludeIno ? new Set([req.excludeIno]) : undefined;
+  const r = fs.collections.searchEx(ino, req.query, req.k, {
+    exclude,
+    paths: false,
+    ...(req.ef ? { ef: req.ef } : {}),
+    exact: req.exact,
+  });
+  const info = fs.collections.get(fs.collections.collectionOfDir(ino));
+  return encodeSearch2Reply(req, {
+    hits: r.hits.map((h) => ({ ino: h.ino, score: h.score })),
+    collectionId: info.id,
+    generation: info.generation,
+    metric: info.metric,
+    elem: info.elem,
+    method: r.method,
+    ...(r.method.method === "exact" ? { exactReason: exactReasonOf(r.method, info.index !== "hnsw") } : {}),
+  });
+}
+
+/** Whether an `INDEX` request changes the collection: every op but stats (an unknown op too, refused later). */
+function indexWrites(inData: Uint8Array): boolean {
+  return new DataView(inData.buffer, inData.byteOffset, inData.byteLength).getUint32(INDEX.off.op, true) !==
+    VEXFS_INDEX_OP_STATS;
+}
+
+/**
+ * `VEXFS_IOC_INDEX` (docs/IOCTL.md §3.12): checks the request, that the
+ * directory is in a collection (`ENOENT`) and, for a change, that the
+ * caller may write the collection's root directory (`EACCES`; a call
+ * without caller ids is trusted: the mount always passes them), then runs
+ * the operation on the engine and reports the index.
+ */
+function index(fs: Vexfs, dir: number, inData: Uint8Array, caller?: IoctlCaller): Uint8Array {
+  const req: IndexRequest = decodeIndex(inData);
+  const id = fs.collections.collectionOfDir(dir);
+  if (!id) throw new FsError("ENOENT", `directory inode ${dir} is not inside a vector collection`);
+  const c = fs.collections;
+  if (req.op !== "stats" && caller) {
+    const root = c.get(id).rootIno;
+    if (!permits(caller, fs.iget(root).d, 2)) {
+      throw new FsError(
+        "EACCES",
+        `index ${req.op}: uid ${caller.uid} may not write the collection's root directory (inode ${root})`,
+      );
+    }
+  }
+  if (req.op === "build") c.buildIndex(dir, { m: req.m, efConstruction: req.efConstruction });
+  else if (req.op === "drop") c.dropIndex(dir);
+  else if (req.op === "optimize") c.optimizeIndex(dir);
+  const stats = c.indexStats(dir);
+  const info = c.get(id);
+  const reply: IndexReply = {
+    ...stats,
+    collectionId: id,
+    generation: info.generation,
+    efSearch: info.efSearch ?? 0,
+    dim: info.dim,
+    metric: info.metric,
+    elem: info.elem,
+  };
+  return encodeIndexReply(req, reply);
+}
+
+/**
  * The name bytes of `target` relative to directory `dir` (which is an
  * ancestor of it), walking parent pointers like `Vexfs.pathOf` does but
  * keeping names as bytes. Only used when a name is not valid UTF-8.
@@ -277,9 +366,9 @@ function listCollections(fs: Vexfs, _ino: number, inData: Uint8Array): Uint8Arra
 function handler(
   cmd: number,
   target: Target,
-  writes: boolean,
+  writes: Handler["writes"],
   run: Handler["run"],
-  writesDescriptor = writes,
+  writesDescriptor = writes === true,
 ): [number, Handler] {
   const c = COMMANDS.find((x) => x.cmd === cmd)!;
   return [cmd, { name: c.name, layout: c.layout, target, writes, writesDescriptor, run }];
@@ -441,6 +530,8 @@ const HANDLERS = new Map<number, Handler>([
   handler(VEXFS_IOC_INO_PATH, "dir", false, inoPath),
   handler(VEXFS_IOC_LIST_COLLECTIONS, "any", false, listCollections),
   handler(VEXFS_IOC_SET_VECTORS, "dir", true, setVectors, false),
+  handler(VEXFS_IOC_SEARCH2, "dir", false, search2),
+  handler(VEXFS_IOC_INDEX, "dir", indexWrites, index, false),
 ]);
 
 function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
@@ -458,13 +549,14 @@ function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
 }
 
 /**
- * Whether command `cmd` changes the filesystem (`SET_VECTOR`,
- * `DEL_VECTOR`, `CREATE_COLLECTION`, `SET_VECTORS`): the mount arms its
- * commit timer after these.
+ * Whether command `cmd` may change the filesystem (`SET_VECTOR`,
+ * `DEL_VECTOR`, `CREATE_COLLECTION`, `SET_VECTORS`, and `INDEX`, which
+ * changes it for build, drop and optimize): the mount arms its commit timer
+ * after these.
  * @returns false for read-only and unknown commands
  */
 export function ioctlChangesFs(cmd: number): boolean {
-  return HANDLERS.get(cmd >>> 0)?.writes ?? false;
+  return Boolean(HANDLERS.get(cmd >>> 0)?.writes ?? false);
 }
 
 /**
@@ -494,14 +586,17 @@ export function ioctlWritesDescriptor(cmd: number): boolean {
  * @returns exactly `outSize` bytes: the command's structure, or nothing
  * @throws FsError, changing nothing: `ENOTTY` (unknown command), `EINVAL`
  *   (sizes, header, fields, engine refusals such as a dimension mismatch,
- *   NaN/infinity, directory not in a collection for SET_VECTOR/SEARCH),
+ *   NaN/infinity, directory not in a collection for SET_VECTOR/SEARCH/SEARCH2,
+ *   bad ef or flags of SEARCH2, bad op, M or efConstruction of INDEX),
  *   `EISDIR`/`ENOTDIR` (wrong descriptor type), `EROFS`, `ENODATA` (no
  *   vector; COLLECTION_INFO outside any collection), `EOVERFLOW`
  *   (GET_VECTOR of a vector wider than 2048), `ENOENT`/`ENAMETOOLONG`
- *   (INO_PATH, SET_VECTORS), `EACCES`, `EPERM` (SET_VECTORS without a
- *   caller), `ENOSPC`, `EUCLEAN` (corruption found)
+ *   (INO_PATH, SET_VECTORS; INDEX outside any collection), `EACCES`
+ *   (SET_VECTORS, INDEX), `EPERM` (SET_VECTORS without a caller),
+ *   `ENOSPC`, `EUCLEAN` (corruption found)
  * @param caller who calls (from the FUSE request): `SET_VECTORS` checks each
- *   item's permissions with it and is refused (`EPERM`) without it
+ *   item's permissions with it and is refused (`EPERM`) without it; `INDEX`
+ *   checks a change's permission with it (and trusts a call without it)
  */
 export function handleIoctl(
   fs: Vexfs,
@@ -528,7 +623,8 @@ export function handleIoctl(
   }
   if (wantIn) checkHeader(inData, h.layout);
   checkTarget(fs, ino, h);
-  if (h.writes && fs.readOnly) throw new FsError("EROFS", `${h.name}: the filesystem is read-only`);
+  const writes = typeof h.writes === "function" ? h.writes(inData) : h.writes;
+  if (writes && fs.readOnly) throw new FsError("EROFS", `${h.name}: the filesystem is read-only`);
   const out = h.run(fs, ino, inData, caller);
   if (out.length !== outSize) throw new Error(`${h.name} produced ${out.length} bytes, ${outSize} expected`);
   return out;

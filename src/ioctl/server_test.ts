@@ -14,17 +14,24 @@ import {
   decodeCreateCollectionReply,
   decodeFsInfo,
   decodeGetVectorReply,
+  decodeIndexReply,
   decodeInoPathReply,
   decodeListCollectionsReply,
+  decodeSearch2Reply,
   decodeSearchReply,
   encodeCollectionInfo,
   encodeCreateCollection,
   encodeDelVector,
   encodeGetVector,
+  encodeIndex,
   encodeInoPath,
   encodeListCollections,
   encodeSearch,
+  encodeSearch2,
   encodeSetVector,
+  INDEX,
+  type IndexReply,
+  type IndexRequest,
   INO_PATH,
   IOC_READ,
   iocDir,
@@ -32,21 +39,26 @@ import {
   iowr,
   LIST_COLLECTIONS,
   SEARCH,
+  SEARCH2,
+  type Search2Reply,
   VECTOR,
   VEXFS_IOC_COLLECTION_INFO,
   VEXFS_IOC_CREATE_COLLECTION,
   VEXFS_IOC_DEL_VECTOR,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_INDEX,
   VEXFS_IOC_INO_PATH,
   VEXFS_IOC_LIST_COLLECTIONS,
   VEXFS_IOC_LIST_MAX,
   VEXFS_IOC_MAGIC,
   VEXFS_IOC_SEARCH,
+  VEXFS_IOC_SEARCH2,
   VEXFS_IOC_SET_VECTOR,
   VEXFS_IOC_TYPE,
 } from "./abi.ts";
-import { handleIoctl, ioctlChangesFs } from "./server.ts";
+import { handleIoctl, type IoctlCaller, ioctlChangesFs, ioctlWritesDescriptor } from "./server.ts";
+import { rng } from "../test_random.ts";
 
 /** Calls handleIoctl with the output size the kernel would ask for. */
 function call(fs: Vexfs, ino: number, cmd: number, inData: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -195,6 +207,7 @@ Deno.test("ioctl server: ioctlChangesFs names the commands that need write permi
     VEXFS_IOC_SEARCH,
     VEXFS_IOC_INO_PATH,
     VEXFS_IOC_LIST_COLLECTIONS,
+    VEXFS_IOC_SEARCH2,
   ];
   for (const c of writes) assertEquals(ioctlChangesFs(c), true);
   for (const c of [...reads, 0, 0xc0085601]) assertEquals(ioctlChangesFs(c), false);
@@ -206,7 +219,9 @@ Deno.test("ioctl server: unknown commands are ENOTTY", () => {
   try {
     const cmds = [
       0,
-      iowr(VEXFS_IOC_TYPE, 0x0a, 16), // next free VexFS number
+      iowr(VEXFS_IOC_TYPE, 0x0d, 16), // next free VexFS number
+      iowr(VEXFS_IOC_TYPE, 0x0a, 16), // SET_VECTORS' number with another size and direction
+      iowr(VEXFS_IOC_TYPE, 0x0b, SEARCH.size), // SEARCH2's number with SEARCH's structure
       iowr(VEXFS_IOC_TYPE, 0x09, 16), // LIST_COLLECTIONS' number with another size
       iowr(VEXFS_IOC_TYPE, 0x03, 16), // GET_VECTOR's number with another size
       0xc0085601, // _IOWR('V', 1, 8 bytes)
@@ -244,12 +259,14 @@ Deno.test("ioctl server: sizes and headers are checked before anything else", ()
       [w.c, VEXFS_IOC_SEARCH, encodeSearch({ k: 2, query: f32([1, 0, 0]), excludeIno: 0 })],
       [w.c, VEXFS_IOC_INO_PATH, encodeInoPath(w.a)],
       [w.o, VEXFS_IOC_LIST_COLLECTIONS, encodeListCollections()],
+      [w.c, VEXFS_IOC_SEARCH2, encodeSearch2({ k: 2, query: f32([1, 0, 0]), excludeIno: 0, ef: 0, exact: false })],
+      [w.c, VEXFS_IOC_INDEX, encodeIndex({ op: "stats" })],
     ];
     for (const [ino, cmd, req] of requests) {
       const out = iocDir(cmd) & IOC_READ ? req.length : 0;
       const bad: [string, Uint8Array][] = [
         ["magic", poke(req, 0, 0x57)],
-        ["version", poke(req, 4, 2)],
+        ["version", poke(req, 4, req[4] === 2 ? 1 : 2)], // SEARCH2 is version 2, every other 1
         ["size", poke(req, 6, req[6] ^ 8)],
         ["flags", poke(req, 8, 1)],
         ["reserved", poke(req, 15, 1)],
@@ -791,6 +808,299 @@ Deno.test("ioctl server: a read-only filesystem answers queries and refuses chan
     // the vector store is still intact
     assertEquals(fs.collections.getVector(w.s1), f32([0.9, 0.1, 0]));
     assertEquals(fs.collections.owners(1).length, 3);
+  } finally {
+    fs.close();
+    assertFsckClean(w.img);
+    Deno.removeSync(w.img);
+  }
+});
+
+// ------------------------------------------------------------ SEARCH2 and INDEX
+
+interface HnswWorld {
+  img: string;
+  fs: Vexfs;
+  /** /v: 32-d l2 HNSW collection, 2700 files in /v and 300 in /v/sub */
+  v: number;
+  sub: number;
+  /** inode and vector of every file of /v */
+  items: { ino: number; vector: Float32Array }[];
+  /** /flat: 4-d flat collection with 3 files */
+  flat: number;
+  /** /few: 4-d HNSW collection with 5 files */
+  few: number;
+  /** /out: no collection, with file o */
+  out: number;
+  o: number;
+  all: number[];
+}
+
+/** 3,000 random 32-d vectors in an HNSW collection, and small flat and HNSW ones (see {@linkcode HnswWorld}). */
+function hnswWorld(): HnswWorld {
+  const img = tmpImage(128 << 20);
+  const fs = Vexfs.open(img);
+  const r = rng(2024);
+  const v = fs.mkdir(ROOT_INO, "v");
+  fs.collections.create(v, { dim: 32, metric: "l2", elem: "f32", index: "hnsw", m: 16, efConstruction: 100 });
+  const sub = fs.mkdir(v, "sub");
+  const items: { ino: number; vector: Float32Array }[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const ino = fs.create(i < 2700 ? v : sub, `f${i}`);
+    items.push({ ino, vector: Float32Array.from({ length: 32 }, () => r() * 2 - 1) });
+  }
+  fs.collections.setVectors(items);
+  const flat = fs.mkdir(ROOT_INO, "flat");
+  fs.collections.create(flat, { dim: 4, metric: "l2", elem: "f32", index: "flat" });
+  const few = fs.mkdir(ROOT_INO, "few");
+  fs.collections.create(few, { dim: 4, metric: "l2", elem: "f32", index: "hnsw" });
+  for (let i = 0; i < 5; i++) {
+    fs.collections.setVector(fs.create(flat, `a${i}`), f32([i, 0, 0, 0]));
+    fs.collections.setVector(fs.create(few, `b${i}`), f32([0, i, 0, 0]));
+  }
+  const out = fs.mkdir(ROOT_INO, "out");
+  const o = fs.create(out, "o");
+  fs.sync();
+  return { img, fs, v, sub, items, flat, few, out, o, all: [ROOT_INO, v, sub, flat, few, out, o] };
+}
+
+function doneHnsw(w: HnswWorld): void {
+  w.fs.close();
+  assertFsckClean(w.img);
+  Deno.removeSync(w.img);
+}
+
+/** Exact top-k by squared L2 (f64), ties by inode: an independent brute force. */
+function bruteL2(items: { ino: number; vector: Float32Array }[], q: Float32Array, k: number): number[] {
+  return items.map(({ ino, vector }) => {
+    let d = 0;
+    for (let i = 0; i < q.length; i++) d += (q[i] - vector[i]) ** 2;
+    return { ino, d };
+  }).sort((a, b) => a.d - b.d || a.ino - b.ino).slice(0, k).map((x) => x.ino);
+}
+
+function s2(
+  fs: Vexfs,
+  dir: number,
+  query: Float32Array,
+  k: number,
+  o: { ef?: number; exact?: boolean; excludeIno?: number } = {},
+): Search2Reply {
+  const req = { k, query, excludeIno: o.excludeIno ?? 0, ef: o.ef ?? 0, exact: o.exact ?? false };
+  const raw = call(fs, dir, VEXFS_IOC_SEARCH2, encodeSearch2(req));
+  // the inputs come back unchanged
+  const sent = encodeSearch2(req);
+  assertEquals(raw.subarray(0, 32), sent.subarray(0, 32));
+  assertEquals(raw.subarray(SEARCH2.off.ef, SEARCH2.off.method), sent.subarray(SEARCH2.off.ef, SEARCH2.off.method));
+  return decodeSearch2Reply(raw);
+}
+
+Deno.test("ioctl server: SEARCH2 answers as the engine's searchEx, with ef through the graph and exact as brute force", () => {
+  const w = hnswWorld();
+  const { fs } = w;
+  try {
+    const r = rng(7);
+    const gen = fs.collections.get(1).generation;
+    let found = 0, wanted = 0;
+    for (let t = 0; t < 30; t++) {
+      const q = Float32Array.from({ length: 32 }, () => r() * 2 - 1);
+      const truth = bruteL2(w.items, q, 10);
+      // EXACT: a brute force, whatever the index
+      const ex = s2(fs, w.v, q, 10, { exact: true });
+      assertEquals(ex.hits.map((h) => h.ino), truth, `exact query ${t}`);
+      assertEquals(ex.method, { method: "exact", reason: "exact search asked for" });
+      assertEquals(ex.exactReason, "asked");
+      assertEquals([ex.collectionId, ex.generation, ex.metric, ex.elem], [1, gen, "l2", "f32"]);
+      // an ef: the graph, even though the collection is small enough to scan; the engine's own answer
+      const hn = s2(fs, w.v, q, 10, { ef: 200 });
+      assertEquals(hn.method, { method: "hnsw", ef: 200 });
+      assertEquals(hn.exactReason, undefined);
+      const eng = fs.collections.searchEx(w.v, q, 10, { ef: 200, paths: false });
+      assertEquals(hn.hits.map((h) => h.ino), eng.hits.map((h) => h.ino));
+      hn.hits.forEach((h, i) => assertEquals(h.score, Math.fround(eng.hits[i].score)));
+      found += hn.hits.filter((h) => truth.includes(h.ino)).length;
+      wanted += truth.length;
+      // ef 0: the engine's choice, an exact scan of a collection this small
+      const dflt = s2(fs, w.v, q, 10);
+      assertEquals(dflt.exactReason, "small");
+      assertEquals(dflt.method, { method: "exact", reason: "a small collection: an exact scan is as fast" });
+      assertEquals(dflt.hits.map((h) => h.ino), truth);
+    }
+    assert(found / wanted >= 0.95, `recall@10 at ef 200: ${found / wanted}`);
+    const q = f32(new Array(32).fill(0.1));
+    // ef below k is raised to k
+    assertEquals(s2(fs, w.v, q, 50, { ef: 10 }).method, { method: "hnsw", ef: 50 });
+    // a subtree of 300 of 3000 vectors is scanned, ef or not
+    const sub = s2(fs, w.sub, q, 10, { ef: 300 });
+    assertEquals(sub.exactReason, "subtree");
+    const subItems = w.items.slice(2700);
+    assertEquals(sub.hits.map((h) => h.ino), bruteL2(subItems, q, 10));
+    // exclude
+    const first = bruteL2(w.items, q, 1)[0];
+    assert(!s2(fs, w.v, q, 5, { ef: 100, excludeIno: first }).hits.some((h) => h.ino === first));
+    // a flat collection: exact, reason "flat" (the engine gives none)
+    const fl = s2(fs, w.flat, f32([0.9, 0, 0, 0]), 2, { ef: 100 });
+    assertEquals([fl.method, fl.exactReason], [{ method: "exact" }, "flat"]);
+    assertEquals(fl.hits.map((h) => h.ino), [fs.lookup(w.flat, "a1"), fs.lookup(w.flat, "a0")]);
+    assert(Math.abs(fl.hits[0].score - 0.1) < 1e-6 && Math.abs(fl.hits[1].score - 0.9) < 1e-6, "flat scores");
+    // k at least the vectors: exact
+    const fw = s2(fs, w.few, f32([0, 2, 0, 0]), 10, { ef: 100 });
+    assertEquals([fw.method.method, fw.exactReason, fw.hits.length], ["exact", "few", 5]);
+    // SEARCH (v1) answers as SEARCH2 with ef 0
+    const v1 = decodeSearchReply(call(fs, w.v, VEXFS_IOC_SEARCH, encodeSearch({ k: 10, query: q, excludeIno: 0 })));
+    assertEquals(v1.hits, s2(fs, w.v, q, 10).hits);
+  } finally {
+    doneHnsw(w);
+  }
+});
+
+Deno.test("ioctl server: SEARCH2 refusals change nothing", () => {
+  const w = hnswWorld();
+  const { fs, all } = w;
+  try {
+    const q = f32(new Array(32).fill(0));
+    const good = encodeSearch2({ k: 3, query: q, excludeIno: 0, ef: 0, exact: false });
+    const set32 = (off: number, v: number) => {
+      const b = good.slice();
+      new DataView(b.buffer).setUint32(off, v, true);
+      return b;
+    };
+    const run = (ino: number, b: Uint8Array) => () => handleIoctl(fs, ino, VEXFS_IOC_SEARCH2, b, SEARCH2.size);
+    refused(fs, all, "EINVAL", run(w.v, set32(SEARCH2.off.flags, 2)), /flags = 0x2/);
+    refused(fs, all, "EINVAL", run(w.v, set32(SEARCH2.off.ef, 65536)), /ef = 65536/);
+    const both = set32(SEARCH2.off.ef, 50);
+    new DataView(both.buffer).setUint32(SEARCH2.off.flags, 1, true);
+    refused(fs, all, "EINVAL", run(w.v, both), /exact/);
+    refused(fs, all, "EINVAL", run(w.v, poke(good, SEARCH2.off.ef_used, 1)), /ef_used/);
+    refused(fs, all, "EINVAL", run(w.v, poke(good, 4, 1)), /hdr\.version is 1/);
+    // the engine's checks: dimension, NaN, not in a collection
+    const wrongDim = encodeSearch2({ k: 3, query: f32([1, 2, 3]), excludeIno: 0, ef: 0, exact: false });
+    refused(fs, all, "EINVAL", run(w.v, wrongDim), /dimension 32/);
+    const nan = encodeSearch2({ k: 3, query: f32(new Array(32).fill(NaN)), excludeIno: 0, ef: 50, exact: false });
+    refused(fs, all, "EINVAL", run(w.v, nan), /finite/);
+    refused(fs, all, "EINVAL", run(w.out, good), /not inside a vector collection/);
+    refused(fs, all, "ENOTDIR", run(w.o, good));
+    refused(fs, all, "EINVAL", () => handleIoctl(fs, w.v, VEXFS_IOC_SEARCH2, good, SEARCH.size));
+  } finally {
+    doneHnsw(w);
+  }
+});
+
+function idx(fs: Vexfs, dir: number, req: IndexRequest, caller?: IoctlCaller): IndexReply {
+  const raw = handleIoctl(fs, dir, VEXFS_IOC_INDEX, encodeIndex(req), INDEX.size, caller);
+  assertEquals(raw.subarray(0, 32), encodeIndex(req).subarray(0, 32), "the request echoed");
+  return decodeIndexReply(raw);
+}
+
+Deno.test("ioctl server: INDEX stats, drop, build and optimize; search follows the index", () => {
+  const w = hnswWorld();
+  const { fs } = w;
+  try {
+    const q = f32(new Array(32).fill(0.2));
+    const st = idx(fs, w.sub, { op: "stats" }); // any directory of the collection
+    const eng = fs.collections.indexStats(w.v);
+    assertEquals(st.index, "hnsw");
+    assertEquals(st.graph!.nodes, 3000);
+    assertEquals([st.graph!.m, st.graph!.m0, st.graph!.efConstruction], [16, 32, 100]);
+    assertEquals(st.graph!.levels, eng.graph!.levels);
+    assertEquals(st.graph!.levels.reduce((a, b) => a + b, 0), 3000);
+    assertEquals([st.graph!.maxLevel, st.graph!.entry, st.graph!.bytes], [
+      eng.graph!.maxLevel,
+      eng.graph!.entry,
+      eng.graph!.bytes,
+    ]);
+    assertEquals([st.collectionId, st.dim, st.metric, st.elem, st.efSearch], [1, 32, "l2", "f32", 0]);
+    assertEquals(st.generation, fs.collections.get(1).generation);
+    assertEquals([st.current, st.fileBytes], [eng.current, eng.fileBytes]);
+    // drop: flat; searches scan
+    const gen0 = st.generation;
+    const dropped = idx(fs, w.v, { op: "drop" });
+    assertEquals([dropped.index, dropped.current, dropped.graph, dropped.fileBytes], ["flat", null, undefined, 0]);
+    assert(dropped.generation > gen0, "drop makes a new generation");
+    assertEquals(fs.collections.get(1).index, "flat");
+    const ex = s2(fs, w.v, q, 10, { ef: 100 });
+    assertEquals([ex.method.method, ex.exactReason], ["exact", "flat"]);
+    assertEquals(ex.hits.map((h) => h.ino), bruteL2(w.items, q, 10));
+    // optimize needs a graph
+    refused(fs, w.all, "EINVAL", () => idx(fs, w.v, { op: "optimize" }), /no HNSW index/);
+    // build with new parameters: HNSW again
+    const built = idx(fs, w.v, { op: "build", m: 8, efConstruction: 64 });
+    assertEquals(built.index, "hnsw");
+    assertEquals([built.graph!.m, built.graph!.efConstruction, built.graph!.nodes], [8, 64, 3000]);
+    assertEquals(built.current, false, "the new graph is written after the next commit");
+    assertMatch(built.note, /built from 3000 vectors/);
+    assert(built.graph!.buildMs > 0);
+    assertEquals([fs.collections.get(1).m, fs.collections.get(1).efConstruction], [8, 64]);
+    assertEquals(s2(fs, w.v, q, 10, { ef: 100 }).method, { method: "hnsw", ef: 100 });
+    // build without parameters keeps the collection's
+    const again = idx(fs, w.v, { op: "build" });
+    assertEquals([again.graph!.m, again.graph!.efConstruction], [8, 64]);
+    // delete some vectors, then optimize compacts the graph
+    for (const it of w.items.slice(0, 100)) fs.collections.deleteVector(it.ino);
+    const opt = idx(fs, w.v, { op: "optimize" });
+    assertEquals([opt.graph!.nodes, opt.graph!.deleted, opt.graph!.free], [2900, 0, 0]);
+    // a commit writes the graph: then it is current
+    fs.sync();
+    assertEquals(idx(fs, w.v, { op: "stats" }).current, true);
+    // the flat collection: stats says so; the engine's figures
+    const fl = idx(fs, w.flat, { op: "stats" });
+    assertEquals([fl.index, fl.current, fl.graph, fl.collectionId, fl.dim], ["flat", null, undefined, 2, 4]);
+  } finally {
+    doneHnsw(w);
+  }
+});
+
+Deno.test("ioctl server: INDEX refusals change nothing: ENOENT, EINVAL, EACCES, ENOTDIR", () => {
+  const w = hnswWorld();
+  const { fs, all } = w;
+  try {
+    const run = (ino: number, b: Uint8Array, caller?: IoctlCaller) => () =>
+      handleIoctl(fs, ino, VEXFS_IOC_INDEX, b, INDEX.size, caller);
+    refused(fs, all, "ENOENT", run(w.out, encodeIndex({ op: "stats" })), /not inside a vector collection/);
+    refused(fs, all, "ENOENT", run(ROOT_INO, encodeIndex({ op: "build" })));
+    refused(fs, all, "ENOTDIR", run(w.o, encodeIndex({ op: "stats" })));
+    refused(fs, all, "EINVAL", run(w.v, encodeIndex({ op: "build", m: 1 })), /M 1/);
+    refused(fs, all, "EINVAL", run(w.v, encodeIndex({ op: "build", m: 129 })), /M 129/);
+    refused(fs, all, "EINVAL", run(w.v, encodeIndex({ op: "build", m: 32, efConstruction: 16 })), /efConstruction/);
+    refused(fs, all, "EINVAL", run(w.v, encodeIndex({ op: "build", efConstruction: 5000 })), /efConstruction/);
+    const badOp = encodeIndex({ op: "stats" });
+    new DataView(badOp.buffer).setUint32(INDEX.off.op, 9, true);
+    refused(fs, all, "EINVAL", run(w.v, badOp), /unknown index op 9/);
+    refused(fs, all, "EINVAL", run(w.v, poke(encodeIndex({ op: "stats" }), INDEX.off.note, 65)), /must be zero/);
+    refused(fs, all, "EINVAL", run(w.flat, encodeIndex({ op: "optimize" })), /no HNSW index/);
+    // a caller who may not write the collection's root may look, not change
+    const nobody = { uid: 65534, gid: 65534 };
+    for (const op of ["build", "drop", "optimize"] as const) {
+      refused(fs, all, "EACCES", run(w.v, encodeIndex({ op }), nobody), /may not write the collection's root/);
+    }
+    assertEquals(idx(fs, w.sub, { op: "stats" }, nobody).index, "hnsw");
+    // ... unless the root's mode lets them
+    fs.setattr(w.few, { mode: 0o40777 });
+    assertEquals(idx(fs, w.few, { op: "drop" }, nobody).index, "flat");
+    // INDEX may change the filesystem (the mount arms its commit timer), but checks its caller itself
+    assertEquals(ioctlChangesFs(VEXFS_IOC_INDEX), true);
+    assertEquals(ioctlWritesDescriptor(VEXFS_IOC_INDEX), false);
+    assertEquals([ioctlChangesFs(VEXFS_IOC_SEARCH2), ioctlWritesDescriptor(VEXFS_IOC_SEARCH2)], [false, false]);
+  } finally {
+    doneHnsw(w);
+  }
+});
+
+Deno.test("ioctl server: a read-only filesystem answers INDEX stats and SEARCH2, refuses index changes with EROFS", () => {
+  const w = hnswWorld();
+  w.fs.close();
+  const fs = Vexfs.open(w.img, { readOnly: true });
+  try {
+    const st = idx(fs, w.v, { op: "stats" });
+    assertEquals([st.index, st.current, st.graph!.nodes], ["hnsw", true, 3000]);
+    assertEquals(s2(fs, w.v, f32(new Array(32).fill(0)), 3, { ef: 64 }).method, { method: "hnsw", ef: 64 });
+    for (const op of ["build", "drop", "optimize"] as const) {
+      refused(fs, w.all, "EROFS", () => idx(fs, w.v, { op }), /read-only/);
+    }
+    // EROFS comes before the fields are looked at (docs/IOCTL.md §1)
+    const badOp = encodeIndex({ op: "stats" });
+    new DataView(badOp.buffer).setUint32(INDEX.off.op, 9, true);
+    refused(fs, w.all, "EROFS", () => handleIoctl(fs, w.v, VEXFS_IOC_INDEX, badOp, INDEX.size));
+    assertEquals(fs.collections.get(1).index, "hnsw");
   } finally {
     fs.close();
     assertFsckClean(w.img);
