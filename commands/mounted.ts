@@ -183,34 +183,57 @@ export class MountedBackend implements FsBackend {
     return await ioctl.deleteVector(path);
   }
 
+  /**
+   * Top-k search through `VEXFS_IOC_SEARCH2` (docs/IOCTL.md §3.11) with
+   * `opts.ef` and `opts.exact`, reporting how the daemon answered (HNSW
+   * with its ef, or an exact scan and why); against a daemon older than
+   * SEARCH2 it falls back to `VEXFS_IOC_SEARCH` when neither is given
+   * (method "unknown").
+   * @param dir host directory on the mount (the collection root or below it)
+   * @param k 1..256 through an ioctl
+   * @returns hits with paths relative to `dir`, scores rounded to f32
+   * @throws CliError (not a directory, more than one file to exclude);
+   *   FsError EINVAL (k, ef, dimension, NaN, not in a collection), ENOTTY
+   *   (a daemon older than SEARCH2 with ef or exact), ENOENT
+   */
   async searchEx(
     dir: string,
     query: Float32Array,
     k: number,
     opts: SearchFlags = {},
   ): Promise<{ hits: SearchHit[]; method: SearchMethod }> {
-    if (opts.ef !== undefined || opts.exact) {
-      throw new CliError("--ef and --exact on a mount need the daemon's SEARCH version 2 (coming); search the image");
-    }
-    return { hits: await this.search(dir, query, k, opts), method: { method: "unknown" } };
+    await this.#kind(dir, "dir");
+    const ex = opts.exclude ?? [];
+    if (ex.length > 1) throw new CliError("a search on a mount can leave out at most one file");
+    const excludeIno = ex.length ? (await Deno.stat(ex[0])).ino ?? undefined : undefined;
+    const r = await ioctl.searchExWithPaths(dir, query, k, { excludeIno, ef: opts.ef, exact: opts.exact });
+    return {
+      hits: r.hits.map((h) => ({ ...h, path: h.path.startsWith("/") ? relative(dir, h.path) : h.path })),
+      method: r.method,
+    };
   }
 
-  index(_dir: string, _op: IndexOp): Promise<IndexStats> {
-    throw new CliError("vexfs index on a mount needs VEXFS_IOC_INDEX (coming); run it on the unmounted image");
+  /**
+   * `vexfs index build|drop|optimize|stats` through `VEXFS_IOC_INDEX`
+   * (docs/IOCTL.md §3.12) on the collection containing host directory `dir`.
+   * @returns the index's figures after the operation
+   * @throws CliError (not a directory); FsError ENOENT (not in a
+   *   collection), EINVAL (M, efConstruction; optimize of a flat
+   *   collection), EACCES, EROFS, ENOSPC, ENOTTY (a daemon older than INDEX)
+   */
+  async index(dir: string, op: IndexOp): Promise<IndexStats> {
+    await this.#kind(dir, "dir");
+    return await ioctl.index(dir, op);
   }
 
+  /** {@link searchEx} without the method: what `FsBackend.search` asks. */
   async search(
     dir: string,
     query: Float32Array,
     k: number,
     opts: SearchFlags = {},
   ): Promise<SearchHit[]> {
-    await this.#kind(dir, "dir");
-    const ex = opts.exclude ?? [];
-    if (ex.length > 1) throw new CliError("a search on a mount can leave out at most one file");
-    const excludeIno = ex.length ? (await Deno.stat(ex[0])).ino ?? undefined : undefined;
-    const hits = await ioctl.searchWithPaths(dir, query, k, { excludeIno });
-    return hits.map((h) => ({ ...h, path: h.path.startsWith("/") ? relative(dir, h.path) : h.path }));
+    return (await this.searchEx(dir, query, k, opts)).hits;
   }
 
   close(): void {}

@@ -39,7 +39,7 @@
 import { dirname, resolve } from "node:path";
 import { ERRNO, FsError } from "../errors.ts";
 import { O_CLOEXEC, O_RDONLY } from "../device/libc.ts";
-import type { CollectionInfo, CollectionParams, SearchHit } from "../fs/vectors.ts";
+import type { CollectionInfo, CollectionParams, SearchHit, SearchMethod } from "../fs/vectors.ts";
 import type { ElemType, Metric } from "../vector/types.ts";
 import {
   type BatchItem,
@@ -48,23 +48,30 @@ import {
   decodeCreateCollectionReply,
   decodeFsInfo,
   decodeGetVectorReply,
+  decodeIndexReply,
   decodeInoPathReply,
   decodeListCollectionsReply,
+  decodeSearch2Reply,
   decodeSearchReply,
   encodeCollectionInfo,
   encodeCreateCollection,
   encodeDelVector,
   encodeGetVector,
+  encodeIndex,
   encodeInoPath,
   encodeListCollections,
   encodeSearch,
+  encodeSearch2,
   encodeSetVector,
   encodeSetVectors,
   ENOTTY,
   errnoFsError,
   type FsInfo,
+  type IndexReply,
+  type IndexRequest,
   iocSize,
   type IoctlHit,
+  type Search2Reply,
   type StoredVector,
   type U64,
   VECTOR_XATTR,
@@ -73,11 +80,14 @@ import {
   VEXFS_IOC_DEL_VECTOR,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_INDEX,
   VEXFS_IOC_INO_PATH,
   VEXFS_IOC_LIST_COLLECTIONS,
   VEXFS_IOC_MAX_DIM,
+  VEXFS_IOC_MAX_EF,
   VEXFS_IOC_MAX_K,
   VEXFS_IOC_SEARCH,
+  VEXFS_IOC_SEARCH2,
   VEXFS_IOC_SET_VECTOR,
   VEXFS_IOC_SET_VECTORS,
   VEXFS_MAX_DIM,
@@ -89,9 +99,13 @@ export type {
   CollectionParams,
   ElemType,
   FsInfo,
+  IndexReply,
+  IndexRequest,
   IoctlHit,
   Metric,
+  Search2Reply,
   SearchHit,
+  SearchMethod,
   StoredVector,
 };
 
@@ -739,6 +753,207 @@ export async function searchWithPaths(
       if (path !== null) out.push({ ino: h.ino, score: h.score, path });
     }
     return out;
+  });
+}
+
+// ------------------------------------------------------------ SEARCH2 and INDEX
+
+/** Options of {@linkcode search2} and {@linkcode searchExWithPaths}. */
+export interface IoctlSearch2Options extends IoctlSearchOptions {
+  /**
+   * HNSW search breadth, 1..65535: search the graph with it even where the
+   * collection is small enough to scan; absent (or 0): the collection's
+   * `ef_search`, and the engine's choice of method
+   */
+  ef?: number;
+  /** scan every vector exactly whatever the collection's index (excludes `ef`) */
+  exact?: boolean;
+}
+
+/** What {@linkcode searchExWithPaths} returns: hits shaped as the engine's, and how they were found. */
+export interface SearchExResult {
+  /** best first, with paths relative to the directory */
+  hits: SearchHit[];
+  /** the engine's method (`"unknown"` from a daemon older than `SEARCH2`, which cannot say) */
+  method: SearchMethod;
+}
+
+function checkSearch2Args(query: Float32Array, k: number, opts: IoctlSearch2Options): void {
+  checkSearchArgs(query, k);
+  const ef = opts.ef ?? 0;
+  if (!Number.isInteger(ef) || ef < 0 || ef > VEXFS_IOC_MAX_EF) {
+    throw new FsError("EINVAL", `ef = ${opts.ef} is out of range (1..${VEXFS_IOC_MAX_EF})`);
+  }
+  if (opts.exact && ef) {
+    throw new FsError("EINVAL", "ef and an exact scan contradict each other (ef is the breadth of a graph search)");
+  }
+}
+
+/** Whether the filesystem of `fd` is VexFS (it answers FS_INFO): an ENOTTY then means "a daemon older than this command". */
+async function isVexfs(fd: number): Promise<boolean> {
+  return (await ioctl(fd, VEXFS_IOC_FS_INFO, new Uint8Array(iocSize(VEXFS_IOC_FS_INFO)))) >= 0;
+}
+
+/** The error of a refused `SEARCH2`; ENOTTY from a VexFS daemon older than it is `null` (the caller may fall back). */
+async function search2Error(
+  fd: number,
+  dir: string,
+  query: Float32Array,
+  errno: number,
+): Promise<FsError | null> {
+  if (errno === ENOTTY && (await isVexfs(fd))) return null;
+  const common = commonError(errno, dir, "search");
+  if (common) return common;
+  if (errno === ERRNO.ENOTDIR) {
+    return errnoFsError(errno, `${dir} is not a directory; search a directory (the collection root or one below it)`);
+  }
+  if (errno === ERRNO.EINVAL) return errnoFsError(errno, await explainVector(fd, dir, query, "query"));
+  return generic(errno, dir, "search");
+}
+
+function olderThanSearch2(dir: string): FsError {
+  return errnoFsError(
+    ENOTTY,
+    `${dir}: the VexFS serving this mount is older than VEXFS_IOC_SEARCH2, so it cannot search with --ef or ` +
+      `--exact; remount it with this vexfs, or search the unmounted image`,
+  );
+}
+
+/**
+ * Top-k search of the files below directory `dir` with a chosen method
+ * ({@linkcode VEXFS_IOC_SEARCH2}, docs/IOCTL.md §3.11), saying how it was
+ * answered.
+ * @param dir the collection root or any directory below it (only that subtree is searched)
+ * @param query Float32Array of length dim of the collection (≤ 2048), finite
+ * @param k 1..256
+ * @returns hits (inode numbers, best first, scores rounded to f32), the
+ *   collection's id, generation, metric and element type, the method (HNSW
+ *   with the ef used, or an exact scan and why)
+ * @throws FsError EINVAL (k, length, ef out of 1..65535, ef with exact,
+ *   NaN, not in a collection: the message says which), ENOTDIR, ENOTTY (not
+ *   VexFS, or a daemon older than SEARCH2: the message says which), ENOENT
+ */
+export async function search2(
+  dir: string,
+  query: Float32Array,
+  k: number,
+  opts: IoctlSearch2Options = {},
+): Promise<Search2Reply> {
+  checkSearch2Args(query, k, opts);
+  return await withFd(dir, async (fd) => {
+    const buf = encodeSearch2({
+      k,
+      query,
+      excludeIno: opts.excludeIno ?? 0,
+      ef: opts.ef ?? 0,
+      exact: opts.exact ?? false,
+    });
+    const r = await ioctl(fd, VEXFS_IOC_SEARCH2, buf);
+    if (r >= 0) return decodeSearch2Reply(buf);
+    throw (await search2Error(fd, dir, query, -r)) ?? olderThanSearch2(dir);
+  });
+}
+
+/**
+ * {@linkcode search2} plus {@linkcode inoPath} for every hit, on one open
+ * descriptor: the engine's `Collections.searchEx` through the mount. A
+ * daemon older than `SEARCH2` is asked with `SEARCH` instead when neither
+ * `ef` nor `exact` is given (the method is then `"unknown"`). A hit deleted
+ * between the search and its naming is left out.
+ * @returns hits, best first, with paths relative to `dir`, and the method
+ * @throws FsError as {@linkcode search2} and {@linkcode inoPath}
+ */
+export async function searchExWithPaths(
+  dir: string,
+  query: Float32Array,
+  k: number,
+  opts: IoctlSearch2Options = {},
+): Promise<SearchExResult> {
+  checkSearch2Args(query, k, opts);
+  return await withFd(dir, async (fd) => {
+    const buf = encodeSearch2({
+      k,
+      query,
+      excludeIno: opts.excludeIno ?? 0,
+      ef: opts.ef ?? 0,
+      exact: opts.exact ?? false,
+    });
+    const r = await ioctl(fd, VEXFS_IOC_SEARCH2, buf);
+    let found: IoctlHit[];
+    let method: SearchMethod;
+    if (r >= 0) {
+      const reply = decodeSearch2Reply(buf);
+      found = reply.hits;
+      method = reply.method;
+    } else {
+      const err = await search2Error(fd, dir, query, -r);
+      if (err) throw err;
+      if (opts.ef || opts.exact) throw olderThanSearch2(dir);
+      found = await searchFd(fd, dir, query, k, opts);
+      method = { method: "unknown" };
+    }
+    const hits: SearchHit[] = [];
+    for (const h of found) {
+      const path = await inoPathFd(fd, dir, h.ino);
+      if (path !== null) hits.push({ ino: h.ino, score: h.score, path });
+    }
+    return { hits, method };
+  });
+}
+
+/**
+ * One operation on the HNSW index of the collection that contains
+ * directory `dir` ({@linkcode VEXFS_IOC_INDEX}, docs/IOCTL.md §3.12):
+ * build it (from scratch, with M and efConstruction), drop it, optimize it,
+ * or only report it.
+ * @param req the operation; `m` (2..128) and `efConstruction` (M..4096)
+ *   for build only, absent: the collection's (else 16 and 200)
+ * @returns the index's figures after the operation (the engine's
+ *   `IndexStats` plus the collection's id, generation, ef_search, dim,
+ *   metric and element type)
+ * @throws FsError ENOENT (`dir` is not inside a collection, or does not
+ *   exist), EINVAL (M or efConstruction out of range, optimize of a flat
+ *   collection: the message says which), EACCES (may not write the
+ *   collection's root), EROFS (a change on a read-only mount), ENOSPC,
+ *   ENOTDIR, ENOTTY (not VexFS, or a daemon older than INDEX: the message
+ *   says which)
+ */
+export async function index(dir: string, req: IndexRequest): Promise<IndexReply> {
+  const what = req.op === "stats" ? "read the index figures" : `${req.op} the index`;
+  const buf = encodeIndex(req);
+  return await withFd(dir, async (fd) => {
+    const r = await ioctl(fd, VEXFS_IOC_INDEX, buf);
+    if (r >= 0) return decodeIndexReply(buf);
+    const e = -r;
+    if (e === ENOTTY && (await isVexfs(fd))) {
+      throw errnoFsError(
+        e,
+        `${dir}: the VexFS serving this mount is older than VEXFS_IOC_INDEX; remount it with this vexfs, or run ` +
+          `'vexfs index ${req.op}' on the unmounted image`,
+      );
+    }
+    const common = commonError(e, dir, what);
+    if (common) throw common;
+    if (e === ERRNO.ENOENT) throw errnoFsError(e, notInCollection(dir));
+    if (e === ERRNO.ENOTDIR) {
+      throw errnoFsError(e, `${dir} is not a directory; give the collection root or a directory below it`);
+    }
+    if (e === ERRNO.EINVAL) {
+      const info = await infoFor(fd);
+      if (req.op === "optimize" && info && info.index !== "hnsw") {
+        throw errnoFsError(
+          e,
+          `the collection at ${await rootName(dir, info)} has no HNSW index to optimize; build one`,
+        );
+      }
+      if (req.op === "build") {
+        const m = req.m || info?.m || 16;
+        const efc = req.efConstruction || info?.efConstruction || 200;
+        if (m < 2 || m > 128) throw errnoFsError(e, `M = ${m} is out of range (2..128)`);
+        if (efc < m || efc > 4096) throw errnoFsError(e, `efConstruction = ${efc} is out of range (M = ${m}..4096)`);
+      }
+    }
+    throw generic(e, dir, what);
   });
 }
 
