@@ -277,5 +277,6 @@ Scores: l2 is a distance (lower is nearer); cosine and ip are similarities
     "vexfs search disk.img /docs -k 10 --ef 200 --like /docs/intro.md   # more recall",
     "vexfs search --json disk.img /mnist -k 10 --queries test.fvecs > results.jsonl",
     "vexfs search /mnt/vexfs/docs --top-k 10 --like intro.md    # on a mounted VexFS (ioctl; k <= 256)",
+    "vexfs search /mnt/vexfs/docs -k 10 --ef 200 --json --like intro.md   # --ef and --exact work on a mount too",
   ]);
 }

@@ -1070,6 +1070,10 @@ Deno.test("ioctl client: a path that is not on VexFS", async () => {
         () => client.getVector(file),
         () => client.setVector(file, new Float32Array([1, 2])),
         () => client.search(dir, new Float32Array([1]), 1),
+        () => client.search2(dir, new Float32Array([1]), 1, { ef: 10 }),
+        () => client.searchExWithPaths(dir, new Float32Array([1]), 1),
+        () => client.index(dir, { op: "stats" }),
+        () => client.index(dir, { op: "build", m: 8 }),
       ]
     ) {
       try {
@@ -1093,6 +1097,9 @@ Deno.test("ioctl client: a path that is not on VexFS", async () => {
       const [f, re] of [
         [() => client.setVector(file, new Float32Array(2049)), /user\.vexfs\.vector/],
         [() => client.search(dir, new Float32Array([1]), 0), /k = 0/],
+        [() => client.search2(dir, new Float32Array([1]), 1, { ef: 65536 }), /ef = 65536/],
+        [() => client.searchExWithPaths(dir, new Float32Array([1]), 1, { ef: 5, exact: true }), /contradict/],
+        [() => client.index(dir, { op: "drop", m: 4 } as never), /only apply to build/],
       ] as const
     ) {
       try {
