@@ -196,7 +196,31 @@ export class Collections {
     return m;
   }
 
+  /**
+   * Inside {@link setVectors}: the slot-map blocks and collection records to
+   * write once at the end of the batch instead of after every vector. Both
+   * are rewrites of blocks the files already have (nothing to allocate), so
+   * writing them later cannot fail for want of space.
+   */
+  #deferred: { slots: Map<Loaded, Set<number>>; records: Set<CollectionRecord> } | null = null;
+
+  /** Writes what {@link #deferred} holds (slot blocks past the collection's end are gone, not written). */
+  #flushDeferred(): void {
+    const d = this.#deferred;
+    if (!d) return;
+    this.#deferred = null;
+    const per = slotsPerBlock(this.#fs.blockSize);
+    for (const [l, blocks] of d.slots) {
+      for (const b of [...blocks].sort((x, y) => x - y)) if (b * per < l.rec.count) this.#writeSlotBlock(l, b * per);
+    }
+    for (const rec of d.records) this.#writeRecord(rec);
+  }
+
   #writeRecord(rec: CollectionRecord): void {
+    if (this.#deferred) {
+      this.#deferred.records.add(rec);
+      return;
+    }
     this.#fs.write(
       COLL_TABLE_INO,
       (rec.id - 1) * COLL_RECORD_SIZE,
@@ -392,6 +416,14 @@ export class Collections {
     const fs = this.#fs;
     const per = slotsPerBlock(fs.blockSize);
     const b = Math.floor(slot / per);
+    // Deferred only where the block exists: a new block is written (allocated) now, so that a full
+    // disk fails the vector that needs it, never the flush at the end of the batch.
+    if (this.#deferred && (b + 1) * fs.blockSize <= fs.iget(l.rec.mapIno).d.size) {
+      let set = this.#deferred.slots.get(l);
+      if (!set) this.#deferred.slots.set(l, set = new Set());
+      set.add(b);
+      return;
+    }
     const entries = [];
     for (let s = b * per; s < Math.min(l.rec.count, (b + 1) * per); s++) {
       entries.push({ ino: l.owners[s], vecCrc: l.crcs[s] });
@@ -451,13 +483,20 @@ export class Collections {
    */
   setVectors(items: readonly { ino: number; vector: Float32Array }[]): number {
     return this.#fs.op(() => {
-      for (let i = 0; i < items.length; i++) {
-        try {
-          this.setVector(items[i].ino, items[i].vector);
-        } catch (e) {
-          if (e instanceof FsError) throw new FsError(e.code, `item ${i} (inode ${items[i].ino}): ${e.detail}`);
-          throw e;
+      const outer = this.#deferred === null;
+      if (outer) this.#deferred = { slots: new Map(), records: new Set() };
+      try {
+        for (let i = 0; i < items.length; i++) {
+          try {
+            this.setVector(items[i].ino, items[i].vector);
+          } catch (e) {
+            if (e instanceof FsError) throw new FsError(e.code, `item ${i} (inode ${items[i].ino}): ${e.detail}`);
+            throw e;
+          }
         }
+      } finally {
+        // also after a failure: the items before it stay set, and their slot blocks and records must be written
+        if (outer) this.#flushDeferred();
       }
       return items.length;
     }, "setVectors");

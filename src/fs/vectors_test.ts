@@ -216,3 +216,42 @@ Deno.test("search in a subdirectory sees only the files below it, with relative 
   assertFsckClean(img);
   Deno.removeSync(img);
 });
+
+Deno.test("setVectors: a batch that runs out of space keeps the items before the failing one, consistently", () => {
+  const img = tmpImage(4 << 20, 1024, 1024);
+  let fs = Vexfs.open(img);
+  const dir = fs.mkdir(ROOT_INO, "c");
+  fs.collections.create(dir, { dim: 64, metric: "l2", elem: "f32", index: "flat" });
+  const files: number[] = [];
+  for (let i = 0; i < 400; i++) files.push(fs.create(dir, `f${i}`));
+  // fill the disk, leaving room for some of the 256-byte vectors and their slot-map blocks
+  const filler = fs.create(ROOT_INO, "filler");
+  const chunk = new Uint8Array(64 << 10);
+  for (let off = 0; fs.statfs().bavail > 60; off += chunk.length) {
+    fs.write(filler, off, chunk.subarray(0, Math.min(chunk.length, (fs.statfs().bavail - 60) * 1024)));
+  }
+  const items = files.map((ino, i) => ({ ino, vector: new Float32Array(64).fill(i) }));
+  let failed = -1;
+  try {
+    fs.collections.setVectors(items);
+  } catch (e) {
+    assert.equal(
+      code(() => {
+        throw e;
+      }),
+      "ENOSPC",
+    );
+    failed = Number(/item (\d+)/.exec(String(e))![1]);
+  }
+  assert.ok(failed > 0 && failed < items.length, `the batch failed part way (item ${failed})`);
+  const id = fs.collections.collectionOfDir(dir);
+  assert.equal(fs.collections.get(id).count, failed);
+  fs.close();
+  assertFsckClean(img);
+  fs = Vexfs.open(img, { readOnly: true });
+  assert.equal(fs.collections.get(id).count, failed);
+  for (let i = 0; i < failed; i++) assert.deepEqual(fs.collections.getVector(files[i]), items[i].vector);
+  assert.equal(fs.collections.getVector(files[failed]), null);
+  fs.close();
+  Deno.removeSync(img);
+});
