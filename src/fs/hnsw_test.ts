@@ -138,7 +138,7 @@ Deno.test("hnsw: a stale or damaged graph is caught up on load, and search is ne
   }
 });
 
-Deno.test("hnsw: subtree search keeps recall@10 ≥ 0.95 at 1%, 10% and 100% of the collection", () => {
+Deno.test("hnsw: subtree search through the filtered traversal keeps recall@10 ≥ 0.95 at 1%, 10% and 100%", () => {
   const dev = image();
   const r = rng(3);
   const fs = open(dev.bytes);
@@ -152,10 +152,15 @@ Deno.test("hnsw: subtree search keeps recall@10 ≥ 0.95 at 1%, 10% and 100% of 
     fs.collections.setVector(fs.create(d, `f${i}`), vec(r));
   }
   const queries = Array.from({ length: 30 }, () => vec(r));
+  // the filtered traversal at every size (by default subtrees this small are scanned exactly)
+  fs.collections.subtreeExactMax = 0;
+  fs.collections.subtreeExactFraction = 0;
   for (const [dir, name] of [[one, "1%"], [ten, "10%"], [root, "100%"]] as const) {
     let hit = 0;
     for (const q of queries) {
-      const a = fs.collections.search(dir, q, 10, { paths: false });
+      const ex = fs.collections.searchEx(dir, q, 10, { paths: false });
+      assert.equal(ex.method.method, "hnsw", `subtree ${name} through the graph`);
+      const a = ex.hits;
       const b = fs.collections.search(dir, q, 10, { exact: true, paths: false });
       const want = new Set(b.map((h) => h.ino));
       hit += a.filter((h) => want.has(h.ino)).length;

@@ -174,6 +174,10 @@ export class Collections {
    * exact. Tests lower it to exercise the graph on small data.
    */
   exactScanElements: number = EXACT_SCAN_ELEMENTS;
+  /** Subtrees of at most this many vectors are scanned exactly (tests lower it to exercise the filtered traversal). */
+  subtreeExactMax: number = SUBTREE_EXACT_MAX;
+  /** ... and subtrees of at most this fraction of the collection. */
+  subtreeExactFraction: number = SUBTREE_EXACT_FRACTION;
 
   constructor(fs: Vexfs) {
     this.#fs = fs;
@@ -1137,7 +1141,7 @@ export class Collections {
     let found: { ino: number; score: number }[];
     const hnsw = (rec.flags & COLL_INDEX_HNSW) !== 0;
     const small = subtree !== null &&
-      (subtree.length <= SUBTREE_EXACT_MAX || subtree.length <= SUBTREE_EXACT_FRACTION * mem.count);
+      (subtree.length <= this.subtreeExactMax || subtree.length <= this.subtreeExactFraction * mem.count);
     // An explicit ef asks for the graph; without one, a collection this small is scanned (as fast, and exact).
     const tiny = opts.ef === undefined && mem.count * rec.dim <= this.exactScanElements;
     if (!hnsw || opts.exact || small || tiny || mem.count <= k) {
