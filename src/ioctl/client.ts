@@ -855,6 +855,71 @@ export async function search2(
 }
 
 /**
+ * A directory of a mounted VexFS held open for many searches: each
+ * {@linkcode DirSearcher.search} is one {@linkcode VEXFS_IOC_SEARCH2} on the
+ * same descriptor, without the open and close that {@linkcode search2} pays
+ * per call (what a service answering queries, or `vexfs bench vectors`, does).
+ *
+ * @example
+ * ```ts
+ * const s = await DirSearcher.open("/mnt/vexfs/docs");
+ * try {
+ *   const r = await s.search(new Float32Array(384), 10, { ef: 64 });
+ *   console.log(r.method, r.hits.map((h) => h.ino));
+ * } finally {
+ *   await s.close();
+ * }
+ * ```
+ */
+export class DirSearcher {
+  /** the directory searched */
+  readonly dir: string;
+  #fd: number;
+  #closed = false;
+
+  private constructor(dir: string, fd: number) {
+    this.dir = dir;
+    this.#fd = fd;
+  }
+
+  /**
+   * Opens directory `dir` (read-only).
+   * @throws FsError ENOENT, EACCES... when it cannot be opened
+   */
+  static async open(dir: string): Promise<DirSearcher> {
+    return new DirSearcher(dir, await openPath(dir));
+  }
+
+  /**
+   * Top-k search below the directory, as {@linkcode search2}.
+   * @param query Float32Array of the collection's dimension (1..2048, finite)
+   * @param k 1..256
+   * @throws FsError EBADF once closed; otherwise as {@linkcode search2}
+   */
+  async search(query: Float32Array, k: number, opts: IoctlSearch2Options = {}): Promise<Search2Reply> {
+    if (this.#closed) throw new FsError("EBADF", `${this.dir}: the searcher is closed`);
+    checkSearch2Args(query, k, opts);
+    const buf = encodeSearch2({
+      k,
+      query,
+      excludeIno: opts.excludeIno ?? 0,
+      ef: opts.ef ?? 0,
+      exact: opts.exact ?? false,
+    });
+    const r = await ioctl(this.#fd, VEXFS_IOC_SEARCH2, buf);
+    if (r >= 0) return decodeSearch2Reply(buf);
+    throw (await search2Error(this.#fd, this.dir, query, -r)) ?? olderThanSearch2(this.dir);
+  }
+
+  /** Closes the directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await system().close(this.#fd);
+  }
+}
+
+/**
  * {@linkcode search2} plus {@linkcode inoPath} for every hit, on one open
  * descriptor: the engine's `Collections.searchEx` through the mount. A
  * daemon older than `SEARCH2` is asked with `SEARCH` instead when neither
