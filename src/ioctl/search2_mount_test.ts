@@ -18,7 +18,7 @@ import { mountTest, withMount } from "../mount/_testutil.ts";
 import * as posix from "../mount/_posix.ts";
 import { vexfsArgv } from "../mount/self.ts";
 import { encodeIndex, encodeSearch2, INDEX, SEARCH2, VEXFS_IOC_INDEX, VEXFS_IOC_SEARCH2 } from "./abi.ts";
-import { BatchSetter, createCollection, index, search2, searchExWithPaths } from "./client.ts";
+import { BatchSetter, createCollection, DirSearcher, index, search2, searchExWithPaths } from "./client.ts";
 import { ERRNO, FsError } from "../errors.ts";
 
 const DIM = 32;
@@ -139,6 +139,17 @@ Deno.test({
         assertEquals(d.hits.map((h) => num(h.path)), truth);
       }
       assert(found / (10 * qs.length) >= 0.95, `recall@10 at ef 200 through the mount: ${found / (10 * qs.length)}`);
+
+      // a held descriptor answers as one opened per call, until it is closed
+      const held = await DirSearcher.open(c);
+      for (let t = 0; t < qs.length; t++) {
+        const a = await held.search(qs[t], 10, { ef: 200 });
+        const b = await search2(c, qs[t], 10, { ef: 200 });
+        assertEquals(a.hits.map((h) => h.ino), b.hits.map((h) => h.ino), `held descriptor, query ${t}`);
+        assertEquals(a.method, b.method);
+      }
+      await held.close();
+      await rejects(() => held.search(qs[0], 10), "EBADF", /closed/);
 
       // bad flags and ef: EINVAL from the daemon (the client would refuse them itself)
       const good = encodeSearch2({ k: 5, query: qs[0], excludeIno: 0, ef: 0, exact: false });
