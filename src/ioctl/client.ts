@@ -819,6 +819,18 @@ function olderThanSearch2(dir: string): FsError {
   );
 }
 
+/** The checked {@linkcode VEXFS_IOC_SEARCH2} request for `query`, `k` and `opts` (ef 0: the engine's choice). */
+function search2Request(query: Float32Array, k: number, opts: IoctlSearch2Options): Uint8Array {
+  checkSearch2Args(query, k, opts);
+  return encodeSearch2({
+    k,
+    query,
+    excludeIno: opts.excludeIno ?? 0,
+    ef: opts.ef ?? 0,
+    exact: opts.exact ?? false,
+  });
+}
+
 /**
  * Top-k search of the files below directory `dir` with a chosen method
  * ({@linkcode VEXFS_IOC_SEARCH2}, docs/IOCTL.md §3.11), saying how it was
@@ -839,15 +851,8 @@ export async function search2(
   k: number,
   opts: IoctlSearch2Options = {},
 ): Promise<Search2Reply> {
-  checkSearch2Args(query, k, opts);
+  const buf = search2Request(query, k, opts);
   return await withFd(dir, async (fd) => {
-    const buf = encodeSearch2({
-      k,
-      query,
-      excludeIno: opts.excludeIno ?? 0,
-      ef: opts.ef ?? 0,
-      exact: opts.exact ?? false,
-    });
     const r = await ioctl(fd, VEXFS_IOC_SEARCH2, buf);
     if (r >= 0) return decodeSearch2Reply(buf);
     throw (await search2Error(fd, dir, query, -r)) ?? olderThanSearch2(dir);
@@ -898,14 +903,7 @@ export class DirSearcher {
    */
   async search(query: Float32Array, k: number, opts: IoctlSearch2Options = {}): Promise<Search2Reply> {
     if (this.#closed) throw new FsError("EBADF", `${this.dir}: the searcher is closed`);
-    checkSearch2Args(query, k, opts);
-    const buf = encodeSearch2({
-      k,
-      query,
-      excludeIno: opts.excludeIno ?? 0,
-      ef: opts.ef ?? 0,
-      exact: opts.exact ?? false,
-    });
+    const buf = search2Request(query, k, opts);
     const r = await ioctl(this.#fd, VEXFS_IOC_SEARCH2, buf);
     if (r >= 0) return decodeSearch2Reply(buf);
     throw (await search2Error(this.#fd, this.dir, query, -r)) ?? olderThanSearch2(this.dir);
@@ -934,15 +932,8 @@ export async function searchExWithPaths(
   k: number,
   opts: IoctlSearch2Options = {},
 ): Promise<SearchExResult> {
-  checkSearch2Args(query, k, opts);
+  const buf = search2Request(query, k, opts);
   return await withFd(dir, async (fd) => {
-    const buf = encodeSearch2({
-      k,
-      query,
-      excludeIno: opts.excludeIno ?? 0,
-      ef: opts.ef ?? 0,
-      exact: opts.exact ?? false,
-    });
     const r = await ioctl(fd, VEXFS_IOC_SEARCH2, buf);
     let found: IoctlHit[];
     let method: SearchMethod;
