@@ -37,8 +37,17 @@ export function indexJson(s: IndexStats) {
 }
 
 function printStats(s: IndexStats): void {
-  if (s.index === "flat" || !s.graph) {
+  if (s.index === "flat") {
     say("index: none (a flat collection: every search scans exactly)");
+    return;
+  }
+  if (!s.graph) {
+    say(kvTable([
+      ["index", "HNSW"],
+      ["state", c.yellow("not loaded: far behind the vectors")],
+      ["why", s.note || "-"],
+      ["file", formatBytes(s.fileBytes)],
+    ]));
     return;
   }
   const g = s.graph;

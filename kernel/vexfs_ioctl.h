@@ -122,6 +122,7 @@
 #define VEXFS_EXACT_SMALL	3	/* small enough that a scan is as fast (ef 0) */
 #define VEXFS_EXACT_SUBTREE	4	/* the subtree holds few of the vectors */
 #define VEXFS_EXACT_FEW		5	/* k >= the number of vectors */
+#define VEXFS_EXACT_STALE	6	/* the graph is far behind the vectors */
 #define VEXFS_EXACT_OTHER	255	/* another reason (read unknown codes so) */
 
 /* vexfs_ioc_index.op */

@@ -269,3 +269,35 @@ Deno.test("hnsw: a power cut right after a checkpoint leaves a graph that is cur
   }
   fs.close();
 });
+
+Deno.test("hnsw: a graph too far behind is not caught up by a search, which scans exactly and says so", () => {
+  const dev = image();
+  const r = rng(17);
+  let fs = open(dev.bytes);
+  const a = fs.mkdir(ROOT_INO, "a");
+  fs.collections.create(a, { dim: DIM, metric: "l2", elem: "f32", m: 8, efConstruction: 64 });
+  for (let i = 0; i < 600; i++) fs.collections.setVector(fs.create(a, `f${i}`), vec(r));
+  fs.close();
+  fs = open(dev.bytes);
+  (fs.collections as unknown as { checkpoint: () => void }).checkpoint = () => {}; // the graph write never happens
+  for (let i = 600; i < 1000; i++) fs.collections.setVector(fs.create(a, `f${i}`), vec(r));
+  fs.sync();
+  const crashed = dev.bytes.slice(); // the power cut
+  const fs2 = open(crashed);
+  fs2.collections.searchCatchUpVectors = 100; // 400 vectors behind: more than a search may catch up
+  const q = vec(r);
+  const s = fs2.collections.searchEx(a, q, 10, { ef: 64 });
+  assert.equal(s.method.method, "exact");
+  assert.match(s.method.reason!, /far behind/);
+  assert.deepEqual(s.hits, fs2.collections.search(a, q, 10, { exact: true }), "the scan's answer is exact");
+  const st = fs2.collections.indexStats(a);
+  assert.equal(st.current, false);
+  assert.match(st.note, /400 vectors behind/);
+  // a change to the collection catches the graph up, whatever it costs; searches use it again
+  fs2.collections.setVector(fs2.create(a, "new"), vec(r));
+  const after = fs2.collections.searchEx(a, q, 10, { ef: 64 });
+  assert.equal(after.method.method, "hnsw");
+  assert.match(fs2.collections.indexStats(a).note, /caught up.*400 inserted/);
+  fs2.close();
+  fsckClean(crashed);
+});

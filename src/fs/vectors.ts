@@ -35,7 +35,7 @@ import { decodeVector, encodeVector } from "../vector/codec.ts";
 import { vectorNorm } from "../vector/norm.ts";
 import { scanTopK, WasmStore } from "../vector/simd.ts";
 import { DEFAULT_EF, HnswGraph, type HnswStats, SlotFilter } from "../hnsw/graph.ts";
-import { catchUp } from "../hnsw/catchup.ts";
+import { applyCatchUp, planCatchUp } from "../hnsw/catchup.ts";
 import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
 
 const ELEMS = ELEM_TYPES;
@@ -126,6 +126,8 @@ interface Loaded {
   graph?: HnswGraph;
   /** what loading the graph found (built, caught up, current), for `index stats` */
   graphNote?: string;
+  /** vectors the graph on disk is behind by, when a search declined to catch it up (see {@link Collections.searchCatchUpVectors}) */
+  behind?: number;
 }
 
 /** What `vexfs index stats` reports of a collection's index. */
@@ -178,6 +180,15 @@ export class Collections {
   subtreeExactMax: number = SUBTREE_EXACT_MAX;
   /** ... and subtrees of at most this fraction of the collection. */
   subtreeExactFraction: number = SUBTREE_EXACT_FRACTION;
+  /**
+   * A search catches a stale graph up (or builds a missing one) before it
+   * answers only when that takes at most this many insertions, or 2% of the
+   * collection if more: a search must not hold a mount for minutes after a
+   * crash in a bulk import. Beyond it the search scans exactly and says so,
+   * until `vexfs index build` or the next change to the collection (which
+   * catches the graph up whatever it costs) brings it up to date.
+   */
+  searchCatchUpVectors: number = 20_000;
 
   constructor(fs: Vexfs) {
     this.#fs = fs;
@@ -858,7 +869,16 @@ export class Collections {
    * stale nodes deleted). Built from the store when there is no file.
    */
   #graph(l: Loaded): HnswGraph {
+    return this.#graphWithin(l, Infinity)!;
+  }
+
+  /**
+   * {@link #graph}, unless bringing the graph up to date would take more
+   * than `limit` insertions: then null (and `l.behind` says by how many).
+   */
+  #graphWithin(l: Loaded, limit: number): HnswGraph | null {
     if (l.graph) return l.graph;
+    if (l.behind !== undefined && l.behind > limit) return null;
     const mem = this.#mem(l);
     const rec = l.rec;
     const params = {
@@ -888,19 +908,32 @@ export class Collections {
         l.graphNote = "current";
         g.markClean(); // what was read is what the file holds
       } else {
-        const plan = catchUp(g, l.crcs);
+        const plan = planCatchUp(g, l.crcs);
+        if (plan.insert.length > limit) return this.#declined(l, g, plan.insert.length);
+        applyCatchUp(g, plan, l.crcs);
         l.graphNote = `caught up with the store (${plan.insert.length} inserted, ${plan.remove.length} removed${
           problems.length ? `; ${problems.length} damaged part(s) dropped` : ""
         }) in ${Math.round(performance.now() - t0)} ms`;
       }
     } else {
+      if (rec.count > limit) return this.#declined(l, undefined, rec.count);
       g = HnswGraph.create(params);
       g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
       g.build(Uint32Array.from({ length: rec.count }, (_, i) => i), Uint32Array.from(l.crcs));
       l.graphNote ??= `built from ${rec.count} vectors in ${Math.round(performance.now() - t0)} ms`;
     }
     l.graph = g;
+    l.behind = undefined;
     return g;
+  }
+
+  /** A search's refusal to catch up `behind` vectors: frees the decoded graph, notes why. */
+  #declined(l: Loaded, g: HnswGraph | undefined, behind: number): null {
+    g?.free();
+    l.behind = behind;
+    l.graphNote = `the graph on disk is ${behind} vectors behind the store (a crash during a bulk import?): ` +
+      `searches scan exactly until 'vexfs index build' or the next change to the collection catches it up`;
+    return null;
   }
 
   /**
@@ -1002,6 +1035,7 @@ export class Collections {
       l.graph?.free();
       l.graph = undefined;
       l.graphNote = undefined;
+      l.behind = undefined;
       if (rec.hnswIno) {
         const ino = rec.hnswIno;
         rec.hnswIno = 0;
@@ -1037,7 +1071,8 @@ export class Collections {
     const fileBytes = rec.hnswIno ? this.#fs.iget(rec.hnswIno).d.size : 0;
     if (!(rec.flags & COLL_INDEX_HNSW)) return { index: "flat", current: null, note: "exact scans", fileBytes };
     const before = l.graph;
-    const g = this.#graph(l);
+    const g = this.#graphWithin(l, Math.max(this.searchCatchUpVectors, Math.floor(0.02 * rec.count)));
+    if (!g) return { index: "hnsw", current: false, note: l.graphNote ?? "", fileBytes };
     const current = g.matches.generation === rec.generation && g.matches.count === rec.count &&
       !g.dirty;
     return {
@@ -1144,7 +1179,9 @@ export class Collections {
       (subtree.length <= this.subtreeExactMax || subtree.length <= this.subtreeExactFraction * mem.count);
     // An explicit ef asks for the graph; without one, a collection this small is scanned (as fast, and exact).
     const tiny = opts.ef === undefined && mem.count * rec.dim <= this.exactScanElements;
-    if (!hnsw || opts.exact || small || tiny || mem.count <= k) {
+    const scan = !hnsw || opts.exact || small || tiny || mem.count <= k;
+    const g = scan ? null : this.#graphWithin(l, Math.max(this.searchCatchUpVectors, Math.floor(0.02 * mem.count)));
+    if (!g) {
       method = {
         method: "exact",
         ...(hnsw
@@ -1155,13 +1192,14 @@ export class Collections {
               ? "a small subtree is scanned"
               : tiny
               ? "a small collection: an exact scan is as fast"
-              : "k ≥ vectors",
+              : mem.count <= k
+              ? "k ≥ vectors"
+              : "the HNSW graph is far behind the vectors; scanned exactly until it is caught up",
           }
           : {}),
       };
       found = scanTopK(mem, { query, k, metric, owners, exclude, ...(subtree ? { slots: subtree } : {}) });
     } else {
-      const g = this.#graph(l);
       this.#attach(l);
       const ef = Math.max(opts.ef ?? (rec.hnswEfSearch || Math.max(k, DEFAULT_EF)), k);
       const want = k + (exclude?.size ?? 0);

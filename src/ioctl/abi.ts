@@ -151,6 +151,8 @@ export const VEXFS_EXACT_SMALL = 3;
 export const VEXFS_EXACT_SUBTREE = 4;
 /** `vexfs_ioc_search2.exact_reason`: k is at least the number of vectors. */
 export const VEXFS_EXACT_FEW = 5;
+/** `vexfs_ioc_search2.exact_reason`: the HNSW graph on disk is far behind the vectors (not caught up for a search). */
+export const VEXFS_EXACT_STALE = 6;
 /** `vexfs_ioc_search2.exact_reason`: another reason (a reader takes unknown codes as this one). */
 export const VEXFS_EXACT_OTHER = 255;
 /** `vexfs_ioc_index.op`: build the HNSW graph from scratch. */
@@ -516,6 +518,7 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_EXACT_SMALL,
   VEXFS_EXACT_SUBTREE,
   VEXFS_EXACT_FEW,
+  VEXFS_EXACT_STALE,
   VEXFS_EXACT_OTHER,
   VEXFS_INDEX_OP_BUILD,
   VEXFS_INDEX_OP_DROP,
@@ -1481,7 +1484,7 @@ export interface Search2Request extends SearchRequest {
 }
 
 /** Why an exact scan answered a search (`vexfs_ioc_search2.exact_reason`, docs/IOCTL.md §3.11). */
-export type ExactReason = "flat" | "asked" | "small" | "subtree" | "few" | "other";
+export type ExactReason = "flat" | "asked" | "small" | "subtree" | "few" | "stale" | "other";
 
 /** `VEXFS_EXACT_*` code of each {@linkcode ExactReason}. */
 export const EXACT_REASON_CODE: Readonly<Record<ExactReason, number>> = Object.freeze({
@@ -1490,6 +1493,7 @@ export const EXACT_REASON_CODE: Readonly<Record<ExactReason, number>> = Object.f
   small: VEXFS_EXACT_SMALL,
   subtree: VEXFS_EXACT_SUBTREE,
   few: VEXFS_EXACT_FEW,
+  stale: VEXFS_EXACT_STALE,
   other: VEXFS_EXACT_OTHER,
 });
 
@@ -1505,6 +1509,7 @@ export const EXACT_REASON_TEXT: Readonly<Record<ExactReason, string | undefined>
   small: "a small collection: an exact scan is as fast",
   subtree: "a small subtree is scanned",
   few: "k ≥ vectors",
+  stale: "the HNSW graph is far behind the vectors; scanned exactly until it is caught up",
   other: "another reason (reported by a newer VexFS)",
 });
 
@@ -1521,6 +1526,7 @@ export function exactReasonOf(m: SearchMethod, flat: boolean): ExactReason {
   if (/subtree/.test(r)) return "subtree";
   if (/small collection/.test(r)) return "small";
   if (/k (≥|>=) vectors/.test(r)) return "few";
+  if (/far behind/.test(r)) return "stale";
   return "other";
 }
 

@@ -209,6 +209,14 @@ Deno.test("ioctl abi: SEARCH2 requests and replies round trip; bad ef, flags and
     },
     { ...base, method: { method: "exact", reason: "a small subtree is scanned" }, exactReason: "subtree" },
     { ...base, method: { method: "exact", reason: "k ≥ vectors" }, exactReason: "few" },
+    {
+      ...base,
+      method: {
+        method: "exact",
+        reason: "the HNSW graph is far behind the vectors; scanned exactly until it is caught up",
+      },
+      exactReason: "stale",
+    },
   ];
   for (const rep of replies) {
     assertEquals(decodeSearch2Reply(encodeSearch2Reply(req, rep)), rep);
