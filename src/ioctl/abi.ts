@@ -1886,6 +1886,8 @@ export function decodeIndexReply(b: Uint8Array): IndexReply {
   if (index === VEXFS_INDEX_FLAT) return { ...base, index: "flat", current: null };
   const levelCount = dv.getUint8(o.level_count);
   if (levelCount > VEXFS_IOC_INDEX_LEVELS) throw new FsError("EIO", `${f("level_count")} = ${levelCount}`);
+  // hnsw_m 0: the graph was not loaded (far behind the vectors; docs/IOCTL.md §3.12), its figures are 0
+  if (dv.getUint16(o.hnsw_m, true) === 0) return { ...base, index: "hnsw", current: dv.getUint8(o.current) !== 0 };
   return {
     ...base,
     index: "hnsw",
