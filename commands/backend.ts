@@ -11,7 +11,7 @@ import { FsError } from "../src/errors.ts";
 import { IFL_COLL_ROOT, IFL_HAS_VECTOR, S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { MountedBackend } from "./mounted.ts";
 import { CliError, fsPath } from "./util.ts";
 
@@ -408,7 +408,9 @@ export function openImage(target: string, opts: { write: boolean }): Vexfs {
  * Runs `fn` with the backend for a command's `<target> [path]` arguments and
  * the path to work on: with `path`, `target` is an unmounted image or device
  * ({@link OfflineBackend}); without it, `target` is itself a host path on a
- * mounted VexFS (the mounted backend, vectors through ioctls).
+ * mounted VexFS (the mounted backend, vectors through ioctls); with
+ * `mayNotExist` (a command that creates it), `target` may be missing below
+ * a directory on the mount.
  * @throws CliError when `target` alone is not on a mounted VexFS
  */
 export async function withTarget<T>(
@@ -416,16 +418,25 @@ export async function withTarget<T>(
   path: string | undefined,
   write: boolean,
   fn: (b: FsBackend, path: string) => T | Promise<T>,
+  opts: { mayNotExist?: boolean } = {},
 ): Promise<T> {
   if (path !== undefined) return await withBackend(target, write, (b) => fn(b, path));
   let st: Deno.FileInfo;
-  try {
-    st = await Deno.stat(target);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new CliError(`${target}: no such file or directory`);
-    throw e;
+  /** what is looked up on the mount: `target`, or with `mayNotExist` its nearest existing ancestor */
+  let probe = resolve(target);
+  for (;;) {
+    try {
+      st = await Deno.stat(probe);
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      const up = dirname(probe);
+      if (!opts.mayNotExist || up === probe) throw new CliError(`${target}: no such file or directory`);
+      probe = up;
+    }
   }
-  const m = await MountedBackend.at(target);
+  if (probe !== resolve(target) && !st.isDirectory) throw new CliError(`${probe} is not a directory`);
+  const m = await MountedBackend.at(probe);
   if (!m) {
     throw new CliError(
       st.isFile || st.isBlockDevice

@@ -795,6 +795,7 @@ export function register(program: Command): void {
             o.jsonl !== undefined
               ? importJsonl(b, dir, o.jsonl, want)
               : importDir(b, dir, o.fromDir!, o.vectorsFromJsonl, want),
+          { mayNotExist: true }, // the destination is created if missing, on a mount as offline
         );
         if (o.json) {
           printJson({

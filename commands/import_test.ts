@@ -107,7 +107,10 @@ Deno.test({
       const n = 3000, dim = 64;
       const vs = await dataset(`${dir}/d.jsonl`, n, dim, 7);
       const img = await withMount({ keepImage: true }, async (mnt, img) => {
-        Deno.mkdirSync(`${mnt}/c`);
+        // the destination does not exist yet: the import makes it, on a mount as offline
+        const missing = await vexfs("import", `${mnt}/nowhere/c`, "--jsonl", `${dir}/none.jsonl`);
+        assert.equal(missing.code, 1);
+        assert.match(missing.stderr, /none\.jsonl/, "the missing input is the error, not the destination");
         const r = await vexfs(
           "import",
           `${mnt}/c`,
