@@ -1682,6 +1682,7 @@ export class Vexfs {
       }
       dirInsert(blocks, nb, ino, fileTypeOfMode(n.d.mode));
       n.d.nlink++;
+      this.namespaceVersion++;
       if (!n.d.parentIno) {
         n.d.parentIno = dir;
         n.d.parentHash = dirHash(nb, this.sb.hashSeed);
@@ -1694,6 +1695,7 @@ export class Vexfs {
 
   /** Drops one link of `n` (already removed from its directory). */
   #dropLink(n: InodeState, dir: number, hash: number): void {
+    this.namespaceVersion++;
     n.d.nlink--;
     n.d.ctime = nowTimespec();
     if (n.d.parentIno === dir && n.d.parentHash === hash) n.d.parentIno = 0;
@@ -1923,6 +1925,7 @@ export class Vexfs {
     newHash: number,
   ): void {
     const isDir = (n.d.mode & S_IFMT) === S_IFDIR;
+    this.namespaceVersion++;
     if (
       isDir || n.d.nlink === 1 ||
       (n.d.parentIno === oldDir && n.d.parentHash === oldHash) || !n.d.parentIno
@@ -2431,6 +2434,14 @@ export class Vexfs {
 
   /** performance.now() before which a checkpoint of the graphs is not due (see {@link #checkpointGraphs}) */
   #graphsDue = 0;
+
+  /**
+   * Counts changes of the namespace that can move a file in or out of a
+   * directory's subtree (links made or dropped, renames), so that what is
+   * derived from ancestry (a search's subtree, src/fs/vectors.ts) can be
+   * cached until it changes. In memory only.
+   */
+  namespaceVersion = 0;
 
   /** set while {@link writeUnjournaled} writes: internal-file data goes to the device, not the journal */
   #unjournaled = false;

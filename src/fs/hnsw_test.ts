@@ -301,3 +301,45 @@ Deno.test("hnsw: a graph too far behind is not caught up by a search, which scan
   fs2.close();
   fsckClean(crashed);
 });
+
+Deno.test("subtree search follows renames, links, unlinks and vector changes (its slots are cached)", () => {
+  const dev = image();
+  const r = rng(19);
+  const fs = open(dev.bytes);
+  const root = fs.mkdir(ROOT_INO, "c");
+  fs.collections.create(root, { dim: DIM, metric: "l2", elem: "f32", m: 8, efConstruction: 64 });
+  const a = fs.mkdir(root, "a");
+  const b = fs.mkdir(root, "b");
+  const inos: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const f = fs.create(i < 100 ? a : b, `f${i}`);
+    fs.collections.setVector(f, vec(r));
+    inos.push(f);
+  }
+  const q = vec(r);
+  const all = (dir: number) =>
+    new Set(fs.collections.search(dir, q, 150, { exact: true, paths: false }).map((h) => h.ino));
+  for (const forced of [false, true]) {
+    // the graph's filtered traversal too (ef large enough to find all)
+    fs.collections.subtreeExactMax = forced ? 0 : 4096;
+    fs.collections.subtreeExactFraction = forced ? 0 : 0.05;
+    const under = (dir: number) =>
+      new Set(fs.collections.search(dir, q, 150, { paths: false, ...(forced ? { ef: 2000 } : {}) }).map((h) => h.ino));
+    assert.deepEqual(under(a), all(a));
+    assert.equal(
+      fs.collections.searchEx(a, q, 150, forced ? { ef: 2000 } : {}).method.method,
+      forced ? "hnsw" : "exact",
+    );
+    const moved = inos[150 + (forced ? 1 : 0)];
+    fs.rename(b, `f${150 + (forced ? 1 : 0)}`, a, `m${forced}`);
+    assert.ok(under(a).has(moved), "a file renamed into the directory is found below it");
+    assert.ok(!under(b).has(moved), "and no longer below the old one");
+    const fresh = fs.create(a, `new${forced}`);
+    fs.collections.setVector(fresh, vec(r));
+    assert.ok(under(a).has(fresh), "a new vector below the directory");
+    fs.unlink(a, `new${forced}`);
+    assert.ok(!under(a).has(fresh), "an unlinked file is gone");
+    assert.deepEqual(under(a), all(a));
+  }
+  fs.close();
+});

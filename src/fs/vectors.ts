@@ -128,6 +128,19 @@ interface Loaded {
   graphNote?: string;
   /** vectors the graph on disk is behind by, when a search declined to catch it up (see {@link Collections.searchCatchUpVectors}) */
   behind?: number;
+  /** the slots below the directory searched last (and its graph filter), while nothing they depend on changed */
+  subtree?: SubtreeCache;
+}
+
+/** The slots of a directory's subtree, valid for one collection generation and namespace version. */
+interface SubtreeCache {
+  dir: number;
+  generation: number;
+  count: number;
+  namespace: number;
+  slots: number[];
+  /** the slots as a graph filter, made on first use */
+  filter?: SlotFilter;
 }
 
 /** What `vexfs index stats` reports of a collection's index. */
@@ -839,6 +852,7 @@ export class Collections {
     const l = this.#loaded.get(id);
     l?.graph?.free();
     l?.mem?.free();
+    l?.subtree?.filter?.free();
     this.#loaded.delete(id);
   }
 
@@ -1168,9 +1182,7 @@ export class Collections {
     const owners = l.owners;
     let subtree: number[] | null = null;
     if (dir !== rec.rootIno) {
-      const under = this.#underCache(dir);
-      subtree = [];
-      for (let s = 0; s < mem.count; s++) if (under(owners[s])) subtree.push(s);
+      subtree = this.#subtree(l, dir).slots;
     }
     let method: SearchMethod;
     let found: { ino: number; score: number }[];
@@ -1203,11 +1215,15 @@ export class Collections {
       this.#attach(l);
       const ef = Math.max(opts.ef ?? (rec.hnswEfSearch || Math.max(k, DEFAULT_EF)), k);
       const want = k + (exclude?.size ?? 0);
-      let filter: SlotFilter | undefined;
-      try {
+      {
+        let filter: SlotFilter | undefined;
         if (subtree) {
-          filter = new SlotFilter(mem.count);
-          for (const s of subtree) filter.add(s);
+          const c = l.subtree!;
+          if (!c.filter) {
+            c.filter = new SlotFilter(mem.count);
+            for (const s of subtree) c.filter.add(s);
+          }
+          filter = c.filter;
         }
         // A filtered traversal visits non-matching nodes too: widen ef by how rare matches are.
         const efEff = subtree
@@ -1217,8 +1233,6 @@ export class Collections {
         // Rescore exactly from the store and order as FORMAT.md §8.4 says.
         found = scanTopK(mem, { query, k, metric, owners, exclude, slots: r.slots });
         method = { method: "hnsw", ef: efEff };
-      } finally {
-        filter?.free();
       }
     }
     let hits: SearchHit[];
@@ -1231,6 +1245,26 @@ export class Collections {
       });
     }
     return { hits, method };
+  }
+
+  /**
+   * The slots of collection `l` whose files are below directory `dir`,
+   * computed once and kept (with their graph filter) until the collection's
+   * vectors or the namespace change, or another directory is searched.
+   */
+  #subtree(l: Loaded, dir: number): SubtreeCache {
+    const c = l.subtree;
+    const ns = this.#fs.namespaceVersion;
+    if (c && c.dir === dir && c.generation === l.rec.generation && c.count === l.rec.count && c.namespace === ns) {
+      return c;
+    }
+    c?.filter?.free();
+    const under = this.#underCache(dir);
+    const slots: number[] = [];
+    const owners = l.owners;
+    for (let s = 0, n = l.rec.count; s < n; s++) if (under(owners[s])) slots.push(s);
+    l.subtree = { dir, generation: l.rec.generation, count: l.rec.count, namespace: ns, slots };
+    return l.subtree;
   }
 
   /** A predicate "file is below directory `dir`" with memoised ancestry of parent directories. */
