@@ -1187,8 +1187,11 @@ export class Collections {
     let method: SearchMethod;
     let found: { ino: number; score: number }[];
     const hnsw = (rec.flags & COLL_INDEX_HNSW) !== 0;
+    // A subtree is scanned when that is cheap (as a small collection is) or when it holds few of the vectors:
+    // a filtered traversal must visit the nodes that fail the filter too.
     const small = subtree !== null &&
-      (subtree.length <= this.subtreeExactMax || subtree.length <= this.subtreeExactFraction * mem.count);
+      (subtree.length <= this.subtreeExactMax || subtree.length <= this.subtreeExactFraction * mem.count ||
+        subtree.length * rec.dim <= this.exactScanElements);
     // An explicit ef asks for the graph; without one, a collection this small is scanned (as fast, and exact).
     const tiny = opts.ef === undefined && mem.count * rec.dim <= this.exactScanElements;
     const scan = !hnsw || opts.exact || small || tiny || mem.count <= k;
