@@ -612,7 +612,12 @@ export function scanTopK(store: WasmStore, opts: ScanOptions): ScanHit[] {
   let nc: number;
   let prefiltered = -1;
   const pre = store.prefilter;
-  if (f32 && pre) {
+  if (slotList && !allow && n <= 2 * kk + 16) {
+    // A few given slots (a graph search's candidates): the passes below would keep them all for the exact
+    // rescoring anyway, so score them exactly at once (the same answer, without the passes' fixed cost).
+    cand.view.set(slotList.view.subarray(0, n));
+    nc = n;
+  } else if (f32 && pre) {
     // SQ8 first; then the f32 pass over its candidates when they are many (exact rescoring costs ~4 f32 passes).
     nc = K.vx_scan_sq8(
       mcode,
@@ -749,16 +754,24 @@ export function scoreAll(
  * would take two places among the k best).
  * @throws FsError `EINVAL` for a slot that is not an integer in 0..count-1
  */
+/** Marks of {@linkcode uniqueSlots}, all 0 between calls (reused: a search's few candidates must not cost O(count)). */
+let seenMarks = new Uint8Array(0);
+
 function uniqueSlots(slots: ArrayLike<number>, count: number): Uint32Array {
-  const seen = new Uint8Array(count);
+  if (seenMarks.length < count) seenMarks = new Uint8Array(Math.max(count, 2 * seenMarks.length));
+  const seen = seenMarks;
   const out = new Uint32Array(slots.length);
   let n = 0;
-  for (let i = 0; i < slots.length; i++) {
-    const s = slots[i];
-    if (!Number.isSafeInteger(s) || s < 0 || s >= count) throw new FsError("EINVAL", `slot ${s} out of range`);
-    if (seen[s]) continue;
-    seen[s] = 1;
-    out[n++] = s;
+  try {
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      if (!Number.isSafeInteger(s) || s < 0 || s >= count) throw new FsError("EINVAL", `slot ${s} out of range`);
+      if (seen[s]) continue;
+      seen[s] = 1;
+      out[n++] = s;
+    }
+  } finally {
+    for (let i = 0; i < n; i++) seen[out[i]] = 0;
   }
   return out.subarray(0, n);
 }
