@@ -73,12 +73,14 @@ fs.close();
 console.error(`built ${n} vectors in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 fs = Vexfs.open(a.image!, { readOnly: true });
 const c = fs.collections;
+const defaultScan = c.exactScanElements;
 c.searchEx(v, queries.subarray(0, DIM), 10); // load the store and the graph
 const rows: string[] = [];
 const dirs = [["/v/a", "1%"], ["/v/b", "10%"], ["/v/c", "89%"], ["/v", "100%"]] as const;
 for (const forced of [false, true]) {
   c.subtreeExactMax = forced ? 0 : 4096;
   c.subtreeExactFraction = forced ? 0 : 0.05;
+  c.exactScanElements = forced ? 0 : defaultScan;
   for (const [path, share] of dirs) {
     const dir = fs.resolve(path);
     for (const ef of [undefined, 128]) {
