@@ -2,7 +2,7 @@
  * A minimal binding to the C library (`libc.so.6`, glibc on Linux) through
  * `Deno.dlopen`, for the few system calls the device layer needs that Deno's
  * own file API lacks: `O_EXCL` opens of block devices, positioned I/O with
- * 64-bit offsets, `flock`, `fdatasync` and `ioctl`.
+ * 64-bit offsets, `flock`, `fdatasync`, `ioctl` and `clock_gettime`.
  *
  * Every failing call throws {@link FsError} with the errno's name (numbers
  * from `asm-generic/errno-base.h` / `errno.h`, mapped with `ERRNO` of
@@ -127,6 +127,7 @@ const SYMBOLS = {
   flock: { parameters: ["i32", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -412,4 +413,36 @@ export function blockReadOnly(fd: number, path = `fd ${fd}`): boolean {
   const buf = new Uint8Array(4);
   ioctl(fd, BLKROGET, buf, path);
   return new DataView(buf.buffer).getInt32(0, true) !== 0;
+}
+
+/** `clock_gettime(2)` clock id of the settable wall clock (linux/time.h). */
+export const CLOCK_REALTIME = 0;
+
+let noClock = false;
+const tsBuf = new Uint8Array(16);
+const tsView = new DataView(tsBuf.buffer);
+
+/**
+ * The kernel's `CLOCK_REALTIME` with nanoseconds (`clock_gettime(2)`): the
+ * clock the kernel itself stamps files with on ext4 or tmpfs.
+ *
+ * Returns `undefined` instead of throwing when libc cannot be used (FFI not
+ * permitted, or no glibc), so callers can fall back to a pure clock.
+ * @returns seconds since the epoch (a safe integer) and nanoseconds 0..999,999,999,
+ *   or `undefined` when libc is not available
+ */
+export function clockRealtime(): { sec: number; nsec: number } | undefined {
+  if (!lib) {
+    if (noClock) return undefined;
+    try {
+      if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") throw new Error("no FFI");
+      libc();
+    } catch {
+      noClock = true; // asked once: FFI is not granted later without a prompt
+      return undefined;
+    }
+  }
+  if (lib!.clock_gettime(CLOCK_REALTIME, tsBuf) !== 0) return undefined;
+  // struct timespec on 64-bit Linux: time_t tv_sec, long tv_nsec (both 64-bit)
+  return { sec: Number(tsView.getBigInt64(0, true)), nsec: Number(tsView.getBigInt64(8, true)) };
 }

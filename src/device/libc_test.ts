@@ -88,3 +88,19 @@ Deno.test("libc: O_CREAT|O_EXCL on an existing file is EEXIST", async () => {
     );
   });
 });
+
+Deno.test("libc: clockRealtime is the wall clock with nanoseconds and does not run backwards", () => {
+  const a = libc.clockRealtime();
+  assert(a !== undefined, "FFI is granted in tests");
+  assert(Math.abs(a.sec * 1000 + a.nsec / 1e6 - Date.now()) < 1000, `${JSON.stringify(a)} vs ${Date.now()}`);
+  assert(Number.isInteger(a.nsec) && a.nsec >= 0 && a.nsec < 1e9);
+  let prev = a;
+  for (let i = 0; i < 10_000; i++) {
+    const t = libc.clockRealtime()!;
+    assert(
+      t.sec > prev.sec || (t.sec === prev.sec && t.nsec >= prev.nsec),
+      `${JSON.stringify(prev)} → ${JSON.stringify(t)}`,
+    );
+    prev = t;
+  }
+});

@@ -4,6 +4,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
+import { clockRealtime } from "../device/libc.ts";
 import { crc32cSeeded } from "./crc.ts";
 import { INODE_DATA_OFFSET, INODE_DATA_SIZE, INODE_SIZE } from "./constants.ts";
 
@@ -121,11 +122,24 @@ export function decodeInode(ino: number, b: Uint8Array, verify = true): Inode {
   };
 }
 
-/** Current time as a Timespec with nanosecond resolution (from the wall clock). */
+/** Last value of the pure fallback clock, in nanoseconds since the epoch. */
+let lastFallbackNs = 0n;
+
+/**
+ * Current time as a Timespec with nanosecond resolution: the kernel's
+ * `CLOCK_REALTIME` read through libc's `clock_gettime` (one clock, so two
+ * stamps taken one after the other never run backwards unless the system
+ * clock is stepped back).
+ *
+ * Without FFI (no `--allow-ffi`, or no glibc) it falls back to
+ * `performance.timeOrigin + performance.now()` (one clock too, at the
+ * resolution Deno gives it), never returning less than its previous value.
+ */
 export function nowTimespec(): Timespec {
-  const ms = Date.now();
-  const frac = performance.now() % 1; // sub-millisecond part, for ordering within a ms
-  const sec = Math.floor(ms / 1000);
-  const nsec = (ms % 1000) * 1_000_000 + Math.floor(frac * 1_000_000);
-  return { sec, nsec: Math.min(nsec, 999_999_999) };
+  const t = clockRealtime();
+  if (t) return t;
+  let ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+  if (ns <= lastFallbackNs) ns = lastFallbackNs + 1n;
+  lastFallbackNs = ns;
+  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
 }
