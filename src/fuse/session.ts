@@ -113,6 +113,7 @@ export type { ConnInfo, EntryParam, FileInfo, StatAttr, StatFs, U64 } from "./ab
 
 const EINTR = 4;
 const EIO = 5;
+const ENOTCONN = 107;
 const EAGAIN = 11;
 const ERANGE = 34;
 const BATCH = 64;
@@ -171,6 +172,10 @@ const FUSE_SYMBOLS = {
     result: "usize",
   },
   fuse_version: { parameters: [], result: "i32" },
+  fuse_lowlevel_notify_inval_inode: {
+    parameters: ["pointer", "u64", "i64", "i64"],
+    result: "i32",
+  },
 } as const;
 
 const LIBC_SYMBOLS = {
@@ -241,6 +246,17 @@ export interface FuseRequest {
   readonly umask: number;
   /** True if the kernel has sent FUSE_INTERRUPT for this request (`fuse_req_interrupted`). */
   interrupted(): boolean;
+  /**
+   * Tells the kernel to drop what it caches of inode `ino` (a FUSE node id)
+   * (`fuse_lowlevel_notify_inval_inode`): always its attributes, and with
+   * `offset` ≥ 0 also the page cache from byte `offset` for `length` bytes
+   * (0 = to the end of the file). Use a negative `offset` from a handler of
+   * a write to the same inode: the kernel holds those pages locked while it
+   * waits for the reply, so dropping pages then would deadlock.
+   * @returns 0, or a negative errno (-ENOENT when the kernel does not know
+   *   the inode, which is harmless)
+   */
+  invalidateInode(ino: bigint, offset: bigint, length: bigint): number;
 }
 
 /**
@@ -676,7 +692,11 @@ class Req implements FuseRequest {
   readonly gid: number;
   readonly pid: number;
   readonly umask: number;
-  constructor(readonly ptr: Deno.PointerObject, private F: FuseLib) {
+  constructor(
+    readonly ptr: Deno.PointerObject,
+    private F: FuseLib,
+    private se: Deno.PointerObject | null,
+  ) {
     const c = F.fuse_req_ctx(ptr);
     const ctx = c ? decodeCtx(view(c, FUSE_CTX.size), 0) : { uid: 0, gid: 0, pid: 0, umask: 0 };
     this.uid = ctx.uid;
@@ -686,6 +706,10 @@ class Req implements FuseRequest {
   }
   interrupted(): boolean {
     return !this.done && this.F.fuse_req_interrupted(this.ptr) !== 0;
+  }
+  invalidateInode(ino: bigint, offset: bigint, length: bigint): number {
+    if (!this.se) return -ENOTCONN;
+    return this.F.fuse_lowlevel_notify_inval_inode(this.se, ino, offset, length);
   }
 }
 
@@ -953,7 +977,7 @@ class Session implements FuseMount {
     if (!reqPtr) return;
     let req: Req;
     try {
-      req = new Req(reqPtr, this.F);
+      req = new Req(reqPtr, this.F, this.se);
     } catch (e) {
       this.onError(e, op);
       if (noReply) this.F.fuse_reply_none(reqPtr);

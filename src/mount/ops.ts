@@ -67,7 +67,11 @@ import { elemSize } from "../vector/types.ts";
 /** Name of the extended attribute that mirrors a file's vector. */
 export const VECTOR_XATTR = "user.vexfs.vector";
 
+const S_ISUID = 0o4000;
 const S_ISGID = 0o2000;
+const S_IXGRP = 0o010;
+/** Bit of CAP_FSETID in the capability masks of /proc/PID/status (linux/capability.h). */
+const CAP_FSETID_BIT = 1n << 4n;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 const NS_PER_SEC = 1_000_000_000n;
@@ -118,6 +122,50 @@ function timespec(v: bigint): Timespec {
     sec -= 1n;
   }
   return { sec: Number(sec), nsec: Number(nsec) };
+}
+
+/** What the kill-privileges rule needs to know of a caller. */
+interface Caller {
+  /** holds CAP_FSETID (may keep setuid/setgid bits while writing) */
+  fsetid: boolean;
+  /** filesystem gid and supplementary groups */
+  groups: Set<number>;
+}
+
+/**
+ * The caller's capabilities and groups from /proc/PID/status (what
+ * libfuse's `fuse_req_getgroups` reads too). If the process is gone, a uid
+ * of 0 counts as CAP_FSETID and the request's gid as the only group.
+ */
+function caller(req: FuseRequest): Caller {
+  try {
+    const st = Deno.readTextFileSync(`/proc/${req.pid}/status`);
+    const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(st);
+    const groups = /^Groups:\s*(.*)$/m.exec(st);
+    return {
+      fsetid: cap ? (BigInt(`0x${cap[1]}`) & CAP_FSETID_BIT) !== 0n : req.uid === 0,
+      groups: new Set([req.gid, ...(groups ? groups[1].trim().split(/\s+/).filter(Boolean).map(Number) : [])]),
+    };
+  } catch {
+    return { fsetid: req.uid === 0, groups: new Set([req.gid]) };
+  }
+}
+
+/**
+ * The mode a regular file keeps when `c` writes, truncates or fallocates it
+ * (the kernel's `file_remove_privs` → `setattr_should_drop_suidgid`, as
+ * ext4 gets it): without CAP_FSETID the set-user-id bit goes, and the
+ * set-group-id bit goes when the group may execute the file or the caller
+ * is not in the file's group.
+ * @param mode st_mode (type and permission bits)
+ * @param gid the file's group
+ * @returns the new st_mode, `mode` itself when nothing changes
+ */
+export function killSuidSgid(mode: number, gid: number, c: Caller): number {
+  if ((mode & S_IFMT) !== S_IFREG || !(mode & (S_ISUID | S_ISGID)) || c.fsetid) return mode;
+  let m = mode & ~S_ISUID;
+  if (m & S_ISGID && (m & S_IXGRP || !c.groups.has(gid))) m &= ~S_ISGID;
+  return m;
 }
 
 /** `Stat` of the engine as the binding's `struct stat` fields. */
@@ -270,6 +318,25 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     }
   };
 
+  /**
+   * Clears setuid/setgid of `ino` as the kernel does when an unprivileged
+   * caller changes a file's data ({@linkcode killSuidSgid}). The kernel asks
+   * for the setuid bit itself (a setattr before the write) but keeps
+   * set-group-id unless the group may execute, where ext4 also clears it
+   * for a caller outside the file's group: this finishes the job.
+   * @param cached true when the kernel may hold the old mode (any reply but
+   *   setattr's): its cached attributes are dropped
+   */
+  const killPrivs = (req: FuseRequest, ino: number, cached: boolean): void => {
+    const d = fs.iget(ino).d;
+    if ((d.mode & S_IFMT) !== S_IFREG || !(d.mode & (S_ISUID | S_ISGID))) return;
+    const mode = killSuidSgid(d.mode, d.gid, caller(req));
+    if (mode === d.mode) return;
+    fs.setattr(ino, { mode: mode & 0o7777 });
+    touched();
+    if (cached) req.invalidateInode?.(toFuse(ino), -1n, 0n);
+  };
+
   /** Runs a mutating engine call and arms the commit timer. */
   const mutate = <T>(f: () => T): T => {
     const r = f();
@@ -335,7 +402,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       return attrReply(toEngine(ino));
     },
 
-    setattr(_req, ino, c: SetAttrChanges) {
+    setattr(req, ino, c: SetAttrChanges) {
       const e = toEngine(ino);
       return mutate(() => {
         fs.setattr(e, {
@@ -346,6 +413,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
           atime: c.atimeNow ? "now" : c.atimeNs === undefined ? undefined : timespec(c.atimeNs),
           mtime: c.mtimeNow ? "now" : c.mtimeNs === undefined ? undefined : timespec(c.mtimeNs),
         });
+        // after the request's own mode (the kernel's setuid-only kill) is applied
+        if (c.size !== undefined) killPrivs(req, e, false);
         return attrReply(e);
       });
     },
@@ -395,14 +464,17 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       });
     },
 
-    open(_req, ino, fi): OpenReply {
+    open(req, ino, fi): OpenReply {
       const e = toEngine(ino);
       if ((fs.iget(e).d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${e} is a directory`);
       if (fs.readOnly && ((fi.flags & O_ACCMODE) !== 0 || fi.flags & O_TRUNC)) {
         throw new FsError("EROFS", "the filesystem is mounted read-only");
       }
       // FUSE_CAP_ATOMIC_O_TRUNC: the kernel sends no setattr for O_TRUNC, open does it
-      if (fi.flags & O_TRUNC) mutate(() => fs.truncate(e, 0));
+      if (fi.flags & O_TRUNC) {
+        mutate(() => fs.truncate(e, 0));
+        killPrivs(req, e, true);
+      }
       fs.openInode(e);
       return { fh: nextFh++, keepCache: true };
     },
@@ -414,8 +486,9 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       return data;
     },
 
-    write(_req, ino, data, offset) {
+    write(req, ino, data, offset) {
       const e = toEngine(ino);
+      killPrivs(req, e, true);
       return mutate(() => fs.writeSome(e, Number(offset), data));
     },
 
@@ -561,9 +634,10 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       });
     },
 
-    fallocate(_req, ino, mode, offset, length) {
+    fallocate(req, ino, mode, offset, length) {
       const e = toEngine(ino);
       mutate(() => fs.fallocate(e, mode, Number(offset), Number(length)));
+      killPrivs(req, e, true);
     },
 
     ioctl(req, ino, cmd, _fi, _flags, inData, outSize): IoctlReply {
