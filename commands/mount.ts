@@ -11,6 +11,7 @@ import { KNOWN_OPTIONS, type MountOptions, parseMountOptions } from "../src/moun
 import { vexfsArgv } from "../src/mount/self.ts";
 import { checkNotMountPoint, type ServedMount, serveVexfs } from "../src/mount/serve.ts";
 import { findMount, unmountAndWait } from "../src/mount/unmount.ts";
+import { mountStates, remountFlags, remountKernel } from "../src/mount/remount.ts";
 import { action, CliError, defineCommand, examples, warn } from "./util.ts";
 
 const READY = "vexfs-mount-ready";
@@ -136,11 +137,41 @@ function mountNotes(m: ServedMount): void {
   }
 }
 
+/**
+ * `vexfs mount -o remount,OPTS MOUNTPOINT` (also what mount.fuse3 runs for
+ * `mount -o remount,... MOUNTPOINT` as `vexfs SOURCE MOUNTPOINT -o
+ * remount,...`): mount(2) with MS_REMOUNT and the mount's flags changed by
+ * OPTS, as mount(8) does; the daemon follows the new flags
+ * (src/mount/remount.ts). Options that only matter when mounting are ignored.
+ */
+function remount(mountpoint: string, lists: string[]): number {
+  let abs = mountpoint;
+  try {
+    abs = Deno.realPathSync(mountpoint);
+  } catch { /* compared as given */ }
+  const cur = mountStates().filter((m) => m.mountpoint === abs).at(-1);
+  if (!cur) throw new CliError(`${mountpoint} is not a mountpoint: remount needs a mounted VexFS`);
+  if (!cur.fstype.startsWith("fuse")) {
+    throw new CliError(`${mountpoint} is a ${cur.fstype} mount, not VexFS: use mount(8)`);
+  }
+  try {
+    remountKernel(abs, remountFlags(cur, lists));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e);
+    if (e instanceof FsError && e.code === "EBUSY") {
+      throw new CliError(`${msg} (files are open for writing: close them before remounting read-only)`);
+    }
+    if (e instanceof FsError && e.code === "EPERM") throw new CliError(`${msg} (remount needs root)`);
+    throw new CliError(msg);
+  }
+  return 0;
+}
+
 /** Registers `vexfs mount` and `vexfs umount`. */
 export function register(program: Command): void {
   const cmd = defineCommand(program, "mount", "mount a VexFS device or image with FUSE")
     .argument("<source>", "block device or image file holding a VexFS filesystem (DEVICE|IMAGE)")
-    .argument("<mountpoint>", "existing directory to mount on")
+    .argument("[mountpoint]", "existing directory to mount on (with -o remount: the only argument, or after SOURCE)")
     .option("-o, --options <list>", "mount options, comma-separated (repeatable); see below", collect, [])
     .option("-f, --foreground", "stay in the foreground and serve until unmounted (Ctrl-C unmounts)")
     .option("-d, --debug", "like -o debug: log every FUSE request on stderr (implies --foreground)")
@@ -169,15 +200,24 @@ Mount options (-o), as mount(8) and fstab give them:
                       unmount) to FILE
   commit=SECONDS      commit the journal (write metadata back) at most SECONDS
                       after a change (default 5; 0: only on fsync and unmount)
+  remount             change the options of the mount on MOUNTPOINT (given
+                      alone): ro/rw (going read-only commits everything;
+                      refused while files are open for writing), the atime
+                      and other generic flags; the daemon follows
+  noatime, relatime, strictatime, nodiratime   atime of reads, readdir and
+                      exec as on ext4 (default relatime: updated when older
+                      than mtime/ctime or more than 24 h old)
   errors=BEHAVIOUR    on corruption: continue (the request fails, the rest
                       works), remount-ro (no more writes) or panic (unmount);
                       default: what mkfs --errors recorded (continue)
   attr_timeout=S, entry_timeout=S   kernel cache timeouts (default 1)
-  nosuid, nodev, noexec, noatime, sync, dirsync, ...  passed to the kernel
-  defaults, auto, noauto, user, nofail, _netdev, x-*  accepted, ignored
+  nosuid, nodev, noexec, sync, dirsync, nosymfollow, ...  kernel flags
+  lazytime, mand, iversion   accepted; no effect on FUSE
+  defaults, auto, noauto, user, users, group, owner, nofail, _netdev,
+  comment=, x-*       fstab-only: accepted, ignored
 Known: ${KNOWN_OPTIONS.join(", ")}.`,
     )
-    .action(action("mount", async (source: string, mountpoint: string, flags: {
+    .action(action("mount", async (source: string, mountpoint: string | undefined, flags: {
       options: string[];
       foreground?: boolean;
       debug?: boolean;
@@ -185,6 +225,8 @@ Known: ${KNOWN_OPTIONS.join(", ")}.`,
     }) => {
       const lists = [...flags.options, ...(flags.debug ? ["debug"] : [])];
       const o = parseOpts(lists);
+      if (o.remount) return remount(mountpoint ?? source, lists);
+      if (mountpoint === undefined) throw new CliError("missing argument 'mountpoint'");
       if (flags.daemonChild) {
         newSession();
         return await serveForeground(source, mountpoint, o, (m) => {
@@ -215,6 +257,7 @@ Known: ${KNOWN_OPTIONS.join(", ")}.`,
     "vexfs mount disk.img /mnt/vexfs",
     "vexfs mount -o ro,allow_other /dev/sdb1 /mnt/vexfs",
     "vexfs mount -f -o log=/var/log/vexfs.log disk.img /mnt/vexfs",
+    "vexfs mount -o remount,ro /mnt/vexfs      # or: mount -o remount,ro /mnt/vexfs",
     "# /etc/fstab (mount.fuse3 runs 'vexfs SOURCE MOUNTPOINT -o OPTS'; vexfs in /usr/local/bin):",
     "#   /srv/notes.img /mnt/vexfs fuse.vexfs defaults,allow_other 0 0",
   ]);

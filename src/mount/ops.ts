@@ -40,7 +40,7 @@
 import { FsError } from "../errors.ts";
 import { O_ACCMODE, O_TRUNC } from "../device/libc.ts";
 import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
-import type { Timespec } from "../format/inode.ts";
+import { nowTimespec, type Timespec } from "../format/inode.ts";
 import type { Stat, Vexfs } from "../fs/fs.ts";
 import { FUSE_CAP } from "../fuse/abi.ts";
 import type {
@@ -63,6 +63,7 @@ import type {
 import { handleIoctl, ioctlChangesFs, ioctlWritesDescriptor } from "../ioctl/server.ts";
 import { decodeVector } from "../vector/codec.ts";
 import { elemSize } from "../vector/types.ts";
+import type { AtimeMode } from "./options.ts";
 
 /** Name of the extended attribute that mirrors a file's vector. */
 export const VECTOR_XATTR = "user.vexfs.vector";
@@ -88,6 +89,17 @@ export interface VexfsOpsOptions {
   commitSeconds?: number;
   /** Log one line per failed request (errno errors included) when set. */
   log?: (line: string) => void;
+  /** The atime policy of reads, readdir and exec (default `relatime`, as on ext4). */
+  atime?: AtimeMode;
+  /** Never update directories' atime (`nodiratime`). */
+  nodiratime?: boolean;
+  /**
+   * Opens the filesystem again (the old engine is closed first), read-write
+   * for a remount read-write of a filesystem whose engine was opened
+   * read-only, read-only again if that failed; without it such a remount
+   * leaves the engine read-only.
+   */
+  reopen?: (readOnly: boolean) => Vexfs;
 }
 
 /** The FUSE operations plus the lifecycle hooks the mount command needs. */
@@ -98,6 +110,20 @@ export interface VexfsFuse {
   sync(): void;
   /** Stops the commit timer, writes everything and closes the engine (superblock marked clean). */
   close(): void;
+  /**
+   * Follows a remount: read-only commits everything, then refuses every
+   * change with EROFS (atime updates stop); read-write allows changes again,
+   * reopening the engine read-write (journal replayed, orphans and open files
+   * carried over) if it was opened read-only.
+   * @throws the reopen's error (the mount then stays read-only in the daemon)
+   */
+  setReadOnly(readOnly: boolean): void;
+  /** Follows a remount that changed the atime flags. */
+  setAtime(mode: AtimeMode, nodiratime: boolean): void;
+  /** Whether changes are refused (read-only mount or remount). */
+  readonly readOnly: boolean;
+  /** The engine now serving (a remount read-write may have replaced it). */
+  readonly engine: Vexfs;
 }
 
 function toEngine(ino: Ino): number {
@@ -223,6 +249,22 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   const entryTimeout = opts.entryTimeout ?? 1;
   const commitMs = (opts.commitSeconds ?? 5) * 1000;
   const log = opts.log;
+  let atimeMode: AtimeMode = opts.atime ?? "relatime";
+  let nodiratime = opts.nodiratime ?? false;
+  /** Changes refused: mounted or remounted read-only. */
+  let ro = fs.readOnly;
+  /** How often the engine holds each inode open for us (kept across an engine reopen). */
+  const opened = new Map<number, number>();
+  const openInode = (ino: number) => {
+    fs.openInode(ino);
+    opened.set(ino, (opened.get(ino) ?? 0) + 1);
+  };
+  const releaseInode = (ino: number) => {
+    const n = (opened.get(ino) ?? 1) - 1;
+    if (n > 0) opened.set(ino, n);
+    else opened.delete(ino);
+    fs.release(ino);
+  };
   const listings = new Map<bigint, Listing>();
   let nextFh = 1n;
   let changed = false;
@@ -231,7 +273,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   /** Marks metadata dirty and arms the commit timer. */
   const touched = () => {
     changed = true;
-    if (commitMs > 0 && timer === undefined && !fs.readOnly) {
+    if (commitMs > 0 && timer === undefined && !ro) {
       timer = setTimeout(() => {
         timer = undefined;
         commit();
@@ -283,16 +325,16 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     } catch { /* f reports the error */ }
     const pin = victim !== 0 && !pinned.has(victim) && (lookups.get(victim) ?? 0n) > 0n &&
       (fs.iget(victim).d.mode & S_IFMT) !== S_IFREG;
-    if (pin) fs.openInode(victim);
+    if (pin) openInode(victim);
     try {
       f();
     } catch (e) {
-      if (pin) fs.release(victim);
+      if (pin) releaseInode(victim);
       throw e;
     }
     if (!pin) return;
     if (fs.iget(victim).d.nlink === 0) pinned.add(victim);
-    else fs.release(victim);
+    else releaseInode(victim);
   };
   const attrReply = (ino: number): AttrReply => ({ attr: attr(ino), timeout: attrTimeout });
 
@@ -337,11 +379,40 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     if (cached) req.invalidateInode?.(toFuse(ino), -1n, 0n);
   };
 
-  /** Runs a mutating engine call and arms the commit timer. */
+  /** Runs a mutating engine call and arms the commit timer; EROFS while remounted read-only. */
   const mutate = <T>(f: () => T): T => {
+    if (ro) throw new FsError("EROFS", "the filesystem is mounted read-only");
     const r = f();
     touched();
     return r;
+  };
+
+  const later = (a: Timespec, b: Timespec) => a.sec > b.sec || (a.sec === b.sec && a.nsec > b.nsec);
+  /**
+   * Whether reading `ino` now would update its atime (ext4's atime_needs_update
+   * and relatime_need_update): never with noatime (or nodiratime for a
+   * directory) or read-only; always with strictatime; with relatime when
+   * atime is not later than mtime or ctime, or more than 24 h old.
+   */
+  const wantsAccess = (ino: number, isDir = false): boolean => {
+    if (ro || fs.isReadOnly || atimeMode === "noatime" || (isDir && nodiratime)) return false;
+    if (atimeMode === "strictatime") return true;
+    const d = fs.iget(ino).d;
+    return !later(d.atime, d.mtime) || !later(d.atime, d.ctime) || nowTimespec().sec - d.atime.sec >= 86400;
+  };
+  /**
+   * Records an access (read, readdir, readlink; exec reads): sets atime to
+   * now when {@linkcode wantsAccess} says so, committed with the next commit
+   * (opens answer keepCache only when no update is due, so the first read
+   * after a change reaches us; later reads served from the page cache within
+   * one open do not, which only matters with strictatime).
+   */
+  const accessed = (ino: number, isDir: boolean) => {
+    if (!wantsAccess(ino, isDir)) return;
+    const n = fs.iget(ino);
+    n.d.atime = nowTimespec();
+    fs.dirty(n);
+    touched();
   };
 
   const snapshot = (dir: number): Listing => {
@@ -395,7 +466,10 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         return;
       }
       lookups.delete(e);
-      if (pinned.delete(e)) mutate(() => fs.release(e)); // frees the orphan
+      if (pinned.delete(e)) {
+        releaseInode(e); // frees the orphan
+        if (!ro) touched();
+      }
     },
 
     getattr(_req, ino) {
@@ -420,7 +494,10 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     },
 
     readlink(_req, ino) {
-      return fs.readlink(toEngine(ino));
+      const e = toEngine(ino);
+      const target = fs.readlink(e);
+      accessed(e, false);
+      return target;
     },
 
     mknod(req, parent, name, mode, rdev) {
@@ -467,7 +544,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     open(req, ino, fi): OpenReply {
       const e = toEngine(ino);
       if ((fs.iget(e).d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${e} is a directory`);
-      if (fs.readOnly && ((fi.flags & O_ACCMODE) !== 0 || fi.flags & O_TRUNC)) {
+      if (ro && ((fi.flags & O_ACCMODE) !== 0 || fi.flags & O_TRUNC)) {
         throw new FsError("EROFS", "the filesystem is mounted read-only");
       }
       // FUSE_CAP_ATOMIC_O_TRUNC: the kernel sends no setattr for O_TRUNC, open does it
@@ -475,14 +552,14 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         mutate(() => fs.truncate(e, 0));
         killPrivs(req, e, true);
       }
-      fs.openInode(e);
-      return { fh: nextFh++, keepCache: true };
+      openInode(e);
+      return { fh: nextFh++, keepCache: !wantsAccess(e) };
     },
 
     read(_req, ino, size, offset) {
       const e = toEngine(ino);
       const data = fs.read(e, Number(offset), size);
-      if (!fs.readOnly) fs.touchAtime(e);
+      accessed(e, false);
       return data;
     },
 
@@ -496,7 +573,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
     release(_req, ino) {
       const e = toEngine(ino);
-      mutate(() => fs.release(e));
+      releaseInode(e); // may free an unlinked file: a change even while read-only, as ext4 does
+      if (!ro) touched();
     },
 
     fsync() {
@@ -531,6 +609,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         if (used > size && out.length) break;
         out.push(d);
       }
+      accessed(e, true);
       return out;
     },
 
@@ -549,6 +628,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         const ent = x ? entry(x.ino) : entryParam(i === 0 ? e : parentOf(e));
         out.push({ name, entry: ent, offset: BigInt(i + 1) });
       }
+      accessed(e, true);
       return out;
     },
 
@@ -629,7 +709,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       const o = owner(req, dir, false);
       return mutate(() => {
         const ino = fs.create(dir, name, mode & 0o7777, o.uid, o.gid);
-        fs.openInode(ino);
+        openInode(ino);
         return { ...entry(ino), fh: nextFh++, keepCache: true };
       });
     },
@@ -643,6 +723,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     ioctl(req, ino, cmd, _fi, _flags, inData, outSize): IoctlReply {
       const e = toEngine(ino);
       const writes = ioctlChangesFs(cmd);
+      if (writes && ro) throw new FsError("EROFS", "the filesystem is mounted read-only");
       if (ioctlWritesDescriptor(cmd)) mayWrite(req, e);
       // SET_VECTORS checks each file it names with the caller's ids
       const data = handleIoctl(fs, e, cmd >>> 0, inData, outSize, { uid: req.uid, gid: req.gid });
@@ -679,6 +760,41 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       lookups.clear();
       pinned.clear(); // fs.close frees the orphans
       fs.close();
+    },
+    setReadOnly(readOnly: boolean) {
+      if (readOnly === ro) return;
+      if (readOnly) {
+        changed = true;
+        commit();
+        if (timer !== undefined) clearTimeout(timer);
+        timer = undefined;
+        ro = true;
+        return;
+      }
+      if (fs.readOnly) {
+        if (!opts.reopen) return;
+        fs.close();
+        let failed: unknown;
+        try {
+          fs = opts.reopen(false);
+        } catch (e) {
+          failed = e;
+          fs = opts.reopen(true);
+        }
+        for (const [ino, n] of opened) for (let i = 0; i < n; i++) fs.openInode(ino);
+        if (failed) throw failed;
+      }
+      ro = fs.readOnly;
+    },
+    setAtime(mode: AtimeMode, noDir: boolean) {
+      atimeMode = mode;
+      nodiratime = noDir;
+    },
+    get readOnly() {
+      return ro;
+    },
+    get engine() {
+      return fs;
     },
   };
 }

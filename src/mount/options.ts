@@ -26,13 +26,28 @@ export interface MountOptions {
   attrTimeout: number;
   /** See {@linkcode MountOptions.attrTimeout}. */
   entryTimeout: number;
-  /** Generic VFS flags passed through to the kernel (nosuid, nodev, noexec, noatime, ...). */
+  /** Generic VFS flags libfuse passes to the kernel at mount (nosuid, nodev, noexec, noatime, sync, dirsync, ...). */
   vfsFlags: string[];
+  /**
+   * How reads, readdir and exec update atime, as on ext4 (the kernel's
+   * per-mount flags): `relatime` (default) only when atime is not newer than
+   * mtime or ctime or is more than 24 h old; `strictatime` always; `noatime` never.
+   */
+  atime: AtimeMode;
+  /** `nodiratime`: directories' atime is never updated (`diratime` undoes it). */
+  nodiratime: boolean;
+  /** `nosymfollow`: the kernel does not follow symlinks on this mount. */
+  nosymfollow: boolean;
+  /** `remount`: change the options of the mount on MOUNTPOINT instead of mounting. */
+  remount: boolean;
   /** `errors=continue|remount-ro|panic`: what to do on corruption (default: the superblock's, FORMAT.md §3.2). */
   errors?: "continue" | "remount-ro" | "panic";
 }
 
-/** Generic mount(8) flags libfuse passes to the kernel. */
+/** The atime policies of mount(8) (see {@linkcode MountOptions.atime}). */
+export type AtimeMode = "relatime" | "strictatime" | "noatime";
+
+/** Generic mount(8) flags libfuse (3.14, lib/mount.c) passes to the kernel itself. */
 const VFS_FLAGS = new Set([
   "rw",
   "suid",
@@ -44,12 +59,48 @@ const VFS_FLAGS = new Set([
   "async",
   "sync",
   "dirsync",
-  "atime",
   "noatime",
 ]);
 
+/**
+ * Generic mount(8) flags libfuse does not know (it would hand them to the
+ * kernel's FUSE option parser, which refuses them): the daemon applies them
+ * (the atime policy) and sets them on the mount itself ({@linkcode MountOptions}).
+ */
+const DAEMON_FLAGS = new Set([
+  "atime",
+  "relatime",
+  "norelatime",
+  "strictatime",
+  "nostrictatime",
+  "diratime",
+  "nodiratime",
+  "lazytime",
+  "nolazytime",
+  "symfollow",
+  "nosymfollow",
+  "mand",
+  "nomand",
+  "iversion",
+  "noiversion",
+  "loud",
+  "silent",
+]);
+
 /** fstab/mount(8) options that only matter to mount(8) itself; accepted and ignored. */
-const IGNORED = new Set(["defaults", "auto", "noauto", "user", "nouser", "users", "nofail", "_netdev", "relatime"]);
+const IGNORED = new Set([
+  "defaults",
+  "auto",
+  "noauto",
+  "user",
+  "nouser",
+  "users",
+  "group",
+  "owner",
+  "nofail",
+  "_netdev",
+  "comment",
+]);
 
 /** Every option name `vexfs mount -o` accepts (for help and errors). */
 export const KNOWN_OPTIONS: readonly string[] = [
@@ -64,8 +115,11 @@ export const KNOWN_OPTIONS: readonly string[] = [
   "attr_timeout=SECONDS",
   "entry_timeout=SECONDS",
   "errors=continue|remount-ro|panic",
+  "remount",
   ...VFS_FLAGS,
+  ...DAEMON_FLAGS,
   ...IGNORED,
+  "x-*",
 ];
 
 function seconds(name: string, v: string | undefined): number {
@@ -78,11 +132,14 @@ function seconds(name: string, v: string | undefined): number {
 
 /**
  * Parses `-o` strings (each may hold several comma-separated options; later
- * ones win, as with mount(8)).
+ * ones win, as with mount(8)). With `remount` among them, options that only
+ * matter when mounting (mount(8) repeats the mount's own, e.g.
+ * `user_id=0,group_id=0,allow_other`) are accepted and ignored.
  * @param lists e.g. `["ro,allow_other", "fsname=data"]`
  * @throws FsError EINVAL naming the unknown or malformed option and listing the known ones
  */
 export function parseMountOptions(lists: readonly string[]): MountOptions {
+  const remount = lists.some((l) => l.split(",").some((x) => x.trim() === "remount"));
   const o: MountOptions = {
     readOnly: false,
     allowOther: false,
@@ -92,6 +149,10 @@ export function parseMountOptions(lists: readonly string[]): MountOptions {
     attrTimeout: 1,
     entryTimeout: 1,
     vfsFlags: [],
+    atime: "relatime",
+    nodiratime: false,
+    nosymfollow: false,
+    remount,
   };
   for (const list of lists) {
     for (const raw of list.split(",")) {
@@ -141,17 +202,32 @@ export function parseMountOptions(lists: readonly string[]): MountOptions {
         case "errors": {
           const v = needs("continue|remount-ro|panic");
           if (v !== "continue" && v !== "remount-ro" && v !== "panic") {
-            throw new FsError("EINVAL", `mount option errors=${v}: use errors=continue, errors=remount-ro or errors=panic`);
+            throw new FsError(
+              "EINVAL",
+              `mount option errors=${v}: use errors=continue, errors=remount-ro or errors=panic`,
+            );
           }
           o.errors = v;
           break;
         }
+        case "remount":
+          break;
         default:
           if (value === undefined && VFS_FLAGS.has(name)) {
-            o.vfsFlags = o.vfsFlags.filter((f) => f !== name);
+            const opposite = name.startsWith("no")
+              ? name.slice(2)
+              : name === "async"
+              ? "sync"
+              : name === "sync"
+              ? "async"
+              : `no${name}`;
+            o.vfsFlags = o.vfsFlags.filter((f) => f !== name && f !== opposite);
             o.vfsFlags.push(name);
-          } else if (IGNORED.has(name) || name.startsWith("x-")) {
-            // fstab-only
+            if (name === "noatime") o.atime = "noatime";
+          } else if (value === undefined && DAEMON_FLAGS.has(name)) {
+            daemonFlag(o, name);
+          } else if (IGNORED.has(name) || name.startsWith("x-") || remount) {
+            // fstab-only (or, on a remount, an option of the mount itself)
           } else {
             throw new FsError(
               "EINVAL",
@@ -161,8 +237,39 @@ export function parseMountOptions(lists: readonly string[]): MountOptions {
       }
     }
   }
-  o.vfsFlags = o.vfsFlags.filter((f) => f !== "rw");
+  o.vfsFlags = o.vfsFlags.filter((f) => f !== "rw" && f !== "noatime");
+  if (o.atime === "noatime") o.vfsFlags.push("noatime");
   return o;
+}
+
+/**
+ * Applies one of {@linkcode DAEMON_FLAGS} as the kernel's path_mount does:
+ * relatime is the default; `atime` and `nostrictatime` undo noatime
+ * (back to relatime); `norelatime` alone leaves it (the kernel keeps
+ * relatime); lazytime, mand, iversion, loud/silent change nothing for FUSE.
+ */
+function daemonFlag(o: MountOptions, name: string): void {
+  switch (name) {
+    case "atime":
+    case "relatime":
+    case "nostrictatime":
+      o.atime = "relatime";
+      break;
+    case "strictatime":
+      o.atime = "strictatime";
+      break;
+    case "diratime":
+    case "nodiratime":
+      o.nodiratime = name === "nodiratime";
+      break;
+    case "symfollow":
+    case "nosymfollow":
+      o.nosymfollow = name === "nosymfollow";
+      break;
+  }
+  if (name === "atime" || name === "strictatime" || name === "relatime" || name === "nostrictatime") {
+    o.vfsFlags = o.vfsFlags.filter((f) => f !== "noatime");
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import { resolve } from "node:path";
 import { createVexfsOps } from "./ops.ts";
 import { fuseOptions, type MountOptions } from "./options.ts";
 import { listMounts } from "./unmount.ts";
+import { type MountState, mountStates, MS, remountFlags, watchMount } from "./remount.ts";
 
 /** A live mount made by {@linkcode serveVexfs}. */
 export interface ServedMount {
@@ -107,26 +108,37 @@ export function serveVexfs(
   const absSource = Deno.realPathSync(source);
   const absMount = Deno.realPathSync(mountpoint);
   // Claimed exclusively even read-only: a second mount of any kind is refused.
-  const dev = Device.open(absSource, { readOnly: opts.readOnly, exclusive: true });
-  let fs: Vexfs;
-  try {
-    fs = Vexfs.openDevice(dev, {
-      readOnly: opts.readOnly,
-      errors: opts.errors,
-      onWarning: (msg) => serve.log?.(`warning: ${msg}`),
-    });
-  } catch (e) {
-    dev.close();
-    throw e;
-  }
+  let m: FuseMount | undefined;
+  const open = (readOnly: boolean) => {
+    const dev = Device.open(absSource, { readOnly, exclusive: true });
+    try {
+      const fs = Vexfs.openDevice(dev, {
+        readOnly,
+        errors: opts.errors,
+        onWarning: (msg) => serve.log?.(`warning: ${msg}`),
+      });
+      // errors=panic: the engine stops writing and the mount goes away (ext4 would panic the kernel).
+      fs.onPanic = () => {
+        serve.log?.("errors=panic: unmounting after an error");
+        setTimeout(() => m?.unmount().catch((e) => serve.log?.(`unmount after panic failed: ${e}`)), 0);
+      };
+      return fs;
+    } catch (e) {
+      dev.close();
+      throw e;
+    }
+  };
+  const fs = open(opts.readOnly);
   const recoveredOrphans = fs.recoveredOrphans.length;
   const v = createVexfsOps(fs, {
     attrTimeout: opts.attrTimeout,
     entryTimeout: opts.entryTimeout,
     commitSeconds: opts.commitSeconds,
     log: serve.log,
+    atime: opts.atime,
+    nodiratime: opts.nodiratime,
+    reopen: open,
   });
-  let m: FuseMount;
   try {
     m = mountFuse(v.ops, absMount, {
       options: fuseOptions(opts, absSource),
@@ -140,12 +152,29 @@ export function serveVexfs(
     v.close();
     throw e;
   }
-  // errors=panic: the engine stops writing and the mount goes away (ext4 would panic the kernel).
-  fs.onPanic = () => {
-    serve.log?.("errors=panic: unmounting after an error");
-    setTimeout(() => m.unmount().catch((e) => serve.log?.(`unmount after panic failed: ${e}`)), 0);
+  const fm = m;
+  // Remounts (src/mount/remount.ts): follow the kernel's flags of this mount.
+  const follow = (s: MountState) => {
+    try {
+      v.setReadOnly(s.readOnly);
+    } catch (e) {
+      serve.log?.(`remount read-write failed, staying read-only: ${e instanceof Error ? e.message : e}`);
+    }
+    v.setAtime(s.atime, s.nodiratime);
+    serve.log?.(`remounted: ${v.readOnly ? "ro" : "rw"},${s.atime}${s.nodiratime ? ",nodiratime" : ""}`);
   };
-  const closed = m.closed.then(() => v.close());
+  let stopWatching = () => {};
+  let ended = false;
+  const self = mountStates().filter((s) => s.mountpoint === absMount).at(-1);
+  const flagsSet = self ? applyPerMountFlags(self, opts, serve.log) : Promise.resolve();
+  flagsSet.then(() => {
+    if (self && !ended) stopWatching = watchMount(self.id, follow);
+  });
+  const closed = fm.closed.then(() => {
+    ended = true;
+    stopWatching();
+    v.close();
+  });
   const r = fs.recovery;
   return {
     mountpoint: absMount,
@@ -155,9 +184,43 @@ export function serveVexfs(
     recovered: r?.needed ? { transactions: r.transactions, blocks: r.blocks } : null,
     recoveredOrphans,
     async unmount() {
-      await m.unmount();
+      await fm.unmount();
       await closed;
     },
     closed,
   };
+}
+
+/**
+ * Sets the per-mount flags libfuse cannot pass (strictatime, nodiratime,
+ * nosymfollow) with a bind remount, so that /proc/self/mountinfo, mount(8)
+ * and later remounts see the daemon's atime policy. Runs mount(2) on
+ * another thread: this one serves the mount's requests. Needs
+ * CAP_SYS_ADMIN; without it the daemon still applies the policy itself.
+ */
+async function applyPerMountFlags(
+  self: MountState,
+  o: MountOptions,
+  log?: (line: string) => void,
+): Promise<void> {
+  const want = [o.atime, o.nodiratime ? "nodiratime" : "diratime", o.nosymfollow ? "nosymfollow" : "symfollow"];
+  const perMount = ~(MS.SYNCHRONOUS | MS.DIRSYNC | MS.LAZYTIME);
+  const flags = remountFlags(self, [want.join(",")]) & perMount;
+  if ((remountFlags(self, []) & perMount) === flags) return;
+  const lib = Deno.dlopen("libc.so.6", {
+    mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32", nonblocking: true },
+  });
+  try {
+    const enc = new TextEncoder();
+    const r = await lib.symbols.mount(
+      enc.encode("none\0"),
+      enc.encode(self.mountpoint + "\0"),
+      null,
+      BigInt(MS.REMOUNT | MS.BIND | flags),
+      null,
+    );
+    if (r !== 0) log?.(`could not set ${want.join(",")} on the mount (needs CAP_SYS_ADMIN); applied by the daemon`);
+  } finally {
+    lib.close();
+  }
 }
