@@ -8,10 +8,36 @@ import { clockRealtime } from "../device/libc.ts";
 import { crc32cSeeded } from "./crc.ts";
 import { INODE_DATA_OFFSET, INODE_DATA_SIZE, INODE_SIZE } from "./constants.ts";
 
-/** A timestamp: seconds since the epoch (may be negative) and nanoseconds 0..999,999,999. */
+/**
+ * A timestamp: seconds since the epoch (may be negative) and nanoseconds
+ * 0..999,999,999. The format keeps any s64 seconds (FORMAT.md §4); seconds
+ * beyond ±`Number.MAX_SAFE_INTEGER` (past the year 285 million) are held
+ * exactly in `exactSec`, with `sec` their nearest double (good for
+ * comparisons and ages, not for storing). Build such values with
+ * {@linkcode timespecOf} and read seconds for storage with
+ * {@linkcode secondsOf}.
+ */
 export interface Timespec {
   sec: number;
   nsec: number;
+  /** The exact seconds when they are not a safe integer; absent otherwise. */
+  exactSec?: bigint;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A Timespec from exact seconds (any bigint; the format stores s64) and
+ * nanoseconds: `exactSec` is set only when the seconds are not a safe integer.
+ */
+export function timespecOf(sec: bigint, nsec: number): Timespec {
+  if (sec > MAX_SAFE || sec < -MAX_SAFE) return { sec: Number(sec), nsec, exactSec: sec };
+  return { sec: Number(sec), nsec };
+}
+
+/** The exact seconds of a Timespec (`exactSec` when present, else `sec`). */
+export function secondsOf(t: Timespec): bigint {
+  return t.exactSec ?? BigInt(t.sec);
 }
 
 /** Decoded inode. Sizes are in bytes, `blocks` in filesystem blocks. */
@@ -61,10 +87,10 @@ export function encodeInode(ino: number, n: Inode, out: Uint8Array = new Uint8Ar
   dv.setUint32(12, n.nlink, true);
   dv.setBigUint64(16, BigInt(n.size), true);
   dv.setBigUint64(24, BigInt(n.blocks), true);
-  dv.setBigInt64(32, BigInt(n.atime.sec), true);
-  dv.setBigInt64(40, BigInt(n.mtime.sec), true);
-  dv.setBigInt64(48, BigInt(n.ctime.sec), true);
-  dv.setBigInt64(56, BigInt(n.crtime.sec), true);
+  dv.setBigInt64(32, secondsOf(n.atime), true);
+  dv.setBigInt64(40, secondsOf(n.mtime), true);
+  dv.setBigInt64(48, secondsOf(n.ctime), true);
+  dv.setBigInt64(56, secondsOf(n.crtime), true);
   dv.setUint32(64, n.atime.nsec, true);
   dv.setUint32(68, n.mtime.nsec, true);
   dv.setUint32(72, n.ctime.nsec, true);
@@ -105,10 +131,10 @@ export function decodeInode(ino: number, b: Uint8Array, verify = true): Inode {
     nlink: dv.getUint32(12, true),
     size: u64(dv, 16, ino),
     blocks: u64(dv, 24, ino),
-    atime: { sec: Number(dv.getBigInt64(32, true)), nsec: dv.getUint32(64, true) },
-    mtime: { sec: Number(dv.getBigInt64(40, true)), nsec: dv.getUint32(68, true) },
-    ctime: { sec: Number(dv.getBigInt64(48, true)), nsec: dv.getUint32(72, true) },
-    crtime: { sec: Number(dv.getBigInt64(56, true)), nsec: dv.getUint32(76, true) },
+    atime: timespecOf(dv.getBigInt64(32, true), dv.getUint32(64, true)),
+    mtime: timespecOf(dv.getBigInt64(40, true), dv.getUint32(68, true)),
+    ctime: timespecOf(dv.getBigInt64(48, true), dv.getUint32(72, true)),
+    crtime: timespecOf(dv.getBigInt64(56, true), dv.getUint32(76, true)),
     flags: dv.getUint32(80, true),
     generation: dv.getUint32(84, true),
     xattrBlock: u64(dv, 88, ino),

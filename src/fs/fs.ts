@@ -52,7 +52,7 @@ import {
   SYMLINK_MAX,
 } from "../format/constants.ts";
 import { blockChecksumOk, decodeExtentNode, encodeExtentNode, type Extent, extentBlockMax } from "../format/extent.ts";
-import { decodeInode, encodeInode, type Inode, nowTimespec, type Timespec } from "../format/inode.ts";
+import { decodeInode, encodeInode, type Inode, nowTimespec, type Timespec, timespecOf } from "../format/inode.ts";
 import {
   blockSizeOf,
   decodeSuperblock,
@@ -2587,13 +2587,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function checkTime(t: Timespec): Timespec {
+  const sec = t.exactSec ?? (Number.isSafeInteger(t.sec) ? BigInt(t.sec) : undefined);
   check(
-    Number.isSafeInteger(t.sec) && t.nsec >= 0 && t.nsec < 1e9,
+    sec !== undefined && sec >= S64_MIN && sec <= S64_MAX && Number.isInteger(t.nsec) && t.nsec >= 0 && t.nsec < 1e9,
     "EINVAL",
-    `invalid timestamp ${t.sec}.${t.nsec}`,
+    `invalid timestamp ${t.exactSec ?? t.sec}.${t.nsec} (seconds must fit the format's s64)`,
   );
-  return { sec: t.sec, nsec: t.nsec };
+  return timespecOf(sec!, t.nsec);
 }
+
+const S64_MAX = (1n << 63n) - 1n;
+const S64_MIN = -(1n << 63n);
 
 /** True when a mode is a directory. */
 export function isDirMode(mode: number): boolean {

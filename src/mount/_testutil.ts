@@ -148,3 +148,41 @@ export function sha256File(path: string): string {
   }
   return h.digest("hex");
 }
+
+function runTool(cmd: string, args: string[]): void {
+  const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!o.success) throw new Error(`${cmd} ${args.join(" ")}: ${dec.decode(o.stderr)}`);
+}
+
+/**
+ * Mounts a fresh 64 MiB ext4 on a loop device (a tmpfs if that fails: `kind`
+ * says which) as a reference for differential tests; runs `fn(dir, kind)`;
+ * unmounts and removes the image.
+ */
+export async function withExt4<T>(fn: (dir: string, kind: string) => T | Promise<T>): Promise<T> {
+  const dir = Deno.makeTempDirSync({ prefix: "vexfs-ref-" });
+  const img = Deno.makeTempFileSync({ prefix: "vexfs-ref-ext4-", suffix: ".img" });
+  let kind = "ext4";
+  try {
+    try {
+      Deno.truncateSync(img, 64 << 20);
+      runTool("mkfs.ext4", ["-q", "-F", "-O", "^has_journal", img]);
+      runTool("mount", ["-o", "loop", img, dir]);
+    } catch (e) {
+      kind = `tmpfs (no ext4: ${(e as Error).message.split("\n")[0]})`;
+      runTool("mount", ["-t", "tmpfs", "-o", "size=64m", "vexfs-ref", dir]);
+    }
+    try {
+      return await fn(dir, kind);
+    } finally {
+      try {
+        runTool("umount", [dir]);
+      } catch {
+        runTool("umount", ["-l", dir]);
+      }
+    }
+  } finally {
+    Deno.removeSync(dir);
+    Deno.removeSync(img);
+  }
+}

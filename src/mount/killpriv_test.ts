@@ -8,44 +8,9 @@
  */
 import { assertEquals } from "../test_assert.ts";
 import * as P from "./_posix.ts";
-import { mountTest, withMount } from "./_testutil.ts";
+import { mountTest, withExt4, withMount } from "./_testutil.ts";
 
-const dec = new TextDecoder();
 const NOGROUP = 65534;
-
-function run(cmd: string, args: string[]): void {
-  const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
-  if (!o.success) throw new Error(`${cmd} ${args.join(" ")}: ${dec.decode(o.stderr)}`);
-}
-
-/** Mounts a fresh ext4 on a loop device (tmpfs if that fails); runs `fn(dir, kind)`; unmounts. */
-export async function withExt4<T>(fn: (dir: string, kind: string) => T | Promise<T>): Promise<T> {
-  const dir = Deno.makeTempDirSync({ prefix: "vexfs-ref-" });
-  const img = Deno.makeTempFileSync({ prefix: "vexfs-ref-ext4-", suffix: ".img" });
-  let kind = "ext4";
-  try {
-    try {
-      Deno.truncateSync(img, 64 << 20);
-      run("mkfs.ext4", ["-q", "-F", "-O", "^has_journal", img]);
-      run("mount", ["-o", "loop", img, dir]);
-    } catch (e) {
-      kind = `tmpfs (no ext4: ${(e as Error).message.split("\n")[0]})`;
-      run("mount", ["-t", "tmpfs", "-o", "size=64m", "vexfs-ref", dir]);
-    }
-    try {
-      return await fn(dir, kind);
-    } finally {
-      try {
-        run("umount", [dir]);
-      } catch {
-        run("umount", ["-l", dir]);
-      }
-    }
-  } finally {
-    Deno.removeSync(dir);
-    Deno.removeSync(img);
-  }
-}
 
 /** Runs `sh -c script` as nobody:nogroup without supplementary groups; true when it succeeded. */
 function asNobody(script: string): boolean {

@@ -60,6 +60,7 @@ import type {
   StatAttr,
   StatFs,
 } from "../fuse/session.ts";
+import { secondsOf, timespecOf } from "../format/inode.ts";
 import { handleIoctl, ioctlChangesFs, ioctlWritesDescriptor } from "../ioctl/server.ts";
 import { decodeVector } from "../vector/codec.ts";
 import { elemSize } from "../vector/types.ts";
@@ -137,7 +138,7 @@ function toFuse(ino: number): bigint {
 }
 
 function ns(t: Timespec): bigint {
-  return BigInt(t.sec) * NS_PER_SEC + BigInt(t.nsec);
+  return secondsOf(t) * NS_PER_SEC + BigInt(t.nsec);
 }
 
 function timespec(v: bigint): Timespec {
@@ -147,7 +148,7 @@ function timespec(v: bigint): Timespec {
     nsec += NS_PER_SEC;
     sec -= 1n;
   }
-  return { sec: Number(sec), nsec: Number(nsec) };
+  return timespecOf(sec, Number(nsec)); // exact seconds beyond 2^53 (FORMAT.md §4)
 }
 
 /** What the kill-privileges rule needs to know of a caller. */

@@ -2,12 +2,13 @@
  * Timestamps through a real `vexfs mount` (FUSE): the engine stamps inodes
  * from one clock (the kernel's CLOCK_REALTIME), so a change never gets a
  * ctime earlier than the mtime stamped before it, and the times of one
- * inode never run backwards.
+ * inode never run backwards. Times far beyond 2^53 seconds are kept exactly
+ * (the format's s64 seconds, docs/FORMAT.md §4), where ext4 clamps them.
  * @module
  */
 import { assert, assertEquals } from "../test_assert.ts";
 import * as P from "./_posix.ts";
-import { mountTest, withMount } from "./_testutil.ts";
+import { mountTest, withExt4, withMount } from "./_testutil.ts";
 
 const enc = new TextEncoder();
 
@@ -48,4 +49,46 @@ Deno.test({
       }
       assertEquals(bad, []);
     }),
+});
+
+/** The year 2147483647's last second: above 2^53, within s64. */
+const FAR = 67767976233532799n;
+const NS = 1_000_000_000n;
+
+/** Sets `f`'s atime and mtime with touch(1) to `@sec`; returns [atime, mtime] seconds and nanoseconds read back. */
+function touchAt(f: string, sec: bigint): string[] {
+  const o = new Deno.Command("touch", { args: ["-d", `@${sec}`, f], stderr: "piped" }).outputSync();
+  if (!o.success) return [`touch failed: ${new TextDecoder().decode(o.stderr).trim()}`];
+  const st = P.stat(f);
+  return [st.atimeNs, st.mtimeNs].map((t) => `${t / NS}.${t % NS}`);
+}
+
+Deno.test({
+  name:
+    "times: seconds beyond 2^53 (the year 2147483647) are kept exactly through the mount and a remount; ext4 clamps",
+  ...mountTest,
+  fn: async () => {
+    const cases = [FAR, -FAR, (1n << 53n) + 1n, (1n << 62n) + 12345n];
+    const ext4 = await withExt4((dir, kind) => [kind, ...cases.map((c) => touchAt(`${dir}/f`, c)[1])]);
+    const img = await withMount({ size: 64 << 20, keepImage: true }, (mnt, img) => {
+      for (const [i, c] of cases.entries()) {
+        P.close(P.open(`${mnt}/f${i}`, P.O_CREAT | P.O_WRONLY, 0o644));
+        assertEquals(touchAt(`${mnt}/f${i}`, c), [`${c}.0`, `${c}.0`], `touch -d @${c} (ext4: ${ext4.join(", ")})`);
+      }
+      return img;
+    });
+    try {
+      // written to the image and read back by a new daemon: the inode field holds the exact s64
+      await withMount({ image: img }, (mnt) => {
+        for (const [i, c] of cases.entries()) {
+          const st = P.stat(`${mnt}/f${i}`);
+          assertEquals([st.atimeNs, st.mtimeNs], [c * NS, c * NS], `after remount, f${i}`);
+        }
+      });
+    } finally {
+      Deno.removeSync(img);
+    }
+    // ext4 clamps what does not fit its range (to 2446 on this layout); VexFS keeps the value
+    if (ext4[0] === "ext4") assert(ext4[1] !== `${FAR}.0`, `ext4 kept ${ext4[1]}`);
+  },
 });
