@@ -13,7 +13,9 @@ import { mountStates, MS, remountFlags } from "./remount.ts";
 import { vexfsArgv } from "./self.ts";
 import { Vexfs } from "../fs/fs.ts";
 import { ROOT_INO } from "../format/constants.ts";
-import { assertFsckClean } from "../fs/_testutil.ts";
+import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
+import { FsError } from "../errors.ts";
+import { getVector, setVector } from "../ioctl/client.ts";
 import { assertEquals, assertStringIncludes } from "../test_assert.ts";
 
 const dec = new TextDecoder();
@@ -304,3 +306,47 @@ for (const mode of ["relatime", "strictatime", "noatime", "nodiratime"]) {
     },
   });
 }
+
+Deno.test({
+  name: "remount: read-only refuses the vector ioctls (which the kernel lets through on a read-only open) " +
+    "with EROFS; read-write takes them again",
+  ...mountTest,
+  fn: async () => {
+    const img = tmpImage(64 << 20);
+    const pre = Vexfs.open(img);
+    const c = pre.mkdir(ROOT_INO, "c");
+    pre.collections.create(c, { dim: 3, metric: "l2", elem: "f32" });
+    pre.create(c, "a");
+    pre.close();
+    const dir = Deno.makeTempDirSync({ prefix: "vexfs-remount-" });
+    const log = `${dir}/log`;
+    const d = await mountImage({ image: img, options: `log=${log}` });
+    try {
+      const a = `${d.mnt}/c/a`;
+      await setVector(a, new Float32Array([1, 2, 3]));
+      assertEquals((await vexfs(["mount", "-o", "remount,ro", d.mnt])).code, 0);
+      await followed(log, 1);
+      let code = "";
+      try {
+        await setVector(a, new Float32Array([4, 5, 6]));
+      } catch (e) {
+        code = e instanceof FsError ? e.code : String(e);
+      }
+      assertEquals(code, "EROFS");
+      assertEquals([...(await getVector(a))!.vector], [1, 2, 3]);
+      assertEquals((await vexfs(["mount", "-o", "remount,rw", d.mnt])).code, 0);
+      await followed(log, 2);
+      await setVector(a, new Float32Array([4, 5, 6]));
+      assertEquals([...(await getVector(a))!.vector], [4, 5, 6]);
+      await unmount(d);
+      assertFsckClean(img);
+    } finally {
+      await sh("fusermount3", ["-u", "-z", d.mnt]);
+      try {
+        Deno.removeSync(d.mnt);
+      } catch { /* removed by unmount */ }
+      Deno.removeSync(img);
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
