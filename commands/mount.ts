@@ -86,6 +86,20 @@ async function serveForeground(
 }
 
 /**
+ * Where setsid(1) is: mount(8) runs mount.fuse3, and so `vexfs`, without a
+ * PATH; the usual directories are searched then.
+ */
+function setsidPath(): string {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  for (const d of [...dirs, "/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
+    try {
+      if (Deno.statSync(`${d}/setsid`).isFile) return `${d}/setsid`;
+    } catch { /* next */ }
+  }
+  return "setsid";
+}
+
+/**
  * Starts the daemon and waits for its "ready" line (or its failure). Deno
  * kills its own children when it exits, so the daemon is started through
  * `setsid -f` (util-linux): a grandchild in a new session, which keeps
@@ -93,7 +107,12 @@ async function serveForeground(
  */
 async function startDaemon(args: string[]): Promise<number> {
   const argv = vexfsArgv(["mount", "--daemon-child", ...args]);
-  const child = new Deno.Command("setsid", { args: ["-f", ...argv], stdin: "null", stdout: "piped", stderr: "piped" })
+  const child = new Deno.Command(setsidPath(), {
+    args: ["-f", ...argv],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
     .spawn();
   const relay = child.stderr.pipeTo(Deno.stderr.writable, { preventClose: true }).catch(() => {});
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

@@ -101,6 +101,12 @@ export interface VexfsOpsOptions {
    * leaves the engine read-only.
    */
   reopen?: (readOnly: boolean) => Vexfs;
+  /**
+   * Called before a change is refused because the mount is read-only: a
+   * remount read-write the kernel has made but the daemon has not seen yet
+   * is followed now ({@linkcode VexfsFuse.setReadOnly}), not answered EROFS.
+   */
+  recheckReadOnly?: () => void;
 }
 
 /** The FUSE operations plus the lifecycle hooks the mount command needs. */
@@ -254,6 +260,11 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   let nodiratime = opts.nodiratime ?? false;
   /** Changes refused: mounted or remounted read-only. */
   let ro = fs.readOnly;
+  /** Whether changes are refused, after asking whether a remount read-write has happened. */
+  const refusing = (): boolean => {
+    if (ro) opts.recheckReadOnly?.();
+    return ro;
+  };
   /** How often the engine holds each inode open for us (kept across an engine reopen). */
   const opened = new Map<number, number>();
   const openInode = (ino: number) => {
@@ -382,7 +393,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
   /** Runs a mutating engine call and arms the commit timer; EROFS while remounted read-only. */
   const mutate = <T>(f: () => T): T => {
-    if (ro) throw new FsError("EROFS", "the filesystem is mounted read-only");
+    if (refusing()) throw new FsError("EROFS", "the filesystem is mounted read-only");
     const r = f();
     touched();
     return r;
@@ -545,7 +556,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     open(req, ino, fi): OpenReply {
       const e = toEngine(ino);
       if ((fs.iget(e).d.mode & S_IFMT) === S_IFDIR) throw new FsError("EISDIR", `inode ${e} is a directory`);
-      if (ro && ((fi.flags & O_ACCMODE) !== 0 || fi.flags & O_TRUNC)) {
+      if (((fi.flags & O_ACCMODE) !== 0 || fi.flags & O_TRUNC) && refusing()) {
         throw new FsError("EROFS", "the filesystem is mounted read-only");
       }
       // FUSE_CAP_ATOMIC_O_TRUNC: the kernel sends no setattr for O_TRUNC, open does it
@@ -724,7 +735,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     ioctl(req, ino, cmd, _fi, _flags, inData, outSize): IoctlReply {
       const e = toEngine(ino);
       const writes = ioctlChangesFs(cmd);
-      if (writes && ro) throw new FsError("EROFS", "the filesystem is mounted read-only");
+      if (writes && refusing()) throw new FsError("EROFS", "the filesystem is mounted read-only");
       if (ioctlWritesDescriptor(cmd)) mayWrite(req, e);
       // SET_VECTORS checks each file it names with the caller's ids
       const data = handleIoctl(fs, e, cmd >>> 0, inData, outSize, { uid: req.uid, gid: req.gid });

@@ -210,16 +210,27 @@ export function remountFlags(current: MountState, lists: readonly string[]): num
   return f;
 }
 
+/** A watch made by {@linkcode watchMount}. */
+export interface MountWatch {
+  /** Looks at the mount's line now (e.g. before refusing a write as read-only); calls `onChange` if it changed. */
+  check(): void;
+  /** Stops watching. */
+  stop(): void;
+}
+
 /**
  * Watches the mount with ID `id` in /proc/self/mountinfo and calls
  * `onChange` with its new state whenever its line changes (a remount). The
  * file is re-read every `intervalMs` (a few KiB; the timer does not keep
- * the process alive). Returns the function that stops watching.
+ * the process alive) and whenever {@linkcode MountWatch.check} asks: the
+ * kernel's read-only → read-write switch is immediate, so the daemon checks
+ * before it refuses a change rather than answering EROFS for up to
+ * `intervalMs`; the other way the kernel refuses writes itself at once.
  */
-export function watchMount(id: string, onChange: (m: MountState) => void, intervalMs = 200): () => void {
+export function watchMount(id: string, onChange: (m: MountState) => void, intervalMs = 200): MountWatch {
   const find = () => mountStates().find((m) => m.id === id);
   let last = find()?.line;
-  const timer = setInterval(() => {
+  const check = () => {
     let m: MountState | undefined;
     try {
       m = find();
@@ -229,7 +240,8 @@ export function watchMount(id: string, onChange: (m: MountState) => void, interv
     if (!m || m.line === last) return;
     last = m.line;
     onChange(m);
-  }, intervalMs);
+  };
+  const timer = setInterval(check, intervalMs);
   Deno.unrefTimer(timer);
-  return () => clearInterval(timer);
+  return { check, stop: () => clearInterval(timer) };
 }

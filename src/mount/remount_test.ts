@@ -350,3 +350,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "mount(8) itself: 'mount -t fuse.vexfs' with fstab options, 'mount -o remount,ro' and " +
+    "'mount -o remount,rw,strictatime' (vexfs on mount(8)'s PATH, in a private mount namespace)",
+  ...mountTest,
+  ignore: mountTest.ignore || !mountFuse3() || (await sh("which", ["unshare"]).catch(() => ({ code: 1 }))).code !== 0,
+  fn: async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "vexfs-mount8-" });
+    try {
+      Deno.mkdirSync(`${dir}/bin`);
+      Deno.mkdirSync(`${dir}/m`);
+      const q = (x: string) => `'${x.replaceAll("'", `'\\''`)}'`;
+      Deno.writeTextFileSync(`${dir}/bin/vexfs`, `#!/bin/sh\nexec ${vexfsArgv([]).map(q).join(" ")} "$@"\n`, {
+        mode: 0o755,
+      });
+      assertEquals((await vexfs(["mkfs", "-s", "64M", `${dir}/img`])).code, 0);
+      // /usr/local/bin (on mount(8)'s PATH) holds vexfs only inside this namespace
+      const script = `
+        set -e
+        D=${q(dir)}
+        mount --bind "$D/bin" /usr/local/bin
+        mount -t fuse.vexfs -o defaults,nodiratime,noauto,nofail,_netdev,x-systemd.automount,log="$D/log" "$D/img" "$D/m"
+        echo first > "$D/m/a"
+        exec 5<"$D/m/a"
+        mount -o remount,ro "$D/m"
+        grep " $D/m " /proc/self/mountinfo | cut -d' ' -f6 | sed 's/^/ro-flags: /'
+        if echo no > "$D/m/b" 2>/dev/null; then echo "ro-write: ok"; else echo "ro-write: refused"; fi
+        mount -o remount,rw,strictatime "$D/m"
+        grep " $D/m " /proc/self/mountinfo | cut -d' ' -f6 | sed 's/^/rw-flags: /'
+        echo second >> "$D/m/a"
+        cat <&5 | tr '\\n' ' ' | sed 's/^/contents: /'; echo
+        exec 5<&-
+        umount "$D/m"
+      `;
+      const r = await sh("unshare", ["-m", "--propagation", "private", "sh", "-c", script]);
+      assertEquals(r.code, 0, r.stderr + r.stdout);
+      assertStringIncludes(r.stdout, "ro-flags: ro,nodiratime,relatime\n");
+      assertStringIncludes(r.stdout, "ro-write: refused\n");
+      assertStringIncludes(r.stdout, "rw-flags: rw,nodiratime\n"); // strictatime: neither relatime nor noatime
+      assertStringIncludes(r.stdout, "contents: first second \n");
+      await waitFor("the daemon to finish", () => /is clean/.test(logText(`${dir}/log`)));
+      assertStringIncludes(logText(`${dir}/log`), "remounted: rw,strictatime,nodiratime");
+      assertFsckClean(`${dir}/img`);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});

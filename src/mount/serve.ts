@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import { createVexfsOps } from "./ops.ts";
 import { fuseOptions, type MountOptions } from "./options.ts";
 import { listMounts } from "./unmount.ts";
-import { type MountState, mountStates, MS, remountFlags, watchMount } from "./remount.ts";
+import { type MountState, mountStates, type MountWatch, MS, remountFlags, watchMount } from "./remount.ts";
 
 /** A live mount made by {@linkcode serveVexfs}. */
 export interface ServedMount {
@@ -109,6 +109,7 @@ export function serveVexfs(
   const absMount = Deno.realPathSync(mountpoint);
   // Claimed exclusively even read-only: a second mount of any kind is refused.
   let m: FuseMount | undefined;
+  let watch: MountWatch | undefined;
   const open = (readOnly: boolean) => {
     const dev = Device.open(absSource, { readOnly, exclusive: true });
     try {
@@ -138,6 +139,7 @@ export function serveVexfs(
     atime: opts.atime,
     nodiratime: opts.nodiratime,
     reopen: open,
+    recheckReadOnly: () => watch?.check(),
   });
   try {
     m = mountFuse(v.ops, absMount, {
@@ -163,16 +165,15 @@ export function serveVexfs(
     v.setAtime(s.atime, s.nodiratime);
     serve.log?.(`remounted: ${v.readOnly ? "ro" : "rw"},${s.atime}${s.nodiratime ? ",nodiratime" : ""}`);
   };
-  let stopWatching = () => {};
   let ended = false;
   const self = mountStates().filter((s) => s.mountpoint === absMount).at(-1);
   const flagsSet = self ? applyPerMountFlags(self, opts, serve.log) : Promise.resolve();
   flagsSet.then(() => {
-    if (self && !ended) stopWatching = watchMount(self.id, follow);
+    if (self && !ended) watch = watchMount(self.id, follow);
   });
   const closed = fm.closed.then(() => {
     ended = true;
-    stopWatching();
+    watch?.stop();
     v.close();
   });
   const r = fs.recovery;
