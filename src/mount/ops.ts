@@ -118,8 +118,10 @@ export interface VexfsFuse {
   /** Stops the commit timer, writes everything and closes the engine (superblock marked clean). */
   close(): void;
   /**
-   * Follows a remount: read-only commits everything, then refuses every
-   * change with EROFS (atime updates stop); read-write allows changes again,
+   * Follows a remount: read-only commits everything, marks the superblock
+   * clean and reopens the engine read-only (as ext4; kept open read-write,
+   * idle, while an unlinked file is open), then refuses every change with
+   * EROFS (atime updates stop); read-write allows changes again,
    * reopening the engine read-write (journal replayed, orphans and open files
    * carried over) if it was opened read-only.
    * @throws the reopen's error (the mount then stays read-only in the daemon)
@@ -781,6 +783,19 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         if (timer !== undefined) clearTimeout(timer);
         timer = undefined;
         ro = true;
+        // As ext4's remount read-only: the superblock marked clean and the journal
+        // closed (the engine reopened read-only), unless an unlinked file is still
+        // open (the orphan must outlive the open; the engine stays read-write, idle).
+        const orphans = pinned.size > 0 || [...opened.keys()].some((i) => fs.iget(i).d.nlink === 0);
+        if (!opts.reopen || fs.readOnly || orphans) return;
+        fs.close();
+        try {
+          fs = opts.reopen(true);
+        } catch (e) {
+          log?.(`reopening read-only failed, staying read-write but idle: ${e instanceof Error ? e.message : e}`);
+          fs = opts.reopen(false);
+        }
+        for (const [ino, n] of opened) for (let i = 0; i < n; i++) fs.openInode(ino);
         return;
       }
       if (fs.readOnly) {

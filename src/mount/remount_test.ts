@@ -12,13 +12,27 @@ import { parseMountOptions } from "./options.ts";
 import { mountStates, MS, remountFlags } from "./remount.ts";
 import { vexfsArgv } from "./self.ts";
 import { Vexfs } from "../fs/fs.ts";
-import { ROOT_INO } from "../format/constants.ts";
+import { INCOMPAT_RECOVER, ROOT_INO, SB_OFFSET, SB_SIZE, STATE_CLEAN } from "../format/constants.ts";
+import { decodeSuperblock } from "../format/superblock.ts";
 import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
 import { FsError } from "../errors.ts";
 import { getVector, setVector } from "../ioctl/client.ts";
 import { assertEquals, assertStringIncludes } from "../test_assert.ts";
 
 const dec = new TextDecoder();
+
+function superblockOf(img: string) {
+  const f = Deno.openSync(img);
+  try {
+    const raw = new Uint8Array(SB_SIZE);
+    f.seekSync(SB_OFFSET, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < SB_SIZE) got += f.readSync(raw.subarray(got)) ?? SB_SIZE;
+    return decodeSuperblock(raw);
+  } finally {
+    f.close();
+  }
+}
 const enc = new TextEncoder();
 
 async function vexfs(args: string[]): Promise<{ code: number; stderr: string }> {
@@ -93,7 +107,7 @@ Deno.test("mount options: every generic mount(8) option is accepted; atime polic
 
 Deno.test({
   name: "remount: read-only with files open (written before; EROFS for every change; " +
-    "refused while a file is open for writing; committed before: survives kill -9), read-write again, data intact",
+    "refused while a file is open for writing; committed and marked clean before: kill -9 then needs no replay), read-write again, data intact",
   ...mountTest,
   fn: async () => {
     const dir = Deno.makeTempDirSync({ prefix: "vexfs-remount-" });
@@ -137,6 +151,10 @@ Deno.test({
       d.child.kill("SIGKILL");
       await d.child.status;
       await sh("fusermount3", ["-u", "-z", d.mnt]);
+      // and, as ext4's remount read-only, the superblock was marked clean and the journal closed
+      const sb = superblockOf(d.img);
+      assertEquals(sb.state, STATE_CLEAN, "superblock state after kill -9 while read-only");
+      assertEquals(sb.featureIncompat & INCOMPAT_RECOVER, 0, "no journal replay needed");
       const fs = Vexfs.open(d.img, { readOnly: true });
       try {
         const read = (p: string) => dec.decode(fs.read(fs.resolve(p), 0, 1000));
