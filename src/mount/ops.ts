@@ -419,7 +419,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
    * now when {@linkcode wantsAccess} says so, committed with the next commit
    * (opens answer keepCache only when no update is due, so the first read
    * after a change reaches us; later reads served from the page cache within
-   * one open do not, which only matters with strictatime).
+   * one open do not, which only matters with strictatime; nor does a read
+   * of an empty file, which the kernel answers alone).
    */
   const accessed = (ino: number, isDir: boolean) => {
     if (!wantsAccess(ino, isDir)) return;
