@@ -222,7 +222,8 @@ Mount options (-o), as mount(8) and fstab give them:
   remount             change the options of the mount on MOUNTPOINT (given
                       alone): ro/rw (going read-only commits everything;
                       refused while files are open for writing), the atime
-                      and other generic flags; the daemon follows
+                      and other generic flags; the daemon follows (commit=,
+                      errors=, log= and the rest only apply when mounting)
   noatime, relatime, strictatime, nodiratime   atime of reads, readdir and
                       exec as on ext4 (default relatime: updated when older
                       than mtime/ctime or more than 24 h old)
