@@ -549,14 +549,23 @@ function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
 }
 
 /**
- * Whether command `cmd` may change the filesystem (`SET_VECTOR`,
- * `DEL_VECTOR`, `CREATE_COLLECTION`, `SET_VECTORS`, and `INDEX`, which
- * changes it for build, drop and optimize): the mount arms its commit timer
- * after these.
+ * Whether command `cmd` with request `inData` changes the filesystem
+ * (`SET_VECTOR`, `DEL_VECTOR`, `CREATE_COLLECTION`, `SET_VECTORS`, and
+ * `INDEX` for build, drop and optimize, not stats): the mount refuses these
+ * with EROFS while read-only and arms its commit timer after them. Without
+ * `inData`, or with one too short to say, a command that changes the
+ * filesystem for some requests counts as changing it.
  * @returns false for read-only and unknown commands
  */
-export function ioctlChangesFs(cmd: number): boolean {
-  return Boolean(HANDLERS.get(cmd >>> 0)?.writes ?? false);
+export function ioctlChangesFs(cmd: number, inData?: Uint8Array): boolean {
+  const w = HANDLERS.get(cmd >>> 0)?.writes ?? false;
+  if (typeof w !== "function") return w;
+  if (!inData) return true;
+  try {
+    return w(inData);
+  } catch {
+    return true; // a malformed request: handleIoctl refuses it with EINVAL
+  }
 }
 
 /**

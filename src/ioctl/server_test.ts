@@ -1078,6 +1078,11 @@ Deno.test("ioctl server: INDEX refusals change nothing: ENOENT, EINVAL, EACCES, 
     assertEquals(idx(fs, w.few, { op: "drop" }, nobody).index, "flat");
     // INDEX may change the filesystem (the mount arms its commit timer), but checks its caller itself
     assertEquals(ioctlChangesFs(VEXFS_IOC_INDEX), true);
+    // ... by its request: stats reads (a read-only mount answers it), build/drop/optimize change
+    assertEquals(ioctlChangesFs(VEXFS_IOC_INDEX, encodeIndex({ op: "stats" })), false);
+    for (const op of ["build", "drop", "optimize"] as const) {
+      assertEquals(ioctlChangesFs(VEXFS_IOC_INDEX, encodeIndex({ op })), true, op);
+    }
     assertEquals(ioctlWritesDescriptor(VEXFS_IOC_INDEX), false);
     assertEquals([ioctlChangesFs(VEXFS_IOC_SEARCH2), ioctlWritesDescriptor(VEXFS_IOC_SEARCH2)], [false, false]);
   } finally {

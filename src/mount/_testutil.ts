@@ -125,6 +125,28 @@ export async function withMount<T>(
   return result;
 }
 
+/**
+ * Detaches the mount of a daemon that was killed: `fusermount3 -u`, retried
+ * for up to 10 s while it is busy (a request in flight or a descriptor not
+ * yet failed with ENOTCONN), then lazily (`-u -z`) as an administrator
+ * would. Removes the mount point.
+ * @throws Error when fusermount3 fails for another reason
+ */
+export async function detachDeadMount(mnt: string): Promise<void> {
+  const tryIt = (lazy: boolean) => {
+    const o = new Deno.Command("fusermount3", { args: lazy ? ["-u", "-z", mnt] : ["-u", mnt] }).outputSync();
+    return { ok: o.success, err: new TextDecoder().decode(o.stderr) };
+  };
+  let r = tryIt(false);
+  for (let i = 0; i < 100 && !r.ok && /busy/i.test(r.err); i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    r = tryIt(false);
+  }
+  if (!r.ok && /busy/i.test(r.err)) r = tryIt(true);
+  if (!r.ok) throw new Error(`fusermount3 -u ${mnt}: ${r.err}`);
+  Deno.removeSync(mnt);
+}
+
 /** Test-step options for tests that need real mounts. */
 export const mountTest: { ignore: boolean; sanitizeResources: boolean; sanitizeOps: boolean } = {
   ignore: !CAN_MOUNT,

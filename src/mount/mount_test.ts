@@ -15,7 +15,7 @@ import { assertFsckClean } from "../fs/_testutil.ts";
 import { CAN_LOOP, sparseFile, withLoop } from "../device/_testutil.ts";
 import { createCollection, getVector, setVector } from "../ioctl/client.ts";
 import { assert, assertEquals } from "../test_assert.ts";
-import { type Daemon, mountImage, mountTest, sha256File, unmount } from "./_testutil.ts";
+import { type Daemon, detachDeadMount, mountImage, mountTest, sha256File, unmount } from "./_testutil.ts";
 import { findMount } from "./unmount.ts";
 import * as posix from "./_posix.ts";
 
@@ -442,8 +442,7 @@ Deno.test({
       d.child.kill("SIGKILL");
       await d.child.status;
       o.close(); // on a dead connection: nothing to release any more
-      run("fusermount3", ["-u", d.mnt]);
-      Deno.removeSync(d.mnt);
+      await detachDeadMount(d.mnt);
       assertEquals(findMount(d.mnt), null);
 
       d = await mountImage({ image: img });

@@ -737,7 +737,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
     ioctl(req, ino, cmd, _fi, _flags, inData, outSize): IoctlReply {
       const e = toEngine(ino);
-      const writes = ioctlChangesFs(cmd);
+      const writes = ioctlChangesFs(cmd, inData);
       if (writes && refusing()) throw new FsError("EROFS", "the filesystem is mounted read-only");
       if (ioctlWritesDescriptor(cmd)) mayWrite(req, e);
       // SET_VECTORS checks each file it names with the caller's ids
