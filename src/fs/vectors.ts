@@ -34,7 +34,7 @@ import type { InodeState, Vexfs } from "./fs.ts";
 import { decodeVector, encodeVector } from "../vector/codec.ts";
 import { vectorNorm } from "../vector/norm.ts";
 import { scanTopK, WasmStore } from "../vector/simd.ts";
-import { DEFAULT_EF, HnswGraph, type HnswStats, SlotFilter } from "../hnsw/graph.ts";
+import { DEFAULT_EF, HnswGraph, hnswParamsOf, type HnswStats, SlotFilter } from "../hnsw/graph.ts";
 import { applyCatchUp, planCatchUp } from "../hnsw/catchup.ts";
 import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
 
@@ -895,15 +895,7 @@ export class Collections {
     if (l.behind !== undefined && l.behind > limit) return null;
     const mem = this.#mem(l);
     const rec = l.rec;
-    const params = {
-      dim: rec.dim,
-      metric: METRICS[rec.metric - 1],
-      elem: ELEMS[rec.elemType - 1],
-      m: rec.hnswM,
-      efConstruction: rec.hnswEfConstruction,
-      collectionId: rec.id,
-      blockSize: this.#fs.blockSize,
-    };
+    const params = hnswParamsOf(rec, this.#fs.blockSize);
     const t0 = performance.now();
     let g: HnswGraph | undefined;
     if (rec.hnswIno) {
@@ -939,6 +931,11 @@ export class Collections {
     l.graph = g;
     l.behind = undefined;
     return g;
+  }
+
+  /** How many insertions a search may make to bring the graph of a `count`-vector collection up to date ({@link searchCatchUpVectors}). */
+  #searchCatchUpLimit(count: number): number {
+    return Math.max(this.searchCatchUpVectors, Math.floor(0.02 * count));
   }
 
   /** A search's refusal to catch up `behind` vectors: frees the decoded graph, notes why. */
@@ -1021,15 +1018,7 @@ export class Collections {
       this.#bump(l);
       const t0 = performance.now();
       const mem = this.#mem(l);
-      const g = HnswGraph.create({
-        dim: rec.dim,
-        metric: METRICS[rec.metric - 1],
-        elem: ELEMS[rec.elemType - 1],
-        m,
-        efConstruction: efc,
-        collectionId: rec.id,
-        blockSize: this.#fs.blockSize,
-      });
+      const g = HnswGraph.create(hnswParamsOf(rec, this.#fs.blockSize, { m, efConstruction: efc }));
       g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
       g.build(Uint32Array.from({ length: rec.count }, (_, i) => i), Uint32Array.from(l.crcs));
       l.graph = g;
@@ -1085,7 +1074,7 @@ export class Collections {
     const fileBytes = rec.hnswIno ? this.#fs.iget(rec.hnswIno).d.size : 0;
     if (!(rec.flags & COLL_INDEX_HNSW)) return { index: "flat", current: null, note: "exact scans", fileBytes };
     const before = l.graph;
-    const g = this.#graphWithin(l, Math.max(this.searchCatchUpVectors, Math.floor(0.02 * rec.count)));
+    const g = this.#graphWithin(l, this.#searchCatchUpLimit(rec.count));
     if (!g) return { index: "hnsw", current: false, note: l.graphNote ?? "", fileBytes };
     const current = g.matches.generation === rec.generation && g.matches.count === rec.count &&
       !g.dirty;
@@ -1195,7 +1184,7 @@ export class Collections {
     // An explicit ef asks for the graph; without one, a collection this small is scanned (as fast, and exact).
     const tiny = opts.ef === undefined && mem.count * rec.dim <= this.exactScanElements;
     const scan = !hnsw || opts.exact || small || tiny || mem.count <= k;
-    const g = scan ? null : this.#graphWithin(l, Math.max(this.searchCatchUpVectors, Math.floor(0.02 * mem.count)));
+    const g = scan ? null : this.#graphWithin(l, this.#searchCatchUpLimit(mem.count));
     if (!g) {
       method = {
         method: "exact",

@@ -51,13 +51,13 @@ import {
 import { crc32c, crc32cSeeded } from "../format/crc.ts";
 import { blockChecksumOk } from "../format/extent.ts";
 import { segments } from "../fs/extentmap.ts";
-import { ELEM_TYPES, elemSize, MAX_DIM, METRICS } from "../vector/types.ts";
+import { ELEM_TYPES, elemSize, MAX_DIM } from "../vector/types.ts";
 import { clearInode, errText, type FsckContext, hex, type InodeInfo, typeName } from "./context.ts";
 import { ensureInode } from "./pass1_inodes.ts";
 import { bmap } from "./pass2_dirs.ts";
 import { newInode, writeFileContent } from "./rewrite.ts";
 import { vectorNorm } from "../vector/norm.ts";
-import { HnswGraph } from "../hnsw/graph.ts";
+import { HnswGraph, hnswParamsOf } from "../hnsw/graph.ts";
 
 /** What the pass knows of one collection. */
 interface Coll {
@@ -407,15 +407,7 @@ function checkGraph(ctx: FsckContext, rec: CollectionRecord, g: InodeInfo, where
   }
   let graph: HnswGraph;
   try {
-    graph = HnswGraph.decode(file, {
-      dim: rec.dim,
-      metric: METRICS[rec.metric - 1],
-      elem: ELEM_TYPES[rec.elemType - 1],
-      m: rec.hnswM,
-      efConstruction: rec.hnswEfConstruction,
-      collectionId: rec.id,
-      blockSize: ctx.bs,
-    }, { lenient: true });
+    graph = HnswGraph.decode(file, hnswParamsOf(rec, ctx.bs), { lenient: true });
   } catch (e) {
     // No usable header: a write of the whole file cut short (or the header block damaged).
     ctx.ask("HNSW_INCOMPLETE", { where, detail: errText(e) });

@@ -47,12 +47,15 @@ import { instantiate, memory, WasmArray } from "../wasm/runtime.ts";
 import {
   decodeElemType,
   decodeMetric,
+  ELEM_TYPES,
   elemSize,
   type ElemType,
   encodeElemType,
   encodeMetric,
   type Metric,
+  METRICS,
 } from "../vector/types.ts";
+import type { CollectionRecord } from "../format/collection.ts";
 import {
   F,
   FLAG_DELETED,
@@ -99,6 +102,28 @@ export interface HnswParams {
   blockSize: number;
   /** level generator seed (default: the collection id) */
   seed?: number;
+}
+
+/**
+ * The parameters of the graph of collection record `rec` (FORMAT.md §8.1:
+ * its metric, element type, `hnsw_m`, `hnsw_ef_construction` and id), on a
+ * filesystem of `blockSize`-byte blocks; `m` and `efConstruction` may be
+ * given instead of the record's (a rebuild with new ones).
+ */
+export function hnswParamsOf(
+  rec: Pick<CollectionRecord, "dim" | "metric" | "elemType" | "hnswM" | "hnswEfConstruction" | "id">,
+  blockSize: number,
+  over: { m?: number; efConstruction?: number } = {},
+): HnswParams {
+  return {
+    dim: rec.dim,
+    metric: METRICS[rec.metric - 1],
+    elem: ELEM_TYPES[rec.elemType - 1],
+    m: over.m ?? rec.hnswM,
+    efConstruction: over.efConstruction ?? rec.hnswEfConstruction,
+    collectionId: rec.id,
+    blockSize,
+  };
 }
 
 /** Answer of {@linkcode HnswGraph.search}: parallel arrays, nearest first. */
