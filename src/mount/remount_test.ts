@@ -46,6 +46,20 @@ async function sh(cmd: string, args: string[], env?: Record<string, string>) {
   return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
 }
 
+/**
+ * Runs `f` again every 100 ms, for up to 5 s, while it fails with a message
+ * matching `busy` (a release of descriptors just closed may still be on its
+ * way to the daemon under load); returns its last result.
+ */
+async function whileBusy<T extends { code: number; stderr: string }>(busy: RegExp, f: () => Promise<T>): Promise<T> {
+  let r = await f();
+  for (let i = 0; i < 50 && r.code !== 0 && busy.test(r.stderr); i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    r = await f();
+  }
+  return r;
+}
+
 async function waitFor(what: string, f: () => boolean, ms = 10_000): Promise<void> {
   for (let t = 0; t < ms; t += 50) {
     if (f()) return;
@@ -125,11 +139,7 @@ Deno.test({
       assertStringIncludes(busy.stderr, "open for writing");
       P.close(wr);
       // the writer's release may still be on its way (the kernel counts it open for writing until then)
-      let r = await vexfs(["mount", "-o", "remount,ro", d.mnt]);
-      for (let i = 0; i < 50 && r.code !== 0 && /open for writing/.test(r.stderr); i++) {
-        await new Promise((res) => setTimeout(res, 100));
-        r = await vexfs(["mount", "-o", "remount,ro", d.mnt]);
-      }
+      const r = await whileBusy(/open for writing/, () => vexfs(["mount", "-o", "remount,ro", d.mnt]));
       assertEquals(r.code, 0, r.stderr);
       assertEquals(mountStates().find((m) => m.mountpoint === d.mnt)?.readOnly, true);
       await followed(log, 1);
@@ -151,11 +161,7 @@ Deno.test({
       // read-only once more, then kill -9: commit=0 commits only on fsync/unmount, so
       // the files' presence in the image proves that going read-only committed everything
       Deno.writeTextFileSync(`${d.mnt}/c.txt`, "committed by the remount\n");
-      let ro = await vexfs(["mount", "-o", "remount,ro", d.mnt]);
-      for (let i = 0; i < 50 && ro.code !== 0 && /open for writing/.test(ro.stderr); i++) {
-        await new Promise((res) => setTimeout(res, 100));
-        ro = await vexfs(["mount", "-o", "remount,ro", d.mnt]);
-      }
+      const ro = await whileBusy(/open for writing/, () => vexfs(["mount", "-o", "remount,ro", d.mnt]));
       assertEquals(ro.code, 0, ro.stderr);
       await waitFor("ro", () => / remounted: ro/.test(logText(log).split("\n").slice(-3).join("\n")));
       d.child.kill("SIGKILL");
@@ -228,11 +234,7 @@ Deno.test({
       P.close(old);
       assertEquals(Deno.readTextFileSync(`${mnt}/x`), "now writable\n");
       // a release of the descriptors just closed may still be on its way to the daemon: busy for a moment
-      let um = await sh("umount", [mnt]);
-      for (let i = 0; i < 50 && um.code !== 0 && /busy/i.test(um.stderr); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        um = await sh("umount", [mnt]);
-      }
+      const um = await whileBusy(/busy/i, () => sh("umount", [mnt]));
       assertEquals(um.code, 0, um.stderr);
       await waitFor("the daemon to finish", () => /is clean/.test(logText(log)));
       const fs = Vexfs.open(img, { readOnly: true });
