@@ -1242,6 +1242,10 @@ static i32 consolidate(u32 *g) {
     for (u32 l = 0; l <= level; l++) repair(g, n, l, NONE);
   }
   for (u32 i = 0; i < before; i++) in[tombs[i]] -= 1u << 30;
+  /* Drop every deleted node's out-edges before freeing any of them: a node
+   * freed first has its in-degree zeroed, and a later one still naming it
+   * would then count it below zero (a reused id would be freed while named). */
+  for (u32 i = 0; i < before; i++) release_links(g, tombs[i], 0);
   while (g[F_DELETED]) node_free(g, tombs[g[F_DELETED] - 1], 0);
   return (i32)before;
 }

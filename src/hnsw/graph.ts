@@ -965,6 +965,39 @@ export class HnswGraph {
     });
   }
 
+  /**
+   * The derived in-degrees (all levels, and levels ≥ 1) against the edges the
+   * records hold, for tests of mutation sequences: a count below the truth
+   * would free a node still named. Only meaningful on a live graph (after
+   * create, build or decode).
+   * @returns the mismatches, one sentence each (empty when they agree)
+   */
+  checkDerived(): string[] {
+    const s = this.#st.view, nc = s[F.NODE_COUNT], w = this.#nodeWords, uw = this.#upperWords;
+    const nodes = this.#nodes.view, uppers = this.#uppers.view;
+    const all = new Uint32Array(nc), up = new Uint32Array(nc);
+    for (let n = 0; n < nc; n++) {
+      const b = n * w;
+      if (nodes[b] === NONE && !((nodes[b + 1] >> 8) & FLAG_DELETED)) continue;
+      const c0 = nodes[b + 1] >>> 16;
+      for (let i = 0; i < c0; i++) all[nodes[b + 4 + i]]++;
+      for (let u = nodes[b + 2], l = 1; u !== NONE && l <= (nodes[b + 1] & 0xff); u = uppers[u * uw + 2], l++) {
+        const c = (uppers[u * uw + 1] >> 8) & 0xff;
+        for (let i = 0; i < c; i++) {
+          all[uppers[u * uw + 4 + i]]++;
+          up[uppers[u * uw + 4 + i]]++;
+        }
+      }
+    }
+    const p: string[] = [];
+    const indeg = this.#indeg.view, upin = this.#upin.view;
+    for (let n = 0; n < nc && p.length < MAX_PROBLEMS; n++) {
+      if (indeg[n] !== all[n]) p.push(`node ${n}: derived in-degree ${indeg[n]}, the records name it ${all[n]} times`);
+      if (upin[n] !== up[n]) p.push(`node ${n}: derived upper in-degree ${upin[n]}, the records ${up[n]}`);
+    }
+    return p;
+  }
+
   // ---- persistence ----------------------------------------------------------------------
 
   /** The layout the current contents need (the written one while it fits). */
