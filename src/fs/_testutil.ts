@@ -31,6 +31,11 @@ export function code(f: () => unknown): string {
 export function assertFsckClean(img: string): void {
   const r = fsck(img);
   const bad = r.problems.filter((p) => p.severity !== "info");
-  assert.deepEqual(bad, [], `fsck of ${img}`);
+  // The message replaces assert's diff, so it carries the problems itself.
+  assert.deepEqual(
+    bad,
+    [],
+    `fsck of ${img}: ${bad.map((p) => `${p.severity} ${p.code} at ${p.where}: ${p.message}`).join("; ")}`,
+  );
   assert.equal(r.exitCode, 0);
 }
