@@ -148,6 +148,15 @@ export function decodeInode(ino: number, b: Uint8Array, verify = true): Inode {
   };
 }
 
+/**
+ * The `generation` field (offset 84) of a 256-byte inode slot, read without
+ * decoding or verifying the rest: for a free slot, the generation its last
+ * inode had (FORMAT.md §4.2), or whatever bytes a never-used slot holds.
+ */
+export function slotGeneration(b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, INODE_SIZE).getUint32(84, true);
+}
+
 /** Last value of the pure fallback clock, in nanoseconds since the epoch. */
 let lastFallbackNs = 0n;
 

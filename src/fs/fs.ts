@@ -52,7 +52,15 @@ import {
   SYMLINK_MAX,
 } from "../format/constants.ts";
 import { blockChecksumOk, decodeExtentNode, encodeExtentNode, type Extent, extentBlockMax } from "../format/extent.ts";
-import { decodeInode, encodeInode, type Inode, nowTimespec, type Timespec, timespecOf } from "../format/inode.ts";
+import {
+  decodeInode,
+  encodeInode,
+  type Inode,
+  nowTimespec,
+  slotGeneration,
+  type Timespec,
+  timespecOf,
+} from "../format/inode.ts";
 import {
   blockSizeOf,
   decodeSuperblock,
@@ -639,7 +647,7 @@ export class Vexfs {
       ctime: now,
       crtime: now,
       flags,
-      generation: (Math.random() * 0x100000000) >>> 0,
+      generation: this.#newGeneration(ino),
       xattrBlock: 0,
       parentIno,
       parentHash,
@@ -654,6 +662,21 @@ export class Vexfs {
     this.#storeExtents(n, 0);
     this.#inodes.set(ino, n);
     return n;
+  }
+
+  /**
+   * The generation of a new inode `ino` (FORMAT.md §4.2): random, as ext4's,
+   * and never the one the slot's previous inode had (read raw from the free
+   * slot's bytes, which freeing leaves in place), so a file handle of that
+   * inode is stale for this one.
+   */
+  #newGeneration(ino: number): number {
+    const { block, off } = this.#inodeLoc(ino);
+    const old = slotGeneration(this.cache.get(block).subarray(off, off + INODE_SIZE));
+    for (;;) {
+      const g = (Math.random() * 0x100000000) >>> 0;
+      if (g !== old) return g;
+    }
   }
 
   /** Frees an inode and everything it owns (blocks, xattrs, vector). */
