@@ -20,6 +20,9 @@
  *   entries removed or renamed since the snapshot are skipped, so a listing
  *   never returns a name that no longer exists (readdirplus would plant it
  *   in the kernel's dentry cache).
+ * - Export support (src/mount/export.ts): a file handle is the node id and
+ *   the inode's generation, so it names the same file after a cache drop or
+ *   a remount; LOOKUP of "." and ".." answers the kernel's handle decoding.
  * - The kernel's lookup count of every inode (entry replies minus `forget`)
  *   is kept. A directory, fifo, socket, device or symlink that loses its
  *   last link while the kernel still knows it (open through a descriptor:
@@ -64,6 +67,7 @@ import { secondsOf, timespecOf } from "../format/inode.ts";
 import { handleIoctl, ioctlChangesFs, ioctlWritesDescriptor } from "../ioctl/server.ts";
 import { decodeVector } from "../vector/codec.ts";
 import { elemSize } from "../vector/types.ts";
+import { dotName, exportLookup } from "./export.ts";
 import type { AtimeMode } from "./options.ts";
 
 /** Name of the extended attribute that mirrors a file's vector. */
@@ -463,12 +467,17 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
   const ops: FuseOps = {
     init(conn: ConnInfo) {
-      conn.want |= conn.capable & (FUSE_CAP.IOCTL_DIR | FUSE_CAP.ASYNC_READ | FUSE_CAP.ATOMIC_O_TRUNC);
+      // EXPORT_SUPPORT: file handles survive cache drops and remounts (src/mount/export.ts)
+      conn.want |= conn.capable &
+        (FUSE_CAP.IOCTL_DIR | FUSE_CAP.ASYNC_READ | FUSE_CAP.ATOMIC_O_TRUNC | FUSE_CAP.EXPORT_SUPPORT);
       conn.want &= ~FUSE_CAP.WRITEBACK_CACHE;
       conn.timeGran = 1;
     },
 
     lookup(_req, parent, name) {
+      const dot = dotName(name);
+      // "." and ".." come only from file handles of inodes the kernel does not hold
+      if (dot) return entry(exportLookup(fs, parent, dot));
       const ino = fs.lookup(toEngine(parent), name);
       return entry(ino);
     },
