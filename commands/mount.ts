@@ -227,6 +227,10 @@ Mount options (-o), as mount(8) and fstab give them:
   noatime, relatime, strictatime, nodiratime   atime of reads, readdir and
                       exec as on ext4 (default relatime: updated when older
                       than mtime/ctime or more than 24 h old)
+  acl, noacl          POSIX ACLs (setfacl/getfacl) enforced and inherited as
+                      on ext4 (default acl); noacl refuses them (EOPNOTSUPP)
+                      and the group bits are plain permissions. Decided at
+                      mount time: a remount cannot change it
   errors=BEHAVIOUR    on corruption: continue (the request fails, the rest
                       works), remount-ro (no more writes) or panic (unmount);
                       default: what mkfs --errors recorded (continue)

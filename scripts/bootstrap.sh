@@ -23,7 +23,7 @@ shift || true
 say() { printf '\033[1mvexfs bootstrap:\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: FUSE (mount), mkfs tools and partitioning (mkfs safety tests),
-# xattr tools and a C compiler (ABI tests). Installed only when missing.
+# xattr and ACL tools and a C compiler (ABI tests). Installed only when missing.
 need_pkgs=()
 have() { command -v "$1" >/dev/null 2>&1; }
 if [ "$what" != deno ]; then
@@ -38,6 +38,7 @@ if [ "$what" = test ]; then
   have mkfs.vfat || need_pkgs+=(dosfstools)
   have losetup || need_pkgs+=(mount)
   have setfattr || need_pkgs+=(attr)
+  have setfacl || need_pkgs+=(acl)
   have cc || need_pkgs+=(gcc)
   have pkg-config || need_pkgs+=(pkg-config)
   [ -e /usr/include/fuse3/fuse_lowlevel.h ] || need_pkgs+=(libfuse3-dev)

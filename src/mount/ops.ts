@@ -7,8 +7,10 @@
  *   (`ROOT_INO`); every other node id is the engine inode number. `st_ino`
  *   is always the engine inode number (the root shows 2, as on ext2/ext4).
  * - Permission checks are the kernel's (`default_permissions` is always
- *   on); new inodes get the caller's uid and, as on ext4 without `grpid`,
- *   the caller's gid unless the parent directory is set-group-id, in which
+ *   on), POSIX ACLs included: the kernel enforces them, the daemon keeps
+ *   them in step with the mode and applies default ACLs and the umask to
+ *   new inodes (src/mount/acl.ts). New inodes get the caller's uid and, as
+ *   on ext4 without `grpid`, the caller's gid unless the parent directory is set-group-id, in which
  *   case they get its group (and new directories inherit the S_ISGID bit).
  * - Open files are counted with {@linkcode Vexfs.openInode} /
  *   {@linkcode Vexfs.release}, so an unlinked file stays readable through
@@ -67,6 +69,8 @@ import { secondsOf, timespecOf } from "../format/inode.ts";
 import { handleIoctl, ioctlChangesFs, ioctlWritesDescriptor } from "../ioctl/server.ts";
 import { decodeVector } from "../vector/codec.ts";
 import { elemSize } from "../vector/types.ts";
+import { isAclXattr } from "../fs/acl.ts";
+import { type Inherited, mountAcls } from "./acl.ts";
 import { dotName, exportLookup } from "./export.ts";
 import type { AtimeMode } from "./options.ts";
 
@@ -98,6 +102,8 @@ export interface VexfsOpsOptions {
   atime?: AtimeMode;
   /** Never update directories' atime (`nodiratime`). */
   nodiratime?: boolean;
+  /** POSIX ACLs (src/mount/acl.ts): on by default as on ext4; false for `noacl`. */
+  acl?: boolean;
   /**
    * Opens the filesystem again (the old engine is closed first), read-write
    * for a remount read-write of a filesystem whose engine was opened
@@ -356,6 +362,25 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   };
   const attrReply = (ino: number): AttrReply => ({ attr: attr(ino), timeout: attrTimeout });
 
+  const acls = mountAcls(() => fs, opts.acl ?? true, log);
+  /**
+   * Makes an inode named `name` in `dir` with `make(mode)`, the mode and ACLs
+   * coming from the directory's default ACL or the umask; a failure to store
+   * the ACLs takes the new name away again.
+   */
+  const born = (req: FuseRequest, dir: number, name: Uint8Array, mode: number, make: (m: number) => number) => {
+    const inh: Inherited = acls.inherit(dir, mode, req.umask);
+    const ino = make(inh.mode);
+    try {
+      acls.applyInherited(ino, inh);
+    } catch (e) {
+      if ((inh.mode & S_IFMT) === S_IFDIR) fs.rmdir(dir, name);
+      else fs.unlink(dir, name);
+      throw e;
+    }
+    return ino;
+  };
+
   /** uid/gid and extra mode bits of a new inode in `dir` made by `req` (ext4's inode_init_owner). */
   const owner = (req: FuseRequest, dir: number, isDir: boolean) => {
     const d = fs.iget(dir).d;
@@ -366,14 +391,12 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   };
 
   /**
-   * The kernel's write-permission rule (fs/namei.c generic_permission, primary
-   * group only) for ioctls that change a file, which the kernel does not check.
+   * The kernel's write-permission rule (fs/namei.c generic_permission, the
+   * ACL included) for ioctls that change a file, which the kernel does not check.
    */
   const mayWrite = (req: FuseRequest, ino: number) => {
     if (req.uid === 0) return;
-    const d = fs.iget(ino).d;
-    const bit = req.uid === d.uid ? 0o200 : req.gid === d.gid ? 0o020 : 0o002;
-    if (!(d.mode & bit)) {
+    if (!acls.permits(ino, { uid: req.uid, groups: caller(req).groups }, 2)) {
       throw new FsError("EACCES", `uid ${req.uid} may not change the vector data of inode ${ino}`);
     }
   };
@@ -472,6 +495,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         (FUSE_CAP.IOCTL_DIR | FUSE_CAP.ASYNC_READ | FUSE_CAP.ATOMIC_O_TRUNC | FUSE_CAP.EXPORT_SUPPORT);
       conn.want &= ~FUSE_CAP.WRITEBACK_CACHE;
       conn.timeGran = 1;
+      acls.negotiate(conn);
     },
 
     lookup(_req, parent, name) {
@@ -511,6 +535,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
           atime: c.atimeNow ? "now" : c.atimeNs === undefined ? undefined : timespec(c.atimeNs),
           mtime: c.mtimeNow ? "now" : c.mtimeNs === undefined ? undefined : timespec(c.mtimeNs),
         });
+        if (c.mode !== undefined) acls.chmod(e); // the access ACL follows (posix_acl_chmod)
         // after the request's own mode (the kernel's setuid-only kill) is applied
         if (c.size !== undefined) killPrivs(req, e, false);
         return attrReply(e);
@@ -527,13 +552,14 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     mknod(req, parent, name, mode, rdev) {
       const dir = toEngine(parent);
       const o = owner(req, dir, false);
-      return mutate(() => entry(fs.mknod(dir, name, mode, Number(rdev), o.uid, o.gid)));
+      return mutate(() => entry(born(req, dir, name, mode, (m) => fs.mknod(dir, name, m, Number(rdev), o.uid, o.gid))));
     },
 
     mkdir(req, parent, name, mode) {
       const dir = toEngine(parent);
       const o = owner(req, dir, true);
-      return mutate(() => entry(fs.mkdir(dir, name, (mode & 0o7777) | o.extra, o.uid, o.gid)));
+      const m = S_IFDIR | (mode & 0o7777) | o.extra;
+      return mutate(() => entry(born(req, dir, name, m, (m) => fs.mkdir(dir, name, m & 0o7777, o.uid, o.gid))));
     },
 
     unlink(_req, parent, name) {
@@ -680,9 +706,15 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       };
     },
 
-    setxattr(_req, ino, nameBytes, value, flags) {
+    setxattr(req, ino, nameBytes, value, flags) {
       const e = toEngine(ino);
       const name = dec.decode(nameBytes);
+      if (isAclXattr(name)) {
+        const d = fs.iget(e).d;
+        const c = caller(req);
+        mutate(() => acls.set(e, name, value, c.fsetid || c.groups.has(d.gid)));
+        return;
+      }
       if (name !== VECTOR_XATTR) {
         mutate(() => fs.setxattr(e, name, value, flags));
         return;
@@ -705,6 +737,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     getxattr(_req, ino, nameBytes) {
       const e = toEngine(ino);
       const name = dec.decode(nameBytes);
+      if (isAclXattr(name)) return acls.get(e, name);
       if (name !== VECTOR_XATTR) return fs.getxattr(e, name);
       const got = fs.collections.getVectorBytes(e);
       if (!got) throw new FsError("ENODATA", "the file has no vector");
@@ -713,7 +746,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
     listxattr(_req, ino) {
       const e = toEngine(ino);
-      const names = [...fs.listxattr(e).keys()];
+      const names = acls.visible([...fs.listxattr(e).keys()]);
       if (fs.iget(e).d.flags & IFL_HAS_VECTOR) names.push(VECTOR_XATTR);
       return names;
     },
@@ -721,6 +754,10 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     removexattr(_req, ino, nameBytes) {
       const e = toEngine(ino);
       const name = dec.decode(nameBytes);
+      if (isAclXattr(name)) {
+        mutate(() => acls.remove(e, name));
+        return;
+      }
       if (name !== VECTOR_XATTR) {
         mutate(() => fs.removexattr(e, name));
         return;
@@ -732,7 +769,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       const dir = toEngine(parent);
       const o = owner(req, dir, false);
       return mutate(() => {
-        const ino = fs.create(dir, name, mode & 0o7777, o.uid, o.gid);
+        const m = S_IFREG | (mode & 0o7777);
+        const ino = born(req, dir, name, m, (m) => fs.create(dir, name, m & 0o7777, o.uid, o.gid));
         openInode(ino);
         return { ...entry(ino), fh: nextFh++, keepCache: true };
       });

@@ -40,6 +40,12 @@ export interface MountOptions {
   nosymfollow: boolean;
   /** `remount`: change the options of the mount on MOUNTPOINT instead of mounting. */
   remount: boolean;
+  /**
+   * `acl` (the default, as on ext4) / `noacl`: POSIX ACLs enforced and
+   * inherited, or refused with EOPNOTSUPP (src/mount/acl.ts). Decided at
+   * mount time: FUSE negotiates ACL support once, so a remount cannot change it.
+   */
+  acl: boolean;
   /** `errors=continue|remount-ro|panic`: what to do on corruption (default: the superblock's, FORMAT.md §3.2). */
   errors?: "continue" | "remount-ro" | "panic";
 }
@@ -115,6 +121,8 @@ export const KNOWN_OPTIONS: readonly string[] = [
   "attr_timeout=SECONDS",
   "entry_timeout=SECONDS",
   "errors=continue|remount-ro|panic",
+  "acl",
+  "noacl",
   "remount",
   ...VFS_FLAGS,
   ...DAEMON_FLAGS,
@@ -152,6 +160,7 @@ export function parseMountOptions(lists: readonly string[]): MountOptions {
     atime: "relatime",
     nodiratime: false,
     nosymfollow: false,
+    acl: true,
     remount,
   };
   for (const list of lists) {
@@ -210,6 +219,11 @@ export function parseMountOptions(lists: readonly string[]): MountOptions {
           o.errors = v;
           break;
         }
+        case "acl":
+        case "noacl":
+          if (value !== undefined) throw new FsError("EINVAL", `mount option ${name} takes no value`);
+          o.acl = name === "acl";
+          break;
         case "remount":
           break;
         default:

@@ -138,6 +138,7 @@ export function serveVexfs(
     log: serve.log,
     atime: opts.atime,
     nodiratime: opts.nodiratime,
+    acl: opts.acl,
     reopen: open,
     recheckReadOnly: () => watch?.check(),
   });
