@@ -2,8 +2,9 @@
  * VEXFS_IOC_SET_VECTORS through a real FUSE mount (docs/IOCTL.md §3.10):
  * the TypeScript client in calls of `VEXFS_IOC_BATCH_MAX(dim)` items, a
  * refused item named with the CHECK bisection and the items before it set
- * (none after), and the per-item permission checks with a C program built
- * from kernel/vexfs_ioctl.h run as nobody through setpriv(1).
+ * (none after), and the per-item permission checks (modes and POSIX ACLs)
+ * with a C program built from kernel/vexfs_ioctl.h run as nobody through
+ * setpriv(1).
  */
 import assert from "node:assert/strict";
 import { Vexfs } from "../fs/fs.ts";
@@ -206,6 +207,18 @@ Deno.test({
         assert.deepEqual((await getVector(`${c}/f2`))!.vector, v);
         assert.equal(await getVector(`${c}/f1`), null);
         assert.equal(await getVector(`${c}/private/f3`), null);
+        // POSIX ACLs count (src/mount/acl.ts): named-user entries grant what the modes do not, under the mask
+        const setfacl = (...args: string[]) => {
+          const o = new Deno.Command("setfacl", { args, stderr: "piped" }).outputSync();
+          assert.ok(o.success, new TextDecoder().decode(o.stderr));
+        };
+        setfacl("-m", "u:nobody:rw", `${c}/f1`);
+        setfacl("-m", "u:nobody:x", `${c}/private`);
+        assert.equal(await asNobody(theirs, hidden), 0, "write and search granted by ACL entries");
+        assert.deepEqual((await getVector(`${c}/f1`))!.vector, v);
+        assert.deepEqual((await getVector(`${c}/private/f3`))!.vector, v);
+        setfacl("-m", "m::r", `${c}/f1`);
+        assert.equal(await asNobody(theirs), EACCES, "the mask takes the named entry's write away");
       });
     } finally {
       await Deno.remove(tmp, { recursive: true });

@@ -109,6 +109,13 @@ export interface IoctlCaller {
   uid: number;
   /** primary group (a FUSE request carries no supplementary groups) */
   gid: number;
+  /**
+   * The mount's own permission check, when it has one: whether the caller
+   * may access inode `ino` for `want` (4 read, 2 write, 1 search) by mode,
+   * POSIX ACL and supplementary groups (src/mount/acl.ts). Without it the
+   * mode is checked with `uid` and `gid` alone.
+   */
+  permits?: (ino: number, want: number) => boolean;
 }
 
 /** What a command needs its descriptor to be. */
@@ -257,7 +264,7 @@ function index(fs: Vexfs, dir: number, inData: Uint8Array, caller?: IoctlCaller)
   const c = fs.collections;
   if (req.op !== "stats" && caller) {
     const root = c.get(id).rootIno;
-    if (!permits(caller, fs.iget(root).d, 2)) {
+    if (!permits(caller, root, fs.iget(root).d, 2)) {
       throw new FsError(
         "EACCES",
         `index ${req.op}: uid ${caller.uid} may not write the collection's root directory (inode ${root})`,
@@ -379,9 +386,14 @@ function setVector(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
   return NONE;
 }
 
-/** Whether `caller` has permission `bit` (4 read, 2 write, 1 search) on inode `d`, by its mode, owner and group. */
-function permits(caller: IoctlCaller, d: Inode, bit: number): boolean {
+/**
+ * Whether `caller` has permission `bit` (4 read, 2 write, 1 search) on inode
+ * `ino` (disk inode `d`): the caller's own check when it brings one, else by
+ * the mode, owner and primary group.
+ */
+function permits(caller: IoctlCaller, ino: number, d: Inode, bit: number): boolean {
   if (caller.uid === 0) return true;
+  if (caller.permits) return caller.permits(ino, bit);
   const shift = caller.uid === d.uid ? 6 : caller.gid === d.gid ? 3 : 0;
   return ((d.mode >> shift) & bit) !== 0;
 }
@@ -419,7 +431,7 @@ class BelowCheck {
     }
     // top down: a directory's verdict is the first one on the way from the call's directory that may not be searched
     for (let i = chain.length - 1; i >= 0; i--) {
-      if (verdict === null && !permits(this.caller, this.fs.iget(chain[i]).d, 1)) {
+      if (verdict === null && !permits(this.caller, chain[i], this.fs.iget(chain[i]).d, 1)) {
         verdict = new FsError("EACCES", `${what}: uid ${this.caller.uid} may not search directory inode ${chain[i]}`);
       }
       this.#ok.set(chain[i], verdict);
@@ -451,7 +463,7 @@ function setVectors(fs: Vexfs, dir: number, inData: Uint8Array, caller?: IoctlCa
     const n = fs.iget(ino);
     if ((n.d.mode & S_IFMT) !== S_IFREG) throw new FsError("EINVAL", `${what}: not a regular file`);
     below.check(n.d.parentIno, what);
-    if (!permits(caller, n.d, 2)) throw new FsError("EACCES", `${what}: uid ${caller.uid} may not write it`);
+    if (!permits(caller, ino, n.d, 2)) throw new FsError("EACCES", `${what}: uid ${caller.uid} may not write it`);
     let id: number;
     try {
       id = fs.collections.collectionForFile(ino);

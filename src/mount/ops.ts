@@ -788,7 +788,13 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       if (writes && refusing()) throw new FsError("EROFS", "the filesystem is mounted read-only");
       if (ioctlWritesDescriptor(cmd)) mayWrite(req, e);
       // SET_VECTORS checks each file it names with the caller's ids
-      const data = handleIoctl(fs, e, cmd >>> 0, inData, outSize, { uid: req.uid, gid: req.gid });
+      let groups: Set<number> | undefined; // read once, when a check needs them
+      const data = handleIoctl(fs, e, cmd >>> 0, inData, outSize, {
+        uid: req.uid,
+        gid: req.gid,
+        // by mode and ACL, with the supplementary groups
+        permits: (ino, want) => acls.permits(ino, { uid: req.uid, groups: groups ??= caller(req).groups }, want),
+      });
       if (writes) touched();
       return { result: 0, data };
     },
