@@ -7,7 +7,8 @@
 import type { Command } from "commander";
 import { FsError } from "../src/errors.ts";
 import { detachStdio, newSession } from "../src/mount/daemon.ts";
-import { KNOWN_OPTIONS, type MountOptions, parseMountOptions } from "../src/mount/options.ts";
+import { aclOption, KNOWN_OPTIONS, type MountOptions, parseMountOptions } from "../src/mount/options.ts";
+import { aclsOnAt } from "../src/mount/acl.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
 import { checkNotMountPoint, type ServedMount, serveVexfs } from "../src/mount/serve.ts";
 import { findMount, unmountAndWait } from "../src/mount/unmount.ts";
@@ -172,6 +173,14 @@ function remount(mountpoint: string, lists: string[]): number {
   if (!cur) throw new CliError(`${mountpoint} is not a mountpoint: remount needs a mounted VexFS`);
   if (!cur.fstype.startsWith("fuse")) {
     throw new CliError(`${mountpoint} is a ${cur.fstype} mount, not VexFS: use mount(8)`);
+  }
+  const acl = aclOption(lists);
+  const aclNow = acl === undefined ? null : aclsOnAt(abs);
+  if (acl !== undefined && aclNow !== null && acl !== aclNow) {
+    throw new CliError(
+      `${mountpoint} is mounted ${aclNow ? "acl" : "noacl"}; a remount cannot change that (FUSE settles ACL ` +
+        `support when mounting): unmount and mount again with -o ${acl ? "acl" : "noacl"}`,
+    );
   }
   try {
     remountKernel(abs, remountFlags(cur, lists));

@@ -223,3 +223,32 @@ function removeIfThere(fs: Vexfs, ino: number, name: string): void {
     if (!(e instanceof FsError && e.code === "ENODATA")) throw e;
   }
 }
+
+const PROBE_SYMBOLS = {
+  getxattr: { parameters: ["buffer", "buffer", "pointer", "usize"], result: "isize" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+/**
+ * Whether POSIX ACLs are on for the mounted filesystem at `path`, told by
+ * getxattr(2) of `system.posix_acl_access` on it: EOPNOTSUPP when they are
+ * off (`noacl`), a value or ENODATA when on. Used to refuse a remount that
+ * asks to switch them (FUSE fixes ACL support at mount time).
+ * @param path a file or directory on the mount (a symlink is followed)
+ * @returns true or false; null when getxattr fails otherwise (e.g. ENOENT)
+ */
+export function aclsOnAt(path: string): boolean | null {
+  const lib = Deno.dlopen("libc.so.6", PROBE_SYMBOLS);
+  try {
+    const enc = new TextEncoder();
+    const r = lib.symbols.getxattr(enc.encode(path + "\0"), enc.encode(ACL_ACCESS_XATTR + "\0"), null, 0n);
+    if (r >= 0) return true;
+    const p = lib.symbols.__errno_location();
+    const errno = p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+    if (errno === 61) return true; // ENODATA: supported, none set
+    if (errno === 95) return false; // EOPNOTSUPP
+    return null;
+  } finally {
+    lib.close();
+  }
+}

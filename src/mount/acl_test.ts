@@ -17,7 +17,9 @@
 import { assert, assertEquals, assertStringIncludes } from "../test_assert.ts";
 import { CAN_MOUNT, mountImage, unmount, withExt4, withMount } from "./_testutil.ts";
 import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
-import { parseMountOptions } from "./options.ts";
+import { aclOption, parseMountOptions } from "./options.ts";
+import { aclsOnAt } from "./acl.ts";
+import { vexfsArgv } from "./self.ts";
 
 const dec = new TextDecoder();
 
@@ -320,4 +322,30 @@ Deno.test("acl: -o acl is the default, noacl turns ACLs off, the last one wins, 
     err = String(e);
   }
   assertStringIncludes(err, "noacl takes no value");
+});
+
+Deno.test({
+  name: "acl: a remount cannot switch acl/noacl and says so; repeating the mount's own setting is fine",
+  ...aclTest,
+  fn: async () => {
+    const vexfs = (...args: string[]) => {
+      const [exe, ...rest] = vexfsArgv(args);
+      const o = new Deno.Command(exe, { args: rest, stdin: "null", stdout: "piped", stderr: "piped" }).outputSync();
+      return { code: o.code, stderr: dec.decode(o.stderr) };
+    };
+    for (const [mounted, other] of [["acl", "noacl"], ["noacl", "acl"]]) {
+      await withMount({ size: 64 << 20, options: mounted }, (mnt) => {
+        assertEquals(aclsOnAt(mnt), mounted === "acl");
+        const bad = vexfs("mount", "-o", `remount,${other}`, mnt);
+        assertEquals(bad.code, 1, bad.stderr);
+        assertStringIncludes(bad.stderr, `is mounted ${mounted}; a remount cannot change that`);
+        const same = vexfs("mount", "-o", `remount,rw,${mounted}`, mnt);
+        assertEquals(same.code, 0, same.stderr);
+        assertEquals(aclsOnAt(mnt), mounted === "acl");
+      });
+    }
+    assertEquals(aclOption(["rw", "noacl,acl"]), true);
+    assertEquals(aclOption(["remount,ro"]), undefined);
+    assertEquals(aclsOnAt("/nonexistent-vexfs-path"), null);
+  },
 });

@@ -257,6 +257,22 @@ export function parseMountOptions(lists: readonly string[]): MountOptions {
 }
 
 /**
+ * Which of `acl` / `noacl` the `-o` strings ask for (the last one), if any:
+ * a remount compares it with the mount's, which it cannot change.
+ * @returns true for acl, false for noacl, undefined when neither is given
+ */
+export function aclOption(lists: readonly string[]): boolean | undefined {
+  let v: boolean | undefined;
+  for (const list of lists) {
+    for (const raw of list.split(",")) {
+      const opt = raw.trim();
+      if (opt === "acl" || opt === "noacl") v = opt === "acl";
+    }
+  }
+  return v;
+}
+
+/**
  * Applies one of {@linkcode DAEMON_FLAGS} as the kernel's path_mount does:
  * relatime is the default; `atime` and `nostrictatime` undo noatime
  * (back to relatime); `norelatime` alone leaves it (the kernel keeps
