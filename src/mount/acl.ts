@@ -111,14 +111,10 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
   /** The kernel leaves the umask to us (FUSE_DONT_MASK granted). */
   let dontMask = false;
 
+  /** The ACL `name` of `ino`, or null (no exception when there is none: every create asks). */
   const stored = (ino: number, name: string): Acl | null => {
-    let value: Uint8Array;
-    try {
-      value = engine().getxattr(ino, name);
-    } catch (e) {
-      if (e instanceof FsError && e.code === "ENODATA") return null;
-      throw e;
-    }
+    const value = engine().listxattr(ino).get(name);
+    if (!value) return null;
     try {
       const acl = parseAcl(value);
       return acl.length ? acl : null;
@@ -163,8 +159,8 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
       if (!acl) return;
       const fs = engine();
       const value = encodeAcl(chmodAcl(acl, fs.iget(ino).d.mode));
-      const old = fs.getxattr(ino, ACL_ACCESS_XATTR);
-      if (old.length === value.length && old.every((b, i) => b === value[i])) return;
+      const old = encodeAcl(acl);
+      if (old.length === value.length && old.every((b, i) => b === value[i])) return; // unchanged (a setuid kill)
       fs.setxattr(ino, ACL_ACCESS_XATTR, value);
     },
 
