@@ -127,6 +127,15 @@ const ENFORCE: Record<string, (dir: string) => string> = {
       ["mkdir e; chmod 700 e; setfacl -m u:nobody:rx e", 'ls e; echo "list $?"; touch e/x; echo "create $?"'],
       ["setfacl -m u:nobody:rwx e", "touch e/x; echo \"create $?\"; stat -c '%A %u:%g' e/x"],
       ["chmod 750 e", 'ls e; echo "list after chmod $?"'],
+      // only the owner may set an ACL; a symlink has none
+      ["ln -s f l", 'setfacl -m u:nobody:rwx f; echo "not owner $?"; setfacl -x u:nobody f; echo "not owner $?"'],
+      [
+        'setfattr -h -n system.posix_acl_access -v 0x0200000001000600ffffffff04000400ffffffff20000400ffffffff l; echo "symlink $?"; getfattr -h -m - -d l',
+        "",
+      ],
+      // nobody creates under a default ACL that names it
+      ["mkdir g2; chmod 777 g2; setfacl -d -m u:nobody:rwx,g:nogroup:r g2", "umask 022; touch g2/a; mkdir g2/b"],
+      ["getfacl -cn g2/a g2/b; stat -c '%n %A %u:%g' g2/a g2/b", ""],
     ];
     return steps.map(([root, user]) => sh(d, root) + sh(d, user, true)).join("") + sh(d, show("f"));
   },
@@ -139,7 +148,8 @@ const INHERIT: Record<string, (dir: string) => string> = {
       `mkdir d; setfacl -d -m u:nobody:rwx,g::rx,o::- d; ${show("d")}
       umask 077
       touch d/f; mkdir d/sub; mkfifo d/p; mknod d/c c 1 3; ln -s f d/l; mkdir d/sub/deeper; touch d/sub/deeper/x
-      for x in d/f d/sub d/p d/c d/sub/deeper d/sub/deeper/x; do ${show("$x")}; done
+      mkdir -m 750 d/m750; mkfifo -m 604 d/p604; mknod -m 640 d/b b 7 0
+      for x in d/f d/sub d/p d/c d/sub/deeper d/sub/deeper/x d/m750 d/p604 d/b; do ${show("$x")}; done
       stat -c '%n %A' d/l; getfattr -h -m - -d d/l 2>&1`,
     ),
   "umask": (d) =>
