@@ -45,6 +45,9 @@ if [ "$what" = test ]; then
   # clang and wasm-ld: src/wasm/build_test.ts rebuilds the WebAssembly modules from wasm/*.c
   have clang || need_pkgs+=(clang)
   have wasm-ld || need_pkgs+=(lld)
+  # src/mount/nfs_test.ts: an NFS export of a mount through a user-space server and client
+  have ganesha.nfsd || need_pkgs+=(nfs-ganesha nfs-ganesha-vfs)
+  [ -e /usr/lib/x86_64-linux-gnu/libnfs.so.13 ] || need_pkgs+=(libnfs13)
 fi
 if [ "$what" = bench ]; then
   # vexfs bench: builds libfuse's passthrough_ll example and runs fio
@@ -59,6 +62,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  # nfs-ganesha is for the tests alone: its packaged service (an NFS server on every address) stays off
+  if [[ " ${need_pkgs[*]} " == *" nfs-ganesha "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $sudo systemctl disable --now nfs-ganesha >/dev/null 2>&1 || true
+  fi
 fi
 
 # Where npm puts the real Deno binary: the `deno` package's postinstall links

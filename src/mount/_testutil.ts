@@ -49,6 +49,8 @@ export interface TestMountOptions {
   options?: string;
   /** keep the image after the test (default: removed) */
   keepImage?: boolean;
+  /** mount here (made if missing) instead of in a new temporary directory */
+  mnt?: string;
 }
 
 const dec = new TextDecoder();
@@ -59,7 +61,8 @@ const dec = new TextDecoder();
  */
 export async function mountImage(opts: TestMountOptions = {}): Promise<Daemon> {
   const img = opts.image ?? tmpImage(opts.size ?? 256 << 20, opts.blockSize ?? 4096, opts.inodes);
-  const mnt = Deno.makeTempDirSync({ prefix: "vexfs-mnt-" });
+  const mnt = opts.mnt ?? Deno.makeTempDirSync({ prefix: "vexfs-mnt-" });
+  if (opts.mnt) Deno.mkdirSync(mnt, { recursive: true });
   const args = ["mount", "-f", ...(opts.options ? ["-o", opts.options] : []), img, mnt];
   const [exe, ...rest] = vexfsArgv(args);
   const child = new Deno.Command(exe, { args: rest, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
