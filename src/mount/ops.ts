@@ -318,7 +318,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   const attr = (ino: number): StatAttr => statAttr(fs.getattr(ino));
   const entryParam = (ino: number): EntryParam => ({
     ino: toFuse(ino),
-    generation: BigInt(fs.iget(ino).d.generation),
+    // the kernel's root inode has generation 0 whatever the disk says (fuse_lookup_name)
+    generation: ino === ROOT_INO ? 0n : BigInt(fs.iget(ino).d.generation),
     attr: attr(ino),
     attrTimeout,
     entryTimeout,
