@@ -174,7 +174,7 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
           if (acl.length) throw new FsError("EACCES", "a default ACL can only be set on a directory");
           return;
         }
-        if (acl.length) fs.setxattr(ino, name, encodeAcl(acl));
+        if (acl.length) store(fs, ino, name, encodeAcl(acl));
         else removeIfThere(fs, ino, name);
         return;
       }
@@ -183,7 +183,7 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
         return;
       }
       const u = updateMode(acl, d.mode, keepSgid);
-      if (u.acl) fs.setxattr(ino, name, encodeAcl(u.acl));
+      if (u.acl) store(fs, ino, name, encodeAcl(u.acl));
       else removeIfThere(fs, ino, name);
       if (u.mode !== d.mode) fs.setattr(ino, { mode: u.mode & 0o7777 });
     },
@@ -210,6 +210,13 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
       return ((d.mode >> shift) & want & 7) === (want & 7);
     },
   };
+}
+
+/** Stores an ACL value unless it is already there (as ext4, which then leaves ctime alone). */
+function store(fs: Vexfs, ino: number, name: string, value: Uint8Array): void {
+  const old = fs.listxattr(ino).get(name);
+  if (old && old.length === value.length && old.every((b, i) => b === value[i])) return;
+  fs.setxattr(ino, name, value);
 }
 
 function removeIfThere(fs: Vexfs, ino: number, name: string): void {

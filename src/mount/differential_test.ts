@@ -12,6 +12,11 @@
  * with multigrain timestamps (Linux 6.13 and later: every change gets a new
  * timestamp even within a clock tick); the step names say when not.
  *
+ * POSIX ACLs are among the operations (setxattr of `system.posix_acl_access`
+ * and `system.posix_acl_default`, valid and not), so their interplay with
+ * chmod, mkdir, mkfifo and open(O_CREAT) (inheritance, the mask, the umask)
+ * is compared too; binary `system.` values are compared in hex.
+ *
  * Not compared: inode numbers, st_blocks, st_size of directories (each
  * filesystem sizes directories its own way), absolute timestamps (only
  * "changed or not", and the values utimensat set explicitly), atime, and
@@ -47,6 +52,9 @@ import { hasTool, run } from "../device/_testutil.ts";
 import { assertEquals } from "../test_assert.ts";
 import * as P from "./_posix.ts";
 import { mountTest, withMount } from "./_testutil.ts";
+import { ACL_ACCESS_XATTR, ACL_DEFAULT_XATTR, ACL_TAG, encodeAcl } from "../fs/acl.ts";
+
+const dec = new TextDecoder();
 
 // ------------------------------------------------------------------ operations
 
@@ -84,9 +92,44 @@ type Op =
   | { k: "symlink"; target: string; path: Path }
   | { k: "utimes"; path: Path; atime: TimeArg; mtime: TimeArg; nofollow: boolean }
   | { k: "setxattr"; path: Path; name: string; value: string; flags: number }
-  | { k: "getxattr" | "removexattr"; path: Path; name: string };
+  | { k: "getxattr" | "removexattr"; path: Path; name: string }
+  | { k: "setacl"; path: Path; which: "access" | "default"; acl: string }; // setxattr of an ACL (src/fs/acl.ts)
 
 type TimeArg = "now" | "omit" | number;
+
+/**
+ * ACLs the random sequences set (setfacl's short form, ids numeric): minimal
+ * (the mode says it all), with named entries and a mask, a mask that cuts,
+ * one without the mask its named entry needs (EINVAL), and none (removal).
+ */
+const ACL_SPECS = [
+  "u::rwx,g::rx,o::rx",
+  "u::rw,u:65534:rw,g::r,m::rw,o::r",
+  "u::rwx,g::r,g:65534:rwx,m::rx,o::",
+  "u::rw,u:65534:r,g::r,o::r",
+  "",
+];
+
+/** An ACL xattr value from a spec of {@linkcode ACL_SPECS}. */
+function aclValue(spec: string): Uint8Array {
+  const tags: Record<string, [number, number]> = {
+    u: [ACL_TAG.USER_OBJ, ACL_TAG.USER],
+    g: [ACL_TAG.GROUP_OBJ, ACL_TAG.GROUP],
+  };
+  return encodeAcl(
+    spec.split(",").filter(Boolean).map((e) => {
+      const [t, id, p] = e.split(":");
+      const perm = (p.includes("r") ? 4 : 0) | (p.includes("w") ? 2 : 0) | (p.includes("x") ? 1 : 0);
+      const tag = t === "m" ? ACL_TAG.MASK : t === "o" ? ACL_TAG.OTHER : tags[t][id ? 1 : 0];
+      return { tag, perm, id: id ? Number(id) : 0xffffffff };
+    }),
+  );
+}
+
+/** An xattr value as the trees and results show it: text, or hex for the binary `system.` ones. */
+function xattrText(name: string, v: Uint8Array): string {
+  return name.startsWith("system.") ? [...v].map((b) => b.toString(16).padStart(2, "0")).join("") : dec.decode(v);
+}
 
 const nameArb = fc.constantFrom("a", "b", "c");
 const pathArb: fc.Arbitrary<Path> = fc.oneof(
@@ -231,7 +274,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       k: fc.constantFrom("getxattr" as const, "removexattr" as const),
       path: pathArb,
-      name: fc.constantFrom("user.x", "user.y", "trusted.t"),
+      name: fc.constantFrom("user.x", "user.y", "trusted.t", ACL_ACCESS_XATTR, ACL_DEFAULT_XATTR),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant("setacl" as const),
+      path: pathArb,
+      which: fc.constantFrom<"access" | "default">("access", "access", "default"),
+      acl: fc.constantFrom(...ACL_SPECS),
     }),
   },
 );
@@ -405,7 +457,10 @@ function apply(s: Side, op: Op): unknown {
         P.setxattr(s.p(op.path), op.name, op.value, op.flags);
         return "ok";
       case "getxattr":
-        return new TextDecoder().decode(P.getxattr(s.p(op.path), op.name));
+        return xattrText(op.name, P.getxattr(s.p(op.path), op.name));
+      case "setacl":
+        P.setxattr(s.p(op.path), op.which === "access" ? ACL_ACCESS_XATTR : ACL_DEFAULT_XATTR, aclValue(op.acl));
+        return "ok";
       case "removexattr":
         P.removexattr(s.p(op.path), op.name);
         return "ok";
@@ -498,7 +553,7 @@ function tree(s: Side): Record<string, unknown>[] {
       }
     }
     const xs: Record<string, string> = {};
-    for (const n of P.listxattr(path)) xs[n] = new TextDecoder().decode(P.getxattr(path, n));
+    for (const n of P.listxattr(path)) xs[n] = xattrText(n, P.getxattr(path, n));
     e.xattrs = xs;
     out.push(e);
     if (t === P.S_IFDIR) {
