@@ -22,7 +22,8 @@ export const CFLAGS: readonly string[] = ["-Wall", "-O2"];
 /**
  * Source of `fileops`: `fileops create|stat DIR COUNT` creates (open with
  * O_CREAT|O_EXCL, then close) or stats `DIR/f0000000` .. `DIR/f<COUNT-1>` in
- * order and prints one JSON line:
+ * order; `fileops append DIR COUNT` opens `DIR/append.dat` (O_CREAT|O_TRUNC|O_APPEND)
+ * and makes COUNT 4-byte write(2)s to it, then fsyncs it (timed). Each prints one JSON line:
  * `{"op","count","seconds","p50_us","p99_us","max_us","sync_us"}`. `create`
  * ends with an fsync of DIR, inside `seconds` (`sync_us` is its share): the
  * files are durable when the clock stops, as fio's end_fsync makes the
@@ -31,7 +32,8 @@ export const CFLAGS: readonly string[] = ["-Wall", "-O2"];
  * FSYNCDIR on to the same, VexFS commits (a FUSE syncfs(2) never reaches a
  * FUSE server that is not virtiofs).
  */
-export const FILEOPS_C = `/* fileops: create or stat COUNT files in DIR; prints JSON timings. Part of vexfs bench. */
+export const FILEOPS_C =
+  `/* fileops: create or stat COUNT files in DIR, or append COUNT 4-byte writes to one; prints JSON timings. Part of vexfs bench. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -54,11 +56,12 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 || (strcmp(argv[1], "create") && strcmp(argv[1], "stat"))) {
-    fprintf(stderr, "usage: fileops create|stat DIR COUNT\\n");
+  if (argc != 4 || (strcmp(argv[1], "create") && strcmp(argv[1], "stat") && strcmp(argv[1], "append"))) {
+    fprintf(stderr, "usage: fileops create|stat|append DIR COUNT\\n");
     return 2;
   }
   int create = strcmp(argv[1], "create") == 0;
+  int append = strcmp(argv[1], "append") == 0;
   const char *dir = argv[2];
   long n = atol(argv[3]);
   if (n < 1) {
@@ -68,11 +71,26 @@ int main(int argc, char **argv) {
   double *lat = malloc((size_t)n * sizeof(double));
   if (!lat) return 1;
   char path[4096];
+  int afd = -1;
+  if (append) {
+    snprintf(path, sizeof path, "%s/append.dat", dir);
+    afd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+    if (afd < 0) {
+      fprintf(stderr, "fileops: open %s: %s\\n", path, strerror(errno));
+      return 1;
+    }
+  }
   double t0 = now();
   for (long i = 0; i < n; i++) {
     snprintf(path, sizeof path, "%s/f%07ld", dir, i);
     double a = now();
-    if (create) {
+    if (append) {
+      char rec[4] = {(char)('a' + i % 26), (char)(i >> 8), (char)i, '\\n'};
+      if (write(afd, rec, sizeof rec) != (ssize_t)sizeof rec) {
+        fprintf(stderr, "fileops: append to %s/append.dat: %s\\n", dir, strerror(errno));
+        return 1;
+      }
+    } else if (create) {
       int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
       if (fd < 0 || close(fd) != 0) {
         fprintf(stderr, "fileops: create %s: %s\\n", path, strerror(errno));
@@ -88,7 +106,14 @@ int main(int argc, char **argv) {
     lat[i] = now() - a;
   }
   double sync_s = 0;
-  if (create) {
+  if (append) {
+    double a = now();
+    if (fsync(afd) != 0 || close(afd) != 0) {
+      fprintf(stderr, "fileops: fsync %s/append.dat: %s\\n", dir, strerror(errno));
+      return 1;
+    }
+    sync_s = now() - a;
+  } else if (create) {
     double a = now();
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0 || close(dfd) != 0) {

@@ -11,12 +11,21 @@ import type { MachineInfo } from "./system.ts";
 import { TARGET_IDS, type TargetId } from "./targets.ts";
 
 /** Workloads, in run and report order. */
-export const WORKLOAD_IDS = ["seq-write", "seq-read", "rand-read", "create", "stat", "vectors", "search"] as const;
+export const WORKLOAD_IDS = [
+  "seq-write",
+  "seq-read",
+  "rand-read",
+  "create",
+  "stat",
+  "append",
+  "vectors",
+  "search",
+] as const;
 /** One of {@linkcode WORKLOAD_IDS}. */
 export type WorkloadId = typeof WORKLOAD_IDS[number];
 
 /** Units of the workloads' main numbers. */
-export type Unit = "MB/s" | "IOPS" | "files/s" | "vectors/s" | "µs";
+export type Unit = "MB/s" | "IOPS" | "files/s" | "writes/s" | "vectors/s" | "µs";
 
 /** What the report says about each workload. */
 export interface WorkloadInfo {
@@ -64,6 +73,11 @@ export const WORKLOADS: Record<WorkloadId, WorkloadInfo> = {
     higherIsBetter: true,
     label: (s) => `stat ${s.files.toLocaleString("en-US")} files (cold cache)`,
   },
+  append: {
+    unit: "writes/s",
+    higherIsBetter: true,
+    label: (s) => `append ${(s.appends ?? 0).toLocaleString("en-US")} × 4 bytes to one file (O_APPEND) + fsync`,
+  },
   vectors: {
     unit: "vectors/s",
     higherIsBetter: true,
@@ -104,6 +118,8 @@ export interface Settings {
   sizeBytes: number;
   /** number of files created and stat'ed */
   files: number;
+  /** 4-byte appending writes made by the `append` workload (absent in reports older than it) */
+  appends?: number;
   /** number of vectors imported by the `vectors` workload */
   vectors: number;
   /** timed search queries */
@@ -507,6 +523,12 @@ export function methodLines(r: BenchReport): string[] {
     "create/stat: a separate C program (fileops) creates empty files with open(O_CREAT|O_EXCL)+close, ending " +
     "with an fsync of the directory (timed: the files are durable), then stat()s them in creation order; its " +
     "own clock",
+    ...(r.results.append
+      ? [
+        `append: fileops opens one new file with O_APPEND and makes ${(s.appends ?? 0).toLocaleString("en-US")} ` +
+        "write(2)s of 4 bytes to it, then fsyncs it (timed); every write is one FUSE request without a writeback cache",
+      ]
+      : []),
     r.cachesDropped
       ? "`sync; echo 3 > /proc/sys/vm/drop_caches` before every workload (FUSE servers' own caches stay: " +
         "VexFS keeps up to 64 MiB of metadata blocks in its process)"

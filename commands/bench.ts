@@ -22,7 +22,7 @@ import {
   WORKLOAD_IDS,
   type WorkloadId,
 } from "../bench/report.ts";
-import { DEFAULT_FILES, DEFAULT_SIZE, runBench } from "../bench/run.ts";
+import { DEFAULT_APPENDS, DEFAULT_FILES, DEFAULT_SIZE, runBench } from "../bench/run.ts";
 import { TARGET_IDS, type TargetId } from "../bench/targets.ts";
 import { DEFAULT_VECTORS } from "../bench/vectors.ts";
 import { DATASET_IDS, type DatasetId, DEFAULT_DATASETS, DEFAULT_SEED } from "../bench/ann/datasets.ts";
@@ -48,6 +48,7 @@ interface BenchFlags {
   dir?: string;
   size: number;
   files: number;
+  appends: number;
   vectors: number;
   queries: number;
   topK: number;
@@ -275,6 +276,7 @@ export function register(program: Command): void {
     .option("--dir <path>", "make the work directory below PATH, on the disk to measure", "/var/tmp")
     .option("-s, --size <size>", "size of the sequential file (e.g. 256M)", parseSize, DEFAULT_SIZE)
     .option("--files <n>", "files to create and stat", positiveInt("--files"), DEFAULT_FILES)
+    .option("--appends <n>", "4-byte O_APPEND writes of the append workload", positiveInt("--appends"), DEFAULT_APPENDS)
     .option("--vectors <n>", "vectors to import (128-d f32, VexFS only)", positiveInt("--vectors"), DEFAULT_VECTORS)
     .option("--queries <n>", "timed search queries (document vectors, cycling)", positiveInt("--queries"), 778)
     .option("-k, --top-k <k>", "results per search", positiveInt("--top-k"), 10)
@@ -314,6 +316,7 @@ export function register(program: Command): void {
           parentDir: o.dir,
           sizeBytes: o.size,
           files: o.files,
+          appends: o.appends,
           vectors: o.vectors,
           queries: o.queries,
           k: o.topK,
@@ -389,7 +392,8 @@ directory, and two VexFS images mounted with 'vexfs mount': one with its
 metadata journal (vexfs), one made with 'mkfs --no-journal' (vexfs-nojournal).
 Then, on each: fio sequential write (1 MiB blocks, fsync included) and read of
 --size, fio random 4 KiB reads (queue depth 1) of that file, creating (ending
-with an fsync of the directory) and stat'ing --files files (a separate C
+with an fsync of the directory) and stat'ing --files files, --appends 4-byte
+O_APPEND writes to one file (a separate C
 helper), on the VexFS targets 'vexfs import' of --vectors 128-d vectors plus an
 fsync, each --repeat times with the targets interleaved (the median is
 reported), and on VexFS the latency of the search ioctl over the 778 fiori
