@@ -1471,6 +1471,25 @@ export class Vexfs {
    * @throws FsError ENOENT, ENOTDIR, ENAMETOOLONG
    */
   lookup(dir: number, name: Name): number {
+    const ino = this.find(dir, name);
+    if (ino === 0) {
+      throw new FsError(
+        "ENOENT",
+        `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`,
+      );
+    }
+    return ino;
+  }
+
+  /**
+   * {@linkcode Vexfs.lookup} that answers a missing name with 0 instead of
+   * throwing: the miss is a hot path (every `open(O_CREAT|O_EXCL)` and every
+   * search along `$PATH` looks up a name that does not exist), and building
+   * an exception costs more than the lookup.
+   * @returns the inode number, or 0 (never an inode number) when `dir` has no entry `name`
+   * @throws FsError ENOTDIR, ENAMETOOLONG, EUCLEAN
+   */
+  find(dir: number, name: Name): number {
     return this.#op("lookup", () => {
       const d = this.#dir(dir);
       if (
@@ -1493,13 +1512,7 @@ export class Vexfs {
           }' names inode ${e.ino}, which is not in use; run vexfs fsck`,
         );
       }
-      if (!e) {
-        throw new FsError(
-          "ENOENT",
-          `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`,
-        );
-      }
-      return e.ino;
+      return e ? e.ino : 0;
     });
   }
 

@@ -19,15 +19,29 @@
  * So the only work done off the JS thread is *waiting*:
  *
  * 1. `/dev/fuse` (`fuse_session_fd`) is switched to `O_NONBLOCK`.
- * 2. JS calls libc `poll()` on it (plus an `eventfd` used to wake the
- *    loop for shutdown) as a `nonblocking: true` FFI call, i.e. on a Deno
- *    worker thread, and awaits the result without blocking the event loop.
- * 3. When readable, JS calls `fuse_session_receive_buf()` and
- *    `fuse_session_process_buf()` *synchronously* (up to 64 requests per
- *    turn, until `EAGAIN`). libfuse decodes the request and calls our
- *    ordinary `Deno.UnsafeCallback` slot synchronously on the JS thread,
- *    which copies every argument into JS memory before returning.
- * 4. The handler may return a value or a Promise; the reply
+ * 2. JS calls `fuse_session_receive_buf()` and `fuse_session_process_buf()`
+ *    *synchronously* (up to 64 requests per turn, until `EAGAIN`). libfuse
+ *    decodes the request and calls our ordinary `Deno.UnsafeCallback` slot
+ *    synchronously on the JS thread, which copies every argument into JS
+ *    memory before returning.
+ * 3. When `/dev/fuse` is empty and no handler is still running (every
+ *    request so far was answered synchronously), the JS thread waits for the
+ *    next request itself: a plain blocking `poll()` on `/dev/fuse` (plus an
+ *    `eventfd` used to wake the loop for shutdown) with a short timeout
+ *    ({@linkcode SPIN_MS}). A request arriving then wakes this thread
+ *    directly, and its reply is made without any other thread taking part.
+ *    That is the fast path: answering a request that came in while the loop
+ *    waited on a worker thread costs two more thread wake-ups (the worker's,
+ *    then the event loop's through Deno's op completion) — about as much as
+ *    the request itself for a stat or a small write. The synchronous wait is
+ *    bounded: after {@linkcode SPIN_MS} without a request, or once the event
+ *    loop has had no turn for {@linkcode YIELD_MS} (timers, signals,
+ *    subprocesses and async handlers need it), or while an async handler is
+ *    pending, the loop waits as before the fast path existed:
+ * 4. JS calls the same `poll()` as a `nonblocking: true` FFI call, i.e. on a
+ *    Deno worker thread, and awaits the result without blocking the event
+ *    loop; then goes back to 2.
+ * 5. The handler may return a value or a Promise; the reply
  *    (`fuse_reply_*`) is made from JS when it settles. libfuse keeps the
  *    `fuse_req_t` alive until it is replied to, so late replies are legal.
  *
@@ -117,6 +131,14 @@ const ENOTCONN = 107;
 const EAGAIN = 11;
 const ERANGE = 34;
 const BATCH = 64;
+/**
+ * How long the JS thread itself waits in `poll()` for the next request before
+ * handing the wait to a worker thread and the event loop, ms. The wait sleeps
+ * in the kernel (no spinning); it only delays timers and other event-loop work.
+ */
+export const SPIN_MS = 2;
+/** Longest time the event loop goes without a turn while requests keep coming, ms. */
+export const YIELD_MS = 20;
 
 // ------------------------------------------------------------------ FFI
 
@@ -185,6 +207,7 @@ const LIBC_SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -342,6 +365,33 @@ export interface SetAttrChanges {
   atimeNow: boolean;
   /** mtime set to "now". */
   mtimeNow: boolean;
+}
+
+/**
+ * An error reply returned (not thrown) by a handler: the request is answered
+ * with `errno`, as if an error with that `errno` had been thrown, without the
+ * cost of building an exception (a stack trace) on a hot path such as the
+ * kernel's `getxattr("security.capability")` before every write. Handlers whose
+ * type allows it may return one; make them with {@linkcode errnoReply}.
+ */
+export class ErrnoReply {
+  /** @param errno positive errno, 1..4095 */
+  constructor(readonly errno: number) {}
+}
+
+const errnoReplies = new Map<number, ErrnoReply>();
+
+/**
+ * The (shared, immutable) {@linkcode ErrnoReply} of `errno`.
+ * @throws RangeError when `errno` is not an integer in 1..4095
+ */
+export function errnoReply(errno: number): ErrnoReply {
+  let r = errnoReplies.get(errno);
+  if (!r) {
+    if (!Number.isInteger(errno) || errno < 1 || errno > 4095) throw new RangeError(`not an errno: ${errno}`);
+    errnoReplies.set(errno, r = Object.freeze(new ErrnoReply(errno)));
+  }
+  return r;
 }
 
 /** Reply of an ioctl: the ioctl(2) return value and the output bytes. */
@@ -515,15 +565,15 @@ export interface FuseOps {
     flags: number,
   ): MaybePromise<void>;
   /**
-   * Value of an extended attribute (throw ENODATA if absent). The binding
-   * answers size probes (`size` 0) and ERANGE itself.
+   * Value of an extended attribute (throw or return ENODATA if absent). The
+   * binding answers size probes (`size` 0) and ERANGE itself.
    */
   getxattr?(
     req: FuseRequest,
     ino: Ino,
     name: Uint8Array,
     size: number,
-  ): MaybePromise<Uint8Array | string>;
+  ): MaybePromise<Uint8Array | string | ErrnoReply>;
   /** Names of the extended attributes; the binding NUL-joins them and handles size/ERANGE. */
   listxattr?(
     req: FuseRequest,
@@ -865,6 +915,8 @@ class Session implements FuseMount {
     pv.setInt32(8, this.wakeFd, true);
     pv.setInt16(12, LIBC.POLLIN, true);
     const drain = new Uint8Array(8);
+    /** When the event loop last had a turn (performance.now(), ms). */
+    let turn = performance.now();
     while (true) {
       let n = 0;
       while (n < BATCH) {
@@ -884,11 +936,23 @@ class Session implements FuseMount {
       if (n >= BATCH) {
         // Let timers and I/O of async handlers run before the next batch.
         await new Promise((r) => setTimeout(r, 0));
+        turn = performance.now();
         continue;
       }
       pv.setInt16(6, 0, true);
       pv.setInt16(14, 0, true);
+      // The fast path (module doc, step 3): wait on this thread while nothing else needs the event loop.
+      if (this.pending.size === 0 && performance.now() - turn < YIELD_MS) {
+        const r = this.C.poll(this.pollfds, 2n, SPIN_MS);
+        if (r !== 0) {
+          if (r > 0 && pv.getInt16(14, true) & LIBC.POLLIN) this.C.read(this.wakeFd, drain, 8n);
+          continue; // a request, the wake-up, a hang-up (the receive reports it) or EINTR
+        }
+        pv.setInt16(6, 0, true);
+        pv.setInt16(14, 0, true);
+      }
       await this.C.poll_wait(this.pollfds, 2n, -1);
+      turn = performance.now();
       if (pv.getInt16(14, true) & LIBC.POLLIN) {
         this.C.read(this.wakeFd, drain, 8n);
       }
@@ -1014,6 +1078,11 @@ class Session implements FuseMount {
     noReply: boolean,
   ): void {
     if (req.done) return;
+    if (v instanceof ErrnoReply) {
+      const n = v.errno;
+      this.send(req, () => noReply ? this.F.fuse_reply_none(req.ptr) : this.F.fuse_reply_err(req.ptr, n));
+      return;
+    }
     try {
       reply(req, v);
     } catch (e) {
@@ -1508,7 +1577,7 @@ class Session implements FuseMount {
             "getxattr",
             r,
             (q) => o.getxattr!(q, ino(i), n, sz),
-            (q, v) => this.replyXattrValue(q, bytes(v), sz),
+            (q, v) => this.replyXattrValue(q, bytes(v as Uint8Array | string), sz),
           );
         },
       );

@@ -42,12 +42,13 @@
  * Handlers never touch the mountpoint (that would deadlock the session).
  * @module
  */
-import { FsError } from "../errors.ts";
+import { ERRNO, FsError } from "../errors.ts";
 import { O_ACCMODE, O_TRUNC } from "../device/libc.ts";
 import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
 import { nowTimespec, type Timespec } from "../format/inode.ts";
 import type { Stat, Vexfs } from "../fs/fs.ts";
 import { FUSE_CAP } from "../fuse/abi.ts";
+import { errnoReply } from "../fuse/session.ts";
 import type {
   AttrReply,
   ConnInfo,
@@ -87,6 +88,7 @@ const XATTR_REPLACE = 2;
 const NS_PER_SEC = 1_000_000_000n;
 
 const dec = new TextDecoder();
+const ENODATA = errnoReply(ERRNO.ENODATA);
 
 /** Options of {@linkcode createVexfsOps}. */
 export interface VexfsOpsOptions {
@@ -346,7 +348,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   const removing = (dir: number, name: Uint8Array, f: () => void): void => {
     let victim = 0;
     try {
-      victim = fs.lookup(dir, name);
+      victim = fs.find(dir, name);
     } catch { /* f reports the error */ }
     const pin = victim !== 0 && !pinned.has(victim) && (lookups.get(victim) ?? 0n) > 0n &&
       (fs.iget(victim).d.mode & S_IFMT) !== S_IFREG;
@@ -361,6 +363,8 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     if (fs.iget(victim).d.nlink === 0) pinned.add(victim);
     else releaseInode(victim);
   };
+  /** The reply to a lookup of a name that does not exist (see `lookup`). */
+  const negative: EntryParam = Object.freeze({ ino: 0n, attr: { mode: 0 }, attrTimeout, entryTimeout });
   const attrReply = (ino: number): AttrReply => ({ attr: attr(ino), timeout: attrTimeout });
 
   const acls = mountAcls(() => fs, opts.acl ?? true, log);
@@ -469,7 +473,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   /** Whether a snapshot entry still names the same inode (not removed or renamed since). */
   const current = (dir: number, x: Listing["entries"][number]): boolean => {
     try {
-      return fs.lookup(dir, x.name) === x.ino;
+      return fs.find(dir, x.name) === x.ino;
     } catch {
       return false;
     }
@@ -503,8 +507,10 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       const dot = dotName(name);
       // "." and ".." come only from file handles of inodes the kernel does not hold
       if (dot) return entry(exportLookup(fs, parent, dot));
-      const ino = fs.lookup(toEngine(parent), name);
-      return entry(ino);
+      const ino = fs.find(toEngine(parent), name);
+      // A miss is a negative entry (node id 0): ENOENT for the caller, and the kernel
+      // keeps the name as absent for entryTimeout; every creation goes through it.
+      return ino === 0 ? negative : entry(ino);
     },
 
     forget(_req, ino, nlookup) {
@@ -739,10 +745,10 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       const e = toEngine(ino);
       const name = dec.decode(nameBytes);
       if (isAclXattr(name)) return acls.get(e, name);
-      if (name !== VECTOR_XATTR) return fs.getxattr(e, name);
-      const got = fs.collections.getVectorBytes(e);
-      if (!got) throw new FsError("ENODATA", "the file has no vector");
-      return got.bytes;
+      // Answered without an exception when absent: the kernel asks for security.capability
+      // before every write (to clear it), and almost no file has one.
+      if (name !== VECTOR_XATTR) return fs.listxattr(e).get(name) ?? ENODATA;
+      return fs.collections.getVectorBytes(e)?.bytes ?? ENODATA;
     },
 
     listxattr(_req, ino) {
