@@ -417,6 +417,14 @@ export interface IoctlReply {
  * Never touch the mountpoint from a handler (see the module doc).
  */
 export interface FuseOps {
+  /**
+   * Set when `write` is synchronous and keeps no reference to its `data` once
+   * it returns: `data` is then a view of libfuse's receive buffer instead of a
+   * copy of it (one copy of every written byte less). The buffer is reused for
+   * the next request, so a `write` that returns a Promise is a bug: it is
+   * reported to `onError` (the bytes it still reads may have changed).
+   */
+  readonly borrowWriteData?: boolean;
   /** Session start (FUSE_INIT). Synchronous; may change `conn.want` and limits in place. */
   init?(conn: ConnInfo): void;
   /** Session end (FUSE_DESTROY or fuse_session_destroy). Synchronous. */
@@ -500,7 +508,10 @@ export interface FuseOps {
     offset: bigint,
     fi: FileInfo,
   ): MaybePromise<Uint8Array>;
-  /** Write `data` at `offset`; return the number of bytes written (default: all). */
+  /**
+   * Write `data` at `offset`; return the number of bytes written (default: all).
+   * `data` is a copy unless {@linkcode FuseOps.borrowWriteData} is set.
+   */
   write?(
     req: FuseRequest,
     ino: Ino,
@@ -700,6 +711,30 @@ function view(p: Deno.PointerObject, size: number): DataView {
   return new DataView(Deno.UnsafePointerView.getArrayBuffer(p, size));
 }
 
+/**
+ * A reusable copy of a small C struct: `read(p)` copies `size` bytes at `p`
+ * into one buffer kept for the session (a copy into the JS heap is cheaper
+ * than wrapping the C memory in a new external ArrayBuffer per request, which
+ * the garbage collector must then track) and returns a view of it, valid until
+ * the next `read`.
+ */
+class StructCopy {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly view: DataView;
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer);
+  }
+  read(p: Deno.PointerObject): DataView {
+    Deno.UnsafePointerView.copyInto(p, this.bytes);
+    return this.view;
+  }
+}
+
+/** Copies of `struct fuse_ctx` and `struct fuse_file_info` (decoded at once, on the JS thread only). */
+const ctxCopy = new StructCopy(FUSE_CTX.size);
+const fileInfoCopy = new StructCopy(FUSE_FILE_INFO.size);
+
 function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
@@ -748,7 +783,7 @@ class Req implements FuseRequest {
     private se: Deno.PointerObject | null,
   ) {
     const c = F.fuse_req_ctx(ptr);
-    const ctx = c ? decodeCtx(view(c, FUSE_CTX.size), 0) : { uid: 0, gid: 0, pid: 0, umask: 0 };
+    const ctx = c ? decodeCtx(ctxCopy.read(c), 0) : { uid: 0, gid: 0, pid: 0, umask: 0 };
     this.uid = ctx.uid;
     this.gid = ctx.gid;
     this.pid = ctx.pid;
@@ -915,47 +950,67 @@ class Session implements FuseMount {
     pv.setInt32(8, this.wakeFd, true);
     pv.setInt16(12, LIBC.POLLIN, true);
     const drain = new Uint8Array(8);
+    const resetEvents = () => {
+      pv.setInt16(6, 0, true);
+      pv.setInt16(14, 0, true);
+    };
     /** When the event loop last had a turn (performance.now(), ms). */
     let turn = performance.now();
     while (true) {
-      let n = 0;
-      while (n < BATCH) {
-        if (this.stopRequested) return;
-        const r = this.F.fuse_session_receive_buf(se, this.fbuf);
-        if (r > 0) {
-          this.F.fuse_session_process_buf(se, this.fbuf);
-          n++;
-          continue;
-        }
-        if (r === 0) return; // unmounted (ENODEV) or exited
-        if (r === -EINTR) continue;
-        if (r === -EAGAIN) break;
-        throw new Error(`reading /dev/fuse failed (errno ${-r})`);
-      }
       if (this.stopRequested) return;
-      if (n >= BATCH) {
-        // Let timers and I/O of async handlers run before the next batch.
-        await new Promise((r) => setTimeout(r, 0));
-        turn = performance.now();
-        continue;
-      }
-      pv.setInt16(6, 0, true);
-      pv.setInt16(14, 0, true);
-      // The fast path (module doc, step 3): wait on this thread while nothing else needs the event loop.
       if (this.pending.size === 0 && performance.now() - turn < YIELD_MS) {
+        // The fast path (module doc, step 3): wait on this thread, then serve one request.
+        // Polling first, not reading until EAGAIN, spares a failed read(2) per request.
+        resetEvents();
         const r = this.C.poll(this.pollfds, 2n, SPIN_MS);
         if (r !== 0) {
           if (r > 0 && pv.getInt16(14, true) & LIBC.POLLIN) this.C.read(this.wakeFd, drain, 8n);
-          continue; // a request, the wake-up, a hang-up (the receive reports it) or EINTR
+          // a request or a hang-up (the receive reports it); EINTR (r < 0): poll again
+          if (r > 0 && pv.getInt16(6, true) !== 0 && this.receive(se) === "ended") return;
+          continue;
         }
-        pv.setInt16(6, 0, true);
-        pv.setInt16(14, 0, true);
+      } else {
+        // Handlers are pending or the event loop is due a turn: serve what is queued, then wait off-thread.
+        let n = 0;
+        for (; n < BATCH; n++) {
+          if (this.stopRequested) return;
+          const got = this.receive(se);
+          if (got === "ended") return;
+          if (got === "empty") break;
+        }
+        if (n >= BATCH) {
+          // Let timers and I/O of async handlers run before the next batch.
+          await new Promise((r) => setTimeout(r, 0));
+          turn = performance.now();
+          continue;
+        }
       }
+      if (this.stopRequested) return;
+      resetEvents();
       await this.C.poll_wait(this.pollfds, 2n, -1);
       turn = performance.now();
       if (pv.getInt16(14, true) & LIBC.POLLIN) {
         this.C.read(this.wakeFd, drain, 8n);
       }
+    }
+  }
+
+  /**
+   * Reads one request from `/dev/fuse` and processes it (its handler runs, and
+   * replies unless it is async).
+   * @returns "served", "empty" (nothing queued) or "ended" (unmounted or exited)
+   * @throws Error when reading `/dev/fuse` fails otherwise
+   */
+  private receive(se: Deno.PointerObject): "served" | "empty" | "ended" {
+    while (true) {
+      const r = this.F.fuse_session_receive_buf(se, this.fbuf);
+      if (r > 0) {
+        this.F.fuse_session_process_buf(se, this.fbuf);
+        return "served";
+      }
+      if (r === 0) return "ended"; // unmounted (ENODEV) or exited
+      if (r === -EAGAIN) return "empty";
+      if (r !== -EINTR) throw new Error(`reading /dev/fuse failed (errno ${-r})`);
     }
   }
 
@@ -1191,7 +1246,7 @@ class Session implements FuseMount {
   }
 
   private fi(p: Deno.PointerValue): FileInfo | null {
-    return p ? decodeFileInfo(view(p, FUSE_FILE_INFO.size), 0) : null;
+    return p ? decodeFileInfo(fileInfoCopy.read(p), 0) : null;
   }
 
   private fiReq(p: Deno.PointerValue): FileInfo {
@@ -1441,12 +1496,21 @@ class Session implements FuseMount {
         "write",
         ["pointer", "u64", "pointer", "usize", "i64", "pointer"],
         (r, i, buf, size, off, fi) => {
-          const data = this.copyIn(buf, Number(size));
+          const n = Number(size);
+          const data = o.borrowWriteData && buf && n > 0
+            ? new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf, n))
+            : this.copyIn(buf, n);
           const f = this.fiReq(fi);
           this.dispatch(
             "write",
             r,
-            (q) => o.write!(q, ino(i), data, BigInt(off), f),
+            (q) => {
+              const v = o.write!(q, ino(i), data, BigInt(off), f);
+              if (o.borrowWriteData && isThenable(v)) {
+                this.onError(new Error("write returned a Promise but borrows its data (borrowWriteData)"), "write");
+              }
+              return v;
+            },
             (q, n) => {
               const count = typeof n === "number" ? n : data.length;
               this.send(q, () => F.fuse_reply_write(q.ptr, BigInt(count)));

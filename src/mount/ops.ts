@@ -44,7 +44,7 @@
  */
 import { ERRNO, FsError } from "../errors.ts";
 import { O_ACCMODE, O_TRUNC } from "../device/libc.ts";
-import { IFL_HAS_VECTOR, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
+import { IFL_HAS_VECTOR, IFL_INLINE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
 import { nowTimespec, type Timespec } from "../format/inode.ts";
 import type { Stat, Vexfs } from "../fs/fs.ts";
 import { FUSE_CAP } from "../fuse/abi.ts";
@@ -493,7 +493,28 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     return fs.collections.get(id);
   };
 
+  /** The bytes of the last read (reused: the reply is made before the next request is read). */
+  let readBuf = new Uint8Array(0);
+  /**
+   * Up to `size` bytes of regular file `ino` from `offset`, in a buffer shared by
+   * every read: no new zeroed buffer per request (128 KiB for each readahead).
+   */
+  const readShared = (ino: number, offset: number, size: number): Uint8Array => {
+    const n = fs.iget(ino);
+    if ((n.d.mode & S_IFMT) !== S_IFREG || n.d.flags & IFL_INLINE || offset >= n.d.size || offset < 0) {
+      return fs.read(ino, offset, size); // errors, empty reads and inline data: the general path
+    }
+    const len = Math.min(size, n.d.size - offset);
+    if (readBuf.length < len) readBuf = new Uint8Array(Math.max(len, 128 << 10));
+    const out = readBuf.subarray(0, len);
+    fs.op(() => fs.readInto(n, offset, out), "read");
+    return out;
+  };
+
   const ops: FuseOps = {
+    // write and everything it calls are synchronous and copy what they keep (devices copy too)
+    borrowWriteData: true,
+
     init(conn: ConnInfo) {
       // EXPORT_SUPPORT: file handles survive cache drops and remounts (src/mount/export.ts)
       conn.want |= conn.capable &
@@ -610,12 +631,13 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         killPrivs(req, e, true);
       }
       openInode(e);
-      return { fh: nextFh++, keepCache: !wantsAccess(e) };
+      // noflush: close(2) sends no FLUSH (flush has nothing to do: no writeback cache, no remote locks)
+      return { fh: nextFh++, keepCache: !wantsAccess(e), noflush: true };
     },
 
     read(_req, ino, size, offset) {
       const e = toEngine(ino);
-      const data = fs.read(e, Number(offset), size);
+      const data = readShared(e, Number(offset), size);
       accessed(e, false);
       return data;
     },
@@ -779,7 +801,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         const m = S_IFREG | (mode & 0o7777);
         const ino = born(req, dir, name, m, (m) => fs.create(dir, name, m & 0o7777, o.uid, o.gid));
         openInode(ino);
-        return { ...entry(ino), fh: nextFh++, keepCache: true };
+        return { ...entry(ino), fh: nextFh++, keepCache: true, noflush: true };
       });
     },
 
