@@ -815,6 +815,11 @@ class Session implements FuseMount {
   // never move (pollfds is read by poll() on a worker thread).
   private fbuf = new Uint8Array(new ArrayBuffer(FUSE_BUF.size));
   private pollfds = new Uint8Array(new ArrayBuffer(16));
+  // Reply structs, reused: libfuse copies them before a fuse_reply_* returns.
+  private entryBytes = new Uint8Array(FUSE_ENTRY_PARAM.size);
+  private entryView = new DataView(this.entryBytes.buffer);
+  private statBytes = new Uint8Array(STAT.size);
+  private statView = new DataView(this.statBytes.buffer);
   private fd = -1;
   private wakeFd = -1;
   private stopRequested = false;
@@ -1175,9 +1180,13 @@ class Session implements FuseMount {
     this.send(req, () => this.F.fuse_reply_err(req.ptr, 0));
   };
 
+  /**
+   * Encodes `e` into the session's `struct fuse_entry_param` buffer, which is
+   * reused: pass it to libfuse at once (replies are made synchronously).
+   */
   private entryBuf(e: EntryParam): Bytes {
-    const b = new Uint8Array(FUSE_ENTRY_PARAM.size);
-    encodeEntryParam(new DataView(b.buffer), 0, {
+    const b = this.entryBytes;
+    encodeEntryParam(this.entryView, 0, {
       ...e,
       attrTimeout: e.attrTimeout ?? this.attrTimeout,
       entryTimeout: e.entryTimeout ?? this.entryTimeout,
@@ -1193,8 +1202,8 @@ class Session implements FuseMount {
   private replyAttr = (req: Req, a: AttrReply): void => {
     const attr = "attr" in a ? a.attr : a;
     const timeout = "attr" in a ? a.timeout ?? this.attrTimeout : this.attrTimeout;
-    const b = new Uint8Array(STAT.size);
-    encodeStat(new DataView(b.buffer), 0, attr);
+    const b = this.statBytes;
+    encodeStat(this.statView, 0, attr);
     this.send(req, () => this.F.fuse_reply_attr(req.ptr, b, timeout));
   };
 

@@ -519,6 +519,13 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       // EXPORT_SUPPORT: file handles survive cache drops and remounts (src/mount/export.ts)
       conn.want |= conn.capable &
         (FUSE_CAP.IOCTL_DIR | FUSE_CAP.ASYNC_READ | FUSE_CAP.ATOMIC_O_TRUNC | FUSE_CAP.EXPORT_SUPPORT);
+      // No writeback cache (issue 9 §6 asked for it "where safe"; it is not, with this libfuse):
+      // the kernel would send cached writes later, as uid 0 with no caller, so the daemon could not
+      // clear setuid/setgid for an unprivileged writer (libfuse 3.14 cannot ask for HANDLE_KILLPRIV_V2,
+      // which makes the kernel flag such writes); it would keep mtime/ctime itself and send them in a
+      // setattr at close, and trust its own size for O_APPEND. Small writes would still cost a round
+      // trip each: before every write(2) the kernel asks for security.capability (no SB_NOSEC
+      // without HANDLE_KILLPRIV_V2), answered without an exception (getxattr below).
       conn.want &= ~FUSE_CAP.WRITEBACK_CACHE;
       conn.timeGran = 1;
       acls.negotiate(conn);
