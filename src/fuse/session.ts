@@ -20,15 +20,15 @@
  *
  * 1. `/dev/fuse` (`fuse_session_fd`) is switched to `O_NONBLOCK`.
  * 2. JS calls `fuse_session_receive_buf()` and `fuse_session_process_buf()`
- *    *synchronously* (up to 64 requests per turn, until `EAGAIN`). libfuse
- *    decodes the request and calls our ordinary `Deno.UnsafeCallback` slot
- *    synchronously on the JS thread, which copies every argument into JS
- *    memory before returning.
- * 3. When `/dev/fuse` is empty and no handler is still running (every
- *    request so far was answered synchronously), the JS thread waits for the
- *    next request itself: a plain blocking `poll()` on `/dev/fuse` (plus an
- *    `eventfd` used to wake the loop for shutdown) with a short timeout
- *    ({@linkcode SPIN_MS}). A request arriving then wakes this thread
+ *    *synchronously*. libfuse decodes the request and calls our ordinary
+ *    `Deno.UnsafeCallback` slot synchronously on the JS thread, which copies
+ *    every argument into JS memory before returning (a synchronous `write`
+ *    handler may borrow its data instead: {@linkcode FuseOps.borrowWriteData}).
+ * 3. While no handler is still running (every request so far was answered
+ *    synchronously), the JS thread waits for each next request itself: a
+ *    plain blocking `poll()` on `/dev/fuse` (plus an `eventfd` used to wake
+ *    the loop for shutdown) with a short timeout ({@linkcode SPIN_MS}), then
+ *    step 2 for one request. A request arriving then wakes this thread
  *    directly, and its reply is made without any other thread taking part.
  *    That is the fast path: answering a request that came in while the loop
  *    waited on a worker thread costs two more thread wake-ups (the worker's,
@@ -38,9 +38,10 @@
  *    loop has had no turn for {@linkcode YIELD_MS} (timers, signals,
  *    subprocesses and async handlers need it), or while an async handler is
  *    pending, the loop waits as before the fast path existed:
- * 4. JS calls the same `poll()` as a `nonblocking: true` FFI call, i.e. on a
- *    Deno worker thread, and awaits the result without blocking the event
- *    loop; then goes back to 2.
+ * 4. JS serves what is queued (step 2, up to 64 requests, until `EAGAIN`),
+ *    then calls the same `poll()` as a `nonblocking: true` FFI call, i.e. on
+ *    a Deno worker thread, and awaits the result without blocking the event
+ *    loop; then goes back to 3.
  * 5. The handler may return a value or a Promise; the reply
  *    (`fuse_reply_*`) is made from JS when it settles. libfuse keeps the
  *    `fuse_req_t` alive until it is replied to, so late replies are legal.
