@@ -87,8 +87,12 @@ export interface MountAcls {
    *   EACCES for a default ACL on a non-directory
    */
   set(ino: number, name: string, value: Uint8Array, keepSgid: boolean): void;
-  /** getxattr of an ACL attribute. @throws FsError EOPNOTSUPP with ACLs off, ENODATA when absent */
-  get(ino: number, name: string): Uint8Array;
+  /**
+   * getxattr of an ACL attribute: its value, undefined when there is none
+   * (no exception: the kernel asks once per inode a non-owner touches).
+   * @throws FsError EOPNOTSUPP with ACLs off
+   */
+  get(ino: number, name: string): Uint8Array | undefined;
   /** removexattr of an ACL attribute; none there is fine, as on ext4. @throws FsError EOPNOTSUPP with ACLs off */
   remove(ino: number, name: string): void;
   /** The attribute names listxattr shows (ACL names hidden with ACLs off). */
@@ -190,7 +194,7 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
 
     get(ino, name) {
       refuse(name);
-      return engine().getxattr(ino, name);
+      return engine().listxattr(ino).get(name);
     },
 
     remove(ino, name) {

@@ -773,7 +773,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
     getxattr(_req, ino, nameBytes) {
       const e = toEngine(ino);
       const name = dec.decode(nameBytes);
-      if (isAclXattr(name)) return acls.get(e, name);
+      if (isAclXattr(name)) return acls.get(e, name) ?? ENODATA;
       // Answered without an exception when absent: the kernel asks for security.capability
       // before every write (to clear it), and almost no file has one.
       if (name !== VECTOR_XATTR) return fs.listxattr(e).get(name) ?? ENODATA;
