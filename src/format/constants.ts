@@ -44,6 +44,8 @@ export const INCOMPAT_VECTORS = 0x4;
 export const INCOMPAT_JOURNAL = 0x8;
 /** the journal may hold transactions to replay before use (FORMAT.md §9.5) */
 export const INCOMPAT_RECOVER = 0x10;
+/** an inode's xattrs may live in an xattr store inode (FORMAT.md §7.2) */
+export const INCOMPAT_XATTR_STORE = 0x20;
 export const RO_COMPAT_PARENT_PTR = 0x1;
 export const RO_COMPAT_HNSW = 0x2;
 export const RO_COMPAT_BM25 = 0x4;
@@ -53,7 +55,7 @@ export const COMPAT_XATTR = 0x1;
 export const COMPAT_BACKUP_SB = 0x2;
 /** Features this implementation understands and writes. */
 export const SUPPORTED_INCOMPAT = INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS | INCOMPAT_JOURNAL |
-  INCOMPAT_RECOVER;
+  INCOMPAT_RECOVER | INCOMPAT_XATTR_STORE;
 export const SUPPORTED_RO_COMPAT = RO_COMPAT_PARENT_PTR | RO_COMPAT_HNSW | RO_COMPAT_NORMS;
 export const SUPPORTED_COMPAT = COMPAT_XATTR | COMPAT_BACKUP_SB;
 
@@ -63,7 +65,11 @@ export const IFL_COLL_ROOT = 0x2;
 export const IFL_INTERNAL = 0x4;
 export const IFL_ORPHAN = 0x8;
 export const IFL_INLINE = 0x10;
-export const IFL_KNOWN = 0x1f;
+/** `xattr_block` is the inode number of this inode's xattr store (FORMAT.md §7.2) */
+export const IFL_XATTR_IN_STORE = 0x20;
+/** this internal file is an xattr store; `parent_ino` is its owner (FORMAT.md §7.2) */
+export const IFL_XATTR_STORE = 0x40;
+export const IFL_KNOWN = 0x7f;
 
 /** st_mode type bits. */
 export const S_IFMT = 0o170000;
@@ -118,6 +124,18 @@ export const MAX_FILE_SIZE = 2 ** 44;
 
 /** Xattr block (FORMAT.md §7). */
 export const XATTR_MAGIC = 0x52544158;
+/** Xattr store entry block, bytes `X A T E` (FORMAT.md §7.2). */
+export const XATTR_ENTRY_MAGIC = 0x45544158;
+/** Xattr store value block, bytes `X A T V` (FORMAT.md §7.2). */
+export const XATTR_VALUE_MAGIC = 0x56544158;
+/** First file block of an xattr store's value area (FORMAT.md §7.2). */
+export const XATTR_VALUE_BASE = 65536;
+/** Longest xattr value, bytes (Linux's XATTR_SIZE_MAX). */
+export const XATTR_SIZE_MAX = 65536;
+/** Longest listxattr(2) list, bytes (Linux's XATTR_LIST_MAX). */
+export const XATTR_LIST_MAX = 65536;
+/** Bytes of the list a writer keeps for names it synthesises (FORMAT.md §7.2 limits). */
+export const XATTR_LIST_RESERVED = 32;
 /** Collection record (FORMAT.md §8.1). */
 export const COLL_MAGIC = 0x4c4c4f43;
 export const COLL_RECORD_SIZE = 256;

@@ -7,7 +7,19 @@ import { FsError } from "../errors.ts";
 import { XATTR_MAGIC } from "./constants.ts";
 import { blockChecksumOk, setBlockChecksum } from "./extent.ts";
 
-const PREFIXES = ["", "user.", "trusted.", "security.", "system."];
+/** Name prefixes by namespace code (FORMAT.md §7): 1 `user.`, 2 `trusted.`, 3 `security.`, 4 `system.`. */
+export const XATTR_PREFIXES = ["", "user.", "trusted.", "security.", "system."];
+const PREFIXES = XATTR_PREFIXES;
+
+/** The full name ("user.foo") of namespace `ns` and name bytes `name` (decoded as UTF-8). */
+export function joinXattrName(ns: number, name: Uint8Array): string {
+  return PREFIXES[ns] + new TextDecoder().decode(name);
+}
+
+/** Bytes a name adds to the listxattr(2) list: prefix, name and a NUL. */
+export function xattrListBytes(ns: number, nameLen: number): number {
+  return PREFIXES[ns].length + nameLen + 1;
+}
 
 /** Splits "user.foo" into [namespace code, name bytes]; EOPNOTSUPP for unknown prefixes. */
 export function splitXattrName(full: string): [number, Uint8Array] {

@@ -32,6 +32,7 @@ import {
   IFL_INLINE,
   IFL_INTERNAL,
   IFL_ORPHAN,
+  IFL_XATTR_STORE,
   INCOMPAT_JOURNAL,
   INCOMPAT_RECOVER,
   INODE_DATA_SIZE,
@@ -68,7 +69,6 @@ import {
   type Superblock,
   superblockProblems,
 } from "../format/superblock.ts";
-import { decodeXattrBlock, encodeXattrBlock } from "../format/xattr.ts";
 import { dirHash } from "../format/hash.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
@@ -87,6 +87,7 @@ import {
   DIRX_MAGIC,
 } from "./htree.ts";
 import { Collections } from "./vectors.ts";
+import { Xattrs } from "./xattrs.ts";
 import { Journal } from "../journal/journal.ts";
 import { recoverJournal, type RecoveryResult } from "../journal/recovery.ts";
 import { journalExtents } from "../journal/map.ts";
@@ -234,6 +235,8 @@ export class Vexfs {
   readonly inodeMap: Bitmap;
   /** vector collections (FORMAT.md §8) */
   readonly collections: Collections;
+  /** Extended attributes (FORMAT.md §7). */
+  readonly xattrs: Xattrs;
   #inodes = new Map<number, InodeState>();
   #open = new Map<number, number>();
   #closed = false;
@@ -280,6 +283,7 @@ export class Vexfs {
     this.blockMap.rotor = sb.firstDataBlock;
     this.inodeMap.rotor = FIRST_INO - 1;
     this.collections = new Collections(this);
+    this.xattrs = new Xattrs(this);
     this.stateAtOpen = sb.state;
   }
 
@@ -686,10 +690,7 @@ export class Vexfs {
       this.collections.dropCollection(n.d.collId);
     }
     if (!(n.d.flags & IFL_INLINE)) this.#truncateBlocks(n, 0);
-    if (n.d.xattrBlock) {
-      this.bfree(n.d.xattrBlock, 1);
-      n.d.xattrBlock = 0;
-    }
+    this.xattrs.free(n);
     n.d.mode = 0;
     n.d.nlink = 0;
     n.d.flags = 0;
@@ -1036,7 +1037,8 @@ export class Vexfs {
       }
     }
     const end = lblk + count;
-    if ((n.d.flags & IFL_INTERNAL) && flags === 0 && mappedEnd(exts) === end) {
+    // (not an xattr store: its value runs are placed in holes, FORMAT.md §7.3)
+    if ((n.d.flags & (IFL_INTERNAL | IFL_XATTR_STORE)) === IFL_INTERNAL && flags === 0 && mappedEnd(exts) === end) {
       const extra = Math.min(this.#preallocWindow(end), Math.floor(this.blockMap.available / 16));
       const treeNeed = Math.max(0, this.treeBlocksFor(exts.length + 1) - (n.treeBlocks?.length ?? 0));
       if (extra > 0 && extra + treeNeed + 1 <= this.blockMap.available) {
@@ -2049,38 +2051,30 @@ export class Vexfs {
 
   /** All extended attributes of an inode, by full name ("user.foo"). */
   listxattr(ino: number): Map<string, Uint8Array> {
-    return this.#op("listxattr", () => {
-      const n = this.iget(ino);
-      if (!n.d.xattrBlock) return new Map();
-      this.#checkBlockNo(n.d.xattrBlock, ino);
-      return decodeXattrBlock(this.cache.get(n.d.xattrBlock), ino);
-    });
+    return this.#op("listxattr", () => this.xattrs.list(this.iget(ino)));
+  }
+
+  /** The full names of an inode's extended attributes (values stored apart are not read). */
+  xattrNames(ino: number): string[] {
+    return this.#op("listxattr", () => this.xattrs.names(this.iget(ino)));
   }
 
   /** One attribute's value. @throws FsError ENODATA if absent */
   getxattr(ino: number, name: string): Uint8Array {
-    const v = this.listxattr(ino).get(name);
+    const v = this.#op("getxattr", () => this.xattrs.get(this.iget(ino), name));
     if (!v) throw new FsError("ENODATA", `no attribute '${name}'`);
     return v;
   }
 
   /**
    * Sets an attribute. `flags`: 1 XATTR_CREATE (fail if it exists), 2 XATTR_REPLACE (fail if not).
-   * @throws FsError EEXIST, ENODATA, ENOSPC when the block is full, EOPNOTSUPP for unknown namespaces
+   * Limits and the storage used are {@link Xattrs.set}'s (FORMAT.md §7).
+   * @throws FsError EEXIST, ENODATA, ERANGE, E2BIG, ENOSPC, EOPNOTSUPP for unknown namespaces
    */
   setxattr(ino: number, name: string, value: Uint8Array, flags = 0): void {
     return this.#op("setxattr", () => {
       this.#assertWritable();
-      const n = this.iget(ino);
-      const attrs = this.listxattr(ino);
-      if (flags & 1 && attrs.has(name)) {
-        throw new FsError("EEXIST", `attribute '${name}' exists`);
-      }
-      if (flags & 2 && !attrs.has(name)) {
-        throw new FsError("ENODATA", `no attribute '${name}'`);
-      }
-      attrs.set(name, value.slice());
-      this.#storeXattrs(n, attrs);
+      this.xattrs.set(this.iget(ino), name, value, flags);
     }, true);
   }
 
@@ -2088,32 +2082,8 @@ export class Vexfs {
   removexattr(ino: number, name: string): void {
     return this.#op("removexattr", () => {
       this.#assertWritable();
-      const n = this.iget(ino);
-      const attrs = this.listxattr(ino);
-      if (!attrs.delete(name)) {
-        throw new FsError("ENODATA", `no attribute '${name}'`);
-      }
-      this.#storeXattrs(n, attrs);
+      this.xattrs.remove(this.iget(ino), name);
     });
-  }
-
-  #storeXattrs(n: InodeState, attrs: Map<string, Uint8Array>): void {
-    if (attrs.size === 0) {
-      if (n.d.xattrBlock) {
-        this.bfree(n.d.xattrBlock, 1);
-        n.d.xattrBlock = 0;
-        n.d.blocks--;
-      }
-    } else {
-      const block = encodeXattrBlock(attrs, this.blockSize, n.ino); // ENOSPC before any change
-      if (!n.d.xattrBlock) {
-        n.d.xattrBlock = this.balloc(this.blockMap.rotor, 1).start;
-        n.d.blocks++;
-      }
-      this.cache.put(n.d.xattrBlock, block);
-    }
-    n.d.ctime = nowTimespec();
-    this.dirty(n);
   }
 
   // ---------------------------------------------------------------- open files and orphans

@@ -20,6 +20,7 @@ import {
   INCOMPAT_HTREE,
   INCOMPAT_JOURNAL,
   INCOMPAT_VECTORS,
+  INCOMPAT_XATTR_STORE,
   INODE_DATA_SIZE,
   INODE_SIZE,
   JOURNAL_INO,
@@ -457,7 +458,7 @@ export function writeFilesystem(
     versionMajor: VERSION_MAJOR,
     versionMinor: VERSION_MINOR,
     featureCompat: COMPAT_XATTR | COMPAT_BACKUP_SB,
-    featureIncompat: INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS |
+    featureIncompat: INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS | INCOMPAT_XATTR_STORE |
       (layout.journalBlocks ? INCOMPAT_JOURNAL : 0),
     featureRoCompat: RO_COMPAT_PARENT_PTR,
     logBlockSize: Math.log2(bs) - 10,

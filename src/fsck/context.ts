@@ -28,6 +28,8 @@ import {
   FT_SOCK,
   FT_SYMLINK,
   IFL_HAS_VECTOR,
+  IFL_XATTR_IN_STORE,
+  IFL_XATTR_STORE,
   ROOT_INO,
   S_IFBLK,
   S_IFCHR,
@@ -719,7 +721,13 @@ export function clearInode(ctx: FsckContext, info: InodeInfo, why: string): void
   if (info.usable && d) {
     for (const e of info.exts) for (let b = e.physical; b < e.physical + e.length; b++) ctx.freeBlock(b);
     for (const b of info.treeBlocks) ctx.freeBlock(b);
-    if (d.xattrBlock && ctx.inDataArea(d.xattrBlock)) ctx.freeBlock(d.xattrBlock);
+    if (d.flags & IFL_XATTR_IN_STORE) {
+      // its xattr store (FORMAT.md §7.2) goes with it
+      const s = ctx.infos.get(d.xattrBlock);
+      if (s?.usable && s.d!.parentIno === info.ino && (s.d!.flags & IFL_XATTR_STORE)) {
+        clearInode(ctx, s, "cleared: the xattr store of a cleared inode");
+      }
+    } else if (d.xattrBlock && ctx.inDataArea(d.xattrBlock)) ctx.freeBlock(d.xattrBlock);
     if (d.flags & IFL_HAS_VECTOR) ctx.collRebuild.add(d.collId);
   }
   info.usable = false;

@@ -14,6 +14,7 @@
  * | `superblock`   | `superblock.ts`     | `super.c`   | primary and backup superblock, state, error record     |
  * | `journal`      | `journal.ts`        | `journal.c` | journal inode and superblock, replay                   |
  * | `inodes`       | `pass1_inodes.ts`   | `pass1.c`   | every inode: checksum, flags, extents, xattrs, sizes   |
+ * | `xattr stores` | `xattr_stores.ts`   | (VexFS)     | xattr store inodes, entry blocks, value runs           |
  * | `directories`  | `pass2_dirs.ts`     | `pass2.c`   | hash trees, entries and their targets                  |
  * | `orphans`      | `orphans.ts`        | `super.c`   | the orphan list                                        |
  * | `collections`  | `collections.ts`    | (VexFS)     | collection table, slot maps, vector stores, vectors    |
@@ -71,6 +72,7 @@ import { passSuperblock, quickCheck, writeSuperblock } from "./superblock.ts";
 import { passJournal, recoverBeforeCheck } from "./journal.ts";
 import { passInodes } from "./pass1_inodes.ts";
 import { passDirectories } from "./pass2_dirs.ts";
+import { passXattrStores } from "./xattr_stores.ts";
 import { passOrphans } from "./orphans.ts";
 import { passCollections } from "./collections.ts";
 import { passConnectivity } from "./pass3_connect.ts";
@@ -108,6 +110,7 @@ export const MAX_RUNS = 5;
 const PASSES: readonly { name: string; run: (ctx: FsckContext) => void; repairOnly?: boolean }[] = [
   { name: "journal", run: passJournal },
   { name: "inodes", run: passInodes },
+  { name: "xattr stores", run: passXattrStores },
   { name: "directories", run: passDirectories },
   { name: "orphans", run: passOrphans },
   { name: "collections", run: passCollections },

@@ -41,6 +41,8 @@ import {
   IFL_INTERNAL,
   IFL_KNOWN,
   IFL_ORPHAN,
+  IFL_XATTR_IN_STORE,
+  IFL_XATTR_STORE,
   INCOMPAT_JOURNAL,
   INODE_DATA_SIZE,
   INODE_SIZE,
@@ -242,11 +244,16 @@ function loadInode(ctx: FsckContext, ino: number, raw?: Uint8Array): InodeInfo {
   return info;
 }
 
-/** Blocks an inode owns by its lists: data, extent tree and xattr block. */
+/** Whether `xattr_block` is a block number (FORMAT.md §7.1), not the inode number of a store (§7.2). */
+export function hasXattrBlock(info: InodeInfo): boolean {
+  return info.d!.xattrBlock !== 0 && !(info.d!.flags & IFL_XATTR_IN_STORE);
+}
+
+/** Blocks an inode owns by its lists: data, extent tree and xattr block (a store counts its own). */
 export function ownedBlocks(ctx: FsckContext, info: InodeInfo): number {
   let n = info.treeBlocks.length;
   for (const e of info.exts) n += e.length;
-  if (info.d!.xattrBlock && ctx.inDataArea(info.d!.xattrBlock)) n++;
+  if (hasXattrBlock(info) && ctx.inDataArea(info.d!.xattrBlock)) n++;
   return n;
 }
 
@@ -308,8 +315,13 @@ function checkInodeBody(ctx: FsckContext, info: InodeInfo): Finding[] {
   ) {
     if (ts.nsec >= 1e9) add("INODE_TIME", { name, nsec: ts.nsec }, () => ts.nsec = 0);
   }
-  // xattr block
-  if (d.xattrBlock) {
+  // xattr block (a store is checked by the xattr store phase)
+  if ((d.flags & IFL_XATTR_STORE) && !(internal && t === S_IFREG)) {
+    flag("The XATTR_STORE flag is set on an inode that is not an internal regular file.", () => {
+      d.flags &= ~IFL_XATTR_STORE;
+    });
+  }
+  if (d.xattrBlock && !(d.flags & IFL_XATTR_IN_STORE)) {
     const b = d.xattrBlock;
     if (!ctx.inDataArea(b)) {
       add("XATTR_RANGE", { block: b, lo: ctx.sb.firstDataBlock, hi: ctx.sb.blockCount - 2 }, () => {

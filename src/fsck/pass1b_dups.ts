@@ -24,6 +24,7 @@
 import { EXT_MAX_LEN } from "../format/constants.ts";
 import { type Extent, setBlockChecksum } from "../format/extent.ts";
 import { firstMetaBlock } from "../format/superblock.ts";
+import { hasXattrBlock } from "./pass1_inodes.ts";
 import { type Claim, type FsckContext, MAX_PER_CODE } from "./context.ts";
 
 /** A claim as pass 1b records it, with the extent of a data claim. */
@@ -44,7 +45,7 @@ export function computeClaims(ctx: FsckContext): void {
   const infos = [...ctx.infos.values()].filter((i) => i.usable).sort((a, b) => a.ino - b.ino);
   for (const info of infos) {
     const d = info.d!;
-    if (d.xattrBlock && ctx.inDataArea(d.xattrBlock)) ctx.claim(d.xattrBlock, 1, info.ino, "xattr block");
+    if (hasXattrBlock(info) && ctx.inDataArea(d.xattrBlock)) ctx.claim(d.xattrBlock, 1, info.ino, "xattr block");
     for (const e of info.exts) {
       ctx.claim(e.physical, e.length, info.ino, "data");
       (ctx.claims[ctx.claims.length - 1] as OwnedClaim).ext = e;

@@ -236,6 +236,33 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
     "Set the file's extended attributes again.",
   ),
   XATTR_FORMAT: d("error", "{detail}", "Clear the attributes", false, "Set the file's extended attributes again."),
+  XATTR_STORE_REF: d(
+    "error",
+    "{detail}",
+    "Drop the reference (the attributes are lost)",
+    false,
+    "Set the file's extended attributes again.",
+  ),
+  XATTR_STORE_BLOCK: d(
+    "error",
+    "{detail}",
+    "Remove the entry block from the store",
+    false,
+    "Set the file's extended attributes again.",
+  ),
+  XATTR_STORE_CHECKSUM: d(
+    "error",
+    "An xattr store entry block fails its checksum, but its entries are well formed.",
+    "Recompute the checksum",
+    true,
+  ),
+  XATTR_STORE_ENTRY: d("error", "{detail}", "Remove the attribute", false, "Set the attribute again."),
+  XATTR_STORE_LEAK: d(
+    "warning",
+    "The xattr store maps {n} value blocks no attribute uses ({detail}).",
+    "Free them",
+    true,
+  ),
   BLOCK_DUPLICATE: d("error", "{detail}", "Give each owner its own copy"),
   ROOT_BAD: d("error", "{detail}", "Re-create the root directory"),
 

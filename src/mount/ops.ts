@@ -782,7 +782,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
 
     listxattr(_req, ino) {
       const e = toEngine(ino);
-      const names = acls.visible([...fs.listxattr(e).keys()]);
+      const names = acls.visible(fs.xattrNames(e));
       if (fs.iget(e).d.flags & IFL_HAS_VECTOR) names.push(VECTOR_XATTR);
       return names;
     },
