@@ -254,6 +254,18 @@ export function opSetxattr(path: string, name: string, len: number, tag: string)
   };
 }
 
+/** removexattr(2) of `name` (ENODATA, recorded as a failed operation, when it is absent). */
+export function opRemovexattr(path: string, name: string): Op {
+  return {
+    name: `removexattr ${path} ${name}`,
+    run(d) {
+      const ino = inoOf(d.fs, path);
+      d.op(this.name, { inos: [ino] }, () => d.fs.removexattr(ino, name));
+      return ino;
+    },
+  };
+}
+
 /** Makes directory `path` a collection root (`vexfs collection create`). */
 export function opCreateCollection(path: string, dim: number, metric: Metric): Op {
   return {
@@ -351,6 +363,9 @@ export const ACE_OPS: Readonly<Record<string, Op>> = {
   "rmdir": opRmdir("/B"),
   "setxattr": opSetxattr("/A/foo", "user.k", 100, "x1"),
   "setxattr-replace": opSetxattr("/foo", "user.a", 300, "x2"),
+  // a 64 KiB value: /foo's attributes move from their block to an xattr store (FORMAT.md §7.3)
+  "setxattr-big": opSetxattr("/foo", "user.big", 65536, "xb"),
+  "removexattr": opRemovexattr("/foo", "user.a"),
   "create-collection": opCreateCollection("/B", 4, "ip"),
   "set-vector": opSetVector("/C/z", [3, 1, 4, 1]),
   "replace-vector": opSetVector("/C/x", [-1, 0.5, 2, 0]),
@@ -499,7 +514,14 @@ export function randomWorkload(seed: number, count: number): Workload {
           else if (mine.length) op = opRename(pick(mine), join(pick(ds), `d${serial++}`));
           else op = opMkdir(join("/A", `d${serial++}`));
         } else if (k < 0.76) {
-          op = opSetxattr(f, pick(["user.a", "user.b", "user.c"]), Math.floor(r() * 200), `x${seed}.${i}`);
+          // small values stay in the xattr block; large ones (to 64 KiB) move the file's attributes to a store
+          const name = pick(["user.a", "user.b", "user.c", "user.d", "trusted.e"]);
+          const q = r();
+          if (q < 0.15) op = opRemovexattr(f, name);
+          else {
+            const len = q < 0.4 ? 3000 + Math.floor(r() * 62537) : Math.floor(r() * 200);
+            op = opSetxattr(f, name, len, `x${seed}.${i}`);
+          }
         } else if (k < 0.88) {
           op = inColl.length ? opSetVector(pick(inColl), vec()) : opCreate(join(pick([...colls, "/"]), `f${serial++}`));
         } else if (k < 0.93) {

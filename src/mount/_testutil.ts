@@ -182,16 +182,20 @@ function runTool(cmd: string, args: string[]): void {
 /**
  * Mounts a fresh 64 MiB ext4 on a loop device (a tmpfs if that fails: `kind`
  * says which) as a reference for differential tests; runs `fn(dir, kind)`;
- * unmounts and removes the image.
+ * unmounts and removes the image. `features` is mkfs.ext4's `-O` list
+ * (default `^has_journal`; e.g. `^has_journal,ea_inode` for 64 KiB xattrs).
  */
-export async function withExt4<T>(fn: (dir: string, kind: string) => T | Promise<T>): Promise<T> {
+export async function withExt4<T>(
+  fn: (dir: string, kind: string) => T | Promise<T>,
+  features = "^has_journal",
+): Promise<T> {
   const dir = Deno.makeTempDirSync({ prefix: "vexfs-ref-" });
   const img = Deno.makeTempFileSync({ prefix: "vexfs-ref-ext4-", suffix: ".img" });
   let kind = "ext4";
   try {
     try {
       Deno.truncateSync(img, 64 << 20);
-      runTool("mkfs.ext4", ["-q", "-F", "-O", "^has_journal", img]);
+      runTool("mkfs.ext4", ["-q", "-F", "-O", features, img]);
       runTool("mount", ["-o", "loop", img, dir]);
     } catch (e) {
       kind = `tmpfs (no ext4: ${(e as Error).message.split("\n")[0]})`;
