@@ -2061,9 +2061,14 @@ export class Vexfs {
 
   /** One attribute's value. @throws FsError ENODATA if absent */
   getxattr(ino: number, name: string): Uint8Array {
-    const v = this.#op("getxattr", () => this.xattrs.get(this.iget(ino), name));
+    const v = this.findxattr(ino, name);
     if (!v) throw new FsError("ENODATA", `no attribute '${name}'`);
     return v;
+  }
+
+  /** One attribute's value, or undefined when absent (no exception: the mount's hot path). */
+  findxattr(ino: number, name: string): Uint8Array | undefined {
+    return this.#op("getxattr", () => this.xattrs.get(this.iget(ino), name));
   }
 
   /**

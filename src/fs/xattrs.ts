@@ -115,9 +115,17 @@ export class Xattrs {
     return out;
   }
 
-  /** One attribute's value, or undefined when `n` has none of that name. */
+  /**
+   * One attribute's value, or undefined when `n` has none of that name (or
+   * the name cannot exist: no known prefix). Reads only that value.
+   */
   get(n: InodeState, full: string): Uint8Array | undefined {
-    const [ns, name] = splitXattrName(full);
+    let ns: number, name: Uint8Array;
+    try {
+      [ns, name] = splitXattrName(full);
+    } catch {
+      return undefined;
+    }
     const m = this.#load(n);
     if (m.kind === "none") return undefined;
     if (m.kind === "block") return m.attrs.get(full);

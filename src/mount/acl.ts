@@ -123,7 +123,7 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
 
   /** The ACL `name` of `ino`, or null (no exception when there is none: every create asks). */
   const stored = (ino: number, name: string): Acl | null => {
-    const value = engine().listxattr(ino).get(name);
+    const value = engine().findxattr(ino, name);
     if (!value) return null;
     try {
       const acl = parseAcl(value);

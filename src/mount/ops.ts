@@ -776,7 +776,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       if (isAclXattr(name)) return acls.get(e, name) ?? ENODATA;
       // Answered without an exception when absent: the kernel asks for security.capability
       // before every write (to clear it), and almost no file has one.
-      if (name !== VECTOR_XATTR) return fs.listxattr(e).get(name) ?? ENODATA;
+      if (name !== VECTOR_XATTR) return fs.findxattr(e, name) ?? ENODATA;
       return fs.collections.getVectorBytes(e)?.bytes ?? ENODATA;
     },
 
