@@ -7,7 +7,15 @@
  * @module
  */
 import { MemDevice } from "../device/mem.ts";
-import { COLL_TABLE_INO, INCOMPAT_JOURNAL, INODE_SIZE, JOURNAL_INO, S_IFIFO } from "../format/constants.ts";
+import {
+  COLL_TABLE_INO,
+  IFL_XATTR_IN_STORE,
+  IFL_XATTR_STORE,
+  INCOMPAT_JOURNAL,
+  INODE_SIZE,
+  JOURNAL_INO,
+  S_IFIFO,
+} from "../format/constants.ts";
 import { computeLayout, writeFilesystem } from "../fs/mkfs.ts";
 import { Vexfs } from "../fs/fs.ts";
 import type { FsckReport } from "./fsck.ts";
@@ -85,6 +93,10 @@ export function buildPopulated(opts: BuildOptions = {}): { dev: MemDevice; lm: L
   fs.write(a, 0, new Uint8Array(3000).fill(0x61));
   fs.setxattr(a, "user.tag", enc.encode("hello"));
   fs.link(a, sub, "a-link.md");
+  // more attributes than one block holds: an xattr store (FORMAT.md §7.2) of two entry blocks and a value run
+  const meta = fs.create(docs, "meta.json");
+  for (let i = 0; i < 40; i++) fs.setxattr(meta, `user.k${i}`, enc.encode(`value ${i} `.repeat(3)));
+  fs.setxattr(meta, "user.blob", Uint8Array.from({ length: 2500 }, (_, i) => i & 0xff));
   for (let i = 0; i < 40; i++) {
     const f = fs.create(i % 3 ? docs : deep, `note-${i}.txt`);
     if (i % 4 === 0) fs.write(f, 0, enc.encode(`note ${i} `.repeat(20 + i)));
@@ -153,7 +165,7 @@ export function metaBlocks(bytes: Uint8Array): MetaBlocks {
       const all: number[] = [];
       for (const e of exts) all.push(...range(e.physical, e.length));
       out.extentTree.push(...(n.treeBlocks ?? []));
-      if (n.d.xattrBlock) out.xattr.push(n.d.xattrBlock);
+      if (n.d.xattrBlock && !(n.d.flags & IFL_XATTR_IN_STORE)) out.xattr.push(n.d.xattrBlock);
       return all;
     };
     for (let ino = 1; ino <= sb.inodeCount; ino++) {
@@ -169,7 +181,8 @@ export function metaBlocks(bytes: Uint8Array): MetaBlocks {
       else if (type === 0o100000 || type === 0o120000) {
         if (n.d.flags & 0x10) continue;
         const blocks = fileBlocks(ino);
-        if (n.d.flags & 0x4) {
+        if (n.d.flags & IFL_XATTR_STORE) out.xattr.push(...blocks);
+        else if (n.d.flags & 0x4) {
           const rec = fs.collections.list().map((c) => fs.collections.record(c.id)!).find((r) =>
             r.vecIno === ino || r.mapIno === ino
           );

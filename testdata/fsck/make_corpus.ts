@@ -29,7 +29,9 @@ import {
   INODE_SIZE,
   JOURNAL_INO,
   S_IFREG,
+  XATTR_VALUE_BASE,
 } from "../../src/format/constants.ts";
+import { decodeEntryBlock, encodeEntryBlock } from "../../src/format/xattr_store.ts";
 import { crc32cSeeded } from "../../src/format/crc.ts";
 import { encodeExtentNode, type Extent, setBlockChecksum } from "../../src/format/extent.ts";
 import { dirHash } from "../../src/format/hash.ts";
@@ -66,6 +68,11 @@ class Img {
   /** Device block of file block `l` of the inode at `path`. */
   bmap(path: string, l: number): number {
     return this.fs.bmap(this.fs.iget(this.ino(path)), l);
+  }
+
+  /** Device block of file block `l` of the xattr store of the inode at `path` (FORMAT.md §7.2). */
+  storeBlock(path: string, l: number): number {
+    return this.fs.bmap(this.fs.iget(this.inode(this.ino(path)).xattrBlock), l);
   }
 
   /** Extent tree blocks of the inode at `path`. */
@@ -736,6 +743,48 @@ const CASES: Case[] = [
         d.flags |= IFL_HAS_VECTOR;
         d.collId = 9;
       }),
+  },
+  // ---------------------------------------------------------------- xattr stores (FORMAT.md §7.2)
+  {
+    name: "xattr_store_checksum",
+    code: "XATTR_STORE_CHECKSUM",
+    desc: "the checksum of /docs/meta.json's first xattr store entry block flipped: recomputed, nothing lost",
+    damage: (img) => flip(img, img.storeBlock("/docs/meta.json", 0) * img.bs + img.bs - 2),
+  },
+  {
+    name: "xattr_store_block",
+    code: "XATTR_STORE_BLOCK",
+    desc: "the magic of /docs/meta.json's first xattr store entry block broken: the block is unmapped",
+    damage: (img) => img.block(img.storeBlock("/docs/meta.json", 0)).fill(0x55, 0, 4),
+  },
+  {
+    name: "xattr_store_value",
+    code: "XATTR_STORE_ENTRY",
+    desc: "a bit of /docs/meta.json's value run flipped: user.blob is removed and its run freed",
+    damage: (img) => flip(img, img.storeBlock("/docs/meta.json", XATTR_VALUE_BASE) * img.bs + 40),
+  },
+  {
+    name: "xattr_store_ref",
+    code: "XATTR_STORE_REF",
+    desc: "/docs/meta.json's xattr store names another owner (valid checksum): the reference and the store go",
+    damage: (img) => {
+      const sino = img.inode(img.ino("/docs/meta.json")).xattrBlock;
+      img.setInode(sino, (d) => d.parentIno = img.ino("/docs/a.md"));
+    },
+  },
+  {
+    name: "xattr_store_leak",
+    code: "XATTR_STORE_LEAK",
+    desc: "the entry of user.blob removed from /docs/meta.json's store: its value run is unused and freed",
+    damage: (img) => {
+      const sino = img.inode(img.ino("/docs/meta.json")).xattrBlock;
+      for (const l of [0, 1]) {
+        const b = img.storeBlock("/docs/meta.json", l);
+        const ents = decodeEntryBlock(img.block(b), sino, l);
+        const keep = ents.filter((e) => e.inline);
+        if (keep.length !== ents.length) img.block(b).set(encodeEntryBlock(keep, img.bs, sino, l));
+      }
+    },
   },
   {
     name: "internal_unclaimed",
