@@ -200,7 +200,7 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
 
     get(ino, name) {
       refuse(name);
-      return engine().listxattr(ino).get(name);
+      return engine().findxattr(ino, name);
     },
 
     remove(ino, name) {
@@ -224,7 +224,7 @@ export function mountAcls(engine: () => Vexfs, wanted: boolean, log?: (line: str
 
 /** Stores an ACL value unless it is already there (as ext4, which then leaves ctime alone). */
 function store(fs: Vexfs, ino: number, name: string, value: Uint8Array): void {
-  const old = fs.listxattr(ino).get(name);
+  const old = fs.findxattr(ino, name);
   if (old && old.length === value.length && old.every((b, i) => b === value[i])) return;
   fs.setxattr(ino, name, value);
 }
