@@ -73,6 +73,7 @@ async function serveForeground(
   } catch (e) {
     throw mountError(source, mountpoint, e);
   }
+  await m.ready; // the per-mount flags are set and remounts followed before anyone is told
   log?.(`mounted ${m.source} on ${m.mountpoint}${o.readOnly ? " read-only" : ""}`);
   onReady(m);
   try {

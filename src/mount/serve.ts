@@ -42,6 +42,13 @@ export interface ServedMount {
    * and closed (superblock marked clean); rejects if the final write-back failed.
    */
   readonly closed: Promise<void>;
+  /**
+   * Settles once the per-mount flags libfuse cannot pass (nodiratime,
+   * strictatime, nosymfollow) are set and remounts are followed: a mount
+   * reported ready before then could be remounted by its user with the
+   * flags still missing, or unseen by the daemon. Never rejects.
+   */
+  readonly ready: Promise<void>;
 }
 
 /** What {@linkcode serveVexfs} needs besides the parsed options. */
@@ -169,7 +176,7 @@ export function serveVexfs(
   let ended = false;
   const self = mountStates().filter((s) => s.mountpoint === absMount).at(-1);
   const flagsSet = self ? applyPerMountFlags(self, opts, serve.log) : Promise.resolve();
-  flagsSet.then(() => {
+  const ready = flagsSet.catch((e) => serve.log?.(`setting the per-mount flags failed: ${e}`)).then(() => {
     if (self && !ended) watch = watchMount(self.id, follow);
   });
   const closed = fm.closed.then(() => {
@@ -190,6 +197,7 @@ export function serveVexfs(
       await closed;
     },
     closed,
+    ready,
   };
 }
 
