@@ -212,6 +212,7 @@ Deno.test("mkfs prints the layout as a table and as JSON; info decodes it", asyn
       "htree",
       "vectors",
       "journal",
+      "xattr_store",
     ]);
     assertEquals(info.collections, []);
     const text = await ok(["info", img]);

@@ -12,6 +12,7 @@ import {
   INCOMPAT_JOURNAL,
   INCOMPAT_RECOVER,
   INCOMPAT_VECTORS,
+  INCOMPAT_XATTR_STORE,
   RO_COMPAT_BM25,
   RO_COMPAT_HNSW,
   RO_COMPAT_PARENT_PTR,
@@ -45,6 +46,7 @@ export function featureNames(
       [INCOMPAT_VECTORS, "vectors"],
       [INCOMPAT_JOURNAL, "journal"],
       [INCOMPAT_RECOVER, "needs_recovery"],
+      [INCOMPAT_XATTR_STORE, "xattr_store"],
     ]),
     roCompat: flagNames(sb.featureRoCompat, [
       [RO_COMPAT_PARENT_PTR, "parent_ptr"],
