@@ -6,7 +6,8 @@
  * Checks: the inode checksum, the file type, flags that are unknown or
  * contradict the type, stale fields (coll_id, vec_slot, orphan_next),
  * timestamps, the extent tree (node headers, tree block checksums, depth,
- * order, index keys, ranges, extent flags), the xattr block, the size
+ * order, index keys, ranges, extent flags), the xattr block (and the POSIX
+ * ACLs in it, src/fsck/acls.ts), the size
  * against the mapped blocks (directories, symlinks, files), and the `blocks`
  * count. The root must be a directory and the collection table an internal
  * regular file.
@@ -60,6 +61,7 @@ import { blockChecksumOk, type Extent, extentBlockMax, setBlockChecksum } from "
 import { decodeInode, inodeChecksumOk } from "../format/inode.ts";
 import { decodeXattrBlock } from "../format/xattr.ts";
 import { PROBLEM_CODES } from "./problems.ts";
+import { checkBlockAcls } from "./acls.ts";
 import {
   clearInode,
   errText,
@@ -332,7 +334,10 @@ function checkInodeBody(ctx: FsckContext, info: InodeInfo): Finding[] {
         d.xattrBlock = 0;
         ctx.freeBlock(b);
       };
-      for (const f of checkXattr(ctx, ino, b)) add(f.code, f.ctx, drop);
+      const found = checkXattr(ctx, ino, b);
+      for (const f of found) add(f.code, f.ctx, drop);
+      if (!found.length) { for (const f of checkBlockAcls(ctx, info, b)) add(f.code, f.ctx, f.fix); // src/fsck/acls.ts
+       }
     }
   }
   // blocks

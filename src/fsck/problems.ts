@@ -257,6 +257,13 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
     true,
   ),
   XATTR_STORE_ENTRY: d("error", "{detail}", "Remove the attribute", false, "Set the attribute again."),
+  XATTR_ACL: d(
+    "error",
+    "The attribute '{name}' is not a POSIX ACL the kernel accepts ({why}).",
+    "Remove the ACL (the mode bits stay)",
+    false,
+    "Set the ACL again with setfacl if it is still wanted.",
+  ),
   XATTR_STORE_LEAK: d(
     "warning",
     "The xattr store maps {n} value blocks no attribute uses ({detail}).",

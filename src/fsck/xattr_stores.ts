@@ -6,8 +6,8 @@
  * the collections phase does not free it as unclaimed) and its blocks are
  * checked: entry blocks (magic, checksum, recorded file block, entry layout,
  * names unique across the store), value runs (every block mapped, magic,
- * checksum, recorded file block, length) and value blocks that no entry
- * uses.
+ * checksum, recorded file block, length), value blocks that no entry
+ * uses, and POSIX ACL values (src/fsck/acls.ts).
  *
  * Repairs: drop the reference to an unusable store (the attributes are
  * lost; an unreferenced store is then freed as unclaimed); recompute the
@@ -36,6 +36,8 @@ import {
   valueRunLength,
 } from "../format/xattr_store.ts";
 import { ensureInode } from "./pass1_inodes.ts";
+import { isAclXattr } from "../fs/acl.ts";
+import { aclProblem } from "./acls.ts";
 import { errText, type FsckContext, type InodeInfo, typeName } from "./context.ts";
 
 /** Runs the phase over every inode pass 1 found usable. */
@@ -168,6 +170,12 @@ function checkStore(ctx: FsckContext, owner: number, s: InodeInfo): void {
           rewrite = true;
           continue;
         }
+      } else if (isAclXattr(name)) { // src/fsck/acls.ts
+        const acl = aclProblem(name, ent.inline ?? runValue(ctx, s, ent), ctx.infos.get(owner)!.type);
+        if (acl && ctx.ask("XATTR_ACL", { ino: owner, tail, name, why: acl })) {
+          rewrite = true;
+          continue;
+        }
       }
       seen.add(key);
       keep.push(ent);
@@ -194,6 +202,19 @@ function checkStore(ctx: FsckContext, owner: number, s: InodeInfo): void {
       for (const l of stray) unmap(ctx, s, l, 1);
     }
   }
+}
+
+/** The value of `ent` from its value run (which {@linkcode checkRun} found sound). */
+function runValue(ctx: FsckContext, s: InodeInfo, ent: StoreEntry): Uint8Array {
+  const out = new Uint8Array(ent.valueLen);
+  let at = 0;
+  for (let i = 0; i < valueRunLength(ent.valueLen, ctx.bs); i++) {
+    const l = ent.valueBlock + i;
+    const part = decodeValueBlock(ctx.readBlock(physOf(s.exts, l)), s.ino, l, i, ent.valueLen);
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /** Why the value run of `ent` is unusable, or "" (every block mapped, well-formed and not used by another entry). */

@@ -32,6 +32,8 @@ import {
   XATTR_VALUE_BASE,
 } from "../../src/format/constants.ts";
 import { decodeEntryBlock, encodeEntryBlock } from "../../src/format/xattr_store.ts";
+import { decodeXattrBlock, encodeXattrBlock } from "../../src/format/xattr.ts";
+import { ACL_ACCESS_XATTR, ACL_TAG, encodeAcl } from "../../src/fs/acl.ts";
 import { crc32cSeeded } from "../../src/format/crc.ts";
 import { encodeExtentNode, type Extent, setBlockChecksum } from "../../src/format/extent.ts";
 import { dirHash } from "../../src/format/hash.ts";
@@ -473,6 +475,27 @@ const CASES: Case[] = [
     code: "XATTR_FORMAT",
     desc: "/docs/a.md's xattr block magic broken",
     damage: (img) => img.block(img.inode(img.ino("/docs/a.md")).xattrBlock).fill(0x55, 0, 4),
+  },
+  {
+    name: "xattr_acl",
+    code: "XATTR_ACL",
+    desc: "/docs/a.md's xattr block given an access ACL whose named entry has no mask (valid checksum): the ACL goes",
+    damage: (img) => {
+      const ino = img.ino("/docs/a.md");
+      const b = img.inode(ino).xattrBlock;
+      const attrs = decodeXattrBlock(img.block(b), ino);
+      const U = 0xffffffff;
+      attrs.set(
+        ACL_ACCESS_XATTR,
+        encodeAcl([
+          { tag: ACL_TAG.USER_OBJ, perm: 6, id: U },
+          { tag: ACL_TAG.USER, perm: 6, id: 1000 },
+          { tag: ACL_TAG.GROUP_OBJ, perm: 4, id: U },
+          { tag: ACL_TAG.OTHER, perm: 4, id: U },
+        ]),
+      );
+      img.block(b).set(encodeXattrBlock(attrs, img.bs, ino));
+    },
   },
   // ---------------------------------------------------------------- directories
   {
