@@ -6,6 +6,7 @@
  * damaged store blocks. Every image ends fsck-clean.
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Vexfs } from "./fs.ts";
 import { assertFsckClean, code, tmpImage } from "./_testutil.ts";
 import {
@@ -347,6 +348,71 @@ Deno.test("fsck: a file whose store reference is wrong loses it, and the store i
     fs = Vexfs.open(img);
     assert.deepEqual(fs.xattrNames(f), []);
     fs.close();
+  } finally {
+    Deno.removeSync(img);
+  }
+});
+
+Deno.test("xattrs: random sets, replaces and removes of 0 B to 64 KiB + 1 values agree with a model, across reopens", () => {
+  const img = tmpImage(64 << 20, 1024);
+  try {
+    const names = Array.from({ length: 24 }, (_, i) => (i % 5 === 4 ? "trusted.t" : "user.u") + i);
+    const sizes = fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 0, max: 3000 }), fc.constant(65536));
+    const op = fc.oneof(
+      fc.record({
+        k: fc.constant("set" as const),
+        name: fc.constantFrom(...names),
+        len: sizes,
+        flags: fc.constantFrom(0, 0, 1, 2),
+      }),
+      fc.record({ k: fc.constant("big" as const), name: fc.constantFrom(...names) }),
+      fc.record({ k: fc.constant("remove" as const), name: fc.constantFrom(...names) }),
+      fc.constant({ k: "reopen" as const }),
+    );
+    let runs = 0;
+    let stores = 0;
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 80 }), (ops) => {
+        let fs = Vexfs.open(img);
+        const f = fs.create(ROOT_INO, `f${runs++}`);
+        const model = new Map<string, Uint8Array>();
+        let seed = 0;
+        try {
+          for (const o of ops) {
+            if (o.k === "reopen") {
+              fs.close();
+              fs = Vexfs.open(img);
+              continue;
+            }
+            if (o.k === "remove") {
+              assert.equal(code(() => fs.removexattr(f, o.name)), model.delete(o.name) ? "ok" : "ENODATA");
+              continue;
+            }
+            const len = o.k === "big" ? 65537 : o.len;
+            const flags = o.k === "big" ? 0 : o.flags;
+            const v = pattern(len, ++seed);
+            const want = len > 65536
+              ? "E2BIG"
+              : flags === 1 && model.has(o.name)
+              ? "EEXIST"
+              : flags === 2 && !model.has(o.name)
+              ? "ENODATA"
+              : "ok";
+            assert.equal(code(() => fs.setxattr(f, o.name, v, flags)), want, `${o.name} ${len} flags ${flags}`);
+            if (want === "ok") model.set(o.name, v);
+          }
+          assert.deepEqual(new Set(fs.xattrNames(f)), new Set(model.keys()));
+          for (const [k, v] of model) assert.deepEqual(fs.getxattr(f, k), v, k);
+          if (fs.iget(f).d.flags & IFL_XATTR_IN_STORE) stores++;
+          fs.unlink(ROOT_INO, `f${runs - 1}`);
+        } finally {
+          fs.close();
+        }
+      }),
+      { numRuns: 25, seed: 7331 },
+    );
+    assert.ok(stores >= 5, `${stores} of ${runs} runs ended with an xattr store`);
+    assertFsckClean(img);
   } finally {
     Deno.removeSync(img);
   }
