@@ -196,6 +196,25 @@ async function scenario(t: Target): Promise<Record<string, string>> {
   return r;
 }
 
+/**
+ * Removes a directory that was a mountpoint just now: rmdir can be EBUSY for
+ * a moment under load (a parallel test's `unshare -m` may have copied the
+ * mount), so it is retried, then the directory is detached lazily.
+ */
+async function removeMountDir(dir: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      Deno.removeSync(dir);
+      return;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.Busy) && !/EBUSY|busy/i.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  new Deno.Command("umount", { args: ["-l", dir], stderr: "null", stdout: "null" }).outputSync();
+  Deno.removeSync(dir);
+}
+
 /** A VexFS image mounted by `vexfs mount -f` (the real command), remounted on request. */
 async function vexfsTarget(img: string, options?: string): Promise<Target & { daemon(): Daemon }> {
   let d = await mountImage({ image: img, options });
@@ -236,7 +255,7 @@ Deno.test({
         run("umount", [extMnt]);
       }
     } finally {
-      Deno.removeSync(extMnt);
+      await removeMountDir(extMnt);
       Deno.removeSync(extImg);
     }
 
