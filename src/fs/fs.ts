@@ -22,22 +22,15 @@ import { OverlayDevice } from "../device/overlay.ts";
 import { check, FsError } from "../errors.ts";
 import {
   COLL_TABLE_INO,
-  EXT_MAX_DEPTH,
-  EXT_ROOT_MAX,
-  EXT_UNWRITTEN,
-  fileTypeOfMode,
   FIRST_INO,
   IFL_COLL_ROOT,
   IFL_HAS_VECTOR,
   IFL_INLINE,
-  IFL_INTERNAL,
   IFL_ORPHAN,
-  IFL_XATTR_STORE,
   INCOMPAT_JOURNAL,
   INCOMPAT_RECOVER,
   INODE_DATA_SIZE,
   INODE_SIZE,
-  MAX_FILE_SIZE,
   NAME_MAX,
   ROOT_INO,
   S_IFDIR,
@@ -50,9 +43,8 @@ import {
   STATE_DIRTY,
   STATE_ERROR,
   SUPPORTED_RO_COMPAT,
-  SYMLINK_MAX,
 } from "../format/constants.ts";
-import { blockChecksumOk, decodeExtentNode, encodeExtentNode, type Extent, extentBlockMax } from "../format/extent.ts";
+import type { Extent } from "../format/extent.ts";
 import {
   decodeInode,
   encodeInode,
@@ -69,23 +61,28 @@ import {
   type Superblock,
   superblockProblems,
 } from "../format/superblock.ts";
-import { dirHash } from "../format/hash.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import { firstEndingAfter, insertExtent, mappedEnd, markUnwritten, markWritten, punch, segments } from "./extentmap.ts";
+import { type DirBlocks, dirFindByIno } from "./htree.ts";
 import {
-  type DirBlocks,
-  dirEntryCount,
-  dirFindByIno,
-  dirInit,
-  dirInsert,
-  dirIterate,
-  DIRL_MAGIC,
-  dirLookup,
-  dirRemove,
-  dirReplace,
-  DIRX_MAGIC,
-} from "./htree.ts";
+  dirBlocks,
+  dirInode,
+  dirSize,
+  findName,
+  isAncestor,
+  linkIn,
+  lookupName,
+  makeNode,
+  mknodIn,
+  readDir,
+  readSymlink,
+  renameIn,
+  rmdirIn,
+  symlinkIn,
+  unlinkIn,
+} from "./dir.ts";
+import { bmap, loadExtents, storeExtents, treeBlocksFor, truncateBlocks } from "./extents_ops.ts";
+import { fallocate, readFile, readInto, truncateFile, writeFile, writeSome } from "./file.ts";
 import { Collections } from "./vectors.ts";
 import { Xattrs } from "./xattrs.ts";
 import { Journal } from "../journal/journal.ts";
@@ -185,36 +182,9 @@ export interface InodeState {
   dirty: boolean;
 }
 
-/** Largest preallocation of an internal file, in bytes (see {@link Vexfs.write}). */
-const PREALLOC_MAX_BYTES = 8 << 20;
-
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Converts a {@link Name} to bytes and validates it as one path component. */
-export function nameBytes(name: Name): Uint8Array {
-  const b = typeof name === "string" ? enc.encode(name) : name;
-  if (b.length === 0) throw new FsError("ENOENT", "empty file name");
-  if (b.length > NAME_MAX) {
-    throw new FsError(
-      "ENAMETOOLONG",
-      `file name is ${b.length} bytes; at most ${NAME_MAX} are allowed`,
-    );
-  }
-  if (b.includes(0x2f) || b.includes(0)) {
-    throw new FsError(
-      "EINVAL",
-      `file name '${dec.decode(b)}' contains '/' or NUL`,
-    );
-  }
-  if (
-    (b.length === 1 && b[0] === 0x2e) ||
-    (b.length === 2 && b[0] === 0x2e && b[1] === 0x2e)
-  ) {
-    throw new FsError("EINVAL", "'.' and '..' cannot be used as names here");
-  }
-  return b;
-}
+export { nameBytes } from "./dir.ts";
 
 /**
  * An open VexFS filesystem. See the module documentation.
@@ -589,7 +559,7 @@ export class Vexfs {
 
   /** Marks an inode modified; it is written to the inode table at the next flush. */
   dirty(n: InodeState): void {
-    this.#assertWritable();
+    this._assertWritable();
     n.dirty = true;
     this.#markInodeDirty(n);
   }
@@ -627,7 +597,7 @@ export class Vexfs {
     parentHash: number,
     flags = 0,
   ): InodeState {
-    this.#assertWritable();
+    this._assertWritable();
     const run = this.inodeMap.findRun(this.inodeMap.rotor, 1);
     if (!run) {
       throw new FsError(
@@ -663,7 +633,7 @@ export class Vexfs {
     };
     const n: InodeState = { ino, d, exts: [], treeBlocks: [], treeLevels: [], dirty: true };
     this.#markInodeDirty(n);
-    this.#storeExtents(n, 0);
+    storeExtents(this, n, 0);
     this.#inodes.set(ino, n);
     return n;
   }
@@ -683,13 +653,16 @@ export class Vexfs {
     }
   }
 
-  /** Frees an inode and everything it owns (blocks, xattrs, vector). */
-  #ifree(n: InodeState): void {
+  /**
+   * Frees an inode and everything it owns (blocks, xattrs, vector).
+   * @internal for the engine's modules (dir.ts)
+   */
+  _ifree(n: InodeState): void {
     if (n.d.flags & IFL_HAS_VECTOR) this.collections.deleteVector(n.ino);
     if ((n.d.flags & IFL_COLL_ROOT)) {
       this.collections.dropCollection(n.d.collId);
     }
-    if (!(n.d.flags & IFL_INLINE)) this.#truncateBlocks(n, 0);
+    if (!(n.d.flags & IFL_INLINE)) truncateBlocks(this, n, 0);
     this.xattrs.free(n);
     n.d.mode = 0;
     n.d.nlink = 0;
@@ -710,7 +683,7 @@ export class Vexfs {
         "EBUSY",
         `inode ${ino} is still linked or open`,
       );
-      this.#ifree(n);
+      this._ifree(n);
     });
   }
 
@@ -722,7 +695,7 @@ export class Vexfs {
    * @throws FsError ENOSPC when the filesystem is full
    */
   balloc(goal: number, want: number): { start: number; length: number } {
-    this.#assertWritable();
+    this._assertWritable();
     const run = this.blockMap.findRun(goal || this.blockMap.rotor, want);
     if (!run) throw new FsError("ENOSPC", "no space left on device");
     if (run.start < this.sb.firstDataBlock || run.start + run.length > this.sb.blockCount - 1) {
@@ -753,321 +726,24 @@ export class Vexfs {
     return this.blockMap.free;
   }
 
-  // ---------------------------------------------------------------- extents
+  // ---------------------------------------------------------------- extents (extents_ops.ts)
 
   /** The inode's extent list, loading (and verifying) its tree on first use. */
   extents(n: InodeState): Extent[] {
-    if (n.exts) return n.exts;
-    if (n.d.flags & IFL_INLINE) {
-      n.exts = [];
-      n.treeBlocks = [];
-      n.treeLevels = [];
-      return n.exts;
-    }
-    const exts: Extent[] = [];
-    const tree: number[] = [];
-    /** tree nodes by depth (0: leaves), in key order: block and entries */
-    const shape: { block: number; count: number }[][] = [];
-    const walk = (node: ReturnType<typeof decodeExtentNode>, level: number) => {
-      if (node.depth === 0) {
-        for (const e of (node as { extents: Extent[] }).extents) exts.push(e);
-        return;
-      }
-      if (level > EXT_MAX_DEPTH) {
-        throw new FsError("EUCLEAN", `inode ${n.ino}: extent tree too deep`);
-      }
-      for (const ix of (node as { index: { child: number }[] }).index) {
-        this.#checkBlockNo(ix.child, n.ino);
-        const b = this.cache.get(ix.child);
-        if (!blockChecksumOk(b, n.ino)) {
-          throw new FsError(
-            "EUCLEAN",
-            `inode ${n.ino}: extent tree block ${ix.child} checksum mismatch`,
-          );
-        }
-        tree.push(ix.child);
-        const child = decodeExtentNode(b, n.ino);
-        const entries = child.depth === 0
-          ? (child as { extents: Extent[] }).extents.length
-          : (child as { index: unknown[] }).index.length;
-        (shape[child.depth] ??= []).push({ block: ix.child, count: entries });
-        if (child.depth !== node.depth - 1) {
-          throw new FsError(
-            "EUCLEAN",
-            `inode ${n.ino}: extent tree depth is inconsistent`,
-          );
-        }
-        walk(child, level + 1);
-      }
-    };
-    const root = decodeExtentNode(n.d.data, n.ino);
-    walk(root, 0);
-    for (let i = 0; i < exts.length; i++) {
-      const e = exts[i];
-      this.#checkBlockNo(e.physical, n.ino, e.length);
-      if (i > 0 && exts[i - 1].logical + exts[i - 1].length > e.logical) {
-        throw new FsError(
-          "EUCLEAN",
-          `inode ${n.ino}: extents overlap or are out of order`,
-        );
-      }
-      this.#checkInUse(n.ino, e.physical, e.length);
-    }
-    for (const b of tree) this.#checkInUse(n.ino, b, 1);
-    n.exts = exts;
-    n.treeBlocks = tree;
-    n.treeLevels = this.#canonical(exts.length, root.depth, shape)
-      ? shape.map((l) => l.map((x) => x.block))
-      : undefined;
-    return exts;
-  }
-
-  /**
-   * Nodes per level of the canonical tree of `count` extents, leaves first
-   * (empty when they fit in the inode's root); its length is the root's depth.
-   */
-  #treeShape(count: number): number[] {
-    const out: number[] = [];
-    if (count <= EXT_ROOT_MAX) return out;
-    const m = extentBlockMax(this.blockSize);
-    let nodes = Math.ceil(count / m);
-    out.push(nodes);
-    while (nodes > EXT_ROOT_MAX) {
-      nodes = Math.ceil(nodes / m);
-      out.push(nodes);
-    }
-    return out;
-  }
-
-  /** Whether a loaded tree (root depth and nodes by depth) has the canonical shape of {@link #treeShape}. */
-  #canonical(count: number, depth: number, shape: { count: number }[][]): boolean {
-    const want = this.#treeShape(count);
-    if (depth !== want.length || shape.length !== want.length) return false;
-    const m = extentBlockMax(this.blockSize);
-    return want.every((nodes, l) =>
-      shape[l].length === nodes && shape[l].every((x, i) => i === nodes - 1 ? x.count > 0 : x.count === m)
-    );
-  }
-
-  /** A block an inode uses must be marked in use: a free bit means a damaged bitmap (or tree). */
-  #checkInUse(ino: number, b: number, len: number): void {
-    if (this.blockMap.countSet(b, b + len) !== len) {
-      throw new FsError(
-        "EUCLEAN",
-        `inode ${ino}: blocks ${b}..${b + len - 1} belong to it but the block bitmap marks some of them free ` +
-          `(damaged bitmap); run vexfs fsck`,
-      );
-    }
-  }
-
-  #checkBlockNo(b: number, ino: number, len = 1): void {
-    if (
-      b < this.sb.firstDataBlock || b + len > this.sb.blockCount - 1 || len < 1
-    ) {
-      throw new FsError(
-        "EUCLEAN",
-        `inode ${ino}: block ${b} (+${len}) lies outside the data area`,
-      );
-    }
+    return n.exts ?? loadExtents(this, n);
   }
 
   /** Tree blocks needed to store `n` extents beyond the in-inode root. */
   treeBlocksFor(n: number): number {
-    if (n <= EXT_ROOT_MAX) return 0;
-    const m = extentBlockMax(this.blockSize);
-    let total = 0;
-    let nodes = Math.ceil(n / m);
-    total += nodes;
-    while (nodes > EXT_ROOT_MAX) {
-      nodes = Math.ceil(nodes / m);
-      total += nodes;
-    }
-    return total;
-  }
-
-  /**
-   * Writes the on-disk extent tree of `n` after its extent list changed from
-   * index `from` on: in the canonical shape (every node full but the last of
-   * its level), only the nodes holding entries from `from` on are rewritten,
-   * with their index path and the root in the inode, so appending costs the
-   * same at 10 extents or 100,000; a tree of unknown shape is rewritten whole
-   * (reusing its blocks). Tree blocks are allocated or freed as the shape
-   * needs.
-   * @throws FsError EFBIG past 5 levels, ENOSPC when a new tree block does not fit
-   */
-  #storeExtents(n: InodeState, from: number): void {
-    const exts = n.exts!;
-    const m = extentBlockMax(this.blockSize);
-    const want = this.#treeShape(exts.length);
-    if (want.length > EXT_MAX_DEPTH) throw new FsError("EFBIG", `inode ${n.ino}: too many extents`);
-    n.d.flags &= ~IFL_INLINE;
-    let old = n.treeLevels;
-    const pool: number[] = [];
-    if (!old) {
-      pool.push(...(n.treeBlocks ?? []));
-      old = [];
-      from = 0;
-    }
-    let changed = !n.treeLevels;
-    const free = (b: number) => {
-      this.bfree(b, 1);
-      n.d.blocks--;
-      changed = true;
-    };
-    /** the key of node `i` of level `l`: the first logical block below it */
-    const key = (l: number, i: number) => exts[i * m ** (l + 1)].logical;
-    const levels: number[][] = [];
-    let first = from; // first changed entry of the level being written
-    for (let l = 0; l < want.length; l++) {
-      const blocks = old[l] ? [...old[l]] : [];
-      first = Math.floor(first / m);
-      while (blocks.length > want[l]) free(blocks.pop()!);
-      if (blocks.length < want[l]) {
-        first = Math.min(first, blocks.length);
-        changed = true;
-        while (blocks.length < want[l] && pool.length) blocks.push(pool.shift()!);
-        while (blocks.length < want[l]) {
-          const goal = blocks.length ? blocks[blocks.length - 1] + 1 : (levels[l - 1]?.at(-1) ?? exts[0].physical) + 1;
-          const r = this.balloc(goal, want[l] - blocks.length);
-          for (let k = 0; k < r.length; k++) blocks.push(r.start + k);
-          n.d.blocks += r.length;
-        }
-      }
-      for (let i = first; i < want[l]; i++) {
-        this.treeNodesWritten++;
-        const buf = this.cache.getNew(blocks[i]);
-        if (l === 0) {
-          encodeExtentNode({ depth: 0, max: m, extents: exts.slice(i * m, (i + 1) * m) }, buf, n.ino, this.blockSize);
-        } else {
-          const index = [];
-          for (let c = i * m; c < Math.min((i + 1) * m, want[l - 1]); c++) {
-            index.push({ logical: key(l - 1, c), child: levels[l - 1][c] });
-          }
-          encodeExtentNode({ depth: l, max: m, index }, buf, n.ino, this.blockSize);
-        }
-      }
-      levels.push(blocks);
-    }
-    for (let l = want.length; l < old.length; l++) for (const b of old[l]) free(b);
-    for (const b of pool) free(b);
-    const root = new Uint8Array(INODE_DATA_SIZE);
-    const depth = want.length;
-    if (depth === 0) encodeExtentNode({ depth: 0, max: EXT_ROOT_MAX, extents: exts }, root, n.ino);
-    else {
-      const index = levels[depth - 1].map((child, i) => ({ logical: key(depth - 1, i), child }));
-      encodeExtentNode({ depth, max: EXT_ROOT_MAX, index }, root, n.ino);
-    }
-    n.d.data = root;
-    n.treeLevels = levels;
-    if (changed) n.treeBlocks = levels.flat();
-    this.dirty(n);
+    return treeBlocksFor(this, n);
   }
 
   /** Physical block of file block `lblk`, or 0 for a hole. */
   bmap(n: InodeState, lblk: number): number {
-    const exts = this.extents(n);
-    const e = exts[firstEndingAfter(exts, lblk)];
-    return e && e.logical <= lblk ? e.physical + (lblk - e.logical) : 0;
+    return bmap(this, n, lblk);
   }
 
-  /**
-   * Whether allocating file blocks `lblk .. lblk+count-1` of `n` fits in the
-   * free space: the data blocks of its holes, the extent tree blocks they may
-   * add, and one block kept in reserve.
-   */
-  #fits(n: InodeState, lblk: number, count: number): boolean {
-    const exts = this.extents(n);
-    const holes = segments(exts, lblk, count).filter((s) => s.physical === null);
-    const need = holes.reduce((a, s) => a + s.count, 0);
-    if (need === 0) return true;
-    const treeNeed = this.treeBlocksFor(exts.length + 2 * holes.length) - (n.treeBlocks?.length ?? 0);
-    return need + Math.max(0, treeNeed) + 1 <= this.blockMap.available;
-  }
-
-  /**
-   * Blocks an internal file ending at file block `end` preallocates past it:
-   * a quarter of its length, at least 4 blocks and at most 8 MiB, so that a
-   * file of n blocks is in O(log n) extents while small and n / 8 MiB after
-   * (see {@link Vexfs.write}).
-   */
-  #preallocWindow(end: number): number {
-    return Math.min(Math.floor(PREALLOC_MAX_BYTES / this.blockSize), Math.max(4, end >> 2));
-  }
-
-  /**
-   * Maps file blocks [lblk, lblk+count), allocating blocks for holes (with
-   * extent `flags`). An internal file that grows at its end also gets
-   * {@link #preallocWindow} blocks past it as an UNWRITTEN extent, when
-   * space is plentiful, so its store stays in few extents.
-   * @returns the file-block ranges newly allocated, the preallocation included
-   * @throws FsError ENOSPC before changing anything if space does not suffice
-   */
-  #allocRange(
-    n: InodeState,
-    lblk: number,
-    count: number,
-    flags = 0,
-  ): { lblk: number; count: number }[] {
-    const exts = this.extents(n);
-    const holes = segments(exts, lblk, count).filter((s) => s.physical === null);
-    const need = holes.reduce((a, s) => a + s.count, 0);
-    if (need === 0) return [];
-    if (!this.#fits(n, lblk, count)) {
-      throw new FsError(
-        "ENOSPC",
-        `no space left on device (${need} blocks needed, ${this.blockMap.available} free)`,
-      );
-    }
-    const added: { lblk: number; count: number }[] = [];
-    let low = Infinity;
-    const goalFor = (l: number) => {
-      const p = l > 0 ? this.bmap(n, l - 1) : 0;
-      return p ? p + 1 : this.blockMap.rotor;
-    };
-    for (const h of holes) {
-      let l = h.lblk;
-      let left = h.count;
-      while (left > 0) {
-        const r = this.balloc(goalFor(l), left);
-        low = Math.min(low, insertExtent(exts, { logical: l, physical: r.start, length: r.length, flags }));
-        added.push({ lblk: l, count: r.length });
-        n.d.blocks += r.length;
-        l += r.length;
-        left -= r.length;
-      }
-    }
-    const end = lblk + count;
-    // (not an xattr store: its value runs are placed in holes, FORMAT.md §7.3)
-    if ((n.d.flags & (IFL_INTERNAL | IFL_XATTR_STORE)) === IFL_INTERNAL && flags === 0 && mappedEnd(exts) === end) {
-      const extra = Math.min(this.#preallocWindow(end), Math.floor(this.blockMap.available / 16));
-      const treeNeed = Math.max(0, this.treeBlocksFor(exts.length + 1) - (n.treeBlocks?.length ?? 0));
-      if (extra > 0 && extra + treeNeed + 1 <= this.blockMap.available) {
-        const r = this.balloc(goalFor(end), extra);
-        low = Math.min(
-          low,
-          insertExtent(exts, { logical: end, physical: r.start, length: r.length, flags: EXT_UNWRITTEN }),
-        );
-        added.push({ lblk: end, count: r.length });
-        n.d.blocks += r.length;
-      }
-    }
-    this.#storeExtents(n, low);
-    return added;
-  }
-
-  /** Frees every block of `n` at or beyond file block `fromLblk`. */
-  #truncateBlocks(n: InodeState, fromLblk: number): void {
-    const exts = this.extents(n);
-    const low = firstEndingAfter(exts, fromLblk);
-    const freed = punch(exts, fromLblk);
-    for (const f of freed) {
-      this.bfree(f.start, f.count);
-      n.d.blocks -= f.count;
-    }
-    if (freed.length || !n.treeLevels) this.#storeExtents(n, low);
-  }
-
-  // ---------------------------------------------------------------- file data
+  // ---------------------------------------------------------------- file data (file.ts)
 
   /**
    * Reads up to `length` bytes from byte `offset` of a regular file (or
@@ -1076,28 +752,7 @@ export class Vexfs {
    * @throws FsError EISDIR for a directory, EINVAL for a negative offset
    */
   read(ino: number, offset: number, length: number): Uint8Array {
-    return this.#op("read", () => {
-      const n = this.iget(ino);
-      if ((n.d.mode & S_IFMT) === S_IFDIR) {
-        throw new FsError("EISDIR", `inode ${ino} is a directory`);
-      }
-      check(
-        offset >= 0 && length >= 0,
-        "EINVAL",
-        `invalid read range offset ${offset} length ${length}`,
-      );
-      if (n.d.flags & IFL_INLINE) {
-        return n.d.data.slice(
-          Math.min(offset, n.d.size),
-          Math.min(n.d.size, offset + length),
-        );
-      }
-      const end = Math.min(n.d.size, offset + length);
-      if (end <= offset) return new Uint8Array(0);
-      const out = new Uint8Array(end - offset);
-      this.readInto(n, offset, out);
-      return out;
-    });
+    return this.#op("read", () => readFile(this, ino, offset, length));
   }
 
   /**
@@ -1107,60 +762,7 @@ export class Vexfs {
    * yet written.
    */
   readInto(n: InodeState, offset: number, out: Uint8Array): void {
-    const bs = this.blockSize;
-    const meta = (n.d.flags & IFL_INTERNAL) !== 0;
-    const first = Math.floor(offset / bs);
-    const last = Math.floor((offset + out.length - 1) / bs);
-    for (const s of segments(this.extents(n), first, last - first + 1)) {
-      const segStart = s.lblk * bs;
-      const segEnd = (s.lblk + s.count) * bs;
-      const from = Math.max(segStart, offset);
-      const to = Math.min(segEnd, offset + out.length);
-      const dst = out.subarray(from - offset, to - offset);
-      if (s.physical === null || s.unwritten) dst.fill(0);
-      else {
-        this.dev.read(s.physical * bs + (from - segStart), dst);
-        if (meta) {
-          const phys = s.physical;
-          const p0 = phys + Math.floor((from - segStart) / bs);
-          const p1 = phys + Math.floor((to - 1 - segStart) / bs);
-          this.cache.forEachDirtyIn(p0, p1 - p0 + 1, (b, buf) => {
-            const bStart = (s.lblk + (b - phys)) * bs; // file byte of block b
-            const a = Math.max(bStart, from);
-            const z = Math.min(bStart + bs, to);
-            dst.set(buf.subarray(a - bStart, z - bStart), a - from);
-          });
-        }
-      }
-    }
-  }
-
-  /**
-   * Writes `src` to the blocks of an internal file through the cache, so it
-   * joins the transaction (FORMAT.md §9.4). `from` is the file byte of
-   * `src[0]`; the range lies in one segment mapped from file block `lblk` to
-   * device block `physical`; `fresh(l)` says file block `l` holds nothing yet.
-   */
-  #metaWrite(lblk: number, physical: number, from: number, src: Uint8Array, fresh: (l: number) => boolean): void {
-    const bs = this.blockSize;
-    let pos = from;
-    const end = from + src.length;
-    while (pos < end) {
-      const l = Math.floor(pos / bs);
-      const p = physical + (l - lblk);
-      const a = pos - l * bs;
-      const z = Math.min(bs, end - l * bs);
-      const part = src.subarray(pos - from, pos - from + (z - a));
-      if (a === 0 && z === bs) this.cache.put(p, part);
-      else {
-        const buf = fresh(l) ? this.cache.getNew(p) : this.cache.get(p);
-        buf.set(part, a);
-        this.cache.markDirty(p);
-      }
-      // its owner keeps what it writes in memory (the stores, slot maps, norms and collection table)
-      this.cache.markCold(p);
-      pos += z - a;
-    }
+    readInto(this, n, offset, out);
   }
 
   /**
@@ -1171,76 +773,7 @@ export class Vexfs {
    * @throws FsError EISDIR, EFBIG past 16 TiB, ENOSPC, EROFS
    */
   write(ino: number, offset: number, data: Uint8Array): number {
-    return this.#op("write", () => {
-      this.#assertWritable();
-      const n = this.iget(ino);
-      const type = n.d.mode & S_IFMT;
-      if (type === S_IFDIR) {
-        throw new FsError("EISDIR", `inode ${ino} is a directory`);
-      }
-      check(offset >= 0, "EINVAL", `negative offset ${offset}`);
-      if (offset + data.length > MAX_FILE_SIZE) {
-        throw new FsError("EFBIG", `file would exceed ${MAX_FILE_SIZE} bytes`);
-      }
-      if (data.length === 0) return 0;
-      const bs = this.blockSize;
-      const first = Math.floor(offset / bs);
-      const last = Math.floor((offset + data.length - 1) / bs);
-      const fresh = this.#allocRange(n, first, last - first + 1);
-      const isFresh = (l: number) => fresh.some((r) => l >= r.lblk && l < r.lblk + r.count);
-      let unwritten = false;
-      try {
-        for (const s of segments(n.exts!, first, last - first + 1)) {
-          if (s.unwritten) unwritten = true;
-          const segStart = s.lblk * bs;
-          const from = Math.max(segStart, offset);
-          const to = Math.min((s.lblk + s.count) * bs, offset + data.length);
-          const src = data.subarray(from - offset, to - offset);
-          // A partially written edge block that is fresh or unwritten gets the rest of
-          // it zero-filled; freshness is per block, since a fresh block may have been
-          // merged into the extent (and so the segment) of an old neighbour.
-          if ((n.d.flags & IFL_INTERNAL) && !this.#unjournaled) {
-            this.#metaWrite(s.lblk, s.physical!, from, src, (l) => s.unwritten || isFresh(l));
-            continue;
-          }
-          const headBlock = Math.floor(from / bs);
-          const tailBlock = Math.floor((to - 1) / bs);
-          const a = from % bs && (s.unwritten || isFresh(headBlock)) ? headBlock * bs : from;
-          const b = to % bs && (s.unwritten || isFresh(tailBlock)) ? (tailBlock + 1) * bs : to;
-          if (a === from && b === to) {
-            this.dev.write(s.physical! * bs + (from - segStart), src);
-          } else {
-            const buf = new Uint8Array(b - a);
-            buf.set(src, from - a);
-            this.dev.write(s.physical! * bs + (a - segStart), buf);
-          }
-        }
-      } catch (e) {
-        // I/O failed: undo the allocation (only it: punching exactly the new
-        // ranges gives back the list as it was) so no block is lost
-        let low = Infinity;
-        for (const r of fresh) {
-          low = Math.min(low, firstEndingAfter(n.exts!, r.lblk));
-          for (const f of punch(n.exts!, r.lblk, r.lblk + r.count)) {
-            this.bfree(f.start, f.count);
-            n.d.blocks -= f.count;
-          }
-        }
-        if (fresh.length) this.#storeExtents(n, low);
-        throw e;
-      }
-      if (unwritten) {
-        const low = markWritten(n.exts!, first, last - first + 1);
-        if (low >= 0) this.#storeExtents(n, low);
-      }
-      if (offset + data.length > n.d.size) n.d.size = offset + data.length;
-      const now = nowTimespec();
-      n.d.mtime = now;
-      n.d.ctime = now;
-      this.dirty(n);
-
-      return data.length;
-    }, true);
+    return this.#op("write", () => writeFile(this, ino, offset, data), true);
   }
 
   /**
@@ -1254,24 +787,7 @@ export class Vexfs {
    * @throws FsError as {@linkcode Vexfs.write}
    */
   writeSome(ino: number, offset: number, data: Uint8Array): number {
-    return this.#op("writeSome", () => {
-      this.#assertWritable();
-      if (data.length === 0 || offset < 0 || offset + data.length > MAX_FILE_SIZE) return this.write(ino, offset, data);
-      const n = this.iget(ino);
-      const bs = this.blockSize;
-      const first = Math.floor(offset / bs);
-      const blocks = Math.floor((offset + data.length - 1) / bs) - first + 1;
-      if ((n.d.mode & S_IFMT) === S_IFDIR || this.#fits(n, first, blocks)) return this.write(ino, offset, data);
-      // The largest block count that fits (fitting is monotonic in the count).
-      let lo = 0, hi = blocks - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (this.#fits(n, first, mid)) lo = mid;
-        else hi = mid - 1;
-      }
-      if (lo === 0) return this.write(ino, offset, data); // throws ENOSPC, changes nothing
-      return this.write(ino, offset, data.subarray(0, (first + lo) * bs - offset));
-    }, true);
+    return this.#op("writeSome", () => writeSome(this, ino, offset, data), true);
   }
 
   /**
@@ -1280,54 +796,7 @@ export class Vexfs {
    * @throws FsError EISDIR, EINVAL for negative sizes, EFBIG
    */
   truncate(ino: number, size: number): void {
-    return this.#op("truncate", () => {
-      this.#assertWritable();
-      const n = this.iget(ino);
-      if ((n.d.mode & S_IFMT) === S_IFDIR) {
-        throw new FsError("EISDIR", `inode ${ino} is a directory`);
-      }
-      check(
-        size >= 0 && Number.isSafeInteger(size),
-        "EINVAL",
-        `invalid size ${size}`,
-      );
-      if (size > MAX_FILE_SIZE) {
-        throw new FsError("EFBIG", `size ${size} exceeds ${MAX_FILE_SIZE} bytes`);
-      }
-      const bs = this.blockSize;
-      if (size < n.d.size) {
-        const eof = Math.ceil(size / bs);
-        // An internal file keeps its preallocation window past the new end
-        // (its blocks there become UNWRITTEN), so that a store shrinking and
-        // growing by one slot at a window's edge does not free and
-        // reallocate the window each time.
-        const keep = size && (n.d.flags & IFL_INTERNAL) ? this.#preallocWindow(eof) : 0;
-        this.#truncateBlocks(n, eof + keep);
-        if (keep) {
-          const low = markUnwritten(n.exts!, eof, keep);
-          if (low >= 0) this.#storeExtents(n, low);
-        }
-        if (size % bs) {
-          const s = segments(n.exts!, Math.floor(size / bs), 1)[0];
-          if (s.physical !== null && !s.unwritten) {
-            if (n.d.flags & IFL_INTERNAL) {
-              this.cache.get(s.physical).fill(0, size % bs);
-              this.cache.markDirty(s.physical);
-            } else {
-              this.dev.write(
-                s.physical * bs + (size % bs),
-                new Uint8Array(bs - (size % bs)),
-              );
-            }
-          }
-        }
-      }
-      n.d.size = size;
-      const now = nowTimespec();
-      n.d.mtime = now;
-      n.d.ctime = now;
-      this.dirty(n);
-    });
+    return this.#op("truncate", () => truncateFile(this, ino, size));
   }
 
   /**
@@ -1337,134 +806,14 @@ export class Vexfs {
    * @throws FsError EOPNOTSUPP for other modes, ENOSPC, EINVAL
    */
   fallocate(ino: number, mode: number, offset: number, length: number): void {
-    return this.#op("fallocate", () => {
-      this.#assertWritable();
-      const n = this.iget(ino);
-      if ((n.d.mode & S_IFMT) !== S_IFREG) {
-        throw new FsError("ENODEV", "fallocate works on regular files only");
-      }
-      check(
-        offset >= 0 && length > 0,
-        "EINVAL",
-        `invalid range offset ${offset} length ${length}`,
-      );
-      if (offset + length > MAX_FILE_SIZE) {
-        throw new FsError("EFBIG", `range exceeds ${MAX_FILE_SIZE} bytes`);
-      }
-      const bs = this.blockSize;
-      if (mode === 0 || mode === 1) {
-        const first = Math.floor(offset / bs);
-        const last = Math.floor((offset + length - 1) / bs);
-        this.#allocRange(n, first, last - first + 1, EXT_UNWRITTEN);
-        if (mode === 0 && offset + length > n.d.size) n.d.size = offset + length;
-      } else if (mode === 3) {
-        const end = Math.min(offset + length, n.d.size);
-        const fullFrom = Math.ceil(offset / bs);
-        const fullTo = Math.floor(end / bs);
-        const zero = (a: number, b: number) => {
-          if (b <= a) return;
-          const s = segments(n.exts ?? this.extents(n), Math.floor(a / bs), 1)[0];
-          if (s.physical !== null && !s.unwritten) {
-            this.dev.write(s.physical * bs + (a % bs), new Uint8Array(b - a));
-          }
-        };
-        if (fullTo > fullFrom) {
-          const low = firstEndingAfter(this.extents(n), fullFrom);
-          for (const f of punch(this.extents(n), fullFrom, fullTo)) {
-            this.bfree(f.start, f.count);
-            n.d.blocks -= f.count;
-          }
-          this.#storeExtents(n, low);
-          zero(offset, fullFrom * bs);
-          zero(fullTo * bs, end);
-        } else if (end > offset) { // a hole at or past the end of file changes nothing
-          zero(offset, Math.min(end, Math.ceil((offset + 1) / bs) * bs));
-          if (Math.floor(end / bs) !== Math.floor(offset / bs)) {
-            zero(Math.floor(end / bs) * bs, end);
-          }
-        }
-      } else {
-        throw new FsError(
-          "EOPNOTSUPP",
-          `fallocate mode ${mode} is not supported (0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are)`,
-        );
-      }
-      // as ext4 and tmpfs: every successful fallocate is a modification (mtime and ctime)
-      const now = nowTimespec();
-      n.d.mtime = now;
-      n.d.ctime = now;
-      this.dirty(n);
-    }, true);
+    return this.#op("fallocate", () => fallocate(this, ino, mode, offset, length), true);
   }
 
-  // ---------------------------------------------------------------- directories
+  // ---------------------------------------------------------------- directories (dir.ts)
 
   /** The hash-tree block store of a directory inode. */
   dirBlocks(n: InodeState): DirBlocks {
-    const bs = this.blockSize;
-    return {
-      blockSize: bs,
-      ino: n.ino,
-      hashSeed: this.sb.hashSeed,
-      blockCount: () => Math.floor(n.d.size / bs),
-      verifiedReads: true,
-      read: (l: number) => {
-        const p = this.bmap(n, l);
-        if (!p) {
-          throw new FsError(
-            "EUCLEAN",
-            `directory ${n.ino}: block ${l} is not mapped`,
-          );
-        }
-        // The checksum is verified when the block comes from disk (a block
-        // with a wrong magic is left to the tree, which names what it found).
-        return this.cache.get(p, (buf) => {
-          const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
-          const magic = dv.getUint32(0, true);
-          if ((magic === DIRX_MAGIC || magic === DIRL_MAGIC) && !blockChecksumOk(buf, n.ino)) {
-            throw new FsError("EUCLEAN", `directory ${n.ino} block ${l}: bad checksum`);
-          }
-        });
-      },
-      write: (l: number, data: Uint8Array) => {
-        const p = this.bmap(n, l);
-        if (!p) {
-          throw new FsError(
-            "EUCLEAN",
-            `directory ${n.ino}: block ${l} is not mapped`,
-          );
-        }
-        this.cache.put(p, data);
-      },
-      append: () => {
-        const l = Math.floor(n.d.size / bs);
-        const exts = this.extents(n);
-        const goal = exts.length ? exts[exts.length - 1].physical + exts[exts.length - 1].length : 0;
-        if (this.blockMap.available < 2 + this.treeBlocksFor(exts.length + 1)) {
-          throw new FsError("ENOSPC", "no space left on device");
-        }
-        const r = this.balloc(goal, 1);
-        const low = insertExtent(exts, {
-          logical: l,
-          physical: r.start,
-          length: 1,
-          flags: 0,
-        });
-        n.d.blocks += 1;
-        n.d.size += bs;
-        this.#storeExtents(n, low);
-        this.cache.getNew(r.start);
-        return l;
-      },
-    };
-  }
-
-  #dir(ino: number): InodeState {
-    const n = this.iget(ino);
-    if ((n.d.mode & S_IFMT) !== S_IFDIR) {
-      throw new FsError("ENOTDIR", `inode ${ino} is not a directory`);
-    }
-    return n;
+    return dirBlocks(this, n);
   }
 
   /**
@@ -1473,14 +822,7 @@ export class Vexfs {
    * @throws FsError ENOENT, ENOTDIR, ENAMETOOLONG
    */
   lookup(dir: number, name: Name): number {
-    const ino = this.find(dir, name);
-    if (ino === 0) {
-      throw new FsError(
-        "ENOENT",
-        `no entry '${typeof name === "string" ? name : dec.decode(name)}' in directory ${dir}`,
-      );
-    }
-    return ino;
+    return lookupName(this, dir, name);
   }
 
   /**
@@ -1492,122 +834,27 @@ export class Vexfs {
    * @throws FsError ENOTDIR, ENAMETOOLONG, EUCLEAN
    */
   find(dir: number, name: Name): number {
-    return this.#op("lookup", () => {
-      const d = this.#dir(dir);
-      if (
-        name === "." ||
-        (name instanceof Uint8Array && name.length === 1 && name[0] === 0x2e)
-      ) return dir;
-      if (
-        name === ".." ||
-        (name instanceof Uint8Array && name.length === 2 && name[0] === 0x2e &&
-          name[1] === 0x2e)
-      ) {
-        return dir === ROOT_INO ? ROOT_INO : d.d.parentIno;
-      }
-      const e = dirLookup(this.dirBlocks(d), nameBytes(name));
-      if (e && (e.ino < 1 || e.ino > this.sb.inodeCount || !this.inodeMap.test(e.ino - 1))) {
-        throw new FsError(
-          "EUCLEAN",
-          `directory inode ${dir}: entry '${
-            dec.decode(e.name)
-          }' names inode ${e.ino}, which is not in use; run vexfs fsck`,
-        );
-      }
-      return e ? e.ino : 0;
-    });
+    return this.#op("lookup", () => findName(this, dir, name));
   }
 
   /** Every entry of a directory (not `.` and `..`), in hash order. */
-  *readdir(dir: number): Generator<DirEntryInfo> {
-    const d = this.#dir(dir);
-    for (const e of dirIterate(this.dirBlocks(d))) {
-      yield {
-        nameBytes: e.name,
-        name: dec.decode(e.name),
-        ino: e.ino,
-        type: e.type,
-      };
-    }
+  readdir(dir: number): Generator<DirEntryInfo> {
+    return readDir(this, dir);
   }
 
   /** Number of entries in a directory (without `.` and `..`). */
   dirSize(dir: number): number {
-    return dirEntryCount(this.dirBlocks(this.#dir(dir)));
-  }
-
-  #touchDir(d: InodeState): void {
-    const now = nowTimespec();
-    d.d.mtime = now;
-    d.d.ctime = now;
-    this.dirty(d);
-  }
-
-  /**
-   * Creates a new inode of type `mode & S_IFMT` linked as `name` in `dir`.
-   * Used by create, mkdir, mknod and symlink.
-   * @throws FsError EEXIST, ENOSPC, ENOTDIR, ENAMETOOLONG, EROFS
-   */
-  #makeNode(
-    dir: number,
-    name: Name,
-    mode: number,
-    uid: number,
-    gid: number,
-  ): InodeState {
-    this.#assertWritable();
-    const d = this.#dir(dir);
-    if (d.d.nlink === 0) {
-      throw new FsError("ENOENT", `directory ${dir} has been removed`);
-    }
-    const nb = nameBytes(name);
-    const blocks = this.dirBlocks(d);
-    if (dirLookup(blocks, nb)) {
-      throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
-    }
-    const isDir = (mode & S_IFMT) === S_IFDIR;
-    if (isDir && d.d.nlink >= 65000) {
-      throw new FsError(
-        "EMLINK",
-        `directory ${dir} has too many subdirectories`,
-      );
-    }
-    if (this.blockMap.available < 4) {
-      throw new FsError("ENOSPC", "no space left on device");
-    }
-    const hash = dirHash(nb, this.sb.hashSeed);
-    const n = this.ialloc(mode, uid, gid, dir, hash);
-    try {
-      if (isDir) {
-        n.d.nlink = 2;
-        const nb2 = this.dirBlocks(n);
-        nb2.append();
-        dirInit(nb2);
-      }
-      dirInsert(blocks, nb, n.ino, fileTypeOfMode(mode));
-    } catch (e) {
-      n.d.nlink = 0;
-      this.#ifree(n);
-      throw e;
-    }
-    if (isDir) d.d.nlink++;
-    this.#touchDir(d);
-
-    return n;
+    return dirSize(this, dir);
   }
 
   /** Creates a regular file; returns its inode number. See {@link Vexfs.mknod} for errors. */
   create(dir: number, name: Name, perm = 0o644, uid = 0, gid = 0): number {
-    return this.#op("create", () => {
-      return this.#makeNode(dir, name, S_IFREG | (perm & 0o7777), uid, gid).ino;
-    }, true);
+    return this.#op("create", () => makeNode(this, dir, name, S_IFREG | (perm & 0o7777), uid, gid).ino, true);
   }
 
   /** Creates a directory; returns its inode number. */
   mkdir(dir: number, name: Name, perm = 0o755, uid = 0, gid = 0): number {
-    return this.#op("mkdir", () => {
-      return this.#makeNode(dir, name, S_IFDIR | (perm & 0o7777), uid, gid).ino;
-    }, true);
+    return this.#op("mkdir", () => makeNode(this, dir, name, S_IFDIR | (perm & 0o7777), uid, gid).ino, true);
   }
 
   /**
@@ -1623,24 +870,7 @@ export class Vexfs {
     uid = 0,
     gid = 0,
   ): number {
-    return this.#op("mknod", () => {
-      const t = mode & S_IFMT;
-      check(
-        t !== S_IFDIR && t !== S_IFLNK,
-        "EINVAL",
-        "use mkdir/symlink for directories and symlinks",
-      );
-      const n = this.#makeNode(
-        dir,
-        name,
-        t === 0 ? S_IFREG | (mode & 0o7777) : mode,
-        uid,
-        gid,
-      );
-      n.d.rdev = rdev;
-      this.dirty(n);
-      return n.ino;
-    }, true);
+    return this.#op("mknod", () => mknodIn(this, dir, name, mode, rdev, uid, gid), true);
   }
 
   /**
@@ -1649,49 +879,12 @@ export class Vexfs {
    * @throws FsError ENAMETOOLONG for targets over 4095 bytes, EEXIST, ENOSPC
    */
   symlink(dir: number, name: Name, target: Name, uid = 0, gid = 0): number {
-    return this.#op("symlink", () => {
-      const t = typeof target === "string" ? enc.encode(target) : target;
-      check(t.length > 0, "ENOENT", "empty symlink target");
-      if (t.length > SYMLINK_MAX) {
-        throw new FsError(
-          "ENAMETOOLONG",
-          `symlink target is ${t.length} bytes; at most ${SYMLINK_MAX}`,
-        );
-      }
-      const n = this.#makeNode(dir, name, S_IFLNK | 0o777, uid, gid);
-      if (t.length <= INODE_DATA_SIZE) {
-        const data = new Uint8Array(INODE_DATA_SIZE);
-        data.set(t);
-        n.d.data = data;
-        n.d.flags |= IFL_INLINE;
-        n.exts = [];
-        n.treeBlocks = [];
-        n.d.size = t.length;
-        this.dirty(n);
-      } else {
-        try {
-          this.write(n.ino, 0, t);
-        } catch (e) {
-          this.unlink(dir, name);
-          throw e;
-        }
-      }
-      return n.ino;
-    }, true);
+    return this.#op("symlink", () => symlinkIn(this, dir, name, target, uid, gid), true);
   }
 
   /** The target of a symlink. @throws FsError EINVAL if `ino` is not a symlink */
   readlink(ino: number): Uint8Array {
-    return this.#op("readlink", () => {
-      const n = this.iget(ino);
-      if ((n.d.mode & S_IFMT) !== S_IFLNK) {
-        throw new FsError("EINVAL", `inode ${ino} is not a symlink`);
-      }
-      if (n.d.flags & IFL_INLINE) return n.d.data.slice(0, n.d.size);
-      const out = new Uint8Array(n.d.size);
-      this.readInto(n, 0, out);
-      return out;
-    });
+    return this.#op("readlink", () => readSymlink(this, ino));
   }
 
   /**
@@ -1699,64 +892,7 @@ export class Vexfs {
    * @throws FsError EPERM for directories, EMLINK, EEXIST
    */
   link(ino: number, dir: number, name: Name): void {
-    return this.#op("link", () => {
-      this.#assertWritable();
-      const n = this.iget(ino);
-      const d = this.#dir(dir);
-      const nb = nameBytes(name);
-      const blocks = this.dirBlocks(d);
-      // same order of checks as Linux: EEXIST (filename_create) before EPERM (vfs_link)
-      if (dirLookup(blocks, nb)) {
-        throw new FsError("EEXIST", `'${dec.decode(nb)}' already exists`);
-      }
-      if ((n.d.mode & S_IFMT) === S_IFDIR) {
-        throw new FsError("EPERM", "hard links to directories are not allowed");
-      }
-      if (n.d.nlink === 0) {
-        throw new FsError("ENOENT", `inode ${ino} has been removed`);
-      }
-      if (n.d.nlink >= 65000) {
-        throw new FsError("EMLINK", `inode ${ino} has too many links`);
-      }
-      dirInsert(blocks, nb, ino, fileTypeOfMode(n.d.mode));
-      n.d.nlink++;
-      this.namespaceVersion++;
-      if (!n.d.parentIno) {
-        n.d.parentIno = dir;
-        n.d.parentHash = dirHash(nb, this.sb.hashSeed);
-      }
-      n.d.ctime = nowTimespec();
-      this.dirty(n);
-      this.#touchDir(d);
-    }, true);
-  }
-
-  /** Drops one link of `n` (already removed from its directory). */
-  #dropLink(n: InodeState, dir: number, hash: number): void {
-    this.namespaceVersion++;
-    n.d.nlink--;
-    n.d.ctime = nowTimespec();
-    if (n.d.parentIno === dir && n.d.parentHash === hash) n.d.parentIno = 0;
-    if (n.d.nlink === 0 || ((n.d.mode & S_IFMT) === S_IFDIR)) {
-      n.d.nlink = 0;
-      if ((this.#open.get(n.ino) ?? 0) > 0) this.#addOrphan(n);
-      else this.#ifree(n);
-      return;
-    }
-    this.dirty(n);
-  }
-
-  /**
-   * The existing entry `name` of directory `dir` with its inode.
-   * @throws FsError ENOENT, ENOTDIR, ENAMETOOLONG
-   */
-  #entry(dir: number, name: Name) {
-    const d = this.#dir(dir);
-    const nb = nameBytes(name);
-    const blocks = this.dirBlocks(d);
-    const e = dirLookup(blocks, nb);
-    if (!e) throw new FsError("ENOENT", `no entry '${dec.decode(nb)}'`);
-    return { d, nb, blocks, e, n: this.iget(e.ino) };
+    return this.#op("link", () => linkIn(this, ino, dir, name), true);
   }
 
   /**
@@ -1765,19 +901,7 @@ export class Vexfs {
    * @throws FsError ENOENT, EISDIR, ENOTDIR
    */
   unlink(dir: number, name: Name): void {
-    return this.#op("unlink", () => {
-      this.#assertWritable();
-      const { d, nb, blocks, e, n } = this.#entry(dir, name);
-      if ((n.d.mode & S_IFMT) === S_IFDIR) {
-        throw new FsError(
-          "EISDIR",
-          `'${dec.decode(nb)}' is a directory (use rmdir)`,
-        );
-      }
-      dirRemove(blocks, nb);
-      this.#touchDir(d);
-      this.#dropLink(n, dir, e.hash);
-    });
+    return this.#op("unlink", () => unlinkIn(this, dir, name));
   }
 
   /**
@@ -1785,39 +909,12 @@ export class Vexfs {
    * @throws FsError ENOENT, ENOTDIR, ENOTEMPTY, EBUSY for the root
    */
   rmdir(dir: number, name: Name): void {
-    return this.#op("rmdir", () => {
-      this.#assertWritable();
-      const { d, nb, blocks, e, n } = this.#entry(dir, name);
-      if ((n.d.mode & S_IFMT) !== S_IFDIR) {
-        throw new FsError("ENOTDIR", `'${dec.decode(nb)}' is not a directory`);
-      }
-      if (dirEntryCount(this.dirBlocks(n)) > 0) {
-        throw new FsError(
-          "ENOTEMPTY",
-          `directory '${dec.decode(nb)}' is not empty`,
-        );
-      }
-      dirRemove(blocks, nb);
-      d.d.nlink--;
-      this.#touchDir(d);
-      this.#dropLink(n, dir, e.hash);
-    });
+    return this.#op("rmdir", () => rmdirIn(this, dir, name));
   }
 
   /** True when directory `a` is `b` or an ancestor of `b`. */
   isAncestor(a: number, b: number): boolean {
-    let cur = b;
-    for (let i = 0; i < 4096; i++) {
-      if (cur === a) return true;
-      if (cur === ROOT_INO) return false;
-      const p = this.iget(cur).d.parentIno;
-      if (!p || p === cur) return false;
-      cur = p;
-    }
-    throw new FsError(
-      "ELOOP",
-      "directory parent chain is too long (corrupted?)",
-    );
+    return isAncestor(this, a, b);
   }
 
   /**
@@ -1833,146 +930,7 @@ export class Vexfs {
     newName: Name,
     flags = 0,
   ): void {
-    return this.#op("rename", () => {
-      this.#assertWritable();
-      check(
-        (flags & ~3) === 0 && flags !== 3,
-        "EINVAL",
-        `invalid rename flags ${flags}`,
-      );
-      const od = this.#dir(oldDir);
-      const nd = this.#dir(newDir);
-      const onb = nameBytes(oldName);
-      const nnb = nameBytes(newName);
-      const ob = this.dirBlocks(od);
-      const nbk = this.dirBlocks(nd);
-      const src = dirLookup(ob, onb);
-      if (!src) throw new FsError("ENOENT", `no entry '${dec.decode(onb)}'`);
-      const dst = dirLookup(nbk, nnb);
-      const sn = this.iget(src.ino);
-      const srcIsDir = (sn.d.mode & S_IFMT) === S_IFDIR;
-      if (flags === 2) {
-        if (!dst) {
-          throw new FsError(
-            "ENOENT",
-            `no entry '${dec.decode(nnb)}' to exchange with`,
-          );
-        }
-        const dn = this.iget(dst.ino);
-        const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
-        if (srcIsDir && oldDir !== newDir && this.isAncestor(src.ino, newDir)) {
-          throw new FsError("EINVAL", "cannot move a directory into itself");
-        }
-        if (dstIsDir && oldDir !== newDir && this.isAncestor(dst.ino, oldDir)) {
-          throw new FsError("EINVAL", "cannot move a directory into itself");
-        }
-        if (src.ino === dst.ino) return;
-        this.collections.checkMove(sn, newDir);
-        this.collections.checkMove(dn, oldDir);
-        dirReplace(ob, onb, dst.ino, dst.type);
-        dirReplace(nbk, nnb, src.ino, src.type);
-        this.#reparent(
-          sn,
-          oldDir,
-          src.hash,
-          newDir,
-          dirHash(nnb, this.sb.hashSeed),
-        );
-        this.#reparent(
-          dn,
-          newDir,
-          dst.hash,
-          oldDir,
-          dirHash(onb, this.sb.hashSeed),
-        );
-        if (srcIsDir !== dstIsDir && oldDir !== newDir) {
-          if (srcIsDir) {
-            od.d.nlink--;
-            nd.d.nlink++;
-          } else {
-            od.d.nlink++;
-            nd.d.nlink--;
-          }
-        }
-        this.collections.afterMove(sn, oldDir, newDir);
-        this.collections.afterMove(dn, newDir, oldDir);
-        this.#touchDir(od);
-        this.#touchDir(nd);
-        return;
-      }
-      if (dst && flags === 1) {
-        throw new FsError("EEXIST", `'${dec.decode(nnb)}' already exists`);
-      }
-      if (dst && dst.ino === src.ino) return; // same inode: POSIX says do nothing
-      if (srcIsDir && this.isAncestor(src.ino, newDir)) {
-        throw new FsError(
-          "EINVAL",
-          "cannot move a directory into itself or its subdirectory",
-        );
-      }
-      let dn: InodeState | undefined;
-      if (dst) {
-        dn = this.iget(dst.ino);
-        const dstIsDir = (dn.d.mode & S_IFMT) === S_IFDIR;
-        if (srcIsDir && !dstIsDir) {
-          throw new FsError("ENOTDIR", `'${dec.decode(nnb)}' is not a directory`);
-        }
-        if (!srcIsDir && dstIsDir) {
-          throw new FsError("EISDIR", `'${dec.decode(nnb)}' is a directory`);
-        }
-        if (dstIsDir && dirEntryCount(this.dirBlocks(dn)) > 0) {
-          throw new FsError(
-            "ENOTEMPTY",
-            `directory '${dec.decode(nnb)}' is not empty`,
-          );
-        }
-      } else if (srcIsDir && oldDir !== newDir && nd.d.nlink >= 65000) {
-        throw new FsError(
-          "EMLINK",
-          "target directory has too many subdirectories",
-        );
-      }
-      this.collections.checkMove(sn, newDir);
-      const newHash = dirHash(nnb, this.sb.hashSeed);
-      if (dst) {
-        dirReplace(nbk, nnb, src.ino, src.type);
-      } else {
-        dirInsert(nbk, nnb, src.ino, src.type);
-      }
-      dirRemove(ob, onb);
-      this.#reparent(sn, oldDir, src.hash, newDir, newHash);
-      if (srcIsDir && oldDir !== newDir) {
-        od.d.nlink--;
-        nd.d.nlink++;
-      }
-      if (dn) {
-        if ((dn.d.mode & S_IFMT) === S_IFDIR) nd.d.nlink--;
-        this.#dropLink(dn, newDir, dst!.hash);
-      }
-      this.collections.afterMove(sn, oldDir, newDir);
-      this.#touchDir(od);
-      this.#touchDir(nd);
-    }, true);
-  }
-
-  #reparent(
-    n: InodeState,
-    oldDir: number,
-    oldHash: number,
-    newDir: number,
-    newHash: number,
-  ): void {
-    const isDir = (n.d.mode & S_IFMT) === S_IFDIR;
-    this.namespaceVersion++;
-    if (
-      isDir || n.d.nlink === 1 ||
-      (n.d.parentIno === oldDir && n.d.parentHash === oldHash) || !n.d.parentIno
-    ) {
-      n.d.parentIno = newDir;
-      n.d.parentHash = newHash;
-    }
-    n.d.ctime = nowTimespec();
-    this.dirty(n);
+    return this.#op("rename", () => renameIn(this, oldDir, oldName, newDir, newName, flags), true);
   }
 
   // ---------------------------------------------------------------- attributes
@@ -2009,7 +967,7 @@ export class Vexfs {
    */
   setattr(ino: number, a: SetAttr): Stat {
     return this.#op("setattr", () => {
-      this.#assertWritable();
+      this._assertWritable();
       const n = this.iget(ino);
       const now = nowTimespec();
       if (a.size !== undefined) this.truncate(ino, a.size);
@@ -2078,7 +1036,7 @@ export class Vexfs {
    */
   setxattr(ino: number, name: string, value: Uint8Array, flags = 0): void {
     return this.#op("setxattr", () => {
-      this.#assertWritable();
+      this._assertWritable();
       this.xattrs.set(this.iget(ino), name, value, flags);
     }, true);
   }
@@ -2086,7 +1044,7 @@ export class Vexfs {
   /** Removes an attribute. @throws FsError ENODATA if absent */
   removexattr(ino: number, name: string): void {
     return this.#op("removexattr", () => {
-      this.#assertWritable();
+      this._assertWritable();
       this.xattrs.remove(this.iget(ino), name);
     });
   }
@@ -2111,7 +1069,7 @@ export class Vexfs {
       const n = this.#inodes.get(ino);
       if (n && n.d.nlink === 0 && !this.readOnly) {
         this.#removeOrphan(n);
-        this.#ifree(n);
+        this._ifree(n);
       }
     });
   }
@@ -2121,7 +1079,11 @@ export class Vexfs {
     return this.#open.get(ino) ?? 0;
   }
 
-  #addOrphan(n: InodeState): void {
+  /**
+   * Puts `n` (no links left, still open) on the orphan list (FORMAT.md §5.4).
+   * @internal for the engine's modules (dir.ts)
+   */
+  _addOrphan(n: InodeState): void {
     n.d.flags |= IFL_ORPHAN;
     n.d.orphanNext = this.sb.orphanHead;
     this.sb.orphanHead = n.ino;
@@ -2162,7 +1124,7 @@ export class Vexfs {
       n.d.flags &= ~IFL_ORPHAN;
       n.d.orphanNext = 0;
       if (n.d.nlink === 0) {
-        this.#ifree(n);
+        this._ifree(n);
         this.recoveredOrphans.push(cur);
       } else this.dirty(n);
       cur = next;
@@ -2227,7 +1189,7 @@ export class Vexfs {
         }
         const n = this.iget(cur);
         if (!n.d.parentIno) return this.#searchPath(ino);
-        const p = this.#dir(n.d.parentIno);
+        const p = dirInode(this, n.d.parentIno);
         const e = dirFindByIno(this.dirBlocks(p), n.d.parentHash, cur);
         if (!e) return this.#searchPath(ino);
         names.push(dec.decode(e.name));
@@ -2258,7 +1220,7 @@ export class Vexfs {
       bsize: this.blockSize,
       blocks: this.sb.blockCount,
       bfree: this.blockMap.free,
-      // Every allocation keeps one block in reserve (see #fits), so one free block is never available to data.
+      // Every allocation keeps one block in reserve (see fits in extents_ops.ts), so one free block is never available to data.
       bavail: Math.max(0, this.blockMap.free - 1),
       files: this.sb.inodeCount,
       ffree: this.inodeMap.free,
@@ -2454,8 +1416,11 @@ export class Vexfs {
    */
   namespaceVersion = 0;
 
-  /** set while {@link writeUnjournaled} writes: internal-file data goes to the device, not the journal */
-  #unjournaled = false;
+  /**
+   * Set while {@link writeUnjournaled} writes: internal-file data goes to the device, not the journal.
+   * @internal for the engine's modules (file.ts)
+   */
+  _unjournaled = false;
   /** set while the collections write their graphs after a commit (see {@link sync}) */
   #checkpointing = false;
 
@@ -2468,11 +1433,11 @@ export class Vexfs {
    * @throws FsError as {@link write}
    */
   writeUnjournaled(ino: number, offset: number, data: Uint8Array): number {
-    this.#unjournaled = true;
+    this._unjournaled = true;
     try {
       return this.write(ino, offset, data);
     } finally {
-      this.#unjournaled = false;
+      this._unjournaled = false;
     }
   }
 
@@ -2536,7 +1501,12 @@ export class Vexfs {
     return this.#closed;
   }
 
-  #assertWritable(): void {
+  /**
+   * Throws unless the filesystem can be changed now.
+   * @throws FsError EROFS (opened read-only, or read-only after an error), EBADF (closed)
+   * @internal for the engine's modules
+   */
+  _assertWritable(): void {
     if (this.readOnly) {
       throw new FsError("EROFS", "the filesystem is open read-only");
     }
