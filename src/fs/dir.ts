@@ -27,6 +27,7 @@ import { dirHash } from "../format/hash.ts";
 import { bmap, loadExtents, storeExtents, treeBlocksFor } from "./extents_ops.ts";
 import { insertExtent } from "./extentmap.ts";
 import { readInto } from "./file.ts";
+import { addOrphan } from "./orphan.ts";
 import {
   type DirBlocks,
   dirEntryCount,
@@ -361,7 +362,7 @@ function dropLink(fs: Vexfs, n: InodeState, dir: number, hash: number): void {
   if (n.d.parentIno === dir && n.d.parentHash === hash) n.d.parentIno = 0;
   if (n.d.nlink === 0 || ((n.d.mode & S_IFMT) === S_IFDIR)) {
     n.d.nlink = 0;
-    if (fs.openCount(n.ino) > 0) fs._addOrphan(n);
+    if (fs.openCount(n.ino) > 0) addOrphan(fs, n);
     else fs._ifree(n);
     return;
   }

@@ -26,47 +26,28 @@ import {
   IFL_COLL_ROOT,
   IFL_HAS_VECTOR,
   IFL_INLINE,
-  IFL_ORPHAN,
   INCOMPAT_JOURNAL,
   INCOMPAT_RECOVER,
   INODE_DATA_SIZE,
   INODE_SIZE,
   NAME_MAX,
-  ROOT_INO,
   S_IFDIR,
-  S_IFLNK,
   S_IFMT,
   S_IFREG,
   SB_OFFSET,
-  SB_SIZE,
   STATE_CLEAN,
   STATE_DIRTY,
   STATE_ERROR,
   SUPPORTED_RO_COMPAT,
 } from "../format/constants.ts";
 import type { Extent } from "../format/extent.ts";
-import {
-  decodeInode,
-  encodeInode,
-  type Inode,
-  nowTimespec,
-  slotGeneration,
-  type Timespec,
-  timespecOf,
-} from "../format/inode.ts";
-import {
-  blockSizeOf,
-  decodeSuperblock,
-  encodeSuperblock,
-  type Superblock,
-  superblockProblems,
-} from "../format/superblock.ts";
+import { decodeInode, encodeInode, type Inode, nowTimespec, slotGeneration, type Timespec } from "../format/inode.ts";
+import { blockSizeOf, decodeSuperblock, encodeSuperblock, type Superblock } from "../format/superblock.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import { type DirBlocks, dirFindByIno } from "./htree.ts";
+import { type DirBlocks } from "./htree.ts";
 import {
   dirBlocks,
-  dirInode,
   dirSize,
   findName,
   isAncestor,
@@ -83,11 +64,14 @@ import {
 } from "./dir.ts";
 import { bmap, loadExtents, storeExtents, treeBlocksFor, truncateBlocks } from "./extents_ops.ts";
 import { fallocate, readFile, readInto, truncateFile, writeFile, writeSome } from "./file.ts";
+import { getattr, setattr, touchAtime } from "./attr.ts";
+import { recoverOrphans, removeOrphan } from "./orphan.ts";
+import { pathOf, resolveParent, resolvePath } from "./paths.ts";
+import { distrust, findBackupSuperblock, readSuperblock } from "./superblock_io.ts";
 import { Collections } from "./vectors.ts";
 import { Xattrs } from "./xattrs.ts";
 import { Journal } from "../journal/journal.ts";
 import { recoverJournal, type RecoveryResult } from "../journal/recovery.ts";
-import { journalExtents } from "../journal/map.ts";
 import { ERRORS_BEHAVIOURS } from "./mkfs.ts";
 
 /** A file name: a string (encoded as UTF-8) or raw bytes. */
@@ -181,8 +165,6 @@ export interface InodeState {
   treeLevels?: number[][];
   dirty: boolean;
 }
-
-const dec = new TextDecoder();
 
 export { nameBytes } from "./dir.ts";
 
@@ -329,9 +311,9 @@ export class Vexfs {
     if (opts.onWarning) fs.onWarning = opts.onWarning;
     fs.errorsBehaviour = opts.errors ?? ERRORS_BEHAVIOURS[sb.errors - 1] ?? "continue";
     if (recovery?.problems.length) fs.onWarning(`journal: ${recovery.problems.join("; ")}`);
-    const distrust = fs.#distrust();
-    if (distrust.length) {
-      const what = `${dev.path}: ${distrust.join("; ")}`;
+    const doubts = distrust(fs);
+    if (doubts.length) {
+      const what = `${dev.path}: ${doubts.join("; ")}`;
       if (!readOnly) {
         throw new FsError("EUCLEAN", `${what}; run vexfs fsck -y to repair it (it can still be opened read-only)`);
       }
@@ -354,52 +336,16 @@ export class Vexfs {
       if (fs.journal) {
         // With a journal the superblock is only ever written through it, so a torn
         // superblock write is always repaired by a replay: this commit carries RECOVER.
-        fs.op(() => fs.#recoverOrphans());
+        fs.op(() => recoverOrphans(fs));
         fs.#commit();
       } else {
         fs.#writeSuperblock(false);
         dev.sync();
-        fs.op(() => fs.#recoverOrphans());
+        fs.op(() => recoverOrphans(fs));
         if (fs.recoveredOrphans.length) fs.sync();
       }
     }
     return fs;
-  }
-
-  /**
-   * What the metadata read at open contradicts (the mount must not trust a
-   * damaged bitmap, FORMAT.md §2.1): free counts of the bitmaps against the
-   * superblock (when the superblock is known to be current: a journal, or a
-   * clean close) and the bits that must always be set (metadata, the backup
-   * superblock, the journal, reserved inodes). Empty when all agree.
-   */
-  #distrust(): string[] {
-    const sb = this.sb;
-    const out: string[] = [];
-    const current = (sb.featureIncompat & INCOMPAT_JOURNAL) !== 0 || sb.state === STATE_CLEAN;
-    if (current && this.blockMap.free !== sb.freeBlocks) {
-      out.push(`the block bitmap counts ${this.blockMap.free} free blocks but the superblock says ${sb.freeBlocks}`);
-    }
-    if (current && this.inodeMap.free !== sb.freeInodes) {
-      out.push(`the inode bitmap counts ${this.inodeMap.free} free inodes but the superblock says ${sb.freeInodes}`);
-    }
-    if (this.blockMap.countSet(0, sb.firstDataBlock) !== sb.firstDataBlock || !this.blockMap.test(sb.blockCount - 1)) {
-      out.push("the block bitmap marks metadata blocks free");
-    }
-    if (sb.journalBlocks && sb.featureIncompat & INCOMPAT_JOURNAL) {
-      try {
-        const js = journalExtents(this.dev, sb);
-        if (js.some((e) => this.blockMap.countSet(e.physical, e.physical + e.length) !== e.length)) {
-          out.push("the block bitmap marks journal blocks free");
-        }
-      } catch (e) {
-        out.push(e instanceof Error ? e.message : String(e));
-      }
-    }
-    if (this.inodeMap.countSet(0, FIRST_INO - 1) !== FIRST_INO - 1) {
-      out.push("the inode bitmap marks reserved inodes free");
-    }
-    return out;
   }
 
   /**
@@ -933,31 +879,11 @@ export class Vexfs {
     return this.#op("rename", () => renameIn(this, oldDir, oldName, newDir, newName, flags), true);
   }
 
-  // ---------------------------------------------------------------- attributes
+  // ---------------------------------------------------------------- attributes (attr.ts)
 
   /** stat(2) of inode `ino`. @throws FsError ENOENT */
   getattr(ino: number): Stat {
-    return this.#op("getattr", () => {
-      const n = this.iget(ino);
-      const d = n.d;
-      return {
-        ino,
-        mode: d.mode,
-        nlink: d.nlink,
-        uid: d.uid,
-        gid: d.gid,
-        rdev: d.rdev,
-        size: d.size,
-        blocks: d.blocks * (this.blockSize / 512),
-        blksize: this.blockSize,
-        atime: { ...d.atime },
-        mtime: { ...d.mtime },
-        ctime: { ...d.ctime },
-        crtime: { ...d.crtime },
-        generation: d.generation,
-        flags: d.flags,
-      };
-    });
+    return this.#op("getattr", () => getattr(this, ino));
   }
 
   /**
@@ -966,43 +892,12 @@ export class Vexfs {
    * @returns the new attributes
    */
   setattr(ino: number, a: SetAttr): Stat {
-    return this.#op("setattr", () => {
-      this._assertWritable();
-      const n = this.iget(ino);
-      const now = nowTimespec();
-      if (a.size !== undefined) this.truncate(ino, a.size);
-      if (a.mode !== undefined) {
-        n.d.mode = (n.d.mode & S_IFMT) | (a.mode & 0o7777);
-      }
-      if (a.uid !== undefined && a.uid !== -1) n.d.uid = a.uid >>> 0;
-      if (a.gid !== undefined && a.gid !== -1) n.d.gid = a.gid >>> 0;
-      if (a.atime !== undefined) {
-        n.d.atime = a.atime === "now" ? now : checkTime(a.atime);
-      }
-      if (a.mtime !== undefined) {
-        n.d.mtime = a.mtime === "now" ? now : checkTime(a.mtime);
-      }
-      n.d.ctime = now;
-      this.dirty(n);
-      return this.getattr(ino);
-    });
+    return this.#op("setattr", () => setattr(this, ino, a));
   }
 
   /** Records an access (relatime rule: only if atime <= mtime/ctime or older than a day). */
   touchAtime(ino: number): void {
-    return this.#op("touchAtime", () => {
-      if (this.isReadOnly) return;
-      const n = this.iget(ino);
-      const now = nowTimespec();
-      const le = (a: Timespec, b: Timespec) => a.sec < b.sec || (a.sec === b.sec && a.nsec <= b.nsec);
-      if (
-        le(n.d.atime, n.d.mtime) || le(n.d.atime, n.d.ctime) ||
-        now.sec - n.d.atime.sec > 86400
-      ) {
-        n.d.atime = now;
-        this.dirty(n);
-      }
-    });
+    return this.#op("touchAtime", () => touchAtime(this, ino));
   }
 
   // ---------------------------------------------------------------- xattrs
@@ -1049,7 +944,7 @@ export class Vexfs {
     });
   }
 
-  // ---------------------------------------------------------------- open files and orphans
+  // ---------------------------------------------------------------- open files (orphans: orphan.ts)
 
   /** Notes that `ino` is open (an unlinked open file stays readable until {@link release}). */
   openInode(ino: number): void {
@@ -1068,7 +963,7 @@ export class Vexfs {
       this.#open.delete(ino);
       const n = this.#inodes.get(ino);
       if (n && n.d.nlink === 0 && !this.readOnly) {
-        this.#removeOrphan(n);
+        removeOrphan(this, n);
         this._ifree(n);
       }
     });
@@ -1079,60 +974,7 @@ export class Vexfs {
     return this.#open.get(ino) ?? 0;
   }
 
-  /**
-   * Puts `n` (no links left, still open) on the orphan list (FORMAT.md §5.4).
-   * @internal for the engine's modules (dir.ts)
-   */
-  _addOrphan(n: InodeState): void {
-    n.d.flags |= IFL_ORPHAN;
-    n.d.orphanNext = this.sb.orphanHead;
-    this.sb.orphanHead = n.ino;
-    this.dirty(n);
-  }
-
-  #removeOrphan(n: InodeState): void {
-    if (!(n.d.flags & IFL_ORPHAN)) return;
-    if (this.sb.orphanHead === n.ino) this.sb.orphanHead = n.d.orphanNext;
-    else {
-      let cur = this.sb.orphanHead;
-      for (let guard = 0; cur && guard < this.sb.inodeCount; guard++) {
-        const c = this.iget(cur);
-        if (c.d.orphanNext === n.ino) {
-          c.d.orphanNext = n.d.orphanNext;
-          this.dirty(c);
-          break;
-        }
-        cur = c.d.orphanNext;
-      }
-    }
-    n.d.flags &= ~IFL_ORPHAN;
-    n.d.orphanNext = 0;
-  }
-
-  #recoverOrphans(): void {
-    let cur = this.sb.orphanHead;
-    const seen = new Set<number>();
-    while (cur && !seen.has(cur)) {
-      seen.add(cur);
-      let n: InodeState;
-      try {
-        n = this.iget(cur);
-      } catch {
-        break; // fsck reports a broken list
-      }
-      const next = n.d.orphanNext;
-      n.d.flags &= ~IFL_ORPHAN;
-      n.d.orphanNext = 0;
-      if (n.d.nlink === 0) {
-        this._ifree(n);
-        this.recoveredOrphans.push(cur);
-      } else this.dirty(n);
-      cur = next;
-    }
-    this.sb.orphanHead = 0;
-  }
-
-  // ---------------------------------------------------------------- paths
+  // ---------------------------------------------------------------- paths (paths.ts)
 
   /**
    * Resolves an absolute path inside the filesystem ("/docs/a.md") to an inode.
@@ -1141,34 +983,12 @@ export class Vexfs {
    * @throws FsError ENOENT, ENOTDIR, ELOOP
    */
   resolve(path: string, follow = true, hops = 0): number {
-    let ino = ROOT_INO;
-    const parts = path.split("/").filter((p) => p.length > 0 && p !== ".");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      const cur = ino;
-      ino = this.lookup(cur, p);
-      const n = this.iget(ino);
-      if ((n.d.mode & S_IFMT) === S_IFLNK && (follow || i < parts.length - 1)) {
-        if (++hops > 40) {
-          throw new FsError("ELOOP", `too many symlinks in '${path}'`);
-        }
-        const target = dec.decode(this.readlink(ino));
-        const rest = parts.slice(i + 1).join("/");
-        const base = target.startsWith("/") ? target : `${this.pathOf(cur)}/${target}`;
-        return this.resolve(`${base}/${rest}`, follow, hops);
-      }
-    }
-    return ino;
+    return resolvePath(this, path, follow, hops);
   }
 
   /** Splits a path into its parent directory inode and last component. */
   resolveParent(path: string): { dir: number; name: string } {
-    const parts = path.split("/").filter((p) => p.length > 0);
-    if (parts.length === 0) {
-      throw new FsError("EINVAL", "the root has no parent");
-    }
-    const name = parts.pop()!;
-    return { dir: this.resolve("/" + parts.join("/")), name };
+    return resolveParent(this, path);
   }
 
   /**
@@ -1177,39 +997,7 @@ export class Vexfs {
    * @throws FsError ENOENT if the inode is not reachable
    */
   pathOf(ino: number): string {
-    return this.#op("pathOf", () => {
-      const names: string[] = [];
-      let cur = ino;
-      for (let guard = 0; cur !== ROOT_INO; guard++) {
-        if (guard > 4096) {
-          throw new FsError(
-            "ELOOP",
-            `parent chain of inode ${ino} does not reach the root`,
-          );
-        }
-        const n = this.iget(cur);
-        if (!n.d.parentIno) return this.#searchPath(ino);
-        const p = dirInode(this, n.d.parentIno);
-        const e = dirFindByIno(this.dirBlocks(p), n.d.parentHash, cur);
-        if (!e) return this.#searchPath(ino);
-        names.push(dec.decode(e.name));
-        cur = n.d.parentIno;
-      }
-      return "/" + names.reverse().join("/");
-    });
-  }
-
-  #searchPath(ino: number): string {
-    const queue: [number, string][] = [[ROOT_INO, ""]];
-    while (queue.length) {
-      const [d, p] = queue.shift()!;
-      for (const e of this.readdir(d)) {
-        const path = `${p}/${e.name}`;
-        if (e.ino === ino) return path;
-        if (e.type === 2) queue.push([e.ino, path]);
-      }
-    }
-    throw new FsError("ENOENT", `inode ${ino} is not linked anywhere`);
+    return this.#op("pathOf", () => pathOf(this, ino));
   }
 
   // ---------------------------------------------------------------- filesystem
@@ -1517,68 +1305,13 @@ export class Vexfs {
   }
 }
 
-/**
- * Reads and validates the primary superblock of `dev`.
- * @throws FsError EUCLEAN naming what is wrong
- */
-function readSuperblock(dev: BlockDevice): Superblock {
-  if (dev.size < SB_OFFSET + SB_SIZE) {
-    throw new FsError(
-      "EUCLEAN",
-      `${dev.path} is only ${dev.size} bytes: too small to hold a VexFS superblock`,
-    );
-  }
-  const raw = new Uint8Array(SB_SIZE);
-  dev.read(SB_OFFSET, raw);
-  const problems = superblockProblems(raw, dev.size);
-  if (problems.length) {
-    throw new FsError(
-      "EUCLEAN",
-      `${dev.path} does not hold a usable VexFS filesystem: ${problems.join("; ")}`,
-    );
-  }
-  return decodeSuperblock(raw);
-}
-
-/**
- * The backup superblock (FORMAT.md §2: offset 0 of the last block), found
- * without the primary by trying every block size; null when none is valid.
- */
-export function findBackupSuperblock(dev: BlockDevice): Superblock | null {
-  for (let bs = 1024; bs <= 65536; bs *= 2) {
-    const count = Math.floor(dev.size / bs);
-    if (count < 64) break;
-    const raw = new Uint8Array(SB_SIZE);
-    try {
-      dev.read((count - 1) * bs, raw);
-    } catch {
-      continue;
-    }
-    if (superblockProblems(raw, dev.size).length) continue;
-    const sb = decodeSuperblock(raw);
-    if (blockSizeOf(sb) === bs && sb.blockCount === count) return sb;
-  }
-  return null;
-}
+export { findBackupSuperblock } from "./superblock_io.ts";
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-
-function checkTime(t: Timespec): Timespec {
-  const sec = t.exactSec ?? (Number.isSafeInteger(t.sec) ? BigInt(t.sec) : undefined);
-  check(
-    sec !== undefined && sec >= S64_MIN && sec <= S64_MAX && Number.isInteger(t.nsec) && t.nsec >= 0 && t.nsec < 1e9,
-    "EINVAL",
-    `invalid timestamp ${t.exactSec ?? t.sec}.${t.nsec} (seconds must fit the format's s64)`,
-  );
-  return timespecOf(sec!, t.nsec);
-}
-
-const S64_MAX = (1n << 63n) - 1n;
-const S64_MIN = -(1n << 63n);
 
 /** True when a mode is a directory. */
 export function isDirMode(mode: number): boolean {
