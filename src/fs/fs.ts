@@ -18,7 +18,6 @@
  * @module
  */
 import { type BlockDevice, Device } from "../device/device.ts";
-import { OverlayDevice } from "../device/overlay.ts";
 import { check, FsError } from "../errors.ts";
 import {
   COLL_TABLE_INO,
@@ -38,7 +37,6 @@ import {
   STATE_CLEAN,
   STATE_DIRTY,
   STATE_ERROR,
-  SUPPORTED_RO_COMPAT,
 } from "../format/constants.ts";
 import type { Extent } from "../format/extent.ts";
 import { decodeInode, encodeInode, type Inode, nowTimespec, slotGeneration, type Timespec } from "../format/inode.ts";
@@ -67,11 +65,11 @@ import { fallocate, readFile, readInto, truncateFile, writeFile, writeSome } fro
 import { getattr, setattr, touchAtime } from "./attr.ts";
 import { recoverOrphans, removeOrphan } from "./orphan.ts";
 import { pathOf, resolveParent, resolvePath } from "./paths.ts";
-import { distrust, findBackupSuperblock, readSuperblock } from "./superblock_io.ts";
+import { distrust, readForOpen, readSuperblock } from "./superblock_io.ts";
 import { Collections } from "./vectors.ts";
 import { Xattrs } from "./xattrs.ts";
 import { Journal } from "../journal/journal.ts";
-import { recoverJournal, type RecoveryResult } from "../journal/recovery.ts";
+import type { RecoveryResult } from "../journal/recovery.ts";
 import { ERRORS_BEHAVIOURS } from "./mkfs.ts";
 
 /** A file name: a string (encoded as UTF-8) or raw bytes. */
@@ -267,45 +265,9 @@ export class Vexfs {
    */
   static openDevice(dev: BlockDevice, opts: OpenOptions = {}): Vexfs {
     const readOnly = opts.readOnly ?? dev.readOnly;
-    let sb: Superblock;
-    let recovery: RecoveryResult | null = null;
-    try {
-      sb = readSuperblock(dev);
-    } catch (e) {
-      // A primary superblock torn by a power cut during its home write is repaired
-      // by replaying the journal, which holds the superblock's block in every
-      // transaction (FORMAT.md §9.4); the backup superblock says where the journal is.
-      const backup = findBackupSuperblock(dev);
-      if (!backup || !(backup.featureIncompat & INCOMPAT_JOURNAL)) throw e;
-      recovery = recoverJournal(dev, backup, { write: !readOnly });
-      if (!recovery.needed || recovery.transactions === 0) throw e;
-      if (readOnly && recovery.overlay?.size) dev = new OverlayDevice(dev, blockSizeOf(backup), recovery.overlay);
-      sb = readSuperblock(dev);
-    }
-    if (!readOnly && (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT)) {
-      throw new FsError(
-        "EROFS",
-        `${dev.path} uses features 0x${
-          (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT).toString(16)
-        } that this version can only read: open it read-only`,
-      );
-    }
-    if (sb.featureIncompat & INCOMPAT_JOURNAL && !recovery) {
-      recovery = recoverJournal(dev, sb, { write: !readOnly });
-      const broken = recovery.problems.filter((p) => p.startsWith("journal superblock") || p.startsWith("journal_ino"));
-      if (broken.length && (recovery.needed || !readOnly)) {
-        throw new FsError(
-          "EUCLEAN",
-          `${dev.path}: the journal ${recovery.needed ? "needs recovery but " : ""}is damaged (${
-            broken.join("; ")
-          }); run vexfs fsck`,
-        );
-      }
-      if (recovery.needed) {
-        if (readOnly && recovery.overlay?.size) dev = new OverlayDevice(dev, blockSizeOf(sb), recovery.overlay);
-        sb = readSuperblock(dev);
-      }
-    }
+    const opened = readForOpen(dev, readOnly);
+    dev = opened.dev;
+    const { sb, recovery } = opened;
     const fs = new Vexfs(dev, sb, readOnly);
     fs.recovery = recovery;
     if (opts.onWarning) fs.onWarning = opts.onWarning;

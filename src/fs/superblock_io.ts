@@ -1,7 +1,8 @@
 /**
  * What opening reads before it trusts anything: the primary superblock
  * (docs/FORMAT.md §3), the backup one at the start of the last block (§2)
- * found without the primary, and the checks of the bitmaps against the
+ * found without the primary, the journal replayed when it needs recovery
+ * (§9.5), and the checks of the bitmaps against the
  * superblock (§2.1) that decide whether a read-write open may go on. Used
  * by {@link Vexfs.openDevice}, as ext2fs_open2 reads and checks the
  * superblock before the rest.
@@ -9,9 +10,18 @@
  */
 import type { BlockDevice } from "../device/device.ts";
 import { FsError } from "../errors.ts";
-import { FIRST_INO, INCOMPAT_JOURNAL, SB_OFFSET, SB_SIZE, STATE_CLEAN } from "../format/constants.ts";
+import {
+  FIRST_INO,
+  INCOMPAT_JOURNAL,
+  SB_OFFSET,
+  SB_SIZE,
+  STATE_CLEAN,
+  SUPPORTED_RO_COMPAT,
+} from "../format/constants.ts";
 import { blockSizeOf, decodeSuperblock, type Superblock, superblockProblems } from "../format/superblock.ts";
 import { journalExtents } from "../journal/map.ts";
+import { OverlayDevice } from "../device/overlay.ts";
+import { recoverJournal, type RecoveryResult } from "../journal/recovery.ts";
 import type { Vexfs } from "./fs.ts";
 
 /**
@@ -35,6 +45,63 @@ export function readSuperblock(dev: BlockDevice): Superblock {
     );
   }
   return decodeSuperblock(raw);
+}
+
+/**
+ * Reads the superblock for an open and replays the journal when it needs
+ * recovery (FORMAT.md §9.5): onto the device when `readOnly` is false, into
+ * memory otherwise, when the device returned is an overlay over `dev` that
+ * shows the replayed blocks. A primary superblock torn by a power cut is
+ * recovered through the backup's journal location.
+ * @returns the device to use, the superblock, and what the replay did (null without a journal)
+ * @throws FsError EUCLEAN (not VexFS, damaged superblock, a journal that
+ *   needs recovery but cannot be replayed), EROFS (read-only-compatible
+ *   features this version cannot write, unless `readOnly`)
+ */
+export function readForOpen(
+  dev: BlockDevice,
+  readOnly: boolean,
+): { dev: BlockDevice; sb: Superblock; recovery: RecoveryResult | null } {
+  let sb: Superblock;
+  let recovery: RecoveryResult | null = null;
+  try {
+    sb = readSuperblock(dev);
+  } catch (e) {
+    // A primary superblock torn by a power cut during its home write is repaired
+    // by replaying the journal, which holds the superblock's block in every
+    // transaction (FORMAT.md §9.4); the backup superblock says where the journal is.
+    const backup = findBackupSuperblock(dev);
+    if (!backup || !(backup.featureIncompat & INCOMPAT_JOURNAL)) throw e;
+    recovery = recoverJournal(dev, backup, { write: !readOnly });
+    if (!recovery.needed || recovery.transactions === 0) throw e;
+    if (readOnly && recovery.overlay?.size) dev = new OverlayDevice(dev, blockSizeOf(backup), recovery.overlay);
+    sb = readSuperblock(dev);
+  }
+  if (!readOnly && (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT)) {
+    throw new FsError(
+      "EROFS",
+      `${dev.path} uses features 0x${
+        (sb.featureRoCompat & ~SUPPORTED_RO_COMPAT).toString(16)
+      } that this version can only read: open it read-only`,
+    );
+  }
+  if (sb.featureIncompat & INCOMPAT_JOURNAL && !recovery) {
+    recovery = recoverJournal(dev, sb, { write: !readOnly });
+    const broken = recovery.problems.filter((p) => p.startsWith("journal superblock") || p.startsWith("journal_ino"));
+    if (broken.length && (recovery.needed || !readOnly)) {
+      throw new FsError(
+        "EUCLEAN",
+        `${dev.path}: the journal ${recovery.needed ? "needs recovery but " : ""}is damaged (${
+          broken.join("; ")
+        }); run vexfs fsck`,
+      );
+    }
+    if (recovery.needed) {
+      if (readOnly && recovery.overlay?.size) dev = new OverlayDevice(dev, blockSizeOf(sb), recovery.overlay);
+      sb = readSuperblock(dev);
+    }
+  }
+  return { dev, sb, recovery };
 }
 
 /**
