@@ -263,9 +263,9 @@ export function mknodIn(
   dir: number,
   name: Name,
   mode: number,
-  rdev = 0,
-  uid = 0,
-  gid = 0,
+  rdev: number,
+  uid: number,
+  gid: number,
 ): number {
   const t = mode & S_IFMT;
   check(
@@ -280,7 +280,7 @@ export function mknodIn(
 }
 
 /** What {@link Vexfs.symlink} does (its documentation says how), inside its operation. */
-export function symlinkIn(fs: Vexfs, dir: number, name: Name, target: Name, uid = 0, gid = 0): number {
+export function symlinkIn(fs: Vexfs, dir: number, name: Name, target: Name, uid: number, gid: number): number {
   const t = typeof target === "string" ? enc.encode(target) : target;
   check(t.length > 0, "ENOENT", "empty symlink target");
   if (t.length > SYMLINK_MAX) {
@@ -433,14 +433,7 @@ export function isAncestor(fs: Vexfs, a: number, b: number): boolean {
 }
 
 /** What {@link Vexfs.rename} does (its documentation says how), inside its operation. */
-export function renameIn(
-  fs: Vexfs,
-  oldDir: number,
-  oldName: Name,
-  newDir: number,
-  newName: Name,
-  flags = 0,
-): void {
+export function renameIn(fs: Vexfs, oldDir: number, oldName: Name, newDir: number, newName: Name, flags: number): void {
   fs._assertWritable();
   check(
     (flags & ~3) === 0 && flags !== 3,
