@@ -129,6 +129,7 @@ function checkInUse(fs: Vexfs, ino: number, b: number, len: number): void {
   }
 }
 
+/** Blocks `b .. b+len-1` of inode `ino` must lie in the data area (not metadata, not the backup superblock). */
 function checkBlockNo(fs: Vexfs, b: number, ino: number, len = 1): void {
   if (
     b < fs.sb.firstDataBlock || b + len > fs.sb.blockCount - 1 || len < 1
