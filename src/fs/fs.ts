@@ -27,7 +27,6 @@ import {
   IFL_INLINE,
   INCOMPAT_JOURNAL,
   INCOMPAT_RECOVER,
-  INODE_DATA_SIZE,
   INODE_SIZE,
   NAME_MAX,
   S_IFDIR,
@@ -39,7 +38,7 @@ import {
   STATE_ERROR,
 } from "../format/constants.ts";
 import type { Extent } from "../format/extent.ts";
-import { decodeInode, encodeInode, type Inode, nowTimespec, slotGeneration, type Timespec } from "../format/inode.ts";
+import { decodeInode, encodeInode, type Inode, type Timespec } from "../format/inode.ts";
 import { blockSizeOf, decodeSuperblock, encodeSuperblock, type Superblock } from "../format/superblock.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
@@ -66,6 +65,7 @@ import { getattr, setattr, touchAtime } from "./attr.ts";
 import { recoverOrphans, removeOrphan } from "./orphan.ts";
 import { pathOf, resolveParent, resolvePath } from "./paths.ts";
 import { distrust, readForOpen, readSuperblock } from "./superblock_io.ts";
+import { inodeLoc, newInode } from "./inode.ts";
 import { Collections } from "./vectors.ts";
 import { Xattrs } from "./xattrs.ts";
 import { Journal } from "../journal/journal.ts";
@@ -449,20 +449,12 @@ export class Vexfs {
     ) {
       throw new FsError("ENOENT", `inode ${ino} is not in use`);
     }
-    const { block, off } = this.#inodeLoc(ino);
+    const { block, off } = inodeLoc(this, ino);
     const buf = this.cache.get(block);
     const d = decodeInode(ino, buf.subarray(off, off + INODE_SIZE));
     const st: InodeState = { ino, d, dirty: false };
     this.#inodes.set(ino, st);
     return st;
-  }
-
-  #inodeLoc(ino: number): { block: number; off: number } {
-    const byte = (ino - 1) * INODE_SIZE;
-    return {
-      block: this.sb.inodeTableStart + Math.floor(byte / this.blockSize),
-      off: byte % this.blockSize,
-    };
   }
 
   /** Marks an inode modified; it is written to the inode table at the next flush. */
@@ -475,12 +467,12 @@ export class Vexfs {
   #markInodeDirty(n: InodeState): void {
     if (this.#dirtyInodes.has(n)) return;
     this.#dirtyInodes.add(n);
-    const { block } = this.#inodeLoc(n.ino);
+    const { block } = inodeLoc(this, n.ino);
     this.#dirtyTableBlocks.set(block, (this.#dirtyTableBlocks.get(block) ?? 0) + 1);
   }
 
   #writeInode(n: InodeState): void {
-    const { block, off } = this.#inodeLoc(n.ino);
+    const { block, off } = inodeLoc(this, n.ino);
     const buf = this.cache.get(block);
     encodeInode(n.ino, n.d, buf.subarray(off, off + INODE_SIZE));
     this.cache.markDirty(block);
@@ -506,59 +498,11 @@ export class Vexfs {
     flags = 0,
   ): InodeState {
     this._assertWritable();
-    const run = this.inodeMap.findRun(this.inodeMap.rotor, 1);
-    if (!run) {
-      throw new FsError(
-        "ENOSPC",
-        "no free inodes left (mkfs with more inodes: --inodes)",
-      );
-    }
-    this.inodeMap.set(run.start);
-    this.inodeMap.rotor = run.start + 1;
-    const ino = run.start + 1;
-    const now = nowTimespec();
-    const d: Inode = {
-      mode,
-      uid,
-      gid,
-      nlink: 1,
-      size: 0,
-      blocks: 0,
-      atime: now,
-      mtime: now,
-      ctime: now,
-      crtime: now,
-      flags,
-      generation: this.#newGeneration(ino),
-      xattrBlock: 0,
-      parentIno,
-      parentHash,
-      collId: 0,
-      vecSlot: 0,
-      orphanNext: 0,
-      rdev: 0,
-      data: new Uint8Array(INODE_DATA_SIZE),
-    };
-    const n: InodeState = { ino, d, exts: [], treeBlocks: [], treeLevels: [], dirty: true };
+    const n = newInode(this, mode, uid, gid, parentIno, parentHash, flags);
     this.#markInodeDirty(n);
     storeExtents(this, n, 0);
-    this.#inodes.set(ino, n);
+    this.#inodes.set(n.ino, n);
     return n;
-  }
-
-  /**
-   * The generation of a new inode `ino` (FORMAT.md §4.2): random, as ext4's,
-   * and never the one the slot's previous inode had (read raw from the free
-   * slot's bytes, which freeing leaves in place), so a file handle of that
-   * inode is stale for this one.
-   */
-  #newGeneration(ino: number): number {
-    const { block, off } = this.#inodeLoc(ino);
-    const old = slotGeneration(this.cache.get(block).subarray(off, off + INODE_SIZE));
-    for (;;) {
-      const g = (Math.random() * 0x100000000) >>> 0;
-      if (g !== old) return g;
-    }
   }
 
   /**
