@@ -157,6 +157,49 @@ export function slotGeneration(b: Uint8Array): number {
   return new DataView(b.buffer, b.byteOffset, INODE_SIZE).getUint32(84, true);
 }
 
+/**
+ * The fields of a new inode (FORMAT.md §4): owned by `uid`:`gid` (default
+ * root), one link unless told, no bytes, blocks, xattrs, vector or orphan
+ * link, every timestamp `now`, and `data` (the 60-byte extent root or inline
+ * area) all zeros unless given. Used by the engine's allocation and by fsck's
+ * repairs, so the two make inodes the same way.
+ */
+export function blankInode(f: {
+  mode: number;
+  flags: number;
+  parentIno: number;
+  parentHash: number;
+  now: Timespec;
+  uid?: number;
+  gid?: number;
+  nlink?: number;
+  generation?: number;
+  data?: Uint8Array;
+}): Inode {
+  return {
+    mode: f.mode,
+    uid: f.uid ?? 0,
+    gid: f.gid ?? 0,
+    nlink: f.nlink ?? 1,
+    size: 0,
+    blocks: 0,
+    atime: f.now,
+    mtime: f.now,
+    ctime: f.now,
+    crtime: f.now,
+    flags: f.flags,
+    generation: f.generation ?? 0,
+    xattrBlock: 0,
+    parentIno: f.parentIno,
+    parentHash: f.parentHash,
+    collId: 0,
+    vecSlot: 0,
+    orphanNext: 0,
+    rdev: 0,
+    data: f.data ?? new Uint8Array(INODE_DATA_SIZE),
+  };
+}
+
 /** Last value of the pure fallback clock, in nanoseconds since the epoch. */
 let lastFallbackNs = 0n;
 

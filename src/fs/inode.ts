@@ -8,8 +8,8 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { INODE_DATA_SIZE, INODE_SIZE } from "../format/constants.ts";
-import { type Inode, nowTimespec, slotGeneration } from "../format/inode.ts";
+import { INODE_SIZE } from "../format/constants.ts";
+import { blankInode, nowTimespec, slotGeneration } from "../format/inode.ts";
 import type { InodeState, Vexfs } from "./fs.ts";
 
 /** The inode-table block holding inode `ino` and the byte offset of its record in that block. */
@@ -48,29 +48,16 @@ export function newInode(
   fs.inodeMap.set(run.start);
   fs.inodeMap.rotor = run.start + 1;
   const ino = run.start + 1;
-  const now = nowTimespec();
-  const d: Inode = {
+  const d = blankInode({
     mode,
     uid,
     gid,
-    nlink: 1,
-    size: 0,
-    blocks: 0,
-    atime: now,
-    mtime: now,
-    ctime: now,
-    crtime: now,
     flags,
-    generation: newGeneration(fs, ino),
-    xattrBlock: 0,
     parentIno,
     parentHash,
-    collId: 0,
-    vecSlot: 0,
-    orphanNext: 0,
-    rdev: 0,
-    data: new Uint8Array(INODE_DATA_SIZE),
-  };
+    now: nowTimespec(),
+    generation: newGeneration(fs, ino),
+  });
   return { ino, d, exts: [], treeBlocks: [], treeLevels: [], dirty: true };
 }
 

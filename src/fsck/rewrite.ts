@@ -29,7 +29,7 @@ import {
   S_IFMT,
 } from "../format/constants.ts";
 import { encodeExtentNode, type Extent, extentBlockMax } from "../format/extent.ts";
-import { encodeInode, type Inode } from "../format/inode.ts";
+import { blankInode, encodeInode, type Inode } from "../format/inode.ts";
 import { type DirBlocks, dirInit, dirInsert } from "../fs/htree.ts";
 import { errText, type FsckContext, type InodeInfo, newInodeInfo } from "./context.ts";
 import { ownedBlocks } from "./pass1_inodes.ts";
@@ -44,28 +44,7 @@ function freshInode(mode: number, flags: number, parentIno: number, parentHash: 
   const now = { sec: Math.floor(Date.now() / 1000), nsec: 0 };
   const data = new Uint8Array(INODE_DATA_SIZE);
   encodeExtentNode({ depth: 0, max: EXT_ROOT_MAX, extents: [] }, data, 0);
-  return {
-    mode,
-    uid: 0,
-    gid: 0,
-    nlink: (mode & S_IFMT) === S_IFDIR ? 2 : 1,
-    size: 0,
-    blocks: 0,
-    atime: now,
-    mtime: now,
-    ctime: now,
-    crtime: now,
-    flags,
-    generation: 0,
-    xattrBlock: 0,
-    parentIno,
-    parentHash,
-    collId: 0,
-    vecSlot: 0,
-    orphanNext: 0,
-    rdev: 0,
-    data,
-  };
+  return blankInode({ mode, flags, parentIno, parentHash, now, nlink: (mode & S_IFMT) === S_IFDIR ? 2 : 1, data });
 }
 
 /**
