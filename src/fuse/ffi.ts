@@ -121,3 +121,23 @@ export function libs(): { F: FuseLib; C: LibcLib } {
 export function fuseVersion(): number {
   return libs().F.fuse_version();
 }
+
+// ------------------------------------------------------------- marshalling
+
+const enc = new TextEncoder();
+
+/** A byte array backed by a plain ArrayBuffer (what FFI `buffer` params take). */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
+/** The bytes of a string (UTF-8) or the bytes themselves, typed for an FFI `buffer` parameter. */
+export function bytes(s: string | Uint8Array): Bytes {
+  return (typeof s === "string" ? enc.encode(s) : s) as Bytes;
+}
+
+/** NUL-terminated copy of a string or bytes. */
+export function cString(s: string | Uint8Array): Bytes {
+  const b = bytes(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}

@@ -86,42 +86,28 @@
  */
 
 import {
-  decodeConnInfo,
   decodeCtx,
   decodeFileInfo,
-  decodeStat,
-  encodeConnInfo,
   encodeEntryParam,
   encodeFileInfo,
   encodeFuseArgs,
   encodeStat,
-  encodeStatvfs,
   type EntryParam,
   type FileInfo,
   FUSE_ARGS,
   FUSE_BUF,
-  FUSE_CONN_INFO,
   FUSE_CTX,
   FUSE_ENTRY_PARAM,
   FUSE_FILE_INFO,
-  FUSE_SET_ATTR_ATIME,
-  FUSE_SET_ATTR_ATIME_NOW,
-  FUSE_SET_ATTR_CTIME,
-  FUSE_SET_ATTR_GID,
-  FUSE_SET_ATTR_MODE,
-  FUSE_SET_ATTR_MTIME,
-  FUSE_SET_ATTR_MTIME_NOW,
-  FUSE_SET_ATTR_SIZE,
-  FUSE_SET_ATTR_UID,
   LIBC,
   LOWLEVEL_OPS_SIZE,
   type LowlevelOpSlot,
   opsSlotOffset,
   STAT,
-  STATVFS,
   type U64,
 } from "./abi.ts";
-import { type FuseLib, type LibcLib, libs } from "./ffi.ts";
+import { type Bytes, cString, type FuseLib, type LibcLib, libs } from "./ffi.ts";
+import { isThenable, registerOps, type SlotHost } from "./op_slots.ts";
 import {
   type AttrReply,
   ErrnoReply,
@@ -130,7 +116,6 @@ import {
   type FuseRequest,
   type MountOptions,
   type OpenReply,
-  type SetAttrChanges,
 } from "./types.ts";
 
 export type { ConnInfo, EntryParam, FileInfo, StatAttr, StatFs, U64 } from "./abi.ts";
@@ -181,23 +166,6 @@ export const YIELD_MS = 20;
 
 // ------------------------------------------------------------- helpers
 
-const enc = new TextEncoder();
-
-/** A byte array backed by a plain ArrayBuffer (what FFI `buffer` params take). */
-type Bytes = Uint8Array<ArrayBuffer>;
-
-function bytes(s: string | Uint8Array): Bytes {
-  return (typeof s === "string" ? enc.encode(s) : s) as Bytes;
-}
-
-/** NUL-terminated copy of a string or bytes. */
-function cString(s: string | Uint8Array): Bytes {
-  const b = bytes(s);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
-}
-
 function errnoOf(e: unknown): number | undefined {
   if (e !== null && typeof e === "object" && "errno" in e) {
     const n = (e as { errno: unknown }).errno;
@@ -207,15 +175,6 @@ function errnoOf(e: unknown): number | undefined {
     }
   }
   return undefined;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === "object" || typeof v === "function") &&
-    typeof (v as { then?: unknown }).then === "function";
-}
-
-function view(p: Deno.PointerObject, size: number): DataView {
-  return new DataView(Deno.UnsafePointerView.getArrayBuffer(p, size));
 }
 
 /**
@@ -241,10 +200,6 @@ class StructCopy {
 /** Copies of `struct fuse_ctx` and `struct fuse_file_info` (decoded at once, on the JS thread only). */
 const ctxCopy = new StructCopy(FUSE_CTX.size);
 const fileInfoCopy = new StructCopy(FUSE_FILE_INFO.size);
-
-function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}
 
 async function runUnmountCommand(
   mountpoint: string,
@@ -307,11 +262,16 @@ class Req implements FuseRequest {
 
 // ------------------------------------------------------------- session
 
-class Session implements FuseMount {
+/**
+ * One mount: its libfuse session, request loop, dispatch and replies. The
+ * members not marked private are its {@linkcode SlotHost} side, used by the
+ * op callbacks of op_slots.ts (the class itself is not exported).
+ */
+class Session implements FuseMount, SlotHost {
   readonly mountpoint: string;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
-  private F: FuseLib;
+  readonly F: FuseLib;
   private C: LibcLib;
   private se: Deno.PointerObject | null = null;
   private callbacks: Deno.UnsafeCallback[] = [];
@@ -336,7 +296,7 @@ class Session implements FuseMount {
   private pending = new Set<Req>();
   private attrTimeout: number;
   private entryTimeout: number;
-  private onError: (err: unknown, op: string) => void;
+  readonly onError: (err: unknown, op: string) => void;
   private signalHandler: (() => void) | null = null;
 
   constructor(
@@ -391,7 +351,7 @@ class Session implements FuseMount {
   }
 
   private createAndMount(): void {
-    this.registerOps();
+    registerOps(this, this.ops);
     const argvStrings = [
       "vexfs",
       ...(this.opts.debug ? ["-d"] : []),
@@ -428,7 +388,7 @@ class Session implements FuseMount {
     this.C.fcntl(this.fd, LIBC.F_SETFL, fl | LIBC.O_NONBLOCK);
   }
 
-  private setSlot(
+  setSlot(
     slot: LowlevelOpSlot,
     cb: Deno.UnsafeCallback,
   ): void {
@@ -606,7 +566,7 @@ class Session implements FuseMount {
   // ---- dispatch
 
   /** Run a handler and reply exactly once. */
-  private dispatch<T>(
+  dispatch<T>(
     op: string,
     reqPtr: Deno.PointerValue,
     call: (req: Req) => T | PromiseLike<T>,
@@ -684,14 +644,14 @@ class Session implements FuseMount {
   }
 
   /** Mark replied, then call the native reply (skipped if abandoned). */
-  private send(req: Req, native: () => unknown): void {
+  send(req: Req, native: () => unknown): void {
     if (req.done) return;
     req.done = true;
     if (req.abandoned) return;
     native();
   }
 
-  private replyOk = (req: Req): void => {
+  replyOk = (req: Req): void => {
     this.send(req, () => this.F.fuse_reply_err(req.ptr, 0));
   };
 
@@ -699,7 +659,7 @@ class Session implements FuseMount {
    * Encodes `e` into the session's `struct fuse_entry_param` buffer, which is
    * reused: pass it to libfuse at once (replies are made synchronously).
    */
-  private entryBuf(e: EntryParam): Bytes {
+  entryBuf(e: EntryParam): Bytes {
     const b = this.entryBytes;
     encodeEntryParam(this.entryView, 0, {
       ...e,
@@ -709,12 +669,12 @@ class Session implements FuseMount {
     return b;
   }
 
-  private replyEntry = (req: Req, e: EntryParam): void => {
+  replyEntry = (req: Req, e: EntryParam): void => {
     const b = this.entryBuf(e);
     this.send(req, () => this.F.fuse_reply_entry(req.ptr, b));
   };
 
-  private replyAttr = (req: Req, a: AttrReply): void => {
+  replyAttr = (req: Req, a: AttrReply): void => {
     const attr = "attr" in a ? a.attr : a;
     const timeout = "attr" in a ? a.timeout ?? this.attrTimeout : this.attrTimeout;
     const b = this.statBytes;
@@ -722,7 +682,7 @@ class Session implements FuseMount {
     this.send(req, () => this.F.fuse_reply_attr(req.ptr, b, timeout));
   };
 
-  private openBuf(fi: FileInfo, o: OpenReply | void): Bytes {
+  openBuf(fi: FileInfo, o: OpenReply | void): Bytes {
     const b = new Uint8Array(FUSE_FILE_INFO.size);
     const r = o ?? {};
     encodeFileInfo(new DataView(b.buffer), 0, {
@@ -737,12 +697,12 @@ class Session implements FuseMount {
     return b;
   }
 
-  private replyBuf(req: Req, data: Uint8Array, max: number): void {
+  replyBuf(req: Req, data: Uint8Array, max: number): void {
     const d = (data.length > max ? data.subarray(0, max) : data) as Bytes;
     this.send(req, () => this.F.fuse_reply_buf(req.ptr, d, BigInt(d.length)));
   }
 
-  private replyXattrValue(req: Req, data: Bytes, size: number): void {
+  replyXattrValue(req: Req, data: Bytes, size: number): void {
     if (size === 0) {
       this.send(
         req,
@@ -758,533 +718,27 @@ class Session implements FuseMount {
     }
   }
 
-  private copyIn(p: Deno.PointerValue, n: number): Bytes {
+  copyIn(p: Deno.PointerValue, n: number): Bytes {
     const out = new Uint8Array(n);
     if (p && n > 0) Deno.UnsafePointerView.copyInto(p, out);
     return out;
   }
 
-  private name(p: Deno.PointerValue): Bytes {
+  name(p: Deno.PointerValue): Bytes {
     if (!p) return new Uint8Array(0);
     return this.copyIn(p, Number(this.C.strlen(p)));
   }
 
-  private fi(p: Deno.PointerValue): FileInfo | null {
+  fi(p: Deno.PointerValue): FileInfo | null {
     return p ? decodeFileInfo(fileInfoCopy.read(p), 0) : null;
   }
 
-  private fiReq(p: Deno.PointerValue): FileInfo {
+  fiReq(p: Deno.PointerValue): FileInfo {
     return this.fi(p) ?? decodeFileInfo(new DataView(new ArrayBuffer(40)), 0);
   }
 
-  // ---- ops table
-
-  private registerOps(): void {
-    const o = this.ops;
-    const F = this.F;
-    const cb = <
-      const P extends readonly Deno.NativeType[],
-    >(
-      slot: LowlevelOpSlot,
-      parameters: P,
-      fn: Deno.UnsafeCallbackFunction<P, "void">,
-    ) => {
-      this.setSlot(
-        slot,
-        new Deno.UnsafeCallback({ parameters, result: "void" }, fn),
-      );
-    };
-    const ino = (v: number | bigint) => BigInt(v);
-
-    if (o.init) {
-      cb("init", ["pointer", "pointer"], (_ud, conn) => {
-        if (!conn) return;
-        try {
-          const v = view(conn, FUSE_CONN_INFO.size);
-          const c = decodeConnInfo(v, 0);
-          o.init!(c);
-          encodeConnInfo(v, 0, c);
-        } catch (e) {
-          this.onError(e, "init");
-        }
-      });
-    }
-    if (o.destroy) {
-      cb("destroy", ["pointer"], () => {
-        try {
-          o.destroy!();
-        } catch (e) {
-          this.onError(e, "destroy");
-        }
-      });
-    }
-    if (o.lookup) {
-      cb("lookup", ["pointer", "u64", "pointer"], (r, parent, name) => {
-        const n = this.name(name);
-        this.dispatch(
-          "lookup",
-          r,
-          (q) => o.lookup!(q, ino(parent), n),
-          this.replyEntry,
-        );
-      });
-    }
-    if (o.forget) {
-      cb("forget", ["pointer", "u64", "u64"], (r, i, nlookup) => {
-        this.dispatch(
-          "forget",
-          r,
-          (q) => o.forget!(q, ino(i), BigInt(nlookup)),
-          (q) => this.send(q, () => F.fuse_reply_none(q.ptr)),
-          true,
-        );
-      });
-    }
-    if (o.getattr) {
-      cb("getattr", ["pointer", "u64", "pointer"], (r, i, fi) => {
-        const f = this.fi(fi);
-        this.dispatch(
-          "getattr",
-          r,
-          (q) => o.getattr!(q, ino(i), f),
-          this.replyAttr,
-        );
-      });
-    }
-    if (o.setattr) {
-      cb(
-        "setattr",
-        ["pointer", "u64", "pointer", "i32", "pointer"],
-        (r, i, attr, toSet, fi) => {
-          const f = this.fi(fi);
-          const st = attr ? decodeStat(view(attr, STAT.size), 0) : null;
-          const ch: SetAttrChanges = {
-            valid: toSet,
-            atimeNow: (toSet & FUSE_SET_ATTR_ATIME_NOW) !== 0,
-            mtimeNow: (toSet & FUSE_SET_ATTR_MTIME_NOW) !== 0,
-          };
-          if (st) {
-            if (toSet & FUSE_SET_ATTR_MODE) ch.mode = st.mode;
-            if (toSet & FUSE_SET_ATTR_UID) ch.uid = st.uid;
-            if (toSet & FUSE_SET_ATTR_GID) ch.gid = st.gid;
-            if (toSet & FUSE_SET_ATTR_SIZE) ch.size = st.size;
-            if (toSet & FUSE_SET_ATTR_ATIME) ch.atimeNs = st.atimeNs;
-            if (toSet & FUSE_SET_ATTR_MTIME) ch.mtimeNs = st.mtimeNs;
-            if (toSet & FUSE_SET_ATTR_CTIME) ch.ctimeNs = st.ctimeNs;
-          }
-          if (ch.atimeNow) ch.atimeNs = nowNs();
-          if (ch.mtimeNow) ch.mtimeNs = nowNs();
-          this.dispatch(
-            "setattr",
-            r,
-            (q) => o.setattr!(q, ino(i), ch, f),
-            this.replyAttr,
-          );
-        },
-      );
-    }
-    if (o.readlink) {
-      cb("readlink", ["pointer", "u64"], (r, i) => {
-        this.dispatch("readlink", r, (q) => o.readlink!(q, ino(i)), (q, t) => {
-          const s = cString(t);
-          this.send(q, () => F.fuse_reply_readlink(q.ptr, s));
-        });
-      });
-    }
-    if (o.mknod) {
-      cb(
-        "mknod",
-        ["pointer", "u64", "pointer", "u32", "u64"],
-        (r, parent, name, mode, rdev) => {
-          const n = this.name(name);
-          this.dispatch(
-            "mknod",
-            r,
-            (q) => o.mknod!(q, ino(parent), n, mode, BigInt(rdev)),
-            this.replyEntry,
-          );
-        },
-      );
-    }
-    if (o.mkdir) {
-      cb(
-        "mkdir",
-        ["pointer", "u64", "pointer", "u32"],
-        (r, parent, name, mode) => {
-          const n = this.name(name);
-          this.dispatch(
-            "mkdir",
-            r,
-            (q) => o.mkdir!(q, ino(parent), n, mode),
-            this.replyEntry,
-          );
-        },
-      );
-    }
-    if (o.unlink) {
-      cb("unlink", ["pointer", "u64", "pointer"], (r, parent, name) => {
-        const n = this.name(name);
-        this.dispatch(
-          "unlink",
-          r,
-          (q) => o.unlink!(q, ino(parent), n),
-          this.replyOk,
-        );
-      });
-    }
-    if (o.rmdir) {
-      cb("rmdir", ["pointer", "u64", "pointer"], (r, parent, name) => {
-        const n = this.name(name);
-        this.dispatch(
-          "rmdir",
-          r,
-          (q) => o.rmdir!(q, ino(parent), n),
-          this.replyOk,
-        );
-      });
-    }
-    if (o.symlink) {
-      cb(
-        "symlink",
-        ["pointer", "pointer", "u64", "pointer"],
-        (r, link, parent, name) => {
-          const t = this.name(link);
-          const n = this.name(name);
-          this.dispatch(
-            "symlink",
-            r,
-            (q) => o.symlink!(q, t, ino(parent), n),
-            this.replyEntry,
-          );
-        },
-      );
-    }
-    if (o.rename) {
-      cb(
-        "rename",
-        ["pointer", "u64", "pointer", "u64", "pointer", "u32"],
-        (r, parent, name, np, nn, flags) => {
-          const n = this.name(name);
-          const n2 = this.name(nn);
-          this.dispatch(
-            "rename",
-            r,
-            (q) => o.rename!(q, ino(parent), n, ino(np), n2, flags),
-            this.replyOk,
-          );
-        },
-      );
-    }
-    if (o.link) {
-      cb("link", ["pointer", "u64", "u64", "pointer"], (r, i, np, nn) => {
-        const n = this.name(nn);
-        this.dispatch(
-          "link",
-          r,
-          (q) => o.link!(q, ino(i), ino(np), n),
-          this.replyEntry,
-        );
-      });
-    }
-    const openLike = (slot: "open" | "opendir") => {
-      const h = o[slot];
-      if (!h) return;
-      cb(slot, ["pointer", "u64", "pointer"], (r, i, fi) => {
-        const f = this.fiReq(fi);
-        this.dispatch(slot, r, (q) => h.call(o, q, ino(i), f), (q, res) => {
-          const b = this.openBuf(f, res);
-          this.send(q, () => F.fuse_reply_open(q.ptr, b));
-        });
-      });
-    };
-    openLike("open");
-    openLike("opendir");
-    if (o.read) {
-      cb(
-        "read",
-        ["pointer", "u64", "usize", "i64", "pointer"],
-        (r, i, size, off, fi) => {
-          const f = this.fiReq(fi);
-          const sz = Number(size);
-          this.dispatch(
-            "read",
-            r,
-            (q) => o.read!(q, ino(i), sz, BigInt(off), f),
-            (q, data) => this.replyBuf(q, data, sz),
-          );
-        },
-      );
-    }
-    if (o.write) {
-      cb(
-        "write",
-        ["pointer", "u64", "pointer", "usize", "i64", "pointer"],
-        (r, i, buf, size, off, fi) => {
-          const n = Number(size);
-          const data = o.borrowWriteData && buf && n > 0
-            ? new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf, n))
-            : this.copyIn(buf, n);
-          const f = this.fiReq(fi);
-          this.dispatch(
-            "write",
-            r,
-            (q) => {
-              const v = o.write!(q, ino(i), data, BigInt(off), f);
-              if (o.borrowWriteData && isThenable(v)) {
-                this.onError(new Error("write returned a Promise but borrows its data (borrowWriteData)"), "write");
-              }
-              return v;
-            },
-            (q, n) => {
-              const count = typeof n === "number" ? n : data.length;
-              this.send(q, () => F.fuse_reply_write(q.ptr, BigInt(count)));
-            },
-          );
-        },
-      );
-    }
-    const fiOnly = (slot: "flush" | "release" | "releasedir") => {
-      const h = o[slot];
-      if (!h) return;
-      cb(slot, ["pointer", "u64", "pointer"], (r, i, fi) => {
-        const f = this.fiReq(fi);
-        this.dispatch(slot, r, (q) => h.call(o, q, ino(i), f), this.replyOk);
-      });
-    };
-    fiOnly("flush");
-    fiOnly("release");
-    fiOnly("releasedir");
-    const syncLike = (slot: "fsync" | "fsyncdir") => {
-      const h = o[slot];
-      if (!h) return;
-      cb(slot, ["pointer", "u64", "i32", "pointer"], (r, i, ds, fi) => {
-        const f = this.fiReq(fi);
-        this.dispatch(
-          slot,
-          r,
-          (q) => h.call(o, q, ino(i), ds !== 0, f),
-          this.replyOk,
-        );
-      });
-    };
-    syncLike("fsync");
-    syncLike("fsyncdir");
-    if (o.readdir) {
-      cb(
-        "readdir",
-        ["pointer", "u64", "usize", "i64", "pointer"],
-        (r, i, size, off, fi) => {
-          const f = this.fiReq(fi);
-          const sz = Number(size);
-          const start = BigInt(off);
-          this.dispatch(
-            "readdir",
-            r,
-            (q) => o.readdir!(q, ino(i), sz, start, f),
-            (q, entries) => {
-              const st = new Uint8Array(STAT.size);
-              const sv = new DataView(st.buffer);
-              this.replyDir(q, sz, start, entries, (e, buf, room, next) => {
-                encodeStat(sv, 0, { ino: e.ino, mode: e.mode });
-                return F.fuse_add_direntry(
-                  q.ptr,
-                  buf,
-                  BigInt(room),
-                  cString(e.name),
-                  st,
-                  next,
-                );
-              });
-            },
-          );
-        },
-      );
-    }
-    if (o.readdirplus) {
-      cb(
-        "readdirplus",
-        ["pointer", "u64", "usize", "i64", "pointer"],
-        (r, i, size, off, fi) => {
-          const f = this.fiReq(fi);
-          const sz = Number(size);
-          const start = BigInt(off);
-          this.dispatch(
-            "readdirplus",
-            r,
-            (q) => o.readdirplus!(q, ino(i), sz, start, f),
-            (q, entries) => {
-              this.replyDir(q, sz, start, entries, (e, buf, room, next) => {
-                const eb = this.entryBuf(e.entry);
-                return F.fuse_add_direntry_plus(
-                  q.ptr,
-                  buf,
-                  BigInt(room),
-                  cString(e.name),
-                  eb,
-                  next,
-                );
-              });
-            },
-          );
-        },
-      );
-    }
-    if (o.statfs) {
-      cb("statfs", ["pointer", "u64"], (r, i) => {
-        this.dispatch("statfs", r, (q) => o.statfs!(q, ino(i)), (q, s) => {
-          const b = new Uint8Array(STATVFS.size);
-          encodeStatvfs(new DataView(b.buffer), 0, s);
-          this.send(q, () => F.fuse_reply_statfs(q.ptr, b));
-        });
-      });
-    }
-    if (o.setxattr) {
-      cb(
-        "setxattr",
-        ["pointer", "u64", "pointer", "pointer", "usize", "i32"],
-        (r, i, name, value, size, flags) => {
-          const n = this.name(name);
-          const v = this.copyIn(value, Number(size));
-          this.dispatch(
-            "setxattr",
-            r,
-            (q) => o.setxattr!(q, ino(i), n, v, flags),
-            this.replyOk,
-          );
-        },
-      );
-    }
-    if (o.getxattr) {
-      cb(
-        "getxattr",
-        ["pointer", "u64", "pointer", "usize"],
-        (r, i, name, size) => {
-          const n = this.name(name);
-          const sz = Number(size);
-          this.dispatch(
-            "getxattr",
-            r,
-            (q) => o.getxattr!(q, ino(i), n, sz),
-            (q, v) => this.replyXattrValue(q, bytes(v as Uint8Array | string), sz),
-          );
-        },
-      );
-    }
-    if (o.listxattr) {
-      cb("listxattr", ["pointer", "u64", "usize"], (r, i, size) => {
-        const sz = Number(size);
-        this.dispatch(
-          "listxattr",
-          r,
-          (q) => o.listxattr!(q, ino(i), sz),
-          (q, names) => {
-            const parts = [...names].map(cString);
-            const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-            let at = 0;
-            for (const p of parts) {
-              all.set(p, at);
-              at += p.length;
-            }
-            this.replyXattrValue(q, all, sz);
-          },
-        );
-      });
-    }
-    if (o.removexattr) {
-      cb("removexattr", ["pointer", "u64", "pointer"], (r, i, name) => {
-        const n = this.name(name);
-        this.dispatch(
-          "removexattr",
-          r,
-          (q) => o.removexattr!(q, ino(i), n),
-          this.replyOk,
-        );
-      });
-    }
-    if (o.access) {
-      cb("access", ["pointer", "u64", "i32"], (r, i, mask) => {
-        this.dispatch(
-          "access",
-          r,
-          (q) => o.access!(q, ino(i), mask),
-          this.replyOk,
-        );
-      });
-    }
-    if (o.create) {
-      cb(
-        "create",
-        ["pointer", "u64", "pointer", "u32", "pointer"],
-        (r, parent, name, mode, fi) => {
-          const n = this.name(name);
-          const f = this.fiReq(fi);
-          this.dispatch(
-            "create",
-            r,
-            (q) => o.create!(q, ino(parent), n, mode, f),
-            (q, res) => {
-              const e = this.entryBuf(res);
-              const b = this.openBuf(f, res);
-              this.send(q, () => F.fuse_reply_create(q.ptr, e, b));
-            },
-          );
-        },
-      );
-    }
-    if (o.fallocate) {
-      cb(
-        "fallocate",
-        ["pointer", "u64", "i32", "i64", "i64", "pointer"],
-        (r, i, mode, off, len, fi) => {
-          const f = this.fiReq(fi);
-          this.dispatch(
-            "fallocate",
-            r,
-            (q) => o.fallocate!(q, ino(i), mode, BigInt(off), BigInt(len), f),
-            this.replyOk,
-          );
-        },
-      );
-    }
-    if (o.ioctl) {
-      cb(
-        "ioctl",
-        [
-          "pointer",
-          "u64",
-          "u32",
-          "pointer",
-          "pointer",
-          "u32",
-          "pointer",
-          "usize",
-          "usize",
-        ],
-        (r, i, cmd, _arg, fi, flags, inBuf, inSize, outSize) => {
-          const f = this.fiReq(fi);
-          const data = this.copyIn(inBuf, Number(inSize));
-          const out = Number(outSize);
-          this.dispatch(
-            "ioctl",
-            r,
-            (q) => o.ioctl!(q, ino(i), cmd, f, flags, data, out),
-            (q, res) => {
-              const d0 = res?.data ?? new Uint8Array(0);
-              const d = (d0.length > out ? d0.subarray(0, out) : d0) as Bytes;
-              const result = res?.result ?? 0;
-              this.send(
-                q,
-                () => F.fuse_reply_ioctl(q.ptr, result, d, BigInt(d.length)),
-              );
-            },
-          );
-        },
-      );
-    }
-  }
-
   /** Pack directory entries into a `size`-byte buffer and reply with it. */
-  private replyDir<E extends { name: string | Uint8Array; offset?: U64 }>(
+  replyDir<E extends { name: string | Uint8Array; offset?: U64 }>(
     req: Req,
     size: number,
     start: bigint,
