@@ -425,6 +425,8 @@ Deno.test({
         if echo no > "$D/m/b" 2>/dev/null; then echo "ro-write: ok"; else echo "ro-write: refused"; fi
         mount -o remount,rw,strictatime "$D/m"
         grep " $D/m " /proc/self/mountinfo | cut -d' ' -f6 | sed 's/^/rw-flags: /'
+        # the daemon learns of a remount from mountinfo within 0.2 s (src/mount/remount.ts): wait for it
+        for i in $(seq 1 50); do grep -q "remounted: rw,strictatime" "$D/log" && break; sleep 0.1; done
         echo second >> "$D/m/a"
         cat <&5 | tr '\\n' ' ' | sed 's/^/contents: /'; echo
         exec 5<&-
