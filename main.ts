@@ -14,6 +14,7 @@ import { register as registerFiles } from "./commands/files.ts";
 import { register as registerCollection } from "./commands/collection.ts";
 import { register as registerVector } from "./commands/vector.ts";
 import { register as registerImport } from "./commands/import.ts";
+import { register as registerExport } from "./commands/export.ts";
 import { register as registerSearch } from "./commands/search.ts";
 import { register as registerIndex } from "./commands/index.ts";
 import { register as registerDemo } from "./commands/demo.ts";
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerCollection(program);
   registerVector(program);
   registerImport(program);
+  registerExport(program);
   registerSearch(program);
   registerIndex(program);
   registerMount(program);

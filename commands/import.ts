@@ -16,7 +16,9 @@ import type { Command } from "commander";
 import { dirname } from "node:path";
 import { formatBytes } from "../src/device/probe.ts";
 import { type ImportRecord, readJsonlFile, relativeFilePath } from "../src/data/jsonl.ts";
+import { xattrOfField } from "../src/data/export.ts";
 import { FsError } from "../src/errors.ts";
+import { setxattr } from "../src/mount/_posix.ts";
 import { S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import { BatchItemError, BatchSetter } from "../src/ioctl/client.ts";
 import { parseVectorText, validateVector, vectorFromArray } from "../src/vector/codec.ts";
@@ -224,6 +226,18 @@ interface Pending {
   rel: string;
   text?: string;
   vector: Float32Array;
+  /** extra fields, kept as `user.<name>` xattrs ({@link xattrOfField}) */
+  fields?: Record<string, unknown>;
+}
+
+/** The xattrs a record's extra fields become. */
+function recordXattrs(r: Pending): { name: string; value: Uint8Array }[] {
+  const out: { name: string; value: Uint8Array }[] = [];
+  for (const [k, v] of Object.entries(r.fields ?? {})) {
+    const x = xattrOfField(k, v);
+    if (x) out.push(x);
+  }
+  return out;
 }
 
 /**
@@ -290,6 +304,7 @@ class OfflineSink implements RecordSink {
         this.s.files++;
         this.s.bytes += data.length;
       }
+      for (const x of recordXattrs(r)) fs.setxattr(ino, x.name, x.value);
       this.#queue.push({ ino, vector: r.vector, line: r.line });
     } catch (e) {
       throw lineError(this.file, r.line, e);
@@ -339,6 +354,12 @@ class MountSink implements RecordSink {
 
   /** Writes the record's file (unless it exists and the record has no text) and returns its inode number. */
   async #write(r: Pending): Promise<number> {
+    const ino = await this.#writeFile(r);
+    for (const x of recordXattrs(r)) setxattr(this.#path(r.rel), x.name, x.value);
+    return ino;
+  }
+
+  async #writeFile(r: Pending): Promise<number> {
     const path = this.#path(r.rel);
     const dir = dirname(path);
     if (!this.#dirs.has(dir)) {
@@ -445,6 +466,7 @@ class GenericSink implements RecordSink {
         this.s.files++;
         this.s.bytes += data.length;
       }
+      if (r.fields) throw new CliError("extra fields (xattrs) are only imported into an image or a mount");
       await this.b.setVector(target, r.vector);
     } catch (e) {
       throw lineError(this.file, r.line, e);
@@ -533,6 +555,7 @@ export async function importJsonl(
         rel: relativeFilePath(rec.path ?? rec.id!),
         text: rec.text,
         vector: rec.vector,
+        fields: rec.fields,
       });
       bar.update(rec.line);
       await tick();
@@ -828,7 +851,9 @@ its dimension. Existing files with the same names are replaced.
 Sidecar file (--from-dir): notes.md.vec.json holds a JSON array [0.1, ...]
 or an object {"vector": [...]}; sidecars themselves are not copied.
 JSONL (--jsonl): {"path": "guides/intro.md", "text": "...", "vector": [...]};
-"id" names the file when "path" is absent; paths are relative to DIR and
+"id" names the file when "path" is absent; any other field is kept as
+an xattr: "lang": "en" becomes user.lang = "en" (a non-string value is
+stored as its JSON text, null is skipped; docs/JSONL.md); paths are relative to DIR and
 must stay inside it: a path that is absolute or has a ".." or empty
 component, or a NUL, is refused with its line number.
 

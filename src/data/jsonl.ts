@@ -81,7 +81,12 @@ export interface ImportRecord {
   text?: string;
   /** the vector, a `Float32Array` of length dim */
   vector: Float32Array;
+  /** the other fields of the object, by name (kept as `user.<name>` xattrs by the import; null values left out) */
+  fields?: Record<string, unknown>;
 }
+
+/** The JSONL fields with a meaning of their own; every other field is kept as a `user.*` xattr. */
+export const KNOWN_FIELDS: ReadonlySet<string> = new Set(["path", "id", "text", "vector"]);
 
 /** Parser options. */
 export interface JsonlOptions {
@@ -170,6 +175,15 @@ export class JsonlParser {
       this.#fail((e as Error).message.replace(/^EINVAL: /, ""));
     }
     this.#dim ??= rec.vector.length;
+    for (const k of Object.keys(o)) {
+      if (KNOWN_FIELDS.has(k) || o[k] === null) continue;
+      if (k === "") this.#fail("a field has an empty name; it cannot be kept as an xattr");
+      if (k.startsWith("vexfs.")) this.#fail(`field "${k}" would be the reserved xattr user.${k}`);
+      if (new TextEncoder().encode(k).length > 250) {
+        this.#fail(`field name "${k.slice(0, 20)}..." is too long for an xattr`);
+      }
+      (rec.fields ??= {})[k] = o[k];
+    }
     return rec;
   }
 }

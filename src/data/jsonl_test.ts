@@ -32,7 +32,7 @@ Deno.test("jsonl: parses records with line numbers", () => {
     '{"path": "c", "id": "y", "vector": [0, -1]}';
   assertEquals(all(text), [
     { line: 1, path: "a/b.md", text: "hi", vector: F32([1, 2]) },
-    { line: 3, id: "x", vector: F32([3, 4.5]) },
+    { line: 3, id: "x", vector: F32([3, 4.5]), fields: { extra: true } }, // kept, as user.extra on import
     { line: 4, path: "c", id: "y", vector: F32([0, -1]) },
   ]);
   assertEquals(all(""), []);
