@@ -1,11 +1,11 @@
 /**
- * `vexfs collection create|list|info`: vector collections (docs/FORMAT.md §8).
+ * `vexfs collection create|list|info|drop`: vector collections (docs/FORMAT.md §8).
  * @module
  */
 import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
 import { parseElemType, parseMetric } from "../src/vector/types.ts";
-import { type CollectionView, withFilesystem, withTarget } from "./backend.ts";
+import { type CollectionView, withBackend, withFilesystem, withTarget } from "./backend.ts";
 import { COLLECTION_HEAD, collectionRows } from "./info.ts";
 import {
   action,
@@ -277,5 +277,35 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
   examples(info, [
     "vexfs collection info disk.img /docs",
     "vexfs collection info --json disk.img /docs/sub",
+  ]);
+
+  const drop = defineCommand(coll, "drop", "remove a collection and its vectors; its directory and files stay")
+    .argument("<image>", "unmounted image file or device (a mounted VexFS has no drop ioctl yet: unmount first)")
+    .argument("<dir>", "the collection's root directory inside IMAGE")
+    .option("--json", "print the dropped collection as JSON")
+    .action(
+      action("collection drop", async (image: string, dirArg: string, o: { json?: boolean }) => {
+        const st = await Deno.stat(image).catch(() => null);
+        if (st?.isDirectory) {
+          throw new CliError(
+            `${image} is a directory: 'collection drop' works on an unmounted image or device (no ioctl drops a collection on a mount yet); unmount it first`,
+          );
+        }
+        await withBackend(image, true, (b) => {
+          const x = b.collectionOfDir(dirArg);
+          if (!x || x.path !== fsPath(dirArg)) {
+            throw new CliError(
+              `${fsPath(dirArg)} is not a collection root` + (x ? ` (it is inside ${x.path})` : ""),
+            );
+          }
+          b.fs.collections.dropCollection(x.id);
+          if (o.json) printJson(collJson(x));
+          else say(`dropped collection ${x.id} at ${x.path} (${x.count} vectors); its files stay`);
+        });
+      }),
+    );
+  examples(drop, [
+    "vexfs collection drop disk.img /docs",
+    "vexfs export disk.img /docs --text -o docs.jsonl && vexfs collection drop disk.img /docs   # keep the vectors aside",
   ]);
 }

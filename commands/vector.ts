@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { parseVectorRaw, parseVectorText } from "../src/vector/codec.ts";
 import { withTarget } from "./backend.ts";
+import { registerDelete } from "./vector_delete.ts";
 import {
   action,
   CliError,
@@ -175,28 +176,5 @@ export function register(program: Command): void {
     "vexfs vector get --raw disk.img /docs/a.md > a.f32",
   ]);
 
-  const del = defineCommand(
-    vec,
-    "delete",
-    "remove the vector of a file (the file stays)",
-  )
-    .argument(
-      "<target>",
-      "image file or device (IMAGE), or a path on a mounted VexFS (then leave out the next argument)",
-    )
-    .argument("[file]", "regular file inside a collection (a path inside IMAGE)")
-    .option("-f, --force", "no error if the file has no vector")
-    .action(
-      action(
-        "vector delete",
-        async (image: string, file: string | undefined, o: { force?: boolean }) => {
-          await withTarget(image, file, true, async (b, file) => {
-            if (!(await b.deleteVector(file)) && !o.force) {
-              throw new CliError(`${fsPath(file)} has no vector`);
-            }
-          });
-        },
-      ),
-    );
-  examples(del, ["vexfs vector delete disk.img /docs/a.md"]);
+  registerDelete(vec);
 }
