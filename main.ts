@@ -21,6 +21,7 @@ import { register as registerDemo } from "./commands/demo.ts";
 import { register as registerBench } from "./commands/bench.ts";
 import { register as registerMount } from "./commands/mount.ts";
 import { register as registerLater } from "./commands/later.ts";
+import { register as registerInstall } from "./commands/install.ts";
 import { ce, reportError } from "./commands/util.ts";
 
 /** Version of the command-line tool (package.json). */
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   registerMount(program);
   registerDemo(program);
   registerBench(program);
+  registerInstall(program);
   registerLater(program);
   program.addHelpText(
     "after",

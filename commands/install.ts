@@ -1,0 +1,50 @@
+/**
+ * `vexfs install` and `vexfs uninstall`: parse the options and print what
+ * src/install/install.ts wrote or removed.
+ * @module
+ */
+import type { Command } from "commander";
+import { findCheckout, install, layout, uninstall } from "../src/install/install.ts";
+import { action, defineCommand, examples, printJson, say } from "./util.ts";
+
+/** Registers `install` and `uninstall` on the program. */
+export function register(program: Command): void {
+  const inst = defineCommand(
+    program,
+    "install",
+    "put a 'vexfs' launcher on PATH and the mkfs.vexfs, fsck.vexfs, mount.vexfs helpers where mkfs(8), fsck(8) " +
+      "and mount(8) find them",
+  )
+    .option("--prefix <dir>", "install prefix: the launcher goes to PREFIX/bin (default /usr/local)")
+    .option("--sbindir <dir>", "where the helpers go (default /sbin; PREFIX/sbin when --prefix is given)")
+    .option("--json", "print what was written as JSON");
+  examples(inst, [
+    "vexfs install                       # /usr/local/bin/vexfs, /sbin/{mkfs,fsck,mount}.vexfs",
+    "vexfs install --prefix ~/.local     # launcher in ~/.local/bin, helpers in ~/.local/sbin",
+  ]);
+  inst.action(action("install", (flags: { prefix?: string; sbindir?: string; json?: boolean }) => {
+    const co = findCheckout();
+    const l = layout(flags.prefix, flags.sbindir);
+    const r = install(l, co);
+    if (flags.json) return printJson({ ...r, deno: co.deno, main: co.main, manifest: l.manifest });
+    for (const f of r.files) say(`installed ${f}`);
+    say(
+      `runs ${co.deno} run -A ${co.main}; 'vexfs uninstall${
+        flags.prefix ? ` --prefix ${flags.prefix}` : ""
+      }' removes it`,
+    );
+  }));
+
+  const un = defineCommand(program, "uninstall", "remove exactly what 'vexfs install' wrote (from its manifest)")
+    .option("--prefix <dir>", "the prefix given to install (default /usr/local)")
+    .option("--json", "print what was removed as JSON");
+  examples(un, [
+    "vexfs uninstall                     # what 'vexfs install' wrote under /usr/local and /sbin",
+    "vexfs uninstall --prefix ~/.local",
+  ]);
+  un.action(action("uninstall", (flags: { prefix?: string; json?: boolean }) => {
+    const r = uninstall(layout(flags.prefix));
+    if (flags.json) return printJson(r);
+    for (const f of [...r.files, ...r.dirs]) say(`removed ${f}`);
+  }));
+}
