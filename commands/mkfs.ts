@@ -2,7 +2,7 @@
  * `vexfs mkfs`: format an image file or block device (src/fs/mkfs.ts).
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { deviceSummary, formatBytes, formatDeviceSummary } from "../src/device/probe.ts";
 import { ERRORS_BEHAVIOURS, type Layout, mkfs, type MkfsOptions, type MkfsResult } from "../src/fs/mkfs.ts";
 import { uuidToString } from "../src/format/superblock.ts";
@@ -30,6 +30,10 @@ interface MkfsFlags {
   size?: number;
   dryRun?: boolean;
   force?: boolean;
+  /** the deprecated -f spelling of -F */
+  f?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
   json?: boolean;
   journalSize?: number;
   journal?: boolean;
@@ -87,6 +91,7 @@ function toJson(res: MkfsResult, wouldRefuse: boolean, summary?: unknown) {
     regions: regions(l),
     layout: l,
     previous: res.previous,
+    blkid: res.blkidMissing === "" ? "used" : res.blkidMissing,
     ...(res.dryRun ? { wouldRefuse, device: summary ?? null } : {}),
   };
 }
@@ -131,6 +136,11 @@ export function register(program: Command): void {
     "create a VexFS filesystem on an image file or block device",
   )
     .argument("<target>", "image file or block device to format (DEVICE|IMAGE)")
+    .argument(
+      "[fs-size]",
+      "as mke2fs's fs-size: image files are created or grown to FS-SIZE first (same as --size)",
+      parseSize,
+    )
     .option(
       "-b, --block-size <bytes>",
       "block size: a power of two from 1024 to 65536",
@@ -162,9 +172,12 @@ export function register(program: Command): void {
       "show the device and the layout that would be written; write nothing",
     )
     .option(
-      "-f, --force",
-      "format even if the target already holds a filesystem or partition table",
+      "-F, --force",
+      "format even if the target already holds a filesystem, swap, RAID/LUKS member or partition table",
     )
+    .addOption(new Option("-f", "deprecated spelling of -F (kept for old scripts)").hideHelp())
+    .option("-q, --quiet", "print nothing but errors (as mke2fs -q)")
+    .option("-v, --verbose", "also print every signature found and which prober (libblkid or VexFS's own) saw it")
     .option(
       "-J, --journal-size <size>",
       "journal size (bytes, or 16M, 1G; at least 1024 blocks); default: as mke2fs, by filesystem size",
@@ -179,17 +192,31 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       `
-mkfs refuses a target that is mounted or in use, and (without --force) one that
-already holds a filesystem, swap, RAID/LVM/LUKS member or partition table; the
-message names what was found. Only metadata is written, so large sparse images
-are fast to format.
+mkfs refuses a target that is mounted or in use, and (without -F/--force) one
+that already holds a filesystem, swap, RAID/LVM/LUKS member or partition table;
+the message names what was found, and a refused target is left untouched.
+Signatures are detected with util-linux's libblkid (what blkid -p and wipefs
+see) and VexFS's own probes; without libblkid only the own probes run, and mkfs
+says so. -f is the old spelling of -F and still works, with a warning. Only
+metadata is written, so large sparse images are fast to format.
 
 A metadata journal in the Linux kernel's jbd2 format is created by default
 (sized as mke2fs does: 4 MiB on small filesystems up to 1 GiB on large ones):
 after a crash or power cut, the next mount, offline command or fsck replays it
 and every fsync'd file and vector is intact.`,
     )
-    .action(action("mkfs", (target: string, o: MkfsFlags) => {
+    .action(action("mkfs", (target: string, fsSize: number | undefined, o: MkfsFlags) => {
+      if (o.f) {
+        if (!o.quiet) warn("mkfs: -f is deprecated; use -F (--force), as mke2fs");
+        o.force = true;
+      }
+      if (o.quiet && o.verbose) throw new CliError("-q and -v contradict each other; give one", 16);
+      if (fsSize !== undefined) {
+        if (o.size !== undefined && o.size !== fsSize) {
+          throw new CliError(`--size ${o.size} and fs-size ${fsSize} disagree; give one`, 16);
+        }
+        o.size = fsSize;
+      }
       if (o.errors !== undefined && !(ERRORS_BEHAVIOURS as readonly string[]).includes(o.errors)) {
         throw new CliError(`--errors must be continue, remount-ro or panic, not '${o.errors}'`, 16);
       }
@@ -253,8 +280,23 @@ and every fsync'd file and vector is intact.`,
         printJson(toJson(res, false));
         return;
       }
+      if (o.quiet) return;
+      if (res.blkidMissing) warn(`note: ${res.blkidMissing}; only VexFS's own signature probes were used`);
       if (res.previous.length) {
         warn(`overwrote ${res.previous.map((s) => s.description).join("; ")}`);
+      }
+      if (o.verbose) {
+        say(`Signatures found on ${target} before formatting:`);
+        say(
+          res.previous.length
+            ? table(
+              ["type", "offset", "seen by", "description"],
+              res.previous.map((s) => [s.type, s.offset ?? "", s.source, s.description]),
+              ["left", "right", "left", "left"],
+            )
+            : "  none",
+        );
+        say();
       }
       say(`Created a VexFS filesystem on ${target}:`);
       printLayout(res);
@@ -263,7 +305,8 @@ and every fsync'd file and vector is intact.`,
     "vexfs mkfs -s 1G disk.img                 # create a 1 GiB image file and format it",
     "vexfs mkfs -b 1024 -L data -s 64M small.img",
     "vexfs mkfs -n /dev/sdb1                   # show what is there and the layout; write nothing",
-    "vexfs mkfs -f -N 100000 /dev/sdb1         # overwrite an existing filesystem",
+    "vexfs mkfs -F -N 100000 /dev/sdb1         # overwrite an existing filesystem",
+    "vexfs mkfs -q disk.img 64M                # as mke2fs: fs-size after the target, quiet",
     "vexfs mkfs --json -s 256M test.img",
     "vexfs mkfs -s 10G -J 256M big.img          # a larger journal for heavy metadata work",
     "vexfs mkfs --no-journal -s 64M scratch.img",

@@ -6,7 +6,8 @@
  * @module
  */
 import { type BlockDevice, Device } from "../device/device.ts";
-import { mountedState, probeSignatures, type Signature } from "../device/probe.ts";
+import { blkidSignatures, blkidUnavailableReason, type FoundSignature, mergeSignatures } from "../device/blkid.ts";
+import { mountedState, probeSignatures } from "../device/probe.ts";
 import { FsError } from "../errors.ts";
 import {
   COLL_TABLE_INO,
@@ -120,8 +121,13 @@ export interface MkfsResult {
   layout: Layout;
   uuid: Uint8Array;
   label: string;
-  /** signatures that were present (and overwritten, with force) */
-  previous: Signature[];
+  /**
+   * signatures that were present (and overwritten, with force): libblkid's
+   * findings merged with the project's own probes (src/device/blkid.ts)
+   */
+  previous: FoundSignature[];
+  /** why libblkid was not consulted ("" when it was): only the project's own probes ran */
+  blkidMissing: string;
   dryRun: boolean;
 }
 
@@ -266,13 +272,16 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
     );
   }
   // Every check runs before anything is created, grown or written.
-  let previous: Signature[] = [];
+  let previous: FoundSignature[] = [];
+  let blkidMissing = "";
   let kind: "file" | "block" = "file";
   let deviceBytes = opts.size ?? 0;
   if (exists) {
     const probe = Device.open(path, { readOnly: true, exclusive: false });
     try {
-      previous = probeSignatures(probe);
+      const blk = blkidSignatures(path);
+      blkidMissing = blk ? "" : blkidUnavailableReason() || `libblkid could not open ${path}`;
+      previous = mergeSignatures(probeSignatures(probe), blk);
       kind = probe.kind;
       deviceBytes = Math.max(probe.size, kind === "file" ? opts.size ?? 0 : 0);
     } finally {
@@ -284,7 +293,9 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
     const what = previous.map((s) => s.description).join("; ");
     throw new FsError(
       "EEXIST",
-      `${path} already contains ${what}; use --force to overwrite it (all its data will be lost)`,
+      `${path} already contains ${what}; nothing was written. Use -F (--force) to overwrite it (all its data will be lost)${
+        blkidMissing ? ` [note: ${blkidMissing}; only VexFS's own probes were used]` : ""
+      }`,
     );
   }
   const result: MkfsResult = {
@@ -295,6 +306,7 @@ export function mkfs(path: string, opts: MkfsOptions = {}): MkfsResult {
     uuid,
     label: opts.label ?? "",
     previous,
+    blkidMissing,
     dryRun: !!opts.dryRun,
   };
   if (opts.dryRun) return result;

@@ -4,6 +4,8 @@ import { run, withLoop } from "../device/_testutil.ts";
 import { ROOT_INO } from "../format/constants.ts";
 import { Vexfs } from "./fs.ts";
 import { computeLayout, mkfs } from "./mkfs.ts";
+import { blkidSignatures } from "../device/blkid.ts";
+import { assertFsckClean } from "./_testutil.ts";
 
 function errOf(f: () => unknown): FsError {
   try {
@@ -157,5 +159,77 @@ Deno.test("computeLayout: regions are ordered and sized as FORMAT.md §2 says", 
     assert.equal(l.blockBitmapBlocks, Math.ceil(l.blockCount / (8 * bs)));
     assert.equal(l.inodeTableBlocks, Math.ceil((l.inodeCount * 256) / bs));
     assert.equal(l.backupSuperblock, l.blockCount - 1);
+  }
+});
+
+function have(tool: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `PATH=$PATH:/sbin:/usr/sbin command -v ${tool}`] }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Real images from the system's own tools, each named by libblkid (`blkid -p`):
+ * mkfs must refuse each without force, byte-identical afterwards, and format it with force.
+ * minix and cramfs are what VexFS's own probes do not know: only libblkid sees them.
+ */
+Deno.test("mkfs refuses every signature libblkid knows (minix, cramfs, ext4, xfs, btrfs, GPT, MBR, swap) and leaves it byte-identical; force formats it fsck-clean", () => {
+  const dir = Deno.makeTempDirSync();
+  const makers: [string, string, (img: string) => void][] = [
+    ["minix", "mkfs.minix", (t) => run("mkfs.minix", [t])],
+    ["cramfs", "mkfs.cramfs", (t) => {
+      Deno.mkdirSync(`${dir}/cram`, { recursive: true });
+      Deno.writeTextFileSync(`${dir}/cram/hello`, "hello\n");
+      Deno.removeSync(t);
+      run("mkfs.cramfs", [`${dir}/cram`, t]);
+      run("truncate", ["-s", "16M", t]); // room for a VexFS
+    }],
+    ["ext4", "mkfs.ext4", (t) => run("mkfs.ext4", ["-q", t])],
+    ["xfs", "mkfs.xfs", (t) => {
+      run("truncate", ["-s", "300M", t]);
+      run("mkfs.xfs", ["-q", "-f", t]);
+    }],
+    ["btrfs", "mkfs.btrfs", (t) => {
+      run("truncate", ["-s", "128M", t]);
+      run("mkfs.btrfs", ["-q", "-f", t]);
+    }],
+    ["gpt", "sfdisk", (t) => run("sfdisk", ["-q", t], "label: gpt\n,8M\n")],
+    ["dos", "sfdisk", (t) => run("sfdisk", ["-q", t], "label: dos\n,8M\n")],
+    ["swap", "mkswap", (t) => run("mkswap", [t])],
+  ];
+  try {
+    assert.ok(blkidSignatures("/etc/hostname") !== undefined, "libblkid.so.1 loads (util-linux is installed)");
+    for (const [type, tool, make] of makers) {
+      if (!have(tool)) {
+        console.warn(`${tool} not installed: ${type} refusal not tested`);
+        continue;
+      }
+      const img = `${dir}/${type}.img`;
+      run("truncate", ["-s", "16M", img]);
+      make(img);
+      assert.match(run("blkid", ["-p", img]), new RegExp(`(PT)?TYPE="${type}"`), `blkid -p names ${type}`);
+      const before = sha(img);
+      const size = Deno.statSync(img).size;
+      const e = errOf(() => mkfs(img));
+      assert.equal(e.code, "EEXIST", `${type}: ${e.message}`);
+      assert.match(e.message, new RegExp(type === "dos" ? "MBR" : type), `${type} named: ${e.message}`);
+      assert.match(e.message, /-F \(--force\)/);
+      assert.equal(sha(img), before, `${type}: a refusal changes nothing`);
+      // with a size too: still nothing grown or written
+      assert.equal(errOf(() => mkfs(img, { size: size + (1 << 20) })).code, "EEXIST");
+      assert.equal(sha(img), before, `${type}: a refusal with --size changes nothing`);
+      assert.equal(Deno.statSync(img).size, size);
+      const r = mkfs(img, { force: true });
+      assert.ok(r.previous.some((s) => s.type === type), `${type} in previous: ${JSON.stringify(r.previous)}`);
+      assert.equal(r.blkidMissing, "");
+      assertFsckClean(img);
+      assert.deepEqual(blkidSignatures(img), [], `${type}: no stale signature left for blkid after formatting`);
+      Deno.removeSync(img);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
