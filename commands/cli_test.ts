@@ -235,6 +235,42 @@ Deno.test("mkfs prints the layout as a table and as JSON; info decodes it", asyn
   });
 });
 
+Deno.test("mkfs as mke2fs: a minix image (only libblkid knows it) is refused, -F formats, -f is a deprecated -F, -q, -v, positional fs-size", async () => {
+  await withTmp(async (dir) => {
+    const img = `${dir}/m.img`;
+    await Deno.writeFile(img, new Uint8Array(0));
+    await Deno.truncate(img, 8 * 2 ** 20);
+    const m = await new Deno.Command("mkfs.minix", { args: [img], stdout: "null", stderr: "null" }).output();
+    assert(m.success, "mkfs.minix (util-linux) made the minix image");
+    const before = await Deno.readFile(img);
+    const r = await vexfs(["mkfs", img, "16M"]);
+    assertCleanError(r, 1, "mkfs", "minix filesystem", "-F (--force)", "nothing was written");
+    assertEquals(await Deno.readFile(img), before, "a refused mkfs leaves the minix image byte-identical");
+    // -v: the signatures table names what was overwritten and who saw it
+    const v = await ok(["mkfs", "-F", "-v", img]);
+    assert(/minix\s*│\s*1040\s*│\s*libblkid\s*│\s*minix filesystem/.test(v.stdout), `-v table: ${v.stdout}`);
+    assert(v.stderr.includes("overwrote minix filesystem"), v.stderr);
+    await ok(["fsck", img]);
+    // the old -f still forces, with a deprecation warning; -q silences everything else
+    const f = await ok(["mkfs", "-f", img]);
+    assert(f.stderr.includes("-f is deprecated; use -F"), f.stderr);
+    assert(f.stdout.includes("Created a VexFS filesystem"), f.stdout);
+    const q = await ok(["mkfs", "-q", "-F", img]);
+    assertEquals([q.stdout, q.stderr], ["", ""], "-q prints nothing");
+    assertCleanError(await vexfs(["mkfs", "-q", "-v", "-F", img]), 16, "mkfs", "-q and -v");
+    // a positional fs-size, as mke2fs: creates the image at that size
+    const sized = `${dir}/sized.img`;
+    const s = await ok(["mkfs", "-q", sized, "64M"]);
+    assertEquals(s.stdout, "");
+    assertEquals((await Deno.stat(sized)).size, 64 * 2 ** 20);
+    await ok(["fsck", sized]);
+    assertCleanError(await vexfs(["mkfs", "-s", "32M", `${dir}/x.img`, "64M"]), 16, "mkfs", "disagree");
+    const j = JSON.parse((await ok(["mkfs", "--json", "-F", sized, "64M"])).stdout);
+    assertEquals([j.deviceBytes, j.blkid], [64 * 2 ** 20, "used"]);
+    assertEquals(j.previous.map((p: { type: string }) => p.type), ["vexfs"]);
+  });
+});
+
 Deno.test("mkfs refuses an ext4 image, a bad block size and a too small size", async () => {
   await withTmp(async (dir) => {
     const img = `${dir}/e.img`;
