@@ -9,14 +9,13 @@
  * the vector ioctls' write check) and what a crash of the daemon leaves
  * behind (fsynced and timer-committed data survive; fsck still reads it).
  */
-import { INCOMPAT_RECOVER, ROOT_INO, SB_OFFSET, SB_SIZE, STATE_CLEAN } from "../src/format/constants.ts";
-import { decodeSuperblock } from "../src/format/superblock.ts";
+import { INCOMPAT_RECOVER, ROOT_INO, SB_OFFSET, STATE_CLEAN } from "../src/format/constants.ts";
 import { fsck } from "../src/fsck/fsck.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import { Device } from "../src/device/device.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
-import { mountImage, mountTest, sha256File } from "../src/mount/_testutil.ts";
+import { mountImage, mountTest, sha256File, superblockOf } from "../src/mount/_testutil.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
 import { findMount, listMounts } from "../src/mount/unmount.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../src/test_assert.ts";
@@ -73,20 +72,6 @@ function randomBytes(n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let o = 0; o < n; o += 65536) crypto.getRandomValues(b.subarray(o, Math.min(n, o + 65536)));
   return b;
-}
-
-/** The superblock of an image as on disk. */
-function superblockOf(img: string) {
-  const f = Deno.openSync(img);
-  try {
-    const raw = new Uint8Array(SB_SIZE);
-    f.seekSync(SB_OFFSET, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < SB_SIZE) got += f.readSync(raw.subarray(got)) ?? SB_SIZE;
-    return decodeSuperblock(raw);
-  } finally {
-    f.close();
-  }
 }
 
 /** The superblock's state field (1 clean, 2 in use / not cleanly unmounted without a journal, 3 errors). */

@@ -7,6 +7,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { SB_OFFSET, SB_SIZE } from "../format/constants.ts";
+import { decodeSuperblock, type Superblock } from "../format/superblock.ts";
 import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
 import { assert, assertEquals } from "../test_assert.ts";
 import { vexfsArgv } from "./self.ts";
@@ -213,5 +215,19 @@ export async function withExt4<T>(
   } finally {
     Deno.removeSync(dir);
     Deno.removeSync(img);
+  }
+}
+
+/** The superblock of an image as on disk (read raw: it may be mounted and in use). */
+export function superblockOf(img: string): Superblock {
+  const f = Deno.openSync(img);
+  try {
+    const raw = new Uint8Array(SB_SIZE);
+    f.seekSync(SB_OFFSET, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < SB_SIZE) got += f.readSync(raw.subarray(got)) ?? SB_SIZE;
+    return decodeSuperblock(raw);
+  } finally {
+    f.close();
   }
 }

@@ -7,13 +7,12 @@
  * loop device.
  */
 import * as P from "./_posix.ts";
-import { mountImage, mountTest, unmount } from "./_testutil.ts";
+import { mountImage, mountTest, superblockOf, unmount } from "./_testutil.ts";
 import { parseMountOptions } from "./options.ts";
 import { mountStates, MS, remountFlags } from "./remount.ts";
 import { vexfsArgv } from "./self.ts";
 import { Vexfs } from "../fs/fs.ts";
-import { INCOMPAT_RECOVER, ROOT_INO, SB_OFFSET, SB_SIZE, STATE_CLEAN } from "../format/constants.ts";
-import { decodeSuperblock } from "../format/superblock.ts";
+import { INCOMPAT_RECOVER, ROOT_INO, STATE_CLEAN } from "../format/constants.ts";
 import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
 import { FsError } from "../errors.ts";
 import { getVector, setVector } from "../ioctl/client.ts";
@@ -21,18 +20,6 @@ import { assertEquals, assertStringIncludes } from "../test_assert.ts";
 
 const dec = new TextDecoder();
 
-function superblockOf(img: string) {
-  const f = Deno.openSync(img);
-  try {
-    const raw = new Uint8Array(SB_SIZE);
-    f.seekSync(SB_OFFSET, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < SB_SIZE) got += f.readSync(raw.subarray(got)) ?? SB_SIZE;
-    return decodeSuperblock(raw);
-  } finally {
-    f.close();
-  }
-}
 const enc = new TextEncoder();
 
 async function vexfs(args: string[]): Promise<{ code: number; stderr: string }> {
