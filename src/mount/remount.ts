@@ -41,6 +41,13 @@ export const MS = {
 
 const SYMBOLS = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  /** mount(2) on a Deno worker thread (errno is that thread's, so it is not read) */
+  mountOffThread: {
+    name: "mount",
+    parameters: ["buffer", "buffer", "buffer", "u64", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
@@ -142,6 +149,18 @@ export function remountKernel(mountpoint: string, flags: number): void {
   const code = codes[e] ?? "EIO";
   const msg = libc().strerror(e);
   throw new FsError(code, `remount of ${mountpoint}: ${msg ? new Deno.UnsafePointerView(msg).getCString() : e}`);
+}
+
+/**
+ * {@linkcode remountKernel} on another thread, for the daemon, whose own
+ * thread must go on serving the mount's requests meanwhile. errno belongs
+ * to that thread, so a failure is only reported, not named.
+ * @param mountpoint absolute mountpoint
+ * @param flags MS_* flags besides MS_REMOUNT
+ * @returns whether mount(2) succeeded
+ */
+export async function remountKernelOffThread(mountpoint: string, flags: number): Promise<boolean> {
+  return await libc().mountOffThread(cstr("none"), cstr(mountpoint), null, BigInt(MS.REMOUNT | flags), null) === 0;
 }
 
 /** The per-mount atime/symfollow flags of `o` for mount(2). */

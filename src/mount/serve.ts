@@ -15,7 +15,15 @@ import { resolve } from "node:path";
 import { createVexfsOps } from "./ops.ts";
 import { fuseOptions, type MountOptions } from "./options.ts";
 import { listMounts } from "./unmount.ts";
-import { type MountState, mountStates, type MountWatch, MS, remountFlags, watchMount } from "./remount.ts";
+import {
+  type MountState,
+  mountStates,
+  type MountWatch,
+  MS,
+  remountFlags,
+  remountKernelOffThread,
+  watchMount,
+} from "./remount.ts";
 
 /** A live mount made by {@linkcode serveVexfs}. */
 export interface ServedMount {
@@ -217,20 +225,7 @@ async function applyPerMountFlags(
   const perMount = ~(MS.SYNCHRONOUS | MS.DIRSYNC | MS.LAZYTIME);
   const flags = remountFlags(self, [want.join(",")]) & perMount;
   if ((remountFlags(self, []) & perMount) === flags) return;
-  const lib = Deno.dlopen("libc.so.6", {
-    mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32", nonblocking: true },
-  });
-  try {
-    const enc = new TextEncoder();
-    const r = await lib.symbols.mount(
-      enc.encode("none\0"),
-      enc.encode(self.mountpoint + "\0"),
-      null,
-      BigInt(MS.REMOUNT | MS.BIND | flags),
-      null,
-    );
-    if (r !== 0) log?.(`could not set ${want.join(",")} on the mount (needs CAP_SYS_ADMIN); applied by the daemon`);
-  } finally {
-    lib.close();
+  if (!await remountKernelOffThread(self.mountpoint, MS.BIND | flags)) {
+    log?.(`could not set ${want.join(",")} on the mount (needs CAP_SYS_ADMIN); applied by the daemon`);
   }
 }
