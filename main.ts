@@ -22,6 +22,7 @@ import { register as registerBench } from "./commands/bench.ts";
 import { register as registerMount } from "./commands/mount.ts";
 import { register as registerLater } from "./commands/later.ts";
 import { register as registerInstall } from "./commands/install.ts";
+import { register as registerMan } from "./commands/man.ts";
 import { ce, reportError } from "./commands/util.ts";
 
 /** Version of the command-line tool (package.json). */
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerBench(program);
   registerInstall(program);
+  registerMan(program);
   registerLater(program);
   program.addHelpText(
     "after",
