@@ -349,8 +349,10 @@ Deno.test("vectors workload: seeded JSONL records the import parser accepts, imp
   const xs = Array.from({ length: 1000 }, rnd);
   assert(xs.every((x) => x >= 0 && x < 1) && new Set(xs).size === 1000);
   assertEquals(vectorFileName(42), "v0000042.txt");
-  const s = parseImportJson('{\n "files": 2, "vectors": 2, "elapsedMs": 12.5, "collection": {"dim": 4, "count": 2}\n}');
-  assertEquals(s.elapsedMs, 12.5);
+  const s = parseImportJson(
+    '{\n "files": 2, "vectors": 2, "elapsed_ms": 12.5, "collection": {"dim": 4, "vectors": 2}\n}',
+  );
+  assertEquals(s.elapsed_ms, 12.5);
   assertThrows(() => parseImportJson("error: no such file"), BenchError);
   assertThrows(() => parseImportJson('{"files": 2}'), BenchError, "vectors");
 });

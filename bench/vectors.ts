@@ -11,7 +11,7 @@
  * (its `text`) through the kernel and sets its vector with the SET_VECTOR
  * ioctl; then an fsync of the collection directory (the daemon commits), so
  * that the time includes making the import durable. The clock is the
- * import's own (`elapsedMs` of its `--json` summary, which leaves out the
+ * import's own (`elapsed_ms` of its `--json` summary, which leaves out the
  * start-up of the `vexfs` process) plus the fsync, timed here.
  * @module
  */
@@ -85,8 +85,9 @@ export async function writeVectorJsonl(file: string, count: number, dim: number,
 export interface ImportJson {
   files: number;
   vectors: number;
-  elapsedMs: number;
-  collection: { dim: number; metric: string; count: number } | null;
+  /** milliseconds */
+  elapsed_ms: number;
+  collection: { dim: number; metric: string; vectors: number } | null;
 }
 
 /**
@@ -103,7 +104,7 @@ export function parseImportJson(stdout: string): ImportJson {
   } catch (e) {
     throw new BenchError(`vexfs import --json printed no summary (${e instanceof Error ? e.message : e})`);
   }
-  for (const k of ["files", "vectors", "elapsedMs"]) {
+  for (const k of ["files", "vectors", "elapsed_ms"]) {
     if (typeof j[k] !== "number" || !Number.isFinite(j[k])) throw new BenchError(`vexfs import --json: no "${k}"`);
   }
   return j as unknown as ImportJson;
@@ -145,19 +146,19 @@ export async function importVectors(dir: string, jsonl: string, count: number, d
   const s = parseImportJson(r.stdout);
   await fsyncDir(dir);
   const syncS = (performance.now() - t1) / 1000;
-  if (s.vectors !== count || s.collection?.count !== count || s.collection?.dim !== dim) {
+  if (s.vectors !== count || s.collection?.vectors !== count || s.collection?.dim !== dim) {
     throw new BenchError(
       `vexfs import into ${dir}: ${s.vectors} vectors set, collection ${JSON.stringify(s.collection)}; ` +
         `expected ${count} of ${dim} dimensions`,
     );
   }
-  const seconds = s.elapsedMs / 1000 + syncS;
+  const seconds = s.elapsed_ms / 1000 + syncS;
   return {
     value: count / seconds,
     seconds,
     detail: {
       count,
-      importSeconds: s.elapsedMs / 1000,
+      importSeconds: s.elapsed_ms / 1000,
       syncUs: syncS * 1e6,
       processSeconds: (t1 - t0) / 1000 + syncS,
     },

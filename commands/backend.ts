@@ -154,10 +154,10 @@ export function resolveIn(
     return fs.resolve(p, follow);
   } catch (e) {
     if (e instanceof FsError && e.code === "ENOENT") {
-      throw new CliError(`${p}: no such file or directory in ${target}`);
+      throw new CliError(`${p}: no such file or directory in ${target}`, 1, "ENOENT");
     }
     if (e instanceof FsError && e.code === "ENOTDIR") {
-      throw new CliError(`${p}: a component of the path is not a directory`);
+      throw new CliError(`${p}: a component of the path is not a directory`, 1, "ENOTDIR");
     }
     throw e;
   }
@@ -391,7 +391,7 @@ export function openImage(target: string, opts: { write: boolean }): Vexfs {
     st = Deno.statSync(target);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new CliError(`${target}: no such image file or device`);
+      throw new CliError(`${target}: no such image file or device`, 1, "ENOENT");
     }
     throw e;
   }
@@ -431,7 +431,7 @@ export async function withTarget<T>(
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       const up = dirname(probe);
-      if (!opts.mayNotExist || up === probe) throw new CliError(`${target}: no such file or directory`);
+      if (!opts.mayNotExist || up === probe) throw new CliError(`${target}: no such file or directory`, 1, "ENOENT");
       probe = up;
     }
   }
@@ -462,7 +462,9 @@ export async function withFilesystem<T>(
   try {
     st = await Deno.stat(target);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new CliError(`${target}: no such image, device or directory`);
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CliError(`${target}: no such image, device or directory`, 1, "ENOENT");
+    }
     throw e;
   }
   if (!st.isDirectory) return await withBackend(target, write, fn);

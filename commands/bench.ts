@@ -30,19 +30,8 @@ import { benchVectors, DEFAULT_HISTORY, DEFAULT_PLOTS } from "../bench/ann/main.
 import { SYSTEM_IDS, type SystemId } from "../bench/ann/protocol.ts";
 import { changeTable, phaseLines, profileLines, summaryTable, targetLines } from "../bench/ann/report.ts";
 import { DEFAULT_EF_CONSTRUCTION, DEFAULT_EFS, DEFAULT_M } from "../bench/ann/run.ts";
-import {
-  action,
-  c,
-  CliError,
-  defineCommand,
-  examples,
-  parseSize,
-  positiveInt,
-  printJson,
-  say,
-  table,
-  warn,
-} from "./util.ts";
+import { action, c, CliError, defineCommand, examples, parseSize, positiveInt, say, table, warn } from "./util.ts";
+import { printJsonResult } from "./json.ts";
 
 interface BenchFlags {
   dir?: string;
@@ -216,7 +205,7 @@ function registerVectors(bench: Command, program: Command): void {
       if (outcome.runId !== undefined && !o.reportOnly) {
         warn(c.dim(`bench vectors: run #${outcome.runId} of ${o.history}`));
       }
-      if (o.json) return printJson(r);
+      if (o.json) return printJsonResult("bench vectors", { report: r });
       say(c.bold(`VexFS vector search benchmark, ${r.date}`));
       say(
         c.dim(
@@ -343,7 +332,7 @@ export function register(program: Command): void {
         await Deno.writeTextFile(file, updateMarkdown(old, renderMarkdown(report)));
         warn(c.dim(`bench: wrote ${file}`));
       }
-      if (o.json) return printJson(report);
+      if (o.json) return printJsonResult("bench", { report });
       const m = report.machine;
       say(c.bold(`VexFS benchmark, ${m.date}`));
       say(c.dim(`${m.cpu} × ${m.cpus}, Linux ${m.kernel}, ${m.filesystem}, ${m.disk}`));

@@ -178,7 +178,8 @@ Deno.test("mkfs prints the layout as a table and as JSON; info decodes it", asyn
       (await ok(["mkfs", "--json", "-f", "-b", "1024", "-N", "2048", img]))
         .stdout,
     );
-    assertEquals([j.blockSize, j.blockCount, j.inodeCount], [
+    assertEquals([j.schema_version, j.command], [1, "mkfs"]);
+    assertEquals([j.block_size_bytes, j.total_blocks, j.total_inodes], [
       1024,
       65536,
       2048,
@@ -193,21 +194,21 @@ Deno.test("mkfs prints the layout as a table and as JSON; info decodes it", asyn
       "data",
       "backup superblock",
     ]);
-    assertEquals(j.journalBlocks, 4096, "mke2fs's journal size for 65,536 blocks");
+    assertEquals(j.journal_blocks, 4096, "mke2fs's journal size for 65,536 blocks");
     assertEquals(
-      j.regions[0].blocks,
+      j.regions[0].size_blocks,
       2,
       "1 KiB blocks: boot area and superblock take 2 blocks",
     );
-    assertEquals(j.regions[7].start, 65535);
+    assertEquals(j.regions[7].start_block, 65535);
     assert(
       j.previous.some((p: { type: string }) => p.type === "vexfs"),
       "the overwritten VexFS was reported",
     );
     const info = JSON.parse((await ok(["info", "--json", img])).stdout);
-    assertEquals(info.superblock.blockSize, 1024);
-    assertEquals(info.superblock.inodeCount, 2048);
-    assertEquals(info.superblock.features.incompat, [
+    assertEquals(info.filesystem.block_size_bytes, 1024);
+    assertEquals(info.usage.total_inodes, 2048);
+    assertEquals(info.filesystem.features.incompat, [
       "extents",
       "htree",
       "vectors",
@@ -266,7 +267,7 @@ Deno.test("mkfs as mke2fs: a minix image (only libblkid knows it) is refused, -F
     await ok(["fsck", sized]);
     assertCleanError(await vexfs(["mkfs", "-s", "32M", `${dir}/x.img`, "64M"]), 16, "mkfs", "disagree");
     const j = JSON.parse((await ok(["mkfs", "--json", "-F", sized, "64M"])).stdout);
-    assertEquals([j.deviceBytes, j.blkid], [64 * 2 ** 20, "used"]);
+    assertEquals([j.device_bytes, j.blkid], [64 * 2 ** 20, "used"]);
     assertEquals(j.previous.map((p: { type: string }) => p.type), ["vexfs"]);
   });
 });
@@ -381,10 +382,11 @@ Deno.test("put, cat, ls, mkdir and rm round-trip files", async () => {
       "n/",
     ]);
     const ls = JSON.parse((await ok(["ls", "--json", img, "/a/b"])).stdout);
+    assertEquals([ls.command, ls.path], ["ls", "/a/b"]);
     assertEquals(
-      ls.map((
-        e: { name: string; type: string; size: number },
-      ) => [e.name, e.type, e.size]),
+      ls.entries.map((
+        e: { name: string; type: string; size_bytes: number },
+      ) => [e.name, e.type, e.size_bytes]),
       [["blob.bin", "file", 300000], ["c", "dir", 4096]],
     );
     const long = await ok(["ls", "-l", img, "/a/b"]);
@@ -492,7 +494,12 @@ Deno.test("collection create/list/info and vector set/get/delete", async () => {
     const j = JSON.parse(
       (await ok(["vector", "get", "--json", img, "emb/b.txt"])).stdout,
     );
-    assertEquals([j.dim, j.metric, j.type, j.root], [4, "l2", "f32", "/emb"]);
+    assertEquals([j.collection.dim, j.collection.metric, j.collection.element_type, j.collection.path], [
+      4,
+      "l2",
+      "f32",
+      "/emb",
+    ]);
     assertEquals(j.vector, [0.25, -1, 3.5, 0.001]);
     assertCleanError(
       await vexfs(["vector", "set", img, "/emb/a.txt", "--vector", "[1, 2]"]),
@@ -525,15 +532,16 @@ Deno.test("collection create/list/info and vector set/get/delete", async () => {
       (await ok(["collection", "list", "--json", img])).stdout,
     );
     assertEquals(
-      list.map((
-        x: { id: number; root: string; count: number },
-      ) => [x.id, x.root, x.count]),
+      list.collections.map((
+        x: { id: number; path: string; vectors: number },
+      ) => [x.id, x.path, x.vectors]),
       [[1, "/emb", 2]],
     );
     const info = JSON.parse(
       (await ok(["collection", "info", "--json", img, "/emb"])).stdout,
     );
-    assertEquals([info.dim, info.metric, info.type, info.count, info.bytes], [
+    const ci = info.collection;
+    assertEquals([ci.dim, ci.metric, ci.element_type, ci.vectors, ci.vector_bytes], [
       4,
       "l2",
       "f32",
@@ -557,7 +565,7 @@ Deno.test("collection create/list/info and vector set/get/delete", async () => {
     assertEquals(
       JSON.parse(
         (await ok(["collection", "info", "--json", img, "/emb"])).stdout,
-      ).count,
+      ).collection.vectors,
       1,
     );
     // the file kept its contents; the remaining vector is intact after the swap-remove
@@ -605,10 +613,10 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
     assertEquals([
       s.files,
       s.vectors,
-      s.collectionCreated,
+      s.collection_created,
       s.collection.dim,
       s.collection.metric,
-      s.collection.count,
+      s.collection.vectors,
     ], [120, 120, true, dim, "cosine", 120]);
     assertEquals(
       (await ok(["cat", img, "/corpus/part1/doc-7.txt"])).stdout,
@@ -642,7 +650,7 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
           JSON.stringify(q),
         ])).stdout,
       );
-      assertSearchEquals(got, bruteForce("cosine", q, items, k));
+      assertSearchEquals(got.hits, bruteForce("cosine", q, items, k));
     }
     // --like leaves the query file out unless --include-self
     const like = JSON.parse(
@@ -657,7 +665,7 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
         "/corpus/id-0",
       ])).stdout,
     );
-    assertSearchEquals(like, bruteForce("cosine", recs[0].v, recs.slice(1), 3));
+    assertSearchEquals(like.hits, bruteForce("cosine", recs[0].v, recs.slice(1), 3));
     const self = JSON.parse(
       (await ok([
         "search",
@@ -671,8 +679,8 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
         "--include-self",
       ])).stdout,
     );
-    assertEquals(self[0].path, "id-0");
-    assert(Math.abs(self[0].score - 1) < 1e-5, "self similarity is 1");
+    assertEquals(self.hits[0].path, "id-0");
+    assert(Math.abs(self.hits[0].score - 1) < 1e-5, "self similarity is 1");
     const table = await ok([
       "search",
       img,
@@ -777,7 +785,7 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
         q.join(" "),
       ])).stdout,
     );
-    assertSearchEquals(all, bruteForce("l2", q, files, 12));
+    assertSearchEquals(all.hits, bruteForce("l2", q, files, 12));
     const yz = JSON.parse(
       (await ok([
         "search",
@@ -791,7 +799,7 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
       ])).stdout,
     );
     assertSearchEquals(
-      yz,
+      yz.hits,
       bruteForce(
         "l2",
         q,
@@ -809,7 +817,7 @@ Deno.test("import from JSONL and from a directory; search equals a brute force",
         stdin: raw,
       })).stdout,
     );
-    assertEquals(viaRaw, all, "--raw query equals --vector query");
+    assertEquals(viaRaw.hits, all.hits, "--raw query equals --vector query");
     const fsck = await ok(["fsck", "-n", img]);
     assert(
       fsck.stdout.includes("clean") &&
@@ -912,7 +920,7 @@ Deno.test("import keeps JSONL paths inside the target and writes nothing for inp
       { path: "three.md", text: "3", vector: [3, 3] },
     ]);
     const again = JSON.parse((await ok(["import", "--json", img, "/q", "--jsonl", fixed])).stdout);
-    assertEquals([again.files, again.vectors, again.collection.count], [3, 3, 3]);
+    assertEquals([again.files, again.vectors, again.collection.vectors], [3, 3, 3]);
     const help = (await ok(["import", "--help"])).stdout;
     for (const n of ["must stay inside it", "changes nothing", "stay imported", "again is safe"]) {
       assert(help.replace(/\s+/g, " ").includes(n), `import --help says '${n}': ${help}`);
@@ -929,11 +937,15 @@ Deno.test("fsck exit codes follow the report", async () => {
       stdin: enc.encode("x"),
     });
     const json = JSON.parse((await ok(["fsck", "--json", "-n", img])).stdout);
-    assertEquals([json.exitCode, json.stats.files, json.stats.dirs], [0, 1, 2]);
+    assertEquals([json.exit_status, json.stats.files, json.stats.dirs], [0, 1, 2]);
     // corrupt the inode table entry of /d/file.txt: a checksum error, exit 4
-    const ino = JSON.parse((await ok(["ls", "--json", img, "/d/file.txt"])).stdout)[0]
+    const ino = JSON.parse((await ok(["ls", "--json", img, "/d/file.txt"])).stdout).entries[0]
       .ino;
-    const sb = JSON.parse((await ok(["info", "--json", img])).stdout).superblock;
+    const info = JSON.parse((await ok(["info", "--json", img])).stdout);
+    const sb = {
+      inodeTableStart: info.superblock.inode_table_start_block,
+      blockSize: info.filesystem.block_size_bytes,
+    };
     const f = await Deno.open(img, { read: true, write: true });
     await f.seek(
       sb.inodeTableStart * sb.blockSize + (ino - 1) * 256 + 16,

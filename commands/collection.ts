@@ -7,43 +7,13 @@ import { formatBytes } from "../src/device/probe.ts";
 import { parseElemType, parseMetric } from "../src/vector/types.ts";
 import { type CollectionView, withBackend, withFilesystem, withTarget } from "./backend.ts";
 import { COLLECTION_HEAD, collectionRows } from "./info.ts";
-import {
-  action,
-  c,
-  CliError,
-  defineCommand,
-  examples,
-  fsPath,
-  kvTable,
-  positiveInt,
-  printJson,
-  say,
-  table,
-} from "./util.ts";
+import { collectionJson, printJsonResult } from "./json.ts";
+import { action, c, CliError, defineCommand, examples, fsPath, kvTable, positiveInt, say, table } from "./util.ts";
 
 /** Default metric of new collections. */
 export const DEFAULT_METRIC = "cosine";
 /** Default element type of new collections. */
 export const DEFAULT_TYPE = "f32";
-
-function collJson(x: CollectionView) {
-  return {
-    id: x.id,
-    root: x.path,
-    rootIno: x.rootIno,
-    dim: x.dim,
-    metric: x.metric,
-    type: x.elem,
-    count: x.count,
-    bytes: x.bytes,
-    generation: x.generation,
-    created: new Date(x.created * 1000).toISOString(),
-    index: x.index,
-    m: x.m,
-    efConstruction: x.efConstruction,
-    efSearch: x.efSearch,
-  };
-}
 
 function describe(x: CollectionView): string {
   const index = x.index === "hnsw"
@@ -162,7 +132,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
               efConstruction: o.efConstruction,
               efSearch: o.ef,
             });
-            if (o.json) printJson(collJson(x));
+            if (o.json) printJsonResult("collection create", { collection: collectionJson(x) });
             else say(`Created ${describe(x)}`);
           });
         },
@@ -179,14 +149,14 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
 
   const list = defineCommand(coll, "list", "list every collection")
     .argument("<target>", "image file or device (IMAGE), or any directory on a mounted VexFS")
-    .option("--json", "print the collections as a JSON array")
+    .option("--json", "print the collections as JSON (docs/JSON.md)")
     .action(
       action(
         "collection list",
         async (image: string, o: { json?: boolean }) => {
           await withFilesystem(image, false, async (b) => {
             const all = await b.listCollections();
-            if (o.json) return printJson(all.map(collJson));
+            if (o.json) return printJsonResult("collection list", { collections: all.map(collectionJson) });
             if (!all.length) {
               return say(
                 c.dim(
@@ -237,7 +207,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
                 `${fsPath(dir)} is not inside a vector collection (create one with 'vexfs collection create')`,
               );
             }
-            if (o.json) return printJson(collJson(x));
+            if (o.json) return printJsonResult("collection info", { collection: collectionJson(x) });
             if (x.path !== fsPath(dir)) {
               say(
                 c.dim(
@@ -299,7 +269,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
             );
           }
           b.fs.collections.dropCollection(x.id);
-          if (o.json) printJson(collJson(x));
+          if (o.json) printJsonResult("collection drop", { collection: collectionJson(x) });
           else say(`dropped collection ${x.id} at ${x.path} (${x.count} vectors); its files stay`);
         });
       }),

@@ -7,20 +7,9 @@ import type { Command } from "commander";
 import { FsError } from "../src/errors.ts";
 import { S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import type { Vexfs } from "../src/fs/fs.ts";
+import { fileJson, printJsonResult } from "./json.ts";
 import { type FileInfo, OfflineBackend, openImage, resolveIn, typeName, typeNoun, withBackend } from "./backend.ts";
-import {
-  action,
-  c,
-  CliError,
-  defineCommand,
-  examples,
-  fsPath,
-  printJson,
-  readStdin,
-  say,
-  table,
-  writeStdout,
-} from "./util.ts";
+import { action, c, CliError, defineCommand, examples, fsPath, readStdin, say, table, writeStdout } from "./util.ts";
 
 /** `drwxr-xr-x`-style mode string. */
 export function modeString(mode: number): string {
@@ -46,23 +35,6 @@ function baseName(p: string): string {
 
 function join(dir: string, name: string): string {
   return (dir === "/" ? "" : dir) + "/" + name;
-}
-
-function lsJson(f: FileInfo, name: string) {
-  return {
-    name,
-    path: f.path,
-    ino: f.ino,
-    type: f.type,
-    mode: "0" + (f.mode & 0o7777).toString(8),
-    nlink: f.nlink,
-    uid: f.uid,
-    gid: f.gid,
-    size: f.size,
-    mtime: new Date(f.mtime).toISOString(),
-    hasVector: f.hasVector,
-    collection: f.collectionRoot || null,
-  };
 }
 
 function decorate(f: FileInfo, name: string): string {
@@ -143,7 +115,7 @@ export function register(program: Command): void {
       "-l, --long",
       "long listing: type and permissions, links, owner, size, time, vector",
     )
-    .option("--json", "print entries as a JSON array")
+    .option("--json", "print the entries as JSON (docs/JSON.md)")
     .action(
       action(
         "ls",
@@ -163,7 +135,7 @@ export function register(program: Command): void {
               items.sort((x, y) => (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
             } else items.push([self, baseName(p)]);
             if (o.json) {
-              return printJson(items.map(([f, n]) => lsJson(f, n)));
+              return printJsonResult("ls", { path: p, entries: items.map(([f, n]) => fileJson(f, n)) });
             }
             if (!o.long) {
               for (const [f, n] of items) say(decorate(f, n));

@@ -15,7 +15,8 @@ import {
   type FsckProblem,
   type FsckReport,
 } from "../src/fsck/fsck.ts";
-import { action, c, CliError, defineCommand, examples, formatMs, kvTable, printJson, progress, say } from "./util.ts";
+import { action, c, CliError, defineCommand, examples, formatMs, kvTable, progress, say } from "./util.ts";
+import { fsckJson, printJsonResult } from "./json.ts";
 
 /** Exit code of fsck(8) for an operational error (FSCK_ERROR, kept under its older name for the commands). */
 export const FSCK_OPERATIONAL_ERROR: number = FSCK_ERROR;
@@ -127,7 +128,7 @@ export function register(program: Command): void {
           throw new CliError((e as Error).message.replace(/^[A-Z0-9]+: /, ""), FSCK_OPERATIONAL_ERROR);
         }
         if (o.json) {
-          printJson(r);
+          printJsonResult("fsck", fsckJson(r));
           return r.exitCode;
         }
         for (const [sev, list] of groupProblems(r)) {

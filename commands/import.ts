@@ -37,12 +37,12 @@ import {
   fsPath,
   kvTable,
   positiveInt,
-  printJson,
   progress,
   say,
   warn,
   yielder,
 } from "./util.ts";
+import { collectionJson, printJsonResult, roundMs } from "./json.ts";
 
 interface ImportFlags {
   fromDir?: string;
@@ -821,17 +821,19 @@ export function register(program: Command): void {
           { mayNotExist: true }, // the destination is created if missing, on a mount as offline
         );
         if (o.json) {
-          printJson({
-            ...s,
-            collection: s.collection &&
-              {
-                id: s.collection.id,
-                root: s.collection.path,
-                dim: s.collection.dim,
-                metric: s.collection.metric,
-                type: s.collection.elem,
-                count: s.collection.count,
-              },
+          printJsonResult("import", {
+            path: s.dir,
+            source: s.source,
+            dirs_created: s.dirsCreated,
+            files: s.files,
+            written_bytes: s.bytes,
+            vectors: s.vectors,
+            skipped: s.skipped,
+            unmatched: s.unmatched,
+            collection: s.collection && collectionJson(s.collection),
+            collection_created: s.collectionCreated,
+            vector_batches: s.vectorBatches,
+            elapsed_ms: roundMs(s.elapsedMs),
           });
         } else printSummary(s);
         if (s.unmatched) {

@@ -88,8 +88,8 @@ Deno.test("import offline: 30,000 records in engine batches; every vector and se
     );
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
-    assert.deepEqual([s.files, s.vectors, s.collection.count], [30_000, 30_000, 30_000]);
-    assert.equal(s.vectorBatches, Math.ceil(30_000 / OFFLINE_BATCH));
+    assert.deepEqual([s.files, s.vectors, s.collection.vectors], [30_000, 30_000, 30_000]);
+    assert.equal(s.vector_batches, Math.ceil(30_000 / OFFLINE_BATCH));
     checkImage(img, "/big", vs);
     assertFsckClean(img);
   } finally {
@@ -124,10 +124,10 @@ Deno.test({
         );
         assert.equal(r.code, 0, r.stderr);
         const s = JSON.parse(r.stdout);
-        assert.deepEqual([s.files, s.vectors, s.collection.count], [n, n, n]);
+        assert.deepEqual([s.files, s.vectors, s.collection.vectors], [n, n, n]);
         // windows of 1,024 records, each in calls of batchMax(64) = 62 vectors
         const calls = [1024, 1024, 952].reduce((a, w) => a + Math.ceil(w / batchMax(dim)), 0);
-        assert.equal(s.vectorBatches, calls, `SET_VECTORS calls (${MOUNT_WRITERS} writers)`);
+        assert.equal(s.vector_batches, calls, `SET_VECTORS calls (${MOUNT_WRITERS} writers)`);
         const f = Deno.openSync(`${mnt}/c`);
         f.syncSync();
         f.close();

@@ -8,33 +8,8 @@ import type { Command } from "commander";
 import type { IndexStats } from "../src/fs/vectors.ts";
 import { formatBytes } from "../src/device/probe.ts";
 import { type IndexOp, withTarget } from "./backend.ts";
-import { action, c, CliError, defineCommand, examples, kvTable, positiveInt, printJson, say } from "./util.ts";
-
-/** The stats as the `--json` output gives them. */
-export function indexJson(s: IndexStats) {
-  return {
-    index: s.index,
-    current: s.current,
-    note: s.note,
-    fileBytes: s.fileBytes,
-    ...(s.graph
-      ? {
-        nodes: s.graph.nodes,
-        deleted: s.graph.deleted,
-        free: s.graph.free,
-        reclaimed: s.graph.reclaimed,
-        levels: s.graph.levels,
-        maxLevel: s.graph.maxLevel,
-        m: s.graph.m,
-        efConstruction: s.graph.efConstruction,
-        bytes: s.graph.bytes,
-        memoryBytes: s.graph.memoryBytes,
-        buildMs: s.graph.buildMs,
-        insertsSinceBuild: s.graph.insertsSinceBuild,
-      }
-      : {}),
-  };
-}
+import { action, c, CliError, defineCommand, examples, kvTable, positiveInt, say } from "./util.ts";
+import { collectionJson, indexStatsJson, printJsonResult, roundMs } from "./json.ts";
 
 function printStats(s: IndexStats): void {
   if (s.index === "flat") {
@@ -106,9 +81,18 @@ moved, and writes it after each commit. These commands manage it by hand.`,
         if (!coll) throw new CliError(`${dir} is not inside a vector collection`);
         const t0 = performance.now();
         const s = await b.index(dir, op(o));
-        if (o.json) return printJson({ collection: coll.id, ...indexJson(s) });
+        const elapsed = performance.now() - t0;
+        if (o.json) {
+          // the collection as it is after the operation (a build or drop changes its index)
+          const after = (await b.collectionOfDir(dir)) ?? coll;
+          return printJsonResult(`index ${name}`, {
+            collection: collectionJson(after),
+            stats: indexStatsJson(s),
+            elapsed_ms: roundMs(elapsed),
+          });
+        }
         if (name !== "stats") {
-          say(`index ${name} of collection ${coll.id} (${coll.path}): ${(performance.now() - t0).toFixed(0)} ms`);
+          say(`index ${name} of collection ${coll.id} (${coll.path}): ${elapsed.toFixed(0)} ms`);
         }
         printStats(s);
       });

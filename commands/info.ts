@@ -21,7 +21,8 @@ import { blockSizeOf, type Superblock, uuidToString } from "../src/format/superb
 import * as ioctl from "../src/ioctl/client.ts";
 import type { RecoveryResult } from "../src/journal/recovery.ts";
 import { type CollectionView, mountOfDirectory, openBackend } from "./backend.ts";
-import { action, c, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
+import { action, c, defineCommand, examples, kvTable, say, table } from "./util.ts";
+import { collectionJson, isoSeconds, printJsonResult, usageJson } from "./json.ts";
 
 function flagNames(v: number, names: [number, string][]): string[] {
   const out = names.filter(([b]) => v & b).map(([, n]) => n);
@@ -112,21 +113,6 @@ interface Usage {
   freeInodes: number;
 }
 
-function usageJson(u: Usage) {
-  const usedBlocks = u.blocks - u.freeBlocks;
-  return {
-    blocks: u.blocks,
-    usedBlocks,
-    freeBlocks: u.freeBlocks,
-    inodes: u.inodes,
-    usedInodes: u.inodes - u.freeInodes,
-    freeInodes: u.freeInodes,
-    bytes: u.blocks * u.bs,
-    usedBytes: usedBlocks * u.bs,
-    freeBytes: u.freeBlocks * u.bs,
-  };
-}
-
 /** The "Usage" table and the collections, the end of both `info` reports. */
 function printUsageAndCollections(u: Usage, colls: CollectionView[]): void {
   const used = u.blocks - u.freeBlocks;
@@ -166,6 +152,23 @@ function errorRecord(sb: Superblock) {
   };
 }
 
+/** {@link errorRecord} as `info --json` gives it (docs/schema/info.schema.json). */
+function errorRecordJson(sb: Superblock) {
+  if (!sb.errorCount && !sb.firstErrorTime) return null;
+  const one = (errno = 0, t = 0, ino = 0, op = "") => ({
+    errno,
+    errno_name: errno === 5 ? "EIO" : errno === 117 ? "EUCLEAN" : null,
+    time: isoSeconds(t),
+    ino: ino || null,
+    op: op || null,
+  });
+  return {
+    count: sb.errorCount ?? 0,
+    first: one(sb.firstErrorErrno, sb.firstErrorTime, sb.firstErrorIno, sb.firstErrorOp),
+    last: one(sb.lastErrorErrno, sb.lastErrorTime, sb.lastErrorIno, sb.lastErrorOp),
+  };
+}
+
 function errorRows(sb: Superblock): [string, string][] {
   const r = errorRecord(sb);
   if (!r) return [];
@@ -184,11 +187,21 @@ function journalJson(sb: Superblock, rec: RecoveryResult | null) {
   if (!(sb.featureIncompat & INCOMPAT_JOURNAL)) return null;
   return {
     ino: sb.journalIno,
-    blocks: sb.journalBlocks,
-    needsRecovery: rec?.needed ?? false,
-    replayedInMemory: rec?.needed ? { transactions: rec.transactions, blocks: rec.blocks } : null,
+    size_blocks: sb.journalBlocks,
+    size_bytes: sb.journalBlocks * blockSizeOf(sb),
+    needs_recovery: rec?.needed ?? false,
+    replayed_in_memory: rec?.needed ? { transactions: rec.transactions, blocks: rec.blocks } : null,
   };
 }
+
+/** Feature names as `info --json` gives them (`ro_compat`). */
+function featuresJson(f: ReturnType<typeof featureNames>) {
+  return { compat: f.compat, incompat: f.incompat, ro_compat: f.roCompat };
+}
+
+/** State and error behaviour names of the superblock (FORMAT.md §3.1), as `--json` gives them. */
+const STATE_NAMES: Record<number, string> = { 1: "clean", 2: "dirty", 3: "errors" };
+const ERRORS_NAMES: Record<number, string> = { 1: "continue", 2: "remount-ro", 3: "panic" };
 
 function journalText(sb: Superblock, rec: RecoveryResult | null): string {
   if (!(sb.featureIncompat & INCOMPAT_JOURNAL)) return c.dim("none (not crash-safe)");
@@ -222,25 +235,24 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
     freeInodes: fi.freeInodes,
   };
   if (json) {
-    return printJson({
-      path: target,
-      mountpoint: m.target,
+    return printJsonResult("info", {
+      target,
       filesystem: {
         version: `${fi.formatMajor}.${fi.formatMinor}`,
-        features: feats,
-        blockSize: bs,
-        blockCount: fi.blockCount,
-        freeBlocks: fi.freeBlocks,
-        inodeCount: fi.inodeCount,
-        freeInodes: fi.freeInodes,
         uuid,
         label: fi.label,
-        readOnly: fi.readOnly,
-        collCount: fi.collectionCount,
-        limits: { maxDim: fi.maxDim, iocMaxDim: fi.iocMaxDim, iocMaxK: fi.iocMaxK },
+        features: featuresJson(feats),
+        block_size_bytes: bs,
+        collections: fi.collectionCount,
       },
-      usage: usageJson(usage),
-      collections: colls,
+      usage: usageJson({ ...usage, blockSize: bs }),
+      superblock: null,
+      mount: {
+        mountpoint: m.target,
+        read_only: fi.readOnly,
+        limits: { max_dim: fi.maxDim, ioctl_max_dim: fi.iocMaxDim, ioctl_max_k: fi.iocMaxK },
+      },
+      collections: colls.map(collectionJson),
     });
   }
   say(c.bold(`Filesystem mounted on ${m.target}`));
@@ -285,48 +297,48 @@ export function register(program: Command): void {
         const feats = featureNames(sb);
         const usage = { blocks: st.blocks, freeBlocks: st.bfree, bs, inodes: st.files, freeInodes: st.ffree };
         if (o.json) {
-          printJson({
-            path: target,
-            superblock: {
-              magic: `0x${sb.magic.toString(16)}`,
+          printJsonResult("info", {
+            target,
+            filesystem: {
               version: `${sb.versionMajor}.${sb.versionMinor}`,
-              features: feats,
-              blockSize: bs,
-              blockCount: sb.blockCount,
-              freeBlocks: sb.freeBlocks,
-              inodeCount: sb.inodeCount,
-              freeInodes: sb.freeInodes,
-              inodeSize: sb.inodeSize,
-              firstIno: sb.firstIno,
-              rootIno: sb.rootIno,
-              collTableIno: sb.collTableIno,
-              blockBitmapStart: sb.blockBitmapStart,
-              blockBitmapBlocks: sb.blockBitmapBlocks,
-              inodeBitmapStart: sb.inodeBitmapStart,
-              inodeBitmapBlocks: sb.inodeBitmapBlocks,
-              inodeTableStart: sb.inodeTableStart,
-              inodeTableBlocks: sb.inodeTableBlocks,
-              firstDataBlock: sb.firstDataBlock,
-              state: STATES[sb.state] ?? `unknown (${sb.state})`,
-              errors: ERRORS[sb.errors] ?? `unknown (${sb.errors})`,
-              mountCount: sb.mountCount,
-              maxMountCount: sb.maxMountCount,
-              mkfsTime: time(sb.mkfsTime),
-              mountTime: time(sb.mountTime),
-              writeTime: time(sb.writeTime),
-              checkTime: time(sb.checkTime),
               uuid: uuidToString(sb.uuid),
               label: sb.label,
-              hashSeed: sb.hashSeed,
-              orphanHead: sb.orphanHead,
-              collCount: sb.collCount,
-              inodeRatio: sb.inodeRatio,
+              features: featuresJson(feats),
+              block_size_bytes: bs,
+              collections: sb.collCount,
+            },
+            usage: usageJson({ ...usage, blockSize: bs }),
+            superblock: {
+              magic: `0x${sb.magic.toString(16)}`,
+              state: STATE_NAMES[sb.state] ?? "unknown",
+              errors_behaviour: ERRORS_NAMES[sb.errors] ?? "unknown",
+              inode_size_bytes: sb.inodeSize,
+              bytes_per_inode: sb.inodeRatio,
+              first_ino: sb.firstIno,
+              root_ino: sb.rootIno,
+              collection_table_ino: sb.collTableIno,
+              block_bitmap_start_block: sb.blockBitmapStart,
+              block_bitmap_blocks: sb.blockBitmapBlocks,
+              inode_bitmap_start_block: sb.inodeBitmapStart,
+              inode_bitmap_blocks: sb.inodeBitmapBlocks,
+              inode_table_start_block: sb.inodeTableStart,
+              inode_table_blocks: sb.inodeTableBlocks,
+              first_data_block: sb.firstDataBlock,
+              backup_superblock_block: sb.blockCount - 1,
+              mount_count: sb.mountCount,
+              max_mount_count: sb.maxMountCount,
+              mkfs_time: isoSeconds(sb.mkfsTime),
+              mount_time: isoSeconds(sb.mountTime),
+              write_time: isoSeconds(sb.writeTime),
+              check_time: isoSeconds(sb.checkTime),
+              hash_seed: sb.hashSeed,
+              orphan_head_ino: sb.orphanHead || null,
               checksum: `0x${sb.checksum.toString(16).padStart(8, "0")}`,
               journal: journalJson(sb, fs.recovery),
-              errorRecord: errorRecord(sb),
+              error_record: errorRecordJson(sb),
             },
-            usage: usageJson(usage),
-            collections: colls,
+            mount: null,
+            collections: colls.map(collectionJson),
           });
           return;
         }
@@ -391,7 +403,7 @@ export function register(program: Command): void {
   );
   examples(cmd, [
     "vexfs info disk.img",
-    "vexfs info --json /dev/sdb1 | jq .usage",
+    "vexfs info --json /dev/sdb1 | jq .usage.free_bytes",
     "vexfs info /mnt/vexfs",
   ]);
 }

@@ -5,7 +5,8 @@
  */
 import type { Command } from "commander";
 import { findCheckout, install, layout, uninstall } from "../src/install/install.ts";
-import { action, defineCommand, examples, printJson, say } from "./util.ts";
+import { action, defineCommand, examples, say } from "./util.ts";
+import { printJsonResult } from "./json.ts";
 
 /** Registers `install` and `uninstall` on the program. */
 export function register(program: Command): void {
@@ -26,7 +27,15 @@ export function register(program: Command): void {
     const co = findCheckout();
     const l = layout(flags.prefix, flags.sbindir);
     const r = install(l, co);
-    if (flags.json) return printJson({ ...r, deno: co.deno, main: co.main, manifest: l.manifest });
+    if (flags.json) {
+      return printJsonResult("install", {
+        files: r.files,
+        dirs: r.dirs,
+        deno: co.deno,
+        main: co.main,
+        manifest: l.manifest,
+      });
+    }
     for (const f of r.files) say(`installed ${f}`);
     say(
       `runs ${co.deno} run -A ${co.main}; 'vexfs uninstall${
@@ -44,7 +53,7 @@ export function register(program: Command): void {
   ]);
   un.action(action("uninstall", (flags: { prefix?: string; json?: boolean }) => {
     const r = uninstall(layout(flags.prefix));
-    if (flags.json) return printJson(r);
+    if (flags.json) return printJsonResult("uninstall", { files: r.files, dirs: r.dirs });
     for (const f of [...r.files, ...r.dirs]) say(`removed ${f}`);
   }));
 }

@@ -3,7 +3,7 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { deviceSummary, formatBytes, formatDeviceSummary } from "../src/device/probe.ts";
+import { type DeviceSummary, deviceSummary, formatBytes, formatDeviceSummary } from "../src/device/probe.ts";
 import { ERRORS_BEHAVIOURS, type Layout, mkfs, type MkfsOptions, type MkfsResult } from "../src/fs/mkfs.ts";
 import { uuidToString } from "../src/format/superblock.ts";
 import {
@@ -15,11 +15,11 @@ import {
   kvTable,
   parseSize,
   positiveInt,
-  printJson,
   say,
   table,
   warn,
 } from "./util.ts";
+import { printJsonResult } from "./json.ts";
 
 interface MkfsFlags {
   blockSize?: number;
@@ -74,25 +74,70 @@ export function regions(l: Layout): Region[] {
   ];
 }
 
-function toJson(res: MkfsResult, wouldRefuse: boolean, summary?: unknown) {
+/** The payload of `mkfs --json` (docs/schema/mkfs.schema.json); `device` only for a dry run. */
+function toJson(res: MkfsResult, wouldRefuse: boolean, summary?: DeviceSummary) {
   const l = res.layout;
   return {
-    path: res.path,
+    target: res.path,
     kind: res.kind,
-    deviceBytes: res.deviceBytes,
-    dryRun: res.dryRun,
-    blockSize: l.blockSize,
-    blockCount: l.blockCount,
-    inodeCount: l.inodeCount,
-    freeBlocks: l.freeBlocks,
-    journalBlocks: l.journalBlocks,
+    device_bytes: res.deviceBytes,
+    dry_run: res.dryRun,
+    block_size_bytes: l.blockSize,
+    total_blocks: l.blockCount,
+    total_inodes: l.inodeCount,
+    free_blocks: l.freeBlocks,
+    journal_blocks: l.journalBlocks,
     uuid: uuidToString(res.uuid),
     label: res.label,
-    regions: regions(l),
-    layout: l,
-    previous: res.previous,
+    layout: {
+      block_bitmap_start_block: l.blockBitmapStart,
+      block_bitmap_blocks: l.blockBitmapBlocks,
+      inode_bitmap_start_block: l.inodeBitmapStart,
+      inode_bitmap_blocks: l.inodeBitmapBlocks,
+      inode_table_start_block: l.inodeTableStart,
+      inode_table_blocks: l.inodeTableBlocks,
+      first_data_block: l.firstDataBlock,
+      journal_start_block: l.journalBlocks ? l.journalStart : null,
+      backup_superblock_block: l.backupSuperblock,
+    },
+    regions: regions(l).map((r) => ({
+      name: r.name,
+      start_block: r.start,
+      end_block: r.end,
+      size_blocks: r.blocks,
+      size_bytes: r.bytes,
+    })),
+    previous: res.previous.map((p) => ({
+      type: p.type,
+      offset_bytes: p.offset ?? null,
+      description: p.description,
+      source: p.source,
+    })),
     blkid: res.blkidMissing === "" ? "used" : res.blkidMissing,
-    ...(res.dryRun ? { wouldRefuse, device: summary ?? null } : {}),
+    would_refuse: res.dryRun ? wouldRefuse : false,
+    device: res.dryRun && summary
+      ? {
+        path: summary.path,
+        real_path: summary.realPath,
+        kind: summary.kind,
+        size_bytes: summary.size,
+        sector_size_bytes: summary.sectorSize,
+        signatures: summary.signatures.map((x) => ({
+          type: x.type,
+          offset_bytes: x.offset,
+          description: x.description,
+          label: x.label ?? null,
+          uuid: x.uuid ?? null,
+        })),
+        mount: {
+          mounted: summary.mount.mounted,
+          where: summary.mount.where ?? null,
+          how: summary.mount.how ?? null,
+          busy: summary.mount.busy,
+          users: summary.mount.users,
+        },
+      }
+      : null,
   };
 }
 
@@ -247,7 +292,7 @@ and every fsync'd file and vector is intact.`,
         const res = mkfs(target, { ...opts, dryRun: true, force: true });
         const wouldRefuse = res.previous.length > 0 && !o.force;
         if (o.json) {
-          printJson(toJson(res, wouldRefuse, summary));
+          printJsonResult("mkfs", toJson(res, wouldRefuse, summary));
           return;
         }
         say(
@@ -277,7 +322,7 @@ and every fsync'd file and vector is intact.`,
       mkfs(target, { ...opts, dryRun: true, force: !!o.force });
       const res = mkfs(target, { ...opts, force: !!o.force });
       if (o.json) {
-        printJson(toJson(res, false));
+        printJsonResult("mkfs", toJson(res, false));
         return;
       }
       if (o.quiet) return;

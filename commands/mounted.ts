@@ -59,7 +59,7 @@ export class MountedBackend implements FsBackend {
     try {
       st = await Deno.stat(path);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new CliError(`${path}: no such file or directory`);
+      if (e instanceof Deno.errors.NotFound) throw new CliError(`${path}: no such file or directory`, 1, "ENOENT");
       throw e;
     }
     const type = typeName(st.mode ?? 0);

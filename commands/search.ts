@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import { type FsBackend, withTarget } from "./backend.ts";
 import { resolve } from "node:path";
 import { OfflineBackend } from "./backend.ts";
-import { action, c, CliError, defineCommand, examples, fsPath, positiveInt, printJson, say, table } from "./util.ts";
+import { action, c, CliError, defineCommand, examples, fsPath, positiveInt, say, table } from "./util.ts";
+import { collectionJson, hitsJson, jsonLine, printJsonResult, roundMs, searchMethodJson } from "./json.ts";
 import type { SearchMethod } from "../src/fs/vectors.ts";
 import { vectorFromOptions, type VectorSource } from "./vector.ts";
 
@@ -162,7 +163,7 @@ export function register(program: Command): void {
       "--queries <file>",
       "many queries at once: .fvecs, JSONL (one array per line) or raw f32 (n × dim); with --json one line per query",
     )
-    .option("--json", "print [{rank, path, ino, score}] as JSON")
+    .option("--json", "print the hits {rank, path, ino, score} and how they were found as JSON (docs/JSON.md)")
     .action(
       action("search", async (image: string, dirArg: string | undefined, o: SearchFlags) => {
         const given = [o.vector, o.raw, o.like, o.queries].filter((x) => x !== undefined).length;
@@ -191,10 +192,9 @@ export function register(program: Command): void {
               const r = await b.searchEx(dir, qs[i], o.topK, { ef: o.ef, exact: o.exact });
               method ??= r.method;
               if (o.json) {
-                lines.push(JSON.stringify({
-                  query: i,
-                  hits: r.hits.map((h, j) => ({ rank: j + 1, path: h.path, ino: h.ino, score: h.score })),
-                }));
+                lines.push(
+                  jsonLine("search", { query: i, search: searchMethodJson(r.method), hits: hitsJson(r.hits) }),
+                );
               } else {
                 lines.push(`${i}: ${r.hits.map((h) => `${h.path} (${scoreText(h.score)})`).join(", ")}`);
               }
@@ -225,16 +225,16 @@ export function register(program: Command): void {
           } else query = await vectorFromOptions(o, coll.dim, ["--like"]);
           const t0 = performance.now();
           const { hits, method } = await b.searchEx(dir, query, o.topK, { exclude, ef: o.ef, exact: o.exact });
-          const ms = performance.now() - t0;
+          const elapsed = performance.now() - t0;
           if (o.json) {
-            return printJson(
-              hits.map((h, i) => ({
-                rank: i + 1,
-                path: h.path,
-                ino: h.ino,
-                score: h.score,
-              })),
-            );
+            return printJsonResult("search", {
+              path: dirArg === undefined ? dir : fsPath(dir),
+              collection: collectionJson(coll),
+              k: o.topK,
+              search: searchMethodJson(method),
+              elapsed_ms: roundMs(elapsed),
+              hits: hitsJson(hits),
+            });
           }
           const scoreName = coll.metric === "l2" ? "distance" : coll.metric === "cosine" ? "cosine" : "inner product";
           if (!hits.length) {
@@ -253,7 +253,7 @@ export function register(program: Command): void {
               `${hits.length} result${
                 hits.length === 1 ? "" : "s"
               } from collection ${coll.id} (${coll.path}, ${coll.metric}, ${coll.count} vectors) in ${
-                ms.toFixed(1)
+                elapsed.toFixed(1)
               } ms${methodText(method) ? `; ${methodText(method)}` : ""}`,
             ),
           );

@@ -11,14 +11,18 @@ import cliProgress from "cli-progress";
 import Table from "cli-table3";
 import pc from "picocolors";
 import { FsError } from "../src/errors.ts";
+import { errorJson } from "./json.ts";
 
 /** An error meant for the user: printed as `vexfs <cmd>: <message>`, exit code `exitCode`. */
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
+  /** errno name of the failure when it has one (`ENOENT`), for `--json` error documents (docs/JSON.md §4) */
+  readonly code?: string;
+  constructor(message: string, exitCode = 1, code?: string) {
     super(message);
     this.name = "CliError";
     this.exitCode = exitCode;
+    this.code = code;
   }
 }
 
@@ -93,7 +97,10 @@ export function warn(text: string): void {
   writeAll(Deno.stderr, enc.encode(text + "\n"));
 }
 
-/** Prints a value as indented JSON on stdout. */
+/**
+ * Prints a value as indented JSON on stdout. Commands print their `--json`
+ * results with printJsonResult (commands/json.ts), which adds the envelope.
+ */
 export function printJson(value: unknown): void {
   say(JSON.stringify(value, null, 2));
 }
@@ -310,9 +317,20 @@ export function examples(cmd: Command, lines: string[]): Command {
   );
 }
 
+/** Whether the command commander passed to an action (its last argument) was given `--json`. */
+function jsonRequested(args: unknown[]): boolean {
+  const cmd = args[args.length - 1];
+  if (!(cmd instanceof Command)) return false;
+  return cmd.opts().json === true;
+}
+
 /**
  * Wraps a command implementation: sets the exit code from its result (0 if
- * none), reports errors on one line (exit 1, or CliError.exitCode).
+ * none), reports errors on one line (exit 1, or CliError.exitCode). With
+ * `--json`, a failure also prints the error document of docs/JSON.md §4
+ * (`{"schema_version", "command", "error": {code, message, exit_status}}`)
+ * on stdout; the line on stderr stays.
+ * @param cmdName the command's full name, as `--json` documents carry it in `command`
  */
 export function action<A extends unknown[]>(
   cmdName: string,
@@ -329,6 +347,11 @@ export function action<A extends unknown[]>(
       }
       reportError(cmdName, e);
       Deno.exitCode = e instanceof CliError ? e.exitCode : 1;
+      if (jsonRequested(args)) {
+        try {
+          say(JSON.stringify(errorJson(cmdName, e, errorMessage(e), Deno.exitCode), null, 2));
+        } catch { /* stdout closed: the exit status and stderr still tell */ }
+      }
     }
   };
 }

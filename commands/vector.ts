@@ -6,17 +6,8 @@ import type { Command } from "commander";
 import { parseVectorRaw, parseVectorText } from "../src/vector/codec.ts";
 import { withTarget } from "./backend.ts";
 import { registerDelete } from "./vector_delete.ts";
-import {
-  action,
-  CliError,
-  defineCommand,
-  examples,
-  fsPath,
-  printJson,
-  readHostFile,
-  say,
-  writeStdout,
-} from "./util.ts";
+import { action, CliError, defineCommand, examples, fsPath, readHostFile, say, writeStdout } from "./util.ts";
+import { collectionJson, printJsonResult } from "./json.ts";
 
 /** Where a vector given on the command line comes from. */
 export interface VectorSource {
@@ -120,7 +111,7 @@ export function register(program: Command): void {
     .argument("[file]", "regular file inside a collection (a path inside IMAGE)")
     .option(
       "--json",
-      "print {path, collection, dim, metric, type, vector} as JSON",
+      "print {path, collection, vector} as JSON (docs/JSON.md)",
     )
     .option(
       "--raw",
@@ -131,7 +122,7 @@ export function register(program: Command): void {
         "vector get",
         async (
           image: string,
-          file: string | undefined,
+          fileArg: string | undefined,
           o: { json?: boolean; raw?: boolean },
         ) => {
           if (o.json && o.raw) {
@@ -139,7 +130,7 @@ export function register(program: Command): void {
               "give at most one of --json, --raw",
             );
           }
-          await withTarget(image, file, false, async (b, file) => {
+          await withTarget(image, fileArg, false, async (b, file) => {
             const r = await b.getVector(file);
             if (!r) {
               throw new CliError(
@@ -152,13 +143,9 @@ export function register(program: Command): void {
               r.vector.forEach((x, i) => dv.setFloat32(i * 4, x, true));
               writeStdout(out);
             } else if (o.json) {
-              printJson({
+              printJsonResult("vector get", {
                 path: fsPath(file),
-                collection: r.collection.id,
-                root: r.collection.path,
-                dim: r.collection.dim,
-                metric: r.collection.metric,
-                type: r.collection.elem,
+                collection: collectionJson(r.collection),
                 vector: Array.from(r.vector, (x) => Number(f32Text(x))),
               });
             } else say(vectorText(r.vector));

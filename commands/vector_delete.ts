@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { expandGlob, hasGlob } from "../src/fs/glob.ts";
 import { type FsBackend, OfflineBackend, withBackend } from "./backend.ts";
 import { MountedBackend } from "./mounted.ts";
-import { action, CliError, defineCommand, examples, fsPath, printJson, readStdin, say } from "./util.ts";
+import { action, CliError, defineCommand, examples, fsPath, readStdin, say } from "./util.ts";
+import { printJsonResult } from "./json.ts";
 
 interface DeleteFlags {
   force?: boolean;
@@ -71,7 +72,7 @@ export function registerDelete(vec: Command): void {
     .argument("[files...]", "regular files inside a collection (paths inside IMAGE, globs allowed)")
     .option("-f, --force", "skip files that have no vector instead of refusing")
     .option("--stdin", "also read paths from stdin, one a line (taken as they are, no globs)")
-    .option("--json", "print {deleted, withoutVector} as JSON")
+    .option("--json", "print {deleted, without_vector} as JSON (docs/JSON.md)")
     .action(
       action("vector delete", async (target: string, files: string[], o: DeleteFlags) => {
         const extra: string[] = [];
@@ -99,7 +100,7 @@ export function registerDelete(vec: Command): void {
           if (!paths.length) throw new CliError("give the files inside IMAGE (or --stdin)");
           s = await withBackend(target, true, (b) => deleteVectors(b, paths, !!o.force));
         }
-        if (o.json) printJson(s);
+        if (o.json) printJsonResult("vector delete", { deleted: s.deleted, without_vector: s.withoutVector });
         else {
           say(
             `deleted ${s.deleted} vector${s.deleted === 1 ? "" : "s"}` +

@@ -80,11 +80,13 @@ Deno.test("vector delete: many paths, globs and --stdin offline; refusals change
     // again: refused without -f, skipped with it
     r = await vexfs(["vector", "delete", img, "/c/a/f0.txt"]);
     assert.match(r.stderr, /has no vector/);
-    assert.equal(JSON.parse(await ok(["vector", "delete", "-f", "--json", img, "/c/a/f0.txt"])).withoutVector, 1);
+    assert.equal(JSON.parse(await ok(["vector", "delete", "-f", "--json", img, "/c/a/f0.txt"])).without_vector, 1);
     // a glob: *.txt at any depth (f3, f6, f9; f0 already done), not the hidden file
     assert.deepEqual(JSON.parse(await ok(["vector", "delete", "--json", img, "/c/**/*.txt"])), {
+      schema_version: 1,
+      command: "vector delete",
       deleted: 3,
-      withoutVector: 1,
+      without_vector: 1,
     });
     r = await vexfs(["vector", "delete", img, "/c/*.none"]);
     assert.match(r.stderr, /no file matches/);
@@ -150,7 +152,7 @@ Deno.test("collection drop: removes the collection and its vectors, keeps files 
     r = await vexfs(["collection", "drop", dir, "/docs"]);
     assert.match(r.stderr, /is a directory/);
     assert.match(await ok(["collection", "drop", img, "/docs"]), /dropped collection 1 at \/docs \(1 vectors\)/);
-    assert.equal(JSON.parse(await ok(["collection", "list", img, "--json"])).length, 0);
+    assert.equal(JSON.parse(await ok(["collection", "list", img, "--json"])).collections.length, 0);
     const fs = Vexfs.open(img, { readOnly: true });
     try {
       const ino = fs.resolve("/docs/s/a.md");

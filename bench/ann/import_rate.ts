@@ -3,7 +3,7 @@
  *
  * 1. the JSONL parse floor: `readJsonlFile` over the records alone (no filesystem);
  * 2. `vexfs import IMAGE /v --jsonl FILE` offline, into a flat and into an HNSW collection
- *    (files with their text, vectors in batches), as a user runs it (its `--json` `elapsedMs`);
+ *    (files with their text, vectors in batches), as a user runs it (its `--json` `elapsed_ms`);
  * 3. through a mount: `vexfs import MOUNT/v --jsonl FILE` (files written through FUSE,
  *    vectors by the batch ioctl), and the batch ioctl alone (`VEXFS_IOC_SET_VECTORS` through
  *    `BatchSetter`) setting the vectors of files that exist, flat and HNSW;
@@ -88,8 +88,8 @@ try {
     rate(
       `vexfs import offline, ${index}`,
       n,
-      out.elapsedMs,
-      `(${(n / (out.elapsedMs / 1000) / floor).toFixed(2)}× the parse floor)`,
+      out.elapsed_ms,
+      `(${(n / (out.elapsed_ms / 1000) / floor).toFixed(2)}× the parse floor)`,
     );
     Deno.removeSync(img);
   }
@@ -106,7 +106,7 @@ try {
       const out = JSON.parse(
         await vexfs(["import", `${mnt}/v`, "--jsonl", jsonl, "--metric", "l2", "--index", index, "--json"]),
       );
-      rate(`vexfs import on a mount, ${index}`, n, out.elapsedMs, "(files and vectors)");
+      rate(`vexfs import on a mount, ${index}`, n, out.elapsed_ms, "(files and vectors)");
       // the batch ioctl alone, on files that exist
       const dir = `${mnt}/w`;
       Deno.mkdirSync(dir);

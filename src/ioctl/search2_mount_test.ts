@@ -258,7 +258,11 @@ Deno.test({
       const st = await vexfs("index", "stats", c, "--json");
       assertEquals(st.code, 0, st.stderr);
       const js = JSON.parse(st.stdout);
-      assertEquals([js.collection, js.index, js.nodes, js.m, js.efConstruction], [1, "hnsw", 1000, 16, 100]);
+      assertEquals([js.schema_version, js.command], [1, "index stats"]);
+      assertEquals(
+        [js.collection.id, js.stats.index, js.stats.graph.nodes, js.stats.graph.m, js.stats.graph.ef_construction],
+        [1, "hnsw", 1000, 16, 100],
+      );
       const human = await vexfs("index", "stats", c);
       assertEquals(human.code, 0, human.stderr);
       assertMatch(human.stdout, /HNSW, M 16 \(level 0: 32\), efConstruction 100/);
@@ -266,7 +270,9 @@ Deno.test({
       const vec = JSON.stringify(Array.from(qs[0]));
       const s = await vexfs("search", c, "--ef", "200", "--json", "-k", "10", "--vector", vec);
       assertEquals(s.code, 0, s.stderr);
-      const hits = JSON.parse(s.stdout) as { rank: number; path: string; ino: number; score: number }[];
+      const sj = JSON.parse(s.stdout);
+      assertEquals([sj.search.method, sj.search.ef], ["hnsw", 200], "the method in the JSON too");
+      const hits = sj.hits as { rank: number; path: string; ino: number; score: number }[];
       const direct = await searchExWithPaths(c, qs[0], 10, { ef: 200 });
       assertEquals(hits.map((h) => h.path), direct.hits.map((h) => h.path));
       assertEquals(hits.map((h) => h.score), direct.hits.map((h) => h.score));
@@ -278,7 +284,8 @@ Deno.test({
       assertEquals(ex.code, 0, ex.stderr);
       assertMatch(ex.stdout, /exact scan \(exact search asked for\)/);
       const exj = JSON.parse((await vexfs("search", c, "--exact", "--json", "-k", "10", "--vector", vec)).stdout);
-      assertEquals(exj.map((h: { path: string }) => num(h.path)), brute(vs, qs[0], 10));
+      assertEquals(exj.search.method, "exact");
+      assertEquals(exj.hits.map((h: { path: string }) => num(h.path)), brute(vs, qs[0], 10));
       // --queries FILE: ef passed for every query
       const qfile = Deno.makeTempFileSync({ suffix: ".jsonl" });
       try {
@@ -309,7 +316,10 @@ Deno.test({
       const build = await vexfs("index", "build", c, "--m", "8", "--ef-construction", "64", "--json");
       assertEquals(build.code, 0, build.stderr);
       const bj = JSON.parse(build.stdout);
-      assertEquals([bj.index, bj.nodes, bj.m, bj.efConstruction], ["hnsw", 1000, 8, 64]);
+      assertEquals(
+        [bj.collection.index, bj.stats.index, bj.stats.graph.nodes, bj.stats.graph.m, bj.stats.graph.ef_construction],
+        ["hnsw", "hnsw", 1000, 8, 64],
+      );
       const opt = await vexfs("index", "optimize", c);
       assertEquals(opt.code, 0, opt.stderr);
       assertMatch(opt.stdout, /index optimize of collection 1/);

@@ -1,0 +1,236 @@
+/**
+ * The `--json` output contract of every `vexfs` command (docs/JSON.md): one
+ * builder per shape, so that a collection, a file, a search hit, usage or an
+ * error reads the same wherever it appears, and one {@link printJsonResult}
+ * that puts the envelope (`schema_version`, `command`) around every result.
+ * The JSON Schemas in docs/schema/ describe what these functions produce;
+ * commands/json_contract_test.ts checks real output against them.
+ *
+ * Rules the builders follow (docs/JSON.md §2): snake_case names; sizes in
+ * bytes as integers named `*_bytes`, quantities of blocks `*_blocks`, block
+ * numbers `*_block`; timestamps as ISO-8601 UTC strings (null when never);
+ * durations as numbers named `*_ms`; absent values as null, not left out.
+ * @module
+ */
+import type { FileInfo } from "./backend.ts";
+import type { CollectionView } from "./backend.ts";
+import type { IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
+import type { FsckReport } from "../src/fsck/fsck.ts";
+import { FsError } from "../src/errors.ts";
+import { say } from "./util.ts";
+
+/**
+ * Version of the contract. Bumped on a breaking change (a field removed,
+ * renamed, retyped or given a new meaning); adding a field is not one
+ * (docs/JSON.md §5).
+ */
+export const SCHEMA_VERSION = 1;
+
+/** A JSON object as the builders return it. */
+export type JsonObject = Record<string, unknown>;
+
+/** The envelope every `--json` document starts with. */
+export function envelope(command: string): { schema_version: number; command: string } {
+  return { schema_version: SCHEMA_VERSION, command };
+}
+
+/**
+ * Prints `{"schema_version": 1, "command": command, ...payload}` as indented
+ * JSON on stdout: the one way a command prints its `--json` result.
+ * @param command the command's full name, e.g. `"collection list"`
+ * @param payload the result's fields (must not use `schema_version`, `command` or `error`)
+ */
+export function printJsonResult(command: string, payload: JsonObject): void {
+  say(JSON.stringify({ ...envelope(command), ...payload }, null, 2));
+}
+
+/**
+ * One line of a JSON Lines stream (`search --queries --json`): the envelope
+ * and `payload` on one line, without indentation.
+ */
+export function jsonLine(command: string, payload: JsonObject): string {
+  return JSON.stringify({ ...envelope(command), ...payload });
+}
+
+/** Seconds since the epoch as ISO-8601 UTC (`2026-12-03T22:54:00.000Z`); 0 (never) as null. */
+export function isoSeconds(sec: number): string | null {
+  return sec ? new Date(sec * 1000).toISOString() : null;
+}
+
+/** Milliseconds since the epoch as ISO-8601 UTC. */
+export function isoMs(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** A duration in milliseconds, rounded to microseconds (3 decimals). */
+export function roundMs(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+// ------------------------------------------------------------------ shared shapes
+
+/**
+ * A collection (`$defs/collection` of docs/schema/common.schema.json).
+ * `path` is the root directory as the command names things: inside the
+ * filesystem offline (`/docs`), the host path on a mount (`/mnt/vexfs/docs`).
+ */
+export function collectionJson(x: CollectionView): JsonObject {
+  return {
+    id: x.id,
+    path: x.path,
+    root_ino: x.rootIno,
+    dim: x.dim,
+    metric: x.metric,
+    element_type: x.elem,
+    vectors: x.count,
+    vector_bytes: x.bytes,
+    generation: x.generation,
+    created: isoSeconds(x.created),
+    index: x.index ?? null,
+    hnsw: x.index === "hnsw"
+      ? { m: x.m ?? null, ef_construction: x.efConstruction ?? null, ef_search: x.efSearch || null }
+      : null,
+  };
+}
+
+/** A file (an inode by path; `$defs/file`): what `ls` lists. `name` is the entry's name in its directory. */
+export function fileJson(f: FileInfo, name: string): JsonObject {
+  return {
+    name,
+    path: f.path,
+    ino: f.ino,
+    type: f.type,
+    mode: "0" + (f.mode & 0o7777).toString(8),
+    nlink: f.nlink,
+    uid: f.uid,
+    gid: f.gid,
+    size_bytes: f.size,
+    mtime: isoMs(f.mtime),
+    has_vector: f.hasVector,
+    root_of_collection: f.collectionRoot || null,
+  };
+}
+
+/** Search hits (`$defs/hit`), ranked from 1 in the order given. */
+export function hitsJson(hits: SearchHit[]): JsonObject[] {
+  return hits.map((h, i) => ({ rank: i + 1, path: h.path, ino: h.ino, score: h.score }));
+}
+
+/** How a search was answered (`$defs/search_method`). */
+export function searchMethodJson(m: SearchMethod | undefined): JsonObject {
+  return { method: m?.method ?? "unknown", reason: m?.reason || null, ef: m?.ef ?? null };
+}
+
+/** Space and inode counts (`$defs/usage`); `blockSize` in bytes. */
+export function usageJson(
+  u: { blocks: number; freeBlocks: number; blockSize: number; inodes: number; freeInodes: number },
+): JsonObject {
+  const used = u.blocks - u.freeBlocks;
+  return {
+    total_blocks: u.blocks,
+    used_blocks: used,
+    free_blocks: u.freeBlocks,
+    total_bytes: u.blocks * u.blockSize,
+    used_bytes: used * u.blockSize,
+    free_bytes: u.freeBlocks * u.blockSize,
+    total_inodes: u.inodes,
+    used_inodes: u.inodes - u.freeInodes,
+    free_inodes: u.freeInodes,
+  };
+}
+
+/** An HNSW index's figures (`$defs/index_stats`). */
+export function indexStatsJson(s: IndexStats): JsonObject {
+  const g = s.graph;
+  return {
+    index: s.index,
+    current: s.current,
+    note: s.note || null,
+    file_bytes: s.fileBytes,
+    graph: g
+      ? {
+        nodes: g.nodes,
+        deleted: g.deleted,
+        free: g.free,
+        reclaimed: g.reclaimed,
+        levels: g.levels,
+        max_level: g.maxLevel,
+        m: g.m,
+        ef_construction: g.efConstruction,
+        size_bytes: g.bytes,
+        memory_bytes: g.memoryBytes,
+        build_ms: roundMs(g.buildMs),
+        inserts_since_build: g.insertsSinceBuild,
+      }
+      : null,
+  };
+}
+
+/** An fsck report (the payload of `fsck --json`). */
+export function fsckJson(r: FsckReport): JsonObject {
+  const s = r.stats;
+  return {
+    target: r.path,
+    mode: r.mode,
+    exit_status: r.exitCode,
+    skipped: r.skipped,
+    fixed: r.fixed,
+    runs: r.runs,
+    elapsed_ms: roundMs(r.elapsedMs),
+    stats: {
+      inodes: s.inodes,
+      dirs: s.dirs,
+      files: s.files,
+      symlinks: s.symlinks,
+      used_blocks: s.blocksUsed,
+      total_blocks: s.blockCount,
+      vectors: s.vectors,
+      collections: s.collections,
+      orphans: s.orphans,
+    },
+    problems: r.problems.map((p) => ({
+      code: p.code,
+      severity: p.severity,
+      where: p.where,
+      message: p.message,
+      fix: p.fix ?? null,
+      fixed: p.fixed,
+      next: p.next ?? null,
+    })),
+  };
+}
+
+// ------------------------------------------------------------------ errors
+
+const HOST_ERRNO: [new (...a: never[]) => Error, string][] = [
+  [Deno.errors.NotFound, "ENOENT"],
+  [Deno.errors.PermissionDenied, "EACCES"],
+  [Deno.errors.AlreadyExists, "EEXIST"],
+  [Deno.errors.IsADirectory, "EISDIR"],
+  [Deno.errors.NotADirectory, "ENOTDIR"],
+  [Deno.errors.Busy, "EBUSY"],
+  [Deno.errors.InvalidData, "EINVAL"],
+  [Deno.errors.WriteZero, "EIO"],
+  [Deno.errors.UnexpectedEof, "EIO"],
+];
+
+/**
+ * The code of a failure: its errno name when it has one (an engine
+ * `FsError`, a host error Deno names, or a CLI error that carries one), else
+ * `"ERROR"` (docs/JSON.md §4).
+ */
+export function errorCode(e: unknown): string {
+  if (e instanceof FsError) return e.code;
+  const own = (e as { code?: unknown } | null)?.code;
+  if (typeof own === "string" && /^E[A-Z0-9]+$/.test(own)) return own;
+  for (const [cls, name] of HOST_ERRNO) if (e instanceof cls) return name;
+  return "ERROR";
+}
+
+/**
+ * The error document of a failed `--json` command:
+ * `{"schema_version": 1, "command": ..., "error": {"code", "message", "exit_status"}}`.
+ */
+export function errorJson(command: string, e: unknown, message: string, exitStatus: number): JsonObject {
+  return { ...envelope(command), error: { code: errorCode(e), message, exit_status: exitStatus } };
+}
