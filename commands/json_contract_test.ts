@@ -395,6 +395,14 @@ Deno.test({
         assertEquals([...un.files].sort(), [...inst.files].sort(), "uninstall removes what install wrote");
       });
 
+      await t.step("man --out", async () => {
+        const m = await json("man", ["--out", `${dir}/man`]);
+        assertEquals(m.dir, `${dir}/man/man8`);
+        assert(m.files.includes(`${dir}/man/man8/vexfs.8`), JSON.stringify(m.files));
+        for (const f of m.files) Deno.statSync(f);
+        await jsonError("man", ["no-such-command"]);
+      });
+
       await t.step("bench and bench vectors, the smallest runs", async () => {
         const work = `${dir}/bench`;
         await Deno.mkdir(work);

@@ -5,7 +5,8 @@
  */
 import type { Command } from "commander";
 import { manPages } from "../src/docs/man.ts";
-import { action, CliError, defineCommand, examples, printJson, say, writeStdout } from "./util.ts";
+import { action, CliError, defineCommand, examples, say, writeStdout } from "./util.ts";
+import { printJsonResult } from "./json.ts";
 
 /** The program a command belongs to (the root of its parent chain). */
 export function programOf(cmd: Command): Command {
@@ -46,7 +47,7 @@ export function register(program: Command): void {
           Deno.writeTextFileSync(`${dir}/${p.file}`, o.markdown && p.markdown ? p.markdown : p.roff);
           files.push(`${dir}/${p.file}`);
         }
-        if (o.json) return printJson({ files });
+        if (o.json) return printJsonResult("man", { dir, files });
         say(`wrote ${files.length} pages to ${dir}`);
         return;
       }
