@@ -23,6 +23,7 @@ import { register as registerMount } from "./commands/mount.ts";
 import { register as registerLater } from "./commands/later.ts";
 import { register as registerInstall } from "./commands/install.ts";
 import { register as registerMan } from "./commands/man.ts";
+import { register as registerCompletion } from "./commands/completion.ts";
 import { ce, reportError } from "./commands/util.ts";
 
 /** Version of the command-line tool (package.json). */
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerInstall(program);
   registerMan(program);
+  registerCompletion(program);
   registerLater(program);
   program.addHelpText(
     "after",

@@ -5,6 +5,8 @@
  */
 import type { Command } from "commander";
 import { findCheckout, install, layout, uninstall } from "../src/install/install.ts";
+import { docFiles } from "../src/docs/install_files.ts";
+import { programOf } from "./man.ts";
 import { action, defineCommand, examples, say } from "./util.ts";
 import { printJsonResult } from "./json.ts";
 
@@ -13,8 +15,8 @@ export function register(program: Command): void {
   const inst = defineCommand(
     program,
     "install",
-    "put a 'vexfs' launcher on PATH and the mkfs.vexfs, fsck.vexfs, mount.vexfs helpers where mkfs(8), fsck(8) " +
-      "and mount(8) find them",
+    "put a 'vexfs' launcher on PATH, the mkfs.vexfs, fsck.vexfs, mount.vexfs helpers where mkfs(8), fsck(8) " +
+      "and mount(8) find them, the man pages and the bash and zsh completions",
   )
     .option("--prefix <dir>", "install prefix: the launcher goes to PREFIX/bin (default /usr/local)")
     .option("--sbindir <dir>", "where the helpers go (default /sbin; PREFIX/sbin when --prefix is given)")
@@ -26,7 +28,7 @@ export function register(program: Command): void {
   inst.action(action("install", (flags: { prefix?: string; sbindir?: string; json?: boolean }) => {
     const co = findCheckout();
     const l = layout(flags.prefix, flags.sbindir);
-    const r = install(l, co);
+    const r = install(l, co, docFiles(programOf(inst), l));
     if (flags.json) {
       return printJsonResult("install", {
         files: r.files,
@@ -36,7 +38,9 @@ export function register(program: Command): void {
         manifest: l.manifest,
       });
     }
-    for (const f of r.files) say(`installed ${f}`);
+    const docs = r.files.filter((f) => f.startsWith(`${l.man8dir}/`));
+    for (const f of r.files) if (!docs.includes(f)) say(`installed ${f}`);
+    say(`installed ${docs.length} man pages in ${l.man8dir}`);
     say(
       `runs ${co.deno} run -A ${co.main}; 'vexfs uninstall${
         flags.prefix ? ` --prefix ${flags.prefix}` : ""

@@ -12,6 +12,8 @@ import { assertEquals, assertStringIncludes } from "../src/test_assert.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
 import { CAN_MOUNT, mountTest } from "../src/mount/_testutil.ts";
 import { findCheckout, MARKER } from "../src/install/install.ts";
+import { manPages } from "../src/docs/man.ts";
+import { buildProgram } from "../main.ts";
 
 const co = findCheckout();
 const dec = new TextDecoder();
@@ -50,7 +52,8 @@ Deno.test(
       const prefix = `${dir}/p`;
       const r = await vexfs(["install", "--prefix", prefix]);
       assertEquals(r.code, 0, r.stderr);
-      assertEquals(tree(dir), [
+      const pages = manPages(buildProgram()).map((p) => `p/share/man/man8/${p.file}`);
+      assertEquals(tree(dir).filter((p) => !pages.includes(p)), [
         "keep",
         "p",
         "p/bin",
@@ -61,9 +64,33 @@ Deno.test(
         "p/sbin/mount.fuse.vexfs",
         "p/sbin/mount.vexfs",
         "p/share",
+        "p/share/bash-completion",
+        "p/share/bash-completion/completions",
+        "p/share/bash-completion/completions/vexfs",
+        "p/share/man",
+        "p/share/man/man8",
         "p/share/vexfs",
         "p/share/vexfs/manifest",
+        "p/share/zsh",
+        "p/share/zsh/vendor-completions",
+        "p/share/zsh/vendor-completions/_vexfs",
       ]);
+      // every man page of every command, found by man(1) under the prefix, .so links included
+      assertEquals(tree(`${prefix}/share/man/man8`), pages.map((p) => p.slice("p/share/man/man8/".length)).sort());
+      assertEquals(pages.includes("p/share/man/man8/vexfs-install.8"), true);
+      for (const [page, title] of [["mkfs.vexfs", "VEXFS-MKFS(8)"], ["vexfs-install", "VEXFS-INSTALL(8)"]]) {
+        const mp = await run("man", ["-M", `${prefix}/share/man`, page], { PATH: "/usr/bin:/bin", MANWIDTH: "80" });
+        assertEquals(mp.code, 0, mp.stderr);
+        assertStringIncludes(mp.stdout, title);
+      }
+      // the installed bash completion, sourced as bash-completion's loader does, completes commands
+      const bc = await run("bash", [
+        "-c",
+        `. ${prefix}/share/bash-completion/completions/vexfs; complete -p vexfs; ` +
+        `COMP_WORDS=(vexfs umo); COMP_CWORD=1; _vexfs; echo "[\${COMPREPLY[*]}]"`,
+      ], { PATH: "/usr/bin:/bin" });
+      assertEquals(bc.stdout, "complete -F _vexfs vexfs\n[umount]\n", bc.stderr);
+      assertStringIncludes(Deno.readTextFileSync(`${prefix}/share/zsh/vendor-completions/_vexfs`), "#compdef vexfs\n");
       const launcher = Deno.readTextFileSync(`${prefix}/bin/vexfs`);
       assertStringIncludes(launcher, MARKER);
       assertStringIncludes(launcher, `exec '${co.deno}' run -A '${co.main}' "$@"`);

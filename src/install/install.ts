@@ -14,6 +14,10 @@
  *   (libmount) only in /sbin, /sbin/fs.d and /sbin/fs, as `mount.<type>` and,
  *   for `-t fuse.vexfs`, `mount.fuse.vexfs` before the generic mount.fuse.
  *   So the default SBINDIR is /sbin (/usr/sbin on a merged-/usr system).
+ * - data files the caller passes (the man pages in `PREFIX/share/man/man8`
+ *   and the completions in `PREFIX/share/bash-completion/completions/vexfs`
+ *   and `PREFIX/share/zsh/vendor-completions/_vexfs`, made by src/docs/),
+ *   each with the marker as its second line, in its own comment syntax;
  * - `PREFIX/share/vexfs/manifest`: one absolute path per line of every file
  *   and directory install created, which uninstall removes (and nothing else).
  *
@@ -40,6 +44,33 @@ export interface InstallLayout {
   sbindir: string;
   /** the manifest file: PREFIX/share/vexfs/manifest */
   manifest: string;
+  /** section 8 man pages: PREFIX/share/man/man8 */
+  man8dir: string;
+  /** bash-completion's directory: PREFIX/share/bash-completion/completions */
+  bashCompletionDir: string;
+  /** zsh's directory for packaged completions: PREFIX/share/zsh/vendor-completions */
+  zshCompletionDir: string;
+}
+
+/** A file install writes besides the scripts (a man page, a completion script). */
+export interface DataFile {
+  /** absolute path */
+  path: string;
+  /** its text, which must carry {@link MARKER} in its second line ({@link withMarker}) */
+  text: string;
+}
+
+/**
+ * Puts the install marker into a text as its second line (the first may be
+ * a `#compdef` or `'\" t` line that has to stay first), as a comment.
+ * @param text the file's text
+ * @param comment put before the marker (which starts with `# `, a shell comment): `""` for shells, `.\" ` for roff
+ * @param what what the file is, after the marker
+ */
+export function withMarker(text: string, comment: string, what: string): string {
+  const nl = text.indexOf("\n");
+  const line = `${comment}${MARKER}: ${what}`;
+  return nl < 0 ? `${text}\n${line}\n` : `${text.slice(0, nl + 1)}${line}\n${text.slice(nl + 1)}`;
 }
 
 /**
@@ -54,6 +85,9 @@ export function layout(prefix?: string, sbindir?: string): InstallLayout {
     bindir: `${p}/bin`,
     sbindir: abs(sbindir ?? (prefix === undefined ? "/sbin" : `${p}/sbin`)),
     manifest: `${p}/share/vexfs/manifest`,
+    man8dir: `${p}/share/man/man8`,
+    bashCompletionDir: `${p}/share/bash-completion/completions`,
+    zshCompletionDir: `${p}/share/zsh/vendor-completions`,
   };
 }
 
@@ -183,7 +217,7 @@ function exists(p: string): boolean {
 
 function ours(p: string): boolean {
   try {
-    return Deno.readTextFileSync(p).split("\n", 3)[1]?.startsWith(MARKER) ?? false;
+    return Deno.readTextFileSync(p).split("\n", 3)[1]?.includes(MARKER) ?? false;
   } catch {
     return false;
   }
@@ -210,27 +244,35 @@ function mkdirs(dir: string): string[] {
  * replaced, and the manifest keeps what the earlier one recorded too.
  * @param l where to install ({@link layout})
  * @param co the checkout to run (default: this one)
+ * @param data man pages, completions (mode 0644; each with {@link MARKER} in line 2)
  * @throws Error when a target exists and is not ours, or a directory cannot be written
  */
-export function install(l: InstallLayout, co: Checkout = findCheckout()): InstallResult {
+export function install(l: InstallLayout, co: Checkout = findCheckout(), data: DataFile[] = []): InstallResult {
   const s = scripts(co);
-  const targets: [string, string][] = [
-    [`${l.bindir}/vexfs`, s.vexfs],
+  const targets: [string, string, number][] = [
+    [`${l.bindir}/vexfs`, s.vexfs, 0o755],
     ...["mkfs.vexfs", "fsck.vexfs", "mount.vexfs", "mount.fuse.vexfs"].map((n) =>
-      [`${l.sbindir}/${n}`, s[n]] as [string, string]
+      [`${l.sbindir}/${n}`, s[n], 0o755] as [string, string, number]
     ),
+    ...data.map((d) => [d.path, d.text, 0o644] as [string, string, number]),
   ];
+  for (const d of data) {
+    if (!d.text.split("\n", 3)[1]?.includes(MARKER)) throw new Error(`${d.path}: no install marker in its second line`);
+  }
   for (const [p] of targets) {
     if (exists(p) && !ours(p)) throw new Error(`${p} exists and was not written by 'vexfs install': remove it first`);
   }
   const previous = readManifest(l.manifest);
   const dirs: string[] = [];
   const files: string[] = [];
-  for (const d of [l.bindir, l.sbindir, l.manifest.replace(/\/[^/]*$/, "")]) dirs.push(...mkdirs(d));
-  for (const [p, text] of targets) {
+  const parent = (p: string) => p.replace(/\/[^/]*$/, "");
+  for (const d of new Set([l.bindir, l.sbindir, parent(l.manifest), ...data.map((f) => parent(f.path))])) {
+    dirs.push(...mkdirs(d));
+  }
+  for (const [p, text, mode] of targets) {
     const tmp = `${p}.vexfs-new`;
-    Deno.writeTextFileSync(tmp, text, { mode: 0o755 });
-    Deno.chmodSync(tmp, 0o755);
+    Deno.writeTextFileSync(tmp, text, { mode });
+    Deno.chmodSync(tmp, mode);
     Deno.renameSync(tmp, p);
     files.push(p);
   }
