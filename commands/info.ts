@@ -22,7 +22,7 @@ import * as ioctl from "../src/ioctl/client.ts";
 import type { RecoveryResult } from "../src/journal/recovery.ts";
 import { type CollectionView, mountOfDirectory, openBackend } from "./backend.ts";
 import { action, c, defineCommand, examples, kvTable, say, table } from "./util.ts";
-import { collectionJson, isoSeconds, printJsonResult, usageJson } from "./json.ts";
+import { collectionJson, errnoName, isoSeconds, printJsonResult, usageJson } from "./json.ts";
 
 function flagNames(v: number, names: [number, string][]): string[] {
   const out = names.filter(([b]) => v & b).map(([, n]) => n);
@@ -157,7 +157,7 @@ function errorRecordJson(sb: Superblock) {
   if (!sb.errorCount && !sb.firstErrorTime) return null;
   const one = (errno = 0, t = 0, ino = 0, op = "") => ({
     errno,
-    errno_name: errno === 5 ? "EIO" : errno === 117 ? "EUCLEAN" : null,
+    errno_name: errnoName(errno),
     time: isoSeconds(t),
     ino: ino || null,
     op: op || null,

@@ -16,7 +16,7 @@ import type { FileInfo } from "./backend.ts";
 import type { CollectionView } from "./backend.ts";
 import type { IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import type { FsckReport } from "../src/fsck/fsck.ts";
-import { FsError } from "../src/errors.ts";
+import { ERRNO, FsError } from "../src/errors.ts";
 import { say } from "./util.ts";
 
 /**
@@ -201,6 +201,13 @@ export function fsckJson(r: FsckReport): JsonObject {
 }
 
 // ------------------------------------------------------------------ errors
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([name, n]) => [n, name]));
+
+/** The errno name of Linux errno number `n` (`5` -> `"EIO"`), or null for 0 or a number the engine does not use. */
+export function errnoName(n: number): string | null {
+  return ERRNO_NAMES.get(n) ?? null;
+}
 
 const HOST_ERRNO: [new (...a: never[]) => Error, string][] = [
   [Deno.errors.NotFound, "ENOENT"],

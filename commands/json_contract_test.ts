@@ -13,6 +13,8 @@
 import Ajv2020 from "ajv/dist/2020.js";
 import type { Command } from "commander";
 import { buildProgram } from "../main.ts";
+import { SB_OFFSET, SB_SIZE } from "../src/format/constants.ts";
+import { decodeSuperblock, encodeSuperblock } from "../src/format/superblock.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
 import { CAN_MOUNT, withMount } from "../src/mount/_testutil.ts";
 import { assert, assertEquals } from "../src/test_assert.ts";
@@ -321,6 +323,31 @@ Deno.test({
         const r = await json("fsck", ["-n", "-f", bad], { status: 4 });
         assertEquals(r.exit_status, 4, "the fsck code in the report and as the exit status");
         assert(r.problems.some((p: Doc) => p.severity === "error" && p.fixed === false), JSON.stringify(r.problems));
+        // a superblock that recorded errors (FORMAT.md §3.2): state "errors" and the error record
+        const raw = await Deno.readFile(bad);
+        const sb = decodeSuperblock(raw.subarray(SB_OFFSET, SB_OFFSET + SB_SIZE));
+        sb.state = 3;
+        sb.errorCount = 2;
+        sb.firstErrorErrno = 117;
+        sb.lastErrorErrno = 5;
+        sb.firstErrorTime = sb.lastErrorTime = 1_700_000_000;
+        sb.firstErrorIno = sb.lastErrorIno = ino;
+        sb.firstErrorOp = "lookup";
+        sb.lastErrorOp = "write";
+        const fh = await Deno.open(bad, { write: true });
+        await fh.seek(SB_OFFSET, Deno.SeekMode.Start);
+        await fh.write(encodeSuperblock(sb));
+        fh.close();
+        const errs = (await json("info", [bad])).superblock;
+        assertEquals([errs.state, errs.error_record.count, errs.error_record.first.errno_name], [
+          "errors",
+          2,
+          "EUCLEAN",
+        ]);
+        assertEquals(
+          [errs.error_record.last.errno_name, errs.error_record.last.time, errs.error_record.last.ino],
+          ["EIO", "2023-11-14T22:13:20.000Z", ino],
+        );
         const fixed = await json("fsck", ["-y", bad], { status: 1 });
         assert(fixed.fixed > 0 && fixed.runs >= 2, JSON.stringify(fixed));
         assertFsckClean(bad);
