@@ -372,6 +372,16 @@ Deno.test({
         assertFsckClean(img);
       });
 
+      await t.step("tune: list, change, refuse", async () => {
+        const l = await json("tune", ["-l", img]);
+        assertEquals([l.target, l.in_use, l.previous, l.changed, l.tunables.label], [img, null, null, [], "json"]);
+        const c = await json("tune", ["-L", "tuned", "-c", "20", img]);
+        assertEquals(c.changed, ["label", "max_mount_count"]);
+        assertEquals([c.previous.label, c.tunables.label, c.tunables.max_mount_count], ["json", "tuned", 20]);
+        assertEquals((await jsonError("tune", ["-L", "x".repeat(64), img])).code, "EINVAL");
+        assertFsckClean(img);
+      });
+
       await t.step({
         name: "on a mount: the commands that answer through the daemon",
         ignore: !CAN_MOUNT,

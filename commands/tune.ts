@@ -7,7 +7,8 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { ERRORS_BEHAVIOURS } from "../src/fs/mkfs.ts";
 import { MAX_MOUNT_COUNT_LIMIT, readTunables, type Tunables, tune, type TuneChanges } from "../src/fs/tune.ts";
-import { action, c, CliError, defineCommand, examples, kvTable, printJson, say, warn } from "./util.ts";
+import { isoSeconds, printJsonResult } from "./json.ts";
+import { action, c, CliError, defineCommand, examples, kvTable, say, warn } from "./util.ts";
 
 interface TuneFlags {
   label?: string;
@@ -38,9 +39,7 @@ function parseMountCount(s: string): number {
   return Number(s);
 }
 
-const iso = (t: number) => t ? new Date(t * 1000).toISOString() : null;
-
-/** The JSON form of the tunable fields (docs/JSON.md conventions: snake_case, ISO-8601 UTC times, null = never). */
+/** The JSON form of the tunable fields (docs/JSON.md: snake_case, ISO-8601 UTC times, null = never). */
 function tunablesJson(t: Tunables) {
   return {
     label: t.label,
@@ -49,9 +48,9 @@ function tunablesJson(t: Tunables) {
     mount_count: t.mountCount,
     max_mount_count: t.maxMountCount,
     state: t.state,
-    mount_time: iso(t.mountTime),
-    write_time: iso(t.writeTime),
-    check_time: iso(t.checkTime),
+    mount_time: isoSeconds(t.mountTime),
+    write_time: isoSeconds(t.writeTime),
+    check_time: isoSeconds(t.checkTime),
   };
 }
 
@@ -136,7 +135,13 @@ it (as e2fsck). See docs/SIZING.md for resizing and the inode count.`,
       if (!any) {
         const { tunables, inUse } = readTunables(target);
         if (o.json) {
-          printJson({ schema_version: 1, command: "tune", path: target, in_use: inUse, ...tunablesJson(tunables) });
+          printJsonResult("tune", {
+            target,
+            in_use: inUse,
+            changed: [],
+            previous: null,
+            tunables: tunablesJson(tunables),
+          });
           return;
         }
         if (inUse) warn(`note: ${target} is in use (${inUse}); a mount's latest changes may not be on disk yet`);
@@ -145,13 +150,12 @@ it (as e2fsck). See docs/SIZING.md for resizing and the inode count.`,
       }
       const r = tune(target, changes);
       if (o.json) {
-        printJson({
-          schema_version: 1,
-          command: "tune",
-          path: r.path,
+        printJsonResult("tune", {
+          target,
+          in_use: null,
           changed: r.changed.map((k) => SNAKE[k]),
-          before: tunablesJson(r.before),
-          after: tunablesJson(r.after),
+          previous: tunablesJson(r.before),
+          tunables: tunablesJson(r.after),
         });
         return;
       }

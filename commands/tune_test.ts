@@ -63,12 +63,13 @@ Deno.test("vexfs tune sets every field with tune2fs's letters and lists them", a
     assert.equal(doc.schema_version, 1);
     assert.equal(doc.command, "tune");
     assert.deepEqual(doc.changed, ["max_mount_count"]);
-    assert.equal(doc.before.max_mount_count, 0);
-    assert.equal(doc.after.max_mount_count, 20);
-    assert.match(doc.after.check_time, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(doc.previous.max_mount_count, 0);
+    assert.equal(doc.tunables.max_mount_count, 20);
+    assert.match(doc.tunables.check_time, /^\d{4}-\d\d-\d\dT/);
     const jl = JSON.parse((await vexfs("tune", "--json", "-l", img)).stdout);
-    assert.equal(jl.label, "photos");
+    assert.equal(jl.tunables.label, "photos");
     assert.equal(jl.in_use, null);
+    assert.equal(jl.previous, null);
     const rnd = await vexfs("tune", "-c", "random", img);
     assert.equal(rnd.code, 0, rnd.stderr);
     assert.ok(sb(img).maxMountCount >= 20 && sb(img).maxMountCount <= 40);
