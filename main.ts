@@ -25,6 +25,7 @@ import { register as registerLater } from "./commands/later.ts";
 import { register as registerInstall } from "./commands/install.ts";
 import { register as registerMan } from "./commands/man.ts";
 import { register as registerCompletion } from "./commands/completion.ts";
+import { register as registerStats } from "./commands/stats.ts";
 import { ce, reportError } from "./commands/util.ts";
 
 /** Version of the command-line tool (package.json). */
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   registerSearch(program);
   registerIndex(program);
   registerMount(program);
+  registerStats(program);
   registerDemo(program);
   registerBench(program);
   registerInstall(program);

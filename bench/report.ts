@@ -196,6 +196,7 @@ const TARGET_LABEL: Record<TargetId, string> = {
   passthrough_ll: "passthrough_ll",
   vexfs: "VexFS",
   "vexfs-nojournal": "VexFS no journal",
+  "vexfs-nostats": "VexFS no counters",
 };
 
 /** Header of the results table. */
@@ -299,7 +300,7 @@ export function searchSetupLine(r: BenchReport): string | undefined {
 
 /** Header and rows of the CPU table: how busy the FUSE servers were during each workload. */
 export function cpuTable(r: BenchReport): { head: string[]; rows: string[][] } {
-  const fuse: TargetId[] = ["passthrough_ll", "vexfs", "vexfs-nojournal"];
+  const fuse: TargetId[] = ["passthrough_ll", "vexfs", "vexfs-nojournal", "vexfs-nostats"];
   const head = ["workload", ...fuse.map((t) => `${TARGET_LABEL[t]} server CPU`), "fio/fileops CPU (pt_ll)", "(VexFS)"];
   const rows: string[][] = [];
   for (const w of WORKLOAD_IDS) {

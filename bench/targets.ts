@@ -8,7 +8,10 @@
  * - `vexfs`: `vexfs mkfs` of an image file (with its metadata journal, the
  *   default), then `vexfs mount IMAGE MNT` (a daemon that returns once mounted);
  * - `vexfs-nojournal`: the same with `vexfs mkfs --no-journal`, so that the
- *   journal's cost is measured in the same run (journal ÷ no journal).
+ *   journal's cost is measured in the same run (journal ÷ no journal);
+ * - `vexfs-nostats`: `vexfs` with the daemon started with `VEXFS_STATS=off`
+ *   (no request counters, docs/MONITORING.md), so that their cost is
+ *   measured in the same run.
  *
  * Each is started with a `start*` function and stopped with
  * {@linkcode Target.stop}, which unmounts and waits for the server to exit.
@@ -18,11 +21,11 @@ import { BenchError, lastLines, run, selfArgv, waitUntil, which } from "./exec.t
 import { mountAt, pidsWithArg, processAlive } from "./system.ts";
 
 /** Names of the targets, in report order. */
-export const TARGET_IDS = ["disk", "passthrough_ll", "vexfs", "vexfs-nojournal"] as const;
+export const TARGET_IDS = ["disk", "passthrough_ll", "vexfs", "vexfs-nojournal", "vexfs-nostats"] as const;
 /** One of {@linkcode TARGET_IDS}. */
 export type TargetId = typeof TARGET_IDS[number];
 /** The VexFS targets (with and without the metadata journal). */
-export const VEXFS_TARGETS: readonly TargetId[] = ["vexfs", "vexfs-nojournal"];
+export const VEXFS_TARGETS: readonly TargetId[] = ["vexfs", "vexfs-nojournal", "vexfs-nostats"];
 /** Whether `id` is a VexFS target (vector workloads run only there). */
 export function isVexfs(id: TargetId): boolean {
   return VEXFS_TARGETS.includes(id);
@@ -175,7 +178,7 @@ export async function startVexfs(
   root: string,
   imageBytes: number,
   inodes: number,
-  id: "vexfs" | "vexfs-nojournal" = "vexfs",
+  id: "vexfs" | "vexfs-nojournal" | "vexfs-nostats" = "vexfs",
 ): Promise<Target> {
   const img = `${root}/${id}.img`;
   const mnt = `${root}/${id}-mnt`;
@@ -220,7 +223,10 @@ export async function mountVexfs(img: string, mnt: string, id: TargetId, describ
   await Deno.mkdir(mnt, { recursive: true });
   const [exe2, ...mountArgs] = selfArgv(["mount", img, mnt]);
   const t0 = performance.now();
-  const child = new Deno.Command(exe2, { args: mountArgs, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  // vexfs-nostats: the daemon keeps no request counters (it inherits this environment)
+  const env = id === "vexfs-nostats" ? { VEXFS_STATS: "off" } : undefined;
+  const child = new Deno.Command(exe2, { args: mountArgs, env, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
   let output = "";
   const dec = new TextDecoder();
   const drain = Promise.all([child.stdout, child.stderr].map(async (st) => {

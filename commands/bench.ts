@@ -278,7 +278,8 @@ export function register(program: Command): void {
     )
     .option(
       "--targets <list>",
-      `targets to measure, comma-separated (${TARGET_IDS.join(", ")}); default all`,
+      `targets to measure, comma-separated (${TARGET_IDS.join(", ")}); default all but vexfs-nostats ` +
+        `(VexFS without its request counters, to measure their cost)`,
       listOf("target", TARGET_IDS),
     )
     .option(

@@ -2,6 +2,9 @@
  * `vexfs info`: decoded superblock, usage and collections of an image.
  * @module
  */
+import { mountStats } from "../src/ioctl/client_admin.ts";
+import { errorLine, ERRORS_BEHAVIOURS, FS_STATES } from "../src/stats/render.ts";
+import type { ErrorEntry } from "../src/stats/report.ts";
 import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
 import {
@@ -224,6 +227,24 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
   const m = await mountOfDirectory(target);
   const fi = (await ioctl.fsInfo(m.target))!;
   const colls = await m.listCollections();
+  // The superblock's state and error record, from the daemon (null from a daemon older than VEXFS_IOC_STATS)
+  const st = await mountStats(m.target).catch(() => null);
+  const one = (e: ErrorEntry) => ({
+    errno: e.errno,
+    errno_name: e.errno === 5 ? "EIO" : e.errno === 117 ? "EUCLEAN" : null,
+    time: isoSeconds(e.time),
+    ino: e.ino || null,
+    op: e.op || null,
+  });
+  const errState = st
+    ? {
+      state: STATE_NAMES[st.fsState] ?? "unknown",
+      errors_behaviour: ERRORS_NAMES[st.fsErrors] ?? "unknown",
+      error_record: st.errorCount || st.firstError.time
+        ? { count: st.errorCount, first: one(st.firstError), last: one(st.lastError) }
+        : null,
+    }
+    : { state: null, errors_behaviour: null, error_record: null };
   const feats = featureNames(fi);
   const bs = fi.blockSize;
   const uuid = uuidToString(fi.uuid);
@@ -251,6 +272,7 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
         mountpoint: m.target,
         read_only: fi.readOnly,
         limits: { max_dim: fi.maxDim, ioctl_max_dim: fi.iocMaxDim, ioctl_max_k: fi.iocMaxK },
+        ...errState,
       },
       collections: colls.map(collectionJson),
     });
@@ -261,13 +283,26 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
     ["UUID", uuid],
     ["version", `${fi.formatMajor}.${fi.formatMinor}`],
     ["mounted", fi.readOnly ? "read-only" : "read-write"],
+    ...(st
+      ? [
+        ["state", FS_STATES[st.fsState] ?? `unknown (${st.fsState})`] as [string, string],
+        ["on errors", ERRORS_BEHAVIOURS[st.fsErrors] ?? `unknown (${st.fsErrors})`] as [string, string],
+        ...(st.errorCount
+          ? [
+            ["errors seen", c.red(`${st.errorCount} since the last repair; unmount and run vexfs fsck -y`)],
+            ["first error", errorLine(st.firstError)],
+            ["last error", errorLine(st.lastError)],
+          ] as [string, string][]
+          : []),
+      ]
+      : []),
     ["features", featuresText(feats)],
     ["block size", `${bs} bytes`],
     ["blocks", `${fi.blockCount} (${formatBytes(fi.blockCount * bs)})`],
     ["inodes", `${fi.inodeCount}`],
     ["limits", `dim ≤ ${fi.maxDim} (≤ ${fi.iocMaxDim} through an ioctl); search k ≤ ${fi.iocMaxK} through an ioctl`],
   ]));
-  say(c.dim("  (the superblock's layout, times and state: 'vexfs info' on the unmounted image)"));
+  say(c.dim("  (the superblock's layout and times: 'vexfs info' on the unmounted image)"));
   say();
   printUsageAndCollections(usage, colls);
 }

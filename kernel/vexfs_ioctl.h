@@ -135,6 +135,17 @@
 #define VEXFS_IOC_INDEX_LEVELS	32
 #define VEXFS_IOC_NOTE_MAX	128
 
+/*
+ * VEXFS_IOC_STATS: entries of vexfs_ioc_stats.ops (one per FUSE opcode,
+ * enum fuse_opcode of linux/fuse.h), .errnos and .op_errnos.
+ */
+#define VEXFS_STATS_OPS		64
+#define VEXFS_STATS_ERRNOS	32
+#define VEXFS_STATS_OP_ERRNOS	128
+
+/* vexfs_ioc_stats.stats_flags */
+#define VEXFS_STATS_REQUESTS_OFF	0x1	/* no request counters kept: those fields are 0 */
+
 #ifdef __KERNEL__
 typedef __u32 __vexfs_f32;		/* bit pattern of an IEEE 754 binary32 */
 #else
@@ -156,6 +167,11 @@ typedef float __vexfs_f32;
 #define VEXFS_IOC_SET_VECTORS_SIZE		16376
 #define VEXFS_IOC_SEARCH2_SIZE			12360
 #define VEXFS_IOC_INDEX_SIZE			448
+#define VEXFS_IOC_STATS_OP_SIZE			56
+#define VEXFS_IOC_STATS_ERRNO_SIZE		16
+#define VEXFS_IOC_STATS_OP_ERRNO_SIZE		16
+#define VEXFS_IOC_STATS_SIZE			6528
+#define VEXFS_IOC_DROP_COLLECTION_SIZE		48
 
 /* Common header of every structure. */
 struct vexfs_ioc_hdr {
@@ -385,6 +401,95 @@ struct vexfs_ioc_index {
 	__u64 reserved1[6];
 };
 
+/* One operation of vexfs_ioc_stats.ops, indexed by FUSE opcode. */
+struct vexfs_ioc_stats_op {
+	__u64 requests;		/* replied to since the mount */
+	__u64 errors;		/* of them, answered with an errno */
+	__u64 total_ns;		/* sum of latencies (arrival to reply) */
+	__u64 p50_ns;		/* latency percentiles (within 12.5%) */
+	__u64 p90_ns;
+	__u64 p99_ns;
+	__u64 max_ns;		/* exact */
+};
+
+/* Errors with one errno; err 0: every errno without an entry of its own. */
+struct vexfs_ioc_stats_errno {
+	__u32 err;		/* errno (EIO = 5, ...), 0 for "other" */
+	__u32 reserved;
+	__u64 count;
+};
+
+/* Errors of one operation with one errno; err 0: its other errnos. */
+struct vexfs_ioc_stats_op_errno {
+	__u32 opcode;		/* FUSE opcode */
+	__u32 err;		/* errno, 0 for "other" */
+	__u64 count;
+};
+
+/*
+ * VEXFS_IOC_STATS (output only): the daemon's counters since the mount
+ * (docs/MONITORING.md says what each means) and the superblock's error
+ * record (docs/FORMAT.md section 3.2).
+ */
+struct vexfs_ioc_stats {
+	struct vexfs_ioc_hdr hdr;
+	__u64 uptime_ns;	/* since the mount */
+	__s64 mount_time;	/* seconds since the epoch */
+	__u64 requests;		/* every operation */
+	__u64 errors;
+	__u64 bytes_read;	/* file data returned by reads */
+	__u64 bytes_written;	/* file data accepted by writes */
+	__u64 block_cache_hits;	/* metadata block cache */
+	__u64 block_cache_misses;	/* = blocks read from the device */
+	__u64 inode_cache_hits;
+	__u64 inode_cache_misses;
+	__u64 journal_commits;	/* transactions committed */
+	__u64 journal_blocks;	/* metadata blocks logged by them */
+	__u64 journal_revokes;	/* revoke records logged */
+	__u64 journal_checkpoints;	/* times the log was emptied */
+	__u64 searches;		/* vector searches answered */
+	__u64 search_total_ns;
+	__u64 search_p50_ns;
+	__u64 search_p90_ns;
+	__u64 search_p99_ns;
+	__u64 search_max_ns;
+	__u64 vectors_set;	/* set or replaced */
+	__u64 vectors_deleted;	/* deleted, also by dropping a collection */
+	__u16 fs_state;		/* superblock state: 1 clean, 2 in use, 3 error */
+	__u16 fs_errors;	/* errors= behaviour: 1 continue, 2 remount-ro, 3 panic */
+	__u32 error_count;	/* errors since the last repair */
+	__u32 first_error_errno;
+	__u32 last_error_errno;
+	__s64 first_error_time;	/* seconds since the epoch, 0 if none */
+	__u64 first_error_ino;
+	__s64 last_error_time;
+	__u64 last_error_ino;
+	char first_error_op[32];	/* ASCII, NUL padded */
+	char last_error_op[32];
+	__u32 stats_flags;	/* VEXFS_STATS_* */
+	__u32 op_count;		/* ops[0..op_count-1] are valid */
+	__u32 errno_count;	/* errnos[0..errno_count-1] are valid */
+	__u32 op_errno_count;	/* op_errnos[0..op_errno_count-1] are valid */
+	__u64 op_errno_other;	/* errors of pairs that did not fit op_errnos */
+	__u64 reserved[7];
+	struct vexfs_ioc_stats_op ops[VEXFS_STATS_OPS];
+	struct vexfs_ioc_stats_errno errnos[VEXFS_STATS_ERRNOS];	/* most first */
+	struct vexfs_ioc_stats_op_errno op_errnos[VEXFS_STATS_OP_ERRNOS];	/* most first */
+};
+
+/*
+ * VEXFS_IOC_DROP_COLLECTION: on the root directory of a collection; the
+ * collection and its vectors go, the directory and its files stay.
+ */
+struct vexfs_ioc_drop_collection {
+	struct vexfs_ioc_hdr hdr;
+	__u32 collection_id;	/* out: the id the collection had */
+	__u32 reserved0;
+	__u64 vectors;		/* out: vectors deleted with it */
+	__u64 root_ino;		/* out: inode of its root directory */
+	__u64 reserved1;
+};
+
 #define VEXFS_IOC_BATCH_INO(s, i)	((s)->data.ino[i])
 #define VEXFS_IOC_BATCH_VEC(s, i) \
 	(&(s)->data.f32[2 * (s)->count + (i) * (s)->dim])
@@ -425,6 +530,12 @@ struct vexfs_ioc_index {
 /* Directory in a collection: build, drop, optimize or inspect its index. */
 #define VEXFS_IOC_INDEX \
 	_IOWR(VEXFS_IOC_TYPE, 0x0C, struct vexfs_ioc_index)
+/* Any descriptor on the filesystem: the daemon's counters since the mount. */
+#define VEXFS_IOC_STATS \
+	_IOR(VEXFS_IOC_TYPE, 0x0D, struct vexfs_ioc_stats)
+/* Root directory of a collection: drop the collection, keep the files. */
+#define VEXFS_IOC_DROP_COLLECTION \
+	_IOWR(VEXFS_IOC_TYPE, 0x0E, struct vexfs_ioc_drop_collection)
 
 /* Compile-time layout checks (C11, C++11; skipped by older compilers). */
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -452,6 +563,11 @@ __VEXFS_IOC_SIZE(vexfs_ioc_list_collections, VEXFS_IOC_LIST_COLLECTIONS_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_set_vectors, VEXFS_IOC_SET_VECTORS_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_search2, VEXFS_IOC_SEARCH2_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_index, VEXFS_IOC_INDEX_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_stats_op, VEXFS_IOC_STATS_OP_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_stats_errno, VEXFS_IOC_STATS_ERRNO_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_stats_op_errno, VEXFS_IOC_STATS_OP_ERRNO_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_stats, VEXFS_IOC_STATS_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_drop_collection, VEXFS_IOC_DROP_COLLECTION_SIZE);
 __VEXFS_IOC_ASSERT(sizeof(__vexfs_f32) == 4, "vector elements are 4 bytes");
 __VEXFS_IOC_ASSERT(VEXFS_IOC_SET_VECTORS_SIZE <= 16383,
 		   "restricted ioctls carry at most 16383 bytes (_IOC_SIZE)");

@@ -61,8 +61,10 @@ export class BufferCache {
   #dirty = new Map<number, Uint8Array>();
   /** cached blocks read without a verifier: the first `get` with one checks them */
   #unverified = new Set<number>();
-  /** Block reads that went to the device (for tests and benchmarks). */
+  /** Block reads that went to the device: the misses of {@link BufferCache.get} (for `vexfs stats`, tests and benchmarks). */
   reads = 0;
+  /** {@link BufferCache.get} calls served from the cache (for `vexfs stats`). */
+  hits = 0;
   /** Blocks checked by a verifier after a read (for tests and benchmarks). */
   verified = 0;
   /**
@@ -92,6 +94,7 @@ export class BufferCache {
     let buf = this.#dirty.get(b);
     if (buf) {
       if (verify && this.#unverified.size && this.#unverified.has(b)) this.#check(b, buf, verify);
+      this.hits++;
       return buf;
     }
     buf = this.#clean.get(b);
@@ -99,6 +102,7 @@ export class BufferCache {
       if (verify && this.#unverified.size && this.#unverified.has(b)) this.#check(b, buf, verify);
       this.#clean.delete(b);
       this.#clean.set(b, buf); // refresh LRU position
+      this.hits++;
       return buf;
     }
     buf = this.#cold.get(b);
@@ -106,6 +110,7 @@ export class BufferCache {
       if (verify && this.#unverified.size && this.#unverified.has(b)) this.#check(b, buf, verify);
       this.#cold.delete(b);
       this.#cold.set(b, buf);
+      this.hits++;
       return buf;
     }
     buf = new Uint8Array(this.blockSize);

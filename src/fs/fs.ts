@@ -215,6 +215,10 @@ export class Vexfs {
   #sbCommitted?: Uint8Array;
   /** Extent tree blocks written (nodes encoded, the root in the inode aside), for tests and benchmarks. */
   treeNodesWritten = 0;
+  /** {@link Vexfs.iget} calls served from the inode cache (for `vexfs stats`) */
+  inodeHits = 0;
+  /** {@link Vexfs.iget} calls that decoded the inode from its table block (for `vexfs stats`) */
+  inodeMisses = 0;
 
   private constructor(dev: BlockDevice, sb: Superblock, readOnly: boolean) {
     this.dev = dev;
@@ -442,7 +446,10 @@ export class Vexfs {
    */
   iget(ino: number): InodeState {
     const hit = this.#inodes.get(ino);
-    if (hit) return hit;
+    if (hit) {
+      this.inodeHits++;
+      return hit;
+    }
     if (
       !Number.isSafeInteger(ino) || ino < 1 || ino > this.sb.inodeCount ||
       !this.inodeMap.test(ino - 1)
@@ -450,10 +457,20 @@ export class Vexfs {
       throw new FsError("ENOENT", `inode ${ino} is not in use`);
     }
     const { block, off } = inodeLoc(this, ino);
-    const buf = this.cache.get(block);
-    const d = decodeInode(ino, buf.subarray(off, off + INODE_SIZE));
+    let d: Inode;
+    try {
+      d = decodeInode(ino, this.cache.get(block).subarray(off, off + INODE_SIZE));
+    } catch (e) {
+      // Outside an operation (a caller reading an inode directly, as the mount does for an entry's
+      // generation) nothing else records the corruption: record it here (FORMAT.md §3.2).
+      if (this.#depth === 0 && e instanceof FsError && (e.code === "EUCLEAN" || e.code === "EIO")) {
+        this.#recordError("iget", e);
+      }
+      throw e;
+    }
     const st: InodeState = { ino, d, dirty: false };
     this.#inodes.set(ino, st);
+    this.inodeMisses++;
     return st;
   }
 

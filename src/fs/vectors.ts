@@ -5,6 +5,7 @@
  * exact (flat) top-k search.
  * @module
  */
+import { LatencyHistogram } from "../stats/histogram.ts";
 import { check, FsError } from "../errors.ts";
 import {
   COLL_RECORD_SIZE,
@@ -202,6 +203,12 @@ export class Collections {
    * catches the graph up whatever it costs) brings it up to date.
    */
   searchCatchUpVectors: number = 20_000;
+  /** Latencies of the searches answered ({@link Collections.searchEx}), ns: their count is the number of searches (for `vexfs stats`). */
+  readonly searchLatency: LatencyHistogram = new LatencyHistogram();
+  /** Vectors set or replaced since open ({@link Collections.setVector}, batches item by item; for `vexfs stats`). */
+  vectorsSet = 0;
+  /** Vectors deleted since open ({@link Collections.deleteVector}, and those of dropped collections; for `vexfs stats`). */
+  vectorsDeleted = 0;
 
   constructor(fs: Vexfs) {
     this.#fs = fs;
@@ -538,6 +545,11 @@ export class Collections {
    *   changes when it throws.
    */
   setVector(ino: number, v: Float32Array): void {
+    this.#setVector(ino, v);
+    this.vectorsSet++;
+  }
+
+  #setVector(ino: number, v: Float32Array): void {
     return this.#fs.op(() => {
       const fs = this.#fs;
       const n = fs.iget(ino);
@@ -644,6 +656,12 @@ export class Collections {
    * @returns whether a vector was removed
    */
   deleteVector(ino: number): boolean {
+    const done = this.#deleteVector(ino);
+    if (done) this.vectorsDeleted++;
+    return done;
+  }
+
+  #deleteVector(ino: number): boolean {
     return this.#fs.op(() => {
       const fs = this.#fs;
       const n = fs.iget(ino);
@@ -772,6 +790,7 @@ export class Collections {
       const rec = this.#table().get(id);
       if (!rec) return;
       const l = this.#load(id);
+      const dropped = l.owners.length;
       for (const ino of l.owners) {
         const n = fs.iget(ino);
         n.d.flags &= ~IFL_HAS_VECTOR;
@@ -800,6 +819,7 @@ export class Collections {
       this.#table().delete(id);
       this.#unload(id);
       fs.sb.collCount = this.#table().size;
+      this.vectorsDeleted += dropped;
     });
   }
 
@@ -1138,6 +1158,18 @@ export class Collections {
     query: Float32Array,
     k: number,
     opts: SearchOptions = {},
+  ): { hits: SearchHit[]; method: SearchMethod } {
+    const t0 = performance.now();
+    const r = this.#searchEx(dir, query, k, opts);
+    this.searchLatency.record(Math.round((performance.now() - t0) * 1e6));
+    return r;
+  }
+
+  #searchEx(
+    dir: number,
+    query: Float32Array,
+    k: number,
+    opts: SearchOptions,
   ): { hits: SearchHit[]; method: SearchMethod } {
     const fs = this.#fs;
     const id = this.#collectionOf(dir);

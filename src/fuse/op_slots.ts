@@ -38,6 +38,7 @@ import {
   type U64,
 } from "./abi.ts";
 import { type Bytes, bytes, cString, type FuseLib } from "./ffi.ts";
+import type { FuseStats } from "../stats/fuse_stats.ts";
 import type { AttrReply, FuseOps, FuseRequest, OpenReply, SetAttrChanges } from "./types.ts";
 
 /** A request as the callbacks see it: the handler's view plus libfuse's `fuse_req_t`. */
@@ -53,6 +54,8 @@ export interface SlotRequest extends FuseRequest {
  */
 export interface SlotHost {
   readonly F: FuseLib;
+  /** the session's request counters (bytes of read and write replies are counted here), null when none are kept */
+  readonly stats: FuseStats | null;
   readonly onError: (err: unknown, op: string) => void;
   /** Keeps `cb` for closing at the end and writes its pointer into `slot`. */
   setSlot(slot: LowlevelOpSlot, cb: Deno.UnsafeCallback): void;
@@ -337,7 +340,10 @@ export function registerOps(host: SlotHost, o: FuseOps): void {
           "read",
           r,
           (q) => o.read!(q, ino(i), sz, BigInt(off), f),
-          (q, data) => host.replyBuf(q, data, sz),
+          (q, data) => {
+            if (host.stats) host.stats.bytesRead += Math.min(data.length, sz);
+            host.replyBuf(q, data, sz);
+          },
         );
       },
     );
@@ -364,6 +370,7 @@ export function registerOps(host: SlotHost, o: FuseOps): void {
           },
           (q, n) => {
             const count = typeof n === "number" ? n : data.length;
+            if (host.stats) host.stats.bytesWritten += count;
             host.send(q, () => F.fuse_reply_write(q.ptr, BigInt(count)));
           },
         );

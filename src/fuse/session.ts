@@ -108,6 +108,7 @@ import {
 } from "./abi.ts";
 import { type Bytes, cString, type FuseLib, type LibcLib, libs } from "./ffi.ts";
 import { isThenable, registerOps, type SlotHost } from "./op_slots.ts";
+import { FUSE_OPCODE, type FuseStats } from "../stats/fuse_stats.ts";
 import {
   type AttrReply,
   ErrnoReply,
@@ -139,6 +140,7 @@ export {
 } from "./types.ts";
 export { fuseVersion } from "./ffi.ts";
 
+const ENOENT = 2;
 const EINTR = 4;
 const EIO = 5;
 const ENOTCONN = 107;
@@ -235,6 +237,12 @@ async function runUnmountCommand(
 class Req implements FuseRequest {
   done = false;
   abandoned = false;
+  /** FUSE opcode, for the counters */
+  op = 0;
+  /** `performance.now()` when the request reached its callback (ms; 0 without counters) */
+  t0 = 0;
+  /** the errno of the reply (0: success), for the counters */
+  errno = 0;
   readonly uid: number;
   readonly gid: number;
   readonly pid: number;
@@ -297,6 +305,8 @@ class Session implements FuseMount, SlotHost {
   private attrTimeout: number;
   private entryTimeout: number;
   readonly onError: (err: unknown, op: string) => void;
+  /** request counters, or null when none are kept ({@linkcode MountOptions.stats}) */
+  readonly stats: FuseStats | null;
   private signalHandler: (() => void) | null = null;
 
   constructor(
@@ -313,6 +323,7 @@ class Session implements FuseMount, SlotHost {
     this.onError = opts.onError ??
       ((err, op) => console.error(`vexfs fuse: ${op}:`, err));
     this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.stats = opts.stats ?? null;
   }
 
   // ---- setup
@@ -577,6 +588,10 @@ class Session implements FuseMount, SlotHost {
     let req: Req;
     try {
       req = new Req(reqPtr, this.F, this.se);
+      if (this.stats) {
+        req.op = FUSE_OPCODE[op] ?? 0;
+        req.t0 = performance.now();
+      }
     } catch (e) {
       this.onError(e, op);
       if (noReply) this.F.fuse_reply_none(reqPtr);
@@ -615,6 +630,7 @@ class Session implements FuseMount, SlotHost {
     if (req.done) return;
     if (v instanceof ErrnoReply) {
       const n = v.errno;
+      req.errno = n;
       this.send(req, () => noReply ? this.F.fuse_reply_none(req.ptr) : this.F.fuse_reply_err(req.ptr, n));
       return;
     }
@@ -637,6 +653,7 @@ class Session implements FuseMount, SlotHost {
       } catch { /* a throwing logger must not break the reply */ }
     }
     const n = errno;
+    req.errno = n;
     this.send(
       req,
       () => noReply ? this.F.fuse_reply_none(req.ptr) : this.F.fuse_reply_err(req.ptr, n),
@@ -647,6 +664,8 @@ class Session implements FuseMount, SlotHost {
   send(req: Req, native: () => unknown): void {
     if (req.done) return;
     req.done = true;
+    const st = this.stats;
+    if (st) st.record(req.op, Math.round((performance.now() - req.t0) * 1e6), req.errno);
     if (req.abandoned) return;
     native();
   }
@@ -670,6 +689,8 @@ class Session implements FuseMount, SlotHost {
   }
 
   replyEntry = (req: Req, e: EntryParam): void => {
+    // A negative entry (node id 0) is the caller's ENOENT: counted as one.
+    if (e.ino === 0n || e.ino === 0) req.errno = ENOENT;
     const b = this.entryBuf(e);
     this.send(req, () => this.F.fuse_reply_entry(req.ptr, b));
   };
@@ -709,6 +730,7 @@ class Session implements FuseMount, SlotHost {
         () => this.F.fuse_reply_xattr(req.ptr, BigInt(data.length)),
       );
     } else if (data.length > size) {
+      req.errno = ERANGE;
       this.send(req, () => this.F.fuse_reply_err(req.ptr, ERANGE));
     } else {
       this.send(

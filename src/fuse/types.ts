@@ -19,6 +19,8 @@ export type MaybePromise<T> = T | Promise<T>;
 /** Inode number as passed to handlers (`fuse_ino_t`, root is 1n). */
 export type Ino = bigint;
 
+import type { FuseStats } from "../stats/fuse_stats.ts";
+
 /** The FUSE root inode number (`FUSE_ROOT_ID`). */
 export const FUSE_ROOT_ID = 1n;
 
@@ -424,6 +426,12 @@ export interface MountOptions {
    * EIO) and for fatal session errors. Default: `console.error`.
    */
   onError?: (err: unknown, op: string) => void;
+  /**
+   * Request counters to keep (src/stats/fuse_stats.ts): every reply is
+   * counted by opcode, errno and latency, and read and write replies by
+   * bytes. None are kept without it.
+   */
+  stats?: FuseStats | null;
 }
 
 /** A live mount returned by {@linkcode mountFuse}. */

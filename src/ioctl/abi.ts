@@ -412,6 +412,101 @@ export const INDEX = struct("struct vexfs_ioc_index", 448, {
   reserved1: [400, 48],
 });
 
+/** Entries of `vexfs_ioc_stats.ops`: one per FUSE opcode 0..63 (src/stats/fuse_stats.ts). */
+export const VEXFS_STATS_OPS = 64;
+/** Entries of `vexfs_ioc_stats.errnos`: errors by errno, the last valid one (err 0) for every other errno. */
+export const VEXFS_STATS_ERRNOS = 32;
+/** Entries of `vexfs_ioc_stats.op_errnos`: errors by operation and errno, most frequent first. */
+export const VEXFS_STATS_OP_ERRNOS = 128;
+/** `vexfs_ioc_stats.stats_flags`: the daemon keeps no request counters (`VEXFS_STATS=off`); those fields are 0. */
+export const VEXFS_STATS_REQUESTS_OFF = 0x1;
+
+/** `struct vexfs_ioc_stats_op` (56 bytes): one operation's requests, errors and latency. */
+export const STATS_OP = struct("struct vexfs_ioc_stats_op", 56, {
+  requests: [0, 8],
+  errors: [8, 8],
+  total_ns: [16, 8],
+  p50_ns: [24, 8],
+  p90_ns: [32, 8],
+  p99_ns: [40, 8],
+  max_ns: [48, 8],
+});
+
+/** `struct vexfs_ioc_stats_errno` (16 bytes): errors with one errno (err 0: every errno without an entry). */
+export const STATS_ERRNO = struct("struct vexfs_ioc_stats_errno", 16, {
+  err: [0, 4],
+  reserved: [4, 4],
+  count: [8, 8],
+});
+
+/** `struct vexfs_ioc_stats_op_errno` (16 bytes): errors of one operation with one errno (err 0: other errnos). */
+export const STATS_OP_ERRNO = struct("struct vexfs_ioc_stats_op_errno", 16, {
+  opcode: [0, 4],
+  err: [4, 4],
+  count: [8, 8],
+});
+
+/** `struct vexfs_ioc_stats` (6528 bytes), output of {@linkcode VEXFS_IOC_STATS}: the daemon's counters since the mount. */
+export const STATS = struct(
+  "struct vexfs_ioc_stats",
+  384 + 56 * VEXFS_STATS_OPS + 16 * VEXFS_STATS_ERRNOS + 16 * VEXFS_STATS_OP_ERRNOS,
+  {
+    ...embed("hdr", 0, HDR),
+    uptime_ns: [16, 8],
+    mount_time: [24, 8],
+    requests: [32, 8],
+    errors: [40, 8],
+    bytes_read: [48, 8],
+    bytes_written: [56, 8],
+    block_cache_hits: [64, 8],
+    block_cache_misses: [72, 8],
+    inode_cache_hits: [80, 8],
+    inode_cache_misses: [88, 8],
+    journal_commits: [96, 8],
+    journal_blocks: [104, 8],
+    journal_revokes: [112, 8],
+    journal_checkpoints: [120, 8],
+    searches: [128, 8],
+    search_total_ns: [136, 8],
+    search_p50_ns: [144, 8],
+    search_p90_ns: [152, 8],
+    search_p99_ns: [160, 8],
+    search_max_ns: [168, 8],
+    vectors_set: [176, 8],
+    vectors_deleted: [184, 8],
+    fs_state: [192, 2],
+    fs_errors: [194, 2],
+    error_count: [196, 4],
+    first_error_errno: [200, 4],
+    last_error_errno: [204, 4],
+    first_error_time: [208, 8],
+    first_error_ino: [216, 8],
+    last_error_time: [224, 8],
+    last_error_ino: [232, 8],
+    first_error_op: [240, 32],
+    last_error_op: [272, 32],
+    stats_flags: [304, 4],
+    op_count: [308, 4],
+    errno_count: [312, 4],
+    op_errno_count: [316, 4],
+    op_errno_other: [320, 8],
+    reserved: [328, 56],
+    ops: [384, 56 * VEXFS_STATS_OPS],
+    errnos: [384 + 56 * VEXFS_STATS_OPS, 16 * VEXFS_STATS_ERRNOS],
+    op_errnos: [384 + 56 * VEXFS_STATS_OPS + 16 * VEXFS_STATS_ERRNOS, 16 * VEXFS_STATS_OP_ERRNOS],
+  },
+);
+
+/** `struct vexfs_ioc_drop_collection` (48 bytes) of {@linkcode VEXFS_IOC_DROP_COLLECTION}. */
+export const DROP_COLLECTION = struct("struct vexfs_ioc_drop_collection", 48, {
+  ...embed("hdr", 0, HDR),
+  collection_id: [16, 4],
+  reserved0: [20, 4],
+  vectors: [24, 8],
+  root_ino: [32, 8],
+  reserved1: [40, 8],
+});
+
 /** Structures whose `hdr.version` is not {@linkcode VEXFS_IOC_VERSION}. */
 const STRUCT_VERSIONS = new Map<StructLayout, number>([[SEARCH2, VEXFS_IOC_SEARCH2_VERSION]]);
 
@@ -449,6 +544,10 @@ export const VEXFS_IOC_SET_VECTORS = iow(VEXFS_IOC_TYPE, 0x0a, SET_VECTORS.size)
 export const VEXFS_IOC_SEARCH2 = iowr(VEXFS_IOC_TYPE, 0x0b, SEARCH2.size);
 /** `_IOWR(0xE7, 12, struct vexfs_ioc_index)`: directory; build, drop, optimize or inspect its collection's index. */
 export const VEXFS_IOC_INDEX = iowr(VEXFS_IOC_TYPE, 0x0c, INDEX.size);
+/** `_IOR(0xE7, 13, struct vexfs_ioc_stats)`: any descriptor; the daemon's counters since the mount. */
+export const VEXFS_IOC_STATS = ior(VEXFS_IOC_TYPE, 0x0d, STATS.size);
+/** `_IOWR(0xE7, 14, struct vexfs_ioc_drop_collection)`: a collection's root; drops the collection, keeps the files. */
+export const VEXFS_IOC_DROP_COLLECTION = iowr(VEXFS_IOC_TYPE, 0x0e, DROP_COLLECTION.size);
 
 /** One command: its C macro name, number and structure. */
 export interface IoctlCommand {
@@ -474,6 +573,8 @@ export const COMMANDS: readonly IoctlCommand[] = Object.freeze([
   { name: "VEXFS_IOC_SET_VECTORS", cmd: VEXFS_IOC_SET_VECTORS, layout: SET_VECTORS },
   { name: "VEXFS_IOC_SEARCH2", cmd: VEXFS_IOC_SEARCH2, layout: SEARCH2 },
   { name: "VEXFS_IOC_INDEX", cmd: VEXFS_IOC_INDEX, layout: INDEX },
+  { name: "VEXFS_IOC_STATS", cmd: VEXFS_IOC_STATS, layout: STATS },
+  { name: "VEXFS_IOC_DROP_COLLECTION", cmd: VEXFS_IOC_DROP_COLLECTION, layout: DROP_COLLECTION },
 ]);
 
 /** Every structure of the header (for the layout test). */
@@ -492,6 +593,11 @@ export const STRUCTS: readonly StructLayout[] = Object.freeze([
   SET_VECTORS,
   SEARCH2,
   INDEX,
+  STATS_OP,
+  STATS_ERRNO,
+  STATS_OP_ERRNO,
+  STATS,
+  DROP_COLLECTION,
 ]);
 
 /** Integer macros of the header and their values (for the layout test). */
@@ -548,6 +654,15 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_SET_VECTORS_SIZE: SET_VECTORS.size,
   VEXFS_IOC_SEARCH2_SIZE: SEARCH2.size,
   VEXFS_IOC_INDEX_SIZE: INDEX.size,
+  VEXFS_STATS_OPS,
+  VEXFS_STATS_ERRNOS,
+  VEXFS_STATS_OP_ERRNOS,
+  VEXFS_STATS_REQUESTS_OFF,
+  VEXFS_IOC_STATS_OP_SIZE: STATS_OP.size,
+  VEXFS_IOC_STATS_ERRNO_SIZE: STATS_ERRNO.size,
+  VEXFS_IOC_STATS_OP_ERRNO_SIZE: STATS_OP_ERRNO.size,
+  VEXFS_IOC_STATS_SIZE: STATS.size,
+  VEXFS_IOC_DROP_COLLECTION_SIZE: DROP_COLLECTION.size,
 });
 
 // ------------------------------------------------------------ helpers

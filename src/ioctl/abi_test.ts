@@ -73,6 +73,7 @@ import {
   STRUCTS,
   structVersion,
   VECTOR,
+  VEXFS_IOC_DROP_COLLECTION,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
   VEXFS_IOC_INDEX,
@@ -83,6 +84,7 @@ import {
   VEXFS_IOC_SEARCH2,
   VEXFS_IOC_SEARCH2_VERSION,
   VEXFS_IOC_SET_VECTOR,
+  VEXFS_IOC_STATS,
   VEXFS_IOC_TYPE,
   VEXFS_IOC_VERSION,
 } from "./abi.ts";
@@ -139,6 +141,8 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
     VEXFS_IOC_SET_VECTORS: IOC_WRITE,
     VEXFS_IOC_SEARCH2: IOC_READ | IOC_WRITE,
     VEXFS_IOC_INDEX: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_STATS: IOC_READ,
+    VEXFS_IOC_DROP_COLLECTION: IOC_READ | IOC_WRITE,
   };
   assertEquals(COMMANDS.map((c) => c.name), Object.keys(dirs));
   COMMANDS.forEach((c, i) => {
@@ -155,6 +159,8 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
   // the numbers docs/IOCTL.md §3 lists
   assertEquals(VEXFS_IOC_SEARCH2, 0xf048e70b);
   assertEquals(VEXFS_IOC_INDEX, 0xc1c0e70c);
+  assertEquals(VEXFS_IOC_STATS, 0x9980e70d);
+  assertEquals(VEXFS_IOC_DROP_COLLECTION, 0xc030e70e);
 });
 
 Deno.test("ioctl abi: SEARCH2 is SEARCH's fields at the same offsets plus its own, with hdr.version 2", () => {
@@ -407,7 +413,8 @@ Deno.test("ioctl abi: layouts are packed, aligned and the same for 32- and 64-bi
       if (n === 8) assertEquals(o % 8, 0, `${s.cName}.${k} is 8-aligned`);
     }
     assertEquals(end, s.size, `${s.cName} has no tail padding`);
-    if (s !== HDR && s !== COLLECTION && s.cName !== "struct vexfs_ioc_search_hit") {
+    const embedded = ["struct vexfs_ioc_search_hit", "struct vexfs_ioc_stats_op", "struct vexfs_ioc_stats_errno"];
+    if (s !== HDR && s !== COLLECTION && !embedded.includes(s.cName) && s.cName !== "struct vexfs_ioc_stats_op_errno") {
       assertEquals(s.fields["hdr.magic" as keyof typeof s.fields], [0, 4], `${s.cName} starts with the header`);
     }
   }

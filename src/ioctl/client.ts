@@ -314,7 +314,8 @@ async function openPath(path: string): Promise<number> {
   throw errnoFsError(e, `${path} ${why[e] ?? "cannot be opened"}`);
 }
 
-async function withFd<T>(path: string, f: (fd: number) => Promise<T>): Promise<T> {
+/** Runs `f` on a read-only descriptor of `path`, closed after (for client_admin.ts too). */
+export async function withFd<T>(path: string, f: (fd: number) => Promise<T>): Promise<T> {
   const fd = await openPath(path);
   try {
     return await f(fd);
@@ -323,8 +324,8 @@ async function withFd<T>(path: string, f: (fd: number) => Promise<T>): Promise<T
   }
 }
 
-/** One ioctl: 0 or `-errno`; `buf` is read and/or written in place. */
-function ioctl(fd: number, cmd: number, buf: Uint8Array): Promise<number> {
+/** One ioctl: 0 or `-errno`; `buf` is read and/or written in place (for client_admin.ts too). */
+export function ioctl(fd: number, cmd: number, buf: Uint8Array): Promise<number> {
   return retry(() => system().ioctl(fd, cmd, buf));
 }
 
@@ -342,7 +343,7 @@ function notVexfs(errno: number, path: string, what: string): FsError {
 }
 
 /** Messages common to every command; undefined when the errno needs the command's own explanation. */
-function commonError(errno: number, path: string, what: string): FsError | undefined {
+export function commonError(errno: number, path: string, what: string): FsError | undefined {
   if (NOT_VEXFS.has(errno)) return notVexfs(errno, path, what);
   switch (errno) {
     case ERRNO.EROFS:
@@ -790,7 +791,7 @@ function checkSearch2Args(query: Float32Array, k: number, opts: IoctlSearch2Opti
 }
 
 /** Whether the filesystem of `fd` is VexFS (it answers FS_INFO): an ENOTTY then means "a daemon older than this command". */
-async function isVexfs(fd: number): Promise<boolean> {
+export async function isVexfs(fd: number): Promise<boolean> {
   return (await ioctl(fd, VEXFS_IOC_FS_INFO, new Uint8Array(iocSize(VEXFS_IOC_FS_INFO)))) >= 0;
 }
 

@@ -85,6 +85,7 @@ import {
   VEXFS_IOC_COLLECTION_INFO,
   VEXFS_IOC_CREATE_COLLECTION,
   VEXFS_IOC_DEL_VECTOR,
+  VEXFS_IOC_DROP_COLLECTION,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
   VEXFS_IOC_INDEX,
@@ -97,7 +98,10 @@ import {
   VEXFS_IOC_SEARCH2,
   VEXFS_IOC_SET_VECTOR,
   VEXFS_IOC_SET_VECTORS,
+  VEXFS_IOC_STATS,
 } from "./abi.ts";
+import { decodeDropCollection, encodeDropCollectionReply, encodeStatsReply } from "./abi_admin.ts";
+import type { StatsReport } from "../stats/report.ts";
 
 /**
  * Who makes the call, as the mount knows it from the FUSE request: the ids
@@ -133,7 +137,16 @@ interface Handler {
   writes: boolean | ((inData: Uint8Array) => boolean);
   /** the mount checks that the caller may write the descriptor's file (the command checks its own items otherwise) */
   writesDescriptor: boolean;
-  run(fs: Vexfs, ino: number, inData: Uint8Array, caller?: IoctlCaller): Uint8Array;
+  run(fs: Vexfs, ino: number, inData: Uint8Array, caller?: IoctlCaller, context?: IoctlContext): Uint8Array;
+}
+
+/**
+ * What the server of the ioctls has besides the engine: the mount's
+ * counters for `VEXFS_IOC_STATS` (src/stats/report.ts).
+ */
+export interface IoctlContext {
+  /** The counters since the mount; without it `VEXFS_IOC_STATS` is `EOPNOTSUPP`. */
+  stats?: () => StatsReport;
 }
 
 const enc = new TextEncoder();
@@ -531,6 +544,37 @@ function createCollection(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Arra
   return encodeCreateCollectionReply(p, fs.collections.create(ino, p));
 }
 
+/**
+ * `VEXFS_IOC_STATS` (docs/IOCTL.md §3.13): the counters the mount keeps.
+ * @throws FsError EOPNOTSUPP when the server keeps none
+ */
+function stats(_fs: Vexfs, _ino: number, _in: Uint8Array, _caller?: IoctlCaller, context?: IoctlContext): Uint8Array {
+  if (!context?.stats) throw new FsError("EOPNOTSUPP", "VEXFS_IOC_STATS: this server keeps no counters");
+  return encodeStatsReply(context.stats());
+}
+
+/**
+ * `VEXFS_IOC_DROP_COLLECTION` (docs/IOCTL.md §3.14): the descriptor must be
+ * a collection's root directory; the collection, its vectors and its store
+ * files go (`Collections.dropCollection`, as the offline `vexfs collection
+ * drop`), the directory and its files stay.
+ * @throws FsError ENODATA (not in a collection), EINVAL (inside one but not its root)
+ */
+function dropCollection(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
+  decodeDropCollection(inData);
+  const id = fs.collections.collectionOfDir(ino);
+  if (!id) throw new FsError("ENODATA", `inode ${ino} is not inside a vector collection`);
+  const info = fs.collections.get(id);
+  if (info.rootIno !== ino) {
+    throw new FsError(
+      "EINVAL",
+      `inode ${ino} is inside collection ${id} but is not its root (inode ${info.rootIno}); drop it from its root`,
+    );
+  }
+  fs.collections.dropCollection(id);
+  return encodeDropCollectionReply({ collectionId: id, vectors: info.count, rootIno: ino });
+}
+
 const HANDLERS = new Map<number, Handler>([
   handler(VEXFS_IOC_FS_INFO, "any", false, (fs) => fsInfo(fs)),
   handler(VEXFS_IOC_SET_VECTOR, "file", true, setVector),
@@ -544,6 +588,8 @@ const HANDLERS = new Map<number, Handler>([
   handler(VEXFS_IOC_SET_VECTORS, "dir", true, setVectors, false),
   handler(VEXFS_IOC_SEARCH2, "dir", false, search2),
   handler(VEXFS_IOC_INDEX, "dir", indexWrites, index, false),
+  handler(VEXFS_IOC_STATS, "any", false, stats),
+  handler(VEXFS_IOC_DROP_COLLECTION, "dir", true, dropCollection),
 ]);
 
 function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
@@ -614,10 +660,13 @@ export function ioctlWritesDescriptor(cmd: number): boolean {
  *   (GET_VECTOR of a vector wider than 2048), `ENOENT`/`ENAMETOOLONG`
  *   (INO_PATH, SET_VECTORS; INDEX outside any collection), `EACCES`
  *   (SET_VECTORS, INDEX), `EPERM` (SET_VECTORS without a caller),
- *   `ENOSPC`, `EUCLEAN` (corruption found)
+ *   `ENOSPC`, `EUCLEAN` (corruption found); `STATS` without counters
+ *   `EOPNOTSUPP`; `DROP_COLLECTION` `ENODATA` outside a collection, `EINVAL`
+ *   on a directory inside one that is not its root
  * @param caller who calls (from the FUSE request): `SET_VECTORS` checks each
  *   item's permissions with it and is refused (`EPERM`) without it; `INDEX`
  *   checks a change's permission with it (and trusts a call without it)
+ * @param context the mount's counters (`STATS` is `EOPNOTSUPP` without them)
  */
 export function handleIoctl(
   fs: Vexfs,
@@ -626,6 +675,7 @@ export function handleIoctl(
   inData: Uint8Array,
   outSize: number,
   caller?: IoctlCaller,
+  context?: IoctlContext,
 ): Uint8Array {
   const c = cmd >>> 0;
   const h = HANDLERS.get(c);
@@ -646,7 +696,7 @@ export function handleIoctl(
   checkTarget(fs, ino, h);
   const writes = typeof h.writes === "function" ? h.writes(inData) : h.writes;
   if (writes && fs.readOnly) throw new FsError("EROFS", `${h.name}: the filesystem is read-only`);
-  const out = h.run(fs, ino, inData, caller);
+  const out = h.run(fs, ino, inData, caller, context);
   if (out.length !== outSize) throw new Error(`${h.name} produced ${out.length} bytes, ${outSize} expected`);
   return out;
 }

@@ -74,6 +74,7 @@ import { isAclXattr } from "../fs/acl.ts";
 import { type Inherited, mountAcls } from "./acl.ts";
 import { dotName, exportLookup } from "./export.ts";
 import type { AtimeMode } from "./options.ts";
+import type { MountCounters } from "../stats/report.ts";
 
 /** Name of the extended attribute that mirrors a file's vector. */
 export const VECTOR_XATTR = "user.vexfs.vector";
@@ -106,6 +107,12 @@ export interface VexfsOpsOptions {
   nodiratime?: boolean;
   /** POSIX ACLs (src/mount/acl.ts): on by default as on ext4; false for `noacl`. */
   acl?: boolean;
+  /**
+   * The mount's counters (src/stats/report.ts), which `VEXFS_IOC_STATS`
+   * reports; an engine reopened by a remount is folded in first. Without
+   * them the ioctl answers EOPNOTSUPP.
+   */
+  counters?: MountCounters;
   /**
    * Opens the filesystem again (the old engine is closed first), read-write
    * for a remount read-write of a filesystem whose engine was opened
@@ -281,6 +288,9 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
   };
   /** How often the engine holds each inode open for us (kept across an engine reopen). */
   const opened = new Map<number, number>();
+  /** The counters VEXFS_IOC_STATS reports, of the engine of the moment. */
+  const counters = opts.counters;
+  const statsContext = counters ? { stats: () => counters.report(fs) } : undefined;
   const openInode = (ino: number) => {
     fs.openInode(ino);
     opened.set(ino, (opened.get(ino) ?? 0) + 1);
@@ -830,7 +840,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         gid: req.gid,
         // by mode and ACL, with the supplementary groups
         permits: (ino, want) => acls.permits(ino, { uid: req.uid, groups: groups ??= caller(req).groups }, want),
-      });
+      }, statsContext);
       if (writes) touched();
       return { result: 0, data };
     },
@@ -878,6 +888,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
         // open (the orphan must outlive the open; the engine stays read-write, idle).
         const orphans = pinned.size > 0 || [...opened.keys()].some((i) => fs.iget(i).d.nlink === 0);
         if (!opts.reopen || fs.readOnly || orphans) return;
+        opts.counters?.retire(fs);
         fs.close();
         try {
           fs = opts.reopen(true);
@@ -890,6 +901,7 @@ export function createVexfsOps(fs: Vexfs, opts: VexfsOpsOptions = {}): VexfsFuse
       }
       if (fs.readOnly) {
         if (!opts.reopen) return;
+        opts.counters?.retire(fs);
         fs.close();
         let failed: unknown;
         try {

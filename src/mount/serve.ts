@@ -13,6 +13,8 @@ import { Vexfs } from "../fs/fs.ts";
 import { type FuseMount, mountFuse } from "../fuse/session.ts";
 import { resolve } from "node:path";
 import { createVexfsOps } from "./ops.ts";
+import { FuseStats, statsEnabled } from "../stats/fuse_stats.ts";
+import { MountCounters } from "../stats/report.ts";
 import { fuseOptions, type MountOptions } from "./options.ts";
 import { listMounts } from "./unmount.ts";
 import {
@@ -146,6 +148,8 @@ export function serveVexfs(
   };
   const fs = open(opts.readOnly);
   const recoveredOrphans = fs.recoveredOrphans.length;
+  // Counters of requests unless VEXFS_STATS=off; those of the engine always (docs/MONITORING.md).
+  const counters = new MountCounters(statsEnabled() ? new FuseStats() : null);
   const v = createVexfsOps(fs, {
     attrTimeout: opts.attrTimeout,
     entryTimeout: opts.entryTimeout,
@@ -156,6 +160,7 @@ export function serveVexfs(
     acl: opts.acl,
     reopen: open,
     recheckReadOnly: () => watch?.check(),
+    counters,
   });
   try {
     m = mountFuse(v.ops, absMount, {
@@ -164,6 +169,7 @@ export function serveVexfs(
       handleSignals: serve.handleSignals ?? true,
       attrTimeout: opts.attrTimeout,
       entryTimeout: opts.entryTimeout,
+      stats: counters.fuse,
       onError: (e, op) => serve.log?.(`${op}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`),
     });
   } catch (e) {
