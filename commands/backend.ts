@@ -108,6 +108,19 @@ export interface FsBackend {
   ): MaybePromise<{ hits: SearchHit[]; method: SearchMethod }>;
   /** The index operations of `vexfs index` on the collection containing `dir`. */
   index(dir: string, op: IndexOp): MaybePromise<IndexStats>;
+  /**
+   * Drops the collection rooted at `dir` (its vectors and index go, its
+   * files stay) and returns it as it was.
+   * @throws CliError when `dir` is not a collection root
+   */
+  dropCollection(dir: string): MaybePromise<CollectionView>;
+  /**
+   * Renames the root directory of the collection rooted at `from` to `to`
+   * (which must not exist; its parent must); the collection keeps its id,
+   * vectors and index. Returns the collection at its new path.
+   * @throws CliError when `from` is not a collection root or `to` exists
+   */
+  renameCollection(from: string, to: string): MaybePromise<CollectionView>;
   /** Writes everything and releases the filesystem. */
   close(): void;
 }
@@ -365,6 +378,33 @@ export class OfflineBackend implements FsBackend {
     }
     if (op.op === "optimize") return c.optimizeIndex(d);
     return c.indexStats(d);
+  }
+
+  dropCollection(dir: string): CollectionView {
+    const x = this.#root(dir);
+    this.fs.collections.dropCollection(x.id);
+    return x;
+  }
+
+  renameCollection(from: string, to: string): CollectionView {
+    const x = this.#root(from);
+    const src = fsPath(from), dst = fsPath(to);
+    if (dst === "/" || dst.startsWith(src + "/")) throw new CliError(`cannot move ${src} into itself (${dst})`);
+    const cut = (p: string) => [p.slice(0, p.lastIndexOf("/")) || "/", p.slice(p.lastIndexOf("/") + 1)];
+    const [fromDir, fromName] = cut(src);
+    const [toDir, toName] = cut(dst);
+    if (this.fs.find(this.#dir(toDir), toName)) throw new CliError(`${dst} already exists`);
+    this.fs.rename(this.#dir(fromDir), fromName, this.#dir(toDir), toName);
+    return this.#view(this.fs.collections.get(x.id));
+  }
+
+  /** The collection rooted at `dir`; CliError when `dir` is not a collection's root. */
+  #root(dir: string): CollectionView {
+    const x = this.collectionOfDir(dir);
+    if (!x || x.path !== fsPath(dir)) {
+      throw new CliError(`${fsPath(dir)} is not a collection root` + (x ? ` (it is inside ${x.path})` : ""));
+    }
+    return x;
   }
 
   close(): void {

@@ -1,11 +1,11 @@
 /**
- * `vexfs collection create|list|info|drop`: vector collections (docs/FORMAT.md §8).
+ * `vexfs collection create|list|info|drop|rename`: vector collections (docs/FORMAT.md §8).
  * @module
  */
 import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
 import { parseElemType, parseMetric } from "../src/vector/types.ts";
-import { type CollectionView, withBackend, withFilesystem, withTarget } from "./backend.ts";
+import { type CollectionView, withFilesystem, withTarget } from "./backend.ts";
 import { COLLECTION_HEAD, collectionRows } from "./info.ts";
 import { collectionJson, printJsonResult } from "./json.ts";
 import { action, c, CliError, defineCommand, examples, fsPath, kvTable, positiveInt, say, table } from "./util.ts";
@@ -250,32 +250,62 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
   ]);
 
   const drop = defineCommand(coll, "drop", "remove a collection and its vectors; its directory and files stay")
-    .argument("<image>", "unmounted image file or device (a mounted VexFS has no drop ioctl yet: unmount first)")
-    .argument("<dir>", "the collection's root directory inside IMAGE")
+    .argument(
+      "<target>",
+      "image file or device (IMAGE), or the collection's root on a mounted VexFS (then leave out the next argument)",
+    )
+    .argument("[dir]", "the collection's root directory inside IMAGE")
     .option("--json", "print the dropped collection as JSON")
     .action(
-      action("collection drop", async (image: string, dirArg: string, o: { json?: boolean }) => {
-        const st = await Deno.stat(image).catch(() => null);
-        if (st?.isDirectory) {
-          throw new CliError(
-            `${image} is a directory: 'collection drop' works on an unmounted image or device (no ioctl drops a collection on a mount yet); unmount it first`,
-          );
-        }
-        await withBackend(image, true, (b) => {
-          const x = b.collectionOfDir(dirArg);
-          if (!x || x.path !== fsPath(dirArg)) {
-            throw new CliError(
-              `${fsPath(dirArg)} is not a collection root` + (x ? ` (it is inside ${x.path})` : ""),
-            );
-          }
-          b.fs.collections.dropCollection(x.id);
+      action("collection drop", async (target: string, dirArg: string | undefined, o: { json?: boolean }) => {
+        await withTarget(target, dirArg, true, async (b, dir) => {
+          const x = await b.dropCollection(dir);
           if (o.json) printJsonResult("collection drop", { collection: collectionJson(x) });
           else say(`dropped collection ${x.id} at ${x.path} (${x.count} vectors); its files stay`);
         });
       }),
     );
+  drop.addHelpText(
+    "after",
+    "\nOn a mount the daemon drops it (VEXFS_IOC_DROP_COLLECTION); the caller must be allowed to write the root.",
+  );
   examples(drop, [
     "vexfs collection drop disk.img /docs",
+    "vexfs collection drop /mnt/vexfs/docs",
     "vexfs export disk.img /docs --text -o docs.jsonl && vexfs collection drop disk.img /docs   # keep the vectors aside",
+  ]);
+
+  const rename = defineCommand(
+    coll,
+    "rename",
+    "rename (or move) a collection's root directory; the collection keeps its id, vectors and index",
+  )
+    .argument("<target>", "image file or device (IMAGE), or the collection's root on a mounted VexFS (OLD)")
+    .argument("<old-or-new>", "with IMAGE: the collection's root inside it (OLD); on a mount: the new path (NEW)")
+    .argument("[new]", "with IMAGE: the new path inside it (NEW)")
+    .option("--json", "print the renamed collection as JSON")
+    .action(
+      action(
+        "collection rename",
+        async (target: string, second: string, third: string | undefined, o: { json?: boolean }) => {
+          const offline = third !== undefined;
+          const from = offline ? second : target;
+          const to = offline ? third! : second;
+          await withTarget(offline ? target : from, offline ? from : undefined, true, async (b, dir) => {
+            const x = await b.renameCollection(dir, to);
+            if (o.json) printJsonResult("collection rename", { collection: collectionJson(x) });
+            else say(`collection ${x.id} is now at ${x.path} (${x.count} vectors)`);
+          });
+        },
+      ),
+    );
+  rename.addHelpText(
+    "after",
+    "\nA rename of the root directory (rename(2) on a mount, the engine's rename offline): NEW must not exist, its " +
+      "parent must, and it may not be inside another collection (collections do not nest).",
+  );
+  examples(rename, [
+    "vexfs collection rename /mnt/vexfs/docs /mnt/vexfs/notes",
+    "vexfs collection rename disk.img /docs /archive/docs-2026",
   ]);
 }

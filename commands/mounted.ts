@@ -8,6 +8,7 @@
 import { dirname, join, relative, resolve } from "node:path";
 import { FsError } from "../src/errors.ts";
 import * as ioctl from "../src/ioctl/client.ts";
+import { dropCollection } from "../src/ioctl/client_admin.ts";
 import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import {
   type CollectionView,
@@ -151,6 +152,46 @@ export class MountedBackend implements FsBackend {
     await this.#kind(dir, "dir");
     const c = await ioctl.collectionInfo(dir);
     return c ? await this.#view(c) : null;
+  }
+
+  async dropCollection(dir: string): Promise<CollectionView> {
+    const x = await this.#root(dir);
+    await dropCollection(dir);
+    return x;
+  }
+
+  async renameCollection(from: string, to: string): Promise<CollectionView> {
+    const x = await this.#root(from);
+    const dst = resolve(to);
+    if (await Deno.lstat(dst).then(() => true, () => false)) throw new CliError(`${dst} already exists`);
+    const top = dirname(dst);
+    if (!(await Deno.stat(top).then((s) => s.isDirectory, () => false))) {
+      throw new CliError(`${top} is not an existing directory`);
+    }
+    if ((await Deno.stat(top)).dev !== (await Deno.stat(from)).dev) {
+      throw new CliError(`${dst} is not on the same mount as ${from}: a collection is renamed within its filesystem`);
+    }
+    try {
+      await Deno.rename(from, dst); // rename(2): the engine moves the root; the collection follows it
+    } catch (e) {
+      if (e instanceof Error && /os error 22|Invalid argument/.test(e.message)) {
+        throw new CliError(`cannot move ${from} to ${dst}: collections do not nest (the target is inside one)`);
+      }
+      throw e;
+    }
+    const c = await ioctl.collectionInfo(dst);
+    if (!c || c.id !== x.id) throw new CliError(`${dst}: the collection did not follow the rename`);
+    return await this.#view(c);
+  }
+
+  /** The collection rooted at host directory `dir`; CliError when `dir` is not a collection's root. */
+  async #root(dir: string): Promise<CollectionView> {
+    const x = await this.collectionOfDir(dir);
+    if (!x) throw new CliError(`${dir} is not inside a vector collection`);
+    if (x.rootIno !== (await Deno.stat(dir)).ino) {
+      throw new CliError(`${dir} is not a collection root (it is inside ${x.path})`);
+    }
+    return x;
   }
 
   async collectionForFile(path: string): Promise<CollectionView> {
