@@ -207,6 +207,7 @@ function fakeReport(vexfsWrite: number | undefined): BenchReport {
       passthrough_ll: { available: true },
       vexfs: vexfsWrite === undefined ? { available: false, reason: "not available yet" } : { available: true },
       "vexfs-nojournal": { available: false, reason: "not requested" },
+      "vexfs-nostats": { available: false, reason: "not requested" },
     },
     results: {
       "seq-write": {
@@ -228,11 +229,12 @@ Deno.test("ratios to passthrough_ll, table rows and the stage goal", () => {
   assertEquals(ratio(5, 0), undefined);
   const rows = resultRows(fakeReport(90));
   assertEquals(rows.length, 1);
-  assertEquals(rows[0].slice(1), ["MB/s", "400", "200", "90.0", "—", "2.00×", "0.45×", "—"]);
+  // columns: disk, passthrough_ll, VexFS, no journal, no counters, then the ratios
+  assertEquals(rows[0].slice(1), ["MB/s", "400", "200", "90.0", "—", "—", "2.00×", "0.45×", "—"]);
   assert(goalLines(fakeReport(90))[0].includes("BELOW"));
   assert(goalLines(fakeReport(100))[0].includes("meets"));
   const missing = resultRows(fakeReport(undefined));
-  assertEquals(missing[0].slice(4), ["n/a", "—", "2.00×", "—", "—"]);
+  assertEquals(missing[0].slice(4), ["n/a", "—", "—", "2.00×", "—", "—"]);
   assert(goalLines(fakeReport(undefined))[0].includes("unknown"));
 });
 
