@@ -289,6 +289,11 @@ Deno.test({
         const ci = await json("collection info", [img, "/docs/sub"]);
         assertEquals(ci.collection, list.collections[0], "one collection shape in list and info");
         assertEquals((await json("collection drop", [img, "/flat"])).collection.path, "/flat");
+        const ren = await json("collection rename", [img, "/fresh", "/fresh2"]);
+        assertEquals(ren.collection.path, "/fresh2");
+        assertEquals((await json("collection rename", [img, "/fresh2", "/fresh"])).collection.path, "/fresh");
+        await jsonError("collection rename", [img, "/docs/sub", "/elsewhere"]); // not a root
+        await jsonError("stats", [img]); // not a mount
 
         const info = await json("info", [img]);
         assertEquals([info.target, info.mount, info.filesystem.label, info.filesystem.collections], [
@@ -418,7 +423,13 @@ Deno.test({
             assertEquals(after.collections[0].vectors, 3);
             assertEquals((await jsonError("vector get", [`${mnt}/docs/b.md`])).code, "ERROR");
             assertEquals((await jsonError("search", [`${mnt}/nope`, "--vector", "[1,0,0]"])).code, "ENOENT");
-            await jsonError("collection drop", [mnt, "/docs"]); // no drop ioctl yet: refused on a mount
+            await jsonError("collection drop", [mnt, "/docs"]); // a directory given as an IMAGE: refused
+            const stats = await json("stats", [mnt]);
+            assertEquals([stats.mountpoint, stats.vectors.deleted >= 1, stats.filesystem.error_count], [mnt, true, 0]);
+            assert(stats.operations.some((o: Doc) => o.op === "ioctl" && o.requests > 0), "ioctl requests counted");
+            const moved = await json("collection rename", [`${mnt}/docs`, `${mnt}/moved`]);
+            assertEquals(moved.collection.path, `${mnt}/moved`);
+            assertEquals((await json("collection drop", [`${mnt}/moved`])).collection.path, `${mnt}/moved`);
           });
         },
       });

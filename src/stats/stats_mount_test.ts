@@ -167,7 +167,8 @@ Deno.test({
       assert.match(i.out, /errors seen/);
       assert.match(i.out, new RegExp(`inode ${victim}`));
       const ij = JSON.parse((await cli("info", "--json", d.mnt)).out);
-      assert.equal(ij.filesystem.errorRecord.first.ino, victim);
+      assert.equal(ij.mount.error_record.first.ino, victim);
+      assert.equal(ij.mount.state, "errors");
     } finally {
       await unmount(d);
     }
