@@ -19,6 +19,7 @@
 import { FsError } from "../errors.ts";
 import { crc32c } from "../format/crc.ts";
 import { Device } from "./device.ts";
+import { formatBytes } from "../units.ts";
 import * as libc from "./libc.ts";
 
 /** Kinds of content {@link probeSignatures} recognises. */
@@ -166,22 +167,8 @@ function isZero(b: Uint8Array): boolean {
   return b.every((x) => x === 0);
 }
 
-/**
- * Human size with binary units, e.g. `64 MiB`, `1.5 GiB`, `512 bytes`.
- * @param bytes a size in bytes
- */
-export function formatBytes(bytes: number): string {
-  const units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-  if (bytes < 1024) return `${bytes} bytes`;
-  let v = bytes;
-  let u = -1;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const s = v >= 100 || Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1);
-  return `${s.replace(/\.0$/, "")} ${units[u]}`;
-}
+/** Human size with binary units (`64 MiB`, `1.5 GiB`, `512 bytes`): the project's one formatter, src/units.ts. */
+export { formatBytes };
 
 /** Joins the `(…)` part of a description from its optional pieces. */
 function details(...parts: (string | false | undefined)[]): string {
