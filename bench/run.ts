@@ -27,6 +27,7 @@
 import { buildTools, type Tools } from "./build.ts";
 import { BenchError, lastLines, run, which } from "./exec.ts";
 import { runFio } from "./fio.ts";
+import { formatDuration } from "../src/units.ts";
 import { type BenchReport, type Cell, type Measure, type Settings, WORKLOAD_IDS, type WorkloadId } from "./report.ts";
 import { bruteForceLatency, fioriDocs, loadIoctlClient, searchBench } from "./search.ts";
 import { clockTicks, dropCaches, loadAverage, machineInfo, mounts, processCpuSeconds } from "./system.ts";
@@ -311,6 +312,20 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const tmp = `${root}/fio-out`;
     await Deno.mkdir(tmp);
 
+    /** Samples planned and taken, for the count, rate and ETA in the log (one sample per measure). */
+    const planned = workloads.filter((w) => w !== "search")
+      .reduce(
+        (n, w) => n + repeat * (w === "vectors" ? targets.filter((t) => isVexfs(t.id)).length : targets.length),
+        0,
+      );
+    let taken = 0;
+    const sampling = performance.now();
+    /** "[3/24 samples, ETA 5 min]": where the run is, and the time left at the pace so far */
+    const pace = () => {
+      const ms = performance.now() - sampling;
+      const left = planned > taken && taken > 0 ? `, ETA ${formatDuration((ms / taken) * (planned - taken))}` : "";
+      return `[${taken}/${planned} samples${left}]`;
+    };
     /** Samples of each workload on each target, finished into report.results by {@linkcode finish}. */
     const samples = new Map<string, { ok: Measure[]; errors: string[] }>();
     /** Runs `fn` on `t` as one sample of workload `w`, with the server's CPU use. */
@@ -327,10 +342,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         const cpu = meter.stop();
         if (cpu !== undefined && t.serverPids.length) m.serverCpu = cpu;
         bag.ok.push(m);
-        log(`${tag}: ${m.value.toFixed(1)} in ${m.seconds.toFixed(2)} s`);
+        taken++;
+        log(`${tag}: ${m.value.toFixed(1)} in ${formatDuration(m.seconds * 1000)} ${pace()}`);
       } catch (e) {
         bag.errors.push(errText(e));
-        log(`${tag} failed: ${errText(e)}`);
+        taken++;
+        log(`${tag} failed: ${errText(e)} ${pace()}`);
       }
     };
     /** Records a failure that prevented a sample. */

@@ -27,6 +27,7 @@ import {
   defineCommand,
   examples,
   formatMs,
+  optionWithDefault,
   parseSize,
   progress,
   say,
@@ -108,12 +109,15 @@ export function register(program: Command): void {
       "--image <path>",
       "image file to create (must not exist; default: in a new temporary directory)",
     )
-    .option("--size <size>", "image size", parseSize, 256 * 2 ** 20)
+    .addOption(
+      optionWithDefault("--size <size>", "image size (bytes, or 512M, 1G)", 256 * 2 ** 20, "256 MiB", parseSize),
+    )
     .option("--keep", "keep the image afterwards (it is deleted otherwise)")
+    .option("-q, --quiet", "no progress bars or lines on stderr (the steps still print)")
     .action(
       action(
         "demo",
-        async (o: { image?: string; size: number; keep?: boolean }) => {
+        async (o: { image?: string; size: number; keep?: boolean; quiet?: boolean }) => {
           const steps: Step[] = [];
           const timed = async <T>(
             step: string,
@@ -205,7 +209,7 @@ export function register(program: Command): void {
                 const enc = new TextEncoder();
                 const used = new Set<string>();
                 let bytes = 0;
-                const bar = progress("writing", ds.docs.length, "files");
+                const bar = progress("demo: writing", ds.docs.length, { unit: "files", quiet: o.quiet });
                 try {
                   for (const d of ds.docs) {
                     const name = fileNameFor(d.title, d.id, used);
@@ -435,7 +439,7 @@ export function register(program: Command): void {
 
             const report = await timed(
               "fsck",
-              () => runFsck(image, true),
+              () => runFsck(image, true, o.quiet),
               (r) => {
                 const errs = r.problems.filter((p) => p.severity === "error").length;
                 return r.exitCode === 0

@@ -7,7 +7,17 @@
 import type { Command } from "commander";
 import { type ExportEntry, exportLine, mountedEntries, offlineEntries } from "../src/data/export.ts";
 import { OfflineBackend, withTarget } from "./backend.ts";
-import { action, CliError, defineCommand, examples, fsPath, warn } from "./util.ts";
+import {
+  action,
+  CliError,
+  defineCommand,
+  examples,
+  formatCount,
+  formatDuration,
+  fsPath,
+  progress,
+  warn,
+} from "./util.ts";
 
 interface ExportFlags {
   output?: string;
@@ -28,7 +38,7 @@ export function register(program: Command): void {
     .argument("[dir]", "directory inside IMAGE to export (a collection root or below it)")
     .option("-o, --output <file>", "write to this file (default: stdout)")
     .option("--text", 'include each file\'s content as "text" (it must be UTF-8)')
-    .option("-q, --quiet", "print no summary on stderr")
+    .option("-q, --quiet", "no progress and no summary on stderr")
     .action(
       action("export", async (target: string, dirArg: string | undefined, o: ExportFlags) => {
         const out = o.output === undefined
@@ -36,6 +46,9 @@ export function register(program: Command): void {
           : await Deno.open(o.output, { write: true, create: true, truncate: true });
         const enc = new TextEncoder();
         let n = 0;
+        const t0 = performance.now();
+        // streamed: the number of files is not known ahead, so counts and rate without a percentage
+        const bar = progress("export", 0, { unit: "files", quiet: o.quiet });
         try {
           await withTarget(target, dirArg, false, async (b, dir) => {
             const st = await b.stat(dir);
@@ -54,14 +67,22 @@ export function register(program: Command): void {
             for await (const e of entries) {
               buf.push(exportLine(e) + "\n");
               n++;
+              bar.update(n);
               if (buf.length >= LINES_PER_WRITE) await flush();
             }
             await flush();
           });
         } finally {
+          bar.stop();
           if (out !== Deno.stdout) out.close();
         }
-        if (!o.quiet) warn(`exported ${n} file${n === 1 ? "" : "s"}${o.output ? ` to ${o.output}` : ""}`);
+        if (!o.quiet) {
+          warn(
+            `exported ${formatCount(n)} file${n === 1 ? "" : "s"}${o.output ? ` to ${o.output}` : ""} in ${
+              formatDuration(performance.now() - t0)
+            }`,
+          );
+        }
       }),
     );
   cmd.addHelpText(
@@ -73,7 +94,11 @@ One JSON object per line for every regular file with a vector under DIR
 "path" is relative to DIR; "text" only with --text; every user.* xattr of
 the file (but the vector's own user.vexfs.*) becomes a field of its name
 without "user.". 'vexfs import --jsonl' reads it back into the same files,
-vectors (bit for bit), texts and xattrs. Format: docs/JSONL.md.`,
+vectors (bit for bit), texts and xattrs. Format: docs/JSONL.md.
+
+Progress (files and rate) goes to stderr, as a bar on a terminal and a plain
+line every 5 s otherwise (VEXFS_PROGRESS, see 'vexfs --help'), then a summary
+line; -q silences both.`,
   );
   examples(cmd, [
     "vexfs export disk.img /docs --text -o docs.jsonl",

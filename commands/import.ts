@@ -498,12 +498,13 @@ async function loadRecords(
   return { total, records: () => keep ? kept : readJsonlFile(file, { dim }) };
 }
 
-/** Imports a JSONL dataset of {path or id, text, vector} into `dir`. */
+/** Imports a JSONL dataset of {path or id, text, vector} into `dir`; progress on stderr unless `quiet`. */
 export async function importJsonl(
   b: FsBackend,
   dir: string,
   file: string,
   want: CollectionWish,
+  quiet = false,
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
@@ -512,7 +513,8 @@ export async function importJsonl(
   const dim = existing?.dim ?? want.dim;
   const { total, records } = await loadRecords(file, dim);
   const s = await newSummary(b, base, file);
-  const bar = progress("importing", total, "records");
+  const bar = progress("import", total, { unit: "records", quiet });
+  let done = 0;
   const tick = yielder(256);
   const sink: RecordSink = b instanceof OfflineBackend
     ? new OfflineSink(b, base, file, s)
@@ -557,7 +559,7 @@ export async function importJsonl(
         vector: rec.vector,
         fields: rec.fields,
       });
-      bar.update(rec.line);
+      bar.update(++done);
       await tick();
     }
   }
@@ -635,6 +637,7 @@ export async function importDir(
   hostDir: string,
   jsonl: string | undefined,
   want: CollectionWish,
+  quiet = false,
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
@@ -669,7 +672,7 @@ export async function importDir(
   }
   const prefix = base === "/" ? "" : base;
   const files = entries.filter((e) => e.kind === "file").length;
-  const bar = progress("importing", files, "files");
+  const bar = progress("import", files, { unit: "files", quiet });
   const tick = yielder(32);
   try {
     for (const e of entries) {
@@ -754,7 +757,7 @@ export function register(program: Command): void {
   const cmd = defineCommand(
     program,
     "import",
-    "import files and vectors into a directory of an unmounted image",
+    "import files and vectors into a directory of an image, a device or a mounted VexFS",
   )
     .argument(
       "<target>",
@@ -762,7 +765,7 @@ export function register(program: Command): void {
     )
     .argument(
       "[dir]",
-      "destination directory inside the filesystem (created if missing)",
+      "destination directory inside IMAGE (created, with missing parents, if it does not exist)",
     )
     .option(
       "--from-dir <hostdir>",
@@ -791,6 +794,7 @@ export function register(program: Command): void {
     )
     .option("--index <kind>", "index of a collection the import creates: hnsw (the default) or flat")
     .option("--json", "print the summary as JSON")
+    .option("-q, --quiet", "no progress on stderr and no summary (errors, and --json, still print)")
     .action(
       action("import", async (image: string, dirArg: string | undefined, o: ImportFlags) => {
         if ((o.fromDir === undefined) === (o.jsonl === undefined)) {
@@ -802,7 +806,7 @@ export function register(program: Command): void {
           throw new CliError("--vectors-from-jsonl needs --from-dir");
         }
         if (o.index !== undefined && o.index !== "hnsw" && o.index !== "flat") {
-          throw new CliError(`--index must be hnsw or flat, not '${o.index}'`, 2);
+          throw new CliError(`--index must be hnsw or flat, not '${o.index}'`);
         }
         const want: CollectionWish = {
           dim: o.dim,
@@ -816,8 +820,8 @@ export function register(program: Command): void {
           true,
           (b, dir) =>
             o.jsonl !== undefined
-              ? importJsonl(b, dir, o.jsonl, want)
-              : importDir(b, dir, o.fromDir!, o.vectorsFromJsonl, want),
+              ? importJsonl(b, dir, o.jsonl, want, !!o.quiet)
+              : importDir(b, dir, o.fromDir!, o.vectorsFromJsonl, want, !!o.quiet),
           { mayNotExist: true }, // the destination is created if missing, on a mount as offline
         );
         if (o.json) {
@@ -835,7 +839,7 @@ export function register(program: Command): void {
             vector_batches: s.vectorBatches,
             elapsed_ms: roundMs(s.elapsedMs),
           });
-        } else printSummary(s);
+        } else if (!o.quiet) printSummary(s);
         if (s.unmatched) {
           warn(
             `${c.yellow("note")}: ${s.unmatched} JSONL record(s) matched no file under ${o.fromDir}`,
@@ -870,7 +874,13 @@ is safe: it replaces the files and vectors it already wrote.
 
 On a mount, files are written through the kernel and vectors set in
 batches with the VEXFS_IOC_SET_VECTORS ioctl (one SET_VECTOR per file on
-an older daemon); offline, straight into the image.`,
+an older daemon); offline, straight into the image. On a mount, TARGET is
+the destination directory itself; it and missing parents are created as
+offline.
+
+Progress (records or files, rate, ETA) goes to stderr: a bar on a terminal,
+a plain line every 5 s otherwise (see 'vexfs --help', VEXFS_PROGRESS); -q
+silences it and the summary.`
   );
   examples(cmd, [
     "vexfs import disk.img /docs --jsonl corpus.jsonl",
