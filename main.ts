@@ -36,8 +36,11 @@ export function buildProgram(): Command {
   const program = new Command("vexfs")
     .description(
       "VexFS: a vector-native filesystem. Files can carry embedding vectors; a directory " +
-        "can be a vector collection searched by similarity. These tools format, check, " +
-        "inspect and fill VexFS images and devices that are not mounted.",
+        "can be a vector collection searched by similarity. These tools work on VexFS images " +
+        "and devices, and on mounted VexFS: mkfs, fsck, mount and umount; info, collection, " +
+        "vector, import, export, search and index on an unmounted image or device, or on a " +
+        "path on a mount (through the VexFS ioctls); ls, cat, put, mkdir and rm inside an " +
+        "unmounted image (on a mount, use the ordinary tools).",
     )
     .version(VERSION, "-V, --version", "print the version")
     .helpOption("-h, --help", "show this help")
@@ -73,13 +76,31 @@ export function buildProgram(): Command {
     "after",
     `
 Targets: IMAGE is an image file, DEVICE a block device; PATH and DIR are paths
-inside the filesystem ("/docs/a.md"; a missing leading "/" is implied).
+inside the filesystem ("/docs/a.md"; a missing leading "/" is implied). On a
+mounted VexFS, give the path on the mount instead of IMAGE PATH
+("vexfs search /mnt/vexfs/docs ..."). An image or device that is mounted, or
+open in another vexfs command, is refused.
+
+Option letters mean the same in every command (-f is --force, -n --dry-run,
+-q --quiet, -v --verbose, -d --dim, -t --type, ...; -o and -p are mount's
+--options and fsck's --preen as mount(8) and e2fsck have them, export's
+--output and mkdir's --parents elsewhere). Old spellings that meant something
+else (mount -f and -d, umount -t, bench -r, fsck --read-only, mkfs -f) still
+work in this release and print a warning naming the new one.
 
 Environment:
-  NO_COLOR=1     no colors (colors are also off when output is not a terminal)
-  VEXFS_DEBUG=1  print stack traces with errors
+  NO_COLOR=1                 no colors (also off when output is not a terminal)
+  FORCE_COLOR=1              colors even when output is not a terminal
+  VEXFS_DEBUG=1              print stack traces with errors
+  VEXFS_PROGRESS=MODE        progress of long work on stderr: bar (default on a
+                             terminal), lines (default otherwise: a plain line
+                             with count, rate and ETA every interval, and a
+                             closing line) or none; -q silences it too
+  VEXFS_PROGRESS_INTERVAL=S  seconds between plain progress lines (default 5)
+  VEXFS_NO_PROGRESS=1        the same as VEXFS_PROGRESS=none
 
-Exit status: 0 success, 1 usage or operational error; fsck uses fsck(8) codes.
+Exit status: 0 success, 1 usage or operational error; fsck uses fsck(8)'s codes
+(see 'vexfs fsck --help'); mkfs exits 16 when options contradict each other.
 
 Examples:
   vexfs mkfs -s 1G disk.img
@@ -88,6 +109,7 @@ Examples:
   vexfs import disk.img /docs --jsonl corpus.jsonl
   vexfs search disk.img /docs --top-k 5 --like /docs/intro.md
   vexfs fsck disk.img
+  vexfs mount disk.img /mnt/vexfs && vexfs search /mnt/vexfs/docs -k 5 --like intro.md
   vexfs demo                  # format, import 778 real documents, search, check
 `,
   );

@@ -30,7 +30,21 @@ import { benchVectors, DEFAULT_HISTORY, DEFAULT_PLOTS } from "../bench/ann/main.
 import { SYSTEM_IDS, type SystemId } from "../bench/ann/protocol.ts";
 import { changeTable, phaseLines, profileLines, summaryTable, targetLines } from "../bench/ann/report.ts";
 import { DEFAULT_EF_CONSTRUCTION, DEFAULT_EFS, DEFAULT_M } from "../bench/ann/run.ts";
-import { action, c, CliError, defineCommand, examples, parseSize, positiveInt, say, table, warn } from "./util.ts";
+import {
+  action,
+  c,
+  CliError,
+  defineCommand,
+  deprecatedAlias,
+  examples,
+  formatBytes,
+  optionWithDefault,
+  parseSize,
+  positiveInt,
+  say,
+  table,
+  warn,
+} from "./util.ts";
 import { printJsonResult } from "./json.ts";
 
 interface BenchFlags {
@@ -126,19 +140,49 @@ function registerVectors(bench: Command, program: Command): void {
       positiveInt("--ef-construction"),
       DEFAULT_EF_CONSTRUCTION,
     )
-    .option("--ef <list>", "the ef sweep, comma-separated", intList("ef"), [...DEFAULT_EFS])
+    .addOption(
+      optionWithDefault(
+        "--ef <list>",
+        "the ef sweep, comma-separated",
+        [...DEFAULT_EFS],
+        DEFAULT_EFS.join(","),
+        intList("ef"),
+      ),
+    )
     .option("--runs <n>", "passes over the queries per point; the fastest is kept", positiveInt("--runs"), 3)
-    .option("--max-pass <s>", "no further pass once one took longer than this", positiveInt("--max-pass"), 30)
+    .addOption(
+      optionWithDefault(
+        "--max-pass <seconds>",
+        "no further pass once one took longer than this",
+        30,
+        "30 s",
+        positiveInt("--max-pass"),
+      ),
+    )
     .option("--queries <n>", "at most this many queries per dataset", positiveInt("--queries"), 1000)
     .option("--seed <n>", "seed of the random datasets", positiveInt("--seed"), DEFAULT_SEED)
     .option("--dir <path>", "make the work directory (images, indexes) below PATH", "/var/tmp")
     .option("--cache-dir <path>", "datasets and ground truth (default bench/.cache)")
     .option("--build-dir <path>", "where the C brute force is built (default bench/.build)")
-    .option("--history <file>", "SQLite history the run is appended to", DEFAULT_HISTORY)
+    .addOption(
+      optionWithDefault(
+        "--history <file>",
+        "SQLite history the run is appended to",
+        DEFAULT_HISTORY,
+        "bench/history.sqlite of the source tree",
+      ),
+    )
     .option("--no-history", "do not record the run")
     .option("--compare [run]", "print the change against the previous run (or history run RUN)")
     .option("--report-only", "do not run: redraw tables, plots and Markdown from the history's latest run")
-    .option("--plots <dir>", "where the recall-vs-QPS SVG plots go", DEFAULT_PLOTS)
+    .addOption(
+      optionWithDefault(
+        "--plots <dir>",
+        "where the recall-vs-QPS SVG plots go",
+        DEFAULT_PLOTS,
+        "bench/plots of the source tree",
+      ),
+    )
     .option("--no-plots", "draw no plots")
     .option(
       "--write-md [file]",
@@ -263,15 +307,31 @@ export function register(program: Command): void {
     "benchmark VexFS through FUSE against libfuse's passthrough_ll and the disk",
   )
     .option("--dir <path>", "make the work directory below PATH, on the disk to measure", "/var/tmp")
-    .option("-s, --size <size>", "size of the sequential file (e.g. 256M)", parseSize, DEFAULT_SIZE)
+    .addOption(
+      optionWithDefault(
+        "-s, --size <size>",
+        "size of the sequential file (bytes, or 256M, 1G)",
+        DEFAULT_SIZE,
+        formatBytes(DEFAULT_SIZE),
+        parseSize,
+      ),
+    )
     .option("--files <n>", "files to create and stat", positiveInt("--files"), DEFAULT_FILES)
     .option("--appends <n>", "4-byte O_APPEND writes of the append workload", positiveInt("--appends"), DEFAULT_APPENDS)
     .option("--vectors <n>", "vectors to import (128-d f32, VexFS only)", positiveInt("--vectors"), DEFAULT_VECTORS)
     .option("--queries <n>", "timed search queries (document vectors, cycling)", positiveInt("--queries"), 778)
     .option("-k, --top-k <k>", "results per search", positiveInt("--top-k"), 10)
-    .option("--rand-runtime <s>", "stop the random reads after this many seconds", positiveInt("--rand-runtime"), 10)
+    .addOption(
+      optionWithDefault(
+        "--rand-runtime <seconds>",
+        "stop the random reads after this many seconds",
+        10,
+        "10 s",
+        positiveInt("--rand-runtime"),
+      ),
+    )
     .option(
-      "-r, --repeat <n>",
+      "--repeat <n>",
       "runs of each I/O and file workload; the median is reported",
       positiveInt("--repeat"),
       3,
@@ -396,6 +456,7 @@ and as ratios to passthrough_ll. Needs fio, gcc, pkg-config, libfuse3-dev
   );
   cmd.enablePositionalOptions();
   registerVectors(cmd, program);
+  deprecatedAlias(cmd, "-r <n>", "--repeat", "-r means --recursive in other vexfs commands");
   examples(cmd, [
     "vexfs bench vectors                          # vector search against hnswlib-node and usearch",
     "vexfs bench                                  # the full run: 1 GiB, 10,000 files",

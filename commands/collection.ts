@@ -99,10 +99,10 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
           },
         ) => {
           if (o.index !== "hnsw" && o.index !== "flat") {
-            throw new CliError(`--index must be hnsw or flat, not '${o.index}'`, 2);
+            throw new CliError(`--index must be hnsw or flat, not '${o.index}'`);
           }
           if (o.index === "flat" && (o.m !== undefined || o.efConstruction !== undefined)) {
-            throw new CliError("--m and --ef-construction only apply to --index hnsw", 2);
+            throw new CliError("--m and --ef-construction only apply to --index hnsw");
           }
           const metric = parseMetric(o.metric);
           const elem = parseElemType(o.type);

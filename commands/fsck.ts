@@ -15,7 +15,18 @@ import {
   type FsckProblem,
   type FsckReport,
 } from "../src/fsck/fsck.ts";
-import { action, c, CliError, defineCommand, examples, formatMs, kvTable, progress, say } from "./util.ts";
+import {
+  action,
+  c,
+  CliError,
+  defineCommand,
+  deprecatedAlias,
+  examples,
+  formatDuration,
+  kvTable,
+  progress,
+  say,
+} from "./util.ts";
 import { fsckJson, printJsonResult } from "./json.ts";
 
 /** Exit code of fsck(8) for an operational error (FSCK_ERROR, kept under its older name for the commands). */
@@ -70,18 +81,20 @@ export function summaryLine(r: FsckReport): string {
     `symlinks), ${s.blocksUsed}/${s.blockCount} blocks, ${s.vectors} vectors in ${s.collections} collection${
       s.collections === 1 ? "" : "s"
     }${s.orphans ? `, ${s.orphans} orphans` : ""}${r.skipped ? " (not checked: marked clean; -f checks)" : ""} (${
-      formatMs(r.elapsedMs)
+      formatDuration(r.elapsedMs)
     })`;
 }
 
 /**
- * Runs the checker with a progress bar on stderr (one bar, relabelled per phase).
+ * Runs the checker showing its progress on stderr (commands/progress.ts: one
+ * bar relabelled per pass on a terminal, plain lines otherwise).
  * @param target image file or block device
  * @param opts the options of {@link fsck}; `true` is a full read-only check (`-n -f`), `false` a full check too
+ * @param quiet show no progress
  */
-export function runFsck(target: string, opts: boolean | FsckOptions): FsckReport {
+export function runFsck(target: string, opts: boolean | FsckOptions, quiet = false): FsckReport {
   const o: FsckOptions = typeof opts === "boolean" ? { readOnly: true, force: true } : opts;
-  const bar = progress("fsck", 1, "");
+  const bar = progress("fsck", 0, { unit: "", quiet });
   try {
     return fsck(target, { ...o, onProgress: (phase, done, total) => bar.update(done, total, `fsck: ${phase}`) });
   } finally {
@@ -90,13 +103,14 @@ export function runFsck(target: string, opts: boolean | FsckOptions): FsckReport
 }
 
 interface CliOptions {
-  readOnly?: boolean;
+  dryRun?: boolean;
   preen?: boolean;
   auto?: boolean;
   yes?: boolean;
   force?: boolean;
   json?: boolean;
   verbose?: boolean;
+  quiet?: boolean;
 }
 
 /** Registers `vexfs fsck`. */
@@ -107,7 +121,7 @@ export function register(program: Command): void {
     "check and repair a VexFS filesystem (like e2fsck: -n checks only, -p repairs what is safe, -y repairs all)",
   )
     .argument("<target>", "image file or block device (DEVICE|IMAGE); it must not be mounted to be repaired")
-    .option("-n, --read-only", "open read-only and change nothing; answer 'no' to every repair (the default)")
+    .option("-n, --dry-run", "open read-only and change nothing; answer 'no' to every repair (the default)")
     .option(
       "-p, --preen",
       "repair what is safe without a person (counts, bitmaps, orphans, a dirty flag); stop at anything else",
@@ -117,12 +131,13 @@ export function register(program: Command): void {
     .option("-f, --force", "check even when the filesystem is marked clean")
     .option("--json", "print the full report as JSON")
     .option("-v, --verbose", "also print informational findings and the statistics table")
+    .option("-q, --quiet", "no progress on stderr (the report still prints)")
     .action(
       action("fsck", (target: string, o: CliOptions) => {
         const preen = !!(o.preen || o.auto);
         let r: FsckReport;
         try {
-          r = runFsck(target, { readOnly: !!o.readOnly, preen, yes: !!o.yes, force: !!o.force });
+          r = runFsck(target, { readOnly: !!o.dryRun, preen, yes: !!o.yes, force: !!o.force }, !!o.quiet);
         } catch (e) {
           if (e instanceof CliError) throw e;
           throw new CliError((e as Error).message.replace(/^[A-Z0-9]+: /, ""), FSCK_OPERATIONAL_ERROR);
@@ -151,7 +166,7 @@ export function register(program: Command): void {
             ["orphans", s.orphans],
             ["problems fixed", r.fixed],
             ["runs", r.runs],
-            ["time", formatMs(r.elapsedMs)],
+            ["time", formatDuration(r.elapsedMs)],
             ["exit code", r.exitCode],
           ]));
         }
@@ -163,6 +178,7 @@ export function register(program: Command): void {
         return r.exitCode;
       }),
     );
+  deprecatedAlias(cmd, "--read-only", "--dry-run", "-n is --dry-run, as in mkfs");
   // fsck(8): a usage error is exit 16 (commander's own errors, such as an unknown option)
   cmd.exitOverride((err) => {
     if (err.exitCode !== 0) Deno.exit(FSCK_USAGE);
@@ -180,8 +196,9 @@ Without -f a filesystem marked clean is only scanned for its counts.
 Problems are listed by severity (error, warning; info with -v), each with a
 stable code, where it is, what it means, and its repair ("Fix? yes" when made).
 The passes (superblock, journal, inodes, directories, orphans, collections,
-connectivity, link counts, duplicates, repairs, bitmaps) are shown in a
-progress bar on stderr.
+connectivity, link counts, duplicates, repairs, bitmaps) show their progress on
+stderr: a bar on a terminal, a plain line every 5 s otherwise (see 'vexfs
+--help', VEXFS_PROGRESS); -q silences it.
 
 Exit status (fsck(8), summed): 0 no errors (warnings allowed), 1 errors
 corrected, 4 errors left uncorrected, 8 operational error (cannot open or read

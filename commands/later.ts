@@ -1,39 +1,36 @@
 /**
- * Commands that are planned but not implemented yet: `build` (the kernel
- * module). It is registered so that `vexfs --help` shows the whole plan, and
- * it fails honestly.
+ * Commands that are planned but not implemented yet: `build` (the Linux
+ * kernel module, issue 11). They are hidden from `vexfs --help` (and so from
+ * the man pages and completions generated from it), answer `vexfs build
+ * --help` with what they will do and what to use today, and fail honestly
+ * with exit status 1 without doing anything.
  * @module
  */
 import type { Command } from "commander";
 import { action, CliError, defineCommand } from "./util.ts";
 
-const PLANNED: [name: string, args: string, what: string][] = [
+const PLANNED: [name: string, what: string, today: string][] = [
   [
     "build",
-    "[args...]",
-    "build the Linux kernel module and the standalone vexfs binary",
+    "build the Linux kernel module",
+    "the kernel module arrives with a later issue; for the single vexfs binary run 'deno task compile' " +
+    "(it needs Deno's runtime download) or 'vexfs install' (a launcher on PATH)",
   ],
 ];
 
-/** Registers the planned commands. */
+/** Registers the planned commands, hidden from the command list. */
 export function register(program: Command): void {
-  for (const [name, args, what] of PLANNED) {
-    defineCommand(
-      program,
-      name,
-      `${what} (not available yet: arrives in a later issue)`,
-    )
-      .argument(args, "ignored")
+  for (const [name, what, today] of PLANNED) {
+    defineCommand(program, name, `not available yet (planned: ${what})`, { hidden: true })
+      .argument("[args...]", "ignored")
       .allowUnknownOption(true)
       .allowExcessArguments(true)
       .addHelpText(
         "after",
-        `\n'vexfs ${name}' is not implemented in this version: it arrives in a later issue.\nIt exits with status 1 without doing anything.`,
+        `\n'vexfs ${name}' is not available in this version: it exits with status 1\nwithout doing anything. Today: ${today}.`,
       )
       .action(action(name, () => {
-        throw new CliError(
-          `not available yet: '${name}' arrives in a later issue (${what})`,
-        );
+        throw new CliError(`not available yet: ${today}`);
       }));
   }
 }

@@ -188,7 +188,7 @@ export function register(program: Command): void {
     )
     .option(
       "-b, --block-size <bytes>",
-      "block size: a power of two from 1024 to 65536",
+      "block size: a power of two from 1024 to 65536 (default 4 KiB)",
       parseSize,
       undefined,
     )
@@ -204,7 +204,7 @@ export function register(program: Command): void {
     )
     .option(
       "-i, --inode-ratio <bytes>",
-      "bytes of space per inode (default 16384)",
+      "bytes of space per inode (default 16 KiB)",
       parseSize,
     )
     .option(

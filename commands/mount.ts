@@ -4,7 +4,7 @@
  * unmount it, waiting until the daemon has written everything back.
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { FsError } from "../src/errors.ts";
 import { detachStdio, newSession } from "../src/mount/daemon.ts";
 import { aclOption, KNOWN_OPTIONS, type MountOptions, parseMountOptions } from "../src/mount/options.ts";
@@ -13,12 +13,12 @@ import { vexfsArgv } from "../src/mount/self.ts";
 import { checkNotMountPoint, type ServedMount, serveVexfs } from "../src/mount/serve.ts";
 import { findMount, unmountAndWait } from "../src/mount/unmount.ts";
 import { mountStates, remountFlags, remountKernel } from "../src/mount/remount.ts";
-import { action, CliError, defineCommand, examples, warn } from "./util.ts";
+import { action, CliError, defineCommand, deprecatedAlias, examples, warn } from "./util.ts";
 
 const READY = "vexfs-mount-ready";
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
 }
 
 function parseOpts(lists: string[]): MountOptions {
@@ -201,13 +201,15 @@ export function register(program: Command): void {
   const cmd = defineCommand(program, "mount", "mount a VexFS device or image with FUSE")
     .argument("<source>", "block device or image file holding a VexFS filesystem (DEVICE|IMAGE)")
     .argument("[mountpoint]", "existing directory to mount on (with -o remount: the only argument, or after SOURCE)")
-    .option("-o, --options <list>", "mount options, comma-separated (repeatable); see below", collect, [])
-    .option("-f, --foreground", "stay in the foreground and serve until unmounted (Ctrl-C unmounts)")
-    .option("-d, --debug", "like -o debug: log every FUSE request on stderr (implies --foreground)")
-    .option("--daemon-child", "internal: the background process started by 'vexfs mount'")
-    .addHelpText(
-      "after",
-      `
+    .option("-o, --options <list>", "mount options, comma-separated (repeatable); see below", collect)
+    .option("--foreground", "stay in the foreground and serve until unmounted (Ctrl-C unmounts)")
+    .option("--debug", "like -o debug: log every FUSE request on stderr (implies --foreground)")
+    .addOption(new Option("--daemon-child", "internal: the background process started by 'vexfs mount'").hideHelp());
+  deprecatedAlias(cmd, "-f", "--foreground", "-f means --force in other vexfs commands");
+  deprecatedAlias(cmd, "-d", "--debug", "-d means --dim in other vexfs commands");
+  cmd.addHelpText(
+    "after",
+    `
 Without --foreground, vexfs mount starts a background daemon and returns once
 the filesystem is mounted (exit 0) or the mount failed (exit 1, with the
 reason). Unmount with 'vexfs umount MOUNTPOINT', 'fusermount3 -u MOUNTPOINT'
@@ -224,11 +226,11 @@ Mount options (-o), as mount(8) and fstab give them:
   default_permissions always on: the kernel checks modes and owners
   fsname=NAME         source shown by mount and df (default: SOURCE's path)
   subtype=NAME        type shown as fuse.NAME (default: vexfs)
-  debug               log every FUSE request (libfuse -d); implies -f
+  debug               log every FUSE request (libfuse -d); implies --foreground
   log=FILE            append the daemon's log (failed requests, mount and
                       unmount) to FILE
   commit=SECONDS      commit the journal (write metadata back) at most SECONDS
-                      after a change (default 5; 0: only on fsync and unmount)
+                      after a change (default 5 s; 0: only on fsync and unmount)
   remount             change the options of the mount on MOUNTPOINT (given
                       alone): ro/rw (going read-only commits everything;
                       refused while files are open for writing), the atime
@@ -244,53 +246,53 @@ Mount options (-o), as mount(8) and fstab give them:
   errors=BEHAVIOUR    on corruption: continue (the request fails, the rest
                       works), remount-ro (no more writes) or panic (unmount);
                       default: what mkfs --errors recorded (continue)
-  attr_timeout=S, entry_timeout=S   kernel cache timeouts (default 1)
+  attr_timeout=S, entry_timeout=S   kernel cache timeouts in seconds (default 1 s)
   nosuid, nodev, noexec, sync, dirsync, nosymfollow, ...  kernel flags
   lazytime, mand, iversion   accepted; no effect on FUSE
   defaults, auto, noauto, user, users, group, owner, nofail, _netdev,
   comment=, x-*       fstab-only: accepted, ignored
 Known: ${KNOWN_OPTIONS.join(", ")}.`,
-    )
-    .action(action("mount", async (source: string, mountpoint: string | undefined, flags: {
-      options: string[];
-      foreground?: boolean;
-      debug?: boolean;
-      daemonChild?: boolean;
-    }) => {
-      const lists = [...flags.options, ...(flags.debug ? ["debug"] : [])];
-      const o = parseOpts(lists);
-      if (o.remount) return remount(mountpoint ?? source, lists);
-      if (mountpoint === undefined) throw new CliError("missing argument 'mountpoint'");
-      if (flags.daemonChild) {
-        newSession();
-        return await serveForeground(source, mountpoint, o, (m) => {
-          mountNotes(m);
-          Deno.stdout.writeSync(new TextEncoder().encode(READY + "\n"));
-          detachStdio(o.log);
-        });
-      }
-      if (flags.foreground || o.debug) {
-        return await serveForeground(source, mountpoint, o, (m) => {
-          warn(
-            `vexfs: ${m.source} mounted on ${m.mountpoint}${o.readOnly ? " (read-only)" : ""}; serving in the ` +
-              `foreground. Unmount with 'vexfs umount ${m.mountpoint}' or Ctrl-C.`,
-          );
-          mountNotes(m);
-        });
-      }
-      // Refused here too, so that no daemon is started for it.
-      try {
-        checkNotMountPoint(mountpoint);
-      } catch (e) {
-        throw mountError(source, mountpoint, e);
-      }
-      const args = [...lists.flatMap((l) => ["-o", l]), source, mountpoint];
-      return await startDaemon(args);
-    }));
+  );
+  cmd.action(action("mount", async (source: string, mountpoint: string | undefined, flags: {
+    options: string[];
+    foreground?: boolean;
+    debug?: boolean;
+    daemonChild?: boolean;
+  }) => {
+    const lists = [...(flags.options ?? []), ...(flags.debug ? ["debug"] : [])];
+    const o = parseOpts(lists);
+    if (o.remount) return remount(mountpoint ?? source, lists);
+    if (mountpoint === undefined) throw new CliError("missing argument 'mountpoint'");
+    if (flags.daemonChild) {
+      newSession();
+      return await serveForeground(source, mountpoint, o, (m) => {
+        mountNotes(m);
+        Deno.stdout.writeSync(new TextEncoder().encode(READY + "\n"));
+        detachStdio(o.log);
+      });
+    }
+    if (flags.foreground || o.debug) {
+      return await serveForeground(source, mountpoint, o, (m) => {
+        warn(
+          `vexfs: ${m.source} mounted on ${m.mountpoint}${o.readOnly ? " (read-only)" : ""}; serving in the ` +
+            `foreground. Unmount with 'vexfs umount ${m.mountpoint}' or Ctrl-C.`,
+        );
+        mountNotes(m);
+      });
+    }
+    // Refused here too, so that no daemon is started for it.
+    try {
+      checkNotMountPoint(mountpoint);
+    } catch (e) {
+      throw mountError(source, mountpoint, e);
+    }
+    const args = [...lists.flatMap((l) => ["-o", l]), source, mountpoint];
+    return await startDaemon(args);
+  }));
   examples(cmd, [
     "vexfs mount disk.img /mnt/vexfs",
     "vexfs mount -o ro,allow_other /dev/sdb1 /mnt/vexfs",
-    "vexfs mount -f -o log=/var/log/vexfs.log disk.img /mnt/vexfs",
+    "vexfs mount --foreground -o log=/var/log/vexfs.log disk.img /mnt/vexfs",
     "vexfs mount -o remount,ro /mnt/vexfs      # or: mount -o remount,ro /mnt/vexfs",
     "# /etc/fstab (mount.fuse3 runs 'vexfs SOURCE MOUNTPOINT -o OPTS'; vexfs in /usr/local/bin):",
     "#   /srv/notes.img /mnt/vexfs fuse.vexfs defaults,allow_other 0 0",
@@ -298,18 +300,22 @@ Known: ${KNOWN_OPTIONS.join(", ")}.`,
 
   const um = defineCommand(program, "umount", "unmount a VexFS mount and wait until it is written back")
     .argument("<mountpoint>", "where the filesystem is mounted")
-    .option("-t, --timeout <seconds>", "how long to wait for the daemon to finish (default 120)", "120")
-    .action(action("umount", async (mountpoint: string, flags: { timeout: string }) => {
-      const timeoutMs = Number(flags.timeout) * 1000;
-      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-        throw new CliError(`--timeout ${flags.timeout}: give a positive number of seconds`);
-      }
-      const m = findMount(mountpoint);
-      if (!m) throw new CliError(`${mountpoint} is not a mountpoint`);
-      if (!m.fstype.startsWith("fuse")) {
-        throw new CliError(`${mountpoint} is a ${m.fstype} mount, not VexFS: use umount(8)`);
-      }
-      await unmountAndWait(m, timeoutMs);
-    }));
+    .addOption(
+      new Option("--timeout <seconds>", "how long to wait for the daemon to write everything back and exit")
+        .default("120", "2 min"),
+    );
+  deprecatedAlias(um, "-t <seconds>", "--timeout", "-t means --type in other vexfs commands");
+  um.action(action("umount", async (mountpoint: string, flags: { timeout: string }) => {
+    const timeoutMs = Number(flags.timeout) * 1000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new CliError(`--timeout ${flags.timeout}: give a positive number of seconds`);
+    }
+    const m = findMount(mountpoint);
+    if (!m) throw new CliError(`${mountpoint} is not a mountpoint`);
+    if (!m.fstype.startsWith("fuse")) {
+      throw new CliError(`${mountpoint} is a ${m.fstype} mount, not VexFS: use umount(8)`);
+    }
+    await unmountAndWait(m, timeoutMs);
+  }));
   examples(um, ["vexfs umount /mnt/vexfs"]);
 }

@@ -466,7 +466,7 @@ Deno.test({
       const mnt2 = `${s.dir}/mnt2`;
       Deno.mkdirSync(mnt2);
       assertRefused(await vexfs(["mount", s.img, mnt2]), "mount", "already mounted or in use", s.img);
-      assertRefused(await vexfs(["mount", "-f", s.img, mnt2]), "mount", "already mounted or in use");
+      assertRefused(await vexfs(["mount", "--foreground", s.img, mnt2]), "mount", "already mounted or in use");
       assertRefused(await vexfs(["mount", "-o", "ro", s.img, mnt2]), "mount", "already mounted or in use");
       assertEquals(findMount(mnt2), null, "no second mount");
       assertEquals(daemonPids(mnt2), [], "no second daemon");
@@ -494,7 +494,7 @@ Deno.test({
       mkfs(img2, { size: 64 << 20 });
       const mountsOn = (dir: string) => listMounts().filter((m) => m.mountpoint === dir).length;
       const refusedOn = async (dir: string, source: string, fstype: string) => {
-        for (const fg of [[], ["-f"]]) {
+        for (const fg of [[], ["--foreground"]]) {
           assertRefused(
             await vexfs(["mount", ...fg, img2, dir]),
             "mount",
@@ -735,7 +735,7 @@ Deno.test({
     withSetup(async (s) => {
       const before = sha256File(s.img);
       for (const o of ["bogus", "ro,bogus", "commit=-1", "commit=abc", "log=", "uid=0"]) {
-        for (const fg of [[], ["-f"]]) {
+        for (const fg of [[], ["--foreground"]]) {
           const r = await vexfs(["mount", ...fg, "-o", o, s.img, s.mnt]);
           assertRefused(r, "mount", "mount option");
           if (/bogus|uid/.test(o)) {
@@ -782,7 +782,7 @@ Deno.test({
   fn: () =>
     withSetup(async (s) => {
       const before = sha256File(s.img);
-      for (const fg of [[], ["-f"]]) {
+      for (const fg of [[], ["--foreground"]]) {
         assertRefused(
           await vexfs(["mount", ...fg, s.img, `${s.dir}/nope`]),
           "mount",
@@ -1009,7 +1009,7 @@ Deno.test({
         const p = `${s.dir}/bad-${c.name.replace(/\W+/g, "-")}.img`;
         await c.make(p);
         const before = sha256File(p);
-        for (const fg of [[], ["-f"]]) {
+        for (const fg of [[], ["--foreground"]]) {
           const r = await vexfs(["mount", ...fg, p, s.mnt]);
           assertRefused(r, "mount", `cannot mount ${p}`, c.why);
           assertEquals(findMount(s.mnt), null, `${c.name}: nothing mounted`);

@@ -124,7 +124,7 @@ export function register(program: Command): void {
   const cmd = defineCommand(
     program,
     "search",
-    "find the files whose vectors are nearest to a query (exact top-k)",
+    "find the files whose vectors are nearest to a query (top-k through the HNSW index, or an exact scan)",
   )
     .argument(
       "<target>",

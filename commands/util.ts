@@ -5,13 +5,15 @@
  * arguments, call the library in `src/`, and print.
  * @module
  */
-import { Command, InvalidArgumentError } from "commander";
-// @ts-types="./cli_progress.d.ts"
-import cliProgress from "cli-progress";
+import { Command, InvalidArgumentError, Option } from "commander";
 import Table from "cli-table3";
 import pc from "picocolors";
 import { FsError } from "../src/errors.ts";
 import { errorJson } from "./json.ts";
+import { formatBytes, formatCount, formatDuration, formatRate } from "../src/units.ts";
+
+export { formatBytes, formatCount, formatDuration, formatRate };
+export { type Progress, progress, type ProgressOptions } from "./progress.ts";
 
 /** An error meant for the user: printed as `vexfs <cmd>: <message>`, exit code `exitCode`. */
 export class CliError extends Error {
@@ -128,61 +130,8 @@ export function kvTable(rows: [string, string | number][]): string {
   return t.toString();
 }
 
-/** Milliseconds as `12 ms` or `1.23 s`. */
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
-
-/** A progress bar on stderr; silent when stderr is not a terminal. Always call `stop()`. */
-export interface Progress {
-  /** Sets the position (and optionally the total and the label shown before the bar). */
-  update(value: number, total?: number, label?: string): void;
-  increment(step?: number): void;
-  stop(): void;
-}
-
-/** Starts a progress bar labelled `label` counting to `total` (`unit` names what is counted). */
-export function progress(
-  label: string,
-  total: number,
-  unit = "items",
-): Progress {
-  let tty = false;
-  try {
-    tty = Deno.stderr.isTerminal();
-  } catch { /* no stderr */ }
-  if (!tty || Deno.env.get("VEXFS_NO_PROGRESS")) {
-    return { update() {}, increment() {}, stop() {} };
-  }
-  const bar = new cliProgress.SingleBar({
-    format: `{label} ${ce.cyan("{bar}")} {percentage}% | {value}/{total} ${unit} | {duration_formatted}`,
-    hideCursor: true,
-    clearOnComplete: false,
-    barsize: 30,
-    gracefulExit: true,
-    fps: 20,
-  }, cliProgress.Presets.shades_classic);
-  let cur = 0;
-  const pad = (s: string) => s.padEnd(Math.max(12, label.length));
-  bar.start(Math.max(total, 1), 0, { label: pad(label) });
-  return {
-    update(value: number, newTotal?: number, newLabel?: string) {
-      if (newTotal !== undefined) bar.setTotal(Math.max(newTotal, 1));
-      cur = value;
-      bar.update(
-        cur,
-        newLabel === undefined ? undefined : { label: pad(newLabel) },
-      );
-    },
-    increment(step = 1) {
-      cur += step;
-      bar.update(cur);
-    },
-    stop() {
-      bar.stop();
-    },
-  };
-}
+/** A duration in milliseconds for people (the same as {@link formatDuration}; older name). */
+export const formatMs: (ms: number) => string = formatDuration;
 
 /** Lets the event loop run (so progress bars and signals get a turn) every `every` calls. */
 export function yielder(every = 64): () => Promise<void> {
@@ -240,6 +189,27 @@ export function positiveInt(what: string): (s: string) => number {
   };
 }
 
+/**
+ * An option whose default the help prints for people ("1 GiB", "10 s",
+ * "bench/history.sqlite") instead of the raw value commander would print
+ * (1073741824, an absolute path of this checkout). Add it with `addOption`.
+ * @param flags as for `.option()`, e.g. "-s, --size <size>"
+ * @param description the help text
+ * @param value the default value the action gets
+ * @param shown how the help shows the default
+ * @param parse the argument parser, if any
+ */
+export function optionWithDefault<T>(
+  flags: string,
+  description: string,
+  value: T,
+  shown: string,
+  parse?: (s: string, prev: T) => T,
+): Option {
+  const o = new Option(flags, description).default(value, shown);
+  return parse ? o.argParser(parse) : o;
+}
+
 /** Normalises a path inside the filesystem to an absolute one ("docs/a" -> "/docs/a"). */
 export function fsPath(p: string): string {
   const parts = p.split("/").filter((x) => x !== "" && x !== ".");
@@ -287,16 +257,106 @@ export function commandPath(cmd: Command): string {
   return names.join(" ");
 }
 
+// ------------------------------------------------------------------ option letters
+//
+// One table of short option letters for the whole CLI: a letter means the
+// same thing (the same long option) in every command that has it, following
+// e2fsprogs (mke2fs, e2fsck, tune2fs) and util-linux/coreutils where they have
+// a convention. commands/cli_letters_test.ts holds the same table and walks
+// buildProgram() (main.ts): a letter outside the table, or used with another
+// long name, fails it. Add a letter here and there, or give the option a long
+// name only.
+//
+//   -a  --auto          fsck                            e2fsck -a (= -p)
+//   -b  --block-size    mkfs                            mke2fs -b
+//   -d  --dim           collection create, import       vector dimension (VexFS)
+//   -e  --errors        mkfs                            mke2fs -e, tune2fs -e
+//   -f  --force         fsck, rm, vector delete         e2fsck -f, rm -f
+//   -F  --force         mkfs                            mke2fs -F
+//   -h  --help          every command
+//   -i  --inode-ratio   mkfs                            mke2fs -i
+//   -J  --journal-size  mkfs                            mke2fs -J size=
+//   -k  --top-k         search, bench, bench vectors    results per query
+//   -l  --long          ls                              ls -l
+//   -L  --label         mkfs                            mke2fs -L, tune2fs -L
+//   -m  --metric        collection create, import       vector metric (VexFS)
+//   -n  --dry-run       mkfs, fsck                      mke2fs -n, e2fsck -n: change nothing
+//   -N  --inodes        mkfs                            mke2fs -N
+//   -o  --options       mount                           mount(8) -o (mount.fuse3 passes it)
+//   -o  --output        export                          sort -o; the one other -o
+//   -p  --parents       put, mkdir, collection create   mkdir -p
+//   -p  --preen         fsck                            e2fsck -p (fsck(8) and boot scripts pass it)
+//   -q  --quiet         mkfs, fsck, import, export, demo  mke2fs -q: no progress, no summaries
+//   -r  --recursive     rm                              rm -r
+//   -s  --size          mkfs, bench                     a size (mkfs: of the image file)
+//   -t  --type          collection create, import       a type (here: the element type; mount(8) -t)
+//   -U  --uuid          mkfs                            mke2fs -U, tune2fs -U
+//   -v  --verbose       mkfs, fsck                      mke2fs -v, e2fsck -v
+//   -V  --version       vexfs
+//   -y  --yes           fsck                            e2fsck -y
+//
+// -o and -p are the two letters with two meanings, each fixed by a tool that
+// callers already know (mount(8) and e2fsck on one side, sort and mkdir on
+// the other) in commands that never meet.
+//
+// Long names only: --foreground and --debug (mount; FUSE's -f and -d would
+// clash with -f force and -d dim), --timeout (umount), --repeat (bench).
+//
+// Deprecated aliases (hidden, print a warning to stderr, removed in the next
+// release; see deprecatedAlias): mkfs -f (use -F), mount -f (--foreground),
+// mount -d (--debug), umount -t (--timeout), bench -r (--repeat), fsck
+// --read-only (-n/--dry-run).
+
+/**
+ * Adds a deprecated spelling `flags` (e.g. "-f" or "-t <seconds>") to `cmd`
+ * that does what `replacement` (the long option, e.g. "--foreground") does
+ * and prints `vexfs CMD: FLAG is deprecated ...; use REPLACEMENT` to stderr
+ * when used. The alias is hidden from the help; its description starts with
+ * "deprecated" (commands/cli_letters_test.ts recognises it so).
+ * @param cmd the command
+ * @param flags the old spelling, with `<arg>` when it takes a value
+ * @param replacement the long option it stands for; must exist on `cmd`
+ * @param why a few words on why it changed, for the warning
+ */
+export function deprecatedAlias(cmd: Command, flags: string, replacement: string, why = ""): Command {
+  const target = cmd.options.find((o) => o.long === replacement);
+  if (!target) throw new Error(`deprecatedAlias: ${commandPath(cmd)} has no ${replacement}`);
+  const alias = new Option(flags, `deprecated: use ${replacement}`).hideHelp();
+  cmd.addOption(alias);
+  const spelled = flags.split(/[ ,]/)[0];
+  const attr = target.attributeName();
+  cmd.on(`option:${alias.name()}`, (raw?: string) => {
+    warn(`vexfs ${commandPath(cmd)}: ${spelled} is deprecated${why ? ` (${why})` : ""}; use ${replacement}`);
+    let value: unknown = raw === undefined ? true : raw; // a flag is emitted without a value
+    if (raw !== undefined && target.parseArg) {
+      try {
+        value = target.parseArg(raw, cmd.getOptionValue(attr));
+      } catch (e) {
+        if (!(e instanceof InvalidArgumentError)) throw e;
+        cmd.error(`option '${flags}' argument '${raw}' is invalid. ${e.message}`, {
+          exitCode: 1,
+          code: "commander.invalidArgument",
+        });
+      }
+    }
+    cmd.setOptionValueWithSource(attr, value, "cli");
+  });
+  return cmd;
+}
+
 /**
  * Defines subcommand `name` of `parent` with the CLI's error formatting:
  * commander's usage errors become `vexfs <cmd>: <message>` plus a hint.
+ * `hidden` leaves it out of the parent's command list (and so of the man
+ * pages and completions made from it).
  */
 export function defineCommand(
   parent: Command,
   name: string,
   description: string,
+  opts: { hidden?: boolean } = {},
 ): Command {
-  const cmd = parent.command(name).description(description);
+  const cmd = parent.command(name, { hidden: !!opts.hidden }).description(description);
   cmd.configureOutput({
     outputError: (str, write) => {
       const full = commandPath(cmd);

@@ -2,7 +2,7 @@
  * How scripts/bootstrap.sh (`npm test`, `npm run demo`, the README's
  * commands) launches Deno: the real binary, by `exec`, so that a Deno killed
  * by a signal is reported as killed (exit 128+N to a shell) and a signal sent
- * to the launcher reaches Deno, here a foreground `vexfs mount -f` daemon.
+ * to the launcher reaches Deno, here a foreground `vexfs mount --foreground` daemon.
  * npm's wrapper node_modules/.bin/deno did neither: it exited 0 when Deno
  * died on SIGKILL and left the daemon running when it got SIGTERM.
  *
@@ -223,10 +223,10 @@ interface Launched {
   exited(ms: number): Promise<Deno.CommandStatus>;
 }
 
-/** `bash scripts/bootstrap.sh vexfs mount -f IMG MNT`, once the mount is up. */
+/** `bash scripts/bootstrap.sh vexfs mount --foreground IMG MNT`, once the mount is up. */
 async function mountThroughBootstrap(img: string, mnt: string): Promise<Launched> {
   const child = new Deno.Command("bash", {
-    args: [BOOTSTRAP, "vexfs", "mount", "-f", img, mnt],
+    args: [BOOTSTRAP, "vexfs", "mount", "--foreground", img, mnt],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -239,7 +239,7 @@ async function mountThroughBootstrap(img: string, mnt: string): Promise<Launched
   let exited = false;
   child.status.then(() => exited = true);
   await waitFor("the mount", () => exited || findMount(mnt)?.fstype === "fuse.vexfs");
-  if (exited) throw new Error(`vexfs mount -f exited early: ${err}`);
+  if (exited) throw new Error(`vexfs mount --foreground exited early: ${err}`);
   return {
     child,
     stderr: () => err,
@@ -256,7 +256,7 @@ async function mountThroughBootstrap(img: string, mnt: string): Promise<Launched
 }
 
 Deno.test({
-  name: "bootstrap.sh vexfs mount -f: SIGTERM to the launcher reaches the daemon, which unmounts cleanly",
+  name: "bootstrap.sh vexfs mount --foreground: SIGTERM to the launcher reaches the daemon, which unmounts cleanly",
   ...mountTest,
   fn: () =>
     withImage(async (img, mnt) => {
@@ -279,7 +279,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bootstrap.sh vexfs mount -f: a daemon killed by SIGKILL is reported as killed by SIGKILL",
+  name: "bootstrap.sh vexfs mount --foreground: a daemon killed by SIGKILL is reported as killed by SIGKILL",
   ...mountTest,
   fn: () =>
     withImage(async (img, mnt) => {

@@ -14,7 +14,7 @@
  * (Debian `libnfs13`) through `Deno.dlopen`, talking NFSv3 to fixed ports.
  *
  * Blocking FFI calls on the JS thread: the exported directory must be served
- * by another process (a `vexfs mount -f` daemon).
+ * by another process (a `vexfs mount --foreground` daemon).
  * @module
  */
 

@@ -1,6 +1,6 @@
 /**
  * Helpers for tests through a real VexFS FUSE mount. The filesystem is
- * served by a separate `vexfs mount -f` process (the real command), so the
+ * served by a separate `vexfs mount --foreground` process (the real command), so the
  * test process may use synchronous file APIs on the mount freely. After the
  * test body: unmount, require the daemon to exit 0, and require fsck to
  * find nothing (the superblock must be clean).
@@ -25,7 +25,7 @@ export const CAN_MOUNT: boolean = (() => {
   }
 })();
 
-/** A running `vexfs mount -f` daemon. */
+/** A running `vexfs mount --foreground` daemon. */
 export interface Daemon {
   /** absolute mountpoint */
   mnt: string;
@@ -58,14 +58,14 @@ export interface TestMountOptions {
 const dec = new TextDecoder();
 
 /**
- * Starts `vexfs mount -f IMG MNT` and waits until the mount shows in
+ * Starts `vexfs mount --foreground IMG MNT` and waits until the mount shows in
  * /proc/self/mountinfo (or the daemon exits: then throws with its stderr).
  */
 export async function mountImage(opts: TestMountOptions = {}): Promise<Daemon> {
   const img = opts.image ?? tmpImage(opts.size ?? 256 << 20, opts.blockSize ?? 4096, opts.inodes);
   const mnt = opts.mnt ?? Deno.makeTempDirSync({ prefix: "vexfs-mnt-" });
   if (opts.mnt) Deno.mkdirSync(mnt, { recursive: true });
-  const args = ["mount", "-f", ...(opts.options ? ["-o", opts.options] : []), img, mnt];
+  const args = ["mount", "--foreground", ...(opts.options ? ["-o", opts.options] : []), img, mnt];
   const [exe, ...rest] = vexfsArgv(args);
   const child = new Deno.Command(exe, { args: rest, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
   let err = "";

@@ -215,7 +215,7 @@ async function removeMountDir(dir: string): Promise<void> {
   Deno.removeSync(dir);
 }
 
-/** A VexFS image mounted by `vexfs mount -f` (the real command), remounted on request. */
+/** A VexFS image mounted by `vexfs mount --foreground` (the real command), remounted on request. */
 async function vexfsTarget(img: string, options?: string): Promise<Target & { daemon(): Daemon }> {
   let d = await mountImage({ image: img, options });
   return {

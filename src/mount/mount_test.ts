@@ -1,7 +1,7 @@
 /**
  * Persistence through real mounts (issue 3 §1): a tree of files of awkward
  * sizes, symlinks, hard links, special files, xattrs, modes, owners,
- * nanosecond times and vectors is written through a `vexfs mount -f`
+ * nanosecond times and vectors is written through a `vexfs mount --foreground`
  * daemon, then checked after a read-write remount and after a third,
  * read-only mount: same bytes (sha256), same `stat` fields (inode, mode,
  * uid/gid, nlink, size, blocks, rdev, atime/mtime/ctime in ns), same
