@@ -37,7 +37,7 @@ export function buildProgram(): Command {
     .description(
       "VexFS: a vector-native filesystem. Files can carry embedding vectors; a directory " +
         "can be a vector collection searched by similarity. These tools work on VexFS images " +
-        "and devices, and on mounted VexFS: mkfs, fsck, mount and umount; info, collection, " +
+        "and devices, and on mounted VexFS: mkfs, fsck, tune, mount and umount; info, collection, " +
         "vector, import, export, search and index on an unmounted image or device, or on a " +
         "path on a mount (through the VexFS ioctls); ls, cat, put, mkdir and rm inside an " +
         "unmounted image (on a mount, use the ordinary tools).",
@@ -82,11 +82,12 @@ mounted VexFS, give the path on the mount instead of IMAGE PATH
 open in another vexfs command, is refused.
 
 Option letters mean the same in every command (-f is --force, -n --dry-run,
--q --quiet, -v --verbose, -d --dim, -t --type, ...; -o and -p are mount's
---options and fsck's --preen as mount(8) and e2fsck have them, export's
---output and mkdir's --parents elsewhere). Old spellings that meant something
-else (mount -f and -d, umount -t, bench -r, fsck --read-only, mkfs -f) still
-work in this release and print a warning naming the new one.
+-q --quiet, -v --verbose, -d --dim, -t --type, ...), except three that keep
+the meaning their tools gave them: -l, -o and -p are tune's --list (tune2fs),
+mount's --options (mount(8)) and fsck's --preen (e2fsck), and ls's --long,
+export's --output and mkdir's --parents elsewhere. Old spellings that meant
+something else (mount -f and -d, umount -t, bench -r, fsck --read-only, mkfs
+-f) still work in this release and print a warning naming the new one.
 
 Environment:
   NO_COLOR=1                 no colors (also off when output is not a terminal)

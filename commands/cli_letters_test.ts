@@ -2,8 +2,8 @@
  * One meaning per short option letter across the whole CLI: walks every
  * command of buildProgram() (main.ts) and checks its letters against the
  * table below, the same table as the comment in commands/util.ts. A letter
- * used with two long names fails, unless the table lists both (only -o and
- * -p, each fixed by an outside convention); a letter missing from the table
+ * used with two long names fails, unless the table lists both (only -l, -o
+ * and -p, each fixed by an outside convention); a letter missing from the table
  * fails too, so that a new one is decided here, not by accident.
  * Deprecated aliases (commands/util.ts deprecatedAlias) are checked to
  * warn and to do what their replacement does.
@@ -18,6 +18,8 @@ import { vexfsArgv } from "../src/mount/self.ts";
 const LETTERS: Record<string, string[]> = {
   "-a": ["--auto"],
   "-b": ["--block-size"],
+  "-c": ["--max-mount-count"], // tune2fs -c
+  "-C": ["--mount-count"], // tune2fs -C
   "-d": ["--dim"],
   "-e": ["--errors"],
   "-f": ["--force"],
@@ -26,7 +28,7 @@ const LETTERS: Record<string, string[]> = {
   "-i": ["--inode-ratio"],
   "-J": ["--journal-size"],
   "-k": ["--top-k"],
-  "-l": ["--long"],
+  "-l": ["--list", "--long"], // tune2fs -l; ls -l
   "-L": ["--label"],
   "-m": ["--metric"],
   "-n": ["--dry-run"],

@@ -269,16 +269,19 @@ export function commandPath(cmd: Command): string {
 //
 //   -a  --auto          fsck                            e2fsck -a (= -p)
 //   -b  --block-size    mkfs                            mke2fs -b
+//   -c  --max-mount-count  tune                         tune2fs -c
+//   -C  --mount-count   tune                            tune2fs -C
 //   -d  --dim           collection create, import       vector dimension (VexFS)
-//   -e  --errors        mkfs                            mke2fs -e, tune2fs -e
+//   -e  --errors        mkfs, tune                      mke2fs -e, tune2fs -e
 //   -f  --force         fsck, rm, vector delete         e2fsck -f, rm -f
 //   -F  --force         mkfs                            mke2fs -F
 //   -h  --help          every command
 //   -i  --inode-ratio   mkfs                            mke2fs -i
 //   -J  --journal-size  mkfs                            mke2fs -J size=
 //   -k  --top-k         search, bench, bench vectors    results per query
+//   -l  --list          tune                            tune2fs -l
 //   -l  --long          ls                              ls -l
-//   -L  --label         mkfs                            mke2fs -L, tune2fs -L
+//   -L  --label         mkfs, tune                      mke2fs -L, tune2fs -L
 //   -m  --metric        collection create, import       vector metric (VexFS)
 //   -n  --dry-run       mkfs, fsck                      mke2fs -n, e2fsck -n: change nothing
 //   -N  --inodes        mkfs                            mke2fs -N
@@ -290,14 +293,14 @@ export function commandPath(cmd: Command): string {
 //   -r  --recursive     rm                              rm -r
 //   -s  --size          mkfs, bench                     a size (mkfs: of the image file)
 //   -t  --type          collection create, import       a type (here: the element type; mount(8) -t)
-//   -U  --uuid          mkfs                            mke2fs -U, tune2fs -U
+//   -U  --uuid          mkfs, tune                      mke2fs -U, tune2fs -U
 //   -v  --verbose       mkfs, fsck                      mke2fs -v, e2fsck -v
 //   -V  --version       vexfs
 //   -y  --yes           fsck                            e2fsck -y
 //
-// -o and -p are the two letters with two meanings, each fixed by a tool that
-// callers already know (mount(8) and e2fsck on one side, sort and mkdir on
-// the other) in commands that never meet.
+// -l, -o and -p are the letters with two meanings, each fixed by a tool that
+// callers already know (tune2fs, mount(8) and e2fsck on one side; ls, sort and
+// mkdir on the other) in commands that never meet.
 //
 // Long names only: --foreground and --debug (mount; FUSE's -f and -d would
 // clash with -f force and -d dim), --timeout (umount), --repeat (bench).
