@@ -104,7 +104,7 @@ zpty -w z "PS1='' RPROMPT=''; fpath=($1 \\$fpath); autoload -Uz compinit; compin
 zpty -w z "compadd() { local -a m; builtin compadd -O m \\"\\$@\\"; print -rl -- \\$m >> $2; builtin compadd \\"\\$@\\" }"
 zpty -w z "_t_done() { print -r -- DONE >> $2 }; zle -N _t_done; bindkey '^X' _t_done"
 zpty -w -n z "$3"$'\\t'$'\\x18'
-for i in {1..200}; do
+for i in {1..600}; do
   [[ -f $2 ]] && grep -q '^DONE$' $2 && break
   sleep 0.05
 done
