@@ -332,7 +332,8 @@ function tidy(roff: string): string {
     else if (line === ".TE") table = -1;
     else if (table >= 0 && ++table > 2 && !/^(T\{|T\}\|T\{|T\}|_|=)$/.test(line)) {
       // '|' separates tbl's cells (marked-man's tab(|)): inside a cell it is the character \[ba]
-      line = line.replaceAll("|", "\\[ba]");
+      // (not the "\\|" of a roff escape: marked-man writes "\\|." for a line that starts with a dot)
+      line = line.replace(/(?<!\\)\|/g, "\\[ba]");
     }
     if (line === ".nf") nofill = true;
     if (line === ".fi") nofill = false;
