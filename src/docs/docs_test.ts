@@ -6,14 +6,16 @@
  *   a real command and only options that command has (buildProgram());
  * - every `--option` the prose mentions exists on some command;
  * - every relative link points at a file that exists, and every `#anchor`
- *   of a link into docs/ at a heading of that file.
+ *   of a link into docs/ at a heading of that file;
+ * - the import/export example of GUIDE.md runs as written and gives what it says.
  * @module
  */
 import assert from "node:assert/strict";
 import { buildProgram } from "../../main.ts";
 import { allCommands, type CommandDoc, describeCommand } from "./help.ts";
 import { cliErrorMessages } from "./_cli_errors.ts";
-import { slug } from "./man.ts";
+import { section, slug } from "./man.ts";
+import { assertFsckClean } from "../fs/_testutil.ts";
 
 const root = new URL("../../", import.meta.url);
 const read = (rel: string) => Deno.readTextFileSync(new URL(rel, root));
@@ -166,4 +168,45 @@ Deno.test("docs: relative links of the guides point at files that exist, and the
     }
   }
   assert.deepEqual(bad, []);
+});
+
+Deno.test("docs: GUIDE.md's import/export example quotes testdata/examples/small.jsonl and its commands do what it says", () => {
+  const guide = section(read("docs/GUIDE.md"), "import-and-export");
+  const blocks = [...guide.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], text: m[2] }));
+  const json = blocks.find((b) => b.lang === "json")!;
+  assert.equal(json.text, read("testdata/examples/small.jsonl"), "the quoted example is not the file");
+  const sh = blocks.find((b) => b.lang === "sh" && b.text.includes("small.jsonl"))!;
+  const dir = Deno.makeTempDirSync({ prefix: "vexfs-guide-" });
+  try {
+    const outputs: string[] = [];
+    for (const line of sh.text.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean)) {
+      // the commands as written, with their files in a temporary directory and the example from the repository
+      const args = [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]).slice(1)
+        .map((a) => a === "demo.img" || a === "docs.jsonl" ? `${dir}/${a}` : a)
+        .map((a) => a.startsWith("testdata/") ? new URL(a, root).pathname : a);
+      const o = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("main.ts", root).pathname, ...args],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).outputSync();
+      assert.equal(o.code, 0, `${line}: ${new TextDecoder().decode(o.stderr)}`);
+      outputs.push(new TextDecoder().decode(o.stdout));
+    }
+    assert.equal(outputs.length, 5);
+    assert.deepEqual(outputs[2].split(/\s+/).filter(Boolean), ["intro.md", "search.md"]); // ls
+    const first = outputs[3].split("\n").find((l) => /^\W*1\W/.test(l)) ?? ""; // rank 1 of the search
+    assert.match(first, /1\.000000.*faq-1/);
+    // export gives the records back: the same files, vectors, texts and extra fields (as strings)
+    const records = (t: string) =>
+      t.split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((r) => !("vexfs_collection" in r))
+        .map((r) => [r.path ?? r.id, r.vector, r.text, r.lang]).sort();
+    assert.deepEqual(
+      records(Deno.readTextFileSync(`${dir}/docs.jsonl`)),
+      records(read("testdata/examples/small.jsonl")),
+    );
+    assertFsckClean(`${dir}/demo.img`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
