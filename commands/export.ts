@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { type ExportEntry, exportLine, mountedEntries, offlineEntries } from "../src/data/export.ts";
+import { settingsLine } from "../src/data/jsonl_settings.ts";
 import { OfflineBackend, withTarget } from "./backend.ts";
 import {
   action,
@@ -23,6 +24,8 @@ interface ExportFlags {
   output?: string;
   text?: boolean;
   quiet?: boolean;
+  /** false with --no-settings */
+  settings?: boolean;
 }
 
 /** Records written per write to the output (lines are joined first). */
@@ -38,6 +41,7 @@ export function register(program: Command): void {
     .argument("[dir]", "directory inside IMAGE to export (a collection root or below it)")
     .option("-o, --output <file>", "write to this file (default: stdout)")
     .option("--text", 'include each file\'s content as "text" (it must be UTF-8)')
+    .option("--no-settings", "leave out the first line with the collection's settings (docs/JSONL.md)")
     .option("-q, --quiet", "no progress and no summary on stderr")
     .action(
       action("export", async (target: string, dirArg: string | undefined, o: ExportFlags) => {
@@ -58,6 +62,9 @@ export function register(program: Command): void {
               ? offlineEntries(b.fs, b.resolve(fsPath(dir)), { text: o.text })
               : mountedEntries(dir, { text: o.text });
             let buf: string[] = [];
+            // the collection's settings first, so that an import can create it alike
+            const coll = o.settings === false ? null : await b.collectionOfDir(dir);
+            if (coll) buf.push(settingsLine(coll) + "\n");
             const flush = async () => {
               const data = enc.encode(buf.join(""));
               buf = [];
@@ -88,13 +95,17 @@ export function register(program: Command): void {
   cmd.addHelpText(
     "after",
     `
-One JSON object per line for every regular file with a vector under DIR
+First, when DIR is in a collection, a line with its settings (unless
+--no-settings):
+  {"vexfs_collection": {"dim": 384, "metric": "cosine", "type": "f32", ...}}
+then one JSON object per line for every regular file with a vector under DIR
 (subdirectories included, names in sorted order):
   {"path": "guides/intro.md", "vector": [...], "text": "...", "lang": "en"}
 "path" is relative to DIR; "text" only with --text; every user.* xattr of
 the file (but the vector's own user.vexfs.*) becomes a field of its name
 without "user.". 'vexfs import --jsonl' reads it back into the same files,
-vectors (bit for bit), texts and xattrs. Format: docs/JSONL.md.
+vectors (bit for bit), texts and xattrs, and creates a missing collection
+with the same settings. Format: docs/JSONL.md.
 
 Progress (files and rate) goes to stderr, as a bar on a terminal and a plain
 line every 5 s otherwise (VEXFS_PROGRESS, see 'vexfs --help'), then a summary

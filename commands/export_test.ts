@@ -53,7 +53,19 @@ async function fioriInput(file: string): Promise<Map<string, Record<string, unkn
 
 /** Checks an export against the input: same paths, bit-identical vectors, texts, fields as xattr text. */
 function checkExport(text: string, input: Map<string, Record<string, unknown>>): void {
-  const lines = text.trimEnd().split("\n");
+  const [header, ...lines] = text.trimEnd().split("\n");
+  // the collection's settings first (docs/JSONL.md): what the import created, the defaults here
+  assert.deepEqual(JSON.parse(header), {
+    vexfs_collection: {
+      dim: 384,
+      metric: "cosine",
+      type: "f32",
+      index: "hnsw",
+      m: 16,
+      ef_construction: 200,
+      ef_search: 0,
+    },
+  });
   assert.equal(lines.length, input.size);
   const seen = new Set<string>();
   for (const l of lines) {
@@ -97,7 +109,8 @@ Deno.test("export: fiori round trip offline gives identical JSONL, xattrs from e
     const e2 = await ok("export", img2, "/other/place", "--text", "-q");
     assert.equal(e2, e1, "export of the re-import is byte-identical");
     const sub = await ok("export", img2, "/other/place/c1", "-q");
-    const subLines = sub.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const [subHeader, ...subLines] = sub.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(subHeader.vexfs_collection.dim, 384, "a subtree's export carries its collection's settings too");
     assert.equal(subLines.length, [...input.keys()].filter((p) => p.startsWith("c1/")).length);
     assert.ok(subLines.every((o) => !o.path.startsWith("c1/") && o.text === undefined));
     // errors: not a directory, no such directory
@@ -166,7 +179,18 @@ Deno.test("import: extra JSONL fields become user.* xattrs (the documented examp
     } finally {
       fs.close();
     }
-    const out = (await ok("export", img, "/docs", "-q")).trimEnd().split("\n").map((l) => JSON.parse(l));
+    const [header, ...out] = (await ok("export", img, "/docs", "-q")).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(header, {
+      vexfs_collection: {
+        dim: 4,
+        metric: "cosine",
+        type: "f32",
+        index: "hnsw",
+        m: 16,
+        ef_construction: 200,
+        ef_search: 0,
+      },
+    });
     assert.deepEqual(out.map((o) => [o.path, o.lang, o.stars, o.tags]), [
       ["faq-1", "de", undefined, undefined],
       ["guides/intro.md", "en", "4", undefined],
@@ -196,4 +220,123 @@ Deno.test("import: extra JSONL fields become user.* xattrs (the documented examp
     Deno.removeSync(img);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** 12 records of 6-d vectors under a/ and b/, with an extra field, and no header. */
+async function smallInput(file: string): Promise<void> {
+  const lines = [];
+  for (let i = 0; i < 12; i++) {
+    const v = Array.from({ length: 6 }, (_, k) => Math.round(Math.cos(i + k) * 64) / 64);
+    lines.push(JSON.stringify({ path: `${"ab"[i % 2]}/f${i}.md`, text: `t${i}`, vector: v, n: i }));
+  }
+  await Deno.writeTextFile(file, lines.join("\n") + "\n");
+}
+
+Deno.test("export/import: collection settings round trip (header line), options override, mismatches refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const img1 = tmpImage();
+  const img2 = tmpImage();
+  try {
+    await smallInput(`${dir}/in.jsonl`);
+    const create = [
+      "--dim",
+      "6",
+      "--metric",
+      "l2",
+      "--type",
+      "f16",
+      "--m",
+      "8",
+      "--ef-construction",
+      "100",
+      "--ef",
+      "50",
+    ];
+    await ok("collection", "create", img1, "/docs", "-p", ...create);
+    await ok("import", img1, "/docs", "--jsonl", `${dir}/in.jsonl`);
+    await ok("export", img1, "/docs", "--text", "-o", `${dir}/e1.jsonl`);
+    const e1 = await Deno.readTextFile(`${dir}/e1.jsonl`);
+    assert.deepEqual(JSON.parse(e1.split("\n")[0]), {
+      vexfs_collection: { dim: 6, metric: "l2", type: "f16", index: "hnsw", m: 8, ef_construction: 100, ef_search: 50 },
+    });
+    // into a fresh image: the collection is created with the header's settings; exporting it again gives the same bytes
+    await ok("import", img2, "/copy", "--jsonl", `${dir}/e1.jsonl`);
+    const info = JSON.parse(await ok("collection", "info", "--json", img2, "/copy")).collection;
+    assert.deepEqual(
+      [info.dim, info.metric, info.element_type, info.index, info.hnsw],
+      [6, "l2", "f16", "hnsw", { m: 8, ef_construction: 100, ef_search: 50 }],
+    );
+    assert.equal(await ok("export", img2, "/copy", "--text", "-q"), e1, "export → import → export: identical bytes");
+    // --no-settings: the records only
+    const bare = await ok("export", img2, "/copy", "--text", "-q", "--no-settings");
+    assert.equal(bare, e1.slice(e1.indexOf("\n") + 1));
+    // explicit options win over the header
+    await ok("import", img2, "/flat", "--jsonl", `${dir}/e1.jsonl`, "--index", "flat", "--type", "f32");
+    const flat = JSON.parse(await ok("collection", "info", "--json", img2, "/flat")).collection;
+    assert.deepEqual([flat.metric, flat.element_type, flat.index, flat.hnsw], ["l2", "f32", "flat", null]);
+    // an existing collection with other settings: refused, saying the header asked, nothing written
+    await ok("collection", "create", img2, "/cos", "-p", "--dim", "6", "--metric", "cosine");
+    const r = await vexfs("import", img2, "/cos", "--jsonl", `${dir}/e1.jsonl`);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /metric cosine, not l2.*type f32, not f16.*collection header/);
+    assert.equal(JSON.parse(await ok("collection", "info", "--json", img2, "/cos")).collection.vectors, 0);
+    // ... which options may override (the vectors are the same 6-d)
+    await ok("import", img2, "/cos", "--jsonl", `${dir}/e1.jsonl`, "--metric", "cosine", "--type", "f32");
+    assert.equal(JSON.parse(await ok("collection", "info", "--json", img2, "/cos")).collection.vectors, 12);
+    // bad headers: refused with their line, nothing created
+    const bad = async (text: string, re: RegExp) => {
+      await Deno.writeTextFile(`${dir}/bad.jsonl`, text);
+      const x = await vexfs("import", img2, "/bad", "--jsonl", `${dir}/bad.jsonl`);
+      assert.equal(x.code, 1, text);
+      assert.match(x.stderr, re);
+    };
+    const rec = '{"path":"x","vector":[1,2,3,4,5,6]}\n';
+    await bad('{"vexfs_collection":{"dim":6,"metric":"hamming"}}\n' + rec, /line 1.*metric.*hamming/);
+    await bad('{"vexfs_collection":{"metric":"l2"}}\n' + rec, /line 1.*needs "dim"/);
+    await bad('{"vexfs_collection":{"dim":5}}\n' + rec, /line 2.*5/);
+    await bad(rec + '{"vexfs_collection":{"dim":6}}\n', /line 2.*only allowed as the first line/);
+    await bad('{"vexfs_collection":{"dim":6,"index":"flat","m":8}}\n' + rec, /flat collection has no m/);
+    await bad('{"vexfs_collection":{"dim":6},"path":"y"}\n' + rec, /stands alone/);
+    assert.notEqual((await vexfs("collection", "info", img2, "/bad")).code, 0, "nothing was created");
+    assertFsckClean(img1);
+    assertFsckClean(img2);
+  } finally {
+    Deno.removeSync(img1);
+    Deno.removeSync(img2);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "export/import: collection settings round trip through a mount",
+  ...mountTest,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await smallInput(`${dir}/in.jsonl`);
+      await withMount({}, async (mnt) => {
+        const create = ["--dim", "6", "--metric", "ip", "--type", "f16", "--m", "12", "--ef-construction", "64"];
+        Deno.mkdirSync(`${mnt}/docs`);
+        await ok("collection", "create", `${mnt}/docs`, ...create);
+        await ok("import", `${mnt}/docs`, "--jsonl", `${dir}/in.jsonl`);
+        const e1 = await ok("export", `${mnt}/docs`, "-q");
+        assert.deepEqual(JSON.parse(e1.split("\n")[0]), {
+          vexfs_collection: {
+            dim: 6,
+            metric: "ip",
+            type: "f16",
+            index: "hnsw",
+            m: 12,
+            ef_construction: 64,
+            ef_search: 0,
+          },
+        });
+        await Deno.writeTextFile(`${dir}/e1.jsonl`, e1);
+        await ok("import", `${mnt}/copy`, "--jsonl", `${dir}/e1.jsonl`);
+        assert.equal(await ok("export", `${mnt}/copy`, "-q"), e1, "mounted export → import → export: identical");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -16,6 +16,7 @@ import type { Command } from "commander";
 import { dirname } from "node:path";
 import { formatBytes } from "../src/device/probe.ts";
 import { type ImportRecord, readJsonlFile, relativeFilePath } from "../src/data/jsonl.ts";
+import { type CollectionSettings, readJsonlSettings } from "../src/data/jsonl_settings.ts";
 import { xattrOfField } from "../src/data/export.ts";
 import { FsError } from "../src/errors.ts";
 import { setxattr } from "../src/mount/_posix.ts";
@@ -104,6 +105,50 @@ interface CollectionWish {
   elem?: ElemType;
   /** index of a collection the import creates (the engine's default: hnsw) */
   index?: "hnsw" | "flat";
+  /** HNSW M, efConstruction and default search ef of a collection the import creates (from a JSONL header) */
+  m?: number;
+  efConstruction?: number;
+  efSearch?: number;
+  /** the settings that came from the JSONL header rather than an option (for messages) */
+  fromHeader?: Set<"dim" | "metric" | "elem">;
+}
+
+/**
+ * The wish of the command-line options completed by a JSONL collection
+ * header (docs/JSONL.md): an option wins over the header; the header's HNSW
+ * parameters apply unless the index is flat.
+ */
+function withHeader(want: CollectionWish, h: CollectionSettings | null): CollectionWish {
+  if (!h) return want;
+  const fromHeader = new Set<"dim" | "metric" | "elem">();
+  const pick = <K extends "dim" | "metric" | "elem">(k: K, v: CollectionWish[K]): CollectionWish[K] => {
+    if (want[k] !== undefined) return want[k];
+    if (v !== undefined) fromHeader.add(k);
+    return v;
+  };
+  const out: CollectionWish = {
+    dim: pick("dim", h.dim),
+    metric: pick("metric", h.metric),
+    elem: pick("elem", h.elem),
+    index: want.index ?? h.index,
+    fromHeader,
+  };
+  if (out.index !== "flat") {
+    if (h.m !== undefined) out.m = h.m;
+    if (h.efConstruction !== undefined) out.efConstruction = h.efConstruction;
+    if (h.efSearch) out.efSearch = h.efSearch;
+  }
+  return out;
+}
+
+/** The collection header of JSONL file `file`, or null (none, or the file cannot be read: the full read says why). */
+async function headerOf(file: string): Promise<CollectionSettings | null> {
+  try {
+    return await readJsonlSettings(file);
+  } catch (e) {
+    if (e instanceof FsError) throw e;
+    return null;
+  }
 }
 
 /**
@@ -133,25 +178,32 @@ async function ensureCollection(
     metric: want.metric ?? DEFAULT_METRIC,
     elem: want.elem ?? DEFAULT_TYPE,
     ...(want.index ? { index: want.index } : {}),
+    ...(want.index !== "flat" && want.m !== undefined ? { m: want.m } : {}),
+    ...(want.index !== "flat" && want.efConstruction !== undefined ? { efConstruction: want.efConstruction } : {}),
+    ...(want.index !== "flat" && want.efSearch ? { efSearch: want.efSearch } : {}),
   });
   return { coll, created: true };
 }
 
-/** Refuses an existing collection whose parameters differ from those asked for explicitly. */
+/** Refuses an existing collection whose parameters differ from those asked for (by an option or a JSONL header). */
 function checkWish(dir: string, have: CollectionView, want: CollectionWish): void {
   const bad: string[] = [];
-  if (want.dim !== undefined && want.dim !== have.dim) {
-    bad.push(`dimension ${have.dim}, not ${want.dim}`);
-  }
-  if (want.metric !== undefined && want.metric !== have.metric) {
-    bad.push(`metric ${have.metric}, not ${want.metric}`);
-  }
-  if (want.elem !== undefined && want.elem !== have.elem) {
-    bad.push(`type ${have.elem}, not ${want.elem}`);
-  }
+  const headerSaid: string[] = [];
+  const differs = (k: "dim" | "metric" | "elem", what: string, mine: unknown, theirs: unknown) => {
+    if (mine === undefined || mine === theirs) return;
+    bad.push(`${what} ${theirs}, not ${mine}`);
+    if (want.fromHeader?.has(k)) headerSaid.push(what);
+  };
+  differs("dim", "dimension", want.dim, have.dim);
+  differs("metric", "metric", want.metric, have.metric);
+  differs("elem", "type", want.elem, have.elem);
   if (bad.length) {
+    const header = headerSaid.length
+      ? ` (the ${headerSaid.join(" and ")} asked for by the JSONL file's collection header; ` +
+        `--metric and --type override the header's)`
+      : "";
     throw new CliError(
-      `${fsPath(dir)} is in collection ${have.id} (${have.path}) with ${bad.join(", ")}`,
+      `${fsPath(dir)} is in collection ${have.id} (${have.path}) with ${bad.join(", ")}${header}`,
     );
   }
 }
@@ -508,6 +560,7 @@ export async function importJsonl(
 ): Promise<ImportSummary> {
   const t0 = performance.now();
   const base = fsPath(dir);
+  want = withHeader(want, await headerOf(file));
   // Nothing is written until the whole file has been read and checked.
   const existing = await collectionAbove(b, base, want);
   const dim = existing?.dim ?? want.dim;
@@ -643,6 +696,7 @@ export async function importDir(
   const base = fsPath(dir);
   // Nothing is written until the tree has been listed and the JSONL file read and checked.
   const entries = await walk(hostDir);
+  if (jsonl) want = withHeader(want, await headerOf(jsonl));
   const existing = await collectionAbove(b, base, want);
   const byKey = new Map<string, { v: Float32Array; line: number }>();
   if (jsonl) {
@@ -851,8 +905,13 @@ export function register(program: Command): void {
     "after",
     `
 If DIR is not inside a collection, one is created at DIR with --dim (or the
-first vector's dimension), --metric and --type. If it is, vectors must match
-its dimension. Existing files with the same names are replaced.
+first vector's dimension), --metric and --type. A JSONL file that starts
+with a collection header ({"vexfs_collection": {"dim": ..., "metric": ...}},
+as 'vexfs export' writes it) gives those settings and the index's (M,
+efConstruction, ef); options given on the command line win. If DIR is in a
+collection, vectors must match its dimension, and a metric, type or
+dimension asked for (by an option or the header) must be the collection's.
+Existing files with the same names are replaced.
 
 Sidecar file (--from-dir): notes.md.vec.json holds a JSON array [0.1, ...]
 or an object {"vector": [...]}; sidecars themselves are not copied.

@@ -51,7 +51,9 @@ async function input(file: string): Promise<void> {
 /** Paths with a vector under `dir`, from `vexfs export`. */
 async function withVectors(...target: string[]): Promise<string[]> {
   const out = await ok(["export", ...target, "-q"]);
-  return out.trimEnd().split("\n").filter(Boolean).map((l) => JSON.parse(l).path);
+  // the first line is the collection's settings (docs/JSONL.md), not a file
+  return out.trimEnd().split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((o) => !o.vexfs_collection)
+    .map((o) => o.path);
 }
 
 Deno.test("glob: components as sh(1)", () => {

@@ -14,8 +14,11 @@
  *   no `..` component, not absolute, no empty component, no NUL, no name
  *   longer than 255 bytes;
  * - `text` (optional): string, e.g. file contents to write;
- * - other fields are ignored; blank lines are skipped; CRLF line ends and a
- *   leading UTF-8 byte order mark are accepted.
+ * - other fields are kept for the caller (`fields`); blank lines are
+ *   skipped; CRLF line ends and a leading UTF-8 byte order mark are accepted;
+ * - the first line may be a collection header `{"vexfs_collection": {...}}`
+ *   (src/data/jsonl_settings.ts): it is checked, fixes the dimension unless
+ *   `options.dim` does, and goes to `options.onSettings`, not to the records.
  *
  * All vectors in one file must have the same dimension: `options.dim` if
  * given, otherwise that of the first record.
@@ -36,6 +39,7 @@
  */
 import { FsError } from "../errors.ts";
 import { vectorFromArray } from "../vector/codec.ts";
+import { type CollectionSettings, parseSettings, SETTINGS_KEY } from "./jsonl_settings.ts";
 
 /** Longest file name (bytes of UTF-8) a path component may have (FORMAT.md's NAME_MAX). */
 const NAME_MAX = 255;
@@ -86,7 +90,7 @@ export interface ImportRecord {
 }
 
 /** The JSONL fields with a meaning of their own; every other field is kept as a `user.*` xattr. */
-export const KNOWN_FIELDS: ReadonlySet<string> = new Set(["path", "id", "text", "vector"]);
+export const KNOWN_FIELDS: ReadonlySet<string> = new Set(["path", "id", "text", "vector", SETTINGS_KEY]);
 
 /** Parser options. */
 export interface JsonlOptions {
@@ -94,6 +98,8 @@ export interface JsonlOptions {
   dim?: number;
   /** name of the input used in error messages (e.g. the file name) */
   source?: string;
+  /** called with the collection header when the first line is one */
+  onSettings?: (s: CollectionSettings) => void;
 }
 
 /**
@@ -103,12 +109,18 @@ export interface JsonlOptions {
 export class JsonlParser {
   #dim: number | undefined;
   readonly #source: string;
+  readonly #onSettings?: (s: CollectionSettings) => void;
   #lineNo = 0;
+  /** records or a header seen so far: a header is only allowed before them */
+  #seen = 0;
+  /** the collection header of the input, when it has one */
+  settings: CollectionSettings | null = null;
 
   /** @param options see {@linkcode JsonlOptions} */
   constructor(options: JsonlOptions = {}) {
     this.#dim = options.dim;
     this.#source = options.source ? `${options.source} ` : "";
+    this.#onSettings = options.onSettings;
   }
 
   /** The dimension fixed so far (from options or the first record). */
@@ -144,6 +156,24 @@ export class JsonlParser {
       this.#fail("expected a JSON object");
     }
     const o = obj as Record<string, unknown>;
+    if (SETTINGS_KEY in o) {
+      if (this.#seen) this.#fail(`a collection header ("${SETTINGS_KEY}") is only allowed as the first line`);
+      this.#seen++;
+      let h: CollectionSettings;
+      try {
+        h = parseSettings(o);
+      } catch (e) {
+        this.#fail((e as Error).message.replace(/^EINVAL: /, ""));
+      }
+      if (this.#dim !== undefined && h.dim !== this.#dim) {
+        this.#fail(`the collection header says dimension ${h.dim}, but ${this.#dim} is required here`);
+      }
+      this.#dim = h.dim;
+      this.settings = h;
+      this.#onSettings?.(h);
+      return null;
+    }
+    this.#seen++;
     const rec: ImportRecord = {
       line: this.#lineNo,
       vector: new Float32Array(0),

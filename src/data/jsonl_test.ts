@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { assertEquals, assertFsError, assertRejectsFsError } from "../test_assert.ts";
 import { type ImportRecord, parseJsonl, readJsonl, readJsonlFile, relativeFilePath } from "./jsonl.ts";
+import assert from "node:assert/strict";
+import { readJsonlSettings, settingsLine } from "./jsonl_settings.ts";
 
 const F32 = (a: number[]) => new Float32Array(a);
 
@@ -228,5 +230,46 @@ Deno.test("jsonl: readJsonlFile names the file in errors", async () => {
     );
   } finally {
     await Deno.remove(path);
+  }
+});
+
+Deno.test("jsonl: a collection header on the first line goes to onSettings, fixes the dimension, is no record", () => {
+  let got: unknown = null;
+  const text = '\n{"vexfs_collection":{"dim":2,"metric":"l2","type":"f16","index":"hnsw","m":8,"ef_construction":50,' +
+    '"ef_search":0}}\n{"path":"a","vector":[1,2]}\n';
+  const recs = [...parseJsonl(text, { onSettings: (s) => got = s })];
+  assert.equal(recs.length, 1);
+  assert.equal(recs[0].line, 3);
+  assert.deepEqual(got, { dim: 2, metric: "l2", elem: "f16", index: "hnsw", m: 8, efConstruction: 50, efSearch: 0 });
+  assert.throws(
+    () => [...parseJsonl('{"vexfs_collection":{"dim":3}}\n{"path":"a","vector":[1,2]}\n')],
+    /line 2: .*3 elements|line 2/,
+  );
+  assert.throws(() => [...parseJsonl('{"vexfs_collection":{"dim":3}}\n', { dim: 2 })], /line 1: .*says dimension 3/);
+  assert.throws(
+    () => [...parseJsonl('{"path":"a","vector":[1,2]}\n{"vexfs_collection":{"dim":2}}\n')],
+    /line 2: .*first line/,
+  );
+  assert.throws(() => [...parseJsonl('{"vexfs_collection":{"dim":2,"colour":"red"}}\n')], /unknown collection setting/);
+  assert.throws(() => [...parseJsonl('{"vexfs_collection":{"dim":2,"m":1}}\n')], /"m" must be an integer 2..128/);
+  assert.throws(() => [...parseJsonl('{"vexfs_collection":{"dim":2,"m":16,"ef_construction":8}}\n')], /below m/);
+  assert.throws(() => [...parseJsonl('{"vexfs_collection":[2]}\n')], /must be an object/);
+});
+
+Deno.test("jsonl: settingsLine and readJsonlSettings round trip; a file without a header has none", async () => {
+  const line = settingsLine({ dim: 3, metric: "ip", elem: "i8", index: "flat" });
+  assert.equal(line, '{"vexfs_collection":{"dim":3,"metric":"ip","type":"i8","index":"flat"}}');
+  const f = await Deno.makeTempFile({ suffix: ".jsonl" });
+  try {
+    await Deno.writeTextFile(f, `\uFEFF\r\n${line}\r\n{"path":"a","vector":[1,2,3]}\n`);
+    assert.deepEqual(await readJsonlSettings(f), { dim: 3, metric: "ip", elem: "i8", index: "flat" });
+    await Deno.writeTextFile(f, '{"path":"a","vector":[1,2,3]}\n');
+    assert.equal(await readJsonlSettings(f), null);
+    await Deno.writeTextFile(f, "");
+    assert.equal(await readJsonlSettings(f), null);
+    await Deno.writeTextFile(f, '{"vexfs_collection":{"dim":0}}');
+    await assert.rejects(() => readJsonlSettings(f), /line 1: .*"dim" must be an integer 1..4096/);
+  } finally {
+    await Deno.remove(f);
   }
 });
