@@ -79,7 +79,8 @@ Targets: IMAGE is an image file, DEVICE a block device; PATH and DIR are paths
 inside the filesystem ("/docs/a.md"; a missing leading "/" is implied). On a
 mounted VexFS, give the path on the mount instead of IMAGE PATH
 ("vexfs search /mnt/vexfs/docs ..."). An image or device that is mounted, or
-open in another vexfs command, is refused.
+open in another vexfs command, is refused as IMAGE, except by 'fsck -n' and
+'tune -l', which read it (what they show may be changing).
 
 Option letters mean the same in every command (-f is --force, -n --dry-run,
 -q --quiet, -v --verbose, -d --dim, -t --type, ...), except three that keep

@@ -50,7 +50,7 @@ export interface SearchFlags {
 
 /** What `vexfs index` asks: build (or rebuild from scratch), drop, optimize, or stats. */
 export type IndexOp =
-  | { op: "build"; m?: number; efConstruction?: number }
+  | { op: "build"; m?: number; efConstruction?: number; onProgress?: (done: number, total: number) => void }
   | { op: "drop" }
   | { op: "optimize" }
   | { op: "stats" };
@@ -371,7 +371,9 @@ export class OfflineBackend implements FsBackend {
   index(dir: string, op: IndexOp): IndexStats {
     const d = this.#dir(dir);
     const c = this.fs.collections;
-    if (op.op === "build") return c.buildIndex(d, { m: op.m, efConstruction: op.efConstruction });
+    if (op.op === "build") {
+      return c.buildIndex(d, { m: op.m, efConstruction: op.efConstruction, onProgress: op.onProgress });
+    }
     if (op.op === "drop") {
       c.dropIndex(d);
       return c.indexStats(d);

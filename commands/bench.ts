@@ -38,6 +38,7 @@ import {
   deprecatedAlias,
   examples,
   formatBytes,
+  formatDuration,
   optionWithDefault,
   parseSize,
   positiveInt,
@@ -276,7 +277,7 @@ function registerVectors(bench: Command, program: Command): void {
         }
       }
       for (const n of r.notes) say(c.yellow(`note: ${n}`));
-      say(c.dim(`total ${r.seconds.toFixed(0)} s`));
+      say(c.dim(`total ${formatDuration(r.seconds * 1000)}`));
     }));
   cmd.addHelpText(
     "after",
@@ -431,7 +432,7 @@ export function register(program: Command): void {
       for (const g of goalLines(report)) say(g.includes("BELOW") ? c.red(g) : g);
       for (const g of journalGoalLines(report)) say(g.includes("MISSES") ? c.red(g) : g);
       for (const n of report.notes) say(c.yellow(`note: ${n}`));
-      say(c.dim(`total ${((performance.now() - started) / 1000).toFixed(0)} s`));
+      say(c.dim(`total ${formatDuration(performance.now() - started)}`));
     }));
   cmd.addHelpText(
     "after",

@@ -163,7 +163,7 @@ Deno.test("mkfs prints the layout as a table and as JSON; info decodes it", asyn
     for (
       const s of [
         "block size",
-        "4096 bytes",
+        "4 KiB",
         "16384",
         "inode table",
         "backup superblock",

@@ -58,7 +58,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
     .argument("[dir]", "directory inside IMAGE")
     .requiredOption(
       "-d, --dim <n>",
-      "vector dimension, 1..4096",
+      "vector dimension, 1..4096 (required)",
       positiveInt("--dim"),
     )
     .option(
@@ -75,7 +75,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
       "-p, --parents",
       "create the directory (and missing parents) if it does not exist",
     )
-    .option("--index <kind>", "hnsw (an approximate-search graph, the default) or flat (exact scans only)", "hnsw")
+    .option("--index <kind>", "hnsw (an approximate-search graph) or flat (exact scans only)", "hnsw")
     .option("--m <n>", "HNSW M: neighbours per node (2..128, default 16)", positiveInt("--m"))
     .option("--ef-construction <n>", "HNSW efConstruction (M..4096, default 200)", positiveInt("--ef-construction"))
     .option("--ef <n>", "default ef of searches (default max(k, 64))", positiveInt("--ef"))

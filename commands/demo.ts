@@ -26,7 +26,7 @@ import {
   CliError,
   defineCommand,
   examples,
-  formatMs,
+  formatDuration,
   optionWithDefault,
   parseSize,
   progress,
@@ -135,7 +135,7 @@ export function register(program: Command): void {
             };
             steps.push(s);
             say(
-              `${s.ok ? c.green("✓") : c.red("✗")} ${c.bold(step)}: ${s.detail} ${c.dim(`(${formatMs(s.ms)})`)}`,
+              `${s.ok ? c.green("✓") : c.red("✗")} ${c.bold(step)}: ${s.detail} ${c.dim(`(${formatDuration(s.ms)})`)}`,
             );
             return r;
           };
@@ -482,9 +482,9 @@ export function register(program: Command): void {
                   ) => [
                     `${s.ok ? c.green("✓") : c.red("✗")} ${s.step}`,
                     s.detail,
-                    formatMs(s.ms),
+                    formatDuration(s.ms),
                   ]),
-                  [c.bold("total"), "", formatMs(total)],
+                  [c.bold("total"), "", formatDuration(total)],
                 ],
                 ["left", "left", "right"],
               ));

@@ -121,7 +121,11 @@ export function register(program: Command): void {
     "check and repair a VexFS filesystem (like e2fsck: -n checks only, -p repairs what is safe, -y repairs all)",
   )
     .argument("<target>", "image file or block device (DEVICE|IMAGE); it must not be mounted to be repaired")
-    .option("-n, --dry-run", "open read-only and change nothing; answer 'no' to every repair (the default)")
+    .option(
+      "-n, --dry-run",
+      "open read-only and change nothing; answer 'no' to every repair (the default; given explicitly, a mounted " +
+        "or in-use target is checked too, without its lock)",
+    )
     .option(
       "-p, --preen",
       "repair what is safe without a person (counts, bitmaps, orphans, a dirty flag); stop at anything else",

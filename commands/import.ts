@@ -14,7 +14,6 @@
  */
 import type { Command } from "commander";
 import { dirname } from "node:path";
-import { formatBytes } from "../src/device/probe.ts";
 import { type ImportRecord, readJsonlFile, relativeFilePath } from "../src/data/jsonl.ts";
 import { type CollectionSettings, readJsonlSettings } from "../src/data/jsonl_settings.ts";
 import { xattrOfField } from "../src/data/export.ts";
@@ -34,7 +33,10 @@ import {
   defineCommand,
   errorMessage,
   examples,
-  formatMs,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatRate,
   fsPath,
   kvTable,
   positiveInt,
@@ -772,36 +774,38 @@ export async function importDir(
 /** Prints an import summary. */
 export function printSummary(s: ImportSummary): void {
   say(
-    `Imported ${s.files} file${s.files === 1 ? "" : "s"} (${formatBytes(s.bytes)}) and ${s.vectors} vector${
-      s.vectors === 1 ? "" : "s"
-    } into ${s.dir} in ${formatMs(s.elapsedMs)}`,
+    `Imported ${formatCount(s.files)} file${s.files === 1 ? "" : "s"} (${formatBytes(s.bytes)}) and ${
+      formatCount(s.vectors)
+    } vector${s.vectors === 1 ? "" : "s"} into ${s.dir} in ${formatDuration(s.elapsedMs)}`,
   );
   const rows: [string, string | number][] = [
     ["source", s.source],
-    ["directories created", s.dirsCreated],
-    ["files written", s.files],
-    ["bytes written", `${formatBytes(s.bytes)} (${s.bytes})`],
-    ["vectors set", s.vectors],
+    ["directories created", formatCount(s.dirsCreated)],
+    ["files written", formatCount(s.files)],
+    ["bytes written", `${formatBytes(s.bytes)} (${formatCount(s.bytes)} bytes)`],
+    ["vectors set", formatCount(s.vectors)],
   ];
-  if (s.skipped) rows.push(["skipped (not files)", s.skipped]);
-  if (s.unmatched) rows.push(["JSONL records without a file", s.unmatched]);
+  if (s.skipped) rows.push(["skipped (not files)", formatCount(s.skipped)]);
+  if (s.unmatched) rows.push(["JSONL records without a file", formatCount(s.unmatched)]);
   if (s.collection) {
     const x = s.collection;
     rows.push([
       "collection",
-      `${x.id} at ${x.path} (${
-        s.collectionCreated ? "created; " : ""
-      }${x.dim}-d ${x.metric} ${x.elem}, ${x.count} vectors)`,
+      `${x.id} at ${x.path} (${s.collectionCreated ? "created; " : ""}${x.dim}-d ${x.metric} ${x.elem}, ${
+        formatCount(x.count)
+      } vectors)`,
     ]);
   }
   if (s.vectorBatches) {
-    rows.push(["vector batches", `${s.vectorBatches} (${(s.vectors / s.vectorBatches).toFixed(1)} a batch)`]);
+    rows.push([
+      "vector batches",
+      `${formatCount(s.vectorBatches)} (${(s.vectors / s.vectorBatches).toFixed(1)} a batch)`,
+    ]);
   }
-  rows.push(["time", formatMs(s.elapsedMs)]);
-  const secs = Math.max(s.elapsedMs / 1000, 1e-6);
+  rows.push(["time", formatDuration(s.elapsedMs)]);
   rows.push([
     "rate",
-    `${(s.files / secs).toFixed(0)} files/s` + (s.vectors ? `, ${(s.vectors / secs).toFixed(0)} vectors/s` : ""),
+    formatRate(s.files, s.elapsedMs, "files") + (s.vectors ? `, ${formatRate(s.vectors, s.elapsedMs, "vectors")}` : ""),
   ]);
   say(kvTable(rows));
 }
@@ -939,7 +943,7 @@ offline.
 
 Progress (records or files, rate, ETA) goes to stderr: a bar on a terminal,
 a plain line every 5 s otherwise (see 'vexfs --help', VEXFS_PROGRESS); -q
-silences it and the summary.`
+silences it and the summary.`,
   );
   examples(cmd, [
     "vexfs import disk.img /docs --jsonl corpus.jsonl",

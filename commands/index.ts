@@ -6,9 +6,21 @@
  */
 import type { Command } from "commander";
 import type { IndexStats } from "../src/fs/vectors.ts";
-import { formatBytes } from "../src/device/probe.ts";
-import { type IndexOp, withTarget } from "./backend.ts";
-import { action, c, CliError, defineCommand, examples, kvTable, positiveInt, say } from "./util.ts";
+import { type IndexOp, OfflineBackend, withTarget } from "./backend.ts";
+import {
+  action,
+  c,
+  CliError,
+  defineCommand,
+  examples,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  kvTable,
+  positiveInt,
+  progress,
+  say,
+} from "./util.ts";
 import { collectionJson, indexStatsJson, printJsonResult, roundMs } from "./json.ts";
 
 function printStats(s: IndexStats): void {
@@ -39,7 +51,7 @@ function printStats(s: IndexStats): void {
         formatBytes(g.memoryBytes)
       } in memory`,
     ],
-    ["last build", `${g.buildMs.toFixed(0)} ms; ${g.insertsSinceBuild} inserts since`],
+    ["last build", `${formatDuration(g.buildMs)}; ${formatCount(g.insertsSinceBuild)} inserts since`],
   ]));
 }
 
@@ -69,18 +81,41 @@ moved, and writes it after each commit. These commands manage it by hand.`,
           "--ef-construction <n>",
           "efConstruction (M..4096; default the collection's, else 200)",
           positiveInt("--ef-construction"),
+        )
+        .option("-q, --quiet", "no progress on stderr")
+        .addHelpText(
+          "after",
+          `
+On an image or device the build shows its progress (vectors inserted, rate,
+ETA) on stderr: a bar on a terminal, a plain line every 5 s otherwise
+(VEXFS_PROGRESS, see 'vexfs --help'); -q silences it. On a mount the daemon
+builds it inside one ioctl, without progress.`,
         );
     }
     cmd.action(action(`index ${name}`, async (target: string, dirArg: string | undefined, o: {
       json?: boolean;
       m?: number;
       efConstruction?: number;
+      quiet?: boolean;
     }) => {
       await withTarget(target, dirArg, name !== "stats", async (b, dir) => {
         const coll = await b.collectionOfDir(dir);
         if (!coll) throw new CliError(`${dir} is not inside a vector collection`);
         const t0 = performance.now();
-        const s = await b.index(dir, op(o));
+        const what = op(o);
+        // offline builds report their progress (HnswGraph.build); a mount's daemon builds inside one ioctl
+        const bar = what.op === "build" && b instanceof OfflineBackend
+          ? progress(`index ${name}`, coll.count, { unit: "vectors", quiet: o.quiet })
+          : undefined;
+        let s;
+        try {
+          s = await b.index(
+            dir,
+            bar && what.op === "build" ? { ...what, onProgress: (done) => bar.update(done) } : what,
+          );
+        } finally {
+          bar?.stop();
+        }
         const elapsed = performance.now() - t0;
         if (o.json) {
           // the collection as it is after the operation (a build or drop changes its index)
@@ -92,7 +127,7 @@ moved, and writes it after each commit. These commands manage it by hand.`,
           });
         }
         if (name !== "stats") {
-          say(`index ${name} of collection ${coll.id} (${coll.path}): ${elapsed.toFixed(0)} ms`);
+          say(`index ${name} of collection ${coll.id} (${coll.path}): ${formatDuration(elapsed)}`);
         }
         printStats(s);
       });

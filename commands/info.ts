@@ -6,7 +6,6 @@ import { mountStats } from "../src/ioctl/client_admin.ts";
 import { errorLine, ERRORS_BEHAVIOURS, FS_STATES } from "../src/stats/render.ts";
 import type { ErrorEntry } from "../src/stats/report.ts";
 import type { Command } from "commander";
-import { formatBytes } from "../src/device/probe.ts";
 import {
   COMPAT_BACKUP_SB,
   COMPAT_XATTR,
@@ -24,7 +23,7 @@ import { blockSizeOf, type Superblock, uuidToString } from "../src/format/superb
 import * as ioctl from "../src/ioctl/client.ts";
 import type { RecoveryResult } from "../src/journal/recovery.ts";
 import { type CollectionView, mountOfDirectory, openBackend } from "./backend.ts";
-import { action, c, defineCommand, examples, kvTable, say, table } from "./util.ts";
+import { action, c, defineCommand, examples, formatBytes, kvTable, say, table } from "./util.ts";
 import { collectionJson, errnoName, isoSeconds, printJsonResult, usageJson } from "./json.ts";
 
 function flagNames(v: number, names: [number, string][]): string[] {
@@ -297,7 +296,7 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
       ]
       : []),
     ["features", featuresText(feats)],
-    ["block size", `${bs} bytes`],
+    ["block size", formatBytes(bs)],
     ["blocks", `${fi.blockCount} (${formatBytes(fi.blockCount * bs)})`],
     ["inodes", `${fi.inodeCount}`],
     ["limits", `dim ≤ ${fi.maxDim} (≤ ${fi.iocMaxDim} through an ioctl); search k ≤ ${fi.iocMaxK} through an ioctl`],
@@ -390,13 +389,13 @@ export function register(program: Command): void {
           ...errorRows(sb),
           ["journal", journalText(sb, fs.recovery)],
           ["features", featuresText(feats)],
-          ["block size", `${bs} bytes`],
+          ["block size", formatBytes(bs)],
           ["blocks", `${sb.blockCount} (${formatBytes(sb.blockCount * bs)})`],
           [
             "inodes",
             `${sb.inodeCount} of ${sb.inodeSize} bytes; first ordinary inode ${sb.firstIno}`,
           ],
-          ["bytes per inode", sb.inodeRatio],
+          ["bytes per inode", formatBytes(sb.inodeRatio)],
           [
             "block bitmap",
             `blocks ${sb.blockBitmapStart}-${sb.blockBitmapStart + sb.blockBitmapBlocks - 1}`,

@@ -148,7 +148,7 @@ function printLayout(res: MkfsResult): void {
       "device",
       `${res.path} (${res.kind === "block" ? "block device" : "image file"}, ${formatBytes(res.deviceBytes)})`,
     ],
-    ["block size", `${l.blockSize} bytes`],
+    ["block size", formatBytes(l.blockSize)],
     ["blocks", `${l.blockCount} (${formatBytes(l.blockCount * l.blockSize)})`],
     ["inodes", `${l.inodeCount} (256 bytes each)`],
     [

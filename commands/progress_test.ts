@@ -118,7 +118,7 @@ async function vexfs(args: string[], env: Record<string, string> = {}) {
   return { code: r.code, stdout: new TextDecoder().decode(r.stdout), stderr: new TextDecoder().decode(r.stderr) };
 }
 
-Deno.test("vexfs import and fsck with stderr piped print periodic progress lines, and none with -q", async () => {
+Deno.test("vexfs import, index build and fsck with stderr piped print periodic progress lines, none with -q", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vexfs-progress-" });
   try {
     const img = `${dir}/a.img`;
@@ -139,12 +139,19 @@ Deno.test("vexfs import and fsck with stderr piped print periodic progress lines
       assert.match(l, /^import: [\d,]+\/3,000 records \(\d+%\), [\d,.]+ records\/s(, ETA [\d.]+ (ms|s|min))?$/);
     }
     assert.match(err.at(-1)!, /^import: 3,000\/3,000 records in [\d.]+ (ms|s|min)[\d s]* \([\d,.]+ records\/s\)$/);
-    assert.match(r.stdout, /Imported 3000 files .* in [\d.]+ (ms|s)/);
+    assert.match(r.stdout, /Imported 3,000 files .* in [\d.]+ (ms|s)/);
 
     const q = await vexfs(["import", "-q", img, "/docs", "--jsonl", `${dir}/in.jsonl`], env);
     assert.equal(q.code, 0, q.stderr);
     assert.equal(q.stderr, "");
     assert.equal(q.stdout, "");
+
+    // an offline index build reports the vectors inserted (HnswGraph.build in chunks)
+    const ib = await vexfs(["index", "build", img, "/docs"], env);
+    assert.equal(ib.code, 0, ib.stderr);
+    assert.match(ib.stderr, /^index build: 2,048\/3,000 vectors \(68%\), [\d,.]+ vectors\/s, ETA [\d.]+ (ms|s)$/m);
+    assert.match(ib.stderr.trim().split("\n").at(-1)!, /^index build: 3,000\/3,000 vectors in [\d.]+ (ms|s) /);
+    assert.equal((await vexfs(["index", "build", "-q", img, "/docs"], env)).stderr, "");
 
     const f = await vexfs(["fsck", "-f", img], env);
     assert.equal(f.code, 0, f.stderr);

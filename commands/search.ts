@@ -6,7 +6,20 @@ import type { Command } from "commander";
 import { type FsBackend, withTarget } from "./backend.ts";
 import { resolve } from "node:path";
 import { OfflineBackend } from "./backend.ts";
-import { action, c, CliError, defineCommand, examples, fsPath, positiveInt, say, table } from "./util.ts";
+import {
+  action,
+  c,
+  CliError,
+  defineCommand,
+  examples,
+  formatCount,
+  formatDuration,
+  formatRate,
+  fsPath,
+  positiveInt,
+  say,
+  table,
+} from "./util.ts";
 import { collectionJson, hitsJson, jsonLine, printJsonResult, roundMs, searchMethodJson } from "./json.ts";
 import type { SearchMethod } from "../src/fs/vectors.ts";
 import { vectorFromOptions, type VectorSource } from "./vector.ts";
@@ -136,7 +149,7 @@ export function register(program: Command): void {
     )
     .option(
       "-k, --top-k <k>",
-      "number of results, 1..65536",
+      "number of results, 1..65536 (at most 256 on a mount)",
       positiveInt("--top-k"),
       10,
     )
@@ -203,7 +216,7 @@ export function register(program: Command): void {
             Deno.stdout.writeSync(new TextEncoder().encode(lines.length ? lines.join("\n") + "\n" : ""));
             console.error(
               c.dim(
-                `${qs.length} queries in ${ms.toFixed(1)} ms (${(qs.length / (ms / 1000)).toFixed(0)} queries/s)` +
+                `${formatCount(qs.length)} queries in ${formatDuration(ms)} (${formatRate(qs.length, ms, "queries")})` +
                   (method ? `, ${methodText(method)}` : ""),
               ),
             );
@@ -252,9 +265,9 @@ export function register(program: Command): void {
             c.dim(
               `${hits.length} result${
                 hits.length === 1 ? "" : "s"
-              } from collection ${coll.id} (${coll.path}, ${coll.metric}, ${coll.count} vectors) in ${
-                elapsed.toFixed(1)
-              } ms${methodText(method) ? `; ${methodText(method)}` : ""}`,
+              } from collection ${coll.id} (${coll.path}, ${coll.metric}, ${formatCount(coll.count)} vectors) in ${
+                formatDuration(elapsed)
+              }${methodText(method) ? `; ${methodText(method)}` : ""}`,
             ),
           );
         });

@@ -1014,10 +1014,14 @@ export class Collections {
   /**
    * Builds (or rebuilds from scratch) the HNSW graph of the collection
    * containing `dir`, making the collection an HNSW one if it was flat.
-   * @param params M and efConstruction (default: the collection's, else 16 and 200)
+   * @param params M and efConstruction (default: the collection's, else 16 and 200); `onProgress`
+   *   gets (vectors inserted, total) every few thousand insertions (HnswGraph.build)
    * @returns the index stats after the build
    */
-  buildIndex(dir: number, params: { m?: number; efConstruction?: number } = {}): IndexStats {
+  buildIndex(
+    dir: number,
+    params: { m?: number; efConstruction?: number; onProgress?: (done: number, total: number) => void } = {},
+  ): IndexStats {
     return this.#fs.op(() => {
       const id = this.#collectionOf(dir);
       const l = this.#load(id);
@@ -1040,7 +1044,7 @@ export class Collections {
       const mem = this.#mem(l);
       const g = HnswGraph.create(hnswParamsOf(rec, this.#fs.blockSize, { m, efConstruction: efc }));
       g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
-      g.build(Uint32Array.from({ length: rec.count }, (_, i) => i), Uint32Array.from(l.crcs));
+      g.build(Uint32Array.from({ length: rec.count }, (_, i) => i), Uint32Array.from(l.crcs), params.onProgress);
       l.graph = g;
       l.graphNote = `built from ${rec.count} vectors in ${Math.round(performance.now() - t0)} ms`;
       return this.indexStats(dir);

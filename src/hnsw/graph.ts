@@ -244,6 +244,9 @@ function checkParams(p: HnswParams): void {
 type U32A = WasmArray<Uint32ArrayConstructor>;
 type U8A = WasmArray<Uint8ArrayConstructor>;
 
+/** Insertions between two progress calls of {@link HnswGraph.build}. */
+export const BUILD_PROGRESS_STEP = 2048;
+
 /**
  * An HNSW graph over one collection's vector store. Not thread-safe; one
  * operation at a time. Free it with {@linkcode free}.
@@ -716,9 +719,15 @@ export class HnswGraph {
    * give the same bytes). Whatever the graph held is dropped.
    * @param slots slots of the store to index (distinct)
    * @param crcs their vec_crc (FORMAT.md §8.3), same length
+   * @param onProgress called with (inserted, total) every {@link BUILD_PROGRESS_STEP}
+   *   insertions and at the end (the build runs in chunks then; the bytes are the same)
    * @throws FsError `EINVAL` for a repeated slot or mismatched lengths
    */
-  build(slots: ArrayLike<number>, crcs: ArrayLike<number>): void {
+  build(
+    slots: ArrayLike<number>,
+    crcs: ArrayLike<number>,
+    onProgress?: (done: number, total: number) => void,
+  ): void {
     this.#live();
     this.#need("build");
     if (slots.length !== crcs.length) {
@@ -742,13 +751,17 @@ export class HnswGraph {
       cr.view.set(crcs);
       let i = 0;
       while (i < n) {
-        const r = this.#ex.hn_build(this.#st.ptr, sl.ptr, cr.ptr, n, i);
+        // hn_build inserts slots[i] .. slots[end - 1] with level counters i..: chunks give the same graph
+        const end = onProgress ? Math.min(n, i + BUILD_PROGRESS_STEP) : n;
+        const r = this.#ex.hn_build(this.#st.ptr, sl.ptr, cr.ptr, end, i);
         if (r < 0) {
           const at = Math.floor(-r / 8) - 1, code = -(-r % 8);
           throw this.#err(code === 0 ? HN.EINVAL : code, `build at slot ${slots[at]}`);
         }
+        if (r > i) onProgress?.(r, n);
         if (r === n) break;
         i = r;
+        if (r === end) continue; // a chunk done, no room needed yet
         const s = this.#st.view;
         const nodes = s[F.NODE_COUNT], uppers = s[F.UPPER_COUNT];
         this.#growNodes(nodes + (n - i)); // may grow the memory: `s` is stale after it

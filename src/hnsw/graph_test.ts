@@ -11,7 +11,7 @@ import { loadMnist } from "../data/mnist.ts";
 import { rng } from "../test_random.ts";
 import { NFIELDS } from "./_abi.ts";
 import { exactTopK, randomVectors, recall, TestStore } from "./_testutil.ts";
-import { HnswGraph, type HnswParams, SlotFilter } from "./graph.ts";
+import { BUILD_PROGRESS_STEP, HnswGraph, type HnswParams, SlotFilter } from "./graph.ts";
 import { sealBlock } from "./codec.ts";
 import type { ElemType, Metric } from "../vector/types.ts";
 
@@ -373,4 +373,28 @@ Deno.test("HnswGraph: random interleavings of insert, delete (swap-remove), repl
     g.free();
     store.free();
   }
+});
+
+Deno.test("HnswGraph: a build with progress calls runs in chunks and gives the same bytes", () => {
+  const n = 2 * BUILD_PROGRESS_STEP + 123; // three chunks, the last a partial one
+  const vs = randomVectors(n, 8, 61, 4);
+  const p = params(8, "l2", "f32", 4, 16);
+  const a = built(p, vs);
+  const store = new TestStore(p.dim, p.elem, n);
+  for (const v of vs) store.push(v);
+  const b = HnswGraph.create(p);
+  store.bind(b);
+  const calls: [number, number][] = [];
+  b.build(Uint32Array.from({ length: n }, (_, i) => i), store.crcs, (done, total) => calls.push([done, total]));
+  assert.deepEqual(calls, [[BUILD_PROGRESS_STEP, n], [2 * BUILD_PROGRESS_STEP, n], [n, n]]);
+  assert.deepEqual(b.check(), []);
+  const x = a.g.encode(3, n), y = b.encode(3, n);
+  x.fill(0, 128, 136); // the header's build time (FORMAT.md §8.6 build_ns)
+  y.fill(0, 128, 136);
+  sealBlock(x.subarray(0, 4096), 7);
+  sealBlock(y.subarray(0, 4096), 7);
+  assert.deepEqual(x, y);
+  for (const g of [a.g, b]) g.free();
+  a.store.free();
+  store.free();
 });
