@@ -10,6 +10,7 @@ import { Command } from "commander";
 import { register as registerMkfs } from "./commands/mkfs.ts";
 import { register as registerFsck } from "./commands/fsck.ts";
 import { register as registerTune } from "./commands/tune.ts";
+import { register as registerResize } from "./commands/resize.ts";
 import { register as registerInfo } from "./commands/info.ts";
 import { register as registerFiles } from "./commands/files.ts";
 import { register as registerCollection } from "./commands/collection.ts";
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerMkfs(program);
   registerFsck(program);
   registerTune(program);
+  registerResize(program);
   registerInfo(program);
   registerFiles(program);
   registerCollection(program);

@@ -387,6 +387,25 @@ Deno.test({
         assertFsckClean(img);
       });
 
+      await t.step("resize: dry run, grow, nothing to do, shrink refused", async () => {
+        const dry = await json("resize", ["-n", img, "48M"]);
+        assertEquals([dry.dry_run, dry.total_blocks * dry.block_size_bytes, dry.grown_file_bytes], [
+          true,
+          48 << 20,
+          null,
+        ]);
+        const r = await json("resize", [img, "48M"]);
+        assertEquals([r.previous_total_blocks * r.block_size_bytes, r.size_bytes, r.grown_file_bytes], [
+          32 << 20,
+          48 << 20,
+          48 << 20,
+        ]);
+        assert(r.total_inodes > r.previous_total_inodes, JSON.stringify(r));
+        assertEquals((await json("resize", [img])).nothing_to_do, true);
+        assertEquals((await jsonError("resize", [img, "16M"])).code, "EINVAL");
+        assertFsckClean(img);
+      });
+
       await t.step({
         name: "on a mount: the commands that answer through the daemon",
         ignore: !CAN_MOUNT,

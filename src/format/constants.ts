@@ -46,6 +46,8 @@ export const INCOMPAT_JOURNAL = 0x8;
 export const INCOMPAT_RECOVER = 0x10;
 /** an inode's xattrs may live in an xattr store inode (FORMAT.md §7.2) */
 export const INCOMPAT_XATTR_STORE = 0x20;
+/** the metadata regions may lie anywhere in the data area; set by `vexfs resize` when it moves them (FORMAT.md §2.2) */
+export const INCOMPAT_FLEX_META = 0x40;
 export const RO_COMPAT_PARENT_PTR = 0x1;
 export const RO_COMPAT_HNSW = 0x2;
 export const RO_COMPAT_BM25 = 0x4;
@@ -55,7 +57,7 @@ export const COMPAT_XATTR = 0x1;
 export const COMPAT_BACKUP_SB = 0x2;
 /** Features this implementation understands and writes. */
 export const SUPPORTED_INCOMPAT = INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS | INCOMPAT_JOURNAL |
-  INCOMPAT_RECOVER | INCOMPAT_XATTR_STORE;
+  INCOMPAT_RECOVER | INCOMPAT_XATTR_STORE | INCOMPAT_FLEX_META;
 export const SUPPORTED_RO_COMPAT = RO_COMPAT_PARENT_PTR | RO_COMPAT_HNSW | RO_COMPAT_NORMS;
 export const SUPPORTED_COMPAT = COMPAT_XATTR | COMPAT_BACKUP_SB;
 

@@ -6,6 +6,7 @@
 import { FsError } from "../errors.ts";
 import { crc32c } from "./crc.ts";
 import {
+  INCOMPAT_FLEX_META,
   INODE_SIZE,
   MAX_BLOCK_SIZE,
   MIN_BLOCK_SIZE,
@@ -278,12 +279,56 @@ export function firstMetaBlock(bs: number): number {
   return bs === 1024 ? 2 : 1;
 }
 
+/** A run of blocks: `length` blocks from block `start`. */
+export interface BlockRun {
+  start: number;
+  length: number;
+}
+
+/** The three metadata regions of docs/FORMAT.md §2: block bitmap, inode bitmap, inode table. */
+export function metaRegions(sb: Superblock): BlockRun[] {
+  return [
+    { start: sb.blockBitmapStart, length: sb.blockBitmapBlocks },
+    { start: sb.inodeBitmapStart, length: sb.inodeBitmapBlocks },
+    { start: sb.inodeTableStart, length: sb.inodeTableBlocks },
+  ];
+}
+
+/**
+ * Whether the `len` blocks from `b` are all data blocks (docs/FORMAT.md
+ * §2, §2.2): from `first_data_block` to `block_count - 2` (the last block
+ * holds the backup superblock) and, with `FLEX_META`, outside the three
+ * metadata regions. Every extent, extent tree block, xattr block and
+ * journal block must pass.
+ */
+export function isDataRun(sb: Superblock, b: number, len = 1): boolean {
+  if (!Number.isSafeInteger(b) || len < 1 || b < sb.firstDataBlock || b + len > sb.blockCount - 1) return false;
+  if (!(sb.featureIncompat & INCOMPAT_FLEX_META)) return true;
+  for (const r of metaRegions(sb)) if (b < r.start + r.length && b + len > r.start) return false;
+  return true;
+}
+
 /**
  * Whether the regions of `sb` (block bitmap, inode bitmap, inode table,
  * data) are out of order, overlap, or leave no data block before the backup
- * superblock in the last block (docs/FORMAT.md §2).
+ * superblock in the last block (docs/FORMAT.md §2). With `FLEX_META`
+ * (§2.2): whether `first_data_block` is not the first block after the
+ * superblock, or a region leaves `first_data_block .. block_count - 2` or
+ * overlaps another.
  */
 export function regionsOverlap(sb: Superblock, bs: number): boolean {
+  if (sb.featureIncompat & INCOMPAT_FLEX_META) {
+    if (sb.firstDataBlock !== firstMetaBlock(bs) || sb.blockCount < 2) return true;
+    const rs = metaRegions(sb).sort((a, b) => a.start - b.start);
+    let used = 0;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i];
+      if (r.start < sb.firstDataBlock || r.start + r.length > sb.blockCount - 1) return true;
+      if (i > 0 && rs[i - 1].start + rs[i - 1].length > r.start) return true;
+      used += r.length;
+    }
+    return sb.firstDataBlock + used >= sb.blockCount - 1;
+  }
   return sb.blockBitmapStart < firstMetaBlock(bs) ||
     sb.inodeBitmapStart < sb.blockBitmapStart + sb.blockBitmapBlocks ||
     sb.inodeTableStart < sb.inodeBitmapStart + sb.inodeBitmapBlocks ||

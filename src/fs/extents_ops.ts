@@ -9,6 +9,7 @@
  * operation (`Vexfs.op`).
  * @module
  */
+import { isDataRun } from "../format/superblock.ts";
 import { FsError } from "../errors.ts";
 import {
   EXT_MAX_DEPTH,
@@ -131,9 +132,7 @@ function checkInUse(fs: Vexfs, ino: number, b: number, len: number): void {
 
 /** Blocks `b .. b+len-1` of inode `ino` must lie in the data area (not metadata, not the backup superblock). */
 function checkBlockNo(fs: Vexfs, b: number, ino: number, len = 1): void {
-  if (
-    b < fs.sb.firstDataBlock || b + len > fs.sb.blockCount - 1 || len < 1
-  ) {
+  if (!isDataRun(fs.sb, b, len)) {
     throw new FsError(
       "EUCLEAN",
       `inode ${ino}: block ${b} (+${len}) lies outside the data area`,

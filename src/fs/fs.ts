@@ -39,7 +39,7 @@ import {
 } from "../format/constants.ts";
 import type { Extent } from "../format/extent.ts";
 import { decodeInode, encodeInode, type Inode, type Timespec } from "../format/inode.ts";
-import { blockSizeOf, decodeSuperblock, encodeSuperblock, type Superblock } from "../format/superblock.ts";
+import { blockSizeOf, decodeSuperblock, encodeSuperblock, isDataRun, type Superblock } from "../format/superblock.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
 import { type DirBlocks } from "./htree.ts";
@@ -567,7 +567,7 @@ export class Vexfs {
     this._assertWritable();
     const run = this.blockMap.findRun(goal || this.blockMap.rotor, want);
     if (!run) throw new FsError("ENOSPC", "no space left on device");
-    if (run.start < this.sb.firstDataBlock || run.start + run.length > this.sb.blockCount - 1) {
+    if (!isDataRun(this.sb, run.start, run.length)) {
       throw new FsError("EUCLEAN", `the block bitmap offers metadata block ${run.start} as free (damaged bitmap)`);
     }
     this.blockMap.set(run.start, run.length);

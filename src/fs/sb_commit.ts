@@ -6,7 +6,10 @@
  *
  * With a journal (docs/FORMAT.md §9.4) the new primary superblock's block,
  * the block that will hold the backup superblock (the last block, §2) and
- * the other blocks form one jbd2 transaction; it is checkpointed home and
+ * the other blocks form one jbd2 transaction (a backup past the old end of
+ * a grown filesystem is written and flushed before it instead: no state
+ * before the commit uses that block, and replay skips blocks past the old
+ * end); it is checkpointed home and
  * the log emptied before returning. A crash before the commit block is
  * durable leaves the old superblock and backup; after it, replay writes all
  * of them, so primary and backup never disagree on what the change set
@@ -76,7 +79,13 @@ export function commitSuperblock(
     const j = Journal.load(dev, journalSb);
     const all = new Map(blocks);
     all.set(sbBlock, primary);
-    all.set(backupBlock, backup);
+    if (backupBlock < journalSb.blockCount) all.set(backupBlock, backup);
+    else {
+      // A grown filesystem's backup lies past the old end, where no state before the commit looks and
+      // where replay would not write it (it skips blocks outside the filesystem): write it first.
+      dev.write(backupBlock * bs, backup);
+      dev.sync();
+    }
     j.commit(all, []);
     j.checkpointAll();
     return;

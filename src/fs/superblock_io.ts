@@ -18,7 +18,13 @@ import {
   STATE_CLEAN,
   SUPPORTED_RO_COMPAT,
 } from "../format/constants.ts";
-import { blockSizeOf, decodeSuperblock, type Superblock, superblockProblems } from "../format/superblock.ts";
+import {
+  blockSizeOf,
+  decodeSuperblock,
+  metaRegions,
+  type Superblock,
+  superblockProblems,
+} from "../format/superblock.ts";
 import { journalExtents } from "../journal/map.ts";
 import { OverlayDevice } from "../device/overlay.ts";
 import { recoverJournal, type RecoveryResult } from "../journal/recovery.ts";
@@ -142,7 +148,10 @@ export function distrust(fs: Vexfs): string[] {
   if (current && fs.inodeMap.free !== sb.freeInodes) {
     out.push(`the inode bitmap counts ${fs.inodeMap.free} free inodes but the superblock says ${sb.freeInodes}`);
   }
-  if (fs.blockMap.countSet(0, sb.firstDataBlock) !== sb.firstDataBlock || !fs.blockMap.test(sb.blockCount - 1)) {
+  if (
+    fs.blockMap.countSet(0, sb.firstDataBlock) !== sb.firstDataBlock || !fs.blockMap.test(sb.blockCount - 1) ||
+    metaRegions(sb).some((r) => fs.blockMap.countSet(r.start, r.start + r.length) !== r.length)
+  ) {
     out.push("the block bitmap marks metadata blocks free");
   }
   if (sb.journalBlocks && sb.featureIncompat & INCOMPAT_JOURNAL) {

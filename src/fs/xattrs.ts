@@ -13,6 +13,7 @@
  * less room for `user.vexfs.vector`) or space runs out, changing nothing.
  * @module
  */
+import { isDataRun } from "../format/superblock.ts";
 import { FsError } from "../errors.ts";
 import {
   EXT_UNWRITTEN,
@@ -258,7 +259,7 @@ export class Xattrs {
     }
     if (!n.d.xattrBlock) return { kind: "none" };
     const b = n.d.xattrBlock;
-    if (b < fs.sb.firstDataBlock || b >= fs.sb.blockCount - 1 || !fs.blockMap.test(b)) {
+    if (!isDataRun(fs.sb, b) || !fs.blockMap.test(b)) {
       throw new FsError("EUCLEAN", `inode ${n.ino}: xattr block ${b} is not an allocated data block`);
     }
     return { kind: "block", attrs: decodeXattrBlock(fs.cache.get(b), n.ino) };

@@ -42,7 +42,7 @@ import {
 import type { CollectionRecord } from "../format/collection.ts";
 import type { Extent } from "../format/extent.ts";
 import type { Inode } from "../format/inode.ts";
-import type { Superblock } from "../format/superblock.ts";
+import { isDataRun, type Superblock } from "../format/superblock.ts";
 import type { DirEntry } from "../fs/htree.ts";
 import { type FsckSeverity, PROBLEM_CODES, type ProblemVar, renderTemplate } from "./problems.ts";
 
@@ -540,7 +540,7 @@ export class FsckContext {
 
   /** Whether `len` blocks from `b` lie in the data area (FORMAT.md §2). */
   inDataArea(b: number, len = 1): boolean {
-    return Number.isSafeInteger(b) && len >= 1 && b >= this.sb.firstDataBlock && b + len <= this.sb.blockCount - 1;
+    return isDataRun(this.sb, b, len);
   }
 
   /** Starts a fresh computed block bitmap (pass 1b). */

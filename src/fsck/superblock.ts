@@ -61,6 +61,7 @@ import { decodeInode, inodeChecksumOk } from "../format/inode.ts";
 import {
   decodeSuperblock,
   encodeSuperblock,
+  metaRegions,
   regionLengths,
   regionsOverlap,
   type Superblock,
@@ -511,8 +512,10 @@ export function quickCheck(dev: BlockDevice): { stats: FsckStats } | { reason: s
   let freeBlocks = 0;
   for (let i = 0; i < sb.blockCount; i++) if (!(bbm[i >>> 3] & (1 << (i & 7)))) freeBlocks++;
   if (freeBlocks !== sb.freeBlocks) return { reason: "the block bitmap disagrees with the free block count" };
-  for (let i = 0; i < sb.firstDataBlock; i++) {
-    if (!(bbm[i >>> 3] & (1 << (i & 7)))) return { reason: "the block bitmap marks metadata free" };
+  for (const r of [{ start: 0, length: sb.firstDataBlock }, ...metaRegions(sb)]) {
+    for (let i = r.start; i < r.start + r.length; i++) {
+      if (!(bbm[i >>> 3] & (1 << (i & 7)))) return { reason: "the block bitmap marks metadata free" };
+    }
   }
   // the journal: s_start (big-endian u32 at 0x1C of journal block 0) must be 0
   if (sb.featureIncompat & INCOMPAT_JOURNAL) {

@@ -10,7 +10,7 @@ import { FsError } from "../errors.ts";
 import { EXT_UNWRITTEN, INODE_SIZE, JOURNAL_INO } from "../format/constants.ts";
 import { blockChecksumOk, decodeExtentNode, type Extent } from "../format/extent.ts";
 import { decodeInode } from "../format/inode.ts";
-import { blockSizeOf, type Superblock } from "../format/superblock.ts";
+import { blockSizeOf, isDataRun, type Superblock } from "../format/superblock.ts";
 
 /**
  * The extents of the journal inode, checked: sorted, contiguous from file
@@ -32,7 +32,7 @@ export function journalExtents(dev: BlockDevice, sb: Superblock): Extent[] {
     throw bad(e instanceof Error ? e.message : String(e));
   }
   const exts: Extent[] = [];
-  const inData = (b: number, len: number) => b >= sb.firstDataBlock && b + len <= sb.blockCount - 1 && len >= 1;
+  const inData = (b: number, len: number) => isDataRun(sb, b, len);
   const walk = (buf: Uint8Array, level: number): void => {
     const node = decodeExtentNode(buf, JOURNAL_INO);
     if (node.depth === 0) {
