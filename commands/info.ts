@@ -10,6 +10,7 @@ import {
   COMPAT_BACKUP_SB,
   COMPAT_XATTR,
   INCOMPAT_EXTENTS,
+  INCOMPAT_FLEX_META,
   INCOMPAT_HTREE,
   INCOMPAT_JOURNAL,
   INCOMPAT_RECOVER,
@@ -50,6 +51,7 @@ export function featureNames(
       [INCOMPAT_JOURNAL, "journal"],
       [INCOMPAT_RECOVER, "needs_recovery"],
       [INCOMPAT_XATTR_STORE, "xattr_store"],
+      [INCOMPAT_FLEX_META, "flex_meta"],
     ]),
     roCompat: flagNames(sb.featureRoCompat, [
       [RO_COMPAT_PARENT_PTR, "parent_ptr"],
