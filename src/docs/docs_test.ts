@@ -22,7 +22,14 @@ const read = (rel: string) => Deno.readTextFileSync(new URL(rel, root));
 const program = describeCommand(buildProgram());
 
 /** The guides this issue added, and the man page sources. */
-const GUIDES = ["docs/INSTALL.md", "docs/GUIDE.md", "docs/ADMIN.md", "docs/TUNING.md", "docs/TROUBLESHOOTING.md"];
+const GUIDES = [
+  "docs/INSTALL.md",
+  "docs/GUIDE.md",
+  "docs/ADMIN.md",
+  "docs/TUNING.md",
+  "docs/TROUBLESHOOTING.md",
+  "docs/SIZING.md",
+];
 const MAN_SOURCES = [...Deno.readDirSync(new URL("docs/man/", root))].filter((e) => e.name.endsWith(".md"))
   .map((e) => `docs/man/${e.name}`).sort();
 
