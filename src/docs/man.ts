@@ -226,6 +226,15 @@ export function section(markdown: string, anchor: string, where = "the document"
   return out.join("\n").trim() + "\n";
 }
 
+/** Headings of an included part become subsections (`###`, .SS); lines in code blocks (`# comment`) stay. */
+function demoteHeadings(markdown: string): string {
+  let fence = false;
+  return markdown.split("\n").map((line) => {
+    if (/^(```|~~~)/.test(line)) fence = !fence;
+    return fence ? line : line.replace(/^#{1,6}(\s)/, "###$1");
+  }).join("\n");
+}
+
 /**
  * Expands the directives of a docs/man page (see the module doc) and turns
  * relative links into their text.
@@ -247,8 +256,7 @@ export function expandDirectives(markdown: string, program: CommandDoc, read: (n
       case "include": {
         const [file, anchor] = arg.split("#");
         const body = section(read(file), anchor ?? "", `docs/${file}`);
-        // subheadings of the included part become subsections (.SS)
-        return body.replace(/^#{1,6}(\s)/gm, "###$1").trim();
+        return demoteHeadings(body).trim();
       }
       case "vexfs:commands":
         return program.commands.map((c) =>

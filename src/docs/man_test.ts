@@ -8,9 +8,10 @@
 import assert from "node:assert/strict";
 import { buildProgram } from "../../main.ts";
 import { describeCommand, parseHelpText } from "./help.ts";
-import { LINK_PAGES, manPages, section, slug, STANDALONE_PAGES } from "./man.ts";
+import { expandDirectives, LINK_PAGES, manPages, section, slug, STANDALONE_PAGES } from "./man.ts";
 
 const dec = new TextDecoder();
+const read0 = (_: string) => "";
 const includes = (text: string, part: string, what = part) => assert.ok(text.includes(part), `missing: ${what}`);
 const have = (tool: string) =>
   new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success;
@@ -121,6 +122,13 @@ Deno.test("man: sections of the docs are found by GitHub's heading anchors; a mi
   const md = "# T\n\n## A b\n\ntext\n\n```\n## not a heading\n```\n\n### Sub\n\nmore\n\n## Next\n\nno\n";
   assert.deepEqual(section(md, "a-b"), "text\n\n```\n## not a heading\n```\n\n### Sub\n\nmore\n");
   assert.throws(() => section(md, "nope", "docs/X.md"), /no section '#nope' in docs\/X\.md/);
+  // an include: its headings become subsections, a "# comment" in its code stays, links become their text
+  const page = expandDirectives("## A\n\n<!-- include X.md#a-b -->\n", doc, (f) => {
+    assert.equal(f, "X.md");
+    return md.replace("more", "see [B](B.md#x)").replace("## not a heading", "# a comment");
+  });
+  assert.equal(page, "## A\n\ntext\n\n```\n# a comment\n```\n\n### Sub\n\nsee B\n");
+  assert.throws(() => expandDirectives("<!-- vexfs:options nosuch -->", doc, read0), /no command 'vexfs nosuch'/);
   assert.deepEqual(parseHelpText("\nA note\nwrapped.\n\nExamples:\n  vexfs a\n  vexfs b   # c\n"), {
     blocks: [{ kind: "prose", text: "A note wrapped." }],
     examples: ["vexfs a", "vexfs b   # c"],
