@@ -235,24 +235,24 @@ async function collectionAbove(b: FsBackend, dir: string, want: CollectionWish):
  * malformed line, wrong dimension or unsafe path is refused before the
  * import changes anything.
  * @param each called with every record
- * @returns the last line holding a record
+ * @returns the number of records
  */
 async function checkJsonl(
   file: string,
   dim: number | undefined,
   each: ((rec: ImportRecord) => void) | undefined = undefined,
 ): Promise<number> {
-  let lines = 0;
+  let records = 0;
   try {
     for await (const rec of readJsonlFile(file, { dim })) {
-      lines = rec.line;
+      records++;
       each?.(rec);
     }
   } catch (e) {
     if (e instanceof FsError) throw e;
     throw new CliError(`cannot read ${file}: ${errorMessage(e).replace(`${file}: `, "")}`);
   }
-  return lines;
+  return records;
 }
 
 /** An empty summary for an import into `base` from `source`; creates `base` (and parents) if missing. */
@@ -541,6 +541,7 @@ class GenericSink implements RecordSink {
 async function loadRecords(
   file: string,
   dim: number | undefined,
+  quiet: boolean,
 ): Promise<{ total: number; records: () => AsyncIterable<ImportRecord> | Iterable<ImportRecord> }> {
   let size = 0;
   try {
@@ -548,7 +549,19 @@ async function loadRecords(
   } catch { /* checkJsonl says why */ }
   const keep = size <= KEEP_RECORDS_BYTES;
   const kept: ImportRecord[] = [];
-  const total = await checkJsonl(file, dim, keep ? (r) => kept.push(r) : undefined);
+  // the check pass of a large file takes a while too: records read so far and their rate (the total is not known yet)
+  const bar = progress("import: checking", 0, { unit: "records", quiet });
+  let n = 0;
+  let total: number;
+  try {
+    total = await checkJsonl(file, dim, (r) => {
+      if (keep) kept.push(r);
+      if (++n % 256 === 0) bar.update(n);
+    });
+    bar.update(n);
+  } finally {
+    bar.stop();
+  }
   return { total, records: () => keep ? kept : readJsonlFile(file, { dim }) };
 }
 
@@ -566,7 +579,7 @@ export async function importJsonl(
   // Nothing is written until the whole file has been read and checked.
   const existing = await collectionAbove(b, base, want);
   const dim = existing?.dim ?? want.dim;
-  const { total, records } = await loadRecords(file, dim);
+  const { total, records } = await loadRecords(file, dim, quiet);
   const s = await newSummary(b, base, file);
   const bar = progress("import", total, { unit: "records", quiet });
   let done = 0;
