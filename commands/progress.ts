@@ -219,7 +219,8 @@ function barProgress(t: Tracker): Progress {
     cols = Deno.consoleSize().columns;
   } catch { /* not a console after all: 80 */ }
   // label, bar, "12,345/20,000 (61%)", "1,600 records/s", "ETA 4.6 s": one line of the terminal
-  const barsize = Math.max(10, Math.min(30, cols - 56 - Math.max(8, t.label.length)));
+  // room for a longer label later (fsck relabels the bar per pass: "fsck: link counts")
+  const barsize = Math.max(10, Math.min(30, cols - 56 - Math.max(20, t.label.length)));
   const bar = new cliProgress.SingleBar({
     format: `{label} ${cyan("{bar}")} {counts} | {rate} | {left}`,
     hideCursor: true,
