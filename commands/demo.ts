@@ -512,7 +512,7 @@ export function register(program: Command): void {
     "after",
     `
 Steps: load the dataset (778 chunks of the SAP Fiori tools documentation with
-384-d all-MiniLM-L6-v2 embeddings), mkfs a 256 MiB image, mount it with
+384-d all-MiniLM-L6-v2 embeddings), mkfs an image of --size, mount it with
 'vexfs mount' (FUSE; needs root or fusermount3 and /dev/fuse), write every
 chunk as /docs/<title>.md with Deno.writeFile, make /docs a cosine/f32
 collection (with the default HNSW index) and set the embeddings with the
