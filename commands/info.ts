@@ -4,7 +4,6 @@
  */
 import { mountStats } from "../src/ioctl/client_admin.ts";
 import { errorLine, ERRORS_BEHAVIOURS, FS_STATES } from "../src/stats/render.ts";
-import type { ErrorEntry } from "../src/stats/report.ts";
 import type { Command } from "commander";
 import {
   COMPAT_BACKUP_SB,
@@ -25,7 +24,7 @@ import * as ioctl from "../src/ioctl/client.ts";
 import type { RecoveryResult } from "../src/journal/recovery.ts";
 import { type CollectionView, mountOfDirectory, openBackend } from "./backend.ts";
 import { action, c, defineCommand, examples, formatBytes, kvTable, say, table } from "./util.ts";
-import { collectionJson, errnoName, isoSeconds, printJsonResult, usageJson } from "./json.ts";
+import { collectionJson, fsHealthJson, isoSeconds, printJsonResult, usageJson } from "./json.ts";
 
 function flagNames(v: number, names: [number, string][]): string[] {
   const out = names.filter(([b]) => v & b).map(([, n]) => n);
@@ -156,21 +155,20 @@ function errorRecord(sb: Superblock) {
   };
 }
 
-/** {@link errorRecord} as `info --json` gives it (docs/schema/info.schema.json). */
-function errorRecordJson(sb: Superblock) {
-  if (!sb.errorCount && !sb.firstErrorTime) return null;
-  const one = (errno = 0, t = 0, ino = 0, op = "") => ({
-    errno,
-    errno_name: errnoName(errno),
-    time: isoSeconds(t),
-    ino: ino || null,
-    op: op || null,
-  });
-  return {
-    count: sb.errorCount ?? 0,
-    first: one(sb.firstErrorErrno, sb.firstErrorTime, sb.firstErrorIno, sb.firstErrorOp),
-    last: one(sb.lastErrorErrno, sb.lastErrorTime, sb.lastErrorIno, sb.lastErrorOp),
-  };
+/** The superblock's state, errors behaviour and error record as `--json` gives them ({@link fsHealthJson}). */
+function sbHealthJson(sb: Superblock) {
+  return fsHealthJson(
+    sb.state,
+    sb.errors,
+    sb.errorCount ?? 0,
+    {
+      errno: sb.firstErrorErrno ?? 0,
+      time: sb.firstErrorTime ?? 0,
+      ino: sb.firstErrorIno ?? 0,
+      op: sb.firstErrorOp ?? "",
+    },
+    { errno: sb.lastErrorErrno ?? 0, time: sb.lastErrorTime ?? 0, ino: sb.lastErrorIno ?? 0, op: sb.lastErrorOp ?? "" },
+  );
 }
 
 function errorRows(sb: Superblock): [string, string][] {
@@ -203,10 +201,6 @@ function featuresJson(f: ReturnType<typeof featureNames>) {
   return { compat: f.compat, incompat: f.incompat, ro_compat: f.roCompat };
 }
 
-/** State and error behaviour names of the superblock (FORMAT.md §3.1), as `--json` gives them. */
-const STATE_NAMES: Record<number, string> = { 1: "clean", 2: "dirty", 3: "errors" };
-const ERRORS_NAMES: Record<number, string> = { 1: "continue", 2: "remount-ro", 3: "panic" };
-
 function journalText(sb: Superblock, rec: RecoveryResult | null): string {
   if (!(sb.featureIncompat & INCOMPAT_JOURNAL)) return c.dim("none (not crash-safe)");
   const size = `${sb.journalBlocks} blocks (${
@@ -230,21 +224,8 @@ async function mountedInfo(target: string, json: boolean): Promise<void> {
   const colls = await m.listCollections();
   // The superblock's state and error record, from the daemon (null from a daemon older than VEXFS_IOC_STATS)
   const st = await mountStats(m.target).catch(() => null);
-  const one = (e: ErrorEntry) => ({
-    errno: e.errno,
-    errno_name: e.errno === 5 ? "EIO" : e.errno === 117 ? "EUCLEAN" : null,
-    time: isoSeconds(e.time),
-    ino: e.ino || null,
-    op: e.op || null,
-  });
   const errState = st
-    ? {
-      state: STATE_NAMES[st.fsState] ?? "unknown",
-      errors_behaviour: ERRORS_NAMES[st.fsErrors] ?? "unknown",
-      error_record: st.errorCount || st.firstError.time
-        ? { count: st.errorCount, first: one(st.firstError), last: one(st.lastError) }
-        : null,
-    }
+    ? fsHealthJson(st.fsState, st.fsErrors, st.errorCount, st.firstError, st.lastError)
     : { state: null, errors_behaviour: null, error_record: null };
   const feats = featureNames(fi);
   const bs = fi.blockSize;
@@ -346,8 +327,7 @@ export function register(program: Command): void {
             usage: usageJson({ ...usage, blockSize: bs }),
             superblock: {
               magic: `0x${sb.magic.toString(16)}`,
-              state: STATE_NAMES[sb.state] ?? "unknown",
-              errors_behaviour: ERRORS_NAMES[sb.errors] ?? "unknown",
+              ...sbHealthJson(sb),
               inode_size_bytes: sb.inodeSize,
               bytes_per_inode: sb.inodeRatio,
               first_ino: sb.firstIno,
@@ -371,7 +351,6 @@ export function register(program: Command): void {
               orphan_head_ino: sb.orphanHead || null,
               checksum: `0x${sb.checksum.toString(16).padStart(8, "0")}`,
               journal: journalJson(sb, fs.recovery),
-              error_record: errorRecordJson(sb),
             },
             mount: null,
             collections: colls.map(collectionJson),

@@ -139,6 +139,50 @@ export function usageJson(
   };
 }
 
+/** Superblock states (FORMAT.md §3.1) by code, as every `--json` names them (`$defs/fs_state`). */
+export const FS_STATE_NAMES: Readonly<Record<number, string>> = { 1: "clean", 2: "dirty", 3: "errors" };
+/** `errors=` behaviours by code (`$defs/errors_behaviour`). */
+export const ERRORS_BEHAVIOUR_NAMES: Readonly<Record<number, string>> = { 1: "continue", 2: "remount-ro", 3: "panic" };
+
+/** One entry of the superblock's error record (FORMAT.md §3.2): errno, time (s), inode, operation. */
+export interface ErrorEntryLike {
+  errno: number;
+  /** seconds since the epoch, 0 = none */
+  time: number;
+  ino: number;
+  op: string;
+}
+
+/**
+ * The filesystem's health as the superblock records it (`state`,
+ * `errors_behaviour`, `error_record`; `$defs` of the same names): the same
+ * fields in `info` (offline under `superblock`, on a mount under `mount`),
+ * `stats` (`filesystem`) and `tune` (`tunables`).
+ * @param state superblock state code (1 clean, 2 dirty, 3 errors)
+ * @param errors `errors=` behaviour code (1 continue, 2 remount-ro, 3 panic)
+ * @param count errors recorded since the last repair (the record is null when none and no first error time)
+ */
+export function fsHealthJson(
+  state: number,
+  errors: number,
+  count: number,
+  first: ErrorEntryLike,
+  last: ErrorEntryLike,
+): { state: string; errors_behaviour: string; error_record: JsonObject | null } {
+  const one = (e: ErrorEntryLike) => ({
+    errno: e.errno,
+    errno_name: errnoName(e.errno),
+    time: isoSeconds(e.time),
+    ino: e.ino || null,
+    op: e.op || null,
+  });
+  return {
+    state: FS_STATE_NAMES[state] ?? "unknown",
+    errors_behaviour: ERRORS_BEHAVIOUR_NAMES[errors] ?? "unknown",
+    error_record: count || first.time ? { count, first: one(first), last: one(last) } : null,
+  };
+}
+
 /** An HNSW index's figures (`$defs/index_stats`). */
 export function indexStatsJson(s: IndexStats): JsonObject {
   const g = s.graph;

@@ -383,6 +383,14 @@ Deno.test({
         const c = await json("tune", ["-L", "tuned", "-c", "20", img]);
         assertEquals(c.changed, ["label", "max_mount_count"]);
         assertEquals([c.previous.label, c.tunables.label, c.tunables.max_mount_count], ["json", "tuned", 20]);
+        const e = await json("tune", ["-e", "remount-ro", img]);
+        assertEquals([e.changed, e.tunables.errors_behaviour, e.tunables.state], [
+          ["errors_behaviour"],
+          "remount-ro",
+          "clean",
+        ]);
+        const sbNow = (await json("info", [img])).superblock;
+        assertEquals([sbNow.errors_behaviour, sbNow.state], ["remount-ro", "clean"], "tune and info name them alike");
         assertEquals((await jsonError("tune", ["-L", "x".repeat(64), img])).code, "EINVAL");
         assertFsckClean(img);
       });
@@ -444,7 +452,17 @@ Deno.test({
             assertEquals((await jsonError("search", [`${mnt}/nope`, "--vector", "[1,0,0]"])).code, "ENOENT");
             await jsonError("collection drop", [mnt, "/docs"]); // a directory given as an IMAGE: refused
             const stats = await json("stats", [mnt]);
-            assertEquals([stats.mountpoint, stats.vectors.deleted >= 1, stats.filesystem.error_count], [mnt, true, 0]);
+            assertEquals([stats.mountpoint, stats.vectors.deleted >= 1, stats.filesystem.error_record], [
+              mnt,
+              true,
+              null,
+            ]);
+            const health = await json("info", [mnt]);
+            assertEquals(
+              [health.mount.state, health.mount.errors_behaviour, health.mount.error_record],
+              [stats.filesystem.state, stats.filesystem.errors_behaviour, null],
+              "info and stats name the filesystem's health alike",
+            );
             assert(stats.operations.some((o: Doc) => o.op === "ioctl" && o.requests > 0), "ioctl requests counted");
             const moved = await json("collection rename", [`${mnt}/docs`, `${mnt}/moved`]);
             assertEquals(moved.collection.path, `${mnt}/moved`);

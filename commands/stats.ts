@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { mountStats } from "../src/ioctl/client_admin.ts";
 import { errnoRows, opRows, statsJson, summaryRows } from "../src/stats/render.ts";
 import { mountOfDirectory } from "./backend.ts";
-import { action, c, CliError, defineCommand, examples, kvTable, printJson, say, table } from "./util.ts";
+import { action, c, CliError, defineCommand, examples, kvTable, say, table } from "./util.ts";
+import { fsHealthJson, printJsonResult } from "./json.ts";
 
 /** Registers `vexfs stats`. */
 export function register(program: Command): void {
@@ -24,7 +25,12 @@ export function register(program: Command): void {
       if (!st.isDirectory && !st.isFile) throw new CliError(`${target} is not a file or directory on a mount`);
       const m = await mountOfDirectory(st.isDirectory ? target : target.replace(/\/[^/]*$/, "") || ".");
       const r = await mountStats(target);
-      if (o.json) return printJson(statsJson(r, m.target));
+      if (o.json) {
+        return printJsonResult("stats", {
+          ...statsJson(r, m.target),
+          filesystem: fsHealthJson(r.fsState, r.fsErrors, r.errorCount, r.firstError, r.lastError),
+        });
+      }
       say(c.bold(`VexFS daemon counters for ${m.target}`));
       say(kvTable(summaryRows(r)));
       const ops = opRows(r);

@@ -44,10 +44,11 @@ function tunablesJson(t: Tunables) {
   return {
     label: t.label,
     uuid: t.uuid,
-    errors: t.errors,
+    errors_behaviour: t.errors,
     mount_count: t.mountCount,
     max_mount_count: t.maxMountCount,
-    state: t.state,
+    // the state names every --json uses (FS_STATE_NAMES of commands/json.ts)
+    state: t.state === "error" ? "errors" : t.state,
     mount_time: isoSeconds(t.mountTime),
     write_time: isoSeconds(t.writeTime),
     check_time: isoSeconds(t.checkTime),
@@ -57,7 +58,7 @@ function tunablesJson(t: Tunables) {
 const SNAKE: Record<keyof Tunables, string> = {
   label: "label",
   uuid: "uuid",
-  errors: "errors",
+  errors: "errors_behaviour",
   mountCount: "mount_count",
   maxMountCount: "max_mount_count",
   state: "state",

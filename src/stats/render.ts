@@ -46,14 +46,11 @@ function iso(seconds: number): string | null {
   return seconds ? new Date(seconds * 1000).toISOString() : null;
 }
 
-function errorJson(e: ErrorEntry) {
-  if (!e.time && !e.errno) return null;
-  return { errno: e.errno, errno_name: errnoLabel(e.errno), time: iso(e.time), ino: e.ino, op: e.op };
-}
-
 /**
- * The `--json` object of `vexfs stats` (documented field by field in
- * docs/MONITORING.md; JSON Schema docs/schema/stats.schema.json).
+ * The counters of `vexfs stats --json` (documented field by field in
+ * docs/MONITORING.md; JSON Schema docs/schema/stats.schema.json). The
+ * command adds the envelope and `filesystem` (the superblock's state and
+ * error record, in the shape every `--json` gives them: commands/json.ts).
  * @param mountpoint the mount's directory
  */
 export function statsJson(r: StatsReport, mountpoint: string): Record<string, unknown> {
@@ -62,8 +59,6 @@ export function statsJson(r: StatsReport, mountpoint: string): Record<string, un
     return x === null ? null : Math.round(x * 1e6) / 1e6;
   };
   return {
-    schema_version: 1,
-    command: "stats",
     mountpoint,
     mounted_at: iso(r.mountTime),
     uptime_ns: r.uptimeNs,
@@ -111,16 +106,14 @@ export function statsJson(r: StatsReport, mountpoint: string): Record<string, un
       p99_ns: o.p99Ns,
       max_ns: o.maxNs,
     })),
-    errors_by_errno: r.errnos.map((e) => ({ errno: e.errno, name: errnoLabel(e.errno), count: e.count })),
-    errors_by_op: r.opErrnos.map((e) => ({ op: e.name, errno: e.errno, name: errnoLabel(e.errno), count: e.count })),
+    errors_by_errno: r.errnos.map((e) => ({ errno: e.errno, errno_name: errnoLabel(e.errno), count: e.count })),
+    errors_by_op: r.opErrnos.map((e) => ({
+      op: e.name,
+      errno: e.errno,
+      errno_name: errnoLabel(e.errno),
+      count: e.count,
+    })),
     errors_by_op_other: r.opErrnoOther,
-    filesystem: {
-      state: FS_STATES[r.fsState] ?? `unknown (${r.fsState})`,
-      errors_behaviour: ERRORS_BEHAVIOURS[r.fsErrors] ?? `unknown (${r.fsErrors})`,
-      error_count: r.errorCount,
-      first_error: errorJson(r.firstError),
-      last_error: errorJson(r.lastError),
-    },
   };
 }
 

@@ -90,10 +90,12 @@ Deno.test({
       assert.equal(js.command, "stats");
       assert.equal(js.written_bytes, s1.bytesWritten);
       assert.equal(js.operations.find((o: { op: string }) => o.op === "create").requests, N);
-      assert.ok(js.errors_by_op.some((e: { op: string; name: string }) => e.op === "lookup" && e.name === "ENOENT"));
+      assert.ok(
+        js.errors_by_op.some((e: { op: string; errno_name: string }) => e.op === "lookup" && e.errno_name === "ENOENT"),
+      );
       assert.equal(js.vectors.set, s2.vectorsSet);
-      assert.equal(js.filesystem.error_count, 0);
-      assert.equal(js.filesystem.first_error, null);
+      assert.deepEqual([js.filesystem.errors_behaviour, js.filesystem.error_record], ["continue", null]);
+      assert.ok(["clean", "dirty"].includes(js.filesystem.state), js.filesystem.state);
       const t = await cli("stats", mnt);
       assert.equal(t.code, 0, t.err);
       assert.match(t.out, /create\s*│\s*25\s*│/);
