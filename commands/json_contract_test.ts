@@ -403,7 +403,7 @@ Deno.test({
           null,
         ]);
         const r = await json("resize", [img, "48M"]);
-        assertEquals([r.previous_total_blocks * r.block_size_bytes, r.size_bytes, r.grown_file_bytes], [
+        assertEquals([r.previous_total_blocks * r.block_size_bytes, r.total_bytes, r.grown_file_bytes], [
           32 << 20,
           48 << 20,
           48 << 20,

@@ -27,7 +27,7 @@ function resizeJson(target: string, r: ResizeResult) {
     block_size_bytes: r.blockSize,
     previous_total_blocks: r.oldBlocks,
     total_blocks: r.newBlocks,
-    size_bytes: r.newBlocks * r.blockSize,
+    total_bytes: r.newBlocks * r.blockSize,
     previous_total_inodes: r.oldInodes,
     total_inodes: r.newInodes,
     free_blocks: r.freeBlocks,
