@@ -212,3 +212,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test("vexfs resize with stderr piped prints the check's passes and the inode table copy, none with -q", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vexfs-progress-resize-" });
+  try {
+    const env = { VEXFS_PROGRESS_INTERVAL: "0.001" };
+    for (const quiet of [false, true]) {
+      const img = `${dir}/r${quiet ? "q" : ""}.img`;
+      assert.equal((await vexfs(["mkfs", "-q", img, "16M"])).code, 0);
+      // 100,000 inodes do not fit where the table is: it moves to the new space and is copied
+      const r = await vexfs(["resize", ...(quiet ? ["-q"] : []), "-N", "100000", img, "1G"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /inode table: 6250 blocks moved/);
+      if (quiet) {
+        assert.equal(r.stderr, "");
+        continue;
+      }
+      assert.match(r.stderr, /^resize: check: inodes: [\d,]+\/1,024 \(\d+%\), /m);
+      assert.match(r.stderr, /^resize: inode table: [\d,]+\/6,250 \(\d+%\), /m);
+      assert.match(r.stderr.trim().split("\n").at(-1)!, /^resize: done in [\d.]+ (ms|s)$/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

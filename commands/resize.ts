@@ -8,13 +8,14 @@ import type { Command } from "commander";
 import { formatBytes } from "../src/device/probe.ts";
 import { resize, type ResizeResult } from "../src/fs/resize.ts";
 import { printJsonResult, roundMs } from "./json.ts";
-import { action, c, defineCommand, examples, formatMs, parseSize, positiveInt, say, warn } from "./util.ts";
+import { action, c, defineCommand, examples, formatMs, parseSize, positiveInt, progress, say, warn } from "./util.ts";
 
 interface ResizeFlags {
   inodes?: number;
   force?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  quiet?: boolean;
 }
 
 /** The `--json` fields of a resize (docs/JSON.md: snake_case, `_blocks`, `_block`, `_bytes`, `_ms`). */
@@ -66,6 +67,7 @@ export function register(program: Command): void {
     .option("-f, --force", "skip the fsck that must otherwise find the filesystem clean first (as resize2fs -f)")
     .option("-n, --dry-run", "print what would change; change nothing (an image file is not grown either)")
     .option("--json", "print the result as JSON")
+    .option("-q, --quiet", "no progress on stderr")
     .addHelpText(
       "after",
       `
@@ -80,10 +82,26 @@ filesystem or the grown one, with every file, xattr and vector intact. Moving a
 region sets the FLEX_META feature (docs/FORMAT.md §2.2), which older vexfs
 versions refuse. The inode count grows with the size in the proportion mkfs
 chose; -N sets it. docs/SIZING.md explains how block size and inode count are
-chosen and changed.`,
+chosen and changed.
+
+The check before and a moved inode table's copy show their progress on stderr:
+a bar on a terminal, a plain line every 5 s otherwise (VEXFS_PROGRESS, see
+'vexfs --help'); -q silences it.`,
     )
     .action(action("resize", (target: string, size: number | undefined, o: ResizeFlags) => {
-      const r = resize(target, { size, inodes: o.inodes, force: o.force, dryRun: o.dryRun });
+      const bar = progress("resize", 0, { unit: "", quiet: o.quiet });
+      let r: ResizeResult;
+      try {
+        r = resize(target, {
+          size,
+          inodes: o.inodes,
+          force: o.force,
+          dryRun: o.dryRun,
+          onProgress: (phase, done, total) => bar.update(done, total, `resize: ${phase}`),
+        });
+      } finally {
+        bar.stop();
+      }
       if (o.json) {
         printJsonResult("resize", resizeJson(target, r));
         return;

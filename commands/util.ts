@@ -289,7 +289,7 @@ export function commandPath(cmd: Command): string {
 //   -o  --output        export                          sort -o; the one other -o
 //   -p  --parents       put, mkdir, collection create   mkdir -p
 //   -p  --preen         fsck                            e2fsck -p (fsck(8) and boot scripts pass it)
-//   -q  --quiet         mkfs, fsck, import, export, index build, demo: no progress (mke2fs -q)
+//   -q  --quiet         mkfs, fsck, resize, import, export, index build, demo: no progress (mke2fs -q)
 //   -r  --recursive     rm                              rm -r
 //   -s  --size          mkfs, bench                     a size (mkfs: of the image file)
 //   -t  --type          collection create, import       a type (here: the element type; mount(8) -t)

@@ -62,6 +62,12 @@ export interface ResizeOptions {
   force?: boolean;
   /** compute and return the plan; change nothing (the image file is not grown either) */
   dryRun?: boolean;
+  /**
+   * Progress of the long parts: the check before (phase "check: PASS", fsck's
+   * own onProgress) and the copy of a moved inode table (phase "inode table",
+   * blocks written of its length).
+   */
+  onProgress?: (phase: string, done: number, total: number) => void;
 }
 
 /** A metadata region that moves (block numbers). */
@@ -270,7 +276,13 @@ function build(dev: BlockDevice, sb: Superblock, plan: ResizePlan) {
 }
 
 /** Copies the inode table to its new place, zeroing the slots of the new inodes. */
-function copyInodeTable(dev: BlockDevice, sb: Superblock, to: number, blocks: number): void {
+function copyInodeTable(
+  dev: BlockDevice,
+  sb: Superblock,
+  to: number,
+  blocks: number,
+  onProgress?: (done: number, total: number) => void,
+): void {
   const bs = blockSizeOf(sb);
   const chunk = Math.max(1, Math.floor((4 << 20) / bs)); // blocks per write
   const oldBytes = sb.inodeCount * INODE_SIZE;
@@ -283,6 +295,7 @@ function copyInodeTable(dev: BlockDevice, sb: Superblock, to: number, blocks: nu
       if (len > 0) dev.read(sb.inodeTableStart * bs + from, buf.subarray(0, len));
     }
     dev.write((to + b) * bs, buf);
+    onProgress?.(b + n, blocks);
   }
 }
 
@@ -329,7 +342,11 @@ export function resize(target: string | BlockDevice, opts: ResizeOptions = {}): 
     }
     let checked = false;
     if (!opts.force && !plan.nothingToDo) {
-      const r = fsck(dev, { readOnly: true, force: true });
+      const r = fsck(dev, {
+        readOnly: true,
+        force: true,
+        onProgress: opts.onProgress && ((phase, done, total) => opts.onProgress!(`check: ${phase}`, done, total)),
+      });
       const bad = r.problems.filter((p) => p.severity !== "info");
       if (r.exitCode !== 0 || bad.length) {
         throw new FsError(
@@ -369,7 +386,13 @@ export function resize(target: string | BlockDevice, opts: ResizeOptions = {}): 
     for (const m of plan.moved) {
       if (m.region === "block bitmap") dev.write(m.to * bs, bb);
       else if (m.region === "inode bitmap") dev.write(m.to * bs, ib);
-      else copyInodeTable(dev, sb, m.to, m.blocks);
+      else {copyInodeTable(
+          dev,
+          sb,
+          m.to,
+          m.blocks,
+          opts.onProgress && ((d, t) => opts.onProgress!("inode table", d, t)),
+        );}
     }
     dev.sync();
     // 3. one transaction: superblock, new backup, in-place bitmap blocks
