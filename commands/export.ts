@@ -51,7 +51,7 @@ export function register(program: Command): void {
         const enc = new TextEncoder();
         let n = 0;
         const t0 = performance.now();
-        // streamed: the number of files is not known ahead, so counts and rate without a percentage
+        // streamed: the number of files is known ahead only for a whole collection (its vector count)
         const bar = progress("export", 0, { unit: "files", quiet: o.quiet });
         try {
           await withTarget(target, dirArg, false, async (b, dir) => {
@@ -63,7 +63,9 @@ export function register(program: Command): void {
               : mountedEntries(dir, { text: o.text });
             let buf: string[] = [];
             // the collection's settings first, so that an import can create it alike
-            const coll = o.settings === false ? null : await b.collectionOfDir(dir);
+            const around = await b.collectionOfDir(dir);
+            if (around && around.rootIno === st.ino) bar.update(0, around.count);
+            const coll = o.settings === false ? null : around;
             if (coll) buf.push(settingsLine(coll) + "\n");
             const flush = async () => {
               const data = enc.encode(buf.join(""));

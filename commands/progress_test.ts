@@ -118,7 +118,7 @@ async function vexfs(args: string[], env: Record<string, string> = {}) {
   return { code: r.code, stdout: new TextDecoder().decode(r.stdout), stderr: new TextDecoder().decode(r.stderr) };
 }
 
-Deno.test("vexfs import, index build and fsck with stderr piped print periodic progress lines, none with -q", async () => {
+Deno.test("vexfs import, export, index build and fsck with stderr piped print periodic progress lines, none with -q", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vexfs-progress-" });
   try {
     const img = `${dir}/a.img`;
@@ -148,6 +148,13 @@ Deno.test("vexfs import, index build and fsck with stderr piped print periodic p
     assert.equal(q.code, 0, q.stderr);
     assert.equal(q.stderr, "");
     assert.equal(q.stdout, "");
+
+    // export of a whole collection knows its total (the collection's vector count)
+    const ex = await vexfs(["export", img, "/docs", "-o", `${dir}/out.jsonl`], env);
+    assert.equal(ex.code, 0, ex.stderr);
+    assert.match(ex.stderr, /^export: [\d,]+\/3,000 files \(\d+%\), [\d,.]+ files\/s/m);
+    assert.match(ex.stderr.trim().split("\n").at(-1)!, /^exported 3,000 files to .* in [\d.]+ (ms|s)$/);
+    assert.equal((await vexfs(["export", "-q", img, "/docs", "-o", `${dir}/out.jsonl`], env)).stderr, "");
 
     // an offline index build reports the vectors inserted (HnswGraph.build in chunks)
     const ib = await vexfs(["index", "build", img, "/docs"], env);
