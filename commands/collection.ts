@@ -134,7 +134,7 @@ dimension; 'vexfs search' ranks them. Collections do not nest.`,
             });
             if (o.json) printJsonResult("collection create", { collection: collectionJson(x) });
             else say(`Created ${describe(x)}`);
-          });
+          }, { mayNotExist: !!o.parents }); // -p on a mount: the directory may be missing too
         },
       ),
     );

@@ -316,8 +316,7 @@ Deno.test({
       await smallInput(`${dir}/in.jsonl`);
       await withMount({}, async (mnt) => {
         const create = ["--dim", "6", "--metric", "ip", "--type", "f16", "--m", "12", "--ef-construction", "64"];
-        Deno.mkdirSync(`${mnt}/docs`);
-        await ok("collection", "create", `${mnt}/docs`, ...create);
+        await ok("collection", "create", "-p", `${mnt}/docs`, ...create); // -p makes the directory on a mount too
         await ok("import", `${mnt}/docs`, "--jsonl", `${dir}/in.jsonl`);
         const e1 = await ok("export", `${mnt}/docs`, "-q");
         assert.deepEqual(JSON.parse(e1.split("\n")[0]), {
