@@ -471,7 +471,9 @@ struct vexfs_ioc_stats {
 	__u32 errno_count;	/* errnos[0..errno_count-1] are valid */
 	__u32 op_errno_count;	/* op_errnos[0..op_errno_count-1] are valid */
 	__u64 op_errno_other;	/* errors of pairs that did not fit op_errnos */
-	__u64 reserved[7];
+	__u64 xattr_cache_hits;	/* shared xattr stores: decoded entries reused */
+	__u64 xattr_cache_misses;	/* ... entry blocks decoded */
+	__u64 reserved[5];
 	struct vexfs_ioc_stats_op ops[VEXFS_STATS_OPS];
 	struct vexfs_ioc_stats_errno errnos[VEXFS_STATS_ERRNOS];	/* most first */
 	struct vexfs_ioc_stats_op_errno op_errnos[VEXFS_STATS_OP_ERRNOS];	/* most first */

@@ -84,6 +84,10 @@ export class Xattrs {
    */
   readonly #decoded = new Map<number, Map<number, StoreEntry[]>>();
   static readonly #DECODED_MAX = 64;
+  /** Loads of a shared store's entries served from the decoded copies (for `vexfs stats`). */
+  storeHits = 0;
+  /** Loads that decoded a store's entry blocks (for `vexfs stats`). */
+  storeMisses = 0;
 
   constructor(fs: Vexfs) {
     this.#fs = fs;
@@ -242,8 +246,10 @@ export class Xattrs {
       if (hit) {
         this.#decoded.delete(store.ino);
         this.#decoded.set(store.ino, hit);
+        this.storeHits++;
         return { kind: "store", store, blocks: hit };
       }
+      this.storeMisses++;
       const blocks = new Map<number, StoreEntry[]>();
       for (const e of fs.extents(store)) {
         if (e.logical >= XATTR_VALUE_BASE) break;

@@ -107,6 +107,8 @@ export function encodeStatsReply(r: StatsReport): Uint8Array {
     [o.first_error_ino, r.firstError.ino],
     [o.last_error_ino, r.lastError.ino],
     [o.op_errno_other, r.opErrnoOther],
+    [o.xattr_cache_hits, r.xattrCacheHits],
+    [o.xattr_cache_misses, r.xattrCacheMisses],
   ];
   for (const [off, v] of u64) putU64(dv, off, v);
   putS64(dv, o.mount_time, r.mountTime);
@@ -225,6 +227,8 @@ export function decodeStatsReply(b: Uint8Array): StatsReport {
     blockCacheMisses: g("block_cache_misses"),
     inodeCacheHits: g("inode_cache_hits"),
     inodeCacheMisses: g("inode_cache_misses"),
+    xattrCacheHits: g("xattr_cache_hits"),
+    xattrCacheMisses: g("xattr_cache_misses"),
     journalCommits: g("journal_commits"),
     journalBlocks: g("journal_blocks"),
     journalRevokes: g("journal_revokes"),

@@ -31,6 +31,8 @@ function report(): StatsReport {
     blockCacheMisses: 2,
     inodeCacheHits: 50,
     inodeCacheMisses: 5,
+    xattrCacheHits: 6,
+    xattrCacheMisses: 7,
     journalCommits: 3,
     journalBlocks: 9,
     journalRevokes: 1,

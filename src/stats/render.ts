@@ -78,6 +78,11 @@ export function statsJson(r: StatsReport, mountpoint: string): Record<string, un
         misses: r.inodeCacheMisses,
         hit_rate: rate(r.inodeCacheHits, r.inodeCacheMisses),
       },
+      xattr: {
+        hits: r.xattrCacheHits,
+        misses: r.xattrCacheMisses,
+        hit_rate: rate(r.xattrCacheHits, r.xattrCacheMisses),
+      },
     },
     journal: {
       commits: r.journalCommits,
@@ -140,6 +145,7 @@ export function summaryRows(r: StatsReport): [string, string][] {
     ["written", r.requestsCounted ? formatBytes(r.bytesWritten) : "-"],
     ["block cache", cache(r.blockCacheHits, r.blockCacheMisses)],
     ["inode cache", cache(r.inodeCacheHits, r.inodeCacheMisses)],
+    ["xattr store cache", cache(r.xattrCacheHits, r.xattrCacheMisses)],
     [
       "journal",
       `${formatCount(r.journalCommits)} commits, ${formatCount(r.journalBlocks)} blocks logged, ` +

@@ -60,6 +60,9 @@ export interface StatsReport {
   blockCacheMisses: number;
   inodeCacheHits: number;
   inodeCacheMisses: number;
+  /** loads of a shared xattr store's entries from the decoded copies the engine keeps */
+  xattrCacheHits: number;
+  xattrCacheMisses: number;
   journalCommits: number;
   journalBlocks: number;
   journalRevokes: number;
@@ -99,6 +102,8 @@ interface EngineCounts {
   blockCacheMisses: number;
   inodeCacheHits: number;
   inodeCacheMisses: number;
+  xattrCacheHits: number;
+  xattrCacheMisses: number;
   journalCommits: number;
   journalBlocks: number;
   journalRevokes: number;
@@ -114,6 +119,8 @@ function engineCounts(fs: Vexfs): EngineCounts {
     blockCacheMisses: fs.cache.reads,
     inodeCacheHits: fs.inodeHits,
     inodeCacheMisses: fs.inodeMisses,
+    xattrCacheHits: fs.xattrs.storeHits,
+    xattrCacheMisses: fs.xattrs.storeMisses,
     journalCommits: j?.commits ?? 0,
     journalBlocks: j?.blocks ?? 0,
     journalRevokes: j?.revokes ?? 0,
@@ -225,6 +232,8 @@ function engineCountsZero(): EngineCounts {
     blockCacheMisses: 0,
     inodeCacheHits: 0,
     inodeCacheMisses: 0,
+    xattrCacheHits: 0,
+    xattrCacheMisses: 0,
     journalCommits: 0,
     journalBlocks: 0,
     journalRevokes: 0,

@@ -17,6 +17,7 @@ import { mountImage, mountTest, unmount, withMount } from "../mount/_testutil.ts
 import { vexfsArgv } from "../mount/self.ts";
 import { createCollection, deleteVector, search, setVector } from "../ioctl/client.ts";
 import { mountStats } from "../ioctl/client_admin.ts";
+import { getxattr, setxattr } from "../mount/_posix.ts";
 import type { StatsReport } from "./report.ts";
 
 const dec = new TextDecoder();
@@ -80,6 +81,14 @@ Deno.test({
       assert.equal(s2.searches - s1.searches, 3);
       assert.ok(s2.searchMaxNs > 0 && s2.searchP50Ns <= s2.searchMaxNs);
       assert.ok(s2.journalCommits > s0.journalCommits && s2.journalBlocks >= s2.journalCommits, "fsync commits");
+
+      // xattrs that outgrow one block live in a shared store (FORMAT.md §7.2), whose decoded entries the engine keeps
+      for (let i = 0; i < 12; i++) setxattr(`${mnt}/docs/f0`, `user.big${i}`, "x".repeat(1000));
+      const sx = await mountStats(mnt);
+      for (let i = 0; i < 12; i++) assert.equal(getxattr(`${mnt}/docs/f0`, `user.big${i}`).length, 1000);
+      const sy = await mountStats(mnt);
+      assert.ok(sx.xattrCacheMisses + sx.xattrCacheHits > 0, "the store was loaded");
+      assert.ok(sy.xattrCacheHits - sx.xattrCacheHits >= 12, "reading its values again: from the decoded entries");
       assert.ok(op(s2, "ioctl").requests >= 15);
 
       // the CLI's --json: the same figures under the documented names
