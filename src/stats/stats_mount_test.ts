@@ -15,7 +15,7 @@ import { INODE_SIZE, ROOT_INO } from "../format/constants.ts";
 import { decodeSuperblock } from "../format/superblock.ts";
 import { mountImage, mountTest, unmount, withMount } from "../mount/_testutil.ts";
 import { vexfsArgv } from "../mount/self.ts";
-import { createCollection, deleteVector, search, setVector } from "../ioctl/client.ts";
+import { createCollection, deleteVector, fsInfo, search, setVector } from "../ioctl/client.ts";
 import { mountStats } from "../ioctl/client_admin.ts";
 import { getxattr, setxattr } from "../mount/_posix.ts";
 import type { StatsReport } from "./report.ts";
@@ -189,5 +189,39 @@ Deno.test({
     assert.equal(after.errorCount ?? 0, 0, "fsck -y clears the error record");
     assertFsckClean(img);
     Deno.removeSync(img);
+  },
+});
+
+Deno.test({
+  name: "stats across remounts: the engine reopened read-only and read-write again keeps counting from the mount",
+  ...mountTest,
+  fn: async () => {
+    await withMount({}, async (mnt) => {
+      Deno.mkdirSync(`${mnt}/c`);
+      await createCollection(`${mnt}/c`, { dim: 2, metric: "l2", elem: "f32", index: "flat" });
+      for (let i = 0; i < 3; i++) {
+        Deno.writeTextFileSync(`${mnt}/c/f${i}`, "x");
+        await setVector(`${mnt}/c/f${i}`, new Float32Array([i, 1]));
+      }
+      const s1 = await mountStats(mnt);
+      const remount = async (how: "ro" | "rw") => {
+        const r = await cli("mount", "-o", `remount,${how}`, mnt);
+        assert.equal(r.code, 0, r.err);
+        for (let t = 0; t < 200 && (await fsInfo(mnt))!.readOnly !== (how === "ro"); t++) {
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        assert.equal((await fsInfo(mnt))!.readOnly, how === "ro", `the daemon follows remount,${how}`);
+      };
+      await remount("ro");
+      const s2 = await mountStats(mnt);
+      assert.equal(s2.vectorsSet, s1.vectorsSet, "the vectors set before the remount stay counted");
+      assert.ok(s2.journalCommits >= s1.journalCommits && s2.inodeCacheHits >= s1.inodeCacheHits);
+      assert.equal(op(s2, "create").requests, 3);
+      await remount("rw");
+      await setVector(`${mnt}/c/f0`, new Float32Array([5, 5]));
+      const s3 = await mountStats(mnt);
+      assert.equal(s3.vectorsSet, s1.vectorsSet + 1);
+      assert.ok(s3.journalCommits >= s2.journalCommits);
+    });
   },
 });
