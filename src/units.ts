@@ -1,10 +1,10 @@
 /**
  * Sizes, durations, counts and rates written for people: "4 KiB", "1.5 GiB",
- * "350 ms", "2 min 5 s", "12,000", "3,100 files/s", "12.5 MiB/s".
+ * "12.5 µs", "350 ms", "2 min 5 s", "12,000", "3,100 files/s", "12.5 MiB/s".
  *
  * The one formatter of the project: the command line (commands/util.ts
- * re-exports it) and the library's own messages (src/device/probe.ts) use
- * it, so a size or a time reads the same everywhere. Sizes are binary (IEC
+ * re-exports it), `vexfs stats` (src/stats/render.ts) and the library's own
+ * messages (src/device/probe.ts) use it, so a size or a time reads the same everywhere. Sizes are binary (IEC
  * 80000-13: KiB = 1024 bytes), as `df -h`, `ls -lh` and mke2fs print them.
  * Machine output (`--json`) never goes through here: it keeps raw numbers.
  * @module
@@ -39,17 +39,20 @@ export function formatBytes(bytes: number): string {
 
 /**
  * A duration for people, at a precision that fits its size:
- * "0.42 ms", "3.5 ms", "350 ms", "1.2 s", "12 s", "2 min 5 s", "1 h 2 min".
+ * "850 ns", "3.5 µs", "420 µs", "3.5 ms", "350 ms", "1.2 s", "12 s",
+ * "2 min 5 s", "1 h 2 min", "2 d 3 h" (one decimal below 10 of a unit,
+ * none above; a trailing ".0" dropped).
  * @param ms milliseconds (negative or non-finite values print as they are)
  */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return `${ms} ms`;
-  if (ms < 1) return `${ms.toFixed(2)} ms`;
-  if (ms < 10) return `${ms.toFixed(1).replace(/\.0$/, "")} ms`;
-  if (ms < 999.5) return `${Math.round(ms)} ms`;
+  const small = (v: number, unit: string) =>
+    v < 9.95 ? `${v.toFixed(1).replace(/\.0$/, "")} ${unit}` : `${Math.round(v)} ${unit}`;
+  if (ms < 0.0009995) return `${Math.round(ms * 1e6)} ns`;
+  if (ms < 0.9995) return small(ms * 1e3, "µs");
+  if (ms < 999.5) return small(ms, "ms");
   const s = ms / 1000;
-  if (s < 9.95) return `${s.toFixed(1).replace(/\.0$/, "")} s`;
-  if (s < 59.5) return `${Math.round(s)} s`;
+  if (s < 59.5) return small(s, "s");
   const total = Math.round(s);
   if (total < 3600) {
     const m = Math.floor(total / 60);
@@ -57,9 +60,15 @@ export function formatDuration(ms: number): string {
     return r ? `${m} min ${r} s` : `${m} min`;
   }
   const mins = Math.round(total / 60);
-  const h = Math.floor(mins / 60);
-  const m = mins % 60;
-  return m ? `${h} h ${m} min` : `${h} h`;
+  if (mins < 24 * 60) {
+    const h = Math.floor(mins / 60);
+    const m = mins % 60;
+    return m ? `${h} h ${m} min` : `${h} h`;
+  }
+  const hours = Math.round(mins / 60);
+  const d = Math.floor(hours / 24);
+  const h = hours % 24;
+  return h ? `${d} d ${h} h` : `${d} d`;
 }
 
 /** A whole count with thousands separators: 12000 → "12,000". */

@@ -17,9 +17,14 @@ Deno.test("formatBytes: bytes below 1 KiB, binary units above, one decimal below
   assert.equal(formatBytes(-2048), "-2 KiB");
 });
 
-Deno.test("formatDuration: ms, s, min and h at a precision that fits", () => {
-  assert.equal(formatDuration(0.42), "0.42 ms");
+Deno.test("formatDuration: ns, µs, ms, s, min, h and d at a precision that fits", () => {
+  assert.equal(formatDuration(0.00085), "850 ns");
+  assert.equal(formatDuration(0.0035), "3.5 µs");
+  assert.equal(formatDuration(0.0123), "12 µs");
+  assert.equal(formatDuration(0.42), "420 µs");
+  assert.equal(formatDuration(0.9996), "1 ms");
   assert.equal(formatDuration(3.5), "3.5 ms");
+  assert.equal(formatDuration(4), "4 ms");
   assert.equal(formatDuration(350), "350 ms");
   assert.equal(formatDuration(999.4), "999 ms");
   assert.equal(formatDuration(999.6), "1 s");
@@ -31,6 +36,8 @@ Deno.test("formatDuration: ms, s, min and h at a precision that fits", () => {
   assert.equal(formatDuration(125_000), "2 min 5 s");
   assert.equal(formatDuration(3_600_000), "1 h");
   assert.equal(formatDuration(3_720_000), "1 h 2 min");
+  assert.equal(formatDuration(51 * 3_600_000), "2 d 3 h");
+  assert.equal(formatDuration(-1), "-1 ms");
 });
 
 Deno.test("formatCount and formatRate", () => {

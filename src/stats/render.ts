@@ -6,7 +6,7 @@
  * @module
  */
 import { errnoName } from "../device/libc.ts";
-import { formatBytes } from "../device/probe.ts";
+import { formatBytes, formatCount, formatDuration } from "../units.ts";
 import type { ErrorEntry, StatsReport } from "./report.ts";
 
 /** The superblock states (FORMAT.md §3.2) as `vexfs stats` and `vexfs info` name them. */
@@ -20,22 +20,13 @@ export function errnoLabel(errno: number): string {
   return errnoName(errno) ?? `errno ${errno}`;
 }
 
-/** A duration in ns for people: `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`, `3 min 4 s`, `2 h 5 min`. */
+/** A duration in ns for people: `850 ns`, `12 µs`, `4.6 ms`, `1.2 s`, `3 min 4 s` (src/units.ts formatDuration). */
 export function formatNs(ns: number): string {
-  if (ns < 1000) return `${Math.round(ns)} ns`;
-  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
-  const s = ns / 1e9;
-  if (s < 60) return `${s.toFixed(2)} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  return formatDuration(ns / 1e6);
 }
 
-/** A count with thousands separators. */
-export function formatCount(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
-}
+/** A count with thousands separators (src/units.ts). */
+export { formatCount };
 
 /** hits / (hits + misses), or null when there was no lookup. */
 export function hitRate(hits: number, misses: number): number | null {
