@@ -211,6 +211,17 @@ function lineProgress(t: Tracker, write: (l: string) => void, intervalMs: number
   };
 }
 
+/**
+ * A bar of `width` cells for `fraction` done ("█████░░░░░"), or "" when the
+ * total is not known (export of a subtree, a pass before its total): the
+ * count and rate then stand alone instead of a bar that is always full.
+ */
+export function barCells(fraction: number | undefined, width: number): string {
+  if (fraction === undefined || !Number.isFinite(fraction)) return "";
+  const full = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return "\u2588".repeat(full) + "\u2591".repeat(width - full);
+}
+
 function barProgress(t: Tracker): Progress {
   const color = !env("NO_COLOR");
   const cyan = color ? pc.cyan : (s: string) => s;
@@ -220,23 +231,32 @@ function barProgress(t: Tracker): Progress {
   } catch { /* not a console after all: 80 */ }
   // label, bar, "12,345/20,000 (61%)", "1,600 records/s", "ETA 4.6 s": one line of the terminal
   // room for a longer label later (fsck relabels the bar per pass: "fsck: link counts")
-  const barsize = Math.max(10, Math.min(30, cols - 56 - Math.max(20, t.label.length)));
+  const width = Math.max(10, Math.min(30, cols - 56 - Math.max(20, t.label.length)));
+  // cli-progress draws the line (throttled, cursor hidden, one line rewritten); the cells are ours, so that
+  // an unknown total shows no bar rather than a full one
   const bar = new cliProgress.SingleBar({
-    format: `{label} ${cyan("{bar}")} {counts} | {rate} | {left}`,
+    format: `{label} {cells}{counts} | {rate} | {left}`,
     hideCursor: true,
     clearOnComplete: false,
-    barsize,
     gracefulExit: true,
     fps: 10,
-  }, cliProgress.Presets.shades_classic);
+  });
   const pad = (s: string) => s.padEnd(8);
   const payload = () => {
     const eta = t.eta();
+    const cells = barCells(t.total > 0 ? t.value / t.total : undefined, width);
     return {
       label: pad(t.label),
+      cells: cells ? cyan(cells) + " " : "",
       counts: t.counts(false),
       rate: t.rate(),
-      left: eta ? `ETA ${eta}` : "ETA –",
+      left: !(t.total > 0)
+        ? `${formatDuration(t.now() - t.begin)} so far`
+        : t.value >= t.total
+        ? "done"
+        : eta
+        ? `ETA ${eta}`
+        : "ETA –",
     };
   };
   bar.start(Math.max(t.total, 1), 0, payload());

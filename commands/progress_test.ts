@@ -5,7 +5,7 @@
  * counts, rate and ETA and a closing line, and nothing with -q.
  */
 import assert from "node:assert/strict";
-import { progress, progressIntervalMs, progressMode } from "./progress.ts";
+import { barCells, progress, progressIntervalMs, progressMode } from "./progress.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
 
 function clocked(total: number, unit: string, intervalMs = 5000) {
@@ -184,40 +184,58 @@ const haveScript = (() => {
 })();
 
 Deno.test({
-  name: "on a terminal (script(1) gives a pty) vexfs import draws a bar with rate and ETA",
+  name:
+    "on a terminal (script(1) gives a pty) import draws a bar with rate and ETA; export of a subtree counts without",
   ignore: !haveScript,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "vexfs-progress-tty-" });
     try {
       const img = `${dir}/a.img`;
-      const recs = Array.from({ length: 8000 }, (_, i) => JSON.stringify({ path: `f${i}`, vector: [i, 1] }));
+      const recs = Array.from({ length: 8000 }, (_, i) => JSON.stringify({ path: `sub/f${i}`, vector: [i, 1] }));
       await Deno.writeTextFile(`${dir}/in.jsonl`, recs.join("\n") + "\n");
       assert.equal((await vexfs(["mkfs", "-q", "-N", "10000", img, "64M"])).code, 0);
       const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-      const cmd = vexfsArgv(["import", img, "/d", "--jsonl", `${dir}/in.jsonl`]).map(q).join(" ");
-      const r = await new Deno.Command("script", {
-        args: ["-qfec", `stty cols 100; ${cmd}`, `${dir}/typescript`],
-        env: { NO_COLOR: "1", TERM: "xterm" },
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      assert.equal(r.code, 0);
-      // each frame starts at column 1 (ESC [1G); escapes removed after splitting
-      const raw = await Deno.readTextFile(`${dir}/typescript`);
-      // deno-lint-ignore no-control-regex
-      const frames = raw.split(/\x1b\[1G|[\r\n]+/).map((l) => l.replace(/\x1b(\[[0-9;?]*[a-zA-Z]|[78])/g, ""))
-        .filter((l) => l.startsWith("import "));
+      /** The frames `args` draws on a 100-column pty whose lines start with `label`. */
+      const onPty = async (args: string[], label: string) => {
+        const cmd = vexfsArgv(args).map(q).join(" ");
+        const r = await new Deno.Command("script", {
+          args: ["-qfec", `stty cols 100; ${cmd} > /dev/null`, `${dir}/typescript`],
+          env: { NO_COLOR: "1", TERM: "xterm" },
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        assert.equal(r.code, 0);
+        // each frame starts at column 1 (ESC [1G); escapes removed after splitting
+        const raw = await Deno.readTextFile(`${dir}/typescript`);
+        // deno-lint-ignore no-control-regex
+        return raw.split(/\x1b\[1G|[\r\n]+/).map((l) => l.replace(/\x1b(\[[0-9;?]*[a-zA-Z]|[78])/g, ""))
+          .filter((l) => l.startsWith(label));
+      };
+      const frames = await onPty(["import", img, "/d", "--jsonl", `${dir}/in.jsonl`], "import ");
       const screen = frames.join("\n");
       assert.ok(
         frames.some((l) => /\d[\d,]*\/8,000 \(\d+%\) \| [\d,.]+ records\/s \| ETA [\d.]+ (µs|ms|s)$/.test(l)),
         screen,
       );
       assert.match(frames.at(-1)!, /█ 8,000\/8,000 \(100%\) \| [\d,.]+ records\/s \| in [\d.]+ (µs|ms|s)$/);
+      // /d/sub is a subtree of the collection at /d: the total is not known, so no bar cells (not a full bar) and no ETA
+      const ex = await onPty(["export", img, "/d/sub"], "export ");
+      assert.ok(ex.length >= 2, ex.join("\n"));
+      for (const l of ex) assert.doesNotMatch(l, /[█░]|ETA/, l);
+      assert.match(ex.at(-1)!, /^export +8,000 \| [\d,.]+ files\/s \| in [\d.]+ (µs|ms|s)$/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("barCells: full and empty cells for the fraction done, nothing for an unknown total", () => {
+  assert.equal(barCells(0.5, 10), "█████░░░░░");
+  assert.equal(barCells(0, 4), "░░░░");
+  assert.equal(barCells(1.7, 4), "████");
+  assert.equal(barCells(undefined, 10), "");
+  assert.equal(barCells(NaN, 10), "");
 });
 
 Deno.test("vexfs resize with stderr piped prints the check's passes and the inode table copy, none with -q", async () => {
