@@ -3,7 +3,9 @@
 
 /** Options of a progress bar (subset). */
 export interface Options {
-  format?: string;
+  /** a format string with {tokens}, or a function of (options, params, payload) returning the line */
+  // deno-lint-ignore no-explicit-any
+  format?: string | ((options: any, params: any, payload: any) => string);
   stream?: unknown;
   fps?: number;
   barsize?: number;
@@ -13,6 +15,8 @@ export interface Options {
   noTTYOutput?: boolean;
   etaBuffer?: number;
   gracefulExit?: boolean;
+  /** false (the default) turns the terminal's autowrap off while the bar runs; true leaves it */
+  linewrap?: boolean | null;
   barCompleteChar?: string;
   barIncompleteChar?: string;
 }

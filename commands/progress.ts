@@ -17,6 +17,11 @@
  * - `VEXFS_PROGRESS_INTERVAL=SECONDS` is the period of plain lines (default 5;
  *   fractions allowed: the tests use 0.05 so that a small job prints lines).
  *
+ * The bar hides no cursor, leaves autowrap on (its lines are cut to the
+ * width) and catches no signal, so Ctrl-C stops the command at once (exit
+ * 130) and leaves the terminal as it was (cli-progress's gracefulExit
+ * swallowed the first SIGINT: the work went on and exited 0).
+ *
  * Plain lines are driven by the work's own updates (no timer), so they also
  * come from synchronous work such as fsck, which never yields to timers.
  * Rates and ETAs use the average since the start of the current phase.
@@ -232,13 +237,20 @@ function barProgress(t: Tracker): Progress {
   // label, bar, "12,345/20,000 (61%)", "1,600 records/s", "ETA 4.6 s": one line of the terminal
   // room for a longer label later (fsck relabels the bar per pass: "fsck: link counts")
   const width = Math.max(10, Math.min(30, cols - 56 - Math.max(20, t.label.length)));
-  // cli-progress draws the line (throttled, cursor hidden, one line rewritten); the cells are ours, so that
-  // an unknown total shows no bar rather than a full one
+  // cli-progress draws the line (throttled, one line rewritten); the cells are ours, so that an unknown total
+  // shows no bar rather than a full one. It changes no terminal state (cursor, autowrap) and installs no signal
+  // handler: Ctrl-C stops the work at once (exit 130) as without a terminal, and leaves the terminal as it was;
+  // lines are cut to the width instead of relying on autowrap being off.
   const bar = new cliProgress.SingleBar({
-    format: `{label} {cells}{counts} | {rate} | {left}`,
-    hideCursor: true,
+    format: (_o: unknown, _p: unknown, x: Record<string, string>) => {
+      const plain = `${x.label} ${x.cells}${x.counts} | ${x.rate} | ${x.left}`;
+      const line = plain.length > cols - 1 ? plain.slice(0, cols - 1) : plain;
+      return x.cells && line.includes(x.cells) ? line.replace(x.cells, cyan(x.cells)) : line;
+    },
+    hideCursor: false,
+    linewrap: true,
     clearOnComplete: false,
-    gracefulExit: true,
+    gracefulExit: false,
     fps: 10,
   });
   const pad = (s: string) => s.padEnd(8);
@@ -247,7 +259,7 @@ function barProgress(t: Tracker): Progress {
     const cells = barCells(t.total > 0 ? t.value / t.total : undefined, width);
     return {
       label: pad(t.label),
-      cells: cells ? cyan(cells) + " " : "",
+      cells: cells ? cells + " " : "",
       counts: t.counts(false),
       rate: t.rate(),
       left: !(t.total > 0)

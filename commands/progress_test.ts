@@ -230,6 +230,56 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "on a terminal, Ctrl-C (SIGINT) during a progress bar stops the command at once (exit 130)",
+  ignore: !haveScript,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "vexfs-progress-sigint-" });
+    try {
+      const img = `${dir}/a.img`;
+      const n = 40_000;
+      const recs = Array.from({ length: n }, (_, i) => JSON.stringify({ path: `f${i}`, vector: [i, 1] }));
+      await Deno.writeTextFile(`${dir}/in.jsonl`, recs.join("\n") + "\n");
+      assert.equal((await vexfs(["mkfs", "-q", "-N", "50000", img, "256M"])).code, 0);
+      const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+      const argv = vexfsArgv(["import", img, "/d", "--jsonl", `${dir}/in.jsonl`]);
+      // exec: the vexfs process is script's child, with SIGINT's default disposition (as from a shell)
+      const child = new Deno.Command("script", {
+        args: ["-qfec", `stty cols 100; exec ${argv.map(q).join(" ")}`, `${dir}/typescript`],
+        env: { NO_COLOR: "1", TERM: "xterm" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      let drawn = false;
+      for (let i = 0; i < 600 && !drawn; i++) { // until the bar shows an ETA: the import is under way
+        await new Promise((r) => setTimeout(r, 50));
+        drawn = /ETA \d/.test(await Deno.readTextFile(`${dir}/typescript`).catch(() => ""));
+      }
+      assert.ok(drawn, "the bar was drawn");
+      const pgrep = await new Deno.Command("pgrep", { args: ["-f", "--", `import ${img}`], stdout: "piped" }).output();
+      const pids = new TextDecoder().decode(pgrep.stdout).trim().split("\n").map(Number)
+        .filter((p) => p && Deno.readTextFileSync(`/proc/${p}/cmdline`).startsWith(argv[0]));
+      assert.equal(pids.length, 1, `the vexfs process: ${pids}`);
+      const t0 = performance.now();
+      Deno.kill(pids[0], "SIGINT");
+      const st = await child.status;
+      const log = await Deno.readTextFile(`${dir}/typescript`);
+      assert.match(log, /COMMAND_EXIT_CODE="130"/, "killed by SIGINT, not finished");
+      assert.doesNotMatch(log, /Imported/);
+      assert.ok(performance.now() - t0 < 5000, "at once");
+      assert.equal(st.code, 130);
+      // no terminal state to restore: the cursor was never hidden, autowrap never turned off
+      assert.ok(!log.includes("\x1b[?25l") && !log.includes("\x1b[?7l"), "no cursor hiding, no autowrap off");
+      // and the interrupted image is consistent (the journal replays what was committed)
+      const f = await vexfs(["fsck", "-n", "-f", img]);
+      assert.equal(f.code, 0, f.stdout + f.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("barCells: full and empty cells for the fraction done, nothing for an unknown total", () => {
   assert.equal(barCells(0.5, 10), "█████░░░░░");
   assert.equal(barCells(0, 4), "░░░░");
