@@ -24,6 +24,9 @@
  * - `<!-- vexfs:usage WORDS -->`, `<!-- vexfs:options WORDS -->`,
  *   `<!-- vexfs:arguments WORDS -->`, `<!-- vexfs:examples WORDS -->`: those
  *   parts of the command named by WORDS (none: the program itself).
+ * - `<!-- vexfs:heading NAME -->`: the blocks under `NAME:` in `vexfs --help`;
+ * - `<!-- vexfs:paragraph WORDS -->`: the paragraph of `vexfs --help` that
+ *   starts with WORDS.
  * @module
  */
 import type { Command } from "commander";
@@ -272,6 +275,18 @@ export function expandDirectives(markdown: string, program: CommandDoc, read: (n
         return argumentsList(find(words)).trim();
       case "vexfs:examples":
         return examplesBlock(find(words).extra.examples).trim();
+      case "vexfs:heading": {
+        // the blocks under a heading of the program's help ("Environment:")
+        const blocks = program.extra.blocks.filter((b) => b.heading === arg.trim());
+        if (!blocks.length) throw new Error(`man page directive: no '${arg.trim()}:' in 'vexfs --help'`);
+        return blocks.map((b) => b.kind === "pre" ? "```\n" + b.text + "\n```" : mdEscape(b.text)).join("\n\n");
+      }
+      case "vexfs:paragraph": {
+        // the paragraph of the program's help that starts with the words given ("Exit status")
+        const b = program.extra.blocks.find((b) => b.kind === "prose" && !b.heading && b.text.startsWith(arg.trim()));
+        if (!b) throw new Error(`man page directive: no paragraph '${arg.trim()}...' in 'vexfs --help'`);
+        return mdEscape(b.text);
+      }
       default:
         throw new Error(`unknown man page directive '${what}'`);
     }
