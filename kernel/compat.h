@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * compat.h - the kernel API differences VexFS meets between the kernels it
+ * supports (6.1 to 6.12, Debian bookworm and bookworm-security), in one
+ * place, as sysprog21/simplefs does. The rest of the module calls only the
+ * vexfs_* helpers below where the API changed.
+ */
+#ifndef _VEXFS_COMPAT_H
+#define _VEXFS_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/fs.h>
+
+/* 6.12 moved <asm/unaligned.h> to <linux/unaligned.h>. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "VexFS needs Linux 6.1 or later"
+#endif
+
+/*
+ * 6.6 made the inode's ctime private (inode_set_ctime_to_ts), 6.7 its atime
+ * and mtime (inode_set_atime_to_ts, inode_set_mtime_to_ts).
+ */
+static inline void vexfs_set_inode_times(struct inode *inode,
+					 struct timespec64 atime,
+					 struct timespec64 mtime,
+					 struct timespec64 ctime)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	inode_set_atime_to_ts(inode, atime);
+	inode_set_mtime_to_ts(inode, mtime);
+	inode_set_ctime_to_ts(inode, ctime);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	inode->i_atime = atime;
+	inode->i_mtime = mtime;
+	inode_set_ctime_to_ts(inode, ctime);
+#else
+	inode->i_atime = atime;
+	inode->i_mtime = mtime;
+	inode->i_ctime = ctime;
+#endif
+}
+
+/*
+ * 6.3 replaced the user_namespace argument of the inode operations by a
+ * struct mnt_idmap; 6.6 added the request mask to generic_fillattr.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define VEXFS_IDMAP_ARG struct mnt_idmap *idmap
+#else
+#define VEXFS_IDMAP_ARG struct user_namespace *idmap
+#endif
+
+static inline void vexfs_fillattr(VEXFS_IDMAP_ARG, u32 request_mask,
+				  struct inode *inode, struct kstat *stat)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	generic_fillattr(idmap, request_mask, inode, stat);
+#else
+	generic_fillattr(idmap, inode, stat);
+#endif
+}
+
+#endif /* _VEXFS_COMPAT_H */
