@@ -55,6 +55,13 @@ if [ "$what" = test ]; then
   # src/mount/nfs_test.ts: an NFS export of a mount through a user-space server and client
   have ganesha.nfsd || need_pkgs+=(nfs-ganesha nfs-ganesha-vfs)
   [ -e /usr/lib/x86_64-linux-gnu/libnfs.so.13 ] || need_pkgs+=(libnfs13)
+  # src/kernel/qemu_test.ts: Debian's kernels booted under QEMU (TCG) with a busybox initramfs; the kernel
+  # packages themselves are fetched by the harness with 'apt-get download' into its cache (src/kernel/debian_kernel.ts)
+  have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86)
+  dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
+  have cpio || need_pkgs+=(cpio)
+  { have depmod && have modinfo; } || need_pkgs+=(kmod)
+  have xz || need_pkgs+=(xz-utils)
 fi
 if [ "$what" = bench ]; then
   # vexfs bench: builds libfuse's passthrough_ll example and runs fio
