@@ -22,7 +22,7 @@ import { register as registerIndex } from "./commands/index.ts";
 import { register as registerDemo } from "./commands/demo.ts";
 import { register as registerBench } from "./commands/bench.ts";
 import { register as registerMount } from "./commands/mount.ts";
-import { register as registerLater } from "./commands/later.ts";
+import { register as registerBuild } from "./commands/build.ts";
 import { register as registerInstall } from "./commands/install.ts";
 import { register as registerMan } from "./commands/man.ts";
 import { register as registerCompletion } from "./commands/completion.ts";
@@ -73,7 +73,7 @@ export function buildProgram(): Command {
   registerInstall(program);
   registerMan(program);
   registerCompletion(program);
-  registerLater(program);
+  registerBuild(program);
   program.addHelpText(
     "after",
     `

@@ -480,6 +480,16 @@ Deno.test({
         assertEquals([...un.files].sort(), [...inst.files].sort(), "uninstall removes what install wrote");
       });
 
+      await t.step("build: the kernel module against installed Debian headers, and a refused kernel dir", async () => {
+        const kdir = [...Deno.readDirSync("/usr/src")].map((e) => `/usr/src/${e.name}`)
+          .filter((d) => /linux-headers-6\.(1\.0-\d+|12\.\d+\+deb12)-amd64$/.test(d)).sort()[0];
+        if (kdir) {
+          const b = await json("build", ["--kernel-dir", kdir, "--out", `${dir}/module`]);
+          assertEquals([b.ko, b.warnings, b.installed, b.loaded], [`${dir}/module/vexfs.ko`, [], null, false]);
+        } else console.warn("json_contract_test: no Debian kernel headers in /usr/src, 'build' success not checked");
+        await jsonError("build", ["--kernel-dir", `${dir}/no-such-kernel`]);
+      });
+
       await t.step("man --out", async () => {
         const m = await json("man", ["--out", `${dir}/man`]);
         assertEquals(m.dir, `${dir}/man/man8`);
