@@ -62,6 +62,23 @@ if [ "$what" = test ]; then
   have cpio || need_pkgs+=(cpio)
   { have depmod && have modinfo; } || need_pkgs+=(kmod)
   have xz || need_pkgs+=(xz-utils)
+  # src/kernel/build_test.ts: 'vexfs build' against Debian bookworm's 6.1 and bookworm-security's 6.12 headers
+  # (W=1 clean), the newest N/M whose image is also packaged (the kernel the QEMU tests boot); make and gcc-12
+  have make || need_pkgs+=(make)
+  have gcc-12 || need_pkgs+=(gcc-12)
+  names="$(apt-cache pkgnames linux-image-6. 2>/dev/null; apt-cache pkgnames linux-headers-6. 2>/dev/null)"
+  if [ -z "$names" ]; then # a fresh machine: no apt lists yet
+    $([ "$(id -u)" -eq 0 ] || echo sudo) apt-get update -qq
+    names="$(apt-cache pkgnames linux-image-6. 2>/dev/null; apt-cache pkgnames linux-headers-6. 2>/dev/null)"
+  fi
+  for series in '6\.1\.0-[0-9]+' '6\.12\.[0-9]+\+deb12'; do
+    newest="$(printf '%s\n' "$names" | grep -oE "^linux-image-${series}-amd64\$" | sed 's/^linux-image-//' |
+      while read -r rel; do printf '%s\n' "$names" | grep -qx "linux-headers-$rel" && echo "$rel"; done |
+      sort -V | tail -n 1)"
+    if [ -n "$newest" ] && [ ! -e "/usr/src/linux-headers-$newest/Makefile" ]; then
+      need_pkgs+=("linux-headers-$newest")
+    fi
+  done
 fi
 if [ "$what" = bench ]; then
   # vexfs bench: builds libfuse's passthrough_ll example and runs fio

@@ -38,6 +38,7 @@ const FOREIGN_OPTIONS: Record<string, string> = {
   "--fstab": "mount(8)",
   "--target": "mount(8)",
   "--sparse": "cp(1)",
+  "--include": "deno compile",
 };
 
 Deno.test("docs: every CliError message of commands/*.ts is explained in docs/TROUBLESHOOTING.md", () => {
