@@ -306,11 +306,13 @@ static int __init vexfs_init(void)
 {
 	int err;
 
-	vexfs_inode_cachep = kmem_cache_create("vexfs_inode_cache",
-					       sizeof(struct vexfs_inode_info),
-					       0, SLAB_RECLAIM_ACCOUNT |
-					       SLAB_ACCOUNT,
-					       vexfs_inode_init_once);
+	/* i_data holds fast symlink targets, copied to user space by readlink. */
+	vexfs_inode_cachep = kmem_cache_create_usercopy("vexfs_inode_cache",
+				sizeof(struct vexfs_inode_info), 0,
+				SLAB_RECLAIM_ACCOUNT | SLAB_ACCOUNT,
+				offsetof(struct vexfs_inode_info, i_data),
+				sizeof_field(struct vexfs_inode_info, i_data),
+				vexfs_inode_init_once);
 	if (!vexfs_inode_cachep)
 		return -ENOMEM;
 	err = register_filesystem(&vexfs_fs_type);
