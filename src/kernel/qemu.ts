@@ -54,9 +54,9 @@ t_eq() {
 	if [ "$2" = "$3" ]; then echo "ok $1"; else echo "not ok $1"; echo "# want: $2"; echo "# got:  $3"; fi
 }
 modload() {
-	for m in $(cat /lib/modules/$1.deps) $1; do
-		grep -q "^$m " /proc/modules && continue
-		insmod /lib/modules/$m.ko || return 1
+	for _ml_m in $(cat /lib/modules/$1.deps) $1; do
+		grep -q "^$_ml_m " /proc/modules && continue
+		insmod /lib/modules/$_ml_m.ko || return 1
 	done
 }
 `;
@@ -81,10 +81,10 @@ while [ $i -lt $VMTEST_DISKS ]; do
 	i=$((i + 1))
 done
 echo "vmtest: ready $(uname -r) uptime $(cut -d' ' -f1 /proc/uptime)"
-for m in $VMTEST_EXTRA; do
-	ok=1
-	for d in $(cat /extra/$m.deps); do modload $d || ok=0; done
-	if [ $ok = 1 ] && out=$(insmod /extra/$m.ko 2>&1); then t_ok "insmod $m"; else t_fail "insmod $m" "$out"; fi
+for x in $VMTEST_EXTRA; do
+	ok=1 out=""
+	for d in $(cat /extra/$x.deps); do modload $d || ok=0 out="cannot load $d"; done
+	if [ $ok = 1 ] && out=$(insmod /extra/$x.ko 2>&1); then t_ok "insmod $x"; else t_fail "insmod $x" "$out"; fi
 done
 cd /tmp
 sh -c '. /lib/vmtest.sh; . /test.sh'
