@@ -176,8 +176,7 @@ static int vexfs_fill_inode(struct inode *inode, const struct vexfs_inode *raw)
 	case S_IFIFO:
 	case S_IFSOCK:
 		inode->i_op = &vexfs_file_inode_operations;
-		init_special_inode(inode, mode,
-				   MKDEV(rdev >> 20, rdev & 0xfffff));
+		init_special_inode(inode, mode, new_decode_dev(rdev));
 		break;
 	default:
 		vexfs_corrupt(sb, inode->i_ino, "unknown file type in mode 0%o",

@@ -173,7 +173,7 @@ struct vexfs_inode {
 	__le32	i_coll_id;		/* 108 */
 	__le64	i_vec_slot;		/* 112 */
 	__le64	i_orphan_next;		/* 120 */
-	__le32	i_rdev;			/* 128 major << 20 | minor */
+	__le32	i_rdev;			/* 128 new_encode_dev() form */
 	__le32	i_reserved2;		/* 132 */
 	__u8	i_data[VEXFS_INODE_DATA_SIZE];	/* 136 extent root or inline */
 	__le32	i_checksum;		/* 252 seeded with the inode number */
