@@ -129,6 +129,7 @@ static int vexfs_readdir(struct file *file, struct dir_context *ctx)
 		}
 		brelse(bh);
 		ctx->pos = 2 + ((lblk + 1) << 16);
+		cond_resched();
 		continue;
 bad:
 		vexfs_corrupt(sb, dir->i_ino,

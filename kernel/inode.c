@@ -139,10 +139,16 @@ static int vexfs_fill_inode(struct inode *inode, const struct vexfs_inode *raw)
 		inode->i_mapping->a_ops = &vexfs_aops;
 		break;
 	case S_IFDIR:
-		if (size & (VEXFS_SB(sb)->s_block_size - 1)) {
+		/*
+		 * Whole blocks, all of them owned (FORMAT.md 4: size is
+		 * blocks * block_size): bounds what readdir walks.
+		 */
+		if (size & (VEXFS_SB(sb)->s_block_size - 1) ||
+		    (size >> sb->s_blocksize_bits) > le64_to_cpu(raw->i_blocks) ||
+		    le64_to_cpu(raw->i_blocks) > VEXFS_SB(sb)->s_block_count) {
 			vexfs_corrupt(sb, inode->i_ino,
-				      "directory size %llu is not whole blocks",
-				      size);
+				      "directory size %llu does not match its %llu blocks",
+				      size, le64_to_cpu(raw->i_blocks));
 			return -EUCLEAN;
 		}
 		inode->i_op = &vexfs_dir_inode_operations;

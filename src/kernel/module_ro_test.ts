@@ -8,7 +8,8 @@
  * target of every symlink) must equal what the FUSE mount showed on the host.
  * Damaged images must be refused or give EUCLEAN with the module's dmesg
  * line, never an oops: an unknown incompat feature, a bad superblock
- * checksum, a corrupted root inode, an inode of an unknown type.
+ * checksum, a corrupted root inode, an inode of an unknown type, a directory
+ * whose size claims more blocks than it owns.
  *
  * The module is built by `buildModule` (vexfs build) against the headers of
  * the kernel the VM boots; without those headers or QEMU the test is skipped
@@ -48,9 +49,10 @@ function hasQemu(): boolean {
 }
 
 /** Fills a fresh image through the FUSE mount; returns it and the host's listing. */
-async function makeImage(): Promise<{ img: string; listing: string; fileIno: number }> {
+async function makeImage(): Promise<{ img: string; listing: string; fileIno: number; dirIno: number }> {
   let listing = "";
   let fileIno = 0;
+  let dirIno = 0;
   let img = "";
   await withMount({ size: 64 << 20, keepImage: true }, async (mnt, image) => {
     img = image;
@@ -69,10 +71,11 @@ async function makeImage(): Promise<{ img: string; listing: string; fileIno: num
     await Deno.symlink("x/".repeat(100) + "long-target", `${mnt}/longlink`);
     await sh("mkfifo fifo && mknod null c 1 3 && mknod blk b 259 70000", mnt);
     fileIno = Deno.statSync(`${mnt}/docs/a.md`).ino!;
+    dirIno = Deno.statSync(`${mnt}/many`).ino!;
     listing = await sh(LIST, mnt);
   });
   assertFsckClean(img);
-  return { img, listing, fileIno };
+  return { img, listing, fileIno, dirIno };
 }
 
 /** Copies an image and changes it with `edit(bytes, blockSize, inodeTableStart)`. */
@@ -100,7 +103,7 @@ for (const series of ["6.1", "6.12"] as const) {
       return;
     }
     const out = await Deno.makeTempDir({ prefix: "vexfs-ko-" });
-    const { img, listing, fileIno } = await makeImage();
+    const { img, listing, fileIno, dirIno } = await makeImage();
     const extra: string[] = [];
     try {
       const built = await buildModule({ kernelDir: kdir, out });
@@ -117,6 +120,12 @@ for (const series of ["6.1", "6.12"] as const) {
         const v = new DataView(b.buffer, b.byteOffset + off, 256);
         v.setUint16(0, 0xf1a4, true);
         v.setUint32(252, crc32cSeeded(fileIno, b.subarray(off, off + 252)), true);
+      }));
+      extra.push(damaged(img, (b, bs, table) => { // /many: a size of 2^40 bytes, checksum recomputed
+        const off = table * bs + (dirIno - 1) * 256;
+        const v = new DataView(b.buffer, b.byteOffset + off, 256);
+        v.setBigUint64(16, 1n << 40n, true);
+        v.setUint32(252, crc32cSeeded(dirIno, b.subarray(off, off + 252)), true);
       }));
       const r = await runInVm({
         kernel: series,
@@ -137,6 +146,9 @@ t_check "mount with a damaged file" mount -t vexfs -o ro /dev/vde /mnt
 t_eq "damaged file gives EUCLEAN" "Structure needs cleaning" "$(cat /mnt/docs/a.md 2>&1 | sed 's/.*: //')"
 t_eq "readdir still works" "/mnt/docs/a.md /mnt/docs/sub" "$(echo /mnt/docs/*)"
 t_check "umount damaged" umount /mnt
+t_check "mount with a damaged directory" mount -t vexfs -o ro /dev/vdf /mnt
+t_eq "huge directory size gives EUCLEAN" "Structure needs cleaning" "$(ls /mnt/many 2>&1 | sed 's/.*: //')"
+t_check "umount damaged directory" umount /mnt
 `,
       });
       await t.step("no test failed and no oops", () => {
@@ -161,6 +173,7 @@ t_check "umount damaged" umount /mnt
             /vexfs: vdc: superblock checksum mismatch/,
             /vexfs: vdd: inode 2: checksum mismatch/,
             new RegExp(`vexfs: vde: inode ${fileIno}: unknown file type`),
+            new RegExp(`vexfs: vdf: inode ${dirIno}: directory size 1099511627776 does not match`),
           ]
         ) assert(want.test(r.log), `dmesg shows ${want}`);
       });
