@@ -52,6 +52,8 @@ export interface PreparedKernel extends KernelPackages {
   /** The cache directory of this package version. */
   dir: string;
   vmlinuz: string;
+  /** The same kernel uncompressed (ELF, booted through PVH, faster under TCG), or null when not extracted. */
+  vmlinux: string | null;
   /** Module name → path of its uncompressed .ko in the cache. */
   modules: Map<string, string>;
   /** Module name → the modules to load first, in load order (from modules.dep). */
@@ -174,7 +176,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-const CACHE_LAYOUT = "1"; // bump when what a kernel cache directory holds changes
+const CACHE_LAYOUT = "2"; // bump when what a kernel cache directory holds changes
 
 /**
  * Makes sure the image package of `series` is unpacked in the cache and returns where
@@ -206,6 +208,7 @@ export async function prepareKernel(series: KernelSeries): Promise<PreparedKerne
     version,
     dir,
     vmlinuz: `${dir}/vmlinuz`,
+    vmlinux: (await exists(`${dir}/vmlinux`)) ? `${dir}/vmlinux` : null,
     modules,
     deps: new Map(Object.entries(meta.deps)),
     builtin: new Set(meta.builtin),
@@ -253,6 +256,9 @@ async function unpackKernel(pkgs: KernelPackages, version: string, root: string,
       else throw new Error(`unknown module compression: ${src}`);
     }
     await Deno.copyFile(`${tree}/boot/vmlinuz-${pkgs.release}`, `${out}/vmlinuz`);
+    const config = await Deno.readTextFile(`${tree}/boot/config-${pkgs.release}`);
+    const vmlinux = /^CONFIG_PVH=y$/m.test(config) ? await extractVmlinux(await Deno.readFile(`${out}/vmlinuz`)) : null;
+    if (vmlinux) await Deno.writeFile(`${out}/vmlinux`, vmlinux);
     await Deno.writeTextFile(
       `${out}/kernel.json`,
       JSON.stringify({ release: pkgs.release, version, deps, builtin: [...builtin].sort() }, null, 1) + "\n",
@@ -266,6 +272,48 @@ async function unpackKernel(pkgs: KernelPackages, version: string, root: string,
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+}
+
+/**
+ * The uncompressed kernel (ELF vmlinux) inside a bzImage, or null when it cannot be had.
+ *
+ * Why: under TCG the kernel's own decompressor is slow (about 2 s of a 4–6 s boot for
+ * Debian's xz- and zstd-compressed kernels); QEMU boots an ELF vmlinux directly through
+ * its PVH entry point (a kernel built with CONFIG_PVH, as Debian's are), skipping it.
+ * Where the payload is (Documentation/arch/x86/boot.rst): the protected-mode part starts
+ * at (setup_sects + 1) * 512 (setup_sects at 0x1f1, 0 meaning 4); payload_offset (0x248)
+ * and payload_length (0x24c) locate the compressed kernel within it, whose last 4 bytes
+ * are the uncompressed size, little-endian (Kbuild's size_append).
+ */
+export async function extractVmlinux(bz: Uint8Array): Promise<Uint8Array | null> {
+  if (bz.length < 0x250) return null;
+  const v = new DataView(bz.buffer, bz.byteOffset, bz.byteLength);
+  if (v.getUint32(0x202, true) !== 0x53726448) return null; // "HdrS"
+  const pm = ((bz[0x1f1] || 4) + 1) * 512;
+  const off = pm + v.getUint32(0x248, true);
+  const len = v.getUint32(0x24c, true);
+  if (len < 8 || off + len > bz.length) return null;
+  const payload = bz.subarray(off, off + len - 4);
+  const size = v.getUint32(off + len - 4, true);
+  const tool = payload[0] === 0xfd && payload[1] === 0x37
+    ? "xz" // "\xfd7zXZ"
+    : v.getUint32(off, true) === 0xfd2fb528
+    ? "zstd"
+    : payload[0] === 0x1f && payload[1] === 0x8b
+    ? "gzip"
+    : null;
+  if (!tool) return null;
+  let child;
+  try {
+    child = new Deno.Command(tool, { args: ["-dc"], stdin: "piped", stdout: "piped", stderr: "null" }).spawn();
+  } catch {
+    return null; // the decompressor is not installed: boot the bzImage
+  }
+  const w = child.stdin.getWriter();
+  const [out] = await Promise.all([child.output(), w.write(payload).then(() => w.close())]);
+  const elf = out.stdout;
+  if (!out.success || elf.length !== size || elf[0] !== 0x7f || elf[1] !== 0x45) return null;
+  return elf;
 }
 
 async function decompress(tool: string, src: string, dst: string): Promise<void> {

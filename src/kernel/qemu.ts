@@ -322,7 +322,7 @@ export async function runInVm(opts: VmOptions): Promise<VmResult> {
   const initrd = await Deno.makeTempFile({ prefix: "vexfs-vm-", suffix: ".cpio" });
   try {
     await Deno.writeFile(initrd, await buildInitramfs(kernel, opts));
-    const args = qemuArgs(kernel.vmlinuz, initrd, opts.disks ?? [], opts.memoryMiB ?? 1024);
+    const args = qemuArgs(kernel.vmlinux ?? kernel.vmlinuz, initrd, opts.disks ?? [], opts.memoryMiB ?? 1024);
     let child;
     try {
       child = new Deno.Command("qemu-system-x86_64", { args, stdin: "null", stdout: "piped", stderr: "piped" })

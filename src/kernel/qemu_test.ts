@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { encodeCpio } from "./cpio.ts";
-import { moduleName, parseModulesDep, pickKernel } from "./debian_kernel.ts";
+import { extractVmlinux, moduleName, parseModulesDep, pickKernel } from "./debian_kernel.ts";
 import { type KernelSeries, parseVmLog, runInVm, summarize } from "./qemu.ts";
 
 async function sh(
@@ -134,6 +134,29 @@ Deno.test("parseVmLog: tests, script exit, poweroff, and crashes on the console 
   assert.deepEqual(parseVmLog("vmtest: ready x uptime 1\nok a\nvmtest: script exit 0\nvmtest: poweroff\n").crashes, []);
 });
 
+Deno.test("extractVmlinux: the ELF kernel of a bzImage, checked against the size Kbuild appends; null otherwise", async () => {
+  const elf = new Uint8Array(100_000).map((_, i) => (i * 31) & 0xff);
+  elf.set([0x7f, 0x45, 0x4c, 0x46]);
+  const gz = new Uint8Array(
+    await new Response(new Blob([elf]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+  );
+  const bz = (sizeField: number) => {
+    const setupSects = 3, payloadOffset = 0x100, pm = (setupSects + 1) * 512;
+    const b = new Uint8Array(pm + payloadOffset + gz.length + 4 + 64);
+    const v = new DataView(b.buffer);
+    b[0x1f1] = setupSects;
+    v.setUint32(0x202, 0x53726448, true);
+    v.setUint32(0x248, payloadOffset, true);
+    v.setUint32(0x24c, gz.length + 4, true);
+    b.set(gz, pm + payloadOffset);
+    v.setUint32(pm + payloadOffset + gz.length, sizeField, true);
+    return b;
+  };
+  assert.deepEqual(await extractVmlinux(bz(elf.length)), elf);
+  assert.equal(await extractVmlinux(bz(elf.length + 1)), null, "a size that does not match is refused");
+  assert.equal(await extractVmlinux(new Uint8Array(4096)), null, "no HdrS signature");
+});
+
 /** An ext4 image made on the host with `mkfs.ext4 -d` from a directory holding `host.bin`. */
 async function ext4Image(content: Uint8Array): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "vexfs-qemu-ext4-" });
@@ -167,6 +190,7 @@ t_check "umount" umount /mnt
       });
       assert.equal(r.ok, true, `${summarize(r)}\n${r.log}`);
       assert.equal(r.release, r.kernel.release, "uname -r is the package's release");
+      assert.notEqual(r.kernel.vmlinux, null, "the uncompressed kernel was extracted (PVH boot, ~2 s faster)");
       assert.deepEqual(r.passed, ["uname -r", "mount ext4", "sha256 of host file", "umount"]);
       const cat = await sh("debugfs", ["-R", "cat /vm.txt", img]);
       assert.equal(cat.out, `${r.kernel.release}\nwritten-in-vm\n`, cat.err);
