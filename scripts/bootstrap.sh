@@ -62,6 +62,7 @@ if [ "$what" = test ]; then
   have cpio || need_pkgs+=(cpio)
   { have depmod && have modinfo; } || need_pkgs+=(kmod)
   have xz || need_pkgs+=(xz-utils)
+  have zstd || need_pkgs+=(zstd) # 6.12 kernels are zstd-compressed; the harness boots them uncompressed (PVH)
   # src/kernel/build_test.ts: 'vexfs build' against Debian bookworm's 6.1 and bookworm-security's 6.12 headers
   # (W=1 clean), the newest N/M whose image is also packaged (the kernel the QEMU tests boot); make and gcc-12
   have make || need_pkgs+=(make)
@@ -74,7 +75,7 @@ if [ "$what" = test ]; then
   for series in '6\.1\.0-[0-9]+' '6\.12\.[0-9]+\+deb12'; do
     newest="$(printf '%s\n' "$names" | grep -oE "^linux-image-${series}-amd64\$" | sed 's/^linux-image-//' |
       while read -r rel; do printf '%s\n' "$names" | grep -qx "linux-headers-$rel" && echo "$rel"; done |
-      sort -V | tail -n 1)"
+      sort -V | tail -n 1)" || true # under pipefail a grep that finds nothing must not end the script
     if [ -n "$newest" ] && [ ! -e "/usr/src/linux-headers-$newest/Makefile" ]; then
       need_pkgs+=("linux-headers-$newest")
     fi
