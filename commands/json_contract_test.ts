@@ -20,12 +20,10 @@ import { CAN_MOUNT, withMount } from "../src/mount/_testutil.ts";
 import { assert, assertEquals } from "../src/test_assert.ts";
 import { SCHEMA_VERSION } from "./json.ts";
 import { commandPath } from "./util.ts";
+import { type CliRun, runVexfs } from "./_testutil.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = `${ROOT}main.ts`;
 const SCHEMA_DIR = `${ROOT}docs/schema`;
-const dec = new TextDecoder();
-const enc = new TextEncoder();
 
 /** The schema file of a command: `collection list` -> docs/schema/collection-list.schema.json. */
 function schemaPath(command: string): string {
@@ -84,28 +82,8 @@ function validate(command: string, doc: Doc, context: string): Doc {
   return doc;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function vexfs(args: string[], stdin?: string): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: ROOT,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", VEXFS_NO_PROGRESS: "1" },
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(enc.encode(stdin));
-    await w.close();
-  }
-  const r = await child.output();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+function vexfs(args: string[], stdin?: string): Promise<CliRun> {
+  return runVexfs(args, { stdin, env: { VEXFS_NO_PROGRESS: "1" } });
 }
 
 /**

@@ -7,6 +7,7 @@
  * shrinking refused with clear errors.
  */
 import assert from "node:assert/strict";
+import { runVexfs } from "./_testutil.ts";
 import { snapshot } from "../src/crash/oracle.ts";
 import { CAN_LOOP, run, withLoop } from "../src/device/_testutil.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
@@ -14,18 +15,7 @@ import { fillTree, searches } from "../src/fs/_filltree.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import { CAN_MOUNT, withMount } from "../src/mount/_testutil.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const dec = new TextDecoder();
-
-async function vexfs(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-}
+const vexfs = (...args: string[]) => runVexfs(args);
 
 Deno.test({
   name: "vexfs resize grows a filled filesystem on a real loop device grown with truncate + losetup -c",

@@ -4,23 +4,13 @@
  * mount).
  */
 import assert from "node:assert/strict";
+import { runVexfs } from "./_testutil.ts";
 import { assertFsckClean } from "../src/fs/_testutil.ts";
 import { mountTest, withMount } from "../src/mount/_testutil.ts";
 import { SB_OFFSET, SB_SIZE } from "../src/format/constants.ts";
 import { decodeSuperblock, uuidToString } from "../src/format/superblock.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const dec = new TextDecoder();
-
-async function vexfs(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-}
+const vexfs = (...args: string[]) => runVexfs(args);
 
 async function image(): Promise<string> {
   const img = Deno.makeTempFileSync({ suffix: ".img" });

@@ -12,16 +12,9 @@
  */
 import { assert, assertEquals, assertMatch } from "../test_assert.ts";
 import { compilerPackage, kernelSources, warningsOf } from "./build.ts";
+import { runVexfs } from "../../commands/_testutil.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const DENO = Deno.execPath();
-
-async function vexfs(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await new Deno.Command(DENO, { args: ["run", "-A", MAIN, ...args], stdout: "piped", stderr: "piped" })
-    .output();
-  const dec = new TextDecoder();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-}
+const vexfs = (args: string[]) => runVexfs(args);
 
 /** The Debian kernel header directories the module is tested against. */
 function debianHeaders(): string[] {
