@@ -97,20 +97,21 @@ export interface StatsReport {
 export const REPORT_LIMITS = { errnos: 32, opErrnos: 128 } as const;
 
 /** Engine counts that run from the open of one engine (see the module doc). */
-interface EngineCounts {
-  blockCacheHits: number;
-  blockCacheMisses: number;
-  inodeCacheHits: number;
-  inodeCacheMisses: number;
-  xattrCacheHits: number;
-  xattrCacheMisses: number;
-  journalCommits: number;
-  journalBlocks: number;
-  journalRevokes: number;
-  journalCheckpoints: number;
-  vectorsSet: number;
-  vectorsDeleted: number;
-}
+type EngineCounts = Pick<
+  StatsReport,
+  | "blockCacheHits"
+  | "blockCacheMisses"
+  | "inodeCacheHits"
+  | "inodeCacheMisses"
+  | "xattrCacheHits"
+  | "xattrCacheMisses"
+  | "journalCommits"
+  | "journalBlocks"
+  | "journalRevokes"
+  | "journalCheckpoints"
+  | "vectorsSet"
+  | "vectorsDeleted"
+>;
 
 function engineCounts(fs: Vexfs): EngineCounts {
   const j = fs.journal?.stats;
