@@ -153,12 +153,22 @@ Deno.test("planResize: in place when the regions keep their length, ENOSPC when 
   assert.equal(inPlace.flexMeta, false);
 });
 
-Deno.test("every crash state of a resize replays to a clean filesystem with the whole old tree", () => {
-  const oldSize = 12 << 20, newSize = 40 << 20;
+/**
+ * A filesystem of `oldSize` bytes filled by fillTree(...fill), on an image
+ * grown to `newSize` bytes, resized on a {@link RecordingDevice}: the image
+ * before the resize, the tree it holds (snapshot), the write log and the
+ * resize's result.
+ */
+function recordedResize(
+  oldSize: number,
+  newSize: number,
+  o: { journalBlocks?: number; hashSeed: number; fill: [number, number, number] },
+) {
   const base = new MemDevice(oldSize);
-  writeFilesystem(base, computeLayout(oldSize, {}), { uuid: randomUuid(), hashSeed: 3, time: 1 });
+  const layoutOpts = o.journalBlocks === undefined ? {} : { journalBlocks: o.journalBlocks };
+  writeFilesystem(base, computeLayout(oldSize, layoutOpts), { uuid: randomUuid(), hashSeed: o.hashSeed, time: 1 });
   let fs = Vexfs.openDevice(base);
-  fillTree(fs, 5, 40, 120);
+  fillTree(fs, ...o.fill);
   fs.close();
   const image = new Uint8Array(newSize);
   image.set(base.bytes);
@@ -166,7 +176,12 @@ Deno.test("every crash state of a resize replays to a clean filesystem with the 
   const tree = snapshot(fs);
   fs.close();
   const rec = new RecordingDevice(new MemDevice(image.slice()));
-  const r = resize(rec);
+  const result = resize(rec);
+  return { image, tree, rec, result };
+}
+
+Deno.test("every crash state of a resize replays to a clean filesystem with the whole old tree", () => {
+  const { image, tree, rec, result: r } = recordedResize(12 << 20, 40 << 20, { hashSeed: 3, fill: [5, 40, 120] });
   assert.ok(r.moved.length > 0, "the inode table moves");
   const states = enumerateStates(rec.log, { randomStates: 30, seed: 11 });
   const builder = new StateBuilder(image, rec.log, 1024);
@@ -189,19 +204,7 @@ Deno.test("every crash state of a resize replays to a clean filesystem with the 
 });
 
 Deno.test("without a journal, every crash state of a resize is repaired by fsck -y with the whole old tree", () => {
-  const oldSize = 8 << 20, newSize = 24 << 20;
-  const base = new MemDevice(oldSize);
-  writeFilesystem(base, computeLayout(oldSize, { journalBlocks: 0 }), { uuid: randomUuid(), hashSeed: 4, time: 1 });
-  let fs = Vexfs.openDevice(base);
-  fillTree(fs, 6, 20, 40);
-  fs.close();
-  const image = new Uint8Array(newSize);
-  image.set(base.bytes);
-  fs = Vexfs.openDevice(new MemDevice(image.slice(), { readOnly: true }), { readOnly: true });
-  const tree = snapshot(fs);
-  fs.close();
-  const rec = new RecordingDevice(new MemDevice(image.slice()));
-  resize(rec);
+  const { image, tree, rec } = recordedResize(8 << 20, 24 << 20, { journalBlocks: 0, hashSeed: 4, fill: [6, 20, 40] });
   const states = enumerateStates(rec.log, { randomStates: 12, seed: 5 });
   const builder = new StateBuilder(image, rec.log, 1024);
   for (const st of states) {
