@@ -74,7 +74,7 @@ if [ "$what" = test ]; then
   fi
   for series in '6\.1\.0-[0-9]+' '6\.12\.[0-9]+\+deb12'; do
     newest="$(printf '%s\n' "$names" | grep -oE "^linux-image-${series}-amd64\$" | sed 's/^linux-image-//' |
-      while read -r rel; do printf '%s\n' "$names" | grep -qx "linux-headers-$rel" && echo "$rel"; done |
+      while read -r rel; do grep -qxF -- "linux-headers-$rel" <<<"$names" && echo "$rel"; done |
       sort -V | tail -n 1)" || true # under pipefail a grep that finds nothing must not end the script
     if [ -n "$newest" ] && [ ! -e "/usr/src/linux-headers-$newest/Makefile" ]; then
       need_pkgs+=("linux-headers-$newest")
