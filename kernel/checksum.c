@@ -28,3 +28,12 @@ bool vexfs_block_csum_ok(const void *block, size_t bs, u64 seed)
 	return vexfs_crc_seeded(seed, block, bs - VEXFS_CSUM_SIZE) ==
 	       le32_to_cpu(want);
 }
+
+/* Sets a block's last 4 bytes to the CRC-32C of the rest seeded with seed. */
+void vexfs_block_csum_set(void *block, size_t bs, u64 seed)
+{
+	__le32 c = cpu_to_le32(vexfs_crc_seeded(seed, block,
+						bs - VEXFS_CSUM_SIZE));
+
+	memcpy((u8 *)block + bs - VEXFS_CSUM_SIZE, &c, sizeof(c));
+}

@@ -7,8 +7,16 @@
  */
 #include "vexfs.h"
 
-/* Whether [pblk, pblk + len) lies in the data area of the filesystem. */
-static bool vexfs_data_run_ok(struct vexfs_sb_info *sbi, u64 pblk, u64 len)
+/**
+ * vexfs_data_run_ok - whether [pblk, pblk + len) lies in the data area
+ * @sbi: the filesystem
+ * @pblk: first device block
+ * @len: blocks, > 0
+ *
+ * The data area is first_data_block .. block_count - 2 (FORMAT.md 2 and
+ * 2.2). Return: true when the whole run is inside it.
+ */
+bool vexfs_data_run_ok(struct vexfs_sb_info *sbi, u64 pblk, u64 len)
 {
 	return len > 0 && pblk >= sbi->s_first_data_block &&
 	       pblk < sbi->s_block_count - 1 &&

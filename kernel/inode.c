@@ -8,8 +8,8 @@
 #include "vexfs.h"
 #include <linux/mpage.h>
 
-static int vexfs_get_block(struct inode *inode, sector_t iblock,
-			   struct buffer_head *bh_result, int create)
+int vexfs_get_block(struct inode *inode, sector_t iblock,
+		    struct buffer_head *bh_result, int create)
 {
 	unsigned int max = bh_result->b_size >> inode->i_blkbits;
 	bool unwritten;

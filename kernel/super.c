@@ -42,6 +42,7 @@ static void vexfs_inode_init_once(void *p)
 {
 	struct vexfs_inode_info *vi = p;
 
+	init_rwsem(&vi->i_data_sem);
 	inode_init_once(&vi->vfs_inode);
 }
 
