@@ -139,10 +139,20 @@ static inline struct vexfs_inode_info *VEXFS_I(struct inode *inode)
  *    gid from the caller and dir's setgid, times = now, a new random
  *    generation differing from the slot's old one (4.2), i_parent_ino =
  *    dir, i_parent_hash = hash of qstr, i_coll_id = 0, empty extent root
- *    for REG/DIR/LNK) and returns it locked-new-free (already hashed and
- *    unlocked, nlink 1); the caller sets i_op/i_fop (or calls
- *    vexfs_set_inode_ops), links it, sets COLL_ROOT/coll_id itself
- *    (vector helper), and on failure does clear_nlink + iput.
+ *    for REG/DIR/LNK, i_op/i_fop/a_ops set by vexfs_set_inode_ops) and
+ *    returns it as ext4_new_inode does: hashed, I_NEW (locked), nlink 1
+ *    (2 for a directory), already written in the handle. The caller links
+ *    it and finishes with d_instantiate_new(dentry, inode); on failure:
+ *    clear_nlink(inode); unlock_new_inode(inode); iput(inode) (evict then
+ *    frees it). Vector code sets COLL_ROOT/coll_id itself, then
+ *    vexfs_mark_inode_dirty.
+ *    Unlinking: when unlink/rmdir/rename-over drops i_nlink to 0, call
+ *    vexfs_orphan_add(handle, inode) in the same handle (FORMAT.md 5.4);
+ *    the last iput (vexfs_evict_inode) frees blocks, xattr block, inode
+ *    and takes it off the list; a crash in between is finished at mount.
+ *    Superblock fields (orphan_head, coll_count, feature flags ...): change
+ *    sbi->s_es under sbi->s_lock, then vexfs_journal_super(handle, sb) in
+ *    the same handle; it writes s_es and the free counts with a checksum.
  *    Parent pointers (FORMAT.md 5.3) are the namespace code's job: a
  *    rename of a directory sets its i_parent_ino/i_parent_hash to the new
  *    parent and name; removing the link a multi-link file's pointer names
@@ -271,6 +281,7 @@ int vexfs_ext_alloc(handle_t *handle, struct inode *inode, u64 lblk,
 /* file.c */
 extern const struct file_operations vexfs_file_operations;
 int vexfs_truncate(struct inode *inode, loff_t size);
+int vexfs_fsync(struct file *file, loff_t start, loff_t end, int datasync);
 
 /* orphan.c (FORMAT.md 5.4) */
 int vexfs_orphan_add(handle_t *handle, struct inode *inode);
