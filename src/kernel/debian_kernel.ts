@@ -32,6 +32,7 @@ export const HARNESS_MODULES = [
   "dm_mod",
   "dm_log_writes",
   "loop",
+  "fuse",
 ];
 
 /** The Debian packages of one kernel: the image to boot and the headers a module is built with. */
@@ -176,7 +177,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-const CACHE_LAYOUT = "2"; // bump when what a kernel cache directory holds changes
+const CACHE_LAYOUT = "3"; // bump when what a kernel cache directory holds changes
 
 /**
  * Makes sure the image package of `series` is unpacked in the cache and returns where

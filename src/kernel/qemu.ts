@@ -26,6 +26,7 @@
 
 import { type CpioEntry, encodeCpio } from "./cpio.ts";
 import { type KernelSeries, moduleName, type PreparedKernel, prepareKernel } from "./debian_kernel.ts";
+import { TOOLS_DIR, toolsImage } from "./tools_image.ts";
 
 export type { KernelSeries, PreparedKernel };
 
@@ -80,6 +81,14 @@ while [ $i -lt $VMTEST_DISKS ]; do
 	[ -b $d ] || echo "vmtest: $d did not appear"
 	i=$((i + 1))
 done
+if [ -n "$VMTEST_TOOLS" ]; then
+	mkdir -p ${TOOLS_DIR} /lib64 /usr/bin /usr/sbin /sbin
+	mount -t ext4 -o ro $VMTEST_TOOLS ${TOOLS_DIR} || echo "vmtest: cannot mount the tools image $VMTEST_TOOLS"
+	ln -sf ${TOOLS_DIR}/lib/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
+	for c in mount umount tr; do ln -sf /bin/busybox /usr/bin/$c; done
+	for m in $VMTEST_TOOLS_MODULES; do modload $m || echo "vmtest: cannot load module $m"; done
+	export PATH=${TOOLS_DIR}/bin:/bin LD_LIBRARY_PATH=${TOOLS_DIR}/lib DENO_DIR=/tmp/.deno HOME=/tmp DENO_NO_UPDATE_CHECK=1
+fi
 echo "vmtest: ready $(uname -r) uptime $(cut -d' ' -f1 /proc/uptime)"
 for x in $VMTEST_EXTRA; do
 	ok=1 out=""
@@ -116,6 +125,12 @@ export interface VmOptions {
   timeoutMs?: number;
   /** Memory of the VM in MiB (default 1024). */
   memoryMiB?: number;
+  /**
+   * Attach the tools image (`tools_image.ts`) read-only after `disks` and mount it at
+   * /tools before the script: `vexfs` (the real program on the real Deno) and
+   * fusermount3 are in PATH, libfuse3 loads, /dev/fuse works (module fuse loaded).
+   */
+  tools?: boolean;
 }
 
 /** What a run found. */
@@ -265,8 +280,13 @@ async function buildInitramfs(k: PreparedKernel, opts: VmOptions): Promise<Uint8
     extra.push(name);
   }
   const boot = BOOT_MODULES.filter((m) => !k.builtin.has(m));
-  const conf = `VMTEST_DISKS=${(opts.disks ?? []).length}\nVMTEST_BOOT_MODULES="${boot.join(" ")}"\n` +
-    `VMTEST_EXTRA="${extra.join(" ")}"\n`;
+  const nDisks = (opts.disks ?? []).length;
+  const conf = `VMTEST_DISKS=${nDisks + (opts.tools ? 1 : 0)}\nVMTEST_BOOT_MODULES="${boot.join(" ")}"\n` +
+    `VMTEST_EXTRA="${extra.join(" ")}"\n` +
+    (opts.tools
+      ? `VMTEST_TOOLS=/dev/vd${"abcdefghijklmnop"[nDisks]}\n` +
+        `VMTEST_TOOLS_MODULES="${["fuse"].filter((m) => !k.builtin.has(m)).join(" ")}"\n`
+      : "");
   entries.push({ type: "file", path: "etc/vmtest.conf", data: enc.encode(conf) });
   entries.push({ type: "file", path: "test.sh", data: enc.encode(opts.script) });
   for (const [path, data] of Object.entries(opts.files ?? {})) {
@@ -278,10 +298,18 @@ async function buildInitramfs(k: PreparedKernel, opts: VmOptions): Promise<Uint8
 }
 
 /** The qemu-system-x86_64 arguments of a run (exported for the runner script's --dry-run). */
-export function qemuArgs(vmlinuz: string, initrd: string, disks: string[], memoryMiB: number): string[] {
+export function qemuArgs(
+  vmlinuz: string,
+  initrd: string,
+  disks: string[],
+  memoryMiB: number,
+  readOnlyDisks: string[] = [],
+  cpu?: string,
+): string[] {
   const args = [
     "-accel",
     "tcg",
+    ...(cpu ? ["-cpu", cpu] : []),
     "-M",
     "pc",
     "-m",
@@ -305,6 +333,7 @@ export function qemuArgs(vmlinuz: string, initrd: string, disks: string[], memor
     "console=ttyS0 panic=-1 quiet 8250.nr_uarts=1 i8042.noaux i8042.nokbd i8042.nopnp",
   ];
   for (const d of disks) args.push("-drive", `file=${d},if=virtio,format=raw`);
+  for (const d of readOnlyDisks) args.push("-drive", `file=${d},if=virtio,format=raw,readonly=on`);
   return args;
 }
 
@@ -322,7 +351,10 @@ export async function runInVm(opts: VmOptions): Promise<VmResult> {
   const initrd = await Deno.makeTempFile({ prefix: "vexfs-vm-", suffix: ".cpio" });
   try {
     await Deno.writeFile(initrd, await buildInitramfs(kernel, opts));
-    const args = qemuArgs(kernel.vmlinux ?? kernel.vmlinuz, initrd, opts.disks ?? [], opts.memoryMiB ?? 1024);
+    const ro = opts.tools ? [await toolsImage()] : [];
+    // Deno's WebAssembly kernels need SSE4.1 (Wasm SIMD), which QEMU's default qemu64 CPU lacks.
+    const cpu = opts.tools ? "max" : undefined;
+    const args = qemuArgs(kernel.vmlinux ?? kernel.vmlinuz, initrd, opts.disks ?? [], opts.memoryMiB ?? 1024, ro, cpu);
     let child;
     try {
       child = new Deno.Command("qemu-system-x86_64", { args, stdin: "null", stdout: "piped", stderr: "piped" })
