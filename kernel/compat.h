@@ -66,4 +66,20 @@ static inline void vexfs_fillattr(VEXFS_IDMAP_ARG, u32 request_mask,
 #endif
 }
 
+/*
+ * 6.2 renamed the inode operation that reads an ACL from disk from get_acl
+ * to get_inode_acl (get_acl became the dentry-based one). 6.7 made the
+ * superblock's xattr handler array const.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define VEXFS_GET_ACL_OP get_inode_acl
+#else
+#define VEXFS_GET_ACL_OP get_acl
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define VEXFS_XATTR_HANDLERS_CONST const
+#else
+#define VEXFS_XATTR_HANDLERS_CONST
+#endif
+
 #endif /* _VEXFS_COMPAT_H */

@@ -57,16 +57,20 @@ int vexfs_getattr(VEXFS_IDMAP_ARG, const struct path *path,
 
 const struct inode_operations vexfs_file_inode_operations = {
 	.getattr	= vexfs_getattr,
+	.listxattr	= vexfs_listxattr,
+	.VEXFS_GET_ACL_OP = vexfs_get_acl,
 };
 
 static const struct inode_operations vexfs_fast_symlink_inode_operations = {
 	.get_link	= simple_get_link,
 	.getattr	= vexfs_getattr,
+	.listxattr	= vexfs_listxattr,
 };
 
 static const struct inode_operations vexfs_symlink_inode_operations = {
 	.get_link	= page_get_link,
 	.getattr	= vexfs_getattr,
+	.listxattr	= vexfs_listxattr,
 };
 
 /* Whether inode ino's bit is set in the inode bitmap (FORMAT.md 2.1). */

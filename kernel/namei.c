@@ -201,4 +201,6 @@ static struct dentry *vexfs_lookup(struct inode *dir, struct dentry *dentry,
 const struct inode_operations vexfs_dir_inode_operations = {
 	.lookup		= vexfs_lookup,
 	.getattr	= vexfs_getattr,
+	.listxattr	= vexfs_listxattr,
+	.VEXFS_GET_ACL_OP = vexfs_get_acl,
 };

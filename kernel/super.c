@@ -43,6 +43,7 @@ static void vexfs_inode_init_once(void *p)
 	struct vexfs_inode_info *vi = p;
 
 	init_rwsem(&vi->i_data_sem);
+	init_rwsem(&vi->i_xattr_sem);
 	inode_init_once(&vi->vfs_inode);
 }
 
@@ -246,6 +247,8 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	}
 	sb->s_magic = VEXFS_MAGIC;
 	sb->s_op = &vexfs_sops;
+	sb->s_xattr = vexfs_xattr_handlers;
+	sb->s_flags |= SB_POSIXACL;	/* the acl default, as ext4 */
 	sb->s_maxbytes = 1LL << 44;	/* FORMAT.md 5.2: 16 TiB */
 	sb->s_time_min = S64_MIN;
 	sb->s_time_max = S64_MAX;

@@ -65,6 +65,7 @@ struct vexfs_inode_info {
 	struct timespec64 i_crtime;
 	struct rw_semaphore i_data_sem;	/* i_data (extent tree) changes */
 	struct jbd2_inode *i_jinode;	/* ordered data, NULL: no journal */
+	struct rw_semaphore i_xattr_sem;	/* xattr.c: readers, xattr_set.c */
 	struct inode vfs_inode;
 };
 
@@ -312,6 +313,57 @@ struct buffer_head *vexfs_dir_bread(struct inode *dir, u64 lblk, u32 magic);
 /* namei.c */
 extern const struct inode_operations vexfs_dir_inode_operations;
 u32 vexfs_name_hash(const unsigned char *name, unsigned int len, u32 seed);
+
+/* xattr.c: reading attributes (FORMAT.md 7) */
+struct vexfs_xattr_ent {
+	u8		ns;		/* VEXFS_XATTR_NS_* */
+	u8		nlen;		/* 1..255 */
+	const u8	*name;		/* after the prefix, not NUL-terminated */
+	u32		vlen;		/* value bytes */
+	const u8	*value;		/* inline value, NULL when external */
+	u64		value_block;	/* external: first file block of the run */
+};
+struct vexfs_xattr_walk {
+	struct inode	*inode;
+	int		(*actor)(struct vexfs_xattr_walk *w,
+				 const struct vexfs_xattr_ent *e);
+	struct inode	*store;		/* set by the walk while it runs */
+};
+int vexfs_xattr_walk(struct vexfs_xattr_walk *w);
+int vexfs_xattr_read_value(struct vexfs_xattr_walk *w,
+			   const struct vexfs_xattr_ent *e, u8 *buf);
+struct inode *vexfs_xattr_store_iget(struct inode *inode);
+int vexfs_xattr_get(struct inode *inode, int ns, const char *name, void *buf,
+		    size_t size);
+ssize_t vexfs_listxattr(struct dentry *dentry, char *buf, size_t size);
+extern const struct xattr_handler *VEXFS_XATTR_HANDLERS_CONST vexfs_xattr_handlers[];
+
+/*
+ * The hook for user.vexfs.vector (the vector helper, vector.c): when
+ * vexfs_vector_xattr points at these operations, getxattr, setxattr and
+ * removexattr of that one name (VEXFS_VECTOR_XATTR, after "user.") go to
+ * them instead of the stored attributes, and listxattr adds the name when
+ * present() is true. get returns the value's bytes (or its length for
+ * size 0), -ERANGE or -ENODATA; set takes XATTR_CREATE/XATTR_REPLACE; all
+ * return 0 or a negative errno. NULL (the default): the name is an
+ * ordinary stored attribute.
+ */
+#define VEXFS_VECTOR_XATTR "vexfs.vector"
+struct vexfs_vector_xattr_ops {
+	int	(*get)(struct inode *inode, void *buf, size_t size);
+	int	(*set)(struct inode *inode, const void *value, size_t size,
+		       int flags);
+	int	(*remove)(struct inode *inode);
+	bool	(*present)(struct inode *inode);
+};
+extern const struct vexfs_vector_xattr_ops *vexfs_vector_xattr;
+
+/* xattr_set.c: writing attributes */
+int vexfs_xattr_set(struct inode *inode, int ns, const char *name,
+		    const void *value, size_t size, int flags);
+
+/* acl.c */
+struct posix_acl *vexfs_get_acl(struct inode *inode, int type, bool rcu);
 
 /* Report corruption: a dmesg line naming the device, inode and problem. */
 #define vexfs_corrupt(sb, ino, fmt, ...)				\
