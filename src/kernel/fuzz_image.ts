@@ -347,9 +347,12 @@ export function fuzzImage(base: FuzzBase, seed: number): FuzzCase {
     const how = rnd();
     if (how < 0.55) {
       const flips = 1 + at(4);
+      const done = new Set<number>();
       for (let f = 0; f < flips; f++) {
         const off = lo + at(hi - lo);
         const bit = at(8);
+        if (done.has(off * 8 + bit)) continue; // a second flip would undo the first
+        done.add(off * 8 + bit);
         block[off] ^= 1 << bit;
         touched.push(off);
       }
@@ -357,19 +360,25 @@ export function fuzzImage(base: FuzzBase, seed: number): FuzzCase {
     } else if (how < 0.85) {
       const off = lo + at(Math.max(1, (hi - lo - 4) >> 2)) * 4;
       const v = VALUES32[at(VALUES32.length)];
-      if (kind === "journalSb" || kind === "journalLog") setU32be(block, off, v);
-      else setU32le(block, off, v);
+      const be = kind === "journalSb" || kind === "journalLog";
+      const was = be ? u32be(block, off) : u32le(block, off);
+      // a value the field already holds would change nothing: flip its low bit instead
+      const put = was === v ? (v ^ 1) >>> 0 : v;
+      if (be) setU32be(block, off, put);
+      else setU32le(block, off, put);
       touched.push(off);
-      damage.push(`${kind} block ${m.block}: u32 ${v >>> 0} at ${off}`);
+      damage.push(`${kind} block ${m.block}: u32 ${put} at ${off}`);
     } else if (how < 0.95) {
       const len = 1 + at(16);
       const off = lo + at(Math.max(1, hi - lo - len));
-      for (let k = 0; k < len; k++) block[off + k] = at(256), touched.push(off + k);
+      // xor with a non-zero byte: every byte changes
+      for (let k = 0; k < len; k++) block[off + k] ^= 1 + at(255), touched.push(off + k);
       damage.push(`${kind} block ${m.block}: ${len} random bytes at ${off}`);
     } else {
       block.fill(0, lo, hi);
       for (let o = lo; o < hi; o += INODE_SIZE) touched.push(o);
       damage.push(`${kind} block ${m.block}: bytes ${lo}..${hi} zeroed`);
+      if (block.subarray(lo, hi).every((x, k) => x === base.bytes[m.block * bs + lo + k])) block[lo] ^= 0xff;
     }
     if (recomputed) recompute(bytes, bs, m, touched);
     hit.push(kind);

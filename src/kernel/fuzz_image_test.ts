@@ -27,7 +27,7 @@ Deno.test({
     const b = fuzzImage(base, seed);
     assertEquals(a.bytes, b.bytes, `seed ${seed} is deterministic`);
     const changed = changedBlocks(base.bytes, a.bytes, base.blockSize);
-    assert(changed.length > 0 || a.damage.includes("u32"), `seed ${seed} changed nothing: ${a.damage}`);
+    assert(changed.length > 0, `seed ${seed} changed nothing: ${a.damage}`);
     a.kinds.forEach((k) => hit.add(k));
     if (!a.recomputed) continue;
     const bs = base.blockSize;
