@@ -82,4 +82,11 @@ static inline void vexfs_fillattr(VEXFS_IDMAP_ARG, u32 request_mask,
 #define VEXFS_XATTR_HANDLERS_CONST
 #endif
 
+/* 6.5 replaced generic_file_splice_read by filemap_splice_read. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define vexfs_splice_read	filemap_splice_read
+#else
+#define vexfs_splice_read	generic_file_splice_read
+#endif
+
 #endif /* _VEXFS_COMPAT_H */

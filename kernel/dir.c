@@ -9,6 +9,7 @@
  * leaf (a leaf of at most 64 KiB holds fewer than 65536 entries).
  */
 #include "vexfs.h"
+#include "vexfs_vec.h"
 
 /**
  * vexfs_dir_bread - read and check file block @lblk of directory @dir
@@ -145,4 +146,6 @@ const struct file_operations vexfs_dir_operations = {
 	.read		= generic_read_dir,
 	.iterate_shared	= vexfs_readdir,
 	.fsync		= generic_file_fsync,
+	.unlocked_ioctl	= vexfs_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 };

@@ -6,6 +6,7 @@
  * its checksum (seeded with its number) matches; otherwise EUCLEAN.
  */
 #include "vexfs.h"
+#include "vexfs_vec.h"
 #include <linux/mpage.h>
 
 int vexfs_get_block(struct inode *inode, sector_t iblock,
@@ -139,7 +140,7 @@ static int vexfs_fill_inode(struct inode *inode, const struct vexfs_inode *raw)
 	switch (mode & S_IFMT) {
 	case S_IFREG:
 		inode->i_op = &vexfs_file_inode_operations;
-		inode->i_fop = &generic_ro_fops;
+		inode->i_fop = &vexfs_ro_file_operations;
 		inode->i_mapping->a_ops = &vexfs_aops;
 		break;
 	case S_IFDIR:

@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ioctl.c - the vector ioctls of vexfs_ioctl.h in the kernel, with the
+ * checks and errnos of docs/IOCTL.md, in the order handleIoctl of
+ * src/ioctl/server.ts applies them: unknown command ENOTTY; a known
+ * number with another size or direction EINVAL; a bad header or a
+ * non-zero byte the command does not read EINVAL; the wrong descriptor
+ * type EISDIR / ENOTDIR / EINVAL; EROFS for a change on a read-only
+ * mount; then the command's own checks. A refused call changes nothing.
+ *
+ * The kernel serves FS_INFO, GET_VECTOR, COLLECTION_INFO, SEARCH (always
+ * exactly), SEARCH2 (exactly, saying so), INO_PATH and LIST_COLLECTIONS;
+ * SET_VECTOR, DEL_VECTOR and CREATE_COLLECTION need a read-write mount.
+ * The commands that only make sense for the user-space engine (SET_VECTORS,
+ * INDEX, STATS, DROP_COLLECTION) answer EOPNOTSUPP (docs/IOCTL.md, "In the
+ * kernel module").
+ */
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/uaccess.h>
+#include <linux/statfs.h>
+#include <linux/mount.h>
+#include "vexfs_vec.h"
+
+enum vexfs_target { VEXFS_ANY, VEXFS_FILE, VEXFS_DIR };
+
+struct vexfs_ioc_cmd {
+	unsigned int cmd;
+	enum vexfs_target target;
+	bool writes;
+	int (*run)(struct file *file, void *buf);
+};
+
+/* Whether bytes [off, off + len) of @buf are all zero. */
+static bool vexfs_zero(const void *buf, size_t off, size_t len)
+{
+	return !memchr_inv((const u8 *)buf + off, 0, len);
+}
+
+#define VEXFS_ZERO_FROM(buf, type, field) \
+	vexfs_zero(buf, offsetof(type, field), sizeof(type) - offsetof(type, field))
+#define VEXFS_ZERO_FIELD(buf, type, field) \
+	vexfs_zero(buf, offsetof(type, field), sizeof_field(type, field))
+
+/* docs/IOCTL.md 2: magic, version, size, flags 0, reserved 0. */
+static bool vexfs_hdr_ok(const struct vexfs_ioc_hdr *h, unsigned int size,
+			 u16 version)
+{
+	return h->magic == VEXFS_IOC_MAGIC && h->version == version &&
+	       h->size == size && !h->flags && !h->reserved;
+}
+
+static int vexfs_ioc_fs_info(struct file *file, void *buf)
+{
+	struct super_block *sb = file_inode(file)->i_sb;
+	const struct vexfs_super_block *es = &VEXFS_SB(sb)->s_es;
+	struct vexfs_ioc_fs_info *fi = buf;
+	struct vexfs_ioc_list_collections *l;
+	struct kstatfs st;
+	int err;
+
+	err = vfs_statfs(&file->f_path, &st);
+	if (err)
+		return err;
+	l = kzalloc(sizeof(*l), GFP_KERNEL);
+	if (!l)
+		return -ENOMEM;
+	err = vexfs_coll_list(sb, 0, l);
+	fi->collection_count = l->total;
+	kfree(l);
+	if (err)
+		return err;
+	fi->format_major = le16_to_cpu(es->s_version_major);
+	fi->format_minor = le16_to_cpu(es->s_version_minor);
+	fi->block_size = sb->s_blocksize;
+	fi->block_count = st.f_blocks;
+	fi->free_blocks = st.f_bfree;
+	fi->inode_count = st.f_files;
+	fi->free_inodes = st.f_ffree;
+	fi->max_dim = VEXFS_MAX_DIM;
+	fi->ioc_max_dim = VEXFS_IOC_MAX_DIM;
+	fi->ioc_max_k = VEXFS_IOC_MAX_K;
+	fi->feature_compat = le32_to_cpu(es->s_feature_compat);
+	/* RECOVER says the journal is open read-write, not a feature. */
+	fi->feature_incompat = le32_to_cpu(es->s_feature_incompat) &
+			       ~VEXFS_FEATURE_INCOMPAT_RECOVER;
+	fi->feature_ro_compat = le32_to_cpu(es->s_feature_ro_compat);
+	fi->fs_flags = sb_rdonly(sb) ? VEXFS_IOC_FS_RDONLY : 0;
+	memcpy(fi->uuid, es->s_uuid, sizeof(fi->uuid));
+	memcpy(fi->label, es->s_label, sizeof(fi->label) - 1);
+	fi->label[sizeof(fi->label) - 1] = 0;
+	return 0;
+}
+
+static int vexfs_ioc_get_vector(struct file *file, void *buf)
+{
+	struct inode *inode = file_inode(file);
+	struct vexfs_ioc_vector *v = buf;
+	struct vexfs_store st;
+	void *bytes;
+	int err;
+
+	if (!VEXFS_ZERO_FROM(buf, struct vexfs_ioc_vector, dim))
+		return -EINVAL;
+	err = vexfs_vec_get(inode, &st, &bytes);
+	if (err)
+		return err;
+	if (st.c.dim > VEXFS_IOC_MAX_DIM) {
+		err = -EOVERFLOW;	/* read user.vexfs.vector instead */
+	} else {
+		v->dim = st.c.dim;
+		v->collection_id = st.c.id;
+		v->metric = st.c.metric;
+		v->elem_type = st.c.elem_type;
+		vexfs_vec_to_f32(&st.c, bytes, v->data);
+	}
+	kfree(bytes);
+	vexfs_store_close(&st);
+	return err;
+}
+
+/* The collection @inode is in (docs/IOCTL.md 3.6), -ENODATA for none. */
+static int vexfs_coll_info_of(struct inode *inode, struct vexfs_coll *c)
+{
+	u32 id;
+	int err;
+
+	err = vexfs_coll_of_inode(inode, &id);
+	if (err)
+		return err;
+	if (!id)
+		return -ENODATA;
+	err = vexfs_coll_get(inode->i_sb, id, c);
+	if (err == -ENOENT) {
+		vexfs_corrupt(inode->i_sb, inode->i_ino,
+			      "is in collection %u, which does not exist", id);
+		err = -EUCLEAN;
+	}
+	return err;
+}
+
+static int vexfs_ioc_collection_info(struct file *file, void *buf)
+{
+	struct vexfs_ioc_collection_info *ci = buf;
+	struct vexfs_coll c;
+	int err;
+
+	if (!VEXFS_ZERO_FIELD(buf, struct vexfs_ioc_collection_info, info))
+		return -EINVAL;
+	err = vexfs_coll_info_of(file_inode(file), &c);
+	if (err)
+		return err;
+	vexfs_coll_to_ioc(&c, &ci->info);
+	return 0;
+}
+
+/* Whether query[0..dim-1] is finite (IOCTL.md 3.7: NaN or infinity EINVAL). */
+static bool vexfs_query_ok(const u32 *q, u32 dim)
+{
+	u32 i;
+
+	for (i = 0; i < dim; i++)
+		if (vexfs_f32_bits_nonfinite(q[i]))
+			return false;
+	return true;
+}
+
+static int vexfs_ioc_search(struct file *file, void *buf)
+{
+	struct vexfs_ioc_search *s = buf;
+	struct vexfs_coll c;
+	u32 count;
+	int err;
+
+	if (s->k < 1 || s->k > VEXFS_IOC_MAX_K ||
+	    s->dim < 1 || s->dim > VEXFS_IOC_MAX_DIM ||
+	    !vexfs_zero(buf, offsetof(struct vexfs_ioc_search, count),
+			offsetof(struct vexfs_ioc_search, query) -
+			offsetof(struct vexfs_ioc_search, count)) ||
+	    !VEXFS_ZERO_FIELD(buf, struct vexfs_ioc_search, hits) ||
+	    !vexfs_zero(s->query, 4 * s->dim,
+			4 * (VEXFS_IOC_MAX_DIM - s->dim)) ||
+	    !vexfs_query_ok(s->query, s->dim))
+		return -EINVAL;
+	err = vexfs_search(file_inode(file), s->query, s->dim, s->k,
+			   s->exclude_ino, s->hits, &count, &c);
+	if (err)
+		return err;
+	s->count = count;
+	s->collection_id = c.id;
+	s->generation = c.generation;
+	s->metric = c.metric;
+	s->elem_type = c.elem_type;
+	return 0;
+}
+
+static int vexfs_ioc_search2(struct file *file, void *buf)
+{
+	struct vexfs_ioc_search2 *s = buf;
+	struct vexfs_coll c;
+	u32 count;
+	int err;
+
+	if (s->k < 1 || s->k > VEXFS_IOC_MAX_K ||
+	    s->dim < 1 || s->dim > VEXFS_IOC_MAX_DIM ||
+	    s->ef > VEXFS_IOC_MAX_EF ||
+	    (s->flags & ~VEXFS_IOC_SEARCH2_EXACT) ||
+	    ((s->flags & VEXFS_IOC_SEARCH2_EXACT) && s->ef) ||
+	    !vexfs_zero(buf, offsetof(struct vexfs_ioc_search2, count),
+			offsetof(struct vexfs_ioc_search2, ef) -
+			offsetof(struct vexfs_ioc_search2, count)) ||
+	    !vexfs_zero(buf, offsetof(struct vexfs_ioc_search2, method),
+			offsetof(struct vexfs_ioc_search2, query) -
+			offsetof(struct vexfs_ioc_search2, method)) ||
+	    !VEXFS_ZERO_FIELD(buf, struct vexfs_ioc_search2, hits) ||
+	    !vexfs_zero(s->query, 4 * s->dim,
+			4 * (VEXFS_IOC_MAX_DIM - s->dim)) ||
+	    !vexfs_query_ok(s->query, s->dim))
+		return -EINVAL;
+	err = vexfs_search(file_inode(file), s->query, s->dim, s->k,
+			   s->exclude_ino, s->hits, &count, &c);
+	if (err)
+		return err;
+	s->count = count;
+	s->collection_id = c.id;
+	s->generation = c.generation;
+	s->metric = c.metric;
+	s->elem_type = c.elem_type;
+	s->method = VEXFS_SEARCH_METHOD_EXACT;
+	if (s->flags & VEXFS_IOC_SEARCH2_EXACT)
+		s->exact_reason = VEXFS_EXACT_ASKED;
+	else if (!(c.flags & VEXFS_COLL_INDEX_HNSW))
+		s->exact_reason = VEXFS_EXACT_FLAT;
+	else if (c.count <= s->k)
+		s->exact_reason = VEXFS_EXACT_FEW;
+	else
+		s->exact_reason = VEXFS_EXACT_OTHER;	/* the kernel scans */
+	s->ef_used = 0;
+	return 0;
+}
+
+/* Whether inode @ino's bit is set in the inode bitmap (FORMAT.md 2.1). */
+static int vexfs_ino_in_use(struct super_block *sb, u64 ino)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	u64 bits = (u64)sb->s_blocksize * 8;
+	u64 blk = div64_u64(ino - 1, bits);
+	struct buffer_head *bh;
+	int used;
+
+	bh = sb_bread(sb, sbi->s_inode_bitmap_start + blk);
+	if (!bh)
+		return -EIO;
+	used = test_bit_le(ino - 1 - blk * bits, bh->b_data);
+	brelse(bh);
+	return used;
+}
+
+/*
+ * The name of the link of @ino in directory @dir: the entry naming @ino
+ * whose hash is @hash (the parent pointer's, FORMAT.md 5.3), else the
+ * first entry naming @ino. Return: its length (copied to @name), -ENOENT,
+ * -EUCLEAN, -EIO.
+ */
+static int vexfs_name_in_dir(struct inode *dir, u64 ino, u32 hash, char *name)
+{
+	struct super_block *sb = dir->i_sb;
+	u64 nblocks = i_size_read(dir) >> sb->s_blocksize_bits, lblk;
+	int found = -ENOENT;
+
+	for (lblk = 0; lblk < nblocks; lblk++) {
+		struct vexfs_dir_leaf_header *lh;
+		struct buffer_head *bh;
+		u32 count, used, off, i;
+
+		bh = vexfs_dir_bread(dir, lblk, 0);
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		if (!bh)
+			continue;
+		lh = (void *)bh->b_data;
+		if (le32_to_cpu(lh->dl_magic) != VEXFS_DIRL_MAGIC) {
+			brelse(bh);
+			continue;
+		}
+		count = le32_to_cpu(lh->dl_count);
+		used = le32_to_cpu(lh->dl_used);
+		if (used > sb->s_blocksize - sizeof(*lh) - VEXFS_CSUM_SIZE)
+			goto bad;
+		off = sizeof(*lh);
+		for (i = 0; i < count; i++) {
+			struct vexfs_dir_entry *de = (void *)(bh->b_data + off);
+			u32 nlen, rec;
+
+			if (off + sizeof(*de) > sizeof(*lh) + used)
+				goto bad;
+			nlen = le16_to_cpu(de->d_name_len);
+			rec = VEXFS_DIR_REC_LEN(nlen);
+			if (nlen < 1 || nlen > VEXFS_NAME_LEN ||
+			    off + rec > sizeof(*lh) + used)
+				goto bad;
+			if (le64_to_cpu(de->d_ino) == ino &&
+			    (found < 0 || le32_to_cpu(de->d_hash) == hash)) {
+				memcpy(name, de->d_name, nlen);
+				found = nlen;
+				if (le32_to_cpu(de->d_hash) == hash) {
+					brelse(bh);
+					return found;
+				}
+			}
+			off += rec;
+		}
+		brelse(bh);
+		cond_resched();
+		continue;
+bad:
+		vexfs_corrupt(sb, dir->i_ino, "bad leaf block %llu", lblk);
+		brelse(bh);
+		return -EUCLEAN;
+	}
+	return found;
+}
+
+/*
+ * The path of @target relative to @dir (docs/IOCTL.md 3.8) into @path
+ * (VEXFS_IOC_PATH_MAX bytes), by the parent pointers (FORMAT.md 5.3), as
+ * pathOf and inoPath of the engine. Return: its length, or -ENOENT (no
+ * such linked, ordinary inode, or not below @dir), -ENAMETOOLONG, -EUCLEAN,
+ * -EIO, -ENOMEM.
+ */
+static int vexfs_ino_path(struct inode *dir, u64 target, char *path)
+{
+	struct super_block *sb = dir->i_sb;
+	struct inode *cur = NULL;
+	bool toolong = false;
+	int pos = VEXFS_IOC_PATH_MAX - 1, depth, err, len;
+	char *name;
+
+	if (target == dir->i_ino) {
+		strscpy(path, ".", VEXFS_IOC_PATH_MAX);
+		return 1;
+	}
+	if (target != VEXFS_ROOT_INO &&
+	    (target < VEXFS_FIRST_INO || target > VEXFS_SB(sb)->s_inode_count))
+		return -ENOENT;
+	err = vexfs_ino_in_use(sb, target);
+	if (err <= 0)
+		return err ? err : -ENOENT;
+	cur = vexfs_iget(sb, target);
+	if (IS_ERR(cur))
+		return PTR_ERR(cur);
+	if ((VEXFS_I(cur)->i_flags & VEXFS_IFL_INTERNAL) || !cur->i_nlink) {
+		iput(cur);
+		return -ENOENT;
+	}
+	name = kmalloc(VEXFS_NAME_LEN + 1, GFP_KERNEL);
+	if (!name) {
+		iput(cur);
+		return -ENOMEM;
+	}
+	path[pos] = 0;
+	err = -ENOENT;
+	for (depth = 0; depth < VEXFS_MAX_DEPTH; depth++) {
+		struct vexfs_inode_info *vi = VEXFS_I(cur);
+		struct inode *parent;
+		int n;
+
+		if (cur->i_ino == dir->i_ino) {
+			err = 0;
+			break;
+		}
+		if (cur->i_ino == VEXFS_ROOT_INO || !vi->i_parent_ino)
+			break;	/* not below @dir, or no recorded link */
+		parent = vexfs_iget(sb, vi->i_parent_ino);
+		if (IS_ERR(parent)) {
+			err = PTR_ERR(parent);
+			break;
+		}
+		if (!S_ISDIR(parent->i_mode)) {
+			vexfs_corrupt(sb, cur->i_ino,
+				      "parent pointer names non-directory %lu",
+				      parent->i_ino);
+			iput(parent);
+			err = -EUCLEAN;
+			break;
+		}
+		n = vexfs_name_in_dir(parent, cur->i_ino, vi->i_parent_hash,
+				      name);
+		if (n < 0) {
+			iput(parent);
+			err = n;
+			break;
+		}
+		if (!toolong) {
+			int need = n + (pos < VEXFS_IOC_PATH_MAX - 1 ? 1 : 0);
+
+			if (need > pos) {
+				toolong = true;
+			} else {
+				if (pos < VEXFS_IOC_PATH_MAX - 1)
+					path[--pos] = '/';
+				pos -= n;
+				memcpy(path + pos, name, n);
+			}
+		}
+		iput(cur);
+		cur = parent;
+	}
+	if (depth == VEXFS_MAX_DEPTH) {
+		vexfs_corrupt(sb, target, "parent chain longer than %d",
+			      VEXFS_MAX_DEPTH);
+		err = -EUCLEAN;
+	}
+	iput(cur);
+	kfree(name);
+	if (err)
+		return err;
+	if (toolong)
+		return -ENAMETOOLONG;
+	len = VEXFS_IOC_PATH_MAX - 1 - pos;
+	memmove(path, path + pos, len + 1);
+	return len;
+}
+
+static int vexfs_ioc_ino_path(struct file *file, void *buf)
+{
+	struct vexfs_ioc_ino_path *p = buf;
+	int len;
+
+	if (!vexfs_zero(buf, offsetof(struct vexfs_ioc_ino_path, len),
+			sizeof(*p) - offsetof(struct vexfs_ioc_ino_path, len)))
+		return -EINVAL;
+	len = vexfs_ino_path(file_inode(file), p->ino, p->path);
+	if (len < 0) {
+		memset(p->path, 0, sizeof(p->path));
+		return len;
+	}
+	p->len = len;
+	return 0;
+}
+
+static int vexfs_ioc_list_collections(struct file *file, void *buf)
+{
+	struct vexfs_ioc_list_collections *l = buf;
+
+	if (!VEXFS_ZERO_FROM(buf, struct vexfs_ioc_list_collections, count))
+		return -EINVAL;
+	return vexfs_coll_list(file_inode(file)->i_sb, l->start_id, l);
+}
+
+/* What the kernel does not serve (docs/IOCTL.md, "In the kernel module"). */
+static int vexfs_ioc_unsupported(struct file *file, void *buf)
+{
+	return -EOPNOTSUPP;
+}
+
+/* Changes: served once the module mounts read-write (vector.c). */
+static int vexfs_ioc_needs_rw(struct file *file, void *buf)
+{
+	return -EROFS;
+}
+
+static const struct vexfs_ioc_cmd vexfs_cmds[] = {
+	{ VEXFS_IOC_FS_INFO, VEXFS_ANY, false, vexfs_ioc_fs_info },
+	{ VEXFS_IOC_SET_VECTOR, VEXFS_FILE, true, vexfs_ioc_needs_rw },
+	{ VEXFS_IOC_GET_VECTOR, VEXFS_FILE, false, vexfs_ioc_get_vector },
+	{ VEXFS_IOC_DEL_VECTOR, VEXFS_FILE, true, vexfs_ioc_needs_rw },
+	{ VEXFS_IOC_CREATE_COLLECTION, VEXFS_DIR, true, vexfs_ioc_needs_rw },
+	{ VEXFS_IOC_COLLECTION_INFO, VEXFS_ANY, false,
+	  vexfs_ioc_collection_info },
+	{ VEXFS_IOC_SEARCH, VEXFS_DIR, false, vexfs_ioc_search },
+	{ VEXFS_IOC_INO_PATH, VEXFS_DIR, false, vexfs_ioc_ino_path },
+	{ VEXFS_IOC_LIST_COLLECTIONS, VEXFS_ANY, false,
+	  vexfs_ioc_list_collections },
+	{ VEXFS_IOC_SET_VECTORS, VEXFS_DIR, true, vexfs_ioc_unsupported },
+	{ VEXFS_IOC_SEARCH2, VEXFS_DIR, false, vexfs_ioc_search2 },
+	{ VEXFS_IOC_INDEX, VEXFS_DIR, false, vexfs_ioc_unsupported },
+	{ VEXFS_IOC_STATS, VEXFS_ANY, false, vexfs_ioc_unsupported },
+	{ VEXFS_IOC_DROP_COLLECTION, VEXFS_DIR, true, vexfs_ioc_unsupported },
+};
+
+/**
+ * vexfs_ioctl - the unlocked_ioctl of VexFS files and directories
+ * @file: the open file or directory (any open mode)
+ * @cmd: a VEXFS_IOC_* command (vexfs_ioctl.h)
+ * @arg: user pointer to the command's structure
+ *
+ * docs/IOCTL.md is the contract. Return: 0 or a negative errno: -ENOTTY
+ * (not a VexFS command), -EINVAL (sizes, header, fields), -EFAULT (bad
+ * pointer), -EISDIR / -ENOTDIR, -EROFS, -EOPNOTSUPP (commands the kernel
+ * does not serve), and each command's own (ENODATA, EOVERFLOW, ENOENT,
+ * ENAMETOOLONG, EUCLEAN, EIO, ENOMEM).
+ */
+long vexfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct inode *inode = file_inode(file);
+	const struct vexfs_ioc_cmd *c = NULL;
+	void __user *uarg = (void __user *)arg;
+	unsigned int size, i;
+	u16 version;
+	void *buf;
+	int err;
+
+	if (_IOC_TYPE(cmd) != VEXFS_IOC_TYPE)
+		return -ENOTTY;
+	for (i = 0; i < ARRAY_SIZE(vexfs_cmds); i++)
+		if (_IOC_NR(vexfs_cmds[i].cmd) == _IOC_NR(cmd))
+			c = &vexfs_cmds[i];
+	if (!c)
+		return -ENOTTY;
+	if (cmd != c->cmd)
+		return -EINVAL;		/* another size or direction */
+	size = _IOC_SIZE(cmd);
+	version = cmd == VEXFS_IOC_SEARCH2 ? VEXFS_IOC_SEARCH2_VERSION :
+					     VEXFS_IOC_VERSION;
+	buf = kvzalloc(size, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (_IOC_DIR(cmd) & _IOC_WRITE) {
+		if (copy_from_user(buf, uarg, size)) {
+			err = -EFAULT;
+			goto out;
+		}
+		if (!vexfs_hdr_ok(buf, size, version)) {
+			err = -EINVAL;
+			goto out;
+		}
+	}
+	if (c->target == VEXFS_DIR && !S_ISDIR(inode->i_mode)) {
+		err = -ENOTDIR;
+		goto out;
+	}
+	if (c->target == VEXFS_FILE && !S_ISREG(inode->i_mode)) {
+		err = S_ISDIR(inode->i_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if (c->writes && c->run != vexfs_ioc_unsupported &&
+	    sb_rdonly(inode->i_sb)) {
+		err = -EROFS;
+		goto out;
+	}
+	err = c->run(file, buf);
+	if (!err && (_IOC_DIR(cmd) & _IOC_READ)) {
+		struct vexfs_ioc_hdr *h = buf;
+
+		h->magic = VEXFS_IOC_MAGIC;
+		h->version = version;
+		h->size = size;
+		h->flags = 0;
+		h->reserved = 0;
+		if (copy_to_user(uarg, buf, size))
+			err = -EFAULT;
+	}
+out:
+	kvfree(buf);
+	return err;
+}
+
+/*
+ * Regular files of a read-only mount: generic_ro_fops plus the ioctls.
+ * (The read-write file operations of file.c carry vexfs_ioctl too.)
+ */
+const struct file_operations vexfs_ro_file_operations = {
+	.llseek		= generic_file_llseek,
+	.read_iter	= generic_file_read_iter,
+	.mmap		= generic_file_readonly_mmap,
+	.splice_read	= vexfs_splice_read,
+	.unlocked_ioctl	= vexfs_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+};
