@@ -20,7 +20,18 @@ async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
  * taken from `<cache>/vmtool/<hash>`.
  * @throws Error when gcc or the static C library (libc6-dev) is missing, with the build's output
  */
-export async function vmTool(): Promise<Uint8Array> {
+export function vmTool(): Promise<Uint8Array> {
+  // one build per process, however many VMs start at once
+  built ??= buildVmTool().catch((e) => {
+    built = null;
+    throw e;
+  });
+  return built;
+}
+
+let built: Promise<Uint8Array> | null = null;
+
+async function buildVmTool(): Promise<Uint8Array> {
   const src = await Deno.readFile(SOURCE);
   const dir = `${cacheDir()}/vmtool`;
   const out = `${dir}/${(await sha256Hex(src)).slice(0, 16)}`;
@@ -28,7 +39,7 @@ export async function vmTool(): Promise<Uint8Array> {
     return await Deno.readFile(out);
   } catch { /* not built yet */ }
   await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${out}.${Deno.pid}.tmp`;
+  const tmp = `${out}.${Deno.pid}.${crypto.randomUUID()}.tmp`;
   let o;
   try {
     o = await new Deno.Command("gcc", {
