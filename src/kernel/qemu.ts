@@ -95,6 +95,11 @@ for x in $VMTEST_EXTRA; do
 	for d in $(cat /extra/$x.deps); do modload $d || ok=0 out="cannot load $d"; done
 	if [ $ok = 1 ] && out=$(insmod /extra/$x.ko 2>&1); then t_ok "insmod $x"; else t_fail "insmod $x" "$out"; fi
 done
+if [ -n "$VMTEST_MOUNT_ALL" ]; then
+	for d in $(grep -v '^#' /etc/fstab | awk '{ print $2 }'); do mkdir -p "$d"; done
+	PATH=/sbin:/usr/sbin:/usr/bin:$PATH mount -a
+	echo "vmtest: mount -a exit $?"
+fi
 cd /tmp
 sh -c '. /lib/vmtest.sh; . /test.sh'
 echo "vmtest: script exit $?"
@@ -131,6 +136,12 @@ export interface VmOptions {
    * fusermount3 are in PATH, libfuse3 loads, /dev/fuse works (module fuse loaded).
    */
   tools?: boolean;
+  /**
+   * After the extra modules are loaded, run `mount -a` as a boot would: /etc/fstab (give
+   * it in `files`) with its mount points made, and /sbin, /usr/sbin in PATH so that
+   * mount helpers (`mount.TYPE`) are found. Prints `vmtest: mount -a exit N`.
+   */
+  mountAll?: boolean;
 }
 
 /** What a run found. */
@@ -282,7 +293,7 @@ async function buildInitramfs(k: PreparedKernel, opts: VmOptions): Promise<Uint8
   const boot = BOOT_MODULES.filter((m) => !k.builtin.has(m));
   const nDisks = (opts.disks ?? []).length;
   const conf = `VMTEST_DISKS=${nDisks + (opts.tools ? 1 : 0)}\nVMTEST_BOOT_MODULES="${boot.join(" ")}"\n` +
-    `VMTEST_EXTRA="${extra.join(" ")}"\n` +
+    `VMTEST_EXTRA="${extra.join(" ")}"\n` + (opts.mountAll ? "VMTEST_MOUNT_ALL=1\n" : "") +
     (opts.tools
       ? `VMTEST_TOOLS=/dev/vd${"abcdefghijklmnop"[nDisks]}\n` +
         `VMTEST_TOOLS_MODULES="${["fuse"].filter((m) => !k.builtin.has(m)).join(" ")}"\n`
