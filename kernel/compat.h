@@ -46,6 +46,33 @@ static inline void vexfs_set_inode_times(struct inode *inode,
 #endif
 }
 
+static inline struct timespec64 vexfs_inode_atime(const struct inode *inode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return inode_get_atime(inode);
+#else
+	return inode->i_atime;
+#endif
+}
+
+static inline struct timespec64 vexfs_inode_mtime(const struct inode *inode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return inode_get_mtime(inode);
+#else
+	return inode->i_mtime;
+#endif
+}
+
+static inline struct timespec64 vexfs_inode_ctime(const struct inode *inode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	return inode_get_ctime(inode);
+#else
+	return inode->i_ctime;
+#endif
+}
+
 /*
  * 6.3 replaced the user_namespace argument of the inode operations by a
  * struct mnt_idmap; 6.6 added the request mask to generic_fillattr.
@@ -87,6 +114,44 @@ static inline void vexfs_fillattr(VEXFS_IDMAP_ARG, u32 request_mask,
 #define vexfs_splice_read	filemap_splice_read
 #else
 #define vexfs_splice_read	generic_file_splice_read
+#endif
+
+/*
+ * 6.12 passes folios to write_begin/write_end (and block_write_begin,
+ * generic_write_end); 6.1 passes pages.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+typedef struct folio vexfs_wpage_t;
+static inline void vexfs_wpage_release(struct folio *folio)
+{
+	folio_unlock(folio);
+	folio_put(folio);
+}
+#else
+typedef struct page vexfs_wpage_t;
+static inline void vexfs_wpage_release(struct page *page)
+{
+	unlock_page(page);
+	put_page(page);
+}
+#endif
+
+/* 6.3: inode_init_owner takes a mnt_idmap. VexFS has no idmapped mounts. */
+static inline void vexfs_inode_init_owner(struct inode *inode,
+					  const struct inode *dir, umode_t mode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	inode_init_owner(&nop_mnt_idmap, inode, dir, mode);
+#else
+	inode_init_owner(&init_user_ns, inode, dir, mode);
+#endif
+}
+
+/* 6.5 replaced block_page_mkwrite_return by vmf_fs_error. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define vexfs_vmf_error(err) vmf_fs_error(err)
+#else
+#define vexfs_vmf_error(err) block_page_mkwrite_return(err)
 #endif
 
 #endif /* _VEXFS_COMPAT_H */

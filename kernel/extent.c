@@ -7,22 +7,6 @@
  */
 #include "vexfs.h"
 
-/**
- * vexfs_data_run_ok - whether [pblk, pblk + len) lies in the data area
- * @sbi: the filesystem
- * @pblk: first device block
- * @len: blocks, > 0
- *
- * The data area is first_data_block .. block_count - 2 (FORMAT.md 2 and
- * 2.2). Return: true when the whole run is inside it.
- */
-bool vexfs_data_run_ok(struct vexfs_sb_info *sbi, u64 pblk, u64 len)
-{
-	return len > 0 && pblk >= sbi->s_first_data_block &&
-	       pblk < sbi->s_block_count - 1 &&
-	       len <= sbi->s_block_count - 1 - pblk;
-}
-
 static int vexfs_check_node(struct inode *inode,
 			    const struct vexfs_extent_header *eh,
 			    unsigned int capacity, int want_depth)
@@ -43,6 +27,19 @@ static int vexfs_check_node(struct inode *inode,
 	return depth;
 }
 
+static int __vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk,
+			     u32 *len, bool *unwritten, u64 *next);
+
+/*
+ * vexfs_map_block_next - as vexfs_map_block; in a hole also gives @next,
+ *	the first mapped file block after @lblk (U64_MAX if none)
+ */
+int vexfs_map_block_next(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
+			 bool *unwritten, u64 *next)
+{
+	return __vexfs_map_block(inode, lblk, pblk, len, unwritten, next);
+}
+
 /**
  * vexfs_map_block - find the device block of a file block
  * @inode: the file
@@ -56,6 +53,15 @@ static int vexfs_check_node(struct inode *inode,
 int vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
 		    bool *unwritten)
 {
+	u64 next;
+
+	return __vexfs_map_block(inode, lblk, pblk, len, unwritten, &next);
+}
+
+static int __vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk,
+			     u32 *len, bool *unwritten, u64 *next)
+{
+	u64 bound = U64_MAX;
 	struct super_block *sb = inode->i_sb;
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
 	const u8 *node = VEXFS_I(inode)->i_data;
@@ -66,6 +72,7 @@ int vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
 
 	*len = 0;
 	*unwritten = false;
+	*next = U64_MAX;
 	for (;;) {
 		const struct vexfs_extent_header *eh = (const void *)node;
 		unsigned int i, n;
@@ -96,8 +103,10 @@ int vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
 					break;
 				}
 				prev_end = l + elen;
-				if (lblk < l)
+				if (lblk < l) {
+					*next = l;
 					break;
+				}
 				if (lblk < l + elen) {
 					*pblk = p + (lblk - l);
 					*len = min_t(u64, l + elen - lblk, U32_MAX);
@@ -106,6 +115,8 @@ int vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
 					break;
 				}
 			}
+			if (!err && i == n)
+				*next = bound;
 			break;
 		} else {
 			const struct vexfs_extent_idx *ix = (const void *)(eh + 1);
@@ -119,12 +130,16 @@ int vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
 					err = -EUCLEAN;
 					break;
 				}
-				if (le64_to_cpu(ix[i].ei_logical) > lblk)
+				if (le64_to_cpu(ix[i].ei_logical) > lblk) {
+					bound = le64_to_cpu(ix[i].ei_logical);
 					break;
+				}
 				child = le64_to_cpu(ix[i].ei_child);
 			}
+			if (!err && !child)
+				*next = bound;	/* a hole before the first entry */
 			if (err || !child)
-				break;	/* error, or a hole before the first entry */
+				break;
 			if (!vexfs_data_run_ok(sbi, child, 1)) {
 				vexfs_corrupt(sb, inode->i_ino,
 					      "extent index names block %llu outside the data area",

@@ -3,8 +3,10 @@
  * super.c - module init and exit, the filesystem type, reading and checking
  * the superblock (FORMAT.md sections 2 and 3), statfs.
  *
- * This version mounts read-only: a read-write mount fails with EROFS and a
- * dmesg line saying so.
+ * Read-write: the journal is opened (and replayed) at mount, the free
+ * counts are recounted from the bitmaps, unlinked-open files left by a
+ * crash are freed (orphan.c). Options: errors=continue|remount-ro|panic,
+ * commit=SECONDS (FORMAT.md 3.2 and 9).
  */
 #include <linux/module.h>
 #include <linux/init.h>
@@ -12,6 +14,9 @@
 #include <linux/statfs.h>
 #include <linux/fs_context.h>
 #include <linux/blkdev.h>
+#include <linux/fs_parser.h>
+#include <linux/seq_file.h>
+#include <linux/jbd2.h>
 #include "vexfs.h"
 
 #define VEXFS_KNOWN_INCOMPAT (VEXFS_FEATURE_INCOMPAT_EXTENTS | \
@@ -30,6 +35,11 @@ static struct inode *vexfs_alloc_inode(struct super_block *sb)
 	vi = alloc_inode_sb(sb, vexfs_inode_cachep, GFP_KERNEL);
 	if (!vi)
 		return NULL;
+	jbd2_journal_init_jbd_inode(&vi->i_jinode_s, &vi->vfs_inode);
+	vi->i_jinode = VEXFS_SB(sb)->s_journal ? &vi->i_jinode_s : NULL;
+	vi->i_sync_tid = 0;
+	vi->i_flags = 0;
+	vi->i_orphan_next = 0;
 	return &vi->vfs_inode;
 }
 
@@ -47,9 +57,68 @@ static void vexfs_inode_init_once(void *p)
 	inode_init_once(&vi->vfs_inode);
 }
 
+/* Marks the superblock in use (a read-write mount, FORMAT.md 3.2, 9.5). */
+static int vexfs_setup_rw(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	struct vexfs_super_block *es = &sbi->s_es;
+	int err;
+
+	err = vexfs_count_free(sb);
+	if (err)
+		return err;
+	spin_lock(&sbi->s_lock);
+	if (sbi->s_journal)
+		es->s_feature_incompat |=
+			cpu_to_le32(VEXFS_FEATURE_INCOMPAT_RECOVER);
+	else if (le16_to_cpu(es->s_state) != VEXFS_STATE_ERROR)
+		es->s_state = cpu_to_le16(VEXFS_STATE_DIRTY);
+	le32_add_cpu(&es->s_mount_count, 1);
+	es->s_mount_time = cpu_to_le64(ktime_get_real_seconds());
+	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
+	spin_unlock(&sbi->s_lock);
+	return vexfs_commit_super(sb, true);
+}
+
+/*
+ * The clean-close state (FORMAT.md 3.2, 9.5): everything checkpointed,
+ * RECOVER cleared, state 1 unless an error was recorded.
+ */
+static int vexfs_mark_clean(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	struct vexfs_super_block *es = &sbi->s_es;
+	int err = 0;
+
+	if (sbi->s_journal) {
+		if (is_journal_aborted(sbi->s_journal))
+			return -EIO;
+		err = jbd2_journal_flush(sbi->s_journal, 0);
+		if (err)
+			return err;
+	}
+	spin_lock(&sbi->s_lock);
+	es->s_feature_incompat &= ~cpu_to_le32(VEXFS_FEATURE_INCOMPAT_RECOVER);
+	if (le16_to_cpu(es->s_state) != VEXFS_STATE_ERROR)
+		es->s_state = cpu_to_le16(VEXFS_STATE_CLEAN);
+	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
+	spin_unlock(&sbi->s_lock);
+	return vexfs_commit_super(sb, true);
+}
+
 static void vexfs_put_super(struct super_block *sb)
 {
-	kfree(sb->s_fs_info);
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	bool aborted = sbi->s_journal && is_journal_aborted(sbi->s_journal);
+
+	flush_work(&sbi->s_error_work);
+	if (!sb_rdonly(sb) && !aborted)
+		vexfs_mark_clean(sb);
+	vexfs_journal_destroy(sb);
+	flush_work(&sbi->s_error_work);
+	vexfs_bitmap_destroy(sb);
+	brelse(sbi->s_sbh);
+	kfree(sbi);
 	sb->s_fs_info = NULL;
 }
 
@@ -57,28 +126,128 @@ static int vexfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 {
 	struct super_block *sb = dentry->d_sb;
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
-	const struct vexfs_super_block *es = &sbi->s_es;
 	u64 id = huge_encode_dev(sb->s_bdev->bd_dev);
 
 	buf->f_type = VEXFS_MAGIC;
 	buf->f_bsize = sbi->s_block_size;
 	buf->f_frsize = sbi->s_block_size;
 	buf->f_blocks = sbi->s_block_count;
-	buf->f_bfree = le64_to_cpu(es->s_free_blocks);
+	spin_lock(&sbi->s_lock);
+	buf->f_bfree = sbi->s_free_blocks;
+	buf->f_ffree = sbi->s_free_inodes;
+	spin_unlock(&sbi->s_lock);
 	buf->f_bavail = buf->f_bfree;
 	buf->f_files = sbi->s_inode_count;
-	buf->f_ffree = le64_to_cpu(es->s_free_inodes);
 	buf->f_namelen = VEXFS_NAME_LEN;
 	buf->f_fsid = u64_to_fsid(id);
+	return 0;
+}
+
+static int vexfs_show_options(struct seq_file *seq, struct dentry *root)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(root->d_sb);
+
+	switch (sbi->s_mount_opt & VEXFS_MOUNT_ERRORS_MASK) {
+	case VEXFS_MOUNT_ERRORS_RO:
+		seq_puts(seq, ",errors=remount-ro");
+		break;
+	case VEXFS_MOUNT_ERRORS_PANIC:
+		seq_puts(seq, ",errors=panic");
+		break;
+	default:
+		seq_puts(seq, ",errors=continue");
+	}
+	if (sbi->s_commit_interval)
+		seq_printf(seq, ",commit=%u", sbi->s_commit_interval);
 	return 0;
 }
 
 static const struct super_operations vexfs_sops = {
 	.alloc_inode	= vexfs_alloc_inode,
 	.free_inode	= vexfs_free_inode,
+	.write_inode	= vexfs_write_inode,
+	.dirty_inode	= vexfs_dirty_inode,
+	.evict_inode	= vexfs_evict_inode,
 	.put_super	= vexfs_put_super,
+	.sync_fs	= vexfs_sync_fs,
 	.statfs		= vexfs_statfs,
+	.show_options	= vexfs_show_options,
 };
+
+/* Mount options (as ext4's errors= and commit=). */
+enum { Opt_errors, Opt_commit };
+
+static const struct constant_table vexfs_param_errors[] = {
+	{ "continue",	VEXFS_MOUNT_ERRORS_CONT },
+	{ "remount-ro",	VEXFS_MOUNT_ERRORS_RO },
+	{ "panic",	VEXFS_MOUNT_ERRORS_PANIC },
+	{}
+};
+
+static const struct fs_parameter_spec vexfs_param_specs[] = {
+	fsparam_enum("errors", Opt_errors, vexfs_param_errors),
+	fsparam_u32("commit", Opt_commit),
+	{}
+};
+
+struct vexfs_fs_context {
+	unsigned int errors;	/* VEXFS_MOUNT_ERRORS_*, 0: the image's */
+	unsigned int commit;
+	bool commit_set;
+};
+
+static int vexfs_parse_param(struct fs_context *fc,
+			     struct fs_parameter *param)
+{
+	struct vexfs_fs_context *ctx = fc->fs_private;
+	struct fs_parse_result result;
+	int opt;
+
+	opt = fs_parse(fc, vexfs_param_specs, param, &result);
+	if (opt < 0)
+		return opt;
+	switch (opt) {
+	case Opt_errors:
+		ctx->errors = result.uint_32;
+		break;
+	case Opt_commit:
+		if (result.uint_32 > 24 * 3600)
+			return invalf(fc, "vexfs: commit=%u is too long (at most a day)",
+				      result.uint_32);
+		ctx->commit = result.uint_32;
+		ctx->commit_set = true;
+		break;
+	}
+	return 0;
+}
+
+static void vexfs_apply_options(struct super_block *sb,
+				struct vexfs_fs_context *ctx)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	unsigned int mode = ctx->errors;
+
+	if (!mode) {
+		switch (le16_to_cpu(sbi->s_es.s_errors)) {
+		case VEXFS_ERRORS_RO:
+			mode = VEXFS_MOUNT_ERRORS_RO;
+			break;
+		case VEXFS_ERRORS_PANIC:
+			mode = VEXFS_MOUNT_ERRORS_PANIC;
+			break;
+		default:
+			mode = VEXFS_MOUNT_ERRORS_CONT;
+		}
+	}
+	sbi->s_mount_opt = (sbi->s_mount_opt & ~VEXFS_MOUNT_ERRORS_MASK) |
+			   mode;
+	if (ctx->commit_set) {
+		sbi->s_commit_interval = ctx->commit;
+		if (sbi->s_journal)
+			sbi->s_journal->j_commit_interval =
+				(ctx->commit ? ctx->commit : 5) * HZ;
+	}
+}
 
 static u64 div_up(u64 a, u64 b)
 {
@@ -123,10 +292,11 @@ static int vexfs_check_super(struct super_block *sb,
 		       sb->s_id, ro_compat & ~VEXFS_KNOWN_RO_COMPAT);
 		return -EROFS;
 	}
-	if (incompat & VEXFS_FEATURE_INCOMPAT_RECOVER) {
-		pr_err("vexfs: %s: the journal needs recovery, which this module cannot do yet; run 'vexfs fsck -y' or mount with 'vexfs mount' first\n",
+	if ((incompat & VEXFS_FEATURE_INCOMPAT_RECOVER) &&
+	    !(incompat & VEXFS_FEATURE_INCOMPAT_JOURNAL)) {
+		pr_err("vexfs: %s: RECOVER is set but the image has no journal; run 'vexfs fsck'\n",
 		       sb->s_id);
-		return -EINVAL;
+		return -EUCLEAN;
 	}
 	if (log_bs > VEXFS_MAX_LOG_BLOCK_SIZE) {
 		pr_err("vexfs: %s: bad block size exponent %u\n", sb->s_id, log_bs);
@@ -176,26 +346,71 @@ static int vexfs_check_super(struct super_block *sb,
 	return 0;
 }
 
+/* Reads and checks the superblock in the buffer cache into sbi->s_es. */
+static int vexfs_load_super(struct super_block *sb, struct buffer_head *bh,
+			    unsigned int off, bool silent)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	struct vexfs_super_block *es;
+	u32 csum;
+
+	es = (struct vexfs_super_block *)(bh->b_data + off);
+	if (le32_to_cpu(es->s_magic) != VEXFS_MAGIC) {
+		if (!silent)
+			pr_err("vexfs: %s: no VexFS superblock (bad magic 0x%08x)\n",
+			       sb->s_id, le32_to_cpu(es->s_magic));
+		return -EINVAL;
+	}
+	csum = vexfs_crc(es, offsetof(struct vexfs_super_block, s_checksum));
+	if (csum != le32_to_cpu(es->s_checksum)) {
+		pr_err("vexfs: %s: superblock checksum mismatch (stored 0x%08x, computed 0x%08x); run 'vexfs fsck'\n",
+		       sb->s_id, le32_to_cpu(es->s_checksum), csum);
+		return -EUCLEAN;
+	}
+	memcpy(&sbi->s_es, es, sizeof(*es));
+	return 0;
+}
+
+static void vexfs_init_sbi(struct vexfs_sb_info *sbi)
+{
+	const struct vexfs_super_block *es = &sbi->s_es;
+
+	sbi->s_block_size = VEXFS_MIN_BLOCK_SIZE << le32_to_cpu(es->s_log_block_size);
+	sbi->s_block_count = le64_to_cpu(es->s_block_count);
+	sbi->s_inode_count = le64_to_cpu(es->s_inode_count);
+	sbi->s_inode_table_start = le64_to_cpu(es->s_inode_table_start);
+	sbi->s_inode_bitmap_start = le64_to_cpu(es->s_inode_bitmap_start);
+	sbi->s_first_data_block = le64_to_cpu(es->s_first_data_block);
+	sbi->s_hash_seed = le32_to_cpu(es->s_hash_seed);
+	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
+	sbi->s_ro_compat = le32_to_cpu(es->s_feature_ro_compat);
+	sbi->s_block_bitmap_start = le64_to_cpu(es->s_block_bitmap_start);
+	sbi->s_block_bitmap_blocks = le32_to_cpu(es->s_block_bitmap_blocks);
+	sbi->s_inode_bitmap_blocks = le32_to_cpu(es->s_inode_bitmap_blocks);
+	sbi->s_inode_table_blocks = le64_to_cpu(es->s_inode_table_blocks);
+	sbi->s_free_blocks = le64_to_cpu(es->s_free_blocks);
+	sbi->s_free_inodes = le64_to_cpu(es->s_free_inodes);
+}
+
 static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 {
 	bool silent = fc->sb_flags & SB_SILENT;
+	bool rdonly = fc->sb_flags & SB_RDONLY;
 	struct vexfs_sb_info *sbi;
 	struct buffer_head *bh;
-	struct vexfs_super_block *es;
 	struct inode *root;
 	unsigned int bs;
-	u32 csum;
 	int err;
 
-	if (!(fc->sb_flags & SB_RDONLY)) {
-		pr_err("vexfs: %s: this version of the kernel module mounts read-only only; use -o ro (or 'vexfs mount' for read-write)\n",
-		       sb->s_id);
-		return -EROFS;
-	}
 	sbi = kzalloc(sizeof(*sbi), GFP_KERNEL);
 	if (!sbi)
 		return -ENOMEM;
 	sb->s_fs_info = sbi;
+	spin_lock_init(&sbi->s_lock);
+	mutex_init(&sbi->s_alloc_mutex);
+	mutex_init(&sbi->s_orphan_mutex);
+	INIT_LIST_HEAD(&sbi->s_freed);
+	vexfs_super_write_init(sb);
 
 	/* The primary superblock is at byte 1024 whatever the block size. */
 	bs = sb_min_blocksize(sb, VEXFS_MIN_BLOCK_SIZE);
@@ -208,43 +423,30 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		pr_err("vexfs: %s: cannot read the superblock\n", sb->s_id);
 		return -EIO;
 	}
-	es = (struct vexfs_super_block *)(bh->b_data + VEXFS_SB_OFFSET % bs);
-	if (le32_to_cpu(es->s_magic) != VEXFS_MAGIC) {
-		if (!silent)
-			pr_err("vexfs: %s: no VexFS superblock (bad magic 0x%08x)\n",
-			       sb->s_id, le32_to_cpu(es->s_magic));
-		brelse(bh);
-		return -EINVAL;
-	}
-	csum = vexfs_crc(es, offsetof(struct vexfs_super_block, s_checksum));
-	if (csum != le32_to_cpu(es->s_checksum)) {
-		pr_err("vexfs: %s: superblock checksum mismatch (stored 0x%08x, computed 0x%08x); run 'vexfs fsck'\n",
-		       sb->s_id, le32_to_cpu(es->s_checksum), csum);
-		brelse(bh);
-		return -EUCLEAN;
-	}
-	memcpy(&sbi->s_es, es, sizeof(*es));
+	err = vexfs_load_super(sb, bh, VEXFS_SB_OFFSET % bs, silent);
 	brelse(bh);
-	es = &sbi->s_es;
-
-	err = vexfs_check_super(sb, es, bdev_nr_bytes(sb->s_bdev), true);
 	if (err)
 		return err;
-	sbi->s_block_size = VEXFS_MIN_BLOCK_SIZE << le32_to_cpu(es->s_log_block_size);
-	sbi->s_block_count = le64_to_cpu(es->s_block_count);
-	sbi->s_inode_count = le64_to_cpu(es->s_inode_count);
-	sbi->s_inode_table_start = le64_to_cpu(es->s_inode_table_start);
-	sbi->s_inode_bitmap_start = le64_to_cpu(es->s_inode_bitmap_start);
-	sbi->s_first_data_block = le64_to_cpu(es->s_first_data_block);
-	sbi->s_hash_seed = le32_to_cpu(es->s_hash_seed);
-	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
-	sbi->s_ro_compat = le32_to_cpu(es->s_feature_ro_compat);
-
+	err = vexfs_check_super(sb, &sbi->s_es, bdev_nr_bytes(sb->s_bdev),
+				rdonly);
+	if (err)
+		return err;
+	vexfs_init_sbi(sbi);
 	if (!sb_set_blocksize(sb, sbi->s_block_size)) {
 		pr_err("vexfs: %s: block size %u is not supported by the device\n",
 		       sb->s_id, sbi->s_block_size);
 		return -EINVAL;
 	}
+	bs = sbi->s_block_size;
+	sbi->s_sbh = sb_bread(sb, VEXFS_SB_OFFSET / bs);
+	if (!sbi->s_sbh) {
+		pr_err("vexfs: %s: cannot read the superblock\n", sb->s_id);
+		return -EIO;
+	}
+	sbi->s_raw = (struct vexfs_super_block *)(sbi->s_sbh->b_data +
+						  VEXFS_SB_OFFSET % bs);
+	vexfs_apply_options(sb, fc->fs_private);
+
 	sb->s_magic = VEXFS_MAGIC;
 	sb->s_op = &vexfs_sops;
 	sb->s_xattr = vexfs_xattr_handlers;
@@ -253,22 +455,75 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_time_min = S64_MIN;
 	sb->s_time_max = S64_MAX;
 	sb->s_time_gran = 1;
-	sb->s_flags |= SB_RDONLY;
-	memcpy(&sb->s_uuid, es->s_uuid, sizeof(sb->s_uuid));
+	memcpy(&sb->s_uuid, sbi->s_es.s_uuid, sizeof(sb->s_uuid));
+
+	if (sbi->s_incompat & VEXFS_FEATURE_INCOMPAT_JOURNAL) {
+		err = vexfs_journal_load(sb);
+		if (err)
+			goto fail;
+		/* Replay may have changed the superblock: read it again. */
+		err = vexfs_load_super(sb, sbi->s_sbh, VEXFS_SB_OFFSET % bs,
+				       false);
+		if (!err)
+			err = vexfs_check_super(sb, &sbi->s_es,
+						bdev_nr_bytes(sb->s_bdev),
+						rdonly);
+		if (!err && VEXFS_MIN_BLOCK_SIZE <<
+			    le32_to_cpu(sbi->s_es.s_log_block_size) != bs) {
+			pr_err("vexfs: %s: the replayed superblock changed the block size\n",
+			       sb->s_id);
+			err = -EUCLEAN;
+		}
+		if (err)
+			goto fail;
+		vexfs_init_sbi(sbi);
+		vexfs_apply_options(sb, fc->fs_private);
+	} else if (le64_to_cpu(sbi->s_es.s_journal_ino)) {
+		pr_err("vexfs: %s: journal inode set without the JOURNAL feature; run 'vexfs fsck'\n",
+		       sb->s_id);
+		err = -EUCLEAN;
+		goto fail;
+	}
+	if (!rdonly) {
+		if (!sbi->s_journal &&
+		    le16_to_cpu(sbi->s_es.s_state) == VEXFS_STATE_DIRTY)
+			pr_warn("vexfs: %s: not cleanly unmounted and without a journal; run 'vexfs fsck'\n",
+				sb->s_id);
+		err = vexfs_setup_rw(sb);
+		if (err)
+			goto fail;
+	}
 
 	root = vexfs_iget(sb, VEXFS_ROOT_INO);
-	if (IS_ERR(root))
-		return PTR_ERR(root);
+	if (IS_ERR(root)) {
+		err = PTR_ERR(root);
+		goto fail;
+	}
 	if (!S_ISDIR(root->i_mode)) {
 		pr_err("vexfs: %s: the root inode is not a directory; run 'vexfs fsck'\n",
 		       sb->s_id);
 		iput(root);
-		return -EUCLEAN;
+		err = -EUCLEAN;
+		goto fail;
 	}
 	sb->s_root = d_make_root(root);
-	if (!sb->s_root)
-		return -ENOMEM;
+	if (!sb->s_root) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (!rdonly)
+		vexfs_orphan_cleanup(sb);
 	return 0;
+fail:
+	/* Nothing was written but the in-use marks: leave them for fsck. */
+	vexfs_journal_destroy(sb);
+	flush_work(&sbi->s_error_work);
+	vexfs_bitmap_destroy(sb);
+	brelse(sbi->s_sbh);
+	sbi->s_sbh = NULL;
+	kfree(sbi);
+	sb->s_fs_info = NULL;
+	return err;
 }
 
 static int vexfs_get_tree(struct fs_context *fc)
@@ -278,21 +533,61 @@ static int vexfs_get_tree(struct fs_context *fc)
 
 static int vexfs_reconfigure(struct fs_context *fc)
 {
-	if (!(fc->sb_flags & SB_RDONLY)) {
-		pr_err("vexfs: %s: this version of the kernel module cannot remount read-write\n",
-		       fc->root->d_sb->s_id);
+	struct super_block *sb = fc->root->d_sb;
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	bool want_ro = fc->sb_flags & SB_RDONLY;
+	int err = 0;
+
+	sync_filesystem(sb);
+	vexfs_apply_options(sb, fc->fs_private);
+	if (want_ro == sb_rdonly(sb))
+		return 0;
+	if (want_ro) {
+		err = vexfs_mark_clean(sb);
+		if (err == -EIO)	/* aborted journal: stays as it is */
+			err = 0;
+		return err;
+	}
+	/* read-only -> read-write */
+	if (sbi->s_ro_compat & ~VEXFS_KNOWN_RO_COMPAT) {
+		pr_err("vexfs: %s: unknown read-only-compatible features 0x%x; cannot remount read-write\n",
+		       sb->s_id, sbi->s_ro_compat & ~VEXFS_KNOWN_RO_COMPAT);
 		return -EROFS;
 	}
+	if (sbi->s_journal && is_journal_aborted(sbi->s_journal)) {
+		pr_err("vexfs: %s: the journal was aborted after an error; unmount and run 'vexfs fsck'\n",
+		       sb->s_id);
+		return -EROFS;
+	}
+	if (bdev_read_only(sb->s_bdev))
+		return -EACCES;
+	sb->s_flags &= ~SB_RDONLY;
+	err = vexfs_setup_rw(sb);
+	if (err) {
+		sb->s_flags |= SB_RDONLY;
+		return err;
+	}
+	vexfs_orphan_cleanup(sb);
 	return 0;
 }
 
+static void vexfs_free_fc(struct fs_context *fc)
+{
+	kfree(fc->fs_private);
+}
+
 static const struct fs_context_operations vexfs_context_ops = {
+	.parse_param	= vexfs_parse_param,
 	.get_tree	= vexfs_get_tree,
 	.reconfigure	= vexfs_reconfigure,
+	.free		= vexfs_free_fc,
 };
 
 static int vexfs_init_fs_context(struct fs_context *fc)
 {
+	fc->fs_private = kzalloc(sizeof(struct vexfs_fs_context), GFP_KERNEL);
+	if (!fc->fs_private)
+		return -ENOMEM;
 	fc->ops = &vexfs_context_ops;
 	return 0;
 }
@@ -303,6 +598,7 @@ static struct file_system_type vexfs_fs_type = {
 	.init_fs_context	= vexfs_init_fs_context,
 	.kill_sb		= kill_block_super,
 	.fs_flags		= FS_REQUIRES_DEV,
+	.parameters		= vexfs_param_specs,
 };
 MODULE_ALIAS_FS("vexfs");
 
@@ -324,7 +620,7 @@ static int __init vexfs_init(void)
 		kmem_cache_destroy(vexfs_inode_cachep);
 		return err;
 	}
-	pr_info("vexfs: registered (format version %u, read-only)\n",
+	pr_info("vexfs: registered (format version %u)\n",
 		VEXFS_VERSION_MAJOR);
 	return 0;
 }

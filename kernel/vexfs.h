@@ -50,6 +50,7 @@ struct vexfs_sb_info {
 	u64	s_inode_table_blocks;
 	struct mutex s_orphan_mutex;	/* the orphan list (orphan.c) */
 	struct work_struct s_error_work; /* writes the error fields */
+	struct super_block *s_sb;
 };
 
 /* The in-memory inode: the VFS inode and the fields VexFS adds. */
@@ -66,6 +67,8 @@ struct vexfs_inode_info {
 	struct rw_semaphore i_data_sem;	/* i_data (extent tree) changes */
 	struct jbd2_inode *i_jinode;	/* ordered data, NULL: no journal */
 	struct rw_semaphore i_xattr_sem;	/* xattr.c: readers, xattr_set.c */
+	struct jbd2_inode i_jinode_s;	/* what i_jinode points to */
+	tid_t	i_sync_tid;		/* last transaction that wrote it */
 	struct inode vfs_inode;
 };
 
@@ -164,7 +167,7 @@ static inline struct vexfs_inode_info *VEXFS_I(struct inode *inode)
  *    up to *count contiguous free data blocks (1 <= *count), the first at
  *    or after goal if possible (goal 0: the allocator picks), sets *count
  *    to what it got and updates the free count and the inode's i_blocks
- *    (inode may be NULL for blocks not charged to any inode). Blocks
+ *    (inode: the inode the blocks are for, never NULL; it is charged). Blocks
  *    freed by a transaction are not handed out before it commits.
  *    vexfs_free_blocks(handle, inode, pblk, count, flags) frees them;
  *    VEXFS_FREE_METADATA revokes them in the journal (freed extent tree,
@@ -242,6 +245,7 @@ int vexfs_journal_super(handle_t *handle, struct super_block *sb);
 __printf(5, 6) void vexfs_error(struct super_block *sb, u64 ino, int err,
 				const char *op, const char *fmt, ...);
 int vexfs_sync_fs(struct super_block *sb, int wait);
+void vexfs_super_write_init(struct super_block *sb);
 
 /* bitmap.c: allocation (FORMAT.md 2.1) */
 int vexfs_new_blocks(handle_t *handle, struct inode *inode, u64 goal,
@@ -254,6 +258,7 @@ int vexfs_free_ino(handle_t *handle, struct super_block *sb, u64 ino);
 bool vexfs_data_run_ok(struct vexfs_sb_info *sbi, u64 pblk, u64 len);
 void vexfs_release_freed(struct super_block *sb, tid_t committed);
 int vexfs_count_free(struct super_block *sb);
+void vexfs_bitmap_destroy(struct super_block *sb);
 
 /* inode.c: write side */
 struct inode *vexfs_new_inode(handle_t *handle, struct inode *dir,
@@ -305,6 +310,9 @@ int vexfs_getattr(VEXFS_IDMAP_ARG, const struct path *path,
 /* extent.c */
 int vexfs_map_block(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
 		    bool *unwritten);
+
+int vexfs_map_block_next(struct inode *inode, u64 lblk, u64 *pblk, u32 *len,
+			 bool *unwritten, u64 *next);
 
 /* dir.c */
 extern const struct file_operations vexfs_dir_operations;
