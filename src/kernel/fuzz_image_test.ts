@@ -76,8 +76,25 @@ Deno.test("fuzz log: a hang, a kernel bug, a forbidden errno or a missing image 
     "fz 5 refused",
     "fz 5 kernel-bug",
     "fz 5 done",
+    "fz -1 mounted ro",
+    "fz -1 vmtool: walk entries=10 ops=40 failed=0 errnos=-",
+    "fz -1 rw",
+    "fz -1 vmtool: write entries=3 ops=30 failed=1 errnos=EPERM:1",
+    "fz -1 done",
+    "fz 7 mounted ro",
+    "fz 7 vmtool: walk entries=10 ops=40 failed=1 errnos=EPERM:1",
+    "fz 7 rw",
+    "fz 7 vmtool: write entries=3 ops=30 failed=1 errnos=EPERM:1",
+    "fz 7 done",
   ].join("\n");
-  const rs = parseFuzzLog(log, cases);
+  // the control (-1) gets EPERM from its writes: so may image 7's writes, not its walk
+  cases.set(-1, { seed: -1, base: "fuse", damage: "none", recomputed: false });
+  cases.set(7, { seed: 7, base: "fuse", damage: "d", recomputed: false });
+  const all = parseFuzzLog(log, cases);
+  assertEquals(all[0].seed, -1);
+  assertEquals(all[0].failures, []);
+  assertEquals(all[all.length - 1].failures, ["walk gave EPERM (1x)"]);
+  const rs = all.filter((r) => r.seed >= 1 && r.seed <= 6);
   assertEquals(rs.map((r) => [r.seed, r.failures.length > 0]), [
     [1, false],
     [2, false],

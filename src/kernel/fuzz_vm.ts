@@ -28,7 +28,10 @@
  * Every syscall error must be an errno a damaged filesystem may give
  * (`ALLOWED_ERRNOS`): EUCLEAN or EIO for the damage, ENOENT, ENODATA,
  * EOPNOTSUPP for names and attributes that are not there, EROFS after
- * errors=remount-ro, ENOSPC for a full or damaged allocator.
+ * errors=remount-ro, ENOSPC for a full or damaged allocator; or one the same
+ * steps give on the undamaged base (a control run first in the same VM for
+ * each base, which must mount and walk, and may give only those errnos and
+ * the ones of an operation the module lacks, `MISSING_OPERATION_ERRNOS`).
  * @module
  */
 import { changedBlocks, type FuzzBase, fuzzImage } from "./fuzz_image.ts";
@@ -64,6 +67,9 @@ export interface ImageResult {
   rwRefused: boolean;
   /** errnos seen, name → count */
   errnos: Record<string, number>;
+  /** of them, by the walk and by the write workload */
+  walkErrnos: Record<string, number>;
+  writeErrnos: Record<string, number>;
   /** the watchdog fired */
   hung: boolean;
   /** the kernel log after this image showed an oops, BUG, WARNING, lockup or stall */
@@ -191,7 +197,7 @@ echo "fz end"
 export function parseFuzzLog(log: string, cases: Map<number, CaseInfo>): ImageResult[] {
   const out = new Map<number, ImageResult>();
   for (const raw of log.split("\n")) {
-    const m = /^fz (\d+) (.*)$/.exec(raw.replace(/\r$/, ""));
+    const m = /^fz (-?\d+) (.*)$/.exec(raw.replace(/\r$/, ""));
     if (!m) continue;
     const seed = Number(m[1]);
     const c = cases.get(seed);
@@ -205,6 +211,8 @@ export function parseFuzzLog(log: string, cases: Map<number, CaseInfo>): ImageRe
         written: false,
         rwRefused: false,
         errnos: {},
+        walkErrnos: {},
+        writeErrnos: {},
         hung: false,
         crashed: false,
         failures: [],
@@ -227,7 +235,8 @@ export function parseFuzzLog(log: string, cases: Map<number, CaseInfo>): ImageRe
         for (const kv of v[2].split(",")) {
           const [name, n] = kv.split(":");
           r.errnos[name] = (r.errnos[name] ?? 0) + Number(n);
-          if (!ALLOWED_ERRNOS.has(name)) r.failures.push(`${v[1]} gave ${name} (${n}x)`);
+          const seen = v[1] === "walk" ? r.walkErrnos : r.writeErrnos;
+          seen[name] = (seen[name] ?? 0) + Number(n);
         }
       }
     }
@@ -242,6 +251,8 @@ export function parseFuzzLog(log: string, cases: Map<number, CaseInfo>): ImageRe
         written: false,
         rwRefused: false,
         errnos: {},
+        walkErrnos: {},
+        writeErrnos: {},
         hung: false,
         crashed: false,
         failures: ["never ran (the VM stopped before it)"],
@@ -249,8 +260,28 @@ export function parseFuzzLog(log: string, cases: Map<number, CaseInfo>): ImageRe
       });
     } else if (!log.includes(`fz ${seed} done`)) r.failures.push("did not finish");
   }
-  return [...out.values()].sort((a, b) => a.seed - b.seed);
+  const all = [...out.values()].sort((a, b) => a.seed - b.seed);
+  // errnos: the allowed ones, and what the same workload gets on the undamaged base (a control,
+  // seed < 0), e.g. EPERM from an operation the module does not have, which damage does not cause
+  const controls = new Map(all.filter((r) => r.seed < 0).map((r) => [r.base, r]));
+  for (const r of all) {
+    const control = r.seed < 0 ? undefined : controls.get(r.base);
+    for (const [what, errnos] of [["walk", r.walkErrnos], ["write", r.writeErrnos]] as const) {
+      const ok = new Set([
+        ...ALLOWED_ERRNOS,
+        ...Object.keys((what === "walk" ? control?.walkErrnos : control?.writeErrnos) ?? {}),
+        ...(r.seed < 0 ? MISSING_OPERATION_ERRNOS : []),
+      ]);
+      for (const [name, n] of Object.entries(errnos)) {
+        if (!ok.has(name)) r.failures.push(`${what} gave ${name} (${n}x)`);
+      }
+    }
+  }
+  return all;
 }
+
+/** Errnos of an operation a filesystem does not implement, allowed on the undamaged controls only. */
+export const MISSING_OPERATION_ERRNOS = ["EPERM", "EACCES", "EOPNOTSUPP", "ENOTTY"];
 
 /** Totals of a list of results. */
 export function countResults(rs: ImageResult[]): FuzzCounts {
@@ -276,13 +307,23 @@ export function formatCounts(c: FuzzCounts): string {
  * Runs `opts.seeds` damaged images of `opts.base` in one VM boot.
  * @returns per-image results and the VM's result (whose `ok` also covers crashes anywhere in the log)
  */
-export async function runFuzzVm(opts: FuzzVmOptions): Promise<{ images: ImageResult[]; vm: VmResult }> {
+export async function runFuzzVm(
+  opts: FuzzVmOptions,
+): Promise<{ images: ImageResult[]; controls: ImageResult[]; vm: VmResult }> {
   const bs = opts.bases[0].blockSize;
   if (opts.bases.some((b) => b.blockSize !== bs)) throw new Error("runFuzzVm: the bases differ in block size");
   const patches: Uint8Array[] = [];
   const lines: string[] = [];
   const cases = new Map<number, CaseInfo>();
+  for (const [bi, b] of opts.bases.entries()) {
+    // the control: the undamaged base, under the seed -2 - 2 * its index (even: mounted
+    // read-only, walked, remounted read-write, written)
+    const seed = -2 - 2 * bi;
+    cases.set(seed, { seed, base: b.name, damage: "none (control)", recomputed: false });
+    lines.push(`fz ${seed} ${bi} ${opts.mountOptions?.(0) || "-"}`);
+  }
   for (const seed of opts.seeds) {
+    if (seed < 0) throw new Error(`runFuzzVm: seed ${seed} < 0 (negative seeds are the controls)`);
     const bi = Math.floor(seed / 2) % opts.bases.length;
     const base = opts.bases[bi];
     const c = fuzzImage(base, seed);
@@ -315,7 +356,8 @@ export async function runFuzzVm(opts: FuzzVmOptions): Promise<{ images: ImageRes
       script: SCRIPT,
       timeoutMs: opts.timeoutMs ?? 30_000 + 20_000 * opts.seeds.length,
     });
-    return { images: parseFuzzLog(vm.log, cases), vm };
+    const all = parseFuzzLog(vm.log, cases);
+    return { images: all.filter((r) => r.seed >= 0), controls: all.filter((r) => r.seed < 0), vm };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
