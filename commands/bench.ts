@@ -23,6 +23,19 @@ import {
   type WorkloadId,
 } from "../bench/report.ts";
 import { DEFAULT_APPENDS, DEFAULT_FILES, DEFAULT_SIZE, runBench } from "../bench/run.ts";
+import { runVmBench, VM_DEFAULT_QUERIES } from "../bench/vm.ts";
+import {
+  fileTable,
+  memoryTable,
+  nativeEstimate,
+  renderVmMarkdown,
+  scanTable,
+  searchTable as vmSearchTable,
+  spreadTable as vmSpreadTable,
+  targetLines as vmTargetLines,
+  updateVmMarkdown,
+} from "../bench/vm_report.ts";
+import type { KernelSeries } from "../src/kernel/debian_kernel.ts";
 import { TARGET_IDS, type TargetId } from "../bench/targets.ts";
 import { DEFAULT_VECTORS } from "../bench/vectors.ts";
 import { DATASET_IDS, type DatasetId, DEFAULT_DATASETS, DEFAULT_SEED } from "../bench/ann/datasets.ts";
@@ -64,6 +77,90 @@ interface BenchFlags {
   writeMd?: string | boolean;
   keep?: boolean;
   buildDir?: string;
+  kernel?: KernelSeries | true;
+}
+
+/** Kernel series `--kernel` accepts (Debian's, booted in QEMU). */
+const KERNEL_SERIES: readonly KernelSeries[] = ["6.1", "6.12"];
+
+function kernelSeries(s: string): KernelSeries {
+  if (!(KERNEL_SERIES as readonly string[]).includes(s)) {
+    throw new InvalidArgumentError(`unknown kernel '${s}' (choose from ${KERNEL_SERIES.join(", ")})`);
+  }
+  return s as KernelSeries;
+}
+
+/** Options of 'vexfs bench' that choose its own targets and workloads, which --kernel does not run. */
+const NOT_WITH_KERNEL = ["targets", "only", "appends", "vectors", "buildDir"] as const;
+
+/** `vexfs bench --kernel`: the module, FUSE and ext4 in one VM (bench/vm.ts). */
+async function benchKernel(cmd: Command, program: Command, o: BenchFlags): Promise<void> {
+  for (const key of NOT_WITH_KERNEL) {
+    if (cmd.getOptionValueSource(key) === "cli") {
+      const flag = `--${key.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
+      throw new CliError(`${flag} does not apply to --kernel, which runs its own targets and workloads in the VM`);
+    }
+  }
+  const series: KernelSeries = o.kernel === true || o.kernel === undefined ? "6.12" : o.kernel;
+  const queries: [number, number] = cmd.getOptionValueSource("queries") === "cli"
+    ? [o.queries, Math.max(5, Math.ceil(o.queries / 25))]
+    : [...VM_DEFAULT_QUERIES];
+  const command = ["vexfs", "bench", ...Deno.args.slice(Deno.args.indexOf("bench") + 1)].join(" ");
+  let report;
+  try {
+    report = await runVmBench({
+      series,
+      sizeBytes: o.size,
+      files: o.files,
+      repeat: o.repeat,
+      randSeconds: o.randRuntime,
+      queries,
+      k: o.topK,
+      parentDir: o.dir ?? "/var/tmp",
+      keep: o.keep,
+      version: program.version() ?? "unknown",
+      command,
+      log: (l) => warn(c.dim(`bench --kernel: ${l}`)),
+    });
+  } catch (e) {
+    if (e instanceof BenchError) throw new CliError(e.message);
+    throw e;
+  }
+  if (o.writeMd) {
+    const file = typeof o.writeMd === "string" ? o.writeMd : "BENCHMARKS.md";
+    let old: string | undefined;
+    try {
+      old = await Deno.readTextFile(file);
+    } catch { /* new file */ }
+    await Deno.writeTextFile(file, updateVmMarkdown(old, renderVmMarkdown(report)));
+    warn(c.dim(`bench --kernel: wrote ${file}`));
+  }
+  if (o.json) return printJsonResult("bench", { report });
+  say(c.bold(`VexFS kernel module, FUSE and ext4 in one VM, ${report.date}`));
+  say(c.dim(
+    `${report.kernel.release} in QEMU ${report.kernel.qemu} (TCG, ${report.kernel.memoryMiB} MiB) on ` +
+      `${report.host.cpu} × ${report.host.cpus}; VM ${formatDuration(report.vmSeconds * 1000)}`,
+  ));
+  const right = (head: string[], from: number) => head.map((_, i) => (i >= from ? "right" as const : "left" as const));
+  for (const t of [fileTable(report), vmSearchTable(report), scanTable(report), memoryTable(report)]) {
+    if (t.rows.length) say(table(t.head, t.rows, right(t.head, t.head[1] === "unit" ? 2 : 1)));
+  }
+  if (report.settings.repeat > 1) {
+    const sp = vmSpreadTable(report);
+    say(c.dim(`medians of ${report.settings.repeat} runs; the runs:`));
+    say(table(sp.head, sp.rows));
+  }
+  for (const t of vmTargetLines(report)) say(t.met === false ? c.red(t.text) : t.text);
+  const est = nativeEstimate(report);
+  if (est) {
+    say(c.dim(
+      `TCG costs the scan loop ${est.factor.toFixed(1)}×: the module's 1,000-vector search would take ` +
+        `about ${est.kernelUs.toFixed(2)} µs on this host's CPU`,
+    ));
+  }
+  for (const [t, why] of Object.entries(report.unavailable)) say(c.yellow(`${t}: not measured: ${why}`));
+  for (const e of report.errors) say(c.red(`error: ${e}`));
+  for (const n of report.notes) say(c.yellow(`note: ${n}`));
 }
 
 /** Parser for a comma-separated list of names from `allowed`. */
@@ -355,10 +452,17 @@ export function register(program: Command): void {
     )
     .option("--keep", "keep the work directory (image, files) afterwards")
     .option("--build-dir <path>", "where passthrough_ll and fileops are built (default bench/.build)")
+    .option(
+      "--kernel [series]",
+      `instead: the kernel module, the FUSE mount and ext4 side by side in one QEMU VM booting Debian's ` +
+        `${KERNEL_SERIES.join(" or ")} (default 6.12)`,
+      kernelSeries,
+    )
     .action(action("bench", async (o: BenchFlags) => {
       if (o.size < 2 ** 20 || o.size % 4096) {
         throw new CliError(`--size must be at least 1M and a multiple of 4K, got ${o.size} bytes`);
       }
+      if (o.kernel !== undefined) return await benchKernel(cmd, program, o);
       const command = ["vexfs", "bench", ...Deno.args.slice(Deno.args.indexOf("bench") + 1)].join(" ");
       const started = performance.now();
       let report;
@@ -453,7 +557,19 @@ cost is reported as VexFS ÷ VexFS without journal for each workload.
 Kernel caches are dropped before each workload (needs root; the report says
 if that failed). Results are absolute (MB/s = 10^6 bytes/s, IOPS, files/s, µs)
 and as ratios to passthrough_ll. Needs fio, gcc, pkg-config, libfuse3-dev
-(bash scripts/bootstrap.sh bench installs them).`,
+(bash scripts/bootstrap.sh bench installs them).
+
+With --kernel: one QEMU VM (TCG) booting Debian's 6.12 (or 6.1) kernel runs the
+same C workloads (bench/vm/vmbench.c, static) on the kernel module (mount -t
+vexfs), on 'vexfs mount' (FUSE, inside the VM) and on ext4, each on its own
+virtio disk: sequential write and read of --size, random 4 KiB reads for
+--rand-runtime seconds, creating and stat'ing --files files, --repeat times
+interleaved; then the search ioctl (-k results) on 1,000 and 100,000 128-d
+vectors (flat collections filled through FUSE on the host) on the module and
+on FUSE. Reports medians, module ÷ ext4 and module ÷ FUSE, the memory of each
+(module size and slab, the daemon's RSS), and the issue's targets. Needs the
+kernel headers and QEMU (bash scripts/bootstrap.sh test installs them) and gcc
+with a static libc (libc6-dev).`,
   );
   cmd.enablePositionalOptions();
   registerVectors(cmd, program);
@@ -466,5 +582,7 @@ and as ratios to passthrough_ll. Needs fio, gcc, pkg-config, libfuse3-dev
     "vexfs bench --targets vexfs,vexfs-nojournal --only seq-write,create,vectors   # the journal's cost",
     "vexfs bench --json > bench.json",
     "vexfs bench --write-md                       # refresh BENCHMARKS.md",
+    "vexfs bench --kernel --write-md              # module vs FUSE vs ext4 in a 6.12 VM",
+    "vexfs bench --kernel 6.1 --size 256M --files 2000 --repeat 1",
   ]);
 }
