@@ -18,6 +18,7 @@
 #include <linux/seq_file.h>
 #include <linux/jbd2.h>
 #include "vexfs.h"
+#include "vexfs_vec.h"
 
 #define VEXFS_KNOWN_INCOMPAT (VEXFS_FEATURE_INCOMPAT_EXTENTS | \
 	VEXFS_FEATURE_INCOMPAT_HTREE | VEXFS_FEATURE_INCOMPAT_VECTORS | \
@@ -615,6 +616,7 @@ static int __init vexfs_init(void)
 				vexfs_inode_init_once);
 	if (!vexfs_inode_cachep)
 		return -ENOMEM;
+	vexfs_vector_xattr = &vexfs_vec_xattr_ops;	/* vector.c */
 	err = register_filesystem(&vexfs_fs_type);
 	if (err) {
 		kmem_cache_destroy(vexfs_inode_cachep);

@@ -308,3 +308,50 @@ void vexfs_vec_to_f32(const struct vexfs_coll *c, const void *raw, u32 *out)
 		}
 	}
 }
+
+/* user.vexfs.vector (docs/IOCTL.md 5): the stored bytes of the vector. */
+static int vexfs_vec_xattr_get(struct inode *inode, void *buf, size_t size)
+{
+	struct vexfs_store st;
+	void *bytes;
+	int err;
+
+	if (!S_ISREG(inode->i_mode))
+		return -ENODATA;
+	err = vexfs_vec_get(inode, &st, &bytes);
+	if (err)
+		return err;
+	err = st.vec_bytes;
+	if (size && size < st.vec_bytes)
+		err = -ERANGE;
+	else if (size)
+		memcpy(buf, bytes, st.vec_bytes);
+	kfree(bytes);
+	vexfs_store_close(&st);
+	return err;
+}
+
+static int vexfs_vec_xattr_set(struct inode *inode, const void *value,
+			       size_t size, int flags)
+{
+	return -EROFS;
+}
+
+static int vexfs_vec_xattr_remove(struct inode *inode)
+{
+	return -EROFS;
+}
+
+static bool vexfs_vec_xattr_present(struct inode *inode)
+{
+	return S_ISREG(inode->i_mode) &&
+	       (VEXFS_I(inode)->i_flags & VEXFS_IFL_HAS_VECTOR);
+}
+
+/* The operations of the hook of xattr.c (vexfs.h), set at module init. */
+const struct vexfs_vector_xattr_ops vexfs_vec_xattr_ops = {
+	.get		= vexfs_vec_xattr_get,
+	.set		= vexfs_vec_xattr_set,
+	.remove		= vexfs_vec_xattr_remove,
+	.present	= vexfs_vec_xattr_present,
+};

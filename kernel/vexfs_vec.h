@@ -172,6 +172,7 @@ struct buffer_head *vexfs_map_bread(struct vexfs_store *st, u64 lblk);
 int vexfs_vec_get(struct inode *inode, struct vexfs_store *st, void **bytes);
 void vexfs_vec_to_f32(const struct vexfs_coll *c, const void *raw,
 		      u32 *out);
+extern const struct vexfs_vector_xattr_ops vexfs_vec_xattr_ops;
 
 /* search.c */
 int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,

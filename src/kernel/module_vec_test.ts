@@ -94,6 +94,9 @@ interface Setup {
   infos: Map<string, string>;
   /** LIST_COLLECTIONS from the root */
   list: string;
+  /** getxattr/listxattr of user.vexfs.vector: the tool's commands and its output on the FUSE mount */
+  xattrCmds: string[];
+  xattrWant: string[];
   /** INO_PATH cases: [dir, ino, want errno, want path] */
   paths: [string, number, number, string][];
   /** the damaged copy and the files its checks read */
@@ -163,6 +166,8 @@ async function makeImage(): Promise<Setup> {
   const infos = new Map<string, string>();
   const paths: Setup["paths"] = [];
   let list = "";
+  let xattrCmds: string[] = [];
+  let xattrWant: string[] = [];
   const inos = new Map<string, number>();
   await withMount({ size: 64 << 20, keepImage: true }, async (mnt, image) => {
     img = image;
@@ -249,6 +254,27 @@ async function makeImage(): Promise<Setup> {
     }
     infos.set("plain", `${ERR.ENODATA}`);
     infos.set("plain/x", `${ERR.ENODATA}`);
+    const xcmds: string[] = [];
+    for (const c of colls) {
+      for (const f of c.files.slice(0, 8)) {
+        xcmds.push(
+          `xget /mnt/${c.dir}/${f.name} 65536`,
+          `xget /mnt/${c.dir}/${f.name} 0`,
+          `xlist /mnt/${c.dir}/${f.name}`,
+        );
+      }
+    }
+    xcmds.push("xget /mnt/r64cos/v-0001 3", "xget /mnt/fiori/novec.md 65536", "xlist /mnt/fiori/novec.md");
+    xattrCmds = xcmds;
+    xattrWant = await hostTool(xcmds.map((c) => c.replaceAll("/mnt/", `${mnt}/`)).join("\n") + "\n");
+    // the FUSE mount's own answers are what docs/IOCTL.md §5 says: the stored bytes, ERANGE, ENODATA
+    assertEquals(xattrWant.length, xcmds.length);
+    assert(xattrWant[0].startsWith("VT X 0 1536 ") && xattrWant[2] === "VT XL 0 1", xattrWant.slice(0, 3).join("; "));
+    assertEquals(xattrWant.slice(-3).map((l) => l.split(" ").slice(0, 4).join(" ")), [
+      "VT X 34 0",
+      "VT X 61 0",
+      "VT XL 0 0",
+    ]);
     const all = await listCollections(mnt);
     list = `0 ${all.length} 0 ${all.length} ${all.map((c) => `${c.id}:${c.count}`).join(" ")}`;
 
@@ -306,6 +332,8 @@ async function makeImage(): Promise<Setup> {
     vectors,
     infos,
     list,
+    xattrCmds,
+    xattrWant,
     paths,
     damaged,
     damage: { l2File: "r128l2/v-0000", ipDir: "r128ip", cosDir: "r64cos", fioriDir: "fiori" },
@@ -358,6 +386,10 @@ function commands(s: Setup): { cmds: string; checks: ((line: string) => string |
     cmds.push(`info /mnt/${p}`);
     checks.push((l) => l.startsWith(`VT I ${want}`) ? null : `info ${p}: ${l}, FUSE ${want}`);
   }
+  s.xattrCmds.forEach((c, i) => {
+    cmds.push(c);
+    checks.push((l) => l === s.xattrWant[i] ? null : `${c}: ${l}, FUSE ${s.xattrWant[i]}`);
+  });
   cmds.push(`list /mnt 0`);
   checks.push((l) => l === `VT L ${s.list}` ? null : `list: ${l}, FUSE ${s.list}`);
   cmds.push(`list /mnt/fiori 3`);
@@ -425,6 +457,25 @@ const ERRS: Record<string, number> = {
 
 const identical = { same: 0, differ: 0 };
 
+let toolBytes: Promise<Uint8Array> | null = null;
+
+/** Runs vexfs_vectool on the host (against the FUSE mount) with `cmds` as its input; its VT lines. */
+async function hostTool(cmds: string): Promise<string[]> {
+  toolBytes ??= buildTool();
+  const path = Deno.makeTempFileSync({ suffix: ".vectool" });
+  try {
+    Deno.writeFileSync(path, await toolBytes, { mode: 0o755 });
+    const p = new Deno.Command(path, { stdin: "piped", stdout: "piped" }).spawn();
+    const w = p.stdin.getWriter();
+    await w.write(new TextEncoder().encode(cmds));
+    await w.close();
+    const o = await p.output();
+    return new TextDecoder().decode(o.stdout).split("\n").filter((l) => l.startsWith("VT "));
+  } finally {
+    Deno.removeSync(path);
+  }
+}
+
 async function buildTool(): Promise<Uint8Array> {
   const out = Deno.makeTempFileSync({ suffix: ".vectool" });
   try {
@@ -476,7 +527,8 @@ for (const series of ["6.1", "6.12"] as const) {
     try {
       const built = await buildModule({ kernelDir: kdir, out });
       assertEquals(built.warnings, []);
-      const tool = await buildTool();
+      toolBytes ??= buildTool();
+      const tool = await toolBytes;
       const { cmds, checks } = commands(s);
       const d = s.damage;
       const r = await runInVm({

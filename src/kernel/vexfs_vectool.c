@@ -21,6 +21,8 @@
  *   path DIR INO                       VT P errno len path
  *   fsinfo PATH                        VT F errno major bs collections ioc_max_dim ioc_max_k rdonly
  *   errs DIR FILE                      VT E name errno   (one line per case)
+ *   xget FILE SIZE                     VT X errno len fnv64   (getxattr user.vexfs.vector)
+ *   xlist FILE                         VT XL errno listed(0/1)
  *
  * V... are decimal floats (strtof: the test prints f32 values exactly).
  */
@@ -32,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "vexfs_ioctl.h"
@@ -353,6 +356,31 @@ int main(void)
 			printf("VT F %d %u %u %u %u %u %u\n", e, u.fi.format_major,
 			       u.fi.block_size, u.fi.collection_count,
 			       u.fi.ioc_max_dim, u.fi.ioc_max_k, u.fi.fs_flags);
+		} else if (!strcmp(cmd, "xget")) {
+			const char *f = tok(&save);
+			size_t size = strtoul(tok(&save), NULL, 10);
+			uint64_t h = 0xcbf29ce484222325ULL;
+			ssize_t n, i;
+
+			n = getxattr(f, "user.vexfs.vector", u.raw,
+				     size > sizeof(u.raw) ? sizeof(u.raw) : size);
+			e = n < 0 ? errno : 0;
+			for (i = 0; i < n && size; i++) {
+				h ^= u.raw[i];
+				h *= 1099511628211ULL;
+			}
+			printf("VT X %d %zd %016llx\n", e, n < 0 ? 0 : n,
+			       (unsigned long long)h);
+		} else if (!strcmp(cmd, "xlist")) {
+			const char *f = tok(&save);
+			ssize_t n = listxattr(f, (char *)u.raw, sizeof(u.raw)), i;
+			int has = 0;
+
+			e = n < 0 ? errno : 0;
+			for (i = 0; i < n; i += strlen((char *)u.raw + i) + 1)
+				if (!strcmp((char *)u.raw + i, "user.vexfs.vector"))
+					has = 1;
+			printf("VT XL %d %d\n", e, has);
 		} else if (!strcmp(cmd, "errs")) {
 			const char *d = tok(&save);
 
