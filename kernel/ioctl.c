@@ -556,15 +556,3 @@ out:
 	return err;
 }
 
-/*
- * Regular files of a read-only mount: generic_ro_fops plus the ioctls.
- * (The read-write file operations of file.c carry vexfs_ioctl too.)
- */
-const struct file_operations vexfs_ro_file_operations = {
-	.llseek		= generic_file_llseek,
-	.read_iter	= generic_file_read_iter,
-	.mmap		= generic_file_readonly_mmap,
-	.splice_read	= vexfs_splice_read,
-	.unlocked_ioctl	= vexfs_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
-};

@@ -181,7 +181,6 @@ int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,
 
 /* ioctl.c */
 long vexfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
-extern const struct file_operations vexfs_ro_file_operations;
 
 #endif /* VEXFS_FPU_UNIT */
 
