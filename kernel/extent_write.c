@@ -601,16 +601,25 @@ int vexfs_ext_remove(handle_t *handle, struct inode *inode, u64 start,
 		s = max(el, start);
 		t = min(eend, end);
 		if (s > el && t < eend) {
-			/* Keep [el, t) here; [t, eend) goes back in as its own. */
-			e->ee_len = cpu_to_le32(t - el);
+			/*
+			 * Inside one extent: keep [el, s), free [s, s + cnt),
+			 * put [s + cnt, eend) back as its own extent (the gap
+			 * keeps it from merging with [el, s) again).
+			 */
+			cnt = min(t - s, chunk);
+			e->ee_len = cpu_to_le32(s - el);
 			err = vexfs_dirty_node(handle, inode, &path.p[path.depth]);
 			vexfs_path_put(&path);
 			if (!err)
 				err = vexfs_mark_inode_dirty(handle, inode);
 			if (!err)
-				err = vexfs_ext_insert(handle, inode, t,
-						       ep + (t - el),
-						       eend - t, ef);
+				err = vexfs_ext_insert(handle, inode, s + cnt,
+						       ep + (s + cnt - el),
+						       eend - (s + cnt), ef);
+			if (!err)
+				err = vexfs_free_blocks(handle, inode,
+							ep + (s - el), cnt,
+							fflags);
 			if (err)
 				break;
 			continue;

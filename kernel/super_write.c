@@ -181,22 +181,39 @@ static void vexfs_set_error_op(u8 *dst, const char *op)
 void vexfs_error(struct super_block *sb, u64 ino, int err, const char *op,
 		 const char *fmt, ...)
 {
-	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
-	struct vexfs_super_block *es = &sbi->s_es;
-	s64 now = ktime_get_real_seconds();
 	struct va_format vaf;
-	unsigned int mode;
 	va_list args;
 
-	if (err < 0)
-		err = -err;
 	va_start(args, fmt);
 	vaf.fmt = fmt;
 	vaf.va = &args;
 	pr_err_ratelimited("vexfs: %s: inode %llu: %s: %pV\n", sb->s_id,
 			   (unsigned long long)ino, op, &vaf);
 	va_end(args);
+	vexfs_handle_error(sb, ino, err, op);
+}
 
+/**
+ * vexfs_handle_error - record an error and apply errors= (vexfs_error
+ *	without the message; vexfs_corrupt prints its own)
+ * @sb: the filesystem
+ * @ino: the inode concerned, 0 if none
+ * @err: the errno
+ * @op: the operation
+ */
+void vexfs_handle_error(struct super_block *sb, u64 ino, int err,
+			const char *op)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	struct vexfs_super_block *es;
+	s64 now = ktime_get_real_seconds();
+	unsigned int mode;
+
+	if (!sbi || !sbi->s_sb)
+		return;
+	es = &sbi->s_es;
+	if (err < 0)
+		err = -err;
 	spin_lock(&sbi->s_lock);
 	es->s_state = cpu_to_le16(VEXFS_STATE_ERROR);
 	le32_add_cpu(&es->s_error_count, 1);
@@ -213,12 +230,8 @@ void vexfs_error(struct super_block *sb, u64 ino, int err, const char *op,
 	spin_unlock(&sbi->s_lock);
 
 	mode = sbi->s_mount_opt & VEXFS_MOUNT_ERRORS_MASK;
-	if (sb_rdonly(sb)) {
-		if (mode == VEXFS_MOUNT_ERRORS_PANIC)
-			panic("vexfs: %s: panic forced after error (errors=panic)\n",
-			      sb->s_id);
-		return;
-	}
+	if (sb_rdonly(sb))
+		return;	/* read-only: nothing is written, nothing to stop */
 	if (mode == VEXFS_MOUNT_ERRORS_RO ||
 	    mode == VEXFS_MOUNT_ERRORS_PANIC) {
 		if (sbi->s_journal)

@@ -246,6 +246,8 @@ __printf(5, 6) void vexfs_error(struct super_block *sb, u64 ino, int err,
 				const char *op, const char *fmt, ...);
 int vexfs_sync_fs(struct super_block *sb, int wait);
 void vexfs_super_write_init(struct super_block *sb);
+void vexfs_handle_error(struct super_block *sb, u64 ino, int err,
+			const char *op);
 
 /* bitmap.c: allocation (FORMAT.md 2.1) */
 int vexfs_new_blocks(handle_t *handle, struct inode *inode, u64 goal,
@@ -375,8 +377,11 @@ struct posix_acl *vexfs_get_acl(struct inode *inode, int type, bool rcu);
 
 /* Report corruption: a dmesg line naming the device, inode and problem. */
 #define vexfs_corrupt(sb, ino, fmt, ...)				\
-	pr_err_ratelimited("vexfs: %s: inode %llu: " fmt "\n",		\
-			   (sb)->s_id, (unsigned long long)(ino),	\
-			   ##__VA_ARGS__)
+	do {								\
+		pr_err_ratelimited("vexfs: %s: inode %llu: " fmt "\n",	\
+				   (sb)->s_id, (unsigned long long)(ino), \
+				   ##__VA_ARGS__);			\
+		vexfs_handle_error((sb), (ino), EUCLEAN, "read");	\
+	} while (0)
 
 #endif /* _VEXFS_H */
