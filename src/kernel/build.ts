@@ -258,11 +258,31 @@ export async function buildModule(opts: BuildOptions = {}): Promise<BuildResult>
   const dir = opts.out ?? defaultBuildDir(k.release, sources);
   Deno.mkdirSync(dir, { recursive: true });
   const abs = Deno.realPathSync(dir);
-  for (const [name, bytes] of sources) Deno.writeFileSync(`${abs}/${name}`, bytes);
-
-  const t0 = performance.now();
-  const make = await run("make", ["-C", k.dir, `M=${abs}`, "modules", "W=1"]);
-  const buildMs = performance.now() - t0;
+  // Builds of one directory take turns (tests build the cached directory side by side:
+  // two makes in one tree race on its objects), and a source is written only when it
+  // changed, so that an unchanged tree is not rebuilt.
+  const lock = await Deno.open(`${abs}/.vexfs-build.lock`, { create: true, write: true });
+  let make, buildMs;
+  try {
+    await lock.lock(true);
+    for (const [name, bytes] of sources) {
+      let same = false;
+      try {
+        const old = Deno.readFileSync(`${abs}/${name}`);
+        same = old.length === bytes.length && old.every((b, i) => b === bytes[i]);
+      } catch { /* not written yet */ }
+      if (!same) Deno.writeFileSync(`${abs}/${name}`, bytes);
+    }
+    const t0 = performance.now();
+    make = await run("make", ["-C", k.dir, `M=${abs}`, "modules", "W=1"]);
+    buildMs = performance.now() - t0;
+    // an up-to-date tree compiles nothing and prints no warnings: report the last compile's
+    const saved = `${abs}/.vexfs-build-warnings`;
+    if (/\bCC \[M\]/.test(make.out)) Deno.writeTextFileSync(saved, warningsOf(make.out).join("\n"));
+    else if (make.code === 0) make.out += `\n${readText(saved) ?? ""}`;
+  } finally {
+    lock.close();
+  }
   const ko = `${abs}/vexfs.ko`;
   if (make.code !== 0 || !exists(ko)) {
     throw new KernelBuildError(

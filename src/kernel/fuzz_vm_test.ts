@@ -72,8 +72,10 @@ Deno.test({
     console.warn("fuzz_vm_test: FUSE mounts unavailable here (the base image is made through one), skipped");
     return;
   }
-  const bases = await makeFuzzBases();
-  const built = await Promise.all(KERNELS.map((k) => buildModuleFor(k)));
+  const t0 = performance.now();
+  const secs = () => ((performance.now() - t0) / 1000).toFixed(0);
+  const [bases, built] = await Promise.all([makeFuzzBases(), Promise.all(KERNELS.map((k) => buildModuleFor(k)))]);
+  console.log(`fuzz: bases made and modules built in ${secs()} s`);
   try {
     for (const b of built) assertEquals(b.warnings, [], `W=1 warnings building for ${b.release}`);
     const runs = await Promise.all(KERNELS.map((kernel, i) =>
@@ -88,7 +90,11 @@ Deno.test({
       })
     ));
     const all: ImageResult[] = runs.flatMap((r) => r.images);
-    for (const [i, r] of runs.entries()) console.log(`fuzz ${KERNELS[i]}: ${formatCounts(countResults(r.images))}`);
+    for (const [i, r] of runs.entries()) {
+      console.log(
+        `fuzz ${KERNELS[i]}: ${formatCounts(countResults(r.images))} (VM ${r.vm.totalSeconds.toFixed(0)} s)`,
+      );
+    }
     console.log(`fuzz total: ${formatCounts(countResults(all))}`);
     for (const [i, r] of runs.entries()) {
       for (const c of r.controls) {
