@@ -16,6 +16,7 @@
  * Callers hold the inode's i_data_sem for writing and a handle.
  */
 #include "vexfs.h"
+#include <linux/jbd2.h>
 
 struct vexfs_path_elem {
 	struct buffer_head *bh;		/* NULL: the root in i_data */
@@ -520,6 +521,31 @@ static int vexfs_collapse(handle_t *handle, struct inode *inode,
 	return 0;
 }
 
+/*
+ * Credits for the next removal step. When the transaction cannot grow, it
+ * is committed and the handle restarted; i_data_sem is dropped meanwhile
+ * (the tree is consistent between steps), since the commit may have to
+ * write this file's ordered data, which maps blocks under it (as ext4's
+ * ext4_datasem_ensure_credits).
+ */
+static int vexfs_remove_credits(handle_t *handle, struct inode *inode)
+{
+	int want = VEXFS_TRUNCATE_CREDITS, err;
+
+	if (!handle)
+		return 0;
+	if (jbd2_handle_buffer_credits(handle) >= want &&
+	    handle->h_revoke_credits >= want)
+		return 0;
+	err = jbd2_journal_extend(handle, want, want);
+	if (err <= 0)
+		return err;
+	up_write(&VEXFS_I(inode)->i_data_sem);
+	err = jbd2__journal_restart(handle, want, want, GFP_NOFS);
+	down_write(&VEXFS_I(inode)->i_data_sem);
+	return err;
+}
+
 /* Whether a file's blocks hold journaled metadata (FORMAT.md 9.4). */
 static int vexfs_free_flags(struct inode *inode)
 {
@@ -562,7 +588,7 @@ int vexfs_ext_remove(handle_t *handle, struct inode *inode, u64 start,
 		cond_resched();
 		if (iter > 4 * VEXFS_SB(inode->i_sb)->s_block_count + 64)
 			return vexfs_ext_corrupt(inode, "removal does not end", start);
-		err = vexfs_journal_extend(handle, VEXFS_TRUNCATE_CREDITS);
+		err = vexfs_remove_credits(handle, inode);
 		if (err)
 			break;
 		err = vexfs_find_path(handle, inode, start, &path);

@@ -220,7 +220,7 @@ for (const series of ["6.1", "6.12"] as const) {
         disks: imgs,
         modules: [built.ko],
         files: { "/bin/rwtool": await rwTool() },
-        timeoutMs: 230_000,
+        timeoutMs: 400_000,
         script: `${WORKLOAD}
 work /dev/vda main
 work /dev/vdb nojournal
