@@ -90,12 +90,12 @@ async function mkfsVexfs(img: string, bytes: number, inodes: number): Promise<vo
 /**
  * The vectors image: two flat l2 collections, /c1000 and /c100000, filled through the
  * FUSE mount (about 5 minutes on a loaded 2-core host), cached under the test cache
- * (`cacheDir()/bench-vectors`) keyed by the hash of the engine's sources (src/,
- * commands/, main.ts: what makes and fills the image) and the seed, and copied into
+ * (`cacheDir()/bench-vectors`) keyed by the hash of the engine's sources (src/ but
+ * src/kernel/, commands/, main.ts: what makes and fills the image) and the seed, and copied into
  * `work`.
  */
 async function vectorsImage(work: string, log: (l: string) => void): Promise<string> {
-  const engine = (await toolsEntries()).filter((e) => /^vexfs\/(src\/|commands\/|main\.ts$)/.test(e.path));
+  const engine = (await toolsEntries()).filter((e) => /^vexfs\/(src\/(?!kernel\/)|commands\/|main\.ts$)/.test(e.path));
   const key = (await toolsKey(engine)).slice(0, 32);
   const dir = `${cacheDir()}/bench-vectors`;
   const cached = `${dir}/vectors-${SEED.toString(16)}-${key}.img`;

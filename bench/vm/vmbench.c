@@ -18,8 +18,8 @@
  *                            Q seeded random queries (after 5 untimed ones);
  *                            per-query latency p50/p99 in microseconds
  *   scan N DIM Q K SEED      the exact search loop in memory: N x DIM f32
- *                            vectors, squared L2 per row and top K by
- *                            insertion, as a flat scan does; per-query
+ *                            vectors, squared L2 per row (the module's f64
+ *                            sum) and top K by insertion; per-query
  *                            latency (the host-native and in-VM figure of the
  *                            same loop, to tell TCG's cost from the module's)
  */
@@ -289,22 +289,44 @@ static int search(const char *dir, int q, int k, uint64_t seed)
 	return 0;
 }
 
-/* The flat scan: squared L2 of every row, top k kept sorted by insertion. */
-static unsigned int scan_one(const float *rows, unsigned int n,
-			     unsigned int dim, const float *query,
-			     unsigned int k, float *best, unsigned int *ids)
+/*
+ * The flat scan: squared L2 of every row, top k kept sorted by insertion. The
+ * distance is the module's (kernel/search_fpu.c vexfs_sum): f32 elements
+ * widened to f64, four accumulators over dim / 4 steps, a scalar tail,
+ * (a0 + a1) + (a2 + a3); -O2 without -ffast-math keeps that order (as the
+ * module's -ffp-contract=off does), so the host figure is the same arithmetic.
+ */
+static double l2_sum(const double *q, const float *x, unsigned int dim)
 {
-	unsigned int i, d, have = 0, j;
+	double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+	unsigned int j = 0;
+
+	for (; j + 4 <= dim; j += 4) {
+		double e0 = q[j] - x[j], e1 = q[j + 1] - x[j + 1];
+		double e2 = q[j + 2] - x[j + 2], e3 = q[j + 3] - x[j + 3];
+
+		a0 += e0 * e0;
+		a1 += e1 * e1;
+		a2 += e2 * e2;
+		a3 += e3 * e3;
+	}
+	for (; j < dim; j++) {
+		double e = q[j] - x[j];
+
+		a0 += e * e;
+	}
+	return (a0 + a1) + (a2 + a3);
+}
+
+static unsigned int scan_one(const float *rows, unsigned int n,
+			     unsigned int dim, const double *query,
+			     unsigned int k, double *best, unsigned int *ids)
+{
+	unsigned int i, have = 0, j;
 
 	for (i = 0; i < n; i++) {
-		const float *r = rows + (size_t)i * dim;
-		float sum = 0;
+		double sum = l2_sum(query, rows + (size_t)i * dim, dim);
 
-		for (d = 0; d < dim; d++) {
-			float x = r[d] - query[d];
-
-			sum += x * x;
-		}
 		if (have == k && sum >= best[k - 1])
 			continue;
 		j = have < k ? have++ : k - 1;
@@ -323,7 +345,7 @@ static int scan(unsigned int n, unsigned int dim, int q, unsigned int k,
 		uint64_t seed)
 {
 	float *rows = malloc(sizeof(float) * (size_t)n * dim);
-	float *query = malloc(sizeof(float) * dim), best[VEXFS_IOC_MAX_K];
+	double *query = malloc(sizeof(double) * dim), best[VEXFS_IOC_MAX_K];
 	unsigned int ids[VEXFS_IOC_MAX_K], sink = 0;
 	double *lat = malloc(sizeof(*lat) * q), t0;
 	char extra[128];
@@ -341,7 +363,7 @@ static int scan(unsigned int n, unsigned int dim, int q, unsigned int k,
 		unsigned int d;
 
 		for (d = 0; d < dim; d++)
-			query[d] = unit();
+			query[d] = (double)unit();
 		t0 = now();
 		sink += scan_one(rows, n, dim, query, k, best, ids) + ids[0];
 		if (i >= 0)
