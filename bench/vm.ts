@@ -189,11 +189,14 @@ coresize() { s=0; for m in "$@"; do [ -r /sys/module/$m/coresize ] && s=$((s + $
 mkdir -p /mnt/kernel /mnt/fuse /mnt/ext4 /mnt/kv /mnt/fv
 T=""
 if out=$(mount -t vexfs /dev/vda /mnt/kernel 2>&1); then
-	if [ "$(grep '^/dev/vda /mnt/kernel ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1)" = rw ] && touch /mnt/kernel/.probe 2>/dev/null; then
-		rm -f /mnt/kernel/.probe; T="$T kernel"
-	else
-		say unavailable kernel "the module mounts read-only only in this build ($(dmesg | grep 'vexfs' | tail -1 | sed 's/^\\[[^]]*\\] //' | oneline))"
+	if [ "$(grep '^/dev/vda /mnt/kernel ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1)" != rw ]; then
+		say unavailable kernel "the module mounted /dev/vda read-only (no read-write mount in this build)"
 		umount /mnt/kernel
+	elif ! out=$(touch /mnt/kernel/.probe 2>&1); then
+		say unavailable kernel "the module mounts read-write but cannot create a file yet ($(echo "$out" | oneline))"
+		umount /mnt/kernel
+	else
+		rm -f /mnt/kernel/.probe; T="$T kernel"
 	fi
 else
 	say unavailable kernel "mount -t vexfs failed: $(echo "$out" | oneline)"
