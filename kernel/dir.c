@@ -145,7 +145,7 @@ const struct file_operations vexfs_dir_operations = {
 	.llseek		= generic_file_llseek,
 	.read		= generic_read_dir,
 	.iterate_shared	= vexfs_readdir,
-	.fsync		= generic_file_fsync,
+	.fsync		= vexfs_fsync,
 	.unlocked_ioctl	= vexfs_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };
