@@ -43,7 +43,7 @@ export const SEARCH_TARGET_US = 10;
 export const MEMORY_KEYS: Record<string, string> = {
   "kernel.module": "vexfs.ko in memory (/sys/module/vexfs/coresize)",
   "kernel.slab": "the module's slab caches after the workloads (objects × object size, /proc/slabinfo)",
-  "kernel.slab-vectors": "the same after the searches of both collections",
+  "kernel.slab-vectors": "the module's slab caches after the searches of both collections",
   "ext4.module": "ext4.ko + jbd2.ko + mbcache.ko in memory (coresize)",
   "fuse.rss-peak": "the FUSE daemon's peak RSS over the file workloads (VmHWM)",
   "fuse.rss": "the FUSE daemon's RSS after them (VmRSS)",

@@ -148,7 +148,7 @@ async function benchKernel(cmd: Command, program: Command, o: BenchFlags): Promi
   if (report.settings.repeat > 1) {
     const sp = vmSpreadTable(report);
     say(c.dim(`medians of ${report.settings.repeat} runs; the runs:`));
-    say(table(sp.head, sp.rows));
+    say(table(sp.head, sp.rows, right(sp.head, 1)));
   }
   for (const t of vmTargetLines(report)) say(t.met === false ? c.red(t.text) : t.text);
   const est = nativeEstimate(report);
