@@ -86,7 +86,7 @@ Deno.test({
         seeds: Array.from({ length: PER_KERNEL }, (_, s) => i * 100_000 + s),
         mountOptions: fuzzMountOptions(),
         perImageSeconds: 60,
-        timeoutMs: 120_000 + 4_000 * PER_KERNEL,
+        timeoutMs: 300_000 + 8_000 * PER_KERNEL,
       })
     ));
     const all: ImageResult[] = runs.flatMap((r) => r.images);

@@ -339,7 +339,7 @@ export async function recordWorkload(
       disks: [opts.image, logImg],
       modules: opts.fs === "vexfs" && opts.ko ? [opts.ko] : [],
       files: { "/bin/vmtool": await vmTool() },
-      timeoutMs: opts.timeoutMs ?? 240_000,
+      timeoutMs: opts.timeoutMs ?? 600_000,
       script: `
 t_check "modload dm_log_writes" modload dm_log_writes
 sectors=$(cat /sys/block/vda/size)

@@ -74,7 +74,7 @@ for (const series of ["6.1", "6.12"] as KernelSeries[]) {
         modules: [built.ko],
         tools: true,
         mountAll: true,
-        timeoutMs: 420_000,
+        timeoutMs: 900_000,
         files: {
           "/sbin/mount.vexfs": helper,
           "/etc/mount.vexfs.boot": helper,
