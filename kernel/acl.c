@@ -75,3 +75,130 @@ struct posix_acl *vexfs_get_acl(struct inode *inode, int type, bool rcu)
 	}
 	return acl;
 }
+
+/**
+ * vexfs_acl_set_handle - store (or remove, @acl NULL) an ACL in a handle
+ * @handle: the running handle, VEXFS_XATTR_CREDITS
+ * @inode: the inode
+ * @type: ACL_TYPE_ACCESS or ACL_TYPE_DEFAULT
+ * @acl: the ACL, or NULL
+ *
+ * Encodes @acl in the xattr form (FORMAT.md 7, posix_acl_to_xattr) and
+ * updates the VFS's cached copy. Removing an absent ACL is not an error.
+ *
+ * Return: 0 or a negative errno of vexfs_xattr_set_handle.
+ */
+int vexfs_acl_set_handle(handle_t *handle, struct inode *inode, int type,
+			 struct posix_acl *acl)
+{
+	void *value = NULL;
+	size_t size = 0;
+	int err;
+
+	if (acl) {
+		size = posix_acl_xattr_size(acl->a_count);
+		value = kmalloc(size, GFP_NOFS);
+		if (!value)
+			return -ENOMEM;
+		err = posix_acl_to_xattr(&init_user_ns, acl, value, size);
+		if (err < 0) {
+			kfree(value);
+			return err;
+		}
+	}
+	err = vexfs_xattr_set_handle(handle, inode, VEXFS_XATTR_NS_SYSTEM,
+				     vexfs_acl_name(type), value, size, 0);
+	kfree(value);
+	if (err == -ENODATA && !acl)
+		err = 0;
+	if (!err)
+		set_cached_acl(inode, type, acl);
+	return err;
+}
+
+/*
+ * vexfs_set_acl - the set_acl inode operation (setfacl, chmod's
+ * posix_acl_chmod): stores @acl of @type for the inode (6.1) or dentry.
+ *
+ * For an access ACL the mode follows (posix_acl_update_mode: the group bits
+ * become the mask, an ACL the mode says in full is not stored, setgid
+ * dropped for a setter outside the group), in the same transaction. A
+ * default ACL belongs to a directory only (EACCES elsewhere, as ext4).
+ *
+ * Return: 0 or a negative errno.
+ */
+int vexfs_set_acl(VEXFS_IDMAP_ARG, VEXFS_ACL_TARGET, struct posix_acl *acl,
+		  int type)
+{
+	struct inode *inode = VEXFS_ACL_INODE;
+	umode_t mode = inode->i_mode;
+	handle_t *handle;
+	int err, err2;
+
+	if (type == ACL_TYPE_DEFAULT && !S_ISDIR(inode->i_mode))
+		return acl ? -EACCES : 0;
+	if (type == ACL_TYPE_ACCESS && acl) {
+		err = posix_acl_update_mode(idmap, inode, &mode, &acl);
+		if (err)
+			return err;
+	}
+	handle = vexfs_journal_start(inode->i_sb, VEXFS_XATTR_CREDITS +
+				     VEXFS_INODE_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = vexfs_acl_set_handle(handle, inode, type, acl);
+	if (!err && mode != inode->i_mode) {
+		inode->i_mode = mode;
+		vexfs_touch_times(inode, false);
+		err = vexfs_mark_inode_dirty(handle, inode);
+	}
+	err2 = vexfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/**
+ * vexfs_acl_create - the ACLs a new inode inherits from its directory
+ * @handle: the running handle, 2 * VEXFS_XATTR_CREDITS
+ * @inode: the new inode
+ * @dacl: the default ACL posix_acl_create() gave (NULL: none); released
+ * @acl: the access ACL posix_acl_create() gave (NULL: none); released
+ *
+ * Return: 0 or a negative errno.
+ */
+int vexfs_acl_create(handle_t *handle, struct inode *inode,
+		     struct posix_acl *dacl, struct posix_acl *acl)
+{
+	int err = 0;
+
+	if (dacl) {
+		if (S_ISDIR(inode->i_mode))
+			err = vexfs_acl_set_handle(handle, inode,
+						   ACL_TYPE_DEFAULT, dacl);
+		posix_acl_release(dacl);
+	}
+	if (acl) {
+		if (!err)
+			err = vexfs_acl_set_handle(handle, inode,
+						   ACL_TYPE_ACCESS, acl);
+		posix_acl_release(acl);
+	}
+	return err;
+}
+
+/*
+ * vexfs_acl_chmod - rewrite the access ACL of @dentry after a mode change
+ * (setattr), for the mount's idmap (user namespace before 6.3):
+ * posix_acl_chmod, the ACL's user_obj, mask (or group_obj) and other
+ * entries follow the new mode, as chmod does on ext4. Returns 0 or a
+ * negative errno.
+ */
+int vexfs_acl_chmod(VEXFS_IDMAP_ARG, struct dentry *dentry)
+{
+	struct inode *inode = d_inode(dentry);
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	return posix_acl_chmod(idmap, dentry, inode->i_mode);
+#else
+	return posix_acl_chmod(idmap, inode, inode->i_mode);
+#endif
+}

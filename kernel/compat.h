@@ -74,6 +74,29 @@ static inline struct timespec64 vexfs_inode_ctime(const struct inode *inode)
 }
 
 /*
+ * Sets an inode's ctime, and its mtime too when @mtime, to now (the
+ * namespace and xattr changes); 6.6/6.7 made the fields private.
+ */
+static inline void vexfs_touch_times(struct inode *inode, bool mtime)
+{
+	struct timespec64 now = current_time(inode);
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	inode_set_ctime_to_ts(inode, now);
+	if (mtime)
+		inode_set_mtime_to_ts(inode, now);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	inode_set_ctime_to_ts(inode, now);
+	if (mtime)
+		inode->i_mtime = now;
+#else
+	inode->i_ctime = now;
+	if (mtime)
+		inode->i_mtime = now;
+#endif
+}
+
+/*
  * 6.3 replaced the user_namespace argument of the inode operations by a
  * struct mnt_idmap; 6.6 added the request mask to generic_fillattr.
  */
@@ -102,6 +125,14 @@ static inline void vexfs_fillattr(VEXFS_IDMAP_ARG, u32 request_mask,
 #define VEXFS_GET_ACL_OP get_inode_acl
 #else
 #define VEXFS_GET_ACL_OP get_acl
+#endif
+/* 6.2 made set_acl take the dentry instead of the inode. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define VEXFS_ACL_TARGET struct dentry *dentry
+#define VEXFS_ACL_INODE d_inode(dentry)
+#else
+#define VEXFS_ACL_TARGET struct inode *acl_inode
+#define VEXFS_ACL_INODE acl_inode
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 #define VEXFS_XATTR_HANDLERS_CONST const

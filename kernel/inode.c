@@ -179,6 +179,7 @@ const struct inode_operations vexfs_file_inode_operations = {
 	.getattr	= vexfs_getattr,
 	.listxattr	= vexfs_listxattr,
 	.VEXFS_GET_ACL_OP = vexfs_get_acl,
+	.set_acl	= vexfs_set_acl,
 	.setattr	= vexfs_setattr,
 };
 
@@ -201,6 +202,7 @@ const struct inode_operations vexfs_special_inode_operations = {
 	.setattr	= vexfs_setattr,
 	.listxattr	= vexfs_listxattr,
 	.VEXFS_GET_ACL_OP = vexfs_get_acl,
+	.set_acl	= vexfs_set_acl,
 };
 
 /**
@@ -765,5 +767,7 @@ int vexfs_setattr(VEXFS_IDMAP_ARG, struct dentry *dentry, struct iattr *attr)
 		return PTR_ERR(handle);
 	err = vexfs_mark_inode_dirty(handle, inode);
 	err = vexfs_journal_stop(handle) ?: err;
+	if (!err && (attr->ia_valid & ATTR_MODE))
+		err = vexfs_acl_chmod(idmap, dentry);	/* acl.c */
 	return err;
 }

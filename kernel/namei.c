@@ -4,8 +4,19 @@
  * 6): hash the name (MurmurHash3 x86_32 seeded with the superblock's
  * hash_seed), descend the index blocks to the leaf covering the hash, and
  * compare names there. All entries of one hash are in one leaf.
+ *
+ * The namespace operations (create, mkdir, mknod, symlink, tmpfile, link,
+ * unlink, rmdir, rename with RENAME_NOREPLACE, RENAME_EXCHANGE and
+ * RENAME_WHITEOUT) with ext4's errnos, each one journal handle: the entry
+ * changes are htree.c's, new inodes and the orphan list the write-path
+ * contract's (vexfs.h). Parent pointers follow FORMAT.md 5.3, '..' being a
+ * directory's parent pointer. Moving a file with a vector, or a directory,
+ * between two collections (FORMAT.md 8.4) would move or drop vectors, which
+ * is the FUSE mount's work: the module answers EXDEV (mv copies instead);
+ * a collection root moved into another collection is EINVAL.
  */
 #include "vexfs.h"
+#include <linux/posix_acl.h>
 
 static u32 rotl32(u32 x, int r)
 {
@@ -198,9 +209,535 @@ static struct dentry *vexfs_lookup(struct inode *dir, struct dentry *dentry,
 	return d_splice_alias(inode, dentry);
 }
 
+
+static u8 vexfs_ftype(umode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:	return VEXFS_FT_REG;
+	case S_IFDIR:	return VEXFS_FT_DIR;
+	case S_IFCHR:	return VEXFS_FT_CHR;
+	case S_IFBLK:	return VEXFS_FT_BLK;
+	case S_IFIFO:	return VEXFS_FT_FIFO;
+	case S_IFSOCK:	return VEXFS_FT_SOCK;
+	case S_IFLNK:	return VEXFS_FT_SYMLINK;
+	}
+	return VEXFS_FT_UNKNOWN;
+}
+
+static u32 vexfs_qhash(struct inode *dir, const struct qstr *name)
+{
+	return vexfs_name_hash(name->name, name->len,
+			       VEXFS_SB(dir->i_sb)->s_hash_seed);
+}
+
+/* Sets mtime and ctime of @dir to now and writes it in @handle. */
+static int vexfs_dir_touch(handle_t *handle, struct inode *dir)
+{
+	vexfs_touch_times(dir, true);
+	return vexfs_mark_inode_dirty(handle, dir);
+}
+
+/* Writes a long symlink's target into its first data block. */
+static int vexfs_symlink_block(handle_t *handle, struct inode *inode,
+			       const char *target, u32 len)
+{
+	struct super_block *sb = inode->i_sb;
+	struct buffer_head *bh;
+	u64 pblk;
+	u32 got;
+	int err;
+
+	err = vexfs_ext_alloc(handle, inode, 0, 1, 0, &pblk, &got);
+	if (err)
+		return err;
+	bh = sb_getblk(sb, pblk);
+	if (!bh)
+		return -ENOMEM;
+	lock_buffer(bh);
+	memset(bh->b_data, 0, sb->s_blocksize);
+	memcpy(bh->b_data, target, len);
+	set_buffer_uptodate(bh);
+	unlock_buffer(bh);
+	/* file contents: on disk before the commit that links them (9.4) */
+	mark_buffer_dirty(bh);
+	err = sync_dirty_buffer(bh);
+	brelse(bh);
+	return err;
+}
+
+/*
+ * The common part of create, mkdir, mknod, symlink and tmpfile: a new inode
+ * of @mode in @dir, linked as @dentry (tmpfile: @dentry NULL, @file set).
+ */
+static int vexfs_make(struct inode *dir, struct dentry *dentry,
+		      struct file *file, umode_t mode, dev_t rdev,
+		      const char *target)
+{
+	struct super_block *sb = dir->i_sb;
+	struct posix_acl *dacl = NULL, *acl = NULL;
+	const struct qstr *name = dentry ? &dentry->d_name : NULL;
+	u32 tlen = target ? strlen(target) : 0;
+	int credits = VEXFS_CREATE_CREDITS + 2 * VEXFS_XATTR_CREDITS +
+		      VEXFS_ORPHAN_CREDITS;
+	struct inode *inode;
+	handle_t *handle;
+	int err, err2;
+
+	if (name && name->len > VEXFS_NAME_LEN)
+		return -ENAMETOOLONG;
+	if (S_ISDIR(mode) && dir->i_nlink >= VEXFS_LINK_MAX)
+		return -EMLINK;
+	if (target && (tlen == 0 || tlen >= sb->s_blocksize || tlen >= PATH_MAX))
+		return -ENAMETOOLONG;
+	err = posix_acl_create(dir, &mode, &dacl, &acl);
+	if (err)
+		return err;
+	handle = vexfs_journal_start(sb, credits);
+	if (IS_ERR(handle)) {
+		posix_acl_release(dacl);
+		posix_acl_release(acl);
+		return PTR_ERR(handle);
+	}
+	inode = vexfs_new_inode(handle, dir, mode, name);
+	if (IS_ERR(inode)) {
+		posix_acl_release(dacl);
+		posix_acl_release(acl);
+		err = PTR_ERR(inode);
+		inode = NULL;
+		goto stop;
+	}
+	err = vexfs_acl_create(handle, inode, dacl, acl);
+	if (err)
+		goto fail;
+	if (S_ISDIR(mode)) {
+		err = vexfs_dir_init(handle, inode);
+	} else if (S_ISLNK(mode)) {
+		if (tlen <= VEXFS_INODE_DATA_SIZE) {
+			struct vexfs_inode_info *vi = VEXFS_I(inode);
+
+			memset(vi->i_data, 0, sizeof(vi->i_data));
+			memcpy(vi->i_data, target, tlen);
+			vi->i_flags |= VEXFS_IFL_INLINE;
+			inode->i_link = (char *)vi->i_data;
+		} else {
+			err = vexfs_symlink_block(handle, inode, target, tlen);
+		}
+		i_size_write(inode, tlen);
+		vexfs_set_inode_ops(inode);
+	} else if (!S_ISREG(mode)) {
+		/* an empty extent root, as the engine and fsck expect */
+		vexfs_ext_init_root(inode);
+		init_special_inode(inode, mode, rdev);
+		vexfs_set_inode_ops(inode);
+	}
+	if (err)
+		goto fail;
+	if (!dentry) {
+		/* O_TMPFILE: no name, on the orphan list until linked */
+		VEXFS_I(inode)->i_parent_ino = 0;
+		VEXFS_I(inode)->i_parent_hash = 0;
+		err = vexfs_mark_inode_dirty(handle, inode);
+		if (err)
+			goto fail;
+		d_tmpfile(file, inode);
+		err = vexfs_orphan_add(handle, inode);
+		if (err) {
+			/* d_tmpfile dropped nlink; evict frees the inode */
+			unlock_new_inode(inode);
+			goto stop;
+		}
+		unlock_new_inode(inode);
+		goto stop;
+	}
+	err = vexfs_mark_inode_dirty(handle, inode);
+	if (!err)
+		err = vexfs_dir_add(handle, dir, name, inode->i_ino,
+				    vexfs_ftype(mode));
+	if (err)
+		goto fail;
+	if (S_ISDIR(mode))
+		inc_nlink(dir);
+	err = vexfs_dir_touch(handle, dir);
+	d_instantiate_new(dentry, inode);
+	inode = NULL;
+	goto stop;
+fail:
+	clear_nlink(inode);
+	vexfs_mark_inode_dirty(handle, inode);
+	unlock_new_inode(inode);
+stop:
+	err2 = vexfs_journal_stop(handle);
+	if (inode && dentry)
+		iput(inode);
+	if (!err)
+		err = err2;
+	return err;
+}
+
+static int vexfs_create(VEXFS_IDMAP_ARG, struct inode *dir,
+			struct dentry *dentry, umode_t mode, bool excl)
+{
+	return vexfs_make(dir, dentry, NULL, mode, 0, NULL);
+}
+
+static int vexfs_mknod(VEXFS_IDMAP_ARG, struct inode *dir,
+		       struct dentry *dentry, umode_t mode, dev_t rdev)
+{
+	return vexfs_make(dir, dentry, NULL, mode, rdev, NULL);
+}
+
+static int vexfs_symlink(VEXFS_IDMAP_ARG, struct inode *dir,
+			 struct dentry *dentry, const char *target)
+{
+	return vexfs_make(dir, dentry, NULL, S_IFLNK | 0777, 0, target);
+}
+
+static int vexfs_mkdir(VEXFS_IDMAP_ARG, struct inode *dir,
+		       struct dentry *dentry, umode_t mode)
+{
+	return vexfs_make(dir, dentry, NULL, S_IFDIR | mode, 0, NULL);
+}
+
+static int vexfs_tmpfile(VEXFS_IDMAP_ARG, struct inode *dir,
+			 struct file *file, umode_t mode)
+{
+	int err = vexfs_make(dir, NULL, file, mode, 0, NULL);
+
+	return finish_open_simple(file, err);
+}
+
+/* Drops one link of @inode, whose entry @name in @dir was removed. */
+static int vexfs_drop_link(handle_t *handle, struct inode *dir,
+			   const struct qstr *name, struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+
+	if (inode->i_nlink == 0) {
+		vexfs_error(inode->i_sb, inode->i_ino, -EUCLEAN, "unlink",
+			    "removing a link of an inode with no links");
+		return -EUCLEAN;
+	}
+	if (S_ISDIR(inode->i_mode))
+		clear_nlink(inode);
+	else
+		drop_nlink(inode);
+	if (vi->i_parent_ino == dir->i_ino &&
+	    vi->i_parent_hash == vexfs_qhash(dir, name))
+		vi->i_parent_ino = 0;
+	vexfs_touch_times(inode, false);
+	if (!inode->i_nlink) {
+		int err = vexfs_orphan_add(handle, inode);
+
+		if (err)
+			return err;
+	}
+	return vexfs_mark_inode_dirty(handle, inode);
+}
+
+static int vexfs_remove(struct inode *dir, struct dentry *dentry, bool isdir)
+{
+	struct inode *inode = d_inode(dentry);
+	handle_t *handle;
+	int err, err2;
+
+	if (isdir) {
+		err = vexfs_dir_empty(inode);
+		if (err <= 0)
+			return err ? err : -ENOTEMPTY;
+	}
+	handle = vexfs_journal_start(dir->i_sb, VEXFS_DIR_CREDITS +
+				     2 * VEXFS_INODE_CREDITS +
+				     VEXFS_ORPHAN_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = vexfs_dir_delete(handle, dir, &dentry->d_name, inode->i_ino);
+	if (err == -ENOENT) {
+		vexfs_error(dir->i_sb, dir->i_ino, -EUCLEAN, "unlink",
+			    "entry of inode %lu vanished", inode->i_ino);
+		err = -EUCLEAN;
+	}
+	if (err)
+		goto stop;
+	if (isdir && dir->i_nlink > 2)
+		drop_nlink(dir);
+	err = vexfs_dir_touch(handle, dir);
+	if (!err) {
+		/* the victim's ctime is the directory's */
+		err = vexfs_drop_link(handle, dir, &dentry->d_name, inode);
+	}
+stop:
+	err2 = vexfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	return vexfs_remove(dir, dentry, false);
+}
+
+static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	return vexfs_remove(dir, dentry, true);
+}
+
+static int vexfs_link(struct dentry *old_dentry, struct inode *dir,
+		      struct dentry *dentry)
+{
+	struct inode *inode = d_inode(old_dentry);
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	bool tmp = inode->i_nlink == 0;
+	handle_t *handle;
+	int err, err2;
+
+	if (inode->i_nlink >= VEXFS_LINK_MAX)
+		return -EMLINK;
+	handle = vexfs_journal_start(dir->i_sb, VEXFS_DIR_CREDITS +
+				     2 * VEXFS_INODE_CREDITS +
+				     VEXFS_ORPHAN_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = vexfs_dir_add(handle, dir, &dentry->d_name, inode->i_ino,
+			    vexfs_ftype(inode->i_mode));
+	if (err)
+		goto stop;
+	inc_nlink(inode);
+	if (!vi->i_parent_ino) {
+		vi->i_parent_ino = dir->i_ino;
+		vi->i_parent_hash = vexfs_qhash(dir, &dentry->d_name);
+	}
+	vexfs_touch_times(inode, false);
+	if (tmp)	/* an O_TMPFILE file gets its first name */
+		err = vexfs_orphan_del(handle, inode);
+	if (!err)
+		err = vexfs_mark_inode_dirty(handle, inode);
+	if (!err)
+		err = vexfs_dir_touch(handle, dir);
+	ihold(inode);
+	d_instantiate(dentry, inode);
+stop:
+	err2 = vexfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/*
+ * The collection (FORMAT.md 8) directory @dir is in: the coll_id of the
+ * nearest COLL_ROOT on its parent pointers, 0 for none.
+ */
+static s64 vexfs_dir_coll(struct inode *dir)
+{
+	struct super_block *sb = dir->i_sb;
+	struct inode *cur = igrab(dir);
+	int depth;
+
+	for (depth = 0; cur && depth < 4096; depth++) {
+		struct vexfs_inode_info *vi = VEXFS_I(cur);
+		struct inode *up;
+		u64 parent;
+
+		if (vi->i_flags & VEXFS_IFL_COLL_ROOT) {
+			s64 id = vi->i_coll_id;
+
+			iput(cur);
+			return id;
+		}
+		parent = vi->i_parent_ino;
+		if (cur->i_ino == VEXFS_ROOT_INO || !parent) {
+			iput(cur);
+			return 0;
+		}
+		up = vexfs_iget(sb, parent);
+		iput(cur);
+		if (IS_ERR(up))
+			return PTR_ERR(up);
+		cur = up;
+		cond_resched();
+	}
+	iput(cur);
+	vexfs_error(sb, dir->i_ino, -EUCLEAN, "rename",
+		    "parent pointers loop or nest over 4096 levels");
+	return -EUCLEAN;
+}
+
+/* Whether @inode may move from @from to @to as for collections (8.4). */
+static int vexfs_coll_move_ok(struct inode *inode, struct inode *from,
+			      struct inode *to)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	s64 a, b;
+
+	if (from == to)
+		return 0;
+	if (!S_ISDIR(inode->i_mode) && !(vi->i_flags & VEXFS_IFL_HAS_VECTOR))
+		return 0;
+	b = vexfs_dir_coll(to);
+	if (b < 0)
+		return b;
+	if (vi->i_flags & VEXFS_IFL_COLL_ROOT)
+		return b ? -EINVAL : 0;
+	a = vexfs_dir_coll(from);
+	if (a < 0)
+		return a;
+	return a == b ? 0 : -EXDEV;
+}
+
+/* Points @inode's parent at (@dir, @name) after a move (FORMAT.md 5.3). */
+static int vexfs_reparent(handle_t *handle, struct inode *inode,
+			  struct inode *odir, const struct qstr *oname,
+			  struct inode *ndir, const struct qstr *nname)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+
+	if (S_ISDIR(inode->i_mode) || inode->i_nlink == 1 ||
+	    !vi->i_parent_ino ||
+	    (vi->i_parent_ino == odir->i_ino &&
+	     vi->i_parent_hash == vexfs_qhash(odir, oname))) {
+		vi->i_parent_ino = ndir->i_ino;
+		vi->i_parent_hash = vexfs_qhash(ndir, nname);
+	}
+	vexfs_touch_times(inode, false);
+	return vexfs_mark_inode_dirty(handle, inode);
+}
+
+static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
+			struct dentry *odentry, struct inode *ndir,
+			struct dentry *ndentry, unsigned int flags)
+{
+	struct super_block *sb = odir->i_sb;
+	struct inode *old = d_inode(odentry), *victim = d_inode(ndentry);
+	const struct qstr *oname = &odentry->d_name, *nname = &ndentry->d_name;
+	struct inode *wh = NULL;
+	handle_t *handle;
+	int err, err2;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+		return -EINVAL;
+	if (nname->len > VEXFS_NAME_LEN)
+		return -ENAMETOOLONG;
+	err = vexfs_coll_move_ok(old, odir, ndir);
+	if (!err && (flags & RENAME_EXCHANGE))
+		err = vexfs_coll_move_ok(victim, ndir, odir);
+	if (err)
+		return err;
+	if (!(flags & RENAME_EXCHANGE)) {
+		if (victim && S_ISDIR(victim->i_mode)) {
+			err = vexfs_dir_empty(victim);
+			if (err <= 0)
+				return err ? err : -ENOTEMPTY;
+		}
+		if (S_ISDIR(old->i_mode) && !victim && odir != ndir &&
+		    ndir->i_nlink >= VEXFS_LINK_MAX)
+			return -EMLINK;
+	}
+	handle = vexfs_journal_start(sb, 2 * VEXFS_DIR_CREDITS +
+				     6 * VEXFS_INODE_CREDITS +
+				     VEXFS_ORPHAN_CREDITS +
+				     VEXFS_NEW_INODE_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+
+	if (flags & RENAME_EXCHANGE) {
+		err = vexfs_dir_set(handle, odir, oname, victim->i_ino,
+				    vexfs_ftype(victim->i_mode));
+		if (!err)
+			err = vexfs_dir_set(handle, ndir, nname, old->i_ino,
+					    vexfs_ftype(old->i_mode));
+		if (err)
+			goto stop;
+		err = vexfs_reparent(handle, old, odir, oname, ndir, nname);
+		if (!err)
+			err = vexfs_reparent(handle, victim, ndir, nname, odir,
+					     oname);
+		if (!err && odir != ndir &&
+		    S_ISDIR(old->i_mode) != S_ISDIR(victim->i_mode)) {
+			if (S_ISDIR(old->i_mode)) {
+				drop_nlink(odir);
+				inc_nlink(ndir);
+			} else {
+				drop_nlink(ndir);
+				inc_nlink(odir);
+			}
+		}
+		goto touch;
+	}
+
+	if (flags & RENAME_WHITEOUT) {
+		wh = vexfs_new_inode(handle, odir, S_IFCHR | WHITEOUT_MODE,
+				     oname);
+		if (IS_ERR(wh)) {
+			err = PTR_ERR(wh);
+			wh = NULL;
+			goto stop;
+		}
+		vexfs_ext_init_root(wh);
+		init_special_inode(wh, wh->i_mode, WHITEOUT_DEV);
+		vexfs_set_inode_ops(wh);
+		err = vexfs_mark_inode_dirty(handle, wh);
+		if (err)
+			goto stop;
+	}
+	if (victim)
+		err = vexfs_dir_set(handle, ndir, nname, old->i_ino,
+				    vexfs_ftype(old->i_mode));
+	else
+		err = vexfs_dir_add(handle, ndir, nname, old->i_ino,
+				    vexfs_ftype(old->i_mode));
+	if (err)
+		goto stop;
+	if (wh)
+		err = vexfs_dir_set(handle, odir, oname, wh->i_ino,
+				    VEXFS_FT_CHR);
+	else
+		err = vexfs_dir_delete(handle, odir, oname, old->i_ino);
+	if (err)
+		goto stop;
+	err = vexfs_reparent(handle, old, odir, oname, ndir, nname);
+	if (err)
+		goto stop;
+	if (victim) {
+		if (S_ISDIR(victim->i_mode) && ndir->i_nlink > 2)
+			drop_nlink(ndir);
+		err = vexfs_drop_link(handle, ndir, nname, victim);
+		if (err)
+			goto stop;
+	}
+	if (S_ISDIR(old->i_mode) && odir != ndir) {
+		if (odir->i_nlink > 2)
+			drop_nlink(odir);
+		inc_nlink(ndir);
+	}
+touch:
+	if (!err)
+		err = vexfs_dir_touch(handle, odir);
+	if (!err && ndir != odir)
+		err = vexfs_dir_touch(handle, ndir);
+stop:
+	if (wh) {
+		if (err) {
+			clear_nlink(wh);
+			vexfs_mark_inode_dirty(handle, wh);
+		}
+		unlock_new_inode(wh);
+	}
+	err2 = vexfs_journal_stop(handle);
+	if (wh)
+		iput(wh);
+	return err ? err : err2;
+}
+
 const struct inode_operations vexfs_dir_inode_operations = {
 	.lookup		= vexfs_lookup,
+	.create		= vexfs_create,
+	.link		= vexfs_link,
+	.unlink		= vexfs_unlink,
+	.symlink	= vexfs_symlink,
+	.mkdir		= vexfs_mkdir,
+	.rmdir		= vexfs_rmdir,
+	.mknod		= vexfs_mknod,
+	.tmpfile	= vexfs_tmpfile,
+	.rename		= vexfs_rename,
 	.getattr	= vexfs_getattr,
+	.setattr	= vexfs_setattr,
 	.listxattr	= vexfs_listxattr,
 	.VEXFS_GET_ACL_OP = vexfs_get_acl,
+	.set_acl	= vexfs_set_acl,
 };

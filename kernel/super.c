@@ -160,6 +160,8 @@ static int vexfs_show_options(struct seq_file *seq, struct dentry *root)
 	}
 	if (sbi->s_commit_interval)
 		seq_printf(seq, ",commit=%u", sbi->s_commit_interval);
+	if (!(root->d_sb->s_flags & SB_POSIXACL))
+		seq_puts(seq, ",noacl");
 	return 0;
 }
 
@@ -176,7 +178,7 @@ static const struct super_operations vexfs_sops = {
 };
 
 /* Mount options (as ext4's errors= and commit=). */
-enum { Opt_errors, Opt_commit };
+enum { Opt_errors, Opt_commit, Opt_acl, Opt_noacl };
 
 static const struct constant_table vexfs_param_errors[] = {
 	{ "continue",	VEXFS_MOUNT_ERRORS_CONT },
@@ -188,6 +190,8 @@ static const struct constant_table vexfs_param_errors[] = {
 static const struct fs_parameter_spec vexfs_param_specs[] = {
 	fsparam_enum("errors", Opt_errors, vexfs_param_errors),
 	fsparam_u32("commit", Opt_commit),
+	fsparam_flag("acl", Opt_acl),		/* namei.c, acl.c */
+	fsparam_flag("noacl", Opt_noacl),
 	{}
 };
 
@@ -217,6 +221,14 @@ static int vexfs_parse_param(struct fs_context *fc,
 				      result.uint_32);
 		ctx->commit = result.uint_32;
 		ctx->commit_set = true;
+		break;
+	case Opt_acl:	/* POSIX ACLs on (the default) or off, as ext4 */
+	case Opt_noacl:
+		if (opt == Opt_acl)
+			fc->sb_flags |= SB_POSIXACL;
+		else
+			fc->sb_flags &= ~SB_POSIXACL;
+		fc->sb_flags_mask |= SB_POSIXACL;
 		break;
 	}
 	return 0;
@@ -451,7 +463,6 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_magic = VEXFS_MAGIC;
 	sb->s_op = &vexfs_sops;
 	sb->s_xattr = vexfs_xattr_handlers;
-	sb->s_flags |= SB_POSIXACL;	/* the acl default, as ext4 */
 	sb->s_maxbytes = 1LL << 44;	/* FORMAT.md 5.2: 16 TiB */
 	sb->s_time_min = S64_MIN;
 	sb->s_time_max = S64_MAX;
@@ -590,6 +601,8 @@ static int vexfs_init_fs_context(struct fs_context *fc)
 	if (!fc->fs_private)
 		return -ENOMEM;
 	fc->ops = &vexfs_context_ops;
+	if (fc->purpose == FS_CONTEXT_FOR_MOUNT)
+		fc->sb_flags |= SB_POSIXACL;	/* acl is the default */
 	return 0;
 }
 

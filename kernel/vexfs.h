@@ -323,6 +323,19 @@ struct buffer_head *vexfs_dir_bread(struct inode *dir, u64 lblk, u32 magic);
 /* namei.c */
 extern const struct inode_operations vexfs_dir_inode_operations;
 u32 vexfs_name_hash(const unsigned char *name, unsigned int len, u32 seed);
+#define VEXFS_LINK_MAX	65000	/* hard links of a file, subdirectories + 2 */
+
+/* htree.c: changing directories (FORMAT.md 6); dir's i_rwsem held */
+int vexfs_dir_init(handle_t *handle, struct inode *dir);
+int vexfs_dir_add(handle_t *handle, struct inode *dir,
+		  const struct qstr *name, u64 ino, u8 ftype);
+int vexfs_dir_delete(handle_t *handle, struct inode *dir,
+		     const struct qstr *name, u64 ino);
+int vexfs_dir_set(handle_t *handle, struct inode *dir,
+		  const struct qstr *name, u64 ino, u8 ftype);
+int vexfs_dir_empty(struct inode *dir);
+struct buffer_head *vexfs_dir_append(handle_t *handle, struct inode *dir,
+				     u64 *lblk);
 
 /* xattr.c: reading attributes (FORMAT.md 7) */
 struct vexfs_xattr_ent {
@@ -372,8 +385,22 @@ extern const struct vexfs_vector_xattr_ops *vexfs_vector_xattr;
 int vexfs_xattr_set(struct inode *inode, int ns, const char *name,
 		    const void *value, size_t size, int flags);
 
+/* Credits of one attribute change in an xattr block: the block (new or
+ * old), its allocation or freeing, the inode. */
+#define VEXFS_XATTR_CREDITS	(1 + VEXFS_ALLOC_CREDITS + VEXFS_INODE_CREDITS)
+int vexfs_xattr_set_handle(handle_t *handle, struct inode *inode, int ns,
+			   const char *name, const void *value, size_t size,
+			   int flags);
+
 /* acl.c */
 struct posix_acl *vexfs_get_acl(struct inode *inode, int type, bool rcu);
+int vexfs_set_acl(VEXFS_IDMAP_ARG, VEXFS_ACL_TARGET, struct posix_acl *acl,
+		  int type);
+int vexfs_acl_set_handle(handle_t *handle, struct inode *inode, int type,
+			 struct posix_acl *acl);
+int vexfs_acl_create(handle_t *handle, struct inode *inode,
+		     struct posix_acl *dacl, struct posix_acl *acl);
+int vexfs_acl_chmod(VEXFS_IDMAP_ARG, struct dentry *dentry);
 
 /* Report corruption: a dmesg line naming the device, inode and problem. */
 #define vexfs_corrupt(sb, ino, fmt, ...)				\

@@ -23,6 +23,9 @@
  *   vxt utimens PATH ASEC ANSEC MSEC MNSEC
  *   vxt create-many DIR N PREFIX  creates N empty files DIR/PREFIX-i
  *   vxt unlink-many DIR N PREFIX  removes them
+ *   vxt link OLD NEW / symlink TARGET PATH / unlink PATH / rmdir PATH
+ *   vxt mknod PATH MODE MAJOR MINOR   (MODE in octal, with the type bits)
+ *   vxt readlink PATH
  *   vxt runas UID GID CMD ARGS... runs CMD as that user (no supplementary
  *                                 groups, no capabilities)
  */
@@ -34,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <grp.h>
@@ -201,6 +205,34 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 		printf("OK\n");
+	} else if (!strcmp(cmd, "link") && argc > 3) {
+		if (link(argv[2], argv[3]))
+			return fail();
+		printf("OK\n");
+	} else if (!strcmp(cmd, "symlink") && argc > 3) {
+		if (symlink(argv[2], argv[3]))
+			return fail();
+		printf("OK\n");
+	} else if (!strcmp(cmd, "unlink")) {
+		if (unlink(argv[2]))
+			return fail();
+		printf("OK\n");
+	} else if (!strcmp(cmd, "rmdir")) {
+		if (rmdir(argv[2]))
+			return fail();
+		printf("OK\n");
+	} else if (!strcmp(cmd, "mknod") && argc > 5) {
+		if (mknod(argv[2], strtoul(argv[3], NULL, 8),
+			  makedev(strtoul(argv[4], NULL, 0),
+				  strtoul(argv[5], NULL, 0))))
+			return fail();
+		printf("OK\n");
+	} else if (!strcmp(cmd, "readlink")) {
+		n = readlink(argv[2], (char *)buf, sizeof(buf) - 1);
+		if (n < 0)
+			return fail();
+		buf[n] = 0;
+		printf("%s\n", buf);
 	} else if (!strcmp(cmd, "mkdir")) {
 		if (mkdir(argv[2], argc > 3 ? strtoul(argv[3], NULL, 8) : 0777))
 			return fail();
