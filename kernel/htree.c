@@ -260,6 +260,7 @@ struct buffer_head *vexfs_dir_append(handle_t *handle, struct inode *dir,
 {
 	struct super_block *sb = dir->i_sb;
 	struct buffer_head *bh;
+	bool unwritten;
 	u64 pblk;
 	u32 got;
 	int err;
@@ -267,6 +268,16 @@ struct buffer_head *vexfs_dir_append(handle_t *handle, struct inode *dir,
 	*lblk = dir->i_size >> sb->s_blocksize_bits;
 	if (*lblk >= U32_MAX)	/* index entries hold u32 file blocks */
 		return ERR_PTR(-ENOSPC);
+	/* a block past i_size must be a hole, or size and tree disagree */
+	err = vexfs_map_block(dir, *lblk, &pblk, &got, &unwritten);
+	if (err)
+		return ERR_PTR(err);
+	if (got) {
+		vexfs_error(sb, dir->i_ino, -EUCLEAN, "dir",
+			    "file block %llu past the directory's size is mapped",
+			    *lblk);
+		return ERR_PTR(-EUCLEAN);
+	}
 	err = vexfs_ext_alloc(handle, dir, *lblk, 1, 0, &pblk, &got);
 	if (err)
 		return ERR_PTR(err);

@@ -199,6 +199,7 @@ struct vexfs_fs_context {
 	unsigned int errors;	/* VEXFS_MOUNT_ERRORS_*, 0: the image's */
 	unsigned int commit;
 	bool commit_set;
+	int acl;		/* remount: 1 acl, -1 noacl, 0 unchanged */
 };
 
 static int vexfs_parse_param(struct fs_context *fc,
@@ -224,11 +225,16 @@ static int vexfs_parse_param(struct fs_context *fc,
 		break;
 	case Opt_acl:	/* POSIX ACLs on (the default) or off, as ext4 */
 	case Opt_noacl:
+		/*
+		 * A new superblock takes fc->sb_flags; a remount may change
+		 * only MS_RMT_MASK through them, so vexfs_reconfigure
+		 * applies ctx->acl itself.
+		 */
+		ctx->acl = opt == Opt_acl ? 1 : -1;
 		if (opt == Opt_acl)
 			fc->sb_flags |= SB_POSIXACL;
 		else
 			fc->sb_flags &= ~SB_POSIXACL;
-		fc->sb_flags_mask |= SB_POSIXACL;
 		break;
 	}
 	return 0;
@@ -552,6 +558,10 @@ static int vexfs_reconfigure(struct fs_context *fc)
 
 	sync_filesystem(sb);
 	vexfs_apply_options(sb, fc->fs_private);
+	if (((struct vexfs_fs_context *)fc->fs_private)->acl > 0)
+		sb->s_flags |= SB_POSIXACL;
+	else if (((struct vexfs_fs_context *)fc->fs_private)->acl < 0)
+		sb->s_flags &= ~SB_POSIXACL;
 	if (want_ro == sb_rdonly(sb))
 		return 0;
 	if (want_ro) {
