@@ -499,14 +499,14 @@ t_eq "acl: ACL names listed again" system.posix_acl_access "$(vxt list /mnt/acl/
 t_check "umount noacl" umount /mnt
 t_check "mount the 1 KiB-block image" mount -t vexfs /dev/vdf /mnt
 t_check "mkdir big" mkdir /mnt/big
-t_eq "3000 names created" OK "$(vxt create-many /mnt/big 3000 name)"
+t_eq "3000 names created" OK "$(vxt create-many /mnt/big 3000 a-much-longer-name-prefix)"
 t_eq "3000 names listed" 3000 "$(ls /mnt/big | wc -l)"
-t_eq "lookups after the splits" "/mnt/big/name-0 /mnt/big/name-2718 /mnt/big/name-2999" "$(ls -d /mnt/big/name-0 /mnt/big/name-2718 /mnt/big/name-2999 | tr '\n' ' ' | sed 's/ $//')"
-t_eq "a duplicate name is EEXIST" EEXIST "$(vxt open /mnt/big/name-77 193 644)"
+t_eq "lookups after the splits" "/mnt/big/a-much-longer-name-prefix-0 /mnt/big/a-much-longer-name-prefix-2718 /mnt/big/a-much-longer-name-prefix-2999" "$(ls -d /mnt/big/a-much-longer-name-prefix-0 /mnt/big/a-much-longer-name-prefix-2718 /mnt/big/a-much-longer-name-prefix-2999 | tr '\n' ' ' | sed 's/ $//')"
+t_eq "a duplicate name is EEXIST" EEXIST "$(vxt open /mnt/big/a-much-longer-name-prefix-77 193 644)"
 t_eq "rmdir of the big directory is ENOTEMPTY" ENOTEMPTY "$(vxt rmdir /mnt/big)"
-t_eq "1500 names removed" OK "$(vxt unlink-many /mnt/big 1500 name)"
+t_eq "1500 names removed" OK "$(vxt unlink-many /mnt/big 1500 a-much-longer-name-prefix)"
 t_eq "1500 names left" 1500 "$(ls /mnt/big | wc -l)"
-t_eq "a removed name is gone" ENOENT "$(vxt stat /mnt/big/name-5)"
+t_eq "a removed name is gone" ENOENT "$(vxt stat /mnt/big/a-much-longer-name-prefix-5)"
 t_check "umount big" umount /mnt
 `,
       });
@@ -553,9 +553,11 @@ t_check "umount big" umount /mnt
         assertEquals(inner, want, "the kernel's view");
         assert(seen.includes("./wo 2000 0 1 0 0 0 0 -"), "the whiteout as the FUSE mount sees it");
         assert(seen.includes("./tl 8180 3 1 0 0 0 0 "), "the O_TMPFILE file as the FUSE mount sees it");
-        const names = (await fuseList(big, "big")).trim().split("\n").filter((l) => l.startsWith("./name-"));
+        const names = (await fuseList(big, "big")).trim().split("\n").filter((l) =>
+          l.startsWith("./a-much-longer-name-prefix-")
+        );
         assertEquals(names.length, 1500);
-        assert(names.every((l) => Number(/name-(\d+)/.exec(l)![1]) >= 1500));
+        assert(names.every((l) => Number(/a-much-longer-name-prefix-(\d+)/.exec(l)![1]) >= 1500));
         // the big directory's root rose a level (FORMAT.md 6): an index block of level 1
         const b = Deno.readFileSync(big);
         let raised = false;
