@@ -434,12 +434,38 @@ static int vexfs_drop_link(handle_t *handle, struct inode *dir,
 	return vexfs_mark_inode_dirty(handle, inode);
 }
 
+/*
+ * Whether @inode may lose its last link here. The module does not yet free a
+ * file's vector slot (FORMAT.md 8.3), a collection's record or an xattr store
+ * inode (FORMAT.md 7.2) when their owner goes; dropping the owner would leave
+ * them pointing at a freed inode, which a later inode reusing the number would
+ * inherit. So such a removal is refused with EOPNOTSUPP, nothing changed: the
+ * FUSE mount (vexfs mount) removes these files. Other links may go freely.
+ */
+static int vexfs_may_drop_last(struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	const u32 owned = VEXFS_IFL_HAS_VECTOR | VEXFS_IFL_COLL_ROOT |
+			  VEXFS_IFL_XATTR_IN_STORE;
+
+	if (!(vi->i_flags & owned))
+		return 0;
+	if (!S_ISDIR(inode->i_mode) && inode->i_nlink > 1)
+		return 0;
+	pr_info_ratelimited("vexfs: %s: inode %lu carries a vector, a collection or an xattr store; the kernel module cannot remove it yet (use the FUSE mount)\n",
+			    inode->i_sb->s_id, inode->i_ino);
+	return -EOPNOTSUPP;
+}
+
 static int vexfs_remove(struct inode *dir, struct dentry *dentry, bool isdir)
 {
 	struct inode *inode = d_inode(dentry);
 	handle_t *handle;
 	int err, err2;
 
+	err = vexfs_may_drop_last(inode);
+	if (err)
+		return err;
 	if (isdir) {
 		err = vexfs_dir_empty(inode);
 		if (err <= 0)
@@ -619,6 +645,11 @@ static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
 	if (err)
 		return err;
 	if (!(flags & RENAME_EXCHANGE)) {
+		if (victim) {
+			err = vexfs_may_drop_last(victim);
+			if (err)
+				return err;
+		}
 		if (victim && S_ISDIR(victim->i_mode)) {
 			err = vexfs_dir_empty(victim);
 			if (err <= 0)
