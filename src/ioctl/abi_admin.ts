@@ -25,14 +25,7 @@ import {
   VEXFS_STATS_OPS,
   VEXFS_STATS_REQUESTS_OFF,
 } from "./abi.ts";
-
-const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
+import { dec, enc, getS64, getU64, view } from "./abi_codec.ts";
 
 /** Writes a count (a non-negative number, rounded; clamped to 2^53 - 1). */
 function putU64(dv: DataView, off: number, v: number): void {
@@ -42,18 +35,6 @@ function putU64(dv: DataView, off: number, v: number): void {
 
 function putS64(dv: DataView, off: number, v: number): void {
   dv.setBigInt64(off, BigInt(Math.trunc(Number.isFinite(v) ? v : 0)), true);
-}
-
-function getU64(dv: DataView, off: number, what: string): number {
-  const v = dv.getBigUint64(off, true);
-  if (v > SAFE_MAX) throw new FsError("EIO", `${what} = ${v} is above 2^53 - 1`);
-  return Number(v);
-}
-
-function getS64(dv: DataView, off: number, what: string): number {
-  const v = dv.getBigInt64(off, true);
-  if (v > SAFE_MAX || v < -SAFE_MAX) throw new FsError("EIO", `${what} = ${v} is beyond ±(2^53 - 1)`);
-  return Number(v);
 }
 
 /** An ASCII name into a NUL-padded field of `len` bytes (cut at `len - 1`). */
