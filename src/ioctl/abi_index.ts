@@ -5,7 +5,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { type IndexStats } from "../fs/vectors.ts";
+import type { IndexStats } from "../fs/vectors.ts";
 import { ELEM_CODE, type ElemType, type Metric, METRIC_CODE } from "../vector/types.ts";
 import {
   INDEX,

@@ -8,7 +8,7 @@
  */
 import type { StructLayout } from "../struct_layout.ts";
 import { FsError } from "../errors.ts";
-import { type SearchMethod } from "../fs/vectors.ts";
+import type { SearchMethod } from "../fs/vectors.ts";
 import { ELEM_CODE, type ElemType, type Metric, METRIC_CODE } from "../vector/types.ts";
 import {
   HDR,

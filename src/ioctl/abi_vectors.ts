@@ -6,7 +6,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { type CollectionInfo, type CollectionParams } from "../fs/vectors.ts";
+import type { CollectionInfo, CollectionParams } from "../fs/vectors.ts";
 import { ELEM_CODE, type ElemType, type Metric, METRIC_CODE } from "../vector/types.ts";
 import {
   batchMax,
