@@ -690,6 +690,7 @@ void vexfs_evict_inode(struct inode *inode)
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	bool free = !inode->i_nlink && !is_bad_inode(inode) &&
 		    inode->i_ino >= VEXFS_FIRST_INO && !sb_rdonly(sb);
+	struct inode *moved = NULL;
 	handle_t *handle;
 	int err;
 
@@ -703,10 +704,15 @@ void vexfs_evict_inode(struct inode *inode)
 		if (IS_ERR(handle))
 			goto out;
 		inode->i_size = 0;
-		err = 0;
-		if (S_ISREG(inode->i_mode) || S_ISDIR(inode->i_mode) ||
+		/*
+		 * FORMAT.md 8.4: its vector goes with it (vector_write.c).
+		 * Unlink and rename release it when the last link goes; an
+		 * orphan left by a crash or by the FUSE mount still has it.
+		 */
+		err = vexfs_vec_release(handle, inode, &moved);
+		if (!err && (S_ISREG(inode->i_mode) || S_ISDIR(inode->i_mode) ||
 		    (S_ISLNK(inode->i_mode) &&
-		     !(vi->i_flags & VEXFS_IFL_INLINE))) {
+		     !(vi->i_flags & VEXFS_IFL_INLINE)))) {
 			down_write(&vi->i_data_sem);
 			err = vexfs_ext_remove(handle, inode, 0, U64_MAX);
 			up_write(&vi->i_data_sem);
@@ -733,6 +739,7 @@ void vexfs_evict_inode(struct inode *inode)
 		vexfs_journal_stop(handle);
 out:
 		sb_end_intwrite(sb);
+		iput(moved);	/* after the handle: it may evict */
 	}
 	invalidate_inode_buffers(inode);
 	clear_inode(inode);

@@ -454,18 +454,67 @@ static int vexfs_ioc_unsupported(struct file *file, void *buf)
 	return -EOPNOTSUPP;
 }
 
-/* Changes: served once the module mounts read-write (vector.c). */
-static int vexfs_ioc_needs_rw(struct file *file, void *buf)
+/* VEXFS_IOC_SET_VECTOR (docs/IOCTL.md 3.2), vector_write.c. */
+static int vexfs_ioc_set_vector(struct file *file, void *buf)
 {
-	return -EROFS;
+	struct inode *inode = file_inode(file);
+	struct vexfs_ioc_vector *v = buf;
+	struct vexfs_coll c;
+	void *bytes;
+	int err;
+
+	if (v->dim < 1 || v->dim > VEXFS_IOC_MAX_DIM ||
+	    !vexfs_zero(buf, offsetof(struct vexfs_ioc_vector, collection_id),
+			offsetof(struct vexfs_ioc_vector, data) -
+			offsetof(struct vexfs_ioc_vector, collection_id)) ||
+	    !vexfs_zero(v->data, 4 * v->dim, 4 * (VEXFS_IOC_MAX_DIM - v->dim)))
+		return -EINVAL;
+	inode_lock(inode);
+	err = vexfs_vec_coll_for(inode, &c);
+	if (!err && c.dim != v->dim)
+		err = -EINVAL;
+	if (err)
+		goto out;
+	bytes = kmalloc((size_t)c.dim * c.elem_size, GFP_KERNEL);
+	if (!bytes) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = vexfs_vec_encode(&c, v->data, bytes);
+	if (!err)
+		err = vexfs_vec_set_bytes(inode, bytes,
+					  (size_t)c.dim * c.elem_size, 0);
+	kfree(bytes);
+out:
+	inode_unlock(inode);
+	return err;
+}
+
+/* Not in the kernel yet: create collections offline or through FUSE. */
+static int vexfs_ioc_create_collection(struct file *file, void *buf)
+{
+	return -EOPNOTSUPP;
+}
+
+/* VEXFS_IOC_DEL_VECTOR (docs/IOCTL.md 3.3). */
+static int vexfs_ioc_del_vector(struct file *file, void *buf)
+{
+	struct inode *inode = file_inode(file);
+	int err;
+
+	inode_lock(inode);
+	err = vexfs_vec_delete(inode);
+	inode_unlock(inode);
+	return err;
 }
 
 static const struct vexfs_ioc_cmd vexfs_cmds[] = {
 	{ VEXFS_IOC_FS_INFO, VEXFS_ANY, false, vexfs_ioc_fs_info },
-	{ VEXFS_IOC_SET_VECTOR, VEXFS_FILE, true, vexfs_ioc_needs_rw },
+	{ VEXFS_IOC_SET_VECTOR, VEXFS_FILE, true, vexfs_ioc_set_vector },
 	{ VEXFS_IOC_GET_VECTOR, VEXFS_FILE, false, vexfs_ioc_get_vector },
-	{ VEXFS_IOC_DEL_VECTOR, VEXFS_FILE, true, vexfs_ioc_needs_rw },
-	{ VEXFS_IOC_CREATE_COLLECTION, VEXFS_DIR, true, vexfs_ioc_needs_rw },
+	{ VEXFS_IOC_DEL_VECTOR, VEXFS_FILE, true, vexfs_ioc_del_vector },
+	{ VEXFS_IOC_CREATE_COLLECTION, VEXFS_DIR, true,
+	  vexfs_ioc_create_collection },
 	{ VEXFS_IOC_COLLECTION_INFO, VEXFS_ANY, false,
 	  vexfs_ioc_collection_info },
 	{ VEXFS_IOC_SEARCH, VEXFS_DIR, false, vexfs_ioc_search },
@@ -534,12 +583,22 @@ long vexfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		err = S_ISDIR(inode->i_mode) ? -EISDIR : -EINVAL;
 		goto out;
 	}
-	if (c->writes && c->run != vexfs_ioc_unsupported &&
-	    sb_rdonly(inode->i_sb)) {
-		err = -EROFS;
-		goto out;
+	if (c->writes && c->run != vexfs_ioc_unsupported) {
+		/* as a setxattr of user.vexfs.vector (docs/IOCTL.md 1) */
+		err = mnt_want_write_file(file);
+		if (err)
+			goto out;
+		err = file_permission(file, MAY_WRITE);
+		if (!err)
+			err = c->run(file, buf);
+		mnt_drop_write_file(file);
+	} else if (c->run == vexfs_ioc_ino_path) {
+		err = c->run(file, buf);
+	} else {
+		down_read(&vexfs_vec_rwsem);
+		err = c->run(file, buf);
+		up_read(&vexfs_vec_rwsem);
 	}
-	err = c->run(file, buf);
 	if (!err && (_IOC_DIR(cmd) & _IOC_READ)) {
 		struct vexfs_ioc_hdr *h = buf;
 

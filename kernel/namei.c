@@ -16,6 +16,7 @@
  * a collection root moved into another collection is EINVAL.
  */
 #include "vexfs.h"
+#include "vexfs_vec.h"
 #include <linux/posix_acl.h>
 
 static u32 rotl32(u32 x, int r)
@@ -435,45 +436,75 @@ static int vexfs_drop_link(handle_t *handle, struct inode *dir,
 }
 
 /*
- * Whether @inode may lose its last link here. The module does not yet free a
- * file's vector slot (FORMAT.md 8.3), a collection's record or an xattr store
- * inode (FORMAT.md 7.2) when their owner goes; dropping the owner would leave
- * them pointing at a freed inode, which a later inode reusing the number would
- * inherit. So such a removal is refused with EOPNOTSUPP, nothing changed: the
- * FUSE mount (vexfs mount) removes these files. Other links may go freely.
+ * Whether @inode may lose its last link here. A file's vector goes with it
+ * when it is freed (vexfs_evict_inode, FORMAT.md 8.4). The module does not
+ * yet drop a collection (its record and store, when its root directory
+ * goes) or free an xattr store inode (FORMAT.md 7.2) with its owner:
+ * dropping the owner would leave them pointing at a freed inode, which a
+ * later inode reusing the number would inherit. So such a removal is
+ * refused with EOPNOTSUPP, nothing changed: the FUSE mount (vexfs mount)
+ * removes these. Other links may go freely.
  */
 static int vexfs_may_drop_last(struct inode *inode)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
-	const u32 owned = VEXFS_IFL_HAS_VECTOR | VEXFS_IFL_COLL_ROOT |
-			  VEXFS_IFL_XATTR_IN_STORE;
+	const u32 owned = VEXFS_IFL_COLL_ROOT | VEXFS_IFL_XATTR_IN_STORE;
 
 	if (!(vi->i_flags & owned))
 		return 0;
 	if (!S_ISDIR(inode->i_mode) && inode->i_nlink > 1)
 		return 0;
-	pr_info_ratelimited("vexfs: %s: inode %lu carries a vector, a collection or an xattr store; the kernel module cannot remove it yet (use the FUSE mount)\n",
+	pr_info_ratelimited("vexfs: %s: inode %lu is a collection root or keeps its xattrs in a store; the kernel module cannot remove it yet (use the FUSE mount)\n",
 			    inode->i_sb->s_id, inode->i_ino);
 	return -EOPNOTSUPP;
 }
 
+/* Credits to free @inode's vector if it loses its last link here. */
+static int vexfs_vec_drop_credits(struct inode *inode)
+{
+	if (!inode || !(VEXFS_I(inode)->i_flags & VEXFS_IFL_HAS_VECTOR) ||
+	    S_ISDIR(inode->i_mode) || inode->i_nlink > 1)
+		return 0;
+	return VEXFS_VEC_DEL_CREDITS;
+}
+
+/*
+ * @inode lost its last link in @handle (it is on the orphan list): its
+ * vector goes now, at the end of the operation, where the filesystem is
+ * consistent (FORMAT.md 8.4, deleteVector of src/fs/vectors.ts; the
+ * engine does it when the inode is freed). Done here rather than at evict
+ * so that no inode being evicted ever waits for vexfs_vec_rwsem while
+ * another holder of it looks the inode up as the owner of a moved slot.
+ * A failure (a damaged store, reported by vexfs_corrupt) does not undo the
+ * removal: the orphan keeps its vector and evict tries again.
+ */
+static void vexfs_vec_drop(handle_t *handle, struct inode *inode,
+			   struct inode **moved)
+{
+	*moved = NULL;
+	if (inode && !inode->i_nlink && !S_ISDIR(inode->i_mode))
+		vexfs_vec_release(handle, inode, moved);
+}
+
 static int vexfs_remove(struct inode *dir, struct dentry *dentry, bool isdir)
 {
+	struct inode *moved = NULL;
 	struct inode *inode = d_inode(dentry);
 	handle_t *handle;
 	int err, err2;
 
-	err = vexfs_may_drop_last(inode);
-	if (err)
-		return err;
 	if (isdir) {
 		err = vexfs_dir_empty(inode);
 		if (err <= 0)
 			return err ? err : -ENOTEMPTY;
 	}
+	err = vexfs_may_drop_last(inode);
+	if (err)
+		return err;
 	handle = vexfs_journal_start(dir->i_sb, VEXFS_DIR_CREDITS +
 				     2 * VEXFS_INODE_CREDITS +
-				     VEXFS_ORPHAN_CREDITS);
+				     VEXFS_ORPHAN_CREDITS +
+				     vexfs_vec_drop_credits(inode));
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	err = vexfs_dir_delete(handle, dir, &dentry->d_name, inode->i_ino);
@@ -491,8 +522,11 @@ static int vexfs_remove(struct inode *dir, struct dentry *dentry, bool isdir)
 		/* the victim's ctime is the directory's */
 		err = vexfs_drop_link(handle, dir, &dentry->d_name, inode);
 	}
+	if (!err)
+		vexfs_vec_drop(handle, inode, &moved);
 stop:
 	err2 = vexfs_journal_stop(handle);
+	iput(moved);	/* after the handle: it may evict */
 	return err ? err : err2;
 }
 
@@ -631,7 +665,7 @@ static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
 	struct super_block *sb = odir->i_sb;
 	struct inode *old = d_inode(odentry), *victim = d_inode(ndentry);
 	const struct qstr *oname = &odentry->d_name, *nname = &ndentry->d_name;
-	struct inode *wh = NULL;
+	struct inode *wh = NULL, *moved = NULL;
 	handle_t *handle;
 	int err, err2;
 
@@ -645,15 +679,15 @@ static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
 	if (err)
 		return err;
 	if (!(flags & RENAME_EXCHANGE)) {
-		if (victim) {
-			err = vexfs_may_drop_last(victim);
-			if (err)
-				return err;
-		}
 		if (victim && S_ISDIR(victim->i_mode)) {
 			err = vexfs_dir_empty(victim);
 			if (err <= 0)
 				return err ? err : -ENOTEMPTY;
+		}
+		if (victim) {
+			err = vexfs_may_drop_last(victim);
+			if (err)
+				return err;
 		}
 		if (S_ISDIR(old->i_mode) && !victim && odir != ndir &&
 		    ndir->i_nlink >= VEXFS_LINK_MAX)
@@ -662,7 +696,9 @@ static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
 	handle = vexfs_journal_start(sb, 2 * VEXFS_DIR_CREDITS +
 				     6 * VEXFS_INODE_CREDITS +
 				     VEXFS_ORPHAN_CREDITS +
-				     VEXFS_NEW_INODE_CREDITS);
+				     VEXFS_NEW_INODE_CREDITS +
+				     ((flags & RENAME_EXCHANGE) ? 0 :
+				      vexfs_vec_drop_credits(victim)));
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 
@@ -741,6 +777,8 @@ touch:
 		err = vexfs_dir_touch(handle, odir);
 	if (!err && ndir != odir)
 		err = vexfs_dir_touch(handle, ndir);
+	if (!err && !(flags & RENAME_EXCHANGE))
+		vexfs_vec_drop(handle, victim, &moved);
 stop:
 	if (wh) {
 		if (err) {
@@ -752,6 +790,7 @@ stop:
 	err2 = vexfs_journal_stop(handle);
 	if (wh)
 		iput(wh);
+	iput(moved);	/* after the handle: it may evict */
 	return err ? err : err2;
 }
 

@@ -25,6 +25,41 @@
 /* Bytes of vectors scored per FPU section (whole vectors, at least one). */
 #define VEXFS_SCAN_CHUNK	65536
 
+/*
+ * The parent pointer of inode @ino read from its inode table block
+ * (checksum checked), not through iget: a search holds vexfs_vec_rwsem,
+ * and dropping the last reference of an unlinked file would evict it,
+ * which deletes its vector under that lock. The write path copies every
+ * change of an inode into its block at once (vexfs.h contract, 3).
+ */
+static int vexfs_raw_parent(struct super_block *sb, u64 ino, u64 *parent)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	u64 byte = (ino - 1) * VEXFS_INODE_SIZE;
+	const struct vexfs_inode *raw;
+	struct buffer_head *bh;
+
+	if (ino < 1 || ino > sbi->s_inode_count) {
+		vexfs_corrupt(sb, ino, "inode number out of range");
+		return -EUCLEAN;
+	}
+	bh = sb_bread(sb, sbi->s_inode_table_start +
+			  (byte >> sb->s_blocksize_bits));
+	if (!bh)
+		return -EIO;
+	raw = (const void *)(bh->b_data + (byte & (sb->s_blocksize - 1)));
+	if (vexfs_crc_seeded(ino, raw, offsetof(struct vexfs_inode,
+						i_checksum)) !=
+	    le32_to_cpu(raw->i_checksum)) {
+		brelse(bh);
+		vexfs_corrupt(sb, ino, "checksum mismatch");
+		return -EUCLEAN;
+	}
+	*parent = le64_to_cpu(raw->i_parent_ino);
+	brelse(bh);
+	return 0;
+}
+
 /* Whether directory @d is @dir or below it; memoised in @memo. */
 static int vexfs_dir_under(struct super_block *sb, struct xarray *memo,
 			   u64 dir, u64 d, bool *under)
@@ -36,7 +71,6 @@ static int vexfs_dir_under(struct super_block *sb, struct xarray *memo,
 
 	for (depth = 0; depth < VEXFS_MAX_DEPTH; depth++) {
 		void *m = xa_load(memo, d);
-		struct inode *inode;
 
 		if (m) {
 			ans = xa_to_value(m) == 2;
@@ -50,11 +84,9 @@ static int vexfs_dir_under(struct super_block *sb, struct xarray *memo,
 			chain[n++] = d;
 		if (d == VEXFS_ROOT_INO)
 			break;
-		inode = vexfs_iget(sb, d);
-		if (IS_ERR(inode))
-			return PTR_ERR(inode);
-		d = VEXFS_I(inode)->i_parent_ino;
-		iput(inode);
+		err = vexfs_raw_parent(sb, d, &d);
+		if (err)
+			return err;
 		if (!d)
 			break;
 	}
@@ -74,16 +106,12 @@ static int vexfs_dir_under(struct super_block *sb, struct xarray *memo,
 static int vexfs_file_under(struct super_block *sb, struct xarray *memo,
 			    u64 dir, u64 ino, bool *under)
 {
-	struct inode *inode = vexfs_iget(sb, ino);
 	u64 parent;
+	int err = vexfs_raw_parent(sb, ino, &parent);
 
-	if (IS_ERR(inode))
-		return PTR_ERR(inode);
-	parent = VEXFS_I(inode)->i_parent_ino;
-	iput(inode);
 	*under = false;
-	if (!parent)
-		return 0;
+	if (err || !parent)
+		return err;
 	return vexfs_dir_under(sb, memo, dir, parent, under);
 }
 

@@ -12,7 +12,15 @@
  * it, and the CRC-32C of every vector (as src/fs/vectors.ts does on load).
  */
 #include <linux/slab.h>
+#include <linux/xattr.h>
 #include "vexfs_vec.h"
+
+/*
+ * Serialises changes of every vector store (vector_write.c, taken for
+ * writing inside a handle) against reads of them (searches, reads of a
+ * vector or a collection, taken for reading without a handle).
+ */
+DECLARE_RWSEM(vexfs_vec_rwsem);
 
 /**
  * vexfs_internal_read - read bytes of an internal file through the buffer
@@ -80,12 +88,19 @@ static struct inode *vexfs_store_file(struct super_block *sb, u32 id,
 	if (IS_ERR(inode))
 		return inode;
 	have = i_size_read(inode);
-	if (!S_ISREG(inode->i_mode) ||
+	if (!S_ISREG(inode->i_mode) || !inode->i_nlink ||
 	    !(VEXFS_I(inode)->i_flags & VEXFS_IFL_INTERNAL) ||
 	    (at_least ? have < size : have != size)) {
 		vexfs_corrupt(sb, ino,
 			      "collection %u: the %s is not an internal file of %llu bytes (%llu)",
 			      id, what, size, have);
+		/*
+		 * A damaged record naming an unlinked inode: this iput,
+		 * made under vexfs_vec_rwsem, must not free it (evict would
+		 * release its vector under the same lock).
+		 */
+		if (!inode->i_nlink)
+			make_bad_inode(inode);
 		iput(inode);
 		return ERR_PTR(-EUCLEAN);
 	}
@@ -318,7 +333,9 @@ static int vexfs_vec_xattr_get(struct inode *inode, void *buf, size_t size)
 
 	if (!S_ISREG(inode->i_mode))
 		return -ENODATA;
+	down_read(&vexfs_vec_rwsem);
 	err = vexfs_vec_get(inode, &st, &bytes);
+	up_read(&vexfs_vec_rwsem);
 	if (err)
 		return err;
 	err = st.vec_bytes;
@@ -331,15 +348,30 @@ static int vexfs_vec_xattr_get(struct inode *inode, void *buf, size_t size)
 	return err;
 }
 
+/* setxattr: exactly dim * elem_size stored bytes, no NaN or infinity. */
 static int vexfs_vec_xattr_set(struct inode *inode, const void *value,
 			       size_t size, int flags)
 {
-	return -EROFS;
+	struct vexfs_coll c;
+	int err;
+
+	if (!S_ISREG(inode->i_mode))
+		return -EINVAL;
+	err = vexfs_vec_coll_for(inode, &c);
+	if (err)
+		return err;
+	if (size != (size_t)c.dim * c.elem_size ||
+	    vexfs_vec_check_stored(&c, value))
+		return -EINVAL;
+	return vexfs_vec_set_bytes(inode, value, size, flags);
 }
 
+/* removexattr: delete the vector (ENODATA without one). */
 static int vexfs_vec_xattr_remove(struct inode *inode)
 {
-	return -EROFS;
+	if (!S_ISREG(inode->i_mode))
+		return -ENODATA;
+	return vexfs_vec_delete(inode);
 }
 
 static bool vexfs_vec_xattr_present(struct inode *inode)

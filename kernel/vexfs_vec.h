@@ -173,6 +173,26 @@ int vexfs_vec_get(struct inode *inode, struct vexfs_store *st, void **bytes);
 void vexfs_vec_to_f32(const struct vexfs_coll *c, const void *raw,
 		      u32 *out);
 extern const struct vexfs_vector_xattr_ops vexfs_vec_xattr_ops;
+extern struct rw_semaphore vexfs_vec_rwsem;
+
+/*
+ * vector_write.c. Credits of one vector change: the blocks a vector of at
+ * most 16 KiB touches in 1 KiB blocks (17) plus a map and a norm block,
+ * one allocation per store file, the record, the file, the moved owner,
+ * the store's three inodes and the superblock (VEXFS_INODE_CREDITS each).
+ */
+#define VEXFS_VEC_SET_CREDITS	(17 + 2 + 3 * VEXFS_DATA_CREDITS + 1 + \
+				 6 * VEXFS_INODE_CREDITS + VEXFS_SB_CREDITS)
+#define VEXFS_VEC_DEL_CREDITS	(2 * 17 + 4 + 3 * VEXFS_TRUNCATE_CREDITS + \
+				 1 + 6 * VEXFS_INODE_CREDITS + VEXFS_SB_CREDITS)
+int vexfs_vec_set_bytes(struct inode *inode, const void *bytes, size_t len,
+			int flags);
+int vexfs_vec_release(handle_t *handle, struct inode *inode,
+		      struct inode **moved);
+int vexfs_vec_delete(struct inode *inode);
+int vexfs_vec_encode(const struct vexfs_coll *c, const u32 *f32, void *out);
+int vexfs_vec_check_stored(const struct vexfs_coll *c, const void *bytes);
+int vexfs_vec_coll_for(struct inode *inode, struct vexfs_coll *c);
 
 /* search.c */
 int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,

@@ -23,6 +23,8 @@
  *   errs DIR FILE                      VT E name errno   (one line per case)
  *   xget FILE SIZE                     VT X errno len fnv64   (getxattr user.vexfs.vector)
  *   xlist FILE                         VT XL errno listed(0/1)
+ *   xset FILE FLAGS HEX                VT XS errno   (setxattr user.vexfs.vector)
+ *   xdel FILE                          VT XD errno   (removexattr)
  *
  * V... are decimal floats (strtof: the test prints f32 values exactly).
  */
@@ -371,6 +373,21 @@ int main(void)
 			}
 			printf("VT X %d %zd %016llx\n", e, n < 0 ? 0 : n,
 			       (unsigned long long)h);
+		} else if (!strcmp(cmd, "xset")) {
+			const char *f = tok(&save);
+			int fl = (int)strtol(tok(&save), NULL, 10);
+			const char *hex = tok(&save);
+			size_t n = strlen(hex) / 2, i;
+
+			for (i = 0; i < n && i < sizeof(u.raw); i++)
+				sscanf(hex + 2 * i, "%2hhx", &u.raw[i]);
+			e = setxattr(f, "user.vexfs.vector", u.raw, i, fl) < 0 ?
+			    errno : 0;
+			printf("VT XS %d\n", e);
+		} else if (!strcmp(cmd, "xdel")) {
+			e = removexattr(tok(&save), "user.vexfs.vector") < 0 ?
+			    errno : 0;
+			printf("VT XD %d\n", e);
 		} else if (!strcmp(cmd, "xlist")) {
 			const char *f = tok(&save);
 			ssize_t n = listxattr(f, (char *)u.raw, sizeof(u.raw)), i;
