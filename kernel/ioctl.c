@@ -490,10 +490,22 @@ out:
 	return err;
 }
 
-/* Not in the kernel yet: create collections offline or through FUSE. */
+/* VEXFS_IOC_CREATE_COLLECTION (docs/IOCTL.md 3.5), collection_write.c. */
 static int vexfs_ioc_create_collection(struct file *file, void *buf)
 {
-	return -EOPNOTSUPP;
+	struct vexfs_ioc_create_collection *cc = buf;
+	struct inode *dir = file_inode(file);
+	struct vexfs_coll c;
+	int err;
+
+	if (!VEXFS_ZERO_FIELD(buf, struct vexfs_ioc_create_collection, info))
+		return -EINVAL;
+	inode_lock(dir);
+	err = vexfs_coll_create(dir, cc, &c);
+	inode_unlock(dir);
+	if (!err)
+		vexfs_coll_to_ioc(&c, &cc->info);
+	return err;
 }
 
 /* VEXFS_IOC_DEL_VECTOR (docs/IOCTL.md 3.3). */

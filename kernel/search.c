@@ -25,14 +25,19 @@
 /* Bytes of vectors scored per FPU section (whole vectors, at least one). */
 #define VEXFS_SCAN_CHUNK	65536
 
-/*
- * The parent pointer of inode @ino read from its inode table block
- * (checksum checked), not through iget: a search holds vexfs_vec_rwsem,
- * and dropping the last reference of an unlinked file would evict it,
- * which deletes its vector under that lock. The write path copies every
- * change of an inode into its block at once (vexfs.h contract, 3).
+/**
+ * vexfs_raw_parent - the parent pointer of inode @ino (FORMAT.md 5.3)
+ * @sb: the filesystem
+ * @ino: the inode
+ * @parent: set to its parent_ino
+ *
+ * Read from its inode table block (checksum checked), not through iget:
+ * callers hold vexfs_vec_rwsem, and dropping the last reference of an
+ * unlinked file would evict it, which may take that lock. The write path
+ * copies every change of an inode into its block at once (vexfs.h contract,
+ * 3). Return: 0, -EUCLEAN, -EIO.
  */
-static int vexfs_raw_parent(struct super_block *sb, u64 ino, u64 *parent)
+int vexfs_raw_parent(struct super_block *sb, u64 ino, u64 *parent)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
 	u64 byte = (ino - 1) * VEXFS_INODE_SIZE;

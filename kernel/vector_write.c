@@ -29,14 +29,23 @@ static void vexfs_touch_ctime(struct inode *inode)
 #include <asm/fpu/api.h>
 #endif
 
-/*
- * Write @len bytes at @pos of internal file @inode, allocating blocks (as
- * src/fs/vectors.ts writes its store files). Blocks allocated here, or
- * preallocated (unwritten) by the engine, are zeroed first: the bytes of a
- * block past the file's size are zero, as the engine leaves them.
+/**
+ * vexfs_vec_iwrite - write bytes of an internal file in a handle
+ * @handle: the handle (VEXFS_DATA_CREDITS per extent it adds, one credit
+ *	    per block it writes), or NULL
+ * @inode: an internal file (a store file, the collection table)
+ * @pos: byte offset
+ * @buf: @len bytes
+ * @len: bytes
+ *
+ * Allocates blocks as src/fs/vectors.ts writes its store files; blocks
+ * allocated here, or preallocated (unwritten) by the engine, are zeroed
+ * first, so the bytes of a block past the file's size are zero, as the
+ * engine leaves them. The size grows to @pos + @len if smaller.
+ * Return: 0, -ENOSPC, -EUCLEAN, -EIO, -ENOMEM.
  */
-static int vexfs_iwrite(handle_t *handle, struct inode *inode, u64 pos,
-			const void *buf, size_t len)
+int vexfs_vec_iwrite(handle_t *handle, struct inode *inode, u64 pos,
+		     const void *buf, size_t len)
 {
 	struct super_block *sb = inode->i_sb;
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
@@ -151,7 +160,7 @@ static int vexfs_map_put(handle_t *handle, struct vexfs_store *st, u64 slot,
 		if (!zero)
 			return -ENOMEM;
 		vexfs_block_csum_set(zero, sb->s_blocksize, st->c.id);
-		err = vexfs_iwrite(handle, st->map,
+		err = vexfs_vec_iwrite(handle, st->map,
 				   lblk << sb->s_blocksize_bits, zero,
 				   sb->s_blocksize);
 		kfree(zero);
@@ -284,7 +293,7 @@ static int vexfs_slot_write(handle_t *handle, struct vexfs_store *st,
 	u32 norm;
 	int err;
 
-	err = vexfs_iwrite(handle, st->vec, slot * st->vec_bytes, bytes,
+	err = vexfs_vec_iwrite(handle, st->vec, slot * st->vec_bytes, bytes,
 			   st->vec_bytes);
 	if (!err)
 		err = vexfs_map_put(handle, st, slot, ino, crc);
@@ -292,7 +301,7 @@ static int vexfs_slot_write(handle_t *handle, struct vexfs_store *st,
 		err = vexfs_norm_of(&st->c, bytes, &norm);
 		le = cpu_to_le32(norm);
 		if (!err)
-			err = vexfs_iwrite(handle, st->norm, 4 * slot, &le, 4);
+			err = vexfs_vec_iwrite(handle, st->norm, 4 * slot, &le, 4);
 	}
 	return err;
 }

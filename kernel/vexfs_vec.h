@@ -185,6 +185,8 @@ extern struct rw_semaphore vexfs_vec_rwsem;
 				 6 * VEXFS_INODE_CREDITS + VEXFS_SB_CREDITS)
 #define VEXFS_VEC_DEL_CREDITS	(2 * 17 + 4 + 3 * VEXFS_TRUNCATE_CREDITS + \
 				 1 + 6 * VEXFS_INODE_CREDITS + VEXFS_SB_CREDITS)
+int vexfs_vec_iwrite(handle_t *handle, struct inode *inode, u64 pos,
+		     const void *buf, size_t len);
 int vexfs_vec_set_bytes(struct inode *inode, const void *bytes, size_t len,
 			int flags);
 int vexfs_vec_release(handle_t *handle, struct inode *inode,
@@ -194,7 +196,21 @@ int vexfs_vec_encode(const struct vexfs_coll *c, const u32 *f32, void *out);
 int vexfs_vec_check_stored(const struct vexfs_coll *c, const void *bytes);
 int vexfs_vec_coll_for(struct inode *inode, struct vexfs_coll *c);
 
+/*
+ * collection_write.c. Credits of a new collection: three new inodes, the
+ * record (its block, and an extent for it when the table grows), the
+ * superblock, the root directory.
+ */
+#define VEXFS_COLL_CREATE_CREDITS (3 * VEXFS_NEW_INODE_CREDITS + 1 + \
+				   VEXFS_DATA_CREDITS + VEXFS_SB_CREDITS + \
+				   VEXFS_INODE_CREDITS)
+struct vexfs_ioc_create_collection;
+int vexfs_coll_create(struct inode *dir,
+		      const struct vexfs_ioc_create_collection *cc,
+		      struct vexfs_coll *out);
+
 /* search.c */
+int vexfs_raw_parent(struct super_block *sb, u64 ino, u64 *parent);
 int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,
 		 u64 exclude_ino, struct vexfs_ioc_search_hit *hits,
 		 u32 *count, struct vexfs_coll *c);

@@ -237,6 +237,8 @@ for (const series of ["6.1", "6.12"] as const) {
       const parallel = Array.from({ length: 12 }, (_, i) => `h/f-${100 + i}`);
       const searches = plan.queries.map((s) => `search /mnt/${s.dir} 10 0 ${s.q.length} ${f32s(s.q)}`);
       const hv = COLLS[0];
+      // collections created in the kernel: c2 (cosine, f32, flat) gets vectors, top/x (l2, i8, HNSW by default)
+      const C2 = { dim: 8, a: new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), b: new Float32Array(8).fill(-1) };
       const roSet = `set /mnt/h/new-9 ${hv.dim} ${f32s(new Float32Array(hv.dim))}`;
       const r = await runInVm({
         kernel: series,
@@ -264,6 +266,13 @@ printf '%s\\n' ${searches.map((s) => `'${s}'`).join(" ")} | vectool | sed 's/^VT
 for d in h q p; do echo "info /mnt/$d" | vectool | sed 's/^VT /VI /'; done
 t_eq "removing a collection root is EOPNOTSUPP, the collection kept" "1 kept" \\
 	"$(rmdir /mnt/e 2>&1 | grep -c 'not supported') $([ -d /mnt/e ] && echo kept)"
+t_check "mkdir for new collections" mkdir -p /mnt/c2 /mnt/top/x /mnt/h/sub
+touch /mnt/c2/a /mnt/c2/b
+printf '%s\\n' 'create /mnt/c2 ${C2.dim} 2 1 1' 'create /mnt/top/x 4 1 3 0' 'create /mnt/top 4 1 1 1' \\
+	'create /mnt/h/sub 4 1 1 1' 'create /mnt 4 1 1 1' 'create /mnt/top/x 4 1 1 1' 'create /mnt/plain 0 1 1 1' \\
+	'create /mnt/plain 4 9 1 1' 'create /mnt/plain 4 1 4 1' 'create /mnt/plain 4 1 1 3' \\
+	'set /mnt/c2/a ${C2.dim} ${f32s(C2.a)}' 'set /mnt/c2/b ${C2.dim} ${f32s(C2.b)}' 'del /mnt/c2/b' \\
+	'info /mnt/c2' 'info /mnt/top/x' | vectool | sed 's/^VT /VC /'
 t_check "remount ro" mount -o remount,ro /mnt
 t_eq "SET_VECTOR on a read-only mount is EROFS" "VT SET ${EROFS}" "$(echo '${roSet}' | vectool)"
 t_eq "DEL_VECTOR on a read-only mount is EROFS" "VT DEL ${EROFS}" "$(echo 'del /mnt/h/f-000' | vectool)"
@@ -302,6 +311,31 @@ t_check "umount" umount /mnt
         const gens = lines.filter((l) => l.startsWith("VI ")).map((l) => Number(l.split(" ")[13]));
         assertEquals(gens, COLLS.map((c) => plan.generations.get(c.dir)));
       });
+      await t.step("collections created in the kernel, and CREATE_COLLECTION's refusals (docs/IOCTL.md 3.5)", () => {
+        const got = lines.filter((l) => l.startsWith("VC ")).map((l) => l.split(" ").slice(0, 4).join(" "));
+        // ids: h 1, q 2, p 3, e 4 exist; c2 gets 5, top/x 6
+        assertEquals(got.slice(0, 13), [
+          "VC C 0 5",
+          "VC C 0 6",
+          `VC C ${EINVAL} 0`, // a collection below
+          `VC C ${EINVAL} 0`, // inside a collection
+          `VC C ${EINVAL} 0`, // the root: collections below
+          `VC C ${EINVAL} 0`, // already a collection
+          `VC C ${EINVAL} 0`, // dim 0
+          `VC C ${EINVAL} 0`, // metric
+          `VC C ${EINVAL} 0`, // element type
+          `VC C ${EINVAL} 0`, // index
+          "VC SET 0",
+          "VC SET 0",
+          "VC DEL 0",
+        ]);
+        const info = lines.filter((l) => l.startsWith("VC I ")).map((l) => l.split(" "));
+        // VT I errno id dim root metric elem esize m efc count bytes gen index
+        assertEquals(info.map((f) => [f[2], f[3], f[4], f[6], f[7], f[9], f[10], f[11], f[13], f[14]]), [
+          ["0", "5", "8", "2", "1", "0", "0", "1", "3", "1"],
+          ["0", "6", "4", "1", "3", "16", "200", "0", "0", "2"],
+        ]);
+      });
       await t.step("vexfs fsck -n finds the image clean", () => assertFsckClean(plan.img));
       await t.step(
         "the FUSE mount shows the kernel's vectors and searches, and its HNSW graph catches up",
@@ -324,6 +358,20 @@ t_check "umount" umount /mnt
               const fuse = e.hits.map((h) => `${h.ino}:${hex32(h.score)}`).join(" ");
               assertEquals(kernelHits[i], fuse, `search of ${s.dir}`);
             }
+            const c2 = (await collectionInfo(`${mnt}/c2`))!;
+            assertEquals([c2.dim, c2.metric, c2.elem, c2.count, c2.generation], [8, "cosine", "f32", 1, 3]);
+            assertEquals(hexAll((await getVector(`${mnt}/c2/a`))!.vector), hexAll(C2.a));
+            assertEquals(await getVector(`${mnt}/c2/b`), null);
+            const x = (await collectionInfo(`${mnt}/top/x`))!;
+            assertEquals([x.dim, x.metric, x.elem, x.count, x.index, x.m, x.efConstruction], [
+              4,
+              "l2",
+              "i8",
+              0,
+              "hnsw",
+              16,
+              200,
+            ]);
             // the graph: every vector the kernel set is found, none it removed
             for (const [name, v] of plan.model) {
               if (!v || !name.startsWith("h/new-")) continue;
