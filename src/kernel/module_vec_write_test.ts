@@ -245,7 +245,7 @@ for (const series of ["6.1", "6.12"] as const) {
         disks: [plan.img],
         modules: [built.ko],
         files: { "/bin/vectool": tool, "/cmds.txt": plan.cmds.join("\n") + "\n" },
-        timeoutMs: 240_000,
+        timeoutMs: 400_000, // the VM takes 1-2 min; room for a loaded CI machine
         script: `
 t_check "mount rw" mount -t vexfs /dev/vda /mnt
 echo VT-BEGIN
