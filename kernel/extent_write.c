@@ -724,7 +724,15 @@ int vexfs_ext_mark_written(handle_t *handle, struct inode *inode, u64 lblk,
 	eend = el + elen;
 	end = min_t(u64, lblk + len, eend);
 	if (lblk == el && end == eend) {
-		e->ee_flags = 0;
+		if (i > 0 && vexfs_can_merge(&ex[i - 1], el, ep, elen, 0)) {
+			/* the written extent before grows over it */
+			le32_add_cpu(&ex[i - 1].ee_len, elen);
+			memmove(&ex[i], &ex[i + 1], (n - i - 1) * sizeof(*ex));
+			memset(&ex[n - 1], 0, sizeof(*ex));
+			leaf->eh_entries = cpu_to_le16(n - 1);
+		} else {
+			e->ee_flags = 0;
+		}
 		err = vexfs_dirty_node(handle, inode, &path.p[path.depth]);
 		vexfs_path_put(&path);
 		goto out;

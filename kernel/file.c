@@ -158,6 +158,206 @@ int vexfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 	return err;
 }
 
+/* The most bytes of one write whose blocks are allocated in one go. */
+#define VEXFS_BULK_BYTES	(8U << 20)
+/* Allocation calls (runs) per chunk before the rest goes page by page. */
+#define VEXFS_BULK_RUNS		16
+
+/*
+ * vexfs_bulk_begin - allocate ahead the blocks of an appending write
+ * @inode: a regular file, i_rwsem held
+ * @pos: where the write starts, at or past i_size
+ * @len: its bytes (at most VEXFS_BULK_BYTES)
+ *
+ * Instead of one allocation and one handle per page (write_begin), the
+ * hole the write fills is allocated in a few handles as UNWRITTEN extents
+ * (FORMAT.md 5.2), as fallocate(KEEP_SIZE) would: a crash at any point
+ * leaves preallocated blocks past the end of the file, which read as
+ * zeros and which fsck accepts. The pages are then written without a
+ * handle (vexfs_get_block maps these blocks new) and vexfs_bulk_end
+ * makes them written in the transaction that orders their data, as
+ * ext4 converts unwritten extents after their I/O. Only a write into a
+ * plain hole past i_size takes this path; anything else (a fallocated
+ * range, ENOSPC at the first block) goes page by page as before.
+ * Return: whether the range was set up (the caller must then call
+ * vexfs_bulk_end).
+ */
+static bool vexfs_bulk_begin(struct inode *inode, loff_t pos, size_t len)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	unsigned int bits = inode->i_blkbits;
+	u64 first, lblk, end, pblk, next;
+	bool unwritten;
+	int iter, err;
+	u32 mlen;
+
+	if (!len || pos < i_size_read(inode) || !S_ISREG(inode->i_mode))
+		return false;
+	first = (u64)pos >> bits;
+	end = ((u64)(pos + len - 1) >> bits) + 1;
+	lblk = first;
+	down_read(&vi->i_data_sem);
+	err = vexfs_map_block_next(inode, lblk, &pblk, &mlen, &unwritten,
+				   &next);
+	if (!err && mlen && !unwritten) {
+		/* the block holding the end of the file: written already */
+		lblk++;
+		err = vexfs_map_block_next(inode, lblk, &pblk, &mlen,
+					   &unwritten, &next);
+	}
+	up_read(&vi->i_data_sem);
+	if (err || lblk >= end || mlen || next < end)
+		return false;	/* not a plain hole: page by page */
+	for (iter = 0; lblk < end && iter < VEXFS_BULK_RUNS; iter++) {
+		handle_t *handle;
+		u32 got = 0;
+
+		handle = vexfs_journal_start(inode->i_sb, VEXFS_DATA_CREDITS);
+		if (IS_ERR(handle))
+			break;
+		down_write(&vi->i_data_sem);
+		err = vexfs_ext_alloc(handle, inode, lblk,
+				      min_t(u64, end - lblk, VEXFS_EXT_MAX_LEN),
+				      VEXFS_EXT_UNWRITTEN, &pblk, &got);
+		if (!err) {
+			if (iter == 0) {
+				vi->i_bulk_first = first;
+				vi->i_bulk_alloc = lblk;
+				WRITE_ONCE(vi->i_bulk_task, current);
+			}
+			lblk += got;
+			vi->i_bulk_end = lblk;
+		}
+		up_write(&vi->i_data_sem);
+		err = vexfs_journal_stop(handle) ?: err;
+		if (err)
+			break;
+	}
+	return READ_ONCE(vi->i_bulk_task) == current;
+}
+
+/*
+ * vexfs_bulk_end - finish an appending write set up by vexfs_bulk_begin
+ * @inode: the file, i_rwsem held
+ *
+ * Converts the blocks the write filled (up to i_size) to written extents
+ * and writes i_size, with their bytes added to the transaction's ordered
+ * data, so the commit that maps them follows their data to the disk.
+ * The blocks allocated past i_size (a short write) are freed, after the
+ * page cache past i_size is dropped. Return: 0 or a negative errno (the
+ * data is then not mapped on the disk: the write reports the error).
+ */
+static int vexfs_bulk_end(struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	unsigned int bits = inode->i_blkbits;
+	u64 lblk = vi->i_bulk_alloc, end = vi->i_bulk_end, filled;
+	int err = 0, err2;
+
+	filled = DIV_ROUND_UP_ULL((u64)i_size_read(inode), 1ULL << bits);
+	filled = clamp_t(u64, filled, lblk, end);
+	while (lblk < filled && !err) {
+		handle_t *handle;
+		bool unwritten;
+		u64 pblk;
+		u32 len = 0;
+
+		handle = vexfs_journal_start(inode->i_sb,
+					     2 * VEXFS_DATA_CREDITS);
+		if (IS_ERR(handle)) {
+			err = PTR_ERR(handle);
+			break;
+		}
+		down_write(&vi->i_data_sem);
+		err = vexfs_map_block(inode, lblk, &pblk, &len, &unwritten);
+		if (!err && !len) {
+			vexfs_error(inode->i_sb, inode->i_ino, EUCLEAN, "write",
+				    "file block %llu allocated for the write is a hole",
+				    lblk);
+			err = -EUCLEAN;
+		}
+		if (!err) {
+			len = min_t(u64, len, filled - lblk);
+			if (unwritten)
+				err = vexfs_ext_mark_written(handle, inode,
+							     lblk, len);
+		}
+		up_write(&vi->i_data_sem);
+		if (!err)
+			err = vexfs_jbd2_inode_add_write(handle, inode,
+					(loff_t)lblk << bits,
+					(loff_t)len << bits);
+		if (!err)
+			err = vexfs_mark_inode_dirty(handle, inode);
+		err = vexfs_journal_stop(handle) ?: err;
+		lblk += len;
+		cond_resched();
+	}
+	if (filled < end) {
+		handle_t *handle;
+
+		truncate_pagecache(inode, i_size_read(inode));
+		handle = vexfs_journal_start(inode->i_sb,
+					     VEXFS_TRUNCATE_CREDITS);
+		if (IS_ERR(handle)) {
+			err2 = PTR_ERR(handle);
+		} else {
+			down_write(&vi->i_data_sem);
+			err2 = vexfs_ext_remove(handle, inode, filled, end);
+			up_write(&vi->i_data_sem);
+			if (!err2)
+				err2 = vexfs_mark_inode_dirty(handle, inode);
+			err2 = vexfs_journal_stop(handle) ?: err2;
+		}
+		err = err ?: err2;
+	}
+	down_write(&vi->i_data_sem);
+	WRITE_ONCE(vi->i_bulk_task, NULL);
+	up_write(&vi->i_data_sem);
+	return err;
+}
+
+/*
+ * Buffered writes (as generic_file_write_iter), in chunks of at most
+ * VEXFS_BULK_BYTES so that an appending chunk's blocks are allocated in
+ * one go (vexfs_bulk_begin). O_DIRECT is not offered (no direct_IO).
+ */
+static ssize_t vexfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	ssize_t ret, done = 0;
+	int err = 0;
+
+	if (iocb->ki_flags & (IOCB_DIRECT | IOCB_NOWAIT))
+		return generic_file_write_iter(iocb, from);
+	inode_lock(inode);
+	ret = generic_write_checks(iocb, from);
+	while (ret > 0 && iov_iter_count(from)) {
+		size_t left = iov_iter_count(from);
+		size_t chunk = min_t(size_t, left, VEXFS_BULK_BYTES);
+		bool bulk;
+
+		iov_iter_truncate(from, chunk);
+		bulk = vexfs_bulk_begin(inode, iocb->ki_pos, chunk);
+		ret = __generic_file_write_iter(iocb, from);
+		if (bulk)
+			err = vexfs_bulk_end(inode);
+		iov_iter_reexpand(from, iov_iter_count(from) + left - chunk);
+		if (err)
+			break;	/* the bytes are not mapped: fail the write */
+		if (ret > 0)
+			done += ret;
+		if (ret < (ssize_t)chunk)
+			break;
+	}
+	inode_unlock(inode);
+	if (err)
+		return err;
+	if (done > 0)
+		return generic_write_sync(iocb, done);
+	return ret;
+}
+
 /* fallocate mode 0 / KEEP_SIZE: unwritten extents over the holes. */
 static int vexfs_prealloc(struct inode *inode, int mode, loff_t offset,
 			  loff_t len)
@@ -398,7 +598,7 @@ static int vexfs_file_mmap(struct file *file, struct vm_area_struct *vma)
 const struct file_operations vexfs_file_operations = {
 	.llseek		= vexfs_llseek,
 	.read_iter	= generic_file_read_iter,
-	.write_iter	= generic_file_write_iter,
+	.write_iter	= vexfs_file_write_iter,
 	.mmap		= vexfs_file_mmap,
 	.open		= generic_file_open,
 	.fsync		= vexfs_fsync,

@@ -15,17 +15,54 @@
 #include <linux/writeback.h>
 #include <linux/jbd2.h>
 
+/*
+ * An unwritten block of an appending write in progress (file.c,
+ * vexfs_bulk_begin) that may be mapped as data although its extent is
+ * still unwritten: for the writing task's own write_begin (@create), any
+ * block it allocated ahead; for readers, only the blocks below i_size,
+ * which the write has filled in the page cache already (a page read back
+ * after writeback finds its data on the disk). i_data_sem held. Returns
+ * how many blocks from @iblock qualify, at most @len.
+ */
+static u32 vexfs_bulk_blocks(struct inode *inode, u64 iblock, u32 len,
+			     int create)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	u64 end;
+
+	if (!vi->i_bulk_task || iblock < vi->i_bulk_alloc ||
+	    iblock >= vi->i_bulk_end)
+		return 0;
+	end = vi->i_bulk_end;
+	if (create) {
+		if (vi->i_bulk_task != current)
+			return 0;
+	} else {
+		u64 eof = DIV_ROUND_UP_ULL((u64)i_size_read(inode),
+					   inode->i_sb->s_blocksize);
+
+		end = min(end, eof);
+		if (iblock >= end)
+			return 0;
+	}
+	return min_t(u64, len, end - iblock);
+}
+
 /**
  * vexfs_get_block - map (and with @create, allocate) one file block
  * @inode: the file
  * @iblock: file block
  * @bh_result: in: b_size = bytes wanted; out: mapped, or not for a hole
  * @create: allocate a hole, or make an unwritten block written; only
- *	inside a handle (write_begin, page_mkwrite, fallocate paths)
+ *	inside a handle (write_begin, page_mkwrite, fallocate paths), or
+ *	for the blocks an appending write allocated ahead (file.c)
  *
  * New blocks are marked new (the caller zeroes what it does not write)
  * and ordered: their data reaches the disk before the transaction that
- * maps them commits. Return: 0 or a negative errno.
+ * maps them commits. Blocks allocated ahead by an appending write are
+ * mapped new but stay unwritten until that write converts them, with
+ * their data ordered, in vexfs_bulk_end. Return: 0 or a negative errno;
+ * -EIO when the writing task finds a hole in the range it allocated.
  */
 int vexfs_get_block(struct inode *inode, sector_t iblock,
 		    struct buffer_head *bh_result, int create)
@@ -35,18 +72,35 @@ int vexfs_get_block(struct inode *inode, sector_t iblock,
 	handle_t *handle;
 	bool unwritten;
 	u64 pblk;
-	u32 len;
+	u32 len, bulk = 0;
 	int err;
 
+	if (!max)
+		max = 1;
 	down_read(&vi->i_data_sem);
 	err = vexfs_map_block(inode, iblock, &pblk, &len, &unwritten);
+	if (!err && len && unwritten)
+		bulk = vexfs_bulk_blocks(inode, iblock, min_t(u32, len, max),
+					 create);
+	else if (!err && !len && create && READ_ONCE(vi->i_bulk_task) == current &&
+		 iblock >= vi->i_bulk_first && iblock < vi->i_bulk_end)
+		err = -EIO;	/* the range was mapped up front */
 	up_read(&vi->i_data_sem);
 	if (err)
 		return err;
 	if (len && !unwritten) {
 		map_bh(bh_result, inode->i_sb, pblk);
-		bh_result->b_size = (size_t)min_t(u64, len, max ? max : 1)
+		bh_result->b_size = (size_t)min_t(u64, len, max)
 				    << inode->i_blkbits;
+		return 0;
+	}
+	if (bulk) {
+		map_bh(bh_result, inode->i_sb, pblk);
+		if (create) {
+			set_buffer_new(bh_result);
+			bulk = 1;
+		}
+		bh_result->b_size = (size_t)bulk << inode->i_blkbits;
 		return 0;
 	}
 	if (!create)
@@ -100,6 +154,24 @@ static void vexfs_write_failed(struct inode *inode, loff_t to)
 	}
 }
 
+/* fsdata of a page written inside an appending write's mapped range. */
+static char vexfs_bulk_page;
+
+/*
+ * Whether the bytes [pos, pos + len) lie in the range the current task's
+ * appending write mapped up front (vexfs_bulk_begin): then its pages need
+ * no handle; vexfs_bulk_end converts and orders them in one.
+ */
+static bool vexfs_in_bulk(struct inode *inode, loff_t pos, unsigned int len)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	unsigned int bits = inode->i_blkbits;
+
+	return len && READ_ONCE(vi->i_bulk_task) == current &&
+	       ((u64)pos >> bits) >= vi->i_bulk_first &&
+	       ((u64)(pos + len - 1) >> bits) < vi->i_bulk_end;
+}
+
 static int vexfs_write_begin(struct file *file, struct address_space *mapping,
 			     loff_t pos, unsigned int len,
 			     vexfs_wpage_t **pagep, void **fsdata)
@@ -109,6 +181,14 @@ static int vexfs_write_begin(struct file *file, struct address_space *mapping,
 	handle_t *handle;
 	int err;
 
+	if (vexfs_in_bulk(inode, pos, len)) {
+		/* the blocks past i_size are freed by vexfs_bulk_end */
+		err = block_write_begin(mapping, pos, len, pagep,
+					vexfs_get_block);
+		if (!err)
+			*fsdata = &vexfs_bulk_page;
+		return err;
+	}
 	handle = vexfs_journal_start(inode->i_sb,
 				     VEXFS_DATA_CREDITS * (per_page ? per_page : 1));
 	if (IS_ERR(handle))
@@ -132,6 +212,15 @@ static int vexfs_write_end(struct file *file, struct address_space *mapping,
 	bool grew = false;
 	int ret, err;
 
+	if (fsdata == &vexfs_bulk_page) {
+		/* i_size reaches the disk with the conversion (file.c) */
+		ret = block_write_end(file, mapping, pos, len, copied, page,
+				      NULL);
+		if (ret > 0 && pos + ret > inode->i_size)
+			i_size_write(inode, pos + ret);
+		vexfs_wpage_release(page);
+		return ret;
+	}
 	ret = block_write_end(file, mapping, pos, len, copied, page, fsdata);
 	if (ret > 0 && pos + ret > inode->i_size) {
 		i_size_write(inode, pos + ret);
@@ -364,6 +453,32 @@ static int vexfs_fill_inode(struct inode *inode, const struct vexfs_inode *raw)
 	return 0;
 }
 
+/* Inode table blocks read ahead when iget misses the cache. */
+#define VEXFS_ITABLE_RA	16
+
+/*
+ * When inode table block @block is not in the cache, starts reading it and
+ * the next blocks of the table together (as ext4's inode_readahead_blks):
+ * a walk of a directory's inodes (stat of every file) then waits for one
+ * read per VEXFS_ITABLE_RA blocks instead of one per block.
+ */
+static void vexfs_itable_readahead(struct super_block *sb, u64 block)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	u64 end = min_t(u64, block + VEXFS_ITABLE_RA,
+			sbi->s_inode_table_start + sbi->s_inode_table_blocks);
+	struct buffer_head *bh;
+	bool cached;
+
+	bh = sb_find_get_block(sb, block);
+	cached = bh && buffer_uptodate(bh);
+	brelse(bh);
+	if (cached)
+		return;
+	for (; block < end; block++)
+		sb_breadahead(sb, block);
+}
+
 /**
  * vexfs_iget - the in-memory inode of inode number @ino
  * @sb: the filesystem
@@ -404,6 +519,7 @@ struct inode *vexfs_iget(struct super_block *sb, u64 ino)
 	}
 	byte = (ino - 1) * VEXFS_INODE_SIZE;
 	block = sbi->s_inode_table_start + (byte >> sb->s_blocksize_bits);
+	vexfs_itable_readahead(sb, block);
 	bh = sb_bread(sb, block);
 	if (!bh) {
 		err = -EIO;

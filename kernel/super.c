@@ -39,6 +39,7 @@ static struct inode *vexfs_alloc_inode(struct super_block *sb)
 	jbd2_journal_init_jbd_inode(&vi->i_jinode_s, &vi->vfs_inode);
 	vi->i_jinode = VEXFS_SB(sb)->s_journal ? &vi->i_jinode_s : NULL;
 	vi->i_sync_tid = 0;
+	vi->i_bulk_task = NULL;
 	vi->i_flags = 0;
 	vi->i_orphan_next = 0;
 	return &vi->vfs_inode;

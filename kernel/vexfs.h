@@ -69,6 +69,14 @@ struct vexfs_inode_info {
 	struct rw_semaphore i_xattr_sem;	/* xattr.c: readers, xattr_set.c */
 	struct jbd2_inode i_jinode_s;	/* what i_jinode points to */
 	tid_t	i_sync_tid;		/* last transaction that wrote it */
+	/*
+	 * An appending write in progress (file.c, vexfs_bulk_begin): its
+	 * task, the first file block its pages touch, the first block it
+	 * allocated unwritten ahead and the block after them. Changed under
+	 * i_data_sem (write) by that task only; i_bulk_task NULL: none.
+	 */
+	struct task_struct *i_bulk_task;
+	u64	i_bulk_first, i_bulk_alloc, i_bulk_end;
 	struct inode vfs_inode;
 };
 

@@ -152,6 +152,14 @@ work() {
 	t_check "$tag overwrite base" dd if=/dev/urandom of=/mnt/over bs=4096 count=10
 	t_check "$tag overwrite middle" dd if=/dev/zero of=/mnt/over bs=100 count=3 seek=7 conv=notrunc
 	t_check "$tag big file" dd if=/dev/urandom of=/mnt/big bs=1M count=16
+	t_check "$tag big write past the end" dd if=/dev/urandom of=/mnt/gap bs=3M seek=1 count=3
+	t_eq "$tag the gap reads zeros" 00000000 "$(dd if=/mnt/gap bs=1 skip=1000000 count=4 2>/dev/null | od -An -tx1 | tr -d ' \\n')"
+	t_check "$tag write into a fallocated tail" dd if=/dev/urandom of=/mnt/fkeep2 bs=64k count=3
+	t_check "$tag fallocate keep past the end" rwtool falloc keep 196608 1048576 /mnt/fkeep2
+	t_check "$tag append into the fallocated tail" dd if=/dev/urandom of=/mnt/fkeep2 bs=100k count=12 seek=2 conv=notrunc
+	t_eq "$tag short copy writes what it copied" 2097152 "$(rwtool shortwrite /mnt/short 2)"
+	t_eq "$tag short copy: blocks past the end freed" "2097152 4096" "$(stat -c '%s %b' /mnt/short)"
+	t_eq "$tag short copy appended" "2097152 4194304" "$(rwtool shortwrite /mnt/short 2) $(stat -c %s /mnt/short)"
 	t_check "$tag truncate down" truncate -s 12345 /mnt/trunc
 	t_check "$tag truncate up" truncate -s 300000 /mnt/grow
 	t_check "$tag write after growing" rwtool pwrite /mnt/grow 299990 end

@@ -11,6 +11,10 @@
  *   rwtool orphan FILE SECONDS         open FILE, unlink it, write 1 MiB,
  *                                      print "open", sleep, then check the
  *                                      bytes and print "ok" (or "bad")
+ *   rwtool shortwrite FILE MIB         one write(2) of MIB + 1 MiB from a
+ *                                      buffer whose last MiB is unmapped
+ *                                      (a short copy), then fsync; prints
+ *                                      the bytes written
  *
  * Exit status 0 on success; errors print "ERRNO_NAME" and exit 1.
  * Built with gcc -static by module_rw_test.ts.
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 static const char *ename(int e)
 {
@@ -111,6 +116,26 @@ int main(int argc, char **argv)
 		printf("%s\n", memcmp(buf, back, sizeof(buf)) ? "bad" : "ok");
 		return close(fd) ? fail() : 0;
 	}
-	fprintf(stderr, "usage: rwtool falloc|seek|pwrite|fsync|orphan ...\n");
+	if (argc >= 4 && !strcmp(argv[1], "shortwrite")) {
+		size_t mib = (size_t)atoll(argv[3]) << 20, i;
+		char *buf;
+		ssize_t r;
+
+		buf = mmap(NULL, mib + (1 << 20), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (buf == MAP_FAILED || munmap(buf + mib, 1 << 20))
+			return fail();
+		for (i = 0; i < mib; i++)
+			buf[i] = (char)(i * 13 + 1);
+		fd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd < 0)
+			return fail();
+		r = write(fd, buf, mib + (1 << 20));
+		if (r < 0 || fsync(fd))
+			return fail();
+		printf("%lld\n", (long long)r);
+		return close(fd) ? fail() : 0;
+	}
+	fprintf(stderr, "usage: rwtool falloc|seek|pwrite|fsync|orphan|shortwrite ...\n");
 	return 2;
 }
