@@ -883,6 +883,12 @@ int vexfs_setattr(VEXFS_IDMAP_ARG, struct dentry *dentry, struct iattr *attr)
 		err = vexfs_truncate(inode, attr->ia_size);
 		if (err)
 			return err;
+		/*
+		 * truncate(2) passes no ATTR_MTIME/ATTR_CTIME (ftruncate and
+		 * O_TRUNC do): a size change sets both, as ext4_setattr
+		 * (pjdfstest truncate/00.t)
+		 */
+		vexfs_touch_times(inode, true);
 	}
 	setattr_copy(idmap, inode, attr);
 	handle = vexfs_journal_start(inode->i_sb, VEXFS_INODE_CREDITS);
