@@ -12,6 +12,14 @@
 #include <linux/slab.h>
 #include "vexfs_vec.h"
 
+/*
+ * Serialises creations: the check that no collection is above the new root
+ * (vexfs_coll_of_dir, before the handle) and the one that none is below it
+ * (under vexfs_vec_rwsem) must see every other creation. Lock order: the
+ * directory's i_rwsem, this mutex, the handle, vexfs_vec_rwsem.
+ */
+static DEFINE_MUTEX(vexfs_coll_create_mutex);
+
 /* What the engine defaults to (HNSW_DEFAULTS of src/vector/hnsw.ts). */
 #define VEXFS_HNSW_DEFAULT_M	16
 #define VEXFS_HNSW_DEFAULT_EFC	200
@@ -109,14 +117,17 @@ int vexfs_coll_create(struct inode *dir,
 		return -EINVAL;
 	if (!dir->i_nlink)
 		return -ENOENT;
+	mutex_lock(&vexfs_coll_create_mutex);
 	err = vexfs_coll_of_dir(dir, &inside);
+	if (!err && inside)
+		err = -EINVAL;
 	if (err)
-		return err;
-	if (inside)
-		return -EINVAL;
+		goto unlock;
 	handle = vexfs_journal_start(sb, VEXFS_COLL_CREATE_CREDITS);
-	if (IS_ERR(handle))
-		return PTR_ERR(handle);
+	if (IS_ERR(handle)) {
+		err = PTR_ERR(handle);
+		goto unlock;
+	}
 	down_write(&vexfs_vec_rwsem);
 	raw = kzalloc(sizeof(*raw), GFP_NOFS);
 	t = vexfs_iget(sb, VEXFS_COLL_TABLE_INO);
@@ -234,5 +245,9 @@ out:
 		iput(files[i]);		/* after the handle: it may evict */
 	iput(t);
 	kfree(raw);
-	return err ? err : err2;
+	if (!err)
+		err = err2;
+unlock:
+	mutex_unlock(&vexfs_coll_create_mutex);
+	return err;
 }
