@@ -793,6 +793,69 @@ fail_iput:
 	return ERR_PTR(err);
 }
 
+static void vexfs_iput_work(struct work_struct *work)
+{
+	struct vexfs_sb_info *sbi = container_of(work, struct vexfs_sb_info,
+						 s_iput_work);
+	struct llist_node *node = llist_del_all(&sbi->s_iput_list);
+
+	while (node) {
+		struct vexfs_inode_info *vi = llist_entry(node,
+				struct vexfs_inode_info, i_iput_node);
+
+		node = node->next;	/* before iput frees vi */
+		iput(&vi->vfs_inode);
+		cond_resched();
+	}
+}
+
+/* Sets up the deferred iputs of @sb; called by fill_super. */
+void vexfs_iput_init(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+
+	init_llist_head(&sbi->s_iput_list);
+	INIT_WORK(&sbi->s_iput_work, vexfs_iput_work);
+}
+
+/**
+ * vexfs_iput_deferred - drop a reference that may be an inode's last
+ * @inode: the inode, or NULL (nothing to do)
+ *
+ * A reference that is not the last is dropped at once. The last one is
+ * dropped by a worker, so that an eviction that must drop a reference
+ * (evict releasing a vector moves the last slot's owner, vector_write.c)
+ * never evicts a second inode on its own stack: a chain of such evictions
+ * runs one after the other in the worker instead (as btrfs's delayed
+ * iputs, fs/btrfs/inode.c btrfs_add_delayed_iput).
+ */
+void vexfs_iput_deferred(struct inode *inode)
+{
+	struct vexfs_sb_info *sbi;
+
+	if (!inode || atomic_add_unless(&inode->i_count, -1, 1))
+		return;
+	sbi = VEXFS_SB(inode->i_sb);
+	if (llist_add(&VEXFS_I(inode)->i_iput_node, &sbi->s_iput_list))
+		queue_work(system_unbound_wq, &sbi->s_iput_work);
+}
+
+/**
+ * vexfs_iput_flush - wait until every deferred iput of @sb is done
+ * @sb: the filesystem
+ *
+ * The evictions it waits for may defer more; it waits for those too.
+ * Called before the journal goes (put_super) and by the orphan cleanup.
+ */
+void vexfs_iput_flush(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+
+	do {
+		flush_work(&sbi->s_iput_work);
+	} while (!llist_empty(&sbi->s_iput_list));
+}
+
 /*
  * vexfs_evict_inode - the last reference went away; an unlinked inode
  *	is freed: its blocks, its xattr block, its number, and it leaves the
@@ -855,7 +918,15 @@ void vexfs_evict_inode(struct inode *inode)
 		vexfs_journal_stop(handle);
 out:
 		sb_end_intwrite(sb);
-		iput(moved);	/* after the handle: it may evict */
+		/*
+		 * After the handle, and never from here: the mover may be an
+		 * orphan whose last reference evicts it, which releases its
+		 * vector and may move another orphan, and so on. Called here,
+		 * such a chain (orphans of a FUSE mount killed with unlinked
+		 * open files, or a damaged image) would nest one eviction per
+		 * orphan on the kernel stack.
+		 */
+		vexfs_iput_deferred(moved);
 	}
 	invalidate_inode_buffers(inode);
 	clear_inode(inode);

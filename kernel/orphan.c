@@ -214,6 +214,8 @@ int vexfs_orphan_cleanup(struct super_block *sb)
 			iput(inode);
 		} else {
 			iput(inode);	/* evict frees it and unlinks it */
+			/* and the orphans whose vectors it moved (inode.c) */
+			vexfs_iput_flush(sb);
 			freed++;
 			if (le64_to_cpu(sbi->s_es.s_orphan_head) == ino)
 				err = -EIO;	/* could not free it */

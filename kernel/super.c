@@ -113,6 +113,7 @@ static void vexfs_put_super(struct super_block *sb)
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
 	bool aborted = sbi->s_journal && is_journal_aborted(sbi->s_journal);
 
+	vexfs_iput_flush(sb);
 	flush_work(&sbi->s_error_work);
 	if (!sb_rdonly(sb) && !aborted)
 		vexfs_mark_clean(sb);
@@ -431,6 +432,7 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	mutex_init(&sbi->s_orphan_mutex);
 	INIT_LIST_HEAD(&sbi->s_freed);
 	vexfs_super_write_init(sb);
+	vexfs_iput_init(sb);
 
 	/* The primary superblock is at byte 1024 whatever the block size. */
 	bs = sb_min_blocksize(sb, VEXFS_MIN_BLOCK_SIZE);
@@ -557,6 +559,7 @@ static int vexfs_reconfigure(struct fs_context *fc)
 	bool want_ro = fc->sb_flags & SB_RDONLY;
 	int err = 0;
 
+	vexfs_iput_flush(sb);	/* orphans freed while still read-write */
 	sync_filesystem(sb);
 	vexfs_apply_options(sb, fc->fs_private);
 	if (((struct vexfs_fs_context *)fc->fs_private)->acl > 0)

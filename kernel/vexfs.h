@@ -9,6 +9,8 @@
 #include <linux/fs.h>
 #include <linux/buffer_head.h>
 #include <linux/jbd2.h>
+#include <linux/llist.h>
+#include <linux/workqueue.h>
 #include "vexfs_fs.h"
 #include "compat.h"
 
@@ -51,6 +53,8 @@ struct vexfs_sb_info {
 	struct mutex s_orphan_mutex;	/* the orphan list (orphan.c) */
 	struct work_struct s_error_work; /* writes the error fields */
 	struct super_block *s_sb;
+	struct llist_head s_iput_list;	/* vexfs_iput_deferred (inode.c) */
+	struct work_struct s_iput_work;	/* drops s_iput_list */
 };
 
 /* The in-memory inode: the VFS inode and the fields VexFS adds. */
@@ -77,6 +81,7 @@ struct vexfs_inode_info {
 	 */
 	struct task_struct *i_bulk_task;
 	u64	i_bulk_first, i_bulk_alloc, i_bulk_end;
+	struct llist_node i_iput_node;	/* on s_iput_list */
 	struct inode vfs_inode;
 };
 
@@ -278,6 +283,9 @@ void vexfs_set_inode_ops(struct inode *inode);
 int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc);
 void vexfs_dirty_inode(struct inode *inode, int flags);
 void vexfs_evict_inode(struct inode *inode);
+void vexfs_iput_init(struct super_block *sb);
+void vexfs_iput_deferred(struct inode *inode);
+void vexfs_iput_flush(struct super_block *sb);
 int vexfs_setattr(VEXFS_IDMAP_ARG, struct dentry *dentry,
 		  struct iattr *attr);
 int vexfs_get_block(struct inode *inode, sector_t iblock,
