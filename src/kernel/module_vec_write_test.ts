@@ -13,10 +13,18 @@
  * `VEXFS_IOC_SET_VECTOR` and `setxattr`, deletes them through
  * `VEXFS_IOC_DEL_VECTOR` and `removexattr`, `rm` frees files that carry one,
  * and the refusals of docs/IOCTL.md are checked. One VM boot per kernel.
+ *
+ * A second image holds a chain of orphans that carry vectors (a mount that
+ * died with 64 unlinked open files, made offline): the mount's orphan
+ * cleanup frees each one, and each eviction moves the vector of the last
+ * slot, owned by the next orphan, whose eviction moves the next. The module
+ * must run that chain one eviction after another, not nested on one stack.
  */
 import { assert, assertEquals } from "../test_assert.ts";
 import { withMount } from "../mount/_testutil.ts";
-import { assertFsckClean } from "../fs/_testutil.ts";
+import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
+import { Vexfs } from "../fs/fs.ts";
+import { ROOT_INO } from "../format/constants.ts";
 import { collectionInfo, createCollection, getVector, search2, setVectors } from "../ioctl/client.ts";
 import { numberToF16Bits, roundToF16 } from "../vector/f16.ts";
 import { rng } from "../test_random.ts";
@@ -227,6 +235,7 @@ for (const series of ["6.1", "6.12"] as const) {
       return;
     }
     const plan = await prepare();
+    const chain = orphanChainImage();
     const out = await Deno.makeTempDir({ prefix: "vexfs-ko-" });
     try {
       const built = await buildModule({ kernelDir: kdir, out });
@@ -242,7 +251,7 @@ for (const series of ["6.1", "6.12"] as const) {
       const roSet = `set /mnt/h/new-9 ${hv.dim} ${f32s(new Float32Array(hv.dim))}`;
       const r = await runInVm({
         kernel: series,
-        disks: [plan.img],
+        disks: [plan.img, chain.img],
         modules: [built.ko],
         files: { "/bin/vectool": tool, "/cmds.txt": plan.cmds.join("\n") + "\n" },
         timeoutMs: 400_000, // the VM takes 1-2 min; room for a loaded CI machine
@@ -278,6 +287,9 @@ t_eq "SET_VECTOR on a read-only mount is EROFS" "VT SET ${EROFS}" "$(echo '${roS
 t_eq "DEL_VECTOR on a read-only mount is EROFS" "VT DEL ${EROFS}" "$(echo 'del /mnt/h/f-000' | vectool)"
 t_eq "removexattr on a read-only mount is EROFS" "VT XD ${EROFS}" "$(echo 'xdel /mnt/h/f-000' | vectool)"
 t_check "umount" umount /mnt
+t_check "mount the orphan chain rw: its cleanup frees 64 orphans" mount -t vexfs /dev/vdb /mnt
+t_eq "the kept files" "16" "$(ls /mnt/o | wc -l)"
+t_check "umount the orphan chain" umount /mnt
 `,
       });
       await t.step("no test failed and no oops", () => {
@@ -337,6 +349,18 @@ t_check "umount" umount /mnt
         ]);
       });
       await t.step("vexfs fsck -n finds the image clean", () => assertFsckClean(plan.img));
+      await t.step("the orphan chain: freed, fsck-clean, the kept vectors in place", () => {
+        assertFsckClean(chain.img);
+        const fs = Vexfs.open(chain.img, { readOnly: true });
+        try {
+          assertEquals(fs.sb.orphanHead, 0);
+          const o = fs.lookup(ROOT_INO, "o");
+          assertEquals(fs.collections.get(fs.collections.collectionOfDir(o)).count, 16);
+          for (const [ino, v] of chain.kept) assertEquals(hexAll(fs.collections.getVector(ino)!), hexAll(v));
+        } finally {
+          fs.close();
+        }
+      });
       await t.step(
         "the FUSE mount shows the kernel's vectors and searches, and its HNSW graph catches up",
         async () => {
@@ -386,8 +410,43 @@ t_check "umount" umount /mnt
     } finally {
       await Deno.remove(out, { recursive: true });
       await Deno.remove(plan.img).catch(() => {});
+      await Deno.remove(chain.img).catch(() => {});
     }
   });
+}
+
+/**
+ * An image whose collection `o` has 80 files with 8-d vectors, of which the
+ * last 64 were unlinked while open, in reverse order, and never released
+ * (as a FUSE mount killed then leaves them): the orphan list starts with
+ * o/f16, and each orphan owns the slot the one before it will vacate.
+ * @returns the image and the vectors of the 16 files kept, by inode
+ */
+function orphanChainImage(): { img: string; kept: Map<number, Float32Array> } {
+  const img = tmpImage(16 << 20);
+  const fs = Vexfs.open(img);
+  const kept = new Map<number, Float32Array>();
+  try {
+    const c = fs.mkdir(ROOT_INO, "o");
+    fs.collections.create(c, { dim: 8, metric: "l2", elem: "f32" });
+    const inos: number[] = [];
+    for (let i = 0; i < 80; i++) {
+      const ino = fs.create(c, `f${i}`);
+      const v = Float32Array.from({ length: 8 }, (_, j) => i * 8 + j);
+      fs.collections.setVector(ino, v);
+      inos.push(ino);
+      if (i < 16) kept.set(ino, v);
+    }
+    for (let i = 79; i >= 16; i--) {
+      fs.openInode(inos[i]);
+      fs.unlink(c, `f${i}`);
+    }
+    fs.sync(); // the holder "dies" here: no release
+    assertEquals(fs.sb.orphanHead, inos[16]);
+  } finally {
+    fs.dev.close();
+  }
+  return { img, kept };
 }
 
 function hexAll(v: Float32Array): string {
