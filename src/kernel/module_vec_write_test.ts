@@ -15,7 +15,7 @@
  * and the refusals of docs/IOCTL.md are checked. One VM boot per kernel.
  *
  * A second image holds a chain of orphans that carry vectors (a mount that
- * died with 64 unlinked open files, made offline): the mount's orphan
+ * died with 640 unlinked open files, made offline): the mount's orphan
  * cleanup frees each one, and each eviction moves the vector of the last
  * slot, owned by the next orphan, whose eviction moves the next. The module
  * must run that chain one eviction after another, not nested on one stack.
@@ -287,7 +287,7 @@ t_eq "SET_VECTOR on a read-only mount is EROFS" "VT SET ${EROFS}" "$(echo '${roS
 t_eq "DEL_VECTOR on a read-only mount is EROFS" "VT DEL ${EROFS}" "$(echo 'del /mnt/h/f-000' | vectool)"
 t_eq "removexattr on a read-only mount is EROFS" "VT XD ${EROFS}" "$(echo 'xdel /mnt/h/f-000' | vectool)"
 t_check "umount" umount /mnt
-t_check "mount the orphan chain rw: its cleanup frees 64 orphans" mount -t vexfs /dev/vdb /mnt
+t_check "mount the orphan chain rw: its cleanup frees 640 orphans" mount -t vexfs /dev/vdb /mnt
 t_eq "the kept files" "16" "$(ls /mnt/o | wc -l)"
 t_check "umount the orphan chain" umount /mnt
 `,
@@ -416,8 +416,8 @@ t_check "umount the orphan chain" umount /mnt
 }
 
 /**
- * An image whose collection `o` has 80 files with 8-d vectors, of which the
- * last 64 were unlinked while open, in reverse order, and never released
+ * An image whose collection `o` has 656 files with 8-d vectors, of which the
+ * last 640 were unlinked while open, in reverse order, and never released
  * (as a FUSE mount killed then leaves them): the orphan list starts with
  * o/f16, and each orphan owns the slot the one before it will vacate.
  * @returns the image and the vectors of the 16 files kept, by inode
@@ -430,14 +430,14 @@ function orphanChainImage(): { img: string; kept: Map<number, Float32Array> } {
     const c = fs.mkdir(ROOT_INO, "o");
     fs.collections.create(c, { dim: 8, metric: "l2", elem: "f32" });
     const inos: number[] = [];
-    for (let i = 0; i < 80; i++) {
+    for (let i = 0; i < 656; i++) {
       const ino = fs.create(c, `f${i}`);
       const v = Float32Array.from({ length: 8 }, (_, j) => i * 8 + j);
       fs.collections.setVector(ino, v);
       inos.push(ino);
       if (i < 16) kept.set(ino, v);
     }
-    for (let i = 79; i >= 16; i--) {
+    for (let i = 655; i >= 16; i--) {
       fs.openInode(inos[i]);
       fs.unlink(c, `f${i}`);
     }
