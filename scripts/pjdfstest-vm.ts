@@ -35,20 +35,46 @@ import { type KernelSeries, runInVm, summarize } from "../src/kernel/qemu.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
 import { fsck } from "../src/fsck/fsck.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    pjdfstest: { type: "string" },
-    kernel: { type: "string" },
-    fs: { type: "string" },
-    only: { type: "string" },
-    "file-timeout": { type: "string" },
-    "vm-timeout": { type: "string" },
-    keep: { type: "boolean" },
-  },
-});
+const USAGE = `usage: deno run -A scripts/pjdfstest-vm.ts --pjdfstest DIR [options]
+
+  --pjdfstest DIR       a pjdfstest source checkout (github.com/pjd/pjdfstest); required
+  --kernel 6.1|6.12     one kernel (default: both, side by side)
+  --fs vexfs,ext4       the filesystems to run on, in order (default: vexfs; ext4 is the reference)
+  --only LIST           only these tests/ directories or files, e.g. chmod,rename/00.t
+  --file-timeout S      seconds one .t file may take (default 900)
+  --vm-timeout MIN      minutes one VM may take (default 360)
+  --keep                keep the images the run made (their paths are printed)
+  -h, --help            this text`;
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    options: {
+      pjdfstest: { type: "string" },
+      kernel: { type: "string" },
+      fs: { type: "string" },
+      only: { type: "string" },
+      "file-timeout": { type: "string" },
+      "vm-timeout": { type: "string" },
+      keep: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+} catch (e) {
+  console.error(`${(e as Error).message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+const args = parsed.values;
+if (args.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 if (!args.pjdfstest) {
-  console.error("usage: deno run -A scripts/pjdfstest-vm.ts --pjdfstest DIR (a pjdfstest source checkout) [...]");
+  console.error(`--pjdfstest DIR is required: a pjdfstest source checkout\n\n${USAGE}`);
+  Deno.exit(2);
+}
+if (args.kernel && args.kernel !== "6.1" && args.kernel !== "6.12") {
+  console.error(`--kernel: 6.1 or 6.12, not ${args.kernel}`);
   Deno.exit(2);
 }
 const SRC = args.pjdfstest.replace(/\/$/, "");
