@@ -28,7 +28,7 @@ import { mkfs } from "../../src/fs/mkfs.ts";
 import { Vexfs } from "../../src/fs/fs.ts";
 import type { CollectionParams, SearchOptions } from "../../src/fs/vectors.ts";
 import { ROOT_INO } from "../../src/format/constants.ts";
-import { DEFAULT_EF } from "../../src/hnsw/graph.ts";
+import { DEFAULT_EF } from "../../src/hnsw/params.ts";
 import { vectorFileName } from "../vectors.ts";
 import { type CpuProfile, startProfile } from "./profile.ts";
 import {

@@ -35,7 +35,10 @@ import type { InodeState, Vexfs } from "./fs.ts";
 import { decodeVector, encodeVector } from "../vector/codec.ts";
 import { vectorNorm } from "../vector/norm.ts";
 import { scanTopK, WasmStore } from "../vector/simd.ts";
-import { DEFAULT_EF, HnswGraph, hnswParamsOf, type HnswStats, SlotFilter } from "../hnsw/graph.ts";
+import { HnswGraph } from "../hnsw/graph.ts";
+import { DEFAULT_EF, hnswParamsOf } from "../hnsw/params.ts";
+import type { HnswStats } from "../hnsw/types.ts";
+import { SlotFilter } from "../hnsw/slot_filter.ts";
 import { applyCatchUp, planCatchUp } from "../hnsw/catchup.ts";
 import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
 

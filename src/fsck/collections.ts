@@ -57,7 +57,8 @@ import { ensureInode } from "./pass1_inodes.ts";
 import { bmap } from "./pass2_dirs.ts";
 import { newInode, writeFileContent } from "./rewrite.ts";
 import { vectorNorm } from "../vector/norm.ts";
-import { HnswGraph, hnswParamsOf } from "../hnsw/graph.ts";
+import { HnswGraph } from "../hnsw/graph.ts";
+import { hnswParamsOf } from "../hnsw/params.ts";
 
 /** What the pass knows of one collection. */
 interface Coll {

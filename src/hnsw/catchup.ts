@@ -16,7 +16,7 @@
  * ```ts
  * import { HnswGraph } from "./graph.ts";
  * import { catchUp } from "./catchup.ts";
- * declare const file: Uint8Array, params: import("./graph.ts").HnswParams;
+ * declare const file: Uint8Array, params: import("./params.ts").HnswParams;
  * declare const vecPtr: number, normPtr: number, crcs: Uint32Array; // the store and its slot map's vec_crc
  * const g = HnswGraph.decode(file, params, { lenient: true });
  * g.setStore(vecPtr, normPtr, crcs.length);

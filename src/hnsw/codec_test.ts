@@ -18,7 +18,8 @@ import {
   planLayout,
   sealBlock,
 } from "./codec.ts";
-import { HnswGraph, type HnswParams } from "./graph.ts";
+import { HnswGraph } from "./graph.ts";
+import type { HnswParams } from "./params.ts";
 
 const BS = 4096;
 const P: HnswParams = {

@@ -5,6 +5,10 @@
  * records of 16 + 4·M bytes, persisted block by block with owner-seeded
  * checksums. The algorithm runs in C (wasm/hnsw.c); this class owns its
  * arrays, grows them, and encodes, decodes and checks the file.
+ * The rest lives beside it: the parameters in ./params.ts, the shapes of
+ * its answers in ./types.ts, the header codec in ./codec.ts, the region
+ * blocks in ./regions.ts, the consistency rules in ./check.ts, the lenient
+ * load in ./sanitize.ts and the search filter in ./slot_filter.ts.
  *
  * The engine's side of the contract:
  * - the vectors are the collection's contiguous store in the shared memory
@@ -47,15 +51,12 @@ import { instantiate, memory, WasmArray } from "../wasm/runtime.ts";
 import {
   decodeElemType,
   decodeMetric,
-  ELEM_TYPES,
   elemSize,
   type ElemType,
   encodeElemType,
   encodeMetric,
   type Metric,
-  METRICS,
 } from "../vector/types.ts";
-import type { CollectionRecord } from "../format/collection.ts";
 import {
   F,
   FLAG_DELETED,
@@ -69,7 +70,6 @@ import {
   WATCH_CAP,
 } from "./_abi.ts";
 import {
-  blockOk,
   decodeHeader,
   emptyHeader,
   encodeHeader,
@@ -80,137 +80,13 @@ import {
   nodeRecordSize,
   planLayout,
   type RegionGeometry,
-  sealBlock,
   upperRecordSize,
 } from "./codec.ts";
-
-/** Parameters of a graph (fixed for its life). */
-export interface HnswParams {
-  /** vector dimension, 1..4096 */
-  dim: number;
-  /** the collection's metric; graph distances are squared L2, 1 − dot (ip), 1 − cos (cosine) */
-  metric: Metric;
-  /** element type of the stored vectors (queries are f32) */
-  elem: ElemType;
-  /** M, 2..128: neighbours per node on levels ≥ 1 (M0 = 2M on level 0) */
-  m: number;
-  /** efConstruction, M..4096 */
-  efConstruction: number;
-  /** the collection id: seeds every block checksum (FORMAT.md §1) and, by default, the level generator */
-  collectionId: number;
-  /** the filesystem block size, 1024..65536 */
-  blockSize: number;
-  /** level generator seed (default: the collection id) */
-  seed?: number;
-}
-
-/**
- * The parameters of the graph of collection record `rec` (FORMAT.md §8.1:
- * its metric, element type, `hnsw_m`, `hnsw_ef_construction` and id), on a
- * filesystem of `blockSize`-byte blocks; `m` and `efConstruction` may be
- * given instead of the record's (a rebuild with new ones).
- */
-export function hnswParamsOf(
-  rec: Pick<CollectionRecord, "dim" | "metric" | "elemType" | "hnswM" | "hnswEfConstruction" | "id">,
-  blockSize: number,
-  over: { m?: number; efConstruction?: number } = {},
-): HnswParams {
-  return {
-    dim: rec.dim,
-    metric: METRICS[rec.metric - 1],
-    elem: ELEM_TYPES[rec.elemType - 1],
-    m: over.m ?? rec.hnswM,
-    efConstruction: over.efConstruction ?? rec.hnswEfConstruction,
-    collectionId: rec.id,
-    blockSize,
-  };
-}
-
-/** Answer of {@linkcode HnswGraph.search}: parallel arrays, nearest first. */
-export interface HnswHits {
-  /** slots of the hits */
-  slots: Uint32Array;
-  /** their graph distances (squared L2, 1 − dot, 1 − cos) */
-  distances: Float32Array;
-}
-
-/** What {@linkcode HnswGraph.stats} reports. */
-export interface HnswStats {
-  /** live (searchable) nodes */
-  nodes: number;
-  /** nodes marked deleted, not yet reclaimed */
-  deleted: number;
-  /** free node ids waiting for reuse */
-  free: number;
-  /** node ids in use or free (the node region's extent) */
-  nodeCount: number;
-  /** upper-level records in use or free */
-  upperCount: number;
-  /** nodes reclaimed (ids freed or reused) since the graph was built */
-  reclaimed: number;
-  /** live nodes by highest level: `levels[l]` nodes have level l */
-  levels: number[];
-  /** level of the entry point (the graph's top level) */
-  maxLevel: number;
-  /** entry point node, or -1 when empty */
-  entry: number;
-  /** bytes of the graph file at its current layout */
-  bytes: number;
-  /** bytes of wasm memory the graph holds (records, derived arrays, scratch) */
-  memoryBytes: number;
-  /** M: neighbours per node on levels ≥ 1 */
-  m: number;
-  /** M0 = 2M: neighbours per node on level 0 */
-  m0: number;
-  /** efConstruction of insertions */
-  efConstruction: number;
-  /** vector dimension */
-  dim: number;
-  /** the collection's metric */
-  metric: Metric;
-  /** element type of the stored vectors */
-  elem: ElemType;
-  /** milliseconds the last full build (build or optimize) took */
-  buildMs: number;
-  /** insertions since the last full build */
-  insertsSinceBuild: number;
-  /** distance computations since the graph was made (a counter, as hnswlib's metric_distance_computations) */
-  distances: number;
-  /** level-0 expansions of searches since the graph was made (hnswlib's metric_hops) */
-  hops: number;
-}
-
-/** Blocks to write for {@linkcode HnswGraph.dirtyBlocks}. */
-export interface HnswWritePlan {
-  /**
-   * true when the regions moved (first write, or a region outgrew its
-   * capacity, FORMAT.md §8.6 "Growing"): the file must be resized to
-   * `fileBlocks` and every block of `blocks` written (they are all the region
-   * blocks); false: only changed blocks, in place
-   */
-  rewrite: boolean;
-  /** the file's size in blocks (header included) */
-  fileBlocks: number;
-  /** region blocks (never block 0, the header): file block number and its bytes, ascending */
-  blocks: { block: number; data: Uint8Array }[];
-}
-
-/** Options of {@linkcode HnswGraph.decode}. */
-export interface HnswDecodeOptions {
-  /**
-   * false (default): any bad checksum or inconsistent record rejects the file
-   * (FsError EUCLEAN). true: what can be trusted is kept and the rest dropped
-   * (nodes of bad blocks, broken records, edges to them), for the catch-up of
-   * FORMAT.md §8.6; the problems are in {@linkcode HnswGraph.decodeProblems}.
-   * A file without problems is held exactly as read, at its layout (so
-   * {@linkcode HnswGraph.markClean} may follow at once); one with problems
-   * is rewritten whole by the next {@linkcode HnswGraph.dirtyBlocks}
-   */
-  lenient?: boolean;
-}
-
-/** Level-0 ef of a search when none is given. */
-export const DEFAULT_EF = 64;
+import { BUILD_PROGRESS_STEP, checkParams, DEFAULT_EF, type HnswParams } from "./params.ts";
+import type { HnswDecodeOptions, HnswHits, HnswStats, HnswWritePlan } from "./types.ts";
+import { checkDerivedCounts, checkRecords } from "./check.ts";
+import { sanitizeRecords } from "./sanitize.ts";
+import { encodeRegionBlock, readRegions, type RegionSource, type RegionTarget } from "./regions.ts";
 
 let wasm: HnswExports | undefined;
 function core(): HnswExports {
@@ -224,28 +100,8 @@ function core(): HnswExports {
   return wasm;
 }
 
-function checkParams(p: HnswParams): void {
-  const bad = (why: string) => new FsError("EINVAL", `HNSW parameters: ${why}`);
-  if (!Number.isInteger(p.dim) || p.dim < 1 || p.dim > 4096) throw bad(`dim ${p.dim} not in 1..4096`);
-  if (!Number.isInteger(p.m) || p.m < 2 || p.m > 128) throw bad(`M ${p.m} not in 2..128`);
-  if (!Number.isInteger(p.efConstruction) || p.efConstruction < p.m || p.efConstruction > 4096) {
-    throw bad(`efConstruction ${p.efConstruction} not in M..4096`);
-  }
-  if (!Number.isSafeInteger(p.collectionId) || p.collectionId < 0) throw bad(`collection id ${p.collectionId}`);
-  if (
-    !Number.isInteger(p.blockSize) || p.blockSize < 1024 || p.blockSize > 65536 || (p.blockSize & (p.blockSize - 1))
-  ) {
-    throw bad(`block size ${p.blockSize}`);
-  }
-  encodeMetric(p.metric);
-  encodeElemType(p.elem);
-}
-
 type U32A = WasmArray<Uint32ArrayConstructor>;
 type U8A = WasmArray<Uint8ArrayConstructor>;
-
-/** Insertions between two progress calls of {@link HnswGraph.build}. */
-export const BUILD_PROGRESS_STEP = 2048;
 
 /**
  * An HNSW graph over one collection's vector store. Not thread-safe; one
@@ -986,29 +842,16 @@ export class HnswGraph {
    * @returns the mismatches, one sentence each (empty when they agree)
    */
   checkDerived(): string[] {
-    const s = this.#st.view, nc = s[F.NODE_COUNT], w = this.#nodeWords, uw = this.#upperWords;
-    const nodes = this.#nodes.view, uppers = this.#uppers.view;
-    const all = new Uint32Array(nc), up = new Uint32Array(nc);
-    for (let n = 0; n < nc; n++) {
-      const b = n * w;
-      if (nodes[b] === NONE && !((nodes[b + 1] >> 8) & FLAG_DELETED)) continue;
-      const c0 = nodes[b + 1] >>> 16;
-      for (let i = 0; i < c0; i++) all[nodes[b + 4 + i]]++;
-      for (let u = nodes[b + 2], l = 1; u !== NONE && l <= (nodes[b + 1] & 0xff); u = uppers[u * uw + 2], l++) {
-        const c = (uppers[u * uw + 1] >> 8) & 0xff;
-        for (let i = 0; i < c; i++) {
-          all[uppers[u * uw + 4 + i]]++;
-          up[uppers[u * uw + 4 + i]]++;
-        }
-      }
-    }
-    const p: string[] = [];
-    const indeg = this.#indeg.view, upin = this.#upin.view;
-    for (let n = 0; n < nc && p.length < MAX_PROBLEMS; n++) {
-      if (indeg[n] !== all[n]) p.push(`node ${n}: derived in-degree ${indeg[n]}, the records name it ${all[n]} times`);
-      if (upin[n] !== up[n]) p.push(`node ${n}: derived upper in-degree ${upin[n]}, the records ${up[n]}`);
-    }
-    return p;
+    const s = this.#st.view;
+    return checkDerivedCounts({
+      nodes: this.#nodes.view,
+      uppers: this.#uppers.view,
+      nodeWords: this.#nodeWords,
+      upperWords: this.#upperWords,
+      nodeCount: s[F.NODE_COUNT],
+      indeg: this.#indeg.view,
+      upin: this.#upin.view,
+    });
   }
 
   // ---- persistence ----------------------------------------------------------------------
@@ -1074,28 +917,32 @@ export class HnswGraph {
 
   /** Region block b of region `which` (0 nodes, 1 uppers, 2 slot map), sealed. */
   #regionBlock(which: number, b: number): Uint8Array {
-    const bs = this.params.blockSize;
-    const out = new Uint8Array(bs);
     const g = this.geometry;
-    let src: Uint32Array, recWords: number, per: number, have: number;
+    let r: RegionSource;
     if (which === 0) {
-      [src, recWords, per, have] = [this.#nodes.view, this.#nodeWords, g.nodePerBlock, this.#st.view[F.NODE_COUNT]];
+      r = {
+        src: this.#nodes.view,
+        recWords: this.#nodeWords,
+        perBlock: g.nodePerBlock,
+        have: this.#st.view[F.NODE_COUNT],
+        slotMap: false,
+      };
     } else if (which === 1) {
-      [src, recWords, per, have] = [this.#uppers.view, this.#upperWords, g.upperPerBlock, this.#st.view[F.UPPER_COUNT]];
-    } else [src, recWords, per, have] = [this.#slotmap.view, 1, g.slotPerBlock, this.#slotmap.length];
-    const first = b * per;
-    const last = Math.min((b + 1) * per, have);
-    if (last > first) {
-      const bytes = new Uint8Array(src.buffer, src.byteOffset + first * recWords * 4, (last - first) * recWords * 4);
-      out.set(bytes);
-    }
-    if (which === 2) {
-      // slot map entries the memory does not hold (past its capacity) are "none"
-      const v = new DataView(out.buffer);
-      for (let i = Math.max(last, first) - first; i < per; i++) v.setUint32(4 * i, NONE, true);
-    }
-    sealBlock(out, this.params.collectionId);
-    return out;
+      r = {
+        src: this.#uppers.view,
+        recWords: this.#upperWords,
+        perBlock: g.upperPerBlock,
+        have: this.#st.view[F.UPPER_COUNT],
+        slotMap: false,
+      };
+    } else {r = {
+        src: this.#slotmap.view,
+        recWords: 1,
+        perBlock: g.slotPerBlock,
+        have: this.#slotmap.length,
+        slotMap: true,
+      };}
+    return encodeRegionBlock(r, b, this.params.blockSize, this.params.collectionId);
   }
 
   /** The header as it would be written now (after {@linkcode dirtyBlocks}, else at the planned layout). */
@@ -1189,10 +1036,8 @@ export class HnswGraph {
   #load(file: Uint8Array, h: HnswHeader, layout: HnswLayout, lenient: boolean): void {
     const bs = this.params.blockSize;
     const g = this.geometry;
-    const id = this.params.collectionId;
-    const problems: string[] = [];
     const badNodeBlocks = new Set<number>(), badUpperBlocks = new Set<number>(), badSlotBlocks = new Set<number>();
-    const regions: [string, number, number, number, Set<number>, Uint32Array, number, number][] = [
+    const regions: RegionTarget[] = [
       [
         "node",
         layout.nodeStart,
@@ -1215,26 +1060,7 @@ export class HnswGraph {
       ],
       ["slot map", layout.slotStart, g.slotPerBlock, h.slotCap, badSlotBlocks, this.#slotmap.view, 1, h.slotCap],
     ];
-    for (const [name, start, per, cap, bad, dst, words, count] of regions) {
-      const nb = Math.ceil(cap / per);
-      for (let b = 0; b < nb; b++) {
-        const off = (start + b) * bs;
-        const block = file.subarray(off, off + bs);
-        if (!blockOk(block, id)) {
-          const why = `HNSW graph ${name} region block ${b} (file block ${start + b}): checksum mismatch`;
-          if (!lenient) throw new FsError("EUCLEAN", why);
-          problems.push(why);
-          bad.add(b);
-          continue;
-        }
-        const first = b * per, last = Math.min((b + 1) * per, count);
-        if (last <= first) continue;
-        const src = new Uint32Array(
-          block.buffer.slice(block.byteOffset, block.byteOffset + (last - first) * words * 4),
-        );
-        dst.set(src, first * words);
-      }
-    }
+    const problems = readRegions(file, regions, bs, this.params.collectionId, lenient);
     const s = this.#st.view;
     s[F.NODE_COUNT] = h.nodeCount;
     s[F.UPPER_COUNT] = h.upperCount;
@@ -1291,150 +1117,26 @@ export class HnswGraph {
    * @returns what was dropped, one sentence per kind
    */
   #sanitize(badNode: Set<number>, badUpper: Set<number>, badSlot: Set<number>): string[] {
-    const out: string[] = [];
-    const s = this.#st.view;
-    const nodes = this.#nodes.view, ups = this.#uppers.view, map = this.#slotmap.view;
-    const w = this.#nodeWords, uw = this.#upperWords;
-    const g = this.geometry;
-    const m = this.params.m, m0 = 2 * m;
-    const nc = s[F.NODE_COUNT], uc = s[F.UPPER_COUNT];
-    // 0 unknown, 1 kept (live or deleted), 2 free/dropped
-    const state = new Uint8Array(nc);
-    const upperOwner = new Int32Array(uc).fill(-1);
-    let dropped = 0;
-    for (let n = 0; n < nc; n++) {
-      const b = n * w;
-      if (badNode.has(Math.floor(n / g.nodePerBlock))) {
-        state[n] = 2;
-        dropped++;
-        continue;
-      }
-      const flags = (nodes[b + 1] >> 8) & 0xff;
-      if (nodes[b] === NONE && !(flags & FLAG_DELETED)) {
-        state[n] = 2;
-        continue;
-      }
-      const level = nodes[b + 1] & 0xff;
-      let ok = level <= MAX_LEVEL && nodes[b + 1] >>> 16 <= m0 && (flags & ~FLAG_DELETED) === 0;
-      let u = nodes[b + 2];
-      const chain: number[] = [];
-      for (let l = 1; ok && l <= level; l++) {
-        if (u >= uc || badUpper.has(Math.floor(u / g.upperPerBlock)) || upperOwner[u] !== -1) {
-          ok = false;
-          break;
-        }
-        const ub = u * uw;
-        if (ups[ub] !== n || (ups[ub + 1] & 0xff) !== l || ((ups[ub + 1] >> 8) & 0xff) > m) ok = false;
-        chain.push(u);
-        u = ups[ub + 2];
-      }
-      if (ok && (level === 0 ? nodes[b + 2] !== NONE : u !== NONE)) ok = false;
-      if (!ok) {
-        state[n] = 2;
-        dropped++;
-        continue;
-      }
-      state[n] = 1;
-      for (const c of chain) upperOwner[c] = n;
-    }
-    if (dropped) out.push(`${dropped} nodes dropped (bad blocks or broken records)`);
-    // edges
-    let cut = 0;
-    const damaged: number[] = [];
-    const fixList = (base: number, count: number, l: number, self: number, arr: Uint32Array): number => {
-      let k = 0;
-      const seen = new Set<number>();
-      for (let i = 0; i < count; i++) {
-        const t = arr[base + i];
-        if (t >= nc || state[t] !== 1 || t === self || seen.has(t) || (nodes[t * w + 1] & 0xff) < l) {
-          cut++;
-          continue;
-        }
-        seen.add(t);
-        arr[base + k++] = t;
-      }
-      for (let i = k; i < count; i++) arr[base + i] = 0;
-      return k;
-    };
-    for (let n = 0; n < nc; n++) {
-      if (state[n] !== 1) continue;
-      const b = n * w;
-      const cutBefore = cut;
-      const c0 = fixList(b + 4, nodes[b + 1] >>> 16, 0, n, nodes);
-      nodes[b + 1] = (nodes[b + 1] & 0xffff) | (c0 << 16);
-      let u = nodes[b + 2];
-      for (let l = 1; u !== NONE; l++) {
-        const ub = u * uw;
-        const c = fixList(ub + 4, (ups[ub + 1] >> 8) & 0xff, l, n, ups);
-        ups[ub + 1] = (ups[ub + 1] & 0xffff00ff) | (c << 8);
-        u = ups[ub + 2];
-      }
-      if (cut !== cutBefore) damaged.push(n);
-    }
-    if (cut) out.push(`${cut} edges cut (to dropped, free or too-low nodes)`);
+    const { problems, damaged } = sanitizeRecords(
+      {
+        st: this.#st.view,
+        nodes: this.#nodes.view,
+        uppers: this.#uppers.view,
+        slotmap: this.#slotmap.view,
+        nodeWords: this.#nodeWords,
+        upperWords: this.#upperWords,
+        geometry: this.geometry,
+        m: this.params.m,
+      },
+      badNode,
+      badUpper,
+      badSlot,
+    );
     this.#damaged = damaged;
-    // free lists, rebuilt so the lowest ids are taken first
-    let freeNode = NONE;
-    for (let n = nc - 1; n >= 0; n--) {
-      if (state[n] === 1) continue;
-      const b = n * w;
-      nodes.fill(0, b, b + w);
-      nodes[b] = NONE;
-      nodes[b + 2] = freeNode;
-      freeNode = n;
-    }
-    let freeUpper = NONE;
-    for (let u = uc - 1; u >= 0; u--) {
-      if (upperOwner[u] !== -1) continue;
-      const ub = u * uw;
-      ups.fill(0, ub, ub + uw);
-      ups[ub] = NONE;
-      ups[ub + 2] = freeUpper;
-      freeUpper = u;
-    }
-    s[F.FREE_NODE] = freeNode;
-    s[F.FREE_UPPER] = freeUpper;
-    // slot map
-    let unmapped = 0;
-    for (let sl = 0; sl < map.length; sl++) {
-      const n = map[sl];
-      if (n === NONE) continue;
-      const ok = !badSlot.has(Math.floor(sl / g.slotPerBlock)) && n < nc && state[n] === 1 &&
-        nodes[n * w] === sl && !((nodes[n * w + 1] >> 8) & FLAG_DELETED);
-      if (!ok) {
-        map[sl] = NONE;
-        unmapped++;
-      }
-    }
-    for (const b of badSlot) {
-      const first = b * g.slotPerBlock;
-      map.fill(NONE, first, Math.min(first + g.slotPerBlock, map.length));
-    }
-    if (unmapped || badSlot.size) out.push(`${unmapped} slot map entries cleared`);
-    // live nodes no slot names: deleted, so the catch-up reinserts their slots
-    for (let n = 0; n < nc; n++) {
-      if (state[n] !== 1) continue;
-      const b = n * w;
-      const flags = (nodes[b + 1] >> 8) & 0xff;
-      if (flags & FLAG_DELETED) continue;
-      const sl = nodes[b];
-      if (sl >= map.length || map[sl] !== n) nodes[b + 1] |= FLAG_DELETED << 8;
-    }
-    // entry: the live node of highest level
-    let entry = NONE, top = 0;
-    for (let n = 0; n < nc; n++) {
-      if (state[n] !== 1) continue;
-      const b = n * w;
-      if ((nodes[b + 1] >> 8) & FLAG_DELETED) continue;
-      const l = nodes[b + 1] & 0xff;
-      if (entry === NONE || l > top) [entry, top] = [n, l];
-    }
-    s[F.ENTRY] = entry;
-    s[F.MAX_LEVEL] = top;
     this.#nodeDirty.view.fill(1);
     this.#upperDirty.view.fill(1);
     this.#slotDirty.view.fill(1);
-    return out;
+    return problems;
   }
 
   // ---- catch-up support -----------------------------------------------------------------
@@ -1555,199 +1257,4 @@ export class HnswGraph {
 /** Sets the slot words (even indices) of the node → slot / visited array to NONE from node `from` on. */
 function fillSlots(a: Uint32Array, from: number): void {
   for (let i = 2 * from; i < a.length; i += 2) a[i] = NONE;
-}
-
-/** What {@linkcode checkRecords} reads. */
-interface RecordView {
-  nodes: Uint32Array;
-  uppers: Uint32Array;
-  slotmap: Uint32Array;
-  nodeWords: number;
-  upperWords: number;
-  m: number;
-  nodeCount: number;
-  upperCount: number;
-  freeNode: number;
-  freeUpper: number;
-  entry: number;
-  maxLevel: number;
-}
-
-const MAX_PROBLEMS = 100;
-
-/** The consistency rules of {@linkcode HnswGraph.check} over raw records. */
-function checkRecords(r: RecordView): string[] {
-  const p: string[] = [];
-  const add = (msg: string) => {
-    if (p.length < MAX_PROBLEMS) p.push(msg);
-    else if (p.length === MAX_PROBLEMS) p.push("... more problems not listed");
-  };
-  const { nodes, uppers, slotmap, nodeWords: w, upperWords: uw, m, nodeCount: nc, upperCount: uc } = r;
-  const m0 = 2 * m;
-  if (nc * w > nodes.length) return [`node_count ${nc} beyond the node records held`];
-  if (uc * uw > uppers.length) return [`upper_count ${uc} beyond the upper records held`];
-  const isFree = (n: number) => nodes[n * w] === NONE && !((nodes[n * w + 1] >> 8) & FLAG_DELETED);
-  const levelOf = (n: number) => nodes[n * w + 1] & 0xff;
-  // each node's level, 255 for a free one, in one sequential pass: the edge checks below read
-  // this small array at random instead of the records (cache misses made check() 20x slower)
-  const info = new Uint8Array(nc);
-  for (let n = 0; n < nc; n++) info[n] = isFree(n) ? 255 : Math.min(254, levelOf(n));
-  const upperUse = new Int32Array(uc).fill(-1);
-  // duplicates within a list: a mark per node, stamped per list (no Set: this runs over every edge)
-  const mark = new Uint32Array(nc);
-  let stamp = 0;
-  const checkList = (n: number, l: number, base: number, count: number, arr: Uint32Array) => {
-    stamp++;
-    for (let i = 0; i < count; i++) {
-      const t = arr[base + i];
-      if (t >= nc) {
-        add(`node ${n} level ${l}: neighbour ${t} ≥ node_count ${nc}`);
-        continue;
-      }
-      const ti = info[t];
-      if (ti === 255) add(`node ${n} level ${l}: neighbour ${t} is a free node`);
-      else if (ti < l) add(`node ${n} level ${l}: neighbour ${t} has level ${ti} < ${l}`);
-      if (t === n) add(`node ${n} level ${l}: links itself`);
-      if (mark[t] === stamp) add(`node ${n} level ${l}: neighbour ${t} twice`);
-      mark[t] = stamp;
-    }
-  };
-  let live = 0;
-  for (let n = 0; n < nc; n++) {
-    const b = n * w;
-    if (isFree(n)) continue;
-    const level = levelOf(n), flags = (nodes[b + 1] >> 8) & 0xff, c0 = nodes[b + 1] >>> 16;
-    const deleted = (flags & FLAG_DELETED) !== 0;
-    if (flags & ~FLAG_DELETED) add(`node ${n}: unknown flags 0x${flags.toString(16)}`);
-    if (level > MAX_LEVEL) {
-      add(`node ${n}: level ${level} > ${MAX_LEVEL}`);
-      continue;
-    }
-    if (!deleted) {
-      live++;
-      if (level > r.maxLevel) add(`node ${n}: level ${level} above the entry point's ${r.maxLevel}`);
-      const sl = nodes[b];
-      if (sl >= slotmap.length || slotmap[sl] !== n) {
-        add(
-          `node ${n}: names slot ${sl}, whose slot map entry is ${
-            sl < slotmap.length ? slotmap[sl] : "beyond the map"
-          }`,
-        );
-      }
-    }
-    if (c0 > m0) add(`node ${n}: ${c0} level-0 neighbours > M0 ${m0}`);
-    else checkList(n, 0, b + 4, c0, nodes);
-    let u = nodes[b + 2];
-    let l = 1;
-    for (; l <= level; l++) {
-      if (u >= uc) {
-        add(`node ${n}: level ${l} record ${u === NONE ? "missing" : `${u} ≥ upper_count ${uc}`}`);
-        break;
-      }
-      if (upperUse[u] !== -1) {
-        add(`upper record ${u}: used by nodes ${upperUse[u]} and ${n}`);
-        break;
-      }
-      upperUse[u] = n;
-      const ub = u * uw;
-      const ul = uppers[ub + 1] & 0xff, c = (uppers[ub + 1] >> 8) & 0xff;
-      if (uppers[ub] !== n || ul !== l) {
-        add(`upper record ${u}: says node ${uppers[ub]} level ${ul}, chained from node ${n} level ${l}`);
-      }
-      if (c > m) add(`upper record ${u}: ${c} neighbours > M ${m}`);
-      else checkList(n, l, ub + 4, c, uppers);
-      u = uppers[ub + 2];
-    }
-    if (l > level && u !== NONE) add(`node ${n}: chain goes on past its level ${level} (record ${u})`);
-  }
-  // free lists
-  const freeSeen = new Uint8Array(nc);
-  let guard = 0;
-  for (let n = r.freeNode; n !== NONE; n = nodes[n * w + 2]) {
-    if (n >= nc) {
-      add(`free node list: ${n} ≥ node_count`);
-      break;
-    }
-    if (!isFree(n)) {
-      add(`free node list: node ${n} is not free`);
-      break;
-    }
-    if (freeSeen[n] || ++guard > nc) {
-      add(`free node list: loops at ${n}`);
-      break;
-    }
-    freeSeen[n] = 1;
-  }
-  for (let n = 0; n < nc; n++) if (isFree(n) && !freeSeen[n]) add(`node ${n}: free but not on the free list`);
-  const freeU = new Uint8Array(uc);
-  guard = 0;
-  for (let u = r.freeUpper; u !== NONE; u = uppers[u * uw + 2]) {
-    if (u >= uc) {
-      add(`free upper list: ${u} ≥ upper_count`);
-      break;
-    }
-    if (upperUse[u] !== -1) {
-      add(`free upper list: record ${u} is used by node ${upperUse[u]}`);
-      break;
-    }
-    if (freeU[u] || ++guard > uc) {
-      add(`free upper list: loops at ${u}`);
-      break;
-    }
-    freeU[u] = 1;
-  }
-  for (let u = 0; u < uc; u++) if (upperUse[u] === -1 && !freeU[u]) add(`upper record ${u}: neither used nor free`);
-  // slot map → nodes
-  for (let sl = 0; sl < slotmap.length; sl++) {
-    const n = slotmap[sl];
-    if (n === NONE) continue;
-    if (n >= nc) add(`slot ${sl}: node ${n} ≥ node_count`);
-    else if (isFree(n) || (nodes[n * w + 1] >> 8) & FLAG_DELETED) add(`slot ${sl}: node ${n} is free or deleted`);
-    else if (nodes[n * w] !== sl) add(`slot ${sl}: node ${n} names slot ${nodes[n * w]}`);
-  }
-  // entry
-  if (r.entry === NONE) {
-    if (live) add(`no entry point but ${live} live nodes`);
-  } else if (r.entry >= nc || isFree(r.entry) || (nodes[r.entry * w + 1] >> 8) & FLAG_DELETED) {
-    add(`entry point ${r.entry} is not a live node`);
-  } else if (levelOf(r.entry) !== r.maxLevel) {
-    add(`entry point ${r.entry} has level ${levelOf(r.entry)}, max_level is ${r.maxLevel}`);
-  }
-  return p;
-}
-
-/**
- * A bitmap over slots in the shared memory, for filtered search
- * ({@linkcode HnswGraph.search}): bit `s & 7` of byte `s >> 3` set = slot s
- * may be returned.
- */
-export class SlotFilter {
-  readonly #bits: U8A;
-  /** slots the bitmap covers */
-  readonly size: number;
-  /**
-   * A bitmap in the shared memory with no slot passing.
-   * @param size slots to cover
-   * @throws FsError `ENOMEM`
-   */
-  constructor(size: number) {
-    this.size = size;
-    this.#bits = new WasmArray(Uint8Array, Math.ceil(size / 8) + 1);
-  }
-  /** Address of the bitmap. */
-  get ptr(): number {
-    return this.#bits.ptr;
-  }
-  /** Lets slot s pass. */
-  add(s: number): void {
-    this.#bits.view[s >> 3] |= 1 << (s & 7);
-  }
-  /** Whether slot s passes. */
-  has(s: number): boolean {
-    return (this.#bits.view[s >> 3] & (1 << (s & 7))) !== 0;
-  }
-  /** Frees the bitmap. */
-  free(): void {
-    this.#bits.free();
-  }
 }

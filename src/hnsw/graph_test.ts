@@ -11,7 +11,9 @@ import { loadMnist } from "../data/mnist.ts";
 import { rng } from "../test_random.ts";
 import { NFIELDS } from "./_abi.ts";
 import { exactTopK, randomVectors, recall, TestStore } from "./_testutil.ts";
-import { BUILD_PROGRESS_STEP, HnswGraph, type HnswParams, SlotFilter } from "./graph.ts";
+import { HnswGraph } from "./graph.ts";
+import { BUILD_PROGRESS_STEP, type HnswParams } from "./params.ts";
+import { SlotFilter } from "./slot_filter.ts";
 import { sealBlock } from "./codec.ts";
 import type { ElemType, Metric } from "../vector/types.ts";
 
