@@ -6,9 +6,11 @@
  * checksums. The algorithm runs in C (wasm/hnsw.c); this class owns its
  * arrays, grows them, and encodes, decodes and checks the file.
  * The rest lives beside it: the parameters in ./params.ts, the shapes of
- * its answers in ./types.ts, the header codec in ./codec.ts, the region
- * blocks in ./regions.ts, the consistency rules in ./check.ts, the lenient
- * load in ./sanitize.ts and the search filter in ./slot_filter.ts.
+ * its answers in ./types.ts, the arrays and the C state block in
+ * ./memory.ts, the C module in ./_core.ts, the header codec in ./codec.ts,
+ * the region blocks in ./regions.ts, the consistency rules in ./check.ts,
+ * the lenient load in ./sanitize.ts and the search filter in
+ * ./slot_filter.ts.
  *
  * The engine's side of the contract:
  * - the vectors are the collection's contiguous store in the shared memory
@@ -46,8 +48,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { HNSW_WASM } from "../wasm/hnsw_wasm.ts";
-import { instantiate, memory, WasmArray } from "../wasm/runtime.ts";
+import { memory, WasmArray } from "../wasm/runtime.ts";
 import {
   decodeElemType,
   decodeMetric,
@@ -57,18 +58,7 @@ import {
   encodeMetric,
   type Metric,
 } from "../vector/types.ts";
-import {
-  F,
-  FLAG_DELETED,
-  HN,
-  type HnswExports,
-  MAX_LEVEL,
-  NFIELDS,
-  NONE,
-  OLDV_WORDS,
-  TODO_WORDS,
-  WATCH_CAP,
-} from "./_abi.ts";
+import { F, FLAG_DELETED, HN, type HnswExports, MAX_LEVEL, NONE, WATCH_CAP } from "./_abi.ts";
 import {
   decodeHeader,
   emptyHeader,
@@ -86,21 +76,10 @@ import { BUILD_PROGRESS_STEP, checkParams, DEFAULT_EF, type HnswParams } from ".
 import type { HnswDecodeOptions, HnswHits, HnswStats, HnswWritePlan } from "./types.ts";
 import { checkDerivedCounts, checkRecords } from "./check.ts";
 import { sanitizeRecords } from "./sanitize.ts";
+import { core, hnswError } from "./_core.ts";
 import { encodeRegionBlock, readRegions, type RegionSource, type RegionTarget } from "./regions.ts";
+import { GraphMemory } from "./memory.ts";
 
-let wasm: HnswExports | undefined;
-function core(): HnswExports {
-  wasm ??= instantiate<HnswExports>(HNSW_WASM);
-  if (wasm.hn_nfields() !== NFIELDS) {
-    throw new FsError(
-      "EINVAL",
-      `hnsw module has ${wasm.hn_nfields()} state fields, src/hnsw/_abi.ts ${NFIELDS}: rebuild (wasm/build.ts)`,
-    );
-  }
-  return wasm;
-}
-
-type U32A = WasmArray<Uint32ArrayConstructor>;
 type U8A = WasmArray<Uint8ArrayConstructor>;
 
 /**
@@ -113,31 +92,8 @@ export class HnswGraph {
   /** records per block of the node, upper and slot map regions */
   readonly geometry: Readonly<RegionGeometry>;
   readonly #ex: HnswExports;
-  readonly #st: U32A;
-  readonly #thresh: WasmArray<Float64ArrayConstructor>;
-  #nodes!: U32A;
-  #uppers!: U32A;
-  #slotmap!: U32A;
-  /** node → slot (NONE when deleted or free) at 2n, the node's visited tag at 2n + 1 */
-  #n2s!: U32A;
-  #indeg!: U32A;
-  #upin!: U32A;
-  #tombs!: U32A;
-  #tpos!: U32A;
-  #heapC!: U32A;
-  #heapW!: U32A;
-  #nodeDirty!: U8A;
-  #upperDirty!: U8A;
-  #slotDirty!: U8A;
-  readonly #cand: U32A;
-  readonly #cand2: U32A;
-  readonly #qbuf: WasmArray<Float32ArrayConstructor>;
-  readonly #ebuf: WasmArray<Float32ArrayConstructor>;
-  readonly #nbuf: WasmArray<Float32ArrayConstructor>;
-  #results: U32A;
-  readonly #watch: U32A;
-  readonly #todo: U32A;
-  readonly #oldv: U32A;
+  /** the arrays in the shared memory and the C state block naming them */
+  readonly #m: GraphMemory;
   readonly #nodeWords: number;
   readonly #upperWords: number;
   #freed = false;
@@ -165,23 +121,8 @@ export class HnswGraph {
     const m = params.m, m0 = 2 * m;
     this.#nodeWords = nodeRecordSize(m0) / 4;
     this.#upperWords = upperRecordSize(m) / 4;
-    this.#st = new WasmArray(Uint32Array, NFIELDS);
-    this.#thresh = new WasmArray(Float64Array, MAX_LEVEL + 1);
-    const ml = 1 / Math.log(m);
-    const t = this.#thresh.view;
-    for (let l = 0; l <= MAX_LEVEL; l++) t[l] = Math.exp(-l / ml);
-    const candCap = Math.max(params.efConstruction, m0 * (m0 + 1)) + 2;
-    this.#cand = new WasmArray(Uint32Array, 2 * candCap);
-    this.#cand2 = new WasmArray(Uint32Array, 2 * candCap);
-    this.#qbuf = new WasmArray(Float32Array, params.dim);
-    this.#ebuf = new WasmArray(Float32Array, params.dim);
-    this.#nbuf = new WasmArray(Float32Array, params.dim);
-    this.#results = new WasmArray(Uint32Array, 2 * 16);
-    this.#watch = new WasmArray(Uint32Array, WATCH_CAP);
-    this.#todo = new WasmArray(Uint32Array, TODO_WORDS);
-    this.#oldv = new WasmArray(Uint32Array, OLDV_WORDS);
-    this.#alloc(caps);
-    const s = this.#st.view;
+    this.#m = new GraphMemory(params, this.geometry, this.#nodeWords, this.#upperWords, caps);
+    const s = this.#m.st.view;
     s[F.DIM] = params.dim;
     s[F.METRIC] = encodeMetric(params.metric);
     s[F.ELEM] = encodeElemType(params.elem);
@@ -197,13 +138,13 @@ export class HnswGraph {
     s[F.FREE_NODE] = NONE;
     s[F.FREE_UPPER] = NONE;
     s[F.ENTRY] = NONE;
-    s[F.CAND_CAP] = candCap;
+    s[F.CAND_CAP] = this.#m.candCap;
     s[F.WATCH_CAP] = WATCH_CAP;
     s[F.PINNED] = NONE;
     const seed = BigInt(this.params.seed);
     s[F.SEED_LO] = Number(seed & 0xffffffffn);
     s[F.SEED_HI] = Number((seed >> 32n) & 0xffffffffn);
-    this.#pointers();
+    this.#m.pointers();
   }
 
   /**
@@ -267,108 +208,12 @@ export class HnswGraph {
 
   // ---- memory ---------------------------------------------------------------------------
 
-  #alloc(caps: { nodes: number; uppers: number; slots: number }): void {
-    const g = this.geometry;
-    this.#nodes = new WasmArray(Uint32Array, caps.nodes * this.#nodeWords);
-    this.#uppers = new WasmArray(Uint32Array, caps.uppers * this.#upperWords);
-    this.#slotmap = new WasmArray(Uint32Array, caps.slots, false);
-    this.#slotmap.view.fill(NONE);
-    this.#n2s = new WasmArray(Uint32Array, 2 * caps.nodes);
-    fillSlots(this.#n2s.view, 0);
-    this.#indeg = new WasmArray(Uint32Array, caps.nodes);
-    this.#upin = new WasmArray(Uint32Array, caps.nodes);
-    this.#tombs = new WasmArray(Uint32Array, caps.nodes);
-    this.#tpos = new WasmArray(Uint32Array, caps.nodes);
-    this.#heapC = new WasmArray(Uint32Array, 2 * (caps.nodes + 2));
-    this.#heapW = new WasmArray(Uint32Array, 2 * (caps.nodes + 2));
-    this.#nodeDirty = new WasmArray(Uint8Array, Math.ceil(caps.nodes / g.nodePerBlock));
-    this.#upperDirty = new WasmArray(Uint8Array, Math.ceil(caps.uppers / g.upperPerBlock));
-    this.#slotDirty = new WasmArray(Uint8Array, Math.ceil(caps.slots / g.slotPerBlock));
-    const s = this.#st.view;
-    s[F.NODE_CAP] = caps.nodes;
-    s[F.UPPER_CAP] = caps.uppers;
-    s[F.SLOT_CAP] = caps.slots;
-    s[F.HEAP_CAP] = caps.nodes + 2;
-  }
-
-  /** Writes every array's address into the state block (after any resize). */
-  #pointers(): void {
-    const s = this.#st.view;
-    s[F.THRESH] = this.#thresh.ptr;
-    s[F.NODES] = this.#nodes.ptr;
-    s[F.UPPERS] = this.#uppers.ptr;
-    s[F.SLOTMAP] = this.#slotmap.ptr;
-    s[F.N2S] = this.#n2s.ptr;
-    s[F.INDEG] = this.#indeg.ptr;
-    s[F.UPIN] = this.#upin.ptr;
-    s[F.VISITED] = this.#n2s.ptr;
-    s[F.TOMBS] = this.#tombs.ptr;
-    s[F.TPOS] = this.#tpos.ptr;
-    s[F.HEAP_C] = this.#heapC.ptr;
-    s[F.HEAP_W] = this.#heapW.ptr;
-    s[F.CAND] = this.#cand.ptr;
-    s[F.CAND2] = this.#cand2.ptr;
-    s[F.QBUF] = this.#qbuf.ptr;
-    s[F.EBUF] = this.#ebuf.ptr;
-    s[F.NBUF] = this.#nbuf.ptr;
-    s[F.RESULTS] = this.#results.ptr;
-    s[F.RESULT_CAP] = this.#results.length / 2;
-    s[F.WATCH] = this.#watch.ptr;
-    s[F.TODO] = this.#todo.ptr;
-    s[F.OLDV] = this.#oldv.ptr;
-    s[F.NODE_DIRTY] = this.#nodeDirty.ptr;
-    s[F.UPPER_DIRTY] = this.#upperDirty.ptr;
-    s[F.SLOT_DIRTY] = this.#slotDirty.ptr;
-  }
-
-  #growNodes(cap: number): void {
-    const s = this.#st.view;
-    const old = s[F.NODE_CAP];
-    if (cap <= old) return;
-    cap = Math.max(cap, Math.ceil(old * 1.5), 64);
-    this.#nodes.resize(cap * this.#nodeWords);
-    this.#n2s.resize(2 * cap);
-    fillSlots(this.#n2s.view, old);
-    this.#indeg.resize(cap);
-    this.#upin.resize(cap);
-    this.#tombs.resize(cap);
-    this.#tpos.resize(cap);
-    this.#heapC.resize(2 * (cap + 2), false);
-    this.#heapW.resize(2 * (cap + 2), false);
-    this.#nodeDirty.resize(Math.ceil(cap / this.geometry.nodePerBlock));
-    const t = this.#st.view;
-    t[F.NODE_CAP] = cap;
-    t[F.HEAP_CAP] = cap + 2;
-    this.#pointers();
-  }
-
-  #growUppers(cap: number): void {
-    const old = this.#st.view[F.UPPER_CAP];
-    if (cap <= old) return;
-    cap = Math.max(cap, Math.ceil(old * 1.5), 16);
-    this.#uppers.resize(cap * this.#upperWords);
-    this.#upperDirty.resize(Math.ceil(cap / this.geometry.upperPerBlock));
-    this.#st.view[F.UPPER_CAP] = cap;
-    this.#pointers();
-  }
-
-  #growSlots(cap: number): void {
-    const old = this.#st.view[F.SLOT_CAP];
-    if (cap <= old) return;
-    cap = Math.max(cap, Math.ceil(old * 1.5), 64);
-    this.#slotmap.resize(cap, false);
-    this.#slotmap.view.fill(NONE, old);
-    this.#slotDirty.resize(Math.ceil(cap / this.geometry.slotPerBlock));
-    this.#st.view[F.SLOT_CAP] = cap;
-    this.#pointers();
-  }
-
   #live(): void {
     if (this.#freed) throw new FsError("EINVAL", "HnswGraph used after free");
   }
 
   #need(why: string): void {
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     if (!s[F.VEC] || (this.params.metric === "cosine" && !s[F.NORM])) {
       throw new FsError("EINVAL", `HnswGraph.${why}: no vector store set (setStore)`);
     }
@@ -385,11 +230,11 @@ export class HnswGraph {
    */
   setStore(vecPtr: number, normPtr: number, count: number): void {
     this.#live();
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     s[F.VEC] = vecPtr;
     s[F.NORM] = normPtr;
     this.#count = count;
-    this.#growSlots(count);
+    this.#m.growSlots(count);
   }
 
   /**
@@ -408,18 +253,18 @@ export class HnswGraph {
   insert(slot: number, vecCrc: number): number {
     this.#live();
     this.#need("insert");
-    this.#growSlots(slot + 1);
+    this.#m.growSlots(slot + 1);
     for (;;) {
-      const s = this.#st.view;
-      const r = this.#ex.hn_insert(this.#st.ptr, slot, vecCrc >>> 0, s[F.INSERTS], 1);
+      const s = this.#m.st.view;
+      const r = this.#ex.hn_insert(this.#m.st.ptr, slot, vecCrc >>> 0, s[F.INSERTS], 1);
       if (r >= 0) return r;
       if (r === HN.ENOSPC) {
         const uppers = s[F.UPPER_COUNT];
-        this.#growNodes(s[F.NODE_COUNT] + 1); // may grow the memory: `s` is stale after it
-        this.#growUppers(uppers + MAX_LEVEL + 1);
+        this.#m.growNodes(s[F.NODE_COUNT] + 1); // may grow the memory: `s` is stale after it
+        this.#m.growUppers(uppers + MAX_LEVEL + 1);
         continue;
       }
-      throw this.#err(r, `insert of slot ${slot}`);
+      throw hnswError(r, `insert of slot ${slot}`);
     }
   }
 
@@ -443,9 +288,9 @@ export class HnswGraph {
   remove(slot: number, opts: { vectorPresent?: boolean } = {}): void {
     this.#live();
     this.#need("remove");
-    const r = this.#ex.hn_remove(this.#st.ptr, slot, opts.vectorPresent === false ? 0 : 1);
-    if (r < 0) throw this.#err(r, `remove of slot ${slot}`);
-    const s = this.#st.view;
+    const r = this.#ex.hn_remove(this.#m.st.ptr, slot, opts.vectorPresent === false ? 0 : 1);
+    if (r < 0) throw hnswError(r, `remove of slot ${slot}`);
+    const s = this.#m.st.view;
     if (s[F.DELETED] > 16 && s[F.DELETED] * 10 > s[F.NODE_COUNT]) this.consolidate();
   }
 
@@ -457,9 +302,9 @@ export class HnswGraph {
    */
   moveSlot(from: number, to: number): void {
     this.#live();
-    this.#growSlots(Math.max(from, to) + 1);
-    const r = this.#ex.hn_move_slot(this.#st.ptr, from, to);
-    if (r < 0) throw this.#err(r, `move of slot ${from} to ${to}`);
+    this.#m.growSlots(Math.max(from, to) + 1);
+    const r = this.#ex.hn_move_slot(this.#m.st.ptr, from, to);
+    if (r < 0) throw hnswError(r, `move of slot ${from} to ${to}`);
   }
 
   /**
@@ -472,8 +317,8 @@ export class HnswGraph {
     this.#live();
     this.#need("replace");
     if (this.nodeOfSlot(slot) !== -1) {
-      const r = this.#ex.hn_remove(this.#st.ptr, slot, 0);
-      if (r < 0) throw this.#err(r, `replace of slot ${slot}`);
+      const r = this.#ex.hn_remove(this.#m.st.ptr, slot, 0);
+      if (r < 0) throw hnswError(r, `replace of slot ${slot}`);
     }
     return this.insert(slot, vecCrc);
   }
@@ -509,21 +354,21 @@ export class HnswGraph {
     }
     if (!(k >= 1)) return { slots: new Uint32Array(0), distances: new Float32Array(0) };
     // the query first: it may be a view of wasm memory, which growing the results would detach
-    this.#qbuf.view.set(query);
-    if (this.#results.length < 2 * k) {
-      this.#results.resize(2 * k);
-      this.#pointers();
+    this.#m.qbuf.view.set(query);
+    if (this.#m.results.length < 2 * k) {
+      this.#m.results.resize(2 * k);
+      this.#m.pointers();
     }
     const f = filter === undefined ? 0 : typeof filter === "number" ? filter : filter.ptr;
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     const d0 = s[F.DISTS_LO];
-    const n = this.#ex.hn_search(this.#st.ptr, k, Math.max(ef, k), f);
-    if (n < 0) throw this.#err(n, "search");
+    const n = this.#ex.hn_search(this.#m.st.ptr, k, Math.max(ef, k), f);
+    if (n < 0) throw hnswError(n, "search");
     if (!f) {
-      const per = ((this.#st.view[F.DISTS_LO] - d0) >>> 0) / Math.max(ef, k);
+      const per = ((this.#m.st.view[F.DISTS_LO] - d0) >>> 0) / Math.max(ef, k);
       this.#distPerEf = this.#distPerEf ? 0.95 * this.#distPerEf + 0.05 * per : per;
     }
-    const r = this.#results.view;
+    const r = this.#m.results.view;
     const slots = new Uint32Array(n);
     const distances = new Float32Array(n);
     const fv = new Float32Array(r.buffer, r.byteOffset, 2 * n);
@@ -562,7 +407,7 @@ export class HnswGraph {
    */
   preferExactScan(matching: number, ef: number = DEFAULT_EF): boolean {
     this.#live();
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     const n = this.#count || s[F.NODE_COUNT] - s[F.DELETED];
     if (matching >= n) return false;
     const d = (this.#distPerEf || this.params.m) * Math.max(ef, 10);
@@ -593,13 +438,13 @@ export class HnswGraph {
     // copies first: the arguments may be views of wasm memory, which the allocations below can detach
     slots = Uint32Array.from(slots);
     crcs = Uint32Array.from(crcs);
-    this.#clear();
+    this.#m.clear();
     const n = slots.length;
     let maxSlot = -1;
     for (let i = 0; i < n; i++) maxSlot = Math.max(maxSlot, slots[i]);
-    this.#growSlots(maxSlot + 1);
-    this.#growNodes(n);
-    this.#growUppers(Math.ceil((n / (this.params.m - 1)) * 1.2) + MAX_LEVEL + 1);
+    this.#m.growSlots(maxSlot + 1);
+    this.#m.growNodes(n);
+    this.#m.growUppers(Math.ceil((n / (this.params.m - 1)) * 1.2) + MAX_LEVEL + 1);
     const sl = new WasmArray(Uint32Array, n, false);
     const cr = new WasmArray(Uint32Array, n, false);
     try {
@@ -609,26 +454,26 @@ export class HnswGraph {
       while (i < n) {
         // hn_build inserts slots[i] .. slots[end - 1] with level counters i..: chunks give the same graph
         const end = onProgress ? Math.min(n, i + BUILD_PROGRESS_STEP) : n;
-        const r = this.#ex.hn_build(this.#st.ptr, sl.ptr, cr.ptr, end, i);
+        const r = this.#ex.hn_build(this.#m.st.ptr, sl.ptr, cr.ptr, end, i);
         if (r < 0) {
           const at = Math.floor(-r / 8) - 1, code = -(-r % 8);
-          throw this.#err(code === 0 ? HN.EINVAL : code, `build at slot ${slots[at]}`);
+          throw hnswError(code === 0 ? HN.EINVAL : code, `build at slot ${slots[at]}`);
         }
         if (r > i) onProgress?.(r, n);
         if (r === n) break;
         i = r;
         if (r === end) continue; // a chunk done, no room needed yet
-        const s = this.#st.view;
+        const s = this.#m.st.view;
         const nodes = s[F.NODE_COUNT], uppers = s[F.UPPER_COUNT];
-        this.#growNodes(nodes + (n - i)); // may grow the memory: `s` is stale after it
-        this.#growUppers(uppers + MAX_LEVEL + 1);
+        this.#m.growNodes(nodes + (n - i)); // may grow the memory: `s` is stale after it
+        this.#m.growUppers(uppers + MAX_LEVEL + 1);
       }
     } finally {
       sl.free();
       cr.free();
     }
-    this.#st.view[F.INSERTS] = 0;
-    this.#st.view[F.RECLAIMED] = 0;
+    this.#m.st.view[F.INSERTS] = 0;
+    this.#m.st.view[F.RECLAIMED] = 0;
     this.#buildNs = Math.round((performance.now() - t0) * 1e6);
   }
 
@@ -639,10 +484,10 @@ export class HnswGraph {
    */
   optimize(): void {
     this.#live();
-    const map = this.#slotmap.view;
+    const map = this.#m.slotmap.view;
     const slots: number[] = [];
     const crcs: number[] = [];
-    const nodes = this.#nodes.view, w = this.#nodeWords;
+    const nodes = this.#m.nodes.view, w = this.#nodeWords;
     for (let s = 0; s < map.length; s++) {
       const n = map[s];
       if (n === NONE) continue;
@@ -661,30 +506,7 @@ export class HnswGraph {
   consolidate(): number {
     this.#live();
     this.#need("consolidate");
-    return this.#ex.hn_consolidate(this.#st.ptr);
-  }
-
-  /** Drops everything (nodes, uppers, slot map), keeping capacities. */
-  #clear(): void {
-    this.#nodes.view.fill(0);
-    this.#uppers.view.fill(0);
-    this.#slotmap.view.fill(NONE);
-    this.#n2s.view.fill(0);
-    fillSlots(this.#n2s.view, 0);
-    this.#indeg.view.fill(0);
-    this.#upin.view.fill(0);
-    this.#nodeDirty.view.fill(1);
-    this.#upperDirty.view.fill(1);
-    this.#slotDirty.view.fill(1);
-    const s = this.#st.view;
-    s[F.NODE_COUNT] = 0;
-    s[F.UPPER_COUNT] = 0;
-    s[F.FREE_NODE] = NONE;
-    s[F.FREE_UPPER] = NONE;
-    s[F.ENTRY] = NONE;
-    s[F.MAX_LEVEL] = 0;
-    s[F.DELETED] = 0;
-    s[F.EPOCH] = 0;
+    return this.#ex.hn_consolidate(this.#m.st.ptr);
   }
 
   // ---- queries --------------------------------------------------------------------------
@@ -692,23 +514,23 @@ export class HnswGraph {
   /** The node of a slot, or -1 when the slot is not indexed. */
   nodeOfSlot(slot: number): number {
     this.#live();
-    const map = this.#slotmap.view;
+    const map = this.#m.slotmap.view;
     return slot < map.length && map[slot] !== NONE ? map[slot] : -1;
   }
 
   /** The slot a node names, or -1 for a free or deleted node (or an id out of range). */
   slotOfNode(node: number): number {
     this.#live();
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     if (node < 0 || node >= s[F.NODE_COUNT]) return -1;
-    const v = this.#n2s.view[2 * node];
+    const v = this.#m.n2s.view[2 * node];
     return v === NONE ? -1 : v;
   }
 
   /** A node's record: slot (NONE for free), level, flags, vec_crc, and its neighbours per level. */
   node(n: number): { slot: number; level: number; flags: number; vecCrc: number; neighbors: number[][] } {
     this.#live();
-    const nodes = this.#nodes.view, ups = this.#uppers.view;
+    const nodes = this.#m.nodes.view, ups = this.#m.uppers.view;
     const w = this.#nodeWords, uw = this.#upperWords;
     const b = n * w;
     const level = nodes[b + 1] & 0xff, flags = (nodes[b + 1] >> 8) & 0xff;
@@ -725,21 +547,21 @@ export class HnswGraph {
   /** Node ids in use, deleted or free: nodes 0 .. nodeCount - 1 exist (FORMAT.md §8.6 `node_count`). */
   get nodeCount(): number {
     this.#live();
-    return this.#st.view[F.NODE_COUNT];
+    return this.#m.st.view[F.NODE_COUNT];
   }
 
   /** Entry point node (-1 when empty) and the top level. */
   get entry(): { node: number; level: number } {
     this.#live();
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     return { node: s[F.ENTRY] === NONE ? -1 : s[F.ENTRY], level: s[F.MAX_LEVEL] };
   }
 
   /** Statistics (see {@linkcode HnswStats}). */
   stats(): HnswStats {
     this.#live();
-    const s = this.#st.view;
-    const nodes = this.#nodes.view, w = this.#nodeWords;
+    const s = this.#m.st.view;
+    const nodes = this.#m.nodes.view, w = this.#nodeWords;
     const levels: number[] = [];
     let live = 0, free = 0;
     for (let n = 0; n < s[F.NODE_COUNT]; n++) {
@@ -755,26 +577,7 @@ export class HnswGraph {
       levels[l]++;
     }
     const layout = this.#pending ?? this.#layout ?? this.#planned();
-    const arrays: { length: number; ptr: number }[] = [
-      this.#nodes,
-      this.#uppers,
-      this.#slotmap,
-      this.#n2s,
-      this.#indeg,
-      this.#upin,
-      this.#tombs,
-      this.#tpos,
-      this.#heapC,
-      this.#heapW,
-      this.#cand,
-      this.#cand2,
-      this.#results,
-      this.#watch,
-      this.#todo,
-      this.#oldv,
-    ];
-    let mem = arrays.reduce((a, x) => a + 4 * x.length, 0);
-    mem += 3 * 4 * this.params.dim + this.#nodeDirty.length + this.#upperDirty.length + this.#slotDirty.length;
+    const mem = this.#m.bytes;
     return {
       nodes: live,
       deleted: s[F.DELETED],
@@ -817,11 +620,11 @@ export class HnswGraph {
    */
   check(): string[] {
     this.#live();
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     return checkRecords({
-      nodes: this.#nodes.view,
-      uppers: this.#uppers.view,
-      slotmap: this.#slotmap.view,
+      nodes: this.#m.nodes.view,
+      uppers: this.#m.uppers.view,
+      slotmap: this.#m.slotmap.view,
       nodeWords: this.#nodeWords,
       upperWords: this.#upperWords,
       m: this.params.m,
@@ -842,15 +645,15 @@ export class HnswGraph {
    * @returns the mismatches, one sentence each (empty when they agree)
    */
   checkDerived(): string[] {
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     return checkDerivedCounts({
-      nodes: this.#nodes.view,
-      uppers: this.#uppers.view,
+      nodes: this.#m.nodes.view,
+      uppers: this.#m.uppers.view,
       nodeWords: this.#nodeWords,
       upperWords: this.#upperWords,
       nodeCount: s[F.NODE_COUNT],
-      indeg: this.#indeg.view,
-      upin: this.#upin.view,
+      indeg: this.#m.indeg.view,
+      upin: this.#m.upin.view,
     });
   }
 
@@ -858,7 +661,7 @@ export class HnswGraph {
 
   /** The layout the current contents need (the written one while it fits). */
   #planned(): HnswLayout {
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     const need = { nodes: s[F.NODE_COUNT], uppers: s[F.UPPER_COUNT], slots: Math.max(this.#count, this.#slotExtent()) };
     const l = this.#layout;
     if (l && need.nodes <= l.nodeCap && need.uppers <= l.upperCap && need.slots <= l.slotCap) return l;
@@ -867,7 +670,7 @@ export class HnswGraph {
 
   /** One past the highest indexed slot. */
   #slotExtent(): number {
-    const map = this.#slotmap.view;
+    const map = this.#m.slotmap.view;
     for (let s = map.length - 1; s >= 0; s--) if (map[s] !== NONE) return s + 1;
     return 0;
   }
@@ -880,7 +683,7 @@ export class HnswGraph {
   get dirty(): boolean {
     this.#live();
     if (this.#planned() !== this.#layout) return true;
-    for (const d of [this.#nodeDirty, this.#upperDirty, this.#slotDirty]) {
+    for (const d of [this.#m.nodeDirty, this.#m.upperDirty, this.#m.slotDirty]) {
       const v = d.view;
       for (let i = 0; i < v.length; i++) if (v[i]) return true;
     }
@@ -901,9 +704,9 @@ export class HnswGraph {
     const blocks: { block: number; data: Uint8Array }[] = [];
     const g = this.geometry;
     const regions: [number, number, number, U8A][] = [
-      [layout.nodeStart, Math.ceil(layout.nodeCap / g.nodePerBlock), 0, this.#nodeDirty],
-      [layout.upperStart, Math.ceil(layout.upperCap / g.upperPerBlock), 1, this.#upperDirty],
-      [layout.slotStart, Math.ceil(layout.slotCap / g.slotPerBlock), 2, this.#slotDirty],
+      [layout.nodeStart, Math.ceil(layout.nodeCap / g.nodePerBlock), 0, this.#m.nodeDirty],
+      [layout.upperStart, Math.ceil(layout.upperCap / g.upperPerBlock), 1, this.#m.upperDirty],
+      [layout.slotStart, Math.ceil(layout.slotCap / g.slotPerBlock), 2, this.#m.slotDirty],
     ];
     for (const [start, n, which, dirty] of regions) {
       const d = dirty.view;
@@ -921,25 +724,25 @@ export class HnswGraph {
     let r: RegionSource;
     if (which === 0) {
       r = {
-        src: this.#nodes.view,
+        src: this.#m.nodes.view,
         recWords: this.#nodeWords,
         perBlock: g.nodePerBlock,
-        have: this.#st.view[F.NODE_COUNT],
+        have: this.#m.st.view[F.NODE_COUNT],
         slotMap: false,
       };
     } else if (which === 1) {
       r = {
-        src: this.#uppers.view,
+        src: this.#m.uppers.view,
         recWords: this.#upperWords,
         perBlock: g.upperPerBlock,
-        have: this.#st.view[F.UPPER_COUNT],
+        have: this.#m.st.view[F.UPPER_COUNT],
         slotMap: false,
       };
     } else {r = {
-        src: this.#slotmap.view,
+        src: this.#m.slotmap.view,
         recWords: 1,
         perBlock: g.slotPerBlock,
-        have: this.#slotmap.length,
+        have: this.#m.slotmap.length,
         slotMap: true,
       };}
     return encodeRegionBlock(r, b, this.params.blockSize, this.params.collectionId);
@@ -948,7 +751,7 @@ export class HnswGraph {
   /** The header as it would be written now (after {@linkcode dirtyBlocks}, else at the planned layout). */
   header(generation: number = this.#generation, count: number = this.#headerCount): HnswHeader {
     this.#live();
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     const layout = this.#pending ?? this.#planned();
     const h = emptyHeader({
       m: this.params.m,
@@ -997,9 +800,9 @@ export class HnswGraph {
     this.#live();
     this.#layout = this.#pending ?? this.#planned();
     this.#pending = null;
-    this.#nodeDirty.view.fill(0);
-    this.#upperDirty.view.fill(0);
-    this.#slotDirty.view.fill(0);
+    this.#m.nodeDirty.view.fill(0);
+    this.#m.upperDirty.view.fill(0);
+    this.#m.slotDirty.view.fill(0);
   }
 
   /**
@@ -1044,7 +847,7 @@ export class HnswGraph {
         g.nodePerBlock,
         h.nodeCap,
         badNodeBlocks,
-        this.#nodes.view,
+        this.#m.nodes.view,
         this.#nodeWords,
         h.nodeCount,
       ],
@@ -1054,14 +857,14 @@ export class HnswGraph {
         g.upperPerBlock,
         h.upperCap,
         badUpperBlocks,
-        this.#uppers.view,
+        this.#m.uppers.view,
         this.#upperWords,
         h.upperCount,
       ],
-      ["slot map", layout.slotStart, g.slotPerBlock, h.slotCap, badSlotBlocks, this.#slotmap.view, 1, h.slotCap],
+      ["slot map", layout.slotStart, g.slotPerBlock, h.slotCap, badSlotBlocks, this.#m.slotmap.view, 1, h.slotCap],
     ];
     const problems = readRegions(file, regions, bs, this.params.collectionId, lenient);
-    const s = this.#st.view;
+    const s = this.#m.st.view;
     s[F.NODE_COUNT] = h.nodeCount;
     s[F.UPPER_COUNT] = h.upperCount;
     s[F.FREE_NODE] = h.freeNode;
@@ -1075,7 +878,7 @@ export class HnswGraph {
     this.#headerCount = h.count;
     this.#count = h.count;
     // thresholds from the header's mL (a graph built with another mL keeps it)
-    const t = this.#thresh.view;
+    const t = this.#m.thresh.view;
     for (let l = 0; l <= MAX_LEVEL; l++) t[l] = Math.exp(-l / h.ml);
 
     const bad = badNodeBlocks.size + badUpperBlocks.size + badSlotBlocks.size;
@@ -1085,7 +888,7 @@ export class HnswGraph {
       if (!bad) problems.push(`HNSW graph inconsistent (${found.length} problems): ${found.slice(0, 3).join("; ")}`);
       problems.push(...this.#sanitize(badNodeBlocks, badUpperBlocks, badSlotBlocks));
       this.#problems = problems;
-      this.#ex.hn_derive(this.#st.ptr);
+      this.#ex.hn_derive(this.#m.st.ptr);
       this.#layout = null;
       const left = this.check();
       if (left.length) {
@@ -1100,7 +903,7 @@ export class HnswGraph {
       );
     }
     // sound: the memory holds exactly what the file does (lenient or not), at the file's layout
-    this.#ex.hn_derive(this.#st.ptr);
+    this.#ex.hn_derive(this.#m.st.ptr);
     if (s[F.DELETED] !== h.deleted && !lenient) {
       throw new FsError("EUCLEAN", `HNSW graph header: deleted ${h.deleted}, the node records mark ${s[F.DELETED]}`);
     }
@@ -1119,10 +922,10 @@ export class HnswGraph {
   #sanitize(badNode: Set<number>, badUpper: Set<number>, badSlot: Set<number>): string[] {
     const { problems, damaged } = sanitizeRecords(
       {
-        st: this.#st.view,
-        nodes: this.#nodes.view,
-        uppers: this.#uppers.view,
-        slotmap: this.#slotmap.view,
+        st: this.#m.st.view,
+        nodes: this.#m.nodes.view,
+        uppers: this.#m.uppers.view,
+        slotmap: this.#m.slotmap.view,
         nodeWords: this.#nodeWords,
         upperWords: this.#upperWords,
         geometry: this.geometry,
@@ -1133,9 +936,9 @@ export class HnswGraph {
       badSlot,
     );
     this.#damaged = damaged;
-    this.#nodeDirty.view.fill(1);
-    this.#upperDirty.view.fill(1);
-    this.#slotDirty.view.fill(1);
+    this.#m.nodeDirty.view.fill(1);
+    this.#m.upperDirty.view.fill(1);
+    this.#m.slotDirty.view.fill(1);
     return problems;
   }
 
@@ -1150,8 +953,8 @@ export class HnswGraph {
   removeNode(node: number): void {
     this.#live();
     this.#need("removeNode");
-    const r = this.#ex.hn_remove_node(this.#st.ptr, node);
-    if (r < 0) throw this.#err(r, `remove of node ${node}`);
+    const r = this.#ex.hn_remove_node(this.#m.st.ptr, node);
+    if (r < 0) throw hnswError(r, `remove of node ${node}`);
   }
 
   /**
@@ -1165,7 +968,7 @@ export class HnswGraph {
     this.#live();
     this.#need("refillDamaged");
     let n = 0;
-    for (const node of this.#damaged) if (this.#ex.hn_refill(this.#st.ptr, node) === 0) n++;
+    for (const node of this.#damaged) if (this.#ex.hn_refill(this.#m.st.ptr, node) === 0) n++;
     this.#damaged = [];
     return n;
   }
@@ -1173,88 +976,43 @@ export class HnswGraph {
   /** The vec_crc recorded in a node (for the catch-up), or -1 for a free node. */
   nodeCrc(node: number): number {
     this.#live();
-    const nodes = this.#nodes.view, b = node * this.#nodeWords;
+    const nodes = this.#m.nodes.view, b = node * this.#nodeWords;
     return nodes[b] === NONE ? -1 : nodes[b + 3];
   }
 
   /** Whether a node is live (not free, not deleted). */
   isLive(node: number): boolean {
     this.#live();
-    return node >= 0 && node < this.#st.view[F.NODE_COUNT] && this.#n2s.view[2 * node] !== NONE;
+    return node >= 0 && node < this.#m.st.view[F.NODE_COUNT] && this.#m.n2s.view[2 * node] !== NONE;
   }
 
   /** Clears a slot map entry (catch-up: a slot whose node is not trusted). */
   unmapSlot(slot: number): void {
     this.#live();
-    const map = this.#slotmap.view;
+    const map = this.#m.slotmap.view;
     if (slot >= map.length || map[slot] === NONE) return;
     const n = map[slot];
     map[slot] = NONE;
-    this.#slotDirty.view[Math.floor(slot / this.geometry.slotPerBlock)] = 1;
-    if (n < this.#st.view[F.NODE_COUNT] && this.#n2s.view[2 * n] === slot) {
+    this.#m.slotDirty.view[Math.floor(slot / this.geometry.slotPerBlock)] = 1;
+    if (n < this.#m.st.view[F.NODE_COUNT] && this.#m.n2s.view[2 * n] === slot) {
       // a live node no slot names is removed by the caller (removeNode)
     }
   }
 
   /** The level the generator gives insertion number `ctr` of the incremental stream (tests). */
   levelOf(ctr: number, stream = 1): number {
-    return this.#ex.hn_level_of(this.#st.ptr, ctr >>> 0, stream);
-  }
-
-  #err(code: number, what: string): FsError {
-    switch (code) {
-      case HN.EEXIST:
-        return new FsError("EEXIST", `HNSW ${what}: slot already indexed`);
-      case HN.ENOENT:
-        return new FsError("ENOENT", `HNSW ${what}: not indexed`);
-      case HN.ENOSPC:
-        return new FsError("ENOMEM", `HNSW ${what}: out of room`);
-      default:
-        return new FsError("EINVAL", `HNSW ${what}: invalid argument (code ${code})`);
-    }
+    return this.#ex.hn_level_of(this.#m.st.ptr, ctr >>> 0, stream);
   }
 
   /** Frees the graph's memory; the object must not be used after. Idempotent. */
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
-    for (
-      const a of [
-        this.#st,
-        this.#thresh,
-        this.#nodes,
-        this.#uppers,
-        this.#slotmap,
-        this.#n2s,
-        this.#indeg,
-        this.#upin,
-        this.#tombs,
-        this.#tpos,
-        this.#heapC,
-        this.#heapW,
-        this.#nodeDirty,
-        this.#upperDirty,
-        this.#slotDirty,
-        this.#cand,
-        this.#cand2,
-        this.#qbuf,
-        this.#ebuf,
-        this.#nbuf,
-        this.#results,
-        this.#watch,
-        this.#todo,
-        this.#oldv,
-      ]
-    ) a?.free();
+    this.#m.free();
   }
 
   /** Metric and element type from header codes (FORMAT.md §8.1). */
   static paramsOfHeader(h: HnswHeader): { metric: Metric; elem: ElemType } {
     return { metric: decodeMetric(h.metric), elem: decodeElemType(h.elem) };
   }
-}
-
-/** Sets the slot words (even indices) of the node → slot / visited array to NONE from node `from` on. */
-function fillSlots(a: Uint32Array, from: number): void {
-  for (let i = 2 * from; i < a.length; i += 2) a[i] = NONE;
 }
