@@ -14,6 +14,42 @@ import { type KernelSeries, resolveKernel } from "./debian_kernel.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
+/** Whether qemu-system-x86_64 runs here. */
+export function hasQemu(): boolean {
+  try {
+    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The kernel-headers directory (`/usr/src/linux-headers-RELEASE`) to build the
+ * module for the `series` kernel the harness boots, or null when a VM test
+ * named `test` cannot run here: no QEMU or no headers. Prints why and what to
+ * install (`scripts/bootstrap.sh test` installs both).
+ *
+ * ```ts
+ * const kdir = await vmTestKernelDir("module_rw_test", "6.12");
+ * if (!kdir) return; // skipped, with a message
+ * ```
+ */
+export async function vmTestKernelDir(test: string, series: KernelSeries): Promise<string | null> {
+  if (!hasQemu()) {
+    console.warn(`${test}: qemu-system-x86_64 missing, skipped (scripts/bootstrap.sh test installs it)`);
+    return null;
+  }
+  const k = await resolveKernel(series);
+  const kdir = `/usr/src/linux-headers-${k.release}`;
+  try {
+    Deno.statSync(`${kdir}/Makefile`);
+  } catch {
+    console.warn(`${test}: ${kdir} missing, skipped (apt-get install ${k.headersPackage})`);
+    return null;
+  }
+  return kdir;
+}
+
 /** Whether the module's C sources are in this checkout (kernel/Kbuild and its .c files). */
 export function moduleSourcesPresent(): boolean {
   try {

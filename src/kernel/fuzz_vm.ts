@@ -11,7 +11,7 @@
  * 1. `mount -t vexfs -o ro` (even seeds) or read-write (odd seeds: the mount
  *    itself replays and writes), refused or mounted;
  * 2. mounted: `vmtool walk` (lstat, read, readlink, listxattr/getxattr of
- *    every entry, statfs; `vm_userland.ts`);
+ *    every entry, statfs; `vmtool.c`, built by `static_tool.ts`);
  * 3. with `rw`: a read-only mount is remounted read-write; then
  *    `vmtool write` (create, write with holes, fsync, rename, link, symlink,
  *    mkdir, setxattr, truncate, unlink, on new and existing names, sync);
@@ -36,7 +36,7 @@
  */
 import { changedBlocks, type FuzzBase, fuzzImage } from "./fuzz_image.ts";
 import { type KernelSeries, runInVm, type VmResult } from "./qemu.ts";
-import { vmTool } from "./vm_userland.ts";
+import { staticTool } from "./static_tool.ts";
 
 /** Errnos a walk or a write on a damaged image may give (others fail the image). */
 export const ALLOWED_ERRNOS = new Set([
@@ -352,7 +352,11 @@ export async function runFuzzVm(
       kernel: opts.kernel,
       disks,
       modules: [opts.ko],
-      files: { "/bin/vmtool": await vmTool(), "/fuzz-conf.sh": conf, "/fuzz-list.sh": lines.join("\n") + "\n" },
+      files: {
+        "/bin/vmtool": await staticTool("vmtool.c"),
+        "/fuzz-conf.sh": conf,
+        "/fuzz-list.sh": lines.join("\n") + "\n",
+      },
       script: SCRIPT,
       timeoutMs: opts.timeoutMs ?? 30_000 + 20_000 * opts.seeds.length,
     });

@@ -18,7 +18,7 @@
 import { assert, assertEquals } from "../test_assert.ts";
 import { CAN_MOUNT } from "../mount/_testutil.ts";
 import { resolveKernel } from "./debian_kernel.ts";
-import { buildModuleFor } from "./_vmtestutil.ts";
+import { buildModuleFor, hasQemu } from "./_vmtestutil.ts";
 import { fuzzImage, makeFuzzBases } from "./fuzz_image.ts";
 import { countResults, formatCounts, fuzzMountOptions, type ImageResult, runFuzzVm } from "./fuzz_vm.ts";
 import { summarize } from "./qemu.ts";
@@ -30,14 +30,6 @@ const KERNELS = ["6.1", "6.12"] as const;
 function moduleWrites(): boolean {
   const src = Deno.readTextFileSync(new URL("../../kernel/super.c", import.meta.url));
   return !/mounts read-only only/.test(src);
-}
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
 }
 
 async function missingHeaders(): Promise<string | null> {

@@ -329,7 +329,7 @@ export async function recordWorkload(
   opts: RecordOptions,
 ): Promise<{ log: Uint8Array; vm: import("./qemu.ts").VmResult }> {
   const { runInVm } = await import("./qemu.ts");
-  const { vmTool } = await import("./vm_userland.ts");
+  const { staticTool } = await import("./static_tool.ts");
   const logImg = await Deno.makeTempFile({ prefix: "vexfs-lw-log-", suffix: ".img" });
   const dir = opts.dir ?? "w";
   try {
@@ -338,7 +338,7 @@ export async function recordWorkload(
       kernel: opts.kernel,
       disks: [opts.image, logImg],
       modules: opts.fs === "vexfs" && opts.ko ? [opts.ko] : [],
-      files: { "/bin/vmtool": await vmTool() },
+      files: { "/bin/vmtool": await staticTool("vmtool.c") },
       timeoutMs: opts.timeoutMs ?? 600_000,
       script: `
 t_check "modload dm_log_writes" modload dm_log_writes

@@ -18,7 +18,7 @@
 import { assert, assertEquals } from "../test_assert.ts";
 import { tmpImage } from "../fs/_testutil.ts";
 import { resolveKernel } from "./debian_kernel.ts";
-import { buildModuleFor } from "./_vmtestutil.ts";
+import { buildModuleFor, hasQemu } from "./_vmtestutil.ts";
 import { checkPoints, ext4Checker, parseLog, recordWorkload, replayPoints, vexfsChecker } from "./logwrites.ts";
 import { type KernelSeries, summarize } from "./qemu.ts";
 
@@ -26,14 +26,6 @@ const KERNELS: KernelSeries[] = ["6.1", "6.12"];
 const OPS = Number(Deno.env.get("VEXFS_LW_OPS") ?? 40);
 /** ext4 points checked per kernel at most (each costs two e2fsck runs and a debugfs) */
 const EXT4_POINTS = 25;
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 function hasTools(): string | null {
   for (const t of ["mkfs.ext4", "e2fsck", "debugfs"]) {

@@ -23,11 +23,11 @@ import { assertFsckClean, tmpImage } from "../fs/_testutil.ts";
 import { decodeSuperblock } from "../format/superblock.ts";
 import { decodeInode } from "../format/inode.ts";
 import { crc32cSeeded } from "../format/crc.ts";
-import { resolveKernel } from "./debian_kernel.ts";
+import { vmTestKernelDir } from "./_vmtestutil.ts";
+import { staticToolPath } from "./static_tool.ts";
 import { runInVm, summarize } from "./qemu.ts";
 import { buildModule } from "./build.ts";
 
-const HERE = new URL(".", import.meta.url).pathname;
 const dec = new TextDecoder();
 
 /** Runs a shell script in `cwd`; returns stdout (asserting exit 0). */
@@ -38,30 +38,14 @@ async function sh(script: string, cwd: string, env: Record<string, string> = {})
   return dec.decode(r.stdout);
 }
 
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-/** Builds the static test helper vxt (src/kernel/vxt.c); null when gcc -static cannot. */
+/** The static test helper vxt (src/kernel/vxt.c, shared, cached); null when gcc -static cannot build it. */
 export async function buildVxt(): Promise<string | null> {
-  const out = await Deno.makeTempFile({ prefix: "vxt-" });
   try {
-    const r = await new Deno.Command("gcc", {
-      args: ["-static", "-O1", "-Wall", "-Werror", "-o", out, `${HERE}vxt.c`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (r.success) return out;
-    console.warn(`vxt.c did not build: ${dec.decode(r.stderr)}`);
+    return await staticToolPath("vxt.c", { opt: "-O1" });
   } catch (e) {
-    console.warn(`gcc missing: ${e}`);
+    console.warn(`vxt.c did not build: ${e instanceof Error ? e.message : e}`);
+    return null;
   }
-  await Deno.remove(out).catch(() => {});
-  return null;
 }
 
 /**
@@ -381,7 +365,7 @@ async function prepare(): Promise<Shared | null> {
   const fuse = await fuseWriteProbe(oracle, vxt);
   Deno.removeSync(oracle);
   globalThis.addEventListener("unload", () => {
-    for (const f of [vxt, img]) {
+    for (const f of [img]) {
       try {
         Deno.removeSync(f);
       } catch { /* gone */ }
@@ -392,18 +376,8 @@ async function prepare(): Promise<Shared | null> {
 
 for (const series of ["6.1", "6.12"] as const) {
   Deno.test(`kernel module on ${series} (QEMU): xattrs and ACLs read as the FUSE mount shows them; damage is EUCLEAN`, async (t) => {
-    if (!hasQemu()) {
-      console.warn("module_ns_test: qemu-system-x86_64 missing, skipped (scripts/bootstrap.sh test installs it)");
-      return;
-    }
-    const k = await resolveKernel(series);
-    const kdir = `/usr/src/linux-headers-${k.release}`;
-    try {
-      Deno.statSync(`${kdir}/Makefile`);
-    } catch {
-      console.warn(`module_ns_test: ${kdir} missing, skipped (apt-get install ${k.headersPackage})`);
-      return;
-    }
+    const kdir = await vmTestKernelDir("module_ns_test", series);
+    if (!kdir) return;
     shared ??= prepare();
     const sh0 = await shared;
     if (!sh0) {

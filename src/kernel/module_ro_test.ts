@@ -20,7 +20,7 @@ import { withMount } from "../mount/_testutil.ts";
 import { assertFsckClean } from "../fs/_testutil.ts";
 import { decodeSuperblock, encodeSuperblock } from "../format/superblock.ts";
 import { crc32cSeeded } from "../format/crc.ts";
-import { resolveKernel } from "./debian_kernel.ts";
+import { vmTestKernelDir } from "./_vmtestutil.ts";
 import { runInVm, summarize } from "./qemu.ts";
 import { buildModule } from "./build.ts";
 
@@ -38,14 +38,6 @@ async function sh(script: string, cwd: string): Promise<string> {
   const dec = new TextDecoder();
   assertEquals(r.code, 0, dec.decode(r.stderr));
   return dec.decode(r.stdout);
-}
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
 }
 
 /** Fills a fresh image through the FUSE mount; returns it and the host's listing. */
@@ -90,18 +82,8 @@ function damaged(img: string, edit: (b: Uint8Array, bs: number, table: number) =
 
 for (const series of ["6.1", "6.12"] as const) {
   Deno.test(`kernel module on ${series} (QEMU): a FUSE-made image reads the same read-only; damage is refused`, async (t) => {
-    if (!hasQemu()) {
-      console.warn("module_ro_test: qemu-system-x86_64 missing, skipped (scripts/bootstrap.sh test installs it)");
-      return;
-    }
-    const k = await resolveKernel(series);
-    const kdir = `/usr/src/linux-headers-${k.release}`;
-    try {
-      Deno.statSync(`${kdir}/Makefile`);
-    } catch {
-      console.warn(`module_ro_test: ${kdir} missing, skipped (apt-get install ${k.headersPackage})`);
-      return;
-    }
+    const kdir = await vmTestKernelDir("module_ro_test", series);
+    if (!kdir) return;
     const out = await Deno.makeTempDir({ prefix: "vexfs-ko-" });
     const { img, listing, fileIno, dirIno } = await makeImage();
     const extra: string[] = [];

@@ -29,10 +29,10 @@ import { assertFsckClean } from "../fs/_testutil.ts";
 import { mkfs } from "../fs/mkfs.ts";
 import { decodeSuperblock } from "../format/superblock.ts";
 import { crc32cSeeded } from "../format/crc.ts";
-import { resolveKernel } from "./debian_kernel.ts";
+import { vmTestKernelDir } from "./_vmtestutil.ts";
 import { runInVm, summarize } from "./qemu.ts";
 import { buildModule } from "./build.ts";
-import { rwTool } from "./rwtool.ts";
+import { staticTool } from "./static_tool.ts";
 
 /** The listing both sides print, one line per path: `PATH MODE SIZE NLINK UID GID MTIME BLOCKS DATA`. */
 const LIST = `
@@ -49,14 +49,6 @@ async function sh(script: string, cwd: string): Promise<string> {
   const r = await new Deno.Command("sh", { args: ["-c", script], cwd, stdout: "piped", stderr: "piped" }).output();
   assertEquals(r.code, 0, dec.decode(r.stderr));
   return dec.decode(r.stdout);
-}
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
 }
 
 /** A fresh image (journal or not) filled through the FUSE mount by `fill`. */
@@ -196,18 +188,8 @@ work() {
 
 for (const series of ["6.1", "6.12"] as const) {
   Deno.test(`kernel module on ${series} (QEMU): read-write workloads, errors=, and a power cut`, async (t) => {
-    if (!hasQemu()) {
-      console.warn("module_rw_test: qemu-system-x86_64 missing, skipped (scripts/bootstrap.sh test installs it)");
-      return;
-    }
-    const k = await resolveKernel(series);
-    const kdir = `/usr/src/linux-headers-${k.release}`;
-    try {
-      Deno.statSync(`${kdir}/Makefile`);
-    } catch {
-      console.warn(`module_rw_test: ${kdir} missing, skipped (apt-get install ${k.headersPackage})`);
-      return;
-    }
+    const kdir = await vmTestKernelDir("module_rw_test", series);
+    if (!kdir) return;
     const out = await Deno.makeTempDir({ prefix: "vexfs-ko-" });
     const imgs: string[] = [];
     try {
@@ -227,7 +209,7 @@ for (const series of ["6.1", "6.12"] as const) {
         kernel: series,
         disks: imgs,
         modules: [built.ko],
-        files: { "/bin/rwtool": await rwTool() },
+        files: { "/bin/rwtool": await staticTool("rwtool.c") },
         timeoutMs: 400_000,
         script: `${WORKLOAD}
 work /dev/vda main

@@ -27,26 +27,18 @@ import { loadFiori } from "../data/fiori.ts";
 import { rng } from "../test_random.ts";
 import { Vexfs } from "../fs/fs.ts";
 import { crc32cSeeded } from "../format/crc.ts";
-import { resolveKernel } from "./debian_kernel.ts";
+import { vmTestKernelDir } from "./_vmtestutil.ts";
+import { staticTool } from "./static_tool.ts";
 import { runInVm, summarize } from "./qemu.ts";
 import { buildModule } from "./build.ts";
 import type { ElemType, Metric } from "../vector/types.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const METRIC = { l2: 1, cosine: 2, ip: 3 } as const;
 const ELEM = { f32: 1, f16: 2, i8: 3 } as const;
 const ERR = { EINVAL: 22, EISDIR: 21, ENOTDIR: 20, ENOTTY: 25, ENODATA: 61, ENOENT: 2, EFAULT: 14 } as const;
 const EOPNOTSUPP = 95;
 const EROFS = 30;
 const EUCLEAN = 117;
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 /** An f32 value as a decimal that strtof reads back exactly. */
 function f32s(v: Float32Array): string {
@@ -477,47 +469,17 @@ async function hostTool(cmds: string): Promise<string[]> {
   }
 }
 
-async function buildTool(): Promise<Uint8Array> {
-  const out = Deno.makeTempFileSync({ suffix: ".vectool" });
-  try {
-    const o = await new Deno.Command("gcc", {
-      args: [
-        "-static",
-        "-O2",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-I",
-        `${ROOT}/kernel`,
-        "-o",
-        out,
-        `${ROOT}/src/kernel/vexfs_vectool.c`,
-      ],
-      stderr: "piped",
-    }).output();
-    assert(o.success, `gcc -static vexfs_vectool.c: ${new TextDecoder().decode(o.stderr)}`);
-    return Deno.readFileSync(out);
-  } finally {
-    Deno.removeSync(out);
-  }
+/** vexfs_vectool (src/kernel/vexfs_vectool.c, static, cached), for the host and the VM. */
+function buildTool(): Promise<Uint8Array> {
+  return staticTool("vexfs_vectool.c", { include: ["kernel"] });
 }
 
 let setup: Promise<Setup> | null = null;
 
 for (const series of ["6.1", "6.12"] as const) {
   Deno.test(`kernel module on ${series} (QEMU): vector ioctls answer as the FUSE mount (fiori 778×384, every metric and element type)`, async (t) => {
-    if (!hasQemu()) {
-      console.warn("module_vec_test: qemu-system-x86_64 missing, skipped (scripts/bootstrap.sh test installs it)");
-      return;
-    }
-    const k = await resolveKernel(series);
-    const kdir = `/usr/src/linux-headers-${k.release}`;
-    try {
-      Deno.statSync(`${kdir}/Makefile`);
-    } catch {
-      console.warn(`module_vec_test: ${kdir} missing, skipped (apt-get install ${k.headersPackage})`);
-      return;
-    }
+    const kdir = await vmTestKernelDir("module_vec_test", series);
+    if (!kdir) return;
     setup ??= makeImage();
     const s = await setup;
     const out = await Deno.makeTempDir({ prefix: "vexfs-ko-" });

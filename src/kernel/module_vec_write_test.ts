@@ -28,21 +28,13 @@ import { ROOT_INO } from "../format/constants.ts";
 import { collectionInfo, createCollection, getVector, search2, setVectors } from "../ioctl/client.ts";
 import { numberToF16Bits, roundToF16 } from "../vector/f16.ts";
 import { rng } from "../test_random.ts";
-import { resolveKernel } from "./debian_kernel.ts";
+import { vmTestKernelDir } from "./_vmtestutil.ts";
+import { staticTool } from "./static_tool.ts";
 import { runInVm, summarize } from "./qemu.ts";
 import { buildModule } from "./build.ts";
 import type { ElemType, Metric } from "../vector/types.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const EINVAL = 22, ENODATA = 61, EEXIST = 17, EROFS = 30;
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 function f32s(v: ArrayLike<number>): string {
   return Array.from(v, (x) => Number.isNaN(x) ? "nan" : Math.fround(x).toPrecision(9)).join(" ");
@@ -195,45 +187,15 @@ function hex32(x: number): string {
   return dv.getUint32(0, true).toString(16).padStart(8, "0");
 }
 
-async function buildTool(): Promise<Uint8Array> {
-  const out = Deno.makeTempFileSync({ suffix: ".vectool" });
-  try {
-    const o = await new Deno.Command("gcc", {
-      args: [
-        "-static",
-        "-O2",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-I",
-        `${ROOT}/kernel`,
-        "-o",
-        out,
-        `${ROOT}/src/kernel/vexfs_vectool.c`,
-      ],
-      stderr: "piped",
-    }).output();
-    assert(o.success, `gcc -static vexfs_vectool.c: ${new TextDecoder().decode(o.stderr)}`);
-    return Deno.readFileSync(out);
-  } finally {
-    Deno.removeSync(out);
-  }
+/** vexfs_vectool (src/kernel/vexfs_vectool.c, static, cached), for the host and the VM. */
+function buildTool(): Promise<Uint8Array> {
+  return staticTool("vexfs_vectool.c", { include: ["kernel"] });
 }
 
 for (const series of ["6.1", "6.12"] as const) {
   Deno.test(`kernel module on ${series} (QEMU): vectors set and deleted in the kernel are what fsck and the FUSE mount see`, async (t) => {
-    if (!hasQemu()) {
-      console.warn("module_vec_write_test: qemu-system-x86_64 missing, skipped");
-      return;
-    }
-    const k = await resolveKernel(series);
-    const kdir = `/usr/src/linux-headers-${k.release}`;
-    try {
-      Deno.statSync(`${kdir}/Makefile`);
-    } catch {
-      console.warn(`module_vec_write_test: ${kdir} missing, skipped (apt-get install ${k.headersPackage})`);
-      return;
-    }
+    const kdir = await vmTestKernelDir("module_vec_write_test", series);
+    if (!kdir) return;
     const plan = await prepare();
     const chain = orphanChainImage();
     const out = await Deno.makeTempDir({ prefix: "vexfs-ko-" });

@@ -20,17 +20,9 @@ import { assert, assertEquals } from "../test_assert.ts";
 import { CAN_MOUNT, withMount } from "../mount/_testutil.ts";
 import { scripts } from "../install/install.ts";
 import { resolveKernel } from "./debian_kernel.ts";
-import { buildModuleFor } from "./_vmtestutil.ts";
+import { buildModuleFor, hasQemu } from "./_vmtestutil.ts";
 import { type KernelSeries, runInVm, summarize } from "./qemu.ts";
 import { TOOLS_DIR } from "./tools_image.ts";
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 /** Whether the module in kernel/ mounts read-write (the write path has landed). */
 function moduleWrites(): boolean {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmtool - the static helper the QEMU tests run inside the VM, where only
- * busybox exists (src/kernel/vm_userland.ts builds it with gcc -static).
+ * busybox exists (src/kernel/static_tool.ts builds it with gcc -static).
  *
  *   vmtool walk DIR     walk a tree in one process: lstat every entry, read
  *                       every regular file, readlink every symlink, list and
