@@ -3,6 +3,12 @@
  * table (inode 3), each collection's contiguous vector store and slot map,
  * the rules that keep them consistent when files are deleted or moved, and
  * exact (flat) top-k search.
+ * This module holds the coordinator, {@linkcode Collections}; beside it:
+ * the shapes it takes and reports in ./vector_types.ts, the table in
+ * ./collection_table.ts, the store and slot map reads in ./vector_store.ts,
+ * the graph's load and write in ./vector_index.ts, the rename rule in
+ * ./vector_moves.ts and the search's checks and subtrees in
+ * ./vector_search.ts.
  * @module
  */
 import { LatencyHistogram } from "../stats/histogram.ts";
@@ -23,8 +29,6 @@ import {
 import {
   COLL_INDEX_HNSW,
   type CollectionRecord,
-  decodeCollection,
-  decodeSlotBlock,
   encodeCollection,
   encodeSlotBlock,
   slotsPerBlock,
@@ -34,153 +38,44 @@ import { nowTimespec } from "../format/inode.ts";
 import type { InodeState, Vexfs } from "./fs.ts";
 import { decodeVector, encodeVector } from "../vector/codec.ts";
 import { vectorNorm } from "../vector/norm.ts";
-import { scanTopK, WasmStore } from "../vector/simd.ts";
+import { scanTopK, type WasmStore } from "../vector/simd.ts";
 import { HnswGraph } from "../hnsw/graph.ts";
 import { DEFAULT_EF, hnswParamsOf } from "../hnsw/params.ts";
-import type { HnswStats } from "../hnsw/types.ts";
 import { SlotFilter } from "../hnsw/slot_filter.ts";
-import { applyCatchUp, planCatchUp } from "../hnsw/catchup.ts";
-import { ELEM_TYPES, elemSize, type ElemType, MAX_DIM, type Metric, METRICS } from "../vector/types.ts";
+import { ELEM_TYPES, MAX_DIM, METRICS } from "../vector/types.ts";
+import type { Loaded } from "./_loaded.ts";
+import { collectionInfo, readCollectionTable } from "./collection_table.ts";
+import { loadGraph, writeGraphs } from "./vector_index.ts";
+import { moveVectorsAfter } from "./vector_moves.ts";
+import {
+  checkSearchArgs,
+  EXACT_SCAN_ELEMENTS,
+  SUBTREE_EXACT_FRACTION,
+  SUBTREE_EXACT_MAX,
+  subtreeOf,
+} from "./vector_search.ts";
+import { f32Bytes, readSlotMap, readStore, strideOf } from "./vector_store.ts";
+import {
+  type CollectionInfo,
+  type CollectionParams,
+  HNSW_DEFAULTS,
+  type IndexStats,
+  type SearchHit,
+  type SearchMethod,
+  type SearchOptions,
+} from "./vector_types.ts";
 
 const ELEMS = ELEM_TYPES;
 
-/** A collection's parameters and counts, as the CLI and ioctls report them. */
-export interface CollectionInfo {
-  id: number;
-  /** inode of the collection root directory */
-  rootIno: number;
-  dim: number;
-  metric: Metric;
-  elem: ElemType;
-  /** vectors stored */
-  count: number;
-  /** bytes of vector data (count * dim * element size) */
-  bytes: number;
-  generation: number;
-  created: number;
-  /** "hnsw" when the collection keeps an HNSW graph (FORMAT.md §8.6), else "flat" (absent: not reported) */
-  index?: "hnsw" | "flat";
-  /** HNSW M and efConstruction (0 for flat) */
-  m?: number;
-  efConstruction?: number;
-  /** default ef of a search (0: the engine's default) */
-  efSearch?: number;
-}
-
-/** Parameters of a new collection. */
-export interface CollectionParams {
-  /** 1..4096 */
-  dim: number;
-  metric: Metric;
-  elem: ElemType;
-  /** "hnsw" (the default): keep an HNSW graph for approximate search; "flat": exact scans only */
-  index?: "hnsw" | "flat";
-  /** HNSW M, neighbours per node on the upper levels (2..128, default 16; level 0 keeps 2M) */
-  m?: number;
-  /** HNSW efConstruction (M..4096, default 200) */
-  efConstruction?: number;
-  /** default ef of a search (0..65535, default 0: max(k, 64)) */
-  efSearch?: number;
-}
-
-/** Default HNSW parameters (as hnswlib's examples). */
-export const HNSW_DEFAULTS = { m: 16, efConstruction: 200 } as const;
-
-/** One search hit. `score` follows FORMAT.md §8.4 (l2: distance; cosine, ip: similarity). */
-export interface SearchHit {
-  ino: number;
-  score: number;
-  /** path relative to the searched directory (no leading slash) */
-  path: string;
-}
-
-/** Options for {@link Collections.search}. */
-export interface SearchOptions {
-  /** inodes to leave out of the results (e.g. the query file itself) */
-  exclude?: Set<number>;
-  /**
-   * Compute each hit's `path` (default true). With `false` every `path` is
-   * `""`, which saves a parent-pointer walk per hit (the ioctl search
-   * returns inode numbers only).
-   */
-  paths?: boolean;
-  /** HNSW search breadth (ignored by exact scans); default the collection's `efSearch`, else max(k, 64) */
-  ef?: number;
-  /** scan exactly even when the collection has a usable graph */
-  exact?: boolean;
-}
-
-/** How a search was answered (what {@link Collections.searchEx} reports besides the hits). */
-export interface SearchMethod {
-  /** "hnsw": through the graph; "exact": a scan of the store (or of the subtree's vectors); "unknown": not reported */
-  method: "hnsw" | "exact" | "unknown";
-  /** why an HNSW collection was scanned exactly, when it was (stale graph, --exact, small subtree, ...) */
-  reason?: string;
-  /** the ef used, for "hnsw" */
-  ef?: number;
-}
-
-interface Loaded {
-  rec: CollectionRecord;
-  owners: number[];
-  crcs: number[];
-  /** the vectors and norms in wasm memory, once read (then kept in step with every change) */
-  mem?: WasmStore;
-  /** the HNSW graph in memory, once loaded (kept current with every change) */
-  graph?: HnswGraph;
-  /** what loading the graph found (built, caught up, current), for `index stats` */
-  graphNote?: string;
-  /** vectors the graph on disk is behind by, when a search declined to catch it up (see {@link Collections.searchCatchUpVectors}) */
-  behind?: number;
-  /** the slots below the directory searched last (and its graph filter), while nothing they depend on changed */
-  subtree?: SubtreeCache;
-}
-
-/** The slots of a directory's subtree, valid for one collection generation and namespace version. */
-interface SubtreeCache {
-  dir: number;
-  generation: number;
-  count: number;
-  namespace: number;
-  slots: number[];
-  /** the slots as a graph filter, made on first use */
-  filter?: SlotFilter;
-}
-
-/** What `vexfs index stats` reports of a collection's index. */
-export interface IndexStats {
-  /** "hnsw" or "flat" */
-  index: "hnsw" | "flat";
-  /** whether the graph on disk matches the collection (FORMAT.md §8.6); null for flat */
-  current: boolean | null;
-  /** what the engine did when it loaded the graph (built, caught up, ...) */
-  note: string;
-  /** the graph's own figures (HNSW only) */
-  graph?: HnswStats;
-  /** bytes of the graph file on disk */
-  fileBytes: number;
-}
-
-/**
- * Subtrees holding at most this fraction of a collection are searched by an
- * exact scan of their vectors; larger ones by a filtered graph traversal.
- */
-const SUBTREE_EXACT_FRACTION = 0.05;
-/**
- * Collections of at most this many elements (vectors × dim) are scanned
- * exactly even with an HNSW index: a SIMD scan of them takes about a
- * millisecond, and its answer is exact.
- */
-const EXACT_SCAN_ELEMENTS = 4 << 20;
-/** ... and subtrees of at most this many vectors always exactly. */
-const SUBTREE_EXACT_MAX = 4096;
-
-/** A Float32 as its 4 little-endian bytes. */
-function f32Bytes(x: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setFloat32(0, x, true);
-  return b;
-}
+export { HNSW_DEFAULTS } from "./vector_types.ts";
+export type {
+  CollectionInfo,
+  CollectionParams,
+  IndexStats,
+  SearchHit,
+  SearchMethod,
+  SearchOptions,
+} from "./vector_types.ts";
 
 /** Manages every collection of one open filesystem. */
 export class Collections {
@@ -219,17 +114,7 @@ export class Collections {
 
   #table(): Map<number, CollectionRecord> {
     if (this.#records) return this.#records;
-    const fs = this.#fs;
-    const t = fs.iget(COLL_TABLE_INO);
-    const raw = fs.read(COLL_TABLE_INO, 0, t.d.size);
-    const m = new Map<number, CollectionRecord>();
-    for (let i = 0; i * COLL_RECORD_SIZE < raw.length; i++) {
-      const r = decodeCollection(
-        i + 1,
-        raw.subarray(i * COLL_RECORD_SIZE, (i + 1) * COLL_RECORD_SIZE),
-      );
-      if (r) m.set(r.id, r);
-    }
+    const m = readCollectionTable(this.#fs);
     this.#records = m;
     return m;
   }
@@ -267,22 +152,7 @@ export class Collections {
   }
 
   #info(r: CollectionRecord): CollectionInfo {
-    const elem = ELEMS[r.elemType - 1];
-    return {
-      id: r.id,
-      rootIno: r.rootIno,
-      dim: r.dim,
-      metric: METRICS[r.metric - 1],
-      elem,
-      count: r.count,
-      bytes: r.count * r.dim * elemSize(elem),
-      generation: r.generation,
-      created: r.created,
-      index: r.flags & COLL_INDEX_HNSW ? "hnsw" : "flat",
-      m: r.hnswM,
-      efConstruction: r.hnswEfConstruction,
-      efSearch: r.hnswEfSearch,
-    };
+    return collectionInfo(r);
   }
 
   /** Every collection. */
@@ -422,32 +292,10 @@ export class Collections {
         `collection ${id} is referenced but not in the collection table`,
       );
     }
-    const fs = this.#fs;
-    const bs = fs.blockSize;
-    const per = slotsPerBlock(bs);
-    const owners: number[] = [];
-    const crcs: number[] = [];
-    for (let b = 0; b * per < rec.count; b++) {
-      const n = Math.min(per, rec.count - b * per);
-      const raw = fs.read(rec.mapIno, b * bs, bs);
-      if (raw.length < bs) {
-        throw new FsError(
-          "EUCLEAN",
-          `collection ${id}: slot map is shorter than ${rec.count} slots`,
-        );
-      }
-      for (const e of decodeSlotBlock(raw, id, n)) {
-        owners.push(e.ino);
-        crcs.push(e.vecCrc);
-      }
-    }
+    const { owners, crcs } = readSlotMap(this.#fs, rec);
     const l: Loaded = { rec, owners, crcs };
     this.#loaded.set(id, l);
     return l;
-  }
-
-  #stride(rec: CollectionRecord): number {
-    return rec.dim * elemSize(ELEMS[rec.elemType - 1]);
   }
 
   #writeSlotBlock(l: Loaded, slot: number): void {
@@ -476,7 +324,7 @@ export class Collections {
   #shrinkFiles(l: Loaded): void {
     const fs = this.#fs;
     const per = slotsPerBlock(fs.blockSize);
-    fs.truncate(l.rec.vecIno, l.rec.count * this.#stride(l.rec));
+    fs.truncate(l.rec.vecIno, l.rec.count * strideOf(l.rec));
     fs.truncate(l.rec.mapIno, Math.ceil(l.rec.count / per) * fs.blockSize);
     if (l.rec.normIno) fs.truncate(l.rec.normIno, l.rec.count * 4);
   }
@@ -577,7 +425,7 @@ export class Collections {
       const bytes = encodeVector(v, elem);
       const crc = crc32c(bytes);
       const norm = vectorNorm(bytes, elem, rec.dim);
-      const stride = this.#stride(rec);
+      const stride = strideOf(rec);
       if (n.d.flags & IFL_HAS_VECTOR) {
         const slot = n.d.vecSlot;
         fs.write(rec.vecIno, slot * stride, bytes);
@@ -627,7 +475,7 @@ export class Collections {
     const n = fs.iget(ino);
     if (!(n.d.flags & IFL_HAS_VECTOR)) return null;
     const l = this.#load(n.d.collId);
-    const stride = this.#stride(l.rec);
+    const stride = strideOf(l.rec);
     // The copy in memory was verified when it was read and follows every change since.
     if (l.mem) {
       return { bytes: l.mem.bytes.slice(n.d.vecSlot * stride, (n.d.vecSlot + 1) * stride), collId: n.d.collId };
@@ -673,7 +521,7 @@ export class Collections {
       const rec = l.rec;
       const slot = n.d.vecSlot;
       const last = rec.count - 1;
-      const stride = this.#stride(rec);
+      const stride = strideOf(rec);
       const g = this.#graphForChange(l);
       g?.remove(slot); // while the slot still holds the vector (FORMAT.md §8.6 repair)
       if (slot !== last) {
@@ -742,45 +590,7 @@ export class Collections {
    * and element type, else they are deleted.
    */
   afterMove(n: InodeState, oldDir: number, newDir: number): void {
-    if (oldDir === newDir) return;
-    if (n.d.flags & IFL_COLL_ROOT) return;
-    const to = this.collectionOfDir(newDir);
-    const isDir = (n.d.mode & S_IFMT) === S_IFDIR;
-    if (!isDir) {
-      if ((n.d.flags & IFL_HAS_VECTOR) && n.d.collId !== to) {
-        this.#moveVector(n.ino, to);
-      }
-      return;
-    }
-    if (this.collectionOfDir(oldDir) === to) return;
-    const fs = this.#fs;
-    const stack = [n.ino];
-    while (stack.length) {
-      const d = stack.pop()!;
-      for (const e of fs.readdir(d)) {
-        if (e.type === 2) stack.push(e.ino);
-        else if (e.type === 1) {
-          const f = fs.iget(e.ino);
-          if ((f.d.flags & IFL_HAS_VECTOR) && f.d.collId !== to) {
-            this.#moveVector(e.ino, to);
-          }
-        }
-      }
-    }
-  }
-
-  #moveVector(ino: number, to: number): void {
-    const fs = this.#fs;
-    const n = fs.iget(ino);
-    const from = this.#table().get(n.d.collId)!;
-    const target = to ? this.#table().get(to) : undefined;
-    if (
-      target && target.dim === from.dim && target.elemType === from.elemType
-    ) {
-      const v = this.getVector(ino)!;
-      this.deleteVector(ino);
-      this.setVector(ino, v);
-    } else this.deleteVector(ino);
+    moveVectorsAfter(this, this.#fs, n, oldDir, newDir);
   }
 
   /**
@@ -844,28 +654,7 @@ export class Collections {
    */
   #mem(l: Loaded): WasmStore {
     if (l.mem) return l.mem;
-    const id = l.rec.id;
-    const stride = this.#stride(l.rec);
-    const data = this.#fs.read(l.rec.vecIno, 0, l.rec.count * stride);
-    if (data.length !== l.rec.count * stride) {
-      throw new FsError(
-        "EUCLEAN",
-        `collection ${id}: vector store holds ${data.length} bytes, ${l.rec.count * stride} expected`,
-      );
-    }
-    // The norms are computed here (in wasm, FORMAT.md §8.5's rule) rather than read from the norms file:
-    // the exact scan's error bounds rely on them, and fsck checks the file against the vectors.
-    const mem = WasmStore.from(ELEMS[l.rec.elemType - 1], l.rec.dim, data, l.rec.count);
-    const crcs = mem.crcs();
-    for (let s = 0; s < l.rec.count; s++) {
-      if (crcs[s] !== l.crcs[s] >>> 0) {
-        mem.free();
-        throw new FsError(
-          "EUCLEAN",
-          `collection ${id}: vector in slot ${s} (inode ${l.owners[s]}) fails its checksum; run vexfs fsck`,
-        );
-      }
-    }
+    const mem = readStore(this.#fs, l);
     l.mem = mem;
     return mem;
   }
@@ -917,57 +706,12 @@ export class Collections {
     if (l.graph) return l.graph;
     if (l.behind !== undefined && l.behind > limit) return null;
     const mem = this.#mem(l);
-    const rec = l.rec;
-    const params = hnswParamsOf(rec, this.#fs.blockSize);
-    const t0 = performance.now();
-    let g: HnswGraph | undefined;
-    if (rec.hnswIno) {
-      try {
-        const size = this.#fs.iget(rec.hnswIno).d.size;
-        g = HnswGraph.decode(this.#fs.read(rec.hnswIno, 0, size), params, { lenient: true });
-      } catch (e) {
-        l.graphNote = `the graph file could not be read (${e instanceof Error ? e.message : e}); rebuilt`;
-      }
-    }
-    if (g) {
-      g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
-      const m = g.matches;
-      const problems = g.decodeProblems;
-      if (m.generation === rec.generation && m.count === rec.count && problems.length === 0) {
-        l.graphNote = "current";
-        g.markClean(); // what was read is what the file holds
-      } else {
-        const plan = planCatchUp(g, l.crcs);
-        if (plan.insert.length > limit) return this.#declined(l, g, plan.insert.length);
-        applyCatchUp(g, plan, l.crcs);
-        l.graphNote = `caught up with the store (${plan.insert.length} inserted, ${plan.remove.length} removed${
-          problems.length ? `; ${problems.length} damaged part(s) dropped` : ""
-        }) in ${Math.round(performance.now() - t0)} ms`;
-      }
-    } else {
-      if (rec.count > limit) return this.#declined(l, undefined, rec.count);
-      g = HnswGraph.create(params);
-      g.setStore(mem.dataPtr, mem.normsPtr, mem.count);
-      g.build(Uint32Array.from({ length: rec.count }, (_, i) => i), Uint32Array.from(l.crcs));
-      l.graphNote ??= `built from ${rec.count} vectors in ${Math.round(performance.now() - t0)} ms`;
-    }
-    l.graph = g;
-    l.behind = undefined;
-    return g;
+    return loadGraph(this.#fs, l, mem, limit);
   }
 
   /** How many insertions a search may make to bring the graph of a `count`-vector collection up to date ({@link searchCatchUpVectors}). */
   #searchCatchUpLimit(count: number): number {
     return Math.max(this.searchCatchUpVectors, Math.floor(0.02 * count));
-  }
-
-  /** A search's refusal to catch up `behind` vectors: frees the decoded graph, notes why. */
-  #declined(l: Loaded, g: HnswGraph | undefined, behind: number): null {
-    g?.free();
-    l.behind = behind;
-    l.graphNote = `the graph on disk is ${behind} vectors behind the store (a crash during a bulk import?): ` +
-      `searches scan exactly until 'vexfs index build' or the next change to the collection catches it up`;
-    return null;
   }
 
   /**
@@ -986,32 +730,7 @@ export class Collections {
         l.graph.dirty)
     );
     if (!todo.length) return;
-    const bs = fs.blockSize;
-    fs.op(() => {
-      for (const l of todo) {
-        const g = l.graph!;
-        if (!l.rec.hnswIno) {
-          l.rec.hnswIno = fs.ialloc(S_IFREG | 0o600, 0, 0, 0, 0, IFL_INTERNAL).ino;
-          this.#writeRecord(l.rec);
-        }
-        const plan = g.dirtyBlocks();
-        if (plan.rewrite) fs.truncate(l.rec.hnswIno, 0);
-        // Block 0 (the header) is allocated now, zeroed, so that the commit below holds it in the file's
-        // extents: written first after that commit, it could otherwise get a block the log never records.
-        if (plan.rewrite || fs.iget(l.rec.hnswIno).d.size < bs) {
-          fs.writeUnjournaled(l.rec.hnswIno, 0, new Uint8Array(bs));
-        }
-        for (const b of plan.blocks) fs.writeUnjournaled(l.rec.hnswIno, b.block * bs, b.data);
-        if (fs.iget(l.rec.hnswIno).d.size < plan.fileBlocks * bs) fs.truncate(l.rec.hnswIno, plan.fileBlocks * bs);
-      }
-    }, "checkpoint");
-    fs.sync(); // commits the file's extents and size, and flushes the blocks written above
-    for (const l of todo) {
-      const g = l.graph!;
-      fs.writeUnjournaled(l.rec.hnswIno, 0, g.encodeHeader(l.rec.generation, l.rec.count));
-    }
-    fs.dev.sync();
-    for (const l of todo) l.graph!.markClean();
+    writeGraphs(fs, todo, (rec) => this.#writeRecord(rec));
   }
 
   /**
@@ -1182,35 +901,14 @@ export class Collections {
     const id = this.#collectionOf(dir);
     const l = this.#load(id);
     const rec = l.rec;
-    check(
-      Number.isInteger(k) && k >= 1 && k <= 65536,
-      "EINVAL",
-      `k = ${k} is out of range (1..65536)`,
-    );
-    if (query.length !== rec.dim) {
-      throw new FsError(
-        "EINVAL",
-        `query has ${query.length} elements but collection ${id} has dimension ${rec.dim}`,
-      );
-    }
-    for (let i = 0; i < query.length; i++) {
-      if (!Number.isFinite(query[i])) {
-        throw new FsError(
-          "EINVAL",
-          `query element ${i} is ${query[i]}; vectors must be finite`,
-        );
-      }
-    }
-    if (opts.ef !== undefined) {
-      check(Number.isInteger(opts.ef) && opts.ef >= 1 && opts.ef <= 65535, "EINVAL", `ef ${opts.ef} (1..65535)`);
-    }
+    checkSearchArgs(rec, id, query, k, opts.ef);
     const metric = METRICS[rec.metric - 1];
     const mem = this.#mem(l);
     const exclude = opts.exclude;
     const owners = l.owners;
     let subtree: number[] | null = null;
     if (dir !== rec.rootIno) {
-      subtree = this.#subtree(l, dir).slots;
+      subtree = subtreeOf(fs, l, dir).slots;
     }
     let method: SearchMethod;
     let found: { ino: number; score: number }[];
@@ -1276,66 +974,6 @@ export class Collections {
       });
     }
     return { hits, method };
-  }
-
-  /**
-   * The slots of collection `l` whose files are below directory `dir`,
-   * computed once and kept (with their graph filter) until the collection's
-   * vectors or the namespace change, or another directory is searched.
-   */
-  #subtree(l: Loaded, dir: number): SubtreeCache {
-    const c = l.subtree;
-    const ns = this.#fs.namespaceVersion;
-    if (c && c.dir === dir && c.generation === l.rec.generation && c.count === l.rec.count && c.namespace === ns) {
-      return c;
-    }
-    c?.filter?.free();
-    const under = this.#underCache(dir);
-    const slots: number[] = [];
-    const owners = l.owners;
-    for (let s = 0, n = l.rec.count; s < n; s++) if (under(owners[s])) slots.push(s);
-    l.subtree = { dir, generation: l.rec.generation, count: l.rec.count, namespace: ns, slots };
-    return l.subtree;
-  }
-
-  /** A predicate "file is below directory `dir`" with memoised ancestry of parent directories. */
-  #underCache(dir: number): (ino: number) => boolean {
-    const fs = this.#fs;
-    const memo = new Map<number, boolean>();
-    const dirUnder = (d: number): boolean => {
-      const chain: number[] = [];
-      let cur = d;
-      let ans = false;
-      for (let guard = 0; guard < 4096; guard++) {
-        const m = memo.get(cur);
-        if (m !== undefined) {
-          ans = m;
-          break;
-        }
-        if (cur === dir) {
-          ans = true;
-          break;
-        }
-        chain.push(cur);
-        if (cur === ROOT_INO) break;
-        const p = fs.iget(cur).d.parentIno;
-        if (!p) break;
-        cur = p;
-      }
-      for (const c of chain) memo.set(c, ans);
-      return ans;
-    };
-    return (ino: number) => {
-      const p = fs.iget(ino).d.parentIno;
-      if (p) return dirUnder(p);
-      try {
-        const path = fs.pathOf(ino);
-        const base = fs.pathOf(dir);
-        return path.startsWith(base + "/");
-      } catch {
-        return false;
-      }
-    };
   }
 
   /** Verifies the slot-map blocks of every collection can be read (used by fsck). */
