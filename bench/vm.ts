@@ -187,6 +187,8 @@ kib() { grep "^$2:" /proc/$1/status 2>/dev/null | tr -s ' ' | cut -d' ' -f2; }
 slab() { awk 'tolower($1) ~ /vexfs/ { s += $3 * $4 } END { print s + 0 }' /proc/slabinfo; }
 coresize() { s=0; for m in "$@"; do [ -r /sys/module/$m/coresize ] && s=$((s + $(cat /sys/module/$m/coresize))); done; echo $s; }
 mkdir -p /mnt/kernel /mnt/fuse /mnt/ext4 /mnt/kv /mnt/fv
+# QEMU backs guest RAM on the host at its first write: touch it once, before any target runs
+echo "vmbench: warm-up $($B touchmem 256)"
 T=""
 if out=$(mount -t vexfs /dev/vda /mnt/kernel 2>&1); then
 	if [ "$(grep '^/dev/vda /mnt/kernel ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1)" != rw ]; then
@@ -357,6 +359,7 @@ export async function runVmBench(o: VmBenchOptions): Promise<VmBenchReport> {
       },
       unavailable: parsed.unavailable,
       runs: c.runs,
+      phases: c.phases,
       search: c.search,
       scan: { ...scan, ...c.scan },
       memory: parsed.memory,

@@ -135,6 +135,12 @@ export interface ScanFigures {
   [where: string]: Partial<Record<string, number>>;
 }
 
+/** The two phases of each sequential-write run, seconds (vmbench.c's writeSeconds, fsyncSeconds). */
+export interface SeqWritePhases {
+  write: number[];
+  fsync: number[];
+}
+
 /** The whole report (the `--json` output of `vexfs bench --kernel`). */
 export interface VmBenchReport {
   date: string;
@@ -148,6 +154,8 @@ export interface VmBenchReport {
   unavailable: Record<string, string>;
   /** target → workload → one figure per run */
   runs: Partial<Record<VmTarget, Partial<Record<VmWorkload, number[]>>>>;
+  /** target → the seq-write runs split: seconds in the write(2)s (with the open) and in the fsync */
+  phases?: Partial<Record<VmTarget, SeqWritePhases>>;
   /** target (kernel, fuse) → vectors → result */
   search: Partial<Record<"kernel" | "fuse", Partial<Record<string, SearchResult>>>>;
   scan: ScanFigures;
@@ -159,8 +167,9 @@ export interface VmBenchReport {
 }
 
 /** Sorts the samples of a parsed log into the report's runs, search results and VM scan figures. */
-export function collect(p: ParsedVmLog): Pick<VmBenchReport, "runs" | "search" | "scan"> {
+export function collect(p: ParsedVmLog): Pick<VmBenchReport, "runs" | "phases" | "search" | "scan"> {
   const runs: VmBenchReport["runs"] = {};
+  const phases: NonNullable<VmBenchReport["phases"]> = {};
   const lat = new Map<string, { p50: number[]; p99: number[]; min: number[]; q: number; ino: number; n: number }>();
   const scan: ScanFigures = {};
   for (const s of p.samples) {
@@ -170,6 +179,12 @@ export function collect(p: ParsedVmLog): Pick<VmBenchReport, "runs" | "search" |
       if (v === undefined) continue;
       const t = (runs[s.target as VmTarget] ??= {});
       (t[op as VmWorkload] ??= []).push(v);
+      const w = Number(s.rec.writeSeconds), f = Number(s.rec.fsyncSeconds);
+      if (op === "seq-write" && w >= 0 && f >= 0) {
+        const ph = (phases[s.target as VmTarget] ??= { write: [], fsync: [] });
+        ph.write.push(w);
+        ph.fsync.push(f);
+      }
     } else if (op === "search" && (s.target === "kernel" || s.target === "fuse")) {
       const key = `${s.target}/${s.rec.vectors}`;
       const e = lat.get(key) ?? { p50: [], p99: [], min: [], q: 0, ino: 0, n: Number(s.rec.vectors) };
@@ -196,7 +211,7 @@ export function collect(p: ParsedVmLog): Pick<VmBenchReport, "runs" | "search" |
       firstIno: e.ino,
     };
   }
-  return { runs, search, scan };
+  return { runs, phases, search, scan };
 }
 
 /** The median figure of a target and workload, or undefined. */
@@ -219,6 +234,19 @@ export function fileTable(r: VmBenchReport): { head: string[]; rows: string[][] 
     return [w, VM_UNITS[w], fmtNum(k), fmtNum(f), fmtNum(e), fmtRatio(ratioOf(k, e)), fmtRatio(ratioOf(k, f))];
   });
   return { head, rows };
+}
+
+/**
+ * Where each sequential write's time went: the write(2)s (into the page cache, with the
+ * writeback and throttling they meet) and the fsync, seconds per run; undefined without figures.
+ */
+export function phaseTable(r: VmBenchReport): { head: string[]; rows: string[][] } | undefined {
+  const rows = VM_TARGETS.filter((t) => r.phases?.[t]?.write.length).map((t) => {
+    const p = r.phases![t]!;
+    const s = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(", ");
+    return [LABEL[t], s(p.write), s(p.fsync)];
+  });
+  return rows.length ? { head: ["seq-write runs", "write(2)s, s", "fsync, s"], rows } : undefined;
 }
 
 /** The spread of each file workload's runs (min–max), to judge TCG noise. */
@@ -353,7 +381,9 @@ export function renderVmMarkdown(r: VmBenchReport): string {
         `${r.host.cpu} × ${r.host.cpus}. The three targets are virtio disks of the same VM: the module ` +
         `(\`mount -t vexfs\`), the FUSE daemon (\`vexfs mount\`, the real program on Deno inside the VM) and ext4 ` +
         `(Debian's mke2fs defaults). ${s.repeat} run${s.repeat > 1 ? "s" : ""}, targets interleaved workload by ` +
-        `workload in rotating order, medians reported; caches dropped before every read workload.`,
+        `workload in rotating order, medians reported; caches dropped before every read workload. Before the runs ` +
+        `the VM writes once to all but 256 MiB of its free memory (\`vmbench touchmem\`): QEMU backs guest RAM on the host at its first ` +
+        `write, a cost that would otherwise fall on whichever target runs first.`,
     ),
   );
   out.push("");
@@ -372,6 +402,8 @@ export function renderVmMarkdown(r: VmBenchReport): string {
     const sp = spreadTable(r);
     out.push(mdTable(sp.head, sp.rows), "");
   }
+  const ph = phaseTable(r);
+  if (ph) out.push(mdTable(ph.head, ph.rows), "");
   out.push(
     wrap(
       `Search: \`VEXFS_IOC_SEARCH\` (k = ${s.k}) on flat collections of 1,000 and 100,000 seeded 128-d f32 vectors ` +

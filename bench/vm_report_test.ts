@@ -13,6 +13,7 @@ import {
   memoryTable,
   nativeEstimate,
   parseVmBenchLog,
+  phaseTable,
   renderVmMarkdown,
   searchTable,
   targetLines,
@@ -30,7 +31,8 @@ const LOG = [
   'bench: fuse 1 {"op":"seq-write","bytes":100000000,"seconds":4.0}',
   'bench: kernel 2 {"op":"seq-write","bytes":100000000,"seconds":2.0}',
   'bench: ext4 2 {"op":"seq-write","bytes":100000000,"seconds":0.25}',
-  'bench: kernel 3 {"op":"seq-write","bytes":100000000,"seconds":0.8}',
+  'bench: kernel 3 {"op":"seq-write","bytes":100000000,"seconds":0.8,"writeSeconds":0.7,"fsyncSeconds":0.1,' +
+  '"cpuSeconds":0.6}',
   'bench: kernel 1 {"op":"create","files":1000,"seconds":0.5}\r',
   'bench: ext4 1 {"op":"create","files":1000,"seconds":0.6}',
   'bench: kernel 1 {"op":"rand-read","ops":300,"seconds":3}',
@@ -61,6 +63,7 @@ function report(): VmBenchReport {
     settings: { sizeBytes: 2 ** 30, files: 10_000, repeat: 3, randSeconds: 10, queries: [500, 20], k: 10 },
     unavailable: p.unavailable,
     runs: c.runs,
+    phases: c.phases,
     search: c.search,
     scan: { host: { "1000": 50 }, ...c.scan },
     memory: p.memory,
@@ -144,4 +147,12 @@ Deno.test("vmScript: the target order rotates run by run (the script's rot, run 
     new TextDecoder().decode(o.stdout),
     "kernel fuse ext4\nfuse ext4 kernel\next4 kernel fuse\nkernel fuse ext4\nfuse\n",
   );
+});
+
+Deno.test("collect: the write(2) and fsync phases of the seq-write runs that report them; a table of them", () => {
+  const r = report();
+  assert.deepEqual(r.phases, { kernel: { write: [0.7], fsync: [0.1] } });
+  assert.deepEqual(phaseTable(r)?.rows, [["module", "0.70", "0.10"]]);
+  assert.match(renderVmMarkdown(r), /\| module +\| +0\.70 \| +0\.10 \|/);
+  assert.equal(phaseTable({ ...r, phases: {} }), undefined);
 });

@@ -9,7 +9,18 @@
  * /proc/sys/vm/drop_caches = 3) where a command says so.
  *
  *   seqwrite FILE BYTES      1 MiB write(2)s, then fsync; time includes fsync
+ *                            ("seconds"); "writeSeconds" is the open and the
+ *                            write(2)s, "fsyncSeconds" the fsync, and
+ *                            "cpuSeconds" the CPU time the writer itself spent
+ *                            (user + system, getrusage), the rest of the time
+ *                            being writeback, the journal and waiting
  *   seqread FILE             drop caches, 1 MiB read(2)s to the end
+ *   touchmem KEEP_MIB        writes one byte in every page of anonymous
+ *                            memory, 64 MiB at a time, until MemFree would
+ *                            fall below KEEP_MIB, then frees it: QEMU backs
+ *                            guest RAM on the host only when it is first
+ *                            written, a cost that would otherwise land on
+ *                            whichever target runs first
  *   randread FILE SECS SEED  drop caches, 4 KiB pread(2)s at random block
  *                            offsets (each block at most once), for SECS
  *   create DIR N             N empty files (O_CREAT|O_EXCL), then fsync(DIR)
@@ -31,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,16 +119,28 @@ static void print_lat(const char *op, double *lat, int n, const char *extra)
 	       extra);
 }
 
+/* CPU time (user + system) of this process so far, seconds. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int seqwrite(const char *file, long long bytes)
 {
 	char *buf = malloc(MIB);
 	long long done = 0;
-	double t0, t1;
+	double t0, tw, t1, c0;
 	int fd, i;
 
 	for (i = 0; i < MIB; i++)
 		buf[i] = (char)(i * 131 + 7);
 	drop_caches();
+	c0 = cpu_seconds();
 	t0 = now();
 	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
@@ -128,12 +153,57 @@ static int seqwrite(const char *file, long long bytes)
 		done += w;
 		buf[0]++;
 	}
+	tw = now();
 	if (fsync(fd))
 		return fail("seq-write", "fsync");
 	t1 = now();
 	close(fd);
-	printf("{\"op\":\"seq-write\",\"bytes\":%lld,\"seconds\":%.6f}\n", done,
-	       t1 - t0);
+	printf("{\"op\":\"seq-write\",\"bytes\":%lld,\"seconds\":%.6f,"
+	       "\"writeSeconds\":%.6f,\"fsyncSeconds\":%.6f,"
+	       "\"cpuSeconds\":%.6f}\n", done, t1 - t0, tw - t0, t1 - tw,
+	       cpu_seconds() - c0);
+	return 0;
+}
+
+/* MemFree of /proc/meminfo in bytes, or -1. */
+static long long mem_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	long long kib = -1;
+	char line[256];
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %lld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib < 0 ? -1 : kib * 1024;
+}
+
+static int touchmem(long long keep)
+{
+	const long long chunk = 64LL * MIB;
+	char *maps[1024];
+	long long done = 0, off;
+	double t0 = now();
+	int n = 0, i;
+
+	while (n < 1024 && mem_free() > keep + chunk) {
+		char *p = mmap(NULL, chunk, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			break;
+		for (off = 0; off < chunk; off += BLK)
+			p[off] = 1;
+		maps[n++] = p;
+		done += chunk;
+	}
+	for (i = 0; i < n; i++)
+		munmap(maps[i], chunk);
+	printf("{\"op\":\"touch\",\"bytes\":%lld,\"seconds\":%.6f}\n", done,
+	       now() - t0);
 	return 0;
 }
 
@@ -383,6 +453,8 @@ int main(int argc, char **argv)
 		return seqwrite(argv[2], atoll(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "seqread"))
 		return seqread(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "touchmem"))
+		return touchmem(atoll(argv[2]) * MIB);
 	if (argc == 5 && !strcmp(argv[1], "randread"))
 		return randread(argv[2], atof(argv[3]),
 				strtoull(argv[4], NULL, 0));
@@ -398,7 +470,8 @@ int main(int argc, char **argv)
 			    (unsigned int)atoi(argv[5]),
 			    strtoull(argv[6], NULL, 0));
 	fprintf(stderr,
-		"usage: vmbench seqwrite FILE BYTES | seqread FILE | randread FILE SECS SEED |\n"
+		"usage: vmbench seqwrite FILE BYTES | seqread FILE | touchmem KEEP_MIB |\n"
+		"       randread FILE SECS SEED |\n"
 		"       create DIR N | stat DIR N | search DIR Q K SEED | scan N DIM Q K SEED\n");
 	return 2;
 }
