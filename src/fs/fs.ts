@@ -8,6 +8,12 @@
  * directly. {@link Vexfs.sync} makes everything durable; {@link Vexfs.close}
  * also marks the superblock clean.
  *
+ * {@link Vexfs} is a facade: the operations live in modules of functions
+ * taking the engine (dir.ts, file.ts, attr.ts, extents_ops.ts, paths.ts,
+ * orphan.ts, ...); the shapes of its API are in ./types.ts, the superblock
+ * writes in ./sb_write.ts, the error record in ./error_record.ts and the
+ * journal's split commit in ./commit_split.ts.
+ *
  * @example
  * ```ts
  * const fs = Vexfs.open("disk.img");
@@ -38,11 +44,11 @@ import {
   STATE_ERROR,
 } from "../format/constants.ts";
 import type { Extent } from "../format/extent.ts";
-import { decodeInode, encodeInode, type Inode, type Timespec } from "../format/inode.ts";
+import { decodeInode, encodeInode, type Inode } from "../format/inode.ts";
 import { blockSizeOf, decodeSuperblock, encodeSuperblock, isDataRun, type Superblock } from "../format/superblock.ts";
 import { Bitmap } from "./bitmap.ts";
 import { type BlockIO, BufferCache } from "./cache.ts";
-import { type DirBlocks } from "./htree.ts";
+import type { DirBlocks } from "./htree.ts";
 import {
   dirBlocks,
   dirSize,
@@ -71,99 +77,12 @@ import { Xattrs } from "./xattrs.ts";
 import { Journal } from "../journal/journal.ts";
 import type { RecoveryResult } from "../journal/recovery.ts";
 import { ERRORS_BEHAVIOURS } from "./mkfs.ts";
+import { applyErrorRecord, errorRecordOf } from "./error_record.ts";
+import { commitSplit } from "./commit_split.ts";
+import { sbBlock, stageSuperblock, superblockImage, writeSuperblock } from "./sb_write.ts";
 
-/** A file name: a string (encoded as UTF-8) or raw bytes. */
-export type Name = string | Uint8Array;
-
-/** Attributes of an inode, as stat(2) reports them. */
-export interface Stat {
-  ino: number;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  /** bytes */
-  size: number;
-  /** 512-byte units allocated, as st_blocks */
-  blocks: number;
-  /** preferred I/O size in bytes */
-  blksize: number;
-  atime: Timespec;
-  mtime: Timespec;
-  ctime: Timespec;
-  crtime: Timespec;
-  generation: number;
-  /** VexFS inode flags (FORMAT.md §4.1) */
-  flags: number;
-}
-
-/** Changes for {@link Vexfs.setattr}; absent fields stay as they are. */
-export interface SetAttr {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** bytes; truncates or extends */
-  size?: number;
-  atime?: Timespec | "now";
-  mtime?: Timespec | "now";
-}
-
-/** One directory entry as listed by {@link Vexfs.readdir}. */
-export interface DirEntryInfo {
-  /** raw name bytes */
-  nameBytes: Uint8Array;
-  /** name decoded as UTF-8 */
-  name: string;
-  ino: number;
-  /** FORMAT.md §6 file type (1 reg, 2 dir, ...) */
-  type: number;
-}
-
-/** statfs(2) numbers; counts in blocks of `bsize` bytes or in inodes. */
-export interface StatFs {
-  bsize: number;
-  blocks: number;
-  bfree: number;
-  /** what file data can still use: `bfree` less the one block every allocation keeps in reserve */
-  bavail: number;
-  files: number;
-  ffree: number;
-  namelen: number;
-}
-
-/** Options for {@link Vexfs.open}. */
-export interface OpenOptions {
-  /** open read-only: nothing is written, not even the superblock state */
-  readOnly?: boolean;
-  /** open even if the superblock says the filesystem has errors or is dirty (default true) */
-  force?: boolean;
-  /** called with a warning the engine wants a person to see (journal trouble, a split transaction) */
-  onWarning?: (message: string) => void;
-  /** what to do on corruption, overriding the superblock's `errors` (FORMAT.md §3.2; the mount option `errors=`) */
-  errors?: "continue" | "remount-ro" | "panic";
-}
-
-/** In-memory state of a loaded inode. */
-export interface InodeState {
-  ino: number;
-  d: Inode;
-  /** sorted extent list (loaded lazily) */
-  exts?: Extent[];
-  /** blocks of the on-disk extent tree (excluding the root in the inode) */
-  treeBlocks?: number[];
-  /**
-   * The same blocks by level, leaves first, each level in key order, when
-   * the tree has the canonical shape the engine writes (every node full but
-   * the last of its level): then a change rewrites only the nodes from the
-   * one holding the first changed extent on (one leaf and the path above it
-   * for an append). Undefined when unknown, so the next change rewrites the
-   * whole tree in that shape.
-   */
-  treeLevels?: number[][];
-  dirty: boolean;
-}
-
+export type { DirEntryInfo, InodeState, Name, OpenOptions, SetAttr, Stat, StatFs } from "./types.ts";
+import type { DirEntryInfo, InodeState, Name, OpenOptions, SetAttr, Stat, StatFs } from "./types.ts";
 export { nameBytes } from "./dir.ts";
 
 /**
@@ -305,7 +224,7 @@ export class Vexfs {
         fs.op(() => recoverOrphans(fs));
         fs.#commit();
       } else {
-        fs.#writeSuperblock(false);
+        writeSuperblock(fs, false);
         dev.sync();
         fs.op(() => recoverOrphans(fs));
         if (fs.recoveredOrphans.length) fs.sync();
@@ -362,24 +281,9 @@ export class Vexfs {
    */
   #recordError(op: string, e: FsError): void {
     const sb = this.sb;
-    const now = Math.floor(Date.now() / 1000);
-    const errno = e.code === "EIO" ? 5 : 117;
-    const ino = Number(/inode (\d+)/.exec(e.message)?.[1] ?? 0);
-    const opName = op.slice(0, 32);
-    const apply = (t: Superblock) => {
-      t.errorCount = (t.errorCount ?? 0) + 1;
-      if (!t.firstErrorTime) {
-        t.firstErrorErrno = errno;
-        t.firstErrorTime = now;
-        t.firstErrorIno = ino;
-        t.firstErrorOp = opName;
-      }
-      t.lastErrorErrno = errno;
-      t.lastErrorTime = now;
-      t.lastErrorIno = ino;
-      t.lastErrorOp = opName;
-      t.state = STATE_ERROR;
-    };
+    const rec = errorRecordOf(op, e);
+    const { errno, ino } = rec;
+    const apply = (t: Superblock) => applyErrorRecord(t, rec);
     apply(sb);
     this.onWarning(`error in ${op}${ino ? ` (inode ${ino})` : ""}: ${e.message}`);
     if (this.readOnly || this.#errorRo || this.#closed) return;
@@ -387,7 +291,7 @@ export class Vexfs {
       if (this.errorsBehaviour === "continue") {
         this.#commit();
         if (!this.journal) {
-          this.#writeSuperblock(true);
+          writeSuperblock(this, true);
           this.dev.sync();
         }
         return;
@@ -1005,71 +909,17 @@ export class Vexfs {
       return;
     }
     if (j.aborted) return;
-    const sbImage = this.#superblockImage(false);
+    const sbImage = superblockImage(this, false);
     const sbChanged = !this.#sbCommitted || !sameBytes(sbImage, this.#sbCommitted);
     if (this.cache.dirtyCount === 0 && this.#revokes.length === 0 && !sbChanged) return;
-    this.#stageSuperblock();
+    stageSuperblock(this);
     const blocks = this.cache.takeDirty();
     const revokes = this.#revokes;
     this.#revokes = [];
     if (j.cost(blocks.size, revokes.length) <= j.hardLimit) j.commit(blocks, revokes);
-    else this.#commitSplit(j, blocks, revokes);
+    else commitSplit(j, blocks, revokes, sbBlock(this.blockSize), (m) => this.onWarning(m));
     this.#sbCommitted = sbImage;
     this.blockMap.releaseHeld();
-  }
-
-  /**
-   * The last resort for an operation too large for the whole log: commit it
-   * as several transactions. Each is atomic, the whole is not; a warning says
-   * so. Operations that can grow this large split themselves into consistent
-   * steps first (FORMAT.md §9.4), so this is not expected to run.
-   */
-  #commitSplit(j: Journal, blocks: Map<number, Uint8Array>, revokes: number[]): void {
-    const sorted = [...blocks.keys()].sort((a, b) => a - b);
-    const sbBlock = this.#sbBlock();
-    const order = sorted.filter((b) => b !== sbBlock);
-    if (blocks.has(sbBlock)) order.push(sbBlock);
-    let per = j.hardLimit - 1 - Math.ceil(revokes.length / 4);
-    while (per > 1 && j.cost(per, revokes.length) > j.hardLimit) per--;
-    this.onWarning(
-      `an operation changed ${blocks.size} metadata blocks, more than the ${j.maxlen}-block journal holds; ` +
-        `it was committed in ${Math.ceil(order.length / per)} parts, so a crash in between could leave it half done ` +
-        `(vexfs fsck repairs that); make the journal larger (mkfs --journal-size)`,
-    );
-    for (let i = 0; i < order.length; i += per) {
-      const part = new Map(order.slice(i, i + per).map((b) => [b, blocks.get(b)!]));
-      j.commit(part, i === 0 ? revokes : []);
-    }
-  }
-
-  /** The block that holds the primary superblock (FORMAT.md §2). */
-  #sbBlock(): number {
-    return Math.floor(SB_OFFSET / this.blockSize);
-  }
-
-  /** The superblock's 1024 bytes with the counts of now; `stamp` also sets write_time. */
-  #superblockImage(stamp: boolean): Uint8Array {
-    this.sb.freeBlocks = this.blockMap.free;
-    this.sb.freeInodes = this.inodeMap.free;
-    if (stamp) this.sb.writeTime = Math.floor(Date.now() / 1000);
-    return encodeSuperblock(this.sb);
-  }
-
-  /** Puts the superblock into its block in the cache, for the journal. */
-  #stageSuperblock(): void {
-    const b = this.#sbBlock();
-    const buf = this.cache.get(b);
-    buf.set(this.#superblockImage(true), SB_OFFSET - b * this.blockSize);
-    this.cache.markDirty(b);
-  }
-
-  /** Writes the superblock in place (and the backup): at open and close, when the log is empty. */
-  #writeSuperblock(backup: boolean): void {
-    const raw = this.#superblockImage(true);
-    this.dev.write(SB_OFFSET, raw);
-    if (backup) this.dev.write((this.sb.blockCount - 1) * this.blockSize, raw);
-    const b = this.#sbBlock();
-    this.cache.forget(b); // the cached copy of its block is stale now
   }
 
   /**
@@ -1088,7 +938,7 @@ export class Vexfs {
       if (this.journal.stats.commits === before) this.dev.sync();
     } else {
       this.#commit();
-      this.#writeSuperblock(true);
+      writeSuperblock(this, true);
       this.dev.sync();
     }
     this.#checkpointGraphs(false);
@@ -1188,12 +1038,12 @@ export class Vexfs {
           this.sb.featureIncompat &= ~INCOMPAT_RECOVER;
           this.#commit();
           j.checkpointAll();
-          this.dev.write((this.sb.blockCount - 1) * this.blockSize, this.#superblockImage(false));
+          this.dev.write((this.sb.blockCount - 1) * this.blockSize, superblockImage(this, false));
           this.dev.sync();
         } else if (!j) {
           this.#commit();
           if (this.sb.state === STATE_DIRTY) this.sb.state = STATE_CLEAN;
-          this.#writeSuperblock(true);
+          writeSuperblock(this, true);
           this.dev.sync();
         }
       }
