@@ -108,6 +108,51 @@ static int vexfs_mark_clean(struct super_block *sb)
 	return vexfs_commit_super(sb, true);
 }
 
+/*
+ * freeze_fs (FIFREEZE, fsfreeze(8), as ext4_freeze): the VFS has blocked
+ * new writers and synced; block new jbd2 handles, checkpoint the journal
+ * and mark the image clean, so a copy taken while frozen (dd, a snapshot)
+ * mounts and checks clean without a journal replay.
+ */
+static int vexfs_freeze_fs(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	int err;
+
+	if (sb_rdonly(sb))
+		return 0;
+	vexfs_iput_flush(sb);	/* deferred evictions take handles */
+	if (sbi->s_journal)
+		jbd2_journal_lock_updates(sbi->s_journal);
+	err = vexfs_mark_clean(sb);
+	if (err && sbi->s_journal)
+		jbd2_journal_unlock_updates(sbi->s_journal);
+	return err;
+}
+
+/* unfreeze_fs: the image is in use again (RECOVER or state dirty). */
+static int vexfs_unfreeze_fs(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	struct vexfs_super_block *es = &sbi->s_es;
+	int err;
+
+	if (sb_rdonly(sb))
+		return 0;
+	spin_lock(&sbi->s_lock);
+	if (sbi->s_journal)
+		es->s_feature_incompat |=
+			cpu_to_le32(VEXFS_FEATURE_INCOMPAT_RECOVER);
+	else if (le16_to_cpu(es->s_state) != VEXFS_STATE_ERROR)
+		es->s_state = cpu_to_le16(VEXFS_STATE_DIRTY);
+	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
+	spin_unlock(&sbi->s_lock);
+	err = vexfs_commit_super(sb, true);
+	if (sbi->s_journal)
+		jbd2_journal_unlock_updates(sbi->s_journal);
+	return err;
+}
+
 static void vexfs_put_super(struct super_block *sb)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
@@ -175,6 +220,8 @@ static const struct super_operations vexfs_sops = {
 	.evict_inode	= vexfs_evict_inode,
 	.put_super	= vexfs_put_super,
 	.sync_fs	= vexfs_sync_fs,
+	.freeze_fs	= vexfs_freeze_fs,
+	.unfreeze_fs	= vexfs_unfreeze_fs,
 	.statfs		= vexfs_statfs,
 	.show_options	= vexfs_show_options,
 };

@@ -15,6 +15,10 @@
  *   recomputed): with errors=remount-ro opening it gives EUCLEAN and the
  *   mount turns read-only; with errors=continue it gives EUCLEAN and writes
  *   elsewhere go on. Either way the superblock records the error (state 3).
+ * - vdf, frozen with fsfreeze(8) after unsynced writes and copied whole to
+ *   vdg while frozen: the copy is marked clean (no journal replay needed),
+ *   fsck-clean, and holds the writes; a write begun while frozen waits and
+ *   lands after the thaw.
  * - vde, last: files written and fsync'd, others not, then the VM powers off
  *   without unmounting (sysrq 'o'); on the host the journal replays (fsck -n
  *   and the FUSE mount) clean with every fsync'd file intact.
@@ -28,6 +32,7 @@ import { withMount } from "../mount/_testutil.ts";
 import { assertFsckClean } from "../fs/_testutil.ts";
 import { mkfs } from "../fs/mkfs.ts";
 import { decodeSuperblock } from "../format/superblock.ts";
+import { INCOMPAT_RECOVER } from "../format/constants.ts";
 import { crc32cSeeded } from "../format/crc.ts";
 import { vmTestKernelDir } from "./_vmtestutil.ts";
 import { runInVm, summarize } from "./qemu.ts";
@@ -84,6 +89,11 @@ async function prepareCrash(mnt: string): Promise<void> {
   for (const n of ["big", "sync1", "sync2", "nosync"]) await Deno.writeTextFile(`${mnt}/${n}`, "");
   await Deno.mkdir(`${mnt}/many`);
   for (let i = 0; i < 40; i++) await Deno.writeTextFile(`${mnt}/many/f${i}`, "");
+}
+
+/** The freeze case: one file written before the freeze. */
+async function prepareFreeze(mnt: string): Promise<void> {
+  await Deno.writeTextFile(`${mnt}/before`, "made through FUSE");
 }
 
 /** The listing of an image through the FUSE mount. */
@@ -202,7 +212,10 @@ for (const series of ["6.1", "6.12"] as const) {
         await fuseImage(true, prepareDamage),
         await fuseImage(true, prepareCrash),
       ];
-      imgs.push(main, nojournal, dmgRo, dmgCont, crash);
+      const frozen = await fuseImage(true, prepareFreeze);
+      const copy = Deno.makeTempFileSync({ suffix: ".img" });
+      Deno.truncateSync(copy, Deno.statSync(frozen).size);
+      imgs.push(main, nojournal, dmgRo, dmgCont, crash, frozen, copy);
       await damageInode(dmgRo, "dmg");
       await damageInode(dmgCont, "dmg");
       const r = await runInVm({
@@ -224,6 +237,18 @@ t_eq "continue: damaged file gives EUCLEAN" "Structure needs cleaning" "$(cat /m
 t_check "continue: still read-write" grep -q ' /mnt vexfs rw,' /proc/mounts
 t_check "continue: writes go on" rwtool pwrite /mnt/other 0 still-writing
 t_check "continue: umount" umount /mnt
+t_check "freeze: mount" mount -t vexfs -o commit=60 /dev/vdf /mnt
+t_check "freeze: unsynced big file" dd if=/dev/urandom of=/mnt/fz bs=1M count=4
+echo "written before the freeze" > /mnt/fz2
+t_check "freeze: fsfreeze --freeze" fsfreeze --freeze /mnt
+(echo "written while frozen" > /mnt/during; echo done > /tmp/during-done) &
+t_check "freeze: copy the frozen device" dd if=/dev/vdf of=/dev/vdg bs=1M iflag=direct oflag=direct
+t_eq "freeze: a write begun while frozen waits" waiting "$([ -e /tmp/during-done ] && echo done || echo waiting)"
+t_check "freeze: fsfreeze --unfreeze" fsfreeze --unfreeze /mnt
+wait
+t_eq "freeze: the waiting write lands after the thaw" "written while frozen" "$(cat /mnt/during)"
+echo "FREEZE-SUMS $(sha256sum /mnt/fz | cut -d' ' -f1)"
+t_check "freeze: umount" umount /mnt
 t_check "crash: mount" mount -t vexfs -o commit=60 /dev/vde /mnt
 t_check "crash: big written" dd if=/dev/urandom of=/mnt/big bs=1M count=8
 t_check "crash: big fsync" rwtool fsync /mnt/big
@@ -258,6 +283,25 @@ echo o > /proc/sysrq-trigger
           assertEquals(sb.state, 3);
           assert((sb.errorCount ?? 0) >= 1, "error_count");
         }
+      });
+      await t.step("a copy taken while frozen is clean without a replay and holds the writes", async () => {
+        const line = r.log.split("\n").find((l) => l.startsWith("FREEZE-SUMS "));
+        assert(line, "the VM printed the sum");
+        const sb = decodeSuperblock(Deno.readFileSync(copy).subarray(1024, 2048));
+        assertEquals(sb.featureIncompat & INCOMPAT_RECOVER, 0, "the copy needs no journal replay");
+        assertEquals(sb.state, 1, "the copy is marked clean");
+        assertFsckClean(copy);
+        await withMount({ image: copy, keepImage: true }, async (mnt) => {
+          assertEquals(await Deno.readTextFile(`${mnt}/fz2`), "written before the freeze\n");
+          assertEquals(await Deno.readTextFile(`${mnt}/before`), "made through FUSE");
+          assertEquals((await sh("sha256sum fz | cut -d' ' -f1", mnt)).trim(), line.replace(/\r$/, "").split(" ")[1]);
+          assert(
+            !(await sh("ls", mnt)).split("\n").includes("during"),
+            "the write begun while frozen is not in the copy",
+          );
+        });
+        assertFsckClean(copy);
+        assertFsckClean(frozen);
       });
       await t.step("after the power cut the journal replays clean with every fsync'd file intact", async () => {
         const line = r.log.split("\n").find((l) => l.startsWith("CRASH-SUMS "));
