@@ -345,8 +345,15 @@ static uint32_t rnd(void)
 #define CW_NAMES 12
 #define CW_MAX (96 * 1024)
 
-/* What the workload knows of each name: exists, its bytes (the page cache's view). */
-static struct { int exists; size_t size; unsigned char *data; } cw[CW_NAMES];
+/*
+ * What the workload knows of each name: exists, its bytes (the page cache's
+ * view), and whether those bytes are durable (fsync'd since the last change).
+ */
+static struct {
+	int exists, durable;
+	size_t size;
+	unsigned char *data;
+} cw[CW_NAMES];
 static const char *cw_dir, *cw_dm;
 
 static void cw_path(int i, char *out, size_t n)
@@ -364,6 +371,7 @@ static void cw_mark(const char *what, int i)
 	char rel[64], msg[256];
 
 	cw_rel(i, rel, sizeof(rel));
+	cw[i].durable = !strcmp(what, "sync");
 	if (!strcmp(what, "sync"))
 		snprintf(msg, sizeof(msg), "mark sync:%s:%zu:%016llx", rel,
 			 cw[i].size,
@@ -451,7 +459,13 @@ static int crash_work(int ops)
 			cw_mark("dirty", i);
 			cw_write(i, rnd() % (cw[i].size + 1), 1 + rnd() % 5000, 0, 0);
 		} else if (op == 5 && i != j) {
-			/* rename over another name, both directories fsync'd */
+			/*
+			 * rename over another name, both directories fsync'd:
+			 * the name is durable, the bytes only if they were
+			 * (an overwrite without fsync may still be in flight)
+			 */
+			int was_durable = cw[i].durable;
+
 			cw_mark("dirty", i);
 			cw_mark("dirty", j);
 			cw_path(i, p, sizeof(p));
@@ -465,7 +479,8 @@ static int crash_work(int ops)
 				cw[i].size = 0;
 				cw_fsync_dir(i);
 				cw_fsync_dir(j);
-				cw_mark("sync", j);
+				if (was_durable)
+					cw_mark("sync", j);
 				cw_mark("gone", i);
 			}
 		} else if (op == 6) {
