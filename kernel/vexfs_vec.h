@@ -215,6 +215,9 @@ int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,
 		 u64 exclude_ino, struct vexfs_ioc_search_hit *hits,
 		 u32 *count, struct vexfs_coll *c);
 
+/* path.c */
+int vexfs_ino_path(struct inode *dir, u64 target, char *path);
+
 /* ioctl.c */
 long vexfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 

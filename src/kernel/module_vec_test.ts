@@ -280,6 +280,24 @@ async function makeImage(): Promise<Setup> {
     paths.push(["fiori", Deno.statSync(`${mnt}/fiori`).ino!, 0, "."]);
     paths.push(["", Deno.statSync(`${mnt}/r64cos/zero`).ino!, 0, "r64cos/zero"]);
     paths.push(["fiori", 999_999, ERR.ENOENT, "-"]);
+    // a file whose recorded link (its parent pointer, FORMAT.md 5.3) was removed while another stays
+    await Deno.writeTextFile(`${mnt}/relink.txt`, "two links, then one");
+    await Deno.link(`${mnt}/relink.txt`, `${mnt}/fiori/sub/relinked.txt`);
+    await Deno.remove(`${mnt}/relink.txt`);
+    const relinked = Deno.statSync(`${mnt}/fiori/sub/relinked.txt`).ino!;
+    const relinkedPaths: [string, number, number, string][] = [
+      ["", relinked, 0, "fiori/sub/relinked.txt"],
+      ["fiori", relinked, 0, "sub/relinked.txt"],
+      ["fiori/sub", relinked, 0, "relinked.txt"],
+      ["r64cos", relinked, ERR.ENOENT, "-"],
+    ];
+    // the FUSE mount's answers are the ones the kernel must give
+    const fusePaths = await hostTool(relinkedPaths.map(([d, i]) => `path ${mnt}/${d} ${i}`).join("\n") + "\n");
+    assertEquals(
+      fusePaths,
+      relinkedPaths.map(([, , e, p]) => `VT P ${e} ${e ? 0 : new TextEncoder().encode(p).length} ${p}`),
+    );
+    paths.push(...relinkedPaths);
   });
 
   // The damaged copy: each collection broken in its own way.
