@@ -972,7 +972,7 @@ export class Vexfs {
   /**
    * Counts changes of the namespace that can move a file in or out of a
    * directory's subtree (links made or dropped, renames), so that what is
-   * derived from ancestry (a search's subtree, src/fs/vectors.ts) can be
+   * derived from ancestry (a search's subtree, src/fs/vector_search.ts) can be
    * cached until it changes. In memory only.
    */
   namespaceVersion = 0;

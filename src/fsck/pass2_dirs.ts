@@ -1,7 +1,7 @@
 /**
  * Pass 2 (e2fsck's `pass2.c`): every directory's hash tree and entries.
  *
- * Checks: the hash tree of each directory with `dirCheck` (src/fs/htree.ts:
+ * Checks: the hash tree of each directory with `dirCheck` (src/fs/htree_check.ts:
  * block magics and checksums, index invariants, hashes, order, duplicate
  * names), then every entry: a valid name, no duplicate, an existing inode
  * number, not a reserved or internal inode, a target that is in use, and a
