@@ -5,7 +5,7 @@
  * is in, listing them for VEXFS_IOC_LIST_COLLECTIONS. Record i of the
  * internal file inode 3 is collection i + 1; a record is used only when
  * its magic, flags, checksum (seeded with the id) and fields are sound.
- * Mirrors Collections.#table / collectionOfDir of src/fs/vectors.ts.
+ * Mirrors the collection table (src/fs/collection_table.ts) and collectionOfDir of src/fs/vectors.ts.
  */
 #include "vexfs_vec.h"
 

@@ -10,7 +10,7 @@
  *
  * A search from a directory below the collection root is restricted to
  * the files below it, by their parent pointers (FORMAT.md 5.3), as
- * #underCache of src/fs/vectors.ts; a file whose parent pointer is 0 (a
+ * underDir of src/fs/vector_search.ts; a file whose parent pointer is 0 (a
  * hard link whose recorded link was removed) counts as not below it.
  */
 #include <linux/slab.h>

@@ -86,14 +86,14 @@ import type { DirEntryInfo, InodeState, Name, OpenOptions, SetAttr, Stat, StatFs
 export { nameBytes } from "./dir.ts";
 
 /**
- * An open VexFS filesystem. See the module documentation.
- */
-/**
  * A checkpoint of the HNSW graphs that is not forced waits this many times
  * the previous one's duration after it (FORMAT.md §8.6 "Writing").
  */
 const GRAPH_CHECKPOINT_RATIO = 9;
 
+/**
+ * An open VexFS filesystem. See the module documentation.
+ */
 export class Vexfs {
   readonly dev: BlockDevice;
   readonly sb: Superblock;

@@ -643,8 +643,10 @@ export class HnswGraph {
    * would free a node still named. Only meaningful on a live graph (after
    * create, build or decode).
    * @returns the mismatches, one sentence each (empty when they agree)
+   * @throws FsError EINVAL after {@link HnswGraph.free}
    */
   checkDerived(): string[] {
+    this.#live();
     const s = this.#m.st.view;
     return checkDerivedCounts({
       nodes: this.#m.nodes.view,
