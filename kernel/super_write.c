@@ -238,13 +238,22 @@ void vexfs_handle_error(struct super_block *sb, u64 ino, int err,
 			jbd2_journal_abort(sbi->s_journal, -EIO);
 		pr_crit("vexfs: %s: remounting read-only after an error\n",
 			sb->s_id);
+		if (mode == VEXFS_MOUNT_ERRORS_PANIC) {
+			/*
+			 * As ext4_handle_error: the error fields reach the
+			 * disk before the panic (the journal is aborted, so
+			 * directly), for fsck after the reboot.
+			 */
+			sb->s_flags |= SB_RDONLY;
+			if (!bdev_read_only(sb->s_bdev))
+				vexfs_commit_super(sb, true);
+			panic("vexfs: %s: panic forced after error (errors=panic)\n",
+			      sb->s_id);
+		}
 		/* The error fields first, then nothing else is written. */
 		schedule_work(&sbi->s_error_work);
 		smp_wmb();
 		sb->s_flags |= SB_RDONLY;
-		if (mode == VEXFS_MOUNT_ERRORS_PANIC)
-			panic("vexfs: %s: panic forced after error (errors=panic)\n",
-			      sb->s_id);
 		return;
 	}
 	schedule_work(&sbi->s_error_work);

@@ -20,8 +20,10 @@
  *   fsck-clean, and holds the writes; a write begun while frozen waits and
  *   lands after the thaw.
  * - vde, last: files written and fsync'd, others not, then the VM powers off
- *   without unmounting (sysrq 'o'); on the host the journal replays (fsck -n
- *   and the FUSE mount) clean with every fsync'd file intact.
+ *   without unmounting: vdh, a damaged image mounted with errors=panic,
+ *   panics the kernel at the read of its damaged file (sysrq 'o' if it does
+ *   not); on the host vdh records the error and vde's journal replays
+ *   (fsck -n and the FUSE mount) clean with every fsync'd file intact.
  *
  * The module is built by `buildModule` (vexfs build) against the headers of
  * the kernel the VM boots; without those headers or QEMU the test is skipped
@@ -215,7 +217,9 @@ for (const series of ["6.1", "6.12"] as const) {
       const frozen = await fuseImage(true, prepareFreeze);
       const copy = Deno.makeTempFileSync({ suffix: ".img" });
       Deno.truncateSync(copy, Deno.statSync(frozen).size);
-      imgs.push(main, nojournal, dmgRo, dmgCont, crash, frozen, copy);
+      const dmgPanic = await fuseImage(true, prepareDamage);
+      await damageInode(dmgPanic, "dmg");
+      imgs.push(main, nojournal, dmgRo, dmgCont, crash, frozen, copy, dmgPanic);
       await damageInode(dmgRo, "dmg");
       await damageInode(dmgCont, "dmg");
       const r = await runInVm({
@@ -261,11 +265,18 @@ echo "vmtest: dmesg begin"
 dmesg | sed 's/^/dmesg: /'
 echo "vmtest: dmesg end"
 echo "CRASH-NOW"
+mkdir -p /mnt2
+mount -t vexfs -o errors=panic /dev/vdh /mnt2 && echo "PANIC-MOUNTED"
+cat /mnt2/dmg > /dev/null 2>&1
+echo "NO-PANIC"
 echo o > /proc/sysrq-trigger
 `,
       });
+      // errors=panic, last: the damaged file panics the VM, which is the power cut
+      const panicLine = /Kernel panic - not syncing: vexfs: vdh: panic forced after error \(errors=panic\)/;
+      const crashes = r.crashes.filter((l) => !panicLine.test(l));
       await t.step("no test failed and no oops", () => {
-        assert(r.crashes.length === 0 && !r.timedOut, `${summarize(r)}\n${r.log}`);
+        assert(crashes.length === 0 && !r.timedOut, `${summarize(r)}\n${r.log}`);
         const details = r.log.split("\n").filter((l) => /^(not ok|# )|vexfs|jbd2|JBD2/.test(l)).join("\n");
         assertEquals(r.failed, [], details);
         assert(r.log.includes("CRASH-NOW"), `the script ran to the power cut\n${r.log}`);
@@ -277,8 +288,13 @@ echo o > /proc/sysrq-trigger
           assertSameListing(block(r.log, tag), await fuseListing(img));
         }
       });
+      await t.step("errors=panic panics at the damage, after recording it", () => {
+        assert(r.log.includes("PANIC-MOUNTED"), "mounted with errors=panic");
+        assert(r.crashes.some((l) => panicLine.test(l)), `the panic line\n${r.log.slice(-3000)}`);
+        assert(!r.log.includes("NO-PANIC"), "the read of the damaged file did not panic");
+      });
       await t.step("errors= recorded the error in the superblock", () => {
-        for (const img of [dmgRo, dmgCont]) {
+        for (const img of [dmgRo, dmgCont, dmgPanic]) {
           const sb = decodeSuperblock(Deno.readFileSync(img).subarray(1024, 2048));
           assertEquals(sb.state, 3);
           assert((sb.errorCount ?? 0) >= 1, "error_count");
