@@ -754,7 +754,8 @@ function checkInodes(ctx: FsckContext, st: State): void {
         }
       }
     }
-    if ((d.flags & IFL_INTERNAL) && !ctx.internalRole.has(info.ino)) {
+    // an internal file on the orphan list is being freed (FORMAT.md §5.4): the list claims it
+    if ((d.flags & IFL_INTERNAL) && !ctx.internalRole.has(info.ino) && !info.onOrphanList) {
       if (ctx.ask("INTERNAL_UNCLAIMED", { ino: info.ino })) clearInode(ctx, info, "cleared: unused internal file");
     }
   }

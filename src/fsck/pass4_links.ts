@@ -2,7 +2,8 @@
  * Pass 4 (e2fsck's `pass4.c`): link counts and parent pointers.
  *
  * Checks: every inode in use against the directory entries naming it
- * (gathered by pass 2, changed by pass 3): an internal file has one link; a
+ * (gathered by pass 2, changed by pass 3): an internal file has one link
+ * (none while it waits on the orphan list to be freed, FORMAT.md §5.4); a
  * directory has 2 + its subdirectories; a file has one link per entry; an
  * inode with no links must be on the orphan list (else its space is leaked);
  * an inode with links must be named by some entry; the ORPHAN flag only on
@@ -70,7 +71,8 @@ export function passLinks(ctx: FsckContext): void {
     const isDir = info.type === S_IFDIR;
     const refs = info.links.length;
     if (d.flags & IFL_INTERNAL) {
-      if (d.nlink !== 1) {
+      // a store being freed (FORMAT.md §5.4) is a pending orphan with no link
+      if (d.nlink !== 1 && !(d.nlink === 0 && info.onOrphanList)) {
         if (ctx.ask("INODE_NLINK", { ino, have: d.nlink, want: 1, reason: "internal files have exactly 1" })) {
           d.nlink = 1;
           info.dirty = true;
