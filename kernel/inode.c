@@ -859,8 +859,9 @@ void vexfs_iput_flush(struct super_block *sb)
 /*
  * vexfs_evict_inode - the last reference went away; an unlinked inode
  *	is freed: its blocks, its xattr block, its number, and it leaves the
- *	orphan list (FORMAT.md 5.4). If that fails it stays on the list and
- *	the next read-write mount finishes it.
+ *	orphan list (FORMAT.md 5.4); its xattr store takes its place there
+ *	and is freed next. If that fails it stays on the list and the next
+ *	read-write mount finishes it.
  */
 void vexfs_evict_inode(struct inode *inode)
 {
@@ -869,7 +870,7 @@ void vexfs_evict_inode(struct inode *inode)
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	bool free = !inode->i_nlink && !is_bad_inode(inode) &&
 		    inode->i_ino >= VEXFS_FIRST_INO && !sb_rdonly(sb);
-	struct inode *moved = NULL;
+	struct inode *moved = NULL, *store = NULL;
 	handle_t *handle;
 	int err;
 
@@ -908,7 +909,11 @@ void vexfs_evict_inode(struct inode *inode)
 		}
 		if (!err)
 			err = vexfs_journal_extend(handle, VEXFS_ORPHAN_CREDITS +
-						   VEXFS_NEW_INODE_CREDITS);
+						   VEXFS_NEW_INODE_CREDITS +
+						   VEXFS_XATTR_DETACH_CREDITS);
+		/* its xattr store goes on the orphan list (xattr_set.c) */
+		if (!err)
+			err = vexfs_xattr_store_detach(handle, inode, &store);
 		if (!err)
 			err = vexfs_orphan_del(handle, inode);
 		if (!err)
@@ -927,6 +932,7 @@ out:
 		 * orphan on the kernel stack.
 		 */
 		vexfs_iput_deferred(moved);
+		vexfs_iput_deferred(store);	/* frees it, as moved */
 	}
 	invalidate_inode_buffers(inode);
 	clear_inode(inode);

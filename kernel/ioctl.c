@@ -10,10 +10,10 @@
  *
  * The kernel serves FS_INFO, GET_VECTOR, COLLECTION_INFO, SEARCH (always
  * exactly), SEARCH2 (exactly, saying so), INO_PATH and LIST_COLLECTIONS;
- * SET_VECTOR, DEL_VECTOR and CREATE_COLLECTION need a read-write mount.
- * The commands that only make sense for the user-space engine (SET_VECTORS,
- * INDEX, STATS, DROP_COLLECTION) answer EOPNOTSUPP (docs/IOCTL.md, "In the
- * kernel module").
+ * SET_VECTOR, DEL_VECTOR, CREATE_COLLECTION and DROP_COLLECTION need a
+ * read-write mount. The commands that only make sense for the user-space
+ * engine (SET_VECTORS, INDEX, STATS) answer EOPNOTSUPP (docs/IOCTL.md, "In
+ * the kernel module").
  */
 #include <linux/slab.h>
 #include <linux/mm.h>
@@ -337,6 +337,41 @@ static int vexfs_ioc_del_vector(struct file *file, void *buf)
 	return err;
 }
 
+/*
+ * VEXFS_IOC_DROP_COLLECTION (docs/IOCTL.md 3.14), collection_drop.c: on a
+ * collection root, its vectors, store files and record go, the directory
+ * and its files stay. ENODATA outside a collection, EINVAL inside one but
+ * not at its root (the checks of dropCollection in src/ioctl/server.ts).
+ */
+static int vexfs_ioc_drop_collection(struct file *file, void *buf)
+{
+	struct vexfs_ioc_drop_collection *dc = buf;
+	struct inode *dir = file_inode(file);
+	struct vexfs_coll_drop d = { 0 };
+	u32 id;
+	int err;
+
+	if (!vexfs_zero(buf, sizeof(dc->hdr), sizeof(*dc) - sizeof(dc->hdr)))
+		return -EINVAL;
+	inode_lock(dir);
+	err = vexfs_coll_of_dir(dir, &id);
+	if (!err && !id)
+		err = -ENODATA;
+	if (!err && !(VEXFS_I(dir)->i_flags & VEXFS_IFL_COLL_ROOT))
+		err = -EINVAL;
+	if (!err && !dir->i_nlink)
+		err = -ENOENT;
+	if (!err)
+		err = vexfs_coll_drop(dir, &d);
+	inode_unlock(dir);
+	if (!err) {
+		dc->collection_id = d.id;
+		dc->vectors = d.vectors;
+		dc->root_ino = dir->i_ino;
+	}
+	return err;
+}
+
 static const struct vexfs_ioc_cmd vexfs_cmds[] = {
 	{ VEXFS_IOC_FS_INFO, VEXFS_ANY, false, vexfs_ioc_fs_info },
 	{ VEXFS_IOC_SET_VECTOR, VEXFS_FILE, true, vexfs_ioc_set_vector },
@@ -354,7 +389,8 @@ static const struct vexfs_ioc_cmd vexfs_cmds[] = {
 	{ VEXFS_IOC_SEARCH2, VEXFS_DIR, false, vexfs_ioc_search2 },
 	{ VEXFS_IOC_INDEX, VEXFS_DIR, false, vexfs_ioc_unsupported },
 	{ VEXFS_IOC_STATS, VEXFS_ANY, false, vexfs_ioc_unsupported },
-	{ VEXFS_IOC_DROP_COLLECTION, VEXFS_DIR, true, vexfs_ioc_unsupported },
+	{ VEXFS_IOC_DROP_COLLECTION, VEXFS_DIR, true,
+	  vexfs_ioc_drop_collection },
 };
 
 /**

@@ -436,27 +436,27 @@ static int vexfs_drop_link(handle_t *handle, struct inode *dir,
 }
 
 /*
- * Whether @inode may lose its last link here. A file's vector goes with it
- * when it is freed (vexfs_evict_inode, FORMAT.md 8.4). The module does not
- * yet drop a collection (its record and store, when its root directory
- * goes) or free an xattr store inode (FORMAT.md 7.2) with its owner:
- * dropping the owner would leave them pointing at a freed inode, which a
- * later inode reusing the number would inherit. So such a removal is
- * refused with EOPNOTSUPP, nothing changed: the FUSE mount (vexfs mount)
- * removes these. Other links may go freely.
+ * A collection root that loses its last link (rmdir, rename over an empty
+ * one) takes its collection with it, as the engine's _ifree does with
+ * dropCollection (src/fs/fs.ts): its vectors go first, in bounded
+ * transactions of their own (collection_drop.c; files elsewhere may still
+ * carry them through hard links), then the record and the store files in
+ * the operation's own handle (vexfs_coll_drop_handle). A crash in between
+ * leaves the directory and a smaller collection.
  */
-static int vexfs_may_drop_last(struct inode *inode)
+static bool vexfs_is_coll_root(struct inode *inode)
 {
-	struct vexfs_inode_info *vi = VEXFS_I(inode);
-	const u32 owned = VEXFS_IFL_COLL_ROOT | VEXFS_IFL_XATTR_IN_STORE;
+	return inode && S_ISDIR(inode->i_mode) &&
+	       (VEXFS_I(inode)->i_flags & VEXFS_IFL_COLL_ROOT);
+}
 
-	if (!(vi->i_flags & owned))
+static int vexfs_coll_root_prepare(struct inode *inode)
+{
+	u64 deleted = 0;
+
+	if (!vexfs_is_coll_root(inode))
 		return 0;
-	if (!S_ISDIR(inode->i_mode) && inode->i_nlink > 1)
-		return 0;
-	pr_info_ratelimited("vexfs: %s: inode %lu is a collection root or keeps its xattrs in a store; the kernel module cannot remove it yet (use the FUSE mount)\n",
-			    inode->i_sb->s_id, inode->i_ino);
-	return -EOPNOTSUPP;
+	return vexfs_coll_empty(inode, &deleted);
 }
 
 /* Credits to free @inode's vector if it loses its last link here. */
@@ -490,7 +490,9 @@ static int vexfs_remove(struct inode *dir, struct dentry *dentry, bool isdir)
 {
 	struct inode *moved = NULL;
 	struct inode *inode = d_inode(dentry);
+	struct vexfs_coll_drop drop = { 0 };
 	handle_t *handle;
+	bool coll;
 	int err, err2;
 
 	if (isdir) {
@@ -498,15 +500,24 @@ static int vexfs_remove(struct inode *dir, struct dentry *dentry, bool isdir)
 		if (err <= 0)
 			return err ? err : -ENOTEMPTY;
 	}
-	err = vexfs_may_drop_last(inode);
-	if (err)
-		return err;
+	coll = isdir && vexfs_is_coll_root(inode);
+	if (coll) {
+		err = vexfs_coll_root_prepare(inode);
+		if (err)
+			return err;
+	}
 	handle = vexfs_journal_start(dir->i_sb, VEXFS_DIR_CREDITS +
 				     2 * VEXFS_INODE_CREDITS +
 				     VEXFS_ORPHAN_CREDITS +
-				     vexfs_vec_drop_credits(inode));
+				     vexfs_vec_drop_credits(inode) +
+				     (coll ? VEXFS_COLL_DROP_CREDITS : 0));
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
+	if (coll) {
+		err = vexfs_coll_drop_handle(handle, inode, &drop);
+		if (err)
+			goto stop;
+	}
 	err = vexfs_dir_delete(handle, dir, &dentry->d_name, inode->i_ino);
 	if (err == -ENOENT) {
 		vexfs_error(dir->i_sb, dir->i_ino, -EUCLEAN, "unlink",
@@ -527,6 +538,7 @@ static int vexfs_remove(struct inode *dir, struct dentry *dentry, bool isdir)
 stop:
 	err2 = vexfs_journal_stop(handle);
 	iput(moved);	/* after the handle: it may evict */
+	vexfs_coll_drop_done(&drop);	/* frees the store files */
 	return err ? err : err2;
 }
 
@@ -666,6 +678,8 @@ static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
 	struct inode *old = d_inode(odentry), *victim = d_inode(ndentry);
 	const struct qstr *oname = &odentry->d_name, *nname = &ndentry->d_name;
 	struct inode *wh = NULL, *moved = NULL;
+	struct vexfs_coll_drop drop = { 0 };
+	bool coll = false;
 	handle_t *handle;
 	int err, err2;
 
@@ -684,8 +698,9 @@ static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
 			if (err <= 0)
 				return err ? err : -ENOTEMPTY;
 		}
-		if (victim) {
-			err = vexfs_may_drop_last(victim);
+		coll = vexfs_is_coll_root(victim);
+		if (coll) {
+			err = vexfs_coll_root_prepare(victim);
 			if (err)
 				return err;
 		}
@@ -698,9 +713,15 @@ static int vexfs_rename(VEXFS_IDMAP_ARG, struct inode *odir,
 				     VEXFS_ORPHAN_CREDITS +
 				     VEXFS_NEW_INODE_CREDITS +
 				     ((flags & RENAME_EXCHANGE) ? 0 :
-				      vexfs_vec_drop_credits(victim)));
+				      vexfs_vec_drop_credits(victim)) +
+				     (coll ? VEXFS_COLL_DROP_CREDITS : 0));
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
+	if (coll) {
+		err = vexfs_coll_drop_handle(handle, victim, &drop);
+		if (err)
+			goto stop;
+	}
 
 	if (flags & RENAME_EXCHANGE) {
 		err = vexfs_dir_set(handle, odir, oname, victim->i_ino,
@@ -791,6 +812,7 @@ stop:
 	if (wh)
 		iput(wh);
 	iput(moved);	/* after the handle: it may evict */
+	vexfs_coll_drop_done(&drop);	/* frees the store files */
 	return err ? err : err2;
 }
 

@@ -363,9 +363,14 @@ static int vexfs_vec_target(struct inode *inode, u32 *id)
 	return vexfs_coll_of_inode(inode, id);
 }
 
-/* Remove @inode's vector from open store @st (swap-remove, FORMAT.md 8.4). */
+/*
+ * Remove @inode's vector from open store @st (swap-remove, FORMAT.md 8.4);
+ * @touch: set the file's ctime (not when its collection is dropped, as the
+ * engine's dropCollection).
+ */
 static int vexfs_vec_remove(handle_t *handle, struct inode *inode,
-			    struct vexfs_store *st, struct inode **moved)
+			    struct vexfs_store *st, struct inode **moved,
+			    bool touch)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	struct super_block *sb = inode->i_sb;
@@ -465,7 +470,7 @@ static int vexfs_vec_remove(handle_t *handle, struct inode *inode,
 		vi->i_flags &= ~VEXFS_IFL_HAS_VECTOR;
 		vi->i_coll_id = 0;
 		vi->i_vec_slot = 0;
-		if (inode->i_nlink)
+		if (inode->i_nlink && touch)
 			vexfs_touch_ctime(inode);
 		err = vexfs_mark_inode_dirty(handle, inode);
 	}
@@ -611,11 +616,92 @@ int vexfs_vec_release(handle_t *handle, struct inode *inode,
 	if (err == -ENOENT)
 		err = -EUCLEAN;
 	if (!err) {
-		err = vexfs_vec_remove(handle, inode, &st, moved);
+		err = vexfs_vec_remove(handle, inode, &st, moved, true);
 		vexfs_store_close(&st);
 	}
 unlock:
 	up_write(&vexfs_vec_rwsem);
+	return err;
+}
+
+/**
+ * vexfs_vec_drop_last - delete the vector in the last slot of a collection
+ * @handle: the caller's handle, extended by VEXFS_VEC_DEL_CREDITS just
+ *	    before (vexfs_vec_rwsem is not held across that, see below)
+ * @sb: the filesystem
+ * @id: the collection
+ * @owner: set to the inode whose vector went, or NULL; the caller iputs it
+ *	   after stopping its handle (as vexfs_vec_release's @moved)
+ * @left: set to the vectors the collection still has
+ *
+ * A step of dropping a collection (collection_drop.c): the last slot goes
+ * without moving another (FORMAT.md 8.4), with its owner's HAS_VECTOR, the
+ * files shrink and the record's count and generation change, so every step
+ * leaves a valid, smaller collection. The owner's ctime is kept, as the
+ * engine's dropCollection keeps it. Return: 0, -EUCLEAN (a damaged slot
+ * map or owner, reported), -EIO, -ENOMEM.
+ */
+int vexfs_vec_drop_last(handle_t *handle, struct super_block *sb, u32 id,
+			struct inode **owner, u64 *left)
+{
+	struct inode *o, *moved = NULL;
+	const struct vexfs_slot *e;
+	struct buffer_head *bh;
+	struct vexfs_store st;
+	u64 last, ino;
+	u32 flags;
+	int err;
+
+	*owner = NULL;
+	*left = 0;
+	down_write(&vexfs_vec_rwsem);
+	err = vexfs_store_open(sb, id, &st);
+	if (err == -ENOENT)
+		err = -EUCLEAN;
+	if (err)
+		goto unlock;
+	if (!st.c.count)
+		goto close;
+	last = st.c.count - 1;
+	bh = vexfs_map_bread(&st, div_u64(last, st.per_block));
+	if (IS_ERR(bh)) {
+		err = PTR_ERR(bh);
+		goto close;
+	}
+	e = (const struct vexfs_slot *)bh->b_data +
+	    (last - div_u64(last, st.per_block) * st.per_block);
+	ino = le64_to_cpu(e->sl_ino);
+	flags = le32_to_cpu(e->sl_flags);
+	brelse(bh);
+	if (!(flags & VEXFS_SLOT_IN_USE) || ino < VEXFS_FIRST_INO ||
+	    ino > VEXFS_SB(sb)->s_inode_count) {
+		vexfs_corrupt(sb, st.map->i_ino,
+			      "collection %u: last slot names inode %llu", id,
+			      ino);
+		err = -EUCLEAN;
+		goto close;
+	}
+	o = vexfs_iget(sb, ino);
+	if (IS_ERR(o)) {
+		err = PTR_ERR(o);
+		goto close;
+	}
+	*owner = o;
+	if (!S_ISREG(o->i_mode) ||
+	    !(VEXFS_I(o)->i_flags & VEXFS_IFL_HAS_VECTOR) ||
+	    VEXFS_I(o)->i_coll_id != id || VEXFS_I(o)->i_vec_slot != last) {
+		vexfs_corrupt(sb, ino, "does not claim slot %llu of collection %u",
+			      last, id);
+		err = -EUCLEAN;
+		goto close;
+	}
+	err = vexfs_vec_remove(handle, o, &st, &moved, false);
+	*left = st.c.count;
+close:
+	vexfs_store_close(&st);
+unlock:
+	up_write(&vexfs_vec_rwsem);
+	iput(moved);	/* NULL: the last slot moves nowhere */
 	return err;
 }
 

@@ -407,6 +407,11 @@ int vexfs_xattr_set(struct inode *inode, int ns, const char *name,
 int vexfs_xattr_set_handle(handle_t *handle, struct inode *inode, int ns,
 			   const char *name, const void *value, size_t size,
 			   int flags);
+/* Handing a freed owner's xattr store to the orphan list: the store, its
+ * neighbour on the list, the superblock, the owner. */
+#define VEXFS_XATTR_DETACH_CREDITS (VEXFS_ORPHAN_CREDITS + VEXFS_INODE_CREDITS)
+int vexfs_xattr_store_detach(handle_t *handle, struct inode *inode,
+			     struct inode **store);
 
 /* acl.c */
 struct posix_acl *vexfs_get_acl(struct inode *inode, int type, bool rcu);

@@ -192,6 +192,8 @@ int vexfs_vec_set_bytes(struct inode *inode, const void *bytes, size_t len,
 int vexfs_vec_release(handle_t *handle, struct inode *inode,
 		      struct inode **moved);
 int vexfs_vec_delete(struct inode *inode);
+int vexfs_vec_drop_last(handle_t *handle, struct super_block *sb, u32 id,
+			struct inode **owner, u64 *left);
 int vexfs_vec_encode(const struct vexfs_coll *c, const u32 *f32, void *out);
 int vexfs_vec_check_stored(const struct vexfs_coll *c, const void *bytes);
 int vexfs_vec_coll_for(struct inode *inode, struct vexfs_coll *c);
@@ -208,6 +210,25 @@ struct vexfs_ioc_create_collection;
 int vexfs_coll_create(struct inode *dir,
 		      const struct vexfs_ioc_create_collection *cc,
 		      struct vexfs_coll *out);
+
+/*
+ * collection_drop.c. Credits of the last step of dropping a collection:
+ * four store files pushed on the orphan list, the record, the superblock,
+ * the root directory.
+ */
+#define VEXFS_COLL_DROP_CREDITS	(4 * (VEXFS_ORPHAN_CREDITS + \
+				      VEXFS_INODE_CREDITS) + 1 + \
+				 VEXFS_SB_CREDITS + VEXFS_INODE_CREDITS)
+struct vexfs_coll_drop {
+	u32	id;
+	u64	vectors;		/* deleted */
+	struct inode *files[4];		/* the store files, freed by done */
+};
+int vexfs_coll_empty(struct inode *root, u64 *deleted);
+int vexfs_coll_drop_handle(handle_t *handle, struct inode *root,
+			   struct vexfs_coll_drop *d);
+void vexfs_coll_drop_done(struct vexfs_coll_drop *d);
+int vexfs_coll_drop(struct inode *root, struct vexfs_coll_drop *d);
 
 /* search.c */
 int vexfs_raw_parent(struct super_block *sb, u64 ino, u64 *parent);

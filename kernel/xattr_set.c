@@ -253,3 +253,53 @@ int vexfs_xattr_set(struct inode *inode, int ns, const char *name,
 	err2 = vexfs_journal_stop(handle);
 	return err ? err : err2;
 }
+
+/**
+ * vexfs_xattr_store_detach - hand an owner's xattr store to the orphan list
+ * @handle: the handle that frees @inode (VEXFS_XATTR_DETACH_CREDITS), or NULL
+ * @inode: the owner, being freed (nlink 0), with XATTR_IN_STORE
+ * @store: set to the store inode (the caller iputs it after its handle
+ *	   stopped, which frees it), or NULL when there was none
+ *
+ * A store may hold thousands of blocks, more than one transaction may
+ * free, so it is not freed here: in @handle the store gets nlink 0 and goes
+ * on the orphan list (keeping INTERNAL, so its blocks are revoked when
+ * freed) and the owner forgets it (FORMAT.md 5.4 and 7.2; the engine frees
+ * it with its owner, #freeStore of src/fs/xattrs.ts). Its eviction then
+ * frees its blocks in as many transactions as it needs; a crash in between
+ * leaves it to the orphan cleanup of the next mount, and fsck sees a
+ * pending orphan. Return: 0, -EUCLEAN (the store is not the owner's: the
+ * owner stays as it is), -EIO, -ENOMEM.
+ */
+int vexfs_xattr_store_detach(handle_t *handle, struct inode *inode,
+			     struct inode **store)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	struct inode *s;
+	int err;
+
+	*store = NULL;
+	if (!(vi->i_flags & VEXFS_IFL_XATTR_IN_STORE))
+		return 0;
+	s = vexfs_xattr_store_iget(inode);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	if (s->i_nlink != 1) {
+		vexfs_error(inode->i_sb, s->i_ino, EUCLEAN, "xattr",
+			    "xattr store of inode %lu has %u links",
+			    inode->i_ino, s->i_nlink);
+		iput(s);
+		return -EUCLEAN;
+	}
+	clear_nlink(s);
+	err = vexfs_orphan_add(handle, s);	/* writes the store */
+	if (err) {
+		set_nlink(s, 1);
+		iput(s);
+		return err;
+	}
+	*store = s;
+	vi->i_flags &= ~VEXFS_IFL_XATTR_IN_STORE;
+	vi->i_xattr_block = 0;
+	return vexfs_mark_inode_dirty(handle, inode);
+}

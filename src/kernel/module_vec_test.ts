@@ -12,7 +12,7 @@
  * (`GET_VECTOR`), the collections (`COLLECTION_INFO`, `LIST_COLLECTIONS`).
  * In the VM the static C program `vexfs_vectool.c` (gcc -static) runs the
  * same ioctls on the kernel module's read-only mount (read-write, files with
- * a vector are removed, a collection root cannot be yet: EOPNOTSUPP): the same inodes in the
+ * a vector are removed, a collection root that is not empty cannot be): the same inodes in the
  * same order, scores within 1e-6 (the kernel computes them as the engine
  * does, so they are in fact bit-identical, which the test reports), the same
  * vectors, collections, paths; the errno cases of docs/IOCTL.md; and a
@@ -461,7 +461,7 @@ const ERRS: Record<string, number> = {
   "path-root-from-dir": ERR.ENOENT,
   "stats": EOPNOTSUPP,
   "index": EOPNOTSUPP,
-  "drop": EOPNOTSUPP,
+  "drop": EROFS, // served (module_drop_test.ts), but this mount is read-only
   "set-vectors": EOPNOTSUPP,
   "efault": ERR.EFAULT,
 };

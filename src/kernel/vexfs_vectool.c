@@ -25,6 +25,9 @@
  *   xlist FILE                         VT XL errno listed(0/1)
  *   xset FILE FLAGS HEX                VT XS errno   (setxattr user.vexfs.vector)
  *   xdel FILE                          VT XD errno   (removexattr)
+ *   rename FROM TO                     VT R errno   (rename(2))
+ *   drop DIR [BAD]                     VT D errno id vectors root_ino  (BAD: a
+ *                                      non-zero input byte)
  *
  * V... are decimal floats (strtof: the test prints f32 values exactly).
  */
@@ -322,6 +325,21 @@ int main(void)
 			u.cc.index = (__u8)strtoul(tok(&save), NULL, 10);
 			e = call(d, VEXFS_IOC_CREATE_COLLECTION, &u.cc);
 			printf("VT C %d %u\n", e, e ? 0 : u.cc.info.id);
+		} else if (!strcmp(cmd, "rename")) {
+			const char *from = tok(&save);
+
+			e = rename(from, tok(&save)) ? errno : 0;
+			printf("VT R %d\n", e);
+		} else if (!strcmp(cmd, "drop")) {
+			const char *d = tok(&save);
+
+			hdr(&u.dc, sizeof(u.dc), 1);
+			if (*tok(&save))
+				u.dc.reserved1 = 1;
+			e = call(d, VEXFS_IOC_DROP_COLLECTION, &u.dc);
+			printf("VT D %d %u %llu %llu\n", e, u.dc.collection_id,
+			       (unsigned long long)u.dc.vectors,
+			       (unsigned long long)u.dc.root_ino);
 		} else if (!strcmp(cmd, "info")) {
 			const struct vexfs_ioc_collection *c = &u.ci.info;
 
