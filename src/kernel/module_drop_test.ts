@@ -34,21 +34,13 @@ import { addOrphan } from "../fs/orphan.ts";
 import { IFL_XATTR_IN_STORE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG } from "../format/constants.ts";
 import { createCollection, search2, setVectors } from "../ioctl/client.ts";
 import { crc32c } from "../format/crc.ts";
-import { resolveKernel } from "./debian_kernel.ts";
+import { vmTestKernelDir } from "./_vmtestutil.ts";
+import { staticToolPath } from "./static_tool.ts";
 import { runInVm, summarize } from "./qemu.ts";
 import { buildModule } from "./build.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const enc = new TextEncoder();
 const BIG_DIRS = 10, BIG_PER_DIR = 300, BIG_DIM = 8;
-
-function hasQemu(): boolean {
-  try {
-    return new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 /** Four attributes of 3,000 bytes: more than one 4 KiB xattr block holds. */
 function bigXattrs(path: string, seed: number): void {
@@ -235,56 +227,21 @@ function crashImage(): { img: string; freeInodes: number; freeBlocks: number; di
   return { img, freeInodes, freeBlocks, dirBlocks };
 }
 
-async function buildTool(): Promise<Uint8Array> {
-  const out = Deno.makeTempFileSync({ suffix: ".vectool" });
-  try {
-    const o = await new Deno.Command("gcc", {
-      args: [
-        "-static",
-        "-O2",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-I",
-        `${ROOT}/kernel`,
-        "-o",
-        out,
-        `${ROOT}/src/kernel/vexfs_vectool.c`,
-      ],
-      stderr: "piped",
-    }).output();
-    assert(o.success, `gcc -static vexfs_vectool.c: ${new TextDecoder().decode(o.stderr)}`);
-    return Deno.readFileSync(out);
-  } finally {
-    Deno.removeSync(out);
-  }
-}
-
 for (const series of ["6.1", "6.12"] as const) {
   Deno.test(`kernel module on ${series} (QEMU): xattr stores freed, collections dropped by rmdir and DROP_COLLECTION, as the FUSE mount does`, async (t) => {
-    if (!hasQemu()) {
-      console.warn("module_drop_test: qemu-system-x86_64 missing, skipped");
-      return;
-    }
-    const k = await resolveKernel(series);
-    const kdir = `/usr/src/linux-headers-${k.release}`;
-    try {
-      Deno.statSync(`${kdir}/Makefile`);
-    } catch {
-      console.warn(`module_drop_test: ${kdir} missing, skipped (apt-get install ${k.headersPackage})`);
-      return;
-    }
+    const kdir = await vmTestKernelDir("module_drop_test", series);
+    if (!kdir) return;
     const img = await prepare();
     const fuseImg = `${img}.fuse`;
     Deno.copyFileSync(img, fuseImg);
     const crash = crashImage();
     const out = await Deno.makeTempDir({ prefix: "vexfs-ko-" });
-    const toolPath = `${out}/vectool`;
     try {
       const built = await buildModule({ kernelDir: kdir, out });
       assertEquals(built.warnings, []);
-      const tool = await buildTool();
-      Deno.writeFileSync(toolPath, tool, { mode: 0o755 });
+      // vexfs_vectool (static, cached), for the VM and the host
+      const toolPath = await staticToolPath("vexfs_vectool.c", { include: ["kernel"] });
+      const tool = Deno.readFileSync(toolPath);
       await t.step("fsck -n accepts the crash image (pending orphans only)", () => assertFsckClean(crash.img));
       const r = await runInVm({
         kernel: series,
