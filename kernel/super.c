@@ -59,6 +59,23 @@ static void vexfs_inode_init_once(void *p)
 	inode_init_once(&vi->vfs_inode);
 }
 
+/*
+ * Marks the image in use (FORMAT.md 3.2, 9.5): RECOVER with a journal, else
+ * state dirty unless an error is recorded. The caller commits the
+ * superblock.
+ */
+static void vexfs_mark_in_use(struct vexfs_sb_info *sbi)
+{
+	struct vexfs_super_block *es = &sbi->s_es;
+
+	if (sbi->s_journal)
+		es->s_feature_incompat |=
+			cpu_to_le32(VEXFS_FEATURE_INCOMPAT_RECOVER);
+	else if (le16_to_cpu(es->s_state) != VEXFS_STATE_ERROR)
+		es->s_state = cpu_to_le16(VEXFS_STATE_DIRTY);
+	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
+}
+
 /* Marks the superblock in use (a read-write mount, FORMAT.md 3.2, 9.5). */
 static int vexfs_setup_rw(struct super_block *sb)
 {
@@ -70,14 +87,9 @@ static int vexfs_setup_rw(struct super_block *sb)
 	if (err)
 		return err;
 	spin_lock(&sbi->s_lock);
-	if (sbi->s_journal)
-		es->s_feature_incompat |=
-			cpu_to_le32(VEXFS_FEATURE_INCOMPAT_RECOVER);
-	else if (le16_to_cpu(es->s_state) != VEXFS_STATE_ERROR)
-		es->s_state = cpu_to_le16(VEXFS_STATE_DIRTY);
+	vexfs_mark_in_use(sbi);
 	le32_add_cpu(&es->s_mount_count, 1);
 	es->s_mount_time = cpu_to_le64(ktime_get_real_seconds());
-	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
 	spin_unlock(&sbi->s_lock);
 	return vexfs_commit_super(sb, true);
 }
@@ -134,18 +146,12 @@ static int vexfs_freeze_fs(struct super_block *sb)
 static int vexfs_unfreeze_fs(struct super_block *sb)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
-	struct vexfs_super_block *es = &sbi->s_es;
 	int err;
 
 	if (sb_rdonly(sb))
 		return 0;
 	spin_lock(&sbi->s_lock);
-	if (sbi->s_journal)
-		es->s_feature_incompat |=
-			cpu_to_le32(VEXFS_FEATURE_INCOMPAT_RECOVER);
-	else if (le16_to_cpu(es->s_state) != VEXFS_STATE_ERROR)
-		es->s_state = cpu_to_le16(VEXFS_STATE_DIRTY);
-	sbi->s_incompat = le32_to_cpu(es->s_feature_incompat);
+	vexfs_mark_in_use(sbi);
 	spin_unlock(&sbi->s_lock);
 	err = vexfs_commit_super(sb, true);
 	if (sbi->s_journal)
