@@ -8,7 +8,7 @@
  * served by this same process. Linux on x86-64 or arm64 only.
  * @module
  */
-import { errno, PosixError } from "./_posix.ts";
+import { errno, O_CLOEXEC, PosixError } from "./_posix.ts";
 
 /** Largest handle the kernel makes (linux/fcntl.h MAX_HANDLE_SZ). */
 export const MAX_HANDLE_SZ = 128;
@@ -71,7 +71,8 @@ export function nameToHandle(path: string, flags = 0): { handle: FileHandle; mou
 
 /**
  * `open_by_handle_at(mountFd, handle, flags)`: opens the file the handle
- * names on the filesystem of `mountFd` (any descriptor of that mount).
+ * names on the filesystem of `mountFd` (any descriptor of that mount). The
+ * descriptor is close-on-exec (see `open` in _posix.ts for why).
  * @returns the new descriptor
  * @throws PosixError ESTALE when the handle's file is gone
  */
@@ -81,12 +82,12 @@ export function openByHandle(mountFd: number, h: FileHandle, flags: number): num
   dv.setUint32(0, h.bytes.length, true);
   dv.setInt32(4, h.type, true);
   fh.set(h.bytes, 8);
-  return chk(libc().open_by_handle_at(mountFd, fh, flags), "open_by_handle_at", `type ${h.type}`);
+  return chk(libc().open_by_handle_at(mountFd, fh, flags | O_CLOEXEC), "open_by_handle_at", `type ${h.type}`);
 }
 
 /** `openat(dirFd, path, flags)`; returns the descriptor. */
 export function openat(dirFd: number, path: string, flags: number): number {
-  return chk(libc().openat(dirFd, cstr(path), flags, 0), "openat", path);
+  return chk(libc().openat(dirFd, cstr(path), flags | O_CLOEXEC, 0), "openat", path);
 }
 
 /** A FUSE handle made by hand ({@linkcode FILEID_INO64_GEN}): node id and generation, host byte order. */

@@ -151,7 +151,7 @@ const SYMBOLS = {
   fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   umask: { parameters: ["u32"], result: "u32" },
-  dup: { parameters: ["i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -221,9 +221,15 @@ export function tryCall<T>(f: () => T): { code: string; value?: T } {
 
 // ------------------------------------------------------------- files
 
-/** open(2); returns the descriptor. */
+/**
+ * open(2); returns the descriptor. It is always close-on-exec (O_CLOEXEC
+ * is added): `deno test --parallel` runs test modules as threads of one
+ * process, so a descriptor without it leaks into every child another test
+ * spawns, and a leaked descriptor on a mount makes that mount's umount fail
+ * with EBUSY ("target is busy") while the child runs.
+ */
 export function open(path: string, flags: number, mode = 0o644): number {
-  return chk(libc().open(cstr(path), flags, mode), "open", path);
+  return chk(libc().open(cstr(path), flags | O_CLOEXEC, mode), "open", path);
 }
 
 /** close(2). */
@@ -231,9 +237,12 @@ export function close(fd: number): void {
   chk(libc().close(fd), "close", `${fd}`);
 }
 
-/** dup(2). */
+/** F_DUPFD_CLOEXEC (asm-generic/fcntl.h): dup(2) whose new descriptor is close-on-exec. */
+const F_DUPFD_CLOEXEC = 1030;
+
+/** dup(2), as `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: the copy is close-on-exec, see {@linkcode open}. */
 export function dup(fd: number): number {
-  return chk(libc().dup(fd), "dup", `${fd}`);
+  return chk(libc().fcntl(fd, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)", `${fd}`);
 }
 
 /** ioctl(2) with a pointer argument: `buf` is read and updated in place; returns ioctl's result. */
