@@ -1,0 +1,242 @@
+/**
+ * Encoding of one BM25 index segment (docs/FORMAT.md §8.7; design issue-12
+ * §1.2): the segment header block, the doc table (48-byte records sorted by
+ * ino), the tombstones (sorted u64 inode numbers), the dictionary (32-byte
+ * records sorted by (hash, term bytes), hash = the directory name hash of
+ * FORMAT.md §6 seeded with the superblock's `hash_seed`), the term-bytes
+ * stream and the postings stream (per term, in dictionary order, `df` pairs
+ * `(ordinal delta, tf)` as unsigned LEB128 varints; the first delta is the
+ * ordinal itself). Fixed-size records never straddle a block; the streams fill
+ * `block_size - 4` bytes of every block. Every block ends with its CRC-32C
+ * seeded with `(id << 32) | collectionId` (./layout.ts).
+ *
+ * Both streams are written contiguously in dictionary order (record `i + 1`'s
+ * bytes follow record `i`'s); the decoder (./segment_decode.ts) checks that.
+ *
+ * @example
+ * ```ts
+ * import { encodeSegment } from "./segment.ts";
+ * const doc = { ino: 12, igen: 1, dl: 3, ctimeSec: 0, ctimeNsec: 0, crc: 0, size: 14, flags: 0, uniq: 2,
+ *   counts: new Map([["hello", 2], ["world", 1]]) };
+ * const bytes = encodeSegment([doc], [12], { id: 1, base: false, blockSize: 4096, collectionId: 3, hashSeed: 99 });
+ * bytes.length; // 5 × 4096: header, doc table, dictionary, term bytes, postings
+ * ```
+ * @module
+ */
+import { FsError } from "../errors.ts";
+import { dirHash } from "../format/hash.ts";
+import { varintLength, writeVarint } from "./_varint.ts";
+import {
+  checkBlockSize,
+  CRC_BYTES,
+  DICT_RECORD_BYTES,
+  DOC_BINARY,
+  DOC_LARGE,
+  DOC_RECORD_BYTES,
+  type DocInput,
+  encodeSegmentHeader,
+  MAX_TERM_BYTES,
+  recordsPerBlock,
+  sealBlock,
+  SEGMENT_BASE,
+  segmentGeometry,
+  TOMB_RECORD_BYTES,
+} from "./layout.ts";
+
+/** Options of {@linkcode encodeSegment}. */
+export interface SegmentOptions {
+  /** segment id (u32), unique within the file; seeds the block CRCs */
+  id: number;
+  /** a base segment (flag 0x1) */
+  base: boolean;
+  /** bytes of a block (power of two, 1024..65536) */
+  blockSize: number;
+  /** the collection id (low half of the CRC seed) */
+  collectionId: number;
+  /** the superblock's `hash_seed` (seed of the dictionary hash) */
+  hashSeed: number;
+}
+
+const utf8 = new TextEncoder();
+
+/** Compares two byte strings: negative, 0 or positive, shorter first on a common prefix (memcmp order). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
+
+function checkInt(x: number, max: number, what: string): void {
+  if (!Number.isInteger(x) || x < 0 || x > max) {
+    throw new FsError("EINVAL", `BM25 segment: ${what} = ${x} is not an integer in 0..${max}`);
+  }
+}
+
+/**
+ * Encodes a segment from documents and tombstones.
+ * @param docs the segment's documents in any order (inos distinct); each
+ *   doc's `counts` sum to its `dl`; a skipped file (DOC_BINARY or DOC_LARGE)
+ *   or an empty one has no counts and dl 0. `uniq` is written as `counts.size`.
+ * @param tombstones inode numbers whose documents in OLDER segments are dead
+ *   (any order, duplicates allowed); a writer lists every ino it re-adds here
+ * @param o id, base flag, block size, CRC and hash seeds
+ * @returns the segment: a whole number of blocks, every block sealed
+ * @throws FsError EINVAL on a bad input (duplicate ino, counts ≠ dl, a term
+ *   of 0 or more than 64 UTF-8 bytes, a field out of its range, more than
+ *   2^32 - 1 records)
+ */
+export function encodeSegment(docs: DocInput[], tombstones: number[], o: SegmentOptions): Uint8Array {
+  const bs = o.blockSize;
+  checkBlockSize(bs);
+  checkInt(o.id, 0xffffffff, "id");
+  checkInt(o.collectionId, 0xffffffff, "collection id");
+  const sorted = [...docs].sort((a, b) => a.ino - b.ino);
+  const tombs = [...new Set(tombstones)].sort((a, b) => a - b);
+  for (const t of tombs) checkInt(t, Number.MAX_SAFE_INTEGER, "tombstone ino");
+  checkInt(sorted.length, 0xffffffff, "doc count");
+  checkInt(tombs.length, 0xffffffff, "tombstone count");
+
+  // Postings per term: ordinals ascend because the docs are in ino order.
+  const postings = new Map<string, number[]>();
+  let liveTokens = 0;
+  for (let ord = 0; ord < sorted.length; ord++) {
+    const d = sorted[ord];
+    checkInt(d.ino, Number.MAX_SAFE_INTEGER, "ino");
+    if (d.ino < 1 || (ord > 0 && sorted[ord - 1].ino === d.ino)) {
+      throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} is not a valid, distinct inode number`);
+    }
+    checkInt(d.igen, 0xffffffff, `inode ${d.ino} igen`);
+    checkInt(d.dl, 0xffffffff, `inode ${d.ino} dl`);
+    checkInt(d.ctimeNsec, 999_999_999, `inode ${d.ino} ctime_nsec`);
+    checkInt(d.crc, 0xffffffff, `inode ${d.ino} crc`);
+    checkInt(d.size, Number.MAX_SAFE_INTEGER, `inode ${d.ino} size`);
+    if (!Number.isSafeInteger(d.ctimeSec)) throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} ctime_sec`);
+    if ((d.flags & ~(DOC_BINARY | DOC_LARGE)) !== 0 || d.flags === (DOC_BINARY | DOC_LARGE)) {
+      throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} flags 0x${d.flags.toString(16)}`);
+    }
+    if (d.flags !== 0 && d.counts.size > 0) {
+      throw new FsError("EINVAL", `BM25 segment: skipped inode ${d.ino} has term counts`);
+    }
+    let sum = 0;
+    for (const [t, tf] of d.counts) {
+      if (!Number.isInteger(tf) || tf < 1 || tf > 0xffffffff) {
+        throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} term ${JSON.stringify(t)} tf ${tf}`);
+      }
+      sum += tf;
+      let p = postings.get(t);
+      if (p === undefined) postings.set(t, p = []);
+      p.push(ord, tf);
+    }
+    if (sum !== d.dl) {
+      throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} has dl ${d.dl}, its counts sum to ${sum}`);
+    }
+    liveTokens += d.dl;
+  }
+
+  // Dictionary order: (hash, term bytes).
+  const terms: { bytes: Uint8Array; hash: number; p: number[] }[] = [];
+  for (const [t, p] of postings) {
+    const bytes = utf8.encode(t);
+    if (bytes.length < 1 || bytes.length > MAX_TERM_BYTES) {
+      throw new FsError("EINVAL", `BM25 segment: term ${JSON.stringify(t)} has ${bytes.length} bytes (1..64)`);
+    }
+    terms.push({ bytes, hash: dirHash(bytes, o.hashSeed), p });
+  }
+  terms.sort((a, b) => a.hash - b.hash || compareBytes(a.bytes, b.bytes));
+  checkInt(terms.length, 0xffffffff, "term count");
+
+  let termsBytes = 0, postBytes = 0;
+  const postLen = new Array<number>(terms.length);
+  for (let i = 0; i < terms.length; i++) {
+    termsBytes += terms[i].bytes.length;
+    const p = terms[i].p;
+    let n = 0, prev = 0;
+    for (let j = 0; j < p.length; j += 2) {
+      n += varintLength(p[j] - prev) + varintLength(p[j + 1]);
+      prev = p[j];
+    }
+    if (n > 0xffffffff) throw new FsError("EINVAL", "BM25 segment: postings of one term exceed 2^32 - 1 bytes");
+    postLen[i] = n;
+    postBytes += n;
+  }
+  const termStream = new Uint8Array(termsBytes);
+  const postStream = new Uint8Array(postBytes);
+  const g = segmentGeometry(bs, {
+    docCount: sorted.length,
+    tombCount: tombs.length,
+    termCount: terms.length,
+    termsBytes,
+    postBytes,
+  });
+  const out = new Uint8Array(g.blockCount * bs);
+  const v = new DataView(out.buffer);
+
+  encodeSegmentHeader({
+    id: o.id,
+    flags: o.base ? SEGMENT_BASE : 0,
+    docCount: sorted.length,
+    tombCount: tombs.length,
+    termCount: terms.length,
+    ...g,
+    termsBytes,
+    postBytes,
+    liveTokens,
+  }, out.subarray(0, bs));
+
+  const perDoc = recordsPerBlock(bs, DOC_RECORD_BYTES);
+  for (let i = 0; i < sorted.length; i++) {
+    const d = sorted[i];
+    const off = (g.docStart + Math.floor(i / perDoc)) * bs + (i % perDoc) * DOC_RECORD_BYTES;
+    v.setBigUint64(off, BigInt(d.ino), true);
+    v.setUint32(off + 8, d.igen, true);
+    v.setUint32(off + 12, d.dl, true);
+    v.setBigInt64(off + 16, BigInt(d.ctimeSec), true);
+    v.setUint32(off + 24, d.ctimeNsec, true);
+    v.setUint32(off + 28, d.crc, true);
+    v.setBigUint64(off + 32, BigInt(d.size), true);
+    v.setUint32(off + 40, d.flags, true);
+    v.setUint32(off + 44, d.counts.size, true);
+  }
+  const perTomb = recordsPerBlock(bs, TOMB_RECORD_BYTES);
+  for (let i = 0; i < tombs.length; i++) {
+    v.setBigUint64(
+      (g.tombStart + Math.floor(i / perTomb)) * bs + (i % perTomb) * TOMB_RECORD_BYTES,
+      BigInt(tombs[i]),
+      true,
+    );
+  }
+  const perDict = recordsPerBlock(bs, DICT_RECORD_BYTES);
+  let tpos = 0, ppos = 0;
+  for (let i = 0; i < terms.length; i++) {
+    const t = terms[i];
+    const off = (g.dictStart + Math.floor(i / perDict)) * bs + (i % perDict) * DICT_RECORD_BYTES;
+    v.setUint32(off, t.hash, true);
+    v.setUint16(off + 4, t.bytes.length, true);
+    v.setBigUint64(off + 8, BigInt(tpos), true);
+    v.setBigUint64(off + 16, BigInt(ppos), true);
+    v.setUint32(off + 24, t.p.length / 2, true);
+    v.setUint32(off + 28, postLen[i], true);
+    termStream.set(t.bytes, tpos);
+    tpos += t.bytes.length;
+    let prev = 0;
+    for (let j = 0; j < t.p.length; j += 2) {
+      ppos = writeVarint(postStream, ppos, t.p[j] - prev);
+      ppos = writeVarint(postStream, ppos, t.p[j + 1]);
+      prev = t.p[j];
+    }
+  }
+  putStream(out, termStream, g.termsStart, bs);
+  putStream(out, postStream, g.postStart, bs);
+  for (let b = 0; b < g.blockCount; b++) sealBlock(out.subarray(b * bs, (b + 1) * bs), o.collectionId, o.id);
+  return out;
+}
+
+/** Copies a byte stream into consecutive blocks from `start`, `bs - 4` bytes per block. */
+function putStream(out: Uint8Array, stream: Uint8Array, start: number, bs: number): void {
+  const pay = bs - CRC_BYTES;
+  for (let o = 0, b = start; o < stream.length; o += pay, b++) {
+    out.set(stream.subarray(o, Math.min(o + pay, stream.length)), b * bs);
+  }
+}
