@@ -1,14 +1,17 @@
 /**
  * What a vector search decides before it scans or walks a graph: its
  * arguments checked, the default thresholds between exact scans and graph
- * searches, and the slots of the subtree it is restricted to.
+ * searches, and the slots of the subtree and of the `--where` filter
+ * (./xattr_filter.ts) it is restricted to.
  * @module
  */
 import { check, FsError } from "../errors.ts";
 import { ROOT_INO } from "../format/constants.ts";
 import type { CollectionRecord } from "../format/collection.ts";
+import { formatWhere, type Where } from "../search/where.ts";
 import type { Loaded, SubtreeCache } from "./_loaded.ts";
 import type { Vexfs } from "./fs.ts";
+import { inoFilter, xattrFilterVersion } from "./xattr_filter.ts";
 
 /**
  * Subtrees holding at most this fraction of a collection are searched by an
@@ -117,4 +120,49 @@ export function underDir(fs: Vexfs, dir: number): (ino: number) => boolean {
       return false;
     }
   };
+}
+
+/** A filter's answer over a collection (or a subtree of it), valid while nothing it depends on changed. */
+interface WhereSlots {
+  key: string;
+  generation: number;
+  count: number;
+  namespace: number;
+  version: number;
+  slots: number[];
+}
+const whereCache = new WeakMap<Loaded, WhereSlots>();
+
+/**
+ * The slots of collection `l` whose files pass `where`: among `base` (the
+ * slots of the subtree searched) or among all. Kept for the last filter and
+ * directory searched until the collection's vectors, the namespace or an
+ * attribute value the filter reads change.
+ * @param dir the directory searched (part of the cache key)
+ * @param base the subtree's slots, or null for the whole collection
+ * @returns slots in ascending order
+ * @throws FsError EUCLEAN when a file's attribute storage is damaged
+ */
+export function whereSlotsOf(fs: Vexfs, l: Loaded, dir: number, base: number[] | null, where: Where): number[] {
+  const key = `${dir}\0${formatWhere(where)}`;
+  const pass = inoFilter(fs, l.rec.id, where); // first: it may add columns (and so change the version)
+  const c = whereCache.get(l);
+  const ns = fs.namespaceVersion;
+  const version = xattrFilterVersion(fs);
+  if (
+    c && c.key === key && c.generation === l.rec.generation && c.count === l.rec.count && c.namespace === ns &&
+    c.version === version
+  ) {
+    return c.slots;
+  }
+  const owners = l.owners;
+  const slots: number[] = [];
+  if (base) {
+    for (const s of base) if (pass(owners[s])) slots.push(s);
+  } else {
+    for (let s = 0, n = l.rec.count; s < n; s++) if (pass(owners[s])) slots.push(s);
+  }
+  // reading attributes fills the cache but forgets nothing: the version is still the one above
+  whereCache.set(l, { key, generation: l.rec.generation, count: l.rec.count, namespace: ns, version, slots });
+  return slots;
 }

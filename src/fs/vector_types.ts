@@ -8,6 +8,7 @@
  */
 import type { HnswStats } from "../hnsw/types.ts";
 import type { ElemType, Metric } from "../vector/types.ts";
+import type { Where } from "../search/where.ts";
 
 /** A collection's parameters and counts, as the CLI and ioctls report them. */
 export interface CollectionInfo {
@@ -73,6 +74,11 @@ export interface SearchOptions {
   ef?: number;
   /** scan exactly even when the collection has a usable graph */
   exact?: boolean;
+  /**
+   * Only files whose extended attributes pass this filter (../search/where.ts, `--where`), on top of the
+   * subtree; absent or empty: no filter
+   */
+  where?: Where;
 }
 
 /** How a search was answered (what {@link Collections.searchEx} reports besides the hits). */
@@ -83,6 +89,8 @@ export interface SearchMethod {
   reason?: string;
   /** the ef used, for "hnsw" */
   ef?: number;
+  /** with a `where` filter: the files with a vector (below the searched directory) that passed it */
+  filterPassed?: number;
 }
 
 /** What `vexfs index stats` reports of a collection's index. */

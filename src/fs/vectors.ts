@@ -53,6 +53,7 @@ import {
   SUBTREE_EXACT_FRACTION,
   SUBTREE_EXACT_MAX,
   subtreeOf,
+  whereSlotsOf,
 } from "./vector_search.ts";
 import { f32Bytes, readSlotMap, readStore, strideOf } from "./vector_store.ts";
 import {
@@ -874,7 +875,10 @@ export class Collections {
    * (default the collection's, else max(k, 64)); without an explicit `ef`, a
    * collection of at most {@link exactScanElements} elements is scanned
    * instead (as fast, and exact); a subtree through a filtered
-   * traversal. Graph hits are rescored from the store, so every score is
+   * traversal. `where` (xattr filter, ./xattr_filter.ts) narrows the
+   * subtree's slots (or the collection's) to the files that pass, and the
+   * same rule applies to them: few → an exact scan of them (recall 1), else
+   * the filtered traversal; `method.filterPassed` says how many passed. Graph hits are rescored from the store, so every score is
    * exact; HNSW can only miss neighbours (recall < 1), never return a wrong
    * score.
    * @throws FsError as {@link search}
@@ -910,6 +914,10 @@ export class Collections {
     if (dir !== rec.rootIno) {
       subtree = subtreeOf(fs, l, dir).slots;
     }
+    // A --where filter narrows the slots further (subtree AND filter); the same rule then picks scan or graph.
+    const where = opts.where?.length ? opts.where : null;
+    if (where) subtree = whereSlotsOf(fs, l, dir, subtree, where);
+    const passed = where ? { filterPassed: subtree!.length } : {};
     let method: SearchMethod;
     let found: { ino: number; score: number }[];
     const hnsw = (rec.flags & COLL_INDEX_HNSW) !== 0;
@@ -930,7 +938,7 @@ export class Collections {
             reason: opts.exact
               ? "exact search asked for"
               : small
-              ? "a small subtree is scanned"
+              ? (where ? "few files pass the filter: they are scanned" : "a small subtree is scanned")
               : tiny
               ? "a small collection: an exact scan is as fast"
               : mem.count <= k
@@ -938,15 +946,21 @@ export class Collections {
               : "the HNSW graph is far behind the vectors; scanned exactly until it is caught up",
           }
           : {}),
+        ...passed,
       };
       found = scanTopK(mem, { query, k, metric, owners, exclude, ...(subtree ? { slots: subtree } : {}) });
     } else {
       this.#attach(l);
       const ef = Math.max(opts.ef ?? (rec.hnswEfSearch || Math.max(k, DEFAULT_EF)), k);
       const want = k + (exclude?.size ?? 0);
-      {
+      // A filtered search's bitmap lives for this search only; a subtree's is kept with its slots.
+      let own: SlotFilter | undefined;
+      try {
         let filter: SlotFilter | undefined;
-        if (subtree) {
+        if (where) {
+          filter = own = new SlotFilter(mem.count);
+          for (const s of subtree!) own.add(s);
+        } else if (subtree) {
           const c = l.subtree!;
           if (!c.filter) {
             c.filter = new SlotFilter(mem.count);
@@ -961,7 +975,9 @@ export class Collections {
         const r = g.search(query, want, efEff, filter);
         // Rescore exactly from the store and order as FORMAT.md §8.4 says.
         found = scanTopK(mem, { query, k, metric, owners, exclude, slots: r.slots });
-        method = { method: "hnsw", ef: efEff };
+        method = { method: "hnsw", ef: efEff, ...passed };
+      } finally {
+        own?.free();
       }
     }
     let hits: SearchHit[];

@@ -88,6 +88,13 @@ export class Xattrs {
   storeHits = 0;
   /** Loads that decoded a store's entry blocks (for `vexfs stats`). */
   storeMisses = 0;
+  /**
+   * Called as an inode's attributes change: `(ino, full name)` at a set or
+   * a removal (before it, so that one failing part way leaves no stale
+   * copy), `(ino, null)` when they are freed with the inode. What caches
+   * attribute values (../fs/xattr_filter.ts) listens and forgets them.
+   */
+  readonly listeners: Set<(ino: number, name: string | null) => void> = new Set();
 
   constructor(fs: Vexfs) {
     this.#fs = fs;
@@ -144,6 +151,7 @@ export class Xattrs {
    *   E2BIG (value over 65,536 bytes), EEXIST, ENODATA, ENOSPC (list limit, no space, no inode)
    */
   set(n: InodeState, full: string, value: Uint8Array, flags = 0): void {
+    this.#changed(n.ino, full); // first: also a change that fails part way leaves no stale copy
     const [ns, name] = splitXattrName(full);
     if (enc.encode(full).length > XATTR_NAME_MAX) {
       throw new FsError("ERANGE", `xattr name '${full.slice(0, 40)}...' is longer than ${XATTR_NAME_MAX} bytes`);
@@ -180,6 +188,7 @@ export class Xattrs {
 
   /** Removes attribute `full` of `n`. @throws FsError ENODATA if absent */
   remove(n: InodeState, full: string): void {
+    this.#changed(n.ino, full);
     const [ns, name] = splitXattrName(full);
     const m = this.#load(n);
     if (m.kind === "store") {
@@ -209,6 +218,7 @@ export class Xattrs {
 
   /** Frees all of `n`'s attribute storage (its block or its store); for freeing the inode. */
   free(n: InodeState): void {
+    this.#changed(n.ino, null);
     if (n.d.flags & IFL_XATTR_IN_STORE) this.#freeStore(n);
     else if (n.d.xattrBlock) {
       this.#fs.bfree(n.d.xattrBlock, 1);
@@ -218,6 +228,10 @@ export class Xattrs {
   }
 
   // ------------------------------------------------------------ internals
+
+  #changed(ino: number, name: string | null): void {
+    for (const f of this.listeners) f(ino, name);
+  }
 
   get #bs(): number {
     return this.#fs.blockSize;
