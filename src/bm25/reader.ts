@@ -78,7 +78,7 @@ export class Bm25Index {
   readonly hashSeed: number;
   /** every segment, oldest first: the header's, then the overlay's */
   readonly segments: readonly Segment[];
-  /** how many of `segments` come from the file (the rest are the overlay) */
+  /** how many of `segments` come from the file, or from {@linkcode Bm25Index.fromSegments} (the rest are the overlay) */
   readonly diskSegments: number;
   /** per segment, per ordinal: 1 if the document is live */
   readonly live: readonly Uint8Array[];
@@ -207,7 +207,7 @@ export class Bm25Index {
     const segs = segments.map((b, i) =>
       decodeSegment(b, blockSize, collectionId, hashSeed, `BM25 in-memory segment ${i}`)
     );
-    const ix = new Bm25Index(emptyHeader(), -1, blockSize, collectionId, hashSeed, segs, 0);
+    const ix = new Bm25Index(emptyHeader(), -1, blockSize, collectionId, hashSeed, segs, segs.length);
     ix.header.docCount = ix.docCount();
     ix.header.totalTokens = ix.totalTokens();
     return ix;
@@ -274,7 +274,7 @@ export class Bm25Index {
     return this.#byIno.get(ino);
   }
 
-  /** Sizes of the segments read from the file, oldest first (the overlay's are not included). */
+  /** Sizes of the segments read from the file (or given to `fromSegments`), oldest first; not the overlay's. */
   segmentInfo(): SegmentInfo[] {
     return this.segments.slice(0, this.diskSegments).map((s) => ({
       id: s.id,

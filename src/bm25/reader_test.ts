@@ -262,6 +262,8 @@ Deno.test("Bm25Index: deltas with tombstones and an overlay follow 'newest wins'
   const mem = Bm25Index.fromSegments([...specs, o1, o2].map((s, i) => enc(s, i + 1)), bs, COLL, SEED);
   assert.deepEqual(mem.liveDocs(), ov.liveDocs());
   assert.equal(mem.header.docCount, ov.docCount());
+  // an in-memory index keeps its own segments under an overlay
+  assert.deepEqual(mem.withOverlay([]).liveDocs(), mem.liveDocs());
 });
 
 Deno.test("Bm25Index: a live inode listed twice, or header counts that disagree, are EUCLEAN", () => {
