@@ -176,11 +176,16 @@ function checkParams(p: AnalyzerParams): void {
   }
 }
 
+/** Entries of an analyzer's stem memo before it is emptied (bounds memory on huge vocabularies). */
+const STEM_CACHE_SIZE = 65_536;
+
 class WordV1 implements Analyzer {
   readonly params: AnalyzerParams;
   readonly signature: string;
   readonly #stop: Set<string> | null;
   readonly #stem: ((w: string) => string) | null;
+  /** token → stem memo (the stemmers cost ~3 µs a call; a text repeats its words) */
+  readonly #stems = new Map<string, string>();
 
   constructor(p: AnalyzerParams) {
     this.params = Object.freeze({ analyzer: p.analyzer, stemmer: p.stemmer, stopwords: p.stopwords, lang: p.lang });
@@ -208,11 +213,15 @@ class WordV1 implements Analyzer {
       }
       if (stop !== null && stop.has(t)) return;
       if (stem !== null) {
-        const s = stem(t);
-        if (s !== "") {
-          if (utf8Length(s) > MAX_TERM_BYTES) return long();
-          t = s;
+        let s = this.#stems.get(t);
+        if (s === undefined) {
+          s = stem(t);
+          if (s === "") s = t;
+          if (this.#stems.size >= STEM_CACHE_SIZE) this.#stems.clear();
+          this.#stems.set(t, s);
         }
+        if (s !== t && utf8Length(s) > MAX_TERM_BYTES) return long();
+        t = s;
       }
       keep(t);
     });
