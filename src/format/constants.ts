@@ -50,6 +50,7 @@ export const INCOMPAT_XATTR_STORE = 0x20;
 export const INCOMPAT_FLEX_META = 0x40;
 export const RO_COMPAT_PARENT_PTR = 0x1;
 export const RO_COMPAT_HNSW = 0x2;
+/** a collection may keep a BM25 keyword index; a writer that does not keep it current must not write (FORMAT.md §8.7) */
 export const RO_COMPAT_BM25 = 0x4;
 /** collections may keep the norms of their vectors (FORMAT.md §8.5) */
 export const RO_COMPAT_NORMS = 0x8;
@@ -58,7 +59,7 @@ export const COMPAT_BACKUP_SB = 0x2;
 /** Features this implementation understands and writes. */
 export const SUPPORTED_INCOMPAT = INCOMPAT_EXTENTS | INCOMPAT_HTREE | INCOMPAT_VECTORS | INCOMPAT_JOURNAL |
   INCOMPAT_RECOVER | INCOMPAT_XATTR_STORE | INCOMPAT_FLEX_META;
-export const SUPPORTED_RO_COMPAT = RO_COMPAT_PARENT_PTR | RO_COMPAT_HNSW | RO_COMPAT_NORMS;
+export const SUPPORTED_RO_COMPAT = RO_COMPAT_PARENT_PTR | RO_COMPAT_HNSW | RO_COMPAT_BM25 | RO_COMPAT_NORMS;
 export const SUPPORTED_COMPAT = COMPAT_XATTR | COMPAT_BACKUP_SB;
 
 /** Inode flags (FORMAT.md §4.1). */

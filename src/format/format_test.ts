@@ -262,6 +262,14 @@ Deno.test("collection records and slot-map blocks round trip and detect corrupti
     hnswEfConstruction: 0,
     hnswEfSearch: 0,
     normIno: 0,
+    textGeneration: 0,
+    bm25K1: 0,
+    bm25B: 0,
+    bm25MaxFile: 0,
+    bm25Analyzer: 0,
+    bm25Stemmer: 0,
+    bm25Stopwords: 0,
+    bm25Lang: "",
     flags: 1,
   };
   const raw = encodeCollection(rec);

@@ -272,6 +272,14 @@ export class Collections {
         hnswEfConstruction: index === "hnsw" ? efc : 0,
         hnswEfSearch: efs,
         normIno: norms.ino,
+        textGeneration: 0,
+        bm25K1: 0,
+        bm25B: 0,
+        bm25MaxFile: 0,
+        bm25Analyzer: 0,
+        bm25Stemmer: 0,
+        bm25Stopwords: 0,
+        bm25Lang: "",
       };
       this.#writeRecord(rec);
       this.#table().set(id, rec);

@@ -12,14 +12,17 @@
  * this slot); each vector's CRC-32C; then every inode's view: a file with a
  * vector must own its slot, a directory marked COLL_ROOT must be its
  * collection's root, an internal inode must be used, and the superblock's
- * `coll_count` must match.
+ * `coll_count` must match. The BM25 fields of a record (FORMAT.md §8.1) are
+ * range-checked (`bm25RecordProblems`); its index file (§8.7) is claimed as
+ * an internal file of the collection, its contents are not checked here.
  *
  * Gathers for later passes: the internal inodes' roles (for messages and
  * pass 4), the records and slot owners, and, when repairing, every vector
  * that is kept, read into memory.
  *
  * Repairs: a damaged record is rebuilt from the store or dropped when its
- * fields cannot be trusted; a file whose vector fails its CRC, whose slot
+ * fields cannot be trusted (bad BM25 fields drop only the text index, which
+ * `vexfs index build --text` rebuilds); a file whose vector fails its CRC, whose slot
  * does not point back, or whose collection does not exist loses its vector
  * (and is named in the report); {@link writeCollections} then rewrites each
  * affected store from the files that keep their vectors (slots renumbered
@@ -35,14 +38,19 @@ import {
   IFL_COLL_ROOT,
   IFL_HAS_VECTOR,
   IFL_INTERNAL,
+  RO_COMPAT_BM25,
   ROOT_INO,
   S_IFDIR,
   S_IFREG,
   SLOT_ENTRY_SIZE,
 } from "../format/constants.ts";
 import {
+  bm25RecordProblems,
+  COLL_IN_USE,
+  COLL_INDEX_BM25,
   COLL_INDEX_HNSW,
   type CollectionRecord,
+  collectionReservedZero,
   decodeCollection,
   encodeCollection,
   encodeSlotBlock,
@@ -212,14 +220,17 @@ function checkRecord(
   const fatal: string[] = [];
   const minor: string[] = [];
   const flags = dv.getUint32(4, true);
-  if (flags !== 1 && flags !== 3) minor.push(`flags ${hex(flags)} (expected 0x1, or 0x3 with an HNSW index)`);
+  if ((flags & ~(COLL_INDEX_HNSW | COLL_INDEX_BM25)) !== COLL_IN_USE) {
+    minor.push(`flags ${hex(flags)} (expected 0x1, with 0x2 for an HNSW index and 0x4 for a BM25 index)`);
+  }
   if (rec.dim < 1 || rec.dim > MAX_DIM) fatal.push(`dimension ${rec.dim} (1..${MAX_DIM})`);
   if (rec.metric < 1 || rec.metric > 3) fatal.push(`metric ${rec.metric} (1..3)`);
   if (rec.elemType < 1 || rec.elemType > 3) fatal.push(`element type ${rec.elemType} (1..3)`);
   if (!Number.isSafeInteger(rec.count)) fatal.push(`count ${rec.count}`);
   else if (rec.count > ctx.sb.inodeCount) minor.push(`count ${rec.count} exceeds the number of inodes`);
   const hnsw = (flags & COLL_INDEX_HNSW) !== 0;
-  if (rec.bm25Ino) minor.push("the reserved BM25 field is not zero");
+  // BM25 fields (FORMAT.md §8.1): a bad one drops only the text index (derived data, rebuilt by `vexfs index`).
+  const bm25Bad = bm25RecordProblems(r);
   if (
     hnsw && (rec.hnswM < 2 || rec.hnswM > 128 || rec.hnswEfConstruction < rec.hnswM || rec.hnswEfConstruction > 4096)
   ) {
@@ -228,6 +239,10 @@ function checkRecord(
   if (!hnsw && (rec.hnswIno || rec.hnswM || rec.hnswEfConstruction)) {
     minor.push("HNSW fields are set but the collection has no HNSW index");
   }
+  const otherMinor = minor.length;
+  minor.push(...bm25Bad);
+  // re-encoding the record zeroes them
+  if (!collectionReservedZero(r)) minor.push("reserved bytes 136..251 are not zero");
   const drop = (c?: Coll) => {
     st.tableDirty = true;
     if (c) c.dropped = true;
@@ -247,14 +262,25 @@ function checkRecord(
   }
   if (minor.length) {
     if (ctx.ask("COLL_RECORD_FIELDS", { where, fields: minor.join(", ") })) {
-      rebuild = true;
       // An index whose parameters cannot be trusted is dropped: the engine builds a new one from the store.
-      rec.flags = 1;
-      rec.hnswIno =
-        rec.bm25Ino =
-        rec.hnswM =
-        rec.hnswEfConstruction =
-          0;
+      // The BM25 fields and reserved bytes concern the record alone: rewriting the table is enough.
+      if (otherMinor) {
+        rebuild = true;
+        rec.flags = COLL_IN_USE;
+        rec.hnswIno =
+          rec.hnswM =
+          rec.hnswEfConstruction =
+            0;
+      }
+      if (otherMinor || bm25Bad.length) dropBm25(rec);
+      st.tableDirty = true;
+    }
+  }
+  if ((rec.flags & COLL_INDEX_BM25) && !(ctx.sb.featureRoCompat & RO_COMPAT_BM25)) {
+    const detail = `Collection ${id} has a BM25 index but the superblock's ro_compat BM25 flag is clear.`;
+    if (ctx.ask("SB_FEATURES", { where, detail })) {
+      ctx.sb.featureRoCompat |= RO_COMPAT_BM25;
+      ctx.sbDirty = true;
     }
   }
   const stride = rec.dim * elemSize(ELEM_TYPES[rec.elemType - 1]);
@@ -350,6 +376,18 @@ function checkRecord(
       st.tableDirty = true;
     }
   }
+  // The BM25 index (FORMAT.md §8.7) is derived data too: an unusable file is forgotten and rebuilt.
+  if (rec.bm25Ino) {
+    const t = ensureInode(ctx, rec.bm25Ino);
+    if (t?.usable && t.type === S_IFREG && (t.d!.flags & IFL_INTERNAL) && claimedBy.get(t.ino) === undefined) {
+      t.otherRefs++;
+      claimedBy.set(t.ino, id);
+      ctx.internalRole.set(t.ino, `BM25 index of collection ${id}`);
+    } else if (ctx.ask("COLL_RECORD_FIELDS", { where, fields: `BM25 index inode ${rec.bm25Ino} is not usable` })) {
+      rec.bm25Ino = 0;
+      st.tableDirty = true;
+    }
+  }
   if (c.newStores) {
     // fresh stores replace both; an old one that was sane is then unused and freed
     for (const t of [c.vec, c.map]) if (t && claimedBy.get(t.ino) === id) ctx.internalRole.delete(t.ino);
@@ -389,6 +427,21 @@ function checkRecord(
   if (vec) checkVectors(ctx, c, vec);
   if (c.norms) checkNorms(ctx, c, vec, where);
   return c;
+}
+
+/** Forgets a record's BM25 index: flag, inode and fields (the engine builds a new one when asked). */
+function dropBm25(rec: CollectionRecord): void {
+  rec.flags &= ~COLL_INDEX_BM25;
+  rec.bm25Ino =
+    rec.textGeneration =
+    rec.bm25K1 =
+    rec.bm25B =
+    rec.bm25MaxFile =
+    rec.bm25Analyzer =
+    rec.bm25Stemmer =
+    rec.bm25Stopwords =
+      0;
+  rec.bm25Lang = "";
 }
 
 /**

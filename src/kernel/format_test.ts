@@ -630,6 +630,14 @@ Deno.test({
       hnswEfConstruction: 200,
       hnswEfSearch: 64,
       normIno: 66,
+      textGeneration: 0,
+      bm25K1: 0,
+      bm25B: 0,
+      bm25MaxFile: 0,
+      bm25Analyzer: 0,
+      bm25Stemmer: 0,
+      bm25Stopwords: 0,
+      bm25Lang: "",
     });
     assertEquals(encodeCollection(c), cBytes);
 
