@@ -202,13 +202,18 @@ export class Segment {
       this.#cache.set(i, hit);
       return hit;
     }
-    const p = this.#decodePostings(i);
+    const p = this.decodePostings(i);
     if (this.#cache.size >= POSTINGS_CACHE_TERMS) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(i, p);
     return p;
   }
 
-  #decodePostings(i: number): Postings {
+  /**
+   * Decodes the postings of dictionary record `i` without the cache (a
+   * merge or a check reads every term once).
+   * @throws FsError EUCLEAN as {@linkcode Segment.postings}
+   */
+  decodePostings(i: number): Postings {
     const df = this.dfs[i];
     const buf = this.postBytes;
     let pos = this.postOffs[i];
@@ -258,7 +263,7 @@ export class Segment {
     const uniq = new Uint32Array(this.docs.length);
     for (let i = 0; i < this.termCount; i++) {
       this.termOf(i);
-      const { ords, tfs } = this.#decodePostings(i);
+      const { ords, tfs } = this.decodePostings(i);
       for (let k = 0; k < ords.length; k++) {
         sum[ords[k]] += tfs[k];
         uniq[ords[k]]++;
