@@ -158,3 +158,22 @@ Deno.test("languages: every code has a stemmer and a stop list of the pinned pac
     assertEquals(a.terms(data.stopwords[0]).includes(foldCase(data.stopwords[0])), false, lang);
   }
 });
+
+Deno.test("terms: the same under another host locale (Turkish, Swedish), in a child process", async () => {
+  const text = "TITLE Istanbul İzmir a:b foo.bar 3.14 東京都 ﬁle";
+  const mod = new URL("./analyzer.ts", import.meta.url).href;
+  const code = `const { makeAnalyzer, DEFAULT_ANALYZER } = await import(${JSON.stringify(mod)});
+console.log(JSON.stringify(makeAnalyzer(DEFAULT_ANALYZER).terms(${JSON.stringify(text)})));`;
+  for (const locale of ["tr_TR.UTF-8", "sv_SE.UTF-8"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      env: { LANG: locale, LC_ALL: locale, LANGUAGE: locale.slice(0, 2) },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(JSON.parse(new TextDecoder().decode(out.stdout)), plain.terms(text), locale);
+  }
+  assertEquals(plain.terms("TITLE a:b"), ["title", "a", "b"]);
+});
