@@ -17,12 +17,12 @@
  * @example
  * ```ts
  * import { encodeSegment } from "./segment.ts";
- * import { decodeSegment } from "./segment_decode.ts";
+ * import { decodeSegment, termKey } from "./segment_decode.ts";
  * const doc = { ino: 12, igen: 1, dl: 3, ctimeSec: 0, ctimeNsec: 0, crc: 0, size: 14, flags: 0, uniq: 2,
  *   counts: new Map([["hello", 2], ["world", 1]]) };
  * const o = { id: 1, base: true, blockSize: 1024, collectionId: 3, hashSeed: 99 };
  * const seg = decodeSegment(encodeSegment([doc], [], o), 1024, 3, 99, "BM25 segment 1");
- * seg.postings(seg.find("hello")); // { ords: Uint32Array [0], tfs: Uint32Array [2] }
+ * seg.postings(seg.find(termKey("hello", 99))); // { ords: Uint32Array [0], tfs: Uint32Array [2] }
  * ```
  * @module
  */
@@ -167,7 +167,7 @@ export class Segment {
 
   /**
    * Binary search of the dictionary (sorted by hash, then bytes).
-   * @param key a {@linkcode TermKey} (or a term, hashed with `hashSeed`)
+   * @param key the term's {@linkcode TermKey} (bytes and hash)
    * @returns the record index, or -1 when the segment lacks the term
    */
   find(key: TermKey): number {
