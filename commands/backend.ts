@@ -7,6 +7,7 @@
  * {@link withTarget} picks one from the command's arguments.
  * @module
  */
+import type { Where } from "../src/search/where.ts";
 import { FsError } from "../src/errors.ts";
 import { IFL_COLL_ROOT, IFL_HAS_VECTOR, S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import { Vexfs } from "../src/fs/fs.ts";
@@ -46,6 +47,8 @@ export interface SearchFlags {
   ef?: number;
   /** scan exactly even when the collection has a graph */
   exact?: boolean;
+  /** only files whose xattrs pass this filter (`--where`, src/search/where.ts) */
+  where?: Where;
 }
 
 /** What `vexfs index` asks: build (or rebuild from scratch), drop, optimize, or stats. */
@@ -362,7 +365,7 @@ export class OfflineBackend implements FsBackend {
   ): { hits: SearchHit[]; method: SearchMethod } {
     const d = this.#dir(dir);
     const exclude = new Set((opts.exclude ?? []).map((p) => this.resolve(p)));
-    const r = this.fs.collections.searchEx(d, query, k, { exclude, ef: opts.ef, exact: opts.exact });
+    const r = this.fs.collections.searchEx(d, query, k, { exclude, ef: opts.ef, exact: opts.exact, where: opts.where });
     // Scores rounded to f32, as the search ioctl returns them (docs/IOCTL.md §3.7), so that a search prints
     // the same on a mount and on the unmounted image.
     return { hits: r.hits.map((h) => ({ ...h, score: Math.fround(h.score) })), method: r.method };

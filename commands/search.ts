@@ -23,6 +23,8 @@ import {
 import { collectionJson, hitsJson, jsonLine, printJsonResult, roundMs, searchMethodJson } from "./json.ts";
 import type { SearchMethod } from "../src/fs/vectors.ts";
 import { vectorFromOptions, type VectorSource } from "./vector.ts";
+import { FsError } from "../src/errors.ts";
+import { parseWhere, type Where } from "../src/search/where.ts";
 
 interface SearchFlags extends VectorSource {
   topK: number;
@@ -32,6 +34,22 @@ interface SearchFlags extends VectorSource {
   ef?: number;
   exact?: boolean;
   queries?: string;
+  where?: string[];
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** The `--where` filter of a search, or undefined without one. @throws CliError with the parser's message */
+function whereOf(exprs: string[] | undefined): Where | undefined {
+  if (!exprs?.length) return undefined;
+  try {
+    return parseWhere(exprs);
+  } catch (e) {
+    if (e instanceof FsError) throw new CliError(e.detail, 2, e.code);
+    throw e;
+  }
 }
 
 /**
@@ -115,8 +133,9 @@ function readAllStdin(): Uint8Array {
 }
 
 function methodText(m: SearchMethod): string {
-  if (m.method === "hnsw") return `HNSW, ef ${m.ef}`;
-  if (m.method === "exact") return m.reason ? `exact scan (${m.reason})` : "exact scan";
+  const passed = m.filterPassed !== undefined ? `; ${formatCount(m.filterPassed)} files passed --where` : "";
+  if (m.method === "hnsw") return `HNSW, ef ${m.ef}${passed}`;
+  if (m.method === "exact") return (m.reason ? `exact scan (${m.reason})` : "exact scan") + passed;
   return "";
 }
 
@@ -176,6 +195,12 @@ export function register(program: Command): void {
       "--queries <file>",
       "many queries at once: .fvecs, JSONL (one array per line) or raw f32 (n × dim); with --json one line per query",
     )
+    .option(
+      "--where <expr>",
+      "only files whose xattrs pass EXPR: 'user.lang=en', 'user.year >= 2020 AND user.draft exists', " +
+        "'user.lang in (en, de)' (repeatable: ANDed; docs/GUIDE.md); offline (IMAGE DIR) only for now",
+      collect,
+    )
     .option("--json", "print the hits {rank, path, ino, score} and how they were found as JSON (docs/JSON.md)")
     .action(
       action("search", async (image: string, dirArg: string | undefined, o: SearchFlags) => {
@@ -189,7 +214,16 @@ export function register(program: Command): void {
         if (o.includeSelf && o.like === undefined) {
           throw new CliError("--include-self only applies to --like");
         }
+        const where = whereOf(o.where);
         await withTarget(image, dirArg, false, async (b, dir) => {
+          if (where && !(b instanceof OfflineBackend)) {
+            throw new CliError(
+              "--where on a mounted VexFS needs the daemon's hybrid-search ioctl, which this version does not have " +
+                "yet; search the image offline instead (unmount, then: vexfs search IMAGE DIR --where ...)",
+              1,
+              "EOPNOTSUPP",
+            );
+          }
           const coll = await b.collectionOfDir(dir);
           if (!coll) {
             throw new CliError(
@@ -202,7 +236,7 @@ export function register(program: Command): void {
             let method: SearchMethod | undefined;
             const lines: string[] = [];
             for (let i = 0; i < qs.length; i++) {
-              const r = await b.searchEx(dir, qs[i], o.topK, { ef: o.ef, exact: o.exact });
+              const r = await b.searchEx(dir, qs[i], o.topK, { ef: o.ef, exact: o.exact, where });
               method ??= r.method;
               if (o.json) {
                 lines.push(
@@ -237,7 +271,7 @@ export function register(program: Command): void {
             if (!o.includeSelf) exclude.push(p);
           } else query = await vectorFromOptions(o, coll.dim, ["--like"]);
           const t0 = performance.now();
-          const { hits, method } = await b.searchEx(dir, query, o.topK, { exclude, ef: o.ef, exact: o.exact });
+          const { hits, method } = await b.searchEx(dir, query, o.topK, { exclude, ef: o.ef, exact: o.exact, where });
           const elapsed = performance.now() - t0;
           if (o.json) {
             return printJsonResult("search", {
@@ -252,7 +286,11 @@ export function register(program: Command): void {
           const scoreName = coll.metric === "l2" ? "distance" : coll.metric === "cosine" ? "cosine" : "inner product";
           if (!hits.length) {
             say(
-              c.dim("no results: no file in this directory carries a vector"),
+              c.dim(
+                where
+                  ? "no results: no file with a vector in this directory passes --where"
+                  : "no results: no file in this directory carries a vector",
+              ),
             );
           } else {say(
               table(
@@ -289,6 +327,7 @@ Scores: l2 is a distance (lower is nearer); cosine and ip are similarities
     "vexfs search --json disk.img /docs -k 10 --raw query.f32",
     "vexfs search disk.img /docs -k 10 --ef 200 --like /docs/intro.md   # more recall",
     "vexfs search --json disk.img /mnist -k 10 --queries test.fvecs > results.jsonl",
+    "vexfs search disk.img /docs -k 5 --like /docs/intro.md --where 'user.lang=en'   # only files with user.lang = en",
     "vexfs search /mnt/vexfs/docs --top-k 10 --like intro.md    # on a mounted VexFS (ioctl; k <= 256)",
     "vexfs search /mnt/vexfs/docs -k 10 --ef 200 --json --like intro.md   # --ef and --exact work on a mount too",
   ]);
