@@ -147,7 +147,7 @@ export function whereSlotsOf(fs: Vexfs, l: Loaded, dir: number, base: number[] |
   const key = `${dir}\0${formatWhere(where)}`;
   const pass = inoFilter(fs, l.rec.id, where); // first: it may add columns (and so change the version)
   const c = whereCache.get(l);
-  const ns = fs.namespaceVersion;
+  const ns = base ? fs.namespaceVersion : 0; // the whole collection's slots do not depend on names
   const version = xattrFilterVersion(fs);
   if (
     c && c.key === key && c.generation === l.rec.generation && c.count === l.rec.count && c.namespace === ns &&

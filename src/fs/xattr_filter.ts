@@ -26,6 +26,12 @@ const VECTOR_XATTR = "user.vexfs.vector";
 /** A value per file: null = the file has no such attribute. */
 type Column = Map<number, Uint8Array | null>;
 
+/** Values at most this long are shared between the files that have them (1M files of `user.lang=en`: one array). */
+const INTERN_MAX_BYTES = 64;
+/** ... by at most this many distinct values per column (a column of unique titles stops interning). */
+const INTERN_MAX_VALUES = 65536;
+const latin1 = new TextDecoder("latin1");
+
 interface Columns {
   /** bumped whenever a cached value is forgotten (or could have been cached): the key of derived caches */
   version: number;
@@ -34,6 +40,8 @@ interface Columns {
 }
 
 const perFs = new WeakMap<Vexfs, Columns>();
+/** The shared copies of a column's short values, by their bytes. */
+const internOf = new WeakMap<Column, Map<string, Uint8Array>>();
 
 /** The column cache of `fs`, made (and subscribed to attribute changes) on first use. */
 function columnsOf(fs: Vexfs): Columns {
@@ -86,6 +94,17 @@ export function inoFilter(fs: Vexfs, collectionId: number, w: Where): (ino: numb
   if (!names) cols.byCollection.set(collectionId, names = new Map());
   const byName = names;
   const columns = new Map<string, Column>();
+  const intern = (col: Column, v: Uint8Array): Uint8Array => {
+    if (v.length > INTERN_MAX_BYTES) return v;
+    let m = internOf.get(col);
+    if (!m) internOf.set(col, m = new Map());
+    const key = latin1.decode(v);
+    const hit = m.get(key);
+    if (hit) return hit;
+    if (m.size < INTERN_MAX_VALUES) m.set(key, v);
+    return v;
+  };
+
   for (const c of w) {
     if (c.name === VECTOR_XATTR || columns.has(c.name)) continue;
     let col = byName.get(c.name);
@@ -104,7 +123,8 @@ export function inoFilter(fs: Vexfs, collectionId: number, w: Where): (ino: numb
         const col = columns.get(name)!;
         let v = col.get(ino);
         if (v === undefined) {
-          v = fs.findxattr(ino, name) ?? null;
+          const found = fs.findxattr(ino, name);
+          v = found ? intern(col, found) : null;
           col.set(ino, v);
         }
         return v;
