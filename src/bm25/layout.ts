@@ -200,6 +200,22 @@ export function recordsPerBlock(blockSize: number, recordBytes: number): number 
   return Math.floor((blockSize - CRC_BYTES) / recordBytes);
 }
 
+/**
+ * Writes a u64 (a safe integer ≥ 0) little-endian without BigInt (hot paths: dictionary records).
+ */
+export function setU64(v: DataView, off: number, x: number): void {
+  v.setUint32(off, x % 0x100000000, true);
+  v.setUint32(off + 4, Math.floor(x / 0x100000000), true);
+}
+
+/**
+ * Reads a little-endian u64 without BigInt. Exact below 2^53; a larger value
+ * comes back ≥ 2^53 (inexact), so a comparison with a safe integer still fails.
+ */
+export function getU64(v: DataView, off: number): number {
+  return v.getUint32(off, true) + v.getUint32(off + 4, true) * 0x100000000;
+}
+
 const seedBytes = new Uint8Array(8);
 const seedView = new DataView(seedBytes.buffer);
 

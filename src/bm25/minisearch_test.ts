@@ -59,3 +59,10 @@ Deno.test("scoreBm25 ranks fiori as MiniSearch 7.2.0 configured for the same for
   assert.ok(compared >= 190, `${compared} queries compared`);
   assert.ok(worst < 1e-12, `worst relative difference ${worst}`);
 });
+
+Deno.test("the fiori index is at most 2 × the text it covers (design §1.3: ≈ 0.19)", async () => {
+  const { index, indexBytes, textBytes } = await fioriCorpus();
+  assert.equal(index.docCount(), 778);
+  // measured 1,155,072 bytes (282 blocks of 4 KiB, header slots included) for 6,162,290 bytes of text: 0.187
+  assert.ok(indexBytes <= 0.25 * textBytes, `${indexBytes} index bytes for ${textBytes} text bytes`);
+});

@@ -40,6 +40,7 @@ import {
   sealBlock,
   SEGMENT_BASE,
   segmentGeometry,
+  setU64,
   TOMB_RECORD_BYTES,
 } from "./layout.ts";
 
@@ -68,9 +69,10 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function checkInt(x: number, max: number, what: string): void {
+function checkInt(x: number, max: number, what: string, ino = 0): void {
   if (!Number.isInteger(x) || x < 0 || x > max) {
-    throw new FsError("EINVAL", `BM25 segment: ${what} = ${x} is not an integer in 0..${max}`);
+    const of = ino > 0 ? `inode ${ino} ` : "";
+    throw new FsError("EINVAL", `BM25 segment: ${of}${what} = ${x} is not an integer in 0..${max}`);
   }
 }
 
@@ -98,51 +100,63 @@ export function encodeSegment(docs: DocInput[], tombstones: number[], o: Segment
   checkInt(sorted.length, 0xffffffff, "doc count");
   checkInt(tombs.length, 0xffffffff, "tombstone count");
 
-  // Postings per term: ordinals ascend because the docs are in ino order.
-  const postings = new Map<string, number[]>();
-  let liveTokens = 0;
+  // Postings in document order as flat (term id, ordinal, tf) triples; term ids in first-seen order.
+  let total = 0;
+  for (const d of sorted) total += d.counts.size;
+  const pTerm = new Uint32Array(total), pOrd = new Uint32Array(total), pTf = new Uint32Array(total);
+  const termIds = new Map<string, number>();
+  const names: string[] = [];
+  let dfs = new Uint32Array(1024);
+  let liveTokens = 0, k = 0;
   for (let ord = 0; ord < sorted.length; ord++) {
     const d = sorted[ord];
-    checkInt(d.ino, Number.MAX_SAFE_INTEGER, "ino");
-    if (d.ino < 1 || (ord > 0 && sorted[ord - 1].ino === d.ino)) {
-      throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} is not a valid, distinct inode number`);
-    }
-    checkInt(d.igen, 0xffffffff, `inode ${d.ino} igen`);
-    checkInt(d.dl, 0xffffffff, `inode ${d.ino} dl`);
-    checkInt(d.ctimeNsec, 999_999_999, `inode ${d.ino} ctime_nsec`);
-    checkInt(d.crc, 0xffffffff, `inode ${d.ino} crc`);
-    checkInt(d.size, Number.MAX_SAFE_INTEGER, `inode ${d.ino} size`);
-    if (!Number.isSafeInteger(d.ctimeSec)) throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} ctime_sec`);
-    if ((d.flags & ~(DOC_BINARY | DOC_LARGE)) !== 0 || d.flags === (DOC_BINARY | DOC_LARGE)) {
-      throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} flags 0x${d.flags.toString(16)}`);
-    }
-    if (d.flags !== 0 && d.counts.size > 0) {
-      throw new FsError("EINVAL", `BM25 segment: skipped inode ${d.ino} has term counts`);
-    }
+    checkDoc(d, ord > 0 ? sorted[ord - 1].ino : 0);
     let sum = 0;
     for (const [t, tf] of d.counts) {
       if (!Number.isInteger(tf) || tf < 1 || tf > 0xffffffff) {
         throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} term ${JSON.stringify(t)} tf ${tf}`);
       }
       sum += tf;
-      let p = postings.get(t);
-      if (p === undefined) postings.set(t, p = []);
-      p.push(ord, tf);
+      let id = termIds.get(t);
+      if (id === undefined) {
+        id = names.length;
+        termIds.set(t, id);
+        names.push(t);
+        if (id === dfs.length) {
+          const g = new Uint32Array(2 * id);
+          g.set(dfs);
+          dfs = g;
+        }
+      }
+      dfs[id]++;
+      pTerm[k] = id;
+      pOrd[k] = ord;
+      pTf[k++] = tf;
     }
     if (sum !== d.dl) {
       throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} has dl ${d.dl}, its counts sum to ${sum}`);
     }
     liveTokens += d.dl;
   }
+  // Group by term (a counting sort by term id keeps each term's ordinals ascending).
+  const start = new Float64Array(names.length + 1);
+  for (let id = 0; id < names.length; id++) start[id + 1] = start[id] + dfs[id];
+  const fill = start.slice(0, names.length);
+  const sOrd = new Uint32Array(total), sTf = new Uint32Array(total);
+  for (let j = 0; j < total; j++) {
+    const at = fill[pTerm[j]]++;
+    sOrd[at] = pOrd[j];
+    sTf[at] = pTf[j];
+  }
 
   // Dictionary order: (hash, term bytes).
-  const terms: { bytes: Uint8Array; hash: number; p: number[] }[] = [];
-  for (const [t, p] of postings) {
-    const bytes = utf8.encode(t);
+  const terms: { bytes: Uint8Array; hash: number; id: number }[] = new Array(names.length);
+  for (let id = 0; id < names.length; id++) {
+    const bytes = utf8.encode(names[id]);
     if (bytes.length < 1 || bytes.length > MAX_TERM_BYTES) {
-      throw new FsError("EINVAL", `BM25 segment: term ${JSON.stringify(t)} has ${bytes.length} bytes (1..64)`);
+      throw new FsError("EINVAL", `BM25 segment: term ${JSON.stringify(names[id])} has ${bytes.length} bytes (1..64)`);
     }
-    terms.push({ bytes, hash: dirHash(bytes, o.hashSeed), p });
+    terms[id] = { bytes, hash: dirHash(bytes, o.hashSeed), id };
   }
   terms.sort((a, b) => a.hash - b.hash || compareBytes(a.bytes, b.bytes));
   checkInt(terms.length, 0xffffffff, "term count");
@@ -151,11 +165,11 @@ export function encodeSegment(docs: DocInput[], tombstones: number[], o: Segment
   const postLen = new Array<number>(terms.length);
   for (let i = 0; i < terms.length; i++) {
     termsBytes += terms[i].bytes.length;
-    const p = terms[i].p;
+    const id = terms[i].id;
     let n = 0, prev = 0;
-    for (let j = 0; j < p.length; j += 2) {
-      n += varintLength(p[j] - prev) + varintLength(p[j + 1]);
-      prev = p[j];
+    for (let j = start[id]; j < start[id + 1]; j++) {
+      n += varintLength(sOrd[j] - prev) + varintLength(sTf[j]);
+      prev = sOrd[j];
     }
     if (n > 0xffffffff) throw new FsError("EINVAL", "BM25 segment: postings of one term exceed 2^32 - 1 bytes");
     postLen[i] = n;
@@ -214,23 +228,47 @@ export function encodeSegment(docs: DocInput[], tombstones: number[], o: Segment
     const off = (g.dictStart + Math.floor(i / perDict)) * bs + (i % perDict) * DICT_RECORD_BYTES;
     v.setUint32(off, t.hash, true);
     v.setUint16(off + 4, t.bytes.length, true);
-    v.setBigUint64(off + 8, BigInt(tpos), true);
-    v.setBigUint64(off + 16, BigInt(ppos), true);
-    v.setUint32(off + 24, t.p.length / 2, true);
+    setU64(v, off + 8, tpos);
+    setU64(v, off + 16, ppos);
+    v.setUint32(off + 24, dfs[t.id], true);
     v.setUint32(off + 28, postLen[i], true);
     termStream.set(t.bytes, tpos);
     tpos += t.bytes.length;
     let prev = 0;
-    for (let j = 0; j < t.p.length; j += 2) {
-      ppos = writeVarint(postStream, ppos, t.p[j] - prev);
-      ppos = writeVarint(postStream, ppos, t.p[j + 1]);
-      prev = t.p[j];
+    for (let j = start[t.id]; j < start[t.id + 1]; j++) {
+      ppos = writeVarint(postStream, ppos, sOrd[j] - prev);
+      ppos = writeVarint(postStream, ppos, sTf[j]);
+      prev = sOrd[j];
     }
   }
   putStream(out, termStream, g.termsStart, bs);
   putStream(out, postStream, g.postStart, bs);
   for (let b = 0; b < g.blockCount; b++) sealBlock(out.subarray(b * bs, (b + 1) * bs), o.collectionId, o.id);
   return out;
+}
+
+/**
+ * Checks one document's record fields and its counts' shape.
+ * @param prevIno the previous document's ino (0 for the first)
+ * @throws FsError EINVAL
+ */
+function checkDoc(d: DocInput, prevIno: number): void {
+  checkInt(d.ino, Number.MAX_SAFE_INTEGER, "ino");
+  if (d.ino < 1 || d.ino === prevIno) {
+    throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} is not a valid, distinct inode number`);
+  }
+  checkInt(d.igen, 0xffffffff, "igen", d.ino);
+  checkInt(d.dl, 0xffffffff, "dl", d.ino);
+  checkInt(d.ctimeNsec, 999_999_999, "ctime_nsec", d.ino);
+  checkInt(d.crc, 0xffffffff, "crc", d.ino);
+  checkInt(d.size, Number.MAX_SAFE_INTEGER, "size", d.ino);
+  if (!Number.isSafeInteger(d.ctimeSec)) throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} ctime_sec`);
+  if ((d.flags & ~(DOC_BINARY | DOC_LARGE)) !== 0 || d.flags === (DOC_BINARY | DOC_LARGE)) {
+    throw new FsError("EINVAL", `BM25 segment: inode ${d.ino} flags 0x${d.flags.toString(16)}`);
+  }
+  if (d.flags !== 0 && d.counts.size > 0) {
+    throw new FsError("EINVAL", `BM25 segment: skipped inode ${d.ino} has term counts`);
+  }
 }
 
 /** Copies a byte stream into consecutive blocks from `start`, `bs - 4` bytes per block. */

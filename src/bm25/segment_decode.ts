@@ -37,6 +37,7 @@ import {
   DOC_LARGE,
   DOC_RECORD_BYTES,
   type DocEntry,
+  getU64,
   MAX_TERM_BYTES,
   recordsPerBlock,
   type SegmentHeader,
@@ -386,15 +387,15 @@ export function decodeSegment(
     const at = `dictionary block ${blk} record ${i}`;
     const hash = dv.getUint32(off, true);
     const len = dv.getUint16(off + 4, true);
-    const termOff = dv.getBigUint64(off + 8, true), postOff = dv.getBigUint64(off + 16, true);
+    const termOff = getU64(dv, off + 8), postOff = getU64(dv, off + 16);
     const df = dv.getUint32(off + 24, true), postLen = dv.getUint32(off + 28, true);
     if (dv.getUint16(off + 6, true) !== 0) throw bad(`${at}: reserved field is not 0`);
     if (len < 1 || len > MAX_TERM_BYTES) throw bad(`${at}: term length ${len} (1..${MAX_TERM_BYTES})`);
-    if (termOff !== BigInt(tpos) || tpos + len > h.termsBytes) {
+    if (termOff !== tpos || tpos + len > h.termsBytes) {
       throw bad(`${at}: term_off ${termOff} (expected ${tpos}, stream of ${h.termsBytes} bytes)`);
     }
     if (df < 1 || df > h.docCount) throw bad(`${at}: df ${df} (1..${h.docCount})`);
-    if (postOff !== BigInt(ppos) || postLen < 2 * df || postLen > 10 * df || ppos + postLen > h.postBytes) {
+    if (postOff !== ppos || postLen < 2 * df || postLen > 10 * df || ppos + postLen > h.postBytes) {
       throw bad(`${at}: post_off ${postOff} post_len ${postLen} (expected offset ${ppos}, 2..10 bytes per pair)`);
     }
     const term = termBytes.subarray(tpos, tpos + len);
