@@ -17,7 +17,7 @@
  */
 import { FsError } from "../errors.ts";
 import { IFL_HAS_VECTOR } from "../format/constants.ts";
-import { matchWhere, type Where } from "../search/where.ts";
+import { formatWhere, matchWhere, type Where } from "../search/where.ts";
 import type { Vexfs } from "./fs.ts";
 
 /** The synthetic attribute holding a file's vector (src/mount/ops.ts). */
@@ -32,11 +32,22 @@ const INTERN_MAX_BYTES = 64;
 const INTERN_MAX_VALUES = 65536;
 const latin1 = new TextDecoder("latin1");
 
+/** Whether each file asked about passes one filter: forgotten per file exactly as the values it was computed from. */
+interface Memo {
+  names: Set<string>;
+  pass: Map<number, boolean>;
+}
+
+/** Filters whose per-file answers are kept, most recently made last (a search after a change re-tests only what changed). */
+const MEMOS_MAX = 4;
+
 interface Columns {
   /** bumped whenever a cached value is forgotten (or could have been cached): the key of derived caches */
   version: number;
   /** collection id → attribute name → column */
   byCollection: Map<number, Map<string, Column>>;
+  /** `${collection id} ${canonical filter}` → its answers */
+  memos: Map<string, Memo>;
 }
 
 const perFs = new WeakMap<Vexfs, Columns>();
@@ -47,8 +58,9 @@ const internOf = new WeakMap<Column, Map<string, Uint8Array>>();
 function columnsOf(fs: Vexfs): Columns {
   let c = perFs.get(fs);
   if (c) return c;
-  const cols: Columns = { version: 0, byCollection: new Map() };
+  const cols: Columns = { version: 0, byCollection: new Map(), memos: new Map() };
   fs.xattrs.listeners.add((ino, name) => {
+    for (const m of cols.memos.values()) if (name === null || m.names.has(name)) m.pass.delete(ino);
     for (const names of cols.byCollection.values()) {
       if (name === null) {
         for (const col of names.values()) if (col.delete(ino)) cols.version++;
@@ -114,7 +126,7 @@ export function inoFilter(fs: Vexfs, collectionId: number, w: Where): (ino: numb
     }
     columns.set(c.name, col);
   }
-  return (ino: number) => {
+  const test = (ino: number) => {
     try {
       return matchWhere(w, (name) => {
         if (name === VECTOR_XATTR) {
@@ -134,12 +146,32 @@ export function inoFilter(fs: Vexfs, collectionId: number, w: Where): (ino: numb
       throw e;
     }
   };
+  // The vector attribute changes without an attribute hook: a filter reading it is not memoised.
+  if (w.some((c) => c.name === VECTOR_XATTR)) return test;
+  const key = `${collectionId} ${formatWhere(w)}`;
+  let memo = cols.memos.get(key);
+  if (memo) cols.memos.delete(key); // re-inserted last: the most recently used
+  else {
+    memo = { names: new Set(w.map((c) => c.name)), pass: new Map() };
+    if (cols.memos.size >= MEMOS_MAX) cols.memos.delete(cols.memos.keys().next().value!);
+  }
+  cols.memos.set(key, memo);
+  const pass = memo.pass;
+  // A file that has none of the names fails every clause: a freed inode's false stays right when it is reused,
+  // until an attribute is set on it (which forgets it).
+  return (ino: number) => {
+    let r = pass.get(ino);
+    if (r === undefined) pass.set(ino, r = test(ino));
+    return r;
+  };
 }
 
 /** Forgets the columns of a collection (e.g. after it was dropped). */
 export function forgetCollection(fs: Vexfs, collectionId: number): void {
   const cols = perFs.get(fs);
-  if (cols?.byCollection.delete(collectionId)) cols.version++;
+  if (!cols) return;
+  if (cols.byCollection.delete(collectionId)) cols.version++;
+  for (const k of [...cols.memos.keys()]) if (k.startsWith(`${collectionId} `)) cols.memos.delete(k);
 }
 
 /** What the cache holds, for tests and `vexfs stats`: columns and cached values over every collection. */
