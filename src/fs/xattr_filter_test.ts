@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { MemDevice } from "../device/mem.ts";
-import { ROOT_INO } from "../format/constants.ts";
+import { IFL_XATTR_IN_STORE, ROOT_INO } from "../format/constants.ts";
 import { rng } from "../test_random.ts";
 import { matchWhere, parseWhere } from "../search/where.ts";
 import { Vexfs } from "./fs.ts";
@@ -141,5 +141,53 @@ Deno.test("searchEx where: only passing files, as a brute force over them, by sc
   );
   // no filter: no filterPassed
   assert.equal(fs.collections.searchEx(root, q, 1).method.filterPassed, undefined);
+  fs.close();
+});
+
+Deno.test("inoFilter equals matchWhere on the attributes as they are, through random sets, removals, large values and unlinks", () => {
+  const fs = openFresh();
+  const r = rng(23);
+  const root = fs.mkdir(ROOT_INO, "c");
+  fs.collections.create(root, { dim: DIM, metric: "l2", elem: "f32", index: "flat" });
+  const live: { name: string; ino: number }[] = [];
+  let made = 0;
+  const add = () => {
+    const name = `f${made++}`;
+    const ino = fs.create(root, name);
+    fs.collections.setVector(ino, vec(r));
+    live.push({ name, ino });
+  };
+  for (let i = 0; i < 30; i++) add();
+  const names = ["user.a", "user.b", "user.c"];
+  const values = ["1", "2", "10", "x", "y", "", "2.0"];
+  const exprs = ["user.a < 5", "user.a = x AND user.b exists", "user.b != 2", "user.c in (1, y)", "user.a >= 2"];
+  for (let step = 0; step < 400; step++) {
+    const f = live[Math.floor(r() * live.length)];
+    const op = r();
+    const name = names[Math.floor(r() * names.length)];
+    if (op < 0.55) {
+      // now and then a value too large for an inline entry, pushing the file's attributes into a store
+      const v = r() < 0.1 ? "9".repeat(600) : values[Math.floor(r() * values.length)];
+      fs.setxattr(f.ino, name, enc.encode(v));
+    } else if (op < 0.8) {
+      if (fs.findxattr(f.ino, name)) fs.removexattr(f.ino, name);
+    } else if (op < 0.9) {
+      fs.unlink(root, f.name);
+      live.splice(live.indexOf(f), 1);
+      add();
+    } else {
+      for (let i = 0; i < 8; i++) fs.setxattr(f.ino, `user.pad${i}`, new Uint8Array(700));
+    }
+    if (step % 20 === 19) {
+      for (const e of exprs) {
+        const pass = inoFilter(fs, 1, parseWhere([e]));
+        for (const x of live) assert.equal(pass(x.ino), truth(fs, e, x.ino), `step ${step}: ${e} on inode ${x.ino}`);
+      }
+    }
+  }
+  assert.ok(
+    live.some((x) => fs.iget(x.ino).d.flags & IFL_XATTR_IN_STORE),
+    "some files keep their attributes in a store",
+  );
   fs.close();
 });
