@@ -30,7 +30,15 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { type Bm25Header, decodeHeader, type DocEntry, emptyHeader, SEGMENT_BASE } from "./layout.ts";
+import {
+  type Bm25Header,
+  decodeHeader,
+  DOC_BINARY,
+  DOC_LARGE,
+  type DocEntry,
+  emptyHeader,
+  SEGMENT_BASE,
+} from "./layout.ts";
 import { decodeSegment, type Segment } from "./segment_decode.ts";
 
 /** Where the index file's blocks come from (the engine reads them through its buffer cache). */
@@ -249,6 +257,44 @@ export class Bm25Index {
   /** Live doc-table records, empty and skipped files included. */
   liveCount(): number {
     return this.#liveTotal;
+  }
+
+  /**
+   * Counts over the live documents, for a writer's header (doc_count,
+   * total_tokens, skipped_binary, skipped_large, empty_docs) and stats.
+   * @returns N, Σ dl, files skipped as binary / large, text files with no
+   *   token, all live records, and the dictionary records of every segment
+   */
+  liveStats(): {
+    docCount: number;
+    totalTokens: number;
+    skippedBinary: number;
+    skippedLarge: number;
+    emptyDocs: number;
+    liveDocs: number;
+    termRecords: number;
+  } {
+    let skippedBinary = 0, skippedLarge = 0, emptyDocs = 0, termRecords = 0;
+    this.segments.forEach((s, i) => {
+      termRecords += s.termCount;
+      const l = this.live[i];
+      for (let o = 0; o < s.docs.length; o++) {
+        if (!l[o]) continue;
+        const d = s.docs[o];
+        if (d.flags & DOC_BINARY) skippedBinary++;
+        else if (d.flags & DOC_LARGE) skippedLarge++;
+        else if (d.dl === 0) emptyDocs++;
+      }
+    });
+    return {
+      docCount: this.#docCount,
+      totalTokens: this.#totalTokens,
+      skippedBinary,
+      skippedLarge,
+      emptyDocs,
+      liveDocs: this.#liveTotal,
+      termRecords,
+    };
   }
 
   /** Every live document (empty and skipped files included), ascending by ino. */

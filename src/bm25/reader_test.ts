@@ -53,6 +53,12 @@ function assertLive(ix: Bm25Index, want: Map<number, DocInput>): void {
   assert.equal(ix.docCount(), docs.filter((d) => d.dl > 0).length);
   assert.equal(ix.totalTokens(), docs.reduce((a, d) => a + d.dl, 0));
   assert.equal(ix.liveCount(), docs.length);
+  const st = ix.liveStats();
+  assert.deepEqual([st.docCount, st.totalTokens, st.liveDocs], [ix.docCount(), ix.totalTokens(), docs.length]);
+  assert.equal(st.skippedBinary, docs.filter((d) => d.flags === 1).length);
+  assert.equal(st.skippedLarge, docs.filter((d) => d.flags === 2).length);
+  assert.equal(st.emptyDocs, docs.filter((d) => d.flags === 0 && d.dl === 0).length);
+  assert.equal(st.termRecords, ix.segments.reduce((a, s) => a + s.termCount, 0));
   for (const d of docs.slice(0, 20)) assert.deepEqual(ix.doc(d.ino), strip(d));
   assert.equal(ix.doc(999_999), undefined);
   // every live (ino, tf) of a few terms, gathered across segments
