@@ -3,7 +3,7 @@
  * vexfs_fs.h - the VexFS on-disk format, version 1, as C structures.
  *
  * This header follows docs/FORMAT.md, the contract between the TypeScript
- * engine (src/format, src/fs, src/hnsw) and the kernel module. Every
+ * engine (src/format, src/fs, src/hnsw, src/bm25) and the kernel module. Every
  * structure has a fixed little-endian layout; the sizes and the offsets of
  * the fields the format names are checked at compile time below and, in
  * user space, against the TypeScript codecs by src/kernel/format_test.ts.
@@ -341,7 +341,14 @@ struct vexfs_xattr_value_header {
 #define VEXFS_COLL_MAGIC	0x4c4c4f43	/* bytes "COLL" */
 #define VEXFS_COLL_IN_USE	0x1
 #define VEXFS_COLL_INDEX_HNSW	0x2
+#define VEXFS_COLL_INDEX_BM25	0x4
 #define VEXFS_COLL_MAX_DIM	4096
+
+/* BM25 fields of a record with VEXFS_COLL_INDEX_BM25 (8.1). */
+#define VEXFS_BM25_ANALYZER_WORD_V1	1
+#define VEXFS_BM25_LANG_LEN		8
+#define VEXFS_BM25_MAX_FILE_MIN		1024u
+#define VEXFS_BM25_MAX_FILE_MAX		(1u << 30)
 
 #define VEXFS_METRIC_L2		1
 #define VEXFS_METRIC_COSINE	2
@@ -371,7 +378,17 @@ struct vexfs_collection {
 	__le16	c_hnsw_ef_construction;	/* 82 */
 	__le32	c_hnsw_ef_search;	/* 84 */
 	__le64	c_norm_ino;		/* 88 */
-	__u8	c_reserved2[156];	/* 96 */
+	/* 96..135: with VEXFS_COLL_INDEX_BM25, else all 0 (8.1, 8.7) */
+	__le64	c_text_generation;	/* 96 */
+	__le64	c_bm25_k1;		/* 104 f64 bits, 0 < k1 <= 10 */
+	__le64	c_bm25_b;		/* 112 f64 bits, 0 <= b <= 1 */
+	__le32	c_bm25_max_file;	/* 120 bytes, 1 KiB .. 1 GiB */
+	__u8	c_bm25_analyzer;	/* 124 VEXFS_BM25_ANALYZER_* */
+	__u8	c_bm25_stemmer;		/* 125 0 or 1 */
+	__u8	c_bm25_stopwords;	/* 126 0 or 1 */
+	__u8	c_reserved3;		/* 127 */
+	__u8	c_bm25_lang[VEXFS_BM25_LANG_LEN]; /* 128 ASCII, NUL padded */
+	__u8	c_reserved2[116];	/* 136 */
 	__le32	c_checksum;		/* 252 seeded with the collection id */
 };
 
@@ -452,6 +469,104 @@ struct vexfs_hnsw_upper {
 	__le32	u_neighbors[];		/* 16 */
 };
 
+/* ----------------------------------------------------------- section 8.7 */
+
+/*
+ * The BM25 index file (bm25_ino): header slots in file blocks 0 and 1, then
+ * up to VEXFS_BM25_MAX_SEGMENTS segments, each a contiguous run of blocks.
+ * Every block ends with a CRC-32C at block_size - 4, seeded with the
+ * collection id (header slots) or (segment_id << 32) | collection_id.
+ */
+#define VEXFS_BM25_MAGIC		0x35324d42	/* bytes "BM25" */
+#define VEXFS_BM25_SEGMENT_MAGIC	0x35324753	/* bytes "SG25" */
+#define VEXFS_BM25_VERSION		1
+#define VEXFS_BM25_MAX_SEGMENTS		8
+#define VEXFS_BM25_SIGNATURE_LEN	64
+#define VEXFS_BM25_MAX_TERM		64
+#define VEXFS_BM25_SEGMENT_BASE		0x1	/* bm_seg_flags */
+#define VEXFS_BM25_DOC_BINARY		0x1	/* bd_flags: skipped, binary */
+#define VEXFS_BM25_DOC_LARGE		0x2	/* bd_flags: skipped, > max_file */
+#define VEXFS_BM25_HEADER_BYTES		296	/* rest of the slot block is 0 */
+/* fixed-size records per block; they never straddle a block */
+#define VEXFS_BM25_PER_BLOCK(bs, type)	(((bs) - 4) / sizeof(struct type))
+
+/* An entry of the header's segment list; unused entries are 0. */
+struct vexfs_bm25_segref {
+	__le64	bs_first_block;		/* 0 file block */
+	__le32	bs_block_count;		/* 8 */
+	__le32	bs_id;			/* 12 seeds the segment's block CRCs */
+};
+
+/* A header slot (file block 0 or 1); the valid slot with the higher seq is current. */
+struct vexfs_bm25_header {
+	__le32	bh_magic;		/* 0 VEXFS_BM25_MAGIC */
+	__le16	bh_version;		/* 4 */
+	__le16	bh_slot;		/* 6 0 or 1 */
+	__le64	bh_seq;			/* 8 */
+	__le64	bh_text_generation;	/* 16 fresh iff = c_text_generation */
+	__u8	bh_analyzer;		/* 24 copies of the record's fields */
+	__u8	bh_stemmer;		/* 25 */
+	__u8	bh_stopwords;		/* 26 */
+	__u8	bh_reserved;		/* 27 */
+	__le32	bh_max_file;		/* 28 */
+	__u8	bh_lang[VEXFS_BM25_LANG_LEN];	/* 32 */
+	__u8	bh_signature[VEXFS_BM25_SIGNATURE_LEN]; /* 40 ASCII; kernel ignores */
+	__le64	bh_doc_count;		/* 104 N */
+	__le64	bh_total_tokens;	/* 112 avgdl = total_tokens / N */
+	__le64	bh_skipped_binary;	/* 120 */
+	__le64	bh_skipped_large;	/* 128 */
+	__le64	bh_long_tokens;		/* 136 */
+	__le64	bh_empty_docs;		/* 144 */
+	__le32	bh_segment_count;	/* 152 1..8 */
+	__le32	bh_next_segment_id;	/* 156 */
+	__le64	bh_build_ns;		/* 160 */
+	struct vexfs_bm25_segref bh_segments[VEXFS_BM25_MAX_SEGMENTS]; /* 168 */
+};
+
+/* Block 0 of a segment; region starts are block offsets within the segment. */
+struct vexfs_bm25_segment {
+	__le32	bm_magic;		/* 0 VEXFS_BM25_SEGMENT_MAGIC */
+	__le32	bm_id;			/* 4 */
+	__le32	bm_block_count;		/* 8 */
+	__le32	bm_seg_flags;		/* 12 VEXFS_BM25_SEGMENT_BASE */
+	__le32	bm_doc_count;		/* 16 */
+	__le32	bm_tomb_count;		/* 20 */
+	__le32	bm_term_count;		/* 24 */
+	__le32	bm_reserved;		/* 28 */
+	__le64	bm_doc_start;		/* 32 */
+	__le64	bm_tomb_start;		/* 40 __le64 inos, sorted */
+	__le64	bm_dict_start;		/* 48 */
+	__le64	bm_terms_start;		/* 56 byte stream */
+	__le64	bm_post_start;		/* 64 byte stream, LEB128 (delta, tf) */
+	__le64	bm_terms_bytes;		/* 72 */
+	__le64	bm_post_bytes;		/* 80 */
+	__le64	bm_live_tokens;		/* 88 */
+};
+
+/* A doc-table record, sorted by ino; ordinal i = record i. */
+struct vexfs_bm25_doc {
+	__le64	bd_ino;			/* 0 */
+	__le32	bd_igen;		/* 8 i_generation */
+	__le32	bd_dl;			/* 12 tokens kept */
+	__le64	bd_ctime_sec;		/* 16 s64 */
+	__le32	bd_ctime_nsec;		/* 24 */
+	__le32	bd_crc;			/* 28 CRC-32C of the content */
+	__le64	bd_size;		/* 32 */
+	__le32	bd_flags;		/* 40 VEXFS_BM25_DOC_* */
+	__le32	bd_uniq;		/* 44 distinct terms */
+};
+
+/* A dictionary record, sorted by (hash, term bytes); hash = FORMAT.md section 6 of the bytes. */
+struct vexfs_bm25_term {
+	__le32	bt_hash;		/* 0 */
+	__le16	bt_len;			/* 4 1..64 */
+	__le16	bt_reserved;		/* 6 */
+	__le64	bt_term_off;		/* 8 in the term-bytes stream */
+	__le64	bt_post_off;		/* 16 in the postings stream */
+	__le32	bt_df;			/* 24 */
+	__le32	bt_post_len;		/* 28 */
+};
+
 /* ----------------------------------------------------------- section 9 */
 
 /* The journal is jbd2's own format (big-endian, <linux/jbd2.h>). */
@@ -517,6 +632,10 @@ VEXFS_CHECK_OFF(vexfs_collection, c_metric, 20);
 VEXFS_CHECK_OFF(vexfs_collection, c_count, 24);
 VEXFS_CHECK_OFF(vexfs_collection, c_generation, 72);
 VEXFS_CHECK_OFF(vexfs_collection, c_norm_ino, 88);
+VEXFS_CHECK_OFF(vexfs_collection, c_text_generation, 96);
+VEXFS_CHECK_OFF(vexfs_collection, c_bm25_max_file, 120);
+VEXFS_CHECK_OFF(vexfs_collection, c_bm25_lang, 128);
+VEXFS_CHECK_OFF(vexfs_collection, c_reserved2, 136);
 VEXFS_CHECK_OFF(vexfs_collection, c_checksum, 252);
 VEXFS_CHECK_SIZE(vexfs_slot, 16);
 
@@ -526,5 +645,22 @@ VEXFS_CHECK_OFF(vexfs_hnsw_header, h_generation, 56);
 VEXFS_CHECK_OFF(vexfs_hnsw_header, h_ml, 104);
 VEXFS_CHECK_SIZE(vexfs_hnsw_node, 16);
 VEXFS_CHECK_SIZE(vexfs_hnsw_upper, 16);
+
+VEXFS_CHECK_SIZE(vexfs_bm25_segref, 16);
+VEXFS_CHECK_SIZE(vexfs_bm25_header, VEXFS_BM25_HEADER_BYTES);
+VEXFS_CHECK_OFF(vexfs_bm25_header, bh_max_file, 28);
+VEXFS_CHECK_OFF(vexfs_bm25_header, bh_signature, 40);
+VEXFS_CHECK_OFF(vexfs_bm25_header, bh_doc_count, 104);
+VEXFS_CHECK_OFF(vexfs_bm25_header, bh_segment_count, 152);
+VEXFS_CHECK_OFF(vexfs_bm25_header, bh_segments, 168);
+VEXFS_CHECK_SIZE(vexfs_bm25_segment, 96);
+VEXFS_CHECK_OFF(vexfs_bm25_segment, bm_doc_start, 32);
+VEXFS_CHECK_OFF(vexfs_bm25_segment, bm_live_tokens, 88);
+VEXFS_CHECK_SIZE(vexfs_bm25_doc, 48);
+VEXFS_CHECK_OFF(vexfs_bm25_doc, bd_ctime_sec, 16);
+VEXFS_CHECK_OFF(vexfs_bm25_doc, bd_flags, 40);
+VEXFS_CHECK_SIZE(vexfs_bm25_term, 32);
+VEXFS_CHECK_OFF(vexfs_bm25_term, bt_post_off, 16);
+VEXFS_CHECK_OFF(vexfs_bm25_term, bt_post_len, 28);
 
 #endif /* _VEXFS_FS_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR MIT) */
 /*
- * vexfs_ioctl.h - the VexFS vector ioctl ABI (structures of versions 1 and 2)
+ * vexfs_ioctl.h - the VexFS ioctl ABI: vectors, collections, search (structures of versions 1 and 2)
  *
  * Shared by the FUSE daemon (`vexfs mount`, src/ioctl/server.ts), the
  * command line (src/ioctl/client.ts), the kernel module (kernel/) and any
@@ -146,10 +146,72 @@
 /* vexfs_ioc_stats.stats_flags */
 #define VEXFS_STATS_REQUESTS_OFF	0x1	/* no request counters kept: those fields are 0 */
 
+/*
+ * VEXFS_IOC_HYBRID: keyword (BM25), vector and hybrid search with xattr
+ * filters (docs/IOCTL.md section 3.15).
+ */
+#define VEXFS_IOC_HYBRID_MAX_K		128	/* hits[]: 128 x 32 bytes */
+#define VEXFS_IOC_HYBRID_MAX_CLAUSES	8
+#define VEXFS_IOC_HYBRID_TEXT_MAX	1024	/* bytes of text[] */
+#define VEXFS_IOC_HYBRID_MAX_TERMS	64	/* terms with VEXFS_IOC_HYBRID_TERMS */
+#define VEXFS_IOC_HYBRID_TERM_MAX	64	/* bytes of one term */
+#define VEXFS_IOC_HYBRID_MAX_DEPTH	4096	/* candidates per side */
+#define VEXFS_IOC_HYBRID_RRF_K		60	/* rrf_k 0 means this */
+#define VEXFS_IOC_HYBRID_MAX_RRF_K	65535
+
+/* vexfs_ioc_hybrid.flags */
+#define VEXFS_IOC_HYBRID_EXACT	0x1	/* vector side: scan exactly */
+#define VEXFS_IOC_HYBRID_TERMS	0x2	/* text holds analysed terms {u8 len, bytes} */
+
+/* vexfs_ioc_hybrid.fusion */
+#define VEXFS_FUSION_RRF	0	/* Reciprocal Rank Fusion, 1 / (rrf_k + rank) */
+#define VEXFS_FUSION_WEIGHTED	1	/* alpha * vector + (1 - alpha) * text, min-max normalised */
+
+/* vexfs_ioc_filter_clause.op */
+#define VEXFS_FILTER_EQ		1	/* = */
+#define VEXFS_FILTER_NE		2	/* != */
+#define VEXFS_FILTER_LT		3	/* < */
+#define VEXFS_FILTER_LE		4	/* <= */
+#define VEXFS_FILTER_GT		5	/* > */
+#define VEXFS_FILTER_GE		6	/* >= */
+#define VEXFS_FILTER_IN		7	/* in (v1, v2, ...) */
+#define VEXFS_FILTER_EXISTS	8	/* the attribute exists */
+
+/* vexfs_ioc_filter_clause.ns: the name's prefix (only "user." in version 1) */
+#define VEXFS_FILTER_NS_USER	1
+
+/* vexfs_ioc_filter_clause.cmp (only "auto" in version 1) */
+#define VEXFS_FILTER_CMP_AUTO	0	/* numbers if both sides are JSON numbers, else bytes */
+
+/* Bytes of vexfs_ioc_filter_clause.name and .values, most values of "in". */
+#define VEXFS_IOC_FILTER_NAME_MAX	64	/* name_len 1..63, NUL padded */
+#define VEXFS_IOC_FILTER_VALUES_MAX	120	/* {u8 len, bytes} x nvalues */
+#define VEXFS_IOC_FILTER_MAX_VALUES	16
+
+/* vexfs_ioc_text_index.op */
+#define VEXFS_TEXT_INDEX_OP_BUILD	1	/* build from scratch; enables the index */
+#define VEXFS_TEXT_INDEX_OP_DROP	2	/* drop it */
+#define VEXFS_TEXT_INDEX_OP_STATS	3	/* change nothing, report */
+
+/* vexfs_ioc_text_index.set: the build parameters that are given */
+#define VEXFS_TEXT_INDEX_SET_K1		0x1
+#define VEXFS_TEXT_INDEX_SET_B		0x2
+#define VEXFS_TEXT_INDEX_SET_MAX_FILE	0x4
+#define VEXFS_TEXT_INDEX_SET_ANALYZER	0x8	/* analyzer, stemmer, stopwords, lang */
+
+/* vexfs_ioc_text_index.analyzer (docs/FORMAT.md section 8.1) */
+#define VEXFS_ANALYZER_WORD_V1		1
+
+/* Bytes of vexfs_ioc_text_index.lang and .signature. */
+#define VEXFS_IOC_LANG_MAX		8
+#define VEXFS_IOC_SIGNATURE_MAX		64
+
 #ifdef __KERNEL__
 typedef __u32 __vexfs_f32;		/* bit pattern of an IEEE 754 binary32 */
+typedef __u64 __vexfs_f64;		/* bit pattern of an IEEE 754 binary64 */
 #else
 typedef float __vexfs_f32;
+typedef double __vexfs_f64;
 #endif
 
 /* Sizes, for BUILD_BUG_ON() in the kernel and the checks at the end. */
@@ -172,6 +234,10 @@ typedef float __vexfs_f32;
 #define VEXFS_IOC_STATS_OP_ERRNO_SIZE		16
 #define VEXFS_IOC_STATS_SIZE			6528
 #define VEXFS_IOC_DROP_COLLECTION_SIZE		48
+#define VEXFS_IOC_FILTER_CLAUSE_SIZE		192
+#define VEXFS_IOC_HYBRID_HIT_SIZE		32
+#define VEXFS_IOC_HYBRID_SIZE			14976
+#define VEXFS_IOC_TEXT_INDEX_SIZE		336
 
 /* Common header of every structure. */
 struct vexfs_ioc_hdr {
@@ -492,6 +558,100 @@ struct vexfs_ioc_drop_collection {
 	__u64 reserved1;
 };
 
+/*
+ * One clause of a VEXFS_IOC_HYBRID filter: the attribute "user." + name
+ * compared by op with the values; the clauses of a filter are ANDed.
+ */
+struct vexfs_ioc_filter_clause {
+	__u8 op;		/* VEXFS_FILTER_* */
+	__u8 ns;		/* VEXFS_FILTER_NS_USER */
+	__u8 name_len;		/* 1..63 */
+	__u8 nvalues;		/* 0 for EXISTS, 1..16 for IN, else 1 */
+	__u8 cmp;		/* VEXFS_FILTER_CMP_AUTO */
+	__u8 reserved[3];
+	__u8 name[VEXFS_IOC_FILTER_NAME_MAX];	/* without the prefix, NUL padded */
+	__u8 values[VEXFS_IOC_FILTER_VALUES_MAX];	/* {u8 len, bytes} x nvalues, rest 0 */
+};
+
+/* One hit of VEXFS_IOC_HYBRID. */
+struct vexfs_ioc_hybrid_hit {
+	__u64 ino;		/* inode of the file */
+	__vexfs_f32 score;	/* fused; with one side, that side's score */
+	__vexfs_f32 vec_score;	/* the vector side's score (as SEARCH2), 0 if vec_rank is 0 */
+	__vexfs_f32 text_score;	/* BM25 score, 0 if text_rank is 0 */
+	__u32 vec_rank;		/* 1-based among the vector candidates, 0: not among them */
+	__u32 text_rank;	/* 1-based among the text candidates, 0: not among them */
+	__u32 reserved;
+};
+
+/*
+ * VEXFS_IOC_HYBRID: on a directory in a collection; top-k of the files
+ * below it by vector similarity, BM25 over their text, or both fused.
+ */
+struct vexfs_ioc_hybrid {
+	struct vexfs_ioc_hdr hdr;
+	__u32 k;		/* in: 1..VEXFS_IOC_HYBRID_MAX_K */
+	__u32 dim;		/* in: 0 = no vector side, else the collection's dim */
+	__u64 exclude_ino;	/* in: inode to leave out, 0 for none */
+	__u32 ef;		/* in: as SEARCH2, 0 = the engine's choice */
+	__u32 flags;		/* in: VEXFS_IOC_HYBRID_EXACT | VEXFS_IOC_HYBRID_TERMS */
+	__u8 fusion;		/* in: VEXFS_FUSION_*; RRF (0) with one side */
+	__u8 nclauses;		/* in: clauses[0..nclauses-1], 0..8 */
+	__u16 text_len;		/* in: bytes of text used, 0 = no text side */
+	__u32 rrf_k;		/* in: RRF only, 1..65535, 0 = 60 */
+	__vexfs_f32 alpha;	/* in: weighted only, 0..1 (weight of the vector side) */
+	__u32 depth;		/* in: candidates per side, 0 = max(k, 100); <= 4096 */
+	__u32 count;		/* out: hits[0..count-1] are valid */
+	__u32 collection_id;	/* out */
+	__u64 generation;	/* out: the collection's (vector store) generation */
+	__u64 text_generation;	/* out: the collection's text generation */
+	__u8 metric;		/* out: VEXFS_METRIC_* (how to read vec_score) */
+	__u8 vec_method;	/* out: VEXFS_SEARCH_METHOD_*, 0 without a vector side */
+	__u8 exact_reason;	/* out: VEXFS_EXACT_*, as SEARCH2 */
+	__u8 reserved0;
+	__u32 ef_used;		/* out: ef of the graph search, 0 for exact */
+	__u32 text_matched;	/* out: documents with a query term that pass the filter */
+	__u32 filter_passed;	/* out: files that pass the filter, 0 without one */
+	__u32 terms_used;	/* out: query terms after analysis */
+	__u8 reserved1[28];
+	struct vexfs_ioc_filter_clause clauses[VEXFS_IOC_HYBRID_MAX_CLAUSES];	/* in */
+	__u8 text[VEXFS_IOC_HYBRID_TEXT_MAX];	/* in: UTF-8, or terms with VEXFS_IOC_HYBRID_TERMS */
+	__vexfs_f32 query[VEXFS_IOC_MAX_DIM];	/* in: query[0..dim-1] */
+	struct vexfs_ioc_hybrid_hit hits[VEXFS_IOC_HYBRID_MAX_K];	/* out, best first */
+};
+
+/*
+ * VEXFS_IOC_TEXT_INDEX: one operation on the BM25 (keyword) index of the
+ * collection that contains the directory; the index's figures after it.
+ */
+struct vexfs_ioc_text_index {
+	struct vexfs_ioc_hdr hdr;
+	__u32 op;		/* in: VEXFS_TEXT_INDEX_OP_* */
+	__u32 set;		/* in, build: VEXFS_TEXT_INDEX_SET_*; else 0 */
+	__vexfs_f64 k1;		/* in (SET_K1): 0 < k1 <= 10 / out */
+	__vexfs_f64 b;		/* in (SET_B): 0 <= b <= 1 / out */
+	__u32 max_file;		/* in (SET_MAX_FILE): 1024..2^30 bytes / out */
+	__u8 analyzer;		/* in (SET_ANALYZER): VEXFS_ANALYZER_* / out, 0: no index */
+	__u8 stemmer;		/* in (SET_ANALYZER): 0 or 1 / out */
+	__u8 stopwords;		/* in (SET_ANALYZER): 0 or 1 / out */
+	__u8 fresh;		/* out: 1 the index matches the files */
+	char lang[VEXFS_IOC_LANG_MAX];	/* in (SET_ANALYZER) / out: ASCII, NUL padded */
+	__u32 collection_id;	/* out */
+	__u32 segments;		/* out */
+	__u64 text_generation;	/* out */
+	__u64 doc_count;	/* out: N, documents with a token */
+	__u64 total_tokens;	/* out */
+	__u64 terms;		/* out: dictionary records over the live segments */
+	__u64 file_bytes;	/* out: allocated bytes of the index file */
+	__u64 text_bytes;	/* out: bytes of the documents covered, 0: unknown */
+	__u64 skipped_binary;	/* out */
+	__u64 skipped_large;	/* out */
+	__u64 build_us;		/* out: microseconds of the last full build */
+	char signature[VEXFS_IOC_SIGNATURE_MAX];	/* out: analyzer build, ASCII, NUL padded */
+	char note[VEXFS_IOC_NOTE_MAX];	/* out: UTF-8, NUL-terminated */
+	__u64 reserved;
+};
+
 #define VEXFS_IOC_BATCH_INO(s, i)	((s)->data.ino[i])
 #define VEXFS_IOC_BATCH_VEC(s, i) \
 	(&(s)->data.f32[2 * (s)->count + (i) * (s)->dim])
@@ -538,6 +698,12 @@ struct vexfs_ioc_drop_collection {
 /* Root directory of a collection: drop the collection, keep the files. */
 #define VEXFS_IOC_DROP_COLLECTION \
 	_IOWR(VEXFS_IOC_TYPE, 0x0E, struct vexfs_ioc_drop_collection)
+/* Directory in a collection: keyword, vector or hybrid search with filters. */
+#define VEXFS_IOC_HYBRID \
+	_IOWR(VEXFS_IOC_TYPE, 0x0F, struct vexfs_ioc_hybrid)
+/* Directory in a collection: build, drop or inspect its keyword index. */
+#define VEXFS_IOC_TEXT_INDEX \
+	_IOWR(VEXFS_IOC_TYPE, 0x10, struct vexfs_ioc_text_index)
 
 /* Compile-time layout checks (C11, C++11; skipped by older compilers). */
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -570,7 +736,14 @@ __VEXFS_IOC_SIZE(vexfs_ioc_stats_errno, VEXFS_IOC_STATS_ERRNO_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_stats_op_errno, VEXFS_IOC_STATS_OP_ERRNO_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_stats, VEXFS_IOC_STATS_SIZE);
 __VEXFS_IOC_SIZE(vexfs_ioc_drop_collection, VEXFS_IOC_DROP_COLLECTION_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_filter_clause, VEXFS_IOC_FILTER_CLAUSE_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_hybrid_hit, VEXFS_IOC_HYBRID_HIT_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_hybrid, VEXFS_IOC_HYBRID_SIZE);
+__VEXFS_IOC_SIZE(vexfs_ioc_text_index, VEXFS_IOC_TEXT_INDEX_SIZE);
 __VEXFS_IOC_ASSERT(sizeof(__vexfs_f32) == 4, "vector elements are 4 bytes");
+__VEXFS_IOC_ASSERT(sizeof(__vexfs_f64) == 8, "k1 and b are 8 bytes");
+__VEXFS_IOC_ASSERT(VEXFS_IOC_HYBRID_SIZE <= 16383,
+		   "restricted ioctls carry at most 16383 bytes (_IOC_SIZE)");
 __VEXFS_IOC_ASSERT(VEXFS_IOC_SET_VECTORS_SIZE <= 16383,
 		   "restricted ioctls carry at most 16383 bytes (_IOC_SIZE)");
 __VEXFS_IOC_ASSERT(VEXFS_IOC_BATCH_MAX(VEXFS_IOC_MAX_DIM) >= 1,

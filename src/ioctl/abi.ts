@@ -1,5 +1,5 @@
 /**
- * The VexFS vector ioctl ABI: the TypeScript mirror of
+ * The VexFS ioctl ABI: the TypeScript mirror of
  * `kernel/vexfs_ioctl.h` (described in docs/IOCTL.md). Every structure has
  * `hdr.version` 1 but {@linkcode SEARCH2}, the second layout of the search,
  * whose is 2 ({@linkcode structVersion}).
@@ -40,7 +40,8 @@
  * abi_layout.ts (numbers: `_IOC`, constants, layouts, commands),
  * abi_codec.ts (the shared field codecs), abi_vectors.ts (filesystem,
  * vector and collection commands), abi_search.ts (SEARCH, SEARCH2),
- * abi_index.ts (INDEX) and abi_admin.ts (STATS, DROP_COLLECTION).
+ * abi_index.ts (INDEX), abi_hybrid.ts (HYBRID, TEXT_INDEX) and abi_admin.ts
+ * (STATS, DROP_COLLECTION).
  * @module
  */
 export * from "./abi_layout.ts";
@@ -48,3 +49,4 @@ export { checkHeader, elemOfCode, ENOTTY, errnoFsError, metricOfCode, newStruct,
 export * from "./abi_vectors.ts";
 export * from "./abi_search.ts";
 export * from "./abi_index.ts";
+export * from "./abi_hybrid.ts";

@@ -475,6 +475,164 @@ export const DROP_COLLECTION = struct("struct vexfs_ioc_drop_collection", 48, {
   reserved1: [40, 8],
 });
 
+// ------------------------------------------------------------ HYBRID, TEXT_INDEX
+
+/** Largest `k` of {@linkcode VEXFS_IOC_HYBRID} (its 32-byte hits must fit a restricted ioctl). */
+export const VEXFS_IOC_HYBRID_MAX_K = 128;
+/** Most filter clauses of one {@linkcode VEXFS_IOC_HYBRID} (ANDed). */
+export const VEXFS_IOC_HYBRID_MAX_CLAUSES = 8;
+/** Bytes of `vexfs_ioc_hybrid.text`. */
+export const VEXFS_IOC_HYBRID_TEXT_MAX = 1024;
+/** Most terms in `text` with {@linkcode VEXFS_IOC_HYBRID_TERMS}. */
+export const VEXFS_IOC_HYBRID_MAX_TERMS = 64;
+/** Longest term, bytes (the analyzer's limit, FORMAT.md §8.7). */
+export const VEXFS_IOC_HYBRID_TERM_MAX = 64;
+/** Largest `depth` (candidates per side). */
+export const VEXFS_IOC_HYBRID_MAX_DEPTH = 4096;
+/** The RRF constant `rrf_k` 0 stands for (Cormack et al. 2009). */
+export const VEXFS_IOC_HYBRID_RRF_K = 60;
+/** Largest `rrf_k`. */
+export const VEXFS_IOC_HYBRID_MAX_RRF_K = 65535;
+/** `vexfs_ioc_hybrid.flags`: the vector side scans exactly whatever the index. */
+export const VEXFS_IOC_HYBRID_EXACT = 0x1;
+/** `vexfs_ioc_hybrid.flags`: `text` holds analysed terms `{u8 len, bytes}`, not raw text. */
+export const VEXFS_IOC_HYBRID_TERMS = 0x2;
+/** `vexfs_ioc_hybrid.fusion`: Reciprocal Rank Fusion. */
+export const VEXFS_FUSION_RRF = 0;
+/** `vexfs_ioc_hybrid.fusion`: weighted sum of min-max normalised scores. */
+export const VEXFS_FUSION_WEIGHTED = 1;
+/** `vexfs_ioc_filter_clause.op` codes: `=`. */
+export const VEXFS_FILTER_EQ = 1;
+/** `!=` */
+export const VEXFS_FILTER_NE = 2;
+/** `<` */
+export const VEXFS_FILTER_LT = 3;
+/** `<=` */
+export const VEXFS_FILTER_LE = 4;
+/** `>` */
+export const VEXFS_FILTER_GT = 5;
+/** `>=` */
+export const VEXFS_FILTER_GE = 6;
+/** `in (...)` */
+export const VEXFS_FILTER_IN = 7;
+/** `exists` */
+export const VEXFS_FILTER_EXISTS = 8;
+/** `vexfs_ioc_filter_clause.ns`: the name is in the `user.` namespace (the only one of version 1). */
+export const VEXFS_FILTER_NS_USER = 1;
+/** `vexfs_ioc_filter_clause.cmp`: numbers when both sides are JSON numbers, else bytes (the only one of version 1). */
+export const VEXFS_FILTER_CMP_AUTO = 0;
+/** Bytes of `vexfs_ioc_filter_clause.name` (a name of 1..63 bytes, NUL padded). */
+export const VEXFS_IOC_FILTER_NAME_MAX = 64;
+/** Bytes of `vexfs_ioc_filter_clause.values` (`{u8 len, bytes}` × nvalues). */
+export const VEXFS_IOC_FILTER_VALUES_MAX = 120;
+/** Most values of an `in` clause. */
+export const VEXFS_IOC_FILTER_MAX_VALUES = 16;
+/** `vexfs_ioc_text_index.op`: build the keyword index from scratch (and enable it). */
+export const VEXFS_TEXT_INDEX_OP_BUILD = 1;
+/** `vexfs_ioc_text_index.op`: drop the keyword index. */
+export const VEXFS_TEXT_INDEX_OP_DROP = 2;
+/** `vexfs_ioc_text_index.op`: change nothing, report. */
+export const VEXFS_TEXT_INDEX_OP_STATS = 3;
+/** `vexfs_ioc_text_index.set`: `k1` is given. */
+export const VEXFS_TEXT_INDEX_SET_K1 = 0x1;
+/** `vexfs_ioc_text_index.set`: `b` is given. */
+export const VEXFS_TEXT_INDEX_SET_B = 0x2;
+/** `vexfs_ioc_text_index.set`: `max_file` is given. */
+export const VEXFS_TEXT_INDEX_SET_MAX_FILE = 0x4;
+/** `vexfs_ioc_text_index.set`: `analyzer`, `stemmer`, `stopwords` and `lang` are given. */
+export const VEXFS_TEXT_INDEX_SET_ANALYZER = 0x8;
+/** `vexfs_ioc_text_index.analyzer`: `word-v1` (FORMAT.md §8.1). */
+export const VEXFS_ANALYZER_WORD_V1 = 1;
+/** Bytes of `vexfs_ioc_text_index.lang`. */
+export const VEXFS_IOC_LANG_MAX = 8;
+/** Bytes of `vexfs_ioc_text_index.signature`. */
+export const VEXFS_IOC_SIGNATURE_MAX = 64;
+
+/** `struct vexfs_ioc_filter_clause` (192 bytes): one clause of a HYBRID filter. */
+export const FILTER_CLAUSE = struct("struct vexfs_ioc_filter_clause", 192, {
+  op: [0, 1],
+  ns: [1, 1],
+  name_len: [2, 1],
+  nvalues: [3, 1],
+  cmp: [4, 1],
+  reserved: [5, 3],
+  name: [8, VEXFS_IOC_FILTER_NAME_MAX],
+  values: [72, VEXFS_IOC_FILTER_VALUES_MAX],
+});
+
+/** `struct vexfs_ioc_hybrid_hit` (32 bytes): one fused hit and each side's rank and score. */
+export const HYBRID_HIT = struct("struct vexfs_ioc_hybrid_hit", 32, {
+  ino: [0, 8],
+  score: [8, 4],
+  vec_score: [12, 4],
+  text_score: [16, 4],
+  vec_rank: [20, 4],
+  text_rank: [24, 4],
+  reserved: [28, 4],
+});
+
+/** `struct vexfs_ioc_hybrid` (14976 bytes) of {@linkcode VEXFS_IOC_HYBRID}. */
+export const HYBRID = struct("struct vexfs_ioc_hybrid", 14976, {
+  ...embed("hdr", 0, HDR),
+  k: [16, 4],
+  dim: [20, 4],
+  exclude_ino: [24, 8],
+  ef: [32, 4],
+  flags: [36, 4],
+  fusion: [40, 1],
+  nclauses: [41, 1],
+  text_len: [42, 2],
+  rrf_k: [44, 4],
+  alpha: [48, 4],
+  depth: [52, 4],
+  count: [56, 4],
+  collection_id: [60, 4],
+  generation: [64, 8],
+  text_generation: [72, 8],
+  metric: [80, 1],
+  vec_method: [81, 1],
+  exact_reason: [82, 1],
+  reserved0: [83, 1],
+  ef_used: [84, 4],
+  text_matched: [88, 4],
+  filter_passed: [92, 4],
+  terms_used: [96, 4],
+  reserved1: [100, 28],
+  clauses: [128, FILTER_CLAUSE.size * VEXFS_IOC_HYBRID_MAX_CLAUSES],
+  text: [1664, VEXFS_IOC_HYBRID_TEXT_MAX],
+  query: [2688, 4 * VEXFS_IOC_MAX_DIM],
+  hits: [10880, HYBRID_HIT.size * VEXFS_IOC_HYBRID_MAX_K],
+});
+
+/** `struct vexfs_ioc_text_index` (336 bytes) of {@linkcode VEXFS_IOC_TEXT_INDEX}. */
+export const TEXT_INDEX = struct("struct vexfs_ioc_text_index", 336, {
+  ...embed("hdr", 0, HDR),
+  op: [16, 4],
+  set: [20, 4],
+  k1: [24, 8],
+  b: [32, 8],
+  max_file: [40, 4],
+  analyzer: [44, 1],
+  stemmer: [45, 1],
+  stopwords: [46, 1],
+  fresh: [47, 1],
+  lang: [48, VEXFS_IOC_LANG_MAX],
+  collection_id: [56, 4],
+  segments: [60, 4],
+  text_generation: [64, 8],
+  doc_count: [72, 8],
+  total_tokens: [80, 8],
+  terms: [88, 8],
+  file_bytes: [96, 8],
+  text_bytes: [104, 8],
+  skipped_binary: [112, 8],
+  skipped_large: [120, 8],
+  build_us: [128, 8],
+  signature: [136, VEXFS_IOC_SIGNATURE_MAX],
+  note: [200, VEXFS_IOC_NOTE_MAX],
+  reserved: [328, 8],
+});
+
 /** Structures whose `hdr.version` is not {@linkcode VEXFS_IOC_VERSION}. */
 const STRUCT_VERSIONS = new Map<StructLayout, number>([[SEARCH2, VEXFS_IOC_SEARCH2_VERSION]]);
 
@@ -516,6 +674,10 @@ export const VEXFS_IOC_INDEX = iowr(VEXFS_IOC_TYPE, 0x0c, INDEX.size);
 export const VEXFS_IOC_STATS = ior(VEXFS_IOC_TYPE, 0x0d, STATS.size);
 /** `_IOWR(0xE7, 14, struct vexfs_ioc_drop_collection)`: a collection's root; drops the collection, keeps the files. */
 export const VEXFS_IOC_DROP_COLLECTION = iowr(VEXFS_IOC_TYPE, 0x0e, DROP_COLLECTION.size);
+/** `_IOWR(0xE7, 15, struct vexfs_ioc_hybrid)`: directory; keyword, vector or hybrid search below it, filtered. */
+export const VEXFS_IOC_HYBRID = iowr(VEXFS_IOC_TYPE, 0x0f, HYBRID.size);
+/** `_IOWR(0xE7, 16, struct vexfs_ioc_text_index)`: directory; build, drop or inspect its collection's keyword index. */
+export const VEXFS_IOC_TEXT_INDEX = iowr(VEXFS_IOC_TYPE, 0x10, TEXT_INDEX.size);
 
 /** One command: its C macro name, number and structure. */
 export interface IoctlCommand {
@@ -543,6 +705,8 @@ export const COMMANDS: readonly IoctlCommand[] = Object.freeze([
   { name: "VEXFS_IOC_INDEX", cmd: VEXFS_IOC_INDEX, layout: INDEX },
   { name: "VEXFS_IOC_STATS", cmd: VEXFS_IOC_STATS, layout: STATS },
   { name: "VEXFS_IOC_DROP_COLLECTION", cmd: VEXFS_IOC_DROP_COLLECTION, layout: DROP_COLLECTION },
+  { name: "VEXFS_IOC_HYBRID", cmd: VEXFS_IOC_HYBRID, layout: HYBRID },
+  { name: "VEXFS_IOC_TEXT_INDEX", cmd: VEXFS_IOC_TEXT_INDEX, layout: TEXT_INDEX },
 ]);
 
 /** Every structure of the header (for the layout test). */
@@ -566,6 +730,10 @@ export const STRUCTS: readonly StructLayout[] = Object.freeze([
   STATS_OP_ERRNO,
   STATS,
   DROP_COLLECTION,
+  FILTER_CLAUSE,
+  HYBRID_HIT,
+  HYBRID,
+  TEXT_INDEX,
 ]);
 
 /** Integer macros of the header and their values (for the layout test). */
@@ -631,4 +799,43 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   VEXFS_IOC_STATS_OP_ERRNO_SIZE: STATS_OP_ERRNO.size,
   VEXFS_IOC_STATS_SIZE: STATS.size,
   VEXFS_IOC_DROP_COLLECTION_SIZE: DROP_COLLECTION.size,
+  VEXFS_IOC_HYBRID_MAX_K,
+  VEXFS_IOC_HYBRID_MAX_CLAUSES,
+  VEXFS_IOC_HYBRID_TEXT_MAX,
+  VEXFS_IOC_HYBRID_MAX_TERMS,
+  VEXFS_IOC_HYBRID_TERM_MAX,
+  VEXFS_IOC_HYBRID_MAX_DEPTH,
+  VEXFS_IOC_HYBRID_RRF_K,
+  VEXFS_IOC_HYBRID_MAX_RRF_K,
+  VEXFS_IOC_HYBRID_EXACT,
+  VEXFS_IOC_HYBRID_TERMS,
+  VEXFS_FUSION_RRF,
+  VEXFS_FUSION_WEIGHTED,
+  VEXFS_FILTER_EQ,
+  VEXFS_FILTER_NE,
+  VEXFS_FILTER_LT,
+  VEXFS_FILTER_LE,
+  VEXFS_FILTER_GT,
+  VEXFS_FILTER_GE,
+  VEXFS_FILTER_IN,
+  VEXFS_FILTER_EXISTS,
+  VEXFS_FILTER_NS_USER,
+  VEXFS_FILTER_CMP_AUTO,
+  VEXFS_IOC_FILTER_NAME_MAX,
+  VEXFS_IOC_FILTER_VALUES_MAX,
+  VEXFS_IOC_FILTER_MAX_VALUES,
+  VEXFS_TEXT_INDEX_OP_BUILD,
+  VEXFS_TEXT_INDEX_OP_DROP,
+  VEXFS_TEXT_INDEX_OP_STATS,
+  VEXFS_TEXT_INDEX_SET_K1,
+  VEXFS_TEXT_INDEX_SET_B,
+  VEXFS_TEXT_INDEX_SET_MAX_FILE,
+  VEXFS_TEXT_INDEX_SET_ANALYZER,
+  VEXFS_ANALYZER_WORD_V1,
+  VEXFS_IOC_LANG_MAX,
+  VEXFS_IOC_SIGNATURE_MAX,
+  VEXFS_IOC_FILTER_CLAUSE_SIZE: FILTER_CLAUSE.size,
+  VEXFS_IOC_HYBRID_HIT_SIZE: HYBRID_HIT.size,
+  VEXFS_IOC_HYBRID_SIZE: HYBRID.size,
+  VEXFS_IOC_TEXT_INDEX_SIZE: TEXT_INDEX.size,
 });

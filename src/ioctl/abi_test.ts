@@ -143,6 +143,8 @@ Deno.test("ioctl abi: command numbers encode type, number, direction and size", 
     VEXFS_IOC_INDEX: IOC_READ | IOC_WRITE,
     VEXFS_IOC_STATS: IOC_READ,
     VEXFS_IOC_DROP_COLLECTION: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_HYBRID: IOC_READ | IOC_WRITE,
+    VEXFS_IOC_TEXT_INDEX: IOC_READ | IOC_WRITE,
   };
   assertEquals(COMMANDS.map((c) => c.name), Object.keys(dirs));
   COMMANDS.forEach((c, i) => {
@@ -413,7 +415,13 @@ Deno.test("ioctl abi: layouts are packed, aligned and the same for 32- and 64-bi
       if (n === 8) assertEquals(o % 8, 0, `${s.cName}.${k} is 8-aligned`);
     }
     assertEquals(end, s.size, `${s.cName} has no tail padding`);
-    const embedded = ["struct vexfs_ioc_search_hit", "struct vexfs_ioc_stats_op", "struct vexfs_ioc_stats_errno"];
+    const embedded = [
+      "struct vexfs_ioc_search_hit",
+      "struct vexfs_ioc_stats_op",
+      "struct vexfs_ioc_stats_errno",
+      "struct vexfs_ioc_filter_clause",
+      "struct vexfs_ioc_hybrid_hit",
+    ];
     if (s !== HDR && s !== COLLECTION && !embedded.includes(s.cName) && s.cName !== "struct vexfs_ioc_stats_op_errno") {
       assertEquals(s.fields["hdr.magic" as keyof typeof s.fields], [0, 4], `${s.cName} starts with the header`);
     }

@@ -6,7 +6,8 @@
  *   `sizeof` and `offsetof`/member size of every structure and field, which
  *   must equal the layout table below (the tables of FORMAT.md);
  * - the probe fills a superblock, an inode, an extent node, a collection
- *   record, a slot entry and an HNSW header through the C structures; the
+ *   record, a slot entry, an HNSW header and the BM25 index file's header
+ *   slot, segment header, doc and dictionary records through the C structures; the
  *   TypeScript decoders must read back exactly the values C stored, and the
  *   TypeScript encoders must produce the same bytes from them.
  *
@@ -22,6 +23,13 @@ import { decodeExtentNode, extentBlockMax } from "../format/extent.ts";
 import { decodeCollection, decodeSlotBlock, encodeCollection } from "../format/collection.ts";
 import { crc32c } from "../format/crc.ts";
 import { decodeHeader, encodeHeader, sealBlock } from "../hnsw/codec.ts";
+import {
+  decodeHeader as decodeBm25Header,
+  decodeSegmentHeader,
+  encodeHeader as encodeBm25Header,
+  encodeSegmentHeader,
+  sealBlock as bm25SealBlock,
+} from "../bm25/layout.ts";
 
 const HEADER_DIR = new URL("../../kernel", import.meta.url).pathname;
 
@@ -183,7 +191,16 @@ const LAYOUT: Record<string, [number, Record<string, [number, number]>]> = {
     c_hnsw_ef_construction: [82, 2],
     c_hnsw_ef_search: [84, 4],
     c_norm_ino: [88, 8],
-    c_reserved2: [96, 156],
+    c_text_generation: [96, 8],
+    c_bm25_k1: [104, 8],
+    c_bm25_b: [112, 8],
+    c_bm25_max_file: [120, 4],
+    c_bm25_analyzer: [124, 1],
+    c_bm25_stemmer: [125, 1],
+    c_bm25_stopwords: [126, 1],
+    c_reserved3: [127, 1],
+    c_bm25_lang: [128, 8],
+    c_reserved2: [136, 116],
     c_checksum: [252, 4],
   }],
   vexfs_slot: [16, { sl_ino: [0, 8], sl_vec_crc: [8, 4], sl_flags: [12, 4] }],
@@ -235,6 +252,69 @@ const LAYOUT: Record<string, [number, Record<string, [number, number]>]> = {
     u_next: [8, 4],
     u_reserved2: [12, 4],
     u_neighbors: [16, 0],
+  }],
+  vexfs_bm25_segref: [16, { bs_first_block: [0, 8], bs_block_count: [8, 4], bs_id: [12, 4] }],
+  vexfs_bm25_header: [296, {
+    bh_magic: [0, 4],
+    bh_version: [4, 2],
+    bh_slot: [6, 2],
+    bh_seq: [8, 8],
+    bh_text_generation: [16, 8],
+    bh_analyzer: [24, 1],
+    bh_stemmer: [25, 1],
+    bh_stopwords: [26, 1],
+    bh_reserved: [27, 1],
+    bh_max_file: [28, 4],
+    bh_lang: [32, 8],
+    bh_signature: [40, 64],
+    bh_doc_count: [104, 8],
+    bh_total_tokens: [112, 8],
+    bh_skipped_binary: [120, 8],
+    bh_skipped_large: [128, 8],
+    bh_long_tokens: [136, 8],
+    bh_empty_docs: [144, 8],
+    bh_segment_count: [152, 4],
+    bh_next_segment_id: [156, 4],
+    bh_build_ns: [160, 8],
+    bh_segments: [168, 128],
+  }],
+  vexfs_bm25_segment: [96, {
+    bm_magic: [0, 4],
+    bm_id: [4, 4],
+    bm_block_count: [8, 4],
+    bm_seg_flags: [12, 4],
+    bm_doc_count: [16, 4],
+    bm_tomb_count: [20, 4],
+    bm_term_count: [24, 4],
+    bm_reserved: [28, 4],
+    bm_doc_start: [32, 8],
+    bm_tomb_start: [40, 8],
+    bm_dict_start: [48, 8],
+    bm_terms_start: [56, 8],
+    bm_post_start: [64, 8],
+    bm_terms_bytes: [72, 8],
+    bm_post_bytes: [80, 8],
+    bm_live_tokens: [88, 8],
+  }],
+  vexfs_bm25_doc: [48, {
+    bd_ino: [0, 8],
+    bd_igen: [8, 4],
+    bd_dl: [12, 4],
+    bd_ctime_sec: [16, 8],
+    bd_ctime_nsec: [24, 4],
+    bd_crc: [28, 4],
+    bd_size: [32, 8],
+    bd_flags: [40, 4],
+    bd_uniq: [44, 4],
+  }],
+  vexfs_bm25_term: [32, {
+    bt_hash: [0, 4],
+    bt_len: [4, 2],
+    bt_reserved: [6, 2],
+    bt_term_off: [8, 8],
+    bt_post_off: [16, 8],
+    bt_df: [24, 4],
+    bt_post_len: [28, 4],
   }],
 };
 
@@ -373,6 +453,20 @@ static void fill(void)
 	c.c_hnsw_ef_construction = 200;
 	c.c_hnsw_ef_search = 64;
 	c.c_norm_ino = 66;
+	c.c_flags |= VEXFS_COLL_INDEX_BM25;
+	c.c_bm25_ino = 67;
+	c.c_text_generation = 0x1000000003ULL;
+	{
+		double k1 = 1.2, b = 0.75;
+
+		memcpy(&c.c_bm25_k1, &k1, sizeof(k1));
+		memcpy(&c.c_bm25_b, &b, sizeof(b));
+	}
+	c.c_bm25_max_file = 4u << 20;
+	c.c_bm25_analyzer = VEXFS_BM25_ANALYZER_WORD_V1;
+	c.c_bm25_stemmer = 1;
+	c.c_bm25_stopwords = 1;
+	memcpy(c.c_bm25_lang, "en", 2);
 	dump("coll", &c, sizeof(c));
 
 	memset(sl, 0, sizeof(sl));
@@ -418,6 +512,77 @@ static void fill(void)
 		h->h_inserts = 5;
 	}
 	dump("hnsw", blk, sizeof(blk));
+
+	memset(blk, 0, sizeof(blk));
+	{
+		struct vexfs_bm25_header *bh = (struct vexfs_bm25_header *)blk;
+
+		bh->bh_magic = VEXFS_BM25_MAGIC;
+		bh->bh_version = VEXFS_BM25_VERSION;
+		bh->bh_slot = 1;
+		bh->bh_seq = 0x100000005ULL;
+		bh->bh_text_generation = 0x1000000003ULL;
+		bh->bh_analyzer = VEXFS_BM25_ANALYZER_WORD_V1;
+		bh->bh_stemmer = 1;
+		bh->bh_stopwords = 1;
+		bh->bh_max_file = 4u << 20;
+		memcpy(bh->bh_lang, "en", 2);
+		memcpy(bh->bh_signature, "word-v1 icu71.1 u14.0", 21);
+		bh->bh_doc_count = 778;
+		bh->bh_total_tokens = 657426;
+		bh->bh_skipped_binary = 3;
+		bh->bh_skipped_large = 4;
+		bh->bh_long_tokens = 5;
+		bh->bh_empty_docs = 6;
+		bh->bh_segment_count = 2;
+		bh->bh_next_segment_id = 9;
+		bh->bh_build_ns = 0x123456789aULL;
+		bh->bh_segments[0].bs_first_block = 2;
+		bh->bh_segments[0].bs_block_count = 100;
+		bh->bh_segments[0].bs_id = 7;
+		bh->bh_segments[1].bs_first_block = 0x100000000ULL;
+		bh->bh_segments[1].bs_block_count = 6;
+		bh->bh_segments[1].bs_id = 8;
+	}
+	dump("bm25", blk, sizeof(blk));
+
+	memset(blk, 0, sizeof(blk));
+	{
+		struct vexfs_bm25_segment *sg = (struct vexfs_bm25_segment *)blk;
+
+		sg->bm_magic = VEXFS_BM25_SEGMENT_MAGIC;
+		sg->bm_id = 8;
+		sg->bm_block_count = 6;
+		sg->bm_seg_flags = VEXFS_BM25_SEGMENT_BASE;
+		sg->bm_doc_count = 3;
+		sg->bm_tomb_count = 1;
+		sg->bm_term_count = 5;
+		sg->bm_doc_start = 1;
+		sg->bm_tomb_start = 2;
+		sg->bm_dict_start = 3;
+		sg->bm_terms_start = 4;
+		sg->bm_post_start = 5;
+		sg->bm_terms_bytes = 20;
+		sg->bm_post_bytes = 30;
+		sg->bm_live_tokens = 17;
+	}
+	dump("segment", blk, sizeof(blk));
+	{
+		struct vexfs_bm25_doc d = {
+			.bd_ino = 0x100000001ULL, .bd_igen = 0xcafebabe, .bd_dl = 12,
+			.bd_ctime_sec = (__u64)-7, .bd_ctime_nsec = 999999999,
+			.bd_crc = 0x11223344, .bd_size = 0x200000000ULL,
+			.bd_flags = VEXFS_BM25_DOC_LARGE, .bd_uniq = 9,
+		};
+		struct vexfs_bm25_term t = {
+			.bt_hash = 0x89abcdef, .bt_len = VEXFS_BM25_MAX_TERM,
+			.bt_term_off = 0x100000002ULL, .bt_post_off = 0x100000003ULL,
+			.bt_df = 0x12345, .bt_post_len = 0x23456,
+		};
+
+		dump("doc", &d, sizeof(d));
+		dump("term", &t, sizeof(t));
+	}
 }
 `;
 
@@ -614,7 +779,7 @@ Deno.test({
     const c = decodeCollection(id, cBytes)!;
     assertEquals(c, {
       id,
-      flags: 3,
+      flags: 7,
       rootIno: 61,
       dim: 4096,
       metric: 2,
@@ -623,21 +788,21 @@ Deno.test({
       vecIno: 63,
       mapIno: 64,
       hnswIno: 65,
-      bm25Ino: 0,
+      bm25Ino: 67,
       created: 1700000020,
       generation: 0x1000000002,
       hnswM: 16,
       hnswEfConstruction: 200,
       hnswEfSearch: 64,
       normIno: 66,
-      textGeneration: 0,
-      bm25K1: 0,
-      bm25B: 0,
-      bm25MaxFile: 0,
-      bm25Analyzer: 0,
-      bm25Stemmer: 0,
-      bm25Stopwords: 0,
-      bm25Lang: "",
+      textGeneration: 0x1000000003,
+      bm25K1: 1.2,
+      bm25B: 0.75,
+      bm25MaxFile: 4 << 20,
+      bm25Analyzer: 1,
+      bm25Stemmer: 1,
+      bm25Stopwords: 1,
+      bm25Lang: "en",
     });
     assertEquals(encodeCollection(c), cBytes);
 
@@ -681,5 +846,81 @@ Deno.test({
       inserts: 5,
     });
     assertEquals(encodeHeader(h, id, 4096), hBlock);
+
+    // the BM25 index file (FORMAT.md §8.7) through src/bm25/layout.ts
+    const bBlock = dumps.get("bm25")!;
+    bm25SealBlock(bBlock, id, -1);
+    const bh = decodeBm25Header(bBlock, 1, id)!;
+    assertEquals(bh, {
+      seq: 0x100000005,
+      textGeneration: 0x1000000003,
+      analyzer: 1,
+      stemmer: 1,
+      stopwords: 1,
+      maxFile: 4 << 20,
+      lang: "en",
+      signature: "word-v1 icu71.1 u14.0",
+      docCount: 778,
+      totalTokens: 657426,
+      skippedBinary: 3,
+      skippedLarge: 4,
+      longTokens: 5,
+      emptyDocs: 6,
+      nextSegmentId: 9,
+      buildNs: 0x123456789a,
+      segments: [{ firstBlock: 2, blockCount: 100, id: 7 }, { firstBlock: 0x100000000, blockCount: 6, id: 8 }],
+    });
+    assertEquals(encodeBm25Header(bh, 1, 4096, id), bBlock);
+    const sgBlock = dumps.get("segment")!;
+    const sg = decodeSegmentHeader(sgBlock, "BM25 segment 8");
+    assertEquals(sg, {
+      id: 8,
+      blockCount: 6,
+      flags: 1,
+      docCount: 3,
+      tombCount: 1,
+      termCount: 5,
+      docStart: 1,
+      tombStart: 2,
+      dictStart: 3,
+      termsStart: 4,
+      postStart: 5,
+      termsBytes: 20,
+      postBytes: 30,
+      liveTokens: 17,
+    });
+    const sgOut = new Uint8Array(4096);
+    encodeSegmentHeader(sg, sgOut);
+    assertEquals(sgOut, sgBlock);
+    // doc and dictionary records at FORMAT.md's offsets (their codec is inside src/bm25/segment*.ts)
+    const dv = (name: string) => new DataView(dumps.get(name)!.buffer);
+    const d = dv("doc");
+    assertEquals(
+      [
+        d.getBigUint64(0, true),
+        d.getUint32(8, true),
+        d.getUint32(12, true),
+        d.getBigInt64(16, true),
+        d.getUint32(24, true),
+        d.getUint32(28, true),
+        d.getBigUint64(32, true),
+        d.getUint32(40, true),
+        d.getUint32(44, true),
+      ],
+      [0x100000001n, 0xcafebabe, 12, -7n, 999999999, 0x11223344, 0x200000000n, 2, 9],
+    );
+    const t = dv("term");
+    assertEquals(
+      [
+        t.getUint32(0, true),
+        t.getUint16(4, true),
+        t.getUint16(6, true),
+        t.getBigUint64(8, true),
+        t.getBigUint64(16, true),
+        t.getUint32(24, true),
+        t.getUint32(28, true),
+      ],
+      [0x89abcdef, 64, 0, 0x100000002n, 0x100000003n, 0x12345, 0x23456],
+    );
   },
 });
