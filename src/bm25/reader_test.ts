@@ -79,8 +79,8 @@ function assertLive(ix: Bm25Index, want: Map<number, DocInput>): void {
   }
 }
 
-Deno.test("header slot: encode → decode round trip, and null for another slot, collection or a torn block", () => {
-  for (const bs of [1024, 4096]) {
+Deno.test("header slot (1, 4, 64 KiB blocks): encode → decode round trip, and null for another slot, collection or a torn block", () => {
+  for (const bs of [1024, 4096, 65536]) {
     const h: Bm25Header = {
       ...emptyHeader(),
       seq: 2 ** 40 + 3,

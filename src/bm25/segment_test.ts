@@ -61,8 +61,8 @@ function assertEuclean(f: () => unknown, re: RegExp): void {
   });
 }
 
-Deno.test("encodeSegment → decodeSegment round trip with 1 KiB and 4 KiB blocks", () => {
-  for (const bs of [1024, 4096]) {
+Deno.test("encodeSegment → decodeSegment round trip with 1, 4 and 64 KiB blocks", () => {
+  for (const bs of [1024, 4096, 65536]) {
     const docs = randomDocs(bs, 120, 400, 60);
     const tombs = [3, 500, 11, 11, 40];
     const bytes = encodeSegment(docs, tombs, opts(bs));
