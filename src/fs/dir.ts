@@ -253,7 +253,7 @@ export function makeNode(
   }
   if (isDir) d.d.nlink++;
   touchDir(fs, d);
-
+  if ((mode & S_IFMT) === S_IFREG) fs.collections.text.touch(n.ino);
   return n;
 }
 
@@ -352,6 +352,7 @@ export function linkIn(fs: Vexfs, ino: number, dir: number, name: Name): void {
   n.d.ctime = nowTimespec();
   fs.dirty(n);
   touchDir(fs, d);
+  fs.collections.text.touch(ino); // its collection may change when parent_ino was 0 (design issue 12 §4.2)
 }
 
 /** Drops one link of `n` (already removed from its directory). */
@@ -392,9 +393,11 @@ export function unlinkIn(fs: Vexfs, dir: number, name: Name): void {
       `'${dec.decode(nb)}' is a directory (use rmdir)`,
     );
   }
+  fs.collections.text.touch(n.ino); // in its collection before the link goes (the text index drops it)
   dirRemove(blocks, nb);
   touchDir(fs, d);
   dropLink(fs, n, dir, e.hash);
+  fs.collections.text.touch(n.ino); // a file with links left may now be another collection's
 }
 
 /** What {@link Vexfs.rmdir} does (its documentation says how), inside its operation. */
@@ -469,6 +472,8 @@ export function renameIn(fs: Vexfs, oldDir: number, oldName: Name, newDir: numbe
     if (src.ino === dst.ino) return;
     fs.collections.checkMove(sn, newDir);
     fs.collections.checkMove(dn, oldDir);
+    const textSrc = fs.collections.text.moving(sn.ino, oldDir, newDir);
+    const textDst = fs.collections.text.moving(dn.ino, newDir, oldDir);
     dirReplace(ob, onb, dst.ino, dst.type);
     dirReplace(nbk, nnb, src.ino, src.type);
     reparent(fs, sn, oldDir, src.hash, newDir, dirHash(nnb, fs.sb.hashSeed));
@@ -484,6 +489,8 @@ export function renameIn(fs: Vexfs, oldDir: number, oldName: Name, newDir: numbe
     }
     fs.collections.afterMove(sn, oldDir, newDir);
     fs.collections.afterMove(dn, newDir, oldDir);
+    fs.collections.text.moved(textSrc);
+    fs.collections.text.moved(textDst);
     touchDir(fs, od);
     touchDir(fs, nd);
     return;
@@ -521,6 +528,8 @@ export function renameIn(fs: Vexfs, oldDir: number, oldName: Name, newDir: numbe
     );
   }
   fs.collections.checkMove(sn, newDir);
+  const textSrc = fs.collections.text.moving(sn.ino, oldDir, newDir);
+  if (dn) fs.collections.text.touch(dn.ino); // replaced: leaves its collection (or keeps other links)
   const newHash = dirHash(nnb, fs.sb.hashSeed);
   if (dst) {
     dirReplace(nbk, nnb, src.ino, src.type);
@@ -536,8 +545,10 @@ export function renameIn(fs: Vexfs, oldDir: number, oldName: Name, newDir: numbe
   if (dn) {
     if ((dn.d.mode & S_IFMT) === S_IFDIR) nd.d.nlink--;
     dropLink(fs, dn, newDir, dst!.hash);
+    fs.collections.text.touch(dn.ino);
   }
   fs.collections.afterMove(sn, oldDir, newDir);
+  fs.collections.text.moved(textSrc);
   touchDir(fs, od);
   touchDir(fs, nd);
 }

@@ -230,6 +230,8 @@ export class Vexfs {
         if (fs.recoveredOrphans.length) fs.sync();
       }
     }
+    // After a crash, file data written in place may be newer than the last commit: text indexes are verified.
+    fs.collections.text.opened(fs.stateAtOpen !== STATE_CLEAN || !!recovery?.needed);
     return fs;
   }
 
@@ -546,7 +548,11 @@ export class Vexfs {
    * @throws FsError EISDIR, EFBIG past 16 TiB, ENOSPC, EROFS
    */
   write(ino: number, offset: number, data: Uint8Array): number {
-    return this.#op("write", () => writeFile(this, ino, offset, data), true);
+    return this.#op("write", () => {
+      const r = writeFile(this, ino, offset, data);
+      this.collections.text.touch(ino);
+      return r;
+    }, true);
   }
 
   /**
@@ -569,7 +575,10 @@ export class Vexfs {
    * @throws FsError EISDIR, EINVAL for negative sizes, EFBIG
    */
   truncate(ino: number, size: number): void {
-    return this.#op("truncate", () => truncateFile(this, ino, size));
+    return this.#op("truncate", () => {
+      truncateFile(this, ino, size);
+      this.collections.text.touch(ino);
+    });
   }
 
   /**
@@ -579,7 +588,10 @@ export class Vexfs {
    * @throws FsError EOPNOTSUPP for other modes, ENOSPC, EINVAL
    */
   fallocate(ino: number, mode: number, offset: number, length: number): void {
-    return this.#op("fallocate", () => fallocate(this, ino, mode, offset, length), true);
+    return this.#op("fallocate", () => {
+      fallocate(this, ino, mode, offset, length);
+      this.collections.text.touch(ino);
+    }, true);
   }
 
   // ---------------------------------------------------------------- directories (dir.ts)
@@ -906,6 +918,7 @@ export class Vexfs {
     const j = this.journal;
     if (!j) {
       this.cache.flush();
+      this.commitCount++;
       return;
     }
     if (j.aborted) return;
@@ -920,6 +933,7 @@ export class Vexfs {
     else commitSplit(j, blocks, revokes, sbBlock(this.blockSize), (m) => this.onWarning(m));
     this.#sbCommitted = sbImage;
     this.blockMap.releaseHeld();
+    this.commitCount++;
   }
 
   /**
@@ -965,6 +979,13 @@ export class Vexfs {
       this.#graphsDue = end + GRAPH_CHECKPOINT_RATIO * (end - now);
     }
   }
+
+  /**
+   * Commits made since open (in memory): what changes between two
+   * transactions, so that a change can be recorded once per transaction
+   * (the text indexes' generation bump, ./text_index.ts).
+   */
+  commitCount = 0;
 
   /** performance.now() before which a checkpoint of the graphs is not due (see {@link #checkpointGraphs}) */
   #graphsDue = 0;

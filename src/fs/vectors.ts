@@ -47,6 +47,7 @@ import type { Loaded } from "./_loaded.ts";
 import { collectionInfo, readCollectionTable } from "./collection_table.ts";
 import { loadGraph, writeGraphs } from "./vector_index.ts";
 import { moveVectorsAfter } from "./vector_moves.ts";
+import { TextIndexes } from "./text_index.ts";
 import {
   checkSearchArgs,
   EXACT_SCAN_ELEMENTS,
@@ -109,8 +110,12 @@ export class Collections {
   /** Vectors deleted since open ({@link Collections.deleteVector}, and those of dropped collections; for `vexfs stats`). */
   vectorsDeleted = 0;
 
+  /** The collections' text (BM25) indexes (design issue 12; FORMAT.md §8.7). */
+  readonly text: TextIndexes;
+
   constructor(fs: Vexfs) {
     this.#fs = fs;
+    this.text = new TextIndexes(fs, this);
   }
 
   #table(): Map<number, CollectionRecord> {
@@ -150,6 +155,15 @@ export class Collections {
       (rec.id - 1) * COLL_RECORD_SIZE,
       encodeCollection(rec),
     );
+  }
+
+  /**
+   * Writes a changed record into the collection table, in the running
+   * transaction (for the text indexes, ./text_index.ts).
+   * @internal
+   */
+  saveRecord(rec: CollectionRecord): void {
+    this.#writeRecord(rec);
   }
 
   #info(r: CollectionRecord): CollectionInfo {
@@ -620,7 +634,7 @@ export class Collections {
         n.d.vecSlot = 0;
         fs.dirty(n);
       }
-      for (const ino of [rec.vecIno, rec.mapIno, rec.normIno, rec.hnswIno]) {
+      for (const ino of [rec.vecIno, rec.mapIno, rec.normIno, rec.hnswIno, rec.bm25Ino]) {
         if (!ino) continue;
         const n = fs.iget(ino);
         fs.truncate(ino, 0);
@@ -640,6 +654,7 @@ export class Collections {
       );
       this.#table().delete(id);
       this.#unload(id);
+      this.text.forget(id);
       fs.sb.collCount = this.#table().size;
       this.vectorsDeleted += dropped;
     });
@@ -738,8 +753,8 @@ export class Collections {
       l.graph && (l.graph.matches.generation !== l.rec.generation || l.graph.matches.count !== l.rec.count ||
         l.graph.dirty)
     );
-    if (!todo.length) return;
-    writeGraphs(fs, todo, (rec) => this.#writeRecord(rec));
+    if (todo.length) writeGraphs(fs, todo, (rec) => this.#writeRecord(rec));
+    this.text.checkpoint(force);
   }
 
   /**
