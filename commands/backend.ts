@@ -7,12 +7,13 @@
  * {@link withTarget} picks one from the command's arguments.
  * @module
  */
-import type { Where } from "../src/search/where.ts";
 import { FsError } from "../src/errors.ts";
 import { IFL_COLL_ROOT, IFL_HAS_VECTOR, S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import { dirname, resolve } from "node:path";
+import { type HybridHit, type HybridMethod, searchHybrid } from "../src/search/hybrid.ts";
+import type { Where } from "../src/search/where.ts";
 import { MountedBackend } from "./mounted.ts";
 import { CliError, fsPath } from "./util.ts";
 
@@ -49,6 +50,29 @@ export interface SearchFlags {
   exact?: boolean;
   /** only files whose xattrs pass this filter (`--where`, src/search/where.ts) */
   where?: Where;
+}
+
+/**
+ * A search by vector, by text or by both fused (`vexfs search --text`,
+ * src/search/hybrid.ts): the query, k, the fusion parameters and the
+ * {@link SearchFlags} (exclude, ef, exact, where) for both sides.
+ */
+export interface HybridQuery extends SearchFlags {
+  vector?: Float32Array;
+  text?: string;
+  k: number;
+  /** "rrf" or "weighted", absent: rrf with both sides (must be absent with one) */
+  fusion?: "rrf" | "weighted";
+  alpha?: number;
+  rrfK?: number;
+  /** candidates per side with both sides (default max(k, 100), at most 4096) */
+  depth?: number;
+}
+
+/** Hits of a hybrid search (paths relative to the searched directory) and how each side answered. */
+export interface HybridResult {
+  hits: HybridHit[];
+  method: HybridMethod;
 }
 
 /** What `vexfs index` asks: build (or rebuild from scratch), drop, optimize, or stats. */
@@ -109,6 +133,11 @@ export interface FsBackend {
     k: number,
     opts?: SearchFlags,
   ): MaybePromise<{ hits: SearchHit[]; method: SearchMethod }>;
+  /**
+   * Search by vector, text or both fused (src/search/hybrid.ts) below `dir`;
+   * scores rounded to f32 (as an ioctl gives them).
+   */
+  hybrid(dir: string, q: HybridQuery): MaybePromise<HybridResult>;
   /** The index operations of `vexfs index` on the collection containing `dir`. */
   index(dir: string, op: IndexOp): MaybePromise<IndexStats>;
   /**
@@ -365,10 +394,39 @@ export class OfflineBackend implements FsBackend {
   ): { hits: SearchHit[]; method: SearchMethod } {
     const d = this.#dir(dir);
     const exclude = new Set((opts.exclude ?? []).map((p) => this.resolve(p)));
-    const r = this.fs.collections.searchEx(d, query, k, { exclude, ef: opts.ef, exact: opts.exact, where: opts.where });
+    const r = this.fs.collections.searchEx(d, query, k, {
+      exclude,
+      ef: opts.ef,
+      exact: opts.exact,
+      where: opts.where,
+    });
     // Scores rounded to f32, as the search ioctl returns them (docs/IOCTL.md §3.7), so that a search prints
     // the same on a mount and on the unmounted image.
     return { hits: r.hits.map((h) => ({ ...h, score: Math.fround(h.score) })), method: r.method };
+  }
+
+  hybrid(dir: string, q: HybridQuery): HybridResult {
+    const d = this.#dir(dir);
+    const exclude = new Set((q.exclude ?? []).map((p) => this.resolve(p)));
+    const r = searchHybrid(this.fs, d, {
+      vector: q.vector,
+      text: q.text,
+      k: q.k,
+      fusion: q.fusion,
+      alpha: q.alpha,
+      rrfK: q.rrfK,
+      depth: q.depth,
+      where: q.where,
+      exclude,
+      ef: q.ef,
+      exact: q.exact,
+    });
+    // f32 as the hybrid ioctl returns every score (design §6.2), so a search prints the same mounted and offline
+    const f = (s: { rank: number; score: number } | null) => s && { rank: s.rank, score: Math.fround(s.score) };
+    return {
+      hits: r.hits.map((h) => ({ ...h, score: Math.fround(h.score), vector: f(h.vector), text: f(h.text) })),
+      method: r.method,
+    };
   }
 
   index(dir: string, op: IndexOp): IndexStats {

@@ -16,6 +16,7 @@ import type { FileInfo } from "./backend.ts";
 import type { CollectionView } from "./backend.ts";
 import type { IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import type { FsckReport } from "../src/fsck/fsck.ts";
+import type { HybridHit, HybridMethod } from "../src/search/hybrid.ts";
 import { ERRNO, FsError } from "../src/errors.ts";
 import { say } from "./util.ts";
 
@@ -116,9 +117,63 @@ export function hitsJson(hits: SearchHit[]): JsonObject[] {
   return hits.map((h, i) => ({ rank: i + 1, path: h.path, ino: h.ino, score: h.score }));
 }
 
-/** How a search was answered (`$defs/search_method`). */
+/**
+ * How a vector search was answered (`$defs/search_method`); `filter_passed`: with `--where`, the files with a
+ * vector below the searched directory that passed the filter (null without a filter or when not reported).
+ */
 export function searchMethodJson(m: SearchMethod | undefined): JsonObject {
-  return { method: m?.method ?? "unknown", reason: m?.reason || null, ef: m?.ef ?? null };
+  return {
+    method: m?.method ?? "unknown",
+    reason: m?.reason || null,
+    ef: m?.ef ?? null,
+    filter_passed: m?.filterPassed ?? null,
+  };
+}
+
+/**
+ * Hits of a search by text or by text and vector (`$defs/hybrid_hit`), ranked from 1: the fused score (one
+ * side: that side's score) and each side's rank and score, null on a side that did not return the file.
+ */
+export function hybridHitsJson(hits: HybridHit[]): JsonObject[] {
+  const side = (s: { rank: number; score: number } | null) => s && { rank: s.rank, score: s.score };
+  return hits.map((h, i) => ({
+    rank: i + 1,
+    path: h.path,
+    ino: h.ino,
+    score: h.score,
+    vector: side(h.vector),
+    text: side(h.text),
+  }));
+}
+
+/**
+ * How a search by text or by text and vector was answered (`$defs/hybrid_method`): the vector side as
+ * {@link searchMethodJson}, the text side (N, the analysed terms, matching documents, the text generation,
+ * whether a stale index was caught up), the fusion (kind, its constant or weight, candidates per side); null for
+ * a side not asked and for the fusion of a one-sided search.
+ */
+export function hybridMethodJson(m: HybridMethod): JsonObject {
+  const t = m.text, f = m.fusion;
+  return {
+    vector: m.vector ? searchMethodJson(m.vector) : null,
+    text: t
+      ? {
+        docs: t.docs,
+        terms: t.terms,
+        matched: t.matched,
+        text_generation: t.textGeneration,
+        caught_up: t.caughtUp,
+      }
+      : null,
+    fusion: f
+      ? {
+        kind: f.kind,
+        rrf_k: f.kind === "rrf" ? f.rrfK : null,
+        alpha: f.kind === "weighted" ? f.alpha : null,
+        depth: f.depth,
+      }
+      : null,
+  };
 }
 
 /** Space and inode counts (`$defs/usage`); `blockSize` in bytes. */

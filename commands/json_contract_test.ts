@@ -246,6 +246,13 @@ Deno.test({
         assertEquals([ex.search.method, ex.hits.map((h: Doc) => h.path)], ["exact", ["d.md"]]);
         const lines = await jsonLines("search", [img, "/docs", "-k", "2", "--queries", queries]);
         assertEquals(lines.map((l) => [l.query, l.hits[0].path]), [[0, "a.md"], [1, "sub/c.md"]]);
+        const w = await json("search", [img, "/docs", "-k", "3", "--vector", "[1, 0, 0]", "--where", "user.lang=en"]);
+        assertEquals([w.where, w.search.filter_passed, w.hits.length], ["user.lang = en", 4, 3]);
+        assertEquals(
+          (await json("search", [img, "/docs", "--vector", "[1, 0, 0]", "--where", "user.lang=de"])).hits,
+          [],
+        );
+        assertEquals(s.where, null);
 
         for (const op of ["stats", "build", "rebuild", "optimize"]) {
           const ix = await json(`index ${op}`, [img, "/docs"]);
@@ -428,6 +435,9 @@ Deno.test({
             assertEquals(after.collections[0].vectors, 3);
             assertEquals((await jsonError("vector get", [`${mnt}/docs/b.md`])).code, "ERROR");
             assertEquals((await jsonError("search", [`${mnt}/nope`, "--vector", "[1,0,0]"])).code, "ENOENT");
+            // a filter on a mount needs the hybrid ioctl: refused with a reason, never answered unfiltered
+            const nf = await jsonError("search", [`${mnt}/docs`, "--vector", "[1,0,0]", "--where", "user.lang=en"]);
+            assertEquals(nf.code, "EOPNOTSUPP");
             await jsonError("collection drop", [mnt, "/docs"]); // a directory given as an IMAGE: refused
             const stats = await json("stats", [mnt]);
             assertEquals([stats.mountpoint, stats.vectors.deleted >= 1, stats.filesystem.error_record], [

@@ -9,11 +9,14 @@ import { dirname, join, relative, resolve } from "node:path";
 import { FsError } from "../src/errors.ts";
 import * as ioctl from "../src/ioctl/client.ts";
 import { dropCollection } from "../src/ioctl/client_admin.ts";
+import { hybridSearch } from "../src/ioctl/client_hybrid.ts";
 import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import {
   type CollectionView,
   type FileInfo,
   type FsBackend,
+  type HybridQuery,
+  type HybridResult,
   type IndexOp,
   type SearchFlags,
   typeName,
@@ -247,11 +250,39 @@ export class MountedBackend implements FsBackend {
     const ex = opts.exclude ?? [];
     if (ex.length > 1) throw new CliError("a search on a mount can leave out at most one file");
     const excludeIno = ex.length ? (await Deno.stat(ex[0])).ino ?? undefined : undefined;
+    if (opts.where?.length) {
+      // SEARCH2 has no filter: a filtered vector search is a hybrid search without text (design §6.2)
+      const h = await hybridSearch(dir, {
+        vector: query,
+        k,
+        where: opts.where,
+        excludeIno,
+        ef: opts.ef,
+        exact: opts.exact,
+      });
+      return {
+        hits: h.hits.map((x) => ({ ino: x.ino, score: x.score, path: x.path })),
+        method: h.method.vector ?? { method: "unknown" },
+      };
+    }
     const r = await ioctl.searchExWithPaths(dir, query, k, { excludeIno, ef: opts.ef, exact: opts.exact });
     return {
       hits: r.hits.map((h) => ({ ...h, path: h.path.startsWith("/") ? relative(dir, h.path) : h.path })),
       method: r.method,
     };
+  }
+
+  /**
+   * Search by vector, text or both through the hybrid search ioctl
+   * (src/ioctl/client_hybrid.ts, design §6.2).
+   * @throws CliError (not a directory, more than one file to exclude); FsError as `hybridSearch`
+   */
+  async hybrid(dir: string, q: HybridQuery): Promise<HybridResult> {
+    await this.#kind(dir, "dir");
+    const ex = q.exclude ?? [];
+    if (ex.length > 1) throw new CliError("a search on a mount can leave out at most one file");
+    const excludeIno = ex.length ? (await Deno.stat(ex[0])).ino ?? undefined : undefined;
+    return await hybridSearch(dir, { ...q, excludeIno });
   }
 
   /**

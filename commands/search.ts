@@ -2,8 +2,8 @@
  * `vexfs search`: exact top-k similarity search in a collection.
  * @module
  */
-import type { Command } from "commander";
-import { type FsBackend, withTarget } from "./backend.ts";
+import { type Command, InvalidArgumentError } from "commander";
+import { type FsBackend, type HybridQuery, type HybridResult, withTarget } from "./backend.ts";
 import { resolve } from "node:path";
 import { OfflineBackend } from "./backend.ts";
 import {
@@ -20,11 +20,20 @@ import {
   say,
   table,
 } from "./util.ts";
-import { collectionJson, hitsJson, jsonLine, printJsonResult, roundMs, searchMethodJson } from "./json.ts";
+import {
+  collectionJson,
+  hitsJson,
+  hybridHitsJson,
+  hybridMethodJson,
+  jsonLine,
+  printJsonResult,
+  roundMs,
+  searchMethodJson,
+} from "./json.ts";
 import type { SearchMethod } from "../src/fs/vectors.ts";
-import { vectorFromOptions, type VectorSource } from "./vector.ts";
 import { FsError } from "../src/errors.ts";
-import { parseWhere, type Where } from "../src/search/where.ts";
+import { formatWhere, parseWhere, type Where } from "../src/search/where.ts";
+import { vectorFromOptions, type VectorSource } from "./vector.ts";
 
 interface SearchFlags extends VectorSource {
   topK: number;
@@ -34,22 +43,12 @@ interface SearchFlags extends VectorSource {
   ef?: number;
   exact?: boolean;
   queries?: string;
+  text?: string;
+  fusion?: "rrf" | "weighted";
+  alpha?: number;
+  rrfK?: number;
+  depth?: number;
   where?: string[];
-}
-
-function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), v];
-}
-
-/** The `--where` filter of a search, or undefined without one. @throws CliError with the parser's message */
-function whereOf(exprs: string[] | undefined): Where | undefined {
-  if (!exprs?.length) return undefined;
-  try {
-    return parseWhere(exprs);
-  } catch (e) {
-    if (e instanceof FsError) throw new CliError(e.detail, 2, e.code);
-    throw e;
-  }
 }
 
 /**
@@ -151,12 +150,103 @@ export function scoreText(s: number): string {
   return s.toFixed(6);
 }
 
+/** Parser of `--alpha`: a number from 0 to 1. */
+function alphaArg(s: string): number {
+  const v = Number(s);
+  if (!/^\s*[0-9.eE+-]+\s*$/.test(s) || !Number.isFinite(v) || v < 0 || v > 1) {
+    throw new InvalidArgumentError(`--alpha must be a number from 0 to 1, got '${s}'`);
+  }
+  return v;
+}
+
+/** Parser of `--fusion`. */
+function fusionArg(s: string): "rrf" | "weighted" {
+  if (s !== "rrf" && s !== "weighted") throw new InvalidArgumentError(`--fusion is rrf or weighted, got '${s}'`);
+  return s;
+}
+
+/** `--where` may repeat: every expression is kept (they are ANDed). */
+function collectArg(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** The `--where` filter of a search, or undefined without one. @throws CliError (a usage error) with the parser's message */
+function whereOf(exprs: string[] | undefined): Where | undefined {
+  if (!exprs?.length) return undefined;
+  try {
+    return parseWhere(exprs);
+  } catch (e) {
+    if (e instanceof FsError) throw new CliError(e.detail, 2, e.code);
+    throw e;
+  }
+}
+
+/**
+ * Checks the combination of query options and returns the fusion asked for
+ * (`--alpha` implies weighted, `--rrf-k` rrf).
+ * @throws CliError naming the options that do not go together
+ */
+function checkQueryFlags(o: SearchFlags): "rrf" | "weighted" | undefined {
+  const vectors = [o.vector, o.raw, o.like].filter((x) => x !== undefined).length;
+  const queries = vectors + (o.queries !== undefined ? 1 : 0);
+  if (o.text !== undefined ? queries > 1 || o.queries !== undefined : queries !== 1) {
+    throw new CliError(
+      "give one query: a vector (--vector, --raw, --like or --queries), --text, or --text with one of --vector, --raw or --like",
+    );
+  }
+  const both = o.text !== undefined && vectors === 1;
+  const fusionFlags = [
+    o.fusion !== undefined && "--fusion",
+    o.alpha !== undefined && "--alpha",
+    o.rrfK !== undefined && "--rrf-k",
+    o.depth !== undefined && "--depth",
+  ].filter(Boolean);
+  if (fusionFlags.length && !both) {
+    throw new CliError(
+      `${fusionFlags.join(", ")}: only for a hybrid search: give --text and one of --vector, --raw or --like`,
+    );
+  }
+  if (o.text !== undefined && vectors === 0 && (o.ef !== undefined || o.exact)) {
+    throw new CliError("--ef and --exact apply to a vector query; this search has only --text");
+  }
+  if (
+    (o.alpha !== undefined && (o.fusion === "rrf" || o.rrfK !== undefined)) ||
+    (o.rrfK !== undefined && o.fusion === "weighted")
+  ) {
+    throw new CliError("--alpha goes with --fusion weighted, --rrf-k with --fusion rrf");
+  }
+  return o.fusion ?? (o.alpha !== undefined ? "weighted" : o.rrfK !== undefined ? "rrf" : undefined);
+}
+
+/** "how it was answered" of a search by text, or by text and vector, for the human summary line. */
+function hybridText(r: HybridResult): string {
+  const m = r.method;
+  const parts: string[] = [];
+  if (m.vector) parts.push(`vector: ${methodText(m.vector) || "answered by the mount"}`);
+  if (m.text) {
+    parts.push(
+      `text: ${m.text.terms.length ? m.text.terms.join(" ") : "no terms after analysis"}, ${
+        formatCount(m.text.matched)
+      } of ${formatCount(m.text.docs)} documents match${m.text.caughtUp ? " (index caught up first)" : ""}`,
+    );
+  }
+  const f = m.fusion;
+  if (f) {
+    parts.push(
+      `fused by ${
+        f.kind === "rrf" ? `RRF (k ${f.rrfK})` : `weighted sum (alpha ${f.alpha})`
+      } of ${f.depth} candidates a side`,
+    );
+  }
+  return parts.join("; ");
+}
+
 /** Registers `vexfs search`. */
 export function register(program: Command): void {
   const cmd = defineCommand(
     program,
     "search",
-    "find the files whose vectors are nearest to a query (top-k through the HNSW index, or an exact scan)",
+    "find the files nearest to a query vector (HNSW or an exact scan), by keywords (BM25), or by both fused",
   )
     .argument(
       "<target>",
@@ -168,7 +258,7 @@ export function register(program: Command): void {
     )
     .option(
       "-k, --top-k <k>",
-      "number of results, 1..65536 (at most 256 on a mount)",
+      "number of results, 1..65536 (at most 256 on a mount; at most 4096 for a hybrid search)",
       positiveInt("--top-k"),
       10,
     )
@@ -184,6 +274,29 @@ export function register(program: Command): void {
       "--like <path>",
       "use this file's own vector as the query (the file itself is left out of the results)",
     )
+    .option(
+      "--text <query>",
+      "keywords: BM25 ranking of the files' text (needs the collection's text index: vexfs index build --text); " +
+        "with --vector, --raw or --like too: a hybrid search, both rankings fused",
+    )
+    .option("--fusion <kind>", "hybrid: rrf (Reciprocal Rank Fusion, the default) or weighted", fusionArg)
+    .option(
+      "--alpha <a>",
+      "hybrid, weighted fusion: weight of the vector side, 0..1 (default 0.5; implies --fusion weighted)",
+      alphaArg,
+    )
+    .option("--rrf-k <n>", "hybrid, rrf fusion: the constant added to each rank (default 60)", positiveInt("--rrf-k"))
+    .option(
+      "--depth <n>",
+      "hybrid: candidates taken from each side before fusion, k..4096 (default max(k, 100))",
+      positiveInt("--depth"),
+    )
+    .option(
+      "--where <expr>",
+      "only files whose xattrs match, e.g. 'user.lang=en', 'user.year >= 2020', 'user.tag in (a, b)', " +
+        "'user.reviewed exists'; repeat it or join with AND: all must match",
+      collectArg,
+    )
     .option("--include-self", "with --like: keep the query file in the results")
     .option(
       "--ef <n>",
@@ -196,34 +309,19 @@ export function register(program: Command): void {
       "many queries at once: .fvecs, JSONL (one array per line) or raw f32 (n × dim); with --json one line per query",
     )
     .option(
-      "--where <expr>",
-      "only files whose xattrs pass EXPR: 'user.lang=en', 'user.year >= 2020 AND user.draft exists', " +
-        "'user.lang in (en, de)' (repeatable: ANDed; docs/GUIDE.md); offline (IMAGE DIR) only for now",
-      collect,
+      "--json",
+      "print the hits {rank, path, ino, score} (with --text also each side's {rank, score}) and how they were found as JSON (docs/JSON.md)",
     )
-    .option("--json", "print the hits {rank, path, ino, score} and how they were found as JSON (docs/JSON.md)")
     .action(
       action("search", async (image: string, dirArg: string | undefined, o: SearchFlags) => {
-        const given = [o.vector, o.raw, o.like, o.queries].filter((x) => x !== undefined).length;
-        if (given !== 1) {
-          throw new CliError(
-            "give exactly one query: --vector, --raw, --like or --queries",
-          );
-        }
+        const fusion = checkQueryFlags(o);
         if (o.exact && o.ef !== undefined) throw new CliError("--ef and --exact contradict each other; give one");
         if (o.includeSelf && o.like === undefined) {
           throw new CliError("--include-self only applies to --like");
         }
+        // parsed before the image is opened: a bad expression is the parser's message, nothing else
         const where = whereOf(o.where);
         await withTarget(image, dirArg, false, async (b, dir) => {
-          if (where && !(b instanceof OfflineBackend)) {
-            throw new CliError(
-              "--where on a mounted VexFS needs the daemon's hybrid-search ioctl, which this version does not have " +
-                "yet; search the image offline instead (unmount, then: vexfs search IMAGE DIR --where ...)",
-              1,
-              "EOPNOTSUPP",
-            );
-          }
           const coll = await b.collectionOfDir(dir);
           if (!coll) {
             throw new CliError(
@@ -256,7 +354,7 @@ export function register(program: Command): void {
             );
             return;
           }
-          let query: Float32Array;
+          let query: Float32Array | undefined;
           const exclude: string[] = [];
           if (o.like !== undefined) {
             const p = await likePath(b, dir, o.like);
@@ -269,21 +367,83 @@ export function register(program: Command): void {
             }
             query = r.vector;
             if (!o.includeSelf) exclude.push(p);
-          } else query = await vectorFromOptions(o, coll.dim, ["--like"]);
+          } else if (o.vector !== undefined || o.raw !== undefined) {
+            query = await vectorFromOptions(o, coll.dim, ["--like"]);
+          }
+          const scoreName = coll.metric === "l2" ? "distance" : coll.metric === "cosine" ? "cosine" : "inner product";
+          const summary = (n: number, elapsed: number, how: string) =>
+            say(
+              c.dim(
+                `${n} result${n === 1 ? "" : "s"} from collection ${coll.id} (${coll.path}, ${coll.metric}, ${
+                  formatCount(coll.count)
+                } vectors) in ${formatDuration(elapsed)}${how ? `; ${how}` : ""}`,
+              ),
+            );
+          if (o.text !== undefined) {
+            const q: HybridQuery = {
+              vector: query,
+              text: o.text,
+              k: o.topK,
+              fusion,
+              alpha: o.alpha,
+              rrfK: o.rrfK,
+              depth: o.depth,
+              where,
+              exclude,
+              ef: o.ef,
+              exact: o.exact,
+            };
+            const t0 = performance.now();
+            const r = await b.hybrid(dir, q);
+            const elapsed = performance.now() - t0;
+            if (o.json) {
+              return printJsonResult("search", {
+                path: dirArg === undefined ? dir : fsPath(dir),
+                collection: collectionJson(coll),
+                k: o.topK,
+                where: where ? formatWhere(where) : null,
+                method: hybridMethodJson(r.method),
+                elapsed_ms: roundMs(elapsed),
+                hits: hybridHitsJson(r.hits),
+              });
+            }
+            if (!r.hits.length) {
+              say(c.dim(`no results: no file here ${query ? "carries a vector or " : ""}contains a query term`));
+            } else if (query) {
+              const rank = (s: { rank: number } | null) => s ? s.rank : "-";
+              const sc = (s: { score: number } | null) => s ? scoreText(s.score) : "-";
+              say(table(
+                ["rank", r.method.fusion?.kind ?? "score", "vector rank", scoreName, "text rank", "bm25", "path"],
+                r.hits.map((
+                  h,
+                  i,
+                ) => [i + 1, scoreText(h.score), rank(h.vector), sc(h.vector), rank(h.text), sc(h.text), h.path]),
+                ["right", "right", "right", "right", "right", "right", "left"],
+              ));
+            } else {
+              say(table(["rank", "bm25", "path"], r.hits.map((h, i) => [i + 1, scoreText(h.score), h.path]), [
+                "right",
+                "right",
+                "left",
+              ]));
+            }
+            summary(r.hits.length, elapsed, hybridText(r));
+            return;
+          }
           const t0 = performance.now();
-          const { hits, method } = await b.searchEx(dir, query, o.topK, { exclude, ef: o.ef, exact: o.exact, where });
+          const { hits, method } = await b.searchEx(dir, query!, o.topK, { exclude, ef: o.ef, exact: o.exact, where });
           const elapsed = performance.now() - t0;
           if (o.json) {
             return printJsonResult("search", {
               path: dirArg === undefined ? dir : fsPath(dir),
               collection: collectionJson(coll),
               k: o.topK,
+              where: where ? formatWhere(where) : null,
               search: searchMethodJson(method),
               elapsed_ms: roundMs(elapsed),
               hits: hitsJson(hits),
             });
           }
-          const scoreName = coll.metric === "l2" ? "distance" : coll.metric === "cosine" ? "cosine" : "inner product";
           if (!hits.length) {
             say(
               c.dim(
@@ -292,22 +452,16 @@ export function register(program: Command): void {
                   : "no results: no file in this directory carries a vector",
               ),
             );
-          } else {say(
+          } else {
+            say(
               table(
                 ["rank", scoreName, "path"],
                 hits.map((h, i) => [i + 1, scoreText(h.score), h.path]),
                 ["right", "right", "left"],
               ),
-            );}
-          say(
-            c.dim(
-              `${hits.length} result${
-                hits.length === 1 ? "" : "s"
-              } from collection ${coll.id} (${coll.path}, ${coll.metric}, ${formatCount(coll.count)} vectors) in ${
-                formatDuration(elapsed)
-              }${methodText(method) ? `; ${methodText(method)}` : ""}`,
-            ),
-          );
+            );
+          }
+          summary(hits.length, elapsed, methodText(method));
         });
       }),
     );
@@ -319,7 +473,16 @@ approximate (--ef trades speed for recall; every score shown is exact), while
 small collections (unless --ef is given) and small subtrees are scanned exactly,
 as is every search with --exact and every search of a flat collection. Paths are relative to DIR.
 Scores: l2 is a distance (lower is nearer); cosine and ip are similarities
-(higher is nearer). Ties are broken by inode number.`,
+(higher is nearer). Ties are broken by inode number.
+
+--text ranks the files by BM25 (Lucene's formula, k1 and b set per collection)
+through the collection's text index (vexfs index build --text DIR). With a
+query vector as well, each side gives its best --depth candidates and they are
+fused: rrf scores a file by the sum of 1/(60 + rank) over the sides (Cormack et
+al. 2009), weighted by alpha * vector + (1 - alpha) * text over each side's
+scores scaled to 0..1. --where filters by extended attributes (user.*):
+numbers compare as numbers, other values as text; a file without the attribute
+never matches. On a mount, --text and --where need the hybrid search ioctl.`,
   );
   examples(cmd, [
     "vexfs search disk.img /docs --top-k 5 --like /docs/intro.md",
@@ -327,7 +490,10 @@ Scores: l2 is a distance (lower is nearer); cosine and ip are similarities
     "vexfs search --json disk.img /docs -k 10 --raw query.f32",
     "vexfs search disk.img /docs -k 10 --ef 200 --like /docs/intro.md   # more recall",
     "vexfs search --json disk.img /mnist -k 10 --queries test.fvecs > results.jsonl",
-    "vexfs search disk.img /docs -k 5 --like /docs/intro.md --where 'user.lang=en'   # only files with user.lang = en",
+    "vexfs search disk.img /docs --text 'deploy app to cloud foundry'    # keywords (BM25)",
+    "vexfs search disk.img /docs --like /docs/intro.md --text 'cloud foundry' --json   # hybrid, RRF",
+    "vexfs search disk.img /docs --like intro.md --text deploy --fusion weighted --alpha 0.7",
+    "vexfs search disk.img /docs --like intro.md --where 'user.lang=en' --where 'user.year >= 2020'",
     "vexfs search /mnt/vexfs/docs --top-k 10 --like intro.md    # on a mounted VexFS (ioctl; k <= 256)",
     "vexfs search /mnt/vexfs/docs -k 10 --ef 200 --json --like intro.md   # --ef and --exact work on a mount too",
   ]);
