@@ -90,10 +90,12 @@ export function isDir(fs: Vexfs, ino: number): boolean {
 /**
  * The catch-up of design §1.5: the files of the tree (`files`, ascending)
  * against the live documents `docs` of an index. A file is different when
- * it is new, when its (igen, size, ctime) differ from its record, or when
- * they match and its content CRC does not (ctime alone is racy); a record
- * without a file is gone. Files skipped as larger than `maxFile` are
- * compared by size only (they are never read).
+ * it is new, when its igen or size differ from its record, or when they
+ * match and its content CRC does not; a record without a file is gone.
+ * ctime is not compared: it is racy with a coarse clock (git's "racy"
+ * problem) and changes without the text (chmod, a vector set, a rename), so
+ * the CRC decides. Files skipped as larger than `maxFile` are compared by
+ * size only (they are never read).
  * @returns the inodes to re-tokenize or tombstone
  */
 export function differing(fs: Vexfs, files: number[], docs: DocEntry[], maxFile: number): number[] {
@@ -104,10 +106,7 @@ export function differing(fs: Vexfs, files: number[], docs: DocEntry[], maxFile:
   for (const ino of files) {
     const d = byIno.get(ino);
     const n = fs.iget(ino);
-    if (
-      !d || d.igen !== n.d.generation || d.size !== n.d.size || d.ctimeSec !== n.d.ctime.sec ||
-      d.ctimeNsec !== n.d.ctime.nsec
-    ) {
+    if (!d || d.igen !== n.d.generation || d.size !== n.d.size) {
       out.push(ino);
       continue;
     }

@@ -332,3 +332,26 @@ Deno.test("text index: randomized writes, renames, links, unlinks, moves between
   fs.close();
   fsckClean(img);
 });
+
+Deno.test("text index: a file overwritten in place before a power cut (its bytes on disk, its transaction lost) is verified", () => {
+  const { dev, fs: fs0, a } = setup();
+  fs0.close();
+  const fs = open(dev.bytes);
+  const ino = fs.lookup(a, "one.txt");
+  fs.write(ino, 0, enc.encode("omega zeta theta")); // as long as "alpha beta gamma": blocks and size unchanged
+  const crashed = dev.bytes.slice(); // the power cut: the data is on disk, the bump of text_generation is not
+  const ro = open(crashed.slice(), true);
+  assert.match(ro.collections.text.stats(a).note, /verified after an unclean shutdown: 1 of/);
+  assertExact(ro, a, "read-only, after the power cut");
+  ro.close();
+  const rw = open(crashed);
+  assertExact(rw, a, "read-write, after the power cut");
+  rw.close();
+  const again = open(crashed, true);
+  assert.equal(again.collections.text.stats(a).fresh, true);
+  assert.match(again.collections.text.stats(a).note, /^current/);
+  assertExact(again, a, "after the verified index was written");
+  again.close();
+  fsckClean(crashed);
+  fs.close();
+});
