@@ -12,7 +12,7 @@ import { FsError } from "../errors.ts";
 import { rng } from "../test_random.ts";
 import { buildFile, MemFile, randomDocs } from "./_testutil.ts";
 import { sealBlock } from "./layout.ts";
-import { liveDocInputs } from "./merge.ts";
+import { liveDocInputs, mergeSegments } from "./merge.ts";
 import { Bm25Index } from "./reader.ts";
 import { scoreBm25 } from "./score.ts";
 import { encodeSegment } from "./segment.ts";
@@ -49,6 +49,7 @@ Deno.test("re-sealed random damage to a segment: it works or it is EUCLEAN, noth
       seg.verify();
       scoreBm25(ix, ["w1", "w2", "w3", "w1"], { k1: 1.2, b: 0.75 }, { depth: 5 });
       liveDocInputs(ix);
+      mergeSegments(ix, { id: 9, blockSize: BS, collectionId: COLL, hashSeed: SEED });
       fine++;
     } catch (e) {
       if (!(e instanceof FsError) || e.code !== "EUCLEAN") {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { FsError } from "../errors.ts";
 import { buildFile, countsOf, docOf, MemFile, randomDocs, type SegmentSpec } from "./_testutil.ts";
 import { type Bm25Header, type DocInput, emptyHeader, sealBlock } from "./layout.ts";
-import { liveDocInputs, planCheckpoint } from "./merge.ts";
+import { liveDocInputs, mergeSegments, planCheckpoint } from "./merge.ts";
 import { Bm25Index, type SegmentInfo } from "./reader.ts";
 import { scoreBm25 } from "./score.ts";
 import { encodeSegment } from "./segment.ts";
@@ -26,7 +26,7 @@ function model(specs: SegmentSpec[]): DocInput[] {
   return [...m.values()].sort((a, b) => a.ino - b.ino);
 }
 
-Deno.test("liveDocInputs: a merged base equals a from-scratch build byte for byte, and scores the same", () => {
+Deno.test("liveDocInputs and mergeSegments: a merged base equals a from-scratch build byte for byte, and scores the same", () => {
   for (const bs of [1024, 4096]) {
     const base = randomDocs(31, 200, 600, 50, 1, 1);
     const d1 = { docs: randomDocs(32, 30, 600, 50, 3, 5), tombs: [] as number[] };
@@ -46,6 +46,12 @@ Deno.test("liveDocInputs: a merged base equals a from-scratch build byte for byt
     const merged = encodeSegment(got, [], { ...o, id: 5, base: true });
     const scratch = encodeSegment(want, [], { ...o, id: 5, base: true });
     assert.deepEqual(merged, scratch);
+    // the direct merge writes the same bytes
+    assert.deepEqual(mergeSegments(ix, { ...o, id: 5 }), scratch);
+    assert.deepEqual(
+      mergeSegments(disk, { ...o, id: 5 }),
+      encodeSegment(model(specs), [], { ...o, id: 5, base: true }),
+    );
 
     const m = Bm25Index.fromSegments([merged], bs, COLL, SEED);
     assert.equal(m.docCount(), ix.docCount());
@@ -58,7 +64,7 @@ Deno.test("liveDocInputs: a merged base equals a from-scratch build byte for byt
   }
 });
 
-Deno.test("liveDocInputs: postings that disagree with the doc table are EUCLEAN", () => {
+Deno.test("liveDocInputs and mergeSegments: postings that disagree with the doc table are EUCLEAN", () => {
   const bs = 1024;
   const bytes = encodeSegment([docOf(3, countsOf("a b b")), docOf(4, countsOf("b c"))], [], {
     id: 1,

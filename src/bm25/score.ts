@@ -73,10 +73,15 @@ export interface ScoreResult {
   matched: number;
 }
 
-/** Per index: an accumulator per (segment, ordinal), all zero between calls. */
-const scratch = new WeakMap<Bm25Index, { acc: Float64Array; base: number[] }>();
+/** Per index: an accumulator per (segment, ordinal), all zero between calls, and the ino of each. */
+interface Scratch {
+  acc: Float64Array;
+  base: number[];
+  inos: Float64Array;
+}
+const scratch = new WeakMap<Bm25Index, Scratch>();
 
-function scratchOf(ix: Bm25Index): { acc: Float64Array; base: number[] } {
+function scratchOf(ix: Bm25Index): Scratch {
   let s = scratch.get(ix);
   if (s === undefined) {
     const base: number[] = [];
@@ -85,7 +90,9 @@ function scratchOf(ix: Bm25Index): { acc: Float64Array; base: number[] } {
       base.push(n);
       n += seg.docs.length;
     }
-    s = { acc: new Float64Array(n), base };
+    const inos = new Float64Array(n);
+    ix.segments.forEach((seg, i) => seg.docs.forEach((d, o) => inos[base[i] + o] = d.ino));
+    s = { acc: new Float64Array(n), base, inos };
     scratch.set(ix, s);
   }
   return s;
@@ -133,7 +140,7 @@ export function scoreBm25(ix: Bm25Index, terms: string[], p: Bm25Params, o: Scor
   const N = ix.docCount();
   if (N === 0 || terms.length === 0) return { hits: [], matched: 0 };
   const avgdl = ix.totalTokens() / N;
-  const { acc, base } = scratchOf(ix);
+  const { acc, base, inos } = scratchOf(ix);
   const touched: number[] = [];
   const segs = ix.segments;
   // Per distinct term: its record in each segment and n(t), computed once.
@@ -171,58 +178,39 @@ export function scoreBm25(ix: Bm25Index, terms: string[], p: Bm25Params, o: Scor
       }
     }
     // Every contribution is > 0 (idf > 0, tf ≥ 1), so acc[g] ≠ 0 marks a touched document.
-    const hits: TextHit[] = [];
-    let s = 0;
-    touched.sort((x, y) => x - y);
+    // Keep the best `depth` passing documents in a heap of indices (worst at the root): no object per match.
+    const better = (x: number, y: number) => acc[x] > acc[y] || (acc[x] === acc[y] && inos[x] < inos[y]);
+    const heap: number[] = [];
+    const cap = Math.min(depth, touched.length);
+    let matched = 0;
     for (const g of touched) {
-      while (s + 1 < segs.length && base[s + 1] <= g) s++;
-      const ino = segs[s].docs[g - base[s]].ino;
+      const ino = inos[g];
       if ((o.filter && !o.filter(ino)) || o.exclude?.has(ino)) continue;
-      hits.push({ ino, score: acc[g] });
+      matched++;
+      if (heap.length < cap) {
+        heap.push(g);
+        for (let i = heap.length - 1; i > 0;) {
+          const par = (i - 1) >> 1;
+          if (!better(heap[par], heap[i])) break;
+          [heap[i], heap[par]] = [heap[par], heap[i]];
+          i = par;
+        }
+      } else if (cap > 0 && better(g, heap[0])) {
+        heap[0] = g;
+        for (let i = 0;;) {
+          const l = 2 * i + 1, r = l + 1;
+          let w = i;
+          if (l < heap.length && better(heap[w], heap[l])) w = l;
+          if (r < heap.length && better(heap[w], heap[r])) w = r;
+          if (w === i) break;
+          [heap[i], heap[w]] = [heap[w], heap[i]];
+          i = w;
+        }
+      }
     }
-    return { hits: topK(hits, depth), matched: hits.length };
+    heap.sort((x, y) => better(x, y) ? -1 : 1);
+    return { hits: heap.map((g) => ({ ino: inos[g], score: acc[g] })), matched };
   } finally {
     for (const g of touched) acc[g] = 0;
   }
-}
-
-/** Whether hit `a` ranks before hit `b`: higher score, then lower ino. */
-function before(a: TextHit, b: TextHit): boolean {
-  return a.score > b.score || (a.score === b.score && a.ino < b.ino);
-}
-
-/** The best `k` of `hits`, sorted best first (a bounded heap when k is small). */
-function topK(hits: TextHit[], k: number): TextHit[] {
-  const cmp = (a: TextHit, b: TextHit) => b.score - a.score || a.ino - b.ino;
-  if (k >= hits.length) return hits.sort(cmp);
-  if (k === 0) return [];
-  if (k * 8 > hits.length) return hits.sort(cmp).slice(0, k);
-  // min-heap of the best k seen: the root is the worst kept hit
-  const h: TextHit[] = [];
-  const down = (i: number) => {
-    for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let w = i;
-      if (l < h.length && before(h[w], h[l])) w = l;
-      if (r < h.length && before(h[w], h[r])) w = r;
-      if (w === i) return;
-      [h[i], h[w]] = [h[w], h[i]];
-      i = w;
-    }
-  };
-  for (const x of hits) {
-    if (h.length < k) {
-      h.push(x);
-      for (let i = h.length - 1; i > 0;) {
-        const par = (i - 1) >> 1;
-        if (!before(h[par], h[i])) break;
-        [h[i], h[par]] = [h[par], h[i]];
-        i = par;
-      }
-    } else if (before(x, h[0])) {
-      h[0] = x;
-      down(0);
-    }
-  }
-  return h.sort(cmp);
 }

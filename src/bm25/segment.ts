@@ -26,37 +26,10 @@
 import { FsError } from "../errors.ts";
 import { dirHash } from "../format/hash.ts";
 import { varintLength, writeVarint } from "./_varint.ts";
-import {
-  checkBlockSize,
-  CRC_BYTES,
-  DICT_RECORD_BYTES,
-  DOC_BINARY,
-  DOC_LARGE,
-  DOC_RECORD_BYTES,
-  type DocInput,
-  encodeSegmentHeader,
-  MAX_TERM_BYTES,
-  recordsPerBlock,
-  sealBlock,
-  SEGMENT_BASE,
-  segmentGeometry,
-  setU64,
-  TOMB_RECORD_BYTES,
-} from "./layout.ts";
+import { type SegmentOptions, writeSegment } from "./_segment_write.ts";
+import { checkBlockSize, DOC_BINARY, DOC_LARGE, type DocInput, MAX_TERM_BYTES } from "./layout.ts";
 
-/** Options of {@linkcode encodeSegment}. */
-export interface SegmentOptions {
-  /** segment id (u32), unique within the file; seeds the block CRCs */
-  id: number;
-  /** a base segment (flag 0x1) */
-  base: boolean;
-  /** bytes of a block (power of two, 1024..65536) */
-  blockSize: number;
-  /** the collection id (low half of the CRC seed) */
-  collectionId: number;
-  /** the superblock's `hash_seed` (seed of the dictionary hash) */
-  hashSeed: number;
-}
+export type { SegmentOptions } from "./_segment_write.ts";
 
 const utf8 = new TextEncoder();
 
@@ -177,61 +150,19 @@ export function encodeSegment(docs: DocInput[], tombstones: number[], o: Segment
   }
   const termStream = new Uint8Array(termsBytes);
   const postStream = new Uint8Array(postBytes);
-  const g = segmentGeometry(bs, {
-    docCount: sorted.length,
-    tombCount: tombs.length,
-    termCount: terms.length,
-    termsBytes,
-    postBytes,
-  });
-  const out = new Uint8Array(g.blockCount * bs);
-  const v = new DataView(out.buffer);
-
-  encodeSegmentHeader({
-    id: o.id,
-    flags: o.base ? SEGMENT_BASE : 0,
-    docCount: sorted.length,
-    tombCount: tombs.length,
-    termCount: terms.length,
-    ...g,
-    termsBytes,
-    postBytes,
-    liveTokens,
-  }, out.subarray(0, bs));
-
-  const perDoc = recordsPerBlock(bs, DOC_RECORD_BYTES);
-  for (let i = 0; i < sorted.length; i++) {
-    const d = sorted[i];
-    const off = (g.docStart + Math.floor(i / perDoc)) * bs + (i % perDoc) * DOC_RECORD_BYTES;
-    v.setBigUint64(off, BigInt(d.ino), true);
-    v.setUint32(off + 8, d.igen, true);
-    v.setUint32(off + 12, d.dl, true);
-    v.setBigInt64(off + 16, BigInt(d.ctimeSec), true);
-    v.setUint32(off + 24, d.ctimeNsec, true);
-    v.setUint32(off + 28, d.crc, true);
-    v.setBigUint64(off + 32, BigInt(d.size), true);
-    v.setUint32(off + 40, d.flags, true);
-    v.setUint32(off + 44, d.counts.size, true);
-  }
-  const perTomb = recordsPerBlock(bs, TOMB_RECORD_BYTES);
-  for (let i = 0; i < tombs.length; i++) {
-    v.setBigUint64(
-      (g.tombStart + Math.floor(i / perTomb)) * bs + (i % perTomb) * TOMB_RECORD_BYTES,
-      BigInt(tombs[i]),
-      true,
-    );
-  }
-  const perDict = recordsPerBlock(bs, DICT_RECORD_BYTES);
+  const n = terms.length;
+  const dict = {
+    hashes: new Uint32Array(n),
+    lens: new Uint16Array(n),
+    dfs: new Uint32Array(n),
+    postLens: Uint32Array.from(postLen),
+  };
   let tpos = 0, ppos = 0;
-  for (let i = 0; i < terms.length; i++) {
+  for (let i = 0; i < n; i++) {
     const t = terms[i];
-    const off = (g.dictStart + Math.floor(i / perDict)) * bs + (i % perDict) * DICT_RECORD_BYTES;
-    v.setUint32(off, t.hash, true);
-    v.setUint16(off + 4, t.bytes.length, true);
-    setU64(v, off + 8, tpos);
-    setU64(v, off + 16, ppos);
-    v.setUint32(off + 24, dfs[t.id], true);
-    v.setUint32(off + 28, postLen[i], true);
+    dict.hashes[i] = t.hash;
+    dict.lens[i] = t.bytes.length;
+    dict.dfs[i] = dfs[t.id];
     termStream.set(t.bytes, tpos);
     tpos += t.bytes.length;
     let prev = 0;
@@ -241,10 +172,15 @@ export function encodeSegment(docs: DocInput[], tombstones: number[], o: Segment
       prev = sOrd[j];
     }
   }
-  putStream(out, termStream, g.termsStart, bs);
-  putStream(out, postStream, g.postStart, bs);
-  for (let b = 0; b < g.blockCount; b++) sealBlock(out.subarray(b * bs, (b + 1) * bs), o.collectionId, o.id);
-  return out;
+  return writeSegment({
+    docs: sorted,
+    uniq: Uint32Array.from(sorted, (d) => d.counts.size),
+    tombs,
+    ...dict,
+    termStream,
+    postStream,
+    liveTokens,
+  }, o);
 }
 
 /**
@@ -268,13 +204,5 @@ function checkDoc(d: DocInput, prevIno: number): void {
   }
   if (d.flags !== 0 && d.counts.size > 0) {
     throw new FsError("EINVAL", `BM25 segment: skipped inode ${d.ino} has term counts`);
-  }
-}
-
-/** Copies a byte stream into consecutive blocks from `start`, `bs - 4` bytes per block. */
-function putStream(out: Uint8Array, stream: Uint8Array, start: number, bs: number): void {
-  const pay = bs - CRC_BYTES;
-  for (let o = 0, b = start; o < stream.length; o += pay, b++) {
-    out.set(stream.subarray(o, Math.min(o + pay, stream.length)), b * bs);
   }
 }
