@@ -56,6 +56,7 @@ Deno.test("vexfs search --where: only files whose xattrs pass, as a brute force 
       const out = JSON.parse(
         await ok(["search", "--json", img, "/c", "-k", "5", "--vector", JSON.stringify(q), ...where]),
       );
+      assert.equal(typeof out.search.filter_passed, "number", "--json says how many files passed");
       return out.hits.map((h: { path: string }) => h.path);
     };
     assert.deepEqual(await search("--where", "user.lang=de"), brute((x) => x.lang === "de", 5));
