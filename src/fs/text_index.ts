@@ -637,7 +637,15 @@ export class TextIndexes {
         this.#states.delete(s.id);
         continue;
       }
-      if (s.pending.size || s.rebuild || s.behind || !s.ix) this.#write(s);
+      if (!(s.pending.size || s.rebuild || s.behind || !s.ix)) continue;
+      try {
+        this.#write(s);
+      } catch (e) {
+        // Derived data: a failed write (ENOSPC, EIO) must not fail the commit or fsync that ran it. What is
+        // pending stays pending, in memory, and the next checkpoint tries again; searches stay exact.
+        if (!(e instanceof FsError)) throw e;
+        this.#fs.onWarning(`text index of collection ${s.id} not written: ${e.message}`);
+      }
     }
   }
 

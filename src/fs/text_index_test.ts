@@ -355,3 +355,38 @@ Deno.test("text index: a file overwritten in place before a power cut (its bytes
   fsckClean(crashed);
   fs.close();
 });
+
+Deno.test("text index: a checkpoint that finds no space warns, keeps its changes pending and writes them later", () => {
+  const { dev, fs: fs0, a } = setup();
+  fs0.close();
+  const warnings: string[] = [];
+  const fs = Vexfs.openDevice(new MemDevice(dev.bytes), { onWarning: (m) => warnings.push(m) });
+  put(fs, a, "new.txt", "alpha omega ".repeat(10));
+  const filler = fs.create(ROOT_INO, "filler");
+  fs.fallocate(filler, 0, 0, (fs.statfs().bavail - 8) * fs.blockSize); // what is left goes to its extent tree
+  fs.sync();
+  assert.equal(
+    code(() => {
+      for (let i = 0;; i++) fs.write(fs.create(ROOT_INO, `small${i}`), 0, new Uint8Array(4096));
+    }),
+    "ENOSPC",
+  );
+  fs.write(fs.lookup(a, "new.txt"), 0, enc.encode("zeta")); // in place: no block needed
+  fs.sync(); // commits
+  fs.collections.checkpoint(); // the index write after it has no room
+  assert.ok(
+    warnings.some((w) => /text index of collection 1 not written: .*ENOSPC|no space/.test(w)),
+    `warnings: ${warnings.join("; ")}`,
+  );
+  assertExact(fs, a, "with the write pending");
+  fs.unlink(ROOT_INO, "filler");
+  fs.sync();
+  fs.collections.checkpoint();
+  assertExact(fs, a, "after the write");
+  fs.close();
+  const ro = open(dev.bytes, true);
+  assert.equal(ro.collections.text.stats(a).fresh, true);
+  assertExact(ro, a, "reopened");
+  ro.close();
+  fsckClean(dev.bytes);
+});
