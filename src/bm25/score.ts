@@ -76,6 +76,7 @@ export interface ScoreResult {
 /** Per index: an accumulator per (segment, ordinal), all zero between calls, and the ino of each. */
 interface Scratch {
   acc: Float64Array;
+  seen: Uint8Array;
   base: number[];
   inos: Float64Array;
 }
@@ -92,7 +93,7 @@ function scratchOf(ix: Bm25Index): Scratch {
     }
     const inos = new Float64Array(n);
     ix.segments.forEach((seg, i) => seg.docs.forEach((d, o) => inos[base[i] + o] = d.ino));
-    s = { acc: new Float64Array(n), base, inos };
+    s = { acc: new Float64Array(n), seen: new Uint8Array(n), base, inos };
     scratch.set(ix, s);
   }
   return s;
@@ -140,7 +141,7 @@ export function scoreBm25(ix: Bm25Index, terms: string[], p: Bm25Params, o: Scor
   const N = ix.docCount();
   if (N === 0 || terms.length === 0) return { hits: [], matched: 0 };
   const avgdl = ix.totalTokens() / N;
-  const { acc, base, inos } = scratchOf(ix);
+  const { acc, seen, base, inos } = scratchOf(ix);
   const touched: number[] = [];
   const segs = ix.segments;
   // Per distinct term: its record in each segment and n(t), computed once.
@@ -172,12 +173,14 @@ export function scoreBm25(ix: Bm25Index, terms: string[], p: Bm25Params, o: Scor
           if (live[ord] === 0) continue;
           const tf = tfs[k];
           const g = off + ord;
-          if (acc[g] === 0) touched.push(g);
+          if (seen[g] === 0) {
+            seen[g] = 1;
+            touched.push(g);
+          }
           acc[g] += idf * tf / (tf + k1 * (1 - b + b * dl[ord] / avgdl));
         }
       }
     }
-    // Every contribution is > 0 (idf > 0, tf ≥ 1), so acc[g] ≠ 0 marks a touched document.
     // Keep the best `depth` passing documents in a heap of indices (worst at the root): no object per match.
     const better = (x: number, y: number) => acc[x] > acc[y] || (acc[x] === acc[y] && inos[x] < inos[y]);
     const heap: number[] = [];
@@ -211,6 +214,9 @@ export function scoreBm25(ix: Bm25Index, terms: string[], p: Bm25Params, o: Scor
     heap.sort((x, y) => better(x, y) ? -1 : 1);
     return { hits: heap.map((g) => ({ ino: inos[g], score: acc[g] })), matched };
   } finally {
-    for (const g of touched) acc[g] = 0;
+    for (const g of touched) {
+      acc[g] = 0;
+      seen[g] = 0;
+    }
   }
 }

@@ -208,7 +208,14 @@ Deno.test("scoreBm25: random corpora and queries equal the oracle", () => {
     for (let q = 0; q < 10; q++) {
       const terms = Array.from({ length: 1 + Math.floor(r() * 4) }, () => vocab[Math.floor(vocab.length * r())]);
       const k1 = r() * 3, b = r();
-      assertScores(scoreBm25(ix, terms, { k1, b }).hits, oracle(texts, terms, k1, b), `round ${round} ${terms}`);
+      const want = oracle(texts, terms, k1, b);
+      assertScores(scoreBm25(ix, terms, { k1, b }).hits, want, `round ${round} ${terms}`);
+      // the heap path: a depth and a filter
+      const depth = Math.floor(r() * 6), odd = (ino: number) => ino % 2 === 1;
+      const cut = scoreBm25(ix, terms, { k1, b }, { depth, filter: odd });
+      const passing = want.filter(([ino]) => odd(ino));
+      assert.equal(cut.matched, passing.length);
+      assertScores(cut.hits, passing.slice(0, depth), `round ${round} ${terms} depth ${depth}`);
     }
   }
 });
