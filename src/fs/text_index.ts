@@ -26,7 +26,7 @@ import type { Bm25Header, DocEntry, DocInput } from "../bm25/layout.ts";
 import { encodeSegment } from "../bm25/segment.ts";
 import { Bm25Index } from "../bm25/reader.ts";
 import { scoreBm25 } from "../bm25/score.ts";
-import { liveDocInputs, planCheckpoint } from "../bm25/merge.ts";
+import { mergeSegments, planCheckpoint } from "../bm25/merge.ts";
 import type { Vexfs } from "./fs.ts";
 import type { Collections } from "./vectors.ts";
 import type { SearchHit } from "./vector_types.ts";
@@ -111,7 +111,11 @@ export class TextIndexes {
   /** Whether some collection has a text index: computed once, kept by build, drop and dropCollection. */
   #anyIndexed(): boolean {
     if (this.#any !== undefined) return this.#any;
-    this.#any = this.#c.list().some((i) => ((this.#c.record(i.id)?.flags ?? 0) & COLL_INDEX_BM25) !== 0);
+    try {
+      this.#any = this.#c.list().some((i) => ((this.#c.record(i.id)?.flags ?? 0) & COLL_INDEX_BM25) !== 0);
+    } catch {
+      return false; // an unreadable collection table: what needs it reports it; a file write must not fail here
+    }
     return this.#any;
   }
 
@@ -680,7 +684,7 @@ export class TextIndexes {
       let seg: Uint8Array;
       let base: boolean;
       if (!cur) {
-        seg = s.built && !s.pending.size ? s.built : encodeSegment(liveDocInputs(view), [], segOpts(true));
+        seg = s.built && !s.pending.size ? s.built : mergeSegments(view, segOpts(true));
         base = true;
       } else if (!s.pending.size) {
         seg = new Uint8Array(0);
@@ -689,7 +693,7 @@ export class TextIndexes {
         const delta = encodeSegment(pend.docs, pend.tombstones, segOpts(false));
         const dh = decodeSegmentHeader(delta.subarray(0, bs), "the new delta segment");
         if (this.plan(cur, ix.segmentInfo(), dh).kind === "merge") {
-          seg = encodeSegment(liveDocInputs(view), [], segOpts(true));
+          seg = mergeSegments(view, segOpts(true));
           base = true;
         } else {
           seg = delta;
