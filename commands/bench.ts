@@ -37,6 +37,15 @@ import {
 } from "../bench/vm_report.ts";
 import type { KernelSeries } from "../src/kernel/debian_kernel.ts";
 import { TARGET_IDS, type TargetId } from "../bench/targets.ts";
+import { runTextBench, TEXT_DEFAULTS } from "../bench/text.ts";
+import {
+  comparisonRows,
+  detailLines,
+  recordTextRun,
+  renderTextMarkdown,
+  textTargets,
+  updateTextMarkdown,
+} from "../bench/text_report.ts";
 import { DEFAULT_VECTORS } from "../bench/vectors.ts";
 import { DATASET_IDS, type DatasetId, DEFAULT_DATASETS, DEFAULT_SEED } from "../bench/ann/datasets.ts";
 import { benchVectors, DEFAULT_HISTORY, DEFAULT_PLOTS } from "../bench/ann/main.ts";
@@ -78,6 +87,9 @@ interface BenchFlags {
   keep?: boolean;
   buildDir?: string;
   kernel?: KernelSeries | true;
+  text?: boolean;
+  textDocs: number;
+  history: boolean;
 }
 
 /** Kernel series `--kernel` accepts (Debian's, booted in QEMU). */
@@ -160,6 +172,83 @@ async function benchKernel(cmd: Command, program: Command, o: BenchFlags): Promi
   }
   for (const [t, why] of Object.entries(report.unavailable)) say(c.yellow(`${t}: not measured: ${why}`));
   for (const e of report.errors) say(c.red(`error: ${e}`));
+  for (const n of report.notes) say(c.yellow(`note: ${n}`));
+}
+
+/** Parser for a non-negative integer option. */
+function nonNegativeInt(what: string): (s: string) => number {
+  return (s: string) => {
+    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(Number(s))) {
+      throw new InvalidArgumentError(`${what} must be a whole number, got '${s}'`);
+    }
+    return Number(s);
+  };
+}
+
+/** Options of 'vexfs bench' that --text does not use. */
+const NOT_WITH_TEXT = [
+  "size",
+  "files",
+  "appends",
+  "vectors",
+  "topK",
+  "randRuntime",
+  "targets",
+  "only",
+  "buildDir",
+] as const;
+
+/** `vexfs bench --text`: keyword and hybrid search against MiniSearch and Orama (bench/text.ts). */
+async function benchText(cmd: Command, program: Command, o: BenchFlags): Promise<void> {
+  for (const key of NOT_WITH_TEXT) {
+    if (cmd.getOptionValueSource(key) === "cli") {
+      const flag = `--${key.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
+      throw new CliError(`${flag} does not apply to --text`);
+    }
+  }
+  const fromCli = (key: string) => cmd.getOptionValueSource(key) === "cli";
+  const command = ["vexfs", "bench", ...Deno.args.slice(Deno.args.indexOf("bench") + 1)].join(" ");
+  const report = await runTextBench({
+    genDocs: o.textDocs,
+    queries: fromCli("queries") ? o.queries : TEXT_DEFAULTS.queries,
+    rounds: fromCli("repeat") ? o.repeat : TEXT_DEFAULTS.rounds,
+    genRounds: fromCli("repeat") ? o.repeat : TEXT_DEFAULTS.genRounds,
+    passes: TEXT_DEFAULTS.passes,
+    seed: TEXT_DEFAULTS.seed,
+    parentDir: o.dir ?? "/var/tmp",
+    mount: true,
+    keep: o.keep,
+    version: program.version() ?? "unknown",
+    command,
+    log: (l) => warn(c.dim(`bench --text: ${l}`)),
+  });
+  if (o.history) {
+    const id = recordTextRun(DEFAULT_HISTORY, report);
+    warn(c.dim(`bench --text: run #${id} of ${DEFAULT_HISTORY} (table text_runs)`));
+  }
+  if (o.writeMd) {
+    const file = typeof o.writeMd === "string" ? o.writeMd : "BENCHMARKS.md";
+    let old: string | undefined;
+    try {
+      old = await Deno.readTextFile(file);
+    } catch { /* new file */ }
+    await Deno.writeTextFile(file, updateTextMarkdown(old, renderTextMarkdown(report)));
+    warn(c.dim(`bench --text: wrote ${file}`));
+  }
+  if (o.json) return printJsonResult("bench", { report });
+  const m = report.machine;
+  say(c.bold(`VexFS keyword search against MiniSearch and Orama, ${report.date}`));
+  say(c.dim(`${m.cpu} × ${m.cpus}; load average ${report.loadBefore ?? "?"} before, ${report.loadAfter ?? "?"} after`));
+  for (const corpus of report.corpora) {
+    const t = comparisonRows(corpus);
+    say(c.bold(corpus.corpus));
+    say(table(t.head, t.rows, t.head.map((_, i) => (i ? "right" as const : "left" as const))));
+    for (const l of detailLines(corpus)) say(c.dim(l));
+  }
+  for (const x of report.corpora.flatMap(textTargets)) {
+    const line = `${x.corpus} ${x.what}: ${x.ours} (target ${x.bound}) ${x.met ? "met" : "MISSED"}`;
+    say(x.met ? line : c.red(line));
+  }
   for (const n of report.notes) say(c.yellow(`note: ${n}`));
 }
 
@@ -458,11 +547,25 @@ export function register(program: Command): void {
         `${KERNEL_SERIES.join(" or ")} (default 6.12)`,
       kernelSeries,
     )
+    .option(
+      "--text",
+      "instead: keyword search (indexing, query latency, index size) against MiniSearch and Orama on the fiori " +
+        "texts and a generated corpus, and hybrid search latency (offline and through a mount)",
+    )
+    .option(
+      "--text-docs <n>",
+      "with --text: documents of the generated corpus (0: fiori only)",
+      nonNegativeInt("--text-docs"),
+      TEXT_DEFAULTS.genDocs,
+    )
+    .option("--no-history", "with --text: do not append the run to bench/history.sqlite")
     .action(action("bench", async (o: BenchFlags) => {
       if (o.size < 2 ** 20 || o.size % 4096) {
         throw new CliError(`--size must be at least 1M and a multiple of 4K, got ${o.size} bytes`);
       }
+      if (o.kernel !== undefined && o.text) throw new CliError("--kernel and --text are two different benchmarks");
       if (o.kernel !== undefined) return await benchKernel(cmd, program, o);
+      if (o.text) return await benchText(cmd, program, o);
       const command = ["vexfs", "bench", ...Deno.args.slice(Deno.args.indexOf("bench") + 1)].join(" ");
       const started = performance.now();
       let report;
@@ -584,5 +687,7 @@ with a static libc (libc6-dev).`,
     "vexfs bench --write-md                       # refresh BENCHMARKS.md",
     "vexfs bench --kernel --write-md              # module vs FUSE vs ext4 in a 6.12 VM",
     "vexfs bench --kernel 6.1 --size 256M --files 2000 --repeat 1",
+    "vexfs bench --text --write-md               # keyword search vs MiniSearch and Orama (fiori, 50,000 docs)",
+    "vexfs bench --text --text-docs 2000 --queries 50 --repeat 1 --no-history   # a quick run",
   ]);
 }
