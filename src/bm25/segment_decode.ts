@@ -55,6 +55,8 @@ export interface Postings {
 
 /** Terms whose decoded postings a segment keeps (most recently used). */
 export const POSTINGS_CACHE_TERMS = 512;
+/** Postings pairs a segment's cache holds at most (8 bytes each: 16 MiB); a longer list is not cached. */
+export const POSTINGS_CACHE_PAIRS = 1 << 21;
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
@@ -105,6 +107,7 @@ export class Segment {
   /** the postings stream */
   readonly postBytes: Uint8Array;
   #cache = new Map<number, Postings>();
+  #cachedPairs = 0;
 
   /** @internal use {@linkcode decodeSegment} */
   constructor(
@@ -204,8 +207,15 @@ export class Segment {
       return hit;
     }
     const p = this.decodePostings(i);
-    if (this.#cache.size >= POSTINGS_CACHE_TERMS) this.#cache.delete(this.#cache.keys().next().value!);
+    const n = p.ords.length;
+    if (n > POSTINGS_CACHE_PAIRS) return p;
+    while (this.#cache.size >= POSTINGS_CACHE_TERMS || this.#cachedPairs + n > POSTINGS_CACHE_PAIRS) {
+      const [oldest, q] = this.#cache.entries().next().value!;
+      this.#cache.delete(oldest);
+      this.#cachedPairs -= q.ords.length;
+    }
     this.#cache.set(i, p);
+    this.#cachedPairs += n;
     return p;
   }
 
