@@ -15,6 +15,8 @@ import { formatBytes } from "../src/device/probe.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import { mkfs } from "../src/fs/mkfs.ts";
 import type { SearchHit } from "../src/fs/vectors.ts";
+import { searchHybrid } from "../src/search/hybrid.ts";
+import { parseWhere } from "../src/search/where.ts";
 import * as ioctl from "../src/ioctl/client.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
 import { findMount, type MountEntry, unmountAndWait } from "../src/mount/unmount.ts";
@@ -37,6 +39,8 @@ import {
 
 const DOCS_DIR = "/docs";
 const TOP_K = 5;
+/** The keyword query of the demo (issue 12). */
+const TEXT_QUERY = "deploy app to cloud foundry";
 
 interface Step {
   step: string;
@@ -96,6 +100,140 @@ function pickPair(docs: FioriDoc[], first: number): [number, number] {
     ) return [first, j];
   }
   return [first, (first + 1) % docs.length];
+}
+
+/** The demo's step runner: runs `fn`, prints and records the step with its detail and whether its check passed. */
+type Timed = <T>(
+  step: string,
+  fn: () => T | Promise<T>,
+  detail: (r: T) => string,
+  ok?: (r: T) => boolean,
+) => Promise<T>;
+
+/**
+ * The keyword and hybrid search steps (issue 12) on the unmounted image, through the engine: each file's
+ * `user.category` xattr from the dataset, the collection's text (BM25) index, a keyword search, a hybrid search
+ * (`--like` a document + `--text`, RRF) and a keyword search filtered by category.
+ * @returns whether every check passed
+ */
+async function textSteps(
+  timed: Timed,
+  image: string,
+  docs: FioriDoc[],
+  names: string[],
+  titleOf: Map<string, string>,
+): Promise<boolean> {
+  let ok = true;
+  const fs = Vexfs.open(image);
+  try {
+    const dir = fs.resolve(DOCS_DIR);
+    const inoOf = new Map(names.map((n) => [n, fs.lookup(dir, n)]));
+    const categoryOf = new Map(names.map((n, i) => [n, docs[i].category]));
+    const st = await timed(
+      "text index (engine)",
+      () => {
+        const enc = new TextEncoder();
+        names.forEach((n, i) => {
+          if (docs[i].category) fs.setxattr(inoOf.get(n)!, "user.category", enc.encode(docs[i].category));
+        });
+        return fs.collections.text.build(dir);
+      },
+      (st) =>
+        `user.category set on the files; fs.collections.text.build (what 'vexfs index build --text' runs): ` +
+        `${st.docCount} documents, ${st.terms} terms, ${formatBytes(st.fileBytes)} for ` +
+        `${formatBytes(st.textBytes)} of text (${(st.fileBytes / st.textBytes).toFixed(2)}×), ${st.note}`,
+      (st) => st.fresh && st.docCount === docs.length && st.fileBytes <= 2 * st.textBytes,
+    );
+    if (!(st.fresh && st.docCount === docs.length && st.fileBytes <= 2 * st.textBytes)) ok = false;
+    const analyzer = fs.collections.text.analyzerOf(dir);
+    const has = (name: string, terms: string[]) => {
+      const counts = analyzer.document(new TextDecoder().decode(fs.read(inoOf.get(name)!, 0, 1 << 24))).counts;
+      return terms.filter((t) => counts.has(t));
+    };
+    const terms = analyzer.terms(TEXT_QUERY);
+    const showText = (hits: SearchHit[]) =>
+      say(table(
+        ["rank", "BM25", "category", "document title"],
+        hits.map((h, i) => [i + 1, h.score.toFixed(2), categoryOf.get(h.path) ?? "", clip(titleOf.get(h.path)!, 60)]),
+        ["right", "right", "left", "left"],
+      ));
+
+    say(c.dim(`  (as: vexfs search ${image} ${DOCS_DIR} --text '${TEXT_QUERY}')`));
+    const kw = await timed(
+      `keyword search "${TEXT_QUERY}"`,
+      () => fs.collections.text.search(dir, TEXT_QUERY, TOP_K),
+      (r) => {
+        const top = r.hits[0];
+        const found = top ? has(top.path, terms) : [];
+        return `${r.method.matched} of ${r.method.docs} documents match; the first hit holds ${found.length} of the ` +
+          `${terms.length} query words (${found.join(", ")})`;
+      },
+      (r) => r.hits.length === TOP_K && has(r.hits[0].path, terms).length === terms.length,
+    );
+    showText(kw.hits);
+    if (!(kw.hits.length === TOP_K && has(kw.hits[0].path, terms).length === terms.length)) ok = false;
+
+    // hybrid: like a document about something else, plus the keywords; each fused score is RRF's (k 60)
+    const rrf = (h: { vector: { rank: number } | null; text: { rank: number } | null }) =>
+      (h.vector ? 1 / (60 + h.vector.rank) : 0) + (h.text ? 1 / (60 + h.text.rank) : 0);
+    const hybridOk = (hits: { score: number; vector: { rank: number } | null; text: { rank: number } | null }[]) =>
+      hits.length === TOP_K && hits.some((h) => h.vector) && hits.some((h) => h.text) &&
+      hits.every((h) => Math.abs(h.score - rrf(h)) < 1e-9);
+    const like = pickDistinct(docs, 3)[1]; // a document about something else than the keywords
+    const likeName = names[like];
+    say(c.dim(`  (as: vexfs search ${image} ${DOCS_DIR} --like '${likeName}' --text '${TEXT_QUERY}')`));
+    const hy = await timed(
+      `hybrid search like "${clip(docs[like].title, 24)}" + text`,
+      () =>
+        searchHybrid(fs, dir, {
+          vector: docs[like].vector,
+          text: TEXT_QUERY,
+          k: TOP_K,
+          exclude: new Set([inoOf.get(likeName)!]),
+        }),
+      (r) => {
+        const both = r.hits.filter((h) => h.vector && h.text).length;
+        const v = r.hits.filter((h) => h.vector && !h.text).length;
+        const t = r.hits.filter((h) => !h.vector && h.text).length;
+        return `RRF of both rankings (each score = Σ 1/(60 + rank)): ${both} hits found by both, ${v} by the vector ` +
+          `only, ${t} by the keywords only`;
+      },
+      (r) => hybridOk(r.hits),
+    );
+    say(table(
+      ["rank", "RRF", "vector rank", "text rank", "document title"],
+      hy.hits.map((h, i) => [
+        i + 1,
+        h.score.toFixed(4),
+        h.vector ? String(h.vector.rank) : "-",
+        h.text ? String(h.text.rank) : "-",
+        clip(titleOf.get(h.path)!, 60),
+      ]),
+      ["right", "right", "right", "right", "left"],
+    ));
+    if (!hybridOk(hy.hits)) ok = false;
+
+    // the same keywords among one category's files
+    const cat = categoryOf.get(kw.hits[0].path) ?? "";
+    const where = parseWhere([`user.category = "${cat}"`]);
+    const inCat = names.filter((n) => categoryOf.get(n) === cat).length;
+    say(c.dim(`  (as: vexfs search ${image} ${DOCS_DIR} --text '${TEXT_QUERY}' --where 'user.category = "${cat}"')`));
+    const fl = await timed(
+      `keyword search --where user.category="${cat}"`,
+      () => fs.collections.text.search(dir, TEXT_QUERY, TOP_K, { where }),
+      (r) =>
+        `${r.method.matched} matching documents among the ${inCat} of that category (${kw.method.matched} ` +
+        `unfiltered); every hit is in it`,
+      (r) =>
+        r.hits.length > 0 && r.hits.every((h) => categoryOf.get(h.path) === cat) &&
+        r.method.matched < kw.method.matched,
+    );
+    showText(fl.hits);
+    if (!(fl.hits.length > 0 && fl.hits.every((h) => categoryOf.get(h.path) === cat))) ok = false;
+  } finally {
+    fs.close();
+  }
+  return ok;
 }
 
 /** Registers `vexfs demo`. */
@@ -437,6 +575,8 @@ export function register(program: Command): void {
             );
             if (!(graph.st.current && graph.points[1].recall >= 0.95)) failed = true;
 
+            if (!(await textSteps(timed, image, ds.docs, names, titleOf))) failed = true;
+
             const report = await timed(
               "fsck",
               () => runFsck(image, true, o.quiet),
@@ -522,7 +662,13 @@ with cosine ~1) and with the mean of two documents (both must be in the top
 ${TOP_K}), compare with an in-memory brute force, unmount, search the unmounted
 image (results must be identical), check that the HNSW graph the daemon kept
 is current and measure its recall@${TOP_K} over every document (≥ 0.95 at ef 64),
-and run fsck. Exits 1 if any check fails.`,
+then, on the image through the engine: set each file's user.category xattr
+from the dataset, build the collection's text (BM25) index (at most 2x the
+text), search the keywords '${TEXT_QUERY}' (the first hit must hold every
+query word), a hybrid search like another document plus those keywords (RRF:
+hits from both rankings, each score the sum of 1/(60 + rank)), and the
+keywords with --where user.category=... (every hit in that category); run
+fsck. Exits 1 if any check fails.`,
   );
   examples(cmd, ["vexfs demo", "vexfs demo --keep --image /tmp/docs.img"]);
 }
