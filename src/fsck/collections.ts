@@ -14,7 +14,7 @@
  * collection's root, an internal inode must be used, and the superblock's
  * `coll_count` must match. The BM25 fields of a record (FORMAT.md §8.1) are
  * range-checked (`bm25RecordProblems`); its index file (§8.7) is claimed as
- * an internal file of the collection, its contents are not checked here.
+ * an internal file of the collection and checked by ./text_index.ts.
  *
  * Gathers for later passes: the internal inodes' roles (for messages and
  * pass 4), the records and slot owners, and, when repairing, every vector
@@ -66,6 +66,7 @@ import { bmap } from "./pass2_dirs.ts";
 import { newInode, writeFileContent } from "./rewrite.ts";
 import { vectorNorm } from "../vector/norm.ts";
 import { HnswGraph } from "../hnsw/graph.ts";
+import { checkTextIndex, textMembers } from "./text_index.ts";
 import { hnswParamsOf } from "../hnsw/params.ts";
 
 /** What the pass knows of one collection. */
@@ -78,6 +79,8 @@ interface Coll {
   count: number;
   vec?: InodeInfo;
   map?: InodeInfo;
+  /** the BM25 index file (FORMAT.md §8.7), when the record names a usable one */
+  bm25?: InodeInfo;
   /** the norms file (FORMAT.md §8.5), when the record names one */
   norms?: InodeInfo;
   /** repair: rewrite the norms file from the vectors (or create it) */
@@ -187,6 +190,7 @@ export function passCollections(ctx: FsckContext): void {
     }
   }
   checkNesting(ctx, st);
+  checkTextIndexes(ctx, st);
   checkInodes(ctx, st);
   const kept = [...st.colls.values()].filter((c) => !c.dropped);
   ctx.stats.collections = found;
@@ -383,6 +387,7 @@ function checkRecord(
       t.otherRefs++;
       claimedBy.set(t.ino, id);
       ctx.internalRole.set(t.ino, `BM25 index of collection ${id}`);
+      c.bm25 = t; // checked once every collection is known (checkTextIndexes)
     } else if (ctx.ask("COLL_RECORD_FIELDS", { where, fields: `BM25 index inode ${rec.bm25Ino} is not usable` })) {
       rec.bm25Ino = 0;
       st.tableDirty = true;
@@ -427,6 +432,31 @@ function checkRecord(
   if (vec) checkVectors(ctx, c, vec);
   if (c.norms) checkNorms(ctx, c, vec, where);
   return c;
+}
+
+/**
+ * The BM25 index files (./text_index.ts). A damaged or inconsistent one is
+ * dropped as a damaged HNSW graph is: `bm25_ino` 0 (the flag and parameters
+ * stay) and the file freed; the engine builds a new one from the files when
+ * the collection is next used. One that needs verifying after an unclean
+ * shutdown is made stale (text generation bumped) for the engine to catch up.
+ */
+function checkTextIndexes(ctx: FsckContext, st: State): void {
+  let members: Map<number, number[]> | undefined;
+  for (const c of st.colls.values()) {
+    const t = c.bm25;
+    if (c.dropped || !t || !(c.rec.flags & COLL_INDEX_BM25) || c.rec.bm25Ino !== t.ino) continue;
+    const r = checkTextIndex(ctx, c.rec, t, () => (members ??= textMembers(ctx)).get(c.id) ?? []);
+    if (r === "drop") {
+      c.rec.bm25Ino = 0;
+      st.tableDirty = true;
+      ctx.internalRole.delete(t.ino);
+      clearInode(ctx, t, "cleared: a damaged BM25 index (the engine rebuilds it)");
+    } else if (r === "stale") {
+      c.rec.textGeneration++;
+      st.tableDirty = true;
+    }
+  }
 }
 
 /** Forgets a record's BM25 index: flag, inode and fields (the engine builds a new one when asked). */

@@ -412,6 +412,48 @@ export const PROBLEM_CODES: Readonly<Record<string, ProblemDef>> = {
     "The collection's HNSW graph matches generation {graph} of the store, which is at {store} (a crash after a " +
       "commit, or a writer without HNSW support); the next use catches it up (FORMAT.md §8.6).",
   ),
+  BM25_HEADER: d(
+    "error",
+    "The collection's BM25 index file has bad header slots: {detail}. Keyword searches would fail until it is rebuilt.",
+    "Drop the index file (the engine rebuilds it from the files when the collection is next used)",
+    true,
+  ),
+  BM25_DAMAGED: d(
+    "error",
+    "The collection's BM25 index is damaged: {detail}. Keyword searches would fail until it is rebuilt.",
+    "Drop the index file (the engine rebuilds it from the files when the collection is next used)",
+    true,
+  ),
+  BM25_DOCS: d(
+    "error",
+    "The collection's BM25 index says it is current (text generation {gen}) but its documents differ from the " +
+      "files: {detail}. Keyword searches would answer from wrong postings.",
+    "Drop the index file (the engine rebuilds it from the files when the collection is next used)",
+    true,
+  ),
+  BM25_UNVERIFIED: d(
+    "info",
+    "After an unclean shutdown the collection's BM25 index differs from the files it says it matches ({detail}): " +
+      "file data written in place before the crash (FORMAT.md §8.7); the engine verifies and catches it up when it " +
+      "next loads it.",
+    "Mark the index stale (bump the collection's text generation) so every reader catches it up",
+    true,
+  ),
+  BM25_STALE: d(
+    "info",
+    "The collection's BM25 index {detail}; the engine catches it up or rebuilds it when the collection is next used " +
+      "(FORMAT.md §8.7).",
+  ),
+  BM25_INCOMPLETE: d(
+    "info",
+    "The collection's BM25 index file has no valid header slot ({detail}): a build was cut short; the engine " +
+      "rebuilds it on next use (FORMAT.md §8.7).",
+  ),
+  BM25_GARBAGE: d(
+    "info",
+    "{n} block(s) of the collection's BM25 index file are named by neither header slot (segments freed by a write " +
+      "that a crash cut short); the engine's next index write frees them (FORMAT.md §8.7).",
+  ),
   NORMS_WRONG: d(
     "error",
     "{detail} (FORMAT.md §8.5: the norms must follow the store slot by slot, or cosine scores are wrong).",
