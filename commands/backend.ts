@@ -9,9 +9,11 @@
  */
 import { FsError } from "../src/errors.ts";
 import { IFL_COLL_ROOT, IFL_HAS_VECTOR, S_IFDIR, S_IFMT, S_IFREG } from "../src/format/constants.ts";
+import { COLL_INDEX_BM25 } from "../src/format/collection.ts";
 import { Vexfs } from "../src/fs/fs.ts";
 import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import { dirname, resolve } from "node:path";
+import type { TextIndexParams, TextIndexStats } from "../src/fs/text_index_types.ts";
 import { type HybridHit, type HybridMethod, searchHybrid } from "../src/search/hybrid.ts";
 import type { Where } from "../src/search/where.ts";
 import { MountedBackend } from "./mounted.ts";
@@ -82,6 +84,16 @@ export type IndexOp =
   | { op: "optimize" }
   | { op: "stats" };
 
+/**
+ * What `vexfs index ... --text` asks of a collection's keyword (BM25) index: build it from scratch (the
+ * parameters given replace the collection's, the others are kept, or the defaults for a first build), drop it,
+ * or report it.
+ */
+export type TextIndexOp =
+  | { op: "build"; params?: Partial<TextIndexParams> }
+  | { op: "drop" }
+  | { op: "stats" };
+
 /** A value, or a promise of it (the mounted backend is asynchronous). */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -140,6 +152,8 @@ export interface FsBackend {
   hybrid(dir: string, q: HybridQuery): MaybePromise<HybridResult>;
   /** The index operations of `vexfs index` on the collection containing `dir`. */
   index(dir: string, op: IndexOp): MaybePromise<IndexStats>;
+  /** The keyword-index operations of `vexfs index ... --text` on the collection containing `dir`; its figures after. */
+  textIndex(dir: string, op: TextIndexOp): MaybePromise<TextIndexStats>;
   /**
    * Drops the collection rooted at `dir` (its vectors and index go, its
    * files stay) and returns it as it was.
@@ -441,6 +455,30 @@ export class OfflineBackend implements FsBackend {
     }
     if (op.op === "optimize") return c.optimizeIndex(d);
     return c.indexStats(d);
+  }
+
+  textIndex(dir: string, op: TextIndexOp): TextIndexStats {
+    const d = this.#dir(dir);
+    const t = this.fs.collections.text;
+    if (op.op === "build") {
+      // the collection's parameters (from its record: a damaged index must not stop its own rebuild), then the given
+      const id = this.fs.collections.collectionOfDir(d);
+      const rec = id ? this.fs.collections.record(id) : undefined;
+      const had: Partial<TextIndexParams> = rec && (rec.flags & COLL_INDEX_BM25)
+        ? {
+          k1: rec.bm25K1,
+          b: rec.bm25B,
+          maxFile: rec.bm25MaxFile,
+          analyzer: rec.bm25Analyzer,
+          stemmer: rec.bm25Stemmer as 0 | 1,
+          stopwords: rec.bm25Stopwords as 0 | 1,
+          lang: rec.bm25Lang,
+        }
+        : {};
+      return t.build(d, { ...had, ...op.params });
+    }
+    if (op.op === "drop") t.drop(d);
+    return t.stats(d);
   }
 
   dropCollection(dir: string): CollectionView {

@@ -17,6 +17,7 @@ import type { CollectionView } from "./backend.ts";
 import type { IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import type { FsckReport } from "../src/fsck/fsck.ts";
 import type { HybridHit, HybridMethod } from "../src/search/hybrid.ts";
+import type { TextIndexStats } from "../src/fs/text_index_types.ts";
 import { ERRNO, FsError } from "../src/errors.ts";
 import { say } from "./util.ts";
 
@@ -262,6 +263,46 @@ export function indexStatsJson(s: IndexStats): JsonObject {
         inserts_since_build: g.insertsSinceBuild,
       }
       : null,
+  };
+}
+
+/**
+ * A keyword (BM25) index's figures (`$defs/text_index_stats`, `vexfs index ... --text`): whether the collection
+ * has one and it matches the files, its parameters (null without an index), documents, tokens, terms, segments,
+ * bytes on disk and of the text covered, the skipped files, the text generation, the last build's duration and
+ * the analyzer build it was made with.
+ */
+export function textIndexStatsJson(s: TextIndexStats): JsonObject {
+  const p = s.params;
+  return {
+    index: "bm25",
+    enabled: s.enabled,
+    fresh: s.fresh,
+    note: s.note || null,
+    params: p
+      ? {
+        k1: p.k1,
+        b: p.b,
+        max_file_bytes: p.maxFile,
+        analyzer: p.analyzer === 1 ? "word-v1" : String(p.analyzer),
+        stemming: p.stemmer === 1,
+        stop_words: p.stopwords === 1,
+        lang: p.lang || null,
+      }
+      : null,
+    docs: s.docCount,
+    total_tokens: s.totalTokens,
+    terms: s.terms,
+    segments: s.segments,
+    file_bytes: s.fileBytes,
+    text_bytes: s.textBytes,
+    skipped_binary: s.skippedBinary,
+    skipped_large: s.skippedLarge,
+    empty_docs: s.emptyDocs,
+    long_tokens: s.longTokens,
+    text_generation: s.textGeneration,
+    build_ms: roundMs(s.buildMs),
+    signature: s.signature || null,
   };
 }
 

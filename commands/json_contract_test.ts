@@ -253,6 +253,34 @@ Deno.test({
           [],
         );
         assertEquals(s.where, null);
+        // the keyword index and searches by text, and by text and vector
+        const tb = await json("index build", [img, "/docs", "--text", "--stem", "en"]);
+        assertEquals([tb.stats.index, tb.stats.docs, tb.stats.params.lang], ["bm25", 4, "en"]);
+        assertEquals((await json("index rebuild", [img, "/docs", "--text"])).stats.params.stemming, true);
+        assertEquals((await json("index stats", [img, "/docs", "--text"])).stats.fresh, true);
+        const ts = await json("search", [img, "/docs", "--text", "text 2"]);
+        assertEquals([ts.hits[0].path, ts.hits[0].vector, ts.method.vector, ts.method.fusion], [
+          "sub/c.md",
+          null,
+          null,
+          null,
+        ]);
+        const hs = await json("search", [img, "/docs", "-k", "3", "--vector", "[1, 0, 0]", "--text", "text 2"]);
+        assertEquals([hs.method.fusion.kind, hs.hits.length, hs.method.text.terms], ["rrf", 3, ["text", "2"]]);
+        await jsonError("search", [
+          img,
+          "/docs",
+          "--vector",
+          "[1, 0, 0]",
+          "--text",
+          "x",
+          "--alpha",
+          "0.5",
+          "--rrf-k",
+          "3",
+        ]);
+        assertEquals((await json("index drop", [img, "/docs", "--text"])).stats.params, null);
+        assertEquals((await jsonError("search", [img, "/docs", "--text", "text"])).code, "ENODATA");
 
         for (const op of ["stats", "build", "rebuild", "optimize"]) {
           const ix = await json(`index ${op}`, [img, "/docs"]);

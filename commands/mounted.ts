@@ -9,7 +9,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { FsError } from "../src/errors.ts";
 import * as ioctl from "../src/ioctl/client.ts";
 import { dropCollection } from "../src/ioctl/client_admin.ts";
-import { hybridSearch } from "../src/ioctl/client_hybrid.ts";
+import { hybridSearch, textIndex } from "../src/ioctl/client_hybrid.ts";
+import type { TextIndexStats } from "../src/fs/text_index_types.ts";
 import type { CollectionInfo, CollectionParams, IndexStats, SearchHit, SearchMethod } from "../src/fs/vectors.ts";
 import {
   type CollectionView,
@@ -19,6 +20,7 @@ import {
   type HybridResult,
   type IndexOp,
   type SearchFlags,
+  type TextIndexOp,
   typeName,
   typeNoun,
 } from "./backend.ts";
@@ -296,6 +298,15 @@ export class MountedBackend implements FsBackend {
   async index(dir: string, op: IndexOp): Promise<IndexStats> {
     await this.#kind(dir, "dir");
     return await ioctl.index(dir, op);
+  }
+
+  /**
+   * `vexfs index build|drop|stats --text` through the text index ioctl (src/ioctl/client_hybrid.ts).
+   * @throws CliError (not a directory); FsError as `textIndex`
+   */
+  async textIndex(dir: string, op: TextIndexOp): Promise<TextIndexStats> {
+    await this.#kind(dir, "dir");
+    return await textIndex(dir, op);
   }
 
   /** {@link searchEx} without the method: what `FsBackend.search` asks. */

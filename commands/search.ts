@@ -225,7 +225,7 @@ function hybridText(r: HybridResult): string {
   if (m.vector) parts.push(`vector: ${methodText(m.vector) || "answered by the mount"}`);
   if (m.text) {
     parts.push(
-      `text: ${m.text.terms.length ? m.text.terms.join(" ") : "no terms after analysis"}, ${
+      `text: ${m.text.terms.length ? `terms ${m.text.terms.join(", ")}` : "no terms after analysis"}; ${
         formatCount(m.text.matched)
       } of ${formatCount(m.text.docs)} documents match${m.text.caughtUp ? " (index caught up first)" : ""}`,
     );

@@ -18,6 +18,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
+import type { TextIndexParams, TextIndexStats } from "../fs/text_index_types.ts";
 import type { SearchHit, SearchMethod } from "../fs/vector_types.ts";
 import type { FusedHit } from "../search/fusion.ts";
 import type { FusionMethod, HybridTextMethod } from "../search/hybrid.ts";
@@ -74,6 +75,27 @@ export function hybridSearch(dir: string, req: HybridRequest): Promise<HybridRep
       `${asked(req)} on a mount needs the hybrid search ioctl (VEXFS_IOC_HYBRID), which this version of vexfs ` +
         `does not have yet; unmount and search the image instead (vexfs search IMAGE DIR ...), ` +
         `or search ${dir} by vector only`,
+    ),
+  );
+}
+
+/**
+ * `vexfs index build|drop|stats --text` on a mounted VexFS (design §6.5: `VEXFS_IOC_TEXT_INDEX`, command 0x10):
+ * one operation on the keyword index of the collection containing host directory `dir`.
+ * @returns the index's figures after the operation
+ * @throws FsError EOPNOTSUPP: the daemon's side of the ioctl is not in this version (the message says to run the
+ *   command on the unmounted image instead)
+ */
+export function textIndex(
+  dir: string,
+  req: { op: "build"; params?: Partial<TextIndexParams> } | { op: "drop" } | { op: "stats" },
+): Promise<TextIndexStats> {
+  return Promise.reject(
+    new FsError(
+      "EOPNOTSUPP",
+      `--text on a mount needs the text index ioctl (VEXFS_IOC_TEXT_INDEX), which this version of vexfs does not ` +
+        `have yet; unmount and run it on the image instead (vexfs index ${req.op} IMAGE DIR --text), ` +
+        `not on ${dir}`,
     ),
   );
 }

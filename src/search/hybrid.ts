@@ -20,10 +20,11 @@
  * directory as a vector search gives them.
  * @module
  */
-import { check, FsError } from "../errors.ts";
+import { check } from "../errors.ts";
 import { ROOT_INO } from "../format/constants.ts";
 import type { Vexfs } from "../fs/fs.ts";
-import type { SearchHit, SearchMethod } from "../fs/vector_types.ts";
+import type { TextMethod, TextSearchOptions } from "../fs/text_index_types.ts";
+import type { SearchMethod } from "../fs/vector_types.ts";
 import { DEFAULT_RRF_K, type FusedHit, fuseRrf, fuseWeighted, type RankedHit } from "./fusion.ts";
 import type { Where } from "./where.ts";
 
@@ -32,38 +33,8 @@ export const HYBRID_DEFAULT_DEPTH = 100;
 /** Most candidates a side may give (design §6.1; the HYBRID ioctl's limit). */
 export const HYBRID_MAX_DEPTH = 4096;
 
-/**
- * How a text search was answered (the engine's `TextMethod`,
- * ../fs/text_index_types.ts): the index's N, the analysed query terms, the
- * live documents with at least one term that passed the filters, the text
- * generation answered from, and whether a stale index was caught up first.
- */
-export interface HybridTextMethod {
-  docs: number;
-  terms: string[];
-  matched: number;
-  textGeneration: number;
-  caughtUp: boolean;
-}
-
-/** Options of a text search as the text side takes them (../fs/text_index_types.ts `TextSearchOptions`). */
-interface TextSideOptions {
-  where?: Where;
-  exclude?: Set<number>;
-  paths?: boolean;
-  depth?: number;
-}
-
-/** What the hybrid search needs of the engine's text indexes (`fs.collections.text`, ../fs/text_index.ts). */
-export interface TextSide {
-  search(dir: number, query: string, k: number, o?: TextSideOptions): { hits: SearchHit[]; method: HybridTextMethod };
-  searchTerms(
-    dir: number,
-    terms: string[],
-    k: number,
-    o?: TextSideOptions,
-  ): { hits: SearchHit[]; method: HybridTextMethod };
-}
+/** How the text side was answered (the engine's `TextMethod`, ../fs/text_index_types.ts). */
+export type HybridTextMethod = TextMethod;
 
 /** A hybrid search's query and parameters. Give `vector`, `text` or `terms` (not both of the last two), or both sides. */
 export interface HybridOptions {
@@ -121,13 +92,6 @@ export interface HybridSides {
   text?: (n: number) => { hits: RankedHit[]; method: HybridTextMethod };
   /** the vector scores are distances (metric l2): lower is better */
   vecLowerIsBetter: boolean;
-}
-
-/** The text indexes of `fs` (`fs.collections.text`), or an error saying the engine has none. */
-function textSideOf(fs: Vexfs): TextSide {
-  const t = (fs.collections as unknown as { text?: TextSide }).text;
-  if (!t) throw new FsError("EOPNOTSUPP", "this engine has no text indexes (keyword search is not available)");
-  return t;
 }
 
 /**
@@ -265,8 +229,8 @@ export function searchHybrid(fs: Vexfs, dir: number, o: HybridOptions): { hits: 
       c.searchEx(dir, query, n, { where: o.where, exclude: o.exclude, ef: o.ef, exact: o.exact, paths: false });
   }
   if (o.text !== undefined || o.terms !== undefined) {
-    const t = textSideOf(fs);
-    const opts: TextSideOptions = { where: o.where, exclude: o.exclude, paths: false };
+    const t = c.text;
+    const opts: TextSearchOptions = { where: o.where, exclude: o.exclude, paths: false };
     sides.text = (n) => o.terms !== undefined ? t.searchTerms(dir, o.terms, n, opts) : t.search(dir, o.text!, n, opts);
   }
   const r = composeHybrid(sides, o);

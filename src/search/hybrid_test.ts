@@ -172,3 +172,104 @@ Deno.test("searchHybrid: the vector side on a real engine equals searchEx with s
     fs.close();
   }
 });
+
+/** A real engine with a collection of small text files with vectors and `user.n`, half of them in `sub/`. */
+function textCorpus(metric: "l2" | "cosine") {
+  const dev = new MemDevice(16 << 20);
+  writeFilesystem(dev, computeLayout(dev.size, { blockSize: 4096, inodes: 2048 }), {
+    uuid: crypto.getRandomValues(new Uint8Array(16)),
+  });
+  const fs = Vexfs.openDevice(dev);
+  const r = rng(21);
+  const words = ["cloud", "foundry", "deploy", "app", "kernel", "module", "vector", "search", "file", "disk", "index"];
+  const root = fs.mkdir(ROOT_INO, "docs");
+  fs.collections.create(root, { dim: 4, metric, elem: "f32", index: "flat" });
+  const sub = fs.mkdir(root, "sub");
+  const files: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const f = fs.create(i % 2 ? sub : root, `f${i}.txt`);
+    const text = Array.from({ length: 3 + (i % 9) }, () => words[Math.floor(r() * words.length)]).join(" ");
+    fs.write(f, 0, enc.encode(text + "\n"));
+    // a few files carry no vector: they can only come from the text side
+    if (i % 10 !== 3) fs.collections.setVector(f, Float32Array.from({ length: 4 }, () => r() * 2 - 1));
+    fs.setxattr(f, "user.n", enc.encode(String(i)));
+    files.push(f);
+  }
+  return { fs, root, sub, files };
+}
+
+const ranked = (hits: { ino: number; score: number }[]) => hits.map((h) => ({ ino: h.ino, score: h.score }));
+
+Deno.test("searchHybrid on a real image: text-only, hybrid rrf and weighted equal a hand composition of the two sides", () => {
+  for (const metric of ["l2", "cosine"] as const) {
+    const { fs, root, sub, files } = textCorpus(metric);
+    try {
+      const c = fs.collections;
+      assert.match(
+        errno(() => searchHybrid(fs, root, { text: "cloud", k: 3 })),
+        /^ENODATA: .*vexfs index build --text/,
+        "no text index: the message says how to build one",
+      );
+      c.text.build(root);
+      const query = Float32Array.from([0.3, -0.2, 0.5, 0.1]);
+      const text = "cloud foundry deploy";
+      for (const [dir, base] of [[root, "/docs/"], [sub, "/docs/sub/"]] as const) {
+        for (const where of [undefined, parseWhere(["user.n >= 20"])]) {
+          const exclude = new Set([files[7], files[8]]);
+          const o = { where, exclude };
+          // text only: the text side's own top k
+          const t = searchHybrid(fs, dir, { text, k: 6, ...o });
+          const tw = c.text.search(dir, text, 6, o);
+          assert.deepEqual(t.method, { vector: null, text: tw.method, fusion: null });
+          assert.deepEqual(
+            t.hits,
+            tw.hits.map((h, i) => ({ ...h, vector: null, text: { rank: i + 1, score: h.score } })),
+          );
+          assert.ok(t.hits.length > 0, "the query matches something");
+          // both sides: each side's top depth, fused
+          const vs = c.searchEx(dir, query, 50, { ...o, paths: false });
+          const ts = c.text.search(dir, text, 50, { ...o, paths: false });
+          const rrf = searchHybrid(fs, dir, { vector: query, text, k: 8, depth: 50, ...o });
+          assert.deepEqual(rrf.method, {
+            vector: vs.method,
+            text: ts.method,
+            fusion: { kind: "rrf", rrfK: 60, depth: 50 },
+          });
+          const want = fuseRrf(ranked(vs.hits), ranked(ts.hits), 8);
+          assert.deepEqual(rrf.hits.map(({ path: _, ...h }) => h), want);
+          const w = searchHybrid(fs, dir, {
+            vector: query,
+            text,
+            k: 8,
+            depth: 50,
+            fusion: "weighted",
+            alpha: 0.7,
+            ...o,
+          });
+          assert.deepEqual(
+            w.hits.map(({ path: _, ...h }) => h),
+            fuseWeighted(ranked(vs.hits), ranked(ts.hits), 8, 0.7, metric === "l2"),
+          );
+          for (const h of [...t.hits, ...rrf.hits, ...w.hits]) {
+            assert.equal(fs.pathOf(h.ino), base + h.path, "path relative to the searched directory");
+            assert.ok(!exclude.has(h.ino), "excluded files stay out");
+            if (where) assert.ok(Number(new TextDecoder().decode(fs.getxattr(h.ino, "user.n"))) >= 20, "filtered");
+          }
+          assert.ok(rrf.hits.some((h) => h.vector && h.text), "some hits come from both sides");
+        }
+      }
+      // a file without a vector comes from the text side only
+      const novec = files[13];
+      const only = searchHybrid(fs, root, {
+        vector: query,
+        terms: c.text.analyzerOf(root).terms(new TextDecoder().decode(fs.read(novec, 0, 4096))),
+        k: 60,
+        depth: 60,
+      });
+      const h = only.hits.find((x) => x.ino === novec);
+      assert.ok(h && h.vector === null && h.text !== null, "the file without a vector is a text-only hit");
+    } finally {
+      fs.close();
+    }
+  }
+});
