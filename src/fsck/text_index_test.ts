@@ -15,13 +15,14 @@ import assert from "node:assert/strict";
 import { MemDevice } from "../device/mem.ts";
 import { COLL_RECORD_SIZE, COLL_TABLE_INO, ROOT_INO } from "../format/constants.ts";
 import { encodeCollection } from "../format/collection.ts";
-import { encodeHeader } from "../bm25/layout.ts";
+import { encodeHeader, sealBlock } from "../bm25/layout.ts";
 import { Bm25Index } from "../bm25/reader.ts";
 import { liveDocInputs } from "../bm25/merge.ts";
 import { encodeSegment } from "../bm25/segment.ts";
 import { Vexfs } from "../fs/fs.ts";
 import { computeLayout, writeFilesystem } from "../fs/mkfs.ts";
-import { fileSource } from "../fs/text_index_file.ts";
+import { fileSource, readSlots } from "../fs/text_index_file.ts";
+import { rng } from "../test_random.ts";
 import { assertTextExact } from "../fs/text_index_testutil.ts";
 import { fsck, type FsckReport } from "./fsck.ts";
 
@@ -272,4 +273,46 @@ Deno.test("fsck BM25: written blocks of the index file that neither header slot 
   assert.deepEqual(codes(r), ["info BM25_GARBAGE"], text(r));
   assert.match(r.problems[0].message, /^2 block\(s\)/);
   assert.equal(r.exitCode, 0);
+});
+
+Deno.test("fsck BM25: random bytes of the index file changed and re-sealed: found or harmless, never a checker failure", () => {
+  const { bytes, a, id } = setup();
+  const fs = open(bytes);
+  put(fs, a, "one.txt", "omega omega"); // a delta too: two segments, both slots written
+  fs.close();
+  const ro = open(bytes.slice(), true);
+  const ino = ro.collections.record(id)!.bm25Ino;
+  const blocks = Math.ceil(ro.iget(ino).d.size / BS);
+  const map = Array.from({ length: blocks }, (_, i) => ro.bmap(ro.iget(ino), i));
+  const slots = readSlots(fileSource(ro, ino), id);
+  ro.close();
+  // the segment each file block belongs to (-1: a header slot; undefined: garbage)
+  const owner = new Map<number, number>([[0, -1], [1, -1]]);
+  for (const h of slots.headers) {
+    for (const s of h?.segments ?? []) for (let b = 0; b < s.blockCount; b++) owner.set(s.firstBlock + b, s.id);
+  }
+  const next = rng(0xb25f5c);
+  const seen = new Set<string>();
+  for (let round = 0; round < 24; round++) {
+    const b = bytes.slice();
+    const fb = Math.floor(next() * blocks);
+    const at = map[fb] * BS;
+    const block = b.subarray(at, at + BS);
+    const off = Math.floor(next() * 160) + (next() < 0.5 ? 0 : Math.floor(next() * (BS - 164)));
+    block[off] ^= 1 << Math.floor(next() * 8);
+    if (owner.has(fb)) sealBlock(block, id, owner.get(fb)!);
+    const what = `round ${round}: file block ${fb} byte ${off}`;
+    const n = check(b);
+    assert.ok([0, 4].includes(n.exitCode), `${what}\n${text(n)}`);
+    assert.ok(!n.problems.some((p) => /CHECKER_FAILED|PHASE_ABORTED/.test(p.code)), `${what}\n${text(n)}`);
+    for (const p of n.problems) seen.add(p.code);
+    fsck(new MemDevice(b), { yes: true });
+    const again = check(b);
+    assert.deepEqual(
+      codes(again).filter((c) => !c.startsWith("info")),
+      [],
+      `${what}: after the repair\n${text(again)}`,
+    );
+  }
+  assert.ok(seen.has("BM25_DAMAGED"), [...seen].join(", "));
 });
