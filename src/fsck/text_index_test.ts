@@ -316,3 +316,23 @@ Deno.test("fsck BM25: random bytes of the index file changed and re-sealed: foun
   }
   assert.ok(seen.has("BM25_DAMAGED"), [...seen].join(", "));
 });
+
+Deno.test("fsck BM25: damage under a stale header is a warning (the engine would rebuild it anyway), still dropped", () => {
+  const { bytes, a, id } = setup();
+  const { phys } = indexFile(bytes, id);
+  const fs = open(bytes);
+  (fs.collections.text as unknown as { checkpoint: () => void }).checkpoint = () => {}; // the index write never happens
+  put(fs, a, "one.txt", "omega omega omega");
+  fs.sync();
+  const crashed = bytes.slice(); // the power cut: the header names the text generation before this change
+  fs.close();
+  crashed[phys(3) * BS + 7] ^= 0x80;
+  const r = check(crashed);
+  const p = r.problems.find((p) => p.code === "BM25_DAMAGED");
+  assert.equal(p?.severity, "warning", text(r));
+  assert.ok(!r.problems.some((p) => p.severity === "error"), text(r));
+  fsck(new MemDevice(crashed), { yes: true });
+  const again = check(crashed);
+  assert.deepEqual(codes(again), [], text(again));
+  engineExact(crashed, a, "stale and damaged, rebuilt");
+});
