@@ -463,9 +463,11 @@ Deno.test({
             assertEquals(after.collections[0].vectors, 3);
             assertEquals((await jsonError("vector get", [`${mnt}/docs/b.md`])).code, "ERROR");
             assertEquals((await jsonError("search", [`${mnt}/nope`, "--vector", "[1,0,0]"])).code, "ENOENT");
-            // a filter on a mount needs the hybrid ioctl: refused with a reason, never answered unfiltered
-            const nf = await jsonError("search", [`${mnt}/docs`, "--vector", "[1,0,0]", "--where", "user.lang=en"]);
-            assertEquals(nf.code, "EOPNOTSUPP");
+            // a filter on a mount goes through the hybrid ioctl: every file imported has user.lang=en, none de
+            const en = await json("search", [`${mnt}/docs`, "--vector", "[1,0,0]", "--where", "user.lang=en"]);
+            assertEquals(en.hits.map((h: Doc) => h.path), ["a.md", "sub/d.md", "sub/c.md"]);
+            const de = await json("search", [`${mnt}/docs`, "--vector", "[1,0,0]", "--where", "user.lang=de"]);
+            assertEquals(de.hits, []);
             await jsonError("collection drop", [mnt, "/docs"]); // a directory given as an IMAGE: refused
             const stats = await json("stats", [mnt]);
             assertEquals([stats.mountpoint, stats.vectors.deleted >= 1, stats.filesystem.error_record], [

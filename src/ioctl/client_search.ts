@@ -99,7 +99,12 @@ export async function search(
   return await withFd(dir, (fd) => searchFd(fd, dir, query, k, opts));
 }
 
-async function inoPathFd(fd: number, dir: string, ino: U64): Promise<string | null> {
+/**
+ * The path of inode `ino` relative to `dir` on open descriptor `fd` (`INO_PATH`), or null when it has none
+ * any more (deleted since the search).
+ * @throws FsError as {@linkcode inoPath}
+ */
+export async function inoPathFd(fd: number, dir: string, ino: U64): Promise<string | null> {
   const buf = encodeInoPath(ino);
   const r = await ioctl(fd, VEXFS_IOC_INO_PATH, buf);
   if (r >= 0) return decodeInoPathReply(buf);

@@ -26,7 +26,11 @@
  * collection for build, drop and optimize only: those are refused on a
  * read-only filesystem (`EROFS`) and need the caller to be allowed to write
  * the collection's root directory, which it checks with the same ids
- * (docs/IOCTL.md §3.12).
+ * (docs/IOCTL.md §3.12). `HYBRID` and `TEXT_INDEX` (keyword and hybrid
+ * search, the keyword index: ./server_hybrid.ts) check the caller the same
+ * way: a search's hits are the files the caller may read, build and drop
+ * of the keyword index need write permission on the collection's root
+ * (docs/IOCTL.md §3.15, §3.16).
  * @module
  */
 import { FsError } from "../errors.ts";
@@ -43,7 +47,6 @@ import { dirFindByIno } from "../fs/htree.ts";
 import type { Vexfs } from "../fs/fs.ts";
 import { mappedEnd } from "../fs/extentmap.ts";
 import { slotsPerBlock } from "../format/collection.ts";
-import type { Inode } from "../format/inode.ts";
 import { decodeVector, validateVector } from "../vector/codec.ts";
 import { elemSize, MAX_DIM } from "../vector/types.ts";
 import {
@@ -88,6 +91,7 @@ import {
   VEXFS_IOC_DROP_COLLECTION,
   VEXFS_IOC_FS_INFO,
   VEXFS_IOC_GET_VECTOR,
+  VEXFS_IOC_HYBRID,
   VEXFS_IOC_INDEX,
   VEXFS_IOC_INO_PATH,
   VEXFS_IOC_LIST_COLLECTIONS,
@@ -99,28 +103,14 @@ import {
   VEXFS_IOC_SET_VECTOR,
   VEXFS_IOC_SET_VECTORS,
   VEXFS_IOC_STATS,
+  VEXFS_IOC_TEXT_INDEX,
 } from "./abi.ts";
 import { decodeDropCollection, encodeDropCollectionReply, encodeStatsReply } from "./abi_admin.ts";
 import type { StatsReport } from "../stats/report.ts";
+import { type IoctlCaller, permits } from "./server_caller.ts";
+import { hybrid, textIndex, textIndexWrites } from "./server_hybrid.ts";
 
-/**
- * Who makes the call, as the mount knows it from the FUSE request: the ids
- * `SET_VECTORS` checks each item's permissions with (the kernel module
- * will use the caller's credentials).
- */
-export interface IoctlCaller {
-  /** user id (0 may do anything) */
-  uid: number;
-  /** primary group (a FUSE request carries no supplementary groups) */
-  gid: number;
-  /**
-   * The mount's own permission check, when it has one: whether the caller
-   * may access inode `ino` for `want` (4 read, 2 write, 1 search) by mode,
-   * POSIX ACL and supplementary groups (src/mount/acl.ts). Without it the
-   * mode is checked with `uid` and `gid` alone.
-   */
-  permits?: (ino: number, want: number) => boolean;
-}
+export type { IoctlCaller } from "./server_caller.ts";
 
 /** What a command needs its descriptor to be. */
 type Target = "any" | "file" | "dir";
@@ -400,18 +390,6 @@ function setVector(fs: Vexfs, ino: number, inData: Uint8Array): Uint8Array {
 }
 
 /**
- * Whether `caller` has permission `bit` (4 read, 2 write, 1 search) on inode
- * `ino` (disk inode `d`): the caller's own check when it brings one, else by
- * the mode, owner and primary group.
- */
-function permits(caller: IoctlCaller, ino: number, d: Inode, bit: number): boolean {
-  if (caller.uid === 0) return true;
-  if (caller.permits) return caller.permits(ino, bit);
-  const shift = caller.uid === d.uid ? 6 : caller.gid === d.gid ? 3 : 0;
-  return ((d.mode >> shift) & bit) !== 0;
-}
-
-/**
  * The checks of one `SET_VECTORS` call that depend on directories: whether
  * a directory is below the call's directory (by parent pointers) and the
  * caller may search it and every directory up to the call's, memoised.
@@ -590,6 +568,8 @@ const HANDLERS = new Map<number, Handler>([
   handler(VEXFS_IOC_INDEX, "dir", indexWrites, index, false),
   handler(VEXFS_IOC_STATS, "any", false, stats),
   handler(VEXFS_IOC_DROP_COLLECTION, "dir", true, dropCollection),
+  handler(VEXFS_IOC_HYBRID, "dir", false, hybrid),
+  handler(VEXFS_IOC_TEXT_INDEX, "dir", textIndexWrites, textIndex, false),
 ]);
 
 function checkTarget(fs: Vexfs, ino: number, h: Handler): void {
@@ -662,7 +642,9 @@ export function ioctlWritesDescriptor(cmd: number): boolean {
  *   (SET_VECTORS, INDEX), `EPERM` (SET_VECTORS without a caller),
  *   `ENOSPC`, `EUCLEAN` (corruption found); `STATS` without counters
  *   `EOPNOTSUPP`; `DROP_COLLECTION` `ENODATA` outside a collection, `EINVAL`
- *   on a directory inside one that is not its root
+ *   on a directory inside one that is not its root; `HYBRID` and
+ *   `TEXT_INDEX` `EINVAL` (fields, not in a collection), `ENODATA` (no
+ *   keyword index), `EACCES` (TEXT_INDEX build or drop)
  * @param caller who calls (from the FUSE request): `SET_VECTORS` checks each
  *   item's permissions with it and is refused (`EPERM`) without it; `INDEX`
  *   checks a change's permission with it (and trusts a call without it)
