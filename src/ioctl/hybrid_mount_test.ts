@@ -34,6 +34,7 @@ import {
 } from "./abi.ts";
 import { hybridSearch, textIndex } from "./client_hybrid.ts";
 import { ERRNO } from "../errors.ts";
+import { runVexfs } from "../../commands/_testutil.ts";
 
 const DIM = 4;
 const WORDS = ["deploy", "cloud", "foundry", "annotation", "report", "list", "zebra", "app", "fiori", "launch"];
@@ -460,6 +461,13 @@ Deno.test({
         assertEquals(viaClient.hits.map((h) => h.ino), decodeHybridReply(rawBuf).hits.map((h) => h.ino));
         for (const h of viaClient.hits) assertEquals(Deno.statSync(`${c}/${h.path}`).ino, h.ino);
         assertEquals(viaClient.method.fusion, { kind: "weighted", alpha: 0.25, depth: 100 });
+        // the command line on the mount goes through the same client
+        const cli = await runVexfs(["search", c, "--text", "annotation report", "-k", "5", "--json"]);
+        assertEquals(cli.code, 0, cli.stderr);
+        const cliHits = JSON.parse(cli.stdout).hits.map((h: { path: string }) => h.path);
+        assertEquals(cliHits, (await hybridSearch(c, { k: 5, text: "annotation report" })).hits.map((h) => h.path));
+        const cliStats = await runVexfs(["index", "stats", "--text", c, "--json"]);
+        assertEquals(cliStats.code, 0, cliStats.stderr);
         err = await hybridSearch(c, { k: 129, text: "x" }).catch((e) => e);
         assertEquals(err.code, "EINVAL");
         err = await hybridSearch(`${mnt}/plain`, { k: 5, text: "deploy" }).catch((e) => e);
