@@ -257,7 +257,7 @@ export function exactReasonOf(m: SearchMethod, flat: boolean): ExactReason {
   if (flat) return "flat";
   const r = m.reason ?? "";
   if (/asked/.test(r)) return "asked";
-  if (/subtree/.test(r)) return "subtree";
+  if (/subtree|pass the filter/.test(r)) return "subtree"; // HYBRID: the files below dir that pass the filter are few
   if (/small collection/.test(r)) return "small";
   if (/k (≥|>=) vectors/.test(r)) return "few";
   if (/far behind/.test(r)) return "stale";

@@ -240,6 +240,11 @@ Deno.test("ioctl abi: SEARCH2 requests and replies round trip; bad ef, flags and
   odd[SEARCH2.off.method] = 9;
   assertEquals(decodeSearch2Reply(odd).method, { method: "unknown" });
   assertEquals(exactReasonOf({ method: "exact", reason: "the moon" }, false), "other");
+  // HYBRID with a filter: the files that pass it are few (src/fs/vectors.ts's wording)
+  assertEquals(
+    exactReasonOf({ method: "exact", reason: "few files pass the filter: they are scanned" }, false),
+    "subtree",
+  );
   const einval = (f: () => unknown, re: RegExp) => {
     try {
       f();
