@@ -2,6 +2,13 @@
  * Collection records and slot-map blocks (docs/FORMAT.md §8.1, §8.3).
  * @module
  */
+import {
+  BM25_ANALYZER_WORD_V1,
+  BM25_K1_MAX,
+  BM25_MAX_FILE_MAX,
+  BM25_MAX_FILE_MIN,
+  bm25LangValid,
+} from "./bm25_params.ts";
 import { FsError } from "../errors.ts";
 import { crc32cSeeded } from "./crc.ts";
 import { COLL_MAGIC, COLL_RECORD_SIZE, SLOT_ENTRY_SIZE } from "./constants.ts";
@@ -82,17 +89,6 @@ export function decodeLang(b: Uint8Array): string {
   let s = "";
   for (let i = 0; i < b.length && b[i] !== 0; i++) s += String.fromCharCode(b[i]);
   return s;
-}
-
-/**
- * Whether `b` (the 8 bytes of `bm25_lang`, FORMAT.md §8.1) is a valid language field: 0..8 ASCII lowercase
- * letters followed only by NULs.
- */
-export function bm25LangValid(b: Uint8Array): boolean {
-  let i = 0;
-  while (i < b.length && b[i] >= 0x61 && b[i] <= 0x7a) i++;
-  while (i < b.length && b[i] === 0) i++;
-  return i === b.length;
 }
 
 /** Encodes a record (256 bytes) with its checksum seeded by `rec.id`. */
@@ -213,13 +209,13 @@ export function encodeSlotBlock(entries: SlotEntry[], blockSize: number, collId:
   return b;
 }
 
-/** Smallest and largest `bm25_max_file`, bytes (FORMAT.md §8.1). */
-export const BM25_MAX_FILE_MIN = 1024;
-export const BM25_MAX_FILE_MAX = 2 ** 30;
-/** Largest `bm25_k1` (FORMAT.md §8.1; k1 > 0). */
-export const BM25_K1_MAX = 10;
-/** The one analyzer id defined: `word-v1` (FORMAT.md §8.1). */
-export const BM25_ANALYZER_WORD_V1 = 1;
+export {
+  BM25_ANALYZER_WORD_V1,
+  BM25_K1_MAX,
+  BM25_MAX_FILE_MAX,
+  BM25_MAX_FILE_MIN,
+  bm25LangValid,
+} from "./bm25_params.ts";
 
 /**
  * The problems of the BM25 fields of a 256-byte record (FORMAT.md §8.1 rules): with COLL_INDEX_BM25 in

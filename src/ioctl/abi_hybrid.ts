@@ -16,7 +16,7 @@
  * @module
  */
 import { FsError } from "../errors.ts";
-import { BM25_K1_MAX, BM25_MAX_FILE_MAX, BM25_MAX_FILE_MIN, bm25LangValid } from "../format/collection.ts";
+import { BM25_K1_MAX, BM25_MAX_FILE_MAX, BM25_MAX_FILE_MIN, bm25LangValid } from "../format/bm25_params.ts";
 import type { SearchMethod } from "../fs/vectors.ts";
 import type { FusedHit } from "../search/fusion.ts";
 import type { WhereClause, WhereOp } from "../search/where.ts";
