@@ -38,7 +38,7 @@
  */
 import { FsError } from "../errors.ts";
 import { forEachWord } from "./_words.ts";
-import { LANG_DATA, ORAMA_VERSION } from "./_langs.ts";
+import { LANG_NAMES, langData, ORAMA_VERSION } from "./_langs.ts";
 
 /** Analyzer id of `word-v1` (the collection record's `bm25_analyzer`). */
 export const ANALYZER_WORD_V1 = 1;
@@ -84,7 +84,7 @@ export interface Analyzer {
 }
 
 /** ISO 639-1 codes of the languages with both a stemmer and a stop list, sorted. */
-export const ANALYZER_LANGS: readonly string[] = Object.freeze(Object.keys(LANG_DATA).sort());
+export const ANALYZER_LANGS: readonly string[] = Object.freeze(Object.keys(LANG_NAMES).sort());
 
 /**
  * Highest Unicode version whose new letters this runtime's regular expressions know (V8's `\p{…}` and
@@ -162,7 +162,7 @@ function checkParams(p: AnalyzerParams): void {
   for (const [name, v] of [["stemmer", p.stemmer], ["stopwords", p.stopwords]] as const) {
     if (v !== 0 && v !== 1) throw new FsError("EINVAL", `bad analyzer ${name} flag ${v}: must be 0 or 1`);
   }
-  if (typeof p.lang !== "string" || (p.lang !== "" && !Object.hasOwn(LANG_DATA, p.lang))) {
+  if (typeof p.lang !== "string" || (p.lang !== "" && !Object.hasOwn(LANG_NAMES, p.lang))) {
     throw new FsError(
       "EINVAL",
       `unsupported analyzer language ${JSON.stringify(p.lang)}: use one of ${ANALYZER_LANGS.join(", ")}`,
@@ -190,7 +190,7 @@ class WordV1 implements Analyzer {
   constructor(p: AnalyzerParams) {
     this.params = Object.freeze({ analyzer: p.analyzer, stemmer: p.stemmer, stopwords: p.stopwords, lang: p.lang });
     this.signature = signatureOf(p);
-    const data = p.lang === "" ? null : LANG_DATA[p.lang];
+    const data = p.lang === "" || (!p.stemmer && !p.stopwords) ? null : langData(p.lang);
     this.#stop = p.stopwords && data ? new Set(data.stopwords.map(foldCase)) : null;
     this.#stem = p.stemmer && data ? data.stemmer : null;
   }

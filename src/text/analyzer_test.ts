@@ -10,7 +10,7 @@ import {
   MAX_TERM_BYTES,
   utf8Length,
 } from "./analyzer.ts";
-import { LANG_DATA, ORAMA_VERSION } from "./_langs.ts";
+import { langData, ORAMA_VERSION } from "./_langs.ts";
 
 const plain = makeAnalyzer(DEFAULT_ANALYZER);
 const en = (stemmer: 0 | 1, stopwords: 0 | 1) => makeAnalyzer({ analyzer: 1, stemmer, stopwords, lang: "en" });
@@ -150,7 +150,7 @@ Deno.test("languages: every code has a stemmer and a stop list of the pinned pac
   assertEquals(ANALYZER_LANGS.length, 28);
   for (const lang of ANALYZER_LANGS) {
     assert(/^[a-z]{2}$/.test(lang), lang);
-    const data = LANG_DATA[lang];
+    const data = langData(lang);
     assert(data.stopwords.length > 10, `${lang} stop list`);
     assertEquals(typeof data.stemmer("word"), "string");
     const a = makeAnalyzer({ analyzer: 1, stemmer: 1, stopwords: 1, lang });
