@@ -101,6 +101,8 @@ export interface HybridLatency {
   hybrid?: Latency;
   vector?: Latency;
   text?: Latency;
+  /** through the mount: the client's `hybridSearch` as `vexfs search` calls it (open, TEXT_INDEX, hits named by path) */
+  client?: Latency;
   /** how the vector side answered (hnsw, exact, ...) */
   vectorMethod?: string;
 }

@@ -1,14 +1,20 @@
 /**
  * The hybrid search's latency through a FUSE mount, for `vexfs bench --text` (bench/text.ts): the image is mounted
- * with `vexfs mount` (the daemon in its own process, as a user runs it), then per query, interleaved: the hybrid
- * search (`hybridSearch` of src/ioctl/client_hybrid.ts: `VEXFS_IOC_HYBRID`, RRF, k 10, hits named by path), the
- * vector side alone (`VEXFS_IOC_SEARCH2` on a held directory descriptor, `DirSearcher`), and the text side alone
- * (the hybrid ioctl with text only). A daemon without the hybrid ioctl (EOPNOTSUPP/ENOTTY) makes the result
- * "not available" with the reason, never a failure of the run.
+ * with `vexfs mount` (the daemon in its own process, as a user runs it), then per query, interleaved, on one held
+ * directory descriptor, hits as inode numbers (as the engine figures): the hybrid search (`VEXFS_IOC_HYBRID`, RRF,
+ * k 10, the query text tokenized here with the collection's analyzer and sent as terms, as the client does), the
+ * vector side alone (`VEXFS_IOC_SEARCH2`, `DirSearcher`), and the text side alone (the hybrid ioctl with terms
+ * only); and, once per query, `hybridSearch` of src/ioctl/client_hybrid.ts as `vexfs search` calls it (opens the
+ * directory, asks TEXT_INDEX for the analyzer, names each hit with one INO_PATH ioctl). A daemon without the
+ * hybrid ioctl (EOPNOTSUPP/ENOTTY) makes the result "not available" with the reason, never a failure of the run.
  * @module
  */
 import { FsError } from "../src/errors.ts";
 import { DirSearcher } from "../src/ioctl/client_search.ts";
+import { ioctl, openPath, system } from "../src/ioctl/client_sys.ts";
+import { decodeHybridReply, decodeTextIndexReply, encodeHybrid, encodeTextIndex } from "../src/ioctl/abi_hybrid.ts";
+import { VEXFS_IOC_HYBRID, VEXFS_IOC_TEXT_INDEX } from "../src/ioctl/abi_layout.ts";
+import { makeAnalyzer } from "../src/text/analyzer.ts";
 import { hybridSearch } from "../src/ioctl/client_hybrid.ts";
 import { vexfsArgv } from "../src/mount/self.ts";
 import { findMount, unmountAndWait } from "../src/mount/unmount.ts";
@@ -58,14 +64,28 @@ export async function mountHybridLatency(
       throw e;
     }
     const s = await DirSearcher.open(dir);
+    const fd = await openPath(dir);
     try {
-      const runs = {
-        hybrid: (i: number) => hybridSearch(dir, { vector: vec(i), text: queries[i], k: 10 }),
-        vector: (i: number) => s.search(vec(i), 10),
-        text: (i: number) => hybridSearch(dir, { text: queries[i], k: 10 }),
+      const stBuf = encodeTextIndex({ op: "stats" });
+      const rc = await ioctl(fd, VEXFS_IOC_TEXT_INDEX, stBuf);
+      if (rc < 0) throw new FsError("EIO", `TEXT_INDEX stats failed with errno ${-rc}`);
+      const params = decodeTextIndexReply(stBuf).params;
+      if (!params) throw new FsError("ENODATA", `${dir} has no text index`);
+      const analyzer = makeAnalyzer(params);
+      const raw = async (vector: Float32Array | null, text: string | null) => {
+        const buf = encodeHybrid({ k: 10, query: vector, terms: text === null ? null : analyzer.terms(text) });
+        const r = await ioctl(fd, VEXFS_IOC_HYBRID, buf);
+        if (r < 0) throw new FsError("EIO", `VEXFS_IOC_HYBRID failed with errno ${-r}`);
+        return decodeHybridReply(buf).hits.map((h) => h.ino);
       };
-      const names = ["hybrid", "vector", "text"] as const;
-      const us: Record<string, number[]> = { hybrid: [], vector: [], text: [] };
+      const runs = {
+        hybrid: (i: number) => raw(vec(i), queries[i]),
+        vector: (i: number) => s.search(vec(i), 10),
+        text: (i: number) => raw(null, queries[i]),
+        client: (i: number) => hybridSearch(dir, { vector: vec(i), text: queries[i], k: 10 }),
+      };
+      const names = ["hybrid", "vector", "text", "client"] as const;
+      const us: Record<string, number[]> = { hybrid: [], vector: [], text: [], client: [] };
       for (let p = 0; p <= passes; p++) {
         for (let i = 0; i < n; i++) {
           for (let j = 0; j < names.length; j++) {
@@ -82,10 +102,12 @@ export async function mountHybridLatency(
         hybrid: latency(us.hybrid),
         vector: latency(us.vector),
         text: latency(us.text),
+        client: latency(us.client),
         vectorMethod: method,
       };
     } finally {
       await s.close();
+      await system().close(fd);
     }
   } finally {
     await unmountAndWait(m, 120_000);

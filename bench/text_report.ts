@@ -129,7 +129,11 @@ export function detailLines(c: CorpusReport): string[] {
         out.push(
           `${c.corpus}: hybrid (RRF, k 10, depth 100) through the ${where}: p50 ${us(x.hybrid!.p50Us)}, p95 ` +
             `${us(x.hybrid!.p95Us)}; vector side alone p50 ${us(x.vector!.p50Us)} (${x.vectorMethod}), text side ` +
-            `alone p50 ${us(x.text!.p50Us)}`,
+            `alone p50 ${us(x.text!.p50Us)}` +
+            (x.client
+              ? `; vexfs's client hybridSearch (open, TEXT_INDEX, 10 hits named by path) p50 ` +
+                `${us(x.client.p50Us)}`
+              : ""),
         );
       }
     }
