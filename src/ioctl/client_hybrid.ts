@@ -45,7 +45,7 @@ import {
   VEXFS_IOC_HYBRID_TEXT_MAX,
   VEXFS_IOC_TEXT_INDEX,
 } from "./abi.ts";
-import { commonError, explainVector, generic, notInCollection } from "./client_errors.ts";
+import { commonError, explainVector, generic, infoFor, notInCollection } from "./client_errors.ts";
 import { inoPathFd, isVexfs, searchExWithPaths } from "./client_search.ts";
 import { ioctl, withFd } from "./client_sys.ts";
 
@@ -128,7 +128,8 @@ async function hybridError(fd: number, dir: string, req: HybridRequest, errno: n
   }
   if (errno === ERRNO.EINVAL) {
     if (req.vector) return errnoFsError(errno, await explainVector(fd, dir, req.vector, "query"));
-    return errnoFsError(errno, `${dir}: the filesystem refused the search (is ${dir} inside a vector collection?)`);
+    if (!(await infoFor(fd))) return errnoFsError(errno, notInCollection(dir));
+    return errnoFsError(errno, `${dir}: the filesystem refused the search's parameters`);
   }
   return generic(errno, dir, what);
 }
@@ -161,6 +162,7 @@ export async function hybridSearch(dir: string, req: HybridRequest): Promise<Hyb
     depth: both ? req.depth ?? 0 : 0,
     where: [...(req.where ?? [])],
   };
+  if (txt && req.text!.trim() === "") throw new FsError("EINVAL", "the text query is empty");
   // checks every field before anything is sent (the text is checked again once it is known)
   encodeHybrid({ ...base, ...(txt ? { text: "x" } : {}) });
   return await withFd(dir, async (fd) => {

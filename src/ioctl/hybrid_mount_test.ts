@@ -472,6 +472,11 @@ Deno.test({
         assertEquals(err.code, "EINVAL");
         err = await hybridSearch(`${mnt}/plain`, { k: 5, text: "deploy" }).catch((e) => e);
         assertEquals(err.code, "EINVAL");
+        assert(/not inside a vector collection/.test(err.message), err.message);
+        err = await hybridSearch(c, { k: 5, text: "  " }).catch((e) => e);
+        assertEquals([err.code, err.detail], ["EINVAL", "the text query is empty"]);
+        // no terms after analysis (punctuation only): the raw text goes, the daemon answers with no hits
+        assertEquals((await hybridSearch(c, { k: 5, text: "?!" })).hits, []);
 
         // every EINVAL field, changing nothing
         for (const [name, b] of badHybrid()) assertEquals(raw(c, VEXFS_IOC_HYBRID, b), ERRNO.EINVAL, name);
