@@ -111,9 +111,10 @@ type Timed = <T>(
 ) => Promise<T>;
 
 /**
- * The keyword and hybrid search steps (issue 12) on the unmounted image, through the engine: each file's
- * `user.category` xattr from the dataset, the collection's text (BM25) index, a keyword search, a hybrid search
- * (`--like` a document + `--text`, RRF) and a keyword search filtered by category.
+ * The keyword and hybrid search steps (issue 12) on the unmounted image: each file's `user.category` xattr from
+ * the dataset (engine), the collection's text (BM25) index (`vexfs index build IMAGE /docs --text`, the CLI), then
+ * through the engine a keyword search, a hybrid search (`--like` a document + `--text`, RRF) and a keyword search
+ * filtered by category.
  * @returns whether every check passed
  */
 async function textSteps(
@@ -124,27 +125,57 @@ async function textSteps(
   titleOf: Map<string, string>,
 ): Promise<boolean> {
   let ok = true;
-  const fs = Vexfs.open(image);
+  const categoryOf = new Map(names.map((n, i) => [n, docs[i].category]));
+  await timed(
+    "user.category xattrs (engine)",
+    () => {
+      const fs = Vexfs.open(image);
+      try {
+        const dir = fs.resolve(DOCS_DIR);
+        const enc = new TextEncoder();
+        let n = 0;
+        names.forEach((name, i) => {
+          if (!docs[i].category) return;
+          fs.setxattr(fs.lookup(dir, name), "user.category", enc.encode(docs[i].category));
+          n++;
+        });
+        return n;
+      } finally {
+        fs.close();
+      }
+    },
+    (n) => `${n} files carry their dataset category, e.g. user.category="${docs[0].category}"`,
+  );
+  say(c.dim(`  $ vexfs index build ${image} ${DOCS_DIR} --text`));
+  const built = await timed(
+    "vexfs index build --text",
+    async () => {
+      const [exe, ...args] = vexfsArgv(["index", "build", image, DOCS_DIR, "--text"]);
+      const r = await new Deno.Command(exe, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+      if (!r.success) {
+        throw new CliError(
+          `vexfs index build ${image} ${DOCS_DIR} --text failed (exit ${r.code}): ` +
+            new TextDecoder().decode(r.stderr).trim(),
+        );
+      }
+      const fs = Vexfs.open(image, { readOnly: true });
+      try {
+        return fs.collections.text.stats(fs.resolve(DOCS_DIR));
+      } finally {
+        fs.close();
+      }
+    },
+    (st) =>
+      `${st.docCount} documents, ${st.terms} terms, ${formatBytes(st.fileBytes)} for ` +
+      `${formatBytes(st.textBytes)} of text (${(st.fileBytes / st.textBytes).toFixed(2)}×), ` +
+      `${st.fresh ? "fresh" : "NOT fresh"}`,
+    (st) => st.fresh && st.docCount === docs.length && st.fileBytes <= 2 * st.textBytes,
+  );
+  if (!(built.fresh && built.docCount === docs.length && built.fileBytes <= 2 * built.textBytes)) ok = false;
+  const fs = Vexfs.open(image, { readOnly: true });
   try {
     const dir = fs.resolve(DOCS_DIR);
     const inoOf = new Map(names.map((n) => [n, fs.lookup(dir, n)]));
-    const categoryOf = new Map(names.map((n, i) => [n, docs[i].category]));
-    const st = await timed(
-      "text index (engine)",
-      () => {
-        const enc = new TextEncoder();
-        names.forEach((n, i) => {
-          if (docs[i].category) fs.setxattr(inoOf.get(n)!, "user.category", enc.encode(docs[i].category));
-        });
-        return fs.collections.text.build(dir);
-      },
-      (st) =>
-        `user.category set on the files; fs.collections.text.build (what 'vexfs index build --text' runs): ` +
-        `${st.docCount} documents, ${st.terms} terms, ${formatBytes(st.fileBytes)} for ` +
-        `${formatBytes(st.textBytes)} of text (${(st.fileBytes / st.textBytes).toFixed(2)}×), ${st.note}`,
-      (st) => st.fresh && st.docCount === docs.length && st.fileBytes <= 2 * st.textBytes,
-    );
-    if (!(st.fresh && st.docCount === docs.length && st.fileBytes <= 2 * st.textBytes)) ok = false;
     const analyzer = fs.collections.text.analyzerOf(dir);
     const has = (name: string, terms: string[]) => {
       const counts = analyzer.document(new TextDecoder().decode(fs.read(inoOf.get(name)!, 0, 1 << 24))).counts;
@@ -662,9 +693,9 @@ with cosine ~1) and with the mean of two documents (both must be in the top
 ${TOP_K}), compare with an in-memory brute force, unmount, search the unmounted
 image (results must be identical), check that the HNSW graph the daemon kept
 is current and measure its recall@${TOP_K} over every document (≥ 0.95 at ef 64),
-then, on the image through the engine: set each file's user.category xattr
-from the dataset, build the collection's text (BM25) index (at most 2x the
-text), search the keywords '${TEXT_QUERY}' (the first hit must hold every
+then, on the image: set each file's user.category xattr from the dataset,
+build the collection's text (BM25) index with 'vexfs index build IMAGE /docs
+--text' (at most 2x the text), and through the engine search the keywords '${TEXT_QUERY}' (the first hit must hold every
 query word), a hybrid search like another document plus those keywords (RRF:
 hits from both rankings, each score the sum of 1/(60 + rank)), and the
 keywords with --where user.category=... (every hit in that category); run
