@@ -397,7 +397,7 @@ Deno.test({
           assertEquals(s.errno, 0, "nobody reads the stats");
         }
         const built = await textIndex(c, { op: "build", params: { k1: 1.1, maxFile: 1 << 20 } });
-        assertEquals(built.enabled, true);
+        assertEquals([built.enabled, built.fresh], [true, true]);
         assertEquals(built.params, {
           k1: 1.1,
           b: 0.75,
