@@ -87,7 +87,18 @@ static int vexfs_coll_decode(struct super_block *sb, u32 id,
 	c->hnsw_m = le16_to_cpu(raw->c_hnsw_m);
 	c->hnsw_ef_c = le16_to_cpu(raw->c_hnsw_ef_construction);
 	c->ef_search = le32_to_cpu(raw->c_hnsw_ef_search);
-	if ((flags & ~(VEXFS_COLL_IN_USE | VEXFS_COLL_INDEX_HNSW)) ||
+	c->bm25_ino = le64_to_cpu(raw->c_bm25_ino);
+	c->text_generation = le64_to_cpu(raw->c_text_generation);
+	c->bm25_k1 = le64_to_cpu(raw->c_bm25_k1);
+	c->bm25_b = le64_to_cpu(raw->c_bm25_b);
+	c->bm25_max_file = le32_to_cpu(raw->c_bm25_max_file);
+	c->bm25_analyzer = raw->c_bm25_analyzer;
+	c->bm25_stemmer = raw->c_bm25_stemmer;
+	c->bm25_stopwords = raw->c_bm25_stopwords;
+	memcpy(c->bm25_lang, raw->c_bm25_lang, sizeof(c->bm25_lang));
+	if ((flags & ~(VEXFS_COLL_IN_USE | VEXFS_COLL_INDEX_HNSW |
+		       VEXFS_COLL_INDEX_BM25)) ||
+	    (c->bm25_ino && !vexfs_ino_ok(sb, c->bm25_ino)) ||
 	    c->dim < 1 || c->dim > VEXFS_COLL_MAX_DIM ||
 	    c->metric < VEXFS_METRIC_L2 || c->metric > VEXFS_METRIC_IP ||
 	    !c->elem_size ||

@@ -178,6 +178,13 @@ static inline void vexfs_inode_init_owner(struct inode *inode,
 #endif
 }
 
+/* 6.3: inode_permission takes a mnt_idmap (6.1: a user_namespace). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define VEXFS_NOP_IDMAP (&nop_mnt_idmap)
+#else
+#define VEXFS_NOP_IDMAP (&init_user_ns)
+#endif
+
 /* 6.5 replaced block_page_mkwrite_return by vmf_fs_error. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define vexfs_vmf_error(err) vmf_fs_error(err)

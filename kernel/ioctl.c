@@ -9,18 +9,19 @@
  * mount; then the command's own checks. A refused call changes nothing.
  *
  * The kernel serves FS_INFO, GET_VECTOR, COLLECTION_INFO, SEARCH (always
- * exactly), SEARCH2 (exactly, saying so), INO_PATH and LIST_COLLECTIONS;
- * SET_VECTOR, DEL_VECTOR, CREATE_COLLECTION and DROP_COLLECTION need a
- * read-write mount. The commands that only make sense for the user-space
- * engine (SET_VECTORS, INDEX, STATS) answer EOPNOTSUPP (docs/IOCTL.md, "In
- * the kernel module").
+ * exactly), SEARCH2 (exactly, saying so), INO_PATH, LIST_COLLECTIONS,
+ * HYBRID (from a fresh keyword index, analysed terms only: hybrid.c) and
+ * TEXT_INDEX stats; SET_VECTOR, DEL_VECTOR, CREATE_COLLECTION and
+ * DROP_COLLECTION need a read-write mount. The commands that only make
+ * sense for the user-space engine (SET_VECTORS, INDEX, STATS) answer
+ * EOPNOTSUPP (docs/IOCTL.md, "In the kernel module").
  */
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/uaccess.h>
 #include <linux/statfs.h>
 #include <linux/mount.h>
-#include "vexfs_vec.h"
+#include "bm25.h"
 
 enum vexfs_target { VEXFS_ANY, VEXFS_FILE, VEXFS_DIR };
 
@@ -391,6 +392,8 @@ static const struct vexfs_ioc_cmd vexfs_cmds[] = {
 	{ VEXFS_IOC_STATS, VEXFS_ANY, false, vexfs_ioc_unsupported },
 	{ VEXFS_IOC_DROP_COLLECTION, VEXFS_DIR, true,
 	  vexfs_ioc_drop_collection },
+	{ VEXFS_IOC_HYBRID, VEXFS_DIR, false, vexfs_ioc_hybrid },
+	{ VEXFS_IOC_TEXT_INDEX, VEXFS_DIR, false, vexfs_ioc_text_index },
 };
 
 /**

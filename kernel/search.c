@@ -17,7 +17,7 @@
 #include <linux/mm.h>
 #include <linux/xarray.h>
 #include <linux/sched/signal.h>
-#include "vexfs_vec.h"
+#include "bm25.h"
 #ifdef CONFIG_X86_64
 #include <asm/fpu/api.h>
 #endif
@@ -107,9 +107,19 @@ static int vexfs_dir_under(struct super_block *sb, struct xarray *memo,
 	return err;
 }
 
-/* Whether file @ino is below directory @dir (by its parent pointer). */
-static int vexfs_file_under(struct super_block *sb, struct xarray *memo,
-			    u64 dir, u64 ino, bool *under)
+/**
+ * vexfs_file_below - whether file @ino is below directory @dir
+ * @sb: the filesystem
+ * @memo: directories already answered (xa_init()ed by the caller)
+ * @dir: the directory
+ * @ino: the file
+ * @under: the answer; false for a parent pointer of 0
+ *
+ * By the parent pointers (FORMAT.md 5.3). Return: 0, -EUCLEAN, -EIO,
+ * -ENOMEM.
+ */
+int vexfs_file_below(struct super_block *sb, struct xarray *memo, u64 dir,
+		     u64 ino, bool *under)
 {
 	u64 parent;
 	int err = vexfs_raw_parent(sb, ino, &parent);
@@ -224,15 +234,59 @@ int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,
 		 u32 *count, struct vexfs_coll *c)
 {
 #ifdef CONFIG_X86_64
+	struct vexfs_topk top = { .k = k };
+	int err;
+
+	*count = 0;
+	top.ent = kcalloc(k, sizeof(*top.ent), GFP_KERNEL);
+	if (!top.ent)
+		return -ENOMEM;
+	err = vexfs_search_top(dir, query, dim, exclude_ino, NULL, NULL, &top,
+			       NULL, c);
+	if (!err) {
+		kernel_fpu_begin();
+		vexfs_fpu_hits(&top, hits);
+		kernel_fpu_end();
+		*count = top.n;
+	}
+	kfree(top.ent);
+	return err;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+/**
+ * vexfs_search_top - exact search of the collection @dir is in, kept as f64
+ * @dir: a directory; the files below it (all of the collection at its root)
+ * @query: @dim finite f32 bit patterns
+ * @dim: must equal the collection's dimension
+ * @exclude_ino: an inode to leave out, 0 for none
+ * @filter: called for each vector's owner (below @dir, not excluded);
+ *	    NULL: all pass. May sleep.
+ * @fctx: its context
+ * @top: top->k >= 1 and top->ent (k entries) set by the caller; filled best
+ *	 first (the metric's order, then ino ascending: FORMAT.md 8.4)
+ * @passed: if not NULL, set to the vectors that passed @filter
+ * @c: set to the collection searched
+ *
+ * Return: as vexfs_search().
+ */
+int vexfs_search_top(struct inode *dir, const u32 *query, u32 dim,
+		     u64 exclude_ino, vexfs_filter_fn filter, void *fctx,
+		     struct vexfs_topk *top, u32 *passed, struct vexfs_coll *c)
+{
+#ifdef CONFIG_X86_64
 	struct super_block *sb = dir->i_sb;
 	struct vexfs_scan *sc;
 	struct buffer_head *bh = NULL;
 	u64 bh_lblk = 0, s, total;
 	bool cosine, subtree;
 	u32 id, vb;
+	u32 npass = 0;
 	int err;
 
-	*count = 0;
+	top->n = 0;
 	err = vexfs_coll_of_dir(dir, &id);
 	if (err)
 		return err;
@@ -267,16 +321,16 @@ int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,
 	sc->q.dim = dim;
 	sc->q.metric = c->metric;
 	sc->q.elem_type = c->elem_type;
-	sc->top.k = k;
+	sc->top.k = top->k;
 	sc->top.metric = c->metric;
+	sc->top.ent = top->ent;
+	top->metric = c->metric;
 	sc->vecs = kvmalloc(array_size(sc->chunk, vb), GFP_KERNEL);
 	sc->inos = kcalloc(sc->chunk, sizeof(u64), GFP_KERNEL);
 	sc->crcs = kcalloc(sc->chunk, sizeof(u32), GFP_KERNEL);
 	sc->norms = kcalloc(sc->chunk, sizeof(u32), GFP_KERNEL);
 	sc->q.q = kcalloc(dim, sizeof(u64), GFP_KERNEL);
-	sc->top.ent = kcalloc(k, sizeof(*sc->top.ent), GFP_KERNEL);
-	if (!sc->vecs || !sc->inos || !sc->crcs || !sc->norms || !sc->q.q ||
-	    !sc->top.ent) {
+	if (!sc->vecs || !sc->inos || !sc->crcs || !sc->norms || !sc->q.q) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -323,14 +377,26 @@ int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,
 				continue;
 			}
 			if (subtree) {
-				err = vexfs_file_under(sb, &sc->memo,
+				err = vexfs_file_below(sb, &sc->memo,
 						       dir->i_ino, sc->inos[i],
 						       &under);
 				if (err)
 					break;
-				if (!under)
+				if (!under) {
 					sc->inos[i] = 0;
+					continue;
+				}
 			}
+			if (filter) {
+				err = filter(fctx, sc->inos[i], &under);
+				if (err)
+					break;
+				if (!under) {
+					sc->inos[i] = 0;
+					continue;
+				}
+			}
+			npass++;
 		}
 		if (err)
 			break;
@@ -342,13 +408,11 @@ int vexfs_search(struct inode *dir, const u32 *query, u32 dim, u32 k,
 		cond_resched();
 	}
 	brelse(bh);
-	if (!err) {
-		kernel_fpu_begin();
-		vexfs_fpu_hits(&sc->top, hits);
-		kernel_fpu_end();
-		*count = sc->top.n;
-	}
+	top->n = err ? 0 : sc->top.n;
+	if (passed)
+		*passed = npass;
 out:
+	sc->top.ent = NULL;	/* the caller's */
 	vexfs_scan_free(sc);
 	kfree(sc);
 	return err;

@@ -143,6 +143,16 @@ struct vexfs_coll {
 	u16	hnsw_m;
 	u16	hnsw_ef_c;
 	u32	ef_search;
+	/* with VEXFS_COLL_INDEX_BM25 (FORMAT.md 8.1, 8.7), else 0 */
+	u64	bm25_ino;
+	u64	text_generation;
+	u64	bm25_k1;	/* f64 bits */
+	u64	bm25_b;		/* f64 bits */
+	u32	bm25_max_file;
+	u8	bm25_analyzer;
+	u8	bm25_stemmer;
+	u8	bm25_stopwords;
+	u8	bm25_lang[VEXFS_BM25_LANG_LEN];
 };
 
 /* The open vector store of a collection (FORMAT.md 8.2, 8.3, 8.5). */
