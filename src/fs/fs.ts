@@ -79,7 +79,14 @@ import type { RecoveryResult } from "../journal/recovery.ts";
 import { ERRORS_BEHAVIOURS } from "./mkfs.ts";
 import { applyErrorRecord, errorRecordOf } from "./error_record.ts";
 import { commitSplit } from "./commit_split.ts";
-import { sbBlock, stageSuperblock, superblockImage, writeSuperblock } from "./sb_write.ts";
+import {
+  featureWords,
+  sbBlock,
+  stageBackupSuperblock,
+  stageSuperblock,
+  superblockImage,
+  writeSuperblock,
+} from "./sb_write.ts";
 
 export type { DirEntryInfo, InodeState, Name, OpenOptions, SetAttr, Stat, StatFs } from "./types.ts";
 import type { DirEntryInfo, InodeState, Name, OpenOptions, SetAttr, Stat, StatFs } from "./types.ts";
@@ -132,6 +139,8 @@ export class Vexfs {
   #revokes: number[] = [];
   /** superblock image of the last commit, to tell whether the superblock changed since */
   #sbCommitted?: Uint8Array;
+  /** the feature words the backup superblock holds (a change is staged into the next commit) */
+  #backupFeatures = "";
   /** Extent tree blocks written (nodes encoded, the root in the inode aside), for tests and benchmarks. */
   treeNodesWritten = 0;
   /** {@link Vexfs.iget} calls served from the inode cache (for `vexfs stats`) */
@@ -142,6 +151,7 @@ export class Vexfs {
   private constructor(dev: BlockDevice, sb: Superblock, readOnly: boolean) {
     this.dev = dev;
     this.sb = sb;
+    this.#backupFeatures = featureWords(sb);
     this.readOnly = readOnly;
     this.blockSize = blockSizeOf(sb);
     const io: BlockIO = dev;
@@ -926,12 +936,18 @@ export class Vexfs {
     const sbChanged = !this.#sbCommitted || !sameBytes(sbImage, this.#sbCommitted);
     if (this.cache.dirtyCount === 0 && this.#revokes.length === 0 && !sbChanged) return;
     stageSuperblock(this);
+    // A feature turned on at run time (a first collection, HNSW, a text index) goes into the backup superblock in
+    // the same transaction: fsck requires primary and backup to agree on features, and with a journal the backup
+    // is otherwise written only at close, so a power cut before it left the two disagreeing.
+    const features = featureWords(this.sb);
+    if (features !== this.#backupFeatures) stageBackupSuperblock(this);
     const blocks = this.cache.takeDirty();
     const revokes = this.#revokes;
     this.#revokes = [];
     if (j.cost(blocks.size, revokes.length) <= j.hardLimit) j.commit(blocks, revokes);
     else commitSplit(j, blocks, revokes, sbBlock(this.blockSize), (m) => this.onWarning(m));
     this.#sbCommitted = sbImage;
+    this.#backupFeatures = features;
     this.blockMap.releaseHeld();
     this.commitCount++;
   }

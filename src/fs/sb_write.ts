@@ -4,7 +4,8 @@
  * journal, or written in place with the backup in the last block.
  * @module
  */
-import { SB_OFFSET } from "../format/constants.ts";
+import { INCOMPAT_RECOVER, SB_OFFSET } from "../format/constants.ts";
+import type { Superblock } from "../format/superblock.ts";
 import { encodeSuperblock } from "../format/superblock.ts";
 import type { Vexfs } from "./fs.ts";
 
@@ -27,6 +28,23 @@ export function stageSuperblock(fs: Vexfs): void {
   const buf = fs.cache.get(b);
   buf.set(superblockImage(fs, true), SB_OFFSET - b * fs.blockSize);
   fs.cache.markDirty(b);
+}
+
+/**
+ * Puts the superblock image (with the counts of now, write_time as last staged) at offset 0 of the last block
+ * (FORMAT.md §2), in the cache, for the journal: the backup joins the running transaction. Replay writes it home
+ * like any tagged block.
+ */
+export function stageBackupSuperblock(fs: Vexfs): void {
+  const b = fs.sb.blockCount - 1;
+  const buf = fs.cache.get(b);
+  buf.set(superblockImage(fs, false), 0);
+  fs.cache.markDirty(b);
+}
+
+/** The superblock's feature words as one string, to tell when the backup's copy of them is out of date. */
+export function featureWords(sb: Superblock): string {
+  return `${sb.featureCompat}/${sb.featureIncompat & ~INCOMPAT_RECOVER}/${sb.featureRoCompat}`;
 }
 
 /** Writes the superblock in place (and the backup): at open and close, when the log is empty. */
