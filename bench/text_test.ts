@@ -63,6 +63,7 @@ Deno.test("vexfs bench --text, quick mode: every system indexes and answers; rep
       version: "test",
       command: "vexfs bench --text (test)",
       log: () => {},
+      describeMachine: false,
     });
     assertEquals(r.corpora.map((c) => [c.corpus, c.docs]), [["fiori", 40], ["generated", 120]]);
     for (const c of r.corpora) {
