@@ -512,8 +512,6 @@ int vexfs_ioc_hybrid(struct file *file, void *buf)
 			h->exact_reason = VEXFS_EXACT_FEW;
 		else
 			h->exact_reason = VEXFS_EXACT_OTHER;
-	} else if (h->nclauses) {
-		h->filter_passed = tr.matched;
 	}
 	/* the union of both candidate lists, by ino */
 	for (i = 0; i < vt.n; i++) {

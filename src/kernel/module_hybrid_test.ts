@@ -63,6 +63,8 @@ interface Query {
   dir: string;
   req: HybridRequestInput;
   want: { ino: number; score: number; vrank: number; trank: number }[];
+  /** the engine's filter_passed: vectors that pass the filter, 0 without one or without a vector side */
+  passed: number;
 }
 
 interface Setup {
@@ -210,6 +212,7 @@ function makeImages(): Setup {
         vrank: h.vector?.rank ?? 0,
         trank: h.text?.rank ?? 0,
       })),
+      passed: res.method.vector?.filterPassed ?? 0,
     };
   });
   assert(queries.filter((q) => q.want.length > 0).length >= 11, "most queries have hits");
@@ -365,6 +368,9 @@ t_check "umount damaged" umount /mnt
             trank: h.text?.rank ?? 0,
           }));
           const want = q.want.map((h) => ({ ino: h.ino, vrank: h.vrank, trank: h.trank }));
+          if (a.reply.filterPassed !== q.passed) {
+            bad.push(`${q.name}: filter_passed ${a.reply.filterPassed}, engine ${q.passed}`);
+          }
           if (JSON.stringify(hits) !== JSON.stringify(want)) {
             bad.push(`${q.name}: got ${JSON.stringify(hits.slice(0, 5))}, want ${JSON.stringify(want.slice(0, 5))}`);
             return;
