@@ -43,8 +43,8 @@ Deno.test("text index: a power cut between a commit and the header write is caug
 
 Deno.test("text index: a power cut right after a checkpoint leaves an index that is current", () => {
   const { dev, fs: fs0, a } = setup();
-  // closed once, so that the backup superblock carries the ro_compat flags set at runtime (the engine writes the
-  // backup only at close: a power cut before any close leaves it without them, for HNSW as for BM25)
+  // closed once: the power cuts below start from a cleanly closed image (the backup superblock has carried the
+  // run-time features without a close since they are journaled with it: src/fs/sb_backup_test.ts)
   fs0.close();
   const fs = open(dev.bytes);
   deltasUntilFull(fs);
