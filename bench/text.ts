@@ -28,13 +28,7 @@
  * @module
  */
 import process from "node:process";
-import MiniSearch from "minisearch";
-import {
-  create as oramaCreate,
-  insertMultiple as oramaInsertMultiple,
-  save as oramaSave,
-  search as oramaSearch,
-} from "@orama/orama";
+import type MiniSearchType from "minisearch";
 import { loadFiori } from "../src/data/fiori.ts";
 import { ROOT_INO } from "../src/format/constants.ts";
 import { Vexfs } from "../src/fs/fs.ts";
@@ -224,8 +218,23 @@ function vexfsMemory(texts: string[]): { seg: Uint8Array; tokens: number; terms:
   return { seg, tokens, terms: df.size + 0 * ix.docCount(), df };
 }
 
+/**
+ * MiniSearch and Orama, imported when the benchmark runs: they are devDependencies, and a static import would make
+ * every `vexfs` command fail to start ("Could not resolve") where only the dependencies are installed, as in the
+ * tools image of the VM tests.
+ */
+let peers: { MiniSearch: typeof MiniSearchType; orama: typeof import("@orama/orama") } | undefined;
+
+async function loadPeers(): Promise<NonNullable<typeof peers>> {
+  if (!peers) {
+    const [ms, orama] = await Promise.all([import("minisearch"), import("@orama/orama")]);
+    peers = { MiniSearch: ms.default, orama };
+  }
+  return peers;
+}
+
 function miniSearch(docs: Doc[]): Built {
-  const ms = new MiniSearch<Doc>({ fields: ["text"] });
+  const ms = new peers!.MiniSearch<Doc>({ fields: ["text"] });
   ms.addAll(docs);
   return {
     query: (q) => ms.search(q).slice(0, 10).map((r) => r.id),
@@ -234,6 +243,8 @@ function miniSearch(docs: Doc[]): Built {
 }
 
 async function orama(docs: Doc[]): Promise<Built> {
+  const { create: oramaCreate, insertMultiple: oramaInsertMultiple, save: oramaSave, search: oramaSearch } =
+    (await loadPeers()).orama;
   const db = oramaCreate({ schema: { text: "string" } as const });
   const r = oramaInsertMultiple(db, docs);
   if (r instanceof Promise) await r;
@@ -482,6 +493,7 @@ function pkgVersion(name: string): string {
 
 /** Runs the whole benchmark. */
 export async function runTextBench(o: TextBenchOptions): Promise<TextBenchReport> {
+  await loadPeers();
   const started = performance.now();
   const loadBefore = loadAverage();
   const work = Deno.makeTempDirSync({ dir: o.parentDir, prefix: "vexfs-bench-text-" });
